@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine:
+#   scripts/dev.sh demo   install what is missing, build, run the built-in example sweep
+#   scripts/dev.sh test   install what is missing, build, run the test suite (ctest)
+# Environment: BUILD_DIR (default build), MLASIM_CMAKE_ARGS (extra cmake arguments), SUDO (auto).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-demo}
+build_dir=${BUILD_DIR:-build}
+
+packages=(build-essential cmake ninja-build pkg-config libboost-program-options-dev libyaml-cpp-dev libfmt-dev
+          catch2 nlohmann-json3-dev gnuplot-nox)
+
+install_missing() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=${SUDO:-sudo}
+    echo "dev.sh: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  # nvcc lives outside PATH on stock CUDA installs; let CMake find it when it is there.
+  if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH=/usr/local/cuda/bin:$PATH; fi
+  # shellcheck disable=SC2086
+  cmake -S . -B "$build_dir" -G Ninja ${MLASIM_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build_dir" -j "$(nproc)"
+}
+
+case "$mode" in
+  demo)
+    install_missing
+    build
+    "$build_dir"/cli/mlasim sweep configs/deepseek_v3_attention.yaml --out out/demo
+    ;;
+  test)
+    install_missing
+    build
+    ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh demo|test" >&2
+    exit 2
+    ;;
+esac

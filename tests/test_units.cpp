@@ -1,0 +1,69 @@
+#include <catch2/catch.hpp>
+
+#include "sim/error.hpp"
+#include "sim/time.hpp"
+#include "sim/units.hpp"
+
+using namespace mlasim;
+
+TEST_CASE("decimal prefixes are decimal and binary prefixes binary") {
+  CHECK(parse_quantity("80 GB", Dimension::kBytes) == Approx(80e9));
+  CHECK(parse_quantity("80 GiB", Dimension::kBytes) == Approx(80.0 * 1073741824.0));
+  CHECK(parse_quantity("50 MB", Dimension::kBytes) == Approx(50e6));
+  CHECK(parse_quantity("64 KiB", Dimension::kBytes) == Approx(65536.0));
+  CHECK(parse_quantity("512B", Dimension::kBytes) == Approx(512.0));
+}
+
+TEST_CASE("datasheet quantities parse into base SI units") {
+  CHECK(parse_quantity("3.35 TB/s", Dimension::kBandwidth) == Approx(3.35e12));
+  CHECK(parse_quantity("989 TFLOP/s", Dimension::kFlopRate) == Approx(989e12));
+  CHECK(parse_quantity("1979 TFLOPS", Dimension::kFlopRate) == Approx(1979e12));
+  CHECK(parse_quantity("4 us", Dimension::kTime) == Approx(4e-6));
+  CHECK(parse_quantity("4 \xC2\xB5s", Dimension::kTime) == Approx(4e-6));
+  CHECK(parse_quantity("50 ms", Dimension::kTime) == Approx(0.05));
+  CHECK(parse_quantity("1.98 GHz", Dimension::kFrequency) == Approx(1.98e9));
+  CHECK(parse_quantity("700 W", Dimension::kPower) == Approx(700.0));
+  CHECK(parse_quantity("10 req/s", Dimension::kRate) == Approx(10.0));
+}
+
+TEST_CASE("a bare number where a unit is required is an error") {
+  CHECK_THROWS_AS(parse_quantity("3.35", Dimension::kBandwidth), InputError);
+  CHECK_THROWS_WITH(parse_quantity("3.35", Dimension::kBandwidth), Catch::Contains("has no unit"));
+}
+
+TEST_CASE("a unit of the wrong dimension is an error") {
+  CHECK_THROWS_AS(parse_quantity("80 GiB", Dimension::kBandwidth), InputError);
+  CHECK_THROWS_AS(parse_quantity("3 TB/s", Dimension::kBytes), InputError);
+  CHECK_THROWS_AS(parse_quantity("989 TiFLOP/s", Dimension::kFlopRate), InputError);
+  CHECK_THROWS_AS(parse_quantity("fast", Dimension::kBandwidth), InputError);
+  CHECK_THROWS_AS(parse_quantity("", Dimension::kTime), InputError);
+}
+
+TEST_CASE("token counts take k = 1024") {
+  CHECK(parse_count("128k") == 131072);
+  CHECK(parse_count("4096") == 4096);
+  CHECK(parse_count("1M") == 1048576);
+  CHECK_THROWS_AS(parse_count("-3"), InputError);
+  CHECK_THROWS_AS(parse_count("12q"), InputError);
+  CHECK_THROWS_AS(parse_count("1.5k"), InputError);
+}
+
+TEST_CASE("simulated time rounds once to integer picoseconds") {
+  CHECK(seconds_to_ps(1e-6) == 1'000'000);
+  CHECK(seconds_to_ps(1.4e-12) == 1);
+  CHECK(seconds_to_ps(1.6e-12) == 2);
+  CHECK(ps_to_seconds(kPsPerSecond) == 1.0);
+  CHECK_THROWS_AS(seconds_to_ps(-1.0), InternalError);
+}
+
+TEST_CASE("formatting chooses a readable prefix") {
+  CHECK(format_si(3.35e12, "B/s") == "3.35 TB/s");
+  CHECK(format_bytes_binary(73728.0) == "72 KiB");
+  CHECK(format_count(131072) == "128k");
+  CHECK(format_count(1000) == "1000");
+}
+
+TEST_CASE("diagnostics read like a compiler's") {
+  const InputError e(SourceLocation{"configs/run.yaml", 12, 5}, "attention.n_kv_heads", "(6) must divide n_heads (64)");
+  CHECK(std::string(e.what()) == "configs/run.yaml:12:5: error: attention.n_kv_heads: (6) must divide n_heads (64)");
+}

@@ -1,0 +1,99 @@
+#pragma once
+/// Workload model (DESIGN.md §5): the ops of one engine step — what each computes (FLOPs) and moves
+/// (bytes of weights, KV cache and activations) — on one GPU of a tensor-parallel group. Device-independent:
+/// the device model turns each op into a duration.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/model_spec.hpp"
+#include "models/precision.hpp"
+
+namespace mlasim {
+
+/// How MLA attention is computed. Engines use naive for prefill and absorbed for decode (kAuto).
+enum class MlaMode { kAuto, kAbsorbed, kNaive };
+[[nodiscard]] std::string_view to_string(MlaMode m);
+/// Parses "auto", "absorbed", "naive"; throws InputError.
+[[nodiscard]] MlaMode parse_mla_mode(std::string_view text);
+
+/// Coarse class of an op, for the per-class time split in reports.
+enum class OpClass { kAttention, kGemm, kCommunication, kOther };
+[[nodiscard]] std::string_view to_string(OpClass c);
+
+/// Communication pattern, for ops of class kCommunication.
+enum class Collective { kNone, kAllReduce, kAllGather, kAllToAll };
+
+/// One sequence's share of a step: `new_tokens` query tokens appended to a context that, after appending,
+/// holds `context_tokens` tokens. Decode: new_tokens = s_q (1, or more with multi-token prediction).
+/// A prefill chunk: new_tokens = chunk length, context_tokens = tokens prefilled so far + chunk.
+struct SequenceWork {
+  std::int64_t context_tokens = 0;
+  std::int64_t new_tokens = 1;
+  bool prefill = false;  ///< prefill chunk (causal attention within the chunk) rather than decode
+};
+
+/// Tensor parallelism (DESIGN.md §5 "Parallelism").
+struct Parallelism {
+  int tp = 1;  ///< tensor-parallel degree: heads and FFN columns split, two all-reduces per layer
+};
+
+/// Everything that defines one step's workload.
+struct StepShape {
+  std::vector<SequenceWork> sequences;
+  Parallelism parallel;
+  Precision precision;
+  MlaMode mla_mode = MlaMode::kAuto;
+};
+
+/// Convenience: B identical decode sequences at context L with s_q new tokens each.
+[[nodiscard]] StepShape uniform_decode(int batch, std::int64_t context, int s_q = 1);
+
+/// One op of a step, totalled over the whole step (all layers) on one GPU.
+struct Op {
+  std::string name;           ///< e.g. "attention_decode", "qkv_proj", "moe_experts", "allreduce_attn"
+  OpClass op_class = OpClass::kOther;
+  Collective collective = Collective::kNone;
+  std::int64_t count = 0;     ///< launches per step (e.g. one per layer)
+  double flops = 0.0;         ///< total FLOPs of all launches
+  double weight_bytes = 0.0;  ///< weights read, all launches
+  double kv_read_bytes = 0.0;
+  double kv_write_bytes = 0.0;
+  double activation_bytes = 0.0;  ///< activations read + written
+  double comm_bytes = 0.0;        ///< message bytes (collectives), all launches; not HBM traffic
+  double gemm_m = 0.0;            ///< GEMMs: rows (tokens) of the activation operand, for efficiency curves
+
+  /// HBM bytes moved by all launches.
+  [[nodiscard]] double bytes() const { return weight_bytes + kv_read_bytes + kv_write_bytes + activation_bytes; }
+  /// FLOP per HBM byte.
+  [[nodiscard]] double intensity() const { return bytes() > 0.0 ? flops / bytes() : 0.0; }
+};
+
+/// The ops of one step, in execution order, plus what the step produces.
+struct StepWorkload {
+  std::vector<Op> ops;
+  std::int64_t tokens = 0;         ///< T: query tokens processed (all sequences)
+  std::int64_t output_tokens = 0;  ///< tokens emitted (decode sequences' new tokens)
+  std::int64_t sequences = 0;
+  std::int64_t context_sum = 0;    ///< ΣL_b
+};
+
+/// Builds the op list of one step of `model` (DESIGN.md §5). Throws InputError for shapes the model cannot
+/// run (tp not dividing heads, empty batch, zero-length context).
+[[nodiscard]] StepWorkload build_step(const ModelSpec& model, const StepShape& shape);
+
+/// KV-cache bytes per token, all layers: for the whole model (DESIGN.md §11 reference figures) and what one
+/// GPU of a TP group stores (KV heads split by TP; MLA's latent cache is replicated on every rank).
+[[nodiscard]] double kv_bytes_per_token(const ModelSpec& model, Dtype kv_dtype);
+[[nodiscard]] double kv_bytes_per_token_per_gpu(const ModelSpec& model, Dtype kv_dtype, int tp);
+
+/// Weight bytes: the whole model, and what one GPU of a TP group holds.
+[[nodiscard]] double weight_bytes_total(const ModelSpec& model, Dtype weight_dtype);
+[[nodiscard]] double weight_bytes_per_gpu(const ModelSpec& model, Dtype weight_dtype, int tp);
+
+/// Expected number of distinct experts touched by T tokens each choosing k of E experts uniformly:
+/// E·(1 − (1 − k/E)^T) (DESIGN.md §5).
+[[nodiscard]] double expected_distinct_experts(int n_experts, int top_k, std::int64_t tokens);
+
+}  // namespace mlasim

@@ -1,0 +1,50 @@
+#pragma once
+/// Config loading: the only place that sees YAML. Turns model cards, Hugging Face config.json files, hardware
+/// profiles and experiment configs into validated specs. Errors are InputError with file:line:column and the
+/// key path; unknown keys are errors with a "did you mean".
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/model_spec.hpp"
+#include "sim/device/hardware_spec.hpp"
+#include "sim/sweep/sweep.hpp"
+
+namespace mlasim {
+
+/// Where built-in model cards and hardware profiles live: $MLASIM_DATA_DIR if set, else the source tree
+/// the binary was built from (MLASIM_SOURCE_DIR).
+[[nodiscard]] std::filesystem::path data_dir();
+[[nodiscard]] std::filesystem::path model_cards_dir();
+[[nodiscard]] std::filesystem::path hw_profiles_dir();
+
+/// A model card (models/cards/*.yaml).
+[[nodiscard]] ModelSpec load_model_card(const std::filesystem::path& path);
+/// A Hugging Face config.json (Llama, Mistral, Qwen2, Falcon, DeepSeek-V2/V3 families).
+[[nodiscard]] ModelSpec load_hf_config(const std::filesystem::path& path);
+/// A built-in card by name (case-insensitive, file stem or the card's `name`), or a path to a .yaml card or a
+/// config.json. Unknown names get the list of known cards and a "did you mean".
+[[nodiscard]] ModelSpec resolve_model(std::string_view name_or_path);
+
+/// A hardware profile (hw_profiles/*.yaml).
+[[nodiscard]] HardwareSpec load_hw_profile(const std::filesystem::path& path);
+/// A built-in profile by id (file stem, case-insensitive) or name, or a path to a .yaml profile.
+[[nodiscard]] HardwareSpec resolve_hw(std::string_view name_or_path);
+
+/// Built-in cards and profiles, sorted by id: (id, one-line description).
+struct CatalogEntry {
+  std::string id;
+  std::string summary;
+};
+[[nodiscard]] std::vector<CatalogEntry> list_model_cards();
+[[nodiscard]] std::vector<CatalogEntry> list_hw_profiles();
+
+/// A sweep experiment (configs/*.yaml with a top-level `sweep:`).
+[[nodiscard]] SweepSpec load_sweep_config(const std::filesystem::path& path);
+
+/// Grid syntax shared by sweeps: a scalar, a list, or a range "1k..128k x2" (geometric) / "1..8 +1"
+/// (arithmetic). Throws InputError (no location; the loader adds it).
+[[nodiscard]] std::vector<std::int64_t> parse_count_grid(std::string_view text);
+
+}  // namespace mlasim

@@ -32,6 +32,7 @@ struct SequenceWork {
   std::int64_t context_tokens = 0;
   std::int64_t new_tokens = 1;
   bool prefill = false;  ///< prefill chunk (causal attention within the chunk) rather than decode
+  bool samples = true;   ///< produces a token this step (decode, or a prefill chunk that ends the prompt)
 };
 
 /// Tensor parallelism (DESIGN.md §5 "Parallelism").

@@ -1,0 +1,389 @@
+#include "models/workload.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "sim/error.hpp"
+
+namespace mlasim {
+
+std::string_view to_string(MlaMode m) {
+  switch (m) {
+    case MlaMode::kAuto: return "auto";
+    case MlaMode::kAbsorbed: return "absorbed";
+    case MlaMode::kNaive: return "naive";
+  }
+  return "?";
+}
+
+MlaMode parse_mla_mode(std::string_view text) {
+  if (text == "auto") return MlaMode::kAuto;
+  if (text == "absorbed") return MlaMode::kAbsorbed;
+  if (text == "naive") return MlaMode::kNaive;
+  throw InputError(fmt::format("unknown MLA mode `{}`; valid: auto, absorbed, naive", text));
+}
+
+std::string_view to_string(OpClass c) {
+  switch (c) {
+    case OpClass::kAttention: return "attention";
+    case OpClass::kGemm: return "gemm";
+    case OpClass::kCommunication: return "communication";
+    case OpClass::kOther: return "other";
+  }
+  return "?";
+}
+
+StepShape uniform_decode(int batch, std::int64_t context, int s_q) {
+  StepShape shape;
+  shape.sequences.assign(static_cast<std::size_t>(batch), SequenceWork{context, s_q, false, true});
+  return shape;
+}
+
+double expected_distinct_experts(int n_experts, int top_k, std::int64_t tokens) {
+  if (n_experts <= 0 || tokens <= 0) return 0.0;
+  // DESIGN.md §5: with uniform routing, E·(1 − (1 − k/E)^T) experts are touched in expectation.
+  const double e = n_experts;
+  return e * (1.0 - std::pow(1.0 - double(top_k) / e, double(tokens)));
+}
+
+namespace {
+
+/// Per-GPU head counts under tensor parallelism.
+struct Shard {
+  double n_h = 0;   ///< query heads on this GPU
+  double n_kv = 0;  ///< KV heads on this GPU (replicated when n_kv < tp)
+};
+
+Shard shard_heads(const ModelSpec& m, int tp) {
+  const AttentionSpec& a = m.attention;
+  if (tp < 1) throw InputError(fmt::format("tp must be at least 1, got {}", tp));
+  if (a.n_heads % tp != 0) {
+    throw InputError(fmt::format("tp ({}) must divide the {} attention heads of {}", tp, a.n_heads, m.name));
+  }
+  Shard s;
+  s.n_h = double(a.n_heads) / tp;
+  if (a.kind == AttentionKind::kMla) {
+    s.n_kv = 1;  // one latent head, replicated on every rank (DESIGN.md §5)
+  } else if (a.n_kv_heads >= tp) {
+    if (a.n_kv_heads % tp != 0) {
+      throw InputError(fmt::format("tp ({}) must divide the {} KV heads of {}", tp, a.n_kv_heads, m.name));
+    }
+    s.n_kv = double(a.n_kv_heads) / tp;
+  } else {
+    s.n_kv = 1;  // fewer KV heads than ranks: each rank keeps a copy of its group's head (vLLM replicates)
+  }
+  return s;
+}
+
+/// Sums over the sequences of one attention form.
+struct SeqSums {
+  double tokens = 0;   ///< T: query tokens
+  double context = 0;  ///< ΣL: KV tokens read
+  double pairs = 0;    ///< (query, key) pairs scored
+  [[nodiscard]] bool empty() const { return tokens == 0; }
+};
+
+void add_sequence(SeqSums& s, const SequenceWork& w) {
+  const double q = double(w.new_tokens);
+  const double l = double(w.context_tokens);
+  s.tokens += q;
+  s.context += l;
+  // Decode: every new token scores the whole context (as kernels compute it and FlashMLA counts it).
+  // Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs.
+  s.pairs += w.prefill ? q * l - q * (q - 1.0) / 2.0 : q * l;
+}
+
+class Builder {
+ public:
+  Builder(const Precision& p) : w_(dtype_bytes(p.weights)), c_(dtype_bytes(p.kv_cache)), a_(dtype_bytes(p.activations)) {}
+
+  void gemm(const char* name, double count, double m, double k, double n) {
+    Op op = base(name, OpClass::kGemm, count);
+    op.flops = count * 2.0 * m * k * n;
+    op.weight_bytes = count * k * n * w_;
+    op.activation_bytes = count * (m * k + m * n) * a_;
+    op.gemm_m = m;
+    push(std::move(op));
+  }
+
+  /// Elementwise / normalisation work on `elements_in` read and `elements_out` written activations.
+  void elementwise(const char* name, double count, double flops_per_launch, double elements_in, double elements_out) {
+    Op op = base(name, OpClass::kOther, count);
+    op.flops = count * flops_per_launch;
+    op.activation_bytes = count * (elements_in + elements_out) * a_;
+    push(std::move(op));
+  }
+
+  /// A collective of `message_bytes` per launch over `tp` ranks.
+  void collective(const char* name, double count, Collective kind, double message_bytes, int tp) {
+    if (tp <= 1) return;
+    Op op = base(name, OpClass::kCommunication, count);
+    op.collective = kind;
+    const double p = tp;
+    // Ring all-reduce moves 2·(p − 1)/p of the message over each link; all-gather (p − 1)/p (DESIGN.md §5).
+    const double factor = kind == Collective::kAllReduce ? 2.0 * (p - 1.0) / p : (p - 1.0) / p;
+    op.comm_bytes = count * factor * message_bytes;
+    push(std::move(op));
+  }
+
+  Op& push(Op op) {
+    ops_.push_back(std::move(op));
+    return ops_.back();
+  }
+  static Op base(const char* name, OpClass cls, double count) {
+    Op op;
+    op.name = name;
+    op.op_class = cls;
+    op.count = static_cast<std::int64_t>(count);
+    return op;
+  }
+
+  [[nodiscard]] double w() const { return w_; }
+  [[nodiscard]] double c() const { return c_; }
+  [[nodiscard]] double a() const { return a_; }
+  std::vector<Op> take() { return std::move(ops_); }
+
+ private:
+  double w_, c_, a_;
+  std::vector<Op> ops_;
+};
+
+void add_mha_attention(Builder& b, const ModelSpec& m, const Shard& s, double layers, double t,
+                       const SeqSums& decode, const SeqSums& prefill, int tp) {
+  const double h = m.hidden_size;
+  const double d = m.attention.head_dim;
+  b.gemm("qkv_proj", layers, t, h, (s.n_h + 2.0 * s.n_kv) * d);
+  {
+    Op op = Builder::base("rope_kv_append", OpClass::kOther, layers);
+    op.flops = layers * 3.0 * t * (s.n_h + s.n_kv) * d;
+    op.activation_bytes = layers * t * ((s.n_h + 2.0 * s.n_kv) * d + s.n_h * d) * b.a();
+    op.kv_write_bytes = layers * t * 2.0 * s.n_kv * d * b.c();
+    b.push(std::move(op));
+  }
+  // Attention core (DESIGN.md §5): FLOPs 4·n_h·d_h·pairs; bytes 2·n_kv·d_h·c·ΣL plus Q and O.
+  auto core = [&](const char* name, const SeqSums& ss) {
+    if (ss.empty()) return;
+    Op op = Builder::base(name, OpClass::kAttention, layers);
+    op.flops = layers * 4.0 * s.n_h * d * ss.pairs;
+    op.kv_read_bytes = layers * 2.0 * s.n_kv * d * b.c() * ss.context;
+    op.activation_bytes = layers * 2.0 * ss.tokens * s.n_h * d * b.a();
+    op.gemm_m = ss.tokens;
+    b.push(std::move(op));
+  };
+  core("attention_decode", decode);
+  core("attention_prefill", prefill);
+  b.gemm("o_proj", layers, t, s.n_h * d, h);
+  b.collective("allreduce_attn", layers, Collective::kAllReduce, t * h * b.a(), tp);
+}
+
+void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double layers, double t,
+                       const SeqSums& absorbed, const SeqSums& naive, int tp) {
+  const AttentionSpec& at = m.attention;
+  const double h = m.hidden_size;
+  const double dc = at.kv_lora_rank, dr = at.qk_rope_head_dim, dn = at.qk_nope_head_dim, dv = at.v_head_dim;
+  const double nh = s.n_h;
+  // Query path: q_a (replicated, as vLLM's fused_qkv_a_proj) -> norm -> q_b (heads split), or one projection.
+  if (at.q_lora_rank > 0) {
+    const double rq = at.q_lora_rank;
+    b.gemm("q_a_proj", layers, t, h, rq);
+    b.elementwise("q_a_norm", layers, 4.0 * t * rq, t * rq, t * rq);
+    b.gemm("q_b_proj", layers, t, rq, nh * (dn + dr));
+  } else {
+    b.gemm("q_proj", layers, t, h, nh * (dn + dr));
+  }
+  b.gemm("kv_a_proj", layers, t, h, dc + dr);  // replicated: every rank needs the whole latent
+  {
+    Op op = Builder::base("kv_norm_rope_append", OpClass::kOther, layers);
+    op.flops = layers * (4.0 * t * dc + 3.0 * t * (nh + 1.0) * dr);
+    op.activation_bytes = layers * t * (dc + dr + nh * dr) * b.a();
+    op.kv_write_bytes = layers * t * (dc + dr) * b.c();
+    b.push(std::move(op));
+  }
+  if (!absorbed.empty()) {
+    const double ta = absorbed.tokens;
+    // W_UK folded into the query: T·n_h small GEMMs d_n -> d_c (DeepSeek-V2 §2.1.2, "absorbed").
+    {
+      Op op = Builder::base("q_absorb_bmm", OpClass::kGemm, layers);
+      op.flops = layers * 2.0 * ta * nh * dn * dc;
+      op.weight_bytes = layers * nh * dn * dc * b.w();
+      op.activation_bytes = layers * ta * nh * (dn + dc) * b.a();
+      op.gemm_m = ta;
+      b.push(std::move(op));
+    }
+    // MQA over one latent head: K = [c; k_r] (d_c + d_r wide), V = c (d_c wide).
+    // FLOPs 2·n_h·pairs·(d_c + d_r + d_c); bytes (d_c + d_r)·c·ΣL + Q (d_c + d_r) + O (d_c) per head-token:
+    // FlashMLA's benchmark counting when a = c = 2 bytes.
+    Op op = Builder::base("attention_decode_mla_absorbed", OpClass::kAttention, layers);
+    op.flops = layers * 2.0 * nh * absorbed.pairs * (dc + dr + dc);
+    op.kv_read_bytes = layers * (dc + dr) * b.c() * absorbed.context;
+    op.activation_bytes = layers * ta * nh * ((dc + dr) + dc) * b.a();
+    op.gemm_m = ta;
+    b.push(std::move(op));
+    Op vup = Builder::base("v_up_bmm", OpClass::kGemm, layers);
+    vup.flops = layers * 2.0 * ta * nh * dc * dv;
+    vup.weight_bytes = layers * nh * dc * dv * b.w();
+    vup.activation_bytes = layers * ta * nh * (dc + dv) * b.a();
+    vup.gemm_m = ta;
+    b.push(std::move(vup));
+  }
+  if (!naive.empty()) {
+    // Naive: up-project every cached latent to per-head K_nope and V (2·ΣL·d_c·n_h·(d_n + d_v) FLOPs), then
+    // MHA-style attention with qk dim d_n + d_r and v dim d_v.
+    Op up = Builder::base("kv_b_proj_context", OpClass::kGemm, layers);
+    up.flops = layers * 2.0 * naive.context * dc * nh * (dn + dv);
+    up.weight_bytes = layers * dc * nh * (dn + dv) * b.w();
+    up.kv_read_bytes = layers * naive.context * dc * b.c();
+    up.activation_bytes = layers * naive.context * nh * (dn + dv) * b.a();
+    up.gemm_m = naive.context;
+    b.push(std::move(up));
+    Op op = Builder::base("attention_mla_naive", OpClass::kAttention, layers);
+    op.flops = layers * 2.0 * nh * naive.pairs * (dn + dr + dv);
+    op.kv_read_bytes = layers * naive.context * dr * b.c();  // shared rope key from the cache
+    op.activation_bytes = layers * (naive.context * nh * (dn + dv) + naive.tokens * nh * (dn + dr + dv)) * b.a();
+    op.gemm_m = naive.tokens;
+    b.push(std::move(op));
+  }
+  b.gemm("o_proj", layers, t, nh * dv, h);
+  b.collective("allreduce_attn", layers, Collective::kAllReduce, t * h * b.a(), tp);
+}
+
+}  // namespace
+
+StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
+  if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
+  const int tp = shape.parallel.tp;
+  const Shard s = shard_heads(m, tp);
+
+  SeqSums decode, prefill;
+  double sampled = 0;
+  StepWorkload out;
+  for (const SequenceWork& w : shape.sequences) {
+    if (w.context_tokens <= 0) throw InputError(fmt::format("context length must be positive, got {}", w.context_tokens));
+    if (w.new_tokens <= 0) throw InputError(fmt::format("new tokens per sequence must be positive, got {}", w.new_tokens));
+    if (w.new_tokens > w.context_tokens) {
+      throw InputError(fmt::format("new tokens ({}) exceed the context ({}) that includes them", w.new_tokens,
+                                   w.context_tokens));
+    }
+    add_sequence(w.prefill ? prefill : decode, w);
+    if (w.samples) {
+      sampled += w.prefill ? 1.0 : double(w.new_tokens);
+      out.output_tokens += w.prefill ? 1 : w.new_tokens;
+    }
+    out.context_sum += w.context_tokens;
+  }
+  const double t = decode.tokens + prefill.tokens;
+  out.tokens = static_cast<std::int64_t>(t);
+  out.sequences = static_cast<std::int64_t>(shape.sequences.size());
+
+  Builder b(shape.precision);
+  const double h = m.hidden_size;
+  const double layers = m.n_layers;
+
+  {
+    Op op = Builder::base("embedding", OpClass::kOther, 1);
+    op.weight_bytes = t * h * b.w();  // one row per token
+    op.activation_bytes = t * h * b.a();
+    b.push(std::move(op));
+  }
+  b.elementwise("attn_norm", layers, 4.0 * t * h, t * h, t * h);
+  if (m.attention.kind == AttentionKind::kMla) {
+    SeqSums absorbed, naive;
+    auto merge = [](SeqSums& into, const SeqSums& from) {
+      into.tokens += from.tokens;
+      into.context += from.context;
+      into.pairs += from.pairs;
+    };
+    switch (shape.mla_mode) {
+      case MlaMode::kAbsorbed: merge(absorbed, decode), merge(absorbed, prefill); break;
+      case MlaMode::kNaive: merge(naive, decode), merge(naive, prefill); break;
+      case MlaMode::kAuto: merge(absorbed, decode), merge(naive, prefill); break;
+    }
+    add_mla_attention(b, m, s, layers, t, absorbed, naive, tp);
+  } else {
+    add_mha_attention(b, m, s, layers, t, decode, prefill, tp);
+  }
+  b.elementwise("ffn_norm", layers, 4.0 * t * h, t * h, t * h);
+
+  const double dense = m.dense_layers();
+  if (dense > 0) {
+    const double inter = double(m.ffn.intermediate_size) / tp;
+    b.gemm("ffn_gate_up", dense, t, h, 2.0 * inter);
+    b.elementwise("ffn_act", dense, 5.0 * t * inter, 2.0 * t * inter, t * inter);
+    b.gemm("ffn_down", dense, t, inter, h);
+    b.collective("allreduce_ffn", dense, Collective::kAllReduce, t * h * b.a(), tp);
+  }
+  const double moe = m.moe_layers();
+  if (moe > 0) {
+    const MoeSpec& e = m.ffn.moe;
+    const double ie = double(e.expert_intermediate_size) / tp;
+    b.gemm("moe_router", moe, t, h, e.n_routed_experts);
+    if (e.n_shared_experts > 0) {
+      b.gemm("shared_expert_gate_up", moe, t, h, 2.0 * e.n_shared_experts * ie);
+      b.gemm("shared_expert_down", moe, t, e.n_shared_experts * ie, h);
+    }
+    // Routed experts: FLOPs 2·T·k·3·h·I_e; weights of the distinct experts touched (DESIGN.md §5).
+    const double touched = expected_distinct_experts(e.n_routed_experts, e.experts_per_token, out.tokens);
+    const double routed_tokens = t * e.experts_per_token;
+    Op op = Builder::base("moe_experts", OpClass::kGemm, moe);
+    op.flops = moe * 2.0 * routed_tokens * 3.0 * h * ie;
+    op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
+    op.activation_bytes = moe * routed_tokens * (2.0 * h + 3.0 * ie) * b.a();
+    op.gemm_m = touched > 0 ? routed_tokens / touched : 0.0;
+    b.push(std::move(op));
+    b.collective("allreduce_ffn", moe, Collective::kAllReduce, t * h * b.a(), tp);
+  }
+
+  b.elementwise("final_norm", 1, 4.0 * sampled * h, sampled * h, sampled * h);
+  const double vocab_shard = double(m.vocab_size) / tp;
+  if (sampled > 0) {
+    b.gemm("lm_head", 1, sampled, h, vocab_shard);
+    b.collective("allgather_logits", 1, Collective::kAllGather, sampled * m.vocab_size * 4.0, tp);
+    Op op = Builder::base("sampling", OpClass::kOther, 1);
+    op.flops = 5.0 * sampled * m.vocab_size;
+    op.activation_bytes = sampled * m.vocab_size * 4.0;  // fp32 logits read once
+    b.push(std::move(op));
+  }
+  out.ops = b.take();
+  return out;
+}
+
+double kv_bytes_per_token(const ModelSpec& m, Dtype kv_dtype) {
+  return double(m.n_layers) * double(m.attention.kv_elements_per_token()) * dtype_bytes(kv_dtype);
+}
+
+double kv_bytes_per_token_per_gpu(const ModelSpec& m, Dtype kv_dtype, int tp) {
+  const AttentionSpec& a = m.attention;
+  if (a.kind == AttentionKind::kMla) return kv_bytes_per_token(m, kv_dtype);  // replicated latent
+  const double n_kv = a.n_kv_heads >= tp ? double(a.n_kv_heads) / tp : 1.0;
+  return double(m.n_layers) * 2.0 * n_kv * a.head_dim * dtype_bytes(kv_dtype);
+}
+
+double weight_bytes_total(const ModelSpec& m, Dtype weight_dtype) {
+  return count_parameters(m).total * dtype_bytes(weight_dtype);
+}
+
+double weight_bytes_per_gpu(const ModelSpec& m, Dtype weight_dtype, int tp) {
+  const Shard s = shard_heads(m, tp);
+  const AttentionSpec& a = m.attention;
+  const double h = m.hidden_size;
+  double attn = 0.0;
+  if (a.kind == AttentionKind::kMla) {
+    const double qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
+    const double q = a.q_lora_rank > 0 ? h * a.q_lora_rank + a.q_lora_rank * s.n_h * qk : h * s.n_h * qk;
+    attn = q + h * (a.kv_lora_rank + a.qk_rope_head_dim) + a.kv_lora_rank * s.n_h * (a.qk_nope_head_dim + a.v_head_dim) +
+           s.n_h * a.v_head_dim * h;
+  } else {
+    attn = h * (s.n_h + 2.0 * s.n_kv) * a.head_dim + s.n_h * a.head_dim * h;
+  }
+  double params = m.n_layers * (attn + 2.0 * h) + m.dense_layers() * 3.0 * h * m.ffn.intermediate_size / tp;
+  if (m.ffn.is_moe()) {
+    const MoeSpec& e = m.ffn.moe;
+    params += m.moe_layers() * ((e.n_routed_experts + e.n_shared_experts) * 3.0 * h * e.expert_intermediate_size / tp +
+                                h * e.n_routed_experts);
+  }
+  params += double(m.vocab_size) * h / tp * (m.tie_word_embeddings ? 1.0 : 2.0) + h;
+  return params * dtype_bytes(weight_dtype);
+}
+
+}  // namespace mlasim

@@ -1,0 +1,23 @@
+#pragma once
+/// Renders a Table as CSV (tidy, one row per point), JSON (an array of objects) or Markdown. Pure functions
+/// returning text: callers write files through OutputSet so that outputs are whole or absent.
+#include <string>
+
+#include "sim/table.hpp"
+
+namespace mlasim {
+
+/// RFC 4180 CSV with a header row. Doubles use the shortest representation that round-trips
+/// ({:.17g}-equivalent via fmt's default), so outputs are byte-identical for identical inputs.
+[[nodiscard]] std::string table_to_csv(const Table& table);
+
+/// JSON array of objects keyed by column name; numbers stay numbers.
+[[nodiscard]] std::string table_to_json(const Table& table, int indent = 1);
+
+/// Markdown table; doubles shown with `significant` significant digits.
+[[nodiscard]] std::string table_to_markdown(const Table& table, int significant = 4);
+
+/// Fixed-width text table for terminals.
+[[nodiscard]] std::string table_to_text(const Table& table, int significant = 4);
+
+}  // namespace mlasim

@@ -1,6 +1,66 @@
+// mlasim: the command line. Parses the subcommand, calls its thin wrapper, maps exceptions to exit codes
+// (2 for bad input, 1 for internal failures). No modelling logic lives here.
 #include <fmt/format.h>
 
-int main() {
-  fmt::print("mlasim\n");
-  return 0;
+#include <boost/program_options/errors.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "sim/error.hpp"
+#include "sim/suggest.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(mlasim — performance simulator for LLM decoding on GPUs
+
+usage: mlasim <command> [options]
+
+commands:
+  step     cost one decode step: ops, FLOPs, bytes, time, bound, capacity
+  sweep    run a grid (models × variants × GPUs × TP × batch × context) from a YAML file
+  serve    discrete-event serving simulation from a YAML file
+  list     list built-in model cards (list models) or GPU profiles (list hw)
+
+Run `mlasim <command> --help` for the options of a command.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mlasim;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitBadInput;
+  }
+  const std::string command = argv[1];
+  const cli::Args args(argv + 2, argv + argc);
+  try {
+    if (command == "step") return cli::cmd_step(args);
+    if (command == "sweep") return cli::cmd_sweep(args);
+    if (command == "serve") return cli::cmd_serve(args);
+    if (command == "list") return cli::cmd_list(args);
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
+    if (command == "--version") {
+      fmt::print("mlasim 0.1.0\n");
+      return kExitOk;
+    }
+    fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,
+               did_you_mean(command, {"step", "sweep", "serve", "list"}), kUsage);
+    return kExitBadInput;
+  } catch (const InputError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return kExitBadInput;
+  } catch (const boost::program_options::error& e) {
+    fmt::print(stderr, "mlasim {}: error: {}\n", command, e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "mlasim {}: internal error: {}\n", command, e.what());
+    return kExitInternal;
+  }
 }

@@ -1,0 +1,292 @@
+// The workload model (DESIGN.md §5) against numbers computed by hand here or published (named per test).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "models/variant.hpp"
+#include "sim/error.hpp"
+#include "models/workload.hpp"
+#include "sim/device/capacity.hpp"
+#include "sim/device/device_model.hpp"
+#include "tests/spec_fixtures.hpp"
+
+using namespace mlasim;
+using namespace mlasim::test;
+
+namespace {
+
+const Op& find_op(const StepWorkload& w, const std::string& name) {
+  for (const Op& op : w.ops) {
+    if (op.name == name) return op;
+  }
+  FAIL("no op named " << name);
+  throw;  // unreachable
+}
+
+bool has_op(const StepWorkload& w, const std::string& name) {
+  for (const Op& op : w.ops) {
+    if (op.name == name) return true;
+  }
+  return false;
+}
+
+StepShape decode(std::vector<std::int64_t> contexts, int s_q = 1, int tp = 1) {
+  StepShape s;
+  for (auto l : contexts) s.sequences.push_back(SequenceWork{l, s_q, false, true});
+  s.parallel.tp = tp;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("MQA cache is MHA's divided by n_heads") {
+  const ModelSpec mha = apply_variant(llama2_7b(), parse_variant("mha"));
+  const ModelSpec mqa = apply_variant(llama2_7b(), parse_variant("mqa"));
+  CHECK(kv_bytes_per_token(mqa, Dtype::kBf16) * 32 == kv_bytes_per_token(mha, Dtype::kBf16));
+  // Llama-2-7B, bf16, all layers: 2·32·128·2 B·32 layers = 512 KiB (DESIGN.md §11).
+  CHECK(kv_bytes_per_token(mha, Dtype::kBf16) == 512.0 * 1024);
+}
+
+TEST_CASE("GQA with n_kv = n_h costs exactly what MHA costs") {
+  const ModelSpec gqa = apply_variant(llama2_7b(), parse_variant("gqa:32"));
+  const ModelSpec mha = apply_variant(llama2_7b(), parse_variant("mha"));
+  const DeviceModel dev(h100(), DeviceMode::kDatasheet);
+  for (int tp : {1, 2}) {
+    const StepShape shape = decode({100, 4096, 777}, 1, tp);
+    const StepWorkload a = build_step(gqa, shape);
+    const StepWorkload b = build_step(mha, shape);
+    REQUIRE(a.ops.size() == b.ops.size());
+    for (std::size_t i = 0; i < a.ops.size(); ++i) {
+      CHECK(a.ops[i].name == b.ops[i].name);
+      CHECK(a.ops[i].flops == b.ops[i].flops);
+      CHECK(a.ops[i].bytes() == b.ops[i].bytes());
+    }
+    CHECK(cost_step(a, dev, shape.precision, tp).step_time_s == cost_step(b, dev, shape.precision, tp).step_time_s);
+  }
+}
+
+TEST_CASE("MLA cache of DeepSeek-V2 equals GQA with only 2.25 groups (DeepSeek-V2 paper, §2.1.4)") {
+  const ModelSpec v2 = deepseek_v2();
+  // d_c + d_R = 512 + 64 = 576 elements = 2 · 2.25 groups · d_h (d_h = 128).
+  CHECK(v2.attention.kv_elements_per_token() == 576);
+  CHECK(double(v2.attention.kv_elements_per_token()) == 2.0 * 2.25 * 128);
+  // 60 layers · 576 elements = 34,560 elements per token = 67.5 KiB in bf16 (DESIGN.md §11).
+  CHECK(kv_bytes_per_token(v2, Dtype::kBf16) == 67.5 * 1024);
+  CHECK(kv_bytes_per_token(deepseek_v3(), Dtype::kBf16) == 70272.0);
+}
+
+TEST_CASE("absorbed MLA core FLOPs and bytes equal FlashMLA's counting") {
+  // FlashMLA's benchmark: FLOPs = 2·s_q·h_q·(576 + 512)·ΣL; bytes = 2·(576·ΣL + B·s_q·h_q·(576 + 512)).
+  const ModelSpec v3 = deepseek_v3();
+  for (int s_q : {1, 2}) {
+    const std::vector<std::int64_t> lens{1000, 4096, 77, 65536};
+    StepShape shape = decode(lens, s_q);
+    shape.mla_mode = MlaMode::kAbsorbed;
+    const StepWorkload w = build_step(v3, shape);
+    const Op& core = find_op(w, "attention_decode_mla_absorbed");
+    double sum_l = 0;
+    for (auto l : lens) sum_l += double(l);
+    const double b = double(lens.size()), hq = 128;
+    const double flops = 2.0 * s_q * hq * (576 + 512) * sum_l;
+    const double bytes = 2.0 * (576 * sum_l + b * s_q * hq * (576 + 512));
+    CHECK(core.flops / 61 == Approx(flops).epsilon(1e-12));
+    CHECK(core.bytes() / 61 == Approx(bytes).epsilon(1e-12));
+    CHECK(core.count == 61);
+  }
+}
+
+TEST_CASE("MHA attention core: 4·n_h·d_h·ΣL FLOPs on 2·n_kv·d_h·c·ΣL bytes, intensity about n_h/n_kv") {
+  const StepWorkload w = build_step(llama2_7b(), decode({1000, 1000}));
+  const Op& core = find_op(w, "attention_decode");
+  // Per layer: 4·32·128·2000 = 32,768,000 FLOPs; KV 2·32·128·2 B·2000 = 32,768,000 B; Q and O 2·2·32·128·2 B.
+  CHECK(core.flops == 32.0 * 32'768'000);
+  CHECK(core.kv_read_bytes == 32.0 * 32'768'000);
+  CHECK(core.activation_bytes == 32.0 * 2 * 2 * 32 * 128 * 2);
+  CHECK(core.intensity() == Approx(1.0).epsilon(0.01));
+  const StepWorkload w8 = build_step(llama3_8b(), decode({8192}));
+  CHECK(find_op(w8, "attention_decode").intensity() == Approx(4.0).epsilon(0.01));
+}
+
+TEST_CASE("decode GEMMs: 2·m·k·n FLOPs, k·n weights, (m·k + m·n) activations") {
+  const StepWorkload w = build_step(llama3_8b(), decode({512}));
+  const Op& qkv = find_op(w, "qkv_proj");
+  // Llama-3-8B: hidden 4096 -> (32 + 2·8)·128 = 6144; one token; 32 layers.
+  CHECK(qkv.flops == 32.0 * 2 * 4096 * 6144);
+  CHECK(qkv.weight_bytes == 32.0 * 4096 * 6144 * 2);
+  CHECK(qkv.activation_bytes == 32.0 * (4096 + 6144) * 2);
+  CHECK(qkv.count == 32);
+  const Op& lm = find_op(w, "lm_head");
+  CHECK(lm.flops == 2.0 * 4096 * 128256);
+  CHECK(lm.count == 1);
+}
+
+TEST_CASE("tensor parallelism splits heads and FFN columns and adds two all-reduces per layer") {
+  const ModelSpec m = llama3_8b();
+  const StepWorkload one = build_step(m, decode({4096, 4096}, 1, 1));
+  const StepWorkload four = build_step(m, decode({4096, 4096}, 1, 4));
+  CHECK(find_op(four, "attention_decode").flops * 4 == find_op(one, "attention_decode").flops);
+  CHECK(find_op(four, "ffn_down").weight_bytes * 4 == find_op(one, "ffn_down").weight_bytes);
+  CHECK_FALSE(has_op(one, "allreduce_attn"));
+  const Op& ar = find_op(four, "allreduce_attn");
+  CHECK(ar.count == 32);
+  // Ring all-reduce: 2·(p − 1)/p of a T·hidden·2-byte message per layer.
+  CHECK(ar.comm_bytes == Approx(32 * 2.0 * 3.0 / 4.0 * 2 * 4096 * 2));
+  CHECK(find_op(four, "allreduce_ffn").count == 32);
+  // MLA under TP: query heads split, every rank reads the whole latent cache.
+  const StepWorkload v1 = build_step(deepseek_v3(), decode({4096}, 1, 1));
+  const StepWorkload v8 = build_step(deepseek_v3(), decode({4096}, 1, 8));
+  CHECK(find_op(v8, "attention_decode_mla_absorbed").kv_read_bytes ==
+        find_op(v1, "attention_decode_mla_absorbed").kv_read_bytes);
+  CHECK(find_op(v8, "attention_decode_mla_absorbed").flops * 8 == find_op(v1, "attention_decode_mla_absorbed").flops);
+  CHECK_THROWS_AS(build_step(m, decode({4096}, 1, 3)), InputError);
+}
+
+TEST_CASE("MoE reads the distinct experts touched: E·(1 − (1 − k/E)^T)") {
+  CHECK(expected_distinct_experts(256, 8, 1) == Approx(8.0));
+  CHECK(expected_distinct_experts(256, 8, 2) == Approx(15.75));  // 256·(1 − (31/32)²)
+  CHECK(expected_distinct_experts(256, 8, 100000) == Approx(256.0));
+  const StepWorkload w = build_step(deepseek_v3(), decode({1024}));
+  const Op& e = find_op(w, "moe_experts");
+  // One token: 8 experts × 3·7168·2048 weights, 58 MoE layers, bf16; FLOPs 2·1·8·3·7168·2048 per layer.
+  CHECK(e.weight_bytes == Approx(58.0 * 8 * 3 * 7168 * 2048 * 2));
+  CHECK(e.flops == Approx(58.0 * 2 * 8 * 3 * 7168 * 2048));
+  CHECK(e.count == 58);
+  CHECK(find_op(w, "ffn_down").count == 3);
+}
+
+TEST_CASE("prefill attention is causal: a chunk of q tokens scores q·L − q(q−1)/2 pairs") {
+  StepShape s;
+  s.sequences.push_back(SequenceWork{4, 4, true, true});
+  const StepWorkload w = build_step(llama2_7b(), s);
+  // 4 tokens from an empty context: 1 + 2 + 3 + 4 = 10 pairs; 4·n_h·d_h FLOPs per pair per layer.
+  CHECK(find_op(w, "attention_prefill").flops == 32.0 * 4 * 32 * 128 * 10);
+  // MLA auto: naive for prefill, absorbed for decode, in one mixed step.
+  StepShape mixed;
+  mixed.sequences = {SequenceWork{2048, 512, true, false}, SequenceWork{4096, 1, false, true}};
+  const StepWorkload mw = build_step(deepseek_v3(), mixed);
+  CHECK(has_op(mw, "attention_mla_naive"));
+  CHECK(has_op(mw, "attention_decode_mla_absorbed"));
+  CHECK(mw.output_tokens == 1);
+  CHECK(find_op(mw, "lm_head").gemm_m == 1);
+}
+
+TEST_CASE("naive MLA adds 2·ΣL·d_c·n_h·(d_n + d_v) FLOPs of up-projection") {
+  StepShape s = decode({4096});
+  s.mla_mode = MlaMode::kNaive;
+  const StepWorkload w = build_step(deepseek_v3(), s);
+  CHECK(find_op(w, "kv_b_proj_context").flops == Approx(61.0 * 2 * 4096 * 512 * 128 * (128 + 128)));
+  CHECK(find_op(w, "attention_mla_naive").flops == Approx(61.0 * 2 * 128 * 4096 * (128 + 64 + 128)));
+}
+
+TEST_CASE("DeepSeek-V3 has 671B parameters with about 37B activated (DeepSeek-V3 technical report)") {
+  const ParameterCount p = count_parameters(deepseek_v3());
+  CHECK(std::fabs(p.total - 671e9) / 671e9 < 0.01);
+  // Activated, counted without the input embedding (a row lookup) but with the LM head, is 36.6B; with the
+  // embedding table as well it is 37.5B. The published "37B" lies between the two conventions, 1.0% and 1.5%
+  // from them, so neither alone meets 1%: we check the bracket and 1.5%.
+  CHECK(p.activated <= 37e9);
+  CHECK(p.activated + p.embedding >= 37e9);
+  CHECK(std::fabs(p.activated - 37e9) / 37e9 < 0.015);
+  // DeepSeek-V2: 236B total, 21B activated (DeepSeek-V2 paper, abstract).
+  const ParameterCount v2 = count_parameters(deepseek_v2());
+  CHECK(std::fabs(v2.total - 236e9) / 236e9 < 0.01);
+  CHECK(std::fabs(v2.activated - 21e9) / 21e9 < 0.01);
+  // Llama-3-8B: 8.03B (Meta's model card).
+  CHECK(count_parameters(llama3_8b()).total == Approx(8.03e9).epsilon(0.001));
+}
+
+TEST_CASE("the bound flips from memory to compute where intensity crosses the ridge") {
+  const HardwareSpec hw = h100();
+  const DeviceModel dev(hw, DeviceMode::kSpeedOfLight);
+  const double ridge = 989e12 / 3.35e12;  // ≈ 295 FLOP/byte
+  bool saw_memory = false, saw_compute = false;
+  for (int tp : {1, 2, 4, 8}) {
+    for (int s_q : {1, 2, 4}) {
+      StepShape s = decode({8192, 8192, 8192, 8192}, s_q, tp);
+      const StepWorkload w = build_step(deepseek_v3(), s);
+      const StepCost c = cost_step(w, dev, s.precision, tp);
+      for (const TimedOp& op : c.ops) {
+        if (op.op.name != "attention_decode_mla_absorbed") continue;
+        const bool compute = op.op.intensity() > ridge;
+        CHECK((op.time.bound == Bound::kCompute) == compute);
+        saw_memory |= !compute;
+        saw_compute |= compute;
+      }
+    }
+  }
+  CHECK(saw_memory);
+  CHECK(saw_compute);
+}
+
+TEST_CASE("doubling bandwidth never slows a step") {
+  HardwareSpec fast = h100();
+  fast.hbm_bandwidth_bytes_per_s *= 2;
+  fast.interconnect.bandwidth_bytes_per_s *= 2;
+  for (const DeviceMode mode : {DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet}) {
+    const DeviceModel slow_dev(h100(), mode), fast_dev(fast, mode);
+    for (const ModelSpec& m : {llama3_8b(), deepseek_v3(), llama2_7b()}) {
+      for (int batch : {1, 16, 256}) {
+        for (std::int64_t ctx : {128, 4096, 131072}) {
+          for (int tp : {1, 8}) {
+            StepShape s = decode(std::vector<std::int64_t>(static_cast<std::size_t>(batch), ctx), 1, tp);
+            const StepWorkload w = build_step(m, s);
+            const double t_slow = cost_step(w, slow_dev, s.precision, tp).step_time_s;
+            const double t_fast = cost_step(w, fast_dev, s.precision, tp).step_time_s;
+            CHECK(t_fast <= t_slow);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("roofline time: launch + max(FLOPs / peak·η, bytes / BW·η)") {
+  HardwareSpec hw = h100();
+  hw.datasheet_efficiency = {0.5, 0.8, 1.0};
+  const DeviceModel dev(hw, DeviceMode::kDatasheet);
+  Op op;
+  op.name = "x";
+  op.op_class = OpClass::kGemm;
+  op.count = 2;
+  op.flops = 989e12 * 0.5 * 1e-3;   // 1 ms of compute at η = 0.5
+  op.weight_bytes = 3.35e12 * 0.8 * 2e-3;  // 2 ms of memory at η = 0.8
+  const OpTime t = dev.time_op(op, Precision{}, 1);
+  CHECK(t.time_s == Approx(2e-3 + 2 * 4e-6));
+  CHECK(t.bound == Bound::kMemory);
+  CHECK(t.provenance == Provenance::kAnalytic);
+  CHECK_THROWS_AS(DeviceModel(hw, DeviceMode::kCalibrated), InputError);
+}
+
+TEST_CASE("capacity: blocks = budget / (block·KV bytes per token); concurrency = blocks / ceil(L / block)") {
+  const ModelSpec m = llama3_8b();
+  const Capacity c = compute_capacity(m, h100(), Precision{}, 1);
+  // Llama-3-8B bf16 weights: 8,030,261,248 parameters · 2 B.
+  CHECK(c.weight_bytes_per_gpu == Approx(8'030'261'248.0 * 2).epsilon(1e-9));
+  CHECK(c.kv_bytes_per_token_per_gpu == 131072.0);  // 128 KiB (DESIGN.md §11)
+  CHECK(c.block_size == 16);
+  const double budget = 80e9 * 0.9 - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
+  CHECK(c.kv_budget_bytes == Approx(budget));
+  CHECK(c.kv_blocks == static_cast<std::int64_t>(std::floor(budget / (16 * 131072.0))));
+  CHECK(max_concurrency(c, 4096) == c.kv_blocks / 256);
+  CHECK(max_concurrency(c, 4097) == c.kv_blocks / 257);
+  // DeepSeek-V3 in fp8 (671 GB) cannot fit on one 80 GB GPU; TP 16 of H100 is the smallest that fits.
+  Precision fp8;
+  fp8.weights = Dtype::kFp8;
+  const Capacity v3 = compute_capacity(deepseek_v3(), h100(), fp8, 1);
+  CHECK_FALSE(v3.fits());
+  CHECK(smallest_fitting_tp(deepseek_v3(), h100(), fp8, 4096) == 16);
+}
+
+TEST_CASE("attention what-if keeps everything but the attention") {
+  const ModelSpec base = llama3_8b();
+  const ModelSpec mla = apply_variant(base, parse_variant("mla:512/64"));
+  CHECK(mla.attention.kind == AttentionKind::kMla);
+  CHECK(mla.attention.kv_lora_rank == 512);
+  CHECK(mla.attention.qk_nope_head_dim == 128);
+  CHECK(mla.ffn.intermediate_size == base.ffn.intermediate_size);
+  CHECK(mla.n_layers == base.n_layers);
+  CHECK(kv_bytes_per_token(mla, Dtype::kBf16) == 32.0 * 576 * 2);
+  CHECK_THROWS_AS(apply_variant(base, parse_variant("gqa:5")), InputError);
+  CHECK_THROWS_WITH(parse_variant("gqb:8"), Catch::Contains("did you mean `gqa`"));
+  CHECK(apply_variant(deepseek_v3(), parse_variant("gqa:8")).attention.head_dim == 128);
+}

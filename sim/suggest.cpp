@@ -2,43 +2,67 @@
 
 #include <algorithm>
 #include <cctype>
-#include <numeric>
 
 namespace mlasim {
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1);
-  std::vector<std::size_t> cur(b.size() + 1);
-  std::iota(prev.begin(), prev.end(), std::size_t{0});
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (same ? 0 : 1)});
+namespace {
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+}  // namespace
+
+std::size_t edit_distance(std::string_view a_in, std::string_view b_in) {
+  const std::string a = lowered(a_in);
+  const std::string b = lowered(b_in);
+  const std::size_t n = a.size();
+  const std::size_t m = b.size();
+  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1, 0));
+  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= n; ++i) {
+    for (std::size_t j = 1; j <= m; ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
-    std::swap(prev, cur);
   }
-  return prev[b.size()];
+  return d[n][m];
 }
 
-std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_d = static_cast<std::size_t>(-1);
+std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  // A typo is a few edits; allowing more on long words keeps `experts_per_tok` -> `experts_per_token`.
+  const std::size_t limit = std::clamp<std::size_t>((word.size() + 2) / 3, 1, 3);
+  std::optional<std::string> best;
+  std::size_t best_distance = limit + 1;
   for (const std::string& c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
+    const std::size_t dist = edit_distance(word, c);
+    if (dist < best_distance) {
+      best_distance = dist;
       best = c;
     }
   }
-  const std::size_t limit = std::max<std::size_t>(2, word.size() / 3);
-  return best_d <= limit ? best : std::string{};
+  if (best) return best;
+  if (word.size() >= 3) {
+    const std::string w = lowered(word);
+    std::optional<std::string> prefix_match;
+    for (const std::string& c : candidates) {
+      if (lowered(c).rfind(w, 0) == 0) {
+        if (prefix_match) return std::nullopt;
+        prefix_match = c;
+      }
+    }
+    return prefix_match;
+  }
+  return std::nullopt;
 }
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
-  const std::string m = closest_match(word, candidates);
-  return m.empty() ? std::string{} : " (did you mean `" + m + "`?)";
+  const auto m = closest_match(word, candidates);
+  return m ? " (did you mean `" + *m + "`?)" : std::string{};
 }
 
 }  // namespace mlasim

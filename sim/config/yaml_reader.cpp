@@ -49,54 +49,6 @@ void index_node(const YAML::Node& node, const std::string& path, const std::stri
 
 }  // namespace
 
-std::size_t edit_distance(std::string_view a_in, std::string_view b_in) {
-  const std::string a = lowered(a_in);
-  const std::string b = lowered(b_in);
-  const std::size_t n = a.size();
-  const std::size_t m = b.size();
-  std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1, 0));
-  for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[n][m];
-}
-
-std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates) {
-  // A typo is a few edits; allowing more on long words keeps `experts_per_tok` -> `experts_per_token`.
-  const std::size_t limit = std::clamp<std::size_t>((word.size() + 2) / 3, 1, 3);
-  std::optional<std::string> best;
-  std::size_t best_distance = limit + 1;
-  for (const std::string& c : candidates) {
-    const std::size_t dist = edit_distance(word, c);
-    if (dist < best_distance) {
-      best_distance = dist;
-      best = c;
-    }
-  }
-  if (best) return best;
-  // A unique candidate that starts with the word: `h100` -> `h100-sxm`.
-  if (word.size() >= 3) {
-    const std::string w = lowered(word);
-    std::optional<std::string> prefix_match;
-    for (const std::string& c : candidates) {
-      if (lowered(c).rfind(w, 0) == 0) {
-        if (prefix_match) return std::nullopt;
-        prefix_match = c;
-      }
-    }
-    return prefix_match;
-  }
-  return std::nullopt;
-}
-
 std::string join_names(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& n : names) {

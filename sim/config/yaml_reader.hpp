@@ -15,18 +15,10 @@
 
 #include "models/model_spec.hpp"
 #include "sim/error.hpp"
+#include "sim/suggest.hpp"
 #include "sim/units.hpp"
 
 namespace mlasim {
-
-/// Edit distance (optimal string alignment: insertions, deletions, substitutions, adjacent swaps),
-/// case-insensitive. Used for "did you mean".
-[[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
-
-/// The candidate closest to `word` if it is close enough to be a typo (distance at most max(2, |word|/3)),
-/// else nullopt. Ties go to the earlier candidate.
-[[nodiscard]] std::optional<std::string> closest_match(std::string_view word,
-                                                       const std::vector<std::string>& candidates);
 
 /// "unknown <what> `word`; did you mean `x`? (valid: a, b, c)" — the uniform message for a bad name.
 [[nodiscard]] std::string unknown_name_message(std::string_view what, std::string_view word,

@@ -22,6 +22,8 @@ std::string summary_markdown(const SweepSpec& spec, const Table& table) {
                                spec.name, spec.source, table.rows().size(), to_string(spec.device_mode),
                                to_string(spec.precision.weights), to_string(spec.precision.kv_cache));
   const std::vector<std::string> groups{"model", "hardware", "tp", "batch", "s_q"};
+  md += "## Status (ok; batch-exceeds-capacity: fewer sequences fit than the batch; does-not-fit: not even one)\n\n" +
+        pivot_to_markdown(table, {{"model", "hardware", "tp", "batch"}, "context", "variant", "status", 1.0, "status", 4});
   md += "## Step time (ms)\n\n" +
         pivot_to_markdown(table, {groups, "context", "variant", "step_time_s", 1e3, "step time (ms)", 4});
   md += "## Output tokens/s per GPU\n\n" +

@@ -15,7 +15,7 @@ namespace mlasim::attention::mma {
 struct Coord {
   int row;
   int col;
-  constexpr bool operator==(const Coord&) const = default;
+  MLASIM_HD constexpr bool operator==(const Coord& o) const { return row == o.row && col == o.col; }
 };
 
 /// A operand (16x16, row-major) of m16n8k16: register `reg` (0..3) of `lane` holds two bf16, `half` 0 or 1.

@@ -1,5 +1,6 @@
 #include "kernels/attention/paging.hpp"
 
+#include <algorithm>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -7,7 +8,7 @@
 
 namespace mlasim::attention {
 
-PageTable build_page_table(std::span<const int> context_lens, int page_tokens, std::uint64_t seed) {
+PageTable build_page_table(const std::vector<int>& context_lens, int page_tokens, std::uint64_t seed) {
   if (page_tokens <= 0) throw std::invalid_argument("page_tokens must be positive");
   if (context_lens.empty()) throw std::invalid_argument("empty batch");
   PageTable t;

@@ -1,8 +1,7 @@
 #pragma once
-// Paged KV cache bookkeeping (plain C++, no CUDA): a block table maps each sequence's logical pages to
+// Paged KV cache bookkeeping (plain C++17, no CUDA: the GPU program includes it too): a block table maps each sequence's logical pages to
 // physical pages of `page_tokens` tokens, as in vLLM / FlashMLA (page size 64 there).
 #include <cstdint>
-#include <span>
 #include <vector>
 
 namespace mlasim::attention {
@@ -37,7 +36,7 @@ struct PageTable {
 
 /// Builds a block table for `context_lens` (each >= 1) with physical pages in a random order drawn from
 /// `seed` (so kernels are tested on scattered pages, never on a contiguous cache). Throws on bad input.
-PageTable build_page_table(std::span<const int> context_lens, int page_tokens, std::uint64_t seed);
+PageTable build_page_table(const std::vector<int>& context_lens, int page_tokens, std::uint64_t seed);
 
 /// Random context lengths in [min_len, max_len] (uniform), deterministic for a seed.
 std::vector<int> random_context_lens(int batch, int min_len, int max_len, std::uint64_t seed);

@@ -59,7 +59,7 @@ void validate_problem(const DecodeProblem& p) {
   if (!p.v_in_k && p.v.size() != slots * sz(p.d_v)) fail("v has the wrong size");
 }
 
-DecodeProblem make_mla_problem(std::span<const int> context_lens, int s_q, int h_q, float softmax_scale,
+DecodeProblem make_mla_problem(const std::vector<int>& context_lens, int s_q, int h_q, float softmax_scale,
                                std::uint64_t seed) {
   DecodeProblem p;
   p.batch = static_cast<int>(context_lens.size());
@@ -78,7 +78,7 @@ DecodeProblem make_mla_problem(std::span<const int> context_lens, int s_q, int h
   return p;
 }
 
-DecodeProblem make_gqa_problem(std::span<const int> context_lens, int s_q, int n_q_heads, int n_kv_heads,
+DecodeProblem make_gqa_problem(const std::vector<int>& context_lens, int s_q, int n_q_heads, int n_kv_heads,
                                int head_dim, float softmax_scale, std::uint64_t seed) {
   DecodeProblem p;
   p.batch = static_cast<int>(context_lens.size());
@@ -291,7 +291,7 @@ DecodeOutput<float> decode_emulated(const DecodeProblem& p, const SplitSchedule&
   return r;
 }
 
-double relative_l2_error(std::span<const float> a, std::span<const double> b) {
+double relative_l2_error(const std::vector<float>& a, const std::vector<double>& b) {
   if (a.size() != b.size()) throw std::invalid_argument("relative_l2_error: size mismatch");
   double num = 0.0;
   double den = 0.0;

@@ -2,11 +2,12 @@
 // CPU references for paged decode attention (double accumulation), the naive-vs-absorbed MLA identity, the
 // split-KV combine math, and a CPU emulation of the GPU kernels' algorithm (tiles, online softmax in fp32 with
 // exp2, bf16 probabilities, split-KV partials and combine) that tests compare with the reference.
-// Plain C++: no CUDA header, no fmt; shared by the Catch2 tests and the GPU program.
+// Plain C++ (this header is C++17, the GPU program includes it): no CUDA header, no fmt; shared by the Catch2
+// tests and the GPU program.
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <span>
+#include <algorithm>
 #include <vector>
 
 #include "kernels/attention/paging.hpp"
@@ -57,10 +58,10 @@ struct DecodeOutput {
 };
 
 /// Random MLA problem: h_q heads, s_q new tokens, bf16-exact values in [-1, 1) (never zeros), scattered pages.
-DecodeProblem make_mla_problem(std::span<const int> context_lens, int s_q, int h_q, float softmax_scale,
+DecodeProblem make_mla_problem(const std::vector<int>& context_lens, int s_q, int h_q, float softmax_scale,
                                std::uint64_t seed);
 /// Random MHA/GQA/MQA problem with separate paged K and V.
-DecodeProblem make_gqa_problem(std::span<const int> context_lens, int s_q, int n_q_heads, int n_kv_heads,
+DecodeProblem make_gqa_problem(const std::vector<int>& context_lens, int s_q, int n_q_heads, int n_kv_heads,
                                int head_dim, float softmax_scale, std::uint64_t seed);
 /// Validates shapes and sizes; throws std::invalid_argument naming the bad field.
 void validate_problem(const DecodeProblem& p);
@@ -83,7 +84,7 @@ DecodeOutput<float> decode_emulated(const DecodeProblem& p, const SplitSchedule&
 /// denominator), lse_parts [splits] (natural log; -inf for a split that saw no visible token). Writes the
 /// combined row into `out` and returns the combined lse. This is the math the combine kernel runs.
 template <class T>
-T combine_partials(std::span<const T> lse_parts, std::span<const T> o_parts, int d_v, std::span<T> out) {
+T combine_partials(const std::vector<T>& lse_parts, const std::vector<T>& o_parts, int d_v, std::vector<T>& out) {
   const std::size_t splits = lse_parts.size();
   T max_lse = -std::numeric_limits<T>::infinity();
   for (const T v : lse_parts) max_lse = std::max(max_lse, v);
@@ -102,7 +103,7 @@ T combine_partials(std::span<const T> lse_parts, std::span<const T> o_parts, int
 }
 
 /// ||a - b||_2 / ||b||_2 (b is the reference); NaN anywhere gives +inf.
-double relative_l2_error(std::span<const float> a, std::span<const double> b);
+double relative_l2_error(const std::vector<float>& a, const std::vector<double>& b);
 
 // ---- MLA: naive (up-projected) versus absorbed, one sequence, dense cache, double precision ----
 

@@ -36,7 +36,7 @@ void finish(SplitSchedule& s, int batch) {
 
 }  // namespace
 
-SplitSchedule make_split_schedule(std::span<const int> context_lens, const ScheduleOptions& opt) {
+SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const ScheduleOptions& opt) {
   if (context_lens.empty()) throw std::invalid_argument("schedule: empty batch");
   if (opt.page_tokens < 1 || opt.fixed_cost_pages < 0) throw std::invalid_argument("schedule: bad page options");
   const int batch = static_cast<int>(context_lens.size());
@@ -80,7 +80,7 @@ SplitSchedule make_split_schedule(std::span<const int> context_lens, const Sched
   return s;
 }
 
-SplitSchedule make_unsplit_schedule(std::span<const int> context_lens) {
+SplitSchedule make_unsplit_schedule(const std::vector<int>& context_lens) {
   if (context_lens.empty()) throw std::invalid_argument("schedule: empty batch");
   SplitSchedule s;
   const int batch = static_cast<int>(context_lens.size());

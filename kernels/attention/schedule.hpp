@@ -4,7 +4,6 @@
 // CTA along the KV axis. A CTA walks its run piece by piece; a sequence cut between CTAs has several splits whose
 // fp32 partial outputs and log-sum-exps a combine kernel merges. Long sequences get many splits, short ones one.
 #include <cstdint>
-#include <span>
 #include <vector>
 
 #include "kernels/attention/paging.hpp"
@@ -44,10 +43,10 @@ struct SplitSchedule {
 int target_parts(const ScheduleOptions& opt);
 
 /// Builds the schedule for `context_lens` (each >= 1). Deterministic. Throws std::invalid_argument on bad input.
-SplitSchedule make_split_schedule(std::span<const int> context_lens, const ScheduleOptions& opt);
+SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const ScheduleOptions& opt);
 
 /// A schedule with exactly one segment per sequence and one part per sequence (no split), for tests and as
 /// the fallback a caller may force.
-SplitSchedule make_unsplit_schedule(std::span<const int> context_lens);
+SplitSchedule make_unsplit_schedule(const std::vector<int>& context_lens);
 
 }  // namespace mlasim::attention

@@ -1,0 +1,295 @@
+// MHA / GQA / MQA decode over paged bf16 K and V (head dim 64 or 128), split-KV + combine.
+//
+// One CTA = 4 warps = one KV head x one block of 16 query rows of its group (s_q x heads-per-group rows share
+// every K/V read) x one run of the split-KV schedule. Within a segment the 16-token KV tiles are dealt
+// round-robin to the 4 warps; each warp streams its tiles through its own 2-stage cp.async ring and keeps its
+// own online softmax (Q fragments in registers, P kept in registers: the S accumulators are the A operand of
+// P·V, as in FlashAttention-2). At the end of a segment the 4 warp states are merged through shared memory.
+// Tensor cores: mma.sync.m16n8k16 bf16 -> fp32; K via ldmatrix, V via ldmatrix.trans.
+#include "kernels/attention/decode_kernels.cuh"
+#include "kernels/attention/device_utils.cuh"
+#include "kernels/attention/mma_layout.hpp"
+#include "kernels/common/cuda_check.cuh"
+
+namespace mlasim::gpu {
+namespace {
+
+namespace lay = mlasim::attention::mma;
+
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kTile = 16;     // tokens per warp tile
+constexpr int kStages = 2;    // per-warp cp.async ring depth
+constexpr int kRows = kGqaRowsPerCta;
+constexpr int kPageTokens = 64;
+static_assert(kPageTokens % kTile == 0, "a KV tile must not straddle a page");
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+template <int D>
+struct Smem {
+  static constexpr int kStride = D + 8;  // +16 bytes per row: conflict-free ldmatrix
+  static constexpr size_t kQ = size_t(kRows) * kStride * 2;
+  static constexpr size_t kTileBytes = size_t(kTile) * kStride * 2;
+  static constexpr size_t kRing = size_t(kWarps) * kStages * 2 * kTileBytes;  // K and V per stage
+  static constexpr size_t kMerge = size_t(kWarps) * kRows * D * sizeof(float);  // reuses the ring
+  static constexpr size_t kStats = size_t(2) * kWarps * kRows * sizeof(float);
+  static constexpr size_t kBytes = kQ + (kRing > kMerge ? kRing : kMerge) + kStats;
+};
+
+template <int D>
+__device__ __forceinline__ void load_warp_tile(__nv_bfloat16* s_k, __nv_bfloat16* s_v, const DecodeArgs& a,
+                                               const int* __restrict__ block_row, int kv_head, int t0, int t_end,
+                                               int lane) {
+  constexpr int kStride = Smem<D>::kStride;
+  constexpr int kChunks = D / 8;
+  const int page = block_row[t0 / kPageTokens];
+  const size_t slot0 = size_t(page) * kPageTokens + (t0 % kPageTokens);
+#pragma unroll
+  for (int j = 0; j < kTile * kChunks / 32; ++j) {
+    const int c = lane + 32 * j;
+    const int tok = c / kChunks;
+    const int chunk = c % kChunks;
+    const bool valid = t0 + tok < t_end;
+    const size_t off = ((slot0 + tok) * a.n_kv_heads + kv_head) * D + chunk * 8;
+    cp_async_16(smem_addr(s_k + tok * kStride + chunk * 8), valid ? a.k + off : a.k, valid);
+    cp_async_16(smem_addr(s_v + tok * kStride + chunk * 8), valid ? a.v + off : a.v, valid);
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kernel(const DecodeArgs a) {
+  using S = Smem<D>;
+  constexpr int kStride = S::kStride;
+  constexpr int kKSteps = D / 16;
+  extern __shared__ __align__(16) unsigned char smem[];
+  auto* s_q = reinterpret_cast<__nv_bfloat16*>(smem);
+  auto* s_ring = reinterpret_cast<__nv_bfloat16*>(smem + S::kQ);
+  auto* s_merge = reinterpret_cast<float*>(smem + S::kQ);  // [warp][row][D], after the ring is drained
+  auto* s_m = reinterpret_cast<float*>(smem + S::kQ + (S::kRing > S::kMerge ? S::kRing : S::kMerge));
+  float* s_l = s_m + kWarps * kRows;
+
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const int warp = static_cast<int>(threadIdx.x) >> 5;
+  const int group = a.n_q_heads / a.n_kv_heads;
+  const int rows_per_kv = a.s_q * group;
+  const int blocks_per_head = (rows_per_kv + kRows - 1) / kRows;
+  const int kv_head = static_cast<int>(blockIdx.x) / blocks_per_head;
+  const int row_base = (static_cast<int>(blockIdx.x) % blocks_per_head) * kRows;
+  const int rows_per_seq = a.s_q * a.n_q_heads;
+  const float scale_log2 = a.softmax_scale * kLog2e;
+
+  // Rows g and g + 8 of this thread's accumulators: their query token s (for the causal limit).
+  const int r_lo = lane >> 2;
+  const int r_hi = r_lo + 8;
+  const int s_lo = (row_base + r_lo) / group;
+  const int s_hi = (row_base + r_hi) / group;
+
+  __nv_bfloat16* s_k_ring = s_ring + size_t(warp) * kStages * 2 * kTile * kStride;
+  const lay::Coord addr_a = lay::ldsm_addr_a(lane);
+  const lay::Coord addr_bk = lay::ldsm_addr_bk(lane);
+
+  const int seg_begin = a.schedule.part_segment_begin[blockIdx.y];
+  const int seg_end = a.schedule.part_segment_begin[blockIdx.y + 1];
+  for (int seg = seg_begin; seg < seg_end; ++seg) {
+    const int b = a.schedule.seg_seq[seg];
+    const int tb = a.schedule.seg_token_begin[seg];
+    const int te = a.schedule.seg_token_end[seg];
+    const int len = a.context_lens[b];
+    const bool single = a.schedule.seq_segment_begin[b + 1] - a.schedule.seq_segment_begin[b] == 1;
+    const int n_tiles = (te - tb + kTile - 1) / kTile;
+    const int my_tiles = warp < n_tiles ? (n_tiles - warp + kWarps - 1) / kWarps : 0;
+    const int* block_row = a.block_table + size_t(b) * a.max_pages_per_seq;
+    const int vis_lo = len - a.s_q + s_lo + 1;
+    const int vis_hi = len - a.s_q + s_hi + 1;
+
+    __syncthreads();  // the previous segment's merge is done with shared memory
+    for (int c = static_cast<int>(threadIdx.x); c < kRows * (D / 8); c += kThreads) {
+      const int r = c / (D / 8);
+      const int chunk = c % (D / 8);
+      const int gr = row_base + r;
+      const bool valid = gr < rows_per_kv;
+      const int s = valid ? gr / group : 0;
+      const int h = kv_head * group + (valid ? gr % group : 0);
+      const __nv_bfloat16* src = a.q + ((size_t(b) * a.s_q + s) * a.n_q_heads + h) * D + chunk * 8;
+      cp_async_16(smem_addr(s_q + r * kStride + chunk * 8), valid ? src : a.q, valid);
+    }
+    cp_async_commit();
+    cp_async_wait<0>();
+    __syncthreads();
+    std::uint32_t qa[kKSteps][4];
+#pragma unroll
+    for (int ks = 0; ks < kKSteps; ++ks) {
+      ldmatrix_x4(smem_addr(s_q + addr_a.row * kStride + ks * 16 + addr_a.col), qa[ks]);
+    }
+
+#pragma unroll
+    for (int st = 0; st < kStages - 1; ++st) {
+      if (st < my_tiles) {
+        __nv_bfloat16* s_k = s_k_ring + st * 2 * kTile * kStride;
+        load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + (warp + kWarps * st) * kTile, te, lane);
+      }
+      cp_async_commit();
+    }
+
+    float o[D / 8][4];
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
+    float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;
+
+    for (int it = 0; it < my_tiles; ++it) {
+      cp_async_wait<kStages - 2>();
+      __syncwarp();  // the whole warp sees tile `it`, and has finished with the stage refilled next
+      {
+        const int nxt = it + kStages - 1;
+        if (nxt < my_tiles) {
+          __nv_bfloat16* s_k = s_k_ring + (nxt % kStages) * 2 * kTile * kStride;
+          load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + (warp + kWarps * nxt) * kTile, te, lane);
+        }
+        cp_async_commit();
+      }
+      const __nv_bfloat16* s_k = s_k_ring + (it % kStages) * 2 * kTile * kStride;
+      const __nv_bfloat16* s_v = s_k + kTile * kStride;
+      const int t0 = tb + (warp + kWarps * it) * kTile;
+
+      float s[2][4];
+#pragma unroll
+      for (int j = 0; j < 2; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+      const std::uint32_t k_base = smem_addr(s_k + addr_bk.row * kStride + addr_bk.col);
+#pragma unroll
+      for (int ks = 0; ks < kKSteps; ++ks) {
+        std::uint32_t kb[4];
+        ldmatrix_x4(k_base + ks * 32, kb);
+        mma_bf16_16816(s[0], qa[ks], kb[0], kb[1]);
+        mma_bf16_16816(s[1], qa[ks], kb[2], kb[3]);
+      }
+      float mx_lo = -INFINITY, mx_hi = -INFINITY;
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int t = t0 + j * 8 + lay::c_frag(lane, e).col;
+          const bool visible = t < te && t < (e >= 2 ? vis_hi : vis_lo);
+          s[j][e] = visible ? s[j][e] * scale_log2 : -INFINITY;
+        }
+        mx_lo = fmaxf(mx_lo, fmaxf(s[j][0], s[j][1]));
+        mx_hi = fmaxf(mx_hi, fmaxf(s[j][2], s[j][3]));
+      }
+      const float new_lo = fmaxf(m_lo, quad_max(mx_lo));
+      const float new_hi = fmaxf(m_hi, quad_max(mx_hi));
+      const float base_lo = safe_max(new_lo);
+      const float base_hi = safe_max(new_hi);
+      const float alpha_lo = exp2f(m_lo - base_lo);
+      const float alpha_hi = exp2f(m_hi - base_hi);
+      m_lo = new_lo;
+      m_hi = new_hi;
+      float sum_lo = 0.0f, sum_hi = 0.0f;
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        s[j][0] = exp2f(s[j][0] - base_lo);
+        s[j][1] = exp2f(s[j][1] - base_lo);
+        s[j][2] = exp2f(s[j][2] - base_hi);
+        s[j][3] = exp2f(s[j][3] - base_hi);
+        sum_lo += s[j][0] + s[j][1];
+        sum_hi += s[j][2] + s[j][3];
+      }
+      l_lo = l_lo * alpha_lo + sum_lo;  // per-thread partial sums; the quad is reduced once, at the end
+      l_hi = l_hi * alpha_hi + sum_hi;
+#pragma unroll
+      for (int j = 0; j < D / 8; ++j) {
+        o[j][0] *= alpha_lo;
+        o[j][1] *= alpha_lo;
+        o[j][2] *= alpha_hi;
+        o[j][3] *= alpha_hi;
+      }
+      // P (16 x 16 tokens) straight from the S accumulators: A register r <- tile r/2, elements 2(r%2), +1.
+      const std::uint32_t pa[4] = {pack_bf16x2(s[0][0], s[0][1]), pack_bf16x2(s[0][2], s[0][3]),
+                                   pack_bf16x2(s[1][0], s[1][1]), pack_bf16x2(s[1][2], s[1][3])};
+      const std::uint32_t v_base = smem_addr(s_v + addr_a.row * kStride + addr_a.col);
+#pragma unroll
+      for (int np = 0; np < D / 16; ++np) {
+        std::uint32_t vb[4];
+        ldmatrix_x4_trans(v_base + np * 32, vb);
+        mma_bf16_16816(o[2 * np], pa, vb[0], vb[1]);
+        mma_bf16_16816(o[2 * np + 1], pa, vb[2], vb[3]);
+      }
+    }
+    cp_async_wait<0>();
+    l_lo = quad_sum(l_lo);
+    l_hi = quad_sum(l_hi);
+
+    // Merge the 4 warp states: publish (m, l, unnormalised o), then each thread finishes some outputs.
+    __syncthreads();  // every warp is done reading its ring, which s_merge overlays
+    if ((lane & 3) == 0) {
+      s_m[warp * kRows + r_lo] = m_lo;
+      s_m[warp * kRows + r_hi] = m_hi;
+      s_l[warp * kRows + r_lo] = l_lo;
+      s_l[warp * kRows + r_hi] = l_hi;
+    }
+#pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+      const int col = j * 8 + lay::c_frag(lane, 0).col;
+      *reinterpret_cast<float2*>(s_merge + (warp * kRows + r_lo) * D + col) = make_float2(o[j][0], o[j][1]);
+      *reinterpret_cast<float2*>(s_merge + (warp * kRows + r_hi) * D + col) = make_float2(o[j][2], o[j][3]);
+    }
+    __syncthreads();
+    for (int idx = static_cast<int>(threadIdx.x); idx < kRows * D; idx += kThreads) {
+      const int r = idx / D;
+      const int col = idx % D;
+      const int gr = row_base + r;
+      if (gr >= rows_per_kv) continue;
+      float m = -INFINITY;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) m = fmaxf(m, s_m[w * kRows + r]);
+      const float base = safe_max(m);
+      float l = 0.0f, acc = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        const float f = exp2f(s_m[w * kRows + r] - base);
+        l += s_l[w * kRows + r] * f;
+        acc += s_merge[(w * kRows + r) * D + col] * f;
+      }
+      const float value = l > 0.0f ? acc / l : 0.0f;
+      const float lse = l > 0.0f ? (base + log2f(l)) * kLn2 : -INFINITY;
+      const int seq_row = (gr / group) * a.n_q_heads + kv_head * group + gr % group;
+      if (single) {
+        a.out[(size_t(b) * rows_per_seq + seq_row) * D + col] = __float2bfloat16_rn(value);
+        if (col == 0) a.lse[size_t(b) * rows_per_seq + seq_row] = lse;
+      } else {
+        a.part_o[(size_t(seg) * rows_per_seq + seq_row) * D + col] = value;
+        if (col == 0) a.part_lse[size_t(seg) * rows_per_seq + seq_row] = lse;
+      }
+    }
+  }
+}
+
+template <int D>
+LaunchInfo launch_gqa(const DecodeArgs& a, cudaStream_t stream) {
+  static bool configured = false;
+  if (!configured) {
+    MLASIM_CUDA_CHECK(cudaFuncSetAttribute(gqa_decode_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(Smem<D>::kBytes)));
+    configured = true;
+  }
+  LaunchInfo info;
+  const int blocks = gqa_row_blocks(a.s_q, a.n_q_heads, a.n_kv_heads);
+  const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(a.schedule.num_parts));
+  gqa_decode_kernel<D><<<grid, kThreads, Smem<D>::kBytes, stream>>>(a);
+  MLASIM_CUDA_CHECK_LAUNCH();
+  info.attention_ctas = blocks * a.schedule.num_parts;
+  info.combine_ctas = launch_combine(a, a.s_q * a.n_q_heads, D, stream);
+  MLASIM_CUDA_CHECK_LAUNCH();
+  return info;
+}
+
+}  // namespace
+
+LaunchInfo launch_gqa_decode(const DecodeArgs& a, cudaStream_t stream) {
+  if (a.head_dim == 64) return launch_gqa<64>(a, stream);
+  if (a.head_dim == 128) return launch_gqa<128>(a, stream);
+  std::fprintf(stderr, "launch_gqa_decode: head_dim %d is not supported (64 or 128)\n", a.head_dim);
+  std::exit(2);
+}
+
+}  // namespace mlasim::gpu

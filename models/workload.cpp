@@ -331,7 +331,7 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
     op.activation_bytes = moe * routed_tokens * (2.0 * h + 3.0 * ie) * b.a();
     op.gemm_m = touched > 0 ? routed_tokens / touched : 0.0;
     b.push(std::move(op));
-    b.collective("allreduce_ffn", moe, Collective::kAllReduce, t * h * b.a(), tp);
+    b.collective("allreduce_moe", moe, Collective::kAllReduce, t * h * b.a(), tp);
   }
 
   b.elementwise("final_norm", 1, 4.0 * sampled * h, sampled * h, sampled * h);

@@ -290,3 +290,15 @@ TEST_CASE("attention what-if keeps everything but the attention") {
   CHECK_THROWS_WITH(parse_variant("gqb:8"), Catch::Contains("did you mean `gqa`"));
   CHECK(apply_variant(deepseek_v3(), parse_variant("gqa:8")).attention.head_dim == 128);
 }
+
+TEST_CASE("op names are unique within a step, so JSON consumers can key on them") {
+  StepShape mixed;
+  mixed.sequences = {SequenceWork{2048, 512, true, true}, SequenceWork{4096, 1, false, true}};
+  mixed.parallel.tp = 8;
+  for (const ModelSpec& m : {deepseek_v3(), llama3_8b()}) {
+    const StepWorkload w = build_step(m, mixed);
+    for (std::size_t i = 0; i < w.ops.size(); ++i) {
+      for (std::size_t j = i + 1; j < w.ops.size(); ++j) CHECK(w.ops[i].name != w.ops[j].name);
+    }
+  }
+}

@@ -11,11 +11,12 @@
 
 namespace mlasim {
 
-/// How a looked-up value relates to the measurements (DESIGN.md §6: every prediction carries provenance).
-enum class Provenance { kMeasured, kInterpolated, kExtrapolated };
+/// How a looked-up value relates to the measurements (DESIGN.md §6: every prediction carries provenance;
+/// the device model maps this onto its own Provenance).
+enum class LookupKind { kMeasured, kInterpolated, kExtrapolated };
 
 /// "measured", "interpolated" or "extrapolated".
-[[nodiscard]] const char* to_string(Provenance p);
+[[nodiscard]] const char* to_string(LookupKind p);
 
 /// Identity of one GEMM shape family: everything but m.
 struct GemmShapeKey {
@@ -37,7 +38,7 @@ struct GemmPoint {
 /// Result of a lookup.
 struct GemmRate {
   double tflop_per_s = 0.0;  ///< achieved rate [TFLOP/s]
-  Provenance provenance = Provenance::kMeasured;
+  LookupKind provenance = LookupKind::kMeasured;
 };
 
 /// Achieved TFLOP/s versus m for one shape family.

@@ -1,0 +1,82 @@
+#pragma once
+// Shared pieces of the probe program: the run context, the CSV row every probe writes, cuBLAS checks and
+// random fills. See kernels/probes/README.md for the probe designs.
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/common/csv.hpp"
+#include "kernels/common/cuda_check.cuh"
+#include "kernels/common/fingerprint.cuh"
+#include "kernels/common/nvml_state.hpp"
+#include "kernels/common/timing.cuh"
+#include "kernels/probes/probe_plan.hpp"
+
+#define MLASIM_CUBLAS_CHECK(call)                                                                      \
+  do {                                                                                                 \
+    const cublasStatus_t mlasim_st_ = (call);                                                          \
+    if (mlasim_st_ != CUBLAS_STATUS_SUCCESS) {                                                         \
+      std::fprintf(stderr, "%s:%d: cuBLAS error: %s: %s\n", __FILE__, __LINE__, #call,                 \
+                   cublasLtGetStatusString(mlasim_st_));                                               \
+      std::exit(1);                                                                                    \
+    }                                                                                                  \
+  } while (0)
+
+namespace mlasim::gpu {
+
+/// What a run measures and where it writes.
+struct ProbeOptions {
+  std::string out_dir = ".";
+  bool quick = false;  ///< a few points per family, for a smoke test
+  bool fp8 = true;     ///< also fp8 e4m3 GEMMs when the GPU supports them (compute capability >= 8.9)
+};
+
+/// State shared by the probes during one run.
+struct ProbeContext {
+  ProbeOptions options;
+  DeviceFingerprint device;
+  cudaStream_t stream = nullptr;
+  L2Flusher* flusher = nullptr;
+  NvmlReader* nvml = nullptr;
+  CsvWriter* device_state = nullptr;  ///< device_state.csv: NVML readings before and after each family
+  std::vector<std::string> summary;   ///< short lines printed at the end of the run
+  int failed_checks = 0;              ///< correctness checks that failed (their points are not written)
+};
+
+/// One measured point, as written to the probe CSVs (columns: probe_csv_columns()).
+struct MeasuredPoint {
+  std::string probe, kernel, shape, level = "-", dtype = "-";
+  std::int64_t working_set_bytes = 0, m = 0, n = 0, k = 0, batch = 0;
+  double bytes = 0.0, flops = 0.0;
+  std::int64_t grid = 0, block = 0;
+  TimingStats time;
+};
+
+inline void write_point(CsvWriter& csv, const MeasuredPoint& p) {
+  const double gbps = p.bytes / p.time.median_s * 1e-9;
+  const double tflops = p.flops / p.time.median_s * 1e-12;
+  csv.cell(p.probe).cell(p.kernel).cell(p.shape).cell(p.level).cell(p.dtype).cell(p.working_set_bytes).cell(p.m)
+      .cell(p.n).cell(p.k).cell(p.batch).cell(p.bytes).cell(p.flops).cell(p.grid).cell(p.block)
+      .cell(p.time.median_s).cell(p.time.p90_s).cell(gbps).cell(tflops).cell(p.time.repeats);
+  csv.end_row();
+}
+
+/// Records the NVML state under `when` (e.g. "before gemm") in device_state.csv.
+void record_device_state(ProbeContext& ctx, const std::string& when);
+
+/// Fills `n` floats with uniform values in [-1, 1) from a counter hash (never zeros as a whole).
+void fill_random_f32(float* data, std::size_t n, std::uint64_t seed, cudaStream_t stream);
+/// Same, stored as bf16.
+void fill_random_bf16(void* data, std::size_t n, std::uint64_t seed, cudaStream_t stream);
+/// Same, stored as fp8 e4m3.
+void fill_random_fp8_e4m3(void* data, std::size_t n, std::uint64_t seed, cudaStream_t stream);
+
+/// The three probe families; each writes its CSV under ctx.options.out_dir and appends summary lines.
+void run_bandwidth_probe(ProbeContext& ctx);
+void run_gemm_probe(ProbeContext& ctx);
+void run_launch_probe(ProbeContext& ctx);
+
+}  // namespace mlasim::gpu

@@ -1,0 +1,209 @@
+// Sweep experiments (configs/*.yaml with a top-level `sweep:`) and the count-grid syntax they share.
+// Schema: sim/config/README.md.
+#include <fmt/format.h>
+
+#include <array>
+#include <limits>
+
+#include "models/precision.hpp"
+#include "models/variant.hpp"
+#include "models/workload.hpp"
+#include "sim/config/loader.hpp"
+#include "sim/config/yaml_reader.hpp"
+#include "sim/device/device_model.hpp"
+#include "sim/error.hpp"
+#include "sim/units.hpp"
+
+namespace mlasim {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A grid this long is a typo (a missing `x`), not an experiment.
+constexpr std::size_t kMaxGridPoints = 100'000;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::int64_t parse_step(std::string_view text, std::string_view range) {
+  std::int64_t step = 0;
+  try {
+    step = parse_count(text);
+  } catch (const InputError&) {
+    throw InputError(fmt::format("bad step `{}` in range `{}`", text, range));
+  }
+  return step;
+}
+
+std::vector<std::int64_t> parse_range(std::string_view range, std::size_t dots) {
+  const std::string_view start_text = trim(range.substr(0, dots));
+  std::string_view rest = trim(range.substr(dots + 2));
+  const std::size_t space = rest.find_first_of(" \t");
+  const std::string needs_step = fmt::format(
+      "range `{}` needs a step: `1k..128k x2` (geometric) or `1..8 +1` (arithmetic)", range);
+  if (space == std::string_view::npos) throw InputError(needs_step);
+  const std::string_view end_text = trim(rest.substr(0, space));
+  const std::string_view step_text = trim(rest.substr(space));
+  if (step_text.size() < 2 || (step_text.front() != 'x' && step_text.front() != '+')) throw InputError(needs_step);
+
+  const std::int64_t start = parse_count(start_text);
+  const std::int64_t end = parse_count(end_text);
+  const std::int64_t step = parse_step(step_text.substr(1), range);
+  if (end < start) throw InputError(fmt::format("range `{}` ends ({}) before it starts ({})", range, end, start));
+
+  std::vector<std::int64_t> values;
+  if (step_text.front() == 'x') {
+    if (step < 2) throw InputError(fmt::format("geometric range `{}` needs a factor of at least 2", range));
+    if (start == 0) throw InputError(fmt::format("geometric range `{}` cannot start at 0", range));
+    // Inclusive of `end` when the sequence hits it: 1k..128k x2 = 1k, 2k, ..., 128k.
+    for (std::int64_t v = start; v <= end; v *= step) {
+      values.push_back(v);
+      if (v > std::numeric_limits<std::int64_t>::max() / step) break;
+    }
+  } else {
+    if (step < 1) throw InputError(fmt::format("arithmetic range `{}` needs a step of at least 1", range));
+    if (static_cast<std::size_t>((end - start) / step) >= kMaxGridPoints) {
+      throw InputError(fmt::format("range `{}` has more than {} points", range, kMaxGridPoints));
+    }
+    for (std::int64_t v = start; v <= end; v += step) values.push_back(v);
+  }
+  return values;
+}
+
+// The items of a value that may be one scalar or a list of them.
+std::vector<YamlValue> one_or_many(const YamlValue& v) {
+  if (v.is_list()) return v.as_list();
+  if (!v.is_scalar()) v.fail("expected a name or a list of names");
+  return {v};
+}
+
+// A grid value: a scalar (`8`, `128k`, `1k..128k x2`) or a list whose items are any of those.
+std::vector<std::int64_t> read_grid(const YamlValue& v) {
+  std::vector<std::int64_t> out;
+  const std::vector<YamlValue> items = v.is_list() ? v.as_list() : std::vector<YamlValue>{v};
+  for (const YamlValue& item : items) {
+    if (!item.is_scalar()) item.fail("expected a count, a list of counts or a range such as `1k..128k x2`");
+    const std::vector<std::int64_t> part = item.parse_with(parse_count_grid);
+    for (const std::int64_t x : part) {
+      if (x < 1) item.fail(fmt::format("values must be at least 1, got {}", x));
+    }
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  if (out.empty()) v.fail("the grid is empty");
+  return out;
+}
+
+std::vector<int> read_int_grid(const YamlValue& v) {
+  std::vector<int> out;
+  for (const std::int64_t x : read_grid(v)) {
+    if (x > std::numeric_limits<int>::max()) v.fail(fmt::format("value {} is out of range", x));
+    out.push_back(static_cast<int>(x));
+  }
+  return out;
+}
+
+// Resolves a model or hardware entry: paths are relative to the config file's directory; names go to the
+// catalogue. Errors without a location (an unknown name) are placed on the entry; errors inside a
+// referenced file keep their own location.
+template <class Resolve>
+auto resolve_entry(const YamlValue& item, const fs::path& config_dir, Resolve&& resolve) {
+  const std::string text = item.as_string();
+  const bool is_path = text.find('/') != std::string::npos || text.find('\\') != std::string::npos ||
+                       text.ends_with(".yaml") || text.ends_with(".yml") || text.ends_with(".json");
+  const std::string target = is_path ? (config_dir / fs::path(text)).string() : text;
+  try {
+    return resolve(std::string_view(target));
+  } catch (const InputError& e) {
+    if (!e.where().file.empty()) throw;
+    item.fail(e.message());
+  }
+}
+
+template <class Enum, std::size_t N>
+std::vector<std::string> enum_names(const std::array<Enum, N>& values) {
+  std::vector<std::string> out;
+  for (const Enum v : values) out.emplace_back(to_string(v));
+  return out;
+}
+
+Dtype read_dtype(const YamlValue& v) { return parse_named(v, parse_dtype, "dtype", known_dtypes()); }
+
+}  // namespace
+
+std::vector<std::int64_t> parse_count_grid(std::string_view text_in) {
+  const std::string_view text = trim(text_in);
+  if (text.empty()) throw InputError("expected a count or a range such as `1k..128k x2`, got nothing");
+  if (const std::size_t dots = text.find(".."); dots != std::string_view::npos) return parse_range(text, dots);
+  return {parse_count(text)};
+}
+
+SweepSpec load_sweep_config(const fs::path& path) {
+  const YamlDocument doc = YamlDocument::parse_file(path, "sweep config");
+  const YamlMap root = doc.root().as_map({"sweep"});
+  const YamlMap s = root.required("sweep").as_map({"name", "models", "variants", "hardware", "tp", "batch", "context",
+                                                    "sq", "precision", "mla_mode", "mode", "capacity"});
+  const fs::path config_dir = path.parent_path();
+
+  SweepSpec spec;
+  spec.source = path.string();
+  spec.name = s.optional_string("name", path.stem().string());
+  for (const YamlValue& item : one_or_many(s.required("models"))) {
+    spec.models.push_back(resolve_entry(item, config_dir, resolve_model));
+  }
+  if (const auto variants = s.optional("variants")) {
+    for (const YamlValue& item : one_or_many(*variants)) spec.variants.push_back(item.parse_with(parse_variant));
+  } else {
+    spec.variants.push_back(VariantSpec{});  // native
+  }
+  for (const YamlValue& item : one_or_many(s.required("hardware"))) {
+    spec.hardware.push_back(resolve_entry(item, config_dir, resolve_hw));
+  }
+  spec.tp = s.has("tp") ? read_int_grid(s.required("tp")) : std::vector<int>{1};
+  spec.batch = read_int_grid(s.required("batch"));
+  spec.context = read_grid(s.required("context"));
+  spec.s_q = s.has("sq") ? read_int_grid(s.required("sq")) : std::vector<int>{1};
+
+  if (const auto p = s.optional("precision")) {
+    const YamlMap m = p->as_map({"weights", "kv_cache", "activations"});
+    if (const auto v = m.optional("weights")) spec.precision.weights = read_dtype(*v);
+    if (const auto v = m.optional("kv_cache")) spec.precision.kv_cache = read_dtype(*v);
+    if (const auto v = m.optional("activations")) spec.precision.activations = read_dtype(*v);
+  }
+  if (const auto v = s.optional("mla_mode")) {
+    spec.mla_mode = parse_named(*v, parse_mla_mode, "MLA mode",
+                                enum_names(std::array{MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}));
+  }
+  if (const auto v = s.optional("mode")) {
+    spec.device_mode = parse_named(
+        *v, parse_device_mode, "device mode",
+        enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
+  }
+  if (const auto c = s.optional("capacity")) {
+    const YamlMap m = c->as_map({"gpu_memory_utilization", "block_size", "max_batched_tokens", "runtime_reserve"});
+    if (const auto v = m.optional("gpu_memory_utilization")) {
+      spec.capacity.gpu_memory_utilization = v->as_double();
+      if (!(spec.capacity.gpu_memory_utilization > 0.0 && spec.capacity.gpu_memory_utilization <= 1.0)) {
+        v->fail(fmt::format("must be in (0, 1], got {}", spec.capacity.gpu_memory_utilization));
+      }
+    }
+    if (const auto v = m.optional("block_size")) {
+      spec.capacity.block_size = v->as_int();
+      if (spec.capacity.block_size < 0) v->fail("cannot be negative (0 = the default for the model)");
+    }
+    if (const auto v = m.optional("max_batched_tokens")) {
+      spec.capacity.max_batched_tokens = v->parse_with(parse_count);
+      if (spec.capacity.max_batched_tokens < 1) v->fail("must be at least 1");
+    }
+    if (const auto v = m.optional("runtime_reserve")) {
+      spec.capacity.runtime_reserve_bytes = v->as_quantity(Dimension::kBytes);
+      if (spec.capacity.runtime_reserve_bytes < 0) v->fail("cannot be negative");
+    }
+  }
+  return spec;
+}
+
+}  // namespace mlasim

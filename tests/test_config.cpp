@@ -1,0 +1,469 @@
+// Config loading: model cards, hardware profiles, sweeps, grids, did-you-mean and error locations.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "models/model_spec.hpp"
+#include "sim/config/loader.hpp"
+#include "sim/config/yaml_reader.hpp"
+#include "sim/error.hpp"
+
+using namespace mlasim;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed at the end of the test.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    static std::atomic<int> counter{0};
+    path_ = fs::temp_directory_path() /
+            ("mlasim_test_config_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  fs::path write(const std::string& name, const std::string& text) const {
+    const fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// The message of the InputError `f` throws ("" when it throws nothing).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Renders a spec in the card schema, so that load(render(load(card))) can be compared with load(card).
+std::string render_card(const ModelSpec& m) {
+  std::ostringstream o;
+  o << "name: " << m.name << "\nsource: " << m.source << "\nlayers: " << m.n_layers
+    << "\nhidden_size: " << m.hidden_size << "\nvocab_size: " << m.vocab_size
+    << "\ntie_word_embeddings: " << (m.tie_word_embeddings ? "true" : "false") << "\nattention:\n  variant: "
+    << to_string(m.attention.kind) << "\n  n_heads: " << m.attention.n_heads
+    << "\n  n_kv_heads: " << m.attention.n_kv_heads << "\n  head_dim: " << m.attention.head_dim
+    << "\n  kv_lora_rank: " << m.attention.kv_lora_rank << "\n  q_lora_rank: " << m.attention.q_lora_rank
+    << "\n  qk_rope_head_dim: " << m.attention.qk_rope_head_dim
+    << "\n  qk_nope_head_dim: " << m.attention.qk_nope_head_dim << "\n  v_head_dim: " << m.attention.v_head_dim
+    << "\nffn:\n  intermediate_size: " << m.ffn.intermediate_size << "\n";
+  if (m.ffn.is_moe()) {
+    o << "  moe:\n    n_routed_experts: " << m.ffn.moe.n_routed_experts
+      << "\n    n_shared_experts: " << m.ffn.moe.n_shared_experts
+      << "\n    experts_per_token: " << m.ffn.moe.experts_per_token
+      << "\n    expert_intermediate_size: " << m.ffn.moe.expert_intermediate_size
+      << "\n    first_k_dense: " << m.ffn.moe.first_k_dense << "\n";
+  }
+  return o.str();
+}
+
+const std::string kMinimalProfile = R"(name: Test GPU
+source: https://example.com/datasheet
+memory:
+  capacity: 80 GB
+  bandwidth: 3.35 TB/s
+compute:
+  bf16: 989 TFLOP/s
+sms: 132
+l2: 50 MB
+launch_overhead: 4 us
+interconnect:
+  name: NVLink 4
+  bandwidth: 450 GB/s
+  latency: 5 us
+)";
+
+}  // namespace
+
+TEST_CASE("every built-in model card loads and validates") {
+  const std::vector<CatalogEntry> cards = list_model_cards();
+  REQUIRE(cards.size() >= 9);
+  for (const CatalogEntry& c : cards) {
+    INFO(c.id);
+    const ModelSpec m = resolve_model(c.id);
+    CHECK(validate(m).empty());
+    CHECK(m.source.rfind("https://huggingface.co/", 0) == 0);
+    CHECK_FALSE(c.summary.empty());
+  }
+}
+
+TEST_CASE("every built-in hardware profile loads with dense peaks, units and a source") {
+  const std::vector<CatalogEntry> profiles = list_hw_profiles();
+  REQUIRE(profiles.size() >= 7);
+  for (const CatalogEntry& p : profiles) {
+    INFO(p.id);
+    const HardwareSpec hw = resolve_hw(p.id);
+    CHECK(validate(hw).empty());
+    CHECK(hw.id == p.id);
+    CHECK(hw.source.rfind("https://", 0) == 0);
+    CHECK(hw.peak_flops_per_s.count(Dtype::kBf16) == 1);
+    CHECK(hw.calibration.empty());  // filled by `mlasim calibrate`, never by hand
+    CHECK(hw.interconnect.bandwidth_bytes_per_s > 0);
+  }
+}
+
+TEST_CASE("model cards hold the values of the config.json they cite") {
+  // (layers, hidden, vocab, heads, kv heads, head_dim, intermediate): from each card's source config.json.
+  struct Dense {
+    const char* id;
+    int layers, hidden, vocab, heads, kv, head_dim, inter;
+    AttentionKind kind;
+    bool tied;
+  };
+  const Dense dense[] = {
+      {"llama-2-7b", 32, 4096, 32000, 32, 32, 128, 11008, AttentionKind::kMha, false},
+      {"llama-3-8b", 32, 4096, 128256, 32, 8, 128, 14336, AttentionKind::kGqa, false},
+      {"llama-3-70b", 80, 8192, 128256, 64, 8, 128, 28672, AttentionKind::kGqa, false},
+      {"mistral-7b", 32, 4096, 32000, 32, 8, 128, 14336, AttentionKind::kGqa, false},
+      {"qwen2.5-72b", 80, 8192, 152064, 64, 8, 128, 29568, AttentionKind::kGqa, false},
+      {"falcon-7b", 32, 4544, 65024, 71, 1, 64, 18176, AttentionKind::kMqa, true},
+  };
+  for (const Dense& d : dense) {
+    INFO(d.id);
+    const ModelSpec m = resolve_model(d.id);
+    CHECK(m.n_layers == d.layers);
+    CHECK(m.hidden_size == d.hidden);
+    CHECK(m.vocab_size == d.vocab);
+    CHECK(m.attention.kind == d.kind);
+    CHECK(m.attention.n_heads == d.heads);
+    CHECK(m.attention.n_kv_heads == d.kv);
+    CHECK(m.attention.head_dim == d.head_dim);
+    CHECK(m.ffn.intermediate_size == d.inter);
+    CHECK(m.tie_word_embeddings == d.tied);
+    CHECK_FALSE(m.ffn.is_moe());
+  }
+
+  struct Mla {
+    const char* id;
+    int layers, hidden, vocab, heads, q_lora, inter, routed, shared, top_k, expert_inter, first_dense;
+  };
+  const Mla mla[] = {
+      {"deepseek-v2-lite", 27, 2048, 102400, 16, 0, 10944, 64, 2, 6, 1408, 1},
+      {"deepseek-v2", 60, 5120, 102400, 128, 1536, 12288, 160, 2, 6, 1536, 1},
+      {"deepseek-v3", 61, 7168, 129280, 128, 1536, 18432, 256, 1, 8, 2048, 3},
+  };
+  for (const Mla& d : mla) {
+    INFO(d.id);
+    const ModelSpec m = resolve_model(d.id);
+    CHECK(m.n_layers == d.layers);
+    CHECK(m.hidden_size == d.hidden);
+    CHECK(m.vocab_size == d.vocab);
+    CHECK(m.attention.kind == AttentionKind::kMla);
+    CHECK(m.attention.n_heads == d.heads);
+    CHECK(m.attention.kv_lora_rank == 512);
+    CHECK(m.attention.q_lora_rank == d.q_lora);
+    CHECK(m.attention.qk_rope_head_dim == 64);
+    CHECK(m.attention.qk_nope_head_dim == 128);
+    CHECK(m.attention.v_head_dim == 128);
+    CHECK(m.ffn.intermediate_size == d.inter);
+    CHECK(m.ffn.moe.n_routed_experts == d.routed);
+    CHECK(m.ffn.moe.n_shared_experts == d.shared);
+    CHECK(m.ffn.moe.experts_per_token == d.top_k);
+    CHECK(m.ffn.moe.expert_intermediate_size == d.expert_inter);
+    CHECK(m.ffn.moe.first_k_dense == d.first_dense);
+    CHECK_FALSE(m.tie_word_embeddings);
+  }
+}
+
+TEST_CASE("hardware profiles hold the dense datasheet figures") {
+  const HardwareSpec h100 = resolve_hw("h100-sxm");
+  CHECK(h100.hbm_bytes == Approx(80e9));
+  CHECK(h100.hbm_bandwidth_bytes_per_s == Approx(3.35e12));
+  CHECK(h100.peak_flops_per_s.at(Dtype::kBf16) == Approx(989e12));
+  CHECK(h100.peak_flops_per_s.at(Dtype::kFp8) == Approx(1979e12));
+  CHECK(h100.sms == 132);
+  CHECK(h100.l2_bytes == Approx(50e6));
+  CHECK(h100.launch_overhead_s == Approx(4e-6));
+  CHECK(h100.interconnect.bandwidth_bytes_per_s == Approx(450e9));
+
+  const HardwareSpec h800 = resolve_hw("h800");
+  CHECK(h800.peak_flops_per_s.at(Dtype::kBf16) == Approx(989e12));
+  CHECK(h800.interconnect.bandwidth_bytes_per_s == Approx(200e9));  // 400 GB/s bidirectional
+
+  const HardwareSpec h200 = resolve_hw("h200");
+  CHECK(h200.hbm_bytes == Approx(141e9));
+  CHECK(h200.hbm_bandwidth_bytes_per_s == Approx(4.8e12));
+
+  const HardwareSpec a100 = resolve_hw("a100-80gb");
+  CHECK(a100.hbm_bandwidth_bytes_per_s == Approx(2.039e12));
+  CHECK(a100.peak_flops_per_s.at(Dtype::kBf16) == Approx(312e12));
+  CHECK(a100.peak_flops_per_s.count(Dtype::kFp8) == 0);  // Ampere has no fp8 tensor cores
+  CHECK(a100.sms == 108);
+  CHECK(a100.l2_bytes == Approx(40e6));
+  CHECK(a100.interconnect.bandwidth_bytes_per_s == Approx(300e9));
+
+  const HardwareSpec b200 = resolve_hw("b200");
+  CHECK(b200.hbm_bytes == Approx(180e9));
+  CHECK(b200.hbm_bandwidth_bytes_per_s == Approx(8e12));
+  CHECK(b200.peak_flops_per_s.at(Dtype::kBf16) == Approx(2250e12));
+  CHECK(b200.peak_flops_per_s.at(Dtype::kFp8) == Approx(4500e12));
+  CHECK(b200.interconnect.bandwidth_bytes_per_s == Approx(900e9));
+
+  const HardwareSpec mi300x = resolve_hw("mi300x");
+  CHECK(mi300x.hbm_bytes == Approx(192e9));
+  CHECK(mi300x.hbm_bandwidth_bytes_per_s == Approx(5.3e12));
+  CHECK(mi300x.peak_flops_per_s.at(Dtype::kBf16) == Approx(1307e12));
+  CHECK(mi300x.peak_flops_per_s.at(Dtype::kFp8) == Approx(2615e12));
+  CHECK(mi300x.sms == 304);
+  CHECK(mi300x.l2_bytes == Approx(256e6));
+
+  const HardwareSpec l40s = resolve_hw("l40s");
+  CHECK(l40s.hbm_bytes == Approx(48e9));
+  CHECK(l40s.hbm_bandwidth_bytes_per_s == Approx(864e9));
+  CHECK(l40s.peak_flops_per_s.at(Dtype::kBf16) == Approx(362e12));
+  CHECK(l40s.peak_flops_per_s.at(Dtype::kFp8) == Approx(733e12));
+  CHECK(l40s.sms == 142);
+  CHECK(l40s.l2_bytes == Approx(96e6));
+}
+
+TEST_CASE("a card written back in the schema loads to the same spec") {
+  ScratchDir dir;
+  for (const CatalogEntry& c : list_model_cards()) {
+    INFO(c.id);
+    const ModelSpec original = resolve_model(c.id);
+    const ModelSpec again = load_model_card(dir.write(c.id + ".yaml", render_card(original)));
+    CHECK(again.name == original.name);
+    CHECK(again.source == original.source);
+    CHECK(again.n_layers == original.n_layers);
+    CHECK(again.hidden_size == original.hidden_size);
+    CHECK(again.vocab_size == original.vocab_size);
+    CHECK(again.tie_word_embeddings == original.tie_word_embeddings);
+    CHECK(again.attention.kind == original.attention.kind);
+    CHECK(again.attention.n_kv_heads == original.attention.n_kv_heads);
+    CHECK(again.attention.head_dim == original.attention.head_dim);
+    CHECK(again.attention.kv_elements_per_token() == original.attention.kv_elements_per_token());
+    CHECK(again.ffn.moe.n_routed_experts == original.ffn.moe.n_routed_experts);
+    CHECK(again.ffn.moe.expert_intermediate_size == original.ffn.moe.expert_intermediate_size);
+  }
+}
+
+TEST_CASE("models and GPUs resolve by id, by name in any case, or by path") {
+  CHECK(resolve_model("DeepSeek-V3").n_layers == 61);
+  CHECK(resolve_model("LLAMA-3-70B").n_layers == 80);
+  CHECK(resolve_model((model_cards_dir() / "falcon-7b.yaml").string()).attention.n_heads == 71);
+  CHECK(resolve_hw("H100-SXM").sms == 132);
+  CHECK(resolve_hw("MI300X").sms == 304);
+  CHECK(resolve_hw((hw_profiles_dir() / "l40s.yaml").string()).sms == 142);
+}
+
+TEST_CASE("an unknown model or GPU name lists the known ones with a did-you-mean") {
+  const std::string model = error_of([] { (void)resolve_model("deepseek-v4"); });
+  CHECK_THAT(model, Catch::StartsWith("error: unknown model `deepseek-v4`; did you mean `deepseek-v"));
+  CHECK_THAT(model, Catch::Contains("`llama-3-8b`"));
+  const std::string hw = error_of([] { (void)resolve_hw("h100"); });
+  CHECK_THAT(hw, Catch::Contains("did you mean `h100-sxm`?"));
+  CHECK_THAT(hw, Catch::Contains("`mi300x`"));
+}
+
+TEST_CASE("did-you-mean suggests near misses only") {
+  const std::vector<std::string> keys{"layers", "hidden_size", "vocab_size", "experts_per_token", "n_kv_heads"};
+  CHECK(closest_match("hiden_size", keys) == std::optional<std::string>("hidden_size"));
+  CHECK(closest_match("Layers", keys) == std::optional<std::string>("layers"));
+  CHECK(closest_match("experts_per_tok", keys) == std::optional<std::string>("experts_per_token"));
+  CHECK(closest_match("n_kv_head", keys) == std::optional<std::string>("n_kv_heads"));
+  CHECK_FALSE(closest_match("temperature", keys).has_value());
+  CHECK(closest_match("fp9", {"fp32", "bf16", "fp16", "fp8", "int8", "int4"}) == std::optional<std::string>("fp8"));
+  CHECK(edit_distance("ab", "ba") == 1);  // a swap is one edit
+  CHECK(edit_distance("kitten", "sitting") == 3);
+}
+
+TEST_CASE("errors point at the file, line and column of the offending key") {
+  ScratchDir dir;
+  const fs::path card = dir.write("typo.yaml", R"(name: X
+source: https://example.com
+layers: 2
+hidden_size: 64
+vocab_size: 100
+attention:
+  variant: gqa
+  n_heads: 8
+  n_kv_head: 2
+ffn:
+  intermediate_size: 128
+)");
+  CHECK(error_of([&] { (void)load_model_card(card); }) ==
+        card.string() + ":9:3: error: attention.n_kv_head: unknown key `n_kv_head`; did you mean `n_kv_heads`?");
+
+  const fs::path missing = dir.path() / "nope.yaml";
+  CHECK(error_of([&] { (void)load_model_card(missing); }) == missing.string() + ": error: no such file");
+}
+
+TEST_CASE("validator problems are placed on the key they name") {
+  ScratchDir dir;
+  const fs::path card = dir.write("bad.yaml", R"(name: X
+source: https://example.com
+layers: 2
+hidden_size: 768
+vocab_size: 100
+attention:
+  variant: gqa
+  n_heads: 12
+  n_kv_heads: 5
+ffn:
+  intermediate_size: 128
+)");
+  CHECK(error_of([&] { (void)load_model_card(card); }) ==
+        card.string() + ":9:3: error: attention.n_kv_heads: (5) must divide n_heads (12)");
+}
+
+TEST_CASE("a profile's price and calibration block are read with units") {
+  ScratchDir dir;
+  const fs::path p = dir.write("gpu.yaml", kMinimalProfile + R"(price_per_gpu_hour: 2.5 USD
+calibration:
+  hbm_bandwidth: 3.0 TB/s
+  hbm_t0: 3 us
+  launch_overhead: 2.5 us
+  gemm_peak:
+    bf16: 700 TFLOP/s
+  fingerprint: "H100 SXM, driver 550, 2025-01-01"
+)");
+  const HardwareSpec hw = load_hw_profile(p);
+  CHECK(hw.id == "gpu");
+  REQUIRE(hw.price_per_gpu_hour.has_value());
+  CHECK(*hw.price_per_gpu_hour == Approx(2.5));
+  CHECK(*hw.calibration.hbm_bandwidth_bytes_per_s == Approx(3.0e12));
+  CHECK(*hw.calibration.hbm_t0_s == Approx(3e-6));
+  CHECK(*hw.calibration.launch_overhead_s == Approx(2.5e-6));
+  CHECK(hw.calibration.gemm_peak_flops_per_s.at(Dtype::kBf16) == Approx(700e12));
+  CHECK(hw.calibration.fingerprint == "H100 SXM, driver 550, 2025-01-01");
+  CHECK(hw.datasheet_efficiency.compute == Approx(DatasheetEfficiency{}.compute));
+
+  const fs::path bare = dir.write("bare.yaml", kMinimalProfile + "price_per_gpu_hour: 2.5\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(bare); }),
+             Catch::StartsWith(bare.string() + ":15:21: error: price_per_gpu_hour: expected a price"));
+}
+
+TEST_CASE("count grids: scalars, geometric and arithmetic ranges") {
+  const std::vector<std::int64_t> ctx = parse_count_grid("1k..128k x2");
+  REQUIRE(ctx.size() == 8);
+  CHECK(ctx.front() == 1024);
+  CHECK(ctx.back() == 131072);
+  CHECK(parse_count_grid("1..8 +1") == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK(parse_count_grid("1..10 x3") == std::vector<std::int64_t>{1, 3, 9});  // 10 is not hit: excluded
+  CHECK(parse_count_grid("2..9 +3") == std::vector<std::int64_t>{2, 5, 8});
+  CHECK(parse_count_grid("4k") == std::vector<std::int64_t>{4096});
+  CHECK(parse_count_grid(" 64 ") == std::vector<std::int64_t>{64});
+  CHECK_THROWS_WITH(parse_count_grid("1k..128k"), Catch::Contains("needs a step"));
+  CHECK_THROWS_WITH(parse_count_grid("8..1 x2"), Catch::Contains("ends (1) before it starts (8)"));
+  CHECK_THROWS_WITH(parse_count_grid("1..8 x1"), Catch::Contains("factor of at least 2"));
+  CHECK_THROWS_WITH(parse_count_grid("0..8 x2"), Catch::Contains("cannot start at 0"));
+  CHECK_THROWS_WITH(parse_count_grid("1..8 +0"), Catch::Contains("step of at least 1"));
+  CHECK_THROWS_WITH(parse_count_grid("1..1M +1"), Catch::Contains("more than"));
+  CHECK_THROWS_AS(parse_count_grid("lots"), InputError);
+  CHECK_THROWS_AS(parse_count_grid(""), InputError);
+}
+
+TEST_CASE("a sweep config resolves names, paths relative to itself, grids and options") {
+  ScratchDir dir;
+  dir.write("cards/tiny.yaml", R"(name: Tiny
+source: https://example.com/tiny
+layers: 2
+hidden_size: 256
+vocab_size: 1000
+attention:
+  variant: gqa
+  n_heads: 8
+  n_kv_heads: 2
+ffn:
+  intermediate_size: 512
+)");
+  dir.write("gpus/test-gpu.yaml", kMinimalProfile);
+  const fs::path cfg = dir.write("exp/sweep.yaml", R"(sweep:
+  name: tiny-vs-v3
+  models: [../cards/tiny.yaml, deepseek-v3]
+  variants: [native, "gqa:8", mqa, "mla:512/64"]
+  hardware: [h100-sxm, ../gpus/test-gpu.yaml]
+  tp: [1, 8]
+  batch: "1..4 x2"
+  context: [1k..4k x2, 128k]
+  sq: 2
+  precision: {weights: fp8, kv_cache: bf16, activations: bf16}
+  mla_mode: absorbed
+  mode: speed-of-light
+  capacity: {gpu_memory_utilization: 0.85, block_size: 64, max_batched_tokens: 16k, runtime_reserve: 2 GiB}
+)");
+  const SweepSpec s = load_sweep_config(cfg);
+  CHECK(s.name == "tiny-vs-v3");
+  CHECK(s.source == cfg.string());
+  REQUIRE(s.models.size() == 2);
+  CHECK(s.models[0].name == "Tiny");
+  CHECK(s.models[1].name == "DeepSeek-V3");
+  REQUIRE(s.variants.size() == 4);
+  CHECK(s.variants[0].kind == VariantSpec::Kind::kNative);
+  CHECK(s.variants[1].n_kv_heads == 8);
+  CHECK(s.variants[3].kv_lora_rank == 512);
+  REQUIRE(s.hardware.size() == 2);
+  CHECK(s.hardware[0].id == "h100-sxm");
+  CHECK(s.hardware[1].id == "test-gpu");
+  CHECK(s.tp == std::vector<int>{1, 8});
+  CHECK(s.batch == std::vector<int>{1, 2, 4});
+  CHECK(s.context == std::vector<std::int64_t>{1024, 2048, 4096, 131072});
+  CHECK(s.s_q == std::vector<int>{2});
+  CHECK(s.precision.weights == Dtype::kFp8);
+  CHECK(s.mla_mode == MlaMode::kAbsorbed);
+  CHECK(s.device_mode == DeviceMode::kSpeedOfLight);
+  CHECK(s.capacity.gpu_memory_utilization == Approx(0.85));
+  CHECK(s.capacity.block_size == 64);
+  CHECK(s.capacity.max_batched_tokens == 16384);
+  CHECK(s.capacity.runtime_reserve_bytes == Approx(2.0 * 1024 * 1024 * 1024));
+}
+
+TEST_CASE("a sweep's defaults: native variant, tp 1, s_q 1") {
+  ScratchDir dir;
+  const fs::path cfg = dir.write("s.yaml", R"(sweep:
+  models: llama-3-8b
+  hardware: h200
+  batch: 1
+  context: 1k..128k x2
+)");
+  const SweepSpec s = load_sweep_config(cfg);
+  CHECK(s.name == "s");
+  REQUIRE(s.variants.size() == 1);
+  CHECK(s.variants[0].kind == VariantSpec::Kind::kNative);
+  CHECK(s.tp == std::vector<int>{1});
+  CHECK(s.s_q == std::vector<int>{1});
+  CHECK(s.context.size() == 8);
+  CHECK(s.device_mode == DeviceMode::kDatasheet);
+}
+
+TEST_CASE("a sweep's bad entries are located in the sweep, errors inside a card in the card") {
+  ScratchDir dir;
+  const fs::path unknown = dir.write("u.yaml", R"(sweep:
+  models: [llama-3-8b]
+  hardware: [h100-sxm, h201]
+  batch: 1
+  context: 1k
+)");
+  CHECK_THAT(error_of([&] { (void)load_sweep_config(unknown); }),
+             Catch::StartsWith(unknown.string() + ":3:24: error: sweep.hardware[1]: unknown hardware `h201`; "
+                                                  "did you mean `h200`?"));
+  const fs::path card = dir.write("broken.yaml", "name: B\nsource: s\nlayers: 0\n");
+  const fs::path uses = dir.write("v.yaml", R"(sweep:
+  models: [broken.yaml]
+  hardware: [h100-sxm]
+  batch: 1
+  context: 1k
+)");
+  CHECK_THAT(error_of([&] { (void)load_sweep_config(uses); }), Catch::StartsWith(card.string() + ":"));
+}

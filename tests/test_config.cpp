@@ -467,3 +467,15 @@ TEST_CASE("a sweep's bad entries are located in the sweep, errors inside a card 
 )");
   CHECK_THAT(error_of([&] { (void)load_sweep_config(uses); }), Catch::StartsWith(card.string() + ":"));
 }
+
+TEST_CASE("the example sweep configs in configs/ load") {
+  int loaded = 0;
+  for (const auto& entry : fs::directory_iterator(data_dir() / "configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path().string());
+    const SweepSpec s = load_sweep_config(entry.path());
+    CHECK(sweep_size(s) > 0);
+    ++loaded;
+  }
+  CHECK(loaded >= 2);
+}

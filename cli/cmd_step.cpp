@@ -42,6 +42,8 @@ auto with_option(const char* option, F&& f) {
   try {
     return f();
   } catch (const InputError& e) {
+    // Errors that already name a file (a card, a profile) keep their location; bare ones get the option.
+    if (!e.where().file.empty() || !e.key_path().empty()) throw;
     throw InputError(SourceLocation{}, option, e.message());
   }
 }
@@ -75,8 +77,9 @@ int cmd_step(const Args& args) {
   if (s_q < 1) throw InputError(SourceLocation{}, "--sq", fmt::format("must be at least 1, got {}", s_q));
 
   const VariantSpec variant = with_option("--variant", [&] { return parse_variant(variant_text); });
-  const ModelSpec model = with_option("--variant", [&] { return apply_variant(resolve_model(model_name), variant); });
-  const HardwareSpec hw = resolve_hw(hw_name);
+  const ModelSpec base = with_option("--model", [&] { return resolve_model(model_name); });
+  const ModelSpec model = with_option("--variant", [&] { return apply_variant(base, variant); });
+  const HardwareSpec hw = with_option("--hw", [&] { return resolve_hw(hw_name); });
   const DeviceMode mode = with_option("--mode", [&] { return parse_device_mode(mode_text); });
   Precision precision;
   precision.weights = with_option("--weights", [&] { return parse_dtype(weights); });

@@ -1,0 +1,115 @@
+// The mlasim command end to end: output shapes, exit codes, and that nothing is written on failure.
+#include <catch2/catch.hpp>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("mlasim-cli-test-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir.parent_path());
+  return dir;
+}
+
+Run mlasim(const std::string& args) {
+  const fs::path out = scratch("stdout.txt"), err = scratch("stderr.txt");
+  const std::string cmd = std::string(MLASIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  const int status = std::system(cmd.c_str());
+  Run r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("step --format json has ops with totals over the step and the documented totals") {
+  const Run r = mlasim("step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  double sum = 0;
+  bool has_attention = false;
+  for (const auto& op : j.at("ops")) {
+    for (const char* key : {"name", "count", "flops", "bytes", "time_s", "bound"}) CHECK(op.contains(key));
+    sum += op.at("time_s").get<double>();
+    has_attention |= op.at("name").get<std::string>().find("attention") != std::string::npos;
+  }
+  CHECK(has_attention);
+  const auto& t = j.at("totals");
+  for (const char* key : {"step_time_s", "tokens_per_s", "kv_bytes_per_token", "kv_capacity_tokens", "max_concurrency",
+                          "weight_bytes"}) {
+    CHECK(t.contains(key));
+  }
+  CHECK(t.at("step_time_s").get<double>() == Approx(sum));
+  CHECK(t.at("kv_bytes_per_token").get<double>() == 70272.0);
+  CHECK(t.at("tokens_per_s").get<double>() == Approx(16.0 / sum));
+}
+
+TEST_CASE("bad input exits 2 with a located message") {
+  Run r = mlasim("step --model llama-3-8b --hw h100-sxm --context 4096 --variant gqb:8");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("--variant") && Catch::Contains("did you mean `gqa`"));
+  r = mlasim("step --model no/such/card.yaml --hw h100-sxm --context 4096");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("no/such/card.yaml"));
+  r = mlasim("step --model llama-3-8b --hw h100-sxm --context 4096 --tp 3");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("tp (3) must divide"));
+  r = mlasim("stepp");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("did you mean `step`"));
+  r = mlasim("step --model llama-3-8b --hw h100-sxm");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("context"));
+}
+
+TEST_CASE("a failing sweep writes nothing; a good one writes whole files, identical every time") {
+  const fs::path bad_out = scratch("bad-out");
+  Run r = mlasim("sweep tests/bad_configs/does-not-exist.yaml --out " + bad_out.string());
+  CHECK(r.code == 2);
+  CHECK_FALSE(fs::exists(bad_out));
+  const fs::path out1 = scratch("out1"), out2 = scratch("out2");
+  REQUIRE(mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out1.string()).code == 0);
+  REQUIRE(mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out2.string()).code == 0);
+  for (const char* f : {"sweep.csv", "sweep.json", "summary.md"}) {
+    INFO(f);
+    CHECK(fs::exists(out1 / f));
+    CHECK(slurp(out1 / f) == slurp(out2 / f));
+  }
+  for (const auto& entry : fs::directory_iterator(out1)) {
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
+  }
+  CHECK(nlohmann::json::parse(slurp(out1 / "sweep.json")).size() == 120);
+}
+
+TEST_CASE("list prints one line per card and profile") {
+  Run r = mlasim("list models");
+  CHECK(r.code == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 9);
+  r = mlasim("list hw");
+  CHECK(r.code == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') >= 7);
+  CHECK(mlasim("list gpus").code == 2);
+}

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -218,13 +219,13 @@ struct CheckCase {
 bool run_checks(const Options& opt, int sms, std::uint64_t seed, const std::string& csv_path) {
   std::vector<CheckCase> cases = {
       {"mla", {4096}, 1, 16, 1, 576, 0, false},
-      {"mla", {1, 65, 1000, 2049, 64, 300}, 2, 16, 1, 576, 0, false},
+      {"mla", {2, 65, 1000, 2049, 64, 300}, 2, 16, 1, 576, 0, false},
       {"mla", {513, 4000, 129}, 1, 64, 1, 576, 8, false},
       {"mla", {2, 777}, 2, 128, 1, 576, 0, false},
       {"mla", {300, 1500}, 1, 40, 1, 576, 0, true},
       {"mla", {1000, 64, 2}, 2, 128, 1, 576, 3, false},
       {"gqa", {2000, 17}, 1, 32, 32, 128, 0, false},
-      {"gqa", {4096, 100, 1}, 2, 32, 8, 128, 0, false},
+      {"gqa", {4096, 100, 2}, 2, 32, 8, 128, 0, false},
       {"gqa", {1500, 65}, 1, 64, 8, 128, 5, false},
       {"gqa", {3000, 7, 64}, 1, 71, 1, 64, 0, false},
       {"gqa", {800}, 2, 71, 1, 64, 0, true},
@@ -467,7 +468,7 @@ Options parse(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const Options opt = parse(argc, argv);
   require_gpu("mlasim_attention_bench");
   const DeviceFingerprint fp = read_fingerprint(0);
@@ -509,4 +510,13 @@ int main(int argc, char** argv) {
   std::printf("  GQA b64 ctx4096 (64,8,128)                     %8.1f GB/s  (%5.1f%% of copy)\n", sum.gqa_gbps,
               100.0 * sum.gqa_gbps / sum.copy_gbps);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mlasim_attention_bench: internal error: %s\n", e.what());
+    return 1;
+  }
 }

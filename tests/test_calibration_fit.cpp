@@ -11,6 +11,10 @@
 #include "sim/calibration/bandwidth_fit.hpp"
 #include "sim/calibration/gemm_fit.hpp"
 #include "sim/calibration/probe_csv.hpp"
+#include "sim/calibration/probe_report.hpp"
+#include "kernels/probes/probe_plan.hpp"
+
+#include <filesystem>
 
 using namespace mlasim;
 
@@ -349,4 +353,56 @@ TEST_CASE("bad probe CSV rows are errors naming file:line:col and the column") {
     REQUIRE(rows.size() == 1);
     CHECK(rows[0].where.line == 3);
   }
+}
+
+// ---- a whole run folder, as run_on_gpu.sh brings it back ----
+
+TEST_CASE("a folder of probe CSVs fits into the report calibration needs") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "mlasim_test_probe_run";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto columns = gpu::probe_csv_columns();
+  {
+    // Bandwidth: read with t0 = 3 us, BW∞ = 3000 GB/s above the L2; 9000 GB/s warm below it.
+    gpu::CsvWriter bw((dir / "bandwidth.csv").string(), columns);
+    for (std::int64_t ws : gpu::bandwidth_working_sets()) {
+      const auto b = static_cast<double>(ws);
+      const bool l2 = ws < static_cast<std::int64_t>(kL2Bytes);
+      const double t = l2 ? std::max(1e-6, b / 9e12) : 3e-6 + b / 3e12;
+      bw.cell("bandwidth").cell("read").cell("ws=" + std::to_string(ws)).cell(l2 ? "l2" : "hbm").cell("f32x4")
+          .cell(ws).cell(0).cell(0).cell(0).cell(0).cell(b).cell(0.0).cell(132).cell(512).cell(t).cell(t)
+          .cell(b / t * 1e-9).cell(0.0).cell(20);
+      bw.end_row();
+    }
+    REQUIRE(bw.close());
+    gpu::CsvWriter gemm((dir / "gemm.csv").string(), columns);
+    for (std::int64_t m : gpu::gemm_m_values()) {
+      const gpu::GemmShape s{"llama3_70b.tp8.qkv", 1280, 8192, 1};
+      const double rate = true_rate(static_cast<double>(m)) * 1e12;
+      const double f = gpu::gemm_flops(m, s);
+      gemm.cell("gemm").cell("lt_bf16").cell(s.label).cell("-").cell("bf16").cell(0).cell(m).cell(s.n).cell(s.k)
+          .cell(s.batch).cell(gpu::gemm_bytes(m, s, 2, 2)).cell(f).cell(0).cell(0).cell(f / rate).cell(f / rate)
+          .cell(0.0).cell(rate * 1e-12).cell(10);
+      gemm.end_row();
+    }
+    REQUIRE(gemm.close());
+    gpu::CsvWriter launch((dir / "launch.csv").string(), columns);
+    launch.cell("launch").cell("empty_graph").cell("launches=1000").cell("-").cell("-").cell(0).cell(0).cell(0)
+        .cell(0).cell(0).cell(0.0).cell(0.0).cell(1).cell(1).cell(1.5e-6).cell(1.7e-6).cell(0.0).cell(0.0).cell(30);
+    launch.end_row();
+    REQUIRE(launch.close());
+  }
+  const ProbeRunFits fits = fit_probe_directory(dir.string());
+  REQUIRE(fits.bandwidth.size() == 1);
+  CHECK(fits.bandwidth[0].hbm.t0_s == Approx(3e-6).epsilon(1e-6));
+  CHECK(fits.bandwidth[0].hbm.bw_inf_bytes_per_s == Approx(3e12).epsilon(1e-6));
+  CHECK(fits.bandwidth[0].l2_plateau_bytes_per_s == Approx(9e12).epsilon(1e-6));
+  const std::string report = format_probe_report(fits);
+  CHECK_THAT(report, Catch::Contains("bandwidth read  t0 3.00 us, BW∞ 3000 GB/s"));
+  CHECK_THAT(report, Catch::Contains("L2 plateau 9000 GB/s"));
+  CHECK_THAT(report, Catch::Contains("m=1: 7.2 m=16: 100.0 m=128: 400.0"));
+  CHECK_THAT(report, Catch::Contains("launch empty_graph      1.50 us per launch (p90 1.70 us)"));
+  fs::remove_all(dir);
+  CHECK_THROWS_WITH(fit_probe_directory(dir.string()), Catch::Contains("not a folder of probe CSVs"));
 }

@@ -11,8 +11,8 @@
 #
 # Grid: MLA batch {1,8,32,64,128} x context {512..32768} x h_q {16,32,64,128} x s_q {1,2} x {uniform, variable
 # lengths} = 560 points; GQA (n_h,n_kv,d) in {(32,32,128),(32,8,128),(64,8,128),(71,1,64)} x the same batches and
-# contexts = 140 points (those whose KV cache exceeds --max-kv-gib 32 are skipped and logged: (32,32,128) at
-# B=64 ctx 32k and B=128 ctx >= 16k); one 2 GiB device-to-device copy as the bandwidth yardstick.
+# contexts = 140 points (those whose K+V cache exceeds --max-kv-gib 32 are skipped and logged: only (32,32,128)
+# at B=128 ctx 32k, 64 GiB); one 2 GiB device-to-device copy as the bandwidth yardstick.
 #
 # Time estimate on one H100 (not yet measured; no GPU was lent when this was written):
 #   build ~1-2 min (4 .cu files, 16 cores); checks ~10 s (CPU reference in double);

@@ -34,6 +34,19 @@ std::size_t edit_distance(std::string_view a_in, std::string_view b_in) {
 }
 
 std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  // A unique candidate that starts with the word wins over a small edit: `h100` means `h100-sxm`, not `h200`.
+  if (word.size() >= 3) {
+    const std::string w = lowered(word);
+    std::optional<std::string> prefix_match;
+    int prefixed = 0;
+    for (const std::string& c : candidates) {
+      if (c.size() > w.size() && lowered(c).rfind(w, 0) == 0) {
+        prefix_match = c;
+        ++prefixed;
+      }
+    }
+    if (prefixed == 1) return prefix_match;
+  }
   // A typo is a few edits; allowing more on long words keeps `experts_per_tok` -> `experts_per_token`.
   const std::size_t limit = std::clamp<std::size_t>((word.size() + 2) / 3, 1, 3);
   std::optional<std::string> best;
@@ -45,19 +58,7 @@ std::optional<std::string> closest_match(std::string_view word, const std::vecto
       best = c;
     }
   }
-  if (best) return best;
-  if (word.size() >= 3) {
-    const std::string w = lowered(word);
-    std::optional<std::string> prefix_match;
-    for (const std::string& c : candidates) {
-      if (lowered(c).rfind(w, 0) == 0) {
-        if (prefix_match) return std::nullopt;
-        prefix_match = c;
-      }
-    }
-    return prefix_match;
-  }
-  return std::nullopt;
+  return best;
 }
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {

@@ -11,8 +11,8 @@ namespace mlasim {
 /// case-insensitive.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 
-/// The candidate closest to `word` if it is close enough to be a typo (distance at most
-/// clamp((|word| + 2) / 3, 1, 3)), else a unique candidate that starts with `word` (`h100` -> `h100-sxm`),
+/// The only candidate that starts with `word` (3+ characters; `h100` -> `h100-sxm`), else the candidate
+/// closest to `word` if it is close enough to be a typo (distance at most clamp((|word| + 2) / 3, 1, 3)),
 /// else nullopt. Ties go to the earlier candidate.
 [[nodiscard]] std::optional<std::string> closest_match(std::string_view word,
                                                        const std::vector<std::string>& candidates);

@@ -61,21 +61,7 @@ std::string join_names(const std::vector<std::string>& names) {
 std::string unknown_name_message(std::string_view what, std::string_view word,
                                  const std::vector<std::string>& candidates) {
   std::string out = fmt::format("unknown {} `{}`", what, word);
-  // For catalogue names a unique prefix beats a one-letter edit: `h100` means `h100-sxm`, not `h200`.
-  std::optional<std::string> match;
-  if (word.size() >= 3) {
-    int prefixed = 0;
-    for (const std::string& c : candidates) {
-      if (c.size() > word.size() && std::equal(word.begin(), word.end(), c.begin(), [](char x, char y) {
-            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-          })) {
-        match = c;
-        ++prefixed;
-      }
-    }
-    if (prefixed != 1) match.reset();
-  }
-  if (!match) match = closest_match(word, candidates);
+  const std::optional<std::string> match = closest_match(word, candidates);
   if (match) out += fmt::format("; did you mean `{}`?", *match);
   out += fmt::format(" (valid: {})", join_names(candidates));
   return out;

@@ -20,8 +20,8 @@
 
 namespace mlasim {
 
-/// "unknown <what> `word`; did you mean `x`? (valid: a, b, c)" — the uniform message for a bad name. The
-/// suggestion is the only candidate `word` is a prefix of, else closest_match().
+/// "unknown <what> `word`; did you mean `x`? (valid: a, b, c)" — the uniform message for a bad name
+/// (suggestion by closest_match()).
 [[nodiscard]] std::string unknown_name_message(std::string_view what, std::string_view word,
                                                const std::vector<std::string>& candidates);
 

@@ -17,10 +17,12 @@ int main() {
   spec.name = "bench";
   spec.models = {resolve_model("llama-3-70b")};
   for (const char* v : {"mha", "gqa:8", "mqa", "mla:512/64"}) spec.variants.push_back(parse_variant(v));
-  for (const char* h : {"h100-sxm", "h200", "a100-80gb", "b200", "mi300x"}) spec.hardware.push_back(resolve_hw(h));
+  for (const char* h : {"h100-sxm", "h200", "a100-80gb", "b200", "mi300x"})
+    spec.hardware.push_back(resolve_hw(h));
   spec.tp = {4, 8};
   spec.batch = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
-  for (int i = 0; i < 25; ++i) spec.context.push_back(std::int64_t{512} << (i / 3) | (std::int64_t{i % 3} << 6));
+  for (int i = 0; i < 25; ++i)
+    spec.context.push_back(std::int64_t{512} << (i / 3) | (std::int64_t{i % 3} << 6));
   spec.s_q = {1};
   fmt::print("points: {}\n", sweep_size(spec));
 

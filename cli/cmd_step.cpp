@@ -25,7 +25,8 @@ std::vector<std::int64_t> parse_contexts(const std::string& text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = text.find(',', start);
-    const std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const std::string part =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     try {
       out.push_back(parse_count(part));
     } catch (const InputError& e) {
@@ -54,24 +55,29 @@ int cmd_step(const Args& args) {
   po::options_description desc("mlasim step options");
   std::string model_name, hw_name, context_text, variant_text, mode_text, format, weights, kv, mla_mode_text;
   int batch = 0, tp = 1, s_q = 1;
-  desc.add_options()("help,h", "show this help")
-      ("model,m", po::value(&model_name)->required(), "model card name (mlasim list models) or path to a .yaml card / config.json")
-      ("hw,g", po::value(&hw_name)->required(), "GPU profile (mlasim list hw) or path to a profile .yaml")
-      ("batch,b", po::value(&batch), "sequences in the step (default 1, or the number of --context values)")
-      ("context,c", po::value(&context_text)->required(),
-       "context tokens per sequence after this step (4096, 128k); a comma list gives one sequence each")
-      ("variant,v", po::value(&variant_text)->default_value("native"), "attention what-if: native|mha|gqa:N|mqa|mla:D_C/D_R")
-      ("tp,t", po::value(&tp)->default_value(1), "tensor-parallel degree")
-      ("sq", po::value(&s_q)->default_value(1), "new tokens per sequence (>1: multi-token prediction)")
-      ("mode", po::value(&mode_text)->default_value("datasheet"), "device model: speed-of-light|datasheet|calibrated")
-      ("weights", po::value(&weights)->default_value("bf16"), "weight dtype: bf16|fp16|fp8|int8|int4|fp32")
-      ("kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")
-      ("mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")
-      ("format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown");
+  desc.add_options()("help,h", "show this help")(
+      "model,m", po::value(&model_name)->required(),
+      "model card name (mlasim list models) or path to a .yaml card / config.json")(
+      "hw,g", po::value(&hw_name)->required(), "GPU profile (mlasim list hw) or path to a profile .yaml")(
+      "batch,b", po::value(&batch), "sequences in the step (default 1, or the number of --context values)")(
+      "context,c", po::value(&context_text)->required(),
+      "context tokens per sequence after this step (4096, 128k); a comma list gives one sequence each")(
+      "variant,v", po::value(&variant_text)->default_value("native"),
+      "attention what-if: native|mha|gqa:N|mqa|mla:D_C/D_R")("tp,t", po::value(&tp)->default_value(1),
+                                                             "tensor-parallel degree")(
+      "sq", po::value(&s_q)->default_value(1), "new tokens per sequence (>1: multi-token prediction)")(
+      "mode", po::value(&mode_text)->default_value("datasheet"),
+      "device model: speed-of-light|datasheet|calibrated")(
+      "weights", po::value(&weights)->default_value("bf16"), "weight dtype: bf16|fp16|fp8|int8|int4|fp32")(
+      "kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")(
+      "mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")(
+      "format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown");
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, nullptr, "usage: mlasim step --model M --hw H --context L [options]")) return 0;
+  if (!parse_options(args, desc, vm, nullptr, "usage: mlasim step --model M --hw H --context L [options]"))
+    return 0;
   if (format != "table" && format != "csv" && format != "json" && format != "markdown") {
-    throw InputError(SourceLocation{}, "--format", fmt::format("unknown format `{}`; valid: table, csv, json, markdown", format));
+    throw InputError(SourceLocation{}, "--format",
+                     fmt::format("unknown format `{}`; valid: table, csv, json, markdown", format));
   }
   if (tp < 1) throw InputError(SourceLocation{}, "--tp", fmt::format("must be at least 1, got {}", tp));
   if (s_q < 1) throw InputError(SourceLocation{}, "--sq", fmt::format("must be at least 1, got {}", s_q));
@@ -93,14 +99,16 @@ int cmd_step(const Args& args) {
   shape.mla_mode = mla_mode;
   if (contexts.size() > 1) {
     if (vm.count("batch") != 0U && batch != static_cast<int>(contexts.size())) {
-      throw InputError(SourceLocation{}, "--batch",
-                       fmt::format("({}) disagrees with the {} context lengths given", batch, contexts.size()));
+      throw InputError(
+          SourceLocation{}, "--batch",
+          fmt::format("({}) disagrees with the {} context lengths given", batch, contexts.size()));
     }
     batch = static_cast<int>(contexts.size());
     for (const std::int64_t l : contexts) shape.sequences.push_back(SequenceWork{l, s_q, false, true});
   } else {
     if (vm.count("batch") == 0U) batch = 1;
-    if (batch < 1) throw InputError(SourceLocation{}, "--batch", fmt::format("must be at least 1, got {}", batch));
+    if (batch < 1)
+      throw InputError(SourceLocation{}, "--batch", fmt::format("must be at least 1, got {}", batch));
     shape.sequences.assign(static_cast<std::size_t>(batch), SequenceWork{contexts.front(), s_q, false, true});
   }
 
@@ -121,8 +129,17 @@ int cmd_step(const Args& args) {
   totals.weight_bytes = weight_bytes_total(model, precision.weights);
   totals.weight_bytes_per_gpu = cap.weight_bytes_per_gpu;
 
-  StepInputs in{model.name, variant.to_string(), hw.id, tp, batch, context_text, s_q, std::string(to_string(mode)),
-                weights, kv, std::string(to_string(mla_mode))};
+  StepInputs in{model.name,
+                variant.to_string(),
+                hw.id,
+                tp,
+                batch,
+                context_text,
+                s_q,
+                std::string(to_string(mode)),
+                weights,
+                kv,
+                std::string(to_string(mla_mode))};
   if (format == "json") {
     std::cout << step_json(in, cost, totals).dump(2) << "\n";
   } else if (format == "csv") {
@@ -130,11 +147,13 @@ int cmd_step(const Args& args) {
   } else {
     const Table ops = step_ops_table(cost);
     const bool md = format == "markdown";
-    std::cout << (md ? "### " : "") << fmt::format("{} on {} x {} ({} mode), batch {}, context {}, s_q {}\n\n", model.name, tp,
-                                                   hw.name, to_string(mode), batch, context_text, s_q);
+    std::cout << (md ? "### " : "")
+              << fmt::format("{} on {} x {} ({} mode), batch {}, context {}, s_q {}\n\n", model.name, tp,
+                             hw.name, to_string(mode), batch, context_text, s_q);
     std::cout << (md ? table_to_markdown(ops) : table_to_text(ops)) << "\n";
     std::cout << fmt::format(
-        "step time            {:.4g} ms (attention {:.3g} ms, GEMMs {:.3g} ms, communication {:.3g} ms, other {:.3g} ms)\n"
+        "step time            {:.4g} ms (attention {:.3g} ms, GEMMs {:.3g} ms, communication {:.3g} ms, "
+        "other {:.3g} ms)\n"
         "throughput           {:.5g} tokens/s ({:.5g} per GPU, {:.4g} per sequence)\n"
         "KV cache per token   {} whole model, {} per GPU\n"
         "KV capacity          {} tokens per GPU ({} blocks of {})\n"
@@ -142,16 +161,18 @@ int cmd_step(const Args& args) {
         "weights              {} total, {} per GPU\n",
         cost.step_time_s * 1e3, cost.attention_s * 1e3, cost.gemm_s * 1e3, cost.communication_s * 1e3,
         cost.other_s * 1e3, totals.tokens_per_s, totals.tokens_per_s_per_gpu, double(s_q) / cost.step_time_s,
-        format_bytes_binary(totals.kv_bytes_per_token), format_bytes_binary(totals.kv_bytes_per_token_per_gpu),
-        cap.kv_capacity_tokens, cap.kv_blocks, cap.block_size, totals.max_concurrency, longest,
-        format_si(totals.weight_bytes, "B"), format_si(totals.weight_bytes_per_gpu, "B"));
+        format_bytes_binary(totals.kv_bytes_per_token),
+        format_bytes_binary(totals.kv_bytes_per_token_per_gpu), cap.kv_capacity_tokens, cap.kv_blocks,
+        cap.block_size, totals.max_concurrency, longest, format_si(totals.weight_bytes, "B"),
+        format_si(totals.weight_bytes_per_gpu, "B"));
   }
   if (totals.max_concurrency < batch) {
     std::cerr << "note: "
-              << (totals.max_concurrency == 0 ? explain_no_fit(model, hw, precision, tp, longest)
-                                              : fmt::format("only {} sequences of {} tokens fit in the KV cache, "
-                                                            "fewer than the batch of {}",
-                                                            totals.max_concurrency, longest, batch))
+              << (totals.max_concurrency == 0
+                      ? explain_no_fit(model, hw, precision, tp, longest)
+                      : fmt::format("only {} sequences of {} tokens fit in the KV cache, "
+                                    "fewer than the batch of {}",
+                                    totals.max_concurrency, longest, batch))
               << "\n";
   }
   return 0;

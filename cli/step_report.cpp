@@ -17,18 +17,25 @@ Table step_ops_table(const StepCost& cost) {
     const bool comm = op.op.op_class == OpClass::kCommunication;
     t.add_row({op.op.name, std::string(to_string(op.op.op_class)), op.op.count, op.op.flops,
                comm ? op.op.comm_bytes : op.op.bytes(), op.op.intensity(), op.time.time_s * 1e6,
-               cost.step_time_s > 0 ? op.time.time_s / cost.step_time_s : 0.0, std::string(to_string(op.time.bound)),
-               std::string(to_string(op.time.provenance))});
+               cost.step_time_s > 0 ? op.time.time_s / cost.step_time_s : 0.0,
+               std::string(to_string(op.time.bound)), std::string(to_string(op.time.provenance))});
   }
   return t;
 }
 
 nlohmann::ordered_json step_json(const StepInputs& in, const StepCost& cost, const StepTotals& totals) {
   nlohmann::ordered_json j;
-  j["inputs"] = {{"model", in.model},       {"variant", in.variant},   {"hardware", in.hardware},
-                 {"tp", in.tp},             {"batch", in.batch},       {"context", in.context},
-                 {"s_q", in.s_q},           {"mode", in.mode},         {"weights_dtype", in.weights_dtype},
-                 {"kv_dtype", in.kv_dtype}, {"mla_mode", in.mla_mode}};
+  j["inputs"] = {{"model", in.model},
+                 {"variant", in.variant},
+                 {"hardware", in.hardware},
+                 {"tp", in.tp},
+                 {"batch", in.batch},
+                 {"context", in.context},
+                 {"s_q", in.s_q},
+                 {"mode", in.mode},
+                 {"weights_dtype", in.weights_dtype},
+                 {"kv_dtype", in.kv_dtype},
+                 {"mla_mode", in.mla_mode}};
   nlohmann::ordered_json ops = nlohmann::ordered_json::array();
   for (const TimedOp& op : cost.ops) {
     ops.push_back({{"name", op.op.name},

@@ -37,6 +37,7 @@ struct StepTotals {
 };
 
 [[nodiscard]] Table step_ops_table(const StepCost& cost);
-[[nodiscard]] nlohmann::ordered_json step_json(const StepInputs& in, const StepCost& cost, const StepTotals& totals);
+[[nodiscard]] nlohmann::ordered_json step_json(const StepInputs& in, const StepCost& cost,
+                                               const StepTotals& totals);
 
 }  // namespace mlasim::cli

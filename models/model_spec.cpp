@@ -6,10 +6,14 @@ namespace mlasim {
 
 std::string_view to_string(AttentionKind kind) {
   switch (kind) {
-    case AttentionKind::kMha: return "mha";
-    case AttentionKind::kGqa: return "gqa";
-    case AttentionKind::kMqa: return "mqa";
-    case AttentionKind::kMla: return "mla";
+    case AttentionKind::kMha:
+      return "mha";
+    case AttentionKind::kGqa:
+      return "gqa";
+    case AttentionKind::kMqa:
+      return "mqa";
+    case AttentionKind::kMla:
+      return "mla";
   }
   return "?";
 }
@@ -24,7 +28,9 @@ int AttentionSpec::qk_head_dim() const {
   return kind == AttentionKind::kMla ? qk_nope_head_dim + qk_rope_head_dim : head_dim;
 }
 
-int AttentionSpec::v_dim() const { return kind == AttentionKind::kMla ? v_head_dim : head_dim; }
+int AttentionSpec::v_dim() const {
+  return kind == AttentionKind::kMla ? v_head_dim : head_dim;
+}
 
 namespace {
 
@@ -34,7 +40,8 @@ constexpr int kMaxLayers = 10'000;
 constexpr int kMaxHeads = 65'536;
 constexpr int kMaxVocab = 1 << 24;
 
-void check_range(std::vector<SpecProblem>& out, const std::string& key, long long value, long long lo, long long hi) {
+void check_range(std::vector<SpecProblem>& out, const std::string& key, long long value, long long lo,
+                 long long hi) {
   if (value < lo) {
     out.push_back({key, lo == 1 ? fmt::format("must be positive, got {}", value)
                                 : fmt::format("must be at least {}, got {}", lo, value)});
@@ -71,13 +78,13 @@ std::vector<SpecProblem> validate(const ModelSpec& m) {
         out.push_back({"attention.n_kv_heads",
                        fmt::format("({}) cannot exceed n_heads ({})", a.n_kv_heads, a.n_heads)});
       } else if (a.n_heads % a.n_kv_heads != 0) {
-        out.push_back({"attention.n_kv_heads",
-                       fmt::format("({}) must divide n_heads ({})", a.n_kv_heads, a.n_heads)});
+        out.push_back(
+            {"attention.n_kv_heads", fmt::format("({}) must divide n_heads ({})", a.n_kv_heads, a.n_heads)});
       }
       if (a.kind == AttentionKind::kMha && a.n_kv_heads != a.n_heads) {
-        out.push_back({"attention.n_kv_heads",
-                       fmt::format("MHA has n_kv_heads = n_heads ({}), got {}; use variant gqa", a.n_heads,
-                                   a.n_kv_heads)});
+        out.push_back(
+            {"attention.n_kv_heads", fmt::format("MHA has n_kv_heads = n_heads ({}), got {}; use variant gqa",
+                                                 a.n_heads, a.n_kv_heads)});
       }
       if (a.kind == AttentionKind::kMqa && a.n_kv_heads != 1) {
         out.push_back({"attention.n_kv_heads", fmt::format("MQA has one KV head, got {}", a.n_kv_heads)});
@@ -86,7 +93,8 @@ std::vector<SpecProblem> validate(const ModelSpec& m) {
   }
 
   const FfnSpec& f = m.ffn;
-  if (!f.is_moe() || f.moe.first_k_dense > 0) check_range(out, "ffn.intermediate_size", f.intermediate_size, 1, kMaxDim);
+  if (!f.is_moe() || f.moe.first_k_dense > 0)
+    check_range(out, "ffn.intermediate_size", f.intermediate_size, 1, kMaxDim);
   if (f.is_moe()) {
     const MoeSpec& e = f.moe;
     check_range(out, "ffn.moe.n_routed_experts", e.n_routed_experts, 1, 1 << 16);
@@ -136,7 +144,8 @@ ParameterCount count_parameters(const ModelSpec& m) {
   p.attention_per_layer = attn;
   p.embedding = double(m.vocab_size) * h;
   p.lm_head = m.tie_word_embeddings ? 0.0 : double(m.vocab_size) * h;
-  const double shared_layers = m.n_layers * (attn + norms) + m.dense_layers() * dense_ffn + h;  // + final norm
+  const double shared_layers =
+      m.n_layers * (attn + norms) + m.dense_layers() * dense_ffn + h;  // + final norm
   p.total = shared_layers + m.moe_layers() * moe_total + p.embedding + p.lm_head;
   // Activated: weights one token's forward reads. The embedding table is a lookup of one row, so it is not
   // counted; the LM head is (tied or not, it is read as a projection).

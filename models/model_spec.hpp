@@ -1,7 +1,7 @@
 #pragma once
 /// Model specs: plain, validated data describing a transformer as its published config does. The config
-/// loader builds these from model cards (models/cards/*.yaml) or Hugging Face config.json; tests build them in
-/// C++. Nothing here knows YAML.
+/// loader builds these from model cards (models/cards/*.yaml) or Hugging Face config.json; tests build them
+/// in C++. Nothing here knows YAML.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -80,11 +80,11 @@ struct SpecProblem {
 
 /// Parameter counts (elements, not bytes).
 struct ParameterCount {
-  double total = 0.0;                 ///< every weight of the model
-  double activated = 0.0;             ///< what one token's forward pass reads: shared weights + top-k experts
-  double embedding = 0.0;             ///< input embedding table
-  double lm_head = 0.0;               ///< output projection (0 extra when tied)
-  double attention_per_layer = 0.0;   ///< projections of one layer
+  double total = 0.0;                ///< every weight of the model
+  double activated = 0.0;            ///< what one token's forward pass reads: shared weights + top-k experts
+  double embedding = 0.0;            ///< input embedding table
+  double lm_head = 0.0;              ///< output projection (0 extra when tied)
+  double attention_per_layer = 0.0;  ///< projections of one layer
 };
 [[nodiscard]] ParameterCount count_parameters(const ModelSpec& spec);
 

@@ -20,12 +20,16 @@ constexpr std::array<std::pair<Dtype, std::string_view>, 6> kDtypes{{{Dtype::kFp
 
 double dtype_bytes(Dtype d) {
   switch (d) {
-    case Dtype::kFp32: return 4.0;
+    case Dtype::kFp32:
+      return 4.0;
     case Dtype::kBf16:
-    case Dtype::kFp16: return 2.0;
+    case Dtype::kFp16:
+      return 2.0;
     case Dtype::kFp8:
-    case Dtype::kInt8: return 1.0;
-    case Dtype::kInt4: return 0.5;
+    case Dtype::kInt8:
+      return 1.0;
+    case Dtype::kInt4:
+      return 0.5;
   }
   return 2.0;
 }

@@ -11,16 +11,23 @@ namespace mlasim {
 
 std::string VariantSpec::to_string() const {
   switch (kind) {
-    case Kind::kNative: return "native";
-    case Kind::kMha: return "mha";
-    case Kind::kGqa: return fmt::format("gqa:{}", n_kv_heads);
-    case Kind::kMqa: return "mqa";
-    case Kind::kMla: return fmt::format("mla:{}/{}", kv_lora_rank, rope_dim);
+    case Kind::kNative:
+      return "native";
+    case Kind::kMha:
+      return "mha";
+    case Kind::kGqa:
+      return fmt::format("gqa:{}", n_kv_heads);
+    case Kind::kMqa:
+      return "mqa";
+    case Kind::kMla:
+      return fmt::format("mla:{}/{}", kv_lora_rank, rope_dim);
   }
   return "?";
 }
 
-std::vector<std::string> known_variant_forms() { return {"native", "mha", "gqa:N", "mqa", "mla:D_C/D_R"}; }
+std::vector<std::string> known_variant_forms() {
+  return {"native", "mha", "gqa:N", "mqa", "mla:D_C/D_R"};
+}
 
 namespace {
 
@@ -96,8 +103,8 @@ ModelSpec apply_variant(const ModelSpec& model, const VariantSpec& v) {
         b.n_kv_heads = 1;
       } else {
         if (v.n_kv_heads > a.n_heads || a.n_heads % v.n_kv_heads != 0) {
-          throw InputError(fmt::format("variant {}: n_kv_heads ({}) must divide n_heads ({}) of {}", v.to_string(),
-                                       v.n_kv_heads, a.n_heads, model.name));
+          throw InputError(fmt::format("variant {}: n_kv_heads ({}) must divide n_heads ({}) of {}",
+                                       v.to_string(), v.n_kv_heads, a.n_heads, model.name));
         }
         // gqa:N stays "gqa" even when N is n_heads or 1: the cost is the same as MHA / MQA (tested).
         b.kind = AttentionKind::kGqa;
@@ -120,7 +127,8 @@ ModelSpec apply_variant(const ModelSpec& model, const VariantSpec& v) {
       b.q_lora_rank = q_lora;
       break;
     }
-    case VariantSpec::Kind::kNative: break;
+    case VariantSpec::Kind::kNative:
+      break;
   }
   out.name = fmt::format("{} [{}]", model.name, v.to_string());
   return out;

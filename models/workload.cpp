@@ -10,9 +10,12 @@ namespace mlasim {
 
 std::string_view to_string(MlaMode m) {
   switch (m) {
-    case MlaMode::kAuto: return "auto";
-    case MlaMode::kAbsorbed: return "absorbed";
-    case MlaMode::kNaive: return "naive";
+    case MlaMode::kAuto:
+      return "auto";
+    case MlaMode::kAbsorbed:
+      return "absorbed";
+    case MlaMode::kNaive:
+      return "naive";
   }
   return "?";
 }
@@ -26,10 +29,14 @@ MlaMode parse_mla_mode(std::string_view text) {
 
 std::string_view to_string(OpClass c) {
   switch (c) {
-    case OpClass::kAttention: return "attention";
-    case OpClass::kGemm: return "gemm";
-    case OpClass::kCommunication: return "communication";
-    case OpClass::kOther: return "other";
+    case OpClass::kAttention:
+      return "attention";
+    case OpClass::kGemm:
+      return "gemm";
+    case OpClass::kCommunication:
+      return "communication";
+    case OpClass::kOther:
+      return "other";
   }
   return "?";
 }
@@ -96,7 +103,8 @@ void add_sequence(SeqSums& s, const SequenceWork& w) {
 
 class Builder {
  public:
-  Builder(const Precision& p) : w_(dtype_bytes(p.weights)), c_(dtype_bytes(p.kv_cache)), a_(dtype_bytes(p.activations)) {}
+  Builder(const Precision& p)
+      : w_(dtype_bytes(p.weights)), c_(dtype_bytes(p.kv_cache)), a_(dtype_bytes(p.activations)) {}
 
   void gemm(const char* name, double count, double m, double k, double n) {
     Op op = base(name, OpClass::kGemm, count);
@@ -108,7 +116,8 @@ class Builder {
   }
 
   /// Elementwise / normalisation work on `elements_in` read and `elements_out` written activations.
-  void elementwise(const char* name, double count, double flops_per_launch, double elements_in, double elements_out) {
+  void elementwise(const char* name, double count, double flops_per_launch, double elements_in,
+                   double elements_out) {
     Op op = base(name, OpClass::kOther, count);
     op.flops = count * flops_per_launch;
     op.activation_bytes = count * (elements_in + elements_out) * a_;
@@ -240,7 +249,8 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     Op op = Builder::base("attention_mla_naive", OpClass::kAttention, layers);
     op.flops = layers * 2.0 * nh * naive.pairs * (dn + dr + dv);
     op.kv_read_bytes = layers * naive.context * dr * b.c();  // shared rope key from the cache
-    op.activation_bytes = layers * (naive.context * nh * (dn + dv) + naive.tokens * nh * (dn + dr + dv)) * b.a();
+    op.activation_bytes =
+        layers * (naive.context * nh * (dn + dv) + naive.tokens * nh * (dn + dr + dv)) * b.a();
     op.gemm_m = naive.tokens;
     b.push(std::move(op));
   }
@@ -259,8 +269,10 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
   double sampled = 0;
   StepWorkload out;
   for (const SequenceWork& w : shape.sequences) {
-    if (w.context_tokens <= 0) throw InputError(fmt::format("context length must be positive, got {}", w.context_tokens));
-    if (w.new_tokens <= 0) throw InputError(fmt::format("new tokens per sequence must be positive, got {}", w.new_tokens));
+    if (w.context_tokens <= 0)
+      throw InputError(fmt::format("context length must be positive, got {}", w.context_tokens));
+    if (w.new_tokens <= 0)
+      throw InputError(fmt::format("new tokens per sequence must be positive, got {}", w.new_tokens));
     if (w.new_tokens > w.context_tokens) {
       throw InputError(fmt::format("new tokens ({}) exceed the context ({}) that includes them", w.new_tokens,
                                    w.context_tokens));
@@ -295,9 +307,15 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       into.pairs += from.pairs;
     };
     switch (shape.mla_mode) {
-      case MlaMode::kAbsorbed: merge(absorbed, decode), merge(absorbed, prefill); break;
-      case MlaMode::kNaive: merge(naive, decode), merge(naive, prefill); break;
-      case MlaMode::kAuto: merge(absorbed, decode), merge(naive, prefill); break;
+      case MlaMode::kAbsorbed:
+        merge(absorbed, decode), merge(absorbed, prefill);
+        break;
+      case MlaMode::kNaive:
+        merge(naive, decode), merge(naive, prefill);
+        break;
+      case MlaMode::kAuto:
+        merge(absorbed, decode), merge(naive, prefill);
+        break;
     }
     add_mla_attention(b, m, s, layers, t, absorbed, naive, tp);
   } else {
@@ -371,16 +389,17 @@ double weight_bytes_per_gpu(const ModelSpec& m, Dtype weight_dtype, int tp) {
   if (a.kind == AttentionKind::kMla) {
     const double qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
     const double q = a.q_lora_rank > 0 ? h * a.q_lora_rank + a.q_lora_rank * s.n_h * qk : h * s.n_h * qk;
-    attn = q + h * (a.kv_lora_rank + a.qk_rope_head_dim) + a.kv_lora_rank * s.n_h * (a.qk_nope_head_dim + a.v_head_dim) +
-           s.n_h * a.v_head_dim * h;
+    attn = q + h * (a.kv_lora_rank + a.qk_rope_head_dim) +
+           a.kv_lora_rank * s.n_h * (a.qk_nope_head_dim + a.v_head_dim) + s.n_h * a.v_head_dim * h;
   } else {
     attn = h * (s.n_h + 2.0 * s.n_kv) * a.head_dim + s.n_h * a.head_dim * h;
   }
   double params = m.n_layers * (attn + 2.0 * h) + m.dense_layers() * 3.0 * h * m.ffn.intermediate_size / tp;
   if (m.ffn.is_moe()) {
     const MoeSpec& e = m.ffn.moe;
-    params += m.moe_layers() * ((e.n_routed_experts + e.n_shared_experts) * 3.0 * h * e.expert_intermediate_size / tp +
-                                h * e.n_routed_experts);
+    params += m.moe_layers() *
+              ((e.n_routed_experts + e.n_shared_experts) * 3.0 * h * e.expert_intermediate_size / tp +
+               h * e.n_routed_experts);
   }
   params += double(m.vocab_size) * h / tp * (m.tie_word_embeddings ? 1.0 : 2.0) + h;
   return params * dtype_bytes(weight_dtype);

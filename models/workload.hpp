@@ -53,7 +53,7 @@ struct StepShape {
 
 /// One op of a step, totalled over the whole step (all layers) on one GPU.
 struct Op {
-  std::string name;           ///< e.g. "attention_decode", "qkv_proj", "moe_experts", "allreduce_attn"
+  std::string name;  ///< e.g. "attention_decode", "qkv_proj", "moe_experts", "allreduce_attn"
   OpClass op_class = OpClass::kOther;
   Collective collective = Collective::kNone;
   std::int64_t count = 0;     ///< launches per step (e.g. one per layer)
@@ -66,7 +66,9 @@ struct Op {
   double gemm_m = 0.0;            ///< GEMMs: rows (tokens) of the activation operand, for efficiency curves
 
   /// HBM bytes moved by all launches.
-  [[nodiscard]] double bytes() const { return weight_bytes + kv_read_bytes + kv_write_bytes + activation_bytes; }
+  [[nodiscard]] double bytes() const {
+    return weight_bytes + kv_read_bytes + kv_write_bytes + activation_bytes;
+  }
   /// FLOP per HBM byte.
   [[nodiscard]] double intensity() const { return bytes() > 0.0 ? flops / bytes() : 0.0; }
 };
@@ -77,7 +79,7 @@ struct StepWorkload {
   std::int64_t tokens = 0;         ///< T: query tokens processed (all sequences)
   std::int64_t output_tokens = 0;  ///< tokens emitted (decode sequences' new tokens)
   std::int64_t sequences = 0;
-  std::int64_t context_sum = 0;    ///< ΣL_b
+  std::int64_t context_sum = 0;  ///< ΣL_b
 };
 
 /// Builds the op list of one step of `model` (DESIGN.md §5). Throws InputError for shapes the model cannot

@@ -29,7 +29,8 @@ std::string exact_number(double v) {
 std::string short_number(double v, int significant) {
   if (std::isnan(v)) return "-";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (v != 0.0 && (std::fabs(v) >= 1e7 || std::fabs(v) < 1e-3)) return fmt::format("{:.{}e}", v, significant - 1);
+  if (v != 0.0 && (std::fabs(v) >= 1e7 || std::fabs(v) < 1e-3))
+    return fmt::format("{:.{}e}", v, significant - 1);
   return fmt::format("{:.{}g}", v, significant);
 }
 
@@ -38,11 +39,21 @@ std::string json_escape(const std::string& s) {
   out.reserve(s.size() + 2);
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<int>(c));

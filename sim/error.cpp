@@ -30,6 +30,7 @@ InputError::InputError(SourceLocation where, std::string key_path, std::string m
       key_path_(std::move(key_path)),
       message_(std::move(message)) {}
 
-InputError::InputError(std::string message) : InputError(SourceLocation{}, std::string{}, std::move(message)) {}
+InputError::InputError(std::string message)
+    : InputError(SourceLocation{}, std::string{}, std::move(message)) {}
 
 }  // namespace mlasim

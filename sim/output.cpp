@@ -26,7 +26,9 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   const fs::path tmp = path.string() + fmt::format(".tmp-{}", static_cast<long>(::getpid()));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(SourceLocation{tmp.string()}, "", fmt::format("cannot write: {}", std::strerror(errno)));
+    if (!out)
+      throw InputError(SourceLocation{tmp.string()}, "",
+                       fmt::format("cannot write: {}", std::strerror(errno)));
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
     out.flush();
     if (!out) {
@@ -37,7 +39,8 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   fs::rename(tmp, path, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    throw InputError(SourceLocation{path.string()}, "", fmt::format("cannot rename into place: {}", ec.message()));
+    throw InputError(SourceLocation{path.string()}, "",
+                     fmt::format("cannot rename into place: {}", ec.message()));
   }
 }
 
@@ -55,9 +58,11 @@ std::vector<fs::path> OutputSet::commit() const {
 std::string read_text_file(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw InputError(SourceLocation{path.string()}, "", "no such file");
-  if (fs::is_directory(path, ec)) throw InputError(SourceLocation{path.string()}, "", "is a directory, not a file");
+  if (fs::is_directory(path, ec))
+    throw InputError(SourceLocation{path.string()}, "", "is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(SourceLocation{path.string()}, "", fmt::format("cannot read: {}", std::strerror(errno)));
+  if (!in)
+    throw InputError(SourceLocation{path.string()}, "", fmt::format("cannot read: {}", std::strerror(errno)));
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();

@@ -17,7 +17,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 class OutputSet {
  public:
   explicit OutputSet(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  void add(const std::string& file_name, std::string content) { files_.emplace_back(file_name, std::move(content)); }
+  void add(const std::string& file_name, std::string content) {
+    files_.emplace_back(file_name, std::move(content));
+  }
   /// Writes every file; returns their paths in the order added.
   std::vector<std::filesystem::path> commit() const;
 

@@ -18,13 +18,16 @@ inline constexpr TimePs kTimeNever = std::numeric_limits<TimePs>::max();
 /// Rounds a duration in seconds to the nearest picosecond. Throws InternalError on NaN, negative or
 /// overflowing durations: a cost formula producing one is a bug.
 inline TimePs seconds_to_ps(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0.0) throw InternalError("invalid duration (seconds < 0 or not finite)");
+  if (!std::isfinite(seconds) || seconds < 0.0)
+    throw InternalError("invalid duration (seconds < 0 or not finite)");
   const double ps = std::round(seconds * static_cast<double>(kPsPerSecond));
   if (ps >= 9.2e18) throw InternalError("duration overflows the 64-bit picosecond clock");
   return static_cast<TimePs>(ps);
 }
 
 /// Converts picoseconds to seconds for reporting.
-inline constexpr double ps_to_seconds(TimePs ps) { return static_cast<double>(ps) / static_cast<double>(kPsPerSecond); }
+inline constexpr double ps_to_seconds(TimePs ps) {
+  return static_cast<double>(ps) / static_cast<double>(kPsPerSecond);
+}
 
 }  // namespace mlasim

@@ -75,14 +75,14 @@ std::optional<double> unit_factor(std::string_view unit, Dimension d) {
     }
     case Dimension::kTime: {
       static constexpr std::array<std::pair<std::string_view, double>, 9> times{{{"ps", 1e-12},
-                                                                                {"ns", 1e-9},
-                                                                                {"us", 1e-6},
-                                                                                {"\xC2\xB5s", 1e-6},
-                                                                                {"ms", 1e-3},
-                                                                                {"s", 1.0},
-                                                                                {"min", 60.0},
-                                                                                {"h", 3600.0},
-                                                                                {"sec", 1.0}}};
+                                                                                 {"ns", 1e-9},
+                                                                                 {"us", 1e-6},
+                                                                                 {"\xC2\xB5s", 1e-6},
+                                                                                 {"ms", 1e-3},
+                                                                                 {"s", 1.0},
+                                                                                 {"min", 60.0},
+                                                                                 {"h", 3600.0},
+                                                                                 {"sec", 1.0}}};
       for (const auto& [text, factor] : times) {
         if (unit == text) return factor;
       }
@@ -109,28 +109,38 @@ std::optional<double> unit_factor(std::string_view unit, Dimension d) {
 
 std::string_view dimension_example(Dimension d) {
   switch (d) {
-    case Dimension::kBytes: return "a size such as `80 GiB` or `50 MB`";
-    case Dimension::kBandwidth: return "a bandwidth such as `3.35 TB/s`";
-    case Dimension::kFlopRate: return "a compute rate such as `989 TFLOP/s`";
-    case Dimension::kFlops: return "an amount of work such as `2 GFLOP`";
-    case Dimension::kTime: return "a time such as `4 us` or `50 ms`";
-    case Dimension::kFrequency: return "a frequency such as `1.98 GHz`";
-    case Dimension::kPower: return "a power such as `700 W`";
-    case Dimension::kRate: return "a rate such as `10 /s` or `10 req/s`";
+    case Dimension::kBytes:
+      return "a size such as `80 GiB` or `50 MB`";
+    case Dimension::kBandwidth:
+      return "a bandwidth such as `3.35 TB/s`";
+    case Dimension::kFlopRate:
+      return "a compute rate such as `989 TFLOP/s`";
+    case Dimension::kFlops:
+      return "an amount of work such as `2 GFLOP`";
+    case Dimension::kTime:
+      return "a time such as `4 us` or `50 ms`";
+    case Dimension::kFrequency:
+      return "a frequency such as `1.98 GHz`";
+    case Dimension::kPower:
+      return "a power such as `700 W`";
+    case Dimension::kRate:
+      return "a rate such as `10 /s` or `10 req/s`";
   }
   return "a quantity with a unit";
 }
 
 double parse_quantity(std::string_view text, Dimension expected) {
   const std::string_view s = trim(text);
-  if (s.empty()) throw InputError(fmt::format("expected {}, got an empty value", dimension_example(expected)));
+  if (s.empty())
+    throw InputError(fmt::format("expected {}, got an empty value", dimension_example(expected)));
   double value = 0.0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc{} || ptr == s.data()) {
     throw InputError(fmt::format("expected {}, got `{}` (no number)", dimension_example(expected), s));
   }
   if (!std::isfinite(value)) throw InputError(fmt::format("`{}` is not a finite number", s));
-  const std::string_view unit = trim(std::string_view(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr)));
+  const std::string_view unit =
+      trim(std::string_view(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr)));
   if (unit.empty()) {
     throw InputError(fmt::format("`{}` has no unit; expected {}", s, dimension_example(expected)));
   }
@@ -148,7 +158,8 @@ std::int64_t parse_count(std::string_view text) {
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc{} || ptr == s.data()) throw InputError(fmt::format("expected a count, got `{}`", s));
   if (value < 0) throw InputError(fmt::format("a count cannot be negative, got `{}`", s));
-  const std::string_view suffix = trim(std::string_view(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr)));
+  const std::string_view suffix =
+      trim(std::string_view(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr)));
   std::int64_t factor = 1;
   if (suffix.empty()) {
     factor = 1;
@@ -157,22 +168,24 @@ std::int64_t parse_count(std::string_view text) {
   } else if (suffix == "M") {
     factor = 1024 * 1024;
   } else {
-    throw InputError(fmt::format("unknown suffix `{}` in count `{}` (use k = 1024 or M = 1024^2)", suffix, s));
+    throw InputError(
+        fmt::format("unknown suffix `{}` in count `{}` (use k = 1024 or M = 1024^2)", suffix, s));
   }
-  if (value > (std::int64_t{1} << 50) / factor) throw InputError(fmt::format("count `{}` is absurdly large", s));
+  if (value > (std::int64_t{1} << 50) / factor)
+    throw InputError(fmt::format("count `{}` is absurdly large", s));
   return value * factor;
 }
 
 std::string format_si(double value, std::string_view unit, int significant) {
   static constexpr std::array<std::pair<double, std::string_view>, 9> kScale{{{1e18, "E"},
-                                                                             {1e15, "P"},
-                                                                             {1e12, "T"},
-                                                                             {1e9, "G"},
-                                                                             {1e6, "M"},
-                                                                             {1e3, "k"},
-                                                                             {1.0, ""},
-                                                                             {1e-3, "m"},
-                                                                             {1e-6, "u"}}};
+                                                                              {1e15, "P"},
+                                                                              {1e12, "T"},
+                                                                              {1e9, "G"},
+                                                                              {1e6, "M"},
+                                                                              {1e3, "k"},
+                                                                              {1.0, ""},
+                                                                              {1e-3, "m"},
+                                                                              {1e-6, "u"}}};
   if (value == 0.0 || !std::isfinite(value)) return fmt::format("{} {}", value, unit);
   const double mag = std::fabs(value);
   for (const auto& [factor, prefix] : kScale) {

@@ -11,14 +11,14 @@ namespace mlasim {
 
 /// What a quantity measures; the unit suffix must match it.
 enum class Dimension {
-  kBytes,           ///< B, kB, MB, GB, TB, KiB, MiB, GiB, TiB
-  kBandwidth,       ///< B/s with prefixes: GB/s, TB/s, GiB/s
-  kFlopRate,        ///< FLOP/s with prefixes: TFLOP/s, PFLOP/s (also TFLOPS)
-  kFlops,           ///< FLOP with prefixes: GFLOP, TFLOP
-  kTime,            ///< ps, ns, us (or µs), ms, s, min, h
-  kFrequency,       ///< Hz, kHz, MHz, GHz
-  kPower,           ///< W, kW
-  kRate,            ///< per second: 1/s, /s, req/s
+  kBytes,      ///< B, kB, MB, GB, TB, KiB, MiB, GiB, TiB
+  kBandwidth,  ///< B/s with prefixes: GB/s, TB/s, GiB/s
+  kFlopRate,   ///< FLOP/s with prefixes: TFLOP/s, PFLOP/s (also TFLOPS)
+  kFlops,      ///< FLOP with prefixes: GFLOP, TFLOP
+  kTime,       ///< ps, ns, us (or µs), ms, s, min, h
+  kFrequency,  ///< Hz, kHz, MHz, GHz
+  kPower,      ///< W, kW
+  kRate,       ///< per second: 1/s, /s, req/s
 };
 
 /// Human name of a dimension, for error messages ("a bandwidth such as `3.35 TB/s`").
@@ -33,7 +33,8 @@ enum class Dimension {
 /// counts are usually written (`128k` = 131072 tokens), or an exact integer. Throws InputError.
 [[nodiscard]] std::int64_t parse_count(std::string_view text);
 
-/// Formats a value in base units with an SI prefix and the given unit: format_si(3.35e12, "B/s") = "3.35 TB/s".
+/// Formats a value in base units with an SI prefix and the given unit: format_si(3.35e12, "B/s") = "3.35
+/// TB/s".
 [[nodiscard]] std::string format_si(double value, std::string_view unit, int significant = 4);
 
 /// Formats bytes with binary prefixes: 73728 -> "72 KiB".

@@ -1,7 +1,7 @@
 // The mlasim command end to end: output shapes, exit codes, and that nothing is written on failure.
-#include <catch2/catch.hpp>
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -34,7 +34,8 @@ fs::path scratch(const std::string& name) {
 
 Run mlasim(const std::string& args) {
   const fs::path out = scratch("stdout.txt"), err = scratch("stderr.txt");
-  const std::string cmd = std::string(MLASIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  const std::string cmd =
+      std::string(MLASIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(cmd.c_str());
   Run r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -46,7 +47,8 @@ Run mlasim(const std::string& args) {
 }  // namespace
 
 TEST_CASE("step --format json has ops with totals over the step and the documented totals") {
-  const Run r = mlasim("step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
+  const Run r =
+      mlasim("step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
   REQUIRE(r.code == 0);
   const auto j = nlohmann::json::parse(r.out);
   double sum = 0;
@@ -58,8 +60,8 @@ TEST_CASE("step --format json has ops with totals over the step and the document
   }
   CHECK(has_attention);
   const auto& t = j.at("totals");
-  for (const char* key : {"step_time_s", "tokens_per_s", "kv_bytes_per_token", "kv_capacity_tokens", "max_concurrency",
-                          "weight_bytes"}) {
+  for (const char* key : {"step_time_s", "tokens_per_s", "kv_bytes_per_token", "kv_capacity_tokens",
+                          "max_concurrency", "weight_bytes"}) {
     CHECK(t.contains(key));
   }
   CHECK(t.at("step_time_s").get<double>() == Approx(sum));

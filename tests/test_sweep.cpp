@@ -1,6 +1,5 @@
 // Sweeps and the built-in cards, end to end through the loaders.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "models/workload.hpp"
@@ -16,11 +15,12 @@ TEST_CASE("KV bytes per token of every card match DESIGN.md §11 (bf16, all laye
     double bytes;
   };
   // Llama-2-7B 512 KiB; Llama-3-8B 128 KiB; Llama-3-70B 320 KiB; Falcon-7B 8 KiB; DeepSeek-V2 67.5 KiB;
-  // DeepSeek-V3 70,272 B. Mistral-7B (32 layers × 2 × 8 × 128 × 2 B) 128 KiB; Qwen2.5-72B (80 × 2 × 8 × 128 × 2)
-  // 320 KiB; DeepSeek-V2-Lite (27 layers × 576 × 2) 31,104 B: computed by hand from their config.json.
-  const Expect expect[] = {{"llama-2-7b", 512.0 * 1024}, {"llama-3-8b", 128.0 * 1024},  {"llama-3-70b", 320.0 * 1024},
-                           {"falcon-7b", 8.0 * 1024},    {"deepseek-v2", 67.5 * 1024}, {"deepseek-v3", 70272.0},
-                           {"mistral-7b", 128.0 * 1024}, {"qwen2.5-72b", 320.0 * 1024}, {"deepseek-v2-lite", 31104.0}};
+  // DeepSeek-V3 70,272 B. Mistral-7B (32 layers × 2 × 8 × 128 × 2 B) 128 KiB; Qwen2.5-72B (80 × 2 × 8 × 128 ×
+  // 2) 320 KiB; DeepSeek-V2-Lite (27 layers × 576 × 2) 31,104 B: computed by hand from their config.json.
+  const Expect expect[] = {
+      {"llama-2-7b", 512.0 * 1024}, {"llama-3-8b", 128.0 * 1024},  {"llama-3-70b", 320.0 * 1024},
+      {"falcon-7b", 8.0 * 1024},    {"deepseek-v2", 67.5 * 1024},  {"deepseek-v3", 70272.0},
+      {"mistral-7b", 128.0 * 1024}, {"qwen2.5-72b", 320.0 * 1024}, {"deepseek-v2-lite", 31104.0}};
   for (const Expect& e : expect) {
     INFO(e.card);
     CHECK(kv_bytes_per_token(resolve_model(e.card), Dtype::kBf16) == e.bytes);

@@ -64,6 +64,8 @@ TEST_CASE("formatting chooses a readable prefix") {
 }
 
 TEST_CASE("diagnostics read like a compiler's") {
-  const InputError e(SourceLocation{"configs/run.yaml", 12, 5}, "attention.n_kv_heads", "(6) must divide n_heads (64)");
-  CHECK(std::string(e.what()) == "configs/run.yaml:12:5: error: attention.n_kv_heads: (6) must divide n_heads (64)");
+  const InputError e(SourceLocation{"configs/run.yaml", 12, 5}, "attention.n_kv_heads",
+                     "(6) must divide n_heads (64)");
+  CHECK(std::string(e.what()) ==
+        "configs/run.yaml:12:5: error: attention.n_kv_heads: (6) must divide n_heads (64)");
 }

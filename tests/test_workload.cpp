@@ -1,13 +1,12 @@
 // The workload model (DESIGN.md §5) against numbers computed by hand here or published (named per test).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "models/variant.hpp"
-#include "sim/error.hpp"
 #include "models/workload.hpp"
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
+#include "sim/error.hpp"
 #include "tests/spec_fixtures.hpp"
 
 using namespace mlasim;
@@ -61,7 +60,8 @@ TEST_CASE("GQA with n_kv = n_h costs exactly what MHA costs") {
       CHECK(a.ops[i].flops == b.ops[i].flops);
       CHECK(a.ops[i].bytes() == b.ops[i].bytes());
     }
-    CHECK(cost_step(a, dev, shape.precision, tp).step_time_s == cost_step(b, dev, shape.precision, tp).step_time_s);
+    CHECK(cost_step(a, dev, shape.precision, tp).step_time_s ==
+          cost_step(b, dev, shape.precision, tp).step_time_s);
   }
 }
 
@@ -137,7 +137,8 @@ TEST_CASE("tensor parallelism splits heads and FFN columns and adds two all-redu
   const StepWorkload v8 = build_step(deepseek_v3(), decode({4096}, 1, 8));
   CHECK(find_op(v8, "attention_decode_mla_absorbed").kv_read_bytes ==
         find_op(v1, "attention_decode_mla_absorbed").kv_read_bytes);
-  CHECK(find_op(v8, "attention_decode_mla_absorbed").flops * 8 == find_op(v1, "attention_decode_mla_absorbed").flops);
+  CHECK(find_op(v8, "attention_decode_mla_absorbed").flops * 8 ==
+        find_op(v1, "attention_decode_mla_absorbed").flops);
   CHECK_THROWS_AS(build_step(m, decode({4096}, 1, 3)), InputError);
 }
 
@@ -248,7 +249,7 @@ TEST_CASE("roofline time: launch + max(FLOPs / peak·η, bytes / BW·η)") {
   op.name = "x";
   op.op_class = OpClass::kGemm;
   op.count = 2;
-  op.flops = 989e12 * 0.5 * 1e-3;   // 1 ms of compute at η = 0.5
+  op.flops = 989e12 * 0.5 * 1e-3;          // 1 ms of compute at η = 0.5
   op.weight_bytes = 3.35e12 * 0.8 * 2e-3;  // 2 ms of memory at η = 0.8
   const OpTime t = dev.time_op(op, Precision{}, 1);
   CHECK(t.time_s == Approx(2e-3 + 2 * 4e-6));
@@ -264,7 +265,8 @@ TEST_CASE("capacity: blocks = budget / (block·KV bytes per token); concurrency 
   CHECK(c.weight_bytes_per_gpu == Approx(8'030'261'248.0 * 2).epsilon(1e-9));
   CHECK(c.kv_bytes_per_token_per_gpu == 131072.0);  // 128 KiB (DESIGN.md §11)
   CHECK(c.block_size == 16);
-  const double budget = 80e9 * 0.9 - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
+  const double budget =
+      80e9 * 0.9 - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
   CHECK(c.kv_budget_bytes == Approx(budget));
   CHECK(c.kv_blocks == static_cast<std::int64_t>(std::floor(budget / (16 * 131072.0))));
   CHECK(max_concurrency(c, 4096) == c.kv_blocks / 256);

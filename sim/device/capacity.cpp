@@ -18,7 +18,8 @@ int effective_block_size(const ModelSpec& model, const CapacityOptions& opt) {
 
 namespace {
 
-double activation_workspace_bytes(const ModelSpec& m, const Precision& p, int tp, const CapacityOptions& opt) {
+double activation_workspace_bytes(const ModelSpec& m, const Precision& p, int tp,
+                                  const CapacityOptions& opt) {
   // Peak live activations of one forward pass over max_batched_tokens: residual, normed input, the widest
   // projection output (FFN gate+up, or the MoE experts' inputs), plus fp32 logits of the sampled tokens.
   const double a = dtype_bytes(p.activations);
@@ -39,7 +40,8 @@ double activation_workspace_bytes(const ModelSpec& m, const Precision& p, int tp
 Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision, int tp,
                           const CapacityOptions& opt) {
   if (!(opt.gpu_memory_utilization > 0.0 && opt.gpu_memory_utilization <= 1.0)) {
-    throw InputError(fmt::format("gpu_memory_utilization must be in (0, 1], got {}", opt.gpu_memory_utilization));
+    throw InputError(
+        fmt::format("gpu_memory_utilization must be in (0, 1], got {}", opt.gpu_memory_utilization));
   }
   Capacity c;
   c.hbm_bytes = hw.hbm_bytes;
@@ -48,11 +50,13 @@ Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const 
   c.activation_workspace_bytes = activation_workspace_bytes(model, precision, tp, opt);
   c.runtime_reserve_bytes = opt.runtime_reserve_bytes;
   // DESIGN.md §7: KV budget = HBM × utilisation − weights − activation workspace − runtime reserve.
-  c.kv_budget_bytes = c.usable_bytes - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
+  c.kv_budget_bytes =
+      c.usable_bytes - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
   c.kv_bytes_per_token_per_gpu = kv_bytes_per_token_per_gpu(model, precision.kv_cache, tp);
   c.block_size = effective_block_size(model, opt);
   if (c.kv_budget_bytes > 0.0) {
-    c.kv_blocks = static_cast<std::int64_t>(std::floor(c.kv_budget_bytes / (c.block_size * c.kv_bytes_per_token_per_gpu)));
+    c.kv_blocks = static_cast<std::int64_t>(
+        std::floor(c.kv_budget_bytes / (c.block_size * c.kv_bytes_per_token_per_gpu)));
   }
   c.kv_capacity_tokens = c.kv_blocks * c.block_size;
   return c;
@@ -64,8 +68,9 @@ std::int64_t max_concurrency(const Capacity& cap, std::int64_t context) {
   return cap.kv_blocks / blocks_per_seq;
 }
 
-std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
-                                       std::int64_t context, const CapacityOptions& opt) {
+std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw,
+                                       const Precision& precision, std::int64_t context,
+                                       const CapacityOptions& opt) {
   for (int tp = 1; tp <= 64; tp *= 2) {
     if (model.attention.n_heads % tp != 0) continue;
     const Capacity c = compute_capacity(model, hw, precision, tp, opt);
@@ -84,9 +89,10 @@ std::string explain_no_fit(const ModelSpec& model, const HardwareSpec& hw, const
       "  activation workspace {}, runtime reserve {}\n"
       "  KV budget {} for {} per token per GPU ({} needed for one sequence)",
       model.name, tp, hw.name, context, format_si(c.hbm_bytes, "B"), opt.gpu_memory_utilization,
-      format_si(c.usable_bytes, "B"), to_string(precision.weights), tp, format_si(c.weight_bytes_per_gpu, "B"),
-      format_si(c.activation_workspace_bytes, "B"), format_si(c.runtime_reserve_bytes, "B"),
-      format_si(c.kv_budget_bytes, "B"), format_bytes_binary(c.kv_bytes_per_token_per_gpu),
+      format_si(c.usable_bytes, "B"), to_string(precision.weights), tp,
+      format_si(c.weight_bytes_per_gpu, "B"), format_si(c.activation_workspace_bytes, "B"),
+      format_si(c.runtime_reserve_bytes, "B"), format_si(c.kv_budget_bytes, "B"),
+      format_bytes_binary(c.kv_bytes_per_token_per_gpu),
       format_si(double(context) * c.kv_bytes_per_token_per_gpu, "B"));
   if (const auto fit = smallest_fitting_tp(model, hw, precision, context, opt)) {
     s += fmt::format("\n  smallest TP that fits: {} (--tp {})", *fit, *fit);

@@ -14,8 +14,8 @@ namespace mlasim {
 /// Knobs of the memory model; defaults follow vLLM.
 struct CapacityOptions {
   double gpu_memory_utilization = 0.9;  ///< fraction of HBM the engine may use (vLLM's default)
-  int block_size = 0;                   ///< tokens per KV block; 0 = default (64 for MLA as FlashMLA, 16 else)
-  std::int64_t max_batched_tokens = 8192;  ///< sizes the activation workspace
+  int block_size = 0;  ///< tokens per KV block; 0 = default (64 for MLA as FlashMLA, 16 else)
+  std::int64_t max_batched_tokens = 8192;                   ///< sizes the activation workspace
   double runtime_reserve_bytes = 1.0 * 1024 * 1024 * 1024;  ///< CUDA context, library workspaces, graphs
 };
 
@@ -23,21 +23,21 @@ struct CapacityOptions {
 [[nodiscard]] int effective_block_size(const ModelSpec& model, const CapacityOptions& opt);
 
 struct Capacity {
-  double hbm_bytes = 0;                ///< per GPU
-  double usable_bytes = 0;             ///< HBM × utilisation
+  double hbm_bytes = 0;     ///< per GPU
+  double usable_bytes = 0;  ///< HBM × utilisation
   double weight_bytes_per_gpu = 0;
   double activation_workspace_bytes = 0;
   double runtime_reserve_bytes = 0;
-  double kv_budget_bytes = 0;          ///< may be negative: the model does not fit
+  double kv_budget_bytes = 0;  ///< may be negative: the model does not fit
   double kv_bytes_per_token_per_gpu = 0;
   int block_size = 0;
-  std::int64_t kv_blocks = 0;          ///< 0 when nothing fits
-  std::int64_t kv_capacity_tokens = 0; ///< kv_blocks × block_size
+  std::int64_t kv_blocks = 0;           ///< 0 when nothing fits
+  std::int64_t kv_capacity_tokens = 0;  ///< kv_blocks × block_size
   [[nodiscard]] bool fits() const { return kv_blocks > 0; }
 };
 
-[[nodiscard]] Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
-                                        int tp, const CapacityOptions& opt = {});
+[[nodiscard]] Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw,
+                                        const Precision& precision, int tp, const CapacityOptions& opt = {});
 
 /// Sequences of `context` tokens that fit at once: blocks / ceil(context / block_size).
 [[nodiscard]] std::int64_t max_concurrency(const Capacity& cap, std::int64_t context);
@@ -49,7 +49,8 @@ struct Capacity {
                                                      const CapacityOptions& opt = {});
 
 /// A multi-line explanation for a model that does not fit, with the numbers and the suggested TP.
-[[nodiscard]] std::string explain_no_fit(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
-                                         int tp, std::int64_t context, const CapacityOptions& opt = {});
+[[nodiscard]] std::string explain_no_fit(const ModelSpec& model, const HardwareSpec& hw,
+                                         const Precision& precision, int tp, std::int64_t context,
+                                         const CapacityOptions& opt = {});
 
 }  // namespace mlasim

@@ -10,9 +10,12 @@ namespace mlasim {
 
 std::string_view to_string(DeviceMode m) {
   switch (m) {
-    case DeviceMode::kSpeedOfLight: return "speed-of-light";
-    case DeviceMode::kDatasheet: return "datasheet";
-    case DeviceMode::kCalibrated: return "calibrated";
+    case DeviceMode::kSpeedOfLight:
+      return "speed-of-light";
+    case DeviceMode::kDatasheet:
+      return "datasheet";
+    case DeviceMode::kCalibrated:
+      return "calibrated";
   }
   return "?";
 }
@@ -21,25 +24,34 @@ DeviceMode parse_device_mode(std::string_view text) {
   if (text == "speed-of-light" || text == "sol") return DeviceMode::kSpeedOfLight;
   if (text == "datasheet") return DeviceMode::kDatasheet;
   if (text == "calibrated") return DeviceMode::kCalibrated;
-  throw InputError(fmt::format("unknown device mode `{}`; valid: speed-of-light, datasheet, calibrated", text));
+  throw InputError(
+      fmt::format("unknown device mode `{}`; valid: speed-of-light, datasheet, calibrated", text));
 }
 
 std::string_view to_string(Bound b) {
   switch (b) {
-    case Bound::kMemory: return "memory";
-    case Bound::kCompute: return "compute";
-    case Bound::kLaunch: return "launch";
-    case Bound::kNetwork: return "network";
+    case Bound::kMemory:
+      return "memory";
+    case Bound::kCompute:
+      return "compute";
+    case Bound::kLaunch:
+      return "launch";
+    case Bound::kNetwork:
+      return "network";
   }
   return "?";
 }
 
 std::string_view to_string(Provenance p) {
   switch (p) {
-    case Provenance::kAnalytic: return "analytic";
-    case Provenance::kMeasured: return "measured";
-    case Provenance::kInterpolated: return "interpolated";
-    case Provenance::kExtrapolated: return "extrapolated";
+    case Provenance::kAnalytic:
+      return "analytic";
+    case Provenance::kMeasured:
+      return "measured";
+    case Provenance::kInterpolated:
+      return "interpolated";
+    case Provenance::kExtrapolated:
+      return "extrapolated";
   }
   return "?";
 }
@@ -62,10 +74,11 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode) : hw_(hw), mod
     case DeviceMode::kCalibrated: {
       const Calibration& c = hw.calibration;
       if (c.empty() || !c.hbm_bandwidth_bytes_per_s) {
-        throw InputError(SourceLocation{hw.id}, "calibration",
-                         fmt::format("{} has no calibration (hbm_bandwidth missing); run the probes on the GPU "
-                                     "(kernels/probes/run_on_gpu.sh) and fit them, or use --mode datasheet",
-                                     hw.name));
+        throw InputError(
+            SourceLocation{hw.id}, "calibration",
+            fmt::format("{} has no calibration (hbm_bandwidth missing); run the probes on the GPU "
+                        "(kernels/probes/run_on_gpu.sh) and fit them, or use --mode datasheet",
+                        hw.name));
       }
       mem_bw_ = *c.hbm_bandwidth_bytes_per_s;
       compute_eff_ = hw.datasheet_efficiency.compute;
@@ -78,7 +91,8 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode) : hw_(hw), mod
 
 double DeviceModel::compute_flops_per_s(Dtype d) const {
   if (mode_ == DeviceMode::kCalibrated) {
-    if (auto it = hw_.calibration.gemm_peak_flops_per_s.find(d); it != hw_.calibration.gemm_peak_flops_per_s.end()) {
+    if (auto it = hw_.calibration.gemm_peak_flops_per_s.find(d);
+        it != hw_.calibration.gemm_peak_flops_per_s.end()) {
       return it->second;
     }
   }
@@ -123,7 +137,8 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
   return t;
 }
 
-StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, const Precision& precision, int tp) {
+StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, const Precision& precision,
+                   int tp) {
   StepCost cost;
   cost.ops.reserve(workload.ops.size());
   for (const Op& op : workload.ops) {
@@ -131,10 +146,18 @@ StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, cons
     const double s = timed.time.time_s;
     cost.step_time_s += s;
     switch (op.op_class) {
-      case OpClass::kAttention: cost.attention_s += s; break;
-      case OpClass::kGemm: cost.gemm_s += s; break;
-      case OpClass::kCommunication: cost.communication_s += s; break;
-      case OpClass::kOther: cost.other_s += s; break;
+      case OpClass::kAttention:
+        cost.attention_s += s;
+        break;
+      case OpClass::kGemm:
+        cost.gemm_s += s;
+        break;
+      case OpClass::kCommunication:
+        cost.communication_s += s;
+        break;
+      case OpClass::kOther:
+        cost.other_s += s;
+        break;
     }
     cost.flops += op.flops;
     cost.bytes += op.bytes();

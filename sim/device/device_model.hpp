@@ -69,7 +69,7 @@ struct TimedOp {
 struct StepCost {
   std::vector<TimedOp> ops;
   double step_time_s = 0.0;
-  double attention_s = 0.0;      ///< per-class split of step_time_s
+  double attention_s = 0.0;  ///< per-class split of step_time_s
   double gemm_s = 0.0;
   double communication_s = 0.0;
   double other_s = 0.0;
@@ -80,7 +80,7 @@ struct StepCost {
 };
 
 /// Times every op of `workload` (ops run back to back: no overlap is modelled).
-[[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, const Precision& precision,
-                                 int tp);
+[[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device,
+                                 const Precision& precision, int tp);
 
 }  // namespace mlasim

@@ -24,7 +24,8 @@ std::vector<SpecProblem> validate(const HardwareSpec& hw) {
   if (hw.hbm_bytes <= 0) out.push_back({"memory.capacity", "must be positive"});
   if (hw.hbm_bytes > 100e12) out.push_back({"memory.capacity", "is absurdly large (over 100 TB)"});
   if (hw.hbm_bandwidth_bytes_per_s <= 0) out.push_back({"memory.bandwidth", "must be positive"});
-  if (hw.hbm_bandwidth_bytes_per_s > 1e15) out.push_back({"memory.bandwidth", "is absurdly large (over 1 PB/s)"});
+  if (hw.hbm_bandwidth_bytes_per_s > 1e15)
+    out.push_back({"memory.bandwidth", "is absurdly large (over 1 PB/s)"});
   if (hw.peak_flops_per_s.find(Dtype::kBf16) == hw.peak_flops_per_s.end()) {
     out.push_back({"compute", "needs a bf16 peak (dense)"});
   }
@@ -38,7 +39,8 @@ std::vector<SpecProblem> validate(const HardwareSpec& hw) {
   if (hw.launch_overhead_s < 0 || hw.launch_overhead_s > 1e-3) {
     out.push_back({"launch_overhead", "must be between 0 and 1 ms"});
   }
-  if (hw.interconnect.bandwidth_bytes_per_s < 0) out.push_back({"interconnect.bandwidth", "cannot be negative"});
+  if (hw.interconnect.bandwidth_bytes_per_s < 0)
+    out.push_back({"interconnect.bandwidth", "cannot be negative"});
   if (hw.interconnect.latency_s < 0) out.push_back({"interconnect.latency", "cannot be negative"});
   auto eff = [&](double v, const char* key) {
     if (!(v > 0.0 && v <= 1.0)) out.push_back({key, fmt::format("must be in (0, 1], got {}", v)});

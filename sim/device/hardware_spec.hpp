@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "models/precision.hpp"
 #include "models/model_spec.hpp"
+#include "models/precision.hpp"
 
 namespace mlasim {
 

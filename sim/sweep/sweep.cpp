@@ -7,8 +7,8 @@
 namespace mlasim {
 
 std::size_t sweep_size(const SweepSpec& s) {
-  return s.models.size() * s.variants.size() * s.hardware.size() * s.tp.size() * s.batch.size() * s.context.size() *
-         s.s_q.size();
+  return s.models.size() * s.variants.size() * s.hardware.size() * s.tp.size() * s.batch.size() *
+         s.context.size() * s.s_q.size();
 }
 
 namespace {
@@ -88,24 +88,19 @@ Table run_sweep(const SweepSpec& spec) {
           for (const int batch : spec.batch) {
             for (const std::int64_t context : spec.context) {
               for (const int s_q : spec.s_q) {
-                std::vector<Cell> row{base.name,
-                                      variant.to_string(),
-                                      attention,
-                                      hw.id,
-                                      std::int64_t{tp},
-                                      std::int64_t{batch},
-                                      context,
-                                      std::int64_t{s_q},
-                                      weights_dtype,
-                                      kv_dtype,
-                                      mla_mode,
-                                      device_mode};
+                std::vector<Cell> row{base.name,        variant.to_string(),
+                                      attention,        hw.id,
+                                      std::int64_t{tp}, std::int64_t{batch},
+                                      context,          std::int64_t{s_q},
+                                      weights_dtype,    kv_dtype,
+                                      mla_mode,         device_mode};
                 std::string status = invalid;
                 StepCost cost;
                 double attn_flops = 0, attn_bytes = 0;
                 std::string attn_bound = "-";
                 if (status.empty()) {
-                  shape.sequences.assign(static_cast<std::size_t>(batch), SequenceWork{context, s_q, false, true});
+                  shape.sequences.assign(static_cast<std::size_t>(batch),
+                                         SequenceWork{context, s_q, false, true});
                   shape.parallel.tp = tp;
                   try {
                     cost = cost_step(build_step(model, shape), device, spec.precision, tp);
@@ -123,14 +118,26 @@ Table run_sweep(const SweepSpec& spec) {
                 }
                 const bool ok = cost.step_time_s > 0.0;
                 const double tps = ok ? double(cost.output_tokens) / cost.step_time_s : 0.0;
-                row.insert(row.end(),
-                           {status, cost.step_time_s, cost.attention_s, cost.gemm_s, cost.communication_s, cost.other_s,
-                            tps, tps / tp, ok ? double(s_q) / cost.step_time_s : 0.0, cost.flops, cost.bytes,
-                            attn_flops, attn_bytes, attn_bound, kv_per_token,
-                            invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0,
-                            invalid.empty() ? cap.kv_capacity_tokens : std::int64_t{0},
-                            invalid.empty() ? max_concurrency(cap, context) : std::int64_t{0}, weights,
-                            invalid.empty() ? cap.weight_bytes_per_gpu : 0.0});
+                row.insert(row.end(), {status,
+                                       cost.step_time_s,
+                                       cost.attention_s,
+                                       cost.gemm_s,
+                                       cost.communication_s,
+                                       cost.other_s,
+                                       tps,
+                                       tps / tp,
+                                       ok ? double(s_q) / cost.step_time_s : 0.0,
+                                       cost.flops,
+                                       cost.bytes,
+                                       attn_flops,
+                                       attn_bytes,
+                                       attn_bound,
+                                       kv_per_token,
+                                       invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0,
+                                       invalid.empty() ? cap.kv_capacity_tokens : std::int64_t{0},
+                                       invalid.empty() ? max_concurrency(cap, context) : std::int64_t{0},
+                                       weights,
+                                       invalid.empty() ? cap.weight_bytes_per_gpu : 0.0});
                 table.add_row(std::move(row));
               }
             }

@@ -23,10 +23,10 @@ struct SweepSpec {
   std::vector<ModelSpec> models;
   std::vector<VariantSpec> variants;  ///< default: {native}
   std::vector<HardwareSpec> hardware;
-  std::vector<int> tp;                ///< default {1}
+  std::vector<int> tp;  ///< default {1}
   std::vector<int> batch;
   std::vector<std::int64_t> context;
-  std::vector<int> s_q;               ///< default {1}
+  std::vector<int> s_q;  ///< default {1}
   Precision precision;
   MlaMode mla_mode = MlaMode::kAuto;
   DeviceMode device_mode = DeviceMode::kDatasheet;

@@ -1,0 +1,95 @@
+#include "sim/serving/lengths.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/error.hpp"
+#include "sim/output.hpp"
+#include "sim/serving/csv_lines.hpp"
+
+namespace mlasim {
+
+LengthSpec LengthSpec::fixed(std::int64_t tokens) {
+  LengthSpec s;
+  s.kind = Kind::kFixed;
+  s.value = tokens;
+  return s;
+}
+
+std::int64_t LengthSpec::upper_bound() const {
+  switch (kind) {
+    case Kind::kFixed: return value;
+    case Kind::kHistogram: {
+      std::int64_t m = 1;
+      for (const auto& [tokens, weight] : bins) m = std::max(m, tokens);
+      return m;
+    }
+    default: return max;
+  }
+}
+
+std::string LengthSpec::describe() const {
+  switch (kind) {
+    case Kind::kFixed: return fmt::format("fixed {}", value);
+    case Kind::kUniform: return fmt::format("uniform {}..{}", min, max);
+    case Kind::kNormal: return fmt::format("normal mean {} stddev {} clipped to {}..{}", mean, stddev, min, max);
+    case Kind::kLognormal: return fmt::format("lognormal median {} sigma {} clipped to {}..{}", median, sigma, min, max);
+    case Kind::kHistogram: return fmt::format("histogram {} ({} bins)", source, bins.size());
+  }
+  return "?";
+}
+
+namespace {
+std::int64_t clip_round(double x, const LengthSpec& s) {
+  const double lo = static_cast<double>(std::max<std::int64_t>(s.min, 1));
+  const double hi = static_cast<double>(std::max<std::int64_t>(s.max, 1));
+  return static_cast<std::int64_t>(std::llround(std::clamp(x, lo, hi)));
+}
+}  // namespace
+
+std::int64_t draw_length(const LengthSpec& s, Rng& rng) {
+  switch (s.kind) {
+    case LengthSpec::Kind::kFixed: return s.value;
+    case LengthSpec::Kind::kUniform: return rng.uniform_int(s.min, s.max);
+    case LengthSpec::Kind::kNormal: return clip_round(s.mean + s.stddev * rng.standard_normal(), s);
+    case LengthSpec::Kind::kLognormal:
+      return clip_round(s.median * std::exp(s.sigma * rng.standard_normal()), s);
+    case LengthSpec::Kind::kHistogram: {
+      double total = 0.0;
+      for (const auto& bin : s.bins) total += bin.second;
+      double u = rng.uniform01() * total;
+      for (const auto& [tokens, weight] : s.bins) {
+        if (u < weight) return tokens;
+        u -= weight;
+      }
+      return s.bins.back().first;
+    }
+  }
+  throw InternalError("unknown length distribution");
+}
+
+LengthSpec load_length_histogram(const std::filesystem::path& path) {
+  LengthSpec s;
+  s.kind = LengthSpec::Kind::kHistogram;
+  s.source = path.string();
+  const std::string text = read_text_file(path);
+  for_each_csv_row(text, path.string(), 2, [&](const CsvRow& row) {
+    const std::int64_t tokens = row.integer(0, "tokens");
+    const double weight = row.real(1, "weight");
+    if (tokens < 1) row.fail(0, fmt::format("tokens must be at least 1, got {}", tokens));
+    if (!(weight >= 0.0) || !std::isfinite(weight)) row.fail(1, "weight must be a finite number >= 0");
+    s.bins.emplace_back(tokens, weight);
+  });
+  double total = 0.0;
+  for (const auto& bin : s.bins) total += bin.second;
+  if (s.bins.empty() || total <= 0.0) {
+    throw InputError(SourceLocation{path.string()}, "", "length histogram has no bins with positive weight");
+  }
+  s.min = 1;
+  s.max = s.upper_bound();
+  return s;
+}
+
+}  // namespace mlasim

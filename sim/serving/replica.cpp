@@ -1,0 +1,305 @@
+#include "sim/serving/replica.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/error.hpp"
+
+namespace mlasim {
+
+Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
+                 StepTimeSource& step_time, ServeMetrics& metrics, ServeObserver* observer, bool check_invariants)
+    : index_(index),
+      spec_(spec),
+      total_blocks_(kv_blocks),
+      free_blocks_(kv_blocks),
+      block_size_(block_size),
+      step_time_(step_time),
+      metrics_(metrics),
+      observer_(observer),
+      check_(check_invariants) {
+  if (spec.max_num_seqs < 1 || spec.max_num_batched_tokens < 1 || kv_blocks < 1 || block_size < 1) {
+    throw InternalError("replica needs max_num_seqs, max_num_batched_tokens, kv blocks and block size >= 1");
+  }
+}
+
+RequestRecord Replica::record(const Req& r, RequestStatus status) const {
+  RequestRecord rec;
+  rec.id = r.id;
+  rec.replica = index_;
+  rec.status = status;
+  rec.arrival_ps = r.arrival;
+  rec.first_scheduled_ps = r.first_scheduled;
+  rec.first_token_ps = r.first_token;
+  rec.finish_ps = status == RequestStatus::kCompleted ? r.last_token : -1;
+  rec.prompt_tokens = r.prompt;
+  rec.output_tokens = r.output;
+  rec.generated_tokens = r.generated;
+  rec.preemptions = r.preemptions;
+  return rec;
+}
+
+bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now) {
+  // The most a request ever holds: prompt + output − 1 tokens (the last token is sampled, never cached).
+  const std::int64_t peak = request.prompt_tokens + request.output_tokens - 1;
+  if (request.prompt_tokens < 1 || request.output_tokens < 1 || blocks_for(peak) > total_blocks_) {
+    RequestRecord rec;
+    rec.id = id;
+    rec.replica = index_;
+    rec.status = RequestStatus::kRejected;
+    rec.arrival_ps = now;
+    rec.prompt_tokens = request.prompt_tokens;
+    rec.output_tokens = request.output_tokens;
+    rec.reason = fmt::format("needs {} KV blocks ({} prompt + {} output - 1 tokens) but the replica has {}",
+                             blocks_for(peak), request.prompt_tokens, request.output_tokens, total_blocks_);
+    metrics_.on_rejected(rec, now);
+    if (observer_) observer_->on_request(rec);
+    return false;
+  }
+  std::uint32_t slot = 0;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Req& r = slots_[slot];
+  r = Req{};
+  r.id = id;
+  r.arrival = now;
+  r.prompt = request.prompt_tokens;
+  r.output = request.output_tokens;
+  waiting_.push_back(slot);
+  return true;
+}
+
+void Replica::preempt(std::uint32_t slot, TimePs now) {
+  Req& q = slots_[slot];
+  free_blocks_ += q.blocks;
+  q.blocks = 0;
+  q.computed = 0;
+  q.prefilling = true;  // recompute: prompt + generated tokens are prefilled again
+  ++q.preemptions;
+  ++preemptions_;
+  preempted_this_step_ = true;
+  waiting_.push_front(slot);
+  metrics_.on_preemption(index_, now);
+}
+
+void Replica::insert_running(std::uint32_t slot) {
+  const std::uint64_t id = slots_[slot].id;
+  if (running_.empty() || slots_[running_.back()].id < id) {
+    running_.push_back(slot);
+    return;
+  }
+  const auto pos = std::lower_bound(running_.begin(), running_.end(), id,
+                                    [this](std::uint32_t s, std::uint64_t v) { return slots_[s].id < v; });
+  running_.insert(pos, slot);
+}
+
+void Replica::schedule(TimePs now) {
+  scheduled_.clear();
+  mix_ = StepMix{};
+  preempted_this_step_ = false;
+  std::int64_t budget = spec_.max_num_batched_tokens;
+  bool stop = false;
+
+  // (1) Decodes, in arrival order; preempt the most recently arrived running request when a block is short.
+  for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    const std::uint32_t me = running_[i];
+    Req& r = slots_[me];
+    if (r.prefilling) continue;
+    const std::int64_t context = r.computed + 1;
+    if (context > r.blocks * block_size_) {
+      while (free_blocks_ == 0) {
+        const std::uint32_t victim = running_.back();
+        running_.pop_back();
+        preempt(victim, now);
+        if (victim == me) {
+          stop = true;
+          break;
+        }
+      }
+      if (stop) break;
+      --free_blocks_;
+      ++r.blocks;
+    }
+    r.scheduled = true;
+    scheduled_.push_back({me, 1});
+    mix_.add_decode(context);
+    --budget;
+  }
+
+  // (2) Running requests part-way through a prefill: the next chunk.
+  for (std::size_t i = 0; !stop && i < running_.size() && budget > 0; ++i) {
+    const std::uint32_t me = running_[i];
+    Req& r = slots_[me];
+    if (!r.prefilling || r.scheduled) continue;
+    const std::int64_t chunk = std::min(r.tokens() - r.computed, budget);
+    const std::int64_t need = blocks_for(r.computed + chunk) - r.blocks;
+    while (need > free_blocks_) {
+      std::size_t j = running_.size();
+      while (j > 0 && slots_[running_[j - 1]].scheduled) --j;  // j − 1 >= i: `me` is unscheduled
+      const std::uint32_t victim = running_[j - 1];
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(j - 1));
+      preempt(victim, now);
+      if (victim == me) {
+        stop = true;
+        break;
+      }
+    }
+    if (stop) break;
+    free_blocks_ -= need;
+    r.blocks += need;
+    r.scheduled = true;
+    scheduled_.push_back({me, chunk});
+    mix_.add_prefill(chunk, r.computed + chunk, r.computed + chunk == r.tokens());
+    budget -= chunk;
+  }
+
+  // (3) Admit waiting requests (vLLM admits none in an iteration that preempted).
+  while (!preempted_this_step_ && !waiting_.empty() && budget > 0 &&
+         running_.size() < static_cast<std::size_t>(spec_.max_num_seqs)) {
+    const std::uint32_t slot = waiting_.front();
+    Req& r = slots_[slot];
+    const std::int64_t chunk = std::min(r.tokens(), budget);
+    const std::int64_t need = blocks_for(chunk);
+    if (need > free_blocks_) break;
+    waiting_.pop_front();
+    free_blocks_ -= need;
+    r.blocks = need;
+    if (r.first_scheduled < 0) {
+      r.first_scheduled = now;
+      metrics_.on_first_scheduled(now - r.arrival);
+    }
+    insert_running(slot);
+    r.scheduled = true;
+    scheduled_.push_back({slot, chunk});
+    mix_.add_prefill(chunk, chunk, chunk == r.tokens());
+    budget -= chunk;
+  }
+}
+
+void Replica::fill(std::vector<SequenceWork>& out) const {
+  out.clear();
+  out.reserve(scheduled_.size());
+  for (const Scheduled& s : scheduled_) {
+    const Req& r = slots_[s.slot];
+    const std::int64_t context = r.computed + s.tokens;
+    out.push_back(SequenceWork{context, s.tokens, r.prefilling, context == r.tokens()});
+  }
+}
+
+std::optional<TimePs> Replica::start_step(TimePs now) {
+  if (busy_ || (waiting_.empty() && running_.empty())) return std::nullopt;
+  schedule(now);
+  if (check_) check_invariants();
+  if (scheduled_.empty()) return std::nullopt;
+  const TimePs duration = step_time_.step_time(mix_, *this);
+  if (duration < 0) throw InternalError("negative step time");
+  busy_ = true;
+  const std::int64_t used = total_blocks_ - free_blocks_;
+  metrics_.on_step(index_, now, duration, mix_, used, total_blocks_, static_cast<std::int64_t>(waiting_.size()),
+                   static_cast<std::int64_t>(running_.size()));
+  if (observer_) observer_->on_step(index_, now, duration, mix_, used, total_blocks_);
+  return duration;
+}
+
+int Replica::finish_step(TimePs now) {
+  if (!busy_) throw InternalError("finish_step on an idle replica");
+  busy_ = false;
+  int finished = 0;
+  TimePs itl_value = -1;
+  std::uint64_t itl_count = 0;
+  for (const Scheduled& s : scheduled_) {
+    Req& r = slots_[s.slot];
+    r.scheduled = false;
+    r.computed += s.tokens;
+    if (r.computed != r.tokens()) continue;  // a prefill chunk that does not end the prompt
+    r.prefilling = false;
+    if (r.generated == 0) {
+      r.first_token = now;
+    } else {
+      // Inter-token latencies: in a busy step nearly all are equal, so add them in runs.
+      const TimePs itl = now - r.last_token;
+      if (itl != itl_value) {
+        if (itl_count) metrics_.add_itl(itl_value, itl_count);
+        itl_value = itl;
+        itl_count = 0;
+      }
+      ++itl_count;
+    }
+    ++r.generated;
+    r.last_token = now;
+    if (r.generated == r.output) {
+      free_blocks_ += r.blocks;
+      r.blocks = 0;
+      r.done = true;
+      ++finished;
+      const RequestRecord rec = record(r, RequestStatus::kCompleted);
+      metrics_.on_completed(rec, now);
+      if (observer_) observer_->on_request(rec);
+    }
+  }
+  if (itl_count) metrics_.add_itl(itl_value, itl_count);
+  if (finished) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < running_.size(); ++i) {
+      const std::uint32_t slot = running_[i];
+      if (slots_[slot].done) {
+        free_slots_.push_back(slot);
+      } else {
+        running_[out++] = slot;
+      }
+    }
+    running_.resize(out);
+  }
+  if (check_) check_invariants();
+  return finished;
+}
+
+void Replica::check_invariants() const {
+  std::int64_t held = 0;
+  for (const std::uint32_t slot : running_) {
+    const Req& r = slots_[slot];
+    held += r.blocks;
+    const std::int64_t cached = r.scheduled ? -1 : r.computed;
+    if (cached >= 0 && r.blocks != blocks_for(cached)) {
+      throw InternalError(fmt::format("replica {}: request {} holds {} blocks for {} cached tokens (block size {})",
+                                      index_, r.id, r.blocks, cached, block_size_));
+    }
+  }
+  for (const std::uint32_t slot : waiting_) {
+    if (slots_[slot].blocks != 0) {
+      throw InternalError(fmt::format("replica {}: waiting request {} holds blocks", index_, slots_[slot].id));
+    }
+  }
+  if (free_blocks_ < 0 || held + free_blocks_ != total_blocks_) {
+    throw InternalError(fmt::format("replica {}: KV blocks not conserved: {} free + {} held != {} total", index_,
+                                    free_blocks_, held, total_blocks_));
+  }
+}
+
+std::string Replica::describe() const {
+  std::string s = fmt::format("replica {}: busy={} waiting={} running={} free_blocks={}/{}\n", index_, busy_,
+                              waiting_.size(), running_.size(), free_blocks_, total_blocks_);
+  int shown = 0;
+  auto show = [&](const char* where, std::uint32_t slot) {
+    if (shown++ >= 8) return;
+    const Req& r = slots_[slot];
+    s += fmt::format("  {} request {}: prompt {} output {} generated {} computed {} blocks {}\n", where, r.id,
+                     r.prompt, r.output, r.generated, r.computed, r.blocks);
+  };
+  for (const std::uint32_t slot : running_) show("running", slot);
+  for (const std::uint32_t slot : waiting_) show("waiting", slot);
+  return s;
+}
+
+void Replica::collect_in_flight(std::vector<RequestRecord>& out) const {
+  for (const std::uint32_t slot : running_) out.push_back(record(slots_[slot], RequestStatus::kInFlight));
+  for (const std::uint32_t slot : waiting_) out.push_back(record(slots_[slot], RequestStatus::kInFlight));
+}
+
+}  // namespace mlasim

@@ -1,0 +1,125 @@
+#pragma once
+/// One engine replica scheduled as vLLM v1 does it (vllm/v1/core/sched/scheduler.py): continuous batching
+/// with limits on sequences (max_num_seqs) and tokens (max_num_batched_tokens) per iteration, chunked prefill,
+/// paged KV blocks, FCFS, and preemption by recompute when blocks run out.
+///
+/// One iteration: (1) every running request that has finished its prefill decodes one token, in arrival
+/// order; a decode that needs a new block while none is free preempts the most recently arrived running
+/// request (possibly itself) — its blocks are freed and it goes back to the front of the waiting queue, to
+/// prefill its prompt and the tokens generated so far again; (2) running requests part-way through a prefill
+/// get chunks of min(remaining, token budget), preempting the latest-arrived unscheduled request when blocks
+/// are short; (3) if nothing was preempted, waiting requests are admitted in order while the sequence limit,
+/// the token budget and free blocks allow (a first chunk of min(prompt, budget) tokens). A request whose
+/// prompt + output − 1 tokens (the most it ever holds in the cache) need more blocks than the replica has is
+/// rejected on arrival.
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/serving/metrics.hpp"
+#include "sim/serving/step_time.hpp"
+#include "sim/serving/workload_spec.hpp"
+#include "sim/time.hpp"
+
+namespace mlasim {
+
+/// Scheduler limits of one replica (vLLM's names).
+struct SchedulerSpec {
+  int max_num_seqs = 256;                      ///< sequences per iteration
+  std::int64_t max_num_batched_tokens = 8192;  ///< tokens per iteration (chunked-prefill budget)
+};
+
+/// Hooks for tests and tools: every step and every request that ends.
+class ServeObserver {
+ public:
+  virtual ~ServeObserver() = default;
+  virtual void on_step(int /*replica*/, TimePs /*start*/, TimePs /*duration*/, const StepMix& /*mix*/,
+                       std::int64_t /*used_blocks*/, std::int64_t /*total_blocks*/) {}
+  virtual void on_request(const RequestRecord& /*record*/) {}
+};
+
+class Replica final : private SequenceWorkSource {
+ public:
+  /// `kv_blocks` blocks of `block_size` tokens. With `check_invariants`, KV-block conservation is verified
+  /// after every scheduling decision and every step (InternalError when broken).
+  Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size, StepTimeSource& step_time,
+          ServeMetrics& metrics, ServeObserver* observer, bool check_invariants);
+
+  /// Accepts request `id`, or rejects it (returns false) when it can never fit.
+  bool enqueue(std::uint64_t id, const TraceRequest& request, TimePs now);
+  /// Starts an iteration if idle and anything can run; returns its duration.
+  std::optional<TimePs> start_step(TimePs now);
+  /// Completes the running iteration at `now`; returns the number of requests that finished.
+  int finish_step(TimePs now);
+
+  [[nodiscard]] int index() const { return index_; }
+  [[nodiscard]] bool busy() const { return busy_; }
+  /// Requests waiting or running.
+  [[nodiscard]] std::int64_t outstanding() const {
+    return static_cast<std::int64_t>(waiting_.size() + running_.size());
+  }
+  [[nodiscard]] std::int64_t total_blocks() const { return total_blocks_; }
+  [[nodiscard]] std::int64_t free_blocks() const { return free_blocks_; }
+  [[nodiscard]] std::int64_t preemptions() const { return preemptions_; }
+  /// Verifies that free blocks + blocks held by running requests = total, and that each request holds exactly
+  /// the blocks its cached tokens need. Throws InternalError.
+  void check_invariants() const;
+  /// A dump of the queues, for deadlock errors.
+  [[nodiscard]] std::string describe() const;
+  /// Records of the requests still waiting or running.
+  void collect_in_flight(std::vector<RequestRecord>& out) const;
+
+ private:
+  struct Req {
+    std::uint64_t id = 0;
+    TimePs arrival = 0;
+    TimePs first_scheduled = -1;
+    TimePs first_token = -1;
+    TimePs last_token = 0;
+    std::int64_t prompt = 0;
+    std::int64_t output = 0;
+    std::int64_t generated = 0;
+    std::int64_t computed = 0;  ///< tokens whose KV is in the cache
+    std::int64_t blocks = 0;
+    int preemptions = 0;
+    bool prefilling = true;  ///< computing the prompt (and, after a preemption, the generated tokens)
+    bool scheduled = false;  ///< part of the current iteration
+    bool done = false;
+    [[nodiscard]] std::int64_t tokens() const { return prompt + generated; }
+  };
+  struct Scheduled {
+    std::uint32_t slot;
+    std::int64_t tokens;
+  };
+
+  void fill(std::vector<SequenceWork>& out) const override;
+  [[nodiscard]] std::int64_t blocks_for(std::int64_t tokens) const { return (tokens + block_size_ - 1) / block_size_; }
+  void preempt(std::uint32_t slot, TimePs now);
+  void insert_running(std::uint32_t slot);
+  [[nodiscard]] RequestRecord record(const Req& r, RequestStatus status) const;
+  void schedule(TimePs now);
+
+  int index_;
+  SchedulerSpec spec_;
+  std::int64_t total_blocks_;
+  std::int64_t free_blocks_;
+  std::int64_t block_size_;
+  StepTimeSource& step_time_;
+  ServeMetrics& metrics_;
+  ServeObserver* observer_;
+  bool check_;
+
+  std::vector<Req> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<std::uint32_t> running_;  ///< sorted by request id (= arrival order)
+  std::deque<std::uint32_t> waiting_;
+  std::vector<Scheduled> scheduled_;
+  StepMix mix_;
+  bool busy_ = false;
+  bool preempted_this_step_ = false;
+  std::int64_t preemptions_ = 0;
+};
+
+}  // namespace mlasim

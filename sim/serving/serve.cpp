@@ -1,0 +1,328 @@
+#include "sim/serving/serve.hpp"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <variant>
+
+#include "reports/table_writers.hpp"
+#include "sim/error.hpp"
+#include "sim/suggest.hpp"
+
+namespace mlasim {
+
+std::string_view to_string(RouterPolicy p) {
+  switch (p) {
+    case RouterPolicy::kRoundRobin: return "round_robin";
+    case RouterPolicy::kLeastOutstanding: return "least_outstanding";
+  }
+  return "?";
+}
+
+RouterPolicy parse_router_policy(std::string_view text) {
+  if (text == "round_robin") return RouterPolicy::kRoundRobin;
+  if (text == "least_outstanding") return RouterPolicy::kLeastOutstanding;
+  const std::vector<std::string> known{"round_robin", "least_outstanding"};
+  throw InputError(fmt::format("unknown router `{}`{} (valid: round_robin, least_outstanding)", text,
+                               did_you_mean(text, known)));
+}
+
+Capacity serve_capacity(const ServeSpec& spec) {
+  CapacityOptions opt = spec.capacity;
+  opt.max_batched_tokens = spec.scheduler.max_num_batched_tokens;
+  Capacity cap = compute_capacity(spec.model, spec.hardware, spec.precision, spec.tp, opt);
+  if (spec.kv_blocks > 0) {
+    cap.kv_blocks = spec.kv_blocks;
+    cap.kv_capacity_tokens = cap.kv_blocks * cap.block_size;
+  }
+  if (!cap.fits()) {
+    throw InputError(SourceLocation{spec.source}, "",
+                     explain_no_fit(spec.model, spec.hardware, spec.precision, spec.tp,
+                                    spec.workload.prompt.upper_bound() + spec.workload.output.upper_bound(), opt));
+  }
+  return cap;
+}
+
+namespace {
+
+struct ArrivalEvent {
+  TraceRequest request;
+  std::uint64_t id;
+};
+struct StepDoneEvent {
+  int replica;
+};
+using ServeEvent = std::variant<ArrivalEvent, StepDoneEvent>;
+
+class ServeRun {
+ public:
+  ServeRun(const ServeSpec& spec, const ServeRunOptions& options)
+      : spec_(spec),
+        source_(spec.workload),
+        sim_(spec.limits),
+        metrics_(spec.replicas, spec.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps) {
+    if (spec.replicas < 1) throw InputError("replicas must be at least 1");
+    if (spec.tp < 1) throw InputError("tp must be at least 1");
+    cap_ = serve_capacity(spec);
+    StepTimeSource* st = options.step_time;
+    if (!st) {
+      owned_step_time_ = std::make_unique<ModelStepTime>(spec.model, DeviceModel(spec.hardware, spec.device_mode),
+                                                         spec.precision, spec.tp, spec.mla_mode);
+      st = owned_step_time_.get();
+    }
+    replicas_.reserve(static_cast<std::size_t>(spec.replicas));
+    for (int i = 0; i < spec.replicas; ++i) {
+      replicas_.push_back(std::make_unique<Replica>(i, spec.scheduler, cap_.kv_blocks, cap_.block_size, *st,
+                                                    metrics_, options.observer, spec.check_invariants));
+    }
+  }
+
+  ServeResult run() {
+    const bool closed = spec_.workload.arrival == ArrivalKind::kClosedLoop;
+    if (closed) {
+      for (int i = 0; i < spec_.workload.concurrency && !source_.exhausted(); ++i) issue(0);
+    } else if (!source_.exhausted()) {
+      issue(0);
+    }
+    const StopReason why = sim_.run([this](const ServeEvent& e) { std::visit(*this, e); },
+                                    [this] { return pending(); });
+    std::vector<RequestRecord> in_flight;
+    for (const auto& r : replicas_) r->collect_in_flight(in_flight);
+    metrics_.finish(sim_.now(), in_flight);
+    return result(why);
+  }
+
+  void operator()(const ArrivalEvent& e) {
+    const TimePs now = sim_.now();
+    metrics_.on_arrival(now);
+    Replica& r = *replicas_[route()];
+    if (r.enqueue(e.id, e.request, now)) {
+      start(r, now);
+    } else if (spec_.workload.arrival == ArrivalKind::kClosedLoop && !source_.exhausted()) {
+      issue(now);  // the user's slot is free again
+    }
+    if (spec_.workload.arrival != ArrivalKind::kClosedLoop && !source_.exhausted()) issue(now);
+  }
+
+  void operator()(const StepDoneEvent& e) {
+    const TimePs now = sim_.now();
+    Replica& r = *replicas_[static_cast<std::size_t>(e.replica)];
+    const int finished = r.finish_step(now);
+    if (spec_.workload.arrival == ArrivalKind::kClosedLoop) {
+      for (int i = 0; i < finished && !source_.exhausted(); ++i) issue(now);
+    }
+    start(r, now);
+  }
+
+ private:
+  void issue(TimePs now) {
+    const TraceRequest req = source_.next(now);
+    if (req.arrival_ps < now) throw InternalError("request arrives in the past");
+    sim_.schedule(req.arrival_ps - now, ArrivalEvent{req, next_id_++});
+  }
+
+  void start(Replica& r, TimePs now) {
+    if (r.busy()) return;
+    if (const auto d = r.start_step(now)) {
+      sim_.schedule(*d, StepDoneEvent{r.index()});
+    }
+  }
+
+  std::size_t route() {
+    const std::size_t n = replicas_.size();
+    if (n == 1) return 0;
+    if (spec_.router == RouterPolicy::kRoundRobin) return static_cast<std::size_t>(rr_++ % n);
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < n; ++i) {
+      if (replicas_[i]->outstanding() < replicas_[best]->outstanding()) best = i;
+    }
+    return best;
+  }
+
+  std::string pending() const {
+    std::string s;
+    bool any = false;
+    for (const auto& r : replicas_) {
+      if (r->outstanding() > 0) any = true;
+      s += r->describe();
+    }
+    return any ? s : std::string();
+  }
+
+  ServeResult result(StopReason why) const {
+    ServeResult out;
+    ServeSummary& s = out.summary;
+    const WorkloadSpec& w = spec_.workload;
+    s.name = spec_.name;
+    s.model = spec_.model.name;
+    s.variant = spec_.variant;
+    s.hardware = spec_.hardware.name;
+    s.tp = spec_.tp;
+    s.replicas = spec_.replicas;
+    s.router = std::string(to_string(spec_.router));
+    s.arrival = std::string(to_string(w.arrival));
+    s.rate_per_s = w.arrival == ArrivalKind::kPoisson ? w.rate_per_s : 0.0;
+    s.concurrency = w.arrival == ArrivalKind::kClosedLoop ? w.concurrency : 0;
+    s.stop_reason = std::string(to_string(why));
+    s.arrived = metrics_.arrived();
+    s.completed = metrics_.completed();
+    s.rejected = metrics_.rejected();
+    s.in_flight = metrics_.in_flight();
+    s.good = metrics_.good();
+    s.preemptions = metrics_.preemptions();
+    s.output_tokens = metrics_.output_tokens();
+    s.prompt_tokens = metrics_.prompt_tokens();
+    s.steps = metrics_.steps();
+    s.events = static_cast<std::int64_t>(sim_.events_processed());
+    s.block_size = cap_.block_size;
+    s.kv_blocks_per_replica = cap_.kv_blocks;
+    const TimePs end = metrics_.completed() > 0 ? metrics_.last_completion_ps() : metrics_.end_ps();
+    s.duration_s = ps_to_seconds(end);
+    const double dur = s.duration_s > 0 ? s.duration_s : 1.0;
+    const double gpus = static_cast<double>(spec_.tp) * spec_.replicas;
+    s.requests_per_s = static_cast<double>(s.completed) / dur;
+    s.output_tokens_per_s = static_cast<double>(s.output_tokens) / dur;
+    s.output_tokens_per_s_per_gpu = s.output_tokens_per_s / gpus;
+    s.total_tokens_per_s = static_cast<double>(s.output_tokens + s.prompt_tokens) / dur;
+    s.goodput_requests_per_s = static_cast<double>(s.good) / dur;
+    s.slo_attainment = s.completed > 0 ? static_cast<double>(s.good) / static_cast<double>(s.completed) : 0.0;
+    s.ttft = ServeMetrics::summarize(metrics_.ttft());
+    s.tpot = ServeMetrics::summarize(metrics_.tpot());
+    s.itl = ServeMetrics::summarize(metrics_.itl());
+    s.e2e = ServeMetrics::summarize(metrics_.e2e());
+    s.queue = ServeMetrics::summarize(metrics_.queue());
+    s.output_tokens_per_s_per_user = s.tpot.mean_s > 0 ? 1.0 / s.tpot.mean_s : 0.0;
+    s.step_min_s = ps_to_seconds(metrics_.min_step_ps());
+    s.step_max_s = ps_to_seconds(metrics_.max_step_ps());
+    s.step_mean_s = s.steps > 0 ? ps_to_seconds(metrics_.busy_ps()) / static_cast<double>(s.steps) : 0.0;
+    const double busy = static_cast<double>(metrics_.busy_ps());
+    s.mean_batch_size = busy > 0 ? metrics_.batch_time_weighted() / busy : 0.0;
+    s.max_batch_size = metrics_.max_batch();
+    s.mean_kv_usage = busy > 0 ? metrics_.kv_time_weighted() / busy : 0.0;
+    s.max_kv_usage = metrics_.kv_max();
+    s.mean_requests_in_system =
+        metrics_.end_ps() > 0 ? metrics_.in_system_area() / static_cast<double>(metrics_.end_ps()) : 0.0;
+    out.requests_csv = metrics_.requests_csv();
+    out.timeseries = metrics_.timeseries_table();
+    out.in_system_area_ps = metrics_.in_system_area();
+    out.end_ps = metrics_.end_ps();
+    return out;
+  }
+
+  const ServeSpec& spec_;
+  RequestSource source_;
+  Simulator<ServeEvent> sim_;
+  ServeMetrics metrics_;
+  Capacity cap_;
+  std::unique_ptr<StepTimeSource> owned_step_time_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::uint64_t next_id_ = 0;
+  std::uint64_t rr_ = 0;
+};
+
+/// (column, description, value) triples of a summary, in report order.
+struct Field {
+  std::string name;
+  std::string description;
+  Cell value;
+};
+
+std::vector<Field> summary_fields(const ServeSummary& s) {
+  std::vector<Field> f{
+      {"name", "experiment", s.name},
+      {"model", "model (with variant)", s.model},
+      {"variant", "attention variant", s.variant},
+      {"hardware", "GPU", s.hardware},
+      {"tp", "GPUs per replica (tensor parallel)", std::int64_t{s.tp}},
+      {"replicas", "data-parallel replicas", std::int64_t{s.replicas}},
+      {"router", "router policy", s.router},
+      {"arrival", "arrival process", s.arrival},
+      {"rate_per_s", "Poisson request rate (0 when not Poisson)", s.rate_per_s},
+      {"concurrency", "closed-loop concurrency (0 when not closed loop)", std::int64_t{s.concurrency}},
+      {"stop_reason", "why the run ended", s.stop_reason},
+      {"arrived", "requests that arrived", s.arrived},
+      {"completed", "requests completed", s.completed},
+      {"rejected", "requests rejected (can never fit)", s.rejected},
+      {"in_flight", "requests still waiting or running at the end", s.in_flight},
+      {"duration_s", "from 0 to the last completion", s.duration_s},
+      {"requests_per_s", "completed requests per second", s.requests_per_s},
+      {"output_tokens", "output tokens of completed requests", s.output_tokens},
+      {"output_tokens_per_s", "output tokens per second", s.output_tokens_per_s},
+      {"output_tokens_per_s_per_gpu", "output tokens per second per GPU", s.output_tokens_per_s_per_gpu},
+      {"output_tokens_per_s_per_user", "1 / mean TPOT", s.output_tokens_per_s_per_user},
+      {"total_tokens_per_s", "prompt + output tokens of completed requests per second", s.total_tokens_per_s},
+      {"goodput_requests_per_s", "completed requests per second meeting every SLO", s.goodput_requests_per_s},
+      {"slo_attainment", "fraction of completed requests meeting every SLO", s.slo_attainment},
+  };
+  auto dist = [&f](const std::string& prefix, const std::string& what, const Distribution& d) {
+    f.push_back({prefix + "_mean_s", what + ", mean", d.mean_s});
+    f.push_back({prefix + "_p50_s", what + ", median", d.p50_s});
+    f.push_back({prefix + "_p90_s", what + ", 90th percentile", d.p90_s});
+    f.push_back({prefix + "_p99_s", what + ", 99th percentile", d.p99_s});
+  };
+  dist("ttft", "time to first token", s.ttft);
+  dist("tpot", "time per output token, (E2E - TTFT)/(output - 1)", s.tpot);
+  dist("itl", "inter-token latency", s.itl);
+  dist("e2e", "end-to-end latency", s.e2e);
+  dist("queue", "queueing delay (arrival to first scheduled)", s.queue);
+  const std::vector<Field> rest{
+      {"preemptions", "preemptions by recompute", s.preemptions},
+      {"steps", "engine iterations", s.steps},
+      {"step_min_s", "shortest iteration", s.step_min_s},
+      {"step_mean_s", "mean iteration", s.step_mean_s},
+      {"step_max_s", "longest iteration", s.step_max_s},
+      {"mean_batch_size", "sequences per iteration, weighted by iteration time", s.mean_batch_size},
+      {"max_batch_size", "most sequences in one iteration", s.max_batch_size},
+      {"mean_kv_usage", "KV blocks in use / total, weighted by iteration time", s.mean_kv_usage},
+      {"max_kv_usage", "KV blocks in use / total, max", s.max_kv_usage},
+      {"kv_blocks_per_replica", "KV blocks per replica", s.kv_blocks_per_replica},
+      {"block_size", "tokens per KV block", std::int64_t{s.block_size}},
+      {"mean_requests_in_system", "time-averaged requests waiting or running (Little's L)",
+       s.mean_requests_in_system},
+      {"events", "events processed", s.events},
+  };
+  f.insert(f.end(), rest.begin(), rest.end());
+  return f;
+}
+
+}  // namespace
+
+ServeResult run_serve(const ServeSpec& spec, const ServeRunOptions& options) {
+  ServeRun run(spec, options);
+  return run.run();
+}
+
+}  // namespace mlasim
+
+namespace mlasim {
+
+Table summary_row_table(const std::vector<ServeSummary>& rows) {
+  if (rows.empty()) return Table{};
+  std::vector<Column> cols;
+  for (const Field& f : summary_fields(rows.front())) cols.push_back({f.name, f.description});
+  Table t(std::move(cols));
+  for (const ServeSummary& s : rows) {
+    std::vector<Cell> row;
+    for (Field& f : summary_fields(s)) row.push_back(std::move(f.value));
+    t.add_row(std::move(row));
+  }
+  return t;
+}
+
+Table summary_long_table(const ServeSummary& s) {
+  Table t({{"metric", "name"}, {"value", "value (base SI units: seconds, per second)"}, {"description", ""}});
+  for (Field& f : summary_fields(s)) t.add_row({f.name, std::move(f.value), f.description});
+  return t;
+}
+
+void add_serve_outputs(OutputSet& out, const ServeResult& result) {
+  const Table row = summary_row_table({result.summary});
+  out.add("summary.csv", table_to_csv(row));
+  out.add("summary.json", table_to_json(row));
+  out.add("summary.md", "# Serving run `" + result.summary.name + "`\n\n" +
+                            table_to_markdown(summary_long_table(result.summary)));
+  out.add("timeseries.csv", table_to_csv(result.timeseries));
+  if (!result.requests_csv.empty()) out.add("requests.csv", result.requests_csv);
+}
+
+}  // namespace mlasim

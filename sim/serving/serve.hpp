@@ -1,0 +1,109 @@
+#pragma once
+/// A serving run (DESIGN.md §8): requests from a WorkloadSpec, a router, and several engine replicas (data
+/// parallel) in one event queue; per-request timestamps turned into vLLM-style metrics.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/model_spec.hpp"
+#include "models/precision.hpp"
+#include "models/workload.hpp"
+#include "sim/device/capacity.hpp"
+#include "sim/device/device_model.hpp"
+#include "sim/device/hardware_spec.hpp"
+#include "sim/engine/simulator.hpp"
+#include "sim/output.hpp"
+#include "sim/serving/metrics.hpp"
+#include "sim/serving/replica.hpp"
+#include "sim/serving/workload_spec.hpp"
+#include "sim/table.hpp"
+
+namespace mlasim {
+
+/// How arriving requests are spread over replicas.
+enum class RouterPolicy {
+  kRoundRobin,        ///< replica i mod n
+  kLeastOutstanding,  ///< fewest waiting + running requests; ties to the lowest index
+};
+[[nodiscard]] std::string_view to_string(RouterPolicy p);
+/// Parses "round_robin", "least_outstanding"; throws InputError.
+[[nodiscard]] RouterPolicy parse_router_policy(std::string_view text);
+
+/// A validated serving experiment: plain data (the config loader builds it; tests build it in C++).
+struct ServeSpec {
+  std::string name;
+  std::string source;      ///< the config file, for provenance
+  ModelSpec model;         ///< with any attention variant already applied
+  std::string variant = "native";
+  HardwareSpec hardware;
+  DeviceMode device_mode = DeviceMode::kDatasheet;
+  Precision precision;
+  MlaMode mla_mode = MlaMode::kAuto;
+  int tp = 1;        ///< GPUs per replica (tensor parallel)
+  int replicas = 1;  ///< data-parallel engine copies
+  RouterPolicy router = RouterPolicy::kRoundRobin;
+  SchedulerSpec scheduler;
+  CapacityOptions capacity;      ///< gpu_memory_utilization, block_size (max_batched_tokens is taken from scheduler)
+  std::int64_t kv_blocks = 0;    ///< > 0 overrides the memory model's block count (per replica)
+  WorkloadSpec workload;
+  SloSpec slo;
+  EngineLimits limits;
+  bool per_request_csv = true;
+  TimePs timeseries_interval_ps = kPsPerSecond;
+  bool check_invariants = false;  ///< verify KV-block conservation at every step (slower)
+};
+
+/// Test and tool hooks of one run.
+struct ServeRunOptions {
+  StepTimeSource* step_time = nullptr;  ///< overrides the model's step time (shared by every replica)
+  ServeObserver* observer = nullptr;
+};
+
+/// The headline numbers of a run.
+struct ServeSummary {
+  std::string name, model, variant, hardware;
+  int tp = 1, replicas = 1;
+  std::string router, arrival;
+  double rate_per_s = 0;  ///< poisson only
+  int concurrency = 0;    ///< closed loop only
+  std::string stop_reason;
+  std::int64_t arrived = 0, completed = 0, rejected = 0, in_flight = 0, good = 0, preemptions = 0;
+  std::int64_t output_tokens = 0, prompt_tokens = 0, steps = 0, events = 0;
+  int block_size = 0;
+  std::int64_t kv_blocks_per_replica = 0;
+  double duration_s = 0;  ///< from 0 to the last completion (or the end of the run if none)
+  double requests_per_s = 0, output_tokens_per_s = 0, output_tokens_per_s_per_gpu = 0;
+  double output_tokens_per_s_per_user = 0;  ///< 1 / mean TPOT
+  double total_tokens_per_s = 0, goodput_requests_per_s = 0, slo_attainment = 0;
+  Distribution ttft, tpot, itl, e2e, queue;
+  double step_min_s = 0, step_mean_s = 0, step_max_s = 0;
+  double mean_batch_size = 0;  ///< time-weighted over busy time
+  std::int64_t max_batch_size = 0;
+  double mean_kv_usage = 0, max_kv_usage = 0;  ///< fractions of the KV blocks
+  double mean_requests_in_system = 0;          ///< Little's L over [0, end]
+};
+
+struct ServeResult {
+  ServeSummary summary;
+  std::string requests_csv;  ///< empty unless per_request_csv
+  Table timeseries;
+  double in_system_area_ps = 0;  ///< ∫ requests in system dt (request·ps)
+  TimePs end_ps = 0;
+};
+
+/// KV blocks per replica from the memory model (or the override); InputError when the model does not fit.
+[[nodiscard]] Capacity serve_capacity(const ServeSpec& spec);
+
+/// Runs the experiment. Deterministic: the same spec gives byte-identical outputs.
+[[nodiscard]] ServeResult run_serve(const ServeSpec& spec, const ServeRunOptions& options = {});
+
+/// The summary as one wide row (sweeps stack these) and as (metric, value, unit) rows for reading.
+[[nodiscard]] Table summary_row_table(const std::vector<ServeSummary>& rows);
+[[nodiscard]] Table summary_long_table(const ServeSummary& s);
+
+/// Adds summary.{csv,json,md}, timeseries.csv and (when present) requests.csv to `out`.
+void add_serve_outputs(OutputSet& out, const ServeResult& result);
+
+}  // namespace mlasim

@@ -1,0 +1,57 @@
+#include "sim/serving/step_time.hpp"
+
+namespace mlasim {
+
+std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept {
+  // splitmix64-style mixing of the seven sums.
+  std::uint64_t h = 0x9E3779B97F4A7C15ULL;
+  auto mix = [&h](std::int64_t v) {
+    std::uint64_t x = static_cast<std::uint64_t>(v) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBULL;
+    x ^= x >> 31;
+    h ^= x;
+  };
+  mix(m.decode_seqs);
+  mix(m.decode_context);
+  mix(m.prefill_seqs);
+  mix(m.prefill_tokens);
+  mix(m.prefill_context);
+  mix(m.prefill_pairs);
+  mix(m.sampled);
+  return static_cast<std::size_t>(h);
+}
+
+ModelStepTime::ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, int tp, MlaMode mla_mode,
+                             std::size_t cache_limit)
+    : model_(std::move(model)), device_(std::move(device)), cache_limit_(cache_limit) {
+  shape_.parallel.tp = tp;
+  shape_.precision = precision;
+  shape_.mla_mode = mla_mode;
+}
+
+TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& work) {
+  if (auto it = cache_.find(mix); it != cache_.end()) {
+    ++hits_;
+    return it->second;
+  }
+  ++misses_;
+  work.fill(shape_.sequences);
+  const StepWorkload wl = build_step(model_, shape_);
+  double seconds = 0.0;  // the same additions, in the same order, as cost_step's step_time_s
+  for (const Op& op : wl.ops) seconds += device_.time_op(op, shape_.precision, shape_.parallel.tp).time_s;
+  const TimePs ps = seconds_to_ps(seconds);
+  if (cache_.size() >= cache_limit_) cache_.clear();
+  cache_.emplace(mix, ps);
+  return ps;
+}
+
+TimePs ModelStepTime::reference_time(const std::vector<SequenceWork>& sequences) const {
+  StepShape shape = shape_;
+  shape.sequences = sequences;
+  return seconds_to_ps(cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s);
+}
+
+}  // namespace mlasim

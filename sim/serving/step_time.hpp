@@ -1,0 +1,102 @@
+#pragma once
+/// The duration of one engine iteration. ModelStepTime costs the exact mix of prefill chunks and decodes with
+/// the workload and device models (build_step + cost_step); tests inject FixedStepTime.
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "models/model_spec.hpp"
+#include "models/precision.hpp"
+#include "models/workload.hpp"
+#include "sim/device/device_model.hpp"
+#include "sim/time.hpp"
+
+namespace mlasim {
+
+/// The sums through which a step's cost depends on its mix (see build_step: the ops are functions of the
+/// token, context and (query, key)-pair totals of the decode and prefill sequences and of the sampled count).
+/// Two mixes with equal StepMix cost exactly the same. Decodes here have one new token each.
+struct StepMix {
+  std::int64_t decode_seqs = 0;      ///< decode sequences (= decode tokens)
+  std::int64_t decode_context = 0;   ///< Σ context of decodes, after appending (= decode pairs)
+  std::int64_t prefill_seqs = 0;     ///< prefill chunks
+  std::int64_t prefill_tokens = 0;   ///< Σ chunk lengths
+  std::int64_t prefill_context = 0;  ///< Σ context after the chunk
+  std::int64_t prefill_pairs = 0;    ///< Σ q·L − q(q − 1)/2 (causal)
+  std::int64_t sampled = 0;          ///< sequences that produce a token this step
+
+  [[nodiscard]] std::int64_t sequences() const { return decode_seqs + prefill_seqs; }
+  [[nodiscard]] std::int64_t tokens() const { return decode_seqs + prefill_tokens; }
+  void add_decode(std::int64_t context) {
+    ++decode_seqs;
+    decode_context += context;
+    ++sampled;
+  }
+  void add_prefill(std::int64_t chunk, std::int64_t context, bool samples) {
+    ++prefill_seqs;
+    prefill_tokens += chunk;
+    prefill_context += context;
+    prefill_pairs += chunk * context - chunk * (chunk - 1) / 2;
+    if (samples) ++sampled;
+  }
+  friend bool operator==(const StepMix&, const StepMix&) = default;
+};
+
+/// Fills the exact per-sequence work of the step being costed (implemented by the scheduler), so a cost
+/// model can call build_step on the real shape.
+class SequenceWorkSource {
+ public:
+  virtual void fill(std::vector<SequenceWork>& out) const = 0;
+
+ protected:
+  ~SequenceWorkSource() = default;
+};
+
+/// Duration of one iteration.
+class StepTimeSource {
+ public:
+  virtual ~StepTimeSource() = default;
+  /// Step time in ps for `mix`; `work` gives the exact sequences when needed.
+  virtual TimePs step_time(const StepMix& mix, const SequenceWorkSource& work) = 0;
+};
+
+/// Every step takes the same time (tests: M/D/1).
+class FixedStepTime final : public StepTimeSource {
+ public:
+  explicit FixedStepTime(TimePs step_ps) : step_ps_(step_ps) {}
+  TimePs step_time(const StepMix&, const SequenceWorkSource&) override { return step_ps_; }
+
+ private:
+  TimePs step_ps_;
+};
+
+/// The workload and device models' time for the exact mix: seconds_to_ps(cost_step(build_step(model,
+/// shape), device, precision, tp).step_time_s). Memoized on StepMix (exact: the cost is a function of those
+/// sums). On a miss, the step time is the sum of device.time_op over build_step's ops in order — the same
+/// additions cost_step makes, without copying the ops.
+class ModelStepTime final : public StepTimeSource {
+ public:
+  ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, int tp, MlaMode mla_mode,
+                std::size_t cache_limit = 1 << 20);
+  TimePs step_time(const StepMix& mix, const SequenceWorkSource& work) override;
+  /// Uncached: build_step + cost_step on `sequences`.
+  [[nodiscard]] TimePs reference_time(const std::vector<SequenceWork>& sequences) const;
+
+  [[nodiscard]] std::uint64_t cache_hits() const { return hits_; }
+  [[nodiscard]] std::uint64_t cache_misses() const { return misses_; }
+
+ private:
+  struct MixHash {
+    std::size_t operator()(const StepMix& m) const noexcept;
+  };
+
+  ModelSpec model_;
+  DeviceModel device_;
+  StepShape shape_;  ///< reused buffer
+  std::size_t cache_limit_;
+  std::unordered_map<StepMix, TimePs, MixHash> cache_;
+  std::uint64_t hits_ = 0;
+  std::uint64_t misses_ = 0;
+};
+
+}  // namespace mlasim

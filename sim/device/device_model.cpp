@@ -74,11 +74,10 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode) : hw_(hw), mod
     case DeviceMode::kCalibrated: {
       const Calibration& c = hw.calibration;
       if (c.empty() || !c.hbm_bandwidth_bytes_per_s) {
-        throw InputError(
-            SourceLocation{hw.id}, "calibration",
-            fmt::format("{} has no calibration (hbm_bandwidth missing); run the probes on the GPU "
-                        "(kernels/probes/run_on_gpu.sh) and fit them, or use --mode datasheet",
-                        hw.name));
+        throw InputError(fmt::format(
+            "mode calibrated: profile `{}` ({}) has no calibration block (hbm_bandwidth missing); run the probes "
+            "on the GPU (kernels/probes/run_on_gpu.sh), fit them into the profile, or use mode datasheet",
+            hw.id, hw.name));
       }
       mem_bw_ = *c.hbm_bandwidth_bytes_per_s;
       compute_eff_ = hw.datasheet_efficiency.compute;

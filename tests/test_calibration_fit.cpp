@@ -198,14 +198,14 @@ TEST_CASE("the GEMM table returns measured points exactly and interpolates betwe
   REQUIRE(table.points().front().m == 1);
   for (std::int64_t m = 1; m <= 8192; m *= 2) {
     const GemmRate r = table.rate_at(static_cast<double>(m));
-    CHECK(r.provenance == LookupKind::kMeasured);
+    CHECK(r.provenance == Provenance::kMeasured);
     CHECK(r.tflop_per_s == true_rate(static_cast<double>(m)));
   }
   // Between powers of two the log-log interpolation of this curve stays within 3% (its worst is at the knee).
   for (double m : {3.0, 24.0, 96.0, 150.0, 1000.0, 6000.0}) {
     INFO("m = " << m);
     const GemmRate r = table.rate_at(m);
-    CHECK(r.provenance == LookupKind::kInterpolated);
+    CHECK(r.provenance == Provenance::kInterpolated);
     CHECK(r.tflop_per_s == Approx(true_rate(m)).epsilon(0.03));
   }
   // Interpolation is monotone where the data are.
@@ -222,14 +222,14 @@ TEST_CASE("outside the measured m the GEMM table extrapolates by the two regimes
   const GemmEfficiencyTable table(GemmShapeKey{"lt_bf16", "bf16", 4096, 4096, 1},
                                   {{4, 10.0, 0.0}, {64, 160.0, 0.0}, {1024, 600.0, 0.0}});
   const GemmRate low = table.rate_at(2.0);
-  CHECK(low.provenance == LookupKind::kExtrapolated);
+  CHECK(low.provenance == Provenance::kExtrapolated);
   CHECK(low.tflop_per_s == Approx(5.0));  // same time as m = 4: weight-read bound
   CHECK(table.time_s(2.0) == Approx(table.time_s(4.0)));
   const GemmRate high = table.rate_at(4096.0);
-  CHECK(high.provenance == LookupKind::kExtrapolated);
+  CHECK(high.provenance == Provenance::kExtrapolated);
   CHECK(high.tflop_per_s == Approx(600.0));
   CHECK_THROWS_AS(table.rate_at(0.5), InputError);
-  CHECK(std::string(to_string(LookupKind::kInterpolated)) == "interpolated");
+  CHECK(std::string(to_string(Provenance::kInterpolated)) == "interpolated");
 }
 
 TEST_CASE("GEMM rows become one table per (kernel, dtype, n, k, batch), labels joined") {

@@ -7,15 +7,6 @@
 
 namespace mlasim {
 
-const char* to_string(LookupKind p) {
-  switch (p) {
-    case LookupKind::kMeasured: return "measured";
-    case LookupKind::kInterpolated: return "interpolated";
-    case LookupKind::kExtrapolated: return "extrapolated";
-  }
-  return "?";
-}
-
 GemmEfficiencyTable::GemmEfficiencyTable(GemmShapeKey key, std::vector<GemmPoint> points, std::string label)
     : key_(std::move(key)), points_(std::move(points)), label_(std::move(label)) {
   const std::string what = fmt::format("GEMM table {} n={} k={} batch={}", key_.kernel, key_.n, key_.k, key_.batch);
@@ -41,16 +32,16 @@ GemmRate GemmEfficiencyTable::rate_at(double m) const {
   const GemmPoint& last = points_.back();
   const auto m_first = static_cast<double>(first.m);
   const auto m_last = static_cast<double>(last.m);
-  if (m < m_first) return {first.tflops * m / m_first, LookupKind::kExtrapolated};
-  if (m > m_last) return {last.tflops, LookupKind::kExtrapolated};
+  if (m < m_first) return {first.tflops * m / m_first, Provenance::kExtrapolated};
+  if (m > m_last) return {last.tflops, Provenance::kExtrapolated};
   const auto hi = std::lower_bound(points_.begin(), points_.end(), m,
                                    [](const GemmPoint& p, double v) { return static_cast<double>(p.m) < v; });
-  if (static_cast<double>(hi->m) == m) return {hi->tflops, LookupKind::kMeasured};
+  if (static_cast<double>(hi->m) == m) return {hi->tflops, Provenance::kMeasured};
   const auto lo = hi - 1;
   const double f = (std::log(m) - std::log(static_cast<double>(lo->m))) /
                    (std::log(static_cast<double>(hi->m)) - std::log(static_cast<double>(lo->m)));
   const double log_rate = std::log(lo->tflops) + f * (std::log(hi->tflops) - std::log(lo->tflops));
-  return {std::exp(log_rate), LookupKind::kInterpolated};
+  return {std::exp(log_rate), Provenance::kInterpolated};
 }
 
 double GemmEfficiencyTable::time_s(double m) const {

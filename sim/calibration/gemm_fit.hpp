@@ -8,15 +8,10 @@
 #include <vector>
 
 #include "sim/calibration/probe_csv.hpp"
+#include "sim/provenance.hpp"
 
 namespace mlasim {
 
-/// How a looked-up value relates to the measurements (DESIGN.md §6: every prediction carries provenance;
-/// the device model maps this onto its own Provenance).
-enum class LookupKind { kMeasured, kInterpolated, kExtrapolated };
-
-/// "measured", "interpolated" or "extrapolated".
-[[nodiscard]] const char* to_string(LookupKind p);
 
 /// Identity of one GEMM shape family: everything but m.
 struct GemmShapeKey {
@@ -38,7 +33,7 @@ struct GemmPoint {
 /// Result of a lookup.
 struct GemmRate {
   double tflop_per_s = 0.0;  ///< achieved rate [TFLOP/s]
-  LookupKind provenance = LookupKind::kMeasured;
+  Provenance provenance = Provenance::kMeasured;  ///< measured, interpolated or extrapolated
 };
 
 /// Achieved TFLOP/s versus m for one shape family.

@@ -52,7 +52,7 @@ std::string format_probe_report(const ProbeRunFits& fits, const std::string& gem
                        t.key().batch, t.label());
     for (double m : report_m) {
       const GemmRate r = t.rate_at(m);
-      out += fmt::format(" m={:g}: {:.1f}{}", m, r.tflop_per_s, r.provenance == LookupKind::kMeasured ? "" : "*");
+      out += fmt::format(" m={:g}: {:.1f}{}", m, r.tflop_per_s, r.provenance == Provenance::kMeasured ? "" : "*");
     }
     out += "\n";
   }

@@ -42,20 +42,6 @@ std::string_view to_string(Bound b) {
   return "?";
 }
 
-std::string_view to_string(Provenance p) {
-  switch (p) {
-    case Provenance::kAnalytic:
-      return "analytic";
-    case Provenance::kMeasured:
-      return "measured";
-    case Provenance::kInterpolated:
-      return "interpolated";
-    case Provenance::kExtrapolated:
-      return "extrapolated";
-  }
-  return "?";
-}
-
 DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode) : hw_(hw), mode_(mode) {
   switch (mode) {
     case DeviceMode::kSpeedOfLight:

@@ -6,6 +6,7 @@
 
 #include "models/workload.hpp"
 #include "sim/device/hardware_spec.hpp"
+#include "sim/provenance.hpp"
 
 namespace mlasim {
 
@@ -19,10 +20,6 @@ enum class DeviceMode { kSpeedOfLight, kDatasheet, kCalibrated };
 /// What limits an op.
 enum class Bound { kMemory, kCompute, kLaunch, kNetwork };
 [[nodiscard]] std::string_view to_string(Bound b);
-
-/// Where a predicted time comes from (DESIGN.md §6); reports show it.
-enum class Provenance { kAnalytic, kMeasured, kInterpolated, kExtrapolated };
-[[nodiscard]] std::string_view to_string(Provenance p);
 
 /// An op's predicted time, totalled over its launches in the step.
 struct OpTime {

@@ -1,0 +1,372 @@
+// Serve configs: YAML -> ServeSpec (+ sweep axis). Schema: sim/serving/README.md.
+#include "sim/config/serve_config.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "models/precision.hpp"
+#include "models/variant.hpp"
+#include "models/workload.hpp"
+#include "sim/config/loader.hpp"
+#include "sim/config/yaml_reader.hpp"
+#include "sim/device/device_model.hpp"
+#include "sim/error.hpp"
+#include "sim/serving/workload_spec.hpp"
+#include "sim/units.hpp"
+
+namespace mlasim {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kMaxSweepPoints = 10'000;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool is_path(const std::string& text) {
+  return text.find('/') != std::string::npos || text.find('\\') != std::string::npos || text.ends_with(".yaml") ||
+         text.ends_with(".yml") || text.ends_with(".json");
+}
+
+fs::path relative_to(const fs::path& dir, const std::string& file) {
+  const fs::path p(file);
+  return p.is_absolute() ? p : dir / p;
+}
+
+// A catalogue name or a path relative to the config; unlocated errors are placed on the entry.
+template <class Resolve>
+auto resolve_entry(const YamlValue& item, const fs::path& dir, Resolve&& resolve) {
+  const std::string text = item.as_string();
+  const std::string target = is_path(text) ? relative_to(dir, text).string() : text;
+  try {
+    return resolve(std::string_view(target));
+  } catch (const InputError& e) {
+    if (!e.where().file.empty()) throw;
+    item.fail(e.message());
+  }
+}
+
+template <class Enum, std::size_t N>
+std::vector<std::string> enum_names(const std::array<Enum, N>& values) {
+  std::vector<std::string> out;
+  for (const Enum v : values) out.emplace_back(to_string(v));
+  return out;
+}
+
+std::int64_t positive_count(const YamlValue& v) {
+  const std::int64_t n = v.parse_with(parse_count);
+  if (n < 1) v.fail(fmt::format("must be at least 1, got {}", n));
+  return n;
+}
+
+int positive_int(const YamlValue& v) {
+  const std::int64_t n = positive_count(v);
+  if (n > std::numeric_limits<int>::max()) v.fail(fmt::format("value {} is out of range", n));
+  return static_cast<int>(n);
+}
+
+double positive_double(const YamlValue& v) {
+  const double x = v.as_double();
+  if (!(x > 0.0) || !std::isfinite(x)) v.fail(fmt::format("must be a positive number, got {}", x));
+  return x;
+}
+
+LengthSpec read_length(const YamlValue& v, const fs::path& dir) {
+  if (v.is_scalar()) return LengthSpec::fixed(positive_count(v));
+  const YamlMap m = v.as_map({"distribution", "value", "min", "max", "mean", "stddev", "median", "sigma", "file"});
+  const YamlValue kind_value = m.required("distribution");
+  const std::string kind = kind_value.as_string();
+  LengthSpec s;
+  auto need = [&](std::string_view key) { return m.required(key); };
+  auto clip = [&] {
+    if (const auto x = m.optional("min")) s.min = positive_count(*x);
+    if (const auto x = m.optional("max")) s.max = positive_count(*x);
+    if (s.max < s.min) m.required("max").fail(fmt::format("max ({}) is below min ({})", s.max, s.min));
+  };
+  auto only = [&](std::initializer_list<std::string_view> allowed) {
+    for (const YamlEntry& e : m.entries()) {
+      if (e.key == "distribution") continue;
+      bool ok = false;
+      for (std::string_view a : allowed) ok = ok || e.key == a;
+      if (!ok) e.value.fail(fmt::format("`{}` does not apply to the {} distribution", e.key, kind));
+    }
+  };
+  if (kind == "fixed") {
+    only({"value"});
+    s = LengthSpec::fixed(positive_count(need("value")));
+  } else if (kind == "uniform") {
+    only({"min", "max"});
+    s.kind = LengthSpec::Kind::kUniform;
+    s.min = positive_count(need("min"));
+    s.max = positive_count(need("max"));
+    if (s.max < s.min) need("max").fail(fmt::format("max ({}) is below min ({})", s.max, s.min));
+  } else if (kind == "normal") {
+    only({"mean", "stddev", "min", "max"});
+    s.kind = LengthSpec::Kind::kNormal;
+    s.mean = positive_double(need("mean"));
+    s.stddev = need("stddev").as_double();
+    if (s.stddev < 0) need("stddev").fail("must be >= 0");
+    s.max = static_cast<std::int64_t>(std::ceil(s.mean + 6.0 * s.stddev));
+    clip();
+  } else if (kind == "lognormal") {
+    only({"median", "sigma", "min", "max"});
+    s.kind = LengthSpec::Kind::kLognormal;
+    s.median = positive_double(need("median"));
+    s.sigma = need("sigma").as_double();
+    if (s.sigma < 0) need("sigma").fail("must be >= 0");
+    s.max = static_cast<std::int64_t>(std::ceil(s.median * std::exp(6.0 * s.sigma)));
+    clip();
+  } else if (kind == "histogram") {
+    only({"file"});
+    s = load_length_histogram(relative_to(dir, need("file").as_string()));
+  } else {
+    kind_value.fail(unknown_name_message("length distribution", kind,
+                                         {"fixed", "uniform", "normal", "lognormal", "histogram"}));
+  }
+  return s;
+}
+
+std::vector<double> read_rate_grid(const YamlValue& v) {
+  std::vector<double> out;
+  const std::vector<YamlValue> items = v.is_list() ? v.as_list() : std::vector<YamlValue>{v};
+  for (const YamlValue& item : items) {
+    if (!item.is_scalar()) item.fail("expected a rate such as `10 req/s` or a range such as `1..64 x2 req/s`");
+    const std::vector<double> part = item.parse_with(parse_rate_grid);
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  if (out.empty()) v.fail("the grid is empty");
+  return out;
+}
+
+std::vector<std::int64_t> read_count_grid(const YamlValue& v) {
+  std::vector<std::int64_t> out;
+  const std::vector<YamlValue> items = v.is_list() ? v.as_list() : std::vector<YamlValue>{v};
+  for (const YamlValue& item : items) {
+    if (!item.is_scalar()) item.fail("expected a count, a list of counts or a range such as `1..256 x2`");
+    const std::vector<std::int64_t> part = item.parse_with(parse_count_grid);
+    for (const std::int64_t x : part) {
+      if (x < 1) item.fail(fmt::format("values must be at least 1, got {}", x));
+    }
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  if (out.empty()) v.fail("the grid is empty");
+  return out;
+}
+
+TimePs read_time(const YamlValue& v) {
+  const double s = v.as_quantity(Dimension::kTime);
+  if (!(s > 0.0)) v.fail("must be positive");
+  try {
+    return seconds_to_ps(s);
+  } catch (const InternalError&) {
+    v.fail("too long for the picosecond clock (at most about 106 days)");
+  }
+}
+
+}  // namespace
+
+std::vector<double> parse_rate_grid(std::string_view text_in) {
+  const std::string_view text = trim(text_in);
+  const std::size_t dots = text.find("..");
+  if (dots == std::string_view::npos) {
+    const double r = parse_quantity(text, Dimension::kRate);
+    if (!(r > 0.0)) throw InputError(fmt::format("rate must be positive, got `{}`", text));
+    return {r};
+  }
+  // "A..B xF UNIT" or "A..B +S UNIT"
+  const std::string_view start_text = trim(text.substr(0, dots));
+  std::string_view rest = trim(text.substr(dots + 2));
+  const std::size_t sp1 = rest.find_first_of(" \t");
+  const std::string usage = fmt::format(
+      "range `{}` needs a step and a unit: `1..64 x2 req/s` (geometric) or `5..50 +5 req/s` (arithmetic)", text);
+  if (sp1 == std::string_view::npos) throw InputError(usage);
+  const std::string_view end_text = rest.substr(0, sp1);
+  rest = trim(rest.substr(sp1));
+  const std::size_t sp2 = rest.find_first_of(" \t");
+  if (sp2 == std::string_view::npos) throw InputError(usage);
+  const std::string_view step_text = rest.substr(0, sp2);
+  const std::string unit(trim(rest.substr(sp2)));
+  if (step_text.size() < 2 || (step_text.front() != 'x' && step_text.front() != '+')) throw InputError(usage);
+  const double start = parse_quantity(fmt::format("{} {}", start_text, unit), Dimension::kRate);
+  const double end = parse_quantity(fmt::format("{} {}", end_text, unit), Dimension::kRate);
+  if (!(start > 0.0) || end < start) throw InputError(fmt::format("range `{}` must satisfy 0 < start <= end", text));
+  std::vector<double> out;
+  if (step_text.front() == 'x') {
+    const double f = parse_quantity(fmt::format("{} 1/s", step_text.substr(1)), Dimension::kRate);
+    if (!(f > 1.0)) throw InputError(fmt::format("geometric range `{}` needs a factor above 1", text));
+    for (int i = 0;; ++i) {
+      const double v = start * std::pow(f, i);
+      if (v > end * (1.0 + 1e-12)) break;
+      out.push_back(v);
+    }
+  } else {
+    const double step = parse_quantity(fmt::format("{} {}", step_text.substr(1), unit), Dimension::kRate);
+    if (!(step > 0.0)) throw InputError(fmt::format("arithmetic range `{}` needs a positive step", text));
+    for (int i = 0;; ++i) {
+      const double v = start + step * i;
+      if (v > end * (1.0 + 1e-12)) break;
+      out.push_back(v);
+      if (out.size() > kMaxSweepPoints) throw InputError(fmt::format("range `{}` has too many points", text));
+    }
+  }
+  return out;
+}
+
+ServeConfig load_serve_config(const fs::path& path) {
+  const YamlDocument doc = YamlDocument::parse_file(path, "serve config");
+  const YamlMap root = doc.root().as_map({"serve"});
+  const YamlMap s = root.required("serve").as_map({"name", "model", "variant", "hardware", "tp", "replicas", "router",
+                                                    "mode", "mla_mode", "precision", "scheduler", "workload", "slo",
+                                                    "limits", "output", "sweep"});
+  const fs::path dir = path.parent_path();
+  ServeConfig cfg;
+  ServeSpec& spec = cfg.spec;
+  spec.source = path.string();
+  spec.name = s.optional_string("name", path.stem().string());
+  spec.model = resolve_entry(s.required("model"), dir, resolve_model);
+  if (const auto v = s.optional("variant")) {
+    const VariantSpec variant = v->parse_with(parse_variant);
+    spec.variant = variant.to_string();
+    try {
+      spec.model = apply_variant(spec.model, variant);
+    } catch (const InputError& e) {
+      v->fail(e.message());
+    }
+  }
+  spec.hardware = resolve_entry(s.required("hardware"), dir, resolve_hw);
+  if (const auto v = s.optional("tp")) spec.tp = positive_int(*v);
+  if (const auto v = s.optional("replicas")) spec.replicas = positive_int(*v);
+  if (const auto v = s.optional("router")) {
+    spec.router = parse_named(*v, parse_router_policy, "router",
+                              enum_names(std::array{RouterPolicy::kRoundRobin, RouterPolicy::kLeastOutstanding}));
+  }
+  if (const auto v = s.optional("mode")) {
+    spec.device_mode = parse_named(
+        *v, parse_device_mode, "device mode",
+        enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
+  }
+  if (const auto v = s.optional("mla_mode")) {
+    spec.mla_mode = parse_named(*v, parse_mla_mode, "MLA mode",
+                                enum_names(std::array{MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}));
+  }
+  if (const auto p = s.optional("precision")) {
+    const YamlMap m = p->as_map({"weights", "kv_cache", "activations"});
+    auto dtype = [](const YamlValue& v) { return parse_named(v, parse_dtype, "dtype", known_dtypes()); };
+    if (const auto v = m.optional("weights")) spec.precision.weights = dtype(*v);
+    if (const auto v = m.optional("kv_cache")) spec.precision.kv_cache = dtype(*v);
+    if (const auto v = m.optional("activations")) spec.precision.activations = dtype(*v);
+  }
+  if (const auto sc = s.optional("scheduler")) {
+    const YamlMap m = sc->as_map({"max_num_seqs", "max_num_batched_tokens", "block_size", "gpu_memory_utilization",
+                                  "kv_blocks"});
+    if (const auto v = m.optional("max_num_seqs")) spec.scheduler.max_num_seqs = positive_int(*v);
+    if (const auto v = m.optional("max_num_batched_tokens")) spec.scheduler.max_num_batched_tokens = positive_count(*v);
+    if (const auto v = m.optional("block_size")) spec.capacity.block_size = positive_int(*v);
+    if (const auto v = m.optional("gpu_memory_utilization")) {
+      spec.capacity.gpu_memory_utilization = v->as_double();
+      if (!(spec.capacity.gpu_memory_utilization > 0.0 && spec.capacity.gpu_memory_utilization <= 1.0)) {
+        v->fail(fmt::format("must be in (0, 1], got {}", spec.capacity.gpu_memory_utilization));
+      }
+    }
+    if (const auto v = m.optional("kv_blocks")) spec.kv_blocks = positive_count(*v);
+  }
+
+  const YamlMap w = s.required("workload").as_map(
+      {"arrival", "rate", "concurrency", "trace", "requests", "seed", "prompt_tokens", "output_tokens"});
+  WorkloadSpec& wl = spec.workload;
+  const YamlValue arrival = w.required("arrival");
+  wl.arrival = parse_named(arrival,
+                           [](std::string_view t) {
+                             if (t == "poisson") return ArrivalKind::kPoisson;
+                             if (t == "closed_loop") return ArrivalKind::kClosedLoop;
+                             if (t == "trace") return ArrivalKind::kTrace;
+                             throw InputError("unknown arrival");
+                           },
+                           "arrival process", {"poisson", "closed_loop", "trace"});
+  auto forbid = [&](std::string_view key, std::string_view why) {
+    if (const auto v = w.optional(key)) v->fail(fmt::format("`{}` does not apply to {}", key, why));
+  };
+  switch (wl.arrival) {
+    case ArrivalKind::kPoisson: {
+      const YamlValue r = w.required("rate");
+      wl.rate_per_s = r.as_quantity(Dimension::kRate);
+      if (!(wl.rate_per_s > 0.0)) r.fail("must be positive");
+      forbid("concurrency", "Poisson arrivals");
+      forbid("trace", "Poisson arrivals");
+      break;
+    }
+    case ArrivalKind::kClosedLoop:
+      wl.concurrency = positive_int(w.required("concurrency"));
+      forbid("rate", "a closed loop");
+      forbid("trace", "a closed loop");
+      break;
+    case ArrivalKind::kTrace: {
+      wl.trace_source = relative_to(dir, w.required("trace").as_string()).string();
+      wl.trace = load_trace(wl.trace_source);
+      forbid("rate", "a trace");
+      forbid("concurrency", "a trace");
+      forbid("prompt_tokens", "a trace (lengths come from the file)");
+      forbid("output_tokens", "a trace (lengths come from the file)");
+      break;
+    }
+  }
+  if (const auto v = w.optional("requests")) {
+    wl.num_requests = positive_count(*v);
+  } else {
+    wl.num_requests = wl.arrival == ArrivalKind::kTrace ? static_cast<std::int64_t>(wl.trace.size()) : 1000;
+  }
+  if (const auto v = w.optional("seed")) wl.seed = static_cast<std::uint64_t>(v->as_int64());
+  if (const auto v = w.optional("prompt_tokens")) wl.prompt = read_length(*v, dir);
+  if (const auto v = w.optional("output_tokens")) wl.output = read_length(*v, dir);
+
+  if (const auto slo = s.optional("slo")) {
+    const YamlMap m = slo->as_map({"ttft", "tpot", "e2e"});
+    if (const auto v = m.optional("ttft")) spec.slo.ttft_ps = read_time(*v);
+    if (const auto v = m.optional("tpot")) spec.slo.tpot_ps = read_time(*v);
+    if (const auto v = m.optional("e2e")) spec.slo.e2e_ps = read_time(*v);
+  }
+  if (const auto lim = s.optional("limits")) {
+    const YamlMap m = lim->as_map({"max_time", "max_events"});
+    if (const auto v = m.optional("max_time")) spec.limits.max_time_ps = read_time(*v);
+    if (const auto v = m.optional("max_events")) spec.limits.max_events = static_cast<std::uint64_t>(positive_count(*v));
+  }
+  if (const auto out = s.optional("output")) {
+    const YamlMap m = out->as_map({"per_request_csv", "timeseries_interval", "check_invariants"});
+    spec.per_request_csv = m.optional_bool("per_request_csv", spec.per_request_csv);
+    if (const auto v = m.optional("timeseries_interval")) spec.timeseries_interval_ps = read_time(*v);
+    spec.check_invariants = m.optional_bool("check_invariants", false);
+  }
+  if (const auto sw = s.optional("sweep")) {
+    const YamlMap m = sw->as_map({"rate", "concurrency"});
+    if (m.has("rate") && m.has("concurrency")) m.required("concurrency").fail("sweep over `rate` or `concurrency`, not both");
+    if (const auto v = m.optional("rate")) {
+      if (wl.arrival != ArrivalKind::kPoisson) v->fail("a rate sweep needs `arrival: poisson`");
+      cfg.sweep.axis = ServeSweepSpec::Axis::kRate;
+      cfg.sweep.rates_per_s = read_rate_grid(*v);
+    } else if (const auto c = m.optional("concurrency")) {
+      if (wl.arrival != ArrivalKind::kClosedLoop) c->fail("a concurrency sweep needs `arrival: closed_loop`");
+      cfg.sweep.axis = ServeSweepSpec::Axis::kConcurrency;
+      cfg.sweep.concurrency = read_count_grid(*c);
+    } else {
+      (void)m.required("rate");  // reports the missing key
+    }
+  }
+  // Fail early, located, when the model does not fit the GPUs.
+  try {
+    (void)serve_capacity(spec);
+  } catch (const InputError& e) {
+    const YamlValue at = s.has("tp") ? s.required("tp") : s.required("model");
+    throw InputError(at.where(), at.key_path(), e.message());
+  }
+  return cfg;
+}
+
+}  // namespace mlasim

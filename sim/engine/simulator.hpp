@@ -3,6 +3,7 @@
 /// number) in a binary heap so that ties run in the order they were scheduled, typed payloads (a
 /// std::variant of event structs, say), lazy cancellation by generation check, limits on simulated time and
 /// on the number of events, and a deadlock check when the queue empties while work is pending.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -92,7 +93,7 @@ class Simulator {
     stop_requested_ = false;
     while (!heap_.empty()) {
       if (processed_ >= limits_.max_events) return StopReason::kEventLimit;
-      if (heap_.front().time > limits_.max_time_ps) {
+      if (time_of(heap_.front()) > limits_.max_time_ps) {
         now_ = limits_.max_time_ps;
         return StopReason::kTimeLimit;
       }
@@ -103,7 +104,7 @@ class Simulator {
         free_slots_.push_back(e.slot);
         if (!live) continue;
       }
-      now_ = e.time;
+      now_ = time_of(e);
       ++processed_;
       handler(e.payload);
       if (stop_requested_) return StopReason::kStopped;
@@ -114,21 +115,23 @@ class Simulator {
   }
 
  private:
+  // (time, seq) packed into one unsigned 128-bit key so that the heap's hot comparison is a single compare.
+  // Times are >= 0, so the unsigned order of the high half is the time order.
+  __extension__ using Key = unsigned __int128;
   struct Entry {
-    TimePs time;
-    std::uint64_t seq;
+    Key key;
     std::uint32_t slot;
     std::uint32_t generation;
     Payload payload;
   };
-  static bool before(const Entry& a, const Entry& b) {
-    return a.time < b.time || (a.time == b.time && a.seq < b.seq);
-  }
+  static bool before(const Entry& a, const Entry& b) { return a.key < b.key; }
+  static TimePs time_of(const Entry& e) { return static_cast<TimePs>(static_cast<std::uint64_t>(e.key >> 64)); }
 
   void push(TimePs delay_ps, std::uint32_t slot, std::uint32_t gen, Payload&& payload) {
     if (delay_ps < 0) throw InternalError("event scheduled with a negative delay (" + std::to_string(delay_ps) + " ps)");
     if (delay_ps > kTimeNever - now_) throw InternalError("event time overflows the picosecond clock");
-    heap_.push_back(Entry{now_ + delay_ps, next_seq_++, slot, gen, std::move(payload)});
+    const auto t = static_cast<std::uint64_t>(now_ + delay_ps);
+    heap_.push_back(Entry{(static_cast<Key>(t) << 64) | next_seq_++, slot, gen, std::move(payload)});
     // Sift up: O(log n), no linear insertion.
     std::size_t i = heap_.size() - 1;
     Entry moving = std::move(heap_[i]);
@@ -147,14 +150,21 @@ class Simulator {
     heap_.pop_back();
     const std::size_t n = heap_.size();
     if (n > 0) {
+      // Floyd's bottom-up sift: walk the hole down to a leaf along the smaller children (a branch-free choice),
+      // then sift `last` — which came from the bottom and usually belongs there — up from that leaf.
       std::size_t i = 0;
       for (;;) {
         std::size_t child = 2 * i + 1;
         if (child >= n) break;
-        if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
-        if (!before(heap_[child], last)) break;
+        if (child + 1 < n) child += static_cast<std::size_t>(before(heap_[child + 1], heap_[child]));
         heap_[i] = std::move(heap_[child]);
         i = child;
+      }
+      while (i > 0) {
+        const std::size_t parent = (i - 1) / 2;
+        if (!before(last, heap_[parent])) break;
+        heap_[i] = std::move(heap_[parent]);
+        i = parent;
       }
       heap_[i] = std::move(last);
     }

@@ -77,4 +77,14 @@ inline HardwareSpec h100() {
   return h;
 }
 
+/// H200 SXM: H100 compute, 141 GB of HBM3e at 4.8 TB/s (https://www.nvidia.com/en-us/data-center/h200/).
+inline HardwareSpec h200() {
+  HardwareSpec h = h100();
+  h.name = "H200";
+  h.id = "h200";
+  h.hbm_bytes = 141e9;
+  h.hbm_bandwidth_bytes_per_s = 4.8e12;
+  return h;
+}
+
 }  // namespace mlasim::test

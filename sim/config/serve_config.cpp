@@ -31,36 +31,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool is_path(const std::string& text) {
-  return text.find('/') != std::string::npos || text.find('\\') != std::string::npos || text.ends_with(".yaml") ||
-         text.ends_with(".yml") || text.ends_with(".json");
-}
-
-fs::path relative_to(const fs::path& dir, const std::string& file) {
-  const fs::path p(file);
-  return p.is_absolute() ? p : dir / p;
-}
-
-// A catalogue name or a path relative to the config; unlocated errors are placed on the entry.
-template <class Resolve>
-auto resolve_entry(const YamlValue& item, const fs::path& dir, Resolve&& resolve) {
-  const std::string text = item.as_string();
-  const std::string target = is_path(text) ? relative_to(dir, text).string() : text;
-  try {
-    return resolve(std::string_view(target));
-  } catch (const InputError& e) {
-    if (!e.where().file.empty()) throw;
-    item.fail(e.message());
-  }
-}
-
-template <class Enum, std::size_t N>
-std::vector<std::string> enum_names(const std::array<Enum, N>& values) {
-  std::vector<std::string> out;
-  for (const Enum v : values) out.emplace_back(to_string(v));
-  return out;
-}
-
 std::int64_t positive_count(const YamlValue& v) {
   const std::int64_t n = v.parse_with(parse_count);
   if (n < 1) v.fail(fmt::format("must be at least 1, got {}", n));
@@ -140,21 +110,6 @@ std::vector<double> read_rate_grid(const YamlValue& v) {
   for (const YamlValue& item : items) {
     if (!item.is_scalar()) item.fail("expected a rate such as `10 req/s` or a range such as `1..64 x2 req/s`");
     const std::vector<double> part = item.parse_with(parse_rate_grid);
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  if (out.empty()) v.fail("the grid is empty");
-  return out;
-}
-
-std::vector<std::int64_t> read_count_grid(const YamlValue& v) {
-  std::vector<std::int64_t> out;
-  const std::vector<YamlValue> items = v.is_list() ? v.as_list() : std::vector<YamlValue>{v};
-  for (const YamlValue& item : items) {
-    if (!item.is_scalar()) item.fail("expected a count, a list of counts or a range such as `1..256 x2`");
-    const std::vector<std::int64_t> part = item.parse_with(parse_count_grid);
-    for (const std::int64_t x : part) {
-      if (x < 1) item.fail(fmt::format("values must be at least 1, got {}", x));
-    }
     out.insert(out.end(), part.begin(), part.end());
   }
   if (out.empty()) v.fail("the grid is empty");

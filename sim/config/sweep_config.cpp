@@ -81,52 +81,12 @@ std::vector<YamlValue> one_or_many(const YamlValue& v) {
   return {v};
 }
 
-// A grid value: a scalar (`8`, `128k`, `1k..128k x2`) or a list whose items are any of those.
-std::vector<std::int64_t> read_grid(const YamlValue& v) {
-  std::vector<std::int64_t> out;
-  const std::vector<YamlValue> items = v.is_list() ? v.as_list() : std::vector<YamlValue>{v};
-  for (const YamlValue& item : items) {
-    if (!item.is_scalar()) item.fail("expected a count, a list of counts or a range such as `1k..128k x2`");
-    const std::vector<std::int64_t> part = item.parse_with(parse_count_grid);
-    for (const std::int64_t x : part) {
-      if (x < 1) item.fail(fmt::format("values must be at least 1, got {}", x));
-    }
-    out.insert(out.end(), part.begin(), part.end());
-  }
-  if (out.empty()) v.fail("the grid is empty");
-  return out;
-}
-
 std::vector<int> read_int_grid(const YamlValue& v) {
   std::vector<int> out;
-  for (const std::int64_t x : read_grid(v)) {
+  for (const std::int64_t x : read_count_grid(v)) {
     if (x > std::numeric_limits<int>::max()) v.fail(fmt::format("value {} is out of range", x));
     out.push_back(static_cast<int>(x));
   }
-  return out;
-}
-
-// Resolves a model or hardware entry: paths are relative to the config file's directory; names go to the
-// catalogue. Errors without a location (an unknown name) are placed on the entry; errors inside a
-// referenced file keep their own location.
-template <class Resolve>
-auto resolve_entry(const YamlValue& item, const fs::path& config_dir, Resolve&& resolve) {
-  const std::string text = item.as_string();
-  const bool is_path = text.find('/') != std::string::npos || text.find('\\') != std::string::npos ||
-                       text.ends_with(".yaml") || text.ends_with(".yml") || text.ends_with(".json");
-  const std::string target = is_path ? (config_dir / fs::path(text)).string() : text;
-  try {
-    return resolve(std::string_view(target));
-  } catch (const InputError& e) {
-    if (!e.where().file.empty()) throw;
-    item.fail(e.message());
-  }
-}
-
-template <class Enum, std::size_t N>
-std::vector<std::string> enum_names(const std::array<Enum, N>& values) {
-  std::vector<std::string> out;
-  for (const Enum v : values) out.emplace_back(to_string(v));
   return out;
 }
 
@@ -164,7 +124,7 @@ SweepSpec load_sweep_config(const fs::path& path) {
   }
   spec.tp = s.has("tp") ? read_int_grid(s.required("tp")) : std::vector<int>{1};
   spec.batch = read_int_grid(s.required("batch"));
-  spec.context = read_grid(s.required("context"));
+  spec.context = read_count_grid(s.required("context"));
   spec.s_q = s.has("sq") ? read_int_grid(s.required("sq")) : std::vector<int>{1};
 
   if (const auto p = s.optional("precision")) {

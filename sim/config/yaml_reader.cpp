@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "sim/config/loader.hpp"
 #include "sim/output.hpp"
 
 namespace mlasim {
@@ -292,6 +293,26 @@ void throw_first_problem(const std::vector<SpecProblem>& problems, const Locatio
     }
   }
   throw InputError(index.find(yaml_path), yaml_path, p.message);
+}
+
+std::filesystem::path relative_to(const std::filesystem::path& config_dir, const std::string& file) {
+  const std::filesystem::path p(file);
+  return p.is_absolute() ? p : config_dir / p;
+}
+
+std::vector<std::int64_t> read_count_grid(const YamlValue& v) {
+  std::vector<std::int64_t> out;
+  const std::vector<YamlValue> items = v.is_list() ? v.as_list() : std::vector<YamlValue>{v};
+  for (const YamlValue& item : items) {
+    if (!item.is_scalar()) item.fail("expected a count, a list of counts or a range such as `1k..128k x2`");
+    const std::vector<std::int64_t> part = item.parse_with(parse_count_grid);
+    for (const std::int64_t x : part) {
+      if (x < 1) item.fail(fmt::format("values must be at least 1, got {}", x));
+    }
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  if (out.empty()) v.fail("the grid is empty");
+  return out;
 }
 
 }  // namespace mlasim

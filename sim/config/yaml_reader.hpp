@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <array>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -175,5 +177,38 @@ auto parse_named(const YamlValue& value, Parse&& parse, std::string_view what,
 /// YAML key path (e.g. "n_layers" -> "layers"); paths not found in the index fall back to their parent.
 void throw_first_problem(const std::vector<SpecProblem>& problems, const LocationIndex& index,
                          const std::map<std::string, std::string, std::less<>>& alias);
+
+/// Helpers shared by the experiment-config loaders (sweep, serve).
+
+/// `file` relative to the config's directory, unless it is absolute.
+[[nodiscard]] std::filesystem::path relative_to(const std::filesystem::path& config_dir, const std::string& file);
+
+/// Resolves a model or hardware entry: paths (containing a slash, or ending in .yaml/.yml/.json) are relative
+/// to the config file's directory; names go to the catalogue. Errors without a location (an unknown name) are
+/// placed on the entry; errors inside a referenced file keep their own location.
+template <class Resolve>
+auto resolve_entry(const YamlValue& item, const std::filesystem::path& config_dir, Resolve&& resolve) {
+  const std::string text = item.as_string();
+  const bool is_path = text.find('/') != std::string::npos || text.find('\\') != std::string::npos ||
+                       text.ends_with(".yaml") || text.ends_with(".yml") || text.ends_with(".json");
+  const std::string target = is_path ? relative_to(config_dir, text).string() : text;
+  try {
+    return resolve(std::string_view(target));
+  } catch (const InputError& e) {
+    if (!e.where().file.empty()) throw;
+    item.fail(e.message());
+  }
+}
+
+/// The names of an enum's values, for "valid: ..." lists.
+template <class Enum, std::size_t N>
+std::vector<std::string> enum_names(const std::array<Enum, N>& values) {
+  std::vector<std::string> out;
+  for (const Enum v : values) out.emplace_back(to_string(v));
+  return out;
+}
+
+/// A grid of positive counts: a scalar (`8`, `128k`, `1k..128k x2`) or a list whose items are any of those.
+[[nodiscard]] std::vector<std::int64_t> read_count_grid(const YamlValue& v);
 
 }  // namespace mlasim

@@ -12,6 +12,7 @@
 #include "sim/calibration/gemm_fit.hpp"
 #include "sim/calibration/probe_csv.hpp"
 #include "sim/calibration/probe_report.hpp"
+#include "tests/scratch_dir.hpp"
 #include "kernels/probes/probe_plan.hpp"
 
 #include <filesystem>
@@ -359,9 +360,8 @@ TEST_CASE("bad probe CSV rows are errors naming file:line:col and the column") {
 
 TEST_CASE("a folder of probe CSVs fits into the report calibration needs") {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / "mlasim_test_probe_run";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const test::ScratchDir scratch("mlasim_test_probe_run");
+  const fs::path& dir = scratch.path();
   const auto columns = gpu::probe_csv_columns();
   {
     // Bandwidth: read with t0 = 3 us, BW∞ = 3000 GB/s above the L2; 9000 GB/s warm below it.

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/scratch_dir.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -25,14 +27,15 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// One scratch directory for the whole test program, removed at exit.
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("mlasim-cli-test-" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir.parent_path());
-  return dir;
+  static const mlasim::test::ScratchDir dir("mlasim_test_cli");
+  const fs::path p = dir.path() / name;
+  fs::remove_all(p);
+  return p;
 }
 
-Run mlasim(const std::string& args) {
+Run run_mlasim(const std::string& args) {
   const fs::path out = scratch("stdout.txt"), err = scratch("stderr.txt");
   const std::string cmd =
       std::string(MLASIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
@@ -48,7 +51,7 @@ Run mlasim(const std::string& args) {
 
 TEST_CASE("step --format json has ops with totals over the step and the documented totals") {
   const Run r =
-      mlasim("step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
+      run_mlasim("step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
   REQUIRE(r.code == 0);
   const auto j = nlohmann::json::parse(r.out);
   double sum = 0;
@@ -70,31 +73,31 @@ TEST_CASE("step --format json has ops with totals over the step and the document
 }
 
 TEST_CASE("bad input exits 2 with a located message") {
-  Run r = mlasim("step --model llama-3-8b --hw h100-sxm --context 4096 --variant gqb:8");
+  Run r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4096 --variant gqb:8");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("--variant") && Catch::Contains("did you mean `gqa`"));
-  r = mlasim("step --model no/such/card.yaml --hw h100-sxm --context 4096");
+  r = run_mlasim("step --model no/such/card.yaml --hw h100-sxm --context 4096");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("no/such/card.yaml"));
-  r = mlasim("step --model llama-3-8b --hw h100-sxm --context 4096 --tp 3");
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4096 --tp 3");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("tp (3) must divide"));
-  r = mlasim("stepp");
+  r = run_mlasim("stepp");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("did you mean `step`"));
-  r = mlasim("step --model llama-3-8b --hw h100-sxm");
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("context"));
 }
 
 TEST_CASE("a failing sweep writes nothing; a good one writes whole files, identical every time") {
   const fs::path bad_out = scratch("bad-out");
-  Run r = mlasim("sweep tests/bad_configs/does-not-exist.yaml --out " + bad_out.string());
+  Run r = run_mlasim("sweep tests/bad_configs/does-not-exist.yaml --out " + bad_out.string());
   CHECK(r.code == 2);
   CHECK_FALSE(fs::exists(bad_out));
   const fs::path out1 = scratch("out1"), out2 = scratch("out2");
-  REQUIRE(mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out1.string()).code == 0);
-  REQUIRE(mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out2.string()).code == 0);
+  REQUIRE(run_mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out1.string()).code == 0);
+  REQUIRE(run_mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out2.string()).code == 0);
   for (const char* f : {"sweep.csv", "sweep.json", "summary.md"}) {
     INFO(f);
     CHECK(fs::exists(out1 / f));
@@ -107,11 +110,11 @@ TEST_CASE("a failing sweep writes nothing; a good one writes whole files, identi
 }
 
 TEST_CASE("list prints one line per card and profile") {
-  Run r = mlasim("list models");
+  Run r = run_mlasim("list models");
   CHECK(r.code == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 9);
-  r = mlasim("list hw");
+  r = run_mlasim("list hw");
   CHECK(r.code == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') >= 7);
-  CHECK(mlasim("list gpus").code == 2);
+  CHECK(run_mlasim("list gpus").code == 2);
 }

@@ -12,38 +12,14 @@
 #include "sim/config/loader.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/error.hpp"
+#include "tests/scratch_dir.hpp"
 
 using namespace mlasim;
 namespace fs = std::filesystem;
+using mlasim::test::ScratchDir;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed at the end of the test.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("mlasim_test_config_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // The message of the InputError `f` throws ("" when it throws nothing).
 template <class F>

@@ -10,39 +10,16 @@
 #include "models/model_spec.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
+#include "tests/scratch_dir.hpp"
 
 using namespace mlasim;
 namespace fs = std::filesystem;
+using mlasim::test::ScratchDir;
 
 namespace {
 
 const fs::path kHfDir = fs::path(MLASIM_TEST_DATA_DIR) / "hf";
 
-// A fresh directory under the system temp dir, removed at the end of the test.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("mlasim_test_hf_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  fs::path path_;
-};
 
 // Every modelling field equal; name and source differ by design (they say where the numbers came from).
 void check_same_model(const ModelSpec& a, const ModelSpec& b) {

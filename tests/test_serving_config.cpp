@@ -10,6 +10,7 @@
 #include "sim/serving/serve.hpp"
 #include "sim/serving/serve_sweep.hpp"
 #include "sim/serving/workload_spec.hpp"
+#include "tests/scratch_dir.hpp"
 
 using namespace mlasim;
 namespace fs = std::filesystem;
@@ -19,8 +20,8 @@ const fs::path kFixtures = fs::path(MLASIM_TEST_DATA_DIR) / "serve_fixtures";
 
 /// Writes `text` to a temporary YAML file and returns the InputError message of loading it.
 std::string load_error(const std::string& text) {
-  const fs::path p = fs::temp_directory_path() / "mlasim_test_serve_config.yaml";
-  std::ofstream(p) << text;
+  const mlasim::test::ScratchDir dir("mlasim_test_serve_config");
+  const fs::path p = dir.write("serve.yaml", text);
   try {
     (void)load_serve_config(p);
   } catch (const InputError& e) {

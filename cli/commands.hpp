@@ -13,5 +13,6 @@ int cmd_step(const Args& args);
 int cmd_sweep(const Args& args);
 int cmd_list(const Args& args);
 int cmd_serve(const Args& args);
+int cmd_fit_probes(const Args& args);
 
 }  // namespace mlasim::cli

@@ -55,23 +55,28 @@ int cmd_step(const Args& args) {
   po::options_description desc("mlasim step options");
   std::string model_name, hw_name, context_text, variant_text, mode_text, format, weights, kv, mla_mode_text;
   int batch = 0, tp = 1, s_q = 1;
-  desc.add_options()("help,h", "show this help")(
-      "model,m", po::value(&model_name)->required(),
-      "model card name (mlasim list models) or path to a .yaml card / config.json")(
-      "hw,g", po::value(&hw_name)->required(), "GPU profile (mlasim list hw) or path to a profile .yaml")(
-      "batch,b", po::value(&batch), "sequences in the step (default 1, or the number of --context values)")(
-      "context,c", po::value(&context_text)->required(),
-      "context tokens per sequence after this step (4096, 128k); a comma list gives one sequence each")(
-      "variant,v", po::value(&variant_text)->default_value("native"),
-      "attention what-if: native|mha|gqa:N|mqa|mla:D_C/D_R")("tp,t", po::value(&tp)->default_value(1),
-                                                             "tensor-parallel degree")(
-      "sq", po::value(&s_q)->default_value(1), "new tokens per sequence (>1: multi-token prediction)")(
-      "mode", po::value(&mode_text)->default_value("datasheet"),
-      "device model: speed-of-light|datasheet|calibrated")(
-      "weights", po::value(&weights)->default_value("bf16"), "weight dtype: bf16|fp16|fp8|int8|int4|fp32")(
-      "kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")(
-      "mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")(
-      "format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown");
+  bool dp_attention = false;
+  // clang-format off
+  desc.add_options()
+      ("help,h", "show this help")
+      ("model,m", po::value(&model_name)->required(),
+       "model card name (mlasim list models) or path to a .yaml card / config.json")
+      ("hw,g", po::value(&hw_name)->required(), "GPU profile (mlasim list hw) or path to a profile .yaml")
+      ("batch,b", po::value(&batch), "sequences in the step (default 1, or the number of --context values)")
+      ("context,c", po::value(&context_text)->required(),
+       "context tokens per sequence after this step (4096, 128k); a comma list gives one sequence each")
+      ("variant,v", po::value(&variant_text)->default_value("native"),
+       "attention what-if: native|mha|gqa:N|mqa|mla:D_C/D_R")
+      ("tp,t", po::value(&tp)->default_value(1), "tensor-parallel degree")
+      ("dp-attention", po::bool_switch(&dp_attention),
+       "attention data-parallel over the TP ranks (weights replicated, sequences split); FFN stays TP")
+      ("sq", po::value(&s_q)->default_value(1), "new tokens per sequence (>1: multi-token prediction)")
+      ("mode", po::value(&mode_text)->default_value("datasheet"), "device model: speed-of-light|datasheet|calibrated")
+      ("weights", po::value(&weights)->default_value("bf16"), "weight dtype: bf16|fp16|fp8|int8|int4|fp32")
+      ("kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")
+      ("mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")
+      ("format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown");
+  // clang-format on
   po::variables_map vm;
   if (!parse_options(args, desc, vm, nullptr, "usage: mlasim step --model M --hw H --context L [options]"))
     return 0;
@@ -94,7 +99,7 @@ int cmd_step(const Args& args) {
 
   const std::vector<std::int64_t> contexts = parse_contexts(context_text);
   StepShape shape;
-  shape.parallel.tp = tp;
+  shape.parallel = Parallelism{tp, dp_attention};
   shape.precision = precision;
   shape.mla_mode = mla_mode;
   if (contexts.size() > 1) {
@@ -115,7 +120,7 @@ int cmd_step(const Args& args) {
   const StepWorkload workload = with_option("--tp", [&] { return build_step(model, shape); });
   const DeviceModel device(hw, mode);
   const StepCost cost = cost_step(workload, device, precision, tp);
-  const Capacity cap = compute_capacity(model, hw, precision, tp);
+  const Capacity cap = compute_capacity(model, hw, precision, shape.parallel);
   const std::int64_t longest = *std::max_element(contexts.begin(), contexts.end());
 
   StepTotals totals;
@@ -133,6 +138,7 @@ int cmd_step(const Args& args) {
                 variant.to_string(),
                 hw.id,
                 tp,
+                dp_attention,
                 batch,
                 context_text,
                 s_q,
@@ -148,15 +154,16 @@ int cmd_step(const Args& args) {
     const Table ops = step_ops_table(cost);
     const bool md = format == "markdown";
     std::cout << (md ? "### " : "")
-              << fmt::format("{} on {} x {} ({} mode), batch {}, context {}, s_q {}\n\n", model.name, tp,
-                             hw.name, to_string(mode), batch, context_text, s_q);
+              << fmt::format("{} on {} x {}{} ({} mode), batch {}, context {}, s_q {}\n\n", model.name, tp,
+                             hw.name, dp_attention ? " with DP-attention" : "", to_string(mode), batch,
+                             context_text, s_q);
     std::cout << (md ? table_to_markdown(ops) : table_to_text(ops)) << "\n";
     std::cout << fmt::format(
         "step time            {:.4g} ms (attention {:.3g} ms, GEMMs {:.3g} ms, communication {:.3g} ms, "
         "other {:.3g} ms)\n"
         "throughput           {:.5g} tokens/s ({:.5g} per GPU, {:.4g} per sequence)\n"
         "KV cache per token   {} whole model, {} per GPU\n"
-        "KV capacity          {} tokens per GPU ({} blocks of {})\n"
+        "KV capacity          {} tokens in the replica ({} blocks of {})\n"
         "max concurrency      {} sequences at {} tokens\n"
         "weights              {} total, {} per GPU\n",
         cost.step_time_s * 1e3, cost.attention_s * 1e3, cost.gemm_s * 1e3, cost.communication_s * 1e3,
@@ -169,7 +176,7 @@ int cmd_step(const Args& args) {
   if (totals.max_concurrency < batch) {
     std::cerr << "note: "
               << (totals.max_concurrency == 0
-                      ? explain_no_fit(model, hw, precision, tp, longest)
+                      ? explain_no_fit(model, hw, precision, shape.parallel, longest)
                       : fmt::format("only {} sequences of {} tokens fit in the KV cache, "
                                     "fewer than the batch of {}",
                                     totals.max_concurrency, longest, batch))

@@ -29,6 +29,7 @@ nlohmann::ordered_json step_json(const StepInputs& in, const StepCost& cost, con
                  {"variant", in.variant},
                  {"hardware", in.hardware},
                  {"tp", in.tp},
+                 {"dp_attention", in.dp_attention},
                  {"batch", in.batch},
                  {"context", in.context},
                  {"s_q", in.s_q},

@@ -15,6 +15,7 @@ struct StepInputs {
   std::string variant;
   std::string hardware;
   int tp = 1;
+  bool dp_attention = false;
   int batch = 0;
   std::string context;  ///< as given ("4096" or "1024,2048")
   int s_q = 1;

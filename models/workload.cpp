@@ -85,15 +85,25 @@ Shard shard_heads(const ModelSpec& m, int tp) {
 
 /// Sums over the sequences of one attention form.
 struct SeqSums {
+  double sequences = 0;
   double tokens = 0;   ///< T: query tokens
   double context = 0;  ///< ΣL: KV tokens read
   double pairs = 0;    ///< (query, key) pairs scored
   [[nodiscard]] bool empty() const { return tokens == 0; }
 };
 
+/// The share of the busiest of `ranks` DP-attention ranks: ceil(n / ranks) of the n sequences, each of the
+/// average size (the router balances sequences, not tokens). One sequence on 8 ranks stays whole.
+SeqSums busiest_rank(const SeqSums& all, int ranks) {
+  if (ranks <= 1 || all.sequences == 0) return all;
+  const double share = std::ceil(all.sequences / ranks) / all.sequences;
+  return SeqSums{all.sequences * share, all.tokens * share, all.context * share, all.pairs * share};
+}
+
 void add_sequence(SeqSums& s, const SequenceWork& w) {
   const double q = double(w.new_tokens);
   const double l = double(w.context_tokens);
+  s.sequences += 1;
   s.tokens += q;
   s.context += l;
   // Decode: every new token scores the whole context (as kernels compute it and FlashMLA counts it).
@@ -130,7 +140,8 @@ class Builder {
     Op op = base(name, OpClass::kCommunication, count);
     op.collective = kind;
     const double p = tp;
-    // Ring all-reduce moves 2·(p − 1)/p of the message over each link; all-gather (p − 1)/p (DESIGN.md §5).
+    // Ring all-reduce moves 2·(p − 1)/p of the message over each link; all-gather and reduce-scatter (p −
+    // 1)/p (DESIGN.md §5).
     const double factor = kind == Collective::kAllReduce ? 2.0 * (p - 1.0) / p : (p - 1.0) / p;
     op.comm_bytes = count * factor * message_bytes;
     push(std::move(op));
@@ -263,7 +274,9 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
 StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
   if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
   const int tp = shape.parallel.tp;
-  const Shard s = shard_heads(m, tp);
+  if (tp < 1) throw InputError(fmt::format("tp must be at least 1, got {}", tp));
+  const bool dp_attention = shape.parallel.dp_attention && tp > 1;
+  const Shard s = shard_heads(m, shape.parallel.attention_tp());
 
   SeqSums decode, prefill;
   double sampled = 0;
@@ -287,6 +300,12 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
   const double t = decode.tokens + prefill.tokens;
   out.tokens = static_cast<std::int64_t>(t);
   out.sequences = static_cast<std::int64_t>(shape.sequences.size());
+  // With DP-attention this GPU runs the attention side (embedding to o_proj) for its own sequences only; the
+  // step waits for the busiest rank.
+  decode = busiest_rank(decode, shape.parallel.attention_dp());
+  prefill = busiest_rank(prefill, shape.parallel.attention_dp());
+  const double t_attn = decode.tokens + prefill.tokens;
+  const int attn_comm = shape.parallel.attention_tp();  // no all-reduce after o_proj under DP-attention
 
   Builder b(shape.precision);
   const double h = m.hidden_size;
@@ -294,14 +313,15 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
 
   {
     Op op = Builder::base("embedding", OpClass::kOther, 1);
-    op.weight_bytes = t * h * b.w();  // one row per token
-    op.activation_bytes = t * h * b.a();
+    op.weight_bytes = t_attn * h * b.w();  // one row per token
+    op.activation_bytes = t_attn * h * b.a();
     b.push(std::move(op));
   }
-  b.elementwise("attn_norm", layers, 4.0 * t * h, t * h, t * h);
+  b.elementwise("attn_norm", layers, 4.0 * t_attn * h, t_attn * h, t_attn * h);
   if (m.attention.kind == AttentionKind::kMla) {
     SeqSums absorbed, naive;
     auto merge = [](SeqSums& into, const SeqSums& from) {
+      into.sequences += from.sequences;
       into.tokens += from.tokens;
       into.context += from.context;
       into.pairs += from.pairs;
@@ -317,9 +337,13 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
         merge(absorbed, decode), merge(naive, prefill);
         break;
     }
-    add_mla_attention(b, m, s, layers, t, absorbed, naive, tp);
+    add_mla_attention(b, m, s, layers, t_attn, absorbed, naive, attn_comm);
   } else {
-    add_mha_attention(b, m, s, layers, t, decode, prefill, tp);
+    add_mha_attention(b, m, s, layers, t_attn, decode, prefill, attn_comm);
+  }
+  if (dp_attention) {
+    // Every rank's tokens meet for the tensor-parallel FFN (SGLang's DP-attention).
+    b.collective("allgather_tokens", layers, Collective::kAllGather, t * h * b.a(), tp);
   }
   b.elementwise("ffn_norm", layers, 4.0 * t * h, t * h, t * h);
 
@@ -329,7 +353,11 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
     b.gemm("ffn_gate_up", dense, t, h, 2.0 * inter);
     b.elementwise("ffn_act", dense, 5.0 * t * inter, 2.0 * t * inter, t * inter);
     b.gemm("ffn_down", dense, t, inter, h);
-    b.collective("allreduce_ffn", dense, Collective::kAllReduce, t * h * b.a(), tp);
+    if (dp_attention) {
+      b.collective("reducescatter_ffn", dense, Collective::kReduceScatter, t * h * b.a(), tp);
+    } else {
+      b.collective("allreduce_ffn", dense, Collective::kAllReduce, t * h * b.a(), tp);
+    }
   }
   const double moe = m.moe_layers();
   if (moe > 0) {
@@ -349,7 +377,11 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
     op.activation_bytes = moe * routed_tokens * (2.0 * h + 3.0 * ie) * b.a();
     op.gemm_m = touched > 0 ? routed_tokens / touched : 0.0;
     b.push(std::move(op));
-    b.collective("allreduce_moe", moe, Collective::kAllReduce, t * h * b.a(), tp);
+    if (dp_attention) {
+      b.collective("reducescatter_moe", moe, Collective::kReduceScatter, t * h * b.a(), tp);
+    } else {
+      b.collective("allreduce_moe", moe, Collective::kAllReduce, t * h * b.a(), tp);
+    }
   }
 
   b.elementwise("final_norm", 1, 4.0 * sampled * h, sampled * h, sampled * h);
@@ -370,9 +402,10 @@ double kv_bytes_per_token(const ModelSpec& m, Dtype kv_dtype) {
   return double(m.n_layers) * double(m.attention.kv_elements_per_token()) * dtype_bytes(kv_dtype);
 }
 
-double kv_bytes_per_token_per_gpu(const ModelSpec& m, Dtype kv_dtype, int tp) {
+double kv_bytes_per_token_per_gpu(const ModelSpec& m, Dtype kv_dtype, const Parallelism& parallel) {
   const AttentionSpec& a = m.attention;
   if (a.kind == AttentionKind::kMla) return kv_bytes_per_token(m, kv_dtype);  // replicated latent
+  const int tp = parallel.attention_tp();
   const double n_kv = a.n_kv_heads >= tp ? double(a.n_kv_heads) / tp : 1.0;
   return double(m.n_layers) * 2.0 * n_kv * a.head_dim * dtype_bytes(kv_dtype);
 }
@@ -381,8 +414,10 @@ double weight_bytes_total(const ModelSpec& m, Dtype weight_dtype) {
   return count_parameters(m).total * dtype_bytes(weight_dtype);
 }
 
-double weight_bytes_per_gpu(const ModelSpec& m, Dtype weight_dtype, int tp) {
-  const Shard s = shard_heads(m, tp);
+double weight_bytes_per_gpu(const ModelSpec& m, Dtype weight_dtype, const Parallelism& parallel) {
+  const int tp = parallel.tp;
+  if (tp < 1) throw InputError(fmt::format("tp must be at least 1, got {}", tp));
+  const Shard s = shard_heads(m, parallel.attention_tp());
   const AttentionSpec& a = m.attention;
   const double h = m.hidden_size;
   double attn = 0.0;

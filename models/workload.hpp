@@ -23,7 +23,7 @@ enum class OpClass { kAttention, kGemm, kCommunication, kOther };
 [[nodiscard]] std::string_view to_string(OpClass c);
 
 /// Communication pattern, for ops of class kCommunication.
-enum class Collective { kNone, kAllReduce, kAllGather, kAllToAll };
+enum class Collective { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll };
 
 /// One sequence's share of a step: `new_tokens` query tokens appended to a context that, after appending,
 /// holds `context_tokens` tokens. Decode: new_tokens = s_q (1, or more with multi-token prediction).
@@ -35,9 +35,17 @@ struct SequenceWork {
   bool samples = true;   ///< produces a token this step (decode, or a prefill chunk that ends the prompt)
 };
 
-/// Tensor parallelism (DESIGN.md §5 "Parallelism").
+/// Parallelism inside one engine replica (DESIGN.md §5 "Parallelism").
 struct Parallelism {
   int tp = 1;  ///< tensor-parallel degree: heads and FFN columns split, two all-reduces per layer
+  /// DP-attention (as SGLang and DeepSeek serve MLA): attention runs data-parallel over the tp ranks —
+  /// attention weights replicated, each rank attends to (and caches the KV of) its own sequences — while the
+  /// FFN / experts stay tensor-parallel; tokens are all-gathered before the FFN and reduce-scattered after.
+  bool dp_attention = false;
+  /// Ranks the attention is split across by sequence (tp with DP-attention, else 1).
+  [[nodiscard]] int attention_dp() const { return dp_attention ? tp : 1; }
+  /// Ranks the attention heads are split across (1 with DP-attention, else tp).
+  [[nodiscard]] int attention_tp() const { return dp_attention ? 1 : tp; }
 };
 
 /// Everything that defines one step's workload.
@@ -87,13 +95,17 @@ struct StepWorkload {
 [[nodiscard]] StepWorkload build_step(const ModelSpec& model, const StepShape& shape);
 
 /// KV-cache bytes per token, all layers: for the whole model (DESIGN.md §11 reference figures) and what one
-/// GPU of a TP group stores (KV heads split by TP; MLA's latent cache is replicated on every rank).
+/// GPU of a TP group stores for a token of a sequence it holds (KV heads split by TP; MLA's latent cache is
+/// replicated on every rank; with DP-attention a rank holds all heads of its own sequences).
 [[nodiscard]] double kv_bytes_per_token(const ModelSpec& model, Dtype kv_dtype);
-[[nodiscard]] double kv_bytes_per_token_per_gpu(const ModelSpec& model, Dtype kv_dtype, int tp);
+[[nodiscard]] double kv_bytes_per_token_per_gpu(const ModelSpec& model, Dtype kv_dtype,
+                                                const Parallelism& parallel);
 
-/// Weight bytes: the whole model, and what one GPU of a TP group holds.
+/// Weight bytes: the whole model, and what one GPU of a TP group holds (attention replicated under
+/// DP-attention).
 [[nodiscard]] double weight_bytes_total(const ModelSpec& model, Dtype weight_dtype);
-[[nodiscard]] double weight_bytes_per_gpu(const ModelSpec& model, Dtype weight_dtype, int tp);
+[[nodiscard]] double weight_bytes_per_gpu(const ModelSpec& model, Dtype weight_dtype,
+                                          const Parallelism& parallel);
 
 /// Expected number of distinct experts touched by T tokens each choosing k of E experts uniformly:
 /// E·(1 − (1 − k/E)^T) (DESIGN.md §5).

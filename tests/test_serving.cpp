@@ -195,7 +195,7 @@ TEST_CASE("a closed loop of concurrency 1 takes exactly one prefill and output -
   Recorder rec;
   const ServeResult r = run_serve(s, {nullptr, &rec});
   REQUIRE(rec.requests.size() == 3);
-  ModelStepTime model(s.model, DeviceModel(s.hardware, s.device_mode), s.precision, s.tp, s.mla_mode);
+  ModelStepTime model(s.model, DeviceModel(s.hardware, s.device_mode), s.precision, Parallelism{s.tp, s.dp_attention}, s.mla_mode);
   TimePs expected = model.reference_time({SequenceWork{300, 300, true, true}});
   for (std::int64_t k = 1; k < 40; ++k) expected += model.reference_time({SequenceWork{300 + k, 1, false, true}});
   TimePs previous_end = 0;
@@ -213,7 +213,7 @@ TEST_CASE("the memoized step time equals build_step + cost_step on random mixes"
     const HardwareSpec hw = model.attention.kind == AttentionKind::kMla ? h200() : h100();
     Precision p;
     if (tp == 8) p.weights = Dtype::kFp8;
-    ModelStepTime st(model, DeviceModel(hw, DeviceMode::kDatasheet), p, tp, MlaMode::kAuto, 64);
+    ModelStepTime st(model, DeviceModel(hw, DeviceMode::kDatasheet), p, Parallelism{tp}, MlaMode::kAuto, 64);
     Rng rng(3);
     struct Work final : SequenceWorkSource {
       std::vector<SequenceWork> seqs;

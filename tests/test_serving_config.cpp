@@ -41,7 +41,8 @@ const char* kGood = R"(serve:
 }  // namespace
 
 TEST_CASE("the example serve configs load") {
-  for (const char* name : {"serve_llama3_8b_h100.yaml", "serve_deepseek_v3_h200.yaml", "serve_deepseek_v3_gqa_h200.yaml"}) {
+  for (const char* name : {"serve_llama3_8b_h100.yaml", "serve_deepseek_v3_h200.yaml", "serve_deepseek_v3_gqa_h200.yaml",
+                           "serve_deepseek_v3_dp_attention_h200.yaml"}) {
     INFO(name);
     const ServeConfig cfg = load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / name);
     CHECK(cfg.sweep.size() >= 4);
@@ -50,6 +51,11 @@ TEST_CASE("the example serve configs load") {
   const ServeConfig gqa = load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "serve_deepseek_v3_gqa_h200.yaml");
   CHECK(gqa.spec.model.attention.kind == AttentionKind::kGqa);
   CHECK(gqa.spec.variant == "gqa:8");
+  CHECK_FALSE(gqa.spec.dp_attention);
+  const ServeConfig dp =
+      load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "serve_deepseek_v3_dp_attention_h200.yaml");
+  CHECK(dp.spec.dp_attention);
+  CHECK(dp.spec.tp == 8);
 }
 
 TEST_CASE("a good minimal config loads with vLLM's defaults") {

@@ -68,3 +68,29 @@ TEST_CASE("a sweep keeps impossible points as rows with a reason") {
     CHECK(std::get<double>(c.rows()[i][tps]) < std::get<double>(c.rows()[i - 1][tps]));
   }
 }
+
+TEST_CASE("a sweep over dp_attention doubles the grid and shows MLA's capacity with DP-attention") {
+  const SweepSpec spec = load_sweep_config("configs/deepseek_v3_attention.yaml");
+  REQUIRE(spec.dp_attention.size() == 2);
+  const Table t = run_sweep(spec);
+  CHECK(t.rows().size() == sweep_size(spec));
+  const std::size_t variant = t.column_index("variant"), dp = t.column_index("dp_attention"),
+                    hw = t.column_index("hardware"), ctx = t.column_index("context"),
+                    batch = t.column_index("batch"), conc = t.column_index("max_concurrency");
+  auto concurrency = [&](const std::string& v, const std::string& d) {
+    for (const auto& row : t.rows()) {
+      if (std::get<std::string>(row[variant]) == v && std::get<std::string>(row[dp]) == d &&
+          std::get<std::string>(row[hw]) == "h200" && std::get<std::int64_t>(row[ctx]) == 32768 &&
+          std::get<std::int64_t>(row[batch]) == 1) {
+        return std::get<std::int64_t>(row[conc]);
+      }
+    }
+    FAIL("no such row");
+    return std::int64_t{0};
+  };
+  // Plain TP 8 replicates MLA's latent on every GPU, so a GQA-8 variant of the model fits more sequences;
+  // with DP-attention each GPU caches only its own sequences and MLA fits the most.
+  CHECK(concurrency("gqa:8", "false") > concurrency("native", "false"));
+  CHECK(concurrency("native", "true") > concurrency("gqa:8", "false"));
+  CHECK(concurrency("native", "true") > concurrency("gqa:8", "true"));
+}

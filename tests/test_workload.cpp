@@ -260,7 +260,7 @@ TEST_CASE("roofline time: launch + max(FLOPs / peak·η, bytes / BW·η)") {
 
 TEST_CASE("capacity: blocks = budget / (block·KV bytes per token); concurrency = blocks / ceil(L / block)") {
   const ModelSpec m = llama3_8b();
-  const Capacity c = compute_capacity(m, h100(), Precision{}, 1);
+  const Capacity c = compute_capacity(m, h100(), Precision{}, Parallelism{1});
   // Llama-3-8B bf16 weights: 8,030,261,248 parameters · 2 B.
   CHECK(c.weight_bytes_per_gpu == Approx(8'030'261'248.0 * 2).epsilon(1e-9));
   CHECK(c.kv_bytes_per_token_per_gpu == 131072.0);  // 128 KiB (DESIGN.md §11)
@@ -274,7 +274,7 @@ TEST_CASE("capacity: blocks = budget / (block·KV bytes per token); concurrency 
   // DeepSeek-V3 in fp8 (671 GB) cannot fit on one 80 GB GPU; TP 16 of H100 is the smallest that fits.
   Precision fp8;
   fp8.weights = Dtype::kFp8;
-  const Capacity v3 = compute_capacity(deepseek_v3(), h100(), fp8, 1);
+  const Capacity v3 = compute_capacity(deepseek_v3(), h100(), fp8, Parallelism{1});
   CHECK_FALSE(v3.fits());
   CHECK(smallest_fitting_tp(deepseek_v3(), h100(), fp8, 4096) == 16);
 }
@@ -303,4 +303,71 @@ TEST_CASE("op names are unique within a step, so JSON consumers can key on them"
       for (std::size_t j = i + 1; j < w.ops.size(); ++j) CHECK(w.ops[i].name != w.ops[j].name);
     }
   }
+}
+
+TEST_CASE("DP-attention: each rank attends to its own sequences with all heads; FFN stays tensor-parallel") {
+  const ModelSpec v3 = deepseek_v3();
+  StepShape tp8 = decode(std::vector<std::int64_t>(64, 8192), 1, 8);
+  StepShape dp8 = tp8;
+  dp8.parallel.dp_attention = true;
+  const StepWorkload a = build_step(v3, tp8);
+  const StepWorkload b = build_step(v3, dp8);
+  const Op& core_tp = find_op(a, "attention_decode_mla_absorbed");
+  const Op& core_dp = find_op(b, "attention_decode_mla_absorbed");
+  // Same FLOPs per GPU (16 heads × 64 sequences = 128 heads × 8 sequences); an eighth of the latent cache read,
+  // since under plain TP every rank reads every sequence's latent (DESIGN.md §5).
+  CHECK(core_dp.flops == Approx(core_tp.flops));
+  CHECK(core_dp.kv_read_bytes * 8 == Approx(core_tp.kv_read_bytes));
+  // Attention projections: replicated weights, an eighth of the tokens. FFN and experts: unchanged.
+  CHECK(find_op(b, "q_b_proj").weight_bytes == Approx(8 * find_op(a, "q_b_proj").weight_bytes));
+  CHECK(find_op(b, "q_b_proj").gemm_m == 8);
+  CHECK(find_op(b, "moe_experts").flops == find_op(a, "moe_experts").flops);
+  // Communication: no all-reduce after o_proj; all-gather before and reduce-scatter after the FFN, which
+  // together move what one all-reduce moves: (p − 1)/p · T·h·2 bytes each.
+  CHECK_FALSE(has_op(b, "allreduce_attn"));
+  CHECK(find_op(b, "allgather_tokens").count == 61);
+  CHECK(find_op(b, "allgather_tokens").comm_bytes == Approx(61 * 7.0 / 8 * 64 * 7168 * 2));
+  CHECK(find_op(b, "reducescatter_moe").comm_bytes + find_op(b, "allgather_tokens").comm_bytes / 61 * 58 ==
+        Approx(find_op(a, "allreduce_moe").comm_bytes));
+  // One sequence on 8 ranks: one rank does all of it.
+  StepShape one = decode({8192}, 1, 8);
+  one.parallel.dp_attention = true;
+  const StepShape one_tp = decode({8192}, 1, 8);
+  CHECK(find_op(build_step(v3, one), "attention_decode_mla_absorbed").flops ==
+        Approx(8 * find_op(build_step(v3, one_tp), "attention_decode_mla_absorbed").flops));
+  // 9 sequences on 8 ranks: the busiest rank has 2.
+  StepShape nine = decode(std::vector<std::int64_t>(9, 1000), 1, 8);
+  nine.parallel.dp_attention = true;
+  CHECK(find_op(build_step(v3, nine), "attention_decode_mla_absorbed").kv_read_bytes == Approx(61.0 * 576 * 2 * 2000));
+  // DP-attention with tp = 1 is plain execution.
+  StepShape single = decode({100, 200}, 1, 1);
+  const StepWorkload s0 = build_step(v3, single);
+  single.parallel.dp_attention = true;
+  const StepWorkload s1 = build_step(v3, single);
+  REQUIRE(s0.ops.size() == s1.ops.size());
+  for (std::size_t i = 0; i < s0.ops.size(); ++i) CHECK(s0.ops[i].bytes() == s1.ops[i].bytes());
+}
+
+TEST_CASE("DP-attention capacity: one KV pool per GPU, each holding whole sequences") {
+  Precision fp8;
+  fp8.weights = Dtype::kFp8;
+  const ModelSpec v3 = deepseek_v3();
+  const HardwareSpec hw = h200();
+  const Capacity tp = compute_capacity(v3, hw, fp8, Parallelism{8, false});
+  const Capacity dp = compute_capacity(v3, hw, fp8, Parallelism{8, true});
+  CHECK(tp.kv_pools == 1);
+  CHECK(dp.kv_pools == 8);
+  // MLA's latent is per token either way; DP-attention replicates the attention weights instead.
+  CHECK(dp.kv_bytes_per_token_per_gpu == tp.kv_bytes_per_token_per_gpu);
+  // Plain TP already replicates q_a and kv_a; it splits q_b (1536 × 128·192), kv_b (512 × 128·256) and o_proj
+  // (128·128 × 7168), which DP-attention holds whole: 7/8 of them more per GPU, fp8 = 1 byte each.
+  const double split = 1536.0 * 128 * 192 + 512.0 * 128 * 256 + 128.0 * 128 * 7168;
+  CHECK(dp.weight_bytes_per_gpu - tp.weight_bytes_per_gpu == Approx(61 * split * 7 / 8));
+  CHECK(dp.kv_blocks == 8 * dp.kv_blocks_per_pool);
+  CHECK(max_concurrency(dp, 32768) == 8 * (dp.kv_blocks_per_pool / 512));
+  CHECK(max_concurrency(dp, 32768) > 5 * max_concurrency(tp, 32768));
+  // GQA under DP-attention keeps all KV heads of its own sequences.
+  const ModelSpec l8 = llama3_8b();
+  CHECK(kv_bytes_per_token_per_gpu(l8, Dtype::kBf16, Parallelism{4, true}) == 131072.0);
+  CHECK(kv_bytes_per_token_per_gpu(l8, Dtype::kBf16, Parallelism{4, false}) == 32768.0);
 }

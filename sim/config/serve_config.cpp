@@ -51,7 +51,8 @@ double positive_double(const YamlValue& v) {
 
 LengthSpec read_length(const YamlValue& v, const fs::path& dir) {
   if (v.is_scalar()) return LengthSpec::fixed(positive_count(v));
-  const YamlMap m = v.as_map({"distribution", "value", "min", "max", "mean", "stddev", "median", "sigma", "file"});
+  const YamlMap m =
+      v.as_map({"distribution", "value", "min", "max", "mean", "stddev", "median", "sigma", "file"});
   const YamlValue kind_value = m.required("distribution");
   const std::string kind = kind_value.as_string();
   LengthSpec s;
@@ -108,7 +109,8 @@ std::vector<double> read_rate_grid(const YamlValue& v) {
   std::vector<double> out;
   const std::vector<YamlValue> items = v.is_list() ? v.as_list() : std::vector<YamlValue>{v};
   for (const YamlValue& item : items) {
-    if (!item.is_scalar()) item.fail("expected a rate such as `10 req/s` or a range such as `1..64 x2 req/s`");
+    if (!item.is_scalar())
+      item.fail("expected a rate such as `10 req/s` or a range such as `1..64 x2 req/s`");
     const std::vector<double> part = item.parse_with(parse_rate_grid);
     out.insert(out.end(), part.begin(), part.end());
   }
@@ -141,7 +143,8 @@ std::vector<double> parse_rate_grid(std::string_view text_in) {
   std::string_view rest = trim(text.substr(dots + 2));
   const std::size_t sp1 = rest.find_first_of(" \t");
   const std::string usage = fmt::format(
-      "range `{}` needs a step and a unit: `1..64 x2 req/s` (geometric) or `5..50 +5 req/s` (arithmetic)", text);
+      "range `{}` needs a step and a unit: `1..64 x2 req/s` (geometric) or `5..50 +5 req/s` (arithmetic)",
+      text);
   if (sp1 == std::string_view::npos) throw InputError(usage);
   const std::string_view end_text = rest.substr(0, sp1);
   rest = trim(rest.substr(sp1));
@@ -152,7 +155,8 @@ std::vector<double> parse_rate_grid(std::string_view text_in) {
   if (step_text.size() < 2 || (step_text.front() != 'x' && step_text.front() != '+')) throw InputError(usage);
   const double start = parse_quantity(fmt::format("{} {}", start_text, unit), Dimension::kRate);
   const double end = parse_quantity(fmt::format("{} {}", end_text, unit), Dimension::kRate);
-  if (!(start > 0.0) || end < start) throw InputError(fmt::format("range `{}` must satisfy 0 < start <= end", text));
+  if (!(start > 0.0) || end < start)
+    throw InputError(fmt::format("range `{}` must satisfy 0 < start <= end", text));
   std::vector<double> out;
   if (step_text.front() == 'x') {
     const double f = parse_quantity(fmt::format("{} 1/s", step_text.substr(1)), Dimension::kRate);
@@ -178,9 +182,9 @@ std::vector<double> parse_rate_grid(std::string_view text_in) {
 ServeConfig load_serve_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "serve config");
   const YamlMap root = doc.root().as_map({"serve"});
-  const YamlMap s = root.required("serve").as_map({"name", "model", "variant", "hardware", "tp", "replicas", "router",
-                                                    "mode", "mla_mode", "precision", "scheduler", "workload", "slo",
-                                                    "limits", "output", "sweep"});
+  const YamlMap s = root.required("serve").as_map(
+      {"name", "model", "variant", "hardware", "tp", "dp_attention", "replicas", "router", "mode", "mla_mode",
+       "precision", "scheduler", "workload", "slo", "limits", "output", "sweep"});
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -198,10 +202,12 @@ ServeConfig load_serve_config(const fs::path& path) {
   }
   spec.hardware = resolve_entry(s.required("hardware"), dir, resolve_hw);
   if (const auto v = s.optional("tp")) spec.tp = positive_int(*v);
+  if (const auto v = s.optional("dp_attention")) spec.dp_attention = v->as_bool();
   if (const auto v = s.optional("replicas")) spec.replicas = positive_int(*v);
   if (const auto v = s.optional("router")) {
-    spec.router = parse_named(*v, parse_router_policy, "router",
-                              enum_names(std::array{RouterPolicy::kRoundRobin, RouterPolicy::kLeastOutstanding}));
+    spec.router =
+        parse_named(*v, parse_router_policy, "router",
+                    enum_names(std::array{RouterPolicy::kRoundRobin, RouterPolicy::kLeastOutstanding}));
   }
   if (const auto v = s.optional("mode")) {
     spec.device_mode = parse_named(
@@ -220,10 +226,11 @@ ServeConfig load_serve_config(const fs::path& path) {
     if (const auto v = m.optional("activations")) spec.precision.activations = dtype(*v);
   }
   if (const auto sc = s.optional("scheduler")) {
-    const YamlMap m = sc->as_map({"max_num_seqs", "max_num_batched_tokens", "block_size", "gpu_memory_utilization",
-                                  "kv_blocks"});
+    const YamlMap m = sc->as_map(
+        {"max_num_seqs", "max_num_batched_tokens", "block_size", "gpu_memory_utilization", "kv_blocks"});
     if (const auto v = m.optional("max_num_seqs")) spec.scheduler.max_num_seqs = positive_int(*v);
-    if (const auto v = m.optional("max_num_batched_tokens")) spec.scheduler.max_num_batched_tokens = positive_count(*v);
+    if (const auto v = m.optional("max_num_batched_tokens"))
+      spec.scheduler.max_num_batched_tokens = positive_count(*v);
     if (const auto v = m.optional("block_size")) spec.capacity.block_size = positive_int(*v);
     if (const auto v = m.optional("gpu_memory_utilization")) {
       spec.capacity.gpu_memory_utilization = v->as_double();
@@ -234,8 +241,9 @@ ServeConfig load_serve_config(const fs::path& path) {
     if (const auto v = m.optional("kv_blocks")) spec.kv_blocks = positive_count(*v);
   }
 
-  const YamlMap w = s.required("workload").as_map(
-      {"arrival", "rate", "concurrency", "trace", "requests", "seed", "prompt_tokens", "output_tokens"});
+  const YamlMap w = s.required("workload")
+                        .as_map({"arrival", "rate", "concurrency", "trace", "requests", "seed",
+                                 "prompt_tokens", "output_tokens"});
   WorkloadSpec& wl = spec.workload;
   const YamlValue arrival = w.required("arrival");
   wl.arrival = parse_named(arrival,
@@ -291,7 +299,8 @@ ServeConfig load_serve_config(const fs::path& path) {
   if (const auto lim = s.optional("limits")) {
     const YamlMap m = lim->as_map({"max_time", "max_events"});
     if (const auto v = m.optional("max_time")) spec.limits.max_time_ps = read_time(*v);
-    if (const auto v = m.optional("max_events")) spec.limits.max_events = static_cast<std::uint64_t>(positive_count(*v));
+    if (const auto v = m.optional("max_events"))
+      spec.limits.max_events = static_cast<std::uint64_t>(positive_count(*v));
   }
   if (const auto out = s.optional("output")) {
     const YamlMap m = out->as_map({"per_request_csv", "timeseries_interval", "check_invariants"});
@@ -301,7 +310,8 @@ ServeConfig load_serve_config(const fs::path& path) {
   }
   if (const auto sw = s.optional("sweep")) {
     const YamlMap m = sw->as_map({"rate", "concurrency"});
-    if (m.has("rate") && m.has("concurrency")) m.required("concurrency").fail("sweep over `rate` or `concurrency`, not both");
+    if (m.has("rate") && m.has("concurrency"))
+      m.required("concurrency").fail("sweep over `rate` or `concurrency`, not both");
     if (const auto v = m.optional("rate")) {
       if (wl.arrival != ArrivalKind::kPoisson) v->fail("a rate sweep needs `arrival: poisson`");
       cfg.sweep.axis = ServeSweepSpec::Axis::kRate;

@@ -43,17 +43,19 @@ std::vector<std::int64_t> parse_range(std::string_view range, std::size_t dots) 
   const std::string_view start_text = trim(range.substr(0, dots));
   std::string_view rest = trim(range.substr(dots + 2));
   const std::size_t space = rest.find_first_of(" \t");
-  const std::string needs_step = fmt::format(
-      "range `{}` needs a step: `1k..128k x2` (geometric) or `1..8 +1` (arithmetic)", range);
+  const std::string needs_step =
+      fmt::format("range `{}` needs a step: `1k..128k x2` (geometric) or `1..8 +1` (arithmetic)", range);
   if (space == std::string_view::npos) throw InputError(needs_step);
   const std::string_view end_text = trim(rest.substr(0, space));
   const std::string_view step_text = trim(rest.substr(space));
-  if (step_text.size() < 2 || (step_text.front() != 'x' && step_text.front() != '+')) throw InputError(needs_step);
+  if (step_text.size() < 2 || (step_text.front() != 'x' && step_text.front() != '+'))
+    throw InputError(needs_step);
 
   const std::int64_t start = parse_count(start_text);
   const std::int64_t end = parse_count(end_text);
   const std::int64_t step = parse_step(step_text.substr(1), range);
-  if (end < start) throw InputError(fmt::format("range `{}` ends ({}) before it starts ({})", range, end, start));
+  if (end < start)
+    throw InputError(fmt::format("range `{}` ends ({}) before it starts ({})", range, end, start));
 
   std::vector<std::int64_t> values;
   if (step_text.front() == 'x') {
@@ -90,22 +92,26 @@ std::vector<int> read_int_grid(const YamlValue& v) {
   return out;
 }
 
-Dtype read_dtype(const YamlValue& v) { return parse_named(v, parse_dtype, "dtype", known_dtypes()); }
+Dtype read_dtype(const YamlValue& v) {
+  return parse_named(v, parse_dtype, "dtype", known_dtypes());
+}
 
 }  // namespace
 
 std::vector<std::int64_t> parse_count_grid(std::string_view text_in) {
   const std::string_view text = trim(text_in);
   if (text.empty()) throw InputError("expected a count or a range such as `1k..128k x2`, got nothing");
-  if (const std::size_t dots = text.find(".."); dots != std::string_view::npos) return parse_range(text, dots);
+  if (const std::size_t dots = text.find(".."); dots != std::string_view::npos)
+    return parse_range(text, dots);
   return {parse_count(text)};
 }
 
 SweepSpec load_sweep_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "sweep config");
   const YamlMap root = doc.root().as_map({"sweep"});
-  const YamlMap s = root.required("sweep").as_map({"name", "models", "variants", "hardware", "tp", "batch", "context",
-                                                    "sq", "precision", "mla_mode", "mode", "capacity"});
+  const YamlMap s =
+      root.required("sweep").as_map({"name", "models", "variants", "hardware", "tp", "dp_attention", "batch",
+                                     "context", "sq", "precision", "mla_mode", "mode", "capacity"});
   const fs::path config_dir = path.parent_path();
 
   SweepSpec spec;
@@ -115,7 +121,8 @@ SweepSpec load_sweep_config(const fs::path& path) {
     spec.models.push_back(resolve_entry(item, config_dir, resolve_model));
   }
   if (const auto variants = s.optional("variants")) {
-    for (const YamlValue& item : one_or_many(*variants)) spec.variants.push_back(item.parse_with(parse_variant));
+    for (const YamlValue& item : one_or_many(*variants))
+      spec.variants.push_back(item.parse_with(parse_variant));
   } else {
     spec.variants.push_back(VariantSpec{});  // native
   }
@@ -123,6 +130,14 @@ SweepSpec load_sweep_config(const fs::path& path) {
     spec.hardware.push_back(resolve_entry(item, config_dir, resolve_hw));
   }
   spec.tp = s.has("tp") ? read_int_grid(s.required("tp")) : std::vector<int>{1};
+  if (const auto v = s.optional("dp_attention")) {
+    // `true`, `false`, or a list of them (both, to compare).
+    spec.dp_attention.clear();
+    for (const YamlValue& item : v->is_list() ? v->as_list() : std::vector<YamlValue>{*v}) {
+      spec.dp_attention.push_back(item.as_bool());
+    }
+    if (spec.dp_attention.empty()) v->fail("the list is empty");
+  }
   spec.batch = read_int_grid(s.required("batch"));
   spec.context = read_count_grid(s.required("context"));
   spec.s_q = s.has("sq") ? read_int_grid(s.required("sq")) : std::vector<int>{1};
@@ -143,7 +158,8 @@ SweepSpec load_sweep_config(const fs::path& path) {
         enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
   }
   if (const auto c = s.optional("capacity")) {
-    const YamlMap m = c->as_map({"gpu_memory_utilization", "block_size", "max_batched_tokens", "runtime_reserve"});
+    const YamlMap m =
+        c->as_map({"gpu_memory_utilization", "block_size", "max_batched_tokens", "runtime_reserve"});
     if (const auto v = m.optional("gpu_memory_utilization")) {
       spec.capacity.gpu_memory_utilization = v->as_double();
       if (!(spec.capacity.gpu_memory_utilization > 0.0 && spec.capacity.gpu_memory_utilization <= 1.0)) {

@@ -18,10 +18,11 @@ int effective_block_size(const ModelSpec& model, const CapacityOptions& opt) {
 
 namespace {
 
-double activation_workspace_bytes(const ModelSpec& m, const Precision& p, int tp,
+double activation_workspace_bytes(const ModelSpec& m, const Precision& p, const Parallelism& parallel,
                                   const CapacityOptions& opt) {
   // Peak live activations of one forward pass over max_batched_tokens: residual, normed input, the widest
   // projection output (FFN gate+up, or the MoE experts' inputs), plus fp32 logits of the sampled tokens.
+  const int tp = parallel.tp;
   const double a = dtype_bytes(p.activations);
   const double t = double(opt.max_batched_tokens);
   double ffn_width = 2.0 * m.ffn.intermediate_size / tp;
@@ -29,7 +30,8 @@ double activation_workspace_bytes(const ModelSpec& m, const Precision& p, int tp
     const MoeSpec& e = m.ffn.moe;
     ffn_width = std::max(ffn_width, 3.0 * e.experts_per_token * double(e.expert_intermediate_size) / tp);
   }
-  const double qkv = double(m.attention.n_heads) / tp * 3.0 * std::max(m.attention.qk_head_dim(), 1);
+  const double qkv =
+      double(m.attention.n_heads) / parallel.attention_tp() * 3.0 * std::max(m.attention.qk_head_dim(), 1);
   const double per_token = (4.0 * m.hidden_size + std::max(ffn_width, qkv)) * a;
   const double logits = 256.0 * double(m.vocab_size) / tp * 4.0;  // up to 256 sampled rows in fp32
   return t * per_token + logits;
@@ -37,64 +39,65 @@ double activation_workspace_bytes(const ModelSpec& m, const Precision& p, int tp
 
 }  // namespace
 
-Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision, int tp,
-                          const CapacityOptions& opt) {
+Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
+                          const Parallelism& parallel, const CapacityOptions& opt) {
   if (!(opt.gpu_memory_utilization > 0.0 && opt.gpu_memory_utilization <= 1.0)) {
-    throw InputError(
-        fmt::format("gpu_memory_utilization must be in (0, 1], got {}", opt.gpu_memory_utilization));
+    throw InputError(fmt::format("gpu_memory_utilization must be in (0, 1], got {}", opt.gpu_memory_utilization));
   }
   Capacity c;
   c.hbm_bytes = hw.hbm_bytes;
   c.usable_bytes = hw.hbm_bytes * opt.gpu_memory_utilization;
-  c.weight_bytes_per_gpu = weight_bytes_per_gpu(model, precision.weights, tp);
-  c.activation_workspace_bytes = activation_workspace_bytes(model, precision, tp, opt);
+  c.weight_bytes_per_gpu = weight_bytes_per_gpu(model, precision.weights, parallel);
+  c.activation_workspace_bytes = activation_workspace_bytes(model, precision, parallel, opt);
   c.runtime_reserve_bytes = opt.runtime_reserve_bytes;
   // DESIGN.md §7: KV budget = HBM × utilisation − weights − activation workspace − runtime reserve.
   c.kv_budget_bytes =
       c.usable_bytes - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
-  c.kv_bytes_per_token_per_gpu = kv_bytes_per_token_per_gpu(model, precision.kv_cache, tp);
+  c.kv_bytes_per_token_per_gpu = kv_bytes_per_token_per_gpu(model, precision.kv_cache, parallel);
   c.block_size = effective_block_size(model, opt);
+  c.kv_pools = parallel.attention_dp();
   if (c.kv_budget_bytes > 0.0) {
-    c.kv_blocks = static_cast<std::int64_t>(
+    c.kv_blocks_per_pool = static_cast<std::int64_t>(
         std::floor(c.kv_budget_bytes / (c.block_size * c.kv_bytes_per_token_per_gpu)));
   }
+  c.kv_blocks = c.kv_blocks_per_pool * c.kv_pools;
   c.kv_capacity_tokens = c.kv_blocks * c.block_size;
   return c;
 }
 
 std::int64_t max_concurrency(const Capacity& cap, std::int64_t context) {
-  if (context <= 0 || cap.kv_blocks <= 0) return 0;
+  if (context <= 0 || cap.kv_blocks_per_pool <= 0) return 0;
+  // DESIGN.md §7: blocks / ceil(L / block_size), per pool (a sequence never spans two pools).
   const std::int64_t blocks_per_seq = (context + cap.block_size - 1) / cap.block_size;
-  return cap.kv_blocks / blocks_per_seq;
+  return cap.kv_pools * (cap.kv_blocks_per_pool / blocks_per_seq);
 }
 
-std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw,
-                                       const Precision& precision, std::int64_t context,
-                                       const CapacityOptions& opt) {
+std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
+                                       std::int64_t context, bool dp_attention, const CapacityOptions& opt) {
   for (int tp = 1; tp <= 64; tp *= 2) {
-    if (model.attention.n_heads % tp != 0) continue;
-    const Capacity c = compute_capacity(model, hw, precision, tp, opt);
+    if (!dp_attention && model.attention.n_heads % tp != 0) continue;
+    const Capacity c = compute_capacity(model, hw, precision, Parallelism{tp, dp_attention}, opt);
     if (max_concurrency(c, context) >= 1) return tp;
   }
   return std::nullopt;
 }
 
-std::string explain_no_fit(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision, int tp,
-                           std::int64_t context, const CapacityOptions& opt) {
-  const Capacity c = compute_capacity(model, hw, precision, tp, opt);
+std::string explain_no_fit(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
+                           const Parallelism& parallel, std::int64_t context, const CapacityOptions& opt) {
+  const Capacity c = compute_capacity(model, hw, precision, parallel, opt);
   std::string s = fmt::format(
       "{} does not fit on {} x {} at {} tokens of context:\n"
       "  HBM {} x utilisation {} = {} usable per GPU\n"
-      "  weights per GPU ({}, TP {}) {}\n"
+      "  weights per GPU ({}, TP {}{}) {}\n"
       "  activation workspace {}, runtime reserve {}\n"
       "  KV budget {} for {} per token per GPU ({} needed for one sequence)",
-      model.name, tp, hw.name, context, format_si(c.hbm_bytes, "B"), opt.gpu_memory_utilization,
-      format_si(c.usable_bytes, "B"), to_string(precision.weights), tp,
-      format_si(c.weight_bytes_per_gpu, "B"), format_si(c.activation_workspace_bytes, "B"),
-      format_si(c.runtime_reserve_bytes, "B"), format_si(c.kv_budget_bytes, "B"),
-      format_bytes_binary(c.kv_bytes_per_token_per_gpu),
+      model.name, parallel.tp, hw.name, context, format_si(c.hbm_bytes, "B"), opt.gpu_memory_utilization,
+      format_si(c.usable_bytes, "B"), to_string(precision.weights), parallel.tp,
+      parallel.dp_attention ? ", DP-attention" : "", format_si(c.weight_bytes_per_gpu, "B"),
+      format_si(c.activation_workspace_bytes, "B"), format_si(c.runtime_reserve_bytes, "B"),
+      format_si(c.kv_budget_bytes, "B"), format_bytes_binary(c.kv_bytes_per_token_per_gpu),
       format_si(double(context) * c.kv_bytes_per_token_per_gpu, "B"));
-  if (const auto fit = smallest_fitting_tp(model, hw, precision, context, opt)) {
+  if (const auto fit = smallest_fitting_tp(model, hw, precision, context, parallel.dp_attention, opt)) {
     s += fmt::format("\n  smallest TP that fits: {} (--tp {})", *fit, *fit);
   } else {
     s += "\n  no TP up to 64 fits on this GPU";

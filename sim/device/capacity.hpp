@@ -7,6 +7,7 @@
 
 #include "models/model_spec.hpp"
 #include "models/precision.hpp"
+#include "models/workload.hpp"
 #include "sim/device/hardware_spec.hpp"
 
 namespace mlasim {
@@ -31,26 +32,33 @@ struct Capacity {
   double kv_budget_bytes = 0;  ///< may be negative: the model does not fit
   double kv_bytes_per_token_per_gpu = 0;
   int block_size = 0;
-  std::int64_t kv_blocks = 0;           ///< 0 when nothing fits
-  std::int64_t kv_capacity_tokens = 0;  ///< kv_blocks × block_size
+  /// Independent KV pools in the replica: 1 under plain TP (every GPU holds a slice of every block), tp under
+  /// DP-attention (each GPU holds whole blocks of its own sequences; a sequence lives in one pool).
+  int kv_pools = 1;
+  std::int64_t kv_blocks_per_pool = 0;  ///< 0 when nothing fits
+  std::int64_t kv_blocks = 0;           ///< blocks the replica can allocate: kv_blocks_per_pool × kv_pools
+  std::int64_t kv_capacity_tokens = 0;  ///< tokens the replica can cache: kv_blocks × block_size
   [[nodiscard]] bool fits() const { return kv_blocks > 0; }
 };
 
+/// The KV capacity of one engine replica (a TP group of `parallel.tp` GPUs).
 [[nodiscard]] Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw,
-                                        const Precision& precision, int tp, const CapacityOptions& opt = {});
+                                        const Precision& precision, const Parallelism& parallel,
+                                        const CapacityOptions& opt = {});
 
-/// Sequences of `context` tokens that fit at once: blocks / ceil(context / block_size).
+/// Sequences of `context` tokens the replica fits at once: pools × (blocks per pool / ceil(context / block)).
 [[nodiscard]] std::int64_t max_concurrency(const Capacity& cap, std::int64_t context);
 
-/// The smallest power-of-two TP (up to 64, dividing the attention heads) at which at least one sequence of
-/// `context` tokens fits; nullopt when none does.
+/// The smallest power-of-two TP (up to 64, dividing the attention heads unless DP-attention) at which at
+/// least one sequence of `context` tokens fits; nullopt when none does.
 [[nodiscard]] std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw,
                                                      const Precision& precision, std::int64_t context,
+                                                     bool dp_attention = false,
                                                      const CapacityOptions& opt = {});
 
 /// A multi-line explanation for a model that does not fit, with the numbers and the suggested TP.
 [[nodiscard]] std::string explain_no_fit(const ModelSpec& model, const HardwareSpec& hw,
-                                         const Precision& precision, int tp, std::int64_t context,
-                                         const CapacityOptions& opt = {});
+                                         const Precision& precision, const Parallelism& parallel,
+                                         std::int64_t context, const CapacityOptions& opt = {});
 
 }  // namespace mlasim

@@ -13,8 +13,10 @@ namespace mlasim {
 
 std::string_view to_string(RouterPolicy p) {
   switch (p) {
-    case RouterPolicy::kRoundRobin: return "round_robin";
-    case RouterPolicy::kLeastOutstanding: return "least_outstanding";
+    case RouterPolicy::kRoundRobin:
+      return "round_robin";
+    case RouterPolicy::kLeastOutstanding:
+      return "least_outstanding";
   }
   return "?";
 }
@@ -30,15 +32,21 @@ RouterPolicy parse_router_policy(std::string_view text) {
 Capacity serve_capacity(const ServeSpec& spec) {
   CapacityOptions opt = spec.capacity;
   opt.max_batched_tokens = spec.scheduler.max_num_batched_tokens;
-  Capacity cap = compute_capacity(spec.model, spec.hardware, spec.precision, spec.tp, opt);
+  const Parallelism parallel{spec.tp, spec.dp_attention};
+  // Under DP-attention the replica's blocks sit in tp per-GPU pools; the scheduler allocates from their sum
+  // (a sequence's blocks are not pinned to one GPU here: per-pool fragmentation is not modelled).
+  Capacity cap = compute_capacity(spec.model, spec.hardware, spec.precision, parallel, opt);
   if (spec.kv_blocks > 0) {
+    cap.kv_pools = 1;
+    cap.kv_blocks_per_pool = spec.kv_blocks;
     cap.kv_blocks = spec.kv_blocks;
     cap.kv_capacity_tokens = cap.kv_blocks * cap.block_size;
   }
   if (!cap.fits()) {
-    throw InputError(SourceLocation{spec.source}, "",
-                     explain_no_fit(spec.model, spec.hardware, spec.precision, spec.tp,
-                                    spec.workload.prompt.upper_bound() + spec.workload.output.upper_bound(), opt));
+    throw InputError(
+        SourceLocation{spec.source}, "",
+        explain_no_fit(spec.model, spec.hardware, spec.precision, parallel,
+                       spec.workload.prompt.upper_bound() + spec.workload.output.upper_bound(), opt));
   }
   return cap;
 }
@@ -66,8 +74,9 @@ class ServeRun {
     cap_ = serve_capacity(spec);
     StepTimeSource* st = options.step_time;
     if (!st) {
-      owned_step_time_ = std::make_unique<ModelStepTime>(spec.model, DeviceModel(spec.hardware, spec.device_mode),
-                                                         spec.precision, spec.tp, spec.mla_mode);
+      owned_step_time_ = std::make_unique<ModelStepTime>(
+          spec.model, DeviceModel(spec.hardware, spec.device_mode), spec.precision,
+          Parallelism{spec.tp, spec.dp_attention}, spec.mla_mode);
       st = owned_step_time_.get();
     }
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));
@@ -84,8 +93,8 @@ class ServeRun {
     } else if (!source_.exhausted()) {
       issue(0);
     }
-    const StopReason why = sim_.run([this](const ServeEvent& e) { std::visit(*this, e); },
-                                    [this] { return pending(); });
+    const StopReason why =
+        sim_.run([this](const ServeEvent& e) { std::visit(*this, e); }, [this] { return pending(); });
     std::vector<RequestRecord> in_flight;
     for (const auto& r : replicas_) r->collect_in_flight(in_flight);
     metrics_.finish(sim_.now(), in_flight);
@@ -158,6 +167,7 @@ class ServeRun {
     s.variant = spec_.variant;
     s.hardware = spec_.hardware.name;
     s.tp = spec_.tp;
+    s.dp_attention = spec_.dp_attention;
     s.replicas = spec_.replicas;
     s.router = std::string(to_string(spec_.router));
     s.arrival = std::string(to_string(w.arrival));
@@ -234,6 +244,8 @@ std::vector<Field> summary_fields(const ServeSummary& s) {
       {"variant", "attention variant", s.variant},
       {"hardware", "GPU", s.hardware},
       {"tp", "GPUs per replica (tensor parallel)", std::int64_t{s.tp}},
+      {"dp_attention", "attention data-parallel over the tp GPUs",
+       std::string(s.dp_attention ? "true" : "false")},
       {"replicas", "data-parallel replicas", std::int64_t{s.replicas}},
       {"router", "router policy", s.router},
       {"arrival", "arrival process", s.arrival},

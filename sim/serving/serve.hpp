@@ -34,19 +34,21 @@ enum class RouterPolicy {
 /// A validated serving experiment: plain data (the config loader builds it; tests build it in C++).
 struct ServeSpec {
   std::string name;
-  std::string source;      ///< the config file, for provenance
-  ModelSpec model;         ///< with any attention variant already applied
+  std::string source;  ///< the config file, for provenance
+  ModelSpec model;     ///< with any attention variant already applied
   std::string variant = "native";
   HardwareSpec hardware;
   DeviceMode device_mode = DeviceMode::kDatasheet;
   Precision precision;
   MlaMode mla_mode = MlaMode::kAuto;
-  int tp = 1;        ///< GPUs per replica (tensor parallel)
-  int replicas = 1;  ///< data-parallel engine copies
+  int tp = 1;                 ///< GPUs per replica (tensor parallel)
+  bool dp_attention = false;  ///< attention data-parallel over the tp GPUs (see Parallelism)
+  int replicas = 1;           ///< data-parallel engine copies
   RouterPolicy router = RouterPolicy::kRoundRobin;
   SchedulerSpec scheduler;
-  CapacityOptions capacity;      ///< gpu_memory_utilization, block_size (max_batched_tokens is taken from scheduler)
-  std::int64_t kv_blocks = 0;    ///< > 0 overrides the memory model's block count (per replica)
+  CapacityOptions
+      capacity;  ///< gpu_memory_utilization, block_size (max_batched_tokens is taken from scheduler)
+  std::int64_t kv_blocks = 0;  ///< > 0 overrides the memory model's block count (per replica)
   WorkloadSpec workload;
   SloSpec slo;
   EngineLimits limits;
@@ -65,6 +67,7 @@ struct ServeRunOptions {
 struct ServeSummary {
   std::string name, model, variant, hardware;
   int tp = 1, replicas = 1;
+  bool dp_attention = false;
   std::string router, arrival;
   double rate_per_s = 0;  ///< poisson only
   int concurrency = 0;    ///< closed loop only

@@ -24,10 +24,10 @@ std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept 
   return static_cast<std::size_t>(h);
 }
 
-ModelStepTime::ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, int tp, MlaMode mla_mode,
-                             std::size_t cache_limit)
+ModelStepTime::ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, Parallelism parallel,
+                             MlaMode mla_mode, std::size_t cache_limit)
     : model_(std::move(model)), device_(std::move(device)), cache_limit_(cache_limit) {
-  shape_.parallel.tp = tp;
+  shape_.parallel = parallel;
   shape_.precision = precision;
   shape_.mla_mode = mla_mode;
 }
@@ -51,7 +51,8 @@ TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& wo
 TimePs ModelStepTime::reference_time(const std::vector<SequenceWork>& sequences) const {
   StepShape shape = shape_;
   shape.sequences = sequences;
-  return seconds_to_ps(cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s);
+  return seconds_to_ps(
+      cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s);
 }
 
 }  // namespace mlasim

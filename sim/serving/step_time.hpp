@@ -76,8 +76,8 @@ class FixedStepTime final : public StepTimeSource {
 /// additions cost_step makes, without copying the ops.
 class ModelStepTime final : public StepTimeSource {
  public:
-  ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, int tp, MlaMode mla_mode,
-                std::size_t cache_limit = 1 << 20);
+  ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, Parallelism parallel,
+                MlaMode mla_mode, std::size_t cache_limit = 1 << 20);
   TimePs step_time(const StepMix& mix, const SequenceWorkSource& work) override;
   /// Uncached: build_step + cost_step on `sequences`.
   [[nodiscard]] TimePs reference_time(const std::vector<SequenceWork>& sequences) const;

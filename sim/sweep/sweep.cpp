@@ -7,8 +7,8 @@
 namespace mlasim {
 
 std::size_t sweep_size(const SweepSpec& s) {
-  return s.models.size() * s.variants.size() * s.hardware.size() * s.tp.size() * s.batch.size() *
-         s.context.size() * s.s_q.size();
+  return s.models.size() * s.variants.size() * s.hardware.size() * s.tp.size() * s.dp_attention.size() *
+         s.batch.size() * s.context.size() * s.s_q.size();
 }
 
 namespace {
@@ -20,6 +20,7 @@ std::vector<Column> sweep_columns() {
       {"attention", "attention kind evaluated: mha, gqa, mqa, mla"},
       {"hardware", "GPU profile id"},
       {"tp", "tensor-parallel degree"},
+      {"dp_attention", "attention data-parallel over the TP ranks (true) or head-split (false)"},
       {"batch", "sequences in the step"},
       {"context", "tokens of context per sequence"},
       {"s_q", "new tokens per sequence per step"},
@@ -43,7 +44,7 @@ std::vector<Column> sweep_columns() {
       {"attention_bound", "what bounds the attention core: memory, compute, launch"},
       {"kv_bytes_per_token", "KV cache per token, all layers, whole model"},
       {"kv_bytes_per_token_per_gpu", "KV cache per token held by one GPU"},
-      {"kv_capacity_tokens", "KV tokens that fit per GPU"},
+      {"kv_capacity_tokens", "KV tokens that fit in the replica (the TP group)"},
       {"max_concurrency", "sequences of this context that fit"},
       {"weight_bytes", "whole model"},
       {"weight_bytes_per_gpu", ""},
@@ -78,67 +79,77 @@ Table run_sweep(const SweepSpec& spec) {
         const HardwareSpec& hw = spec.hardware[hi];
         const DeviceModel& device = devices[hi];
         for (const int tp : spec.tp) {
-          std::string invalid;
-          Capacity cap;
-          try {
-            cap = compute_capacity(model, hw, spec.precision, tp, spec.capacity);
-          } catch (const InputError& e) {
-            invalid = "invalid: " + e.message();
-          }
-          for (const int batch : spec.batch) {
-            for (const std::int64_t context : spec.context) {
-              for (const int s_q : spec.s_q) {
-                std::vector<Cell> row{base.name,        variant.to_string(),
-                                      attention,        hw.id,
-                                      std::int64_t{tp}, std::int64_t{batch},
-                                      context,          std::int64_t{s_q},
-                                      weights_dtype,    kv_dtype,
-                                      mla_mode,         device_mode};
-                std::string status = invalid;
-                StepCost cost;
-                double attn_flops = 0, attn_bytes = 0;
-                std::string attn_bound = "-";
-                if (status.empty()) {
-                  shape.sequences.assign(static_cast<std::size_t>(batch),
-                                         SequenceWork{context, s_q, false, true});
-                  shape.parallel.tp = tp;
-                  try {
-                    cost = cost_step(build_step(model, shape), device, spec.precision, tp);
-                    const std::int64_t conc = max_concurrency(cap, context);
-                    status = conc == 0 ? "does-not-fit" : conc < batch ? "batch-exceeds-capacity" : "ok";
-                    for (const TimedOp& op : cost.ops) {
-                      if (op.op.op_class != OpClass::kAttention) continue;
-                      attn_flops += op.op.flops;
-                      attn_bytes += op.op.bytes();
-                      attn_bound = std::string(to_string(op.time.bound));
+          for (const bool dp : spec.dp_attention) {
+            const Parallelism parallel{tp, dp};
+            std::string invalid;
+            Capacity cap;
+            try {
+              cap = compute_capacity(model, hw, spec.precision, parallel, spec.capacity);
+            } catch (const InputError& e) {
+              invalid = "invalid: " + e.message();
+            }
+            for (const int batch : spec.batch) {
+              for (const std::int64_t context : spec.context) {
+                for (const int s_q : spec.s_q) {
+                  std::vector<Cell> row{base.name,
+                                        variant.to_string(),
+                                        attention,
+                                        hw.id,
+                                        std::int64_t{tp},
+                                        std::string(dp ? "true" : "false"),
+                                        std::int64_t{batch},
+                                        context,
+                                        std::int64_t{s_q},
+                                        weights_dtype,
+                                        kv_dtype,
+                                        mla_mode,
+                                        device_mode};
+                  std::string status = invalid;
+                  StepCost cost;
+                  double attn_flops = 0, attn_bytes = 0;
+                  std::string attn_bound = "-";
+                  if (status.empty()) {
+                    shape.sequences.assign(static_cast<std::size_t>(batch),
+                                           SequenceWork{context, s_q, false, true});
+                    shape.parallel = parallel;
+                    try {
+                      cost = cost_step(build_step(model, shape), device, spec.precision, tp);
+                      const std::int64_t conc = max_concurrency(cap, context);
+                      status = conc == 0 ? "does-not-fit" : conc < batch ? "batch-exceeds-capacity" : "ok";
+                      for (const TimedOp& op : cost.ops) {
+                        if (op.op.op_class != OpClass::kAttention) continue;
+                        attn_flops += op.op.flops;
+                        attn_bytes += op.op.bytes();
+                        attn_bound = std::string(to_string(op.time.bound));
+                      }
+                    } catch (const InputError& e) {
+                      status = "invalid: " + e.message();
                     }
-                  } catch (const InputError& e) {
-                    status = "invalid: " + e.message();
                   }
+                  const bool ok = cost.step_time_s > 0.0;
+                  const double tps = ok ? double(cost.output_tokens) / cost.step_time_s : 0.0;
+                  row.insert(row.end(), {status,
+                                         cost.step_time_s,
+                                         cost.attention_s,
+                                         cost.gemm_s,
+                                         cost.communication_s,
+                                         cost.other_s,
+                                         tps,
+                                         tps / tp,
+                                         ok ? double(s_q) / cost.step_time_s : 0.0,
+                                         cost.flops,
+                                         cost.bytes,
+                                         attn_flops,
+                                         attn_bytes,
+                                         attn_bound,
+                                         kv_per_token,
+                                         invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0,
+                                         invalid.empty() ? cap.kv_capacity_tokens : std::int64_t{0},
+                                         invalid.empty() ? max_concurrency(cap, context) : std::int64_t{0},
+                                         weights,
+                                         invalid.empty() ? cap.weight_bytes_per_gpu : 0.0});
+                  table.add_row(std::move(row));
                 }
-                const bool ok = cost.step_time_s > 0.0;
-                const double tps = ok ? double(cost.output_tokens) / cost.step_time_s : 0.0;
-                row.insert(row.end(), {status,
-                                       cost.step_time_s,
-                                       cost.attention_s,
-                                       cost.gemm_s,
-                                       cost.communication_s,
-                                       cost.other_s,
-                                       tps,
-                                       tps / tp,
-                                       ok ? double(s_q) / cost.step_time_s : 0.0,
-                                       cost.flops,
-                                       cost.bytes,
-                                       attn_flops,
-                                       attn_bytes,
-                                       attn_bound,
-                                       kv_per_token,
-                                       invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0,
-                                       invalid.empty() ? cap.kv_capacity_tokens : std::int64_t{0},
-                                       invalid.empty() ? max_concurrency(cap, context) : std::int64_t{0},
-                                       weights,
-                                       invalid.empty() ? cap.weight_bytes_per_gpu : 0.0});
-                table.add_row(std::move(row));
               }
             }
           }

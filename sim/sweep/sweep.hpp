@@ -24,6 +24,7 @@ struct SweepSpec {
   std::vector<VariantSpec> variants;  ///< default: {native}
   std::vector<HardwareSpec> hardware;
   std::vector<int> tp;  ///< default {1}
+  std::vector<bool> dp_attention{false};  ///< DP-attention off, on, or both
   std::vector<int> batch;
   std::vector<std::int64_t> context;
   std::vector<int> s_q;  ///< default {1}
@@ -36,9 +37,9 @@ struct SweepSpec {
 /// Number of grid points.
 [[nodiscard]] std::size_t sweep_size(const SweepSpec& spec);
 
-/// Runs every point, in a fixed order (model, variant, hardware, tp, batch, context, s_q; the last varies
-/// fastest). Points whose model cannot run (tp does not divide heads) or does not fit are kept as rows with
-/// `status` saying why. Deterministic: the same spec gives the same table.
+/// Runs every point, in a fixed order (model, variant, hardware, tp, dp_attention, batch, context, s_q; the
+/// last varies fastest). Points whose model cannot run (tp does not divide heads) or does not fit are kept as
+/// rows with `status` saying why. Deterministic: the same spec gives the same table.
 [[nodiscard]] Table run_sweep(const SweepSpec& spec);
 
 }  // namespace mlasim

@@ -19,28 +19,36 @@ namespace {
 std::string summary_markdown(const SweepSpec& spec, const Table& table) {
   std::string md = fmt::format(
       "# Sweep: {}\n\nConfig: `{}`. {} points; device mode {}, weights {}, KV cache {}.\n"
-      "One table per model, GPU, TP, batch and s_q; columns are attention variants.\n\n",
+      "One table per model, GPU, TP, DP-attention, batch and s_q; columns are attention variants.\n\n",
       spec.name, spec.source, table.rows().size(), to_string(spec.device_mode),
       to_string(spec.precision.weights), to_string(spec.precision.kv_cache));
-  const std::vector<std::string> groups{"model", "hardware", "tp", "batch", "s_q"};
+  const std::vector<std::string> groups{"model", "hardware", "tp", "dp_attention", "batch", "s_q"};
   md +=
       "## Status (ok; batch-exceeds-capacity: fewer sequences fit than the batch; does-not-fit: not even "
       "one)\n\n" +
-      pivot_to_markdown(
-          table, {{"model", "hardware", "tp", "batch"}, "context", "variant", "status", 1.0, "status", 4});
+      pivot_to_markdown(table, {{"model", "hardware", "tp", "dp_attention", "batch"},
+                                "context",
+                                "variant",
+                                "status",
+                                1.0,
+                                "status",
+                                4});
   md += "## Step time (ms)\n\n" +
         pivot_to_markdown(table, {groups, "context", "variant", "step_time_s", 1e3, "step time (ms)", 4});
   md += "## Output tokens/s per GPU\n\n" +
         pivot_to_markdown(table,
                           {groups, "context", "variant", "tokens_per_s_per_gpu", 1.0, "tokens/s per GPU", 4});
-  md +=
-      "## Max concurrency (sequences that fit in the KV cache)\n\n" +
-      pivot_to_markdown(
-          table,
-          {{"model", "hardware", "tp"}, "context", "variant", "max_concurrency", 1.0, "max concurrency", 6});
+  md += "## Max concurrency (sequences that fit in the KV cache)\n\n" +
+        pivot_to_markdown(table, {{"model", "hardware", "tp", "dp_attention"},
+                                  "context",
+                                  "variant",
+                                  "max_concurrency",
+                                  1.0,
+                                  "max concurrency",
+                                  6});
   md += "## KV cache per token, whole model (bytes)\n\n" +
         pivot_to_markdown(table,
-                          {{"model"}, "hardware", "variant", "kv_bytes_per_token", 1.0, "KV bytes/token", 6});
+                          {{"model"}, "hardware", "variant", "kv_bytes_per_token", 1.0, "KV bytes/token", 9});
   return md;
 }
 

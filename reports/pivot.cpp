@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "sim/error.hpp"
+
 namespace mlasim {
 
 namespace {
@@ -57,7 +59,13 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
     } else {
       text = cell_text(v);
     }
-    g.cells[{r, c}] = text;
+    // Rows that land in one cell must agree, or the grouping hides a dimension of the table.
+    const auto [it, inserted] = g.cells.emplace(std::make_pair(r, c), text);
+    if (!inserted && it->second != text) {
+      throw InternalError(
+          fmt::format("pivot of `{}`: two rows of group `{}` give {} and {} at {} = {}, {} = {}", spec.value,
+                      g.title, it->second, text, spec.row_key, g.rows[r], spec.column_key, g.cols[c]));
+    }
   }
   std::string out;
   for (const Group& g : groups) {

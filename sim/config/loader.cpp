@@ -327,3 +327,31 @@ std::vector<CatalogEntry> list_hw_profiles() {
 }
 
 }  // namespace mlasim
+
+namespace mlasim {
+
+std::string calibration_to_yaml(const Calibration& c) {
+  if (c.empty() && c.fingerprint.empty()) return "calibration: {}\n";
+  std::string out = "calibration:\n";
+  if (c.hbm_bandwidth_bytes_per_s) out += "  hbm_bandwidth: " + format_si(*c.hbm_bandwidth_bytes_per_s, "B/s", 6) + "\n";
+  if (c.hbm_t0_s) out += "  hbm_t0: " + format_si(*c.hbm_t0_s, "s", 6) + "\n";
+  if (c.launch_overhead_s) out += "  launch_overhead: " + format_si(*c.launch_overhead_s, "s", 6) + "\n";
+  if (!c.gemm_peak_flops_per_s.empty()) {
+    std::vector<std::string> rates;
+    for (const auto& [dtype, rate] : c.gemm_peak_flops_per_s) {
+      rates.push_back(fmt::format("{}: {}", to_string(dtype), format_si(rate, "FLOP/s", 6)));
+    }
+    out += fmt::format("  gemm_peak: {{{}}}\n", fmt::join(rates, ", "));
+  }
+  if (!c.fingerprint.empty()) {
+    std::string escaped;
+    for (char ch : c.fingerprint) {
+      if (ch == '"' || ch == '\\') escaped += '\\';
+      escaped += ch;
+    }
+    out += "  fingerprint: \"" + escaped + "\"\n";
+  }
+  return out;
+}
+
+}  // namespace mlasim

@@ -32,6 +32,10 @@ namespace mlasim {
 /// A built-in profile by id (file stem, case-insensitive) or name, or a path to a .yaml profile.
 [[nodiscard]] HardwareSpec resolve_hw(std::string_view name_or_path);
 
+/// The `calibration:` block of a hardware profile, in the profile schema (quantities with units), ready to paste
+/// into hw_profiles/<gpu>.yaml; load_hw_profile reads it back to the same values (6 significant digits).
+[[nodiscard]] std::string calibration_to_yaml(const Calibration& calibration);
+
 /// Built-in cards and profiles, sorted by id: (id, one-line description).
 struct CatalogEntry {
   std::string id;

@@ -111,6 +111,10 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
   // DESIGN.md §6: t = t_launch + max(FLOPs / (peak·η_c), bytes / (BW·η_m)), per launch, times launches.
   t.compute_s = peak > 0.0 ? op.flops / peak : 0.0;
   t.memory_s = op.bytes() / mem_bw_;
+  // Calibrated: the measured bandwidth ramp, t = t0 + bytes / BW∞ per launch (DESIGN.md §6).
+  if (mode_ == DeviceMode::kCalibrated && hw_.calibration.hbm_t0_s && op.bytes() > 0.0) {
+    t.memory_s += launches * *hw_.calibration.hbm_t0_s;
+  }
   t.launch_s = launches * launch_s_;
   const double body = std::max(t.compute_s, t.memory_s);
   t.time_s = t.launch_s + body;

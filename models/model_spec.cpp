@@ -18,6 +18,10 @@ std::string_view to_string(AttentionKind kind) {
   return "?";
 }
 
+std::string_view to_string(FfnActivation a) {
+  return a == FfnActivation::kGelu ? "gelu" : "swiglu";
+}
+
 std::int64_t AttentionSpec::kv_elements_per_token() const {
   // DeepSeek-V2 paper, Table 1: MHA 2·n_h·d_h, GQA 2·n_g·d_h, MQA 2·d_h, MLA (d_c + d_R).
   if (kind == AttentionKind::kMla) return std::int64_t{kv_lora_rank} + qk_rope_head_dim;
@@ -130,7 +134,7 @@ ParameterCount count_parameters(const ModelSpec& m) {
     attn = h * (a.n_heads + 2.0 * a.n_kv_heads) * a.head_dim + double(a.n_heads) * a.head_dim * h;
   }
   const double norms = 2.0 * h;  // attention and FFN RMSNorm weights
-  const double dense_ffn = 3.0 * h * m.ffn.intermediate_size;
+  const double dense_ffn = m.ffn.dense_matrices() * h * m.ffn.intermediate_size;
   double moe_total = 0.0;
   double moe_active = 0.0;
   if (m.ffn.is_moe()) {

@@ -46,9 +46,20 @@ struct MoeSpec {
   int first_k_dense = 0;             ///< the first k layers use the dense FFN instead
 };
 
-/// SwiGLU feed-forward (gate, up: hidden -> inter; down: inter -> hidden), dense or MoE.
+/// The dense FFN's form.
+enum class FfnActivation {
+  kSwiGlu,  ///< gate and up (hidden -> inter), SiLU(gate)·up, down (inter -> hidden): Llama, Mistral, Qwen,
+            ///< DeepSeek
+  kGelu,    ///< up (hidden -> inter), GELU, down (inter -> hidden): Falcon, GPT-2
+};
+[[nodiscard]] std::string_view to_string(FfnActivation a);
+
+/// Feed-forward (SwiGLU or GELU MLP), dense or MoE (experts are SwiGLU).
 struct FfnSpec {
   int intermediate_size = 0;  ///< dense FFN inner width (also used by MoE models' first_k_dense layers)
+  FfnActivation activation = FfnActivation::kSwiGlu;
+  /// Weight matrices of the dense FFN: 3 for SwiGLU, 2 for a GELU MLP.
+  [[nodiscard]] int dense_matrices() const { return activation == FfnActivation::kGelu ? 2 : 3; }
   MoeSpec moe;
   [[nodiscard]] bool is_moe() const { return moe.n_routed_experts > 0; }
 };

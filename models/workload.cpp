@@ -350,8 +350,13 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
   const double dense = m.dense_layers();
   if (dense > 0) {
     const double inter = double(m.ffn.intermediate_size) / tp;
-    b.gemm("ffn_gate_up", dense, t, h, 2.0 * inter);
-    b.elementwise("ffn_act", dense, 5.0 * t * inter, 2.0 * t * inter, t * inter);
+    if (m.ffn.activation == FfnActivation::kGelu) {
+      b.gemm("ffn_up", dense, t, h, inter);
+      b.elementwise("ffn_act", dense, 8.0 * t * inter, t * inter, t * inter);  // tanh-approximated GELU
+    } else {
+      b.gemm("ffn_gate_up", dense, t, h, 2.0 * inter);
+      b.elementwise("ffn_act", dense, 5.0 * t * inter, 2.0 * t * inter, t * inter);
+    }
     b.gemm("ffn_down", dense, t, inter, h);
     if (dp_attention) {
       b.collective("reducescatter_ffn", dense, Collective::kReduceScatter, t * h * b.a(), tp);
@@ -429,7 +434,8 @@ double weight_bytes_per_gpu(const ModelSpec& m, Dtype weight_dtype, const Parall
   } else {
     attn = h * (s.n_h + 2.0 * s.n_kv) * a.head_dim + s.n_h * a.head_dim * h;
   }
-  double params = m.n_layers * (attn + 2.0 * h) + m.dense_layers() * 3.0 * h * m.ffn.intermediate_size / tp;
+  double params = m.n_layers * (attn + 2.0 * h) +
+                  m.dense_layers() * m.ffn.dense_matrices() * h * m.ffn.intermediate_size / tp;
   if (m.ffn.is_moe()) {
     const MoeSpec& e = m.ffn.moe;
     params += m.moe_layers() *

@@ -94,3 +94,23 @@ TEST_CASE("a sweep over dp_attention doubles the grid and shows MLA's capacity w
   CHECK(concurrency("native", "true") > concurrency("gqa:8", "false"));
   CHECK(concurrency("native", "true") > concurrency("gqa:8", "true"));
 }
+
+TEST_CASE("Falcon-7B's GELU MLP has two matrices: 6.92B parameters (TII's card: 7B)") {
+  const ModelSpec falcon = resolve_model("falcon-7b");
+  CHECK(falcon.ffn.activation == FfnActivation::kGelu);
+  // Per layer: fused QKV 4544·(71 + 2)·64, dense 4544², MLP 2·4544·18176, two norms; embedding 65024·4544
+  // tied with the LM head; a final norm.
+  const double layer = 4544.0 * 73 * 64 + 4544.0 * 4544 + 2.0 * 4544 * 18176 + 2 * 4544;
+  const double expected = 32 * layer + 65024.0 * 4544 + 4544;
+  CHECK(count_parameters(falcon).total == Approx(expected));
+  CHECK(expected == Approx(6.92e9).epsilon(0.002));
+  const StepWorkload w = build_step(falcon, uniform_decode(1, 2048));
+  bool has_up = false, has_gate_up = false;
+  for (const Op& op : w.ops) {
+    has_up |= op.name == "ffn_up";
+    has_gate_up |= op.name == "ffn_gate_up";
+    if (op.name == "ffn_up") CHECK(op.flops == 32.0 * 2 * 4544 * 18176);
+  }
+  CHECK(has_up);
+  CHECK_FALSE(has_gate_up);
+}

@@ -128,7 +128,8 @@ ModelSpec load_hf_config(const std::filesystem::path& path) {
   if (const auto inter = hf.optional_int("ffn.intermediate_size", {"intermediate_size", "ffn_hidden_size"})) {
     spec.ffn.intermediate_size = *inter;
   } else if (is_falcon(root)) {
-    spec.ffn.intermediate_size = 4 * spec.hidden_size;  // Falcon's MLP: dense_h_to_4h
+    spec.ffn.intermediate_size = 4 * spec.hidden_size;  // Falcon's MLP: dense_h_to_4h, GELU, dense_4h_to_h
+    spec.ffn.activation = FfnActivation::kGelu;
   } else if (!spec.ffn.is_moe() || moe.first_k_dense > 0) {
     throw InputError(root.where(), "intermediate_size", "missing required key");
   }

@@ -110,9 +110,19 @@ AttentionSpec read_attention(const YamlValue& value, int hidden_size) {
 }
 
 FfnSpec read_ffn(const YamlValue& value) {
-  const YamlMap m = value.as_map({"intermediate_size", "moe"});
+  const YamlMap m = value.as_map({"intermediate_size", "activation", "moe"});
   FfnSpec f;
   f.intermediate_size = m.optional_int("intermediate_size", 0);
+  if (const auto act = m.optional("activation")) {
+    f.activation = parse_named(
+        *act,
+        [](std::string_view text) {
+          if (text == "swiglu") return FfnActivation::kSwiGlu;
+          if (text == "gelu") return FfnActivation::kGelu;
+          throw InputError("unknown activation");
+        },
+        "FFN activation", {"swiglu", "gelu"});
+  }
   if (const auto moe = m.optional("moe")) {
     const YamlMap e = moe->as_map({"n_routed_experts", "n_shared_experts", "experts_per_token",
                                    "expert_intermediate_size", "first_k_dense"});

@@ -25,7 +25,7 @@ double activation_workspace_bytes(const ModelSpec& m, const Precision& p, const 
   const int tp = parallel.tp;
   const double a = dtype_bytes(p.activations);
   const double t = double(opt.max_batched_tokens);
-  double ffn_width = 2.0 * m.ffn.intermediate_size / tp;
+  double ffn_width = (m.ffn.dense_matrices() - 1.0) * m.ffn.intermediate_size / tp;
   if (m.ffn.is_moe()) {
     const MoeSpec& e = m.ffn.moe;
     ffn_width = std::max(ffn_width, 3.0 * e.experts_per_token * double(e.expert_intermediate_size) / tp);
@@ -42,7 +42,8 @@ double activation_workspace_bytes(const ModelSpec& m, const Precision& p, const 
 Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
                           const Parallelism& parallel, const CapacityOptions& opt) {
   if (!(opt.gpu_memory_utilization > 0.0 && opt.gpu_memory_utilization <= 1.0)) {
-    throw InputError(fmt::format("gpu_memory_utilization must be in (0, 1], got {}", opt.gpu_memory_utilization));
+    throw InputError(
+        fmt::format("gpu_memory_utilization must be in (0, 1], got {}", opt.gpu_memory_utilization));
   }
   Capacity c;
   c.hbm_bytes = hw.hbm_bytes;
@@ -72,8 +73,9 @@ std::int64_t max_concurrency(const Capacity& cap, std::int64_t context) {
   return cap.kv_pools * (cap.kv_blocks_per_pool / blocks_per_seq);
 }
 
-std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw, const Precision& precision,
-                                       std::int64_t context, bool dp_attention, const CapacityOptions& opt) {
+std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw,
+                                       const Precision& precision, std::int64_t context, bool dp_attention,
+                                       const CapacityOptions& opt) {
   for (int tp = 1; tp <= 64; tp *= 2) {
     if (!dp_attention && model.attention.n_heads % tp != 0) continue;
     const Capacity c = compute_capacity(model, hw, precision, Parallelism{tp, dp_attention}, opt);

@@ -8,6 +8,7 @@
 // Tensor cores: mma.sync.m16n8k16 bf16 -> fp32; K via ldmatrix, V via ldmatrix.trans.
 #include "kernels/attention/decode_kernels.cuh"
 #include "kernels/attention/device_utils.cuh"
+#include "kernels/attention/kernel_layout.hpp"
 #include "kernels/attention/mma_layout.hpp"
 #include "kernels/common/cuda_check.cuh"
 
@@ -16,45 +17,34 @@ namespace {
 
 namespace lay = mlasim::attention::mma;
 
-constexpr int kWarps = 4;
-constexpr int kThreads = 32 * kWarps;
-constexpr int kTile = 16;     // tokens per warp tile
-constexpr int kStages = 2;    // per-warp cp.async ring depth
-constexpr int kRows = kGqaRowsPerCta;
-constexpr int kPageTokens = 64;
+namespace L = mlasim::attention::layout::gqa;
+using L::kStages;
+using L::kThreads;
+using L::kTile;
+using L::kWarps;
+using L::Smem;
+constexpr int kRows = L::kRows;
+constexpr int kPageTokens = mlasim::attention::layout::kPageTokens;
+static_assert(kRows == kGqaRowsPerCta, "kernel_layout.hpp and decode_kernels.cuh disagree on the rows per CTA");
 static_assert(kPageTokens % kTile == 0, "a KV tile must not straddle a page");
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
 template <int D>
-struct Smem {
-  static constexpr int kStride = D + 8;  // +16 bytes per row: conflict-free ldmatrix
-  static constexpr size_t kQ = size_t(kRows) * kStride * 2;
-  static constexpr size_t kTileBytes = size_t(kTile) * kStride * 2;
-  static constexpr size_t kRing = size_t(kWarps) * kStages * 2 * kTileBytes;  // K and V per stage
-  static constexpr size_t kMerge = size_t(kWarps) * kRows * D * sizeof(float);  // reuses the ring
-  static constexpr size_t kStats = size_t(2) * kWarps * kRows * sizeof(float);
-  static constexpr size_t kBytes = kQ + (kRing > kMerge ? kRing : kMerge) + kStats;
-};
-
-template <int D>
 __device__ __forceinline__ void load_warp_tile(__nv_bfloat16* s_k, __nv_bfloat16* s_v, const DecodeArgs& a,
                                                const int* __restrict__ block_row, int kv_head, int t0, int t_end,
                                                int lane) {
-  constexpr int kStride = Smem<D>::kStride;
-  constexpr int kChunks = D / 8;
+  static_assert(kTile * Smem<D>::kChunks % 32 == 0, "every lane issues the same number of copies");
   const int page = block_row[t0 / kPageTokens];
   const size_t slot0 = size_t(page) * kPageTokens + (t0 % kPageTokens);
 #pragma unroll
-  for (int j = 0; j < kTile * kChunks / 32; ++j) {
-    const int c = lane + 32 * j;
-    const int tok = c / kChunks;
-    const int chunk = c % kChunks;
-    const bool valid = t0 + tok < t_end;
-    const size_t off = ((slot0 + tok) * a.n_kv_heads + kv_head) * D + chunk * 8;
-    cp_async_16(smem_addr(s_k + tok * kStride + chunk * 8), valid ? a.k + off : a.k, valid);
-    cp_async_16(smem_addr(s_v + tok * kStride + chunk * 8), valid ? a.v + off : a.v, valid);
+  for (int j = 0; j < Smem<D>::kCopiesPerLane; ++j) {
+    const mlasim::attention::layout::Chunk c = Smem<D>::chunk_of(lane + 32 * j);
+    const bool valid = t0 + c.row < t_end;
+    const size_t off = ((slot0 + c.row) * a.n_kv_heads + kv_head) * D + c.chunk * 8;
+    cp_async_16(smem_addr(s_k + Smem<D>::chunk_elem(c)), valid ? a.k + off : a.k, valid);
+    cp_async_16(smem_addr(s_v + Smem<D>::chunk_elem(c)), valid ? a.v + off : a.v, valid);
   }
 }
 
@@ -67,7 +57,7 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
   auto* s_q = reinterpret_cast<__nv_bfloat16*>(smem);
   auto* s_ring = reinterpret_cast<__nv_bfloat16*>(smem + S::kQ);
   auto* s_merge = reinterpret_cast<float*>(smem + S::kQ);  // [warp][row][D], after the ring is drained
-  auto* s_m = reinterpret_cast<float*>(smem + S::kQ + (S::kRing > S::kMerge ? S::kRing : S::kMerge));
+  auto* s_m = reinterpret_cast<float*>(smem + S::kOffStats);
   float* s_l = s_m + kWarps * kRows;
 
   const int lane = static_cast<int>(threadIdx.x) & 31;
@@ -86,10 +76,6 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
   const int s_lo = (row_base + r_lo) / group;
   const int s_hi = (row_base + r_hi) / group;
 
-  __nv_bfloat16* s_k_ring = s_ring + size_t(warp) * kStages * 2 * kTile * kStride;
-  const lay::Coord addr_a = lay::ldsm_addr_a(lane);
-  const lay::Coord addr_bk = lay::ldsm_addr_bk(lane);
-
   const int seg_begin = a.schedule.part_segment_begin[blockIdx.y];
   const int seg_end = a.schedule.part_segment_begin[blockIdx.y + 1];
   for (int seg = seg_begin; seg < seg_end; ++seg) {
@@ -99,7 +85,7 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
     const int len = a.context_lens[b];
     const bool single = a.schedule.seq_segment_begin[b + 1] - a.schedule.seq_segment_begin[b] == 1;
     const int n_tiles = (te - tb + kTile - 1) / kTile;
-    const int my_tiles = warp < n_tiles ? (n_tiles - warp + kWarps - 1) / kWarps : 0;
+    const int my_tiles = L::warp_tiles(n_tiles, warp);
     const int* block_row = a.block_table + size_t(b) * a.max_pages_per_seq;
     const int vis_lo = len - a.s_q + s_lo + 1;
     const int vis_hi = len - a.s_q + s_hi + 1;
@@ -121,14 +107,14 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
     std::uint32_t qa[kKSteps][4];
 #pragma unroll
     for (int ks = 0; ks < kKSteps; ++ks) {
-      ldmatrix_x4(smem_addr(s_q + addr_a.row * kStride + ks * 16 + addr_a.col), qa[ks]);
+      ldmatrix_x4(smem_addr(s_q + S::q_frag_elem(ks, lane)), qa[ks]);
     }
 
 #pragma unroll
     for (int st = 0; st < kStages - 1; ++st) {
       if (st < my_tiles) {
-        __nv_bfloat16* s_k = s_k_ring + st * 2 * kTile * kStride;
-        load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + (warp + kWarps * st) * kTile, te, lane);
+        __nv_bfloat16* s_k = s_ring + S::k_stage_elem(warp, L::stage_of(st));
+        load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + L::warp_tile(warp, st) * kTile, te, lane);
       }
       cp_async_commit();
     }
@@ -142,21 +128,21 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
       cp_async_wait<kStages - 2>();
       __syncwarp();  // the whole warp sees tile `it`, and has finished with the stage refilled next
       {
-        const int nxt = it + kStages - 1;
+        const int nxt = L::prefetch_tile(it);
         if (nxt < my_tiles) {
-          __nv_bfloat16* s_k = s_k_ring + (nxt % kStages) * 2 * kTile * kStride;
-          load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + (warp + kWarps * nxt) * kTile, te, lane);
+          __nv_bfloat16* s_k = s_ring + S::k_stage_elem(warp, L::stage_of(nxt));
+          load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + L::warp_tile(warp, nxt) * kTile, te, lane);
         }
         cp_async_commit();
       }
-      const __nv_bfloat16* s_k = s_k_ring + (it % kStages) * 2 * kTile * kStride;
+      const __nv_bfloat16* s_k = s_ring + S::k_stage_elem(warp, L::stage_of(it));
       const __nv_bfloat16* s_v = s_k + kTile * kStride;
-      const int t0 = tb + (warp + kWarps * it) * kTile;
+      const int t0 = tb + L::warp_tile(warp, it) * kTile;
 
       float s[2][4];
 #pragma unroll
       for (int j = 0; j < 2; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-      const std::uint32_t k_base = smem_addr(s_k + addr_bk.row * kStride + addr_bk.col);
+      const std::uint32_t k_base = smem_addr(s_k + S::k_frag_elem(lane));
 #pragma unroll
       for (int ks = 0; ks < kKSteps; ++ks) {
         std::uint32_t kb[4];
@@ -206,7 +192,7 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
       // P (16 x 16 tokens) straight from the S accumulators: A register r <- tile r/2, elements 2(r%2), +1.
       const std::uint32_t pa[4] = {pack_bf16x2(s[0][0], s[0][1]), pack_bf16x2(s[0][2], s[0][3]),
                                    pack_bf16x2(s[1][0], s[1][1]), pack_bf16x2(s[1][2], s[1][3])};
-      const std::uint32_t v_base = smem_addr(s_v + addr_a.row * kStride + addr_a.col);
+      const std::uint32_t v_base = smem_addr(s_v + S::v_frag_elem(lane));
 #pragma unroll
       for (int np = 0; np < D / 16; ++np) {
         std::uint32_t vb[4];
@@ -230,8 +216,8 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
 #pragma unroll
     for (int j = 0; j < D / 8; ++j) {
       const int col = j * 8 + lay::c_frag(lane, 0).col;
-      *reinterpret_cast<float2*>(s_merge + (warp * kRows + r_lo) * D + col) = make_float2(o[j][0], o[j][1]);
-      *reinterpret_cast<float2*>(s_merge + (warp * kRows + r_hi) * D + col) = make_float2(o[j][2], o[j][3]);
+      *reinterpret_cast<float2*>(s_merge + S::merge_elem(warp, r_lo, col)) = make_float2(o[j][0], o[j][1]);
+      *reinterpret_cast<float2*>(s_merge + S::merge_elem(warp, r_hi, col)) = make_float2(o[j][2], o[j][3]);
     }
     __syncthreads();
     for (int idx = static_cast<int>(threadIdx.x); idx < kRows * D; idx += kThreads) {
@@ -248,7 +234,7 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
       for (int w = 0; w < kWarps; ++w) {
         const float f = exp2f(s_m[w * kRows + r] - base);
         l += s_l[w * kRows + r] * f;
-        acc += s_merge[(w * kRows + r) * D + col] * f;
+        acc += s_merge[S::merge_elem(w, r, col)] * f;
       }
       const float value = l > 0.0f ? acc / l : 0.0f;
       const float lse = l > 0.0f ? (base + log2f(l)) * kLn2 : -INFINITY;

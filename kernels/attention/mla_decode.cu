@@ -10,6 +10,7 @@
 // Softmax in base 2 (scale·log2 e folded into the scores), as FlashAttention-2.
 #include "kernels/attention/decode_kernels.cuh"
 #include "kernels/attention/device_utils.cuh"
+#include "kernels/attention/kernel_layout.hpp"
 #include "kernels/attention/mma_layout.hpp"
 #include "kernels/common/cuda_check.cuh"
 
@@ -18,23 +19,20 @@ namespace {
 
 namespace lay = mlasim::attention::mma;
 
-constexpr int kDk = 576;           // K width: 512 latent + 64 rope
-constexpr int kDv = 512;           // V width: the latent
-constexpr int kTile = 32;          // tokens per KV tile
-constexpr int kStages = 3;         // cp.async ring depth
-constexpr int kThreads = 256;      // 8 warps
-constexpr int kRows = kMlaRowsPerCta;
-constexpr int kStride = kDk + 8;   // +16 bytes per row: ldmatrix rows land in distinct banks
-constexpr int kPStride = kTile + 8;
-constexpr int kChunksPerRow = kDk / 8;  // 16-byte chunks per 576-value row
-constexpr int kPageTokens = 64;
+namespace L = mlasim::attention::layout::mla;
+using L::kChunksPerRow;
+using L::kDk;
+using L::kDv;
+using L::kRows;
+using L::kSmemBytes;
+using L::kStages;
+using L::kStride;
+using L::kThreads;
+using L::kTile;
+constexpr int kPageTokens = mlasim::attention::layout::kPageTokens;
+static_assert(kRows == kMlaRowsPerCta, "kernel_layout.hpp and decode_kernels.cuh disagree on the rows per CTA");
 static_assert(kPageTokens % kTile == 0, "a KV tile must not straddle a page");
-
-constexpr size_t kSmemQ = size_t(kRows) * kStride * 2;
-constexpr size_t kSmemKv = size_t(kStages) * kTile * kStride * 2;
-constexpr size_t kSmemP = size_t(kRows) * kPStride * 2;
-constexpr size_t kSmemRed = size_t(4) * kRows * sizeof(float);  // max and sum, two halves each
-constexpr size_t kSmemBytes = kSmemQ + kSmemKv + kSmemP + kSmemRed;
+static_assert(kTile * kChunksPerRow % kThreads == 0, "every thread issues the same number of KV copies");
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
@@ -45,22 +43,20 @@ __device__ __forceinline__ void load_kv_tile(__nv_bfloat16* s_tile, const __nv_b
   const int page = block_row[t0 / kPageTokens];
   const __nv_bfloat16* src_page = kv + (size_t(page) * kPageTokens + (t0 % kPageTokens)) * kDk;
 #pragma unroll
-  for (int j = 0; j < kTile * kChunksPerRow / kThreads; ++j) {
-    const int c = static_cast<int>(threadIdx.x) + j * kThreads;
-    const int tok = c / kChunksPerRow;
-    const int chunk = c % kChunksPerRow;
-    const bool valid = t0 + tok < t_end;
-    const __nv_bfloat16* src = valid ? src_page + size_t(tok) * kDk + chunk * 8 : kv;
-    cp_async_16(smem_addr(s_tile + tok * kStride + chunk * 8), src, valid);
+  for (int j = 0; j < L::kKvCopiesPerThread; ++j) {
+    const mlasim::attention::layout::Chunk c = L::chunk_of(static_cast<int>(threadIdx.x) + j * kThreads);
+    const bool valid = t0 + c.row < t_end;
+    const __nv_bfloat16* src = valid ? src_page + size_t(c.row) * kDk + c.chunk * 8 : kv;
+    cp_async_16(smem_addr(s_tile + L::chunk_elem(c)), src, valid);
   }
 }
 
 __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArgs a) {
   extern __shared__ __align__(16) unsigned char smem[];
   auto* s_q = reinterpret_cast<__nv_bfloat16*>(smem);
-  auto* s_kv = reinterpret_cast<__nv_bfloat16*>(smem + kSmemQ);
-  auto* s_p = reinterpret_cast<__nv_bfloat16*>(smem + kSmemQ + kSmemKv);
-  auto* s_max = reinterpret_cast<float*>(smem + kSmemQ + kSmemKv + kSmemP);  // [2][kRows]
+  auto* s_kv = reinterpret_cast<__nv_bfloat16*>(smem + L::kOffKv);
+  auto* s_p = reinterpret_cast<__nv_bfloat16*>(smem + L::kOffP);
+  auto* s_max = reinterpret_cast<float*>(smem + L::kOffRed);  // [2][kRows]
   float* s_sum = s_max + 2 * kRows;                                           // [2][kRows]
 
   const int lane = static_cast<int>(threadIdx.x) & 31;
@@ -78,10 +74,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
   const int seq_row_lo = row_base + r_lo;
   const int seq_row_hi = row_base + r_hi;
 
-  const lay::Coord addr_a = lay::ldsm_addr_a(lane);
-  const lay::Coord addr_bk = lay::ldsm_addr_bk(lane);
-  const std::uint32_t q_frag_base = smem_addr(s_q + (slab * 16 + addr_a.row) * kStride + addr_a.col);
-  const std::uint32_t p_frag_base = smem_addr(s_p + (slab * 16 + addr_a.row) * kPStride + addr_a.col);
+  const std::uint32_t q_frag_base = smem_addr(s_q + L::q_frag_elem(slab, lane));
+  const std::uint32_t p_frag_base = smem_addr(s_p + L::p_frag_elem(slab, lane));
 
   const int seg_begin = a.schedule.part_segment_begin[blockIdx.y];
   const int seg_end = a.schedule.part_segment_begin[blockIdx.y + 1];
@@ -102,16 +96,15 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
     {  // Q of this row block (zero rows past the end), in the first cp.async group together with tile 0.
       const __nv_bfloat16* q_seq = a.q + size_t(b) * rows_per_seq * kDk;
       for (int c = static_cast<int>(threadIdx.x); c < kRows * kChunksPerRow; c += kThreads) {
-        const int r = c / kChunksPerRow;
-        const int chunk = c % kChunksPerRow;
-        const bool valid = row_base + r < rows_per_seq;
-        const __nv_bfloat16* src = valid ? q_seq + size_t(row_base + r) * kDk + chunk * 8 : a.q;
-        cp_async_16(smem_addr(s_q + r * kStride + chunk * 8), src, valid);
+        const mlasim::attention::layout::Chunk ch = L::chunk_of(c);
+        const bool valid = row_base + ch.row < rows_per_seq;
+        const __nv_bfloat16* src = valid ? q_seq + size_t(row_base + ch.row) * kDk + ch.chunk * 8 : a.q;
+        cp_async_16(smem_addr(s_q + L::chunk_elem(ch)), src, valid);
       }
     }
 #pragma unroll
     for (int st = 0; st < kStages - 1; ++st) {
-      if (st < n_tiles) load_kv_tile(s_kv + st * kTile * kStride, a.k, block_row, tb + st * kTile, te);
+      if (st < n_tiles) load_kv_tile(s_kv + L::stage_elem(L::stage_of(st)), a.k, block_row, tb + st * kTile, te);
       cp_async_commit();
     }
 
@@ -124,11 +117,11 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
       cp_async_wait<kStages - 2>();
       __syncthreads();  // tile `it` visible to all; everyone is done with tile it-1's stage, P and reductions
       {
-        const int nxt = it + kStages - 1;
-        if (nxt < n_tiles) load_kv_tile(s_kv + (nxt % kStages) * kTile * kStride, a.k, block_row, tb + nxt * kTile, te);
+        const int nxt = L::prefetch_tile(it);
+        if (nxt < n_tiles) load_kv_tile(s_kv + L::stage_elem(L::stage_of(nxt)), a.k, block_row, tb + nxt * kTile, te);
         cp_async_commit();
       }
-      const __nv_bfloat16* s_tile = s_kv + (it % kStages) * kTile * kStride;
+      const __nv_bfloat16* s_tile = s_kv + L::stage_elem(L::stage_of(it));
       const int t0 = tb + it * kTile;
 
       float s[2][4];
@@ -137,7 +130,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
         // S = Q·K^T for 16 rows x this warp's 16 tokens, over the 576-wide head.
 #pragma unroll
         for (int j = 0; j < 2; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-        const std::uint32_t k_base = smem_addr(s_tile + (half * 16 + addr_bk.row) * kStride + addr_bk.col);
+        const std::uint32_t k_base = smem_addr(s_tile + L::k_frag_elem(half, lane));
 #pragma unroll 6
         for (int ks = 0; ks < kDk / 16; ++ks) {
           std::uint32_t qa[4], kb[4];
@@ -189,8 +182,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
           sum_hi += s[j][2] + s[j][3];
           const lay::Coord c = lay::c_frag(lane, 0);
           const int col = half * 16 + j * 8 + c.col;
-          *reinterpret_cast<std::uint32_t*>(s_p + r_lo * kPStride + col) = pack_bf16x2(s[j][0], s[j][1]);
-          *reinterpret_cast<std::uint32_t*>(s_p + r_hi * kPStride + col) = pack_bf16x2(s[j][2], s[j][3]);
+          *reinterpret_cast<std::uint32_t*>(s_p + L::p_elem(r_lo, col)) = pack_bf16x2(s[j][0], s[j][1]);
+          *reinterpret_cast<std::uint32_t*>(s_p + L::p_elem(r_hi, col)) = pack_bf16x2(s[j][2], s[j][3]);
         }
         sum_lo = quad_sum(sum_lo);
         sum_hi = quad_sum(sum_hi);
@@ -215,8 +208,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
         for (int ks = 0; ks < kTile / 16; ++ks) {
           std::uint32_t pa[4];
           ldmatrix_x4(p_frag_base + ks * 32, pa);
-          const std::uint32_t v_base =
-              smem_addr(s_tile + (ks * 16 + addr_a.row) * kStride + half * (kDv / 2) + addr_a.col);
+          const std::uint32_t v_base = smem_addr(s_tile + L::v_frag_elem(ks, half, lane));
 #pragma unroll
           for (int np = 0; np < 16; ++np) {
             std::uint32_t vb[4];

@@ -1,0 +1,124 @@
+#pragma once
+// Shared-memory layouts, copy assignments and cp.async pipeline indices of mla_decode.cu and gqa_decode.cu,
+// written as constexpr functions that the kernels use and that the host tests (tests/test_attention_layout.cpp)
+// check for every configuration of the measurement grid: alignment, bounds, coverage, bank conflicts, the
+// cp.async group schedule and the barrier epochs between writes and reads of every shared buffer.
+// Plain C++17 plus MLASIM_HD; no CUDA header.
+#include <cstddef>
+
+#include "kernels/attention/mma_layout.hpp"
+
+namespace mlasim::attention::layout {
+
+/// Tokens per KV-cache page (paging.hpp's kPageTokens; the tests check they agree).
+inline constexpr int kPageTokens = 64;
+
+/// A 16-byte copy of a [rows][width] tile: row and 8-element chunk of copy index c.
+struct Chunk {
+  int row;
+  int chunk;
+};
+
+namespace mla {
+inline constexpr int kDk = 576;          ///< K width: 512 latent + 64 rope
+inline constexpr int kDv = 512;          ///< V width: the latent
+inline constexpr int kTile = 32;         ///< tokens per KV tile
+inline constexpr int kStages = 3;        ///< cp.async ring depth
+inline constexpr int kThreads = 256;     ///< 8 warps
+inline constexpr int kRows = 64;         ///< query rows per CTA (decode_kernels.cuh: kMlaRowsPerCta)
+inline constexpr int kStride = kDk + 8;  ///< +16 bytes per row: ldmatrix rows land in distinct banks
+inline constexpr int kPStride = kTile + 8;
+inline constexpr int kChunksPerRow = kDk / 8;  ///< 16-byte chunks per 576-value row
+inline constexpr int kKvCopiesPerThread = kTile * kChunksPerRow / kThreads;
+
+inline constexpr std::size_t kSmemQ = std::size_t(kRows) * kStride * 2;
+inline constexpr std::size_t kSmemKv = std::size_t(kStages) * kTile * kStride * 2;
+inline constexpr std::size_t kSmemP = std::size_t(kRows) * kPStride * 2;
+inline constexpr std::size_t kSmemRed = std::size_t(4) * kRows * sizeof(float);  ///< max and sum, two halves
+inline constexpr std::size_t kOffKv = kSmemQ;             ///< byte offsets of the regions
+inline constexpr std::size_t kOffP = kOffKv + kSmemKv;
+inline constexpr std::size_t kOffRed = kOffP + kSmemP;
+inline constexpr std::size_t kSmemBytes = kOffRed + kSmemRed;
+
+/// Copy index c (thread + j * kThreads) of a [rows][576] tile.
+MLASIM_HD constexpr Chunk chunk_of(int c) { return {c / kChunksPerRow, c % kChunksPerRow}; }
+/// Element offset of a chunk in a Q or KV tile (row stride kStride).
+MLASIM_HD constexpr int chunk_elem(Chunk c) { return c.row * kStride + c.chunk * 8; }
+/// Element offset of ring stage `stage` inside the KV region.
+MLASIM_HD constexpr int stage_elem(int stage) { return stage * kTile * kStride; }
+/// Ring stage holding tile `it` of a segment; the tile prefetched at iteration `it`.
+MLASIM_HD constexpr int stage_of(int it) { return it % kStages; }
+MLASIM_HD constexpr int prefetch_tile(int it) { return it + kStages - 1; }
+/// Element offsets (lane's ldmatrix row address) of the operands, before the per-k-step advance of 16 values:
+/// Q of slab `slab` (A), K of token half `half` within a tile (B, n-major), V rows of k-step `ks` and column
+/// half `half` within a tile (B, transposed), P of slab `slab` (A).
+MLASIM_HD constexpr int q_frag_elem(int slab, int lane) {
+  return (slab * 16 + mma::ldsm_addr_a(lane).row) * kStride + mma::ldsm_addr_a(lane).col;
+}
+MLASIM_HD constexpr int k_frag_elem(int half, int lane) {
+  return (half * 16 + mma::ldsm_addr_bk(lane).row) * kStride + mma::ldsm_addr_bk(lane).col;
+}
+MLASIM_HD constexpr int v_frag_elem(int ks, int half, int lane) {
+  return (ks * 16 + mma::ldsm_addr_a(lane).row) * kStride + half * (kDv / 2) + mma::ldsm_addr_a(lane).col;
+}
+MLASIM_HD constexpr int p_frag_elem(int slab, int lane) {
+  return (slab * 16 + mma::ldsm_addr_a(lane).row) * kPStride + mma::ldsm_addr_a(lane).col;
+}
+/// Element offset of P[row][col] (row within the 64-row block, col = token within the tile).
+MLASIM_HD constexpr int p_elem(int row, int col) { return row * kPStride + col; }
+}  // namespace mla
+
+namespace gqa {
+inline constexpr int kWarps = 4;
+inline constexpr int kThreads = 32 * kWarps;
+inline constexpr int kTile = 16;    ///< tokens per warp tile
+inline constexpr int kStages = 2;   ///< per-warp cp.async ring depth
+inline constexpr int kRows = 16;    ///< query rows per CTA (decode_kernels.cuh: kGqaRowsPerCta)
+
+template <int D>
+struct Smem {
+  static constexpr int kStride = D + 8;  ///< +16 bytes per row: conflict-free ldmatrix
+  static constexpr int kChunks = D / 8;
+  static constexpr int kCopiesPerLane = kTile * kChunks / 32;
+  static constexpr std::size_t kQ = std::size_t(kRows) * kStride * 2;
+  static constexpr std::size_t kTileBytes = std::size_t(kTile) * kStride * 2;
+  static constexpr std::size_t kRing = std::size_t(kWarps) * kStages * 2 * kTileBytes;  ///< K and V per stage
+  static constexpr std::size_t kMerge = std::size_t(kWarps) * kRows * D * sizeof(float);  ///< reuses the ring
+  static constexpr std::size_t kRingOrMerge = kRing > kMerge ? kRing : kMerge;
+  static constexpr std::size_t kStats = std::size_t(2) * kWarps * kRows * sizeof(float);
+  static constexpr std::size_t kOffRing = kQ;  ///< byte offsets of the regions
+  static constexpr std::size_t kOffStats = kQ + kRingOrMerge;
+  static constexpr std::size_t kBytes = kOffStats + kStats;
+
+  /// Element offset of warp `warp`'s K tile in stage `stage` (its V tile follows at + kTile * kStride).
+  MLASIM_HD static constexpr int k_stage_elem(int warp, int stage) {
+    return (warp * kStages + stage) * 2 * kTile * kStride;
+  }
+  MLASIM_HD static constexpr Chunk chunk_of(int c) { return {c / kChunks, c % kChunks}; }
+  MLASIM_HD static constexpr int chunk_elem(Chunk c) { return c.row * kStride + c.chunk * 8; }
+  /// ldmatrix row addresses (elements): Q (A operand) of k-step ks in the Q region; K (B, n-major) and V (B,
+  /// transposed) relative to the warp's K or V tile, before the per-step advance of 16 values.
+  MLASIM_HD static constexpr int q_frag_elem(int ks, int lane) {
+    return mma::ldsm_addr_a(lane).row * kStride + ks * 16 + mma::ldsm_addr_a(lane).col;
+  }
+  MLASIM_HD static constexpr int k_frag_elem(int lane) {
+    return mma::ldsm_addr_bk(lane).row * kStride + mma::ldsm_addr_bk(lane).col;
+  }
+  MLASIM_HD static constexpr int v_frag_elem(int lane) {
+    return mma::ldsm_addr_a(lane).row * kStride + mma::ldsm_addr_a(lane).col;
+  }
+  /// Float offset of the merge area's (warp, row, col) inside the ring region.
+  MLASIM_HD static constexpr int merge_elem(int warp, int row, int col) { return (warp * kRows + row) * D + col; }
+};
+
+/// Tiles of a segment of `n_tiles` that warp `warp` computes (tiles warp, warp + 4, ...).
+MLASIM_HD constexpr int warp_tiles(int n_tiles, int warp) {
+  return warp < n_tiles ? (n_tiles - warp + kWarps - 1) / kWarps : 0;
+}
+/// Segment tile index of the warp's it-th tile.
+MLASIM_HD constexpr int warp_tile(int warp, int it) { return warp + kWarps * it; }
+MLASIM_HD constexpr int stage_of(int it) { return it % kStages; }
+MLASIM_HD constexpr int prefetch_tile(int it) { return it + kStages - 1; }
+}  // namespace gqa
+
+}  // namespace mlasim::attention::layout

@@ -1,0 +1,570 @@
+// Host checks of the decode kernels' shared-memory layouts, copy assignments, ldmatrix addresses, cp.async group
+// schedule and barrier placement (kernels/attention/kernel_layout.hpp holds the arithmetic the kernels use).
+// The kernels have never run on a GPU; these tests replay their control flow (mirrored here phase by phase,
+// barrier by barrier, with the kernels' own index functions) and check, for every shared-memory access:
+//   - alignment (16 B for cp.async and ldmatrix rows) and bounds (no read of a row's padding columns);
+//   - that every read sees the data it expects (the right tile of the right segment) and
+//   - that no two accesses of different warps, one a write, touch the same bytes between the same two CTA
+//     barriers (cp.async writes count from their issue until the wait_group that covers them), nor two of the
+//     same warp between the same two warp barriers (__syncwarp / __syncthreads).
+// Then the measurement grid's schedules: tiles inside one page, grid limits, 64-bit offsets, memory sizing.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/attention/kernel_layout.hpp"
+#include "kernels/attention/paging.hpp"
+#include "kernels/attention/schedule.hpp"
+
+using namespace mlasim::attention;
+namespace L = mlasim::attention::layout;
+
+namespace {
+
+constexpr std::size_t kMaxSmemPerBlock = 232448;  // sm_90 opt-in maximum (227 KiB)
+constexpr std::size_t kSmemPerSm = 233472;        // sm_90: 228 KiB per SM, 1 KiB of it reserved per CTA
+constexpr int kGranule = 16;                      // bytes; every access below is 16-byte granular (checked)
+
+/// One shared-memory access of a warp: the 16-byte granules it touches, whether it writes, and the barrier
+/// epochs (CTA-wide and warp-local) over which it may be in flight.
+struct Access {
+  int warp = 0;
+  bool write = false;
+  bool async = false;
+  int cta0 = 0, cta1 = -1;    // cta1 = -1: an async write not yet waited for
+  int warp0 = 0, warp1 = -1;
+  std::vector<int> granules;  // sorted, unique
+  std::string what;
+};
+
+class Sim {
+ public:
+  Sim(std::size_t smem_bytes, int warps)
+      : label_(smem_bytes / kGranule, -1), warp_epoch_(static_cast<std::size_t>(warps), 0),
+        groups_(static_cast<std::size_t>(warps)), open_(static_cast<std::size_t>(warps)), bytes_(smem_bytes) {}
+
+  void barrier() {
+    ++cta_epoch_;
+    for (auto& e : warp_epoch_) ++e;
+  }
+  void syncwarp(int w) { ++warp_epoch_[static_cast<std::size_t>(w)]; }
+
+  /// Byte range [b, b + n) as granules; checks alignment and bounds.
+  std::vector<int> granules(std::size_t b, std::size_t n, const std::string& what) {
+    INFO(what << " at byte " << b << " size " << n);
+    REQUIRE(b % kGranule == 0);
+    REQUIRE(n % kGranule == 0);
+    REQUIRE(b + n <= bytes_);
+    std::vector<int> g;
+    for (std::size_t x = b; x < b + n; x += kGranule) g.push_back(static_cast<int>(x / kGranule));
+    return g;
+  }
+
+  void read(int w, std::vector<int> g, int expect_label, const std::string& what) {
+    normalize(g);
+    for (const int x : g) {
+      INFO(what << ": warp " << w << " reads granule " << x << " holding label " << label_[static_cast<std::size_t>(x)]
+                << ", expected " << expect_label);
+      REQUIRE(label_[static_cast<std::size_t>(x)] == expect_label);
+    }
+    add(w, false, false, std::move(g), what);
+  }
+  void write(int w, std::vector<int> g, int label, const std::string& what) {
+    normalize(g);
+    for (const int x : g) label_[static_cast<std::size_t>(x)] = label;
+    add(w, true, false, std::move(g), what);
+  }
+  /// cp.async: in flight until a wait_group of the issuing warp covers its group.
+  void async_write(int w, std::vector<int> g, int label, const std::string& what) {
+    normalize(g);
+    for (const int x : g) label_[static_cast<std::size_t>(x)] = label;
+    open_[static_cast<std::size_t>(w)].push_back(add(w, true, true, std::move(g), what));
+  }
+  void commit(int w) {
+    groups_[static_cast<std::size_t>(w)].push_back(std::move(open_[static_cast<std::size_t>(w)]));
+    open_[static_cast<std::size_t>(w)].clear();
+  }
+  void wait(int w, int n) {
+    auto& gs = groups_[static_cast<std::size_t>(w)];
+    while (static_cast<int>(gs.size()) > n) {
+      for (const std::size_t i : gs.front()) {
+        accesses_[i].cta1 = cta_epoch_;
+        accesses_[i].warp1 = warp_epoch_[static_cast<std::size_t>(w)];
+      }
+      gs.erase(gs.begin());
+    }
+  }
+  [[nodiscard]] int committed(int w) const { return static_cast<int>(groups_[static_cast<std::size_t>(w)].size()); }
+
+  /// Every copy waited for; no conflicting pair of accesses.
+  void check() const {
+    for (std::size_t w = 0; w < groups_.size(); ++w) {
+      INFO("warp " << w);
+      REQUIRE(groups_[w].empty());
+      REQUIRE(open_[w].empty());
+    }
+    for (const auto& a : accesses_) {
+      INFO(a.what);
+      REQUIRE(a.cta1 >= a.cta0);
+    }
+    for (std::size_t i = 0; i < accesses_.size(); ++i) {
+      const Access& a = accesses_[i];
+      for (std::size_t j = i + 1; j < accesses_.size(); ++j) {
+        const Access& b = accesses_[j];
+        if (!a.write && !b.write) continue;
+        const bool same = a.warp == b.warp;
+        if (same && !a.async && !b.async && a.write && b.write) continue;  // lanes of one warp write disjoint words
+        const bool overlap = same ? (a.warp0 <= b.warp1 && b.warp0 <= a.warp1) : (a.cta0 <= b.cta1 && b.cta0 <= a.cta1);
+        if (!overlap) continue;
+        std::vector<int> common;
+        std::set_intersection(a.granules.begin(), a.granules.end(), b.granules.begin(), b.granules.end(),
+                              std::back_inserter(common));
+        INFO("race: '" << a.what << "' (warp " << a.warp << ", epochs " << a.cta0 << ".." << a.cta1 << ") and '"
+                       << b.what << "' (warp " << b.warp << ", epochs " << b.cta0 << ".." << b.cta1 << ") share "
+                       << common.size() << " granules");
+        REQUIRE(common.empty());
+      }
+    }
+  }
+
+ private:
+  static void normalize(std::vector<int>& g) {
+    std::sort(g.begin(), g.end());
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+  }
+  std::size_t add(int w, bool write, bool async, std::vector<int> g, const std::string& what) {
+    Access a;
+    a.warp = w;
+    a.write = write;
+    a.async = async;
+    a.cta0 = cta_epoch_;
+    a.warp0 = warp_epoch_[static_cast<std::size_t>(w)];
+    if (!async) {
+      a.cta1 = a.cta0;
+      a.warp1 = a.warp0;
+    }
+    a.granules = std::move(g);
+    a.what = what;
+    accesses_.push_back(std::move(a));
+    return accesses_.size() - 1;
+  }
+
+  std::vector<int> label_;
+  std::vector<int> warp_epoch_;
+  std::vector<std::vector<std::vector<std::size_t>>> groups_;
+  std::vector<std::vector<std::size_t>> open_;
+  std::vector<Access> accesses_;
+  std::size_t bytes_;
+  int cta_epoch_ = 0;
+};
+
+int label_q(int seg) { return 1000000 * (seg + 1); }
+int label_tile(int seg, int tile) { return 1000000 * (seg + 1) + 1 + tile; }
+constexpr int kLabelCompute = 7;  // P, row maxima / sums, merge area: written and read, content not tracked
+
+/// 16-byte-wide ldmatrix row of `lane` at element offset `elem` (bf16) of a region at `base` bytes; checks the
+/// 8 values lie inside the valid columns [0, valid_cols) of a row of `stride` elements and rows < max_rows.
+std::size_t ldsm_row(std::size_t base, int elem, int stride, int valid_cols, int max_rows) {
+  const int row = elem / stride;
+  const int col = elem % stride;
+  INFO("ldmatrix row address elem " << elem << " (row " << row << ", col " << col << ")");
+  REQUIRE(col % 8 == 0);
+  REQUIRE(col + 8 <= valid_cols);
+  REQUIRE(row < max_rows);
+  return base + static_cast<std::size_t>(elem) * 2;
+}
+
+/// Bank-conflict freedom of one ldmatrix phase: 8 rows of 16 bytes at distinct 4-bank groups.
+void check_conflict_free(const std::vector<std::size_t>& row_bytes) {
+  for (std::size_t m = 0; m < row_bytes.size(); m += 8) {
+    std::set<std::size_t> banks;
+    for (std::size_t i = m; i < m + 8; ++i) banks.insert((row_bytes[i] / 16) % 8);
+    CHECK(banks.size() == 8);
+  }
+}
+
+// ------------------------------------------------------------------ MLA
+
+namespace M = L::mla;
+
+/// Replays mla_decode_kernel on one CTA for segments of `seg_tiles` tiles; slabs < active_slabs do the math.
+void simulate_mla(const std::vector<int>& seg_tiles, int active_slabs) {
+  Sim sim(M::kSmemBytes, 8);
+  auto tile_copy = [&](int warp, int stage, int seg, int tile) {
+    std::vector<int> g;
+    for (int lane = 0; lane < 32; ++lane) {
+      const int tid = warp * 32 + lane;
+      for (int j = 0; j < M::kKvCopiesPerThread; ++j) {
+        const L::Chunk c = M::chunk_of(tid + j * M::kThreads);
+        REQUIRE(c.row < M::kTile);
+        REQUIRE(c.chunk * 8 + 8 <= M::kDk);
+        const auto gg = sim.granules(M::kOffKv + 2 * std::size_t(M::stage_elem(stage) + M::chunk_elem(c)), 16, "kv cp.async");
+        g.insert(g.end(), gg.begin(), gg.end());
+      }
+    }
+    sim.async_write(warp, g, label_tile(seg, tile), "KV tile " + std::to_string(tile) + " -> stage " + std::to_string(stage));
+  };
+  for (std::size_t si = 0; si < seg_tiles.size(); ++si) {
+    const int seg = static_cast<int>(si);
+    const int n = seg_tiles[si];
+    sim.barrier();
+    for (int w = 0; w < 8; ++w) {  // Q, in the first group with tile 0
+      std::vector<int> g;
+      for (int lane = 0; lane < 32; ++lane) {
+        for (int c = w * 32 + lane; c < M::kRows * M::kChunksPerRow; c += M::kThreads) {
+          const auto gg = sim.granules(2 * std::size_t(M::chunk_elem(M::chunk_of(c))), 16, "q cp.async");
+          g.insert(g.end(), gg.begin(), gg.end());
+        }
+      }
+      sim.async_write(w, g, label_q(seg), "Q");
+    }
+    for (int st = 0; st < M::kStages - 1; ++st) {
+      for (int w = 0; w < 8; ++w) {
+        if (st < n) tile_copy(w, M::stage_of(st), seg, st);
+        sim.commit(w);
+      }
+    }
+    for (int it = 0; it < n; ++it) {
+      for (int w = 0; w < 8; ++w) sim.wait(w, M::kStages - 2);
+      sim.barrier();
+      const int nxt = M::prefetch_tile(it);
+      for (int w = 0; w < 8; ++w) {
+        if (nxt < n) tile_copy(w, M::stage_of(nxt), seg, nxt);
+        sim.commit(w);
+      }
+      const std::size_t tile_base = M::kOffKv + 2 * std::size_t(M::stage_elem(M::stage_of(it)));
+      for (int w = 0; w < 8; ++w) {
+        const int slab = w >> 1, half = w & 1;
+        if (slab >= active_slabs) continue;
+        std::vector<int> gq, gk;
+        for (int ks = 0; ks < M::kDk / 16; ++ks) {
+          std::vector<std::size_t> rq, rk;
+          for (int lane = 0; lane < 32; ++lane) {
+            rq.push_back(ldsm_row(0, M::q_frag_elem(slab, lane) + ks * 16, M::kStride, M::kDk, M::kRows));
+            rk.push_back(ldsm_row(tile_base, M::k_frag_elem(half, lane) + ks * 16, M::kStride, M::kDk, M::kTile) );
+          }
+          check_conflict_free(rq);
+          check_conflict_free(rk);
+          for (const auto b : rq) for (const int x : sim.granules(b, 16, "Q ldmatrix")) gq.push_back(x);
+          for (const auto b : rk) for (const int x : sim.granules(b, 16, "K ldmatrix")) gk.push_back(x);
+        }
+        sim.read(w, gq, label_q(seg), "Q frags");
+        sim.read(w, gk, label_tile(seg, it), "K frags");
+        std::vector<int> gm;  // row maxima of this half: rows slab*16 .. +16
+        for (int x : sim.granules(M::kOffRed + 4 * std::size_t(half * M::kRows + slab * 16), 64, "s_max")) gm.push_back(x);
+        sim.write(w, gm, kLabelCompute, "s_max write");
+      }
+      sim.barrier();
+      for (int w = 0; w < 8; ++w) {
+        const int slab = w >> 1, half = w & 1;
+        if (slab >= active_slabs) continue;
+        std::vector<int> gm, gs, gp;
+        for (int h = 0; h < 2; ++h) {
+          for (int x : sim.granules(M::kOffRed + 4 * std::size_t(h * M::kRows + slab * 16), 64, "s_max")) gm.push_back(x);
+        }
+        sim.read(w, gm, kLabelCompute, "s_max read");
+        for (int lane = 0; lane < 32; ++lane) {
+          for (int j = 0; j < 2; ++j) {
+            const int col = half * 16 + j * 8 + 2 * (lane & 3);
+            for (const int r : {slab * 16 + (lane >> 2), slab * 16 + (lane >> 2) + 8}) {
+              const std::size_t byte = M::kOffP + 2 * std::size_t(M::p_elem(r, col));
+              REQUIRE(byte % 4 == 0);
+              REQUIRE(col + 2 <= M::kTile);
+              gp.push_back(static_cast<int>(byte / kGranule));
+            }
+          }
+        }
+        sim.write(w, gp, kLabelCompute, "P write");
+        for (int x : sim.granules(M::kOffRed + 4 * std::size_t(2 * M::kRows + half * M::kRows + slab * 16), 64, "s_sum")) gs.push_back(x);
+        sim.write(w, gs, kLabelCompute, "s_sum write");
+      }
+      sim.barrier();
+      for (int w = 0; w < 8; ++w) {
+        const int slab = w >> 1, half = w & 1;
+        if (slab >= active_slabs) continue;
+        std::vector<int> gs, gp, gv;
+        for (int h = 0; h < 2; ++h) {
+          for (int x : sim.granules(M::kOffRed + 4 * std::size_t(2 * M::kRows + h * M::kRows + slab * 16), 64, "s_sum")) gs.push_back(x);
+        }
+        sim.read(w, gs, kLabelCompute, "s_sum read");
+        for (int ks = 0; ks < M::kTile / 16; ++ks) {
+          std::vector<std::size_t> rp;
+          for (int lane = 0; lane < 32; ++lane) rp.push_back(ldsm_row(M::kOffP, M::p_frag_elem(slab, lane) + ks * 16, M::kPStride, M::kTile, M::kRows));
+          check_conflict_free(rp);
+          for (const auto b : rp) for (const int x : sim.granules(b, 16, "P ldmatrix")) gp.push_back(x);
+          for (int np = 0; np < 16; ++np) {
+            std::vector<std::size_t> rv;
+            for (int lane = 0; lane < 32; ++lane) {
+              const int e = M::v_frag_elem(ks, half, lane) + np * 16;
+              rv.push_back(ldsm_row(tile_base, e, M::kStride, M::kDv, M::kTile));
+            }
+            check_conflict_free(rv);
+            for (const auto b : rv) for (const int x : sim.granules(b, 16, "V ldmatrix")) gv.push_back(x);
+          }
+        }
+        sim.read(w, gp, kLabelCompute, "P read");
+        sim.read(w, gv, label_tile(seg, it), "V frags");
+      }
+    }
+    for (int w = 0; w < 8; ++w) sim.wait(w, 0);
+  }
+  sim.check();
+}
+
+// ------------------------------------------------------------------ GQA
+
+template <int D>
+void simulate_gqa(const std::vector<int>& seg_tiles) {
+  using S = L::gqa::Smem<D>;
+  namespace G = L::gqa;
+  Sim sim(S::kBytes, G::kWarps);
+  auto tile_copy = [&](int w, int stage, int seg, int tile) {
+    std::vector<int> g;
+    const int k_elem = S::k_stage_elem(w, stage);
+    // The warp's ring stays inside its own quarter of the ring region.
+    REQUIRE(std::size_t(2) * (k_elem + 2 * G::kTile * S::kStride) <= S::kRing * std::size_t(w + 1) / G::kWarps);
+    REQUIRE(std::size_t(2) * k_elem >= S::kRing * std::size_t(w) / G::kWarps);
+    for (int lane = 0; lane < 32; ++lane) {
+      for (int j = 0; j < S::kCopiesPerLane; ++j) {
+        const L::Chunk c = S::chunk_of(lane + 32 * j);
+        REQUIRE(c.row < G::kTile);
+        for (const int kv : {0, 1}) {
+          const int e = k_elem + kv * G::kTile * S::kStride + S::chunk_elem(c);
+          for (int x : sim.granules(S::kOffRing + 2 * std::size_t(e), 16, "kv cp.async")) g.push_back(x);
+        }
+      }
+    }
+    sim.async_write(w, g, label_tile(seg, tile), "KV tile " + std::to_string(tile));
+  };
+  for (std::size_t si = 0; si < seg_tiles.size(); ++si) {
+    const int seg = static_cast<int>(si);
+    const int n = seg_tiles[si];
+    sim.barrier();
+    for (int w = 0; w < G::kWarps; ++w) {
+      std::vector<int> g;
+      for (int lane = 0; lane < 32; ++lane) {
+        for (int c = w * 32 + lane; c < G::kRows * (D / 8); c += G::kThreads) {
+          for (int x : sim.granules(2 * std::size_t(S::chunk_elem(S::chunk_of(c))), 16, "q cp.async")) g.push_back(x);
+        }
+      }
+      sim.async_write(w, g, label_q(seg), "Q");
+      sim.commit(w);
+      sim.wait(w, 0);
+    }
+    sim.barrier();
+    for (int w = 0; w < G::kWarps; ++w) {
+      std::vector<int> g;
+      for (int ks = 0; ks < D / 16; ++ks) {
+        std::vector<std::size_t> r;
+        for (int lane = 0; lane < 32; ++lane) r.push_back(ldsm_row(0, S::q_frag_elem(ks, lane), S::kStride, D, G::kRows));
+        check_conflict_free(r);
+        for (const auto b : r) for (int x : sim.granules(b, 16, "Q ldmatrix")) g.push_back(x);
+      }
+      sim.read(w, g, label_q(seg), "Q frags");
+    }
+    // The warps run their loops independently (no CTA barrier inside).
+    for (int w = 0; w < G::kWarps; ++w) {
+      const int my = G::warp_tiles(n, w);
+      // Tiles dealt round-robin cover the segment exactly once.
+      for (int it = 0; it < my; ++it) REQUIRE(G::warp_tile(w, it) < n);
+      REQUIRE((my == 0 || G::warp_tile(w, my) >= n));
+      for (int st = 0; st < G::kStages - 1; ++st) {
+        if (st < my) tile_copy(w, G::stage_of(st), seg, G::warp_tile(w, st));
+        sim.commit(w);
+      }
+      for (int it = 0; it < my; ++it) {
+        sim.wait(w, G::kStages - 2);
+        sim.syncwarp(w);
+        const int nxt = G::prefetch_tile(it);
+        if (nxt < my) tile_copy(w, G::stage_of(nxt), seg, G::warp_tile(w, nxt));
+        sim.commit(w);
+        const int k_elem = S::k_stage_elem(w, G::stage_of(it));
+        const std::size_t kb = S::kOffRing + 2 * std::size_t(k_elem);
+        const std::size_t vb = kb + 2 * std::size_t(G::kTile) * S::kStride;
+        std::vector<int> g;
+        for (int ks = 0; ks < D / 16; ++ks) {
+          std::vector<std::size_t> rk, rv;
+          for (int lane = 0; lane < 32; ++lane) {
+            rk.push_back(ldsm_row(kb, S::k_frag_elem(lane) + ks * 16, S::kStride, D, G::kTile));
+            rv.push_back(ldsm_row(vb, S::v_frag_elem(lane) + ks * 16, S::kStride, D, G::kTile));
+          }
+          check_conflict_free(rk);
+          check_conflict_free(rv);
+          for (const auto b : rk) for (int x : sim.granules(b, 16, "K ldmatrix")) g.push_back(x);
+          for (const auto b : rv) for (int x : sim.granules(b, 16, "V ldmatrix")) g.push_back(x);
+        }
+        sim.read(w, g, label_tile(seg, G::warp_tile(w, it)), "K/V frags");
+      }
+      sim.wait(w, 0);
+    }
+    sim.barrier();
+    for (int w = 0; w < G::kWarps; ++w) {
+      std::vector<int> gs, gm;
+      for (const std::size_t off : {std::size_t(0), std::size_t(G::kWarps * G::kRows * 4)}) {
+        for (int x : sim.granules(S::kOffStats + off + 4 * std::size_t(w * G::kRows), 64, "s_m/s_l")) gs.push_back(x);
+      }
+      sim.write(w, gs, kLabelCompute, "stats write");
+      for (int r = 0; r < G::kRows; ++r) {
+        for (int x : sim.granules(S::kOffRing + 4 * std::size_t(S::merge_elem(w, r, 0)), 4 * std::size_t(D), "merge")) gm.push_back(x);
+      }
+      REQUIRE(4 * std::size_t(S::merge_elem(w, G::kRows - 1, D)) <= S::kRingOrMerge);
+      sim.write(w, gm, kLabelCompute, "merge write");
+    }
+    sim.barrier();
+    for (int w = 0; w < G::kWarps; ++w) {  // each thread reads every warp's stats and merge rows of its outputs
+      std::vector<int> g;
+      for (int x : sim.granules(S::kOffStats, S::kStats, "stats")) g.push_back(x);
+      for (int x : sim.granules(S::kOffRing, S::kMerge, "merge")) g.push_back(x);
+      sim.read(w, g, kLabelCompute, "merge read");
+    }
+  }
+  sim.check();
+}
+
+}  // namespace
+
+TEST_CASE("MLA kernel layout: sizes, alignment, copy coverage") {
+  STATIC_REQUIRE(L::kPageTokens == kPageTokens);
+  STATIC_REQUIRE(M::kSmemBytes == 193024);  // kernels/attention/README.md
+  STATIC_REQUIRE(M::kSmemBytes <= kMaxSmemPerBlock);
+  STATIC_REQUIRE(M::kSmemBytes + 1024 <= kSmemPerSm);
+  STATIC_REQUIRE(M::kOffKv % 16 == 0);
+  STATIC_REQUIRE(M::kOffP % 16 == 0);
+  STATIC_REQUIRE(M::kOffRed % 16 == 0);
+  STATIC_REQUIRE(M::kStride * 2 % 16 == 0);
+  STATIC_REQUIRE(M::kPStride * 2 % 16 == 0);
+  STATIC_REQUIRE(M::kTile * M::kChunksPerRow == M::kKvCopiesPerThread * M::kThreads);  // no chunk dropped
+  STATIC_REQUIRE(L::kPageTokens % M::kTile == 0);
+  std::set<std::pair<int, int>> seen;
+  for (int c = 0; c < M::kTile * M::kChunksPerRow; ++c) seen.insert({M::chunk_of(c).row, M::chunk_of(c).chunk});
+  CHECK(seen.size() == static_cast<std::size_t>(M::kTile * M::kChunksPerRow));
+  // Epilogue: each (row, column) of the 16 x 512 slab output written once by the two warps of the slab.
+  std::set<std::pair<int, int>> out;
+  for (int half = 0; half < 2; ++half) {
+    for (int lane = 0; lane < 32; ++lane) {
+      for (int j = 0; j < 32; ++j) {
+        const int col0 = half * (M::kDv / 2) + 2 * (lane & 3) + j * 8;
+        for (const int r : {lane >> 2, (lane >> 2) + 8}) {
+          out.insert({r, col0});
+          out.insert({r, col0 + 1});
+        }
+      }
+    }
+  }
+  CHECK(out.size() == static_cast<std::size_t>(16 * M::kDv));
+}
+
+TEST_CASE("GQA kernel layout: sizes, alignment, occupancy") {
+  using S64 = L::gqa::Smem<64>;
+  using S128 = L::gqa::Smem<128>;
+  STATIC_REQUIRE(S128::kBytes == 74496);  // kernels/attention/README.md
+  STATIC_REQUIRE(S64::kBytes == 39680);
+  STATIC_REQUIRE(S128::kMerge <= S128::kRing);
+  STATIC_REQUIRE(S64::kMerge <= S64::kRing);
+  STATIC_REQUIRE(2 * (S128::kBytes + 1024) <= kSmemPerSm);  // gqa_ctas_per_sm(128) = 2
+  STATIC_REQUIRE(3 * (S64::kBytes + 1024) <= kSmemPerSm);   // gqa_ctas_per_sm(64) = 3
+  STATIC_REQUIRE(S128::kOffRing % 16 == 0);
+  STATIC_REQUIRE(S128::kOffStats % 16 == 0);
+  STATIC_REQUIRE(S64::kOffStats % 16 == 0);
+  STATIC_REQUIRE(S64::kTileBytes % 16 == 0);
+  STATIC_REQUIRE(L::gqa::kTile * S64::kChunks == 32 * S64::kCopiesPerLane);
+  STATIC_REQUIRE(L::gqa::kTile * S128::kChunks == 32 * S128::kCopiesPerLane);
+  for (int n = 0; n < 40; ++n) {
+    int total = 0;
+    for (int w = 0; w < L::gqa::kWarps; ++w) total += L::gqa::warp_tiles(n, w);
+    CHECK(total == n);
+  }
+}
+
+TEST_CASE("MLA kernel replay: cp.async groups, barriers and reads, short and long segments, padding slabs") {
+  for (int n = 1; n <= 8; ++n) {
+    for (int active = 1; active <= 4; ++active) {
+      INFO("tiles " << n << " active slabs " << active);
+      simulate_mla({n}, active);
+    }
+  }
+  for (const std::vector<int>& segs : std::vector<std::vector<int>>{{1, 1}, {2, 1, 3}, {4, 5}, {3, 3, 3}, {1, 7, 2}}) {
+    for (const int active : {1, 4}) simulate_mla(segs, active);
+  }
+}
+
+TEST_CASE("GQA kernel replay: per-warp rings, round-robin tiles, merge overlay") {
+  for (int n = 1; n <= 13; ++n) {
+    INFO("tiles " << n);
+    simulate_gqa<128>({n});
+    simulate_gqa<64>({n});
+  }
+  for (const std::vector<int>& segs : std::vector<std::vector<int>>{{1, 5}, {9, 2, 3}, {4, 4}, {2, 11, 1}}) {
+    simulate_gqa<128>(segs);
+    simulate_gqa<64>(segs);
+  }
+}
+
+TEST_CASE("measurement grid: tiles stay in a page, grid limits, 64-bit offsets, device memory") {
+  const std::vector<int> batches{1, 8, 32, 64, 128};
+  const std::vector<int> contexts{1, 2, 63, 65, 512, 1000, 1024, 2048, 4095, 4096, 8192, 16384, 32767, 32768};
+  struct Shape {
+    bool mla;
+    int n_h, n_kv, d;
+  };
+  std::vector<Shape> shapes;
+  for (const int h : {16, 24, 32, 64, 128}) shapes.push_back({true, h, 1, 576});
+  for (const Shape s : {Shape{false, 32, 32, 128}, Shape{false, 32, 8, 128}, Shape{false, 64, 8, 128},
+                        Shape{false, 71, 1, 64}}) {
+    shapes.push_back(s);
+  }
+  double max_cache_bytes = 0.0;
+  for (const Shape& sh : shapes) {
+    for (const int s_q : {1, 2}) {
+      const int rows_per_kv = s_q * (sh.n_h / sh.n_kv);
+      const int rows_per_cta = sh.mla ? M::kRows : L::gqa::kRows;
+      const int row_blocks = sh.n_kv * ((rows_per_kv + rows_per_cta - 1) / rows_per_cta);
+      ScheduleOptions opt;
+      opt.num_sms = 132;
+      opt.ctas_per_sm = sh.mla ? 1 : (sh.d == 128 ? 2 : 3);
+      opt.row_blocks = row_blocks;
+      const int tile = sh.mla ? M::kTile : L::gqa::kTile;
+      for (const int batch : batches) {
+        for (const int ctx : contexts) {
+          for (const bool variable : {false, true}) {
+            if (ctx < s_q) continue;
+            const auto lens = variable ? random_context_lens(batch, std::max(s_q, ctx / 2), ctx + ctx / 2, 7)
+                                       : std::vector<int>(static_cast<std::size_t>(batch), ctx);
+            const auto pages = build_page_table(lens, kPageTokens, 3);
+            const auto s = make_split_schedule(lens, opt);
+            INFO((sh.mla ? "mla" : "gqa") << " n_h " << sh.n_h << " n_kv " << sh.n_kv << " s_q " << s_q << " B " << batch
+                                          << " ctx " << ctx << (variable ? " variable" : ""));
+            REQUIRE(s.num_parts <= 65535);  // gridDim.y
+            REQUIRE(row_blocks <= 65535);
+            REQUIRE(batch <= 65535);        // combine gridDim.y
+            for (int i = 0; i < s.num_segments; ++i) {
+              const auto u = static_cast<std::size_t>(i);
+              const int b = s.seg_seq[u];
+              const int tb = s.seg_token_begin[u];
+              const int te = s.seg_token_end[u];
+              REQUIRE(tb % tile == 0);
+              const int n_tiles = (te - tb + tile - 1) / tile;
+              const int last_t0 = tb + (n_tiles - 1) * tile;
+              REQUIRE(last_t0 < te);
+              REQUIRE(last_t0 / kPageTokens == (last_t0 + tile - 1) / kPageTokens);  // a tile inside one page
+              REQUIRE(last_t0 / kPageTokens < pages.max_pages_per_seq);
+              REQUIRE(pages.block_table[static_cast<std::size_t>(b) * static_cast<std::size_t>(pages.max_pages_per_seq) +
+                                        static_cast<std::size_t>(last_t0 / kPageTokens)] >= 0);
+            }
+            // The largest cache element index needs 64 bits once it passes 2^31 (the kernels use size_t).
+            const double elems = static_cast<double>(pages.num_pages) * kPageTokens * sh.n_kv * sh.d;
+            const double cache_bytes = elems * 2.0 * (sh.mla ? 1.0 : 2.0);
+            if (cache_bytes <= 32.0 * 1073741824.0) max_cache_bytes = std::max(max_cache_bytes, cache_bytes);
+          }
+        }
+      }
+    }
+  }
+  // bench_main.cu skips points above --max-kv-gib 32: what runs fits an 80 GB H100 with room for the rest.
+  CHECK(max_cache_bytes <= 32.0 * 1073741824.0);
+  CHECK(max_cache_bytes + 4.0 * 1073741824.0 < 78.0 * 1073741824.0);
+}

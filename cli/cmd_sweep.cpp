@@ -1,10 +1,12 @@
-// mlasim sweep: run a grid from a YAML config and write CSV, JSON and a Markdown summary.
+// mlasim sweep: run a grid from a YAML config and write CSV, JSON, a Markdown summary and an HTML report.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/sweep_report.hpp"
 #include "reports/pivot.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
@@ -59,7 +61,8 @@ int cmd_sweep(const Args& args) {
   std::string config, out_dir;
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "sweep YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
-      "quiet,q", "print only the paths written");
+      "quiet,q", "print only the paths written")(
+      "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run");
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
@@ -74,13 +77,29 @@ int cmd_sweep(const Args& args) {
   outputs.add("sweep.json", table_to_json(table));
   const std::string md = summary_markdown(spec, table);
   outputs.add("summary.md", md);
+  SweepReport report = build_sweep_report(spec, table, md, vm.count("no-charts") == 0U);
+  for (auto& [name, content] : report.files) outputs.add(name, std::move(content));
   const auto written = outputs.commit();
 
+  if (!report.note.empty() && vm.count("no-charts") == 0U)
+    std::cerr << "mlasim sweep: " << report.note << "\n";
   if (vm.count("quiet") == 0U) {
     std::cout << md << "\n";
   }
   std::cout << fmt::format("mlasim sweep: {} points written to:\n", table.rows().size());
-  for (const auto& p : written) std::cout << "  " << p.string() << "\n";
+  // The chart files are many: one line for the folder.
+  std::size_t chart_files = 0;
+  for (const auto& p : written) {
+    if (p.parent_path().filename() == "charts") {
+      ++chart_files;
+    } else {
+      std::cout << "  " << p.string() << "\n";
+    }
+  }
+  if (chart_files > 0) {
+    std::cout << fmt::format("  {} ({} chart data files and gnuplot scripts)\n",
+                             (std::filesystem::path(out_dir) / "charts").string(), chart_files);
+  }
   return 0;
 }
 

@@ -1,0 +1,333 @@
+#include "reports/chart.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace mlasim {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Darker greys first: ceilings should read as frames, not as data.
+const std::vector<std::string>& ceiling_greys() {
+  static const std::vector<std::string> greys{"#222222", "#777777", "#aaaaaa"};
+  return greys;
+}
+
+std::string color_of(int color, std::size_t position) {
+  const auto& p = chart_palette();
+  const std::size_t i = color >= 0 ? static_cast<std::size_t>(color) : position;
+  return p[i % p.size()];
+}
+
+// Fixed precision keeps data files short and byte-identical; NaN marks "no point" for gnuplot.
+std::string number(double v) {
+  if (!std::isfinite(v)) return "NaN";
+  return fmt::format("{:.6g}", v);
+}
+
+double on_axis(double v, const Axis& axis) {
+  return axis.log && !(v > 0.0) ? kNaN : v;
+}
+
+bool drawable(double v, bool log) {
+  return std::isfinite(v) && (!log || v > 0.0);
+}
+
+// One line of text, safe inside a `#` comment.
+std::string one_line(const std::string& s) {
+  std::string out = s;
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  std::replace(out.begin(), out.end(), '\r', ' ');
+  return out;
+}
+
+// A gnuplot single-quoted string: no escapes are processed inside, '' stands for one quote. With the terminal
+// in `noenhanced` mode, _ ^ { } @ & stay literal too, so model and variant names print as written.
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : one_line(s)) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+bool any_flag(const std::vector<bool>& flags) {
+  return std::any_of(flags.begin(), flags.end(), [](bool f) { return f; });
+}
+
+std::string preamble(const std::string& name, const std::string& title, const std::string& data_file_name,
+                     const char* key = "outside right top") {
+  return fmt::format(
+      "# {0}: {1}\n"
+      "# Written by mlasim. `gnuplot {0}.gp` in this folder reads {2} and writes {0}.svg.\n"
+      "set terminal svg size 800,480 dynamic noenhanced font 'sans,11' background '#ffffff'\n"
+      "set output {3}\n"
+      "set encoding utf8\n"
+      "set title {4}\n"
+      "set grid\n"
+      "set key {5}\n",
+      name, one_line(title), one_line(data_file_name), quoted(name + ".svg"), quoted(title), key);
+}
+
+std::string axis_commands(const Axis& axis, char letter) {
+  std::string out = fmt::format("set {}label {}\n", letter, quoted(axis.label));
+  if (axis.log) out += fmt::format("set logscale {} {}\n", letter, axis.log_base);
+  if (!axis.ticks.empty()) {
+    std::vector<std::string> ticks;
+    for (const auto& [value, text] : axis.ticks)
+      ticks.push_back(fmt::format("{} {}", quoted(text), number(value)));
+    out += fmt::format("set {}tics ({})\n", letter, fmt::join(ticks, ", "));
+  }
+  if (!axis.format.empty()) {
+    out += fmt::format("set format {} {}\n", letter, quoted(axis.format));
+  } else if (axis.log && axis.ticks.empty()) {
+    // SI prefixes (1k, 10M, 1P) read better than gnuplot's 1x10^6 without enhanced text.
+    out += fmt::format("set format {} '%.0s%c'\n", letter);
+  }
+  return out;
+}
+
+// On a log x axis gnuplot drops a tick that falls exactly on the autoscaled end: widen the range a little.
+std::string x_range(const LineChart& chart) {
+  double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
+  for (const double x : chart.x_values) {
+    if (!drawable(x, chart.x.log)) continue;
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  if (!chart.x.log || !(hi > 0.0)) return "";
+  const double pad = std::pow(static_cast<double>(chart.x.log_base), 0.15);
+  return fmt::format("set xrange [{}:{}]\n", number(lo / pad), number(hi * pad));
+}
+
+constexpr const char* kHollowKey =
+    "NaN with points pt 6 ps 0.9 lc rgb '#444444' title 'hollow: status not ok'";
+
+// Ranges of a roofline: powers of ten around every point, ridge and roof, so the chart frames all of them.
+struct RooflineRange {
+  double x_min = 0.1, x_max = 1e3, y_min = 1e9, y_max = 1e16;
+};
+
+double decade_below(double v) {
+  return std::pow(10.0, std::floor(std::log10(v)));
+}
+double decade_above(double v) {
+  return std::pow(10.0, std::ceil(std::log10(v)));
+}
+
+RooflineRange roofline_range(const Roofline& r) {
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = 0.0;
+  double y_lo = std::numeric_limits<double>::infinity(), y_hi = 0.0;
+  auto take = [&](double x, double y) {
+    if (!drawable(x, true) || !drawable(y, true)) return;
+    x_lo = std::min(x_lo, x);
+    x_hi = std::max(x_hi, x);
+    y_lo = std::min(y_lo, y);
+    y_hi = std::max(y_hi, y);
+  };
+  for (const Ceiling& c : r.ceilings) take(c.ridge_flop_per_byte(), c.peak_flops_per_s);
+  for (const RooflineSeries& s : r.series) {
+    for (std::size_t i = 0; i < s.intensity_flop_per_byte.size() && i < s.achieved_flops_per_s.size(); ++i) {
+      take(s.intensity_flop_per_byte[i], s.achieved_flops_per_s[i]);
+    }
+  }
+  RooflineRange out;
+  if (x_hi <= 0.0) return out;
+  out.x_min = decade_below(x_lo / 2);
+  out.x_max = decade_above(x_hi * 4);
+  out.y_min = decade_below(y_lo / 2);
+  out.y_max = decade_above(y_hi * 2);
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& chart_palette() {
+  static const std::vector<std::string> palette{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  return palette;
+}
+
+std::string to_dat(const LineChart& chart) {
+  std::string out =
+      fmt::format("# {}\n# columns:\n#   1: {}\n", one_line(chart.title), one_line(chart.x.label));
+  int column = 2;
+  for (const Series& s : chart.series) {
+    out += fmt::format("#   {}: {} ({})\n", column++, one_line(s.title), one_line(chart.y.label));
+    if (!s.flagged.empty()) {
+      out +=
+          fmt::format("#   {}: {} flagged (1: status not ok, drawn hollow)\n", column++, one_line(s.title));
+    }
+  }
+  for (std::size_t i = 0; i < chart.x_values.size(); ++i) {
+    out += number(on_axis(chart.x_values[i], chart.x));
+    for (const Series& s : chart.series) {
+      out += ' ' + number(i < s.y.size() ? on_axis(s.y[i], chart.y) : kNaN);
+      if (!s.flagged.empty()) out += (i < s.flagged.size() && s.flagged[i]) ? " 1" : " 0";
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string to_gnuplot(const LineChart& chart, const std::string& data_file_name) {
+  std::string out = preamble(chart.name, chart.title, data_file_name);
+  out += axis_commands(chart.x, 'x') + x_range(chart);
+  out += axis_commands(chart.y, 'y');
+  std::vector<std::string> plots;
+  const std::string data = quoted(data_file_name);
+  auto source = [&]() { return plots.empty() ? data : std::string("''"); };
+  int column = 2;
+  if (chart.style == ChartStyle::kStackedArea) {
+    // Each area fills between the sum of the series below it and that sum plus its own value.
+    out += "set yrange [0:*]\nset style fill solid 0.8 noborder\n";
+    std::string below = "0";
+    for (std::size_t k = 0; k < chart.series.size(); ++k) {
+      const Series& s = chart.series[k];
+      const std::string top =
+          below == "0" ? fmt::format("${}", column) : fmt::format("{}+${}", below, column);
+      plots.push_back(fmt::format("{} using 1:({}):({}) with filledcurves lc rgb '{}' title {}", source(),
+                                  below, top, color_of(s.color, k), quoted(s.title)));
+      below = top;
+      column += s.flagged.empty() ? 1 : 2;
+    }
+  } else {
+    bool hollow = false;
+    for (std::size_t k = 0; k < chart.series.size(); ++k) {
+      const Series& s = chart.series[k];
+      const std::string color = color_of(s.color, k);
+      const int dash = s.dashed ? 2 : 1;
+      if (s.flagged.empty()) {
+        plots.push_back(
+            fmt::format("{} using 1:{} with linespoints lw 2 pt 7 ps 0.6 dt {} lc rgb '{}' title {}",
+                        source(), column, dash, color, quoted(s.title)));
+        column += 1;
+        continue;
+      }
+      // The line runs through every point; markers say which points are ok (filled) or not (hollow).
+      const int flag = column + 1;
+      plots.push_back(fmt::format("{} using 1:{} with lines lw 2 dt {} lc rgb '{}' title {}", source(),
+                                  column, dash, color, quoted(s.title)));
+      plots.push_back(
+          fmt::format("'' using 1:(${} == 0 ? ${} : NaN) with points pt 7 ps 0.6 lc rgb '{}' notitle", flag,
+                      column, color));
+      plots.push_back(
+          fmt::format("'' using 1:(${} != 0 ? ${} : NaN) with points pt 6 ps 0.9 lc rgb '{}' notitle", flag,
+                      column, color));
+      hollow = hollow || any_flag(s.flagged);
+      column += 2;
+    }
+    if (hollow) plots.emplace_back(kHollowKey);
+  }
+  out += fmt::format("plot {}\n", fmt::join(plots, ", \\\n     "));
+  return out;
+}
+
+std::string to_dat(const Roofline& r) {
+  const RooflineRange range = roofline_range(r);
+  std::string out = fmt::format(
+      "# {}\n# Blocks separated by two blank lines (gnuplot `index`): first the ceilings, three points each\n"
+      "# (slope start, ridge, roof end), then the points of each series.\n",
+      one_line(r.title));
+  bool first = true;
+  auto block = [&](const std::string& header) {
+    out += first ? "" : "\n\n";
+    first = false;
+    out += header;
+  };
+  for (const Ceiling& c : r.ceilings) {
+    block(
+        fmt::format("# ceiling: {}: peak {} FLOP/s, bandwidth {} B/s, ridge {} FLOP/B\n"
+                    "# intensity_flop_per_byte flops_per_s\n",
+                    one_line(c.label), number(c.peak_flops_per_s), number(c.bandwidth_bytes_per_s),
+                    number(c.ridge_flop_per_byte())));
+    // The slope starts where it enters the frame, so gnuplot never has to clip it.
+    const double x0 = std::max(range.x_min, range.y_min / c.bandwidth_bytes_per_s);
+    out += fmt::format("{} {}\n", number(x0), number(c.bandwidth_bytes_per_s * x0));
+    out += fmt::format("{} {}\n", number(c.ridge_flop_per_byte()), number(c.peak_flops_per_s));
+    out += fmt::format("{} {}\n", number(range.x_max), number(c.peak_flops_per_s));
+  }
+  for (const RooflineSeries& s : r.series) {
+    block(fmt::format("# series: {}\n# intensity_flop_per_byte achieved_flops_per_s flagged\n",
+                      one_line(s.title)));
+    const std::size_t n = std::min(s.intensity_flop_per_byte.size(), s.achieved_flops_per_s.size());
+    if (n == 0) out += "NaN NaN 0\n";  // an empty block would shift every later `index`
+    for (std::size_t i = 0; i < n; ++i) {
+      const double x = s.intensity_flop_per_byte[i], y = s.achieved_flops_per_s[i];
+      out += fmt::format("{} {} {}\n", number(drawable(x, true) ? x : kNaN),
+                         number(drawable(y, true) ? y : kNaN), i < s.flagged.size() && s.flagged[i] ? 1 : 0);
+    }
+  }
+  return out;
+}
+
+std::string to_gnuplot(const Roofline& r, const std::string& data_file_name) {
+  const RooflineRange range = roofline_range(r);
+  // Under the roof at high intensity the chart is empty: the key goes there and the plot keeps its width.
+  std::string out = preamble(r.name, r.title, data_file_name, "inside right bottom opaque");
+  out += "set xlabel 'arithmetic intensity (FLOP/byte of HBM traffic)'\nset ylabel 'FLOP/s'\n";
+  out += "set logscale x 10\nset logscale y 10\nset format x '%g'\nset format y '%.0s%c'\n";
+  out += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(range.x_min), number(range.x_max),
+                     number(range.y_min), number(range.y_max));
+  std::vector<std::string> plots;
+  const std::string data = quoted(data_file_name);
+  auto source = [&]() { return plots.empty() ? data : std::string("''"); };
+  int index = 0;
+  for (std::size_t k = 0; k < r.ceilings.size(); ++k) {
+    const Ceiling& c = r.ceilings[k];
+    const auto& greys = ceiling_greys();
+    const std::string grey = greys[(c.color >= 0 ? static_cast<std::size_t>(c.color) : k) % greys.size()];
+    out += fmt::format("set label {} {} at {},{} point pt 2 ps 1.2 lc rgb '{}' offset 0.8,-0.8 tc rgb '{}'\n",
+                       k + 1, quoted(fmt::format("ridge {:.3g} FLOP/B", c.ridge_flop_per_byte())),
+                       number(c.ridge_flop_per_byte()), number(c.peak_flops_per_s), grey, grey);
+    plots.push_back(fmt::format("{} index {} using 1:2 with lines lw 2 dt {} lc rgb '{}' title {}", source(),
+                                index++, c.dashed ? 2 : 1, grey, quoted(c.label)));
+  }
+  bool hollow = false;
+  for (std::size_t k = 0; k < r.series.size(); ++k) {
+    const RooflineSeries& s = r.series[k];
+    const std::string color = color_of(s.color, k);
+    plots.push_back(
+        fmt::format("{} index {} using 1:($3 == 0 ? $2 : NaN) with points pt 7 ps 0.8 lc rgb '{}' title {}",
+                    source(), index, color, quoted(s.title)));
+    if (any_flag(s.flagged)) {
+      plots.push_back(
+          fmt::format("'' index {} using 1:($3 != 0 ? $2 : NaN) with points pt 6 ps 1 lc rgb '{}' notitle",
+                      index, color));
+      hollow = true;
+    }
+    ++index;
+  }
+  if (hollow) plots.emplace_back(kHollowKey);
+  out += fmt::format("plot {}\n", fmt::join(plots, ", \\\n     "));
+  return out;
+}
+
+bool has_drawable_points(const LineChart& chart) {
+  for (std::size_t i = 0; i < chart.x_values.size(); ++i) {
+    if (!drawable(chart.x_values[i], chart.x.log)) continue;
+    for (const Series& s : chart.series) {
+      if (i < s.y.size() && drawable(s.y[i], chart.y.log)) return true;
+    }
+  }
+  return false;
+}
+
+bool has_drawable_points(const Roofline& roofline) {
+  if (!roofline.ceilings.empty()) return true;
+  for (const RooflineSeries& s : roofline.series) {
+    for (std::size_t i = 0; i < s.intensity_flop_per_byte.size() && i < s.achieved_flops_per_s.size(); ++i) {
+      if (drawable(s.intensity_flop_per_byte[i], true) && drawable(s.achieved_flops_per_s[i], true))
+        return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace mlasim

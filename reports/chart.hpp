@@ -1,0 +1,99 @@
+#pragma once
+/// A small chart model — line charts, stacked areas and rooflines — and its gnuplot form: a
+/// whitespace-separated data file (`to_dat`) and a script that renders it to SVG (`to_gnuplot`). Pure
+/// functions returning text, so identical charts give byte-identical files; callers write them through
+/// OutputSet or run them (gnuplot.hpp).
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mlasim {
+
+/// One axis of a chart.
+struct Axis {
+  std::string label;  ///< with its unit: "step time (ms)"
+  bool log = false;   ///< logarithmic; non-positive values are then written as NaN (no point)
+  int log_base = 10;  ///< 2 for contexts, 10 otherwise
+  /// Explicit ticks (value, text); empty: gnuplot chooses. Log axes without ticks use SI prefixes (1k, 1M).
+  std::vector<std::pair<double, std::string>> ticks;
+  std::string format;  ///< gnuplot tick format ("%g"); empty: SI prefixes on log axes, gnuplot's default else
+};
+
+/// One line of a LineChart: a y value per x value of the chart.
+struct Series {
+  std::string title;
+  std::vector<double> y;  ///< one per LineChart::x; NaN: no point there
+  /// Empty, or one per x: true draws that point hollow (a point whose status is not ok). The line goes on.
+  std::vector<bool> flagged;
+  bool dashed = false;
+  int color = -1;  ///< index into the palette; -1: the series' position in the chart
+};
+
+enum class ChartStyle {
+  kLines,        ///< one line with markers per series
+  kStackedArea,  ///< series stacked bottom-up in order, areas filled (parts of a whole: time by op class)
+};
+
+/// A chart whose series share one x vector.
+struct LineChart {
+  std::string name;  ///< file stem, [A-Za-z0-9_-]: NAME.dat, NAME.gp, NAME.svg
+  std::string title;
+  Axis x, y;
+  std::vector<double> x_values;
+  std::vector<Series> series;
+  ChartStyle style = ChartStyle::kLines;
+};
+
+/// A roof: memory slope bandwidth·x up to the ridge, then the flat compute peak.
+struct Ceiling {
+  std::string label;                 ///< "H100 SXM datasheet (bf16)"
+  double peak_flops_per_s = 0;       ///< flat roof, FLOP/s
+  double bandwidth_bytes_per_s = 0;  ///< slope, bytes/s
+  bool dashed = false;               ///< datasheet ceilings are dashed, measured or effective ones solid
+  int color = -1;                    ///< index into the ceiling greys; -1: position (share one per GPU)
+  /// Arithmetic intensity where the slope meets the roof, FLOP/byte.
+  [[nodiscard]] double ridge_flop_per_byte() const { return peak_flops_per_s / bandwidth_bytes_per_s; }
+};
+
+/// Points of one kind (one attention variant) on a roofline.
+struct RooflineSeries {
+  std::string title;
+  std::vector<double> intensity_flop_per_byte;  ///< x
+  std::vector<double> achieved_flops_per_s;     ///< y, same length
+  std::vector<bool> flagged;                    ///< empty or same length: hollow markers
+  int color = -1;                               ///< palette index; -1: position
+};
+
+/// A log-log roofline: x = FLOP/byte, y = FLOP/s.
+struct Roofline {
+  std::string name;  ///< file stem
+  std::string title;
+  std::vector<Ceiling> ceilings;
+  std::vector<RooflineSeries> series;
+};
+
+/// The data file: `#` header lines naming the chart and its columns, then one row per x value (x, then each
+/// series' y and, when it has flags, a 0/1 column). Numbers {:.6g}; missing values NaN.
+[[nodiscard]] std::string to_dat(const LineChart& chart);
+
+/// The gnuplot script that reads `data_file_name` and writes NAME.svg (800×480, white background) in the
+/// current directory. Text from the chart is quoted so that gnuplot takes it literally. A log x axis gets a
+/// little room beyond the first and last x, so that end markers and tick labels are not cut by the frame.
+[[nodiscard]] std::string to_gnuplot(const LineChart& chart, const std::string& data_file_name);
+
+/// Roofline data: one block per ceiling (three points: the slope's start, the ridge, the roof's end), then
+/// one block per series (intensity, FLOP/s, flag); blocks separated by two blank lines (gnuplot `index`).
+[[nodiscard]] std::string to_dat(const Roofline& roofline);
+
+/// The roofline's script: log-log, ceilings dashed or solid, each ridge marked and labelled.
+[[nodiscard]] std::string to_gnuplot(const Roofline& roofline, const std::string& data_file_name);
+
+/// True when the chart has at least one point gnuplot can draw (finite, and positive on a log axis):
+/// gnuplot refuses a plot whose every point is undefined.
+[[nodiscard]] bool has_drawable_points(const LineChart& chart);
+[[nodiscard]] bool has_drawable_points(const Roofline& roofline);
+
+/// The fixed palette series colours come from (Tableau 10), as "#rrggbb".
+[[nodiscard]] const std::vector<std::string>& chart_palette();
+
+}  // namespace mlasim

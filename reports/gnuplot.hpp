@@ -1,0 +1,33 @@
+#pragma once
+/// Renders gnuplot scripts to SVG text by running gnuplot as a child process in a private temporary
+/// directory. Nothing is written outside that directory, so callers can still commit every output at once
+/// (OutputSet).
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mlasim {
+
+/// One script to run: the files it reads, and the SVG it writes, all named relative to its directory.
+struct GnuplotJob {
+  std::string script_name;                                  ///< "step_time.gp", named in errors
+  std::string script;                                       ///< its text
+  std::vector<std::pair<std::string, std::string>> inputs;  ///< (file name, text) the script reads
+  std::string output_name;                                  ///< "step_time.svg", written by the script
+};
+
+/// The gnuplot to run: $MLASIM_GNUPLOT when set (the value `none` turns charts off), else the first
+/// executable `gnuplot` on $PATH. nullopt when there is none. Throws InputError when MLASIM_GNUPLOT names a
+/// path that is not an executable file: the user asked for that one.
+[[nodiscard]] std::optional<std::filesystem::path> find_gnuplot();
+
+/// Runs each job with `gnuplot` (its own process, cwd a fresh temporary directory, stdin /dev/null, HOME
+/// there too so that no ~/.gnuplot changes the look, LC_ALL=C) and returns the SVG texts in job order. The
+/// temporary directory is removed afterwards. Throws InternalError naming the script and quoting gnuplot's
+/// stderr when one fails or writes no SVG.
+[[nodiscard]] std::vector<std::string> run_gnuplot(const std::filesystem::path& gnuplot,
+                                                   const std::vector<GnuplotJob>& jobs);
+
+}  // namespace mlasim

@@ -88,7 +88,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bo
 h3{margin-top:1.6em}h4{margin:1.2em 0 .4em}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:.15em 1em}dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 .note{background:#fff6d6;border-left:4px solid #e0b400;padding:.5em 1em;margin:1em 0}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:1em}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:1em}
 figure{margin:0;border:1px solid #e4e4e4;padding:.4em;background:#fff}figure svg{width:100%;height:auto;display:block}
 figcaption{font-size:.85em;color:#555;margin-top:.3em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}th,td{border:1px solid #ccc;padding:.2em .6em;text-align:right}

@@ -98,7 +98,7 @@ TEST_CASE("a failing sweep writes nothing; a good one writes whole files, identi
   const fs::path out1 = scratch("out1"), out2 = scratch("out2");
   REQUIRE(run_mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out1.string()).code == 0);
   REQUIRE(run_mlasim("sweep configs/llama3_70b_attention.yaml -q --out " + out2.string()).code == 0);
-  for (const char* f : {"sweep.csv", "sweep.json", "summary.md"}) {
+  for (const char* f : {"sweep.csv", "sweep.json", "summary.md", "report.html"}) {
     INFO(f);
     CHECK(fs::exists(out1 / f));
     CHECK(slurp(out1 / f) == slurp(out2 / f));

@@ -6,7 +6,7 @@
 #include "sim/config/loader.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/output.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 #include "tests/spec_fixtures.hpp"
 
 using namespace mlasim;

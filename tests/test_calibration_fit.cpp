@@ -12,7 +12,7 @@
 #include "sim/calibration/gemm_fit.hpp"
 #include "sim/calibration/probe_csv.hpp"
 #include "sim/calibration/probe_report.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 #include "kernels/probes/probe_plan.hpp"
 
 #include <filesystem>

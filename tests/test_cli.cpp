@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
 

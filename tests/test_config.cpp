@@ -12,25 +12,15 @@
 #include "sim/config/loader.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/error.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 using namespace mlasim;
 namespace fs = std::filesystem;
 using mlasim::test::ScratchDir;
+using mlasim::test::error_of;
 
 namespace {
 
-
-// The message of the InputError `f` throws ("" when it throws nothing).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Renders a spec in the card schema, so that load(render(load(card))) can be compared with load(card).
 std::string render_card(const ModelSpec& m) {

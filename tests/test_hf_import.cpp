@@ -10,11 +10,12 @@
 #include "models/model_spec.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 using namespace mlasim;
 namespace fs = std::filesystem;
 using mlasim::test::ScratchDir;
+using mlasim::test::error_of;
 
 namespace {
 
@@ -46,16 +47,6 @@ void check_same_model(const ModelSpec& a, const ModelSpec& b) {
   CHECK(a.attention.kv_elements_per_token() == b.attention.kv_elements_per_token());
   CHECK(count_parameters(a).total == Approx(count_parameters(b).total));
   CHECK(count_parameters(a).activated == Approx(count_parameters(b).activated));
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "sim/serving/serve.hpp"
 #include "sim/serving/serve_sweep.hpp"
 #include "sim/serving/workload_spec.hpp"
-#include "tests/scratch_dir.hpp"
+#include "tests/test_support.hpp"
 
 using namespace mlasim;
 namespace fs = std::filesystem;

@@ -1,6 +1,5 @@
 #pragma once
-// A fresh directory under the system temp dir for one test, removed when it goes out of scope. Names carry
-// the process id and a counter, so test programs running in parallel never share one.
+// Helpers shared by the tests: a scratch directory and the message of an expected InputError.
 #include <unistd.h>
 
 #include <atomic>
@@ -8,8 +7,12 @@
 #include <fstream>
 #include <string>
 
+#include "sim/error.hpp"
+
 namespace mlasim::test {
 
+/// A fresh directory under the system temp dir for one test, removed when it goes out of scope. Names carry
+/// the process id and a counter, so test programs running in parallel never share one.
 class ScratchDir {
  public:
   explicit ScratchDir(const std::string& prefix = "mlasim_test") {
@@ -37,5 +40,16 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The message of the InputError `f` throws ("" when it throws nothing).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
 
 }  // namespace mlasim::test

@@ -98,6 +98,13 @@ int cmd_step(const Args& args) {
   const MlaMode mla_mode = with_option("--mla-mode", [&] { return parse_mla_mode(mla_mode_text); });
 
   const std::vector<std::int64_t> contexts = parse_contexts(context_text);
+  for (const std::int64_t l : contexts) {
+    if (l < 1) throw InputError(SourceLocation{}, "--context", fmt::format("must be at least 1 token, got {}", l));
+    if (l < s_q) {
+      throw InputError(SourceLocation{}, "--sq",
+                       fmt::format("({}) new tokens do not fit in a context of {} that includes them", s_q, l));
+    }
+  }
   StepShape shape;
   shape.parallel = Parallelism{tp, dp_attention};
   shape.precision = precision;

@@ -82,6 +82,12 @@ TEST_CASE("bad input exits 2 with a located message") {
   r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4096 --tp 3");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("tp (3) must divide"));
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --sq 5000");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("error: --sq:"));
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 1k,0");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("error: --context:"));
   r = run_mlasim("stepp");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("did you mean `step`"));

@@ -136,7 +136,7 @@ int cmd_step(const Args& args) {
   totals.tokens_per_s_per_gpu = totals.tokens_per_s / tp;
   totals.kv_bytes_per_token = kv_bytes_per_token(model, precision.kv_cache);
   totals.kv_bytes_per_token_per_gpu = cap.kv_bytes_per_token_per_gpu;
-  totals.kv_capacity_tokens = cap.kv_capacity_tokens;
+  totals.kv_capacity_tokens = cap.kv_capacity_tokens();
   totals.max_concurrency = max_concurrency(cap, longest);
   totals.weight_bytes = weight_bytes_total(model, precision.weights);
   totals.weight_bytes_per_gpu = cap.weight_bytes_per_gpu;
@@ -176,7 +176,7 @@ int cmd_step(const Args& args) {
         cost.step_time_s * 1e3, cost.attention_s * 1e3, cost.gemm_s * 1e3, cost.communication_s * 1e3,
         cost.other_s * 1e3, totals.tokens_per_s, totals.tokens_per_s_per_gpu, double(s_q) / cost.step_time_s,
         format_bytes_binary(totals.kv_bytes_per_token),
-        format_bytes_binary(totals.kv_bytes_per_token_per_gpu), cap.kv_capacity_tokens, cap.kv_blocks,
+        format_bytes_binary(totals.kv_bytes_per_token_per_gpu), cap.kv_capacity_tokens(), cap.kv_blocks(),
         cap.block_size, totals.max_concurrency, longest, format_si(totals.weight_bytes, "B"),
         format_si(totals.weight_bytes_per_gpu, "B"));
   }

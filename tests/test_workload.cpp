@@ -268,9 +268,9 @@ TEST_CASE("capacity: blocks = budget / (block·KV bytes per token); concurrency 
   const double budget =
       80e9 * 0.9 - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
   CHECK(c.kv_budget_bytes == Approx(budget));
-  CHECK(c.kv_blocks == static_cast<std::int64_t>(std::floor(budget / (16 * 131072.0))));
-  CHECK(max_concurrency(c, 4096) == c.kv_blocks / 256);
-  CHECK(max_concurrency(c, 4097) == c.kv_blocks / 257);
+  CHECK(c.kv_blocks() == static_cast<std::int64_t>(std::floor(budget / (16 * 131072.0))));
+  CHECK(max_concurrency(c, 4096) == c.kv_blocks() / 256);
+  CHECK(max_concurrency(c, 4097) == c.kv_blocks() / 257);
   // DeepSeek-V3 in fp8 (671 GB) cannot fit on one 80 GB GPU; TP 16 of H100 is the smallest that fits.
   Precision fp8;
   fp8.weights = Dtype::kFp8;
@@ -363,7 +363,7 @@ TEST_CASE("DP-attention capacity: one KV pool per GPU, each holding whole sequen
   // (128·128 × 7168), which DP-attention holds whole: 7/8 of them more per GPU, fp8 = 1 byte each.
   const double split = 1536.0 * 128 * 192 + 512.0 * 128 * 256 + 128.0 * 128 * 7168;
   CHECK(dp.weight_bytes_per_gpu - tp.weight_bytes_per_gpu == Approx(61 * split * 7 / 8));
-  CHECK(dp.kv_blocks == 8 * dp.kv_blocks_per_pool);
+  CHECK(dp.kv_blocks() == 8 * dp.kv_blocks_per_pool);
   CHECK(max_concurrency(dp, 32768) == 8 * (dp.kv_blocks_per_pool / 512));
   CHECK(max_concurrency(dp, 32768) > 5 * max_concurrency(tp, 32768));
   // GQA under DP-attention keeps all KV heads of its own sequences.

@@ -61,8 +61,6 @@ Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const 
     c.kv_blocks_per_pool = static_cast<std::int64_t>(
         std::floor(c.kv_budget_bytes / (c.block_size * c.kv_bytes_per_token_per_gpu)));
   }
-  c.kv_blocks = c.kv_blocks_per_pool * c.kv_pools;
-  c.kv_capacity_tokens = c.kv_blocks * c.block_size;
   return c;
 }
 

@@ -36,9 +36,11 @@ struct Capacity {
   /// DP-attention (each GPU holds whole blocks of its own sequences; a sequence lives in one pool).
   int kv_pools = 1;
   std::int64_t kv_blocks_per_pool = 0;  ///< 0 when nothing fits
-  std::int64_t kv_blocks = 0;           ///< blocks the replica can allocate: kv_blocks_per_pool × kv_pools
-  std::int64_t kv_capacity_tokens = 0;  ///< tokens the replica can cache: kv_blocks × block_size
-  [[nodiscard]] bool fits() const { return kv_blocks > 0; }
+  /// Blocks the replica can allocate: kv_blocks_per_pool × kv_pools.
+  [[nodiscard]] std::int64_t kv_blocks() const { return kv_blocks_per_pool * kv_pools; }
+  /// Tokens the replica can cache: kv_blocks × block_size.
+  [[nodiscard]] std::int64_t kv_capacity_tokens() const { return kv_blocks() * block_size; }
+  [[nodiscard]] bool fits() const { return kv_blocks_per_pool > 0; }
 };
 
 /// The KV capacity of one engine replica (a TP group of `parallel.tp` GPUs).

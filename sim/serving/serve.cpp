@@ -39,8 +39,6 @@ Capacity serve_capacity(const ServeSpec& spec) {
   if (spec.kv_blocks > 0) {
     cap.kv_pools = 1;
     cap.kv_blocks_per_pool = spec.kv_blocks;
-    cap.kv_blocks = spec.kv_blocks;
-    cap.kv_capacity_tokens = cap.kv_blocks * cap.block_size;
   }
   if (!cap.fits()) {
     throw InputError(
@@ -81,7 +79,7 @@ class ServeRun {
     }
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));
     for (int i = 0; i < spec.replicas; ++i) {
-      replicas_.push_back(std::make_unique<Replica>(i, spec.scheduler, cap_.kv_blocks, cap_.block_size, *st,
+      replicas_.push_back(std::make_unique<Replica>(i, spec.scheduler, cap_.kv_blocks(), cap_.block_size, *st,
                                                     metrics_, options.observer, spec.check_invariants));
     }
   }
@@ -185,7 +183,7 @@ class ServeRun {
     s.steps = metrics_.steps();
     s.events = static_cast<std::int64_t>(sim_.events_processed());
     s.block_size = cap_.block_size;
-    s.kv_blocks_per_replica = cap_.kv_blocks;
+    s.kv_blocks_per_replica = cap_.kv_blocks();
     const TimePs end = metrics_.completed() > 0 ? metrics_.last_completion_ps() : metrics_.end_ps();
     s.duration_s = ps_to_seconds(end);
     const double dur = s.duration_s > 0 ? s.duration_s : 1.0;

@@ -144,7 +144,7 @@ Table run_sweep(const SweepSpec& spec) {
                                          attn_bound,
                                          kv_per_token,
                                          invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0,
-                                         invalid.empty() ? cap.kv_capacity_tokens : std::int64_t{0},
+                                         invalid.empty() ? cap.kv_capacity_tokens() : std::int64_t{0},
                                          invalid.empty() ? max_concurrency(cap, context) : std::int64_t{0},
                                          weights,
                                          invalid.empty() ? cap.weight_bytes_per_gpu : 0.0});

@@ -113,7 +113,7 @@ void add_sequence(SeqSums& s, const SequenceWork& w) {
 
 class Builder {
  public:
-  Builder(const Precision& p)
+  explicit Builder(const Precision& p)
       : w_(dtype_bytes(p.weights)), c_(dtype_bytes(p.kv_cache)), a_(dtype_bytes(p.activations)) {}
 
   void gemm(const char* name, double count, double m, double k, double n) {

@@ -89,6 +89,7 @@ struct SeqSums {
   double tokens = 0;   ///< T: query tokens
   double context = 0;  ///< ΣL: KV tokens read
   double pairs = 0;    ///< (query, key) pairs scored
+  bool prefill = false;  ///< holds prefill chunks (causal), not only decodes
   [[nodiscard]] bool empty() const { return tokens == 0; }
 };
 
@@ -97,7 +98,7 @@ struct SeqSums {
 SeqSums busiest_rank(const SeqSums& all, int ranks) {
   if (ranks <= 1 || all.sequences == 0) return all;
   const double share = std::ceil(all.sequences / ranks) / all.sequences;
-  return SeqSums{all.sequences * share, all.tokens * share, all.context * share, all.pairs * share};
+  return SeqSums{all.sequences * share, all.tokens * share, all.context * share, all.pairs * share, all.prefill};
 }
 
 void add_sequence(SeqSums& s, const SequenceWork& w) {
@@ -109,6 +110,7 @@ void add_sequence(SeqSums& s, const SequenceWork& w) {
   // Decode: every new token scores the whole context (as kernels compute it and FlashMLA counts it).
   // Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs.
   s.pairs += w.prefill ? q * l - q * (q - 1.0) / 2.0 : q * l;
+  s.prefill = s.prefill || w.prefill;
 }
 
 class Builder {
@@ -122,6 +124,8 @@ class Builder {
     op.weight_bytes = count * k * n * w_;
     op.activation_bytes = count * (m * k + m * n) * a_;
     op.gemm_m = m;
+    op.gemm_n = n;
+    op.gemm_k = k;
     push(std::move(op));
   }
 
@@ -189,6 +193,7 @@ void add_mha_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.kv_read_bytes = layers * 2.0 * s.n_kv * d * b.c() * ss.context;
     op.activation_bytes = layers * 2.0 * ss.tokens * s.n_h * d * b.a();
     op.gemm_m = ss.tokens;
+    op.attention = AttentionCall{false, ss.prefill, ss.sequences, ss.context, ss.tokens, s.n_h, s.n_kv, int(d), int(d)};
     b.push(std::move(op));
   };
   core("attention_decode", decode);
@@ -229,6 +234,9 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
       op.weight_bytes = layers * nh * dn * dc * b.w();
       op.activation_bytes = layers * ta * nh * (dn + dc) * b.a();
       op.gemm_m = ta;
+      op.gemm_n = dc;
+      op.gemm_k = dn;
+      op.gemm_batch = nh;
       b.push(std::move(op));
     }
     // MQA over one latent head: K = [c; k_r] (d_c + d_r wide), V = c (d_c wide).
@@ -239,12 +247,17 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.kv_read_bytes = layers * (dc + dr) * b.c() * absorbed.context;
     op.activation_bytes = layers * ta * nh * ((dc + dr) + dc) * b.a();
     op.gemm_m = ta;
+    op.attention = AttentionCall{true,       absorbed.prefill, absorbed.sequences, absorbed.context, ta, nh, 1.0,
+                                 int(dc + dr), int(dc)};
     b.push(std::move(op));
     Op vup = Builder::base("v_up_bmm", OpClass::kGemm, layers);
     vup.flops = layers * 2.0 * ta * nh * dc * dv;
     vup.weight_bytes = layers * nh * dc * dv * b.w();
     vup.activation_bytes = layers * ta * nh * (dc + dv) * b.a();
     vup.gemm_m = ta;
+    vup.gemm_n = dv;
+    vup.gemm_k = dc;
+    vup.gemm_batch = nh;
     b.push(std::move(vup));
   }
   if (!naive.empty()) {
@@ -256,6 +269,8 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     up.kv_read_bytes = layers * naive.context * dc * b.c();
     up.activation_bytes = layers * naive.context * nh * (dn + dv) * b.a();
     up.gemm_m = naive.context;
+    up.gemm_n = nh * (dn + dv);
+    up.gemm_k = dc;
     b.push(std::move(up));
     Op op = Builder::base("attention_mla_naive", OpClass::kAttention, layers);
     op.flops = layers * 2.0 * nh * naive.pairs * (dn + dr + dv);
@@ -263,6 +278,8 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.activation_bytes =
         layers * (naive.context * nh * (dn + dv) + naive.tokens * nh * (dn + dr + dv)) * b.a();
     op.gemm_m = naive.tokens;
+    op.attention = AttentionCall{false, true, naive.sequences, naive.context, naive.tokens, nh, nh, int(dn + dr),
+                                 int(dv)};
     b.push(std::move(op));
   }
   b.gemm("o_proj", layers, t, nh * dv, h);
@@ -325,6 +342,7 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       into.tokens += from.tokens;
       into.context += from.context;
       into.pairs += from.pairs;
+      into.prefill = into.prefill || from.prefill;
     };
     switch (shape.mla_mode) {
       case MlaMode::kAbsorbed:
@@ -381,6 +399,8 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
     op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
     op.activation_bytes = moe * routed_tokens * (2.0 * h + 3.0 * ie) * b.a();
     op.gemm_m = touched > 0 ? routed_tokens / touched : 0.0;
+    op.gemm_n = 3.0 * ie;  // gate, up and down of one expert: 2·m·(3·h·I_e) FLOPs, as one h × 3·I_e product
+    op.gemm_k = h;
     b.push(std::move(op));
     if (dp_attention) {
       b.collective("reducescatter_moe", moe, Collective::kReduceScatter, t * h * b.a(), tp);

@@ -59,6 +59,23 @@ struct StepShape {
 /// Convenience: B identical decode sequences at context L with s_q new tokens each.
 [[nodiscard]] StepShape uniform_decode(int batch, std::int64_t context, int s_q = 1);
 
+/// The shape of one launch of an attention core, for timing it as a kernel (the device model's decode-kernel
+/// model and the calibrated kernel tables). Sums are over the sequences this GPU attends to (the busiest rank
+/// under DP-attention); head counts are per GPU.
+struct AttentionCall {
+  bool mla = false;        ///< absorbed MLA: MQA over one latent head (K = [c; k_r], V = c)
+  bool prefill = false;    ///< prefill chunks (causal), not decode
+  double sequences = 0;    ///< B
+  double context_sum = 0;  ///< ΣL: KV tokens read
+  double new_tokens = 0;   ///< T: query tokens (B·s_q for decode)
+  double q_heads = 0;      ///< query heads on this GPU
+  double kv_heads = 0;     ///< KV heads on this GPU (MLA: 1)
+  int qk_dim = 0;          ///< d_h, or d_c + d_r for MLA
+  int v_dim = 0;           ///< d_h, or d_c for MLA
+  /// New tokens per sequence (s_q).
+  [[nodiscard]] double s_q() const { return sequences > 0 ? new_tokens / sequences : 0.0; }
+};
+
 /// One op of a step, totalled over the whole step (all layers) on one GPU.
 struct Op {
   std::string name;  ///< e.g. "attention_decode", "qkv_proj", "moe_experts", "allreduce_attn"
@@ -72,6 +89,10 @@ struct Op {
   double activation_bytes = 0.0;  ///< activations read + written
   double comm_bytes = 0.0;        ///< message bytes (collectives), all launches; not HBM traffic
   double gemm_m = 0.0;            ///< GEMMs: rows (tokens) of the activation operand, for efficiency curves
+  double gemm_n = 0.0;            ///< GEMMs: output columns of one product
+  double gemm_k = 0.0;            ///< GEMMs: reduction depth
+  double gemm_batch = 1.0;        ///< GEMMs: independent products per launch (MLA's per-head BMMs: heads)
+  AttentionCall attention;        ///< attention cores: the shape of one launch
 
   /// HBM bytes moved by all launches.
   [[nodiscard]] double bytes() const {

@@ -73,6 +73,8 @@ inline HardwareSpec h100() {
   h.sms = 132;
   h.l2_bytes = 50e6;
   h.launch_overhead_s = 4e-6;
+  h.graph_launch_overhead_s = 1e-6;
+  h.memory_latency_s = 600e-9;
   h.interconnect = {"NVLink 4", 450e9, 5e-6};
   return h;
 }

@@ -35,11 +35,16 @@ ProbeRunFits synthetic_fits() {
 
 }  // namespace
 
-TEST_CASE("the calibration block takes the copy ramp, the eager launch and the best GEMM rate per dtype") {
+TEST_CASE("the calibration block keeps every bandwidth ramp, the three launch costs and the GEMM tables") {
   const Calibration c = calibration_from_fits(synthetic_fits(), "H100 test");
-  CHECK(*c.hbm_bandwidth_bytes_per_s == 2.95e12);
-  CHECK(*c.hbm_t0_s == 3.5e-6);
-  CHECK(*c.launch_overhead_s == 2.4e-6);
+  REQUIRE(c.hbm_ramp() != nullptr);
+  CHECK(c.hbm_ramp()->bw_inf_bytes_per_s == 2.95e12);  // copy's, not read's
+  CHECK(c.hbm_ramp()->t0_s == 3.5e-6);
+  CHECK(c.bandwidth.at("read").bw_inf_bytes_per_s == 3.1e12);
+  CHECK(*c.launch_eager_s == 2.4e-6);
+  CHECK(*c.launch_graph_s == 1.1e-6);
+  CHECK_FALSE(c.launch_single_s.has_value());
+  CHECK(c.gemm.size() == 3);
   CHECK(c.gemm_peak_flops_per_s.at(Dtype::kBf16) == Approx(720e12));
   CHECK(c.gemm_peak_flops_per_s.at(Dtype::kFp8) == Approx(1350e12));
   CHECK(c.fingerprint == "H100 test");
@@ -47,38 +52,80 @@ TEST_CASE("the calibration block takes the copy ramp, the eager launch and the b
 }
 
 TEST_CASE("a calibration block written as YAML loads back to the same numbers") {
-  const Calibration c = calibration_from_fits(synthetic_fits(), "NVIDIA H100 80GB HBM3, 132 SMs, \"quoted\"");
+  Calibration c = calibration_from_fits(synthetic_fits(), "NVIDIA H100 80GB HBM3, 132 SMs, \"quoted\"");
+  c.launch_single_s = 5.5e-6;
+  c.attention_ramps["mla"] = KernelRamp{9e-6, 3.1e12, 400e12};
+  AttentionTable t;
+  t.kernel = AttentionKernel::kMla;
+  t.s_q = 1;
+  t.n_h = 16;
+  t.d = 576;
+  t.batch = {1, 8};
+  t.context = {512, 1024, 2048};
+  t.time_s = {10e-6, 11e-6, 12.5e-6, 20e-6, std::nan(""), 40e-6};
+  c.attention.push_back(t);
   const std::string block = calibration_to_yaml(c);
-  CHECK_THAT(block, Catch::Contains("hbm_bandwidth: 2.95 TB/s") && Catch::Contains("hbm_t0: 3.5 us") &&
-                        Catch::Contains("gemm_peak: {bf16: 720 TFLOP/s, fp8: 1.35 PFLOP/s}"));
+  CHECK_THAT(block, Catch::Contains("copy: {t0: 3.5 us, bw_inf: 2.95 TB/s}") &&
+                        Catch::Contains("launch: {eager: 2.4 us, graph: 1.1 us, single: 5.5 us}") &&
+                        Catch::Contains("gemm_peak: {bf16: 720 TFLOP/s, fp8: 1.35 PFLOP/s}") &&
+                        Catch::Contains("- [20, null, 40]"));
   std::string profile = read_text_file(data_dir() / "hw_profiles" / "h100-sxm.yaml");
   const auto at = profile.find("calibration: {}");
   REQUIRE(at != std::string::npos);
   profile.replace(at, std::string("calibration: {}").size(), block.substr(0, block.size() - 1));
   const test::ScratchDir dir("mlasim_test_calibration");
   const HardwareSpec hw = load_hw_profile(dir.write("h100-calibrated.yaml", profile));
-  CHECK(*hw.calibration.hbm_bandwidth_bytes_per_s == Approx(2.95e12).epsilon(1e-6));
-  CHECK(*hw.calibration.hbm_t0_s == Approx(3.5e-6).epsilon(1e-6));
-  CHECK(*hw.calibration.launch_overhead_s == Approx(2.4e-6).epsilon(1e-6));
-  CHECK(hw.calibration.gemm_peak_flops_per_s.at(Dtype::kFp8) == Approx(1350e12).epsilon(1e-6));
-  CHECK(hw.calibration.fingerprint == c.fingerprint);
+  const Calibration& back = hw.calibration;
+  CHECK(back.hbm_ramp()->bw_inf_bytes_per_s == Approx(2.95e12).epsilon(1e-6));
+  CHECK(back.hbm_ramp()->t0_s == Approx(3.5e-6).epsilon(1e-6));
+  CHECK(*back.launch_eager_s == Approx(2.4e-6).epsilon(1e-6));
+  CHECK(*back.launch_single_s == Approx(5.5e-6).epsilon(1e-6));
+  CHECK(back.gemm_peak_flops_per_s.at(Dtype::kFp8) == Approx(1350e12).epsilon(1e-6));
+  REQUIRE(back.gemm.size() == c.gemm.size());
+  CHECK(back.gemm[0].key() == c.gemm[0].key());
+  CHECK(back.gemm[0].points().back().tflops == Approx(c.gemm[0].points().back().tflops));
+  CHECK(back.attention_ramps.at("mla").flops_per_s == Approx(400e12));
+  REQUIRE(back.attention.size() == 1);
+  CHECK(back.attention[0].at(0, 2) == Approx(12.5e-6));
+  CHECK(std::isnan(back.attention[0].at(1, 1)));
+  CHECK(back.fingerprint == c.fingerprint);
+  CHECK(calibration_to_yaml(back) == block);  // a second round trip changes nothing
   CHECK(calibration_to_yaml(Calibration{}) == "calibration: {}\n");
 }
 
-TEST_CASE("calibrated mode: t = t0 + bytes / BW∞ per launch, measured GEMM peak, measured launch cost") {
+TEST_CASE("calibrated mode: a GEMM takes the measured rate at its m; small ops follow the copy ramp") {
   HardwareSpec hw = test::h100();
   hw.calibration = calibration_from_fits(synthetic_fits(), "test");
-  const DeviceModel dev(hw, DeviceMode::kCalibrated);
+  const DeviceModel dev(hw, DeviceMode::kCalibrated, LaunchMode::kEager);
   Op op;
   op.name = "weights";
   op.op_class = OpClass::kGemm;
   op.count = 4;
-  op.weight_bytes = 2.95e12 * 1e-3;  // 1 ms at BW∞
+  op.gemm_m = 1;
+  op.gemm_n = 8192;
+  op.gemm_k = 8192;
+  op.flops = 4 * 2.0 * 8192 * 8192;  // m = 1 on the measured shape: 1.5 TFLOP/s
+  op.weight_bytes = 4 * 8192.0 * 8192 * 2;
   const OpTime t = dev.time_op(op, Precision{}, 1);
-  CHECK(t.memory_s == Approx(1e-3 + 4 * 3.5e-6));
-  CHECK(t.launch_s == Approx(4 * 2.4e-6));
-  CHECK(t.time_s == Approx(1e-3 + 4 * 3.5e-6 + 4 * 2.4e-6));
+  CHECK(t.time_s == Approx(op.flops / 1.5e12 + 4 * 2.4e-6));
+  CHECK(t.provenance == Provenance::kMeasured);
+  op.gemm_m = 64;  // between m = 1 and m = 4096: log-log interpolation of the rate
+  op.flops = 4 * 2.0 * 64 * 8192 * 8192;
+  const double rate = std::exp(std::log(1.5) + std::log(64.0) / std::log(4096.0) * (std::log(700.0) - std::log(1.5)));
+  CHECK(dev.time_op(op, Precision{}, 1).time_s == Approx(op.flops / (rate * 1e12) + 4 * 2.4e-6));
+  CHECK(dev.time_op(op, Precision{}, 1).provenance == Provenance::kInterpolated);
+  op.gemm_n = 9000;  // not a probed shape: the nearest one's rate, extrapolated
+  CHECK(dev.time_op(op, Precision{}, 1).provenance == Provenance::kExtrapolated);
+
+  Op norm;
+  norm.name = "norm";
+  norm.op_class = OpClass::kOther;
+  norm.count = 4;
+  norm.activation_bytes = 2.95e12 * 1e-3;  // 1 ms at BW∞
+  const OpTime tn = dev.time_op(norm, Precision{}, 1);
+  CHECK(tn.memory_s == Approx(1e-3 + 4 * 3.5e-6));
+  CHECK(tn.launch_s == Approx(4 * 2.4e-6));
   CHECK(dev.compute_flops_per_s(Dtype::kBf16) == Approx(720e12));
-  op.flops = 720e12 * 5e-3;  // 5 ms at the measured bf16 peak: compute-bound now
-  CHECK(dev.time_op(op, Precision{}, 1).bound == Bound::kCompute);
+  const DeviceModel graph(hw, DeviceMode::kCalibrated, LaunchMode::kGraph);
+  CHECK(graph.time_op(norm, Precision{}, 1).launch_s == Approx(4 * 1.1e-6));
 }

@@ -297,9 +297,9 @@ TEST_CASE("a profile's price and calibration block are read with units") {
   ScratchDir dir;
   const fs::path p = dir.write("gpu.yaml", kMinimalProfile + R"(price_per_gpu_hour: 2.5 USD
 calibration:
-  hbm_bandwidth: 3.0 TB/s
-  hbm_t0: 3 us
-  launch_overhead: 2.5 us
+  bandwidth:
+    copy: {t0: 3 us, bw_inf: 3.0 TB/s}
+  launch: {eager: 2.5 us}
   gemm_peak:
     bf16: 700 TFLOP/s
   fingerprint: "H100 SXM, driver 550, 2025-01-01"
@@ -308,9 +308,9 @@ calibration:
   CHECK(hw.id == "gpu");
   REQUIRE(hw.price_per_gpu_hour.has_value());
   CHECK(*hw.price_per_gpu_hour == Approx(2.5));
-  CHECK(*hw.calibration.hbm_bandwidth_bytes_per_s == Approx(3.0e12));
-  CHECK(*hw.calibration.hbm_t0_s == Approx(3e-6));
-  CHECK(*hw.calibration.launch_overhead_s == Approx(2.5e-6));
+  CHECK(hw.calibration.hbm_ramp()->bw_inf_bytes_per_s == Approx(3.0e12));
+  CHECK(hw.calibration.hbm_ramp()->t0_s == Approx(3e-6));
+  CHECK(*hw.calibration.launch_eager_s == Approx(2.5e-6));
   CHECK(hw.calibration.gemm_peak_flops_per_s.at(Dtype::kBf16) == Approx(700e12));
   CHECK(hw.calibration.fingerprint == "H100 SXM, driver 550, 2025-01-01");
   CHECK(hw.datasheet_efficiency.compute == Approx(DatasheetEfficiency{}.compute));

@@ -241,10 +241,10 @@ TEST_CASE("doubling bandwidth never slows a step") {
   }
 }
 
-TEST_CASE("roofline time: launch + max(FLOPs / peak·η, bytes / BW·η)") {
+TEST_CASE("roofline time: launch + max(FLOPs / peak·η, 2·latency + bytes / BW·η) per launch") {
   HardwareSpec hw = h100();
   hw.datasheet_efficiency = {0.5, 0.8, 1.0};
-  const DeviceModel dev(hw, DeviceMode::kDatasheet);
+  const DeviceModel dev(hw, DeviceMode::kDatasheet, LaunchMode::kEager);
   Op op;
   op.name = "x";
   op.op_class = OpClass::kGemm;
@@ -252,8 +252,11 @@ TEST_CASE("roofline time: launch + max(FLOPs / peak·η, bytes / BW·η)") {
   op.flops = 989e12 * 0.5 * 1e-3;          // 1 ms of compute at η = 0.5
   op.weight_bytes = 3.35e12 * 0.8 * 2e-3;  // 2 ms of memory at η = 0.8
   const OpTime t = dev.time_op(op, Precision{}, 1);
-  CHECK(t.time_s == Approx(2e-3 + 2 * 4e-6));
+  // Two launches: each pays the eager launch (4 us) and two HBM round trips of the ramp (2 x 600 ns).
+  CHECK(t.time_s == Approx(2e-3 + 2 * 4e-6 + 2 * 2 * 600e-9));
   CHECK(t.bound == Bound::kMemory);
+  const DeviceModel graph(hw, DeviceMode::kDatasheet, LaunchMode::kGraph);
+  CHECK(graph.time_op(op, Precision{}, 1).time_s == Approx(2e-3 + 2 * 1e-6 + 2 * 2 * 600e-9));
   CHECK(t.provenance == Provenance::kAnalytic);
   CHECK_THROWS_AS(DeviceModel(hw, DeviceMode::kCalibrated), InputError);
 }

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "kernels/attention/kernel_layout.hpp"
+
 namespace mlasim::gpu {
 
 /// The split-KV schedule on the device (see kernels/attention/schedule.hpp for the invariants).
@@ -52,11 +54,11 @@ struct LaunchInfo {
 /// MLA: CTAs = ceil(s_q·h_q / 64) query-row blocks x schedule parts; 64 rows share one pass over each KV tile.
 inline constexpr int kMlaRowsPerCta = 64;
 /// MLA kernel CTAs resident per SM (shared memory bound); the scheduler's ctas_per_sm.
-inline constexpr int kMlaCtasPerSm = 1;
+inline constexpr int kMlaCtasPerSm = attention::layout::mla::kCtasPerSm;
 /// GQA: CTAs = n_kv x ceil(s_q·group / 16) row blocks x parts; the 16 rows of a block share each KV tile.
 inline constexpr int kGqaRowsPerCta = 16;
 /// GQA kernel CTAs resident per SM (d = 128: 2, register bound; d = 64: 3, shared-memory bound).
-inline constexpr int gqa_ctas_per_sm(int head_dim) { return head_dim == 128 ? 2 : 3; }
+inline constexpr int gqa_ctas_per_sm(int head_dim) { return attention::layout::gqa::ctas_per_sm(head_dim); }
 
 /// Row blocks per part the scheduler must know about (ScheduleOptions::row_blocks).
 inline int mla_row_blocks(int s_q, int h_q) { return (s_q * h_q + kMlaRowsPerCta - 1) / kMlaRowsPerCta; }

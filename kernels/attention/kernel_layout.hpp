@@ -26,6 +26,7 @@ inline constexpr int kTile = 32;         ///< tokens per KV tile
 inline constexpr int kStages = 3;        ///< cp.async ring depth
 inline constexpr int kThreads = 256;     ///< 8 warps
 inline constexpr int kRows = 64;         ///< query rows per CTA (decode_kernels.cuh: kMlaRowsPerCta)
+inline constexpr int kCtasPerSm = 1;     ///< resident CTAs per SM (shared-memory bound: kSmemBytes below)
 inline constexpr int kStride = kDk + 8;  ///< +16 bytes per row: ldmatrix rows land in distinct banks
 inline constexpr int kPStride = kTile + 8;
 inline constexpr int kChunksPerRow = kDk / 8;  ///< 16-byte chunks per 576-value row
@@ -74,6 +75,8 @@ inline constexpr int kThreads = 32 * kWarps;
 inline constexpr int kTile = 16;    ///< tokens per warp tile
 inline constexpr int kStages = 2;   ///< per-warp cp.async ring depth
 inline constexpr int kRows = 16;    ///< query rows per CTA (decode_kernels.cuh: kGqaRowsPerCta)
+/// Resident CTAs per SM (d = 128: 2, register bound; d = 64: 3, shared-memory bound).
+MLASIM_HD constexpr int ctas_per_sm(int head_dim) { return head_dim == 128 ? 2 : 3; }
 
 template <int D>
 struct Smem {

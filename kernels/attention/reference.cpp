@@ -420,21 +420,18 @@ std::vector<double> mla_absorbed(const MlaWeights& w, const MlaSequence& x, doub
 
 // ---- analytic work ----
 
-double mla_flops(int s_q, int h_q, long long sum_context) {
-  return 2.0 * s_q * h_q * (kMlaQkDim + kMlaVDim) * static_cast<double>(sum_context);
+double mla_flops(double s_q, double h_q, double sum_context) {
+  return 2.0 * s_q * h_q * (kMlaQkDim + kMlaVDim) * sum_context;
 }
 
-double mla_bytes(int batch, int s_q, int h_q, long long sum_context) {
-  return 2.0 * (kMlaQkDim * static_cast<double>(sum_context) +
-                static_cast<double>(batch) * s_q * h_q * (kMlaQkDim + kMlaVDim));
+double mla_bytes(double batch, double s_q, double h_q, double sum_context) {
+  return 2.0 * (kMlaQkDim * sum_context + batch * s_q * h_q * (kMlaQkDim + kMlaVDim));
 }
 
-double gqa_flops(int s_q, int n_h, int d, long long sum_context) {
-  return 4.0 * n_h * d * s_q * static_cast<double>(sum_context);
-}
+double gqa_flops(double s_q, double n_h, double d, double sum_context) { return 4.0 * n_h * d * s_q * sum_context; }
 
-double gqa_bytes(int batch, int s_q, int n_h, int n_kv, int d, long long sum_context) {
-  return 2.0 * (2.0 * n_kv * d * static_cast<double>(sum_context) + 2.0 * batch * s_q * n_h * d);
+double gqa_bytes(double batch, double s_q, double n_h, double n_kv, double d, double sum_context) {
+  return 2.0 * (2.0 * n_kv * d * sum_context + 2.0 * batch * s_q * n_h * d);
 }
 
 }  // namespace mlasim::attention

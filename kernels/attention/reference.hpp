@@ -134,15 +134,16 @@ std::vector<double> mla_naive(const MlaWeights& w, const MlaSequence& x, double 
 /// one 576-wide head), then W_UV applied to the latent output. Out [s_q][heads][d_v]; equals mla_naive.
 std::vector<double> mla_absorbed(const MlaWeights& w, const MlaSequence& x, double softmax_scale);
 
-// ---- analytic work of one decode step (for the measurement CSVs) ----
+// ---- analytic work of one decode step (for the measurement CSVs, and for calibrated mode, which evaluates it
+// between grid points: hence real-valued arguments) ----
 
 /// FlashMLA's benchmark counting: FLOPs = 2·s_q·h_q·(576 + 512)·ΣL.
-double mla_flops(int s_q, int h_q, long long sum_context);
+double mla_flops(double s_q, double h_q, double sum_context);
 /// FlashMLA's benchmark counting: bytes = 2·(576·ΣL + B·s_q·h_q·(576 + 512)).
-double mla_bytes(int batch, int s_q, int h_q, long long sum_context);
+double mla_bytes(double batch, double s_q, double h_q, double sum_context);
 /// DESIGN.md §5: FLOPs = 4·n_h·d·s_q·ΣL (QK and PV).
-double gqa_flops(int s_q, int n_h, int d, long long sum_context);
+double gqa_flops(double s_q, double n_h, double d, double sum_context);
 /// K and V read once (2·n_kv·d·2 bytes per token) plus Q read and O written in bf16.
-double gqa_bytes(int batch, int s_q, int n_h, int n_kv, int d, long long sum_context);
+double gqa_bytes(double batch, double s_q, double n_h, double n_kv, double d, double sum_context);
 
 }  // namespace mlasim::attention

@@ -148,6 +148,10 @@ std::vector<KernelBandwidthFit> fit_bandwidth_rows(const std::vector<ProbeRow>& 
       }
     }
     f.hbm_points = static_cast<int>(ramp.size());
+    for (const BandwidthPoint& p : ramp) {
+      f.min_bytes = f.min_bytes == 0.0 ? p.bytes : std::min(f.min_bytes, p.bytes);
+      f.max_bytes = std::max(f.max_bytes, p.bytes);
+    }
     f.hbm = fit_bandwidth_ramp(ramp, options.ramp, fmt::format("bandwidth kernel '{}'", kernel));
     f.l2_points = static_cast<int>(l2.size());
     f.has_l2 = !l2.empty();

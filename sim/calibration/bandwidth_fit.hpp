@@ -53,6 +53,8 @@ struct KernelBandwidthFit {
   bool has_l2 = false;                  ///< whether any L2-resident point was measured
   double l2_plateau_bytes_per_s = 0.0;  ///< see l2_plateau_bytes_per_s(); 0 when has_l2 is false
   int hbm_points = 0;                   ///< distinct working sets in the ramp fit
+  double min_bytes = 0.0;               ///< smallest and largest bytes per launch in the ramp fit
+  double max_bytes = 0.0;
   int l2_points = 0;                    ///< distinct working sets in the plateau
 };
 

@@ -11,16 +11,13 @@ namespace mlasim {
 
 Calibration calibration_from_fits(const ProbeRunFits& fits, const std::string& fingerprint) {
   Calibration c;
-  const KernelBandwidthFit* ramp = nullptr;
   for (const KernelBandwidthFit& k : fits.bandwidth) {
-    if (k.kernel == "copy" || (k.kernel == "read" && ramp == nullptr)) ramp = &k;
-  }
-  if (ramp != nullptr) {
-    c.hbm_bandwidth_bytes_per_s = ramp->hbm.bw_inf_bytes_per_s;
-    c.hbm_t0_s = ramp->hbm.t0_s;
+    c.bandwidth[k.kernel] = BandwidthRamp{k.hbm.t0_s, k.hbm.bw_inf_bytes_per_s, k.min_bytes, k.max_bytes};
   }
   for (const LaunchOverhead& l : fits.launch) {
-    if (l.kernel == "empty_eager") c.launch_overhead_s = l.median_s;
+    if (l.kernel == "empty_eager") c.launch_eager_s = l.median_s;
+    if (l.kernel == "empty_graph") c.launch_graph_s = l.median_s;
+    if (l.kernel == "empty_single") c.launch_single_s = l.median_s;
   }
   for (const GemmEfficiencyTable& t : fits.gemm) {
     Dtype d;
@@ -35,6 +32,7 @@ Calibration calibration_from_fits(const ProbeRunFits& fits, const std::string& f
       double& best = c.gemm_peak_flops_per_s[d];
       best = std::max(best, p.tflops * 1e12);
     }
+    c.gemm.push_back(t);
   }
   c.fingerprint = fingerprint;
   return c;

@@ -1,7 +1,6 @@
 #pragma once
-/// Turns the fits of one probe run into the calibration block of a hardware profile (DESIGN.md §9), the
-/// numbers `calibrated` mode uses: HBM BW∞ and t0 of the copy probe, the eager launch overhead, and the best
-/// large-GEMM rate per dtype.
+/// Turns the fits of one probe run into the probe part of a hardware profile's calibration block (DESIGN.md
+/// §9): the bandwidth ramps, launch costs, GEMM efficiency tables and best GEMM rate per dtype.
 #include <string>
 
 #include "sim/calibration/probe_report.hpp"
@@ -9,9 +8,9 @@
 
 namespace mlasim {
 
-/// The copy kernel's ramp fit sets hbm_bandwidth and hbm_t0 (read's when there is no copy: DESIGN.md §9 names
-/// both); `empty_eager` sets launch_overhead; gemm_peak per dtype is the highest rate any bf16 / fp8 table
-/// reached. Fields the run did not measure stay empty. `fingerprint` is recorded as given.
+/// Every bandwidth kernel's ramp (with the byte range it was fitted on); `empty_eager`, `empty_graph` and
+/// `empty_single` set the launch costs; the bf16 and fp8 GEMM tables are kept, and gemm_peak per dtype is the
+/// highest rate any of them reached. Fields the run did not measure stay empty. `fingerprint` is kept as given.
 [[nodiscard]] Calibration calibration_from_fits(const ProbeRunFits& fits, const std::string& fingerprint);
 
 /// One line from a probe run's fingerprint.yaml: "device, N SMs, CUDA runtime R, git G, date D" (keys that

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "sim/config/calibration_yaml.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/error.hpp"
 #include "sim/units.hpp"
@@ -163,25 +164,10 @@ const std::map<std::string, std::string, std::less<>>& hw_aliases() {
       {"launch_overhead_s", "launch_overhead"},
       {"interconnect.bandwidth_bytes_per_s", "interconnect.bandwidth"},
       {"interconnect.latency_s", "interconnect.latency"},
-      {"calibration.hbm_bandwidth_bytes_per_s", "calibration.hbm_bandwidth"},
-      {"calibration.hbm_t0_s", "calibration.hbm_t0"},
-      {"calibration.launch_overhead_s", "calibration.launch_overhead"},
-      {"calibration.gemm_peak_flops_per_s", "calibration.gemm_peak"},
+      {"graph_launch_overhead_s", "graph_launch_overhead"},
+      {"memory_latency_s", "memory.latency"},
   };
   return aliases;
-}
-
-// A map of dtype -> compute rate (`bf16: 989 TFLOP/s`). Keys are dtype names; each dtype at most once.
-std::map<Dtype, double> read_rates(const YamlValue& value) {
-  const YamlMap m = value.as_open_map();
-  std::map<Dtype, double> rates;
-  for (const YamlEntry& e : m.entries()) {
-    const YamlValue key(YAML::Node(e.key), m.child_path(e.key), e.key_where);
-    const Dtype d = parse_named(key, parse_dtype, "dtype", known_dtypes());
-    if (rates.count(d) != 0) key.fail(fmt::format("dtype `{}` is given twice", to_string(d)));
-    rates[d] = e.value.as_quantity(Dimension::kFlopRate);
-  }
-  return rates;
 }
 
 // `2.5 USD`: US dollars per GPU-hour. A bare number is refused like any other quantity without a unit.
@@ -202,33 +188,27 @@ double read_price(const YamlValue& value) {
   });
 }
 
-Calibration read_calibration(const YamlValue& value) {
-  const YamlMap m =
-      value.as_map({"hbm_bandwidth", "hbm_t0", "launch_overhead", "gemm_peak", "fingerprint"});
-  Calibration c;
-  if (const auto v = m.optional("hbm_bandwidth")) c.hbm_bandwidth_bytes_per_s = v->as_quantity(Dimension::kBandwidth);
-  if (const auto v = m.optional("hbm_t0")) c.hbm_t0_s = v->as_quantity(Dimension::kTime);
-  if (const auto v = m.optional("launch_overhead")) c.launch_overhead_s = v->as_quantity(Dimension::kTime);
-  if (const auto v = m.optional("gemm_peak")) c.gemm_peak_flops_per_s = read_rates(*v);
-  c.fingerprint = m.optional_string("fingerprint", "");
-  return c;
-}
-
 HardwareSpec read_hw_profile(const YamlDocument& doc, const fs::path& path) {
   const YamlMap root = doc.root().as_map({"name", "source", "memory", "compute", "sms", "l2", "launch_overhead",
-                                          "interconnect", "datasheet_efficiency", "calibration",
-                                          "price_per_gpu_hour"});
+                                          "graph_launch_overhead", "interconnect", "datasheet_efficiency",
+                                          "calibration", "price_per_gpu_hour"});
   HardwareSpec hw;
   hw.id = path.stem().string();
   hw.name = root.required_string("name");
   hw.source = root.required_string("source");
-  const YamlMap memory = root.required("memory").as_map({"capacity", "bandwidth"});
+  const YamlMap memory = root.required("memory").as_map({"capacity", "bandwidth", "latency"});
   hw.hbm_bytes = memory.required_quantity("capacity", Dimension::kBytes);
   hw.hbm_bandwidth_bytes_per_s = memory.required_quantity("bandwidth", Dimension::kBandwidth);
+  // A profile without it gets the loaded HBM latency the built-in profiles cite (hw_profiles/README.md).
+  hw.memory_latency_s = memory.has("latency") ? memory.required_quantity("latency", Dimension::kTime) : 600e-9;
   hw.peak_flops_per_s = read_rates(root.required("compute"));
   hw.sms = root.required_int("sms");
   hw.l2_bytes = root.required_quantity("l2", Dimension::kBytes);
   hw.launch_overhead_s = root.required_quantity("launch_overhead", Dimension::kTime);
+  // Without a graph figure, a kernel replayed from a graph is assumed to cost what an eager launch does.
+  hw.graph_launch_overhead_s = root.has("graph_launch_overhead")
+                                   ? root.required_quantity("graph_launch_overhead", Dimension::kTime)
+                                   : hw.launch_overhead_s;
   const YamlMap link = root.required("interconnect").as_map({"name", "bandwidth", "latency"});
   hw.interconnect.name = link.required_string("name");
   hw.interconnect.bandwidth_bytes_per_s = link.required_quantity("bandwidth", Dimension::kBandwidth);
@@ -338,30 +318,3 @@ std::vector<CatalogEntry> list_hw_profiles() {
 
 }  // namespace mlasim
 
-namespace mlasim {
-
-std::string calibration_to_yaml(const Calibration& c) {
-  if (c.empty() && c.fingerprint.empty()) return "calibration: {}\n";
-  std::string out = "calibration:\n";
-  if (c.hbm_bandwidth_bytes_per_s) out += "  hbm_bandwidth: " + format_si(*c.hbm_bandwidth_bytes_per_s, "B/s", 6) + "\n";
-  if (c.hbm_t0_s) out += "  hbm_t0: " + format_si(*c.hbm_t0_s, "s", 6) + "\n";
-  if (c.launch_overhead_s) out += "  launch_overhead: " + format_si(*c.launch_overhead_s, "s", 6) + "\n";
-  if (!c.gemm_peak_flops_per_s.empty()) {
-    std::vector<std::string> rates;
-    for (const auto& [dtype, rate] : c.gemm_peak_flops_per_s) {
-      rates.push_back(fmt::format("{}: {}", to_string(dtype), format_si(rate, "FLOP/s", 6)));
-    }
-    out += fmt::format("  gemm_peak: {{{}}}\n", fmt::join(rates, ", "));
-  }
-  if (!c.fingerprint.empty()) {
-    std::string escaped;
-    for (char ch : c.fingerprint) {
-      if (ch == '"' || ch == '\\') escaped += '\\';
-      escaped += ch;
-    }
-    out += "  fingerprint: \"" + escaped + "\"\n";
-  }
-  return out;
-}
-
-}  // namespace mlasim

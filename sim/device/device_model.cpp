@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "sim/device/attention_kernel_model.hpp"
 #include "sim/error.hpp"
 
 namespace mlasim {
@@ -42,10 +43,20 @@ std::string_view to_string(Bound b) {
   return "?";
 }
 
-DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode) : hw_(hw), mode_(mode) {
+std::string_view to_string(LaunchMode m) { return m == LaunchMode::kGraph ? "graph" : "eager"; }
+
+LaunchMode parse_launch_mode(std::string_view text) {
+  if (text == "graph") return LaunchMode::kGraph;
+  if (text == "eager") return LaunchMode::kEager;
+  throw InputError(fmt::format("unknown launch mode `{}`; valid: graph, eager", text));
+}
+
+DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode launch)
+    : hw_(hw), mode_(mode), launch_(launch) {
+  const bool graph = launch == LaunchMode::kGraph;
   switch (mode) {
     case DeviceMode::kSpeedOfLight:
-      // η = 1 and no launch cost: the physical floor.
+      // η = 1 and no launch or fixed cost: the physical floor.
       mem_bw_ = hw.hbm_bandwidth_bytes_per_s;
       compute_eff_ = 1.0;
       net_bw_ = hw.interconnect.bandwidth_bytes_per_s;
@@ -55,20 +66,28 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode) : hw_(hw), mod
       mem_bw_ = hw.hbm_bandwidth_bytes_per_s * hw.datasheet_efficiency.memory;
       compute_eff_ = hw.datasheet_efficiency.compute;
       net_bw_ = hw.interconnect.bandwidth_bytes_per_s * hw.datasheet_efficiency.network;
-      launch_s_ = hw.launch_overhead_s;
+      launch_s_ = graph ? hw.graph_launch_overhead_s : hw.launch_overhead_s;
+      // The bandwidth ramp from first principles: a kernel waits one HBM round trip for its first bytes and one
+      // for its last stores to drain (DESIGN.md §6).
+      ramp_t0_s_ = 2.0 * hw.memory_latency_s;
       break;
     case DeviceMode::kCalibrated: {
       const Calibration& c = hw.calibration;
-      if (c.empty() || !c.hbm_bandwidth_bytes_per_s) {
+      if (c.empty()) {
         throw InputError(fmt::format(
-            "mode calibrated: profile `{}` ({}) has no calibration block (hbm_bandwidth missing); run the probes "
-            "on the GPU (kernels/probes/run_on_gpu.sh), fit them into the profile, or use mode datasheet",
+            "mode calibrated: profile `{}` ({}) has no calibration block; run scripts/gpu_measure.sh on the GPU, "
+            "then `mlasim calibrate RUN_DIR --profile <profile>`, or use mode datasheet",
             hw.id, hw.name));
       }
-      mem_bw_ = *c.hbm_bandwidth_bytes_per_s;
+      const BandwidthRamp* ramp = c.hbm_ramp();
+      mem_bw_ = ramp != nullptr ? ramp->bw_inf_bytes_per_s
+                                : hw.hbm_bandwidth_bytes_per_s * hw.datasheet_efficiency.memory;
+      ramp_t0_s_ = ramp != nullptr ? ramp->t0_s : 2.0 * hw.memory_latency_s;
       compute_eff_ = hw.datasheet_efficiency.compute;
       net_bw_ = hw.interconnect.bandwidth_bytes_per_s * hw.datasheet_efficiency.network;
-      launch_s_ = c.launch_overhead_s.value_or(hw.launch_overhead_s);
+      launch_s_ = graph ? c.launch_graph_s.value_or(hw.graph_launch_overhead_s)
+                        : c.launch_eager_s.value_or(hw.launch_overhead_s);
+      attention_ = std::make_shared<const CalibratedAttention>(c);
       break;
     }
   }
@@ -84,12 +103,80 @@ double DeviceModel::compute_flops_per_s(Dtype d) const {
   return hw_.peak_flops(d) * compute_eff_;
 }
 
+namespace {
+
+/// "bf16", "fp8", ...: the dtype family a GEMM table is looked up by (fp16 and int4 run bf16 math).
+std::string_view gemm_dtype_family(Dtype d) {
+  switch (d) {
+    case Dtype::kFp8:
+    case Dtype::kInt8:
+      return "fp8";
+    case Dtype::kFp32:
+      return "f32";
+    default:
+      return "bf16";
+  }
+}
+
+void finish(OpTime& t) {
+  const double body = std::max(t.compute_s, t.memory_s);
+  t.time_s = t.launch_s + t.fixed_s + body;
+  if (t.launch_s + t.fixed_s > body) {
+    t.bound = Bound::kLaunch;
+  } else {
+    t.bound = t.compute_s > t.memory_s ? Bound::kCompute : Bound::kMemory;
+  }
+}
+
+}  // namespace
+
+bool DeviceModel::time_attention(const Op& op, Dtype math, double launches, OpTime& t) const {
+  const AttentionCall& call = op.attention;
+  if (call.sequences <= 0.0 || call.prefill || mode_ == DeviceMode::kSpeedOfLight) return false;
+  const double bytes = op.bytes() / launches;
+  const double flops = op.flops / launches;
+  const DecodeCallTime model = datasheet_decode_call(hw_, call, bytes, flops, math);
+  if (mode_ == DeviceMode::kCalibrated) {
+    const std::optional<KernelPrediction> p = attention_->predict(call, bytes, flops);
+    if (!p) return false;
+    // The bench times one eager launch between events: its launch gap is inside the measurement. Take it out,
+    // then add this mode's launch cost per kernel (attention, and combine when the schedule splits).
+    const double gap = hw_.calibration.launch_single_s.value_or(0.0);
+    const double body = std::max(p->time_s - gap, 0.0);
+    (model.compute_s > model.memory_s ? t.compute_s : t.memory_s) = launches * body;
+    t.launch_s = launches * model.kernels * launch_s_;
+    t.provenance = p->provenance;
+    return true;
+  }
+  t.memory_s = launches * model.memory_s;
+  t.compute_s = launches * model.compute_s;
+  t.fixed_s = launches * (model.fixed_s + model.combine_s);
+  t.launch_s = launches * model.kernels * launch_s_;
+  t.provenance = Provenance::kAnalytic;
+  return true;
+}
+
+bool DeviceModel::time_calibrated_gemm(const Op& op, Dtype math, double launches, OpTime& t) const {
+  if (op.gemm_n <= 0.0 || op.gemm_k <= 0.0 || op.flops <= 0.0) return false;
+  const GemmTableMatch match =
+      nearest_gemm_table(hw_.calibration.gemm, gemm_dtype_family(math), op.gemm_n, op.gemm_k, op.gemm_batch);
+  if (match.table == nullptr) return false;
+  const GemmRate rate = match.table->rate_at(std::max(op.gemm_m, 1.0));
+  const double time = op.flops / (rate.tflop_per_s * 1e12);  // all launches; the probe timed the whole GEMM
+  // Report the measured time under the term the calibrated ceilings say bounds it.
+  const bool compute = op.flops / compute_flops_per_s(math) > op.bytes() / mem_bw_;
+  (compute ? t.compute_s : t.memory_s) = time;
+  t.launch_s = launches * launch_s_;
+  t.provenance = match.exact ? rate.provenance : Provenance::kExtrapolated;
+  return true;
+}
+
 OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) const {
   OpTime t;
   const double launches = static_cast<double>(std::max<std::int64_t>(op.count, 1));
-  t.provenance = mode_ == DeviceMode::kCalibrated ? Provenance::kExtrapolated : Provenance::kAnalytic;
+  t.provenance = Provenance::kAnalytic;
   if (op.op_class == OpClass::kCommunication) {
-    // DESIGN.md §5: latency + bytes / link bandwidth, per collective.
+    // DESIGN.md §5: latency + bytes / link bandwidth, per collective. No probe measures the links yet.
     if (tp <= 1 || net_bw_ <= 0.0) return t;
     t.network_s = op.comm_bytes / net_bw_;
     t.launch_s = launches * (hw_.interconnect.latency_s + launch_s_);
@@ -100,6 +187,15 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
   const Dtype math = op.op_class == OpClass::kAttention ? precision.kv_cache
                      : op.op_class == OpClass::kGemm    ? precision.weights
                                                         : precision.activations;
+  if (op.op_class == OpClass::kAttention && time_attention(op, math, launches, t)) {
+    finish(t);
+    return t;
+  }
+  if (mode_ == DeviceMode::kCalibrated && op.op_class == OpClass::kGemm &&
+      time_calibrated_gemm(op, math, launches, t)) {
+    finish(t);
+    return t;
+  }
   // Elementwise ops run on CUDA cores, not tensor cores: bound them by the fp32 rate where listed.
   double peak = 0.0;
   if (op.op_class == OpClass::kOther) {
@@ -108,21 +204,22 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
   } else {
     peak = compute_flops_per_s(math);
   }
-  // DESIGN.md §6: t = t_launch + max(FLOPs / (peak·η_c), bytes / (BW·η_m)), per launch, times launches.
+  // DESIGN.md §6: t = t_launch + max(FLOPs / (peak·η_c), t0 + bytes / (BW·η_m)), per launch, times launches.
   t.compute_s = peak > 0.0 ? op.flops / peak : 0.0;
   t.memory_s = op.bytes() / mem_bw_;
-  // Calibrated: the measured bandwidth ramp, t = t0 + bytes / BW∞ per launch (DESIGN.md §6).
-  if (mode_ == DeviceMode::kCalibrated && hw_.calibration.hbm_t0_s && op.bytes() > 0.0) {
-    t.memory_s += launches * *hw_.calibration.hbm_t0_s;
-  }
+  if (op.bytes() > 0.0) t.memory_s += launches * ramp_t0_s_;
   t.launch_s = launches * launch_s_;
-  const double body = std::max(t.compute_s, t.memory_s);
-  t.time_s = t.launch_s + body;
-  if (t.launch_s > body) {
-    t.bound = Bound::kLaunch;
-  } else {
-    t.bound = t.compute_s > t.memory_s ? Bound::kCompute : Bound::kMemory;
+  if (mode_ == DeviceMode::kCalibrated && op.op_class == OpClass::kOther && t.compute_s <= t.memory_s) {
+    // A small memory-bound op follows the measured copy ramp: interpolated inside the byte range the probe
+    // swept, extrapolated outside it.
+    const BandwidthRamp* ramp = hw_.calibration.hbm_ramp();
+    const double per_launch = op.bytes() / launches;
+    if (ramp != nullptr && op.bytes() > 0.0) {
+      const bool inside = ramp->max_bytes > 0.0 && per_launch >= ramp->min_bytes && per_launch <= ramp->max_bytes;
+      t.provenance = inside ? Provenance::kInterpolated : Provenance::kExtrapolated;
+    }
   }
+  finish(t);
   return t;
 }
 
@@ -148,6 +245,7 @@ StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, cons
         cost.other_s += s;
         break;
     }
+    cost.time_by_provenance[static_cast<std::size_t>(timed.time.provenance)] += s;
     cost.flops += op.flops;
     cost.bytes += op.bytes();
     cost.ops.push_back(std::move(timed));

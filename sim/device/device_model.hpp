@@ -1,6 +1,8 @@
 #pragma once
 /// Device model (DESIGN.md §6): an op's duration on a GPU by roofline,
 /// t = t_launch + max(FLOPs / (peak·η_c), bytes / (BW·η_m)), with the bound and the provenance of the number.
+#include <array>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +19,13 @@ enum class DeviceMode { kSpeedOfLight, kDatasheet, kCalibrated };
 /// Parses "speed-of-light" (or "sol"), "datasheet", "calibrated"; throws InputError.
 [[nodiscard]] DeviceMode parse_device_mode(std::string_view text);
 
+/// How kernels are launched: replayed from a CUDA graph (decode in vLLM and SGLang) or launched one by one
+/// by the host (eager).
+enum class LaunchMode { kGraph, kEager };
+[[nodiscard]] std::string_view to_string(LaunchMode m);
+/// Parses "graph" or "eager"; throws InputError.
+[[nodiscard]] LaunchMode parse_launch_mode(std::string_view text);
+
 /// What limits an op.
 enum class Bound { kMemory, kCompute, kLaunch, kNetwork };
 [[nodiscard]] std::string_view to_string(Bound b);
@@ -27,33 +36,52 @@ struct OpTime {
   double compute_s = 0.0;  ///< FLOP term, all launches
   double memory_s = 0.0;   ///< byte term, all launches
   double launch_s = 0.0;   ///< launch overhead, all launches
+  double fixed_s = 0.0;    ///< fixed per-kernel costs (pipeline fill and drain, split-KV combine), all launches
   double network_s = 0.0;  ///< communication term, all launches
   Bound bound = Bound::kMemory;
   Provenance provenance = Provenance::kAnalytic;
 };
 
 /// Times ops on one GPU. Cheap to copy; holds the resolved ceilings.
+class CalibratedAttention;
+
+/// Times ops on one GPU (DESIGN.md §6). Cheap to copy; holds the resolved ceilings and, in calibrated mode, the
+/// measured tables prepared for lookups.
+///  - speed-of-light: roofline at the datasheet peaks, no launch or fixed cost.
+///  - datasheet: roofline at peak·η plus, per launch, the launch cost and the bandwidth ramp's fixed cost (two
+///    HBM round trips); attention cores as split-KV decode kernels (attention_kernel_model.hpp).
+///  - calibrated: our attention kernels' measured tables, GEMM efficiency at the op's m and nearest probed
+///    shape, the measured bandwidth ramp for small ops, measured launch costs; the roofline at the measured
+///    ceilings where nothing was measured (analytic).
 class DeviceModel {
  public:
   /// Throws InputError when `mode` is calibrated and `hw` has no calibration block.
-  DeviceModel(const HardwareSpec& hw, DeviceMode mode);
+  DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode launch = LaunchMode::kGraph);
 
   [[nodiscard]] OpTime time_op(const Op& op, const Precision& precision, int tp) const;
 
   /// Effective ceilings in this mode (after η).
   [[nodiscard]] double memory_bandwidth_bytes_per_s() const { return mem_bw_; }
   [[nodiscard]] double compute_flops_per_s(Dtype d) const;
+  /// Launch cost per kernel in this mode and launch mode.
   [[nodiscard]] double launch_overhead_s() const { return launch_s_; }
   [[nodiscard]] const HardwareSpec& hardware() const { return hw_; }
   [[nodiscard]] DeviceMode mode() const { return mode_; }
+  [[nodiscard]] LaunchMode launch_mode() const { return launch_; }
 
  private:
+  [[nodiscard]] bool time_attention(const Op& op, Dtype math, double launches, OpTime& t) const;
+  [[nodiscard]] bool time_calibrated_gemm(const Op& op, Dtype math, double launches, OpTime& t) const;
+
   HardwareSpec hw_;
   DeviceMode mode_;
+  LaunchMode launch_;
   double mem_bw_ = 0.0;
   double compute_eff_ = 1.0;
   double net_bw_ = 0.0;
   double launch_s_ = 0.0;
+  double ramp_t0_s_ = 0.0;  ///< fixed cost per memory-touching launch (datasheet: two HBM round trips)
+  std::shared_ptr<const CalibratedAttention> attention_;  ///< calibrated mode only
 };
 
 /// One op with its time.
@@ -74,6 +102,12 @@ struct StepCost {
   double bytes = 0.0;
   std::int64_t tokens = 0;
   std::int64_t output_tokens = 0;
+  /// step_time_s split by where each op's time comes from (index: Provenance).
+  std::array<double, 4> time_by_provenance{};
+  /// Fraction of the step time resting on provenance `p`.
+  [[nodiscard]] double share(Provenance p) const {
+    return step_time_s > 0.0 ? time_by_provenance[static_cast<std::size_t>(p)] / step_time_s : 0.0;
+  }
 };
 
 /// Times every op of `workload` (ops run back to back: no overlap is modelled).

@@ -6,6 +6,17 @@
 
 namespace mlasim {
 
+const BandwidthRamp* Calibration::hbm_ramp() const {
+  for (const char* kernel : {"copy", "read"}) {
+    if (auto it = bandwidth.find(kernel); it != bandwidth.end() && it->second.valid()) return &it->second;
+  }
+  return nullptr;
+}
+
+std::string attention_ramp_key(AttentionKernel kernel, int head_dim) {
+  return kernel == AttentionKernel::kMla ? std::string("mla") : fmt::format("gqa_d{}", head_dim);
+}
+
 double HardwareSpec::peak_flops(Dtype d) const {
   if (auto it = peak_flops_per_s.find(d); it != peak_flops_per_s.end()) return it->second;
   // fp16 runs at the bf16 rate on every tensor-core GPU we model; int4 weights are dequantised to bf16.
@@ -38,6 +49,12 @@ std::vector<SpecProblem> validate(const HardwareSpec& hw) {
   if (hw.l2_bytes < 0) out.push_back({"l2", "cannot be negative"});
   if (hw.launch_overhead_s < 0 || hw.launch_overhead_s > 1e-3) {
     out.push_back({"launch_overhead", "must be between 0 and 1 ms"});
+  }
+  if (hw.graph_launch_overhead_s < 0 || hw.graph_launch_overhead_s > 1e-3) {
+    out.push_back({"graph_launch_overhead", "must be between 0 and 1 ms"});
+  }
+  if (!(hw.memory_latency_s > 0 && hw.memory_latency_s < 1e-4)) {
+    out.push_back({"memory.latency", "must be between 0 and 100 us"});
   }
   if (hw.interconnect.bandwidth_bytes_per_s < 0)
     out.push_back({"interconnect.bandwidth", "cannot be negative"});

@@ -8,6 +8,7 @@
 
 #include "models/model_spec.hpp"
 #include "models/precision.hpp"
+#include "sim/device/measured_tables.hpp"
 
 namespace mlasim {
 
@@ -18,18 +19,33 @@ struct DatasheetEfficiency {
   double network = 0.8;  ///< interconnect bandwidth reached
 };
 
-/// Fitted ceilings from the probes (DESIGN.md §9). Every field is optional: an empty block means "not
-/// calibrated".
+/// What the GPU measurement run (scripts/gpu_measure.sh) measured, fitted by `mlasim calibrate` (DESIGN.md §9).
+/// Every part is optional: an empty block means "not calibrated".
 struct Calibration {
-  std::optional<double> hbm_bandwidth_bytes_per_s;  ///< BW∞ of t = t0 + bytes/BW∞ (copy probe)
-  std::optional<double> hbm_t0_s;                   ///< t0 of that fit
-  std::optional<double> launch_overhead_s;          ///< eager empty-kernel launch
-  std::map<Dtype, double> gemm_peak_flops_per_s;    ///< measured large-GEMM rate per dtype
-  std::string fingerprint;                          ///< device, driver, date, git revision
+  /// Ramp fits t = t0 + bytes / BW∞ of the bandwidth probe kernels, by kernel ("copy", "read", "rmw").
+  std::map<std::string, BandwidthRamp> bandwidth;
+  std::optional<double> launch_eager_s;   ///< empty kernel, back-to-back eager launches, per launch
+  std::optional<double> launch_graph_s;   ///< empty kernel, per kernel of a CUDA-graph replay
+  std::optional<double> launch_single_s;  ///< one empty launch between two events: the launch gap inside every
+                                          ///< time the attention bench measures (one launch per timed call)
+  std::map<Dtype, double> gemm_peak_flops_per_s;  ///< best measured GEMM rate per dtype (roofline ceiling)
+  std::vector<GemmEfficiencyTable> gemm;          ///< TFLOP/s versus m per probed shape and dtype
+  std::vector<AttentionTable> attention;          ///< our decode kernels' measured times, per shape
+  /// Fitted ramps of our attention kernels, for extrapolation: "mla", "gqa_d128", "gqa_d64", ...
+  std::map<std::string, KernelRamp> attention_ramps;
+  std::string fingerprint;  ///< device, SMs, driver, CUDA, git revision, date of the run
+  std::string source;       ///< the measurement folder it was fitted from
+
   [[nodiscard]] bool empty() const {
-    return !hbm_bandwidth_bytes_per_s && !hbm_t0_s && !launch_overhead_s && gemm_peak_flops_per_s.empty();
+    return bandwidth.empty() && !launch_eager_s && !launch_graph_s && !launch_single_s &&
+           gemm_peak_flops_per_s.empty() && gemm.empty() && attention.empty() && attention_ramps.empty();
   }
+  /// The HBM ramp small memory-bound ops follow: the copy probe's, else the read probe's; nullptr if neither.
+  [[nodiscard]] const BandwidthRamp* hbm_ramp() const;
 };
+
+/// The name attention_ramps uses for one of our kernels: "mla", or "gqa_d<head dim>".
+[[nodiscard]] std::string attention_ramp_key(AttentionKernel kernel, int head_dim);
 
 /// Scale-up interconnect (NVLink, Infinity Fabric).
 struct Interconnect {
@@ -47,7 +63,10 @@ struct HardwareSpec {
   std::map<Dtype, double> peak_flops_per_s;  ///< dense tensor-core peaks per dtype
   int sms = 0;
   double l2_bytes = 0;
-  double launch_overhead_s = 0;  ///< host launch cost per kernel (eager)
+  double launch_overhead_s = 0;        ///< launch cost per kernel, eager (the host launches each kernel)
+  double graph_launch_overhead_s = 0;  ///< launch cost per kernel replayed from a CUDA graph (decode in vLLM/SGLang)
+  double memory_latency_s = 0;         ///< loaded HBM latency: sets the fixed cost and per-SM bandwidth of small
+                                       ///< kernels in datasheet mode (Little's law)
   Interconnect interconnect;
   DatasheetEfficiency datasheet_efficiency;
   Calibration calibration;

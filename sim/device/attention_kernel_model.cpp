@@ -1,0 +1,294 @@
+#include "sim/device/attention_kernel_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "kernels/attention/kernel_layout.hpp"
+#include "kernels/attention/reference.hpp"
+#include "kernels/attention/schedule.hpp"
+
+namespace mlasim {
+
+namespace layout = attention::layout;
+
+DecodeKernelDesign decode_kernel_design(const AttentionCall& call) {
+  DecodeKernelDesign d;
+  d.page_tokens = layout::kPageTokens;
+  d.fixed_cost_pages = attention::ScheduleOptions{}.fixed_cost_pages;
+  if (call.mla) {
+    d.kernel = AttentionKernel::kMla;
+    d.rows_per_cta = layout::mla::kRows;
+    d.ctas_per_sm = layout::mla::kCtasPerSm;
+    // A 3-stage ring of 32-token tiles: two tiles are in flight while the third is consumed.
+    d.bytes_in_flight_per_cta = double(layout::mla::kStages - 1) * layout::mla::kTile * call.qk_dim * 2.0;
+  } else {
+    d.kernel = AttentionKernel::kGqa;
+    d.rows_per_cta = layout::gqa::kRows;
+    d.ctas_per_sm = layout::gqa::ctas_per_sm(call.qk_dim <= 64 ? 64 : 128);
+    // Each warp keeps one 16-token K and V tile in flight (2-stage ring per warp).
+    d.bytes_in_flight_per_cta =
+        double(layout::gqa::kWarps) * (layout::gqa::kStages - 1) * 2.0 * layout::gqa::kTile * call.qk_dim * 2.0;
+  }
+  return d;
+}
+
+SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionCall& call, int sms) {
+  SplitKvLaunch l;
+  const double batch = std::max(call.sequences, 1.0);
+  const double kv_heads = std::max(call.kv_heads, 1.0);
+  const double rows_per_kv_head = std::max(call.s_q() * call.q_heads / kv_heads, 1.0);
+  l.row_blocks = kv_heads * std::ceil(rows_per_kv_head / design.rows_per_cta);
+  // kernels/attention/schedule.cpp: parts = SMs × CTAs/SM / row blocks, at most one per page of the batch.
+  attention::ScheduleOptions opt;
+  opt.num_sms = std::max(sms, 1);
+  opt.ctas_per_sm = design.ctas_per_sm;
+  opt.row_blocks = static_cast<int>(std::min(l.row_blocks, 1e9));
+  const double mean_context = call.context_sum / batch;
+  const double pages = batch * std::ceil(std::max(mean_context, 1.0) / design.page_tokens);
+  l.parts = std::min(double(attention::target_parts(opt)), pages);
+  l.ctas = l.row_blocks * l.parts;
+  const double slots = double(opt.num_sms) * design.ctas_per_sm;
+  l.waves = std::ceil(l.ctas / slots);
+  l.active_sms = std::min(double(opt.num_sms), std::ceil(std::min(l.ctas, slots) / design.ctas_per_sm));
+  l.slot_fill = l.ctas / (l.waves * slots);
+  // The schedule cuts the batch's pages into runs of equal work regardless of sequence boundaries, so as soon
+  // as there are several parts some sequence is split (each part boundary cuts at most one sequence).
+  l.combine = l.parts > 1.0;
+  l.segments = batch + (l.combine ? l.parts - 1.0 : 0.0);
+  return l;
+}
+
+DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call, double bytes, double flops,
+                                     Dtype math_dtype) {
+  const DecodeKernelDesign design = decode_kernel_design(call);
+  const SplitKvLaunch l = split_kv_launch(design, call, hw.sms);
+  const double latency = hw.memory_latency_s;
+  const double bw = hw.hbm_bandwidth_bytes_per_s * hw.datasheet_efficiency.memory;
+  // Little's law: an SM streams at most (bytes in flight) / latency.
+  const double per_sm_bw = design.bytes_in_flight_per_cta * design.ctas_per_sm / latency;
+  const double reachable_bw = std::min(bw, l.active_sms * per_sm_bw);
+  DecodeCallTime t;
+  // A wave that leaves slots empty streams at the partial rate: over all waves the slots are slot_fill busy.
+  t.memory_s = bytes / reachable_bw / (l.waves > 1.0 ? l.slot_fill : 1.0);
+  const double compute_fill = l.active_sms / hw.sms * (l.waves > 1.0 ? l.slot_fill : 1.0);
+  t.compute_s = flops / (hw.peak_flops(math_dtype) * hw.datasheet_efficiency.compute * compute_fill);
+  t.body_s = std::max(t.memory_s, t.compute_s);
+  // Prologue: the block table, then the first KV tile (two dependent HBM round trips); epilogue: the output
+  // store drains (one more). Every further piece a CTA walks restarts its pipeline (one round trip each).
+  const double pieces_per_part = l.segments / l.parts;
+  t.fixed_s = (2.0 + pieces_per_part) * latency;
+  if (l.combine) {
+    // Split pieces write fp32 partial outputs + LSE; the combine kernel reads them and writes the bf16 output
+    // after waiting for its first load and its last store.
+    const double rows_per_seq = call.s_q() * call.q_heads;
+    const double partial_bytes = l.segments * rows_per_seq * (call.v_dim + 1.0) * 4.0;
+    const double out_bytes = call.sequences * rows_per_seq * call.v_dim * 2.0;
+    t.combine_s = 2.0 * latency + (2.0 * partial_bytes + out_bytes) / bw;
+    t.kernels = 2;
+  }
+  return t;
+}
+
+KernelWork table_call_work(AttentionKernel kernel, double batch, double context, double s_q, double n_h,
+                           double n_kv, double d) {
+  const double sum_context = batch * context;
+  if (kernel == AttentionKernel::kMla) {
+    return {attention::mla_bytes(batch, s_q, n_h, sum_context), attention::mla_flops(s_q, n_h, sum_context)};
+  }
+  return {attention::gqa_bytes(batch, s_q, n_h, n_kv, d, sum_context), attention::gqa_flops(s_q, n_h, d, sum_context)};
+}
+
+// ---------------------------------------------------------------- calibrated
+
+namespace {
+
+std::vector<double> sorted_union(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+std::size_t index_of(const std::vector<double>& axis, double v) {
+  return static_cast<std::size_t>(std::lower_bound(axis.begin(), axis.end(), v) - axis.begin());
+}
+
+bool close(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b)); }
+
+/// A lookup in one grid, scaled by the ramp from the point used to the call's own work.
+struct GridEstimate {
+  double time_s = 0.0;
+  bool inside = false;   ///< the coordinates were inside the grid with every corner measured
+  bool on_node = false;  ///< ... and on a node
+};
+
+template <class WorkAt>
+GridEstimate estimate(const LogGrid& grid, const std::vector<double>& x, const KernelRamp& ramp, double bytes,
+                      double flops, WorkAt&& work_at) {
+  GridEstimate e;
+  std::vector<double> used = x;
+  double measured = 0.0;
+  if (const LogGrid::Lookup in = grid.at(x); in.found) {
+    measured = in.value;
+    e.inside = true;
+    e.on_node = in.on_node;
+  } else {
+    used = grid.clamp(x);
+    if (const LogGrid::Lookup edge = grid.at(used); edge.found) {
+      measured = edge.value;
+    } else {
+      const LogGrid::Node node = grid.nearest_node(x);
+      if (!node.found) return e;
+      used = node.x;
+      measured = node.value;
+    }
+  }
+  const KernelWork w = work_at(used);
+  e.time_s = measured * ramp.time_s(bytes, flops) / ramp.time_s(w.bytes, w.flops);
+  return e;
+}
+
+}  // namespace
+
+CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
+  ramps_.assign(calibration.attention_ramps.begin(), calibration.attention_ramps.end());
+  // MLA: every uniform-length table joins one grid over (batch, context, h_q·s_q); two tables with the same
+  // rows (h_q 32 s_q 1 and h_q 16 s_q 2 do the same work) meet at their geometric mean.
+  std::vector<const AttentionTable*> mla;
+  for (const AttentionTable& t : calibration.attention) {
+    if (t.variable_lengths) continue;
+    if (t.kernel == AttentionKernel::kMla) {
+      mla.push_back(&t);
+    } else {
+      std::vector<double> values = t.time_s;
+      gqa_.push_back(Grid{t, LogGrid({t.batch, t.context}, std::move(values))});
+      gqa_.back().shape.time_s.clear();
+    }
+  }
+  if (!mla.empty()) {
+    std::vector<double> batches, contexts, rows;
+    for (const AttentionTable* t : mla) {
+      batches.insert(batches.end(), t->batch.begin(), t->batch.end());
+      contexts.insert(contexts.end(), t->context.begin(), t->context.end());
+      rows.push_back(double(t->n_h) * t->s_q);
+    }
+    batches = sorted_union(std::move(batches));
+    contexts = sorted_union(std::move(contexts));
+    rows = sorted_union(std::move(rows));
+    std::vector<double> log_sum(batches.size() * contexts.size() * rows.size(), 0.0);
+    std::vector<int> count(log_sum.size(), 0);
+    for (const AttentionTable* t : mla) {
+      const std::size_t r = index_of(rows, double(t->n_h) * t->s_q);
+      for (std::size_t bi = 0; bi < t->batch.size(); ++bi) {
+        for (std::size_t ci = 0; ci < t->context.size(); ++ci) {
+          const double v = t->at(bi, ci);
+          if (std::isnan(v)) continue;
+          const std::size_t flat =
+              (index_of(batches, t->batch[bi]) * contexts.size() + index_of(contexts, t->context[ci])) * rows.size() + r;
+          log_sum[flat] += std::log(v);
+          ++count[flat];
+        }
+      }
+    }
+    std::vector<double> values(log_sum.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      values[i] = count[i] > 0 ? std::exp(log_sum[i] / count[i]) : std::nan("");
+    }
+    AttentionTable shape = *mla.front();
+    shape.time_s.clear();
+    mla_.push_back(Grid{shape, LogGrid({batches, contexts, rows}, std::move(values))});
+  }
+}
+
+const KernelRamp* CalibratedAttention::ramp(const std::string& key) const {
+  for (const auto& [k, r] : ramps_) {
+    if (k == key && r.valid()) return &r;
+  }
+  return nullptr;
+}
+
+std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall& call, double bytes,
+                                                             double flops) const {
+  if (call.prefill || call.sequences <= 0.0 || call.context_sum <= 0.0) return std::nullopt;
+  const double batch = call.sequences;
+  // The split-KV schedule balances pages (plus a per-piece cost) over its parts, so a mixed-length batch runs
+  // like the uniform batch of the same B and ΣL (kernels/attention/schedule.hpp): look it up at the mean.
+  const double context = call.context_sum / batch;
+  const double s_q = call.s_q();
+  if (call.mla) {
+    const KernelRamp* r = ramp(attention_ramp_key(AttentionKernel::kMla, 0));
+    if (mla_.empty() || r == nullptr) return std::nullopt;
+    const double rows = call.q_heads * s_q;
+    const double d = mla_.front().shape.d;
+    const auto work_at = [&](const std::vector<double>& x) {
+      return table_call_work(AttentionKernel::kMla, x[0], x[1], 1.0, x[2], 1.0, d);
+    };
+    const GridEstimate e = estimate(mla_.front().grid, {batch, context, rows}, *r, bytes, flops, work_at);
+    if (e.time_s <= 0.0) return std::nullopt;
+    const KernelWork own = work_at({batch, context, rows});
+    const bool same_work = close(own.bytes, bytes) && close(own.flops, flops);
+    KernelPrediction p{e.time_s, Provenance::kExtrapolated};
+    if (e.inside && same_work) p.provenance = e.on_node ? Provenance::kMeasured : Provenance::kInterpolated;
+    return p;
+  }
+  // GQA/MQA/MHA: the kernel streams B·n_kv (sequence, KV head) pairs, each serving the group's rows; a table of
+  // another shape with the same rows per KV head answers for the same number of pairs.
+  const double kv_heads = std::max(call.kv_heads, 1.0);
+  const double group_rows = call.q_heads / kv_heads * s_q;
+  const double pairs = batch * kv_heads;
+  std::vector<const Grid*> candidates;
+  double best_d_distance = 1e300;
+  for (const Grid& g : gqa_) {
+    const double dist = std::abs(std::log(double(g.shape.d)) - std::log(double(std::max(call.qk_dim, 1))));
+    if (dist < best_d_distance - 1e-12) {
+      best_d_distance = dist;
+      candidates.clear();
+    }
+    if (dist <= best_d_distance + 1e-12) candidates.push_back(&g);
+  }
+  if (candidates.empty()) return std::nullopt;
+  struct Evaluated {
+    double rows = 0.0;
+    GridEstimate e;
+    bool same_shape = false;
+  };
+  std::map<double, Evaluated> by_rows;  // the first table of each rows-per-KV-head value
+  for (const Grid* g : candidates) {
+    const AttentionTable& s = g->shape;
+    const double t_rows = double(s.n_h) / s.n_kv * s.s_q;
+    if (by_rows.count(t_rows) != 0) continue;
+    const KernelRamp* r = ramp(attention_ramp_key(AttentionKernel::kGqa, s.d));
+    if (r == nullptr) continue;
+    const double t_batch = pairs / s.n_kv;
+    const auto work_at = [&](const std::vector<double>& x) {
+      return table_call_work(AttentionKernel::kGqa, x[0], x[1], s.s_q, s.n_h, s.n_kv, s.d);
+    };
+    Evaluated ev;
+    ev.rows = t_rows;
+    ev.e = estimate(g->grid, {t_batch, context}, *r, bytes, flops, work_at);
+    const KernelWork own = work_at({t_batch, context});
+    ev.same_shape = close(s.n_h, call.q_heads) && close(s.n_kv, kv_heads) && close(s.s_q, s_q) &&
+                    s.d == call.qk_dim && close(own.bytes, bytes) && close(own.flops, flops);
+    if (ev.e.time_s > 0.0) by_rows.emplace(t_rows, ev);
+  }
+  if (by_rows.empty()) return std::nullopt;
+  for (const auto& [t_rows, ev] : by_rows) {
+    if (!close(t_rows, group_rows)) continue;
+    KernelPrediction p{ev.e.time_s, Provenance::kExtrapolated};
+    if (ev.same_shape && ev.e.inside) p.provenance = ev.e.on_node ? Provenance::kMeasured : Provenance::kInterpolated;
+    return p;
+  }
+  // Between two measured group sizes: log-linear in the rows per KV head; outside them: the nearest one.
+  auto hi = by_rows.lower_bound(group_rows);
+  if (hi == by_rows.begin() || hi == by_rows.end()) {
+    const Evaluated& ev = hi == by_rows.end() ? std::prev(hi)->second : hi->second;
+    return KernelPrediction{ev.e.time_s, Provenance::kExtrapolated};
+  }
+  const auto lo = std::prev(hi);
+  const double f = (std::log(group_rows) - std::log(lo->first)) / (std::log(hi->first) - std::log(lo->first));
+  const double t = std::exp(std::log(lo->second.e.time_s) + f * (std::log(hi->second.e.time_s) - std::log(lo->second.e.time_s)));
+  return KernelPrediction{t, Provenance::kExtrapolated};
+}
+
+}  // namespace mlasim

@@ -14,5 +14,7 @@ int cmd_sweep(const Args& args);
 int cmd_list(const Args& args);
 int cmd_serve(const Args& args);
 int cmd_fit_probes(const Args& args);
+int cmd_calibrate(const Args& args);
+int cmd_validate(const Args& args);
 
 }  // namespace mlasim::cli

@@ -24,6 +24,7 @@ commands:
   serve    discrete-event serving simulation from a YAML file
   list     list built-in model cards (list models) or GPU profiles (list hw)
   fit-probes  fit a folder of GPU probe CSVs (kernels/probes/run_on_gpu.sh): t0, BW∞, L2, GEMM rates, launch
+  calibrate   fit a GPU measurement run (scripts/gpu_measure.sh) into a profile's calibration block
 
 Run `mlasim <command> --help` for the options of a command.
 )";
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
     if (command == "serve") return cli::cmd_serve(args);
     if (command == "list") return cli::cmd_list(args);
     if (command == "fit-probes") return cli::cmd_fit_probes(args);
+    if (command == "calibrate") return cli::cmd_calibrate(args);
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return kExitOk;
@@ -53,7 +55,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,
-               did_you_mean(command, {"step", "sweep", "serve", "list", "fit-probes"}), kUsage);
+               did_you_mean(command, {"step", "sweep", "serve", "list", "fit-probes", "calibrate", "validate"}), kUsage);
     return kExitBadInput;
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());

@@ -286,18 +286,29 @@ ModelSpec resolve_model(std::string_view name_or_path) {
   throw InputError(unknown_name_message("model", name_or_path, stems(files)));
 }
 
-HardwareSpec resolve_hw(std::string_view name_or_path) {
-  if (looks_like_path(name_or_path)) return load_hw_profile(fs::path(name_or_path));
+fs::path resolve_hw_path(std::string_view name_or_path) {
+  if (looks_like_path(name_or_path)) return fs::path(name_or_path);
   const std::vector<fs::path> files = catalogue_files(hw_profiles_dir());
   const std::string wanted = lowercase(name_or_path);
   for (const fs::path& f : files) {
-    if (lowercase(f.stem().string()) == wanted) return load_hw_profile(f);
+    if (lowercase(f.stem().string()) == wanted) return f;
   }
   for (const fs::path& f : files) {
-    HardwareSpec hw = load_hw_profile(f);
-    if (lowercase(hw.name) == wanted) return hw;
+    if (lowercase(load_hw_profile(f).name) == wanted) return f;
   }
   throw InputError(unknown_name_message("hardware", name_or_path, stems(files)));
+}
+
+HardwareSpec resolve_hw(std::string_view name_or_path) { return load_hw_profile(resolve_hw_path(name_or_path)); }
+
+std::optional<fs::path> find_hw_profile_for_device(std::string_view device) {
+  std::optional<fs::path> found;
+  for (const fs::path& f : catalogue_files(hw_profiles_dir())) {
+    if (!device_matches_profile(device, load_hw_profile(f))) continue;
+    if (found) return std::nullopt;  // ambiguous: let the user choose
+    found = f;
+  }
+  return found;
 }
 
 std::vector<CatalogEntry> list_model_cards() {

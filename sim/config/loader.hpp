@@ -3,11 +3,13 @@
 /// profiles and experiment configs into validated specs. Errors are InputError with file:line:column and the
 /// key path; unknown keys are errors with a "did you mean".
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "models/model_spec.hpp"
+#include "sim/calibration/measurement_run.hpp"
 #include "sim/device/hardware_spec.hpp"
 #include "sim/sweep/sweep.hpp"
 
@@ -32,9 +34,19 @@ namespace mlasim {
 /// A built-in profile by id (file stem, case-insensitive) or name, or a path to a .yaml profile.
 [[nodiscard]] HardwareSpec resolve_hw(std::string_view name_or_path);
 
+/// The file of a profile: a built-in id (file stem, case-insensitive) or name, or a path to a .yaml profile.
+[[nodiscard]] std::filesystem::path resolve_hw_path(std::string_view name_or_path);
+/// The built-in profile whose GPU a fingerprint's device name is (device_matches_profile), if exactly one is.
+[[nodiscard]] std::optional<std::filesystem::path> find_hw_profile_for_device(std::string_view device);
+
 /// The `calibration:` block of a hardware profile, in the profile schema (quantities with units), ready to paste
 /// into hw_profiles/<gpu>.yaml; load_hw_profile reads it back to the same values (6 significant digits).
 [[nodiscard]] std::string calibration_to_yaml(const Calibration& calibration);
+
+/// A GPU measurement run folder (measurements/README.md): run.yaml, the fingerprints, the probe and attention
+/// CSVs and the device state. Missing CSVs are noted in `notes` (a run cut short); a missing run.yaml, a bad
+/// key or a bad row is an InputError at file:line:col.
+[[nodiscard]] MeasurementRun load_measurement_run(const std::filesystem::path& dir);
 
 /// Built-in cards and profiles, sorted by id: (id, one-line description).
 struct CatalogEntry {

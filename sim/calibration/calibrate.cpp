@@ -1,0 +1,178 @@
+#include "sim/calibration/calibrate.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "sim/calibration/bandwidth_fit.hpp"
+#include "sim/calibration/calibration_block.hpp"
+#include "sim/calibration/probe_report.hpp"
+
+namespace mlasim {
+
+namespace {
+
+using ShapeKey = std::tuple<AttentionKernel, bool, int, int, int, int>;  // kernel, variable, s_q, n_h, n_kv, d
+
+ShapeKey key_of(const AttentionRow& r) {
+  return {r.kernel, r.variable_lengths, r.s_q, r.n_h, r.n_kv, r.d};
+}
+
+std::vector<double> sorted_unique(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRow>& rows) {
+  std::map<ShapeKey, std::vector<const AttentionRow*>> groups;
+  for (const AttentionRow& r : rows) {
+    if (r.check_passed) groups[key_of(r)].push_back(&r);
+  }
+  std::vector<AttentionTable> out;
+  for (const auto& [key, members] : groups) {
+    AttentionTable t;
+    std::tie(t.kernel, t.variable_lengths, t.s_q, t.n_h, t.n_kv, t.d) = key;
+    std::vector<double> batches, contexts;
+    for (const AttentionRow* r : members) {
+      batches.push_back(r->batch);
+      contexts.push_back(r->context);
+    }
+    t.batch = sorted_unique(std::move(batches));
+    t.context = sorted_unique(std::move(contexts));
+    t.time_s.assign(t.batch.size() * t.context.size(), std::nan(""));
+    std::vector<const AttentionRow*> source(t.time_s.size(), nullptr);
+    for (const AttentionRow* r : members) {
+      const auto bi = static_cast<std::size_t>(std::lower_bound(t.batch.begin(), t.batch.end(), r->batch) -
+                                               t.batch.begin());
+      const auto ci = static_cast<std::size_t>(std::lower_bound(t.context.begin(), t.context.end(), r->context) -
+                                               t.context.begin());
+      const std::size_t flat = bi * t.context.size() + ci;
+      if (source[flat] != nullptr) {
+        throw InputError(r->where, "batch",
+                         fmt::format("{} batch {} context {} was already measured at {}", to_string(r->kernel),
+                                     r->batch, r->context, source[flat]->where.to_string()));
+      }
+      source[flat] = r;
+      t.time_s[flat] = r->median_s;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+KernelRamp fit_attention_ramp(const std::vector<AttentionRow>& rows, double ridge_flop_per_byte,
+                              const std::string& family) {
+  std::vector<const AttentionRow*> usable;
+  for (const AttentionRow& r : rows) {
+    if (r.check_passed) usable.push_back(&r);
+  }
+  if (usable.size() < 3) {
+    throw InputError(fmt::format("attention kernel `{}`: {} measured points, a ramp needs at least 3", family,
+                                 usable.size()));
+  }
+  std::sort(usable.begin(), usable.end(), [](const AttentionRow* a, const AttentionRow* b) {
+    return a->flops / a->bytes < b->flops / b->bytes;
+  });
+  std::vector<BandwidthPoint> memory;
+  for (const AttentionRow* r : usable) {
+    if (r->flops / r->bytes < 0.5 * ridge_flop_per_byte || memory.size() < 3) {
+      memory.push_back(BandwidthPoint{r->bytes, r->median_s});
+    }
+  }
+  const RampFit fit = fit_bandwidth_ramp(memory, {}, fmt::format("attention kernel `{}`", family));
+  KernelRamp ramp{fit.t0_s, fit.bw_inf_bytes_per_s, 0.0};
+  std::vector<double> rates;
+  for (const AttentionRow* r : usable) {
+    const double body = r->median_s - ramp.t0_s;
+    if (r->flops > 0.0 && body > 1.2 * r->bytes / ramp.bytes_per_s) rates.push_back(r->flops / body);
+  }
+  if (!rates.empty()) ramp.flops_per_s = median(rates);
+  return ramp;
+}
+
+Calibration calibration_from_run(const MeasurementRun& run, const HardwareSpec& profile) {
+  Calibration c = calibration_from_fits(fit_probe_rows(run.probe_rows), "");
+  c.attention = build_attention_tables(run.attention_rows);
+  const double ridge = profile.peak_flops(Dtype::kBf16) * profile.datasheet_efficiency.compute /
+                       (profile.hbm_bandwidth_bytes_per_s * profile.datasheet_efficiency.memory);
+  std::map<std::string, std::vector<AttentionRow>> families;
+  for (const AttentionRow& r : run.attention_rows) {
+    families[attention_ramp_key(r.kernel, r.d)].push_back(r);
+  }
+  for (const auto& [family, rows] : families) c.attention_ramps[family] = fit_attention_ramp(rows, ridge, family);
+  return c;
+}
+
+std::string run_fingerprint(const MeasurementRun& run) {
+  std::vector<std::string> parts;
+  if (run.manifest.synthetic) parts.emplace_back("SYNTHETIC (generated, not measured)");
+  parts.push_back(run.device());
+  const RunFingerprint* f = run.probes_fingerprint      ? &*run.probes_fingerprint
+                            : run.attention_fingerprint ? &*run.attention_fingerprint
+                                                        : nullptr;
+  if (f != nullptr) parts.push_back(fmt::format("{} SMs", f->sms));
+  const std::string driver = f != nullptr && !f->driver.empty() ? f->driver : run.manifest.driver;
+  if (!driver.empty()) parts.push_back("driver " + driver);
+  if (f != nullptr && !f->cuda_runtime.empty()) parts.push_back("CUDA runtime " + f->cuda_runtime);
+  if (!run.manifest.git_revision.empty()) parts.push_back("git " + run.manifest.git_revision);
+  if (!run.manifest.started.empty()) parts.push_back(run.manifest.started);
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+Calibration calibrate(const MeasurementRun& run, const HardwareSpec& profile, const CalibrateOptions& options) {
+  const std::vector<std::string> reasons = refusal_reasons(run, profile, options.allow_throttled);
+  if (!reasons.empty()) {
+    std::string message = fmt::format("refusing to calibrate `{}` from this run:", profile.id);
+    for (const std::string& r : reasons) message += "\n  - " + r;
+    throw InputError(SourceLocation{run.dir}, "", message);
+  }
+  Calibration c = calibration_from_run(run, profile);
+  c.fingerprint = run_fingerprint(run);
+  c.source = run.dir;
+  return c;
+}
+
+std::string replace_calibration_block(std::string_view text, std::string_view block) {
+  std::string out;
+  std::size_t pos = 0;
+  bool replaced = false;
+  bool skipping = false;
+  while (pos < text.size()) {
+    const std::size_t end = text.find('\n', pos);
+    const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
+    const std::string_view line = text.substr(pos, next - pos);
+    pos = next;
+    const bool top_level = !line.empty() && line.front() != ' ' && line.front() != '\t' && line.front() != '\n' &&
+                           line.front() != '\r';
+    if (skipping) {
+      if (!top_level) continue;  // indented lines, blank lines and indented comments belong to the old block
+      skipping = false;
+    }
+    if (!replaced && line.rfind("calibration:", 0) == 0) {
+      out += block;
+      replaced = true;
+      skipping = true;
+      continue;
+    }
+    out += line;
+  }
+  if (!replaced) {
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    out += block;
+  }
+  return out;
+}
+
+}  // namespace mlasim

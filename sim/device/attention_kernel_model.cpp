@@ -116,36 +116,29 @@ std::size_t index_of(const std::vector<double>& axis, double v) {
 
 bool close(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b)); }
 
-/// A lookup in one grid, scaled by the ramp from the point used to the call's own work.
+/// A lookup of the residual (measured / ramp) in one grid, times the ramp at the call's own work.
 struct GridEstimate {
   double time_s = 0.0;
   bool inside = false;   ///< the coordinates were inside the grid with every corner measured
   bool on_node = false;  ///< ... and on a node
 };
 
-template <class WorkAt>
-GridEstimate estimate(const LogGrid& grid, const std::vector<double>& x, const KernelRamp& ramp, double bytes,
-                      double flops, WorkAt&& work_at) {
+GridEstimate estimate(const LogGrid& residuals, const std::vector<double>& x, const KernelRamp& ramp, double bytes,
+                      double flops) {
   GridEstimate e;
-  std::vector<double> used = x;
-  double measured = 0.0;
-  if (const LogGrid::Lookup in = grid.at(x); in.found) {
-    measured = in.value;
+  double residual = 0.0;
+  if (const LogGrid::Lookup in = residuals.at(x); in.found) {
+    residual = in.value;
     e.inside = true;
     e.on_node = in.on_node;
+  } else if (const LogGrid::Lookup edge = residuals.at(residuals.clamp(x)); edge.found) {
+    residual = edge.value;
   } else {
-    used = grid.clamp(x);
-    if (const LogGrid::Lookup edge = grid.at(used); edge.found) {
-      measured = edge.value;
-    } else {
-      const LogGrid::Node node = grid.nearest_node(x);
-      if (!node.found) return e;
-      used = node.x;
-      measured = node.value;
-    }
+    const LogGrid::Node node = residuals.nearest_node(x);
+    if (!node.found) return e;
+    residual = node.value;
   }
-  const KernelWork w = work_at(used);
-  e.time_s = measured * ramp.time_s(bytes, flops) / ramp.time_s(w.bytes, w.flops);
+  e.time_s = residual * ramp.time_s(bytes, flops);
   return e;
 }
 
@@ -153,6 +146,10 @@ GridEstimate estimate(const LogGrid& grid, const std::vector<double>& x, const K
 
 CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
   ramps_.assign(calibration.attention_ramps.begin(), calibration.attention_ramps.end());
+  // The grids hold residuals, measured / ramp(work of that call): what the family's ramp misses (waves, fixed
+  // costs, occupancy) varies slowly, so interpolating it in log space is close even across the change from
+  // memory- to compute-bound, and a prediction is ramp(the call's own work) × residual (DESIGN.md §9).
+  const auto residual = [](const KernelRamp& r, double t, const KernelWork& w) { return t / r.time_s(w.bytes, w.flops); };
   // MLA: every uniform-length table joins one grid over (batch, context, h_q·s_q); two tables with the same
   // rows (h_q 32 s_q 1 and h_q 16 s_q 2 do the same work) meet at their geometric mean.
   std::vector<const AttentionTable*> mla;
@@ -160,12 +157,22 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
     if (t.variable_lengths) continue;
     if (t.kernel == AttentionKernel::kMla) {
       mla.push_back(&t);
-    } else {
-      std::vector<double> values = t.time_s;
-      gqa_.push_back(Grid{t, LogGrid({t.batch, t.context}, std::move(values))});
-      gqa_.back().shape.time_s.clear();
+      continue;
     }
+    const KernelRamp* r = ramp(attention_ramp_key(AttentionKernel::kGqa, t.d));
+    if (r == nullptr) continue;
+    std::vector<double> values(t.time_s.size());
+    for (std::size_t bi = 0; bi < t.batch.size(); ++bi) {
+      for (std::size_t ci = 0; ci < t.context.size(); ++ci) {
+        const KernelWork w = table_call_work(AttentionKernel::kGqa, t.batch[bi], t.context[ci], t.s_q, t.n_h, t.n_kv, t.d);
+        values[bi * t.context.size() + ci] = residual(*r, t.at(bi, ci), w);
+      }
+    }
+    gqa_.push_back(Grid{t, LogGrid({t.batch, t.context}, std::move(values))});
+    gqa_.back().shape.time_s.clear();
   }
+  const KernelRamp* mla_ramp = ramp(attention_ramp_key(AttentionKernel::kMla, 0));
+  if (mla_ramp == nullptr) mla.clear();
   if (!mla.empty()) {
     std::vector<double> batches, contexts, rows;
     for (const AttentionTable* t : mla) {
@@ -182,8 +189,11 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
       const std::size_t r = index_of(rows, double(t->n_h) * t->s_q);
       for (std::size_t bi = 0; bi < t->batch.size(); ++bi) {
         for (std::size_t ci = 0; ci < t->context.size(); ++ci) {
-          const double v = t->at(bi, ci);
-          if (std::isnan(v)) continue;
+          const double time = t->at(bi, ci);
+          if (std::isnan(time)) continue;
+          const KernelWork w = table_call_work(AttentionKernel::kMla, t->batch[bi], t->context[ci], t->s_q, t->n_h,
+                                               1.0, t->d);
+          const double v = residual(*mla_ramp, time, w);
           const std::size_t flat =
               (index_of(batches, t->batch[bi]) * contexts.size() + index_of(contexts, t->context[ci])) * rows.size() + r;
           log_sum[flat] += std::log(v);
@@ -224,7 +234,7 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
     const auto work_at = [&](const std::vector<double>& x) {
       return table_call_work(AttentionKernel::kMla, x[0], x[1], 1.0, x[2], 1.0, d);
     };
-    const GridEstimate e = estimate(mla_.front().grid, {batch, context, rows}, *r, bytes, flops, work_at);
+    const GridEstimate e = estimate(mla_.front().grid, {batch, context, rows}, *r, bytes, flops);
     if (e.time_s <= 0.0) return std::nullopt;
     const KernelWork own = work_at({batch, context, rows});
     const bool same_work = close(own.bytes, bytes) && close(own.flops, flops);
@@ -266,7 +276,7 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
     };
     Evaluated ev;
     ev.rows = t_rows;
-    ev.e = estimate(g->grid, {t_batch, context}, *r, bytes, flops, work_at);
+    ev.e = estimate(g->grid, {t_batch, context}, *r, bytes, flops);
     const KernelWork own = work_at({t_batch, context});
     ev.same_shape = close(s.n_h, call.q_heads) && close(s.n_kv, kv_heads) && close(s.s_q, s_q) &&
                     s.d == call.qk_dim && close(own.bytes, bytes) && close(own.flops, flops);

@@ -34,6 +34,7 @@ nlohmann::ordered_json step_json(const StepInputs& in, const StepCost& cost, con
                  {"context", in.context},
                  {"s_q", in.s_q},
                  {"mode", in.mode},
+                 {"launch", in.launch},
                  {"weights_dtype", in.weights_dtype},
                  {"kv_dtype", in.kv_dtype},
                  {"mla_mode", in.mla_mode}};
@@ -54,6 +55,7 @@ nlohmann::ordered_json step_json(const StepInputs& in, const StepCost& cost, con
                    {"compute_s", op.time.compute_s},
                    {"memory_s", op.time.memory_s},
                    {"launch_s", op.time.launch_s},
+                   {"fixed_s", op.time.fixed_s},
                    {"network_s", op.time.network_s},
                    {"bound", std::string(to_string(op.time.bound))},
                    {"provenance", std::string(to_string(op.time.provenance))}});
@@ -76,6 +78,9 @@ nlohmann::ordered_json step_json(const StepInputs& in, const StepCost& cost, con
                  {"max_concurrency", totals.max_concurrency},
                  {"weight_bytes", totals.weight_bytes},
                  {"weight_bytes_per_gpu", totals.weight_bytes_per_gpu}};
+  nlohmann::ordered_json shares;
+  for (const Provenance p : kProvenances) shares[std::string(to_string(p))] = cost.share(p);
+  j["totals"]["time_share_by_provenance"] = std::move(shares);
   return j;
 }
 

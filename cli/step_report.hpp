@@ -20,6 +20,7 @@ struct StepInputs {
   std::string context;  ///< as given ("4096" or "1024,2048")
   int s_q = 1;
   std::string mode;
+  std::string launch;  ///< graph | eager
   std::string weights_dtype;
   std::string kv_dtype;
   std::string mla_mode;

@@ -7,6 +7,10 @@ namespace mlasim {
 
 enum class Provenance { kAnalytic, kMeasured, kInterpolated, kExtrapolated };
 
+/// Every provenance, in report order.
+inline constexpr Provenance kProvenances[] = {Provenance::kMeasured, Provenance::kInterpolated,
+                                              Provenance::kExtrapolated, Provenance::kAnalytic};
+
 [[nodiscard]] constexpr std::string_view to_string(Provenance p) {
   switch (p) {
     case Provenance::kAnalytic: return "analytic";

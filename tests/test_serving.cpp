@@ -207,13 +207,23 @@ TEST_CASE("a closed loop of concurrency 1 takes exactly one prefill and output -
   CHECK(r.summary.steps == 3 * 40);
 }
 
+TEST_CASE("the host overhead per step adds to every step, exactly") {
+  const ServeSpec s = llama_spec(1.0, 3);
+  const DeviceModel device(s.hardware, s.device_mode, s.launch);
+  const Parallelism par{s.tp, s.dp_attention};
+  ModelStepTime plain(s.model, device, s.precision, par, s.mla_mode);
+  ModelStepTime loaded(s.model, device, s.precision, par, s.mla_mode, 2e-3);
+  const std::vector<SequenceWork> step{SequenceWork{4096, 1, false, true}, SequenceWork{100, 1, false, true}};
+  CHECK(loaded.reference_time(step) - plain.reference_time(step) == seconds_to_ps(2e-3));
+}
+
 TEST_CASE("the memoized step time equals build_step + cost_step on random mixes") {
   for (const ModelSpec& model : {llama3_8b(), deepseek_v3()}) {
     const int tp = model.attention.kind == AttentionKind::kMla ? 8 : 1;
     const HardwareSpec hw = model.attention.kind == AttentionKind::kMla ? h200() : h100();
     Precision p;
     if (tp == 8) p.weights = Dtype::kFp8;
-    ModelStepTime st(model, DeviceModel(hw, DeviceMode::kDatasheet), p, Parallelism{tp}, MlaMode::kAuto, 64);
+    ModelStepTime st(model, DeviceModel(hw, DeviceMode::kDatasheet), p, Parallelism{tp}, MlaMode::kAuto, 0.0, 64);
     Rng rng(3);
     struct Work final : SequenceWorkSource {
       std::vector<SequenceWork> seqs;

@@ -111,7 +111,7 @@ SweepSpec load_sweep_config(const fs::path& path) {
   const YamlMap root = doc.root().as_map({"sweep"});
   const YamlMap s =
       root.required("sweep").as_map({"name", "models", "variants", "hardware", "tp", "dp_attention", "batch",
-                                     "context", "sq", "precision", "mla_mode", "mode", "capacity"});
+                                     "context", "sq", "precision", "mla_mode", "mode", "launch", "capacity"});
   const fs::path config_dir = path.parent_path();
 
   SweepSpec spec;
@@ -156,6 +156,10 @@ SweepSpec load_sweep_config(const fs::path& path) {
     spec.device_mode = parse_named(
         *v, parse_device_mode, "device mode",
         enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
+  }
+  if (const auto v = s.optional("launch")) {
+    spec.launch = parse_named(*v, parse_launch_mode, "launch mode",
+                              enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
   }
   if (const auto c = s.optional("capacity")) {
     const YamlMap m =

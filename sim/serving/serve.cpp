@@ -73,8 +73,8 @@ class ServeRun {
     StepTimeSource* st = options.step_time;
     if (!st) {
       owned_step_time_ = std::make_unique<ModelStepTime>(
-          spec.model, DeviceModel(spec.hardware, spec.device_mode), spec.precision,
-          Parallelism{spec.tp, spec.dp_attention}, spec.mla_mode);
+          spec.model, DeviceModel(spec.hardware, spec.device_mode, spec.launch), spec.precision,
+          Parallelism{spec.tp, spec.dp_attention}, spec.mla_mode, spec.host_overhead_s);
       st = owned_step_time_.get();
     }
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));

@@ -39,6 +39,12 @@ struct ServeSpec {
   std::string variant = "native";
   HardwareSpec hardware;
   DeviceMode device_mode = DeviceMode::kDatasheet;
+  LaunchMode launch = LaunchMode::kGraph;  ///< decode under CUDA graphs, as vLLM and SGLang run it
+  /// CPU time per engine step that the GPU waits for (scheduling, input preparation, sampling bookkeeping).
+  /// Default 0: vLLM V1 overlaps it with the GPU ("near-zero CPU overhead", vLLM V1 alpha blog, 2025-01-27);
+  /// v0.5.3 spent ~29% of each step in scheduling on Llama-3-8B / H100 (vLLM v0.6.0 blog, 2024-09-05):
+  /// ~4 ms beside ~5 ms of GPU time. sim/serving/README.md.
+  double host_overhead_s = 0.0;
   Precision precision;
   MlaMode mla_mode = MlaMode::kAuto;
   int tp = 1;                 ///< GPUs per replica (tensor parallel)

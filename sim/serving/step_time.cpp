@@ -25,8 +25,8 @@ std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept 
 }
 
 ModelStepTime::ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, Parallelism parallel,
-                             MlaMode mla_mode, std::size_t cache_limit)
-    : model_(std::move(model)), device_(std::move(device)), cache_limit_(cache_limit) {
+                             MlaMode mla_mode, double host_overhead_s, std::size_t cache_limit)
+    : model_(std::move(model)), device_(std::move(device)), host_overhead_s_(host_overhead_s), cache_limit_(cache_limit) {
   shape_.parallel = parallel;
   shape_.precision = precision;
   shape_.mla_mode = mla_mode;
@@ -42,7 +42,7 @@ TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& wo
   const StepWorkload wl = build_step(model_, shape_);
   double seconds = 0.0;  // the same additions, in the same order, as cost_step's step_time_s
   for (const Op& op : wl.ops) seconds += device_.time_op(op, shape_.precision, shape_.parallel.tp).time_s;
-  const TimePs ps = seconds_to_ps(seconds);
+  const TimePs ps = seconds_to_ps(seconds + host_overhead_s_);
   if (cache_.size() >= cache_limit_) cache_.clear();
   cache_.emplace(mix, ps);
   return ps;
@@ -52,7 +52,7 @@ TimePs ModelStepTime::reference_time(const std::vector<SequenceWork>& sequences)
   StepShape shape = shape_;
   shape.sequences = sequences;
   return seconds_to_ps(
-      cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s);
+      cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s + host_overhead_s_);
 }
 
 }  // namespace mlasim

@@ -71,13 +71,14 @@ class FixedStepTime final : public StepTimeSource {
 };
 
 /// The workload and device models' time for the exact mix: seconds_to_ps(cost_step(build_step(model,
-/// shape), device, precision, tp).step_time_s). Memoized on StepMix (exact: the cost is a function of those
+/// shape), device, precision, tp).step_time_s + host overhead). Memoized on StepMix (exact: the cost is a function of those
 /// sums). On a miss, the step time is the sum of device.time_op over build_step's ops in order — the same
 /// additions cost_step makes, without copying the ops.
 class ModelStepTime final : public StepTimeSource {
  public:
+  /// `host_overhead_s` is added to every step (CPU time the GPU waits for between iterations).
   ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, Parallelism parallel,
-                MlaMode mla_mode, std::size_t cache_limit = 1 << 20);
+                MlaMode mla_mode, double host_overhead_s = 0.0, std::size_t cache_limit = 1 << 20);
   TimePs step_time(const StepMix& mix, const SequenceWorkSource& work) override;
   /// Uncached: build_step + cost_step on `sequences`.
   [[nodiscard]] TimePs reference_time(const std::vector<SequenceWork>& sequences) const;
@@ -93,6 +94,7 @@ class ModelStepTime final : public StepTimeSource {
   ModelSpec model_;
   DeviceModel device_;
   StepShape shape_;  ///< reused buffer
+  double host_overhead_s_;
   std::size_t cache_limit_;
   std::unordered_map<StepMix, TimePs, MixHash> cache_;
   std::uint64_t hits_ = 0;

@@ -28,6 +28,7 @@ std::vector<Column> sweep_columns() {
       {"kv_dtype", ""},
       {"mla_mode", ""},
       {"device_mode", ""},
+      {"launch", "graph (CUDA-graph replay) or eager kernel launches"},
       {"status", "ok, does-not-fit, batch-exceeds-capacity, or invalid: reason"},
       {"step_time_s", "one decode step"},
       {"attention_s", "time in attention cores"},
@@ -48,6 +49,10 @@ std::vector<Column> sweep_columns() {
       {"max_concurrency", "sequences of this context that fit"},
       {"weight_bytes", "whole model"},
       {"weight_bytes_per_gpu", ""},
+      {"measured_share", "fraction of the step time from measured points (calibrated mode)"},
+      {"interpolated_share", "... interpolated between measured points"},
+      {"extrapolated_share", "... extrapolated from measurements (outside the grid, or another shape)"},
+      {"analytic_share", "... from formulas alone"},
   };
 }
 
@@ -61,10 +66,11 @@ Table run_sweep(const SweepSpec& spec) {
   const std::string kv_dtype(to_string(spec.precision.kv_cache));
   const std::string mla_mode(to_string(spec.mla_mode));
   const std::string device_mode(to_string(spec.device_mode));
+  const std::string launch(to_string(spec.launch));
 
   std::vector<DeviceModel> devices;
   devices.reserve(spec.hardware.size());
-  for (const HardwareSpec& hw : spec.hardware) devices.emplace_back(hw, spec.device_mode);
+  for (const HardwareSpec& hw : spec.hardware) devices.emplace_back(hw, spec.device_mode, spec.launch);
 
   StepShape shape;
   shape.precision = spec.precision;
@@ -103,7 +109,8 @@ Table run_sweep(const SweepSpec& spec) {
                                         weights_dtype,
                                         kv_dtype,
                                         mla_mode,
-                                        device_mode};
+                                        device_mode,
+                                        launch};
                   std::string status = invalid;
                   StepCost cost;
                   double attn_flops = 0, attn_bytes = 0;
@@ -147,7 +154,11 @@ Table run_sweep(const SweepSpec& spec) {
                                          invalid.empty() ? cap.kv_capacity_tokens() : std::int64_t{0},
                                          invalid.empty() ? max_concurrency(cap, context) : std::int64_t{0},
                                          weights,
-                                         invalid.empty() ? cap.weight_bytes_per_gpu : 0.0});
+                                         invalid.empty() ? cap.weight_bytes_per_gpu : 0.0,
+                                         cost.share(Provenance::kMeasured),
+                                         cost.share(Provenance::kInterpolated),
+                                         cost.share(Provenance::kExtrapolated),
+                                         cost.share(Provenance::kAnalytic)});
                   table.add_row(std::move(row));
                 }
               }

@@ -31,6 +31,7 @@ struct SweepSpec {
   Precision precision;
   MlaMode mla_mode = MlaMode::kAuto;
   DeviceMode device_mode = DeviceMode::kDatasheet;
+  LaunchMode launch = LaunchMode::kGraph;
   CapacityOptions capacity;
 };
 

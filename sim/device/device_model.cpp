@@ -121,7 +121,7 @@ std::string_view gemm_dtype_family(Dtype d) {
 void finish(OpTime& t) {
   const double body = std::max(t.compute_s, t.memory_s);
   t.time_s = t.launch_s + t.fixed_s + body;
-  if (t.launch_s + t.fixed_s > body) {
+  if (t.launch_s > body + t.fixed_s) {
     t.bound = Bound::kLaunch;
   } else {
     t.bound = t.compute_s > t.memory_s ? Bound::kCompute : Bound::kMemory;

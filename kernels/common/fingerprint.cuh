@@ -51,13 +51,32 @@ inline std::string utc_now_iso8601() {
   return buf;
 }
 
+/// `s` as a YAML double-quoted scalar: backslash, quote and control characters escaped (commands and device
+/// names end up in run manifests that a YAML parser must read).
+inline std::string yaml_quoted(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 /// Writes the fingerprint as a small YAML file. `git_rev` and `command` come from the calling script
 /// (the GPU machine may have no git); `extra_yaml` is appended verbatim (e.g. nvidia-smi's driver line).
 inline bool write_fingerprint_yaml(const std::string& path, const DeviceFingerprint& f, const std::string& git_rev,
                                    const std::string& command, const std::string& extra_yaml = {}) {
   std::ofstream out(path, std::ios::trunc);
   if (!out) return false;
-  out << "device: \"" << f.name << "\"\n"
+  out << "device: " << yaml_quoted(f.name) << "\n"
       << "compute_capability: \"" << f.cc_major << "." << f.cc_minor << "\"\n"
       << "sms: " << f.sms << "\n"
       << "sm_clock_max: " << f.sm_clock_khz / 1000 << " MHz\n"
@@ -68,8 +87,8 @@ inline bool write_fingerprint_yaml(const std::string& path, const DeviceFingerpr
       << "cuda_driver_api: " << f.driver_version << "\n"
       << "cuda_runtime: " << f.runtime_version << "\n"
       << "date: \"" << utc_now_iso8601() << "\"\n"
-      << "git_revision: \"" << git_rev << "\"\n"
-      << "command: \"" << command << "\"\n"
+      << "git_revision: " << yaml_quoted(git_rev) << "\n"
+      << "command: " << yaml_quoted(command) << "\n"
       << extra_yaml;
   return static_cast<bool>(out.flush());
 }

@@ -3,6 +3,7 @@
 // independent loads in flight per thread, over working sets of 64 KiB .. 4 GiB and grids of 1/4x .. 8x SMs.
 // Working sets below the L2 size are timed twice: warm (no flush: the L2 plateau, level "l2") and right
 // after an L2 flush (level "cold", read from HBM). Larger ones are flushed (level "hbm").
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -185,6 +186,8 @@ void run_bandwidth_probe(ProbeContext& ctx) {
         TimingOptions o = topt;
         o.flush_l2 = !(fits && pass == 0);
         for (int grid : grids) {
+          if (ctx.skip_for_deadline()) continue;
+          const auto t0 = std::chrono::steady_clock::now();
           MeasuredPoint p;
           p.probe = "bandwidth";
           p.kernel = to_string(kern);
@@ -197,7 +200,8 @@ void run_bandwidth_probe(ProbeContext& ctx) {
           p.block = kBandwidthBlock;
           p.time = time_on_gpu([&](cudaStream_t st) { launch_kernel(kern, base, ws, grid, partial, st); }, o,
                                ctx.flusher, s);
-          write_point(csv, p);
+          write_point(csv, p, ctx);
+          ctx.deadline.note_point(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           const double bw = p.bytes / p.time.median_s;
           if (std::string(level) == "hbm") best_hbm = std::max(best_hbm, bw);
           if (std::string(level) == "l2") best_l2 = std::max(best_l2, bw);

@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -86,11 +87,16 @@ class LtGemm {
   /// Whether cuBLASLt offered an algorithm for this configuration.
   [[nodiscard]] bool ok() const { return ok_; }
 
+  /// Enqueues the matmul; returns cuBLAS's status (the correctness check treats an error as a failed point).
+  cublasStatus_t try_run(cublasLtHandle_t h, const void* w, const void* x, void* y, void* workspace,
+                         std::size_t workspace_bytes, cudaStream_t s) const {
+    const float alpha = 1.0f, beta = 0.0f;
+    return cublasLtMatmul(h, desc_, &alpha, w, a_, x, b_, &beta, y, d_, y, d_, &heur_.algo, workspace,
+                          workspace_bytes, s);
+  }
   void run(cublasLtHandle_t h, const void* w, const void* x, void* y, void* workspace, std::size_t workspace_bytes,
            cudaStream_t s) const {
-    const float alpha = 1.0f, beta = 0.0f;
-    MLASIM_CUBLAS_CHECK(cublasLtMatmul(h, desc_, &alpha, w, a_, x, b_, &beta, y, d_, y, d_, &heur_.algo, workspace,
-                                       workspace_bytes, s));
+    MLASIM_CUBLAS_CHECK(try_run(h, w, x, y, workspace, workspace_bytes, s));
   }
 
  private:
@@ -135,7 +141,12 @@ double check_gemm(cublasLtHandle_t h, const LtGemm& g, const GemmBuffers& buf, s
                   GemmDtype dt, cudaStream_t st) {
   const std::size_t y_bytes = static_cast<std::size_t>(m * s.n * s.batch) * 2;
   MLASIM_CUDA_CHECK(cudaMemsetAsync(buf.y, 0xff, y_bytes, st));  // bf16 NaN
-  g.run(h, buf.w, buf.x, buf.y, buf.workspace, buf.workspace_bytes, st);
+  // A cuBLAS error here (e.g. the heuristic's algorithm refuses the call) fails this point, not the run.
+  const cublasStatus_t status = g.try_run(h, buf.w, buf.x, buf.y, buf.workspace, buf.workspace_bytes, st);
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    std::fprintf(stderr, "gemm: cublasLtMatmul failed: %s\n", cublasLtGetStatusString(status));
+    return NAN;
+  }
   MLASIM_CUDA_CHECK_LAUNCH();
   const auto k = static_cast<std::size_t>(s.k), n = static_cast<std::size_t>(s.n), mm = static_cast<std::size_t>(m);
   double err2 = 0.0, ref2 = 0.0;
@@ -197,6 +208,8 @@ void run_gemm_probe(ProbeContext& ctx) {
       std::string key_line;
       const bool key_shape = dt == GemmDtype::kBf16 && s.label.find("llama3_70b.tp8.") != std::string::npos;
       for (std::int64_t m : ms) {
+        if (ctx.skip_for_deadline()) continue;
+        const auto t0 = std::chrono::steady_clock::now();
         const LtGemm g(h, m, s, dt, buf.workspace_bytes);
         if (!g.ok()) {
           std::fprintf(stderr, "gemm: cuBLASLt has no algorithm for %s m=%lld n=%lld k=%lld batch=%lld; skipped\n",
@@ -234,7 +247,8 @@ void run_gemm_probe(ProbeContext& ctx) {
         p.flops = gemm_flops(m, s);
         p.bytes = gemm_bytes(m, s, static_cast<double>(elem_bytes(dt)), 2.0);
         p.time = time_on_gpu(launch, main_opt, ctx.flusher, st);
-        write_point(csv, p);
+        write_point(csv, p, ctx);
+        ctx.deadline.note_point(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (key_shape && (m == 1 || m == 16 || m == 128 || m == 1024 || m == 8192)) {
           char cell[48];
           std::snprintf(cell, sizeof cell, " m=%lld:%.1f", static_cast<long long>(m), p.flops / p.time.median_s * 1e-12);

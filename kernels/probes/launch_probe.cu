@@ -13,6 +13,12 @@ constexpr int kLaunchesPerBatch = 1000;
 }  // namespace
 
 void run_launch_probe(ProbeContext& ctx) {
+  // Four points of well under a second each: the family runs whole or not at all.
+  if (ctx.deadline.too_late_for_next_point(2.0)) {
+    ctx.skipped_deadline += 4;
+    ctx.summary.push_back("launch: skipped (deadline)");
+    return;
+  }
   record_device_state(ctx, "before launch");
   CsvWriter csv(ctx.options.out_dir + "/launch.csv", probe_csv_columns());
   const int launches = ctx.options.quick ? 100 : kLaunchesPerBatch;
@@ -38,7 +44,7 @@ void run_launch_probe(ProbeContext& ctx) {
     p.grid = grid;
     p.block = block;
     p.time = t;
-    write_point(csv, p);
+    write_point(csv, p, ctx);
   };
 
   // Eager, one CTA and a full wave (one CTA of 128 threads per SM): back-to-back launches in a stream.
@@ -83,7 +89,7 @@ void run_launch_probe(ProbeContext& ctx) {
     p.grid = 1;
     p.block = 1;
     p.time = ts;
-    write_point(csv, p);
+    write_point(csv, p, ctx);
   }
   ctx.summary.push_back("launch single    : " + std::to_string(ts.median_s * 1e6) + " us between events (median)");
 

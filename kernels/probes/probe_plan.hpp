@@ -219,7 +219,8 @@ inline std::vector<int> bandwidth_grid_sizes(int sms) {
   return out;
 }
 
-/// Threads per CTA of the bandwidth kernels: 4 CTAs per SM fill an H100 SM (2048 threads) at 8× SMs.
+/// Threads per CTA of the bandwidth kernels: 4 CTAs per SM fill a Hopper SM (2048 threads, H100 and H200
+/// alike) at 8× SMs.
 inline constexpr int kBandwidthBlock = 512;
 
 /// Memory level a working set is served from when warm: "l2" when it fits in the L2 (read off the device),
@@ -254,7 +255,8 @@ inline std::vector<std::string> probe_csv_columns() {
 
 // ---------------------------------------------------------------- run-time estimate
 
-/// Rough rates for the estimate (H100 SXM-like; only the budget depends on them, never a measurement).
+/// Rough rates for the estimate (H100 SXM-like, so conservative for an H200, whose HBM is ~1.4x faster and whose
+/// dense bf16/fp8 peaks are the same; only the time budget depends on them, never a measurement).
 struct EstimateRates {
   double bf16_flop_per_s = 600e12;   ///< achieved large-GEMM bf16 rate
   double fp8_flop_per_s = 1100e12;   ///< achieved large-GEMM fp8 rate

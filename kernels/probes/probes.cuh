@@ -10,6 +10,7 @@
 
 #include "kernels/common/csv.hpp"
 #include "kernels/common/cuda_check.cuh"
+#include "kernels/common/deadline.hpp"
 #include "kernels/common/fingerprint.cuh"
 #include "kernels/common/nvml_state.hpp"
 #include "kernels/common/timing.cuh"
@@ -32,6 +33,8 @@ struct ProbeOptions {
   std::string out_dir = ".";
   bool quick = false;  ///< a few points per family, for a smoke test
   bool fp8 = true;     ///< also fp8 e4m3 GEMMs when the GPU supports them (compute capability >= 8.9)
+  bool append = false; ///< append to device_state.csv (a restart after a crash) instead of starting it afresh
+  double deadline_s = 0.0;  ///< stop taking new points this many seconds after the start (0: no deadline)
 };
 
 /// State shared by the probes during one run.
@@ -44,6 +47,16 @@ struct ProbeContext {
   CsvWriter* device_state = nullptr;  ///< device_state.csv: NVML readings before and after each family
   std::vector<std::string> summary;   ///< short lines printed at the end of the run
   int failed_checks = 0;              ///< correctness checks that failed (their points are not written)
+  Deadline deadline;                  ///< from --deadline-s; each family stops taking points before it
+  int points_written = 0;             ///< rows written to bandwidth.csv, gemm.csv and launch.csv
+  int skipped_deadline = 0;           ///< points not measured because the deadline came
+
+  /// True when the next point would end past the deadline; counts it as skipped.
+  bool skip_for_deadline() {
+    if (!deadline.too_late_for_next_point()) return false;
+    ++skipped_deadline;
+    return true;
+  }
 };
 
 /// One measured point, as written to the probe CSVs (columns: probe_csv_columns()).
@@ -55,13 +68,14 @@ struct MeasuredPoint {
   TimingStats time;
 };
 
-inline void write_point(CsvWriter& csv, const MeasuredPoint& p) {
+inline void write_point(CsvWriter& csv, const MeasuredPoint& p, ProbeContext& ctx) {
   const double gbps = p.bytes / p.time.median_s * 1e-9;
   const double tflops = p.flops / p.time.median_s * 1e-12;
   csv.cell(p.probe).cell(p.kernel).cell(p.shape).cell(p.level).cell(p.dtype).cell(p.working_set_bytes).cell(p.m)
       .cell(p.n).cell(p.k).cell(p.batch).cell(p.bytes).cell(p.flops).cell(p.grid).cell(p.block)
       .cell(p.time.median_s).cell(p.time.p90_s).cell(gbps).cell(tflops).cell(p.time.repeats);
   csv.end_row();
+  ++ctx.points_written;
 }
 
 /// Records the NVML state under `when` (e.g. "before gemm") in device_state.csv.

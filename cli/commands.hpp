@@ -16,5 +16,6 @@ int cmd_serve(const Args& args);
 int cmd_fit_probes(const Args& args);
 int cmd_calibrate(const Args& args);
 int cmd_validate(const Args& args);
+int cmd_synthesize_run(const Args& args);
 
 }  // namespace mlasim::cli

@@ -25,6 +25,7 @@ commands:
   list     list built-in model cards (list models) or GPU profiles (list hw)
   fit-probes  fit a folder of GPU probe CSVs (kernels/probes/run_on_gpu.sh): t0, BW∞, L2, GEMM rates, launch
   calibrate   fit a GPU measurement run (scripts/gpu_measure.sh) into a profile's calibration block
+  synthesize-run  write a measurement run generated from a known truth (no GPU), to try calibrate/validate
 
 Run `mlasim <command> --help` for the options of a command.
 )";
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (command == "list") return cli::cmd_list(args);
     if (command == "fit-probes") return cli::cmd_fit_probes(args);
     if (command == "calibrate") return cli::cmd_calibrate(args);
+    if (command == "synthesize-run") return cli::cmd_synthesize_run(args);
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return kExitOk;
@@ -55,7 +57,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,
-               did_you_mean(command, {"step", "sweep", "serve", "list", "fit-probes", "calibrate", "validate"}), kUsage);
+               did_you_mean(command, {"step", "sweep", "serve", "list", "fit-probes", "calibrate", "validate", "synthesize-run"}), kUsage);
     return kExitBadInput;
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());

@@ -179,3 +179,25 @@ TEST_CASE("ldmatrix addressing delivers exactly the mma.m16n8k16 fragments") {
     }
   }
 }
+
+TEST_CASE("schedule_shape, from the batch's sums, is the schedule make_split_schedule builds for uniform lengths") {
+  for (const int sms : {8, 132}) {
+    for (const int batch : {1, 3, 8, 32, 64, 128, 300}) {
+      for (const int len : {1, 63, 64, 65, 512, 1000, 4096, 32768}) {
+        for (const int row_blocks : {1, 2, 4, 16}) {
+          ScheduleOptions o;
+          o.num_sms = sms;
+          o.row_blocks = row_blocks;
+          const std::vector<int> lens(static_cast<std::size_t>(batch), len);
+          const long long pages = static_cast<long long>(batch) * pages_for(len);
+          INFO("sms " << sms << " batch " << batch << " len " << len << " row blocks " << row_blocks);
+          const SplitSchedule full = make_split_schedule(lens, o);
+          const ScheduleShape shape = schedule_shape(pages, batch, o);
+          CHECK(shape.parts == full.num_parts);
+          CHECK(shape.segments == full.num_segments);
+          CHECK(shape.max_splits == full.max_splits_per_seq);
+        }
+      }
+    }
+  }
+}

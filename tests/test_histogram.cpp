@@ -6,7 +6,7 @@
 
 #include "sim/error.hpp"
 #include "sim/serving/histogram.hpp"
-#include "sim/serving/random.hpp"
+#include "sim/random.hpp"
 
 using namespace mlasim;
 

@@ -36,6 +36,73 @@ void finish(SplitSchedule& s, int batch) {
 
 }  // namespace
 
+long long split_payload(long long total_pages, long long batch, long long parts, int fixed_cost_pages) {
+  const long long overhead = fixed_cost_pages;
+  // Each sequence pays its start-up cost once, plus once per extra split; FlashMLA sizes the payload the same way.
+  return std::max<long long>((total_pages + batch * overhead + parts - 1) / parts + overhead, overhead + 1);
+}
+
+namespace {
+
+/// The schedule's walk, shared by make_split_schedule (which records the segments) and schedule_shape (which
+/// only counts): sequences in order, each cut into pieces that fill the current part's payload; a full part
+/// opens the next; the last part takes whatever remains. pages_of(b) gives sequence b's pages;
+/// on_segment(b, first_page, pages) sees each piece; on_new_part() each part after the first.
+template <class PagesOf, class OnSegment, class OnNewPart>
+void walk_schedule(int batch, long long parts, long long payload, long long overhead, PagesOf&& pages_of,
+                   OnSegment&& on_segment, OnNewPart&& on_new_part) {
+  long long opened = 1;
+  long long remaining = payload;
+  bool part_has_work = false;
+  for (int b = 0; b < batch; ++b) {
+    const long long pages = pages_of(b);
+    long long cursor = 0;
+    while (cursor < pages) {
+      const bool last_part = opened >= parts;
+      long long room = last_part ? pages - cursor : remaining - overhead;
+      if (room <= 0 && part_has_work) {  // this part is full: open the next one
+        on_new_part();
+        ++opened;
+        remaining = payload;
+        part_has_work = false;
+        continue;
+      }
+      room = std::max<long long>(room, 1);
+      const long long take = std::min(pages - cursor, room);
+      on_segment(b, cursor, take);
+      cursor += take;
+      remaining -= take + overhead;
+      part_has_work = true;
+    }
+  }
+}
+
+}  // namespace
+
+ScheduleShape schedule_shape(long long total_pages, long long batch, const ScheduleOptions& opt) {
+  if (total_pages < batch || batch < 1 || batch > (1LL << 30)) {
+    throw std::invalid_argument("schedule: need a page per sequence and at least one sequence");
+  }
+  const long long parts = std::min<long long>(target_parts(opt), total_pages);
+  const long long payload = split_payload(total_pages, batch, parts, opt.fixed_cost_pages);
+  // Uniform lengths: the pages spread as evenly as whole pages allow.
+  const long long base = total_pages / batch, extra = total_pages % batch;
+  ScheduleShape shape;
+  shape.parts = 1;
+  int last_seq = -1, splits = 0;
+  walk_schedule(
+      static_cast<int>(batch), parts, payload, opt.fixed_cost_pages,
+      [&](int b) { return base + (b < extra ? 1 : 0); },
+      [&](int b, long long, long long) {
+        ++shape.segments;
+        splits = b == last_seq ? splits + 1 : 1;
+        last_seq = b;
+        shape.max_splits = std::max(shape.max_splits, splits);
+      },
+      [&] { ++shape.parts; });
+  return shape;
+}
+
 SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const ScheduleOptions& opt) {
   if (context_lens.empty()) throw std::invalid_argument("schedule: empty batch");
   if (opt.page_tokens < 1 || opt.fixed_cost_pages < 0) throw std::invalid_argument("schedule: bad page options");
@@ -46,36 +113,19 @@ SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const Sc
     total_pages += pages_for(len, opt.page_tokens);
   }
   const long long parts = std::min<long long>(target_parts(opt), total_pages);
-  const long long overhead = opt.fixed_cost_pages;
-  // Each sequence pays its start-up cost once, plus once per extra split; FlashMLA sizes the payload the same way.
-  const long long payload =
-      std::max<long long>((total_pages + batch * overhead + parts - 1) / parts + overhead, overhead + 1);
+  const long long payload = split_payload(total_pages, batch, parts, opt.fixed_cost_pages);
 
   SplitSchedule s;
   s.part_segment_begin.push_back(0);
-  long long remaining = payload;
-  bool part_has_work = false;
-  for (int b = 0; b < batch; ++b) {
-    const int len = context_lens[static_cast<std::size_t>(b)];
-    const int pages = pages_for(len, opt.page_tokens);
-    int cursor = 0;
-    while (cursor < pages) {
-      const bool last_part = static_cast<long long>(s.part_segment_begin.size()) >= parts;
-      long long room = last_part ? pages - cursor : remaining - overhead;
-      if (room <= 0 && part_has_work) {  // this part is full: open the next one
-        s.part_segment_begin.push_back(s.num_segments);
-        remaining = payload;
-        part_has_work = false;
-        continue;
-      }
-      room = std::max<long long>(room, 1);
-      const int take = static_cast<int>(std::min<long long>(pages - cursor, room));
-      push_segment(s, b, cursor * opt.page_tokens, std::min(len, (cursor + take) * opt.page_tokens));
-      cursor += take;
-      remaining -= take + overhead;
-      part_has_work = true;
-    }
-  }
+  walk_schedule(
+      batch, parts, payload, opt.fixed_cost_pages,
+      [&](int b) { return pages_for(context_lens[static_cast<std::size_t>(b)], opt.page_tokens); },
+      [&](int b, long long first_page, long long pages) {
+        const int len = context_lens[static_cast<std::size_t>(b)];
+        push_segment(s, b, static_cast<int>(first_page) * opt.page_tokens,
+                     static_cast<int>(std::min<long long>(len, (first_page + pages) * opt.page_tokens)));
+      },
+      [&] { s.part_segment_begin.push_back(s.num_segments); });
   finish(s, batch);
   return s;
 }

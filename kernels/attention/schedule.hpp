@@ -42,6 +42,21 @@ struct SplitSchedule {
 /// Target number of parts: enough CTAs to fill the SMs once, given the CTAs per part.
 int target_parts(const ScheduleOptions& opt);
 
+/// Pages plus piece costs each part takes (the balanced payload): ceil((pages + batch·cost) / parts) + cost,
+/// at least cost + 1. `parts` is the count asked for (min(target_parts, total_pages)).
+long long split_payload(long long total_pages, long long batch, long long parts, int fixed_cost_pages);
+
+/// The shape of the schedule of `batch` sequences holding `total_pages` pages in all, spread as evenly as whole
+/// pages allow (uniform lengths): the same walk as make_split_schedule, counting instead of recording. The
+/// device model's launch shape uses it (a mixed batch with the same sums runs alike: the schedule balances
+/// pages over parts). Throws std::invalid_argument when there is less than a page per sequence.
+struct ScheduleShape {
+  long long parts = 0;
+  long long segments = 0;
+  int max_splits = 0;
+};
+ScheduleShape schedule_shape(long long total_pages, long long batch, const ScheduleOptions& opt);
+
 /// Builds the schedule for `context_lens` (each >= 1). Deterministic. Throws std::invalid_argument on bad input.
 SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const ScheduleOptions& opt);
 

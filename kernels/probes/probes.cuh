@@ -60,21 +60,8 @@ struct ProbeContext {
 };
 
 /// One measured point, as written to the probe CSVs (columns: probe_csv_columns()).
-struct MeasuredPoint {
-  std::string probe, kernel, shape, level = "-", dtype = "-";
-  std::int64_t working_set_bytes = 0, m = 0, n = 0, k = 0, batch = 0;
-  double bytes = 0.0, flops = 0.0;
-  std::int64_t grid = 0, block = 0;
-  TimingStats time;
-};
-
 inline void write_point(CsvWriter& csv, const MeasuredPoint& p, ProbeContext& ctx) {
-  const double gbps = p.bytes / p.time.median_s * 1e-9;
-  const double tflops = p.flops / p.time.median_s * 1e-12;
-  csv.cell(p.probe).cell(p.kernel).cell(p.shape).cell(p.level).cell(p.dtype).cell(p.working_set_bytes).cell(p.m)
-      .cell(p.n).cell(p.k).cell(p.batch).cell(p.bytes).cell(p.flops).cell(p.grid).cell(p.block)
-      .cell(p.time.median_s).cell(p.time.p90_s).cell(gbps).cell(tflops).cell(p.time.repeats);
-  csv.end_row();
+  write_probe_row(csv, p);
   ++ctx.points_written;
 }
 

@@ -45,18 +45,20 @@ SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionC
   opt.num_sms = std::max(sms, 1);
   opt.ctas_per_sm = design.ctas_per_sm;
   opt.row_blocks = static_cast<int>(std::min(l.row_blocks, 1e9));
+  // The schedule of the batch's sums (a mixed batch with the same sums runs alike: pages are balanced).
   const double mean_context = call.context_sum / batch;
-  const double pages = batch * std::ceil(std::max(mean_context, 1.0) / design.page_tokens);
-  l.parts = std::min(double(attention::target_parts(opt)), pages);
+  const auto sequences = static_cast<long long>(std::ceil(batch));
+  const long long pages =
+      sequences * static_cast<long long>(std::ceil(std::max(mean_context, 1.0) / design.page_tokens));
+  const attention::ScheduleShape shape = attention::schedule_shape(pages, sequences, opt);
+  l.parts = double(shape.parts);
   l.ctas = l.row_blocks * l.parts;
   const double slots = double(opt.num_sms) * design.ctas_per_sm;
   l.waves = std::ceil(l.ctas / slots);
   l.active_sms = std::min(double(opt.num_sms), std::ceil(std::min(l.ctas, slots) / design.ctas_per_sm));
   l.slot_fill = l.ctas / (l.waves * slots);
-  // The schedule cuts the batch's pages into runs of equal work regardless of sequence boundaries, so as soon
-  // as there are several parts some sequence is split (each part boundary cuts at most one sequence).
-  l.combine = l.parts > 1.0;
-  l.segments = batch + (l.combine ? l.parts - 1.0 : 0.0);
+  l.combine = shape.max_splits > 1;
+  l.segments = double(shape.segments);
   return l;
 }
 

@@ -39,7 +39,7 @@ struct SplitKvLaunch {
   double active_sms = 1;   ///< SMs busy in the first wave
   double slot_fill = 1;    ///< fraction of the SMs' CTA slots doing work, over all waves (tail included)
   bool combine = false;    ///< a sequence is split over parts: partial outputs and a combine kernel
-  double segments = 1;     ///< pieces (sequence, token range): partial outputs written when combining
+  double segments = 1;     ///< pieces (sequence, token range) the parts walk
 };
 [[nodiscard]] SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionCall& call, int sms);
 

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "sim/serving/random.hpp"
+#include "sim/random.hpp"
 
 namespace mlasim {
 

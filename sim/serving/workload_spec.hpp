@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "sim/serving/lengths.hpp"
-#include "sim/serving/random.hpp"
+#include "sim/random.hpp"
 #include "sim/time.hpp"
 
 namespace mlasim {

@@ -1,4 +1,4 @@
-#include "sim/serving/random.hpp"
+#include "sim/random.hpp"
 
 #include <cmath>
 #include <numbers>

@@ -218,9 +218,11 @@ ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& pro
         return t.key() == GemmShapeKey{r.kernel, r.dtype, r.n, r.k, r.batch};
       });
       if (table == cal.gemm.end()) continue;
-      const GemmRate rate = table->rate_at(double(r.m));
-      p.calibrated_s = r.flops / (rate.tflop_per_s * 1e12);
-      p.calibrated_provenance = rate.provenance;
+      const GemmRoofline roof = cal.gemm_roofline(gemm_precision(r.dtype).weights);
+      if (!roof.valid()) continue;
+      const Residual residual = table->residual_at(double(r.m), roof);
+      p.calibrated_s = residual.value * roof.time_s(r.flops, table->bytes_at(double(r.m)));
+      p.calibrated_provenance = residual.provenance;
       Op op;
       op.name = "gemm";
       op.op_class = OpClass::kGemm;

@@ -158,16 +158,19 @@ bool DeviceModel::time_attention(const Op& op, Dtype math, double launches, OpTi
 
 bool DeviceModel::time_calibrated_gemm(const Op& op, Dtype math, double launches, OpTime& t) const {
   if (op.gemm_n <= 0.0 || op.gemm_k <= 0.0 || op.flops <= 0.0) return false;
-  const GemmTableMatch match =
-      nearest_gemm_table(hw_.calibration.gemm, gemm_dtype_family(math), op.gemm_n, op.gemm_k, op.gemm_batch);
-  if (match.table == nullptr) return false;
-  const GemmRate rate = match.table->rate_at(std::max(op.gemm_m, 1.0));
-  const double time = op.flops / (rate.tflop_per_s * 1e12);  // all launches; the probe timed the whole GEMM
-  // Report the measured time under the term the calibrated ceilings say bounds it.
-  const bool compute = op.flops / compute_flops_per_s(math) > op.bytes() / mem_bw_;
-  (compute ? t.compute_s : t.memory_s) = time;
+  const Calibration& cal = hw_.calibration;
+  const GemmTableMatch match = nearest_gemm_table(cal.gemm, gemm_dtype_family(math), op.gemm_n, op.gemm_k, op.gemm_batch);
+  const GemmRoofline roof = cal.gemm_roofline(math);
+  if (match.table == nullptr || !roof.valid()) return false;
+  // The measured residual against the roofline at this m (of the same shape, or the nearest probed one) times
+  // the roofline at this op's own work; the probe's launch gap comes out, this mode's launch cost goes in.
+  const Residual residual = match.table->residual_at(std::max(op.gemm_m, 1.0), roof);
+  const double measured_frame = residual.value * roof.time_s(op.flops / launches, op.bytes() / launches);
+  const double body = launches * std::max(measured_frame - cal.launch_single_s.value_or(0.0), 0.0);
+  const bool compute = op.flops / roof.flops_per_s > op.bytes() / roof.bytes_per_s;
+  (compute ? t.compute_s : t.memory_s) = body;
   t.launch_s = launches * launch_s_;
-  t.provenance = match.exact ? rate.provenance : Provenance::kExtrapolated;
+  t.provenance = match.exact ? residual.provenance : Provenance::kExtrapolated;
   return true;
 }
 

@@ -13,6 +13,18 @@ const BandwidthRamp* Calibration::hbm_ramp() const {
   return nullptr;
 }
 
+GemmRoofline Calibration::gemm_roofline(Dtype d) const {
+  GemmRoofline roof;
+  const Dtype family = d == Dtype::kFp8 || d == Dtype::kInt8 ? Dtype::kFp8 : Dtype::kBf16;
+  const auto peak = gemm_peak_flops_per_s.find(family);
+  const BandwidthRamp* ramp = hbm_ramp();
+  if (peak == gemm_peak_flops_per_s.end() || ramp == nullptr) return roof;
+  roof.flops_per_s = peak->second;
+  roof.bytes_per_s = ramp->bw_inf_bytes_per_s;
+  roof.t0_s = ramp->t0_s + launch_single_s.value_or(0.0);
+  return roof;
+}
+
 std::string attention_ramp_key(AttentionKernel kernel, int head_dim) {
   return kernel == AttentionKernel::kMla ? std::string("mla") : fmt::format("gqa_d{}", head_dim);
 }

@@ -42,6 +42,10 @@ struct Calibration {
   }
   /// The HBM ramp small memory-bound ops follow: the copy probe's, else the read probe's; nullptr if neither.
   [[nodiscard]] const BandwidthRamp* hbm_ramp() const;
+  /// The roofline GEMM tables are interpolated against for math in `d`: the best measured rate of its dtype
+  /// family (fp8 for fp8/int8, bf16 otherwise), the HBM ramp, and the launch gap inside every measured time.
+  /// Invalid (valid() false) when the rate or the ramp was not measured.
+  [[nodiscard]] GemmRoofline gemm_roofline(Dtype d) const;
 };
 
 /// The name attention_ramps uses for one of our kernels: "mla", or "gqa_d<head dim>".

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/probes/probe_plan.hpp"
 #include "sim/error.hpp"
 
 namespace mlasim {
@@ -60,6 +61,46 @@ double GemmEfficiencyTable::time_s(double m) const {
   const double flops = 2.0 * m * static_cast<double>(key_.n) * static_cast<double>(key_.k) *
                        static_cast<double>(key_.batch);
   return flops / (rate_at(m).tflop_per_s * 1e12);
+}
+
+double GemmEfficiencyTable::flops_at(double m) const {
+  return 2.0 * m * static_cast<double>(key_.n) * static_cast<double>(key_.k) * static_cast<double>(key_.batch);
+}
+
+double GemmEfficiencyTable::bytes_at(double m) const {
+  gpu::GemmShape shape{label_, key_.n, key_.k, key_.batch};
+  const double in = key_.dtype.rfind("fp8", 0) == 0 ? 1.0 : 2.0;
+  // probe_plan's gemm_bytes takes an integral m; the counting is linear in m, so interpolate between floor and
+  // ceil to accept fractional m (a mixture of experts' tokens per expert).
+  const auto lo = static_cast<std::int64_t>(std::floor(m));
+  const double f = m - static_cast<double>(lo);
+  const double b_lo = gpu::gemm_bytes(lo, shape, in, 2.0);
+  return f == 0.0 ? b_lo : b_lo + f * (gpu::gemm_bytes(lo + 1, shape, in, 2.0) - b_lo);
+}
+
+Residual GemmEfficiencyTable::residual_at(double m, const GemmRoofline& roof) const {
+  if (!(m >= 1.0) || !std::isfinite(m)) throw InputError(fmt::format("GEMM lookup needs m >= 1 (got {:g})", m));
+  const auto residual = [&](const GemmPoint& p) {
+    const double mm = static_cast<double>(p.m);
+    const double measured = flops_at(mm) / (p.tflops * 1e12);
+    return measured / roof.time_s(flops_at(mm), bytes_at(mm));
+  };
+  if (m <= static_cast<double>(points_.front().m)) {
+    return {residual(points_.front()),
+            m == static_cast<double>(points_.front().m) ? Provenance::kMeasured : Provenance::kExtrapolated};
+  }
+  if (m >= static_cast<double>(points_.back().m)) {
+    return {residual(points_.back()),
+            m == static_cast<double>(points_.back().m) ? Provenance::kMeasured : Provenance::kExtrapolated};
+  }
+  const auto hi = std::lower_bound(points_.begin(), points_.end(), m,
+                                   [](const GemmPoint& p, double v) { return static_cast<double>(p.m) < v; });
+  if (static_cast<double>(hi->m) == m) return {residual(*hi), Provenance::kMeasured};
+  const auto lo = hi - 1;
+  const double f = (std::log(m) - std::log(static_cast<double>(lo->m))) /
+                   (std::log(static_cast<double>(hi->m)) - std::log(static_cast<double>(lo->m)));
+  return {std::exp(std::log(residual(*lo)) + f * (std::log(residual(*hi)) - std::log(residual(*lo)))),
+          Provenance::kInterpolated};
 }
 
 GemmTableMatch nearest_gemm_table(const std::vector<GemmEfficiencyTable>& tables, std::string_view dtype,

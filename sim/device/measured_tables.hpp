@@ -3,6 +3,7 @@
 /// versus m per shape, our decode-attention kernels' times over batch × context per shape, fitted ramps for
 /// extrapolation, and a multilinear interpolation in log space over a rectilinear grid. Plain data plus
 /// lookups; the fits that produce them live in sim/calibration, the YAML form in sim/config.
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -54,10 +55,27 @@ struct GemmPoint {
   double median_s = 0.0;  ///< median time [s] (0 when only the rate is known)
 };
 
+/// A dimensionless table lookup (a residual measured / model) and where it comes from.
+struct Residual {
+  double value = 1.0;
+  Provenance provenance = Provenance::kMeasured;
+};
+
 /// Result of a rate lookup.
 struct GemmRate {
   double tflop_per_s = 0.0;                       ///< achieved rate [TFLOP/s]
   Provenance provenance = Provenance::kMeasured;  ///< measured, interpolated or extrapolated
+};
+
+/// The roofline GEMM times are interpolated against: t = t0 + max(FLOPs / peak, bytes / BW) (DESIGN.md §6).
+struct GemmRoofline {
+  double t0_s = 0.0;
+  double flops_per_s = 0.0;
+  double bytes_per_s = 0.0;
+  [[nodiscard]] bool valid() const { return flops_per_s > 0.0 && bytes_per_s > 0.0 && t0_s >= 0.0; }
+  [[nodiscard]] double time_s(double flops, double bytes) const {
+    return t0_s + std::max(flops / flops_per_s, bytes / bytes_per_s);
+  }
 };
 
 /// Achieved TFLOP/s versus m for one shape family.
@@ -80,6 +98,17 @@ class GemmEfficiencyTable {
 
   /// Time of the GEMM at m tokens [s]: 2·m·n·k·batch FLOPs (DESIGN.md §5) over rate_at(m).
   [[nodiscard]] double time_s(double m) const;
+
+  /// FLOPs and fewest bytes of one launch at m (kernels/probes/probe_plan.hpp's counting: inputs in the
+  /// table's dtype, bf16 output).
+  [[nodiscard]] double flops_at(double m) const;
+  [[nodiscard]] double bytes_at(double m) const;
+
+  /// measured / roofline at m: the table's points divided by `roof` at their own work, interpolated in
+  /// (log m, log residual); at the end value outside the measured m (extrapolated). What the roofline misses
+  /// (tile quantization, fixed costs) varies slowly with m, so this stays close across the roofline's knee,
+  /// where interpolating the rate itself overshoots. A prediction is roof.time_s(FLOPs, bytes) × residual.
+  [[nodiscard]] Residual residual_at(double m, const GemmRoofline& roof) const;
 
  private:
   GemmShapeKey key_;

@@ -19,28 +19,6 @@ namespace mlasim::cli {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-/// The profile to calibrate: --profile, else the built-in one whose GPU the run measured.
-fs::path profile_for(const std::string& option, const MeasurementRun& run) {
-  if (!option.empty()) {
-    try {
-      return resolve_hw_path(option);
-    } catch (const InputError& e) {
-      if (!e.where().file.empty()) throw;
-      throw InputError(SourceLocation{}, "--profile", e.message());
-    }
-  }
-  const std::string device = run.device();
-  if (const auto found = find_hw_profile_for_device(device)) return *found;
-  throw InputError(SourceLocation{}, "--profile",
-                   fmt::format("no single built-in profile is the GPU this run measured (`{}`); name one with "
-                               "--profile",
-                               device));
-}
-
-}  // namespace
-
 int cmd_calibrate(const Args& args) {
   po::options_description desc("mlasim calibrate options");
   std::string dir, profile_option, out;
@@ -61,7 +39,7 @@ int cmd_calibrate(const Args& args) {
   if (!parse_options(args, desc, vm, &pos, "usage: mlasim calibrate RUN_DIR [--profile P] [--out FILE]")) return 0;
 
   const MeasurementRun run = load_measurement_run(dir);
-  const fs::path profile_path = profile_for(profile_option, run);
+  const fs::path profile_path = profile_for_run(profile_option, run);
   const HardwareSpec profile = load_hw_profile(profile_path);
   const fs::path target = out.empty() ? profile_path : fs::path(out);
   std::error_code ec;

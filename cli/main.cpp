@@ -26,6 +26,7 @@ commands:
   fit-probes  fit a folder of GPU probe CSVs (kernels/probes/run_on_gpu.sh): t0, BW∞, L2, GEMM rates, launch
   calibrate   fit a GPU measurement run (scripts/gpu_measure.sh) into a profile's calibration block
   synthesize-run  write a measurement run generated from a known truth (no GPU), to try calibrate/validate
+  validate    hold out part of a measurement run, calibrate on the rest, report the error (exit 4: --max-mape)
 
 Run `mlasim <command> --help` for the options of a command.
 )";
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     if (command == "fit-probes") return cli::cmd_fit_probes(args);
     if (command == "calibrate") return cli::cmd_calibrate(args);
     if (command == "synthesize-run") return cli::cmd_synthesize_run(args);
+    if (command == "validate") return cli::cmd_validate(args);
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return kExitOk;

@@ -4,6 +4,9 @@
 
 #include <iostream>
 
+#include "sim/config/loader.hpp"
+#include "sim/error.hpp"
+
 namespace mlasim::cli {
 
 bool parse_options(const Args& args, const po::options_description& desc, po::variables_map& vm,
@@ -18,6 +21,24 @@ bool parse_options(const Args& args, const po::options_description& desc, po::va
   }
   po::notify(vm);
   return true;
+}
+
+std::filesystem::path profile_for_run(const std::string& option, const MeasurementRun& run) {
+  if (!option.empty()) {
+    try {
+      return resolve_hw_path(option);
+    } catch (const InputError& e) {
+      if (!e.where().file.empty()) throw;
+      throw InputError(SourceLocation{}, "--profile", e.message());
+    }
+  }
+  const std::string device = run.device();
+  if (const auto found = find_hw_profile_for_device(device)) return *found;
+  throw InputError(
+      SourceLocation{}, "--profile",
+      fmt::format("no single built-in profile is the GPU this run measured (`{}`); name one with "
+                  "--profile",
+                  device));
 }
 
 }  // namespace mlasim::cli

@@ -1,9 +1,11 @@
 #pragma once
 // Option helpers shared by the subcommands: parse argv with Boost.Program_options, print --help.
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <string>
 
 #include "cli/commands.hpp"
+#include "sim/calibration/measurement_run.hpp"
 
 namespace mlasim::cli {
 
@@ -12,5 +14,9 @@ namespace po = boost::program_options;
 /// Parses `args` against `desc` (and positionals); returns false when --help was printed.
 bool parse_options(const Args& args, const po::options_description& desc, po::variables_map& vm,
                    const po::positional_options_description* positional, const std::string& usage);
+
+/// The profile file a measurement run calibrates or validates: `option` (--profile: an id, name or path) when
+/// given, else the built-in profile of the GPU the run measured. Throws InputError under --profile otherwise.
+[[nodiscard]] std::filesystem::path profile_for_run(const std::string& option, const MeasurementRun& run);
 
 }  // namespace mlasim::cli

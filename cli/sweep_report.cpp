@@ -13,6 +13,7 @@
 #include "reports/chart.hpp"
 #include "reports/gnuplot.hpp"
 #include "reports/html.hpp"
+#include "sim/device/attention_kernel_model.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
 
@@ -439,11 +440,17 @@ class ReportBuilder {
         true);
     out.push_back(plan(tps, "Output tokens/s per GPU (log scale)."));
 
-    out.push_back(
-        plan(roofline(g, batch, s_q, base, what),
-             "Attention cores on the roofline: one point per variant and context, achieved FLOP/s = "
-             "attention FLOPs / attention time, intensity = attention FLOPs / attention HBM bytes. "
-             "Dashed: datasheet ceilings; solid: the ceilings the model uses in this device mode."));
+    std::string roofline_caption =
+        "Attention cores on the roofline: one point per variant and context, achieved FLOP/s = "
+        "attention FLOPs / attention time, intensity = attention FLOPs / attention HBM bytes. "
+        "Dashed: datasheet ceilings; solid: the ceilings the model uses in this device mode.";
+    if (const HardwareSpec* hw = hardware(g.hardware); hw != nullptr && shows_measured(*hw)) {
+      roofline_caption +=
+          " Measured: our decode kernels' calibration tables, one point per measured (batch, context) "
+          "node of each uniform-length shape (FLOPs and bytes of one call over its median time); the "
+          "solid measured ceiling is the copy probe's BW∞ under the best bf16 GEMM rate.";
+    }
+    out.push_back(plan(roofline(g, batch, s_q, base, what), roofline_caption));
 
     // Where the time goes, one stacked chart per variant.
     for (std::size_t v = 0; v < variants_.size(); ++v) {
@@ -510,7 +517,66 @@ class ReportBuilder {
       }
       r.series.push_back(std::move(s));
     }
+    if (const HardwareSpec* hw = hardware(g.hardware); hw != nullptr && shows_measured(*hw))
+      add_measured(*hw, r);
     return r;
+  }
+
+  // DESIGN.md §10: measured kernel points beside the predicted ones, only in calibrated mode and only when
+  // the profile has our kernels' tables; every other roofline stays as it was.
+  bool shows_measured(const HardwareSpec& hw) const {
+    if (spec_.device_mode != DeviceMode::kCalibrated) return false;
+    const auto& tables = hw.calibration.attention;
+    return std::any_of(tables.begin(), tables.end(),
+                       [](const AttentionTable& t) { return !t.variable_lengths; });
+  }
+
+  // The measured ceiling (copy ramp's BW∞, best bf16 GEMM rate) and one series per kernel of the measured
+  // table nodes. The sweep's solid model ceiling is dropped when it is the same roof, so that it is drawn
+  // once.
+  void add_measured(const HardwareSpec& hw, Roofline& r) const {
+    const Calibration& cal = hw.calibration;
+    const BandwidthRamp* ramp = cal.hbm_ramp();
+    const auto peak = cal.gemm_peak_flops_per_s.find(Dtype::kBf16);
+    if (ramp != nullptr && peak != cal.gemm_peak_flops_per_s.end() && peak->second > 0.0) {
+      Ceiling measured{fmt::format("{} measured (copy BW∞, bf16 GEMM)", hw.name), peak->second,
+                       ramp->bw_inf_bytes_per_s, false, 0};
+      const auto same = std::find_if(r.ceilings.begin(), r.ceilings.end(), [&](const Ceiling& c) {
+        return !c.dashed && c.peak_flops_per_s == measured.peak_flops_per_s &&
+               c.bandwidth_bytes_per_s == measured.bandwidth_bytes_per_s;
+      });
+      if (same != r.ceilings.end()) {
+        measured.label = fmt::format("{} measured = model ceiling", hw.name);
+        *same = measured;
+      } else {
+        measured.color = 1;
+        r.ceilings.push_back(measured);
+      }
+    }
+    // Drawn first, under the predicted points; coloured after the variants.
+    int color = static_cast<int>(variants_.size());
+    std::vector<RooflineSeries> measured_series;
+    for (const AttentionKernel kernel : {AttentionKernel::kMla, AttentionKernel::kGqa}) {
+      RooflineSeries s;
+      s.title = fmt::format("measured: {} kernel", to_string(kernel));
+      for (const AttentionTable& t : cal.attention) {
+        if (t.kernel != kernel || t.variable_lengths) continue;
+        for (std::size_t bi = 0; bi < t.batch.size(); ++bi) {
+          for (std::size_t ci = 0; ci < t.context.size(); ++ci) {
+            const double seconds = t.at(bi, ci);
+            if (!(seconds > 0.0)) continue;  // NaN: not measured
+            const KernelWork w =
+                table_call_work(kernel, t.batch[bi], t.context[ci], t.s_q, t.n_h, t.n_kv, t.d);
+            s.intensity_flop_per_byte.push_back(w.bytes > 0.0 ? w.flops / w.bytes : kNaN);
+            s.achieved_flops_per_s.push_back(w.flops / seconds);
+          }
+        }
+      }
+      if (s.intensity_flop_per_byte.empty()) continue;
+      s.color = color++;
+      measured_series.push_back(std::move(s));
+    }
+    r.series.insert(r.series.begin(), measured_series.begin(), measured_series.end());
   }
 
   std::vector<Figure> figures(const std::vector<std::size_t>& charts,

@@ -90,7 +90,9 @@ struct SeqSums {
   double context = 0;  ///< ΣL: KV tokens read
   double pairs = 0;    ///< (query, key) pairs scored
   bool prefill = false;  ///< holds prefill chunks (causal), not only decodes
+  double min_context = 0, max_context = 0;  ///< over the sequences (0 when empty)
   [[nodiscard]] bool empty() const { return tokens == 0; }
+  [[nodiscard]] bool mixed() const { return min_context != max_context; }
 };
 
 /// The share of the busiest of `ranks` DP-attention ranks: ceil(n / ranks) of the n sequences, each of the
@@ -98,7 +100,8 @@ struct SeqSums {
 SeqSums busiest_rank(const SeqSums& all, int ranks) {
   if (ranks <= 1 || all.sequences == 0) return all;
   const double share = std::ceil(all.sequences / ranks) / all.sequences;
-  return SeqSums{all.sequences * share, all.tokens * share, all.context * share, all.pairs * share, all.prefill};
+  return SeqSums{all.sequences * share, all.tokens * share, all.context * share, all.pairs * share,
+                 all.prefill,          all.min_context,     all.max_context};
 }
 
 void add_sequence(SeqSums& s, const SequenceWork& w) {
@@ -111,6 +114,8 @@ void add_sequence(SeqSums& s, const SequenceWork& w) {
   // Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs.
   s.pairs += w.prefill ? q * l - q * (q - 1.0) / 2.0 : q * l;
   s.prefill = s.prefill || w.prefill;
+  s.min_context = s.sequences == 1 ? l : std::min(s.min_context, l);
+  s.max_context = std::max(s.max_context, l);
 }
 
 class Builder {
@@ -193,7 +198,8 @@ void add_mha_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.kv_read_bytes = layers * 2.0 * s.n_kv * d * b.c() * ss.context;
     op.activation_bytes = layers * 2.0 * ss.tokens * s.n_h * d * b.a();
     op.gemm_m = ss.tokens;
-    op.attention = AttentionCall{false, ss.prefill, ss.sequences, ss.context, ss.tokens, s.n_h, s.n_kv, int(d), int(d)};
+    op.attention = AttentionCall{false,     ss.prefill, ss.mixed(), ss.sequences, ss.context, ss.tokens,
+                                 s.n_h,     s.n_kv,     int(d),     int(d)};
     b.push(std::move(op));
   };
   core("attention_decode", decode);
@@ -247,8 +253,8 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.kv_read_bytes = layers * (dc + dr) * b.c() * absorbed.context;
     op.activation_bytes = layers * ta * nh * ((dc + dr) + dc) * b.a();
     op.gemm_m = ta;
-    op.attention = AttentionCall{true,       absorbed.prefill, absorbed.sequences, absorbed.context, ta, nh, 1.0,
-                                 int(dc + dr), int(dc)};
+    op.attention = AttentionCall{true, absorbed.prefill, absorbed.mixed(), absorbed.sequences, absorbed.context,
+                                 ta,   nh,               1.0,              int(dc + dr),       int(dc)};
     b.push(std::move(op));
     Op vup = Builder::base("v_up_bmm", OpClass::kGemm, layers);
     vup.flops = layers * 2.0 * ta * nh * dc * dv;
@@ -278,8 +284,8 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.activation_bytes =
         layers * (naive.context * nh * (dn + dv) + naive.tokens * nh * (dn + dr + dv)) * b.a();
     op.gemm_m = naive.tokens;
-    op.attention = AttentionCall{false, true, naive.sequences, naive.context, naive.tokens, nh, nh, int(dn + dr),
-                                 int(dv)};
+    op.attention = AttentionCall{false, true,         naive.mixed(), naive.sequences, naive.context,
+                                 naive.tokens, nh,   nh,            int(dn + dr),    int(dv)};
     b.push(std::move(op));
   }
   b.gemm("o_proj", layers, t, nh * dv, h);
@@ -343,6 +349,10 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       into.context += from.context;
       into.pairs += from.pairs;
       into.prefill = into.prefill || from.prefill;
+      if (from.sequences > 0) {
+        into.min_context = into.sequences == from.sequences ? from.min_context : std::min(into.min_context, from.min_context);
+        into.max_context = std::max(into.max_context, from.max_context);
+      }
     };
     switch (shape.mla_mode) {
       case MlaMode::kAbsorbed:

@@ -65,6 +65,9 @@ struct StepShape {
 struct AttentionCall {
   bool mla = false;        ///< absorbed MLA: MQA over one latent head (K = [c; k_r], V = c)
   bool prefill = false;    ///< prefill chunks (causal), not decode
+  /// The sequences hold different contexts: the split-KV schedule then cuts some sequence between parts (a
+  /// combine pass), which a uniform batch of B <= parts sequences avoids.
+  bool mixed_lengths = false;
   double sequences = 0;    ///< B
   double context_sum = 0;  ///< ΣL: KV tokens read
   double new_tokens = 0;   ///< T: query tokens (B·s_q for decode)

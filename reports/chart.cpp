@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 namespace mlasim {
 
@@ -144,6 +145,62 @@ RooflineRange roofline_range(const Roofline& r) {
   out.y_min = decade_below(y_lo / 2);
   out.y_max = decade_above(y_hi * 2);
   return out;
+}
+
+// A scatter chart's ranges: the drawable points' extent (and, on y, the reference lines' ends), padded by
+// 10^0.1 on a log axis and by 5% of the span on a linear one.
+struct ScatterRange {
+  double x_lo = 0, x_hi = 0, y_lo = 0, y_hi = 0;
+};
+
+std::pair<double, double> padded(double lo, double hi, const Axis& axis) {
+  if (!(hi >= lo)) return axis.log ? std::pair{1.0, 10.0} : std::pair{0.0, 1.0};
+  if (axis.log) {
+    const double pad = std::pow(10.0, 0.1);
+    return {lo / pad, hi * pad};
+  }
+  double span = hi - lo;
+  if (!(span > 0.0)) span = std::max(std::abs(lo), 1.0);
+  return {lo - 0.05 * span, hi + 0.05 * span};
+}
+
+double line_y(const ReferenceLine& line, double x) {
+  return line.kind == ReferenceLine::Kind::kProportional ? line.value * x : line.value;
+}
+
+bool point_drawable(const ScatterChart& c, const ScatterSeries& s, std::size_t i) {
+  return i < s.y.size() && drawable(s.x[i], c.x.log) && drawable(s.y[i], c.y.log);
+}
+
+ScatterRange scatter_range(const ScatterChart& c) {
+  double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo;
+  double y_lo = x_lo, y_hi = -x_lo;
+  for (const ScatterSeries& s : c.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      if (!point_drawable(c, s, i)) continue;
+      x_lo = std::min(x_lo, s.x[i]);
+      x_hi = std::max(x_hi, s.x[i]);
+      y_lo = std::min(y_lo, s.y[i]);
+      y_hi = std::max(y_hi, s.y[i]);
+    }
+  }
+  ScatterRange r;
+  std::tie(r.x_lo, r.x_hi) = padded(x_lo, x_hi, c.x);
+  for (const ReferenceLine& line : c.lines) {
+    for (const double x : {r.x_lo, r.x_hi}) {
+      const double y = line_y(line, x);
+      if (!drawable(y, c.y.log)) continue;
+      y_lo = std::min(y_lo, y);
+      y_hi = std::max(y_hi, y);
+    }
+  }
+  std::tie(r.y_lo, r.y_hi) = padded(y_lo, y_hi, c.y);
+  return r;
+}
+
+std::string describe(const ReferenceLine& line) {
+  return line.kind == ReferenceLine::Kind::kProportional ? fmt::format("y = {} * x", number(line.value))
+                                                         : fmt::format("y = {}", number(line.value));
 }
 
 }  // namespace
@@ -309,6 +366,64 @@ std::string to_gnuplot(const Roofline& r, const std::string& data_file_name) {
   return out;
 }
 
+std::string to_dat(const ScatterChart& c) {
+  const ScatterRange range = scatter_range(c);
+  std::string out = fmt::format(
+      "# {}\n"
+      "# Blocks separated by two blank lines (gnuplot `index`): first the reference lines, two points each\n"
+      "# (the ends of the x range), then the points of each series.\n",
+      one_line(c.title));
+  bool first = true;
+  auto block = [&](const std::string& header) {
+    out += first ? "" : "\n\n";
+    first = false;
+    out += header;
+  };
+  for (const ReferenceLine& line : c.lines) {
+    block(fmt::format("# line: {}{}\n# x y\n", describe(line),
+                      line.title.empty() ? "" : " (" + one_line(line.title) + ")"));
+    for (const double x : {range.x_lo, range.x_hi}) {
+      out += fmt::format("{} {}\n", number(x), number(on_axis(line_y(line, x), c.y)));
+    }
+  }
+  for (const ScatterSeries& s : c.series) {
+    block(fmt::format("# series: {}\n# x: {}; y: {}\n", one_line(s.title), one_line(c.x.label),
+                      one_line(c.y.label)));
+    const std::size_t n = std::min(s.x.size(), s.y.size());
+    if (n == 0) out += "NaN NaN\n";  // an empty block would shift every later `index`
+    for (std::size_t i = 0; i < n; ++i) {
+      out += fmt::format("{} {}\n", number(on_axis(s.x[i], c.x)), number(on_axis(s.y[i], c.y)));
+    }
+  }
+  return out;
+}
+
+std::string to_gnuplot(const ScatterChart& c, const std::string& data_file_name) {
+  const ScatterRange range = scatter_range(c);
+  std::string out = preamble(c.name, c.title, data_file_name);
+  out += axis_commands(c.x, 'x') + axis_commands(c.y, 'y');
+  out += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(range.x_lo), number(range.x_hi),
+                     number(range.y_lo), number(range.y_hi));
+  std::vector<std::string> plots;
+  const std::string data = quoted(data_file_name);
+  auto source = [&]() { return plots.empty() ? data : std::string("''"); };
+  int index = 0;
+  for (const ReferenceLine& line : c.lines) {
+    plots.push_back(fmt::format("{} index {} using 1:2 with lines lw {} dt {} lc rgb '{}' {}", source(),
+                                index++, line.dashed ? 1 : 2, line.dashed ? 2 : 1,
+                                line.dashed ? "#777777" : "#222222",
+                                line.title.empty() ? std::string("notitle") : "title " + quoted(line.title)));
+  }
+  for (std::size_t k = 0; k < c.series.size(); ++k) {
+    const ScatterSeries& s = c.series[k];
+    plots.push_back(fmt::format("{} index {} using 1:2 with points pt {} ps {} lc rgb '{}' title {}",
+                                source(), index++, s.hollow ? 6 : 7, s.hollow ? "0.9" : "0.7",
+                                color_of(s.color, k), quoted(s.title)));
+  }
+  out += fmt::format("plot {}\n", fmt::join(plots, ", \\\n     "));
+  return out;
+}
+
 bool has_drawable_points(const LineChart& chart) {
   for (std::size_t i = 0; i < chart.x_values.size(); ++i) {
     if (!drawable(chart.x_values[i], chart.x.log)) continue;
@@ -325,6 +440,15 @@ bool has_drawable_points(const Roofline& roofline) {
     for (std::size_t i = 0; i < s.intensity_flop_per_byte.size() && i < s.achieved_flops_per_s.size(); ++i) {
       if (drawable(s.intensity_flop_per_byte[i], true) && drawable(s.achieved_flops_per_s[i], true))
         return true;
+    }
+  }
+  return false;
+}
+
+bool has_drawable_points(const ScatterChart& chart) {
+  for (const ScatterSeries& s : chart.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      if (point_drawable(chart, s, i)) return true;
     }
   }
   return false;

@@ -1,5 +1,5 @@
 #pragma once
-/// A small chart model — line charts, stacked areas and rooflines — and its gnuplot form: a
+/// A small chart model — line charts, stacked areas, rooflines and scatter charts — and its gnuplot form: a
 /// whitespace-separated data file (`to_dat`) and a script that renders it to SVG (`to_gnuplot`). Pure
 /// functions returning text, so identical charts give byte-identical files; callers write them through
 /// OutputSet or run them (gnuplot.hpp).
@@ -72,6 +72,36 @@ struct Roofline {
   std::vector<RooflineSeries> series;
 };
 
+/// One set of markers of a ScatterChart: points anywhere, no line through them.
+struct ScatterSeries {
+  std::string title;
+  std::vector<double> x;  ///< one per point
+  std::vector<double> y;  ///< same length; NaN (or non-positive on a log axis): no point
+  bool hollow = false;    ///< open markers instead of filled ones (a second model beside the first)
+  int color = -1;         ///< palette index; -1: the series' position in the chart
+};
+
+/// A straight reference line across a ScatterChart's x range: y = value·x (straight on log-log axes too), or
+/// the horizontal y = value.
+struct ReferenceLine {
+  enum class Kind { kProportional, kHorizontal };
+  Kind kind = Kind::kProportional;
+  double value = 1.0;   ///< slope a of y = a·x, or the height of the horizontal line (y-axis units)
+  std::string title;    ///< key entry; empty: none (a second line of a pair shares the first one's entry)
+  bool dashed = false;  ///< dashed lines are drawn lighter: bands; solid: the line of no error
+};
+
+/// Points of several series with their own x values (predicted versus measured, error versus x) and
+/// reference lines. Both ranges are set from the points (and the horizontal lines), padded, so that the
+/// reference lines run from border to border.
+struct ScatterChart {
+  std::string name;  ///< file stem, [A-Za-z0-9_-]: NAME.dat, NAME.gp, NAME.svg
+  std::string title;
+  Axis x, y;
+  std::vector<ReferenceLine> lines;
+  std::vector<ScatterSeries> series;
+};
+
 /// The data file: `#` header lines naming the chart and its columns, then one row per x value (x, then each
 /// series' y and, when it has flags, a 0/1 column). Numbers {:.6g}; missing values NaN.
 [[nodiscard]] std::string to_dat(const LineChart& chart);
@@ -88,10 +118,19 @@ struct Roofline {
 /// The roofline's script: log-log, ceilings dashed or solid, each ridge marked and labelled.
 [[nodiscard]] std::string to_gnuplot(const Roofline& roofline, const std::string& data_file_name);
 
+/// Scatter data: one block per reference line (its two ends at the x range's ends), then one block per
+/// series (x, y); blocks separated by two blank lines (gnuplot `index`), numbers {:.6g}, NaN for no point.
+[[nodiscard]] std::string to_dat(const ScatterChart& chart);
+
+/// The scatter chart's script: ranges set, reference lines grey (dashed ones lighter), series as markers
+/// (filled, or open when hollow) in their palette colour.
+[[nodiscard]] std::string to_gnuplot(const ScatterChart& chart, const std::string& data_file_name);
+
 /// True when the chart has at least one point gnuplot can draw (finite, and positive on a log axis):
 /// gnuplot refuses a plot whose every point is undefined.
 [[nodiscard]] bool has_drawable_points(const LineChart& chart);
 [[nodiscard]] bool has_drawable_points(const Roofline& roofline);
+[[nodiscard]] bool has_drawable_points(const ScatterChart& chart);
 
 /// The fixed palette series colours come from (Tableau 10), as "#rrggbb".
 [[nodiscard]] const std::vector<std::string>& chart_palette();

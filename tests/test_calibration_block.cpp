@@ -93,29 +93,45 @@ TEST_CASE("a calibration block written as YAML loads back to the same numbers") 
   CHECK(calibration_to_yaml(Calibration{}) == "calibration: {}\n");
 }
 
-TEST_CASE("calibrated mode: a GEMM takes the measured rate at its m; small ops follow the copy ramp") {
+TEST_CASE("calibrated mode: a GEMM takes its measured time at its m; small ops follow the copy ramp") {
   HardwareSpec hw = test::h100();
   hw.calibration = calibration_from_fits(synthetic_fits(), "test");
   const DeviceModel dev(hw, DeviceMode::kCalibrated, LaunchMode::kEager);
-  Op op;
-  op.name = "weights";
-  op.op_class = OpClass::kGemm;
-  op.count = 4;
-  op.gemm_m = 1;
-  op.gemm_n = 8192;
-  op.gemm_k = 8192;
-  op.flops = 4 * 2.0 * 8192 * 8192;  // m = 1 on the measured shape: 1.5 TFLOP/s
-  op.weight_bytes = 4 * 8192.0 * 8192 * 2;
-  const OpTime t = dev.time_op(op, Precision{}, 1);
-  CHECK(t.time_s == Approx(op.flops / 1.5e12 + 4 * 2.4e-6));
+  const GemmEfficiencyTable& table = hw.calibration.gemm[0];  // lt_bf16 8192 x 8192: m = 1, 4096, 8192
+  REQUIRE(table.key().n == 8192);
+  const GemmRoofline roof = hw.calibration.gemm_roofline(Dtype::kBf16);
+  REQUIRE(roof.valid());
+  CHECK(roof.flops_per_s == 720e12);     // the best bf16 rate measured
+  CHECK(roof.bytes_per_s == 2.95e12);    // the copy ramp
+  CHECK(roof.t0_s == 3.5e-6);            // its t0 (no single-launch gap measured here)
+  const auto gemm_op = [&](double m) {
+    Op op;
+    op.name = "weights";
+    op.op_class = OpClass::kGemm;
+    op.count = 4;
+    op.gemm_m = m;
+    op.gemm_n = 8192;
+    op.gemm_k = 8192;
+    op.flops = 4 * table.flops_at(m);
+    op.weight_bytes = 4 * table.bytes_at(m);
+    return op;
+  };
+  // m = 1, a measured point of this shape: exactly its measured time (1.5 TFLOP/s), plus four eager launches.
+  const OpTime t = dev.time_op(gemm_op(1), Precision{}, 1);
+  CHECK(t.time_s == Approx(4 * table.flops_at(1) / 1.5e12 + 4 * 2.4e-6));
   CHECK(t.provenance == Provenance::kMeasured);
-  op.gemm_m = 64;  // between m = 1 and m = 4096: log-log interpolation of the rate
-  op.flops = 4 * 2.0 * 64 * 8192 * 8192;
-  const double rate = std::exp(std::log(1.5) + std::log(64.0) / std::log(4096.0) * (std::log(700.0) - std::log(1.5)));
-  CHECK(dev.time_op(op, Precision{}, 1).time_s == Approx(op.flops / (rate * 1e12) + 4 * 2.4e-6));
-  CHECK(dev.time_op(op, Precision{}, 1).provenance == Provenance::kInterpolated);
-  op.gemm_n = 9000;  // not a probed shape: the nearest one's rate, extrapolated
-  CHECK(dev.time_op(op, Precision{}, 1).provenance == Provenance::kExtrapolated);
+  // m = 64, between m = 1 and m = 4096: the residual measured / roofline interpolated in log m, by hand.
+  const auto residual = [&](double m, double tflops) {
+    return table.flops_at(m) / (tflops * 1e12) / roof.time_s(table.flops_at(m), table.bytes_at(m));
+  };
+  const double r1 = residual(1, 1.5), r4096 = residual(4096, 700.0);
+  const double r64 = std::exp(std::log(r1) + std::log(64.0) / std::log(4096.0) * (std::log(r4096) - std::log(r1)));
+  const OpTime t64 = dev.time_op(gemm_op(64), Precision{}, 1);
+  CHECK(t64.time_s == Approx(4 * r64 * roof.time_s(table.flops_at(64), table.bytes_at(64)) + 4 * 2.4e-6));
+  CHECK(t64.provenance == Provenance::kInterpolated);
+  Op other = gemm_op(64);
+  other.gemm_n = 9000;  // not a probed shape: the nearest one's residual, extrapolated
+  CHECK(dev.time_op(other, Precision{}, 1).provenance == Provenance::kExtrapolated);
 
   Op norm;
   norm.name = "norm";

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "cli/sweep_report.hpp"
 #include "reports/chart.hpp"
@@ -246,4 +249,113 @@ TEST_CASE("with gnuplot the report embeds one SVG per chart, byte-identical run 
   CHECK(html.find("<?xml") == std::string::npos);
   CHECK(html.find("id=\"gnuplot_canvas\"") == std::string::npos);  // every id carries its figure's prefix
   CHECK_THAT(html, Catch::Contains("id=\"f1_gnuplot_canvas\""));
+}
+
+namespace {
+
+// The llama sweep on an H100 whose calibration holds one small MLA table (h_q 16, s_q 1; batch 1 and 8 ×
+// context 1k and 4k, one node not measured), a copy ramp and a bf16 GEMM peak.
+SweepSpec llama_sweep_with_mla_table(DeviceMode mode) {
+  SweepSpec spec = llama_sweep();
+  Calibration& cal = spec.hardware.at(0).calibration;
+  AttentionTable t;
+  t.kernel = AttentionKernel::kMla;
+  t.s_q = 1;
+  t.n_h = 16;
+  t.n_kv = 1;
+  t.d = 576;
+  t.batch = {1, 8};
+  t.context = {1024, 4096};
+  t.time_s = {10e-6, 20e-6, 40e-6, std::nan("")};
+  cal.attention = {t};
+  cal.bandwidth["copy"] = BandwidthRamp{2e-6, 3e12, 1e6, 1e9};
+  cal.gemm_peak_flops_per_s[Dtype::kBf16] = 700e12;
+  spec.device_mode = mode;
+  return spec;
+}
+
+// The lines of one block of a roofline data file (after its two header lines), "" when absent.
+std::vector<std::string> dat_block(const std::string& dat, const std::string& header) {
+  std::vector<std::string> out;
+  const std::size_t at = dat.find(header + "\n");
+  if (at == std::string::npos) return out;
+  std::size_t pos = dat.find('\n', dat.find('\n', at) + 1) + 1;  // skip the block's two comment lines
+  while (pos < dat.size() && dat[pos] != '\n') {
+    const std::size_t nl = dat.find('\n', pos);
+    out.push_back(dat.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "in calibrated mode the attention roofline shows the measured kernel points and the measured ceiling") {
+  const EnvGuard env("MLASIM_GNUPLOT", "none");
+  const SweepSpec spec = llama_sweep_with_mla_table(DeviceMode::kCalibrated);
+  const Table table = run_sweep(spec);
+  const cli::SweepReport r = cli::build_sweep_report(spec, table, summary_of(table), true);
+  int rooflines = 0;
+  for (const auto& [name, dat] : r.files) {
+    if (name.find("_roofline.dat") == std::string::npos) continue;
+    ++rooflines;
+    INFO(name);
+    // FlashMLA's counting (DESIGN.md §11), per call: FLOPs = 2·s_q·h_q·(576 + 512)·ΣL,
+    // bytes = 2·(576·ΣL + B·s_q·h_q·(576 + 512)).
+    const auto flops = [](double b, double l) { return 2.0 * 1 * 16 * (576 + 512) * b * l; };
+    const auto bytes = [](double b, double l) { return 2.0 * (576 * b * l + b * 1 * 16 * (576 + 512)); };
+    const std::vector<std::string> points = dat_block(dat, "# series: measured: mla kernel");
+    REQUIRE(points.size() == 3);  // (8, 4096) was not measured
+    const double expected[3][3] = {{1, 1024, 10e-6}, {1, 4096, 20e-6}, {8, 1024, 40e-6}};
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto [b, l, t] = std::tuple{expected[i][0], expected[i][1], expected[i][2]};
+      double x = 0, y = 0;
+      int flag = -1;
+      std::istringstream(points[i]) >> x >> y >> flag;
+      CHECK(x == Approx(flops(b, l) / bytes(b, l)).epsilon(1e-5));
+      CHECK(y == Approx(flops(b, l) / t).epsilon(1e-5));
+      CHECK(flag == 0);
+    }
+    CHECK(flops(1, 1024) == 35651584.0);  // the numbers by hand: b 1, L 1k
+    CHECK(bytes(1, 1024) == 1214464.0);
+    CHECK(dat.find("measured: gqa kernel") == std::string::npos);  // no GQA table
+    // KV cache in bf16: the model's solid ceiling is the measured one (copy BW∞, bf16 GEMM peak), drawn once.
+    CHECK_THAT(dat,
+               Catch::Contains("# ceiling: H100 SXM measured = model ceiling: peak 7e+14 FLOP/s, bandwidth "
+                               "3e+12 B/s"));
+    CHECK(dat.find("model ceiling (calibrated)") == std::string::npos);
+    CHECK_THAT(dat, Catch::Contains("# ceiling: H100 SXM datasheet (bf16)"));
+  }
+  CHECK(rooflines == 3);  // batch 1, 16, 64
+  CHECK_THAT(file_of(r, "report.html"), Catch::Contains("Measured: our decode kernels"));
+
+  // KV cache in fp8: the model's ceiling (fp8 rate) is another roof; the measured one is drawn beside it.
+  SweepSpec fp8 = spec;
+  fp8.precision.kv_cache = Dtype::kFp8;
+  fp8.batch = {1};
+  const Table fp8_table = run_sweep(fp8);
+  const cli::SweepReport f = cli::build_sweep_report(fp8, fp8_table, summary_of(fp8_table), true);
+  for (const auto& [name, dat] : f.files) {
+    if (name.find("_roofline.dat") == std::string::npos) continue;
+    CHECK_THAT(dat, Catch::Contains("# ceiling: H100 SXM model ceiling (calibrated)"));
+    CHECK_THAT(dat, Catch::Contains("# ceiling: H100 SXM measured (copy BW∞, bf16 GEMM): peak 7e+14 FLOP/s"));
+    CHECK(dat_block(dat, "# series: measured: mla kernel").size() == 3);
+  }
+}
+
+TEST_CASE("a datasheet sweep's report is unchanged by a calibration in its profile") {
+  const EnvGuard env("MLASIM_GNUPLOT", "none");
+  const SweepSpec with = llama_sweep_with_mla_table(DeviceMode::kDatasheet);
+  const Table table = run_sweep(with);
+  const cli::SweepReport a = cli::build_sweep_report(with, table, summary_of(table), true);
+  const Table plain_table = run_sweep(llama_sweep());
+  const cli::SweepReport b =
+      cli::build_sweep_report(llama_sweep(), plain_table, summary_of(plain_table), true);
+  REQUIRE(a.files.size() == b.files.size());
+  for (std::size_t i = 0; i < a.files.size(); ++i) {
+    INFO(a.files[i].first);
+    CHECK(a.files[i] == b.files[i]);
+    CHECK(a.files[i].second.find("measured") == std::string::npos);
+  }
 }

@@ -52,6 +52,7 @@ std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRo
     t.batch = sorted_unique(std::move(batches));
     t.context = sorted_unique(std::move(contexts));
     t.time_s.assign(t.batch.size() * t.context.size(), std::nan(""));
+    if (t.variable_lengths) t.mean_context.assign(t.time_s.size(), std::nan(""));
     std::vector<const AttentionRow*> source(t.time_s.size(), nullptr);
     for (const AttentionRow* r : members) {
       const auto bi = static_cast<std::size_t>(std::lower_bound(t.batch.begin(), t.batch.end(), r->batch) -
@@ -66,6 +67,7 @@ std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRo
       }
       source[flat] = r;
       t.time_s[flat] = r->median_s;
+      if (t.variable_lengths) t.mean_context[flat] = r->sum_context / r->batch;
     }
     out.push_back(std::move(t));
   }

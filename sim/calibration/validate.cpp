@@ -50,6 +50,7 @@ using TableKey = std::tuple<AttentionKernel, bool, int, int, int, int>;
 AttentionCall call_of(const AttentionRow& r) {
   AttentionCall c;
   c.mla = r.kernel == AttentionKernel::kMla;
+  c.mixed_lengths = r.variable_lengths && r.batch > 1;
   c.sequences = r.batch;
   c.context_sum = r.sum_context;
   c.new_tokens = double(r.batch) * r.s_q;
@@ -75,10 +76,6 @@ std::set<std::size_t> attention_holdout(const std::vector<AttentionRow>& rows, c
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const AttentionRow& r = rows[i];
     if (!r.check_passed) continue;
-    if (r.variable_lengths) {
-      out.insert(i);  // the tables hold uniform lengths only: every mixed-length point is a prediction
-      continue;
-    }
     tables[{r.kernel, r.variable_lengths, r.s_q, r.n_h, r.n_kv, r.d}].push_back(i);
   }
   for (auto& [key, members] : tables) {

@@ -105,7 +105,7 @@ GemmEfficiencyTable read_gemm_table(const YamlValue& v) {
 }
 
 AttentionTable read_attention_table(const YamlValue& v) {
-  const YamlMap m = v.as_map({"shape", "batch", "context", "time_us"});
+  const YamlMap m = v.as_map({"shape", "batch", "context", "time_us", "mean_context"});
   const YamlMap s = m.required("shape").as_map({"kernel", "lengths", "s_q", "n_h", "n_kv", "d"});
   AttentionTable t;
   t.kernel = parse_named(s.required("kernel"), parse_attention_kernel, "attention kernel", {"mla", "gqa"});
@@ -139,6 +139,19 @@ AttentionTable read_attention_table(const YamlValue& v) {
     }
   }
   if (!any) rows.fail("holds no measured value");
+  if (const auto means = m.optional("mean_context")) {
+    const std::vector<YamlValue> mean_rows = means->as_list();
+    if (mean_rows.size() != t.batch.size()) {
+      means->fail(fmt::format("has {} rows for {} batch values", mean_rows.size(), t.batch.size()));
+    }
+    for (const YamlValue& row : mean_rows) {
+      const std::vector<double> values = read_numbers(row, true);
+      if (values.size() != t.context.size()) {
+        row.fail(fmt::format("has {} values for {} context values", values.size(), t.context.size()));
+      }
+      t.mean_context.insert(t.mean_context.end(), values.begin(), values.end());
+    }
+  }
   return t;
 }
 
@@ -263,6 +276,14 @@ std::string calibration_to_yaml(const Calibration& c) {
         std::vector<double> row;
         for (std::size_t ci = 0; ci < t.context.size(); ++ci) row.push_back(t.at(b, ci) * 1e6);
         out += "        - " + flow_list(row, number) + "\n";
+      }
+      if (!t.mean_context.empty()) {
+        out += "      mean_context:\n";
+        for (std::size_t b = 0; b < t.batch.size(); ++b) {
+          std::vector<double> row;
+          for (std::size_t ci = 0; ci < t.context.size(); ++ci) row.push_back(t.mean_context_at(b, ci));
+          out += "        - " + flow_list(row, number) + "\n";
+        }
       }
     }
   }

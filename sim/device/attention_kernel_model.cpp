@@ -52,13 +52,16 @@ SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionC
       sequences * static_cast<long long>(std::ceil(std::max(mean_context, 1.0) / design.page_tokens));
   const attention::ScheduleShape shape = attention::schedule_shape(pages, sequences, opt);
   l.parts = double(shape.parts);
+  // Mixed lengths: the parts' runs of equal work cut sequences wherever their boundaries fall, so with several
+  // parts some sequence is split (a combine pass) and each boundary adds a piece.
+  const bool mixed_split = call.mixed_lengths && shape.parts > 1;
   l.ctas = l.row_blocks * l.parts;
   const double slots = double(opt.num_sms) * design.ctas_per_sm;
   l.waves = std::ceil(l.ctas / slots);
   l.active_sms = std::min(double(opt.num_sms), std::ceil(std::min(l.ctas, slots) / design.ctas_per_sm));
   l.slot_fill = l.ctas / (l.waves * slots);
-  l.combine = shape.max_splits > 1;
-  l.segments = double(shape.segments);
+  l.combine = shape.max_splits > 1 || mixed_split;
+  l.segments = mixed_split ? std::max(double(shape.segments), batch + l.parts - 1.0) : double(shape.segments);
   return l;
 }
 
@@ -152,13 +155,12 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
   // costs, occupancy) varies slowly, so interpolating it in log space is close even across the change from
   // memory- to compute-bound, and a prediction is ramp(the call's own work) × residual (DESIGN.md §9).
   const auto residual = [](const KernelRamp& r, double t, const KernelWork& w) { return t / r.time_s(w.bytes, w.flops); };
-  // MLA: every uniform-length table joins one grid over (batch, context, h_q·s_q); two tables with the same
+  // MLA: the tables of one lengths kind join one grid over (batch, context, h_q·s_q); two tables with the same
   // rows (h_q 32 s_q 1 and h_q 16 s_q 2 do the same work) meet at their geometric mean.
-  std::vector<const AttentionTable*> mla;
+  std::vector<const AttentionTable*> mla_by_kind[2];
   for (const AttentionTable& t : calibration.attention) {
-    if (t.variable_lengths) continue;
     if (t.kernel == AttentionKernel::kMla) {
-      mla.push_back(&t);
+      mla_by_kind[t.variable_lengths ? 1 : 0].push_back(&t);
       continue;
     }
     const KernelRamp* r = ramp(attention_ramp_key(AttentionKernel::kGqa, t.d));
@@ -166,7 +168,8 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
     std::vector<double> values(t.time_s.size());
     for (std::size_t bi = 0; bi < t.batch.size(); ++bi) {
       for (std::size_t ci = 0; ci < t.context.size(); ++ci) {
-        const KernelWork w = table_call_work(AttentionKernel::kGqa, t.batch[bi], t.context[ci], t.s_q, t.n_h, t.n_kv, t.d);
+        const KernelWork w =
+            table_call_work(AttentionKernel::kGqa, t.batch[bi], t.mean_context_at(bi, ci), t.s_q, t.n_h, t.n_kv, t.d);
         values[bi * t.context.size() + ci] = residual(*r, t.at(bi, ci), w);
       }
     }
@@ -174,8 +177,8 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
     gqa_.back().shape.time_s.clear();
   }
   const KernelRamp* mla_ramp = ramp(attention_ramp_key(AttentionKernel::kMla, 0));
-  if (mla_ramp == nullptr) mla.clear();
-  if (!mla.empty()) {
+  for (const std::vector<const AttentionTable*>& mla : mla_by_kind) {
+    if (mla.empty() || mla_ramp == nullptr) continue;
     std::vector<double> batches, contexts, rows;
     for (const AttentionTable* t : mla) {
       batches.insert(batches.end(), t->batch.begin(), t->batch.end());
@@ -193,12 +196,11 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
         for (std::size_t ci = 0; ci < t->context.size(); ++ci) {
           const double time = t->at(bi, ci);
           if (std::isnan(time)) continue;
-          const KernelWork w = table_call_work(AttentionKernel::kMla, t->batch[bi], t->context[ci], t->s_q, t->n_h,
-                                               1.0, t->d);
-          const double v = residual(*mla_ramp, time, w);
+          const KernelWork w = table_call_work(AttentionKernel::kMla, t->batch[bi], t->mean_context_at(bi, ci), t->s_q,
+                                               t->n_h, 1.0, t->d);
           const std::size_t flat =
               (index_of(batches, t->batch[bi]) * contexts.size() + index_of(contexts, t->context[ci])) * rows.size() + r;
-          log_sum[flat] += std::log(v);
+          log_sum[flat] += std::log(residual(*mla_ramp, time, w));
           ++count[flat];
         }
       }
@@ -231,15 +233,21 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
   if (call.mla) {
     const KernelRamp* r = ramp(attention_ramp_key(AttentionKernel::kMla, 0));
     if (mla_.empty() || r == nullptr) return std::nullopt;
+    // The grid of the call's lengths kind (uniform or mixed), else the other one (then extrapolated).
+    const Grid* grid = &mla_.front();
+    for (const Grid& g : mla_) {
+      if (g.shape.variable_lengths == call.mixed_lengths) grid = &g;
+    }
+    const bool same_kind = grid->shape.variable_lengths == call.mixed_lengths;
     const double rows = call.q_heads * s_q;
-    const double d = mla_.front().shape.d;
+    const double d = grid->shape.d;
     const auto work_at = [&](const std::vector<double>& x) {
       return table_call_work(AttentionKernel::kMla, x[0], x[1], 1.0, x[2], 1.0, d);
     };
-    const GridEstimate e = estimate(mla_.front().grid, {batch, context, rows}, *r, bytes, flops);
+    const GridEstimate e = estimate(grid->grid, {batch, context, rows}, *r, bytes, flops);
     if (e.time_s <= 0.0) return std::nullopt;
     const KernelWork own = work_at({batch, context, rows});
-    const bool same_work = close(own.bytes, bytes) && close(own.flops, flops);
+    const bool same_work = same_kind && close(own.bytes, bytes) && close(own.flops, flops);
     KernelPrediction p{e.time_s, Provenance::kExtrapolated};
     if (e.inside && same_work) p.provenance = e.on_node ? Provenance::kMeasured : Provenance::kInterpolated;
     return p;
@@ -251,7 +259,10 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
   const double pairs = batch * kv_heads;
   std::vector<const Grid*> candidates;
   double best_d_distance = 1e300;
+  bool have_kind = false;  // a table of the call's lengths kind exists: use only those
+  for (const Grid& g : gqa_) have_kind = have_kind || g.shape.variable_lengths == call.mixed_lengths;
   for (const Grid& g : gqa_) {
+    if (have_kind && g.shape.variable_lengths != call.mixed_lengths) continue;
     const double dist = std::abs(std::log(double(g.shape.d)) - std::log(double(std::max(call.qk_dim, 1))));
     if (dist < best_d_distance - 1e-12) {
       best_d_distance = dist;
@@ -280,7 +291,8 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
     ev.rows = t_rows;
     ev.e = estimate(g->grid, {t_batch, context}, *r, bytes, flops);
     const KernelWork own = work_at({t_batch, context});
-    ev.same_shape = close(s.n_h, call.q_heads) && close(s.n_kv, kv_heads) && close(s.s_q, s_q) &&
+    ev.same_shape = s.variable_lengths == call.mixed_lengths && close(s.n_h, call.q_heads) &&
+                    close(s.n_kv, kv_heads) && close(s.s_q, s_q) &&
                     s.d == call.qk_dim && close(own.bytes, bytes) && close(own.flops, flops);
     if (ev.e.time_s > 0.0) by_rows.emplace(t_rows, ev);
   }

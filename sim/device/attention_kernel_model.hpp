@@ -70,7 +70,10 @@ struct KernelPrediction {
 };
 
 /// Our decode kernels' measured tables, prepared for lookups: MLA tables merged into one grid over
-/// (batch, context, query rows h_q·s_q); GQA tables one grid each over (batch, context).
+/// (batch, context, query rows h_q·s_q) per lengths kind; GQA tables one grid each over (batch, context). A
+/// mixed-length call uses the tables measured with mixed lengths (their schedule splits sequences and runs a
+/// combine pass, which a uniform batch may not), a uniform call the uniform ones; without a table of its kind
+/// it takes the other kind's, extrapolated.
 class CalibratedAttention {
  public:
   explicit CalibratedAttention(const Calibration& calibration);
@@ -90,7 +93,7 @@ class CalibratedAttention {
     AttentionTable shape;  ///< identity (time_s unused)
     LogGrid grid;
   };
-  std::vector<Grid> mla_;  ///< one merged grid (batch, context, rows)
+  std::vector<Grid> mla_;  ///< one merged grid (batch, context, rows) per lengths kind (uniform, mixed)
   std::vector<Grid> gqa_;  ///< one per measured shape (batch, context)
   std::vector<std::pair<std::string, KernelRamp>> ramps_;
   [[nodiscard]] const KernelRamp* ramp(const std::string& key) const;

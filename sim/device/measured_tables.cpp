@@ -163,6 +163,38 @@ LogGrid::LogGrid(std::vector<std::vector<double>> axes, std::vector<double> valu
       throw InputError(fmt::format("interpolation grid: value {:g} is not positive", v));
     }
   }
+  measured_.resize(log_values_.size());
+  for (std::size_t i = 0; i < log_values_.size(); ++i) measured_[i] = !std::isnan(log_values_[i]);
+  fill_holes();
+}
+
+void LogGrid::fill_holes() {
+  // Pass over the axes (last first) until nothing changes: each missing node between two known nodes of a
+  // line along an axis gets their log-linear interpolation.
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (std::size_t a = axes_.size(); a-- > 0;) {
+      const std::size_t n = axes_[a].size();
+      const std::size_t stride = strides_[a];
+      for (std::size_t start = 0; start < log_values_.size(); ++start) {
+        if ((start / stride) % n != 0) continue;  // visit each line along axis a once, from its first node
+        for (std::size_t i = 1; i + 1 < n; ++i) {
+          const std::size_t at = start + i * stride;
+          if (!std::isnan(log_values_[at])) continue;
+          std::size_t lo = i, hi = i;
+          while (lo > 0 && std::isnan(log_values_[start + lo * stride])) --lo;
+          while (hi + 1 < n && std::isnan(log_values_[start + hi * stride])) ++hi;
+          const double vlo = log_values_[start + lo * stride], vhi = log_values_[start + hi * stride];
+          if (std::isnan(vlo) || std::isnan(vhi)) continue;
+          const double f = (std::log(axes_[a][i]) - std::log(axes_[a][lo])) /
+                           (std::log(axes_[a][hi]) - std::log(axes_[a][lo]));
+          log_values_[at] = vlo + f * (vhi - vlo);
+          changed = true;
+        }
+      }
+    }
+  }
 }
 
 LogGrid::Lookup LogGrid::at(std::span<const double> x) const {
@@ -208,7 +240,11 @@ LogGrid::Lookup LogGrid::at(std::span<const double> x) const {
   }
   out.found = true;
   out.value = std::exp(acc);
-  out.on_node = on_node;
+  if (on_node) {
+    std::size_t index = 0;
+    for (std::size_t a = 0; a < axes_.size(); ++a) index += lo[a] * strides_[a];
+    out.on_node = measured_[index];
+  }
   return out;
 }
 
@@ -231,7 +267,7 @@ LogGrid::Node LogGrid::nearest_node(std::span<const double> x) const {
       const double d = std::log(axes_[a][idx[a]]) - std::log(x[a]);
       distance += d * d;
     }
-    if (std::isnan(log_values_[flat]) || !(distance < best_distance)) continue;
+    if (!measured_[flat] || !(distance < best_distance)) continue;
     best_distance = distance;
     best.found = true;
     best.value = std::exp(log_values_[flat]);

@@ -146,8 +146,15 @@ struct AttentionTable {
   std::vector<double> batch;    ///< ascending
   std::vector<double> context;  ///< ascending, tokens per sequence (mean for variable lengths)
   std::vector<double> time_s;   ///< [batch][context], row-major; NaN where not measured
+  /// Variable lengths: the mean context each measured batch actually had ([batch][context] like time_s; the
+  /// nominal context ± the draw). Empty: every batch held exactly its nominal context.
+  std::vector<double> mean_context;
 
   [[nodiscard]] double at(std::size_t bi, std::size_t ci) const { return time_s[bi * context.size() + ci]; }
+  /// The mean context of the batch measured at (bi, ci).
+  [[nodiscard]] double mean_context_at(std::size_t bi, std::size_t ci) const {
+    return mean_context.empty() ? context[ci] : mean_context[bi * context.size() + ci];
+  }
 };
 
 // ---------------------------------------------------------------- interpolation
@@ -158,13 +165,15 @@ struct AttentionTable {
 class LogGrid {
  public:
   /// `axes` each ascending and positive; `values` row-major over the axes (last axis fastest), positive or NaN.
-  /// Throws InputError on a size mismatch or a bad axis.
+  /// A missing node with measured nodes on both sides along some axis (a hole: a point skipped, failed or held
+  /// out) is filled by log-linear interpolation along the last such axis first; it still counts as not
+  /// measured. Throws InputError on a size mismatch or a bad axis.
   LogGrid(std::vector<std::vector<double>> axes, std::vector<double> values);
 
   struct Lookup {
-    bool found = false;   ///< the point lies inside the grid and every corner around it is measured
+    bool found = false;   ///< the point lies inside the grid and every corner around it is known
     double value = 0.0;   ///< when found
-    bool on_node = false; ///< the point is a grid node (its own measurement)
+    bool on_node = false; ///< the point is a measured grid node (its own measurement)
   };
   /// Interpolates at `x` (one coordinate per axis).
   [[nodiscard]] Lookup at(std::span<const double> x) const;
@@ -184,7 +193,9 @@ class LogGrid {
  private:
   std::vector<std::vector<double>> axes_;
   std::vector<double> log_values_;
+  std::vector<bool> measured_;
   std::vector<std::size_t> strides_;
+  void fill_holes();
 };
 
 }  // namespace mlasim

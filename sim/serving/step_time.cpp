@@ -3,7 +3,7 @@
 namespace mlasim {
 
 std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept {
-  // splitmix64-style mixing of the seven sums.
+  // splitmix64-style mixing of the seven sums and the mixedness flags.
   std::uint64_t h = 0x9E3779B97F4A7C15ULL;
   auto mix = [&h](std::int64_t v) {
     std::uint64_t x = static_cast<std::uint64_t>(v) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
@@ -21,6 +21,7 @@ std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept 
   mix(m.prefill_context);
   mix(m.prefill_pairs);
   mix(m.sampled);
+  mix((m.decode_mixed ? 1 : 0) + (m.prefill_mixed ? 2 : 0) + (m.all_mixed ? 4 : 0));
   return static_cast<std::size_t>(h);
 }
 

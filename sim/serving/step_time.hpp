@@ -14,8 +14,9 @@
 namespace mlasim {
 
 /// The sums through which a step's cost depends on its mix (see build_step: the ops are functions of the
-/// token, context and (query, key)-pair totals of the decode and prefill sequences and of the sampled count).
-/// Two mixes with equal StepMix cost exactly the same. Decodes here have one new token each.
+/// token, context and (query, key)-pair totals of the decode and prefill sequences, of the sampled count, and of
+/// whether each kind's contexts are all equal). Two mixes with equal StepMix cost exactly the same. Decodes
+/// here have one new token each.
 struct StepMix {
   std::int64_t decode_seqs = 0;      ///< decode sequences (= decode tokens)
   std::int64_t decode_context = 0;   ///< Σ context of decodes, after appending (= decode pairs)
@@ -24,22 +25,46 @@ struct StepMix {
   std::int64_t prefill_context = 0;  ///< Σ context after the chunk
   std::int64_t prefill_pairs = 0;    ///< Σ q·L − q(q − 1)/2 (causal)
   std::int64_t sampled = 0;          ///< sequences that produce a token this step
+  bool decode_mixed = false;         ///< the decodes' contexts are not all equal
+  bool prefill_mixed = false;        ///< the prefill chunks' contexts are not all equal
+  bool all_mixed = false;            ///< the contexts of decodes and prefills together are not all equal
 
   [[nodiscard]] std::int64_t sequences() const { return decode_seqs + prefill_seqs; }
   [[nodiscard]] std::int64_t tokens() const { return decode_seqs + prefill_tokens; }
   void add_decode(std::int64_t context) {
+    decode_mixed = decode_mixed || (decode_seqs > 0 && context != last_decode_context_);
+    last_decode_context_ = context;
+    note_context(context);
     ++decode_seqs;
     decode_context += context;
     ++sampled;
   }
   void add_prefill(std::int64_t chunk, std::int64_t context, bool samples) {
+    prefill_mixed = prefill_mixed || (prefill_seqs > 0 && context != last_prefill_context_);
+    last_prefill_context_ = context;
+    note_context(context);
     ++prefill_seqs;
     prefill_tokens += chunk;
     prefill_context += context;
     prefill_pairs += chunk * context - chunk * (chunk - 1) / 2;
     if (samples) ++sampled;
   }
-  friend bool operator==(const StepMix&, const StepMix&) = default;
+  /// Equal sums and equal mixedness: the last contexts seen are bookkeeping, not part of the key.
+  friend bool operator==(const StepMix& a, const StepMix& b) {
+    return a.decode_seqs == b.decode_seqs && a.decode_context == b.decode_context &&
+           a.prefill_seqs == b.prefill_seqs && a.prefill_tokens == b.prefill_tokens &&
+           a.prefill_context == b.prefill_context && a.prefill_pairs == b.prefill_pairs && a.sampled == b.sampled &&
+           a.decode_mixed == b.decode_mixed && a.prefill_mixed == b.prefill_mixed && a.all_mixed == b.all_mixed;
+  }
+
+ private:
+  void note_context(std::int64_t context) {
+    all_mixed = all_mixed || (sequences() > 0 && context != last_context_);
+    last_context_ = context;
+  }
+  std::int64_t last_decode_context_ = 0;
+  std::int64_t last_prefill_context_ = 0;
+  std::int64_t last_context_ = 0;
 };
 
 /// Fills the exact per-sequence work of the step being costed (implemented by the scheduler), so a cost

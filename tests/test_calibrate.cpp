@@ -243,3 +243,33 @@ TEST_CASE("a CSV cut short by a killed run loses only its torn last line, and sa
   CHECK_THROWS_WITH(parse_attention_csv(header + "mlx,1,512,uniform,1,16,1,576,512,1,1,1,1,1,20,4,4,4,4,16,pass\n", "t.csv"),
                     Catch::StartsWith("t.csv:2:1: error: kernel: unknown kernel 'mlx'"));
 }
+
+TEST_CASE("an isolated slow point is dropped as an outlier; a step, an edge and a fast point are kept") {
+  AttentionTable t;
+  t.kernel = AttentionKernel::kMla;
+  t.batch = {1, 8, 64};
+  t.context = {512, 1024, 2048, 4096};
+  // time ∝ batch^0.5 · context^0.8, smooth; then one point made 1.5x slower.
+  for (const double b : t.batch) {
+    for (const double l : t.context) t.time_s.push_back(1e-6 * std::sqrt(b) * std::pow(l, 0.8));
+  }
+  const std::vector<double> clean = t.time_s;
+  t.time_s[1 * 4 + 2] *= 1.5;  // batch 8, context 2048: inside on both axes
+  t.time_s[0 * 4 + 3] *= 1.5;  // batch 1, context 4096: the last context and the first batch, an edge on both
+  t.time_s[2 * 4 + 1] *= 0.7;  // batch 64, context 1024: fast, kept (noise is one-sided)
+  std::vector<SourceLocation> where(t.time_s.size());
+  where[6] = SourceLocation{"mla_decode.csv", 17, 0};
+  const std::vector<std::string> notes = drop_isolated_spikes(t, where);
+  REQUIRE(notes.size() == 1);
+  CHECK_THAT(notes[0], Catch::StartsWith("mla_decode.csv:17: mla batch 8 context 2048 dropped"));
+  CHECK(std::isnan(t.time_s[6]));
+  CHECK(t.time_s[3] == clean[3] * 1.5);
+  CHECK(t.time_s[9] == clean[9] * 0.7);
+  // A step up that stays up (a wave boundary) is not an isolated point: nothing is dropped.
+  AttentionTable step = t;
+  step.time_s = clean;
+  for (std::size_t ci = 2; ci < 4; ++ci) {
+    for (std::size_t bi = 0; bi < 3; ++bi) step.time_s[bi * 4 + ci] *= 1.4;
+  }
+  CHECK(drop_isolated_spikes(step, {}).empty());
+}

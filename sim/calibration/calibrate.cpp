@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "sim/calibration/bandwidth_fit.hpp"
@@ -33,9 +34,50 @@ double median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/// A measured point slower than both its neighbours suggest, on every axis where it has two, by more than
+/// this factor is an isolated slow outlier (a clock dip, a neighbour on the machine): timing noise on a GPU is
+/// one-sided. 20% is about seven standard deviations of the few-percent noise of a median of 20 repeats.
+constexpr double kSpikeFactor = 1.2;
+
+/// Whether log value `v` at position i of a line (log coordinates x) rises above the log-linear line through
+/// its two neighbours by more than kSpikeFactor; nullopt when a neighbour is missing.
+std::optional<bool> spike_along(const std::vector<double>& x, const std::vector<double>& logv, std::size_t i) {
+  if (i == 0 || i + 1 >= x.size() || std::isnan(logv[i - 1]) || std::isnan(logv[i + 1])) return std::nullopt;
+  const double f = (std::log(x[i]) - std::log(x[i - 1])) / (std::log(x[i + 1]) - std::log(x[i - 1]));
+  return logv[i] - (logv[i - 1] + f * (logv[i + 1] - logv[i - 1])) > std::log(kSpikeFactor);
+}
+
 }  // namespace
 
-std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRow>& rows) {
+std::vector<std::string> drop_isolated_spikes(AttentionTable& t, const std::vector<SourceLocation>& sources) {
+  std::vector<std::string> notes;
+  const std::size_t nb = t.batch.size(), nc = t.context.size();
+  std::vector<double> logv(t.time_s.size());
+  for (std::size_t i = 0; i < logv.size(); ++i) logv[i] = std::log(t.time_s[i]);  // NaN stays NaN
+  std::vector<std::size_t> drop;
+  for (std::size_t bi = 0; bi < nb; ++bi) {
+    for (std::size_t ci = 0; ci < nc; ++ci) {
+      if (std::isnan(logv[bi * nc + ci])) continue;
+      std::vector<double> along_context(logv.begin() + std::ptrdiff_t(bi * nc), logv.begin() + std::ptrdiff_t(bi * nc + nc));
+      std::vector<double> along_batch(nb);
+      for (std::size_t b = 0; b < nb; ++b) along_batch[b] = logv[b * nc + ci];
+      const std::optional<bool> c = spike_along(t.context, along_context, ci);
+      const std::optional<bool> b = spike_along(t.batch, along_batch, bi);
+      if ((c || b) && c.value_or(true) && b.value_or(true)) drop.push_back(bi * nc + ci);
+    }
+  }
+  for (const std::size_t i : drop) {
+    notes.push_back(fmt::format("{}: {} batch {} context {} dropped as an isolated slow outlier ({:.1f} us, over {:.0f}% "
+                                "above its neighbours)",
+                                i < sources.size() ? sources[i].to_string() : std::string("?"), to_string(t.kernel),
+                                t.batch[i / nc], t.context[i % nc], t.time_s[i] * 1e6, (kSpikeFactor - 1) * 100));
+    t.time_s[i] = std::nan("");
+  }
+  return notes;
+}
+
+std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRow>& rows,
+                                                  std::vector<std::string>* notes) {
   std::map<ShapeKey, std::vector<const AttentionRow*>> groups;
   for (const AttentionRow& r : rows) {
     if (r.check_passed) groups[key_of(r)].push_back(&r);
@@ -69,6 +111,12 @@ std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRo
       t.time_s[flat] = r->median_s;
       if (t.variable_lengths) t.mean_context[flat] = r->sum_context / r->batch;
     }
+    std::vector<SourceLocation> where(source.size());
+    for (std::size_t i = 0; i < source.size(); ++i) {
+      if (source[i] != nullptr) where[i] = source[i]->where;
+    }
+    std::vector<std::string> dropped = drop_isolated_spikes(t, where);
+    if (notes != nullptr) notes->insert(notes->end(), dropped.begin(), dropped.end());
     out.push_back(std::move(t));
   }
   return out;
@@ -106,7 +154,7 @@ KernelRamp fit_attention_ramp(const std::vector<AttentionRow>& rows, double ridg
 
 Calibration calibration_from_run(const MeasurementRun& run, const HardwareSpec& profile) {
   Calibration c = calibration_from_fits(fit_probe_rows(run.probe_rows), "");
-  c.attention = build_attention_tables(run.attention_rows);
+  c.attention = build_attention_tables(run.attention_rows, &c.notes);
   const double ridge = profile.peak_flops(Dtype::kBf16) * profile.datasheet_efficiency.compute /
                        (profile.hbm_bandwidth_bytes_per_s * profile.datasheet_efficiency.memory);
   std::map<std::string, std::vector<AttentionRow>> families;

@@ -13,9 +13,17 @@
 namespace mlasim {
 
 /// One table per measured shape (kernel, lengths, s_q, n_h, n_kv, d) over its batches × contexts; points
-/// not measured are NaN. Rows whose kernel failed its check are left out. Throws InputError, naming both
-/// rows, when a point is measured twice.
-[[nodiscard]] std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRow>& rows);
+/// not measured are NaN. Rows whose kernel failed its check are left out; isolated slow outliers are dropped
+/// (drop_isolated_spikes), each with a line in `notes`. Throws InputError, naming both rows, when a point is
+/// measured twice.
+[[nodiscard]] std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRow>& rows,
+                                                                 std::vector<std::string>* notes = nullptr);
+
+/// Drops (sets to NaN) every measured point that is more than 20% slower than the log-linear line through its
+/// two neighbours on every axis where it has two (at least one): an isolated slow outlier, since GPU timing
+/// noise is one-sided. Edges and points next to a hole are kept. Returns a note per dropped point, naming
+/// its source row (`sources`, one per node, may be empty).
+std::vector<std::string> drop_isolated_spikes(AttentionTable& table, const std::vector<SourceLocation>& sources);
 
 /// The ramp t = t0 + max(bytes / BW, FLOPs / rate) of one kernel family: t0 and BW by the robust ramp fit
 /// (sim/calibration/bandwidth_fit.hpp) on the memory-bound points (intensity below half the ridge

@@ -35,6 +35,7 @@ struct Calibration {
   std::map<std::string, KernelRamp> attention_ramps;
   std::string fingerprint;  ///< device, SMs, driver, CUDA, git revision, date of the run
   std::string source;       ///< the measurement folder it was fitted from
+  std::vector<std::string> notes;  ///< what fitting noticed (points dropped as outliers); not written to YAML
 
   [[nodiscard]] bool empty() const {
     return bandwidth.empty() && !launch_eager_s && !launch_graph_s && !launch_single_s &&

@@ -143,10 +143,14 @@ KernelRamp fit_attention_ramp(const std::vector<AttentionRow>& rows, double ridg
   }
   const RampFit fit = fit_bandwidth_ramp(memory, {}, fmt::format("attention kernel `{}`", family));
   KernelRamp ramp{fit.t0_s, fit.bw_inf_bytes_per_s, 0.0};
+  // A compute rate only from points intense enough to be compute-bound at all (at least half the ridge) whose
+  // time clearly exceeds the memory line: a small, occupancy-limited point is slow for another reason.
   std::vector<double> rates;
   for (const AttentionRow* r : usable) {
     const double body = r->median_s - ramp.t0_s;
-    if (r->flops > 0.0 && body > 1.2 * r->bytes / ramp.bytes_per_s) rates.push_back(r->flops / body);
+    if (r->flops / r->bytes >= 0.5 * ridge_flop_per_byte && body > 1.2 * r->bytes / ramp.bytes_per_s) {
+      rates.push_back(r->flops / body);
+    }
   }
   if (!rates.empty()) ramp.flops_per_s = median(rates);
   return ramp;

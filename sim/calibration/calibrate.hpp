@@ -28,8 +28,8 @@ std::vector<std::string> drop_isolated_spikes(AttentionTable& table, const std::
 /// The ramp t = t0 + max(bytes / BW, FLOPs / rate) of one kernel family: t0 and BW by the robust ramp fit
 /// (sim/calibration/bandwidth_fit.hpp) on the memory-bound points (intensity below half the ridge
 /// `ridge_flop_per_byte`; the three least intense points at least), the rate as the median FLOPs / (t − t0)
-/// of the points clearly above that line (0 when there is none). Throws InputError (naming `family`) with
-/// fewer than 3 points.
+/// of the points at or above half the ridge that lie clearly above that line (0 when there is none: the family
+/// never reaches compute-bound). Throws InputError (naming `family`) with fewer than 3 points.
 [[nodiscard]] KernelRamp fit_attention_ramp(const std::vector<AttentionRow>& rows, double ridge_flop_per_byte,
                                             const std::string& family);
 

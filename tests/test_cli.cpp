@@ -124,3 +124,60 @@ TEST_CASE("list prints one line per card and profile") {
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') >= 7);
   CHECK(run_mlasim("list gpus").code == 2);
 }
+
+TEST_CASE("the calibration path end to end: synthesize-run, calibrate, validate, step in calibrated mode") {
+  const fs::path dir = scratch("calibration_path");
+  fs::create_directories(dir);
+  const std::string run = (dir / "run").string();
+  REQUIRE(run_mlasim("synthesize-run " + run + " --quick").code == 0);
+  // A generated run may not overwrite a built-in profile; nothing is written.
+  const std::string before = slurp(fs::path(MLASIM_SOURCE_DIR) / "hw_profiles" / "h200.yaml");
+  const Run refused = run_mlasim("calibrate " + run);
+  CHECK(refused.code == 2);
+  CHECK_THAT(refused.err, Catch::Contains("synthetic: this run was generated") && Catch::Contains("--out FILE"));
+  CHECK(slurp(fs::path(MLASIM_SOURCE_DIR) / "hw_profiles" / "h200.yaml") == before);
+  // Into a file of its own: a whole profile that loads and times a step from the tables.
+  const std::string profile = (dir / "h200-calibrated.yaml").string();
+  const Run cal = run_mlasim("calibrate " + run + " --out " + profile);
+  REQUIRE(cal.code == 0);
+  CHECK_THAT(cal.out, Catch::Contains("calibrated h200 from") && Catch::Contains("attention 20 tables"));
+  const Run step = run_mlasim("step --model deepseek-v3 --hw " + profile +
+                              " --tp 8 --dp-attention --batch 64 --context 4096 --mode calibrated --format json");
+  REQUIRE(step.code == 0);
+  const auto j = nlohmann::json::parse(step.out);
+  CHECK(j.at("totals").at("time_share_by_provenance").at("measured").get<double>() > 0.0);
+  CHECK(j.at("inputs").at("launch") == "graph");
+  // validate: exit 0 with the table; --max-mape turns it into a gate (exit 4 above it).
+  const std::string out = (dir / "validation").string();
+  const Run ok = run_mlasim("validate " + run + " --out " + out + " --max-mape 50 --no-charts");
+  CHECK(ok.code == 0);
+  CHECK(fs::exists(fs::path(out) / "validate.csv"));
+  const Run gate = run_mlasim("validate " + run + " --out " + out + " --max-mape 0.1 --no-charts");
+  CHECK(gate.code == 4);
+  // The same run calibrates to the same bytes.
+  const std::string again = (dir / "again.yaml").string();
+  REQUIRE(run_mlasim("calibrate " + run + " --out " + again).code == 0);
+  CHECK(slurp(again) == slurp(profile));
+}
+
+TEST_CASE("calibrate refuses a run whose kernel failed its check, and a run of another GPU, writing nothing") {
+  const fs::path dir = scratch("calibration_refusals");
+  fs::create_directories(dir);
+  const std::string failed = (dir / "failed").string();
+  REQUIRE(run_mlasim("synthesize-run " + failed + " --quick --fail-check mla-d576").code == 0);
+  const std::string target = (dir / "p.yaml").string();
+  const Run r = run_mlasim("calibrate " + failed + " --out " + target);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("refusing to calibrate `h200`") && Catch::Contains("mla kernel (d 576) failed") &&
+                        Catch::Contains("timing rows of mla d 576"));
+  CHECK_FALSE(fs::exists(target));
+  const std::string h100 = (dir / "h100").string();
+  REQUIRE(run_mlasim("synthesize-run " + h100 + " --quick").code == 0);
+  const Run wrong = run_mlasim("calibrate " + h100 + " --profile h100-sxm --out " + target);
+  CHECK(wrong.code == 2);
+  CHECK_THAT(wrong.err, Catch::Contains("measured `NVIDIA H200` but the profile is `h100-sxm`"));
+  CHECK_FALSE(fs::exists(target));
+  const Run missing = run_mlasim("calibrate " + (dir / "nowhere").string());
+  CHECK(missing.code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("not a folder"));
+}

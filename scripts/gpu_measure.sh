@@ -434,7 +434,7 @@ sanitize() {
 }
 
 run_attention() {
-  local t0=$SECONDS pending=() passed=() failed=() broken=() v cap pass=0 rc_last=0 any_cut=0 any_crash=0
+  local t0=$SECONDS pending=() passed=() failed=() broken=() v cap pass=0 rc_last=0 rc_bad=0 any_cut=0 any_crash=0
   local any_partial=0 nonfinite=0 line n append=() extra="$work/extra.yaml"
   : > "$att_dir/run.log"
   {
@@ -475,8 +475,9 @@ run_attention() {
       [ -z "$sanitizer_case" ] && sanitizer_case=${line%% *}
       log "$(stamp)attention: check case ${line%% *} (${line#* }) never finished (exit $step_rc): crashed or hung"
       any_crash=1
+      [ "$rc_bad" = 0 ] && rc_bad=$step_rc
     fi
-    cut_rc "$step_rc" && any_cut=1
+    if cut_rc "$step_rc"; then any_cut=1; [ "$rc_bad" = 0 ] && rc_bad=$step_rc; fi
     [ "$step_rc" = 4 ] && any_partial=1
     local next=()
     for v in "${pending[@]}"; do
@@ -521,10 +522,11 @@ run_attention() {
       [ "$step_rc" = 4 ] && any_partial=1
       break
     fi
-    if cut_rc "$step_rc"; then any_cut=1; break; fi
+    if cut_rc "$step_rc"; then any_cut=1; [ "$rc_bad" = 0 ] && rc_bad=$step_rc; break; fi
     # Crashed (CUDA error) or ended by its watchdog (exit 5): skip the point it was on and go on behind it; a
     # variant that does this twice is dropped.
     any_crash=1
+    [ "$rc_bad" = 0 ] && rc_bad=$step_rc
     line=$(awk '/^point [0-9]+ [a-z0-9-]+ .*: start$/ {k=$2; v=$3} END {if (k != "") print k, v}' "$work/step.out")
     if [ -z "$line" ] || (( restarts >= 3 )); then
       log "$(stamp)attention: timing ended with exit $step_rc${line:+ at point $line}; no restart"
@@ -547,8 +549,10 @@ run_attention() {
   local at=$((SECONDS - at0))
 
   if [ "${status[attention]}" != no-gpu ]; then
+    # exit_code: the first crash or cut, else the last run's.
     code[attention]=$rc_last
-    if (( any_crash )); then status[attention]=failed; [ "$rc_last" = 0 ] && code[attention]=1
+    [ "$rc_bad" != 0 ] && code[attention]=$rc_bad
+    if (( any_crash )); then status[attention]=failed
     elif (( any_cut )); then status[attention]=timeout
     elif [ ${#failed[@]} -gt 0 ] || (( nonfinite )); then status[attention]=check-failed
     elif (( any_partial )) || [ ${#pending[@]} -gt 0 ]; then status[attention]=partial
@@ -564,11 +568,16 @@ if [ "$build_only" = 1 ]; then
   status[probes]=skipped; status[attention]=skipped; status[sanitizer]=skipped
   log "$(stamp)--build-only: no GPU phase"
 else
-  if [ "$only" != attention ] && [ -x "$probes_bin" ]; then run_probes
-  else status[probes]=skipped; log "$(stamp)probes: skipped ($([ "$only" = attention ] && echo "--only attention" || echo "not built"))"; fi
+  # A phase that cannot start for lack of time is "skipped" (the log says why).
+  if [ "$only" = attention ]; then status[probes]=skipped; log "$(stamp)probes: skipped (--only attention)"
+  elif [ ! -x "$probes_bin" ]; then status[probes]=skipped; log "$(stamp)probes: skipped (not built)"
+  elif (( $(cap_for 60) == 0 )); then status[probes]=skipped; log "$(stamp)probes: skipped (deadline: $(left) s left)"
+  else run_probes; fi
   pack
-  if [ "$only" != probes ] && [ -x "$attention_bin" ]; then run_attention
-  else status[attention]=skipped; log "$(stamp)attention: skipped ($([ "$only" = probes ] && echo "--only probes" || echo "not built"))"; fi
+  if [ "$only" = probes ]; then status[attention]=skipped; log "$(stamp)attention: skipped (--only probes)"
+  elif [ ! -x "$attention_bin" ]; then status[attention]=skipped; log "$(stamp)attention: skipped (not built)"
+  elif (( $(cap_for 60) == 0 )); then status[attention]=skipped; log "$(stamp)attention: skipped (deadline: $(left) s left)"
+  else run_attention; fi
   [ "${status[sanitizer]}" = pending ] && status[sanitizer]=skipped
   secs[sanitizer]=$san_t
   if [ "$no_gpu" = 1 ]; then

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Tests scripts/gpu_measure.sh's orchestration without a GPU and without compiling anything: the programs are
+# replaced by fakes that speak their protocol (scripts/testing/), so crashes, failed checks, watchdog exits,
+# deadlines and a process that ignores SIGTERM can be staged. About 45 s. Exit 0 when every expectation holds.
+#
+#   scripts/test_gpu_measure_orchestration.sh [WORK_DIR]
+#
+# Scenarios:
+#   mixed     probes crash inside bandwidth (restarted for gemm); attention check case 3 (MLA) crashes and
+#             case 10 (GQA d64) fails; memcheck runs on case 3 and reports an error; the timing run is ended
+#             by its watchdog at point 3 and restarted behind it; the failed variant's rows say FAILED.
+#   deadline  MLASIM_DEADLINE_S=40: the probes hang and ignore SIGTERM; the overall deadline kills them
+#             (SIGKILL) and the attention phase is skipped for lack of time; the archive still comes back,
+#             inside deadline + 6 s.
+#   partial   the probes stop at their own --deadline-s (exit 4): status partial; attention ok.
+set -u -o pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/mlasim-orchestration.XXXXXX")}
+mkdir -p "$work"
+fakes="$root/scripts/testing"
+failures=0
+
+fail() { echo "FAIL [$scenario]: $*"; failures=$((failures + 1)); }
+# expect_phase PHASE STATUS: run.yaml's phase line has that status.
+expect_phase() {
+  grep -q "^  $1: *{status: \"$2\"" "$out/run.yaml" || fail "phase $1: want status $2, run.yaml says: $(grep "^  $1:" "$out/run.yaml")"
+}
+expect_file() { [ -f "$run/$1" ] || fail "missing $1 in the archive"; }
+expect_grep() { grep -q -e "$1" "$run/$2" 2>/dev/null || fail "$2 lacks '$1'"; }
+unpack() {
+  rm -rf "$work/$scenario.unpacked"
+  mkdir -p "$work/$scenario.unpacked"
+  tar -C "$work/$scenario.unpacked" -xzf "$out/gpu_results.tar.gz" || fail "archive does not unpack"
+  run=$(find "$work/$scenario.unpacked" -mindepth 1 -maxdepth 1 -type d | head -1)
+  [ "$(find "$work/$scenario.unpacked" -mindepth 1 -maxdepth 1 | wc -l)" = 1 ] || fail "archive holds more than one folder"
+  [ "$(find "$out" -type f | wc -l)" -le 6 ] || fail "more than 6 files in \$OUT"
+  for f in run.yaml gpu_measure.log build.log ptxas.txt nvidia_smi.csv; do expect_file "$f"; done
+}
+# gpu_measure ENV...: runs the script with the fakes and the given environment; sets rc and took.
+gpu_measure() {
+  out="$work/$scenario.out"
+  rm -rf "$out"
+  local t0=$SECONDS
+  env OUT="$out" MLASIM_SKIP_BUILD=1 MLASIM_PROBES_BIN="$fakes/fake_probes.sh" \
+    MLASIM_ATTENTION_BIN="$fakes/fake_attention_bench.sh" MLASIM_COMPUTE_SANITIZER="$fakes/fake_compute_sanitizer.sh" \
+    MLASIM_GIT_REV=test "$@" bash "$root/scripts/gpu_measure.sh" > "$work/$scenario.console" 2>&1
+  rc=$?
+  took=$((SECONDS - t0))
+  echo "[$scenario] exit $rc after $took s"
+}
+
+scenario=mixed
+gpu_measure FAKE_PROBES_MODE=crash-bandwidth FAKE_ATTENTION_MODE=mixed
+[ "$rc" = 4 ] || fail "exit $rc, want 4"
+unpack
+expect_phase build skipped
+expect_phase probes failed
+expect_phase attention failed
+expect_phase sanitizer failed
+expect_file probes/launch.csv
+expect_file probes/gemm.csv
+expect_grep "probes: gemm: done" probes/run.log
+expect_file attention/sanitizer_case3_memcheck.txt
+expect_file attention/sanitizer_case3_racecheck.txt
+expect_grep "--check-case 3" attention/sanitizer_case3_memcheck.txt
+expect_grep "^gqa,1,512,uniform,1,16,1,64,.*,FAILED$" attention/gqa_decode.csv
+expect_grep "^gqa,1,512,uniform,1,16,1,128,.*,pass$" attention/gqa_decode.csv
+grep -q "^mla," "$run/attention/mla_decode.csv" && fail "the crashed MLA variant was timed"
+[ "$(grep -c '^gqa,' "$run/attention/gqa_decode.csv")" = 3 ] || fail "want 3 GQA rows (points 2, 4, 5; 3 hung)"
+expect_grep ",NO$" attention/check.csv
+expect_grep "restarting behind it" gpu_measure.log
+
+scenario=deadline
+gpu_measure MLASIM_DEADLINE_S=40 FAKE_PROBES_MODE=hang FAKE_ATTENTION_MODE=ok
+[ "$rc" = 4 ] || fail "exit $rc, want 4"
+(( took <= 46 )) || fail "took $took s, over deadline + 6"
+unpack
+expect_phase probes timeout
+expect_phase attention skipped
+expect_phase sanitizer skipped
+grep -q "exit_code: 137" "$out/run.yaml" || fail "want the probes killed (137) after ignoring SIGTERM"
+
+scenario=partial
+gpu_measure MLASIM_PROBES_CAP_S=18 FAKE_PROBES_MODE=deadline FAKE_ATTENTION_MODE=ok
+[ "$rc" = 4 ] || fail "exit $rc, want 4"
+unpack
+expect_phase probes partial
+expect_phase attention ok
+expect_phase sanitizer skipped
+expect_grep "^mla,.*,pass$" attention/mla_decode.csv
+
+if [ "$failures" = 0 ]; then
+  echo "gpu_measure orchestration: 3 passed, 0 failed"
+  [ -z "${1:-}" ] && rm -rf "$work"
+  exit 0
+fi
+echo "gpu_measure orchestration: $failures expectation(s) failed; consoles and archives under $work"
+exit 1

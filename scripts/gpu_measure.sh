@@ -168,33 +168,51 @@ pack() {
 }
 
 # ------------------------------------------------------------------ nvidia-smi snapshots
-smi_fields=timestamp,name,pci.bus_id,driver_version,pstate,clocks.sm,clocks.mem,clocks.max.sm,clocks.max.mem,temperature.gpu,power.draw,power.limit,utilization.gpu,memory.used,clocks_throttle_reasons.active
+# The header is fixed (these names, in this order). A field this driver's nvidia-smi rejects ("not a valid
+# field") reads "unavailable" in every row instead of costing the whole snapshot; for the throttle reasons
+# the newer name clocks_event_reasons.active (the same bit mask) is tried first.
+smi_fields=(timestamp name pci.bus_id driver_version pstate clocks.sm clocks.mem clocks.max.sm clocks.max.mem
+            temperature.gpu power.draw power.limit utilization.gpu memory.used clocks_throttle_reasons.active)
+smi_query=("${smi_fields[@]}")  # what is asked for; "-" where a field is unavailable
 smi_csv="$run_dir/nvidia_smi.csv"
-echo "phase,when,$smi_fields" > "$smi_csv"
+echo "phase,when,$(IFS=,; echo "${smi_fields[*]}")" > "$smi_csv"
 smi_ok=1
 command -v nvidia-smi >/dev/null 2>&1 || smi_ok=0
-smi_unavailable_row() {
-  local n row
-  row="$1,$2,$(date -u +%Y/%m/%d\ %H:%M:%S)"
-  for ((n = 1; n < $(tr ',' '\n' <<< "$smi_fields" | wc -l); n++)); do row+=",unavailable"; done
-  echo "$row" >> "$smi_csv"
-}
-# snapshot PHASE WHEN: one row of clocks, temperature, power and throttle reasons (read only, 5 s at most).
+# snapshot PHASE WHEN [final]: one row of clocks, temperature, power and throttle reasons (read only; a
+# hanging nvidia-smi costs 5 s once, then it is not asked again).
 snapshot() {
-  local line use=0
-  # Inside the work time, or the final snapshot (its 5 s are part of the final reserve).
-  if [ "$smi_ok" = 1 ] && { (( $(left) >= 5 )) || [ "${3:-}" = final ]; }; then use=1; fi
-  if [ "$use" = 1 ]; then
-    line=$(timeout -k 1 5 nvidia-smi --query-gpu="$smi_fields" --format=csv,noheader,nounits -i 0 2>/dev/null)
-    if [ -z "$line" ]; then
-      # Newer drivers may drop the old field name; the same bit mask is clocks_event_reasons.active.
-      line=$(timeout -k 1 5 nvidia-smi --query-gpu="${smi_fields/clocks_throttle_reasons/clocks_event_reasons}" \
-             --format=csv,noheader,nounits -i 0 2>/dev/null)
-    fi
-    if [ -n "$line" ]; then echo "$1,$2,${line//, /,}" >> "$smi_csv"; return; fi
-    smi_ok=0  # unavailable or hanging: stop asking, each try costs up to 5 s
+  local line="" out err bad i tries=0 q=() vals=() row
+  if [ "$smi_ok" = 1 ] && { (( $(left) >= 5 )) || [ "${3:-}" = final ]; }; then
+    while (( tries < 4 )); do
+      tries=$((tries + 1))
+      q=()
+      for i in "${smi_query[@]}"; do [ "$i" = - ] || q+=("$i"); done
+      out=$(timeout -k 1 5 nvidia-smi --query-gpu="$(IFS=,; echo "${q[*]}")" --format=csv,noheader,nounits -i 0 2>&1)
+      err=$?
+      if [ "$err" = 0 ]; then line=$(head -1 <<< "$out"); break; fi
+      (( err == 124 || err == 137 )) && { smi_ok=0; break; }
+      # Which field did it reject? Replace or drop it and ask again; any other error: give up.
+      bad=$(sed -n 's/.*Field "\([^"]*\)" is not a valid field.*/\1/p' <<< "$out" | head -1)
+      [ -n "$bad" ] || { smi_ok=0; break; }
+      for i in "${!smi_query[@]}"; do
+        if [ "${smi_query[$i]}" = "$bad" ]; then
+          if [ "$bad" = clocks_throttle_reasons.active ]; then smi_query[i]=clocks_event_reasons.active; else smi_query[i]=-; fi
+        fi
+      done
+    done
   fi
-  smi_unavailable_row "$1" "$2"
+  row="$1,$2"
+  if [ -n "$line" ]; then
+    IFS=',' read -r -a vals <<< "${line//, /,}"
+    local k=0
+    for i in "${smi_query[@]}"; do
+      if [ "$i" = - ]; then row+=",unavailable"; else row+=",${vals[$k]:-}"; k=$((k + 1)); fi
+    done
+  else
+    row+=",$(date -u +%Y/%m/%d\ %H:%M:%S)"
+    for ((i = 1; i < ${#smi_fields[@]}; i++)); do row+=",unavailable"; done
+  fi
+  echo "$row" >> "$smi_csv"
 }
 
 # ------------------------------------------------------------------ running a step

@@ -12,7 +12,10 @@
 #   deadline  MLASIM_DEADLINE_S=40: the probes hang and ignore SIGTERM; the overall deadline kills them
 #             (SIGKILL) and the attention phase is skipped for lack of time; the archive still comes back,
 #             inside deadline + 6 s.
-#   partial   the probes stop at their own --deadline-s (exit 4): status partial; attention ok.
+#   partial   the probes stop at their own --deadline-s (exit 4): status partial; attention ok. A fake
+#             nvidia-smi (scripts/testing/fake-bin) names an "NVIDIA H200" (gpu_id h200) and rejects two
+#             query fields, which read "unavailable"; scripts/unpack_measurement.sh unpacks the archive twice
+#             into h200-<date>/ and h200-<date>-2/.
 set -u -o pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/mlasim-orchestration.XXXXXX")}
@@ -81,13 +84,28 @@ expect_phase sanitizer skipped
 grep -q "exit_code: 137" "$out/run.yaml" || fail "want the probes killed (137) after ignoring SIGTERM"
 
 scenario=partial
-gpu_measure MLASIM_PROBES_CAP_S=18 FAKE_PROBES_MODE=deadline FAKE_ATTENTION_MODE=ok
+gpu_measure PATH="$fakes/fake-bin:$PATH" MLASIM_PROBES_CAP_S=18 FAKE_PROBES_MODE=deadline FAKE_ATTENTION_MODE=ok
 [ "$rc" = 4 ] || fail "exit $rc, want 4"
 unpack
 expect_phase probes partial
 expect_phase attention ok
 expect_phase sanitizer skipped
 expect_grep "^mla,.*,pass$" attention/mla_decode.csv
+expect_grep '^device: "NVIDIA H200"$' run.yaml
+expect_grep '^gpu_id: "h200"$' run.yaml
+expect_grep '^driver: "580.159.04"$' run.yaml
+[ "$(basename "$run")" = "h200-$(date -u +%Y-%m-%d)" ] || [ "$(basename "$run")" = "h200-$(date -u -d yesterday +%Y-%m-%d)" ] ||
+  fail "run folder $(basename "$run"), want h200-<date>"
+# Header fixed; power.draw (rejected) reads unavailable; the throttle mask comes from clocks_event_reasons.
+expect_grep "^phase,when,timestamp,name,pci.bus_id,driver_version,pstate,clocks.sm,clocks.mem,clocks.max.sm,clocks.max.mem,temperature.gpu,power.draw,power.limit,utilization.gpu,memory.used,clocks_throttle_reasons.active$" nvidia_smi.csv
+expect_grep "^probes,before,2026/12/01 10:00:00.000,NVIDIA H200,v:pci.bus_id,580.159.04,v:pstate,1980,v:clocks.mem,v:clocks.max.sm,v:clocks.max.mem,v:temperature.gpu,unavailable,v:power.limit,v:utilization.gpu,v:memory.used,0x0000000000000000$" nvidia_smi.csv
+[ "$(grep -c '^attention,' "$run/nvidia_smi.csv")" -ge 4 ] || fail "want attention snapshots before/after checks and timing"
+dest=$(mktemp -d "$work/measurements.XXXXXX")
+first=$("$root/scripts/unpack_measurement.sh" "$out/gpu_results.tar.gz" "$dest") || fail "unpack_measurement failed"
+second=$("$root/scripts/unpack_measurement.sh" "$out/gpu_results.tar.gz" "$dest") || fail "unpack_measurement failed twice"
+[ "$first" = "$dest/$(basename "$run")" ] || fail "unpacked into $first"
+[ "$second" = "$dest/$(basename "$run")-2" ] || fail "second unpack into $second, want the -2 folder"
+if [ ! -f "$second/run.yaml" ] || [ ! -f "$first/attention/mla_decode.csv" ]; then fail "unpacked folders incomplete"; fi
 
 if [ "$failures" = 0 ]; then
   echo "gpu_measure orchestration: 3 passed, 0 failed"

@@ -279,6 +279,29 @@ ptxas_summary() {
                                 gsub(/[a-z_0-9]+::/, "", n); printf "   %-34s %s\n", n, $2}'
 }
 
+# drop_if_broken: a program that does not even start (a link cut short by a kill, a shared library the loader
+# cannot find) is deleted, so that the nvcc fallback builds it again. Neither check needs a GPU: the probes'
+# `plan`, and the bench's option parser refusing an out-of-range --check-case (exit 2).
+drop_if_broken() {
+  local rc
+  if [ -x "$probes_bin" ]; then
+    timeout 20 "$probes_bin" plan > "$work/start.out" 2>&1
+    rc=$?
+    if [ "$rc" != 0 ]; then
+      log "$(stamp)build: $probes_bin does not start (exit $rc): dropped"; tail -3 "$work/start.out" | tee -a "$main_log"
+      rm -f "$probes_bin"
+    fi
+  fi
+  if [ -x "$attention_bin" ]; then
+    timeout 20 "$attention_bin" --check-case 999999 > "$work/start.out" 2>&1
+    rc=$?
+    if [ "$rc" != 2 ]; then
+      log "$(stamp)build: $attention_bin does not start (exit $rc): dropped"; tail -3 "$work/start.out" | tee -a "$main_log"
+      rm -f "$attention_bin"
+    fi
+  fi
+}
+
 # ------------------------------------------------------------------ phase 1: build
 build=${MLASIM_BUILD_DIR:-$root/build-gpu-measure}
 probes_bin=${MLASIM_PROBES_BIN:-$build/probes/mlasim_probes}
@@ -318,6 +341,7 @@ else
     [ "$step_rc" = 0 ] || grep -v -E "^ptxas info|bytes stack frame" "$work/step.out" | tail -n 15 | tee -a "$main_log"
     cut_rc "$step_rc" && log "$(stamp)build: CMake cut at its cap (${cmake_cap} s)"
   fi
+  drop_if_broken
   missing=()
   [ -x "$probes_bin" ] || missing+=(probes)
   [ -x "$attention_bin" ] || missing+=(attention)
@@ -331,6 +355,7 @@ else
     { echo "== nvcc fallback build (exit $step_rc)"; cat "$work/step.out"; } >> "$build_log"
     grep '^== nvcc build' "$work/step.out" | tee -a "$main_log"
     fb_rc=$step_rc
+    drop_if_broken
   fi
   have=0
   [ -x "$probes_bin" ] && have=$((have + 1))
@@ -344,9 +369,6 @@ else
   grep -E "ptxas|bytes stack frame" "$build_log" > "$run_dir/ptxas.txt" || true
   log "$(stamp)build: ${status[build]} by $build_method in $((SECONDS - t0)) s; ptxas.txt has $(grep -c 'Used [0-9]* registers' "$run_dir/ptxas.txt") kernel reports"
   ptxas_summary "$run_dir/ptxas.txt" | tee -a "$main_log"
-fi
-if [ -x "$probes_bin" ] && ! timeout 20 "$probes_bin" plan > "$work/plan.out" 2>&1; then
-  log "$(stamp)build: WARNING: '$probes_bin plan' does not start:"; tail -5 "$work/plan.out" | tee -a "$main_log"
 fi
 [ -f "$run_dir/ptxas.txt" ] || : > "$run_dir/ptxas.txt"
 secs[build]=$((SECONDS - t0))

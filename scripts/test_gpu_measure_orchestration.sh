@@ -12,6 +12,9 @@
 #   deadline  MLASIM_DEADLINE_S=40: the probes hang and ignore SIGTERM; the overall deadline kills them
 #             (SIGKILL) and the attention phase is skipped for lack of time; the archive still comes back,
 #             inside deadline + 6 s.
+#   fallback  a fake cmake leaves a probes program that cannot start and fails on the attention bench: the
+#             broken program is dropped and both are built by scripts/gpu_build_nvcc.sh (with a fake nvcc that
+#             links the fakes); everything else passes: exit 0, build ok by "nvcc".
 #   partial   the probes stop at their own --deadline-s (exit 4): status partial; attention ok. A fake
 #             nvidia-smi (scripts/testing/fake-bin) names an "NVIDIA H200" (gpu_id h200) and rejects two
 #             query fields, which read "unavailable"; scripts/unpack_measurement.sh unpacks the archive twice
@@ -45,8 +48,9 @@ gpu_measure() {
   rm -rf "$out"
   local t0=$SECONDS
   env OUT="$out" MLASIM_SKIP_BUILD=1 MLASIM_PROBES_BIN="$fakes/fake_probes.sh" \
-    MLASIM_ATTENTION_BIN="$fakes/fake_attention_bench.sh" MLASIM_COMPUTE_SANITIZER="$fakes/fake_compute_sanitizer.sh" \
-    MLASIM_GIT_REV=test "$@" bash "$root/scripts/gpu_measure.sh" > "$work/$scenario.console" 2>&1
+    MLASIM_ATTENTION_BIN="$fakes/fake_attention_bench.sh" "$@" \
+    MLASIM_COMPUTE_SANITIZER="$fakes/fake_compute_sanitizer.sh" MLASIM_GIT_REV=test \
+    bash "$root/scripts/gpu_measure.sh" > "$work/$scenario.console" 2>&1
   rc=$?
   took=$((SECONDS - t0))
   echo "[$scenario] exit $rc after $took s"
@@ -83,6 +87,21 @@ expect_phase attention skipped
 expect_phase sanitizer skipped
 grep -q "exit_code: 137" "$out/run.yaml" || fail "want the probes killed (137) after ignoring SIGTERM"
 
+scenario=fallback
+gpu_measure MLASIM_SKIP_BUILD=0 MLASIM_PROBES_BIN= MLASIM_ATTENTION_BIN= MLASIM_BUILD_DIR="$work/fallback.build" \
+  PATH="$fakes/fake-bin:$PATH" CUDACXX="$fakes/fake-nvcc/nvcc"
+[ "$rc" = 0 ] || fail "exit $rc, want 0"
+unpack
+grep -q '^  build: *{status: "ok", exit_code: 0, seconds: [0-9]*, method: "nvcc"}$' "$out/run.yaml" ||
+  fail "want build ok by nvcc: $(grep build: "$out/run.yaml")"
+expect_phase probes ok
+expect_phase attention ok
+expect_phase sanitizer skipped
+expect_grep "mlasim_probes does not start (exit 12[67]): dropped" gpu_measure.log
+expect_grep "plain-nvcc fallback for: probes attention" gpu_measure.log
+expect_grep "uses too much local data (fake)" build.log
+expect_grep "Used 32 registers, used 0 barriers (fake, mla_decode.cu)" ptxas.txt
+
 scenario=partial
 gpu_measure PATH="$fakes/fake-bin:$PATH" MLASIM_PROBES_CAP_S=18 FAKE_PROBES_MODE=deadline FAKE_ATTENTION_MODE=ok
 [ "$rc" = 4 ] || fail "exit $rc, want 4"
@@ -108,7 +127,7 @@ second=$("$root/scripts/unpack_measurement.sh" "$out/gpu_results.tar.gz" "$dest"
 if [ ! -f "$second/run.yaml" ] || [ ! -f "$first/attention/mla_decode.csv" ]; then fail "unpacked folders incomplete"; fi
 
 if [ "$failures" = 0 ]; then
-  echo "gpu_measure orchestration: 3 passed, 0 failed"
+  echo "gpu_measure orchestration: 4 passed, 0 failed"
   [ -z "${1:-}" ] && rm -rf "$work"
   exit 0
 fi

@@ -2,7 +2,6 @@
 // simulator side reads (measurements/README.md), byte for byte, and the timing grid is ordered so that a run
 // cut short at its deadline is still useful. Registered in tests/CMakeLists.txt ("GPU run hardening" block).
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -29,14 +28,17 @@ std::string read_all(const std::filesystem::path& p) {
 
 TEST_CASE("the timing CSV columns are exactly the agreed ones, in order, ending with check") {
   CHECK(joined(att::timing_csv_columns()) ==
-        "kernel,batch,context,lengths,s_q,n_h,n_kv,d,sum_context,flops,bytes,median_us,p90_us,min_us,repeats,gbps,"
+        "kernel,batch,context,lengths,s_q,n_h,n_kv,d,sum_context,flops,bytes,median_us,p90_us,min_us,repeats,"
+        "gbps,"
         "tflops,pct_of_copy_bw,num_parts,num_segments,max_splits,attention_ctas,combine_ctas,check");
 }
 
 TEST_CASE("check.csv and copy.csv keep the columns the bench always wrote") {
   CHECK(joined(att::check_csv_columns()) ==
-        "kernel,batch,lens,s_q,n_h,n_kv,d,splits_max,segments,rel_l2_error,lse_max_abs_error,nonfinite_outputs,pass");
-  CHECK(joined(att::copy_csv_columns()) == "op,bytes_copied,bytes_moved,median_us,p90_us,min_us,repeats,gbps");
+        "kernel,batch,lens,s_q,n_h,n_kv,d,splits_max,segments,rel_l2_error,lse_max_abs_error,nonfinite_"
+        "outputs,pass");
+  CHECK(joined(att::copy_csv_columns()) ==
+        "op,bytes_copied,bytes_moved,median_us,p90_us,min_us,repeats,gbps");
 }
 
 TEST_CASE("rows are written byte for byte as the GPU program writes them; a failed variant says FAILED") {
@@ -72,8 +74,9 @@ TEST_CASE("rows are written byte for byte as the GPU program writes them; a fail
     r.check_passed = false;
     att::write_timing_row(csv, r);
   }
-  const std::string row = "mla,128,4096,uniform,1,16,1,576,524288,1.8253611e+10,608436224,250.5,260.25,249,20,2419.5,"
-                          "72.875,91.5,132,260,3,132,2048,";
+  const std::string row =
+      "mla,128,4096,uniform,1,16,1,576,524288,1.8253611e+10,608436224,250.5,260.25,249,20,2419.5,"
+      "72.875,91.5,132,260,3,132,2048,";
   CHECK(read_all(path) == joined(att::timing_csv_columns()) + "\n" + row + "pass\n" + row + "FAILED\n");
 }
 

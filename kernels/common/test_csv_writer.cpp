@@ -1,11 +1,10 @@
-// Tests of kernels/common/csv.hpp: rows reach the file as they are finished, so a crash, a NaN abort or a kill
-// at a deadline keeps every finished row; append mode continues a file after a restart. Registered in
+// Tests of kernels/common/csv.hpp: rows reach the file as they are finished, so a crash, a NaN abort or a
+// kill at a deadline keeps every finished row; append mode continues a file after a restart. Registered in
 // tests/CMakeLists.txt ("GPU run hardening" block).
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <csignal>
 #include <fstream>
 #include <sstream>

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <thread>
 
@@ -27,7 +26,7 @@ TEST_CASE("a point is refused when 1.5x the longest so far plus 1 s of closing w
   d.note_point(10.0);
   CHECK_FALSE(d.too_late_for_next_point());  // 0 + 15 + 1 < 100
   d.note_point(70.0);
-  CHECK(d.too_late_for_next_point());         // 0 + 105 + 1 > 100
+  CHECK(d.too_late_for_next_point());                 // 0 + 105 + 1 > 100
   CHECK(Deadline(0.5).too_late_for_next_point(1.0));  // a 1 s point cannot fit in half a second
 }
 

@@ -15,21 +15,23 @@
 # refreshed: 3 files in $OUT (the device tool brings back at most 8, each <= 16 MiB). On this side:
 #   scripts/unpack_measurement.sh gpu_results.tar.gz      -> measurements/<gpu_id>-<date>[-N]/
 #
-# Time: ONE deadline for everything, MLASIM_DEADLINE_S (default 420, clamped to 30..450), counted from this
-# script's start. Work steps end by W = deadline - 20 s; the last 20 s are kept for the final nvidia-smi
-# snapshot, run.yaml and the archive. Every step runs under `timeout` (SIGTERM at its cap, SIGKILL 5 s later)
-# with cap = min(its own cap, W - now), and starts only with >= 10 s left before W. A program also gets
-# --deadline-s (its cap minus a margin) and stops taking points cleanly before it; a process that survives
-# SIGKILL (stuck in the driver) is abandoned 5 s later. Own caps (seconds):
-#   build 240 (CMake at most 150 of it, then the nvcc fallback); probes 150; attention checks 60 per pass,
+# Time: ONE deadline D for everything, MLASIM_DEADLINE_S (default 420, clamped to 30..450), counted from this
+# script's start (identity look-ups included). Work ends by W = D - 20 s; the last 20 s are kept for the final
+# nvidia-smi snapshot, run.yaml and archive. Every step runs under `timeout` (SIGTERM at its cap, SIGKILL 5 s
+# later) with cap = min(its own cap, W - now), and starts only with >= 10 s left before W; a program also gets
+# --deadline-s (its cap minus a margin) and stops taking points cleanly before it. Own caps (seconds):
+#   build 240 (CMake at most 150 of it, then the nvcc fallback); probes 150; attention checks 60 per pass and
 #   90 in all; compute-sanitizer memcheck 60 and racecheck 60 (only for a failed check); attention timing: the
-#   rest; nvidia-smi 5 per snapshot; each intermediate archive 10.
-# Worst case, by construction: every work step, snapshot and intermediate archive ends by
-#   W + 5 (SIGKILL grace) + 5 (abandon) = deadline - 10 s,
-# then the final snapshot (<= 5 s), run.yaml and archive (tar <= 10 s) and copies (~1 s): total
-#   <= deadline + 6 s <= 456 s (the clamp) < 480 s = 8 minutes. Default deadline 420: <= 426 s.
-# Expected (an estimate; nothing has run on a GPU yet): build 1-2 min on 16 cores, probes ~1 min, attention
-# checks ~15 s, attention grid ~2-3 min (cut by the deadline if slower): about 6-7 min.
+#   rest; nvidia-smi 5 per snapshot (not started with < 5 s left); each archive 10 (+2 kill grace).
+# Worst case, by construction:
+#   a work step ends by W + 5 (SIGKILL grace), or is abandoned (stuck in the driver) by W + 10.5;
+#   a snapshot ends by W + 1; an intermediate archive is started only before W, so it ends by W + 12;
+#   so everything before the final packing ends by W + 12 = D - 8;
+#   final snapshot <= 6 s, run.yaml, final archive <= 12 s, copies and clean-up ~1 s: <= D - 8 + 19 = D + 11.
+#   D <= 450 (the clamp): <= 461 s < 480 s = 8 minutes. Default D = 420: <= 431 s (7 min 11 s).
+# Expected (an estimate; nothing has run on a GPU yet): build ~1-1.5 min on 16 cores (1-2 min here on 2 cores),
+# probes ~1 min, attention checks ~15-30 s, attention grid ~1-3 min: about 4-6 min; the deadline cuts the grid,
+# last in line, if the GPU side is slower than that.
 #
 # A failed correctness check does not stop the run: check.csv and run.yaml record it, compute-sanitizer runs on
 # the first failing case (memcheck before the timing, racecheck after it if time is left), and the variant is
@@ -270,7 +272,7 @@ pack
 # ptxas_summary FILE: one line per kernel compiled for sm_90: name, registers, spill stores and loads.
 ptxas_summary() {
   local demangle=cat
-  command -v c++filt >/dev/null 2>&1 && demangle=c++filt
+  command -v c++filt >/dev/null 2>&1 && demangle="c++filt"
   awk -v q="'" '/Compiling entry function/ {split($0, part, q); name = part[2]}
        /bytes spill stores/ {st = $5; ld = $9}
        /Used [0-9]+ registers/ {r = $0; sub(/.*Used /, "", r); sub(/ registers.*/, "", r);
@@ -283,9 +285,11 @@ ptxas_summary() {
 # cannot find) is deleted, so that the nvcc fallback builds it again. Neither check needs a GPU: the probes'
 # `plan`, and the bench's option parser refusing an out-of-range --check-case (exit 2).
 drop_if_broken() {
-  local rc
+  local rc c
+  c=$(cap_for 20)
+  (( c > 0 )) || return 0
   if [ -x "$probes_bin" ]; then
-    timeout 20 "$probes_bin" plan > "$work/start.out" 2>&1
+    timeout -k 2 "$c" "$probes_bin" plan > "$work/start.out" 2>&1
     rc=$?
     if [ "$rc" != 0 ]; then
       log "$(stamp)build: $probes_bin does not start (exit $rc): dropped"; tail -3 "$work/start.out" | tee -a "$main_log"
@@ -293,7 +297,7 @@ drop_if_broken() {
     fi
   fi
   if [ -x "$attention_bin" ]; then
-    timeout 20 "$attention_bin" --check-case 999999 > "$work/start.out" 2>&1
+    timeout -k 2 "$c" "$attention_bin" --check-case 999999 > "$work/start.out" 2>&1
     rc=$?
     if [ "$rc" != 2 ]; then
       log "$(stamp)build: $attention_bin does not start (exit $rc): dropped"; tail -3 "$work/start.out" | tee -a "$main_log"
@@ -452,6 +456,7 @@ sanitize() {
   f="$att_dir/sanitizer_case${sanitizer_case}_$tool.txt"
   if (( cap == 0 )); then log "$(stamp)sanitizer: no time left for $tool"; return; fi
   snapshot sanitizer "before $tool"
+  mkdir -p "$work/sanitizer_out"  # the bench's own files of this run (fingerprint, check.csv) are not kept
   log "$(stamp)sanitizer: $tool on check case $sanitizer_case (cap ${cap} s)"
   run_step "$cap" "$f" "$sanitizer" --tool "$tool" --error-exitcode 10 "$attention_bin" --check-case "$sanitizer_case" \
     --out "$work/sanitizer_out" --point-timeout-s 0 --git-rev "$git_rev"

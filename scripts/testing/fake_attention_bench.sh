@@ -21,6 +21,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ "$check_case" -gt 11 ]; then echo "mlasim_attention_bench: --check-case $check_case is out of range (0..11)" >&2; exit 2; fi
+# Like the real program: the output folder must be writable (it creates it when missing).
+mkdir -p "$out" || exit 1
 mode=${FAKE_ATTENTION_MODE:-ok}
 variant_of_case() { if (( $1 < 6 )); then echo mla-d576; elif (( $1 < 9 )); then echo gqa-d128; else echo gqa-d64; fi; }
 selected() { [[ ",$variants," == *",$1,"* ]]; }

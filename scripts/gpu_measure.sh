@@ -74,6 +74,7 @@ OUT=$(cd "$OUT" && pwd)
 # ------------------------------------------------------------------ time
 deadline=${MLASIM_DEADLINE_S:-420}
 case "$deadline" in ''|*[!0-9]*) echo "gpu_measure.sh: MLASIM_DEADLINE_S must be whole seconds" >&2; exit 2 ;; esac
+deadline=$((10#$deadline))  # "0420" is not octal here
 (( deadline > 450 )) && deadline=450
 (( deadline < 30 )) && deadline=30
 readonly FINAL_RESERVE=20 GRACE=5 MIN_STEP=10
@@ -97,10 +98,17 @@ yaml_str() {  # a YAML double-quoted scalar
   s=${s//$'\n'/ }
   printf '"%s"' "$s"
 }
-device_name=$(timeout 5 nvidia-smi --query-gpu=name --format=csv,noheader -i 0 2>/dev/null | head -1 | sed 's/ *$//')
-[ -n "$device_name" ] || device_name=none
-driver=$(timeout 5 nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0 2>/dev/null | head -1 | tr -d ' ')
-[ -n "$driver" ] || driver=unavailable
+# Only a successful query counts: without a device nvidia-smi prints "No devices were found" and fails.
+device_name=none
+driver=unavailable
+if smi_out=$(timeout 5 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader -i 0 2>/dev/null) &&
+   [[ "$smi_out" == *,* ]]; then
+  smi_out=$(head -1 <<< "$smi_out")
+  device_name=$(sed -e 's/,[^,]*$//' -e 's/ *$//' <<< "$smi_out")
+  driver=$(sed -e 's/.*,//' -e 's/ //g' <<< "$smi_out")
+  [ -n "$device_name" ] || device_name=none
+  [ -n "$driver" ] || driver=unavailable
+fi
 gpu_id=$(printf '%s' "$device_name" | tr '[:upper:]' '[:lower:]' | sed -e 's/^nvidia //' -e 's/[^a-z0-9]\{1,\}/-/g' -e 's/^-//' -e 's/-$//')
 [ -n "$gpu_id" ] || gpu_id=unknown
 nvcc_release=$(timeout 20 nvcc --version 2>/dev/null | sed -n 's/.*release [0-9.]*, V\([0-9.]*\).*/\1/p' | head -1)

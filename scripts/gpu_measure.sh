@@ -15,21 +15,23 @@
 # refreshed: 3 files in $OUT (the device tool brings back at most 8, each <= 16 MiB). On this side:
 #   scripts/unpack_measurement.sh gpu_results.tar.gz      -> measurements/<gpu_id>-<date>[-N]/
 #
-# Time: ONE deadline for everything, MLASIM_DEADLINE_S (default 420, clamped to 30..450), counted from this
-# script's start. Work steps end by W = deadline - 20 s; the last 20 s are kept for the final nvidia-smi
-# snapshot, run.yaml and the archive. Every step runs under `timeout` (SIGTERM at its cap, SIGKILL 5 s later)
-# with cap = min(its own cap, W - now), and starts only with >= 10 s left before W. A program also gets
-# --deadline-s (its cap minus a margin) and stops taking points cleanly before it; a process that survives
-# SIGKILL (stuck in the driver) is abandoned 5 s later. Own caps (seconds):
-#   build 240 (CMake at most 150 of it, then the nvcc fallback); probes 150; attention checks 60 per pass,
+# Time: ONE deadline D for everything, MLASIM_DEADLINE_S (default 420, clamped to 30..450), counted from this
+# script's start (identity look-ups included). Work ends by W = D - 20 s; the last 20 s are kept for the final
+# nvidia-smi snapshot, run.yaml and archive. Every step runs under `timeout` (SIGTERM at its cap, SIGKILL 5 s
+# later) with cap = min(its own cap, W - now), and starts only with >= 10 s left before W; a program also gets
+# --deadline-s (its cap minus a margin) and stops taking points cleanly before it. Own caps (seconds):
+#   build 240 (CMake at most 150 of it, then the nvcc fallback); probes 150; attention checks 60 per pass and
 #   90 in all; compute-sanitizer memcheck 60 and racecheck 60 (only for a failed check); attention timing: the
-#   rest; nvidia-smi 5 per snapshot; each intermediate archive 10.
-# Worst case, by construction: every work step, snapshot and intermediate archive ends by
-#   W + 5 (SIGKILL grace) + 5 (abandon) = deadline - 10 s,
-# then the final snapshot (<= 5 s), run.yaml and archive (tar <= 10 s) and copies (~1 s): total
-#   <= deadline + 6 s <= 456 s (the clamp) < 480 s = 8 minutes. Default deadline 420: <= 426 s.
-# Expected (an estimate; nothing has run on a GPU yet): build 1-2 min on 16 cores, probes ~1 min, attention
-# checks ~15 s, attention grid ~2-3 min (cut by the deadline if slower): about 6-7 min.
+#   rest; nvidia-smi 5 per snapshot (not started with < 5 s left); each archive 10 (+2 kill grace).
+# Worst case, by construction:
+#   a work step ends by W + 5 (SIGKILL grace), or is abandoned (stuck in the driver) by W + 10.5;
+#   a snapshot ends by W + 1; an intermediate archive is started only before W, so it ends by W + 12;
+#   so everything before the final packing ends by W + 12 = D - 8;
+#   final snapshot <= 6 s, run.yaml, final archive <= 12 s, copies and clean-up ~1 s: <= D - 8 + 19 = D + 11.
+#   D <= 450 (the clamp): <= 461 s < 480 s = 8 minutes. Default D = 420: <= 431 s (7 min 11 s).
+# Expected (an estimate; nothing has run on a GPU yet): build ~1-1.5 min on 16 cores (1-2 min here on 2 cores),
+# probes ~1 min, attention checks ~15-30 s, attention grid ~1-3 min: about 4-6 min; the deadline cuts the grid,
+# last in line, if the GPU side is slower than that.
 #
 # A failed correctness check does not stop the run: check.csv and run.yaml record it, compute-sanitizer runs on
 # the first failing case (memcheck before the timing, racecheck after it if time is left), and the variant is
@@ -72,6 +74,7 @@ OUT=$(cd "$OUT" && pwd)
 # ------------------------------------------------------------------ time
 deadline=${MLASIM_DEADLINE_S:-420}
 case "$deadline" in ''|*[!0-9]*) echo "gpu_measure.sh: MLASIM_DEADLINE_S must be whole seconds" >&2; exit 2 ;; esac
+deadline=$((10#$deadline))  # "0420" is not octal here
 (( deadline > 450 )) && deadline=450
 (( deadline < 30 )) && deadline=30
 readonly FINAL_RESERVE=20 GRACE=5 MIN_STEP=10
@@ -95,10 +98,17 @@ yaml_str() {  # a YAML double-quoted scalar
   s=${s//$'\n'/ }
   printf '"%s"' "$s"
 }
-device_name=$(timeout 5 nvidia-smi --query-gpu=name --format=csv,noheader -i 0 2>/dev/null | head -1 | sed 's/ *$//')
-[ -n "$device_name" ] || device_name=none
-driver=$(timeout 5 nvidia-smi --query-gpu=driver_version --format=csv,noheader -i 0 2>/dev/null | head -1 | tr -d ' ')
-[ -n "$driver" ] || driver=unavailable
+# Only a successful query counts: without a device nvidia-smi prints "No devices were found" and fails.
+device_name=none
+driver=unavailable
+if smi_out=$(timeout 5 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader -i 0 2>/dev/null) &&
+   [[ "$smi_out" == *,* ]]; then
+  smi_out=$(head -1 <<< "$smi_out")
+  device_name=$(sed -e 's/,[^,]*$//' -e 's/ *$//' <<< "$smi_out")
+  driver=$(sed -e 's/.*,//' -e 's/ //g' <<< "$smi_out")
+  [ -n "$device_name" ] || device_name=none
+  [ -n "$driver" ] || driver=unavailable
+fi
 gpu_id=$(printf '%s' "$device_name" | tr '[:upper:]' '[:lower:]' | sed -e 's/^nvidia //' -e 's/[^a-z0-9]\{1,\}/-/g' -e 's/^-//' -e 's/-$//')
 [ -n "$gpu_id" ] || gpu_id=unknown
 nvcc_release=$(timeout 20 nvcc --version 2>/dev/null | sed -n 's/.*release [0-9.]*, V\([0-9.]*\).*/\1/p' | head -1)
@@ -168,33 +178,51 @@ pack() {
 }
 
 # ------------------------------------------------------------------ nvidia-smi snapshots
-smi_fields=timestamp,name,pci.bus_id,driver_version,pstate,clocks.sm,clocks.mem,clocks.max.sm,clocks.max.mem,temperature.gpu,power.draw,power.limit,utilization.gpu,memory.used,clocks_throttle_reasons.active
+# The header is fixed (these names, in this order). A field this driver's nvidia-smi rejects ("not a valid
+# field") reads "unavailable" in every row instead of costing the whole snapshot; for the throttle reasons
+# the newer name clocks_event_reasons.active (the same bit mask) is tried first.
+smi_fields=(timestamp name pci.bus_id driver_version pstate clocks.sm clocks.mem clocks.max.sm clocks.max.mem
+            temperature.gpu power.draw power.limit utilization.gpu memory.used clocks_throttle_reasons.active)
+smi_query=("${smi_fields[@]}")  # what is asked for; "-" where a field is unavailable
 smi_csv="$run_dir/nvidia_smi.csv"
-echo "phase,when,$smi_fields" > "$smi_csv"
+echo "phase,when,$(IFS=,; echo "${smi_fields[*]}")" > "$smi_csv"
 smi_ok=1
 command -v nvidia-smi >/dev/null 2>&1 || smi_ok=0
-smi_unavailable_row() {
-  local n row
-  row="$1,$2,$(date -u +%Y/%m/%d\ %H:%M:%S)"
-  for ((n = 1; n < $(tr ',' '\n' <<< "$smi_fields" | wc -l); n++)); do row+=",unavailable"; done
-  echo "$row" >> "$smi_csv"
-}
-# snapshot PHASE WHEN: one row of clocks, temperature, power and throttle reasons (read only, 5 s at most).
+# snapshot PHASE WHEN [final]: one row of clocks, temperature, power and throttle reasons (read only; a
+# hanging nvidia-smi costs 5 s once, then it is not asked again).
 snapshot() {
-  local line use=0
-  # Inside the work time, or the final snapshot (its 5 s are part of the final reserve).
-  if [ "$smi_ok" = 1 ] && { (( $(left) >= 5 )) || [ "${3:-}" = final ]; }; then use=1; fi
-  if [ "$use" = 1 ]; then
-    line=$(timeout -k 1 5 nvidia-smi --query-gpu="$smi_fields" --format=csv,noheader,nounits -i 0 2>/dev/null)
-    if [ -z "$line" ]; then
-      # Newer drivers may drop the old field name; the same bit mask is clocks_event_reasons.active.
-      line=$(timeout -k 1 5 nvidia-smi --query-gpu="${smi_fields/clocks_throttle_reasons/clocks_event_reasons}" \
-             --format=csv,noheader,nounits -i 0 2>/dev/null)
-    fi
-    if [ -n "$line" ]; then echo "$1,$2,${line//, /,}" >> "$smi_csv"; return; fi
-    smi_ok=0  # unavailable or hanging: stop asking, each try costs up to 5 s
+  local line="" out err bad i tries=0 q=() vals=() row
+  if [ "$smi_ok" = 1 ] && { (( $(left) >= 5 )) || [ "${3:-}" = final ]; }; then
+    while (( tries < 4 )); do
+      tries=$((tries + 1))
+      q=()
+      for i in "${smi_query[@]}"; do [ "$i" = - ] || q+=("$i"); done
+      out=$(timeout -k 1 5 nvidia-smi --query-gpu="$(IFS=,; echo "${q[*]}")" --format=csv,noheader,nounits -i 0 2>&1)
+      err=$?
+      if [ "$err" = 0 ]; then line=$(head -1 <<< "$out"); break; fi
+      (( err == 124 || err == 137 )) && { smi_ok=0; break; }
+      # Which field did it reject? Replace or drop it and ask again; any other error: give up.
+      bad=$(sed -n 's/.*Field "\([^"]*\)" is not a valid field.*/\1/p' <<< "$out" | head -1)
+      [ -n "$bad" ] || { smi_ok=0; break; }
+      for i in "${!smi_query[@]}"; do
+        if [ "${smi_query[$i]}" = "$bad" ]; then
+          if [ "$bad" = clocks_throttle_reasons.active ]; then smi_query[i]=clocks_event_reasons.active; else smi_query[i]=-; fi
+        fi
+      done
+    done
   fi
-  smi_unavailable_row "$1" "$2"
+  row="$1,$2"
+  if [ -n "$line" ]; then
+    IFS=',' read -r -a vals <<< "${line//, /,}"
+    local k=0
+    for i in "${smi_query[@]}"; do
+      if [ "$i" = - ]; then row+=",unavailable"; else row+=",${vals[$k]:-}"; k=$((k + 1)); fi
+    done
+  else
+    row+=",$(date -u +%Y/%m/%d\ %H:%M:%S)"
+    for ((i = 1; i < ${#smi_fields[@]}; i++)); do row+=",unavailable"; done
+  fi
+  echo "$row" >> "$smi_csv"
 }
 
 # ------------------------------------------------------------------ running a step
@@ -252,13 +280,38 @@ pack
 # ptxas_summary FILE: one line per kernel compiled for sm_90: name, registers, spill stores and loads.
 ptxas_summary() {
   local demangle=cat
-  command -v c++filt >/dev/null 2>&1 && demangle=c++filt
+  command -v c++filt >/dev/null 2>&1 && demangle="c++filt"
   awk -v q="'" '/Compiling entry function/ {split($0, part, q); name = part[2]}
        /bytes spill stores/ {st = $5; ld = $9}
        /Used [0-9]+ registers/ {r = $0; sub(/.*Used /, "", r); sub(/ registers.*/, "", r);
                                 printf "%s\t%s registers, %s B spill stores, %s B spill loads\n", name, r, st, ld}' "$1" |
     $demangle | awk -F'\t' '{n = $1; gsub(/\(anonymous namespace\)::/, "", n); sub(/^void /, "", n); sub(/\(.*/, "", n);
                                 gsub(/[a-z_0-9]+::/, "", n); printf "   %-34s %s\n", n, $2}'
+}
+
+# drop_if_broken: a program that does not even start (a link cut short by a kill, a shared library the loader
+# cannot find) is deleted, so that the nvcc fallback builds it again. Neither check needs a GPU: the probes'
+# `plan`, and the bench's option parser refusing an out-of-range --check-case (exit 2).
+drop_if_broken() {
+  local rc c
+  c=$(cap_for 20)
+  (( c > 0 )) || return 0
+  if [ -x "$probes_bin" ]; then
+    timeout -k 2 "$c" "$probes_bin" plan > "$work/start.out" 2>&1
+    rc=$?
+    if [ "$rc" != 0 ]; then
+      log "$(stamp)build: $probes_bin does not start (exit $rc): dropped"; tail -3 "$work/start.out" | tee -a "$main_log"
+      rm -f "$probes_bin"
+    fi
+  fi
+  if [ -x "$attention_bin" ]; then
+    timeout -k 2 "$c" "$attention_bin" --check-case 999999 > "$work/start.out" 2>&1
+    rc=$?
+    if [ "$rc" != 2 ]; then
+      log "$(stamp)build: $attention_bin does not start (exit $rc): dropped"; tail -3 "$work/start.out" | tee -a "$main_log"
+      rm -f "$attention_bin"
+    fi
+  fi
 }
 
 # ------------------------------------------------------------------ phase 1: build
@@ -300,6 +353,7 @@ else
     [ "$step_rc" = 0 ] || grep -v -E "^ptxas info|bytes stack frame" "$work/step.out" | tail -n 15 | tee -a "$main_log"
     cut_rc "$step_rc" && log "$(stamp)build: CMake cut at its cap (${cmake_cap} s)"
   fi
+  drop_if_broken
   missing=()
   [ -x "$probes_bin" ] || missing+=(probes)
   [ -x "$attention_bin" ] || missing+=(attention)
@@ -313,6 +367,7 @@ else
     { echo "== nvcc fallback build (exit $step_rc)"; cat "$work/step.out"; } >> "$build_log"
     grep '^== nvcc build' "$work/step.out" | tee -a "$main_log"
     fb_rc=$step_rc
+    drop_if_broken
   fi
   have=0
   [ -x "$probes_bin" ] && have=$((have + 1))
@@ -326,9 +381,6 @@ else
   grep -E "ptxas|bytes stack frame" "$build_log" > "$run_dir/ptxas.txt" || true
   log "$(stamp)build: ${status[build]} by $build_method in $((SECONDS - t0)) s; ptxas.txt has $(grep -c 'Used [0-9]* registers' "$run_dir/ptxas.txt") kernel reports"
   ptxas_summary "$run_dir/ptxas.txt" | tee -a "$main_log"
-fi
-if [ -x "$probes_bin" ] && ! timeout 20 "$probes_bin" plan > "$work/plan.out" 2>&1; then
-  log "$(stamp)build: WARNING: '$probes_bin plan' does not start:"; tail -5 "$work/plan.out" | tee -a "$main_log"
 fi
 [ -f "$run_dir/ptxas.txt" ] || : > "$run_dir/ptxas.txt"
 secs[build]=$((SECONDS - t0))
@@ -412,6 +464,7 @@ sanitize() {
   f="$att_dir/sanitizer_case${sanitizer_case}_$tool.txt"
   if (( cap == 0 )); then log "$(stamp)sanitizer: no time left for $tool"; return; fi
   snapshot sanitizer "before $tool"
+  mkdir -p "$work/sanitizer_out"  # the bench's own files of this run (fingerprint, check.csv) are not kept
   log "$(stamp)sanitizer: $tool on check case $sanitizer_case (cap ${cap} s)"
   run_step "$cap" "$f" "$sanitizer" --tool "$tool" --error-exitcode 10 "$attention_bin" --check-case "$sanitizer_case" \
     --out "$work/sanitizer_out" --point-timeout-s 0 --git-rev "$git_rev"
@@ -434,7 +487,7 @@ sanitize() {
 }
 
 run_attention() {
-  local t0=$SECONDS pending=() passed=() failed=() broken=() v cap pass=0 rc_last=0 any_cut=0 any_crash=0
+  local t0=$SECONDS pending=() passed=() failed=() broken=() v cap pass=0 rc_last=0 rc_bad=0 any_cut=0 any_crash=0
   local any_partial=0 nonfinite=0 line n append=() extra="$work/extra.yaml"
   : > "$att_dir/run.log"
   {
@@ -475,8 +528,9 @@ run_attention() {
       [ -z "$sanitizer_case" ] && sanitizer_case=${line%% *}
       log "$(stamp)attention: check case ${line%% *} (${line#* }) never finished (exit $step_rc): crashed or hung"
       any_crash=1
+      [ "$rc_bad" = 0 ] && rc_bad=$step_rc
     fi
-    cut_rc "$step_rc" && any_cut=1
+    if cut_rc "$step_rc"; then any_cut=1; [ "$rc_bad" = 0 ] && rc_bad=$step_rc; fi
     [ "$step_rc" = 4 ] && any_partial=1
     local next=()
     for v in "${pending[@]}"; do
@@ -521,10 +575,11 @@ run_attention() {
       [ "$step_rc" = 4 ] && any_partial=1
       break
     fi
-    if cut_rc "$step_rc"; then any_cut=1; break; fi
+    if cut_rc "$step_rc"; then any_cut=1; [ "$rc_bad" = 0 ] && rc_bad=$step_rc; break; fi
     # Crashed (CUDA error) or ended by its watchdog (exit 5): skip the point it was on and go on behind it; a
     # variant that does this twice is dropped.
     any_crash=1
+    [ "$rc_bad" = 0 ] && rc_bad=$step_rc
     line=$(awk '/^point [0-9]+ [a-z0-9-]+ .*: start$/ {k=$2; v=$3} END {if (k != "") print k, v}' "$work/step.out")
     if [ -z "$line" ] || (( restarts >= 3 )); then
       log "$(stamp)attention: timing ended with exit $step_rc${line:+ at point $line}; no restart"
@@ -547,8 +602,10 @@ run_attention() {
   local at=$((SECONDS - at0))
 
   if [ "${status[attention]}" != no-gpu ]; then
+    # exit_code: the first crash or cut, else the last run's.
     code[attention]=$rc_last
-    if (( any_crash )); then status[attention]=failed; [ "$rc_last" = 0 ] && code[attention]=1
+    [ "$rc_bad" != 0 ] && code[attention]=$rc_bad
+    if (( any_crash )); then status[attention]=failed
     elif (( any_cut )); then status[attention]=timeout
     elif [ ${#failed[@]} -gt 0 ] || (( nonfinite )); then status[attention]=check-failed
     elif (( any_partial )) || [ ${#pending[@]} -gt 0 ]; then status[attention]=partial
@@ -564,11 +621,16 @@ if [ "$build_only" = 1 ]; then
   status[probes]=skipped; status[attention]=skipped; status[sanitizer]=skipped
   log "$(stamp)--build-only: no GPU phase"
 else
-  if [ "$only" != attention ] && [ -x "$probes_bin" ]; then run_probes
-  else status[probes]=skipped; log "$(stamp)probes: skipped ($([ "$only" = attention ] && echo "--only attention" || echo "not built"))"; fi
+  # A phase that cannot start for lack of time is "skipped" (the log says why).
+  if [ "$only" = attention ]; then status[probes]=skipped; log "$(stamp)probes: skipped (--only attention)"
+  elif [ ! -x "$probes_bin" ]; then status[probes]=skipped; log "$(stamp)probes: skipped (not built)"
+  elif (( $(cap_for 60) == 0 )); then status[probes]=skipped; log "$(stamp)probes: skipped (deadline: $(left) s left)"
+  else run_probes; fi
   pack
-  if [ "$only" != probes ] && [ -x "$attention_bin" ]; then run_attention
-  else status[attention]=skipped; log "$(stamp)attention: skipped ($([ "$only" = probes ] && echo "--only probes" || echo "not built"))"; fi
+  if [ "$only" = probes ]; then status[attention]=skipped; log "$(stamp)attention: skipped (--only probes)"
+  elif [ ! -x "$attention_bin" ]; then status[attention]=skipped; log "$(stamp)attention: skipped (not built)"
+  elif (( $(cap_for 60) == 0 )); then status[attention]=skipped; log "$(stamp)attention: skipped (deadline: $(left) s left)"
+  else run_attention; fi
   [ "${status[sanitizer]}" = pending ] && status[sanitizer]=skipped
   secs[sanitizer]=$san_t
   if [ "$no_gpu" = 1 ]; then

@@ -17,7 +17,7 @@ struct GridShape {
 struct GridPoint {
   std::string kernel;  ///< "mla" or "gqa"
   int batch, ctx;
-  bool variable;       ///< lengths uniform in [ctx/2, 3ctx/2] instead of all = ctx
+  bool variable;  ///< lengths uniform in [ctx/2, 3ctx/2] instead of all = ctx
   int s_q;
   GridShape shape;
   [[nodiscard]] std::string variant() const { return variant_id(kernel, shape.d); }
@@ -36,15 +36,16 @@ inline std::vector<GridPoint> timing_grid(bool quick) {
     for (const int batch : batches) {
       for (const int ctx : contexts) {
         for (const int h_q : {16, 32, 64, 128}) {
-          for (const int s_q : {1, 2}) grid.push_back({"mla", batch, ctx, variable, s_q, GridShape{h_q, 1, 576}});
+          for (const int s_q : {1, 2})
+            grid.push_back({"mla", batch, ctx, variable, s_q, GridShape{h_q, 1, 576}});
         }
       }
     }
   };
   add_mla(false);
   // Llama-2-7B-like MHA, Llama-3-8B GQA, Llama-3-70B GQA, Falcon-7B MQA (d 64).
-  for (const GridShape sh : {GridShape{32, 32, 128}, GridShape{32, 8, 128}, GridShape{64, 8, 128},
-                             GridShape{71, 1, 64}}) {
+  for (const GridShape sh :
+       {GridShape{32, 32, 128}, GridShape{32, 8, 128}, GridShape{64, 8, 128}, GridShape{71, 1, 64}}) {
     for (const int batch : batches) {
       for (const int ctx : contexts) grid.push_back({"gqa", batch, ctx, false, 1, sh});
     }

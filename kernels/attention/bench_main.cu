@@ -17,6 +17,7 @@
 // --deadline-s with points left (files complete); 5 the watchdog ended a hung check or point.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -699,6 +700,7 @@ int run(int argc, char** argv) {
     ss << in.rdbuf();
     extra = ss.str();
   }
+  ::mkdir(opt.out_dir.c_str(), 0755);  // one level, like mlasim_probes; an existing folder is fine
   const std::string fp_path = opt.out_dir + "/fingerprint.yaml";
   const bool keep_fingerprint = opt.append && std::ifstream(fp_path).good();  // a restart keeps the first one
   if (!keep_fingerprint && !write_fingerprint_yaml(fp_path, fp, opt.git_rev, opt.command, extra)) {

@@ -121,7 +121,8 @@ class CsvWriter {
     }
     // One fwrite of the whole line into the stream's buffer (64 KiB, set below for lines that fit), then one
     // flush: the OS sees a single write per row.
-    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) ok_ = false;
+    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
+      ok_ = false;
   }
   /// For append mode: true when `path_` already holds rows under the same header (a torn last line is cut
   /// off first); false when the file is missing or empty (start it afresh). Throws on a different header.

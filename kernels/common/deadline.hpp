@@ -88,8 +88,8 @@ class Watchdog {
       if (!armed_) continue;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
       if (s > limit_s_) {
-        std::printf("watchdog: %s still running after %.0f s (hung kernel?); exiting with code %d\n", what_.c_str(),
-                    s, kExitWatchdog);
+        std::printf("watchdog: %s still running after %.0f s (hung kernel?); exiting with code %d\n",
+                    what_.c_str(), s, kExitWatchdog);
         std::fflush(stdout);
         std::fflush(stderr);
         std::_Exit(kExitWatchdog);

@@ -46,16 +46,32 @@ namespace {
 
 /// The schedule's walk, shared by make_split_schedule (which records the segments) and schedule_shape (which
 /// only counts): sequences in order, each cut into pieces that fill the current part's payload; a full part
-/// opens the next; the last part takes whatever remains. pages_of(b) gives sequence b's pages;
-/// on_segment(b, first_page, pages) sees each piece; on_new_part() each part after the first.
-template <class PagesOf, class OnSegment, class OnNewPart>
+/// opens the next; the last part takes whatever remains. pages_of(b) gives sequence b's pages and run_of(b) how
+/// many sequences from b on have that many pages; on_whole(b, k, pages) sees k consecutive sequences that each
+/// fit whole in the current part (one piece each), on_segment(b, first_page, pages) each piece of a sequence
+/// that does not, on_new_part() each part after the first. Taking runs of whole sequences at once makes
+/// schedule_shape cost O(parts + splits) rather than O(batch).
+template <class PagesOf, class RunOf, class OnWhole, class OnSegment, class OnNewPart>
 void walk_schedule(int batch, long long parts, long long payload, long long overhead, PagesOf&& pages_of,
-                   OnSegment&& on_segment, OnNewPart&& on_new_part) {
+                   RunOf&& run_of, OnWhole&& on_whole, OnSegment&& on_segment, OnNewPart&& on_new_part) {
   long long opened = 1;
   long long remaining = payload;
   bool part_has_work = false;
-  for (int b = 0; b < batch; ++b) {
+  for (int b = 0; b < batch;) {
     const long long pages = pages_of(b);
+    long long whole = 0;  // sequences from b on that go whole into this part
+    if (opened >= parts) {
+      whole = run_of(b);
+    } else if (remaining - overhead >= pages) {
+      whole = std::min<long long>(run_of(b), (remaining - overhead - pages) / (pages + overhead) + 1);
+    }
+    if (whole > 0) {
+      on_whole(b, whole, pages);
+      remaining -= whole * (pages + overhead);
+      part_has_work = true;
+      b += static_cast<int>(whole);
+      continue;
+    }
     long long cursor = 0;
     while (cursor < pages) {
       const bool last_part = opened >= parts;
@@ -74,6 +90,7 @@ void walk_schedule(int batch, long long parts, long long payload, long long over
       remaining -= take + overhead;
       part_has_work = true;
     }
+    ++b;
   }
 }
 
@@ -93,6 +110,12 @@ ScheduleShape schedule_shape(long long total_pages, long long batch, const Sched
   walk_schedule(
       static_cast<int>(batch), parts, payload, opt.fixed_cost_pages,
       [&](int b) { return base + (b < extra ? 1 : 0); },
+      [&](int b) { return b < extra ? extra - b : batch - b; },
+      [&](int, long long k, long long) {
+        shape.segments += k;
+        shape.max_splits = std::max(shape.max_splits, 1);
+        last_seq = -1;  // a whole sequence is never continued
+      },
       [&](int b, long long, long long) {
         ++shape.segments;
         splits = b == last_seq ? splits + 1 : 1;
@@ -120,6 +143,10 @@ SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const Sc
   walk_schedule(
       batch, parts, payload, opt.fixed_cost_pages,
       [&](int b) { return pages_for(context_lens[static_cast<std::size_t>(b)], opt.page_tokens); },
+      [&](int) { return 1LL; },
+      [&](int b, long long, long long) {
+        push_segment(s, b, 0, context_lens[static_cast<std::size_t>(b)]);
+      },
       [&](int b, long long first_page, long long pages) {
         const int len = context_lens[static_cast<std::size_t>(b)];
         push_segment(s, b, static_cast<int>(first_page) * opt.page_tokens,

@@ -226,32 +226,45 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
   return t;
 }
 
+namespace {
+
+/// Adds one timed op to the step's totals.
+void account(StepCost& cost, const Op& op, const OpTime& time) {
+  const double s = time.time_s;
+  cost.step_time_s += s;
+  switch (op.op_class) {
+    case OpClass::kAttention:
+      cost.attention_s += s;
+      break;
+    case OpClass::kGemm:
+      cost.gemm_s += s;
+      break;
+    case OpClass::kCommunication:
+      cost.communication_s += s;
+      break;
+    case OpClass::kOther:
+      cost.other_s += s;
+      break;
+  }
+  cost.time_by_provenance[static_cast<std::size_t>(time.provenance)] += s;
+  cost.flops += op.flops;
+  cost.bytes += op.bytes();
+}
+
+}  // namespace
+
 StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, const Precision& precision,
                    int tp) {
+  return cost_step(StepWorkload(workload), device, precision, tp);
+}
+
+StepCost cost_step(StepWorkload&& workload, const DeviceModel& device, const Precision& precision, int tp) {
   StepCost cost;
   cost.ops.reserve(workload.ops.size());
-  for (const Op& op : workload.ops) {
-    TimedOp timed{op, device.time_op(op, precision, tp)};
-    const double s = timed.time.time_s;
-    cost.step_time_s += s;
-    switch (op.op_class) {
-      case OpClass::kAttention:
-        cost.attention_s += s;
-        break;
-      case OpClass::kGemm:
-        cost.gemm_s += s;
-        break;
-      case OpClass::kCommunication:
-        cost.communication_s += s;
-        break;
-      case OpClass::kOther:
-        cost.other_s += s;
-        break;
-    }
-    cost.time_by_provenance[static_cast<std::size_t>(timed.time.provenance)] += s;
-    cost.flops += op.flops;
-    cost.bytes += op.bytes();
-    cost.ops.push_back(std::move(timed));
+  for (Op& op : workload.ops) {
+    const OpTime time = device.time_op(op, precision, tp);
+    account(cost, op, time);
+    cost.ops.push_back(TimedOp{std::move(op), time});
   }
   cost.tokens = workload.tokens;
   cost.output_tokens = workload.output_tokens;

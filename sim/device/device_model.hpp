@@ -110,8 +110,11 @@ struct StepCost {
   }
 };
 
-/// Times every op of `workload` (ops run back to back: no overlap is modelled).
+/// Times every op of `workload` (ops run back to back: no overlap is modelled). The rvalue form moves the ops
+/// into the result instead of copying them.
 [[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device,
                                  const Precision& precision, int tp);
+[[nodiscard]] StepCost cost_step(StepWorkload&& workload, const DeviceModel& device, const Precision& precision,
+                                 int tp);
 
 }  // namespace mlasim

@@ -21,7 +21,7 @@ std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept 
   mix(m.prefill_context);
   mix(m.prefill_pairs);
   mix(m.sampled);
-  mix((m.decode_mixed ? 1 : 0) + (m.prefill_mixed ? 2 : 0) + (m.all_mixed ? 4 : 0));
+  mix((m.decode_mixed ? 1 : 0) + (m.prefill_mixed ? 2 : 0) + (m.all_mixed() ? 4 : 0));
   return static_cast<std::size_t>(h);
 }
 

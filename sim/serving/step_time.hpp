@@ -27,44 +27,41 @@ struct StepMix {
   std::int64_t sampled = 0;          ///< sequences that produce a token this step
   bool decode_mixed = false;         ///< the decodes' contexts are not all equal
   bool prefill_mixed = false;        ///< the prefill chunks' contexts are not all equal
-  bool all_mixed = false;            ///< the contexts of decodes and prefills together are not all equal
 
   [[nodiscard]] std::int64_t sequences() const { return decode_seqs + prefill_seqs; }
   [[nodiscard]] std::int64_t tokens() const { return decode_seqs + prefill_tokens; }
+  /// The contexts of decodes and prefills together are not all equal.
+  [[nodiscard]] bool all_mixed() const {
+    return decode_mixed || prefill_mixed || (decode_seqs > 0 && prefill_seqs > 0 && first_decode_ != first_prefill_);
+  }
   void add_decode(std::int64_t context) {
-    decode_mixed = decode_mixed || (decode_seqs > 0 && context != last_decode_context_);
-    last_decode_context_ = context;
-    note_context(context);
+    // This runs for every running request of every iteration: one well-predicted branch and one compare.
+    if (decode_seqs == 0) first_decode_ = context;
+    decode_mixed |= context != first_decode_;
     ++decode_seqs;
     decode_context += context;
     ++sampled;
   }
   void add_prefill(std::int64_t chunk, std::int64_t context, bool samples) {
-    prefill_mixed = prefill_mixed || (prefill_seqs > 0 && context != last_prefill_context_);
-    last_prefill_context_ = context;
-    note_context(context);
+    if (prefill_seqs == 0) first_prefill_ = context;
+    prefill_mixed |= context != first_prefill_;
     ++prefill_seqs;
     prefill_tokens += chunk;
     prefill_context += context;
     prefill_pairs += chunk * context - chunk * (chunk - 1) / 2;
     if (samples) ++sampled;
   }
-  /// Equal sums and equal mixedness: the last contexts seen are bookkeeping, not part of the key.
+  /// Equal sums and equal mixedness: the first contexts seen are bookkeeping, not part of the key.
   friend bool operator==(const StepMix& a, const StepMix& b) {
     return a.decode_seqs == b.decode_seqs && a.decode_context == b.decode_context &&
            a.prefill_seqs == b.prefill_seqs && a.prefill_tokens == b.prefill_tokens &&
            a.prefill_context == b.prefill_context && a.prefill_pairs == b.prefill_pairs && a.sampled == b.sampled &&
-           a.decode_mixed == b.decode_mixed && a.prefill_mixed == b.prefill_mixed && a.all_mixed == b.all_mixed;
+           a.decode_mixed == b.decode_mixed && a.prefill_mixed == b.prefill_mixed && a.all_mixed() == b.all_mixed();
   }
 
  private:
-  void note_context(std::int64_t context) {
-    all_mixed = all_mixed || (sequences() > 0 && context != last_context_);
-    last_context_ = context;
-  }
-  std::int64_t last_decode_context_ = 0;
-  std::int64_t last_prefill_context_ = 0;
-  std::int64_t last_context_ = 0;
+  std::int64_t first_decode_ = 0;
+  std::int64_t first_prefill_ = 0;
 };
 
 /// Fills the exact per-sequence work of the step being costed (implemented by the scheduler), so a cost

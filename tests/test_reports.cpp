@@ -17,36 +17,12 @@
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
 #include "sim/sweep/sweep.hpp"
+#include "tests/test_support.hpp"
 
 using namespace mlasim;
 
 namespace {
 
-// Sets an environment variable for one test and puts the old value back afterwards.
-class EnvGuard {
- public:
-  EnvGuard(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~EnvGuard() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 LineChart tiny_chart() {
   LineChart c;
@@ -179,7 +155,7 @@ TEST_CASE("HTML escapes text, renders Markdown tables as tables, and keeps inlin
 }
 
 TEST_CASE("without gnuplot the sweep report still has the data, the scripts and the tables, and says so") {
-  const EnvGuard env("MLASIM_GNUPLOT", "none");
+  const test::EnvGuard env("MLASIM_GNUPLOT", "none");
   const Table table = run_sweep(llama_sweep());
   const cli::SweepReport r = cli::build_sweep_report(llama_sweep(), table, summary_of(table), true);
   CHECK_THAT(r.note, Catch::StartsWith("charts not rendered"));
@@ -205,7 +181,7 @@ TEST_CASE("without gnuplot the sweep report still has the data, the scripts and 
 }
 
 TEST_CASE("a gnuplot that fails names the script and nothing is returned") {
-  const EnvGuard env("MLASIM_GNUPLOT", "/bin/false");
+  const test::EnvGuard env("MLASIM_GNUPLOT", "/bin/false");
   const Table table = run_sweep(llama_sweep());
   try {
     (void)cli::build_sweep_report(llama_sweep(), table, summary_of(table), true);
@@ -214,12 +190,12 @@ TEST_CASE("a gnuplot that fails names the script and nothing is returned") {
     CHECK_THAT(e.what(), Catch::Contains("exited with code 1 on script"));
     CHECK_THAT(e.what(), Catch::Contains(".gp"));
   }
-  const EnvGuard missing("MLASIM_GNUPLOT", "/no/such/gnuplot");
+  const test::EnvGuard missing("MLASIM_GNUPLOT", "/no/such/gnuplot");
   CHECK_THROWS_AS(find_gnuplot(), InputError);
 }
 
 TEST_CASE("with gnuplot the report embeds one SVG per chart, byte-identical run after run") {
-  const EnvGuard env("MLASIM_GNUPLOT", nullptr);
+  const test::EnvGuard env("MLASIM_GNUPLOT", nullptr);
   const std::optional<std::filesystem::path> gnuplot = find_gnuplot();
   if (!gnuplot) {
     WARN("gnuplot is not on PATH: rendering not tested here (CI has it)");
@@ -292,7 +268,7 @@ std::vector<std::string> dat_block(const std::string& dat, const std::string& he
 
 TEST_CASE(
     "in calibrated mode the attention roofline shows the measured kernel points and the measured ceiling") {
-  const EnvGuard env("MLASIM_GNUPLOT", "none");
+  const test::EnvGuard env("MLASIM_GNUPLOT", "none");
   const SweepSpec spec = llama_sweep_with_mla_table(DeviceMode::kCalibrated);
   const Table table = run_sweep(spec);
   const cli::SweepReport r = cli::build_sweep_report(spec, table, summary_of(table), true);
@@ -345,7 +321,7 @@ TEST_CASE(
 }
 
 TEST_CASE("a datasheet sweep's report is unchanged by a calibration in its profile") {
-  const EnvGuard env("MLASIM_GNUPLOT", "none");
+  const test::EnvGuard env("MLASIM_GNUPLOT", "none");
   const SweepSpec with = llama_sweep_with_mla_table(DeviceMode::kDatasheet);
   const Table table = run_sweep(with);
   const cli::SweepReport a = cli::build_sweep_report(with, table, summary_of(table), true);

@@ -24,31 +24,6 @@ using namespace mlasim;
 
 namespace {
 
-// Sets an environment variable for one test and puts the old value back afterwards.
-class EnvGuard {
- public:
-  EnvGuard(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~EnvGuard() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 ValidationPoint point(const char* family, const std::string& name, const char* x_label, double x,
                       double measured_s, double calibrated_s, Provenance provenance, double datasheet_s,
@@ -383,7 +358,7 @@ TEST_CASE(
 }
 
 TEST_CASE("without gnuplot the validation report has its tables, data and scripts, and says so") {
-  const EnvGuard env("MLASIM_GNUPLOT", "none");
+  const test::EnvGuard env("MLASIM_GNUPLOT", "none");
   const ValidateReportFiles r = build_validate_report(hand_report(), true);
   CHECK_THAT(r.note, Catch::StartsWith("charts not rendered"));
   std::vector<std::string> names;
@@ -412,11 +387,11 @@ TEST_CASE("without gnuplot the validation report has its tables, data and script
 
 TEST_CASE("the validation report is byte-identical run after run, SVGs included when gnuplot is there") {
   {
-    const EnvGuard env("MLASIM_GNUPLOT", "none");
+    const test::EnvGuard env("MLASIM_GNUPLOT", "none");
     CHECK(build_validate_report(hand_report(), true).files ==
           build_validate_report(hand_report(), true).files);
   }
-  const EnvGuard env("MLASIM_GNUPLOT", nullptr);
+  const test::EnvGuard env("MLASIM_GNUPLOT", nullptr);
   if (!find_gnuplot()) {
     WARN("gnuplot is not on PATH: rendering not tested here (CI has it)");
     return;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/attention/bench_csv.hpp"
+#include "kernels/attention/reference.hpp"
 
 namespace mlasim::attention {
 
@@ -52,6 +53,44 @@ inline std::vector<GridPoint> timing_grid(bool quick) {
   }
   add_mla(true);
   return grid;
+}
+
+/// The timing row of grid point `g` on a batch holding `sum_context` tokens: its shape, its work (FlashMLA's
+/// counting for MLA), the median / p90 / min seconds of `repeats` runs against the copy's GB/s, the schedule's
+/// shape and the launch's CTAs. The GPU program and the synthetic generator (sim/calibration) both write
+/// rows made here.
+inline TimingRow timing_row(const GridPoint& g, long long sum_context, double median_s, double p90_s, double min_s,
+                            int repeats, double copy_gbps, const SplitSchedule& s, int attention_ctas,
+                            int combine_ctas, bool check_passed) {
+  const bool mla = g.kernel == "mla";
+  const GridShape& sh = g.shape;
+  TimingRow row;
+  row.kernel = g.kernel;
+  row.batch = g.batch;
+  row.context = g.ctx;
+  row.lengths = g.variable ? "variable" : "uniform";
+  row.s_q = g.s_q;
+  row.n_h = sh.n_h;
+  row.n_kv = sh.n_kv;
+  row.d = sh.d;
+  row.sum_context = sum_context;
+  const auto ctx = static_cast<double>(sum_context);
+  row.flops = mla ? mla_flops(g.s_q, sh.n_h, ctx) : gqa_flops(g.s_q, sh.n_h, sh.d, ctx);
+  row.bytes = mla ? mla_bytes(g.batch, g.s_q, sh.n_h, ctx) : gqa_bytes(g.batch, g.s_q, sh.n_h, sh.n_kv, sh.d, ctx);
+  row.median_us = median_s * 1e6;
+  row.p90_us = p90_s * 1e6;
+  row.min_us = min_s * 1e6;
+  row.repeats = repeats;
+  row.gbps = row.bytes / median_s / 1e9;
+  row.tflops = row.flops / median_s / 1e12;
+  row.pct_of_copy_bw = 100.0 * row.gbps / copy_gbps;
+  row.num_parts = s.num_parts;
+  row.num_segments = s.num_segments;
+  row.max_splits = s.max_splits_per_seq;
+  row.attention_ctas = attention_ctas;
+  row.combine_ctas = combine_ctas;
+  row.check_passed = check_passed;
+  return row;
 }
 
 }  // namespace mlasim::attention

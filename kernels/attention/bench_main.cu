@@ -190,16 +190,7 @@ struct DeviceProblem {
 bool is_mla(const att::DecodeProblem& p) { return p.v_in_k; }
 
 att::ScheduleOptions schedule_options(const att::DecodeProblem& p, int sms) {
-  att::ScheduleOptions o;
-  o.num_sms = sms;
-  if (is_mla(p)) {
-    o.ctas_per_sm = kMlaCtasPerSm;
-    o.row_blocks = mla_row_blocks(p.s_q, p.n_q_heads);
-  } else {
-    o.ctas_per_sm = gqa_ctas_per_sm(p.d_qk);
-    o.row_blocks = gqa_row_blocks(p.s_q, p.n_q_heads, p.n_kv_heads);
-  }
-  return o;
+  return att::kernel_schedule_options(is_mla(p), p.s_q, p.n_q_heads, p.n_kv_heads, p.d_qk, sms);
 }
 
 /// Uploads the problem's shape, page table and schedule (not its values) and sizes the outputs.
@@ -517,32 +508,9 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
                   att::kCheckFailed);
       ++outcome.nonfinite;
     }
-    att::TimingRow row;
-    row.kernel = g.kernel;
-    row.batch = g.batch;
-    row.context = g.ctx;
-    row.lengths = g.variable ? "variable" : "uniform";
-    row.s_q = g.s_q;
-    row.n_h = sh.n_h;
-    row.n_kv = sh.n_kv;
-    row.d = sh.d;
-    row.sum_context = sum_ctx;
-    row.flops = p.v_in_k ? att::mla_flops(g.s_q, sh.n_h, sum_ctx) : att::gqa_flops(g.s_q, sh.n_h, sh.d, sum_ctx);
-    row.bytes = p.v_in_k ? att::mla_bytes(g.batch, g.s_q, sh.n_h, sum_ctx)
-                         : att::gqa_bytes(g.batch, g.s_q, sh.n_h, sh.n_kv, sh.d, sum_ctx);
-    row.median_us = st.median_s * 1e6;
-    row.p90_us = st.p90_s * 1e6;
-    row.min_us = st.min_s * 1e6;
-    row.repeats = st.repeats;
-    row.gbps = row.bytes / st.median_s / 1e9;
-    row.tflops = row.flops / st.median_s / 1e12;
-    row.pct_of_copy_bw = 100.0 * row.gbps / copy_gbps;
-    row.num_parts = s.num_parts;
-    row.num_segments = s.num_segments;
-    row.max_splits = s.max_splits_per_seq;
-    row.attention_ctas = info.attention_ctas;
-    row.combine_ctas = info.combine_ctas;
-    row.check_passed = bad == 0 && failed_variants.count(variant) == 0;
+    const att::TimingRow row =
+        att::timing_row(g, sum_ctx, st.median_s, st.p90_s, st.min_s, st.repeats, copy_gbps, s, info.attention_ctas,
+                        info.combine_ctas, bad == 0 && failed_variants.count(variant) == 0);
     att::write_timing_row(g.kernel == "mla" ? mla_csv : gqa_csv, row);
     ++outcome.timed;
     if (!row.check_passed) ++outcome.marked_failed;

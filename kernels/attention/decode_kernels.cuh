@@ -61,10 +61,8 @@ inline constexpr int kGqaRowsPerCta = 16;
 inline constexpr int gqa_ctas_per_sm(int head_dim) { return attention::layout::gqa::ctas_per_sm(head_dim); }
 
 /// Row blocks per part the scheduler must know about (ScheduleOptions::row_blocks).
-inline int mla_row_blocks(int s_q, int h_q) { return (s_q * h_q + kMlaRowsPerCta - 1) / kMlaRowsPerCta; }
-inline int gqa_row_blocks(int s_q, int n_h, int n_kv) {
-  return n_kv * ((s_q * (n_h / n_kv) + kGqaRowsPerCta - 1) / kGqaRowsPerCta);
-}
+inline int mla_row_blocks(int s_q, int h_q) { return attention::layout::mla::row_blocks(s_q, h_q); }
+inline int gqa_row_blocks(int s_q, int n_h, int n_kv) { return attention::layout::gqa::row_blocks(s_q, n_h, n_kv); }
 
 /// Enqueues the split-KV combine pass (combine.cu) when any sequence has more than one split; returns its CTA
 /// count (0 when skipped). rows_per_seq = s_q x query heads.

@@ -27,6 +27,8 @@ inline constexpr int kStages = 3;        ///< cp.async ring depth
 inline constexpr int kThreads = 256;     ///< 8 warps
 inline constexpr int kRows = 64;         ///< query rows per CTA (decode_kernels.cuh: kMlaRowsPerCta)
 inline constexpr int kCtasPerSm = 1;     ///< resident CTAs per SM (shared-memory bound: kSmemBytes below)
+/// CTAs that share one KV run: s_q·h_q query rows in blocks of kRows.
+MLASIM_HD constexpr int row_blocks(int s_q, int h_q) { return (s_q * h_q + kRows - 1) / kRows; }
 inline constexpr int kStride = kDk + 8;  ///< +16 bytes per row: ldmatrix rows land in distinct banks
 inline constexpr int kPStride = kTile + 8;
 inline constexpr int kChunksPerRow = kDk / 8;  ///< 16-byte chunks per 576-value row
@@ -77,6 +79,8 @@ inline constexpr int kStages = 2;   ///< per-warp cp.async ring depth
 inline constexpr int kRows = 16;    ///< query rows per CTA (decode_kernels.cuh: kGqaRowsPerCta)
 /// Resident CTAs per SM (d = 128: 2, register bound; d = 64: 3, shared-memory bound).
 MLASIM_HD constexpr int ctas_per_sm(int head_dim) { return head_dim == 128 ? 2 : 3; }
+/// CTAs that share one KV run: each KV head's s_q·(n_h / n_kv) query rows in blocks of kRows.
+MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) { return n_kv * ((s_q * (n_h / n_kv) + kRows - 1) / kRows); }
 
 template <int D>
 struct Smem {

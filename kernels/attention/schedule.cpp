@@ -1,10 +1,20 @@
 #include "kernels/attention/schedule.hpp"
 
+#include "kernels/attention/kernel_layout.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 
 namespace mlasim::attention {
+
+ScheduleOptions kernel_schedule_options(bool mla, int s_q, int n_h, int n_kv, int head_dim, int sms) {
+  ScheduleOptions o;
+  o.num_sms = sms;
+  o.ctas_per_sm = mla ? layout::mla::kCtasPerSm : layout::gqa::ctas_per_sm(head_dim);
+  o.row_blocks = mla ? layout::mla::row_blocks(s_q, n_h) : layout::gqa::row_blocks(s_q, n_h, n_kv);
+  return o;
+}
 
 int target_parts(const ScheduleOptions& opt) {
   if (opt.num_sms < 1 || opt.ctas_per_sm < 1 || opt.row_blocks < 1) {

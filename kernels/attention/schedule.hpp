@@ -39,6 +39,10 @@ struct SplitSchedule {
   }
 };
 
+/// The options our kernels' launches give the scheduler on `sms` SMs (kernel_layout.hpp): CTAs per SM and row
+/// blocks of MLA (`mla`, head dim 576) or GQA/MQA/MHA (head dim `head_dim`) with s_q new tokens per sequence.
+ScheduleOptions kernel_schedule_options(bool mla, int s_q, int n_h, int n_kv, int head_dim, int sms);
+
 /// Target number of parts: enough CTAs to fill the SMs once, given the CTAs per part.
 int target_parts(const ScheduleOptions& opt);
 

@@ -27,19 +27,11 @@ namespace gpu = mlasim::gpu;
 
 namespace {
 
-/// The schedule the bench builds for a call (bench_main.cu's schedule_options): our kernels' launch shape.
+/// The schedule the bench builds for a call: our kernels' launch shape.
 att::SplitSchedule schedule_for(const SyntheticTruth& truth, AttentionKernel kernel, const std::vector<int>& lens,
                                 int s_q, int n_h, int n_kv, int d) {
-  att::ScheduleOptions o;
-  o.num_sms = truth.sms;
-  if (kernel == AttentionKernel::kMla) {
-    o.ctas_per_sm = att::layout::mla::kCtasPerSm;
-    o.row_blocks = (s_q * n_h + att::layout::mla::kRows - 1) / att::layout::mla::kRows;
-  } else {
-    o.ctas_per_sm = att::layout::gqa::ctas_per_sm(d);
-    o.row_blocks = n_kv * ((s_q * (n_h / n_kv) + att::layout::gqa::kRows - 1) / att::layout::gqa::kRows);
-  }
-  return att::make_split_schedule(lens, o);
+  return att::make_split_schedule(
+      lens, att::kernel_schedule_options(kernel == AttentionKernel::kMla, s_q, n_h, n_kv, d, truth.sms));
 }
 
 /// Multiplicative noise: log-normal with the truth's spread, and now and then an outlier.
@@ -265,35 +257,13 @@ void write_attention(const fs::path& dir, const SyntheticTruth& truth, Rng& rng)
     const att::SplitSchedule s = schedule_for(truth, kernel, lens, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d);
     const double t =
         noisy(rng, truth, synthetic_attention_time(truth, kernel, lens, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d));
-    att::TimingRow row;
-    row.kernel = g.kernel;
-    row.batch = g.batch;
-    row.context = g.ctx;
-    row.lengths = g.variable ? "variable" : "uniform";
-    row.s_q = g.s_q;
-    row.n_h = g.shape.n_h;
-    row.n_kv = g.shape.n_kv;
-    row.d = g.shape.d;
-    row.sum_context = sum;
     const bool is_mla = kernel == AttentionKernel::kMla;
-    row.flops = is_mla ? att::mla_flops(g.s_q, g.shape.n_h, double(sum))
-                       : att::gqa_flops(g.s_q, g.shape.n_h, g.shape.d, double(sum));
-    row.bytes = is_mla ? att::mla_bytes(g.batch, g.s_q, g.shape.n_h, double(sum))
-                       : att::gqa_bytes(g.batch, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d, double(sum));
-    row.median_us = t * 1e6;
-    row.p90_us = row.median_us * 1.03;
-    row.min_us = row.median_us * 0.98;
-    row.repeats = 20;
-    row.gbps = row.bytes / t / 1e9;
-    row.tflops = row.flops / t / 1e12;
-    row.pct_of_copy_bw = 100.0 * row.gbps / copy_gbps;
-    row.num_parts = s.num_parts;
-    row.num_segments = s.num_segments;
-    row.max_splits = s.max_splits_per_seq;
-    row.attention_ctas = s.num_parts * (is_mla ? (g.s_q * g.shape.n_h + 63) / 64
-                                               : g.shape.n_kv * ((g.s_q * (g.shape.n_h / g.shape.n_kv) + 15) / 16));
-    row.combine_ctas = s.max_splits_per_seq > 1 ? g.batch * g.s_q * g.shape.n_h : 0;
-    row.check_passed = g.variant() != truth.failed_variant;
+    const att::ScheduleOptions o =
+        att::kernel_schedule_options(is_mla, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d, truth.sms);
+    // The bench's launches: one CTA per (row block, part); the combine kernel's (s_q·heads, B) grid when split.
+    const att::TimingRow row = att::timing_row(
+        g, sum, t, t * 1.03, t * 0.98, 20, copy_gbps, s, s.num_parts * o.row_blocks,
+        s.max_splits_per_seq > 1 ? g.batch * g.s_q * g.shape.n_h : 0, g.variant() != truth.failed_variant);
     att::write_timing_row(is_mla ? mla : gqa, row);
   }
   require(mla.close(), dir / "mla_decode.csv");
@@ -336,9 +306,9 @@ double synthetic_attention_time(const SyntheticTruth& truth, AttentionKernel ker
   const double batch = double(lens.size());
   const double bytes = is_mla ? att::mla_bytes(batch, s_q, n_h, double(sum)) : att::gqa_bytes(batch, s_q, n_h, n_kv, d, double(sum));
   const double flops = is_mla ? att::mla_flops(s_q, n_h, double(sum)) : att::gqa_flops(s_q, n_h, d, double(sum));
-  const int cps = is_mla ? att::layout::mla::kCtasPerSm : att::layout::gqa::ctas_per_sm(d);
-  const int row_blocks = is_mla ? (s_q * n_h + att::layout::mla::kRows - 1) / att::layout::mla::kRows
-                                : n_kv * ((s_q * (n_h / n_kv) + att::layout::gqa::kRows - 1) / att::layout::gqa::kRows);
+  const att::ScheduleOptions o = att::kernel_schedule_options(is_mla, s_q, n_h, n_kv, d, truth.sms);
+  const int cps = o.ctas_per_sm;
+  const int row_blocks = o.row_blocks;
   const double ctas = double(s.num_parts) * row_blocks;
   const double slots = double(truth.sms) * cps;
   const double waves = std::ceil(ctas / slots);

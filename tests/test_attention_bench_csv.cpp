@@ -8,6 +8,7 @@
 
 #include "kernels/attention/bench_csv.hpp"
 #include "kernels/attention/bench_grid.hpp"
+#include "sim/output.hpp"
 #include "tests/test_support.hpp"
 
 namespace att = mlasim::attention;
@@ -18,12 +19,7 @@ std::string joined(const std::vector<std::string>& v) {
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
   return out;
 }
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_all(const std::filesystem::path& p) { return mlasim::read_text_file(p); }
 }  // namespace
 
 TEST_CASE("the timing CSV columns are exactly the agreed ones, in order, ending with check") {

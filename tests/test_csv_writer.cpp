@@ -12,17 +12,13 @@
 #include <string>
 
 #include "kernels/common/csv.hpp"
+#include "sim/output.hpp"
 #include "tests/test_support.hpp"
 
 using mlasim::gpu::CsvWriter;
 
 namespace {
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_all(const std::filesystem::path& p) { return mlasim::read_text_file(p); }
 }  // namespace
 
 TEST_CASE("each finished row is in the file before close()") {

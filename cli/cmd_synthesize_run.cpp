@@ -36,22 +36,25 @@ int cmd_synthesize_run(const Args& args) {
   po::variables_map vm;
   if (!parse_options(args, desc, vm, &pos, "usage: mlasim synthesize-run DIR [options]")) return 0;
   if (!(noise_percent >= 0.0 && noise_percent <= 50.0)) {
-    throw InputError(SourceLocation{}, "--noise", fmt::format("must be between 0 and 50 percent, got {}", noise_percent));
+    throw InputError(SourceLocation{}, "--noise",
+                     fmt::format("must be between 0 and 50 percent, got {}", noise_percent));
   }
   if (!(outlier_percent >= 0.0 && outlier_percent <= 50.0)) {
     throw InputError(SourceLocation{}, "--outliers",
                      fmt::format("must be between 0 and 50 percent, got {}", outlier_percent));
   }
-  if (!truth.failed_variant.empty() && truth.failed_variant != "mla-d576" && truth.failed_variant != "gqa-d128" &&
-      truth.failed_variant != "gqa-d64") {
-    throw InputError(SourceLocation{}, "--fail-check",
-                     fmt::format("unknown variant `{}`; valid: mla-d576, gqa-d128, gqa-d64", truth.failed_variant));
+  if (!truth.failed_variant.empty() && truth.failed_variant != "mla-d576" &&
+      truth.failed_variant != "gqa-d128" && truth.failed_variant != "gqa-d64") {
+    throw InputError(
+        SourceLocation{}, "--fail-check",
+        fmt::format("unknown variant `{}`; valid: mla-d576, gqa-d128, gqa-d64", truth.failed_variant));
   }
   truth.noise = noise_percent / 100.0;
   truth.outlier_fraction = outlier_percent / 100.0;
   write_synthetic_run(dir, truth);
-  std::cout << fmt::format("wrote {} (synthetic: generated from a known truth, noise {}%, seed {}; not a measurement)\n",
-                           dir, noise_percent, truth.seed);
+  std::cout << fmt::format(
+      "wrote {} (synthetic: generated from a known truth, noise {}%, seed {}; not a measurement)\n", dir,
+      noise_percent, truth.seed);
   return 0;
 }
 

@@ -59,7 +59,9 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,
-               did_you_mean(command, {"step", "sweep", "serve", "list", "fit-probes", "calibrate", "validate", "synthesize-run"}), kUsage);
+               did_you_mean(command, {"step", "sweep", "serve", "list", "fit-probes", "calibrate", "validate",
+                                      "synthesize-run"}),
+               kUsage);
     return kExitBadInput;
   } catch (const InputError& e) {
     fmt::print(stderr, "{}\n", e.what());

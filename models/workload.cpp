@@ -86,10 +86,10 @@ Shard shard_heads(const ModelSpec& m, int tp) {
 /// Sums over the sequences of one attention form.
 struct SeqSums {
   double sequences = 0;
-  double tokens = 0;   ///< T: query tokens
-  double context = 0;  ///< ΣL: KV tokens read
-  double pairs = 0;    ///< (query, key) pairs scored
-  bool prefill = false;  ///< holds prefill chunks (causal), not only decodes
+  double tokens = 0;                        ///< T: query tokens
+  double context = 0;                       ///< ΣL: KV tokens read
+  double pairs = 0;                         ///< (query, key) pairs scored
+  bool prefill = false;                     ///< holds prefill chunks (causal), not only decodes
   double min_context = 0, max_context = 0;  ///< over the sequences (0 when empty)
   [[nodiscard]] bool empty() const { return tokens == 0; }
   [[nodiscard]] bool mixed() const { return min_context != max_context; }
@@ -101,7 +101,7 @@ SeqSums busiest_rank(const SeqSums& all, int ranks) {
   if (ranks <= 1 || all.sequences == 0) return all;
   const double share = std::ceil(all.sequences / ranks) / all.sequences;
   return SeqSums{all.sequences * share, all.tokens * share, all.context * share, all.pairs * share,
-                 all.prefill,          all.min_context,     all.max_context};
+                 all.prefill,           all.min_context,    all.max_context};
 }
 
 void add_sequence(SeqSums& s, const SequenceWork& w) {
@@ -198,8 +198,8 @@ void add_mha_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.kv_read_bytes = layers * 2.0 * s.n_kv * d * b.c() * ss.context;
     op.activation_bytes = layers * 2.0 * ss.tokens * s.n_h * d * b.a();
     op.gemm_m = ss.tokens;
-    op.attention = AttentionCall{false,     ss.prefill, ss.mixed(), ss.sequences, ss.context, ss.tokens,
-                                 s.n_h,     s.n_kv,     int(d),     int(d)};
+    op.attention = AttentionCall{false,     ss.prefill, ss.mixed(), ss.sequences, ss.context,
+                                 ss.tokens, s.n_h,      s.n_kv,     int(d),       int(d)};
     b.push(std::move(op));
   };
   core("attention_decode", decode);
@@ -253,8 +253,9 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.kv_read_bytes = layers * (dc + dr) * b.c() * absorbed.context;
     op.activation_bytes = layers * ta * nh * ((dc + dr) + dc) * b.a();
     op.gemm_m = ta;
-    op.attention = AttentionCall{true, absorbed.prefill, absorbed.mixed(), absorbed.sequences, absorbed.context,
-                                 ta,   nh,               1.0,              int(dc + dr),       int(dc)};
+    op.attention =
+        AttentionCall{true, absorbed.prefill, absorbed.mixed(), absorbed.sequences, absorbed.context, ta, nh,
+                      1.0,  int(dc + dr),     int(dc)};
     b.push(std::move(op));
     Op vup = Builder::base("v_up_bmm", OpClass::kGemm, layers);
     vup.flops = layers * 2.0 * ta * nh * dc * dv;
@@ -284,8 +285,8 @@ void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double la
     op.activation_bytes =
         layers * (naive.context * nh * (dn + dv) + naive.tokens * nh * (dn + dr + dv)) * b.a();
     op.gemm_m = naive.tokens;
-    op.attention = AttentionCall{false, true,         naive.mixed(), naive.sequences, naive.context,
-                                 naive.tokens, nh,   nh,            int(dn + dr),    int(dv)};
+    op.attention = AttentionCall{false, true, naive.mixed(), naive.sequences, naive.context, naive.tokens,
+                                 nh,    nh,   int(dn + dr),  int(dv)};
     b.push(std::move(op));
   }
   b.gemm("o_proj", layers, t, nh * dv, h);
@@ -350,7 +351,8 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       into.pairs += from.pairs;
       into.prefill = into.prefill || from.prefill;
       if (from.sequences > 0) {
-        into.min_context = into.sequences == from.sequences ? from.min_context : std::min(into.min_context, from.min_context);
+        into.min_context = into.sequences == from.sequences ? from.min_context
+                                                            : std::min(into.min_context, from.min_context);
         into.max_context = std::max(into.max_context, from.max_context);
       }
     };

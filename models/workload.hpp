@@ -63,8 +63,8 @@ struct StepShape {
 /// model and the calibrated kernel tables). Sums are over the sequences this GPU attends to (the busiest rank
 /// under DP-attention); head counts are per GPU.
 struct AttentionCall {
-  bool mla = false;        ///< absorbed MLA: MQA over one latent head (K = [c; k_r], V = c)
-  bool prefill = false;    ///< prefill chunks (causal), not decode
+  bool mla = false;      ///< absorbed MLA: MQA over one latent head (K = [c; k_r], V = c)
+  bool prefill = false;  ///< prefill chunks (causal), not decode
   /// The sequences hold different contexts: the split-KV schedule then cuts some sequence between parts (a
   /// combine pass), which a uniform batch of B <= parts sequences avoids.
   bool mixed_lengths = false;

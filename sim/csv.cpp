@@ -35,7 +35,8 @@ std::vector<CsvCell> split_csv_line(std::string_view line, const std::string& fi
         }
         cell.text += line[i++];
       }
-      if (!closed) throw InputError(SourceLocation{file, line_no, cell.column}, "", "unterminated quoted cell");
+      if (!closed)
+        throw InputError(SourceLocation{file, line_no, cell.column}, "", "unterminated quoted cell");
       if (i < line.size() && line[i] != ',') {
         throw InputError(SourceLocation{file, line_no, static_cast<int>(i) + 1}, "",
                          "unexpected character after a quoted cell (expected ',')");
@@ -65,13 +66,16 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::string CsvRecord::text(std::size_t col) const { return std::string(trim(cells_[col].text)); }
+std::string CsvRecord::text(std::size_t col) const {
+  return std::string(trim(cells_[col].text));
+}
 
 double CsvRecord::real(std::size_t col, bool allow_negative) const {
   const std::string_view s = trim(cells_[col].text);
   double v = 0.0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) fail(col, fmt::format("'{}' is not a number", s));
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size())
+    fail(col, fmt::format("'{}' is not a number", s));
   if (!std::isfinite(v)) fail(col, fmt::format("'{}' is not finite", s));
   if (!allow_negative && v < 0.0) fail(col, fmt::format("{} is negative", s));
   return v;
@@ -135,19 +139,22 @@ CsvFile CsvFile::parse(std::string_view text, std::string file, const std::vecto
         out.truncated_ = true;
         break;
       }
-      throw InputError(SourceLocation{name, line_no, 1}, "",
-                       fmt::format("row has {} cells but the header has {} columns", cells.size(),
-                                   out.names_->size()));
+      throw InputError(
+          SourceLocation{name, line_no, 1}, "",
+          fmt::format("row has {} cells but the header has {} columns", cells.size(), out.names_->size()));
     }
     out.rows_.emplace_back(out.file_.get(), out.names_.get(), line_no, std::move(cells));
   }
-  if (!have_header) throw InputError(SourceLocation{name, 0, 0}, "", fmt::format("empty {} (no header line)", what));
+  if (!have_header)
+    throw InputError(SourceLocation{name, 0, 0}, "", fmt::format("empty {} (no header line)", what));
   return out;
 }
 
-CsvFile CsvFile::read(const std::string& path, const std::vector<std::string_view>& required, std::string_view what) {
+CsvFile CsvFile::read(const std::string& path, const std::vector<std::string_view>& required,
+                      std::string_view what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(SourceLocation{path, 0, 0}, "", fmt::format("cannot open the {} for reading", what));
+  if (!in)
+    throw InputError(SourceLocation{path, 0, 0}, "", fmt::format("cannot open the {} for reading", what));
   std::ostringstream ss;
   ss << in.rdbuf();
   return parse(ss.str(), path, required, what);
@@ -157,7 +164,8 @@ std::size_t CsvFile::column(std::string_view col) const {
   for (std::size_t i = 0; i < names_->size(); ++i) {
     if ((*names_)[i] == col) return i;
   }
-  throw InputError(SourceLocation{*file_, 1, 1}, std::string(col), fmt::format("the header lacks column '{}'", col));
+  throw InputError(SourceLocation{*file_, 1, 1}, std::string(col),
+                   fmt::format("the header lacks column '{}'", col));
 }
 
 bool CsvFile::has_column(std::string_view col) const {

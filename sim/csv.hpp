@@ -21,7 +21,8 @@ struct CsvCell {
 /// One data row; typed getters throw InputError located at the cell.
 class CsvRecord {
  public:
-  CsvRecord(const std::string* file, const std::vector<std::string>* names, int line, std::vector<CsvCell> cells)
+  CsvRecord(const std::string* file, const std::vector<std::string>* names, int line,
+            std::vector<CsvCell> cells)
       : file_(file), names_(names), line_(line), cells_(std::move(cells)) {}
 
   /// The cell's text, trimmed of blanks.
@@ -52,7 +53,8 @@ class CsvFile {
   static CsvFile parse(std::string_view text, std::string file, const std::vector<std::string_view>& required,
                        std::string_view what);
   /// Reads and parses the file at `path`; a missing or unreadable file is an InputError.
-  static CsvFile read(const std::string& path, const std::vector<std::string_view>& required, std::string_view what);
+  static CsvFile read(const std::string& path, const std::vector<std::string_view>& required,
+                      std::string_view what);
 
   /// Index of column `name`; throws InputError (at the header) when the header lacks it.
   [[nodiscard]] std::size_t column(std::string_view name) const;

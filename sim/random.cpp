@@ -18,7 +18,9 @@ std::int64_t Rng::uniform_int(std::int64_t lo, std::int64_t hi) {
   return lo + static_cast<std::int64_t>(x % span);
 }
 
-double Rng::exponential(double rate) { return -std::log(uniform01_open_low()) / rate; }
+double Rng::exponential(double rate) {
+  return -std::log(uniform01_open_low()) / rate;
+}
 
 double Rng::standard_normal() {
   const double u1 = uniform01_open_low();

@@ -19,7 +19,9 @@ std::string joined(const std::vector<std::string>& v) {
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
   return out;
 }
-std::string read_all(const std::filesystem::path& p) { return mlasim::read_text_file(p); }
+std::string read_all(const std::filesystem::path& p) {
+  return mlasim::read_text_file(p);
+}
 }  // namespace
 
 TEST_CASE("the timing CSV columns are exactly the agreed ones, in order, ending with check") {

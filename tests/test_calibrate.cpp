@@ -31,9 +31,13 @@ const MeasurementRun& run_of(const std::string& name, const SyntheticTruth& trut
   return runs.emplace(name, load_measurement_run(where)).first->second;
 }
 
-const MeasurementRun& default_run() { return run_of("default", SyntheticTruth{}); }
+const MeasurementRun& default_run() {
+  return run_of("default", SyntheticTruth{});
+}
 
-HardwareSpec h200() { return resolve_hw("h200"); }
+HardwareSpec h200() {
+  return resolve_hw("h200");
+}
 
 }  // namespace
 
@@ -69,7 +73,9 @@ TEST_CASE("the same seed writes byte-identical runs; another seed does not") {
   write_synthetic_run(dir.path() / "b", t);
   t.seed = 2;
   write_synthetic_run(dir.path() / "c", t);
-  const auto text = [&](const char* run, const char* file) { return read_text_file(dir.path() / run / file); };
+  const auto text = [&](const char* run, const char* file) {
+    return read_text_file(dir.path() / run / file);
+  };
   for (const char* f : {"run.yaml", "probes/gemm.csv", "probes/bandwidth.csv", "attention/mla_decode.csv"}) {
     CHECK(text("a", f) == text("b", f));
   }
@@ -123,7 +129,8 @@ TEST_CASE("calibrated predictions of held-out points land near the injected nois
   // Determinism: the same run and options give the same report.
   const ValidationReport again = validate_run(default_run(), h200());
   REQUIRE(again.points.size() == r.points.size());
-  for (std::size_t i = 0; i < r.points.size(); ++i) CHECK(again.points[i].calibrated_s == r.points[i].calibrated_s);
+  for (std::size_t i = 0; i < r.points.size(); ++i)
+    CHECK(again.points[i].calibrated_s == r.points[i].calibrated_s);
 }
 
 TEST_CASE("with no noise, calibrated predictions of held-out MLA points inside the grid are close to exact") {
@@ -136,7 +143,8 @@ TEST_CASE("with no noise, calibrated predictions of held-out MLA points inside t
   const ValidationReport r = validate_run(run, h200(), o);
   for (const FamilyValidation& f : r.families) {
     INFO(f.family << ": worst " << f.calibrated.worst << " at " << f.calibrated.worst_point);
-    if (f.family == std::string(kFamilyMla) || f.family == std::string(kFamilyGqa)) CHECK(f.calibrated.mape < 0.03);
+    if (f.family == std::string(kFamilyMla) || f.family == std::string(kFamilyGqa))
+      CHECK(f.calibrated.mape < 0.03);
   }
 }
 
@@ -165,8 +173,8 @@ TEST_CASE("a run of another GPU, or a throttled one, is refused") {
   const MeasurementRun& hot = run_of("throttled", t);
   const std::vector<std::string> reasons = refusal_reasons(hot, h200());
   REQUIRE(reasons.size() == 1);
-  CHECK_THAT(reasons[0], Catch::Contains("device_state.csv:8") && Catch::Contains("throttled at `after gemm`") &&
-                             Catch::Contains("0x20"));
+  CHECK_THAT(reasons[0], Catch::Contains("device_state.csv:8") &&
+                             Catch::Contains("throttled at `after gemm`") && Catch::Contains("0x20"));
   CHECK(refusal_reasons(hot, h200(), /*allow_throttled=*/true).empty());
 }
 
@@ -221,8 +229,10 @@ TEST_CASE("replacing the calibration block keeps every other line and comment") 
   const std::string profile =
       "# comment on top\nname: X\ncalibration: {}\n# trailing comment\nprice_per_gpu_hour: 2 USD\n";
   CHECK(replace_calibration_block(profile, "calibration:\n  source: \"r\"\n") ==
-        "# comment on top\nname: X\ncalibration:\n  source: \"r\"\n# trailing comment\nprice_per_gpu_hour: 2 USD\n");
-  const std::string nested = "name: X\ncalibration:\n  bandwidth:\n    copy: {t0: 1 us, bw_inf: 1 TB/s}\n\n  # old\nsms: 3\n";
+        "# comment on top\nname: X\ncalibration:\n  source: \"r\"\n# trailing comment\nprice_per_gpu_hour: 2 "
+        "USD\n");
+  const std::string nested =
+      "name: X\ncalibration:\n  bandwidth:\n    copy: {t0: 1 us, bw_inf: 1 TB/s}\n\n  # old\nsms: 3\n";
   CHECK(replace_calibration_block(nested, "calibration: {}\n") == "name: X\ncalibration: {}\nsms: 3\n");
   CHECK(replace_calibration_block("name: X", "calibration: {}\n") == "name: X\ncalibration: {}\n");
 }
@@ -231,7 +241,8 @@ TEST_CASE("a CSV cut short by a killed run loses only its torn last line, and sa
   const std::string header =
       "kernel,batch,context,lengths,s_q,n_h,n_kv,d,sum_context,flops,bytes,median_us,p90_us,min_us,repeats,"
       "num_parts,num_segments,max_splits,attention_ctas,combine_ctas,check\n";
-  const std::string row = "mla,1,512,uniform,1,16,1,576,512,17825792,624640,12.8,13.2,12.5,20,4,4,4,4,16,pass\n";
+  const std::string row =
+      "mla,1,512,uniform,1,16,1,576,512,17825792,624640,12.8,13.2,12.5,20,4,4,4,4,16,pass\n";
   std::vector<std::string> notes;
   const auto rows = parse_attention_csv(header + row + "mla,8,512,unif", "t.csv", &notes);
   CHECK(rows.size() == 1);
@@ -240,7 +251,8 @@ TEST_CASE("a CSV cut short by a killed run loses only its torn last line, and sa
   // A short row that ends with a newline is an error, located.
   CHECK_THROWS_WITH(parse_attention_csv(header + "mla,8\n" + row, "t.csv"),
                     Catch::StartsWith("t.csv:2:1: error: row has 2 cells"));
-  CHECK_THROWS_WITH(parse_attention_csv(header + "mlx,1,512,uniform,1,16,1,576,512,1,1,1,1,1,20,4,4,4,4,16,pass\n", "t.csv"),
+  CHECK_THROWS_WITH(parse_attention_csv(
+                        header + "mlx,1,512,uniform,1,16,1,576,512,1,1,1,1,1,20,4,4,4,4,16,pass\n", "t.csv"),
                     Catch::StartsWith("t.csv:2:1: error: kernel: unknown kernel 'mlx'"));
 }
 

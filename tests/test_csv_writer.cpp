@@ -18,7 +18,9 @@
 using mlasim::gpu::CsvWriter;
 
 namespace {
-std::string read_all(const std::filesystem::path& p) { return mlasim::read_text_file(p); }
+std::string read_all(const std::filesystem::path& p) {
+  return mlasim::read_text_file(p);
+}
 }  // namespace
 
 TEST_CASE("each finished row is in the file before close()") {

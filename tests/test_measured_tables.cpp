@@ -102,18 +102,20 @@ TEST_CASE("a missing corner is not interpolated through; the nearest measured no
   CHECK_FALSE(g.at(x).found);
   const LogGrid::Node n = g.nearest_node(x);
   REQUIRE(n.found);
-  CHECK(n.value == Approx(3.0));  // (8, 512): a factor 2 off on both axes; (1, 512) and (1, 2048) are 4x off on one
+  CHECK(n.value ==
+        Approx(3.0));  // (8, 512): a factor 2 off on both axes; (1, 512) and (1, 2048) are 4x off on one
   CHECK_THROWS_AS(LogGrid({{1, 1}}, {1, 2}), InputError);   // an axis must ascend strictly
   CHECK_THROWS_AS(LogGrid({{1, 2}}, {1}), InputError);      // one value per node
   CHECK_THROWS_AS(LogGrid({{1, 2}}, {1, -1}), InputError);  // times are positive
 }
 
-TEST_CASE("calibrated attention: measured at a node, interpolated between, extrapolated beyond or across shapes") {
+TEST_CASE(
+    "calibrated attention: measured at a node, interpolated between, extrapolated beyond or across shapes") {
   const KernelRamp truth{6e-6, 3.5e12, 300e12};
   const CalibratedAttention cal(mla_calibration(truth));
   const auto predict = [&](const AttentionCall& c) {
-    const KernelWork w = table_call_work(AttentionKernel::kMla, c.sequences, c.context_sum / c.sequences, c.s_q(),
-                                         c.q_heads, 1, 576);
+    const KernelWork w = table_call_work(AttentionKernel::kMla, c.sequences, c.context_sum / c.sequences,
+                                         c.s_q(), c.q_heads, 1, 576);
     const auto p = cal.predict(c, w.bytes, w.flops);
     REQUIRE(p.has_value());
     return std::make_pair(*p, truth.time_s(w.bytes, w.flops));
@@ -234,7 +236,8 @@ TEST_CASE("GEMM tables: the same shape is exact, another shape takes the nearest
   std::vector<GemmEfficiencyTable> tables;
   tables.emplace_back(GemmShapeKey{"lt_bf16", "bf16", 8192, 8192, 1}, std::vector<GemmPoint>{{1, 1.5, 0}});
   tables.emplace_back(GemmShapeKey{"lt_bf16", "bf16", 1024, 8192, 1}, std::vector<GemmPoint>{{1, 0.2, 0}});
-  tables.emplace_back(GemmShapeKey{"lt_fp8_e4m3", "fp8_e4m3", 8192, 8192, 1}, std::vector<GemmPoint>{{1, 3, 0}});
+  tables.emplace_back(GemmShapeKey{"lt_fp8_e4m3", "fp8_e4m3", 8192, 8192, 1},
+                      std::vector<GemmPoint>{{1, 3, 0}});
   const GemmTableMatch exact = nearest_gemm_table(tables, "bf16", 8192, 8192, 1);
   REQUIRE(exact.table == &tables[0]);
   CHECK(exact.exact);

@@ -23,7 +23,6 @@ using namespace mlasim;
 
 namespace {
 
-
 LineChart tiny_chart() {
   LineChart c;
   c.name = "tiny";

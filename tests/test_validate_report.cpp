@@ -24,7 +24,6 @@ using namespace mlasim;
 
 namespace {
 
-
 ValidationPoint point(const char* family, const std::string& name, const char* x_label, double x,
                       double measured_s, double calibrated_s, Provenance provenance, double datasheet_s,
                       const std::string& file, int line) {

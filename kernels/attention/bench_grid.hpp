@@ -56,12 +56,12 @@ inline std::vector<GridPoint> timing_grid(bool quick) {
 }
 
 /// The timing row of grid point `g` on a batch holding `sum_context` tokens: its shape, its work (FlashMLA's
-/// counting for MLA), the median / p90 / min seconds of `repeats` runs against the copy's GB/s, the schedule's
-/// shape and the launch's CTAs. The GPU program and the synthetic generator (sim/calibration) both write
-/// rows made here.
-inline TimingRow timing_row(const GridPoint& g, long long sum_context, double median_s, double p90_s, double min_s,
-                            int repeats, double copy_gbps, const SplitSchedule& s, int attention_ctas,
-                            int combine_ctas, bool check_passed) {
+/// counting for MLA), the median / p90 / min seconds of `repeats` runs against the copy's GB/s, the
+/// schedule's shape and the launch's CTAs. The GPU program and the synthetic generator (sim/calibration) both
+/// write rows made here.
+inline TimingRow timing_row(const GridPoint& g, long long sum_context, double median_s, double p90_s,
+                            double min_s, int repeats, double copy_gbps, const SplitSchedule& s,
+                            int attention_ctas, int combine_ctas, bool check_passed) {
   const bool mla = g.kernel == "mla";
   const GridShape& sh = g.shape;
   TimingRow row;
@@ -76,7 +76,8 @@ inline TimingRow timing_row(const GridPoint& g, long long sum_context, double me
   row.sum_context = sum_context;
   const auto ctx = static_cast<double>(sum_context);
   row.flops = mla ? mla_flops(g.s_q, sh.n_h, ctx) : gqa_flops(g.s_q, sh.n_h, sh.d, ctx);
-  row.bytes = mla ? mla_bytes(g.batch, g.s_q, sh.n_h, ctx) : gqa_bytes(g.batch, g.s_q, sh.n_h, sh.n_kv, sh.d, ctx);
+  row.bytes =
+      mla ? mla_bytes(g.batch, g.s_q, sh.n_h, ctx) : gqa_bytes(g.batch, g.s_q, sh.n_h, sh.n_kv, sh.d, ctx);
   row.median_us = median_s * 1e6;
   row.p90_us = p90_s * 1e6;
   row.min_us = min_s * 1e6;

@@ -1,7 +1,7 @@
 #pragma once
 // The device fingerprint every measurement folder carries (fingerprint.yaml): device name, SMs, clocks, L2,
-// memory, driver and runtime versions, plus the date, git revision and exact command. Plain C++17 with no CUDA
-// header, so host code (the synthetic run generator of mlasim calibrate's tests) writes the same format;
+// memory, driver and runtime versions, plus the date, git revision and exact command. Plain C++17 with no
+// CUDA header, so host code (the synthetic run generator of mlasim calibrate's tests) writes the same format;
 // fingerprint.cuh reads the device and writes it.
 #include <ctime>
 #include <sstream>
@@ -51,7 +51,8 @@ inline std::string yaml_quoted(const std::string& s) {
 }
 
 /// The fingerprint as YAML text, dated `date` (ISO 8601). `git_rev` and `command` come from the calling
-/// script (the GPU machine may have no git); `extra_yaml` is appended verbatim (e.g. nvidia-smi's driver line).
+/// script (the GPU machine may have no git); `extra_yaml` is appended verbatim (e.g. nvidia-smi's driver
+/// line).
 inline std::string fingerprint_yaml_text(const DeviceFingerprint& f, const std::string& git_rev,
                                          const std::string& command, const std::string& date,
                                          const std::string& extra_yaml = {}) {

@@ -16,7 +16,8 @@ namespace mlasim {
 
 namespace {
 
-using ShapeKey = std::tuple<AttentionKernel, bool, int, int, int, int>;  // kernel, variable, s_q, n_h, n_kv, d
+using ShapeKey =
+    std::tuple<AttentionKernel, bool, int, int, int, int>;  // kernel, variable, s_q, n_h, n_kv, d
 
 ShapeKey key_of(const AttentionRow& r) {
   return {r.kernel, r.variable_lengths, r.s_q, r.n_h, r.n_kv, r.d};
@@ -35,13 +36,14 @@ double median(std::vector<double> v) {
 }
 
 /// A measured point slower than both its neighbours suggest, on every axis where it has two, by more than
-/// this factor is an isolated slow outlier (a clock dip, a neighbour on the machine): timing noise on a GPU is
-/// one-sided. 20% is about seven standard deviations of the few-percent noise of a median of 20 repeats.
+/// this factor is an isolated slow outlier (a clock dip, a neighbour on the machine): timing noise on a GPU
+/// is one-sided. 20% is about seven standard deviations of the few-percent noise of a median of 20 repeats.
 constexpr double kSpikeFactor = 1.2;
 
 /// Whether log value `v` at position i of a line (log coordinates x) rises above the log-linear line through
 /// its two neighbours by more than kSpikeFactor; nullopt when a neighbour is missing.
-std::optional<bool> spike_along(const std::vector<double>& x, const std::vector<double>& logv, std::size_t i) {
+std::optional<bool> spike_along(const std::vector<double>& x, const std::vector<double>& logv,
+                                std::size_t i) {
   if (i == 0 || i + 1 >= x.size() || std::isnan(logv[i - 1]) || std::isnan(logv[i + 1])) return std::nullopt;
   const double f = (std::log(x[i]) - std::log(x[i - 1])) / (std::log(x[i + 1]) - std::log(x[i - 1]));
   return logv[i] - (logv[i - 1] + f * (logv[i + 1] - logv[i - 1])) > std::log(kSpikeFactor);
@@ -58,7 +60,8 @@ std::vector<std::string> drop_isolated_spikes(AttentionTable& t, const std::vect
   for (std::size_t bi = 0; bi < nb; ++bi) {
     for (std::size_t ci = 0; ci < nc; ++ci) {
       if (std::isnan(logv[bi * nc + ci])) continue;
-      std::vector<double> along_context(logv.begin() + std::ptrdiff_t(bi * nc), logv.begin() + std::ptrdiff_t(bi * nc + nc));
+      std::vector<double> along_context(logv.begin() + std::ptrdiff_t(bi * nc),
+                                        logv.begin() + std::ptrdiff_t(bi * nc + nc));
       std::vector<double> along_batch(nb);
       for (std::size_t b = 0; b < nb; ++b) along_batch[b] = logv[b * nc + ci];
       const std::optional<bool> c = spike_along(t.context, along_context, ci);
@@ -67,17 +70,18 @@ std::vector<std::string> drop_isolated_spikes(AttentionTable& t, const std::vect
     }
   }
   for (const std::size_t i : drop) {
-    notes.push_back(fmt::format("{}: {} batch {} context {} dropped as an isolated slow outlier ({:.1f} us, over {:.0f}% "
-                                "above its neighbours)",
-                                i < sources.size() ? sources[i].to_string() : std::string("?"), to_string(t.kernel),
-                                t.batch[i / nc], t.context[i % nc], t.time_s[i] * 1e6, (kSpikeFactor - 1) * 100));
+    notes.push_back(
+        fmt::format("{}: {} batch {} context {} dropped as an isolated slow outlier ({:.1f} us, over {:.0f}% "
+                    "above its neighbours)",
+                    i < sources.size() ? sources[i].to_string() : std::string("?"), to_string(t.kernel),
+                    t.batch[i / nc], t.context[i % nc], t.time_s[i] * 1e6, (kSpikeFactor - 1) * 100));
     t.time_s[i] = std::nan("");
   }
   return notes;
 }
 
 std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRow>& rows,
-                                                  std::vector<std::string>* notes) {
+                                                   std::vector<std::string>* notes) {
   std::map<ShapeKey, std::vector<const AttentionRow*>> groups;
   for (const AttentionRow& r : rows) {
     if (r.check_passed) groups[key_of(r)].push_back(&r);
@@ -99,13 +103,14 @@ std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRo
     for (const AttentionRow* r : members) {
       const auto bi = static_cast<std::size_t>(std::lower_bound(t.batch.begin(), t.batch.end(), r->batch) -
                                                t.batch.begin());
-      const auto ci = static_cast<std::size_t>(std::lower_bound(t.context.begin(), t.context.end(), r->context) -
-                                               t.context.begin());
+      const auto ci = static_cast<std::size_t>(
+          std::lower_bound(t.context.begin(), t.context.end(), r->context) - t.context.begin());
       const std::size_t flat = bi * t.context.size() + ci;
       if (source[flat] != nullptr) {
-        throw InputError(r->where, "batch",
-                         fmt::format("{} batch {} context {} was already measured at {}", to_string(r->kernel),
-                                     r->batch, r->context, source[flat]->where.to_string()));
+        throw InputError(
+            r->where, "batch",
+            fmt::format("{} batch {} context {} was already measured at {}", to_string(r->kernel), r->batch,
+                        r->context, source[flat]->where.to_string()));
       }
       source[flat] = r;
       t.time_s[flat] = r->median_s;
@@ -165,7 +170,8 @@ Calibration calibration_from_run(const MeasurementRun& run, const HardwareSpec& 
   for (const AttentionRow& r : run.attention_rows) {
     families[attention_ramp_key(r.kernel, r.d)].push_back(r);
   }
-  for (const auto& [family, rows] : families) c.attention_ramps[family] = fit_attention_ramp(rows, ridge, family);
+  for (const auto& [family, rows] : families)
+    c.attention_ramps[family] = fit_attention_ramp(rows, ridge, family);
   return c;
 }
 
@@ -185,7 +191,8 @@ std::string run_fingerprint(const MeasurementRun& run) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
-Calibration calibrate(const MeasurementRun& run, const HardwareSpec& profile, const CalibrateOptions& options) {
+Calibration calibrate(const MeasurementRun& run, const HardwareSpec& profile,
+                      const CalibrateOptions& options) {
   const std::vector<std::string> reasons = refusal_reasons(run, profile, options.allow_throttled);
   if (!reasons.empty()) {
     std::string message = fmt::format("refusing to calibrate `{}` from this run:", profile.id);
@@ -208,8 +215,8 @@ std::string replace_calibration_block(std::string_view text, std::string_view bl
     const std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
     const std::string_view line = text.substr(pos, next - pos);
     pos = next;
-    const bool top_level = !line.empty() && line.front() != ' ' && line.front() != '\t' && line.front() != '\n' &&
-                           line.front() != '\r';
+    const bool top_level = !line.empty() && line.front() != ' ' && line.front() != '\t' &&
+                           line.front() != '\n' && line.front() != '\r';
     if (skipping) {
       if (!top_level) continue;  // indented lines, blank lines and indented comments belong to the old block
       skipping = false;

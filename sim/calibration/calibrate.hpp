@@ -1,8 +1,8 @@
 #pragma once
 /// `mlasim calibrate`: a measurement run → a hardware profile's calibration block (DESIGN.md §9). The probe
-/// part (bandwidth ramps, launch costs, GEMM tables) comes from calibration_from_fits; this adds our attention
-/// kernels' tables (median time over batch × context per shape) and each kernel family's fitted ramp, which
-/// calibrated mode uses outside the grids.
+/// part (bandwidth ramps, launch costs, GEMM tables) comes from calibration_from_fits; this adds our
+/// attention kernels' tables (median time over batch × context per shape) and each kernel family's fitted
+/// ramp, which calibrated mode uses outside the grids.
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,13 +23,14 @@ namespace mlasim {
 /// two neighbours on every axis where it has two (at least one): an isolated slow outlier, since GPU timing
 /// noise is one-sided. Edges and points next to a hole are kept. Returns a note per dropped point, naming
 /// its source row (`sources`, one per node, may be empty).
-std::vector<std::string> drop_isolated_spikes(AttentionTable& table, const std::vector<SourceLocation>& sources);
+std::vector<std::string> drop_isolated_spikes(AttentionTable& table,
+                                              const std::vector<SourceLocation>& sources);
 
 /// The ramp t = t0 + max(bytes / BW, FLOPs / rate) of one kernel family: t0 and BW by the robust ramp fit
 /// (sim/calibration/bandwidth_fit.hpp) on the memory-bound points (intensity below half the ridge
 /// `ridge_flop_per_byte`; the three least intense points at least), the rate as the median FLOPs / (t − t0)
-/// of the points at or above half the ridge that lie clearly above that line (0 when there is none: the family
-/// never reaches compute-bound). Throws InputError (naming `family`) with fewer than 3 points.
+/// of the points at or above half the ridge that lie clearly above that line (0 when there is none: the
+/// family never reaches compute-bound). Throws InputError (naming `family`) with fewer than 3 points.
 [[nodiscard]] KernelRamp fit_attention_ramp(const std::vector<AttentionRow>& rows, double ridge_flop_per_byte,
                                             const std::string& family);
 
@@ -51,8 +52,8 @@ struct CalibrateOptions {
                                     const CalibrateOptions& options = {});
 
 /// `profile_text` with its top-level `calibration:` block (the key's line and every following line that is
-/// indented, blank or a comment indented under it) replaced by `block` (which ends with a newline), or `block`
-/// appended when there is none. Every other line, comments included, is kept as it was.
+/// indented, blank or a comment indented under it) replaced by `block` (which ends with a newline), or
+/// `block` appended when there is none. Every other line, comments included, is kept as it was.
 [[nodiscard]] std::string replace_calibration_block(std::string_view profile_text, std::string_view block);
 
 }  // namespace mlasim

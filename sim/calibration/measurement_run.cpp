@@ -17,9 +17,11 @@ std::string MeasurementRun::device() const {
 
 const std::vector<std::string_view>& attention_csv_required_columns() {
   static const std::vector<std::string_view> columns = {
-      "kernel", "batch", "context", "lengths", "s_q", "n_h", "n_kv", "d", "sum_context", "flops", "bytes",
-      "median_us", "p90_us", "min_us", "repeats", "num_parts", "num_segments", "max_splits", "attention_ctas",
-      "combine_ctas", "check"};
+      "kernel",    "batch",        "context",    "lengths",        "s_q",
+      "n_h",       "n_kv",         "d",          "sum_context",    "flops",
+      "bytes",     "median_us",    "p90_us",     "min_us",         "repeats",
+      "num_parts", "num_segments", "max_splits", "attention_ctas", "combine_ctas",
+      "check"};
   return columns;
 }
 
@@ -27,15 +29,17 @@ std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::
                                               std::vector<std::string>* notes) {
   const CsvFile csv = CsvFile::parse(text, file, attention_csv_required_columns(), "attention timing CSV");
   if (csv.truncated_last_line() && notes != nullptr) {
-    notes->push_back(fmt::format("{}: the last line was cut short (the run stopped mid-row) and is ignored", file));
+    notes->push_back(
+        fmt::format("{}: the last line was cut short (the run stopped mid-row) and is ignored", file));
   }
   const auto col = [&](std::string_view name) { return csv.column(name); };
   const std::size_t kernel = col("kernel"), batch = col("batch"), context = col("context"),
-                    lengths = col("lengths"), s_q = col("s_q"), n_h = col("n_h"), n_kv = col("n_kv"), d = col("d"),
-                    sum_context = col("sum_context"), flops = col("flops"), bytes = col("bytes"),
-                    median = col("median_us"), p90 = col("p90_us"), min = col("min_us"), repeats = col("repeats"),
-                    parts = col("num_parts"), segments = col("num_segments"), splits = col("max_splits"),
-                    actas = col("attention_ctas"), cctas = col("combine_ctas"), check = col("check");
+                    lengths = col("lengths"), s_q = col("s_q"), n_h = col("n_h"), n_kv = col("n_kv"),
+                    d = col("d"), sum_context = col("sum_context"), flops = col("flops"),
+                    bytes = col("bytes"), median = col("median_us"), p90 = col("p90_us"), min = col("min_us"),
+                    repeats = col("repeats"), parts = col("num_parts"), segments = col("num_segments"),
+                    splits = col("max_splits"), actas = col("attention_ctas"), cctas = col("combine_ctas"),
+                    check = col("check");
   std::vector<AttentionRow> rows;
   rows.reserve(csv.rows().size());
   const auto positive_int = [](const CsvRecord& r, std::size_t c) {
@@ -57,7 +61,8 @@ std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::
     a.batch = positive_int(r, batch);
     a.context = positive_int(r, context);
     const std::string l = r.text(lengths);
-    if (l != "uniform" && l != "variable") r.fail(lengths, fmt::format("'{}' is neither uniform nor variable", l));
+    if (l != "uniform" && l != "variable")
+      r.fail(lengths, fmt::format("'{}' is neither uniform nor variable", l));
     a.variable_lengths = l == "variable";
     a.s_q = positive_int(r, s_q);
     a.n_h = positive_int(r, n_h);
@@ -65,7 +70,8 @@ std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::
     a.d = positive_int(r, d);
     if (a.n_h % a.n_kv != 0) r.fail(n_kv, fmt::format("({}) must divide n_h ({})", a.n_kv, a.n_h));
     a.sum_context = r.real(sum_context);
-    if (a.sum_context < a.batch) r.fail(sum_context, "is smaller than the batch (every sequence holds a token)");
+    if (a.sum_context < a.batch)
+      r.fail(sum_context, "is smaller than the batch (every sequence holds a token)");
     a.flops = r.real(flops);
     a.bytes = r.real(bytes);
     if (a.bytes <= 0.0) r.fail(bytes, "a decode call moves bytes");
@@ -90,7 +96,8 @@ std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::
 }
 
 std::vector<CheckRow> parse_check_csv(std::string_view text, const std::string& file) {
-  const CsvFile csv = CsvFile::parse(text, file, {"kernel", "d", "lens", "rel_l2_error", "pass"}, "check CSV");
+  const CsvFile csv =
+      CsvFile::parse(text, file, {"kernel", "d", "lens", "rel_l2_error", "pass"}, "check CSV");
   const std::size_t kernel = csv.column("kernel"), d = csv.column("d"), lens = csv.column("lens"),
                     err = csv.column("rel_l2_error"), pass = csv.column("pass");
   std::vector<CheckRow> rows;
@@ -115,9 +122,9 @@ std::vector<DeviceStateRow> parse_device_state_csv(std::string_view text, const 
   const CsvFile csv = CsvFile::parse(
       text, file, {"when", "sm_clock_mhz", "mem_clock_mhz", "temperature_c", "power_w", "clock_reasons"},
       "device-state CSV");
-  const std::size_t when = csv.column("when"), sm = csv.column("sm_clock_mhz"), mem = csv.column("mem_clock_mhz"),
-                    temp = csv.column("temperature_c"), power = csv.column("power_w"),
-                    reasons = csv.column("clock_reasons");
+  const std::size_t when = csv.column("when"), sm = csv.column("sm_clock_mhz"),
+                    mem = csv.column("mem_clock_mhz"), temp = csv.column("temperature_c"),
+                    power = csv.column("power_w"), reasons = csv.column("clock_reasons");
   std::vector<DeviceStateRow> rows;
   for (const CsvRecord& r : csv.rows()) {
     DeviceStateRow s;
@@ -155,8 +162,9 @@ std::vector<std::string> words_of(std::string_view text) {
 }
 
 const std::vector<std::string>& known_models() {
-  static const std::vector<std::string> models = {"h100", "h200", "h800", "h20", "gh200", "a100", "a800",
-                                                  "b200", "b100", "gb200", "l40s", "l40", "mi300x", "mi325x"};
+  static const std::vector<std::string> models = {"h100", "h200", "h800",   "h20",   "gh200",
+                                                  "a100", "a800", "b200",   "b100",  "gb200",
+                                                  "l40s", "l40",  "mi300x", "mi325x"};
   return models;
 }
 
@@ -179,9 +187,10 @@ std::vector<std::string> refusal_reasons(const MeasurementRun& run, const Hardwa
   std::vector<std::string> out;
   for (const CheckRow& c : run.checks) {
     if (!c.pass) {
-      out.push_back(fmt::format("{}: the {} kernel (d {}) failed its correctness check on lengths [{}] "
-                                "(relative error {:.3g}); its times cannot calibrate anything",
-                                c.where.to_string(), c.kernel, c.d, c.lens, c.rel_l2_error));
+      out.push_back(
+          fmt::format("{}: the {} kernel (d {}) failed its correctness check on lengths [{}] "
+                      "(relative error {:.3g}); its times cannot calibrate anything",
+                      c.where.to_string(), c.kernel, c.d, c.lens, c.rel_l2_error));
     }
   }
   std::map<std::string, int> failed_rows;
@@ -193,19 +202,22 @@ std::vector<std::string> refusal_reasons(const MeasurementRun& run, const Hardwa
   }
   const std::string device = run.device();
   if (device.empty() || device == "none") {
-    out.push_back("the run names no GPU (no fingerprint and run.yaml's device is `none`): nothing was measured");
+    out.push_back(
+        "the run names no GPU (no fingerprint and run.yaml's device is `none`): nothing was measured");
   } else if (!device_matches_profile(device, profile)) {
-    out.push_back(fmt::format("the run measured `{}` but the profile is `{}` ({}); calibrate that GPU's profile "
-                              "instead",
-                              device, profile.id, profile.name));
+    out.push_back(
+        fmt::format("the run measured `{}` but the profile is `{}` ({}); calibrate that GPU's profile "
+                    "instead",
+                    device, profile.id, profile.name));
   }
   if (!allow_throttled) {
     for (const DeviceStateRow& s : run.device_state) {
       if (s.clock_reasons && (*s.clock_reasons & kThrottleMask) != 0) {
-        out.push_back(fmt::format("{}: the card throttled at `{}` (clock reasons 0x{:x}: thermal or hardware "
-                                  "slowdown){}; rerun on a cool card, or pass --allow-throttled",
-                                  s.where.to_string(), s.when, *s.clock_reasons,
-                                  s.sm_clock_mhz ? fmt::format(", SM clock {:g} MHz", *s.sm_clock_mhz) : ""));
+        out.push_back(
+            fmt::format("{}: the card throttled at `{}` (clock reasons 0x{:x}: thermal or hardware "
+                        "slowdown){}; rerun on a cool card, or pass --allow-throttled",
+                        s.where.to_string(), s.when, *s.clock_reasons,
+                        s.sm_clock_mhz ? fmt::format(", SM clock {:g} MHz", *s.sm_clock_mhz) : ""));
       }
     }
   }

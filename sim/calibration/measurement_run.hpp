@@ -29,14 +29,14 @@ struct PhaseStatus {
 
 /// run.yaml.
 struct RunManifest {
-  std::string schema;  ///< "mlasim-measurement-run/1"
+  std::string schema;      ///< "mlasim-measurement-run/1"
   bool synthetic = false;  ///< written by `mlasim synthesize-run` from a known truth, not measured on a GPU
-  std::string device;  ///< nvidia-smi's name, "none" without a GPU
-  std::string gpu_id;  ///< folder slug, e.g. "h200"
+  std::string device;      ///< nvidia-smi's name, "none" without a GPU
+  std::string gpu_id;      ///< folder slug, e.g. "h200"
   std::string driver, nvcc, git_revision, command, started, finished, host;
   double deadline_s = 0.0;
   std::map<std::string, PhaseStatus> phases;  ///< build, probes, attention, sanitizer
-  std::string file;  ///< where it was read from
+  std::string file;                           ///< where it was read from
 };
 
 /// A fingerprint.yaml written by a GPU program (probes/ or attention/).
@@ -53,15 +53,15 @@ struct RunFingerprint {
 struct AttentionRow {
   AttentionKernel kernel = AttentionKernel::kMla;
   int batch = 0;
-  int context = 0;               ///< nominal context length
+  int context = 0;  ///< nominal context length
   bool variable_lengths = false;
   int s_q = 1, n_h = 0, n_kv = 1, d = 0;
-  double sum_context = 0.0;      ///< ΣL of the batch
+  double sum_context = 0.0;         ///< ΣL of the batch
   double flops = 0.0, bytes = 0.0;  ///< per call
   double median_s = 0.0, p90_s = 0.0, min_s = 0.0;
   int repeats = 0;
   int num_parts = 0, num_segments = 0, max_splits = 0, attention_ctas = 0, combine_ctas = 0;
-  bool check_passed = true;      ///< false: its kernel variant failed the correctness check
+  bool check_passed = true;  ///< false: its kernel variant failed the correctness check
   SourceLocation where;
 };
 
@@ -106,7 +106,8 @@ struct MeasurementRun {
 [[nodiscard]] std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::string& file,
                                                             std::vector<std::string>* notes = nullptr);
 [[nodiscard]] std::vector<CheckRow> parse_check_csv(std::string_view text, const std::string& file);
-[[nodiscard]] std::vector<DeviceStateRow> parse_device_state_csv(std::string_view text, const std::string& file);
+[[nodiscard]] std::vector<DeviceStateRow> parse_device_state_csv(std::string_view text,
+                                                                 const std::string& file);
 
 /// nvmlClocksThrottleReasons bits that mean the card slowed itself (nvml.h): HW slowdown (0x8), SW thermal
 /// (0x20), HW thermal (0x40), HW power brake (0x80). Idle (0x1), application clocks (0x2), the power cap

@@ -28,8 +28,8 @@ namespace gpu = mlasim::gpu;
 namespace {
 
 /// The schedule the bench builds for a call: our kernels' launch shape.
-att::SplitSchedule schedule_for(const SyntheticTruth& truth, AttentionKernel kernel, const std::vector<int>& lens,
-                                int s_q, int n_h, int n_kv, int d) {
+att::SplitSchedule schedule_for(const SyntheticTruth& truth, AttentionKernel kernel,
+                                const std::vector<int>& lens, int s_q, int n_h, int n_kv, int d) {
   return att::make_split_schedule(
       lens, att::kernel_schedule_options(kernel == AttentionKernel::kMla, s_q, n_h, n_kv, d, truth.sms));
 }
@@ -92,10 +92,11 @@ double gemm_time(const SyntheticTruth& truth, const gpu::GemmShape& s, std::int6
 void write_probes(const fs::path& dir, const SyntheticTruth& truth, Rng& rng) {
   fs::create_directories(dir);
   const std::string command = "mlasim_probes all --out probes (synthetic)";
-  write_text(dir / "fingerprint.yaml",
-             gpu::fingerprint_yaml_text(fingerprint_of(truth), truth.git_revision, command, truth.started,
-                                        "nvml_driver: \"synthetic\"\nprobe_command: \"all\"\nquick: " +
-                                            std::string(truth.quick ? "true" : "false") + "\nnvml: \"ok\"\n"));
+  write_text(
+      dir / "fingerprint.yaml",
+      gpu::fingerprint_yaml_text(fingerprint_of(truth), truth.git_revision, command, truth.started,
+                                 "nvml_driver: \"synthetic\"\nprobe_command: \"all\"\nquick: " +
+                                     std::string(truth.quick ? "true" : "false") + "\nnvml: \"ok\"\n"));
   {  // launch
     gpu::CsvWriter csv((dir / "launch.csv").string(), gpu::probe_csv_columns());
     const auto row = [&](const char* kernel, const char* shape, int grid, int block, double t) {
@@ -161,7 +162,8 @@ void write_probes(const fs::path& dir, const SyntheticTruth& truth, Rng& rng) {
   }
   {  // GEMM: every shape family × m × dtype
     gpu::CsvWriter csv((dir / "gemm.csv").string(), gpu::probe_csv_columns());
-    const std::vector<gpu::GemmShape> shapes = truth.quick ? gpu::quick_gemm_shapes() : gpu::default_gemm_shapes();
+    const std::vector<gpu::GemmShape> shapes =
+        truth.quick ? gpu::quick_gemm_shapes() : gpu::default_gemm_shapes();
     for (const bool fp8 : {false, true}) {
       for (const gpu::GemmShape& s : shapes) {
         for (const std::int64_t m : gpu::gemm_m_values()) {
@@ -185,15 +187,20 @@ void write_probes(const fs::path& dir, const SyntheticTruth& truth, Rng& rng) {
     require(csv.close(), dir / "gemm.csv");
   }
   {  // device state before and after each family (NVML)
-    gpu::CsvWriter csv((dir / "device_state.csv").string(),
-                       {"when", "utc", "sm_clock_mhz", "mem_clock_mhz", "temperature_c", "power_w", "clock_reasons"});
-    const char* whens[] = {"start",        "before launch", "after launch", "before bandwidth",
-                           "after bandwidth", "before gemm", "after gemm", "end"};
+    gpu::CsvWriter csv((dir / "device_state.csv").string(), {"when", "utc", "sm_clock_mhz", "mem_clock_mhz",
+                                                             "temperature_c", "power_w", "clock_reasons"});
+    const char* whens[] = {"start",           "before launch", "after launch", "before bandwidth",
+                           "after bandwidth", "before gemm",   "after gemm",   "end"};
     int i = 0;
     for (const char* when : whens) {
       const bool hot = truth.throttled && std::string_view(when) == "after gemm";
-      csv.cell(when).cell(truth.started).cell(hot ? 1410LL : 1980LL).cell(3201LL).cell(hot ? 89LL : 38LL + i)
-          .cell(i == 0 ? "112.0" : "640.5").cell(hot ? 0x20LL : (i == 0 ? 0x1LL : 0x0LL));
+      csv.cell(when)
+          .cell(truth.started)
+          .cell(hot ? 1410LL : 1980LL)
+          .cell(3201LL)
+          .cell(hot ? 89LL : 38LL + i)
+          .cell(i == 0 ? "112.0" : "640.5")
+          .cell(hot ? 0x20LL : (i == 0 ? 0x1LL : 0x0LL));
       csv.end_row();
       ++i;
     }
@@ -254,13 +261,16 @@ void write_attention(const fs::path& dir, const SyntheticTruth& truth, Rng& rng)
                    : std::vector<int>(static_cast<std::size_t>(g.batch), g.ctx);
     long long sum = 0;
     for (const int l : lens) sum += l;
-    const att::SplitSchedule s = schedule_for(truth, kernel, lens, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d);
+    const att::SplitSchedule s =
+        schedule_for(truth, kernel, lens, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d);
     const double t =
-        noisy(rng, truth, synthetic_attention_time(truth, kernel, lens, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d));
+        noisy(rng, truth,
+              synthetic_attention_time(truth, kernel, lens, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d));
     const bool is_mla = kernel == AttentionKernel::kMla;
     const att::ScheduleOptions o =
         att::kernel_schedule_options(is_mla, g.s_q, g.shape.n_h, g.shape.n_kv, g.shape.d, truth.sms);
-    // The bench's launches: one CTA per (row block, part); the combine kernel's (s_q·heads, B) grid when split.
+    // The bench's launches: one CTA per (row block, part); the combine kernel's (s_q·heads, B) grid when
+    // split.
     const att::TimingRow row = att::timing_row(
         g, sum, t, t * 1.03, t * 0.98, 20, copy_gbps, s, s.num_parts * o.row_blocks,
         s.max_splits_per_seq > 1 ? g.batch * g.s_q * g.shape.n_h : 0, g.variant() != truth.failed_variant);
@@ -281,7 +291,8 @@ std::string run_yaml(const SyntheticTruth& truth) {
   out += "driver: \"synthetic\"\n";
   out += "nvcc: \"synthetic\"\n";
   out += "git_revision: " + q(truth.git_revision) + "\n";
-  out += "command: " + q(fmt::format("mlasim synthesize-run (seed {}, noise {})", truth.seed, truth.noise)) + "\n";
+  out += "command: " + q(fmt::format("mlasim synthesize-run (seed {}, noise {})", truth.seed, truth.noise)) +
+         "\n";
   out += "started: " + q(truth.started) + "\n";
   out += "finished: " + q(truth.started) + "\n";
   out += "host: \"synthetic\"\n";
@@ -297,15 +308,17 @@ std::string run_yaml(const SyntheticTruth& truth) {
 
 }  // namespace
 
-double synthetic_attention_time(const SyntheticTruth& truth, AttentionKernel kernel, const std::vector<int>& lens,
-                                int s_q, int n_h, int n_kv, int d) {
+double synthetic_attention_time(const SyntheticTruth& truth, AttentionKernel kernel,
+                                const std::vector<int>& lens, int s_q, int n_h, int n_kv, int d) {
   const bool is_mla = kernel == AttentionKernel::kMla;
   const att::SplitSchedule s = schedule_for(truth, kernel, lens, s_q, n_h, n_kv, d);
   long long sum = 0;
   for (const int l : lens) sum += l;
   const double batch = double(lens.size());
-  const double bytes = is_mla ? att::mla_bytes(batch, s_q, n_h, double(sum)) : att::gqa_bytes(batch, s_q, n_h, n_kv, d, double(sum));
-  const double flops = is_mla ? att::mla_flops(s_q, n_h, double(sum)) : att::gqa_flops(s_q, n_h, d, double(sum));
+  const double bytes = is_mla ? att::mla_bytes(batch, s_q, n_h, double(sum))
+                              : att::gqa_bytes(batch, s_q, n_h, n_kv, d, double(sum));
+  const double flops =
+      is_mla ? att::mla_flops(s_q, n_h, double(sum)) : att::gqa_flops(s_q, n_h, d, double(sum));
   const att::ScheduleOptions o = att::kernel_schedule_options(is_mla, s_q, n_h, n_kv, d, truth.sms);
   const int cps = o.ctas_per_sm;
   const int row_blocks = o.row_blocks;
@@ -327,11 +340,12 @@ double synthetic_attention_time(const SyntheticTruth& truth, AttentionKernel ker
     busiest = std::max(busiest, l);
   }
   const double imbalance = total > 0.0 ? busiest / (total / double(load.size())) : 1.0;
-  const double bw = std::min(is_mla ? truth.mla_bytes_per_s : truth.gqa_bytes_per_s,
-                             active_sms * truth.per_sm_bytes_per_s);
+  const double bw =
+      std::min(is_mla ? truth.mla_bytes_per_s : truth.gqa_bytes_per_s, active_sms * truth.per_sm_bytes_per_s);
   const double memory = bytes / bw * imbalance;
   const double fill = ctas / (waves * slots);
-  const double compute = flops / ((is_mla ? truth.mla_flops_per_s : truth.gqa_flops_per_s) * std::min(1.0, fill));
+  const double compute =
+      flops / ((is_mla ? truth.mla_flops_per_s : truth.gqa_flops_per_s) * std::min(1.0, fill));
   double t = truth.launch_single_s + truth.attention_fixed_s + std::max(memory, compute);
   if (s.max_splits_per_seq > 1) {
     const double rows = double(s_q) * n_h;
@@ -344,7 +358,8 @@ double synthetic_attention_time(const SyntheticTruth& truth, AttentionKernel ker
 void write_synthetic_run(const fs::path& dir, const SyntheticTruth& truth) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
-    throw InputError(SourceLocation{dir.string()}, "", "already exists; a synthetic run is written to a new folder");
+    throw InputError(SourceLocation{dir.string()}, "",
+                     "already exists; a synthetic run is written to a new folder");
   }
   const fs::path tmp = dir.string() + fmt::format(".tmp-{}", ::getpid());
   fs::remove_all(tmp, ec);
@@ -354,7 +369,8 @@ void write_synthetic_run(const fs::path& dir, const SyntheticTruth& truth) {
     write_text(tmp / "run.yaml", run_yaml(truth));
     write_probes(tmp / "probes", truth, rng);
     write_attention(tmp / "attention", truth, rng);
-    write_text(tmp / "gpu_measure.log", "synthetic run generated by mlasim synthesize-run; no GPU was used\n");
+    write_text(tmp / "gpu_measure.log",
+               "synthetic run generated by mlasim synthesize-run; no GPU was used\n");
     fs::rename(tmp, dir);
   } catch (...) {
     fs::remove_all(tmp, ec);

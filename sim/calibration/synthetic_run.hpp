@@ -40,8 +40,9 @@ struct SyntheticTruth {
   int gemm_tile_m = 64;
 
   /// Our attention kernels: t = launch_single + fixed + max(bytes / min(BW, active SMs × per-SM BW) × the
-  /// busiest part's share, FLOPs / (rate × the SM slots in use)) + (split ? combine fixed + partials / BW : 0),
-  /// with the launch shape from the real split-KV schedule of the real lengths (kernels/attention/schedule).
+  /// busiest part's share, FLOPs / (rate × the SM slots in use)) + (split ? combine fixed + partials / BW :
+  /// 0), with the launch shape from the real split-KV schedule of the real lengths
+  /// (kernels/attention/schedule).
   double attention_fixed_s = 3.5e-6;
   double combine_fixed_s = 2.0e-6;
   double mla_bytes_per_s = 4.05e12;
@@ -54,7 +55,7 @@ struct SyntheticTruth {
   double outlier_fraction = 0.02;  ///< points slowed by outlier_factor (a neighbour, a clock dip)
   double outlier_factor = 1.5;
   std::uint64_t seed = 1;
-  bool quick = false;               ///< the GPU programs' --quick grids
+  bool quick = false;  ///< the GPU programs' --quick grids
 
   std::string failed_variant;  ///< "mla-d576", "gqa-d128" or "gqa-d64": its checks fail, its rows are FAILED
   bool throttled = false;      ///< the device state shows thermal slowdown (clock reasons 0x20)
@@ -62,10 +63,11 @@ struct SyntheticTruth {
 
 /// The truth's time of one attention call on `context_lens` (before noise), as the bench would time it.
 [[nodiscard]] double synthetic_attention_time(const SyntheticTruth& truth, AttentionKernel kernel,
-                                              const std::vector<int>& context_lens, int s_q, int n_h, int n_kv, int d);
+                                              const std::vector<int>& context_lens, int s_q, int n_h,
+                                              int n_kv, int d);
 
-/// Writes the run folder `dir` (run.yaml, probes/, attention/, logs). `dir` must not exist; it is written under
-/// a temporary name and renamed, so a failure leaves nothing. Throws InputError when `dir` exists.
+/// Writes the run folder `dir` (run.yaml, probes/, attention/, logs). `dir` must not exist; it is written
+/// under a temporary name and renamed, so a failure leaves nothing. Throws InputError when `dir` exists.
 void write_synthetic_run(const std::filesystem::path& dir, const SyntheticTruth& truth);
 
 }  // namespace mlasim

@@ -63,8 +63,8 @@ AttentionCall call_of(const AttentionRow& r) {
 
 std::string describe(const AttentionRow& r) {
   if (r.kernel == AttentionKernel::kMla) {
-    return fmt::format("mla b={} L={}{} h_q={} s_q={}", r.batch, r.context, r.variable_lengths ? "~" : "", r.n_h,
-                       r.s_q);
+    return fmt::format("mla b={} L={}{} h_q={} s_q={}", r.batch, r.context, r.variable_lengths ? "~" : "",
+                       r.n_h, r.s_q);
   }
   return fmt::format("gqa b={} L={} ({},{},{})", r.batch, r.context, r.n_h, r.n_kv, r.d);
 }
@@ -89,7 +89,8 @@ std::set<std::size_t> attention_holdout(const std::vector<AttentionRow>& rows, c
     }
     for (std::size_t j = 0; j < members.size(); ++j) {
       const AttentionRow& r = rows[members[j]];
-      const bool kth = o.every > 0 && j % static_cast<std::size_t>(o.every) == static_cast<std::size_t>(o.every - 1);
+      const bool kth =
+          o.every > 0 && j % static_cast<std::size_t>(o.every) == static_cast<std::size_t>(o.every - 1);
       const bool end = o.hold_out_context_ends && lo != hi && (r.context == lo || r.context == hi);
       if (kth || end) out.insert(members[j]);
     }
@@ -97,7 +98,9 @@ std::set<std::size_t> attention_holdout(const std::vector<AttentionRow>& rows, c
   return out;
 }
 
-bool in_ramp(const ProbeRow& r) { return r.probe == "bandwidth" && (r.level == "hbm" || r.level == "cold"); }
+bool in_ramp(const ProbeRow& r) {
+  return r.probe == "bandwidth" && (r.level == "hbm" || r.level == "cold");
+}
 
 /// Indices of the probe rows to hold out: every k-th m of each GEMM shape, every k-th working set of each
 /// bandwidth kernel (all its grids).
@@ -105,7 +108,8 @@ std::set<std::size_t> probe_holdout(const std::vector<ProbeRow>& rows, const Val
   std::set<std::size_t> out;
   if (o.every <= 0) return out;
   const auto k = static_cast<std::size_t>(o.every);
-  std::map<std::tuple<std::string, std::string, std::int64_t, std::int64_t, std::int64_t>, std::vector<std::size_t>>
+  std::map<std::tuple<std::string, std::string, std::int64_t, std::int64_t, std::int64_t>,
+           std::vector<std::size_t>>
       gemm;
   std::map<std::string, std::set<std::int64_t>> working_sets;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -114,7 +118,8 @@ std::set<std::size_t> probe_holdout(const std::vector<ProbeRow>& rows, const Val
     if (in_ramp(r)) working_sets[r.kernel].insert(r.working_set_bytes);
   }
   for (auto& [key, members] : gemm) {
-    std::sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) { return rows[a].m < rows[b].m; });
+    std::sort(members.begin(), members.end(),
+              [&](std::size_t a, std::size_t b) { return rows[a].m < rows[b].m; });
     for (std::size_t j = 0; j < members.size(); ++j) {
       if (j % k == k - 1) out.insert(members[j]);
     }
@@ -141,8 +146,10 @@ Precision gemm_precision(const std::string& dtype) {
 
 }  // namespace
 
-ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& profile, const ValidateOptions& options) {
-  if (options.every < 2) throw InputError(SourceLocation{}, "--every", "must be at least 2 (hold out every k-th point)");
+ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& profile,
+                              const ValidateOptions& options) {
+  if (options.every < 2)
+    throw InputError(SourceLocation{}, "--every", "must be at least 2 (hold out every k-th point)");
   const std::vector<std::string> reasons = refusal_reasons(run, profile, options.allow_throttled);
   if (!reasons.empty()) {
     std::string message = fmt::format("refusing to validate `{}` against this run:", profile.id);
@@ -179,7 +186,9 @@ ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& pro
   for (const std::size_t i : held_attention) {
     const AttentionRow& r = run.attention_rows[i];
     ValidationPoint p;
-    p.family = r.kernel == AttentionKernel::kGqa ? kFamilyGqa : r.variable_lengths ? kFamilyMlaVariable : kFamilyMla;
+    p.family = r.kernel == AttentionKernel::kGqa ? kFamilyGqa
+               : r.variable_lengths              ? kFamilyMlaVariable
+                                                 : kFamilyMla;
     p.point = describe(r);
     p.x = r.context;
     p.x_label = "context";
@@ -244,9 +253,9 @@ ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& pro
     p.measured_s = r->median_s;
     p.where = r->where;
     p.calibrated_s = ramp->second.time_s(r->bytes);
-    p.calibrated_provenance =
-        r->bytes >= ramp->second.min_bytes && r->bytes <= ramp->second.max_bytes ? Provenance::kInterpolated
-                                                                                  : Provenance::kExtrapolated;
+    p.calibrated_provenance = r->bytes >= ramp->second.min_bytes && r->bytes <= ramp->second.max_bytes
+                                  ? Provenance::kInterpolated
+                                  : Provenance::kExtrapolated;
     Op op;
     op.name = "copy";
     op.op_class = OpClass::kOther;

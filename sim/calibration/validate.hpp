@@ -31,10 +31,10 @@ struct ValidateOptions {
 
 /// One held-out point and its two predictions. Times are those of one call as the GPU program measured it.
 struct ValidationPoint {
-  std::string family;  ///< one of the kFamily* names
-  std::string point;   ///< what was measured, e.g. "mla b=64 L=4096 h_q=32 s_q=1"
-  double x = 0.0;      ///< attention: context; GEMM: m; bandwidth: bytes per launch
-  std::string x_label; ///< "context", "m", "bytes"
+  std::string family;   ///< one of the kFamily* names
+  std::string point;    ///< what was measured, e.g. "mla b=64 L=4096 h_q=32 s_q=1"
+  double x = 0.0;       ///< attention: context; GEMM: m; bandwidth: bytes per launch
+  std::string x_label;  ///< "context", "m", "bytes"
   double measured_s = 0.0;
   double calibrated_s = 0.0;
   Provenance calibrated_provenance = Provenance::kAnalytic;
@@ -78,6 +78,7 @@ struct ValidationReport {
                                             const ValidateOptions& options = {});
 
 /// Statistics of a list of relative errors (fractions) with a description per error.
-[[nodiscard]] ErrorStats error_stats(const std::vector<double>& errors, const std::vector<std::string>& points);
+[[nodiscard]] ErrorStats error_stats(const std::vector<double>& errors,
+                                     const std::vector<std::string>& points);
 
 }  // namespace mlasim

@@ -158,8 +158,8 @@ AttentionTable read_attention_table(const YamlValue& v) {
 }  // namespace
 
 Calibration read_calibration(const YamlValue& value) {
-  const YamlMap m = value.as_map({"fingerprint", "source", "bandwidth", "launch", "gemm_peak", "gemm",
-                                  "attention_ramps", "attention"});
+  const YamlMap m = value.as_map(
+      {"fingerprint", "source", "bandwidth", "launch", "gemm_peak", "gemm", "attention_ramps", "attention"});
   Calibration c;
   c.fingerprint = m.optional_string("fingerprint", "");
   c.source = m.optional_string("source", "");
@@ -198,7 +198,9 @@ std::string quoted(const std::string& text) {
   return out + "\"";
 }
 
-std::string number(double v) { return std::isnan(v) ? "null" : fmt::format("{:.6g}", v); }
+std::string number(double v) {
+  return std::isnan(v) ? "null" : fmt::format("{:.6g}", v);
+}
 
 template <class Range, class F>
 std::string flow_list(const Range& values, F&& format) {
@@ -245,7 +247,8 @@ std::string calibration_to_yaml(const Calibration& c) {
     out += fmt::format("  gemm_peak: {{{}}}\n", fmt::join(rates, ", "));
   }
   if (!c.attention_ramps.empty()) {
-    out += "  attention_ramps:   # t = t0 + max(bytes / bandwidth, FLOPs / flops), outside the measured grids\n";
+    out +=
+        "  attention_ramps:   # t = t0 + max(bytes / bandwidth, FLOPs / flops), outside the measured grids\n";
     for (const auto& [key, r] : c.attention_ramps) {
       out += fmt::format("    {}: {{t0: {}, bandwidth: {}", key, format_si(r.t0_s, "s", 6),
                          format_si(r.bytes_per_s, "B/s", 6));
@@ -258,17 +261,22 @@ std::string calibration_to_yaml(const Calibration& c) {
     for (const GemmEfficiencyTable& t : c.gemm) {
       const GemmShapeKey& k = t.key();
       out += "    - label: " + quoted(t.label()) + "\n";
-      out += fmt::format("      shape: {{kernel: {}, dtype: {}, n: {}, k: {}, batch: {}}}\n", k.kernel, k.dtype, k.n,
-                         k.k, k.batch);
-      out += "      m: " + flow_list(t.points(), [](const GemmPoint& p) { return std::to_string(p.m); }) + "\n";
-      out += "      tflops: " + flow_list(t.points(), [](const GemmPoint& p) { return number(p.tflops); }) + "\n";
+      out += fmt::format("      shape: {{kernel: {}, dtype: {}, n: {}, k: {}, batch: {}}}\n", k.kernel,
+                         k.dtype, k.n, k.k, k.batch);
+      out +=
+          "      m: " + flow_list(t.points(), [](const GemmPoint& p) { return std::to_string(p.m); }) + "\n";
+      out += "      tflops: " + flow_list(t.points(), [](const GemmPoint& p) { return number(p.tflops); }) +
+             "\n";
     }
   }
   if (!c.attention.empty()) {
-    out += "  attention:   # our decode kernels: median microseconds per call over batch x context (null: not run)\n";
+    out +=
+        "  attention:   # our decode kernels: median microseconds per call over batch x context (null: not "
+        "run)\n";
     for (const AttentionTable& t : c.attention) {
       out += fmt::format("    - shape: {{kernel: {}, lengths: {}, s_q: {}, n_h: {}, n_kv: {}, d: {}}}\n",
-                         to_string(t.kernel), t.variable_lengths ? "variable" : "uniform", t.s_q, t.n_h, t.n_kv, t.d);
+                         to_string(t.kernel), t.variable_lengths ? "variable" : "uniform", t.s_q, t.n_h,
+                         t.n_kv, t.d);
       out += "      batch: " + flow_list(t.batch, number) + "\n";
       out += "      context: " + flow_list(t.context, number) + "\n";
       out += "      time_us:\n";

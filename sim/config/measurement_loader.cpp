@@ -20,9 +20,9 @@ constexpr std::string_view kSchema = "mlasim-measurement-run/1";
 
 RunManifest read_manifest(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "measurement run manifest");
-  const YamlMap root = doc.root().as_map({"schema", "synthetic", "device", "gpu_id", "driver", "nvcc",
-                                          "git_revision", "command", "started", "finished", "host", "deadline_s",
-                                          "phases"});
+  const YamlMap root =
+      doc.root().as_map({"schema", "synthetic", "device", "gpu_id", "driver", "nvcc", "git_revision",
+                         "command", "started", "finished", "host", "deadline_s", "phases"});
   RunManifest m;
   m.file = path.string();
   const YamlValue schema = root.required("schema");
@@ -111,7 +111,8 @@ MeasurementRun load_measurement_run(const fs::path& dir) {
   for (const char* sub : {"probes", "attention"}) {
     const fs::path fp = dir / sub / "fingerprint.yaml";
     if (!present(fp)) continue;
-    (std::string_view(sub) == "probes" ? run.probes_fingerprint : run.attention_fingerprint) = read_fingerprint(fp);
+    (std::string_view(sub) == "probes" ? run.probes_fingerprint : run.attention_fingerprint) =
+        read_fingerprint(fp);
   }
   for (const char* name : {"bandwidth.csv", "gemm.csv", "launch.csv"}) {
     const fs::path p = dir / "probes" / name;

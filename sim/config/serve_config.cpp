@@ -182,10 +182,10 @@ std::vector<double> parse_rate_grid(std::string_view text_in) {
 ServeConfig load_serve_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "serve config");
   const YamlMap root = doc.root().as_map({"serve"});
-  const YamlMap s = root.required("serve").as_map(
-      {"name", "model", "variant", "hardware", "tp", "dp_attention", "replicas", "router", "mode", "launch",
-       "host_overhead", "mla_mode",
-       "precision", "scheduler", "workload", "slo", "limits", "output", "sweep"});
+  const YamlMap s =
+      root.required("serve").as_map({"name", "model", "variant", "hardware", "tp", "dp_attention", "replicas",
+                                     "router", "mode", "launch", "host_overhead", "mla_mode", "precision",
+                                     "scheduler", "workload", "slo", "limits", "output", "sweep"});
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -221,7 +221,8 @@ ServeConfig load_serve_config(const fs::path& path) {
   }
   if (const auto v = s.optional("host_overhead")) {
     spec.host_overhead_s = v->as_quantity(Dimension::kTime);
-    if (spec.host_overhead_s < 0.0 || spec.host_overhead_s > 1.0) v->fail("must be between 0 and 1 s per step");
+    if (spec.host_overhead_s < 0.0 || spec.host_overhead_s > 1.0)
+      v->fail("must be between 0 and 1 s per step");
   }
   if (const auto v = s.optional("mla_mode")) {
     spec.mla_mode = parse_named(*v, parse_mla_mode, "MLA mode",

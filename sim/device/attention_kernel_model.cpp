@@ -28,8 +28,8 @@ DecodeKernelDesign decode_kernel_design(const AttentionCall& call) {
     d.rows_per_cta = layout::gqa::kRows;
     d.ctas_per_sm = layout::gqa::ctas_per_sm(call.qk_dim <= 64 ? 64 : 128);
     // Each warp keeps one 16-token K and V tile in flight (2-stage ring per warp).
-    d.bytes_in_flight_per_cta =
-        double(layout::gqa::kWarps) * (layout::gqa::kStages - 1) * 2.0 * layout::gqa::kTile * call.qk_dim * 2.0;
+    d.bytes_in_flight_per_cta = double(layout::gqa::kWarps) * (layout::gqa::kStages - 1) * 2.0 *
+                                layout::gqa::kTile * call.qk_dim * 2.0;
   }
   return d;
 }
@@ -52,8 +52,8 @@ SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionC
       sequences * static_cast<long long>(std::ceil(std::max(mean_context, 1.0) / design.page_tokens));
   const attention::ScheduleShape shape = attention::schedule_shape(pages, sequences, opt);
   l.parts = double(shape.parts);
-  // Mixed lengths: the parts' runs of equal work cut sequences wherever their boundaries fall, so with several
-  // parts some sequence is split (a combine pass) and each boundary adds a piece.
+  // Mixed lengths: the parts' runs of equal work cut sequences wherever their boundaries fall, so with
+  // several parts some sequence is split (a combine pass) and each boundary adds a piece.
   const bool mixed_split = call.mixed_lengths && shape.parts > 1;
   l.ctas = l.row_blocks * l.parts;
   const double slots = double(opt.num_sms) * design.ctas_per_sm;
@@ -65,8 +65,8 @@ SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionC
   return l;
 }
 
-DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call, double bytes, double flops,
-                                     Dtype math_dtype) {
+DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call, double bytes,
+                                     double flops, Dtype math_dtype) {
   const DecodeKernelDesign design = decode_kernel_design(call);
   const SplitKvLaunch l = split_kv_launch(design, call, hw.sms);
   const double latency = hw.memory_latency_s;
@@ -102,7 +102,8 @@ KernelWork table_call_work(AttentionKernel kernel, double batch, double context,
   if (kernel == AttentionKernel::kMla) {
     return {attention::mla_bytes(batch, s_q, n_h, sum_context), attention::mla_flops(s_q, n_h, sum_context)};
   }
-  return {attention::gqa_bytes(batch, s_q, n_h, n_kv, d, sum_context), attention::gqa_flops(s_q, n_h, d, sum_context)};
+  return {attention::gqa_bytes(batch, s_q, n_h, n_kv, d, sum_context),
+          attention::gqa_flops(s_q, n_h, d, sum_context)};
 }
 
 // ---------------------------------------------------------------- calibrated
@@ -119,7 +120,9 @@ std::size_t index_of(const std::vector<double>& axis, double v) {
   return static_cast<std::size_t>(std::lower_bound(axis.begin(), axis.end(), v) - axis.begin());
 }
 
-bool close(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b)); }
+bool close(double a, double b) {
+  return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
+}
 
 /// A lookup of the residual (measured / ramp) in one grid, times the ramp at the call's own work.
 struct GridEstimate {
@@ -128,8 +131,8 @@ struct GridEstimate {
   bool on_node = false;  ///< ... and on a node
 };
 
-GridEstimate estimate(const LogGrid& residuals, const std::vector<double>& x, const KernelRamp& ramp, double bytes,
-                      double flops) {
+GridEstimate estimate(const LogGrid& residuals, const std::vector<double>& x, const KernelRamp& ramp,
+                      double bytes, double flops) {
   GridEstimate e;
   double residual = 0.0;
   if (const LogGrid::Lookup in = residuals.at(x); in.found) {
@@ -154,9 +157,11 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
   // The grids hold residuals, measured / ramp(work of that call): what the family's ramp misses (waves, fixed
   // costs, occupancy) varies slowly, so interpolating it in log space is close even across the change from
   // memory- to compute-bound, and a prediction is ramp(the call's own work) × residual (DESIGN.md §9).
-  const auto residual = [](const KernelRamp& r, double t, const KernelWork& w) { return t / r.time_s(w.bytes, w.flops); };
-  // MLA: the tables of one lengths kind join one grid over (batch, context, h_q·s_q); two tables with the same
-  // rows (h_q 32 s_q 1 and h_q 16 s_q 2 do the same work) meet at their geometric mean.
+  const auto residual = [](const KernelRamp& r, double t, const KernelWork& w) {
+    return t / r.time_s(w.bytes, w.flops);
+  };
+  // MLA: the tables of one lengths kind join one grid over (batch, context, h_q·s_q); two tables with the
+  // same rows (h_q 32 s_q 1 and h_q 16 s_q 2 do the same work) meet at their geometric mean.
   std::vector<const AttentionTable*> mla_by_kind[2];
   for (const AttentionTable& t : calibration.attention) {
     if (t.kernel == AttentionKernel::kMla) {
@@ -168,8 +173,8 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
     std::vector<double> values(t.time_s.size());
     for (std::size_t bi = 0; bi < t.batch.size(); ++bi) {
       for (std::size_t ci = 0; ci < t.context.size(); ++ci) {
-        const KernelWork w =
-            table_call_work(AttentionKernel::kGqa, t.batch[bi], t.mean_context_at(bi, ci), t.s_q, t.n_h, t.n_kv, t.d);
+        const KernelWork w = table_call_work(AttentionKernel::kGqa, t.batch[bi], t.mean_context_at(bi, ci),
+                                             t.s_q, t.n_h, t.n_kv, t.d);
         values[bi * t.context.size() + ci] = residual(*r, t.at(bi, ci), w);
       }
     }
@@ -196,10 +201,12 @@ CalibratedAttention::CalibratedAttention(const Calibration& calibration) {
         for (std::size_t ci = 0; ci < t->context.size(); ++ci) {
           const double time = t->at(bi, ci);
           if (std::isnan(time)) continue;
-          const KernelWork w = table_call_work(AttentionKernel::kMla, t->batch[bi], t->mean_context_at(bi, ci), t->s_q,
-                                               t->n_h, 1.0, t->d);
+          const KernelWork w = table_call_work(AttentionKernel::kMla, t->batch[bi],
+                                               t->mean_context_at(bi, ci), t->s_q, t->n_h, 1.0, t->d);
           const std::size_t flat =
-              (index_of(batches, t->batch[bi]) * contexts.size() + index_of(contexts, t->context[ci])) * rows.size() + r;
+              (index_of(batches, t->batch[bi]) * contexts.size() + index_of(contexts, t->context[ci])) *
+                  rows.size() +
+              r;
           log_sum[flat] += std::log(residual(*mla_ramp, time, w));
           ++count[flat];
         }
@@ -252,8 +259,8 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
     if (e.inside && same_work) p.provenance = e.on_node ? Provenance::kMeasured : Provenance::kInterpolated;
     return p;
   }
-  // GQA/MQA/MHA: the kernel streams B·n_kv (sequence, KV head) pairs, each serving the group's rows; a table of
-  // another shape with the same rows per KV head answers for the same number of pairs.
+  // GQA/MQA/MHA: the kernel streams B·n_kv (sequence, KV head) pairs, each serving the group's rows; a table
+  // of another shape with the same rows per KV head answers for the same number of pairs.
   const double kv_heads = std::max(call.kv_heads, 1.0);
   const double group_rows = call.q_heads / kv_heads * s_q;
   const double pairs = batch * kv_heads;
@@ -292,15 +299,16 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
     ev.e = estimate(g->grid, {t_batch, context}, *r, bytes, flops);
     const KernelWork own = work_at({t_batch, context});
     ev.same_shape = s.variable_lengths == call.mixed_lengths && close(s.n_h, call.q_heads) &&
-                    close(s.n_kv, kv_heads) && close(s.s_q, s_q) &&
-                    s.d == call.qk_dim && close(own.bytes, bytes) && close(own.flops, flops);
+                    close(s.n_kv, kv_heads) && close(s.s_q, s_q) && s.d == call.qk_dim &&
+                    close(own.bytes, bytes) && close(own.flops, flops);
     if (ev.e.time_s > 0.0) by_rows.emplace(t_rows, ev);
   }
   if (by_rows.empty()) return std::nullopt;
   for (const auto& [t_rows, ev] : by_rows) {
     if (!close(t_rows, group_rows)) continue;
     KernelPrediction p{ev.e.time_s, Provenance::kExtrapolated};
-    if (ev.same_shape && ev.e.inside) p.provenance = ev.e.on_node ? Provenance::kMeasured : Provenance::kInterpolated;
+    if (ev.same_shape && ev.e.inside)
+      p.provenance = ev.e.on_node ? Provenance::kMeasured : Provenance::kInterpolated;
     return p;
   }
   // Between two measured group sizes: log-linear in the rows per KV head; outside them: the nearest one.
@@ -311,7 +319,8 @@ std::optional<KernelPrediction> CalibratedAttention::predict(const AttentionCall
   }
   const auto lo = std::prev(hi);
   const double f = (std::log(group_rows) - std::log(lo->first)) / (std::log(hi->first) - std::log(lo->first));
-  const double t = std::exp(std::log(lo->second.e.time_s) + f * (std::log(hi->second.e.time_s) - std::log(lo->second.e.time_s)));
+  const double t = std::exp(std::log(lo->second.e.time_s) +
+                            f * (std::log(hi->second.e.time_s) - std::log(lo->second.e.time_s)));
   return KernelPrediction{t, Provenance::kExtrapolated};
 }
 

@@ -32,16 +32,17 @@ struct DecodeKernelDesign {
 /// The launch shape the split-KV schedule gives one call (kernels/attention/schedule.hpp, from sums only: the
 /// schedule balances pages plus a per-piece cost over its parts, so a batch's shape depends on B and ΣL).
 struct SplitKvLaunch {
-  double row_blocks = 1;   ///< CTAs sharing one KV run: KV heads × ceil(s_q·group / rows_per_cta)
-  double parts = 1;        ///< CTAs along the KV axis
-  double ctas = 1;         ///< row_blocks × parts
-  double waves = 1;        ///< ceil(ctas / (SMs × ctas_per_sm))
-  double active_sms = 1;   ///< SMs busy in the first wave
-  double slot_fill = 1;    ///< fraction of the SMs' CTA slots doing work, over all waves (tail included)
-  bool combine = false;    ///< a sequence is split over parts: partial outputs and a combine kernel
-  double segments = 1;     ///< pieces (sequence, token range) the parts walk
+  double row_blocks = 1;  ///< CTAs sharing one KV run: KV heads × ceil(s_q·group / rows_per_cta)
+  double parts = 1;       ///< CTAs along the KV axis
+  double ctas = 1;        ///< row_blocks × parts
+  double waves = 1;       ///< ceil(ctas / (SMs × ctas_per_sm))
+  double active_sms = 1;  ///< SMs busy in the first wave
+  double slot_fill = 1;   ///< fraction of the SMs' CTA slots doing work, over all waves (tail included)
+  bool combine = false;   ///< a sequence is split over parts: partial outputs and a combine kernel
+  double segments = 1;    ///< pieces (sequence, token range) the parts walk
 };
-[[nodiscard]] SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionCall& call, int sms);
+[[nodiscard]] SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionCall& call,
+                                            int sms);
 
 /// A datasheet-mode decode call, split into its terms [s].
 struct DecodeCallTime {
@@ -56,11 +57,11 @@ struct DecodeCallTime {
 
 /// Datasheet-mode time of one decode call on `hw` (launch cost excluded; the caller adds it per kernel).
 /// `bytes`/`flops` are the call's own (per launch). Memory: bytes over min(BW·η_m, active SMs × per-SM
-/// bandwidth), the per-SM bandwidth being the bytes a CTA keeps in flight over the HBM latency (Little's law);
-/// compute: FLOPs over the dense peak·η_c times the fraction of SM slots the launch fills; fixed costs are
-/// whole HBM round trips (latency) the kernel waits for in sequence.
-[[nodiscard]] DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call, double bytes,
-                                                   double flops, Dtype math_dtype);
+/// bandwidth), the per-SM bandwidth being the bytes a CTA keeps in flight over the HBM latency (Little's
+/// law); compute: FLOPs over the dense peak·η_c times the fraction of SM slots the launch fills; fixed costs
+/// are whole HBM round trips (latency) the kernel waits for in sequence.
+[[nodiscard]] DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call,
+                                                   double bytes, double flops, Dtype math_dtype);
 
 /// A kernel-level prediction: the time of one call as the attention bench measures it (one eager launch
 /// between CUDA events, attention + combine), and where it comes from.

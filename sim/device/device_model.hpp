@@ -36,7 +36,7 @@ struct OpTime {
   double compute_s = 0.0;  ///< FLOP term, all launches
   double memory_s = 0.0;   ///< byte term, all launches
   double launch_s = 0.0;   ///< launch overhead, all launches
-  double fixed_s = 0.0;    ///< fixed per-kernel costs (pipeline fill and drain, split-KV combine), all launches
+  double fixed_s = 0.0;  ///< fixed per-kernel costs (pipeline fill and drain, split-KV combine), all launches
   double network_s = 0.0;  ///< communication term, all launches
   Bound bound = Bound::kMemory;
   Provenance provenance = Provenance::kAnalytic;
@@ -45,10 +45,11 @@ struct OpTime {
 /// Times ops on one GPU. Cheap to copy; holds the resolved ceilings.
 class CalibratedAttention;
 
-/// Times ops on one GPU (DESIGN.md §6). Cheap to copy; holds the resolved ceilings and, in calibrated mode, the
-/// measured tables prepared for lookups.
+/// Times ops on one GPU (DESIGN.md §6). Cheap to copy; holds the resolved ceilings and, in calibrated mode,
+/// the measured tables prepared for lookups.
 ///  - speed-of-light: roofline at the datasheet peaks, no launch or fixed cost.
-///  - datasheet: roofline at peak·η plus, per launch, the launch cost and the bandwidth ramp's fixed cost (two
+///  - datasheet: roofline at peak·η plus, per launch, the launch cost and the bandwidth ramp's fixed cost
+///  (two
 ///    HBM round trips); attention cores as split-KV decode kernels (attention_kernel_model.hpp).
 ///  - calibrated: our attention kernels' measured tables, GEMM efficiency at the op's m and nearest probed
 ///    shape, the measured bandwidth ramp for small ops, measured launch costs; the roofline at the measured
@@ -114,7 +115,7 @@ struct StepCost {
 /// into the result instead of copying them.
 [[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device,
                                  const Precision& precision, int tp);
-[[nodiscard]] StepCost cost_step(StepWorkload&& workload, const DeviceModel& device, const Precision& precision,
-                                 int tp);
+[[nodiscard]] StepCost cost_step(StepWorkload&& workload, const DeviceModel& device,
+                                 const Precision& precision, int tp);
 
 }  // namespace mlasim

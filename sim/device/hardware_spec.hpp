@@ -19,22 +19,23 @@ struct DatasheetEfficiency {
   double network = 0.8;  ///< interconnect bandwidth reached
 };
 
-/// What the GPU measurement run (scripts/gpu_measure.sh) measured, fitted by `mlasim calibrate` (DESIGN.md §9).
-/// Every part is optional: an empty block means "not calibrated".
+/// What the GPU measurement run (scripts/gpu_measure.sh) measured, fitted by `mlasim calibrate` (DESIGN.md
+/// §9). Every part is optional: an empty block means "not calibrated".
 struct Calibration {
   /// Ramp fits t = t0 + bytes / BW∞ of the bandwidth probe kernels, by kernel ("copy", "read", "rmw").
   std::map<std::string, BandwidthRamp> bandwidth;
-  std::optional<double> launch_eager_s;   ///< empty kernel, back-to-back eager launches, per launch
-  std::optional<double> launch_graph_s;   ///< empty kernel, per kernel of a CUDA-graph replay
-  std::optional<double> launch_single_s;  ///< one empty launch between two events: the launch gap inside every
-                                          ///< time the attention bench measures (one launch per timed call)
+  std::optional<double> launch_eager_s;  ///< empty kernel, back-to-back eager launches, per launch
+  std::optional<double> launch_graph_s;  ///< empty kernel, per kernel of a CUDA-graph replay
+  std::optional<double>
+      launch_single_s;  ///< one empty launch between two events: the launch gap inside every
+                        ///< time the attention bench measures (one launch per timed call)
   std::map<Dtype, double> gemm_peak_flops_per_s;  ///< best measured GEMM rate per dtype (roofline ceiling)
   std::vector<GemmEfficiencyTable> gemm;          ///< TFLOP/s versus m per probed shape and dtype
   std::vector<AttentionTable> attention;          ///< our decode kernels' measured times, per shape
   /// Fitted ramps of our attention kernels, for extrapolation: "mla", "gqa_d128", "gqa_d64", ...
   std::map<std::string, KernelRamp> attention_ramps;
-  std::string fingerprint;  ///< device, SMs, driver, CUDA, git revision, date of the run
-  std::string source;       ///< the measurement folder it was fitted from
+  std::string fingerprint;         ///< device, SMs, driver, CUDA, git revision, date of the run
+  std::string source;              ///< the measurement folder it was fitted from
   std::vector<std::string> notes;  ///< what fitting noticed (points dropped as outliers); not written to YAML
 
   [[nodiscard]] bool empty() const {
@@ -68,10 +69,11 @@ struct HardwareSpec {
   std::map<Dtype, double> peak_flops_per_s;  ///< dense tensor-core peaks per dtype
   int sms = 0;
   double l2_bytes = 0;
-  double launch_overhead_s = 0;        ///< launch cost per kernel, eager (the host launches each kernel)
-  double graph_launch_overhead_s = 0;  ///< launch cost per kernel replayed from a CUDA graph (decode in vLLM/SGLang)
-  double memory_latency_s = 0;         ///< loaded HBM latency: sets the fixed cost and per-SM bandwidth of small
-                                       ///< kernels in datasheet mode (Little's law)
+  double launch_overhead_s = 0;  ///< launch cost per kernel, eager (the host launches each kernel)
+  double graph_launch_overhead_s =
+      0;                        ///< launch cost per kernel replayed from a CUDA graph (decode in vLLM/SGLang)
+  double memory_latency_s = 0;  ///< loaded HBM latency: sets the fixed cost and per-SM bandwidth of small
+                                ///< kernels in datasheet mode (Little's law)
   Interconnect interconnect;
   DatasheetEfficiency datasheet_efficiency;
   Calibration calibration;

@@ -21,14 +21,15 @@ double KernelRamp::time_s(double bytes, double flops) const {
 
 GemmEfficiencyTable::GemmEfficiencyTable(GemmShapeKey key, std::vector<GemmPoint> points, std::string label)
     : key_(std::move(key)), points_(std::move(points)), label_(std::move(label)) {
-  const std::string what = fmt::format("GEMM table {} n={} k={} batch={}", key_.kernel, key_.n, key_.k, key_.batch);
+  const std::string what =
+      fmt::format("GEMM table {} n={} k={} batch={}", key_.kernel, key_.n, key_.k, key_.batch);
   if (points_.empty()) throw InputError(what + ": no points");
   if (key_.n < 1 || key_.k < 1 || key_.batch < 1) throw InputError(what + ": n, k and batch must be >= 1");
   std::sort(points_.begin(), points_.end(), [](const GemmPoint& a, const GemmPoint& b) { return a.m < b.m; });
   for (std::size_t i = 0; i < points_.size(); ++i) {
     if (points_[i].m < 1 || !(points_[i].tflops > 0.0) || !std::isfinite(points_[i].tflops)) {
-      throw InputError(fmt::format("{}: point m={} has rate {:g} TFLOP/s; need m >= 1 and a positive rate", what,
-                                   points_[i].m, points_[i].tflops));
+      throw InputError(fmt::format("{}: point m={} has rate {:g} TFLOP/s; need m >= 1 and a positive rate",
+                                   what, points_[i].m, points_[i].tflops));
     }
     if (i > 0 && points_[i].m == points_[i - 1].m) {
       throw InputError(fmt::format("{}: m={} appears twice", what, points_[i].m));
@@ -58,20 +59,21 @@ GemmRate GemmEfficiencyTable::rate_at(double m) const {
 
 double GemmEfficiencyTable::time_s(double m) const {
   // 2·m·n·k FLOPs per GEMM (DESIGN.md §5), times the batch.
-  const double flops = 2.0 * m * static_cast<double>(key_.n) * static_cast<double>(key_.k) *
-                       static_cast<double>(key_.batch);
+  const double flops =
+      2.0 * m * static_cast<double>(key_.n) * static_cast<double>(key_.k) * static_cast<double>(key_.batch);
   return flops / (rate_at(m).tflop_per_s * 1e12);
 }
 
 double GemmEfficiencyTable::flops_at(double m) const {
-  return 2.0 * m * static_cast<double>(key_.n) * static_cast<double>(key_.k) * static_cast<double>(key_.batch);
+  return 2.0 * m * static_cast<double>(key_.n) * static_cast<double>(key_.k) *
+         static_cast<double>(key_.batch);
 }
 
 double GemmEfficiencyTable::bytes_at(double m) const {
   gpu::GemmShape shape{label_, key_.n, key_.k, key_.batch};
   const double in = key_.dtype.rfind("fp8", 0) == 0 ? 1.0 : 2.0;
-  // probe_plan's gemm_bytes takes an integral m; the counting is linear in m, so interpolate between floor and
-  // ceil to accept fractional m (a mixture of experts' tokens per expert).
+  // probe_plan's gemm_bytes takes an integral m; the counting is linear in m, so interpolate between floor
+  // and ceil to accept fractional m (a mixture of experts' tokens per expert).
   const auto lo = static_cast<std::int64_t>(std::floor(m));
   const double f = m - static_cast<double>(lo);
   const double b_lo = gpu::gemm_bytes(lo, shape, in, 2.0);
@@ -79,7 +81,8 @@ double GemmEfficiencyTable::bytes_at(double m) const {
 }
 
 Residual GemmEfficiencyTable::residual_at(double m, const GemmRoofline& roof) const {
-  if (!(m >= 1.0) || !std::isfinite(m)) throw InputError(fmt::format("GEMM lookup needs m >= 1 (got {:g})", m));
+  if (!(m >= 1.0) || !std::isfinite(m))
+    throw InputError(fmt::format("GEMM lookup needs m >= 1 (got {:g})", m));
   const auto residual = [&](const GemmPoint& p) {
     const double mm = static_cast<double>(p.m);
     const double measured = flops_at(mm) / (p.tflops * 1e12);
@@ -126,7 +129,9 @@ GemmTableMatch nearest_gemm_table(const std::vector<GemmEfficiencyTable>& tables
 
 // ---------------------------------------------------------------- attention kernels
 
-std::string_view to_string(AttentionKernel k) { return k == AttentionKernel::kMla ? "mla" : "gqa"; }
+std::string_view to_string(AttentionKernel k) {
+  return k == AttentionKernel::kMla ? "mla" : "gqa";
+}
 
 AttentionKernel parse_attention_kernel(std::string_view text) {
   if (text == "mla") return AttentionKernel::kMla;
@@ -250,7 +255,8 @@ LogGrid::Lookup LogGrid::at(std::span<const double> x) const {
 
 std::vector<double> LogGrid::clamp(std::span<const double> x) const {
   std::vector<double> out(x.begin(), x.end());
-  for (std::size_t a = 0; a < axes_.size(); ++a) out[a] = std::clamp(out[a], axes_[a].front(), axes_[a].back());
+  for (std::size_t a = 0; a < axes_.size(); ++a)
+    out[a] = std::clamp(out[a], axes_[a].front(), axes_[a].back());
   return out;
 }
 

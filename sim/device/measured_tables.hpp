@@ -29,9 +29,9 @@ struct BandwidthRamp {
 /// A kernel family's fitted ramp, t = t0 + max(bytes / BW, FLOPs / rate): how calibrated mode extrapolates
 /// outside a measured grid (and transfers a measured time to another shape or dtype of the same kernel).
 struct KernelRamp {
-  double t0_s = 0.0;                 ///< fixed cost per call [s]
-  double bytes_per_s = 0.0;          ///< effective bandwidth of the memory-bound points [B/s]
-  double flops_per_s = 0.0;          ///< effective rate of the compute-bound points [FLOP/s]; 0 = never bound
+  double t0_s = 0.0;         ///< fixed cost per call [s]
+  double bytes_per_s = 0.0;  ///< effective bandwidth of the memory-bound points [B/s]
+  double flops_per_s = 0.0;  ///< effective rate of the compute-bound points [FLOP/s]; 0 = never bound
   [[nodiscard]] double time_s(double bytes, double flops) const;
   [[nodiscard]] bool valid() const { return bytes_per_s > 0.0 && t0_s >= 0.0 && flops_per_s >= 0.0; }
 };
@@ -140,9 +140,9 @@ struct AttentionTable {
   AttentionKernel kernel = AttentionKernel::kMla;
   bool variable_lengths = false;  ///< lengths uniform in [L/2, 3L/2] instead of all L
   int s_q = 1;
-  int n_h = 0;   ///< query heads
-  int n_kv = 1;  ///< KV heads (MLA: 1 latent head)
-  int d = 0;     ///< qk head dim (MLA: 576)
+  int n_h = 0;                  ///< query heads
+  int n_kv = 1;                 ///< KV heads (MLA: 1 latent head)
+  int d = 0;                    ///< qk head dim (MLA: 576)
   std::vector<double> batch;    ///< ascending
   std::vector<double> context;  ///< ascending, tokens per sequence (mean for variable lengths)
   std::vector<double> time_s;   ///< [batch][context], row-major; NaN where not measured
@@ -164,16 +164,16 @@ struct AttentionTable {
 /// axis. Missing values are NaN.
 class LogGrid {
  public:
-  /// `axes` each ascending and positive; `values` row-major over the axes (last axis fastest), positive or NaN.
-  /// A missing node with measured nodes on both sides along some axis (a hole: a point skipped, failed or held
-  /// out) is filled by log-linear interpolation along the last such axis first; it still counts as not
-  /// measured. Throws InputError on a size mismatch or a bad axis.
+  /// `axes` each ascending and positive; `values` row-major over the axes (last axis fastest), positive or
+  /// NaN. A missing node with measured nodes on both sides along some axis (a hole: a point skipped, failed
+  /// or held out) is filled by log-linear interpolation along the last such axis first; it still counts as
+  /// not measured. Throws InputError on a size mismatch or a bad axis.
   LogGrid(std::vector<std::vector<double>> axes, std::vector<double> values);
 
   struct Lookup {
-    bool found = false;   ///< the point lies inside the grid and every corner around it is known
-    double value = 0.0;   ///< when found
-    bool on_node = false; ///< the point is a measured grid node (its own measurement)
+    bool found = false;    ///< the point lies inside the grid and every corner around it is known
+    double value = 0.0;    ///< when found
+    bool on_node = false;  ///< the point is a measured grid node (its own measurement)
   };
   /// Interpolates at `x` (one coordinate per axis).
   [[nodiscard]] Lookup at(std::span<const double> x) const;

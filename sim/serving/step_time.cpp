@@ -27,7 +27,10 @@ std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept 
 
 ModelStepTime::ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, Parallelism parallel,
                              MlaMode mla_mode, double host_overhead_s, std::size_t cache_limit)
-    : model_(std::move(model)), device_(std::move(device)), host_overhead_s_(host_overhead_s), cache_limit_(cache_limit) {
+    : model_(std::move(model)),
+      device_(std::move(device)),
+      host_overhead_s_(host_overhead_s),
+      cache_limit_(cache_limit) {
   shape_.parallel = parallel;
   shape_.precision = precision;
   shape_.mla_mode = mla_mode;
@@ -53,7 +56,8 @@ TimePs ModelStepTime::reference_time(const std::vector<SequenceWork>& sequences)
   StepShape shape = shape_;
   shape.sequences = sequences;
   return seconds_to_ps(
-      cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s + host_overhead_s_);
+      cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s +
+      host_overhead_s_);
 }
 
 }  // namespace mlasim

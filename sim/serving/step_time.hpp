@@ -14,9 +14,9 @@
 namespace mlasim {
 
 /// The sums through which a step's cost depends on its mix (see build_step: the ops are functions of the
-/// token, context and (query, key)-pair totals of the decode and prefill sequences, of the sampled count, and of
-/// whether each kind's contexts are all equal). Two mixes with equal StepMix cost exactly the same. Decodes
-/// here have one new token each.
+/// token, context and (query, key)-pair totals of the decode and prefill sequences, of the sampled count, and
+/// of whether each kind's contexts are all equal). Two mixes with equal StepMix cost exactly the same.
+/// Decodes here have one new token each.
 struct StepMix {
   std::int64_t decode_seqs = 0;      ///< decode sequences (= decode tokens)
   std::int64_t decode_context = 0;   ///< Σ context of decodes, after appending (= decode pairs)
@@ -32,7 +32,8 @@ struct StepMix {
   [[nodiscard]] std::int64_t tokens() const { return decode_seqs + prefill_tokens; }
   /// The contexts of decodes and prefills together are not all equal.
   [[nodiscard]] bool all_mixed() const {
-    return decode_mixed || prefill_mixed || (decode_seqs > 0 && prefill_seqs > 0 && first_decode_ != first_prefill_);
+    return decode_mixed || prefill_mixed ||
+           (decode_seqs > 0 && prefill_seqs > 0 && first_decode_ != first_prefill_);
   }
   void add_decode(std::int64_t context) {
     // This runs for every running request of every iteration: one well-predicted branch and one compare.
@@ -55,8 +56,9 @@ struct StepMix {
   friend bool operator==(const StepMix& a, const StepMix& b) {
     return a.decode_seqs == b.decode_seqs && a.decode_context == b.decode_context &&
            a.prefill_seqs == b.prefill_seqs && a.prefill_tokens == b.prefill_tokens &&
-           a.prefill_context == b.prefill_context && a.prefill_pairs == b.prefill_pairs && a.sampled == b.sampled &&
-           a.decode_mixed == b.decode_mixed && a.prefill_mixed == b.prefill_mixed && a.all_mixed() == b.all_mixed();
+           a.prefill_context == b.prefill_context && a.prefill_pairs == b.prefill_pairs &&
+           a.sampled == b.sampled && a.decode_mixed == b.decode_mixed && a.prefill_mixed == b.prefill_mixed &&
+           a.all_mixed() == b.all_mixed();
   }
 
  private:
@@ -93,9 +95,9 @@ class FixedStepTime final : public StepTimeSource {
 };
 
 /// The workload and device models' time for the exact mix: seconds_to_ps(cost_step(build_step(model,
-/// shape), device, precision, tp).step_time_s + host overhead). Memoized on StepMix (exact: the cost is a function of those
-/// sums). On a miss, the step time is the sum of device.time_op over build_step's ops in order — the same
-/// additions cost_step makes, without copying the ops.
+/// shape), device, precision, tp).step_time_s + host overhead). Memoized on StepMix (exact: the cost is a
+/// function of those sums). On a miss, the step time is the sum of device.time_op over build_step's ops in
+/// order — the same additions cost_step makes, without copying the ops.
 class ModelStepTime final : public StepTimeSource {
  public:
   /// `host_overhead_s` is added to every step (CPU time the GPU waits for between iterations).

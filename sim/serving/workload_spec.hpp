@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "sim/serving/lengths.hpp"
 #include "sim/random.hpp"
+#include "sim/serving/lengths.hpp"
 #include "sim/time.hpp"
 
 namespace mlasim {

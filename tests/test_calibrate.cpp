@@ -285,3 +285,36 @@ TEST_CASE("an isolated slow point is dropped as an outlier; a step, an edge and 
   }
   CHECK(drop_isolated_spikes(step, {}).empty());
 }
+
+TEST_CASE("a bad run folder is refused with file:line:col") {
+  test::ScratchDir dir("mlasim_test_calibrate_bad");
+  SyntheticTruth t;
+  t.quick = true;
+  const fs::path run = dir.path() / "run";
+  write_synthetic_run(run, t);
+  std::string manifest = read_text_file(run / "run.yaml");
+  const std::string good = manifest;
+  const auto error_of_run = [&] {
+    try {
+      (void)load_measurement_run(run);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  manifest.replace(manifest.find("device:"), 7, "devise:");
+  write_file_atomically(run / "run.yaml", manifest);
+  CHECK_THAT(error_of_run(), Catch::StartsWith((run / "run.yaml").string() + ":3:1: error: devise: unknown key "
+                                               "`devise`; did you mean `device`?"));
+  manifest = good;
+  manifest.replace(manifest.find("mlasim-measurement-run/1"), 24, "mlasim-measurement-run/9");
+  write_file_atomically(run / "run.yaml", manifest);
+  CHECK_THAT(error_of_run(), Catch::Contains("run.yaml:1:9: error: schema: unknown schema"));
+  write_file_atomically(run / "run.yaml", good);
+  std::string csv = read_text_file(run / "attention" / "gqa_decode.csv");
+  csv.replace(csv.find(",pass"), 5, ",maybe");
+  write_file_atomically(run / "attention" / "gqa_decode.csv", csv);
+  CHECK_THAT(error_of_run(), Catch::Contains("gqa_decode.csv:2:") && Catch::Contains("check: 'maybe' is neither"));
+  fs::remove(run / "run.yaml");
+  CHECK_THAT(error_of_run(), Catch::Contains("run.yaml is missing"));
+}

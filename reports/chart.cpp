@@ -195,6 +195,8 @@ ScatterRange scatter_range(const ScatterChart& c) {
     }
   }
   std::tie(r.y_lo, r.y_hi) = padded(y_lo, y_hi, c.y);
+  // The key sits in the top-left corner: a log-log diagonal leaves it empty, a linear y axis gets headroom.
+  if (!c.y.log) r.y_hi += 0.45 * (r.y_hi - r.y_lo);
   return r;
 }
 
@@ -400,7 +402,10 @@ std::string to_dat(const ScatterChart& c) {
 
 std::string to_gnuplot(const ScatterChart& c, const std::string& data_file_name) {
   const ScatterRange range = scatter_range(c);
-  std::string out = preamble(c.name, c.title, data_file_name);
+  // A scatter's legend names a series per family and model: beside the plot it would take half the width. The
+  // chart is a diagonal band, so the top-left corner is empty: the key goes there, small.
+  std::string out =
+      preamble(c.name, c.title, data_file_name, "inside left top reverse Left samplen 1 spacing 0.85 font ',9' opaque");
   out += axis_commands(c.x, 'x') + axis_commands(c.y, 'y');
   out += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(range.x_lo), number(range.x_hi),
                      number(range.y_lo), number(range.y_hi));

@@ -295,7 +295,7 @@ TEST_CASE("a scatter chart's script sets both ranges, draws the lines grey and t
         "set encoding utf8\n"
         "set title 'predicted vs measured, it''s tiny'\n"
         "set grid\n"
-        "set key outside right top\n"
+        "set key inside left top reverse Left samplen 1 spacing 0.85 font ',9' opaque\n"
         "set xlabel 'measured (us)'\n"
         "set logscale x 10\n"
         "set format x '%g'\n"
@@ -314,9 +314,10 @@ TEST_CASE("a scatter chart's script sets both ranges, draws the lines grey and t
   linear.x.format.clear();
   linear.y.format.clear();
   linear.lines = {{ReferenceLine::Kind::kHorizontal, 0.0, "zero", false}};
-  // x 0..10 padded by 5% of the span; y from the points (2, 4, 5) and the line (0), padded likewise.
+  // x 0..10 padded by 5% of the span; y from the points (2, 4, 5) and the line (0), padded likewise, then 45% of
+  // the span added on top for the key (5.25 + 0.45 * 5.5 = 7.725).
   const std::string gp = to_gnuplot(linear, "l.dat");
-  CHECK_THAT(gp, Catch::Contains("set xrange [-0.5:10.5]\nset yrange [-0.25:5.25]\n"));
+  CHECK_THAT(gp, Catch::Contains("set xrange [-0.5:10.5]\nset yrange [-0.25:7.725]\n"));
   CHECK_THAT(to_dat(linear), Catch::Contains("# line: y = 0 (zero)\n# x y\n-0.5 0\n10.5 0\n"));
   CHECK(has_drawable_points(linear));
   ScatterChart empty = tiny_scatter();

@@ -247,6 +247,8 @@ std::string hw_summary(const HardwareSpec& hw) {
   if (const auto it = hw.peak_flops_per_s.find(Dtype::kFp8); it != hw.peak_flops_per_s.end()) {
     out += fmt::format(", fp8 {}", format_si(it->second, "FLOP/s"));
   }
+  if (hw.price_per_gpu_hour) out += fmt::format(", {:g} USD per GPU-hour", *hw.price_per_gpu_hour);
+  if (!hw.calibration.empty()) out += ", calibrated";
   return out;
 }
 

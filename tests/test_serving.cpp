@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -19,9 +20,11 @@ namespace {
 struct Recorder : ServeObserver {
   std::vector<RequestRecord> requests;
   std::vector<TimePs> step_times;
+  std::vector<std::int64_t> used_blocks;
   std::int64_t max_used = 0;
   void on_step(int, TimePs, TimePs duration, const StepMix&, std::int64_t used, std::int64_t total) override {
     step_times.push_back(duration);
+    used_blocks.push_back(used);
     max_used = std::max(max_used, used);
     REQUIRE(used <= total);
     REQUIRE(used >= 0);
@@ -548,4 +551,28 @@ TEST_CASE("closed-loop clients start spread over the ramp") {
   (void)run_serve(s, {&fixed, &all_at_once});
   CHECK(std::count_if(all_at_once.requests.begin(), all_at_once.requests.end(),
                       [](const RequestRecord& q) { return q.arrival_ps == 0; }) == 4);
+}
+
+TEST_CASE(
+    "TensorRT-LLM policies hold a chunked prompt's whole blocks from admission; vLLM allocates per chunk") {
+  // One 64-token prompt in chunks of 16 (4 blocks of 16 tokens), then one decode at context 65 (a 5th block).
+  ServeSpec s = llama_spec(1.0, 1);
+  s.workload.arrival = ArrivalKind::kClosedLoop;
+  s.workload.prompt = LengthSpec::fixed(64);
+  s.workload.output = LengthSpec::fixed(2);
+  s.scheduler.max_num_batched_tokens = 16;
+  s.kv_blocks = 100;
+  s.check_invariants = true;
+  FixedStepTime fixed(10 * kMs);
+  const std::map<SchedulerPolicy, std::vector<std::int64_t>> expected{
+      {SchedulerPolicy::kVllm, {1, 2, 3, 4, 5}},
+      {SchedulerPolicy::kNoEvict, {4, 4, 4, 4, 5}},
+      {SchedulerPolicy::kMaxUtilization, {4, 4, 4, 4, 5}}};
+  for (const auto& [policy, used] : expected) {
+    s.scheduler.policy = policy;
+    Recorder rec;
+    (void)run_serve(s, {&fixed, &rec});
+    INFO(to_string(policy));
+    CHECK(rec.used_blocks == used);
+  }
 }

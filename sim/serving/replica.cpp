@@ -159,7 +159,8 @@ bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
     Req& r = slots_[me];
     if (!r.prefilling || r.scheduled) continue;
     const std::int64_t chunk = std::min(r.tokens() - r.computed, budget);
-    const std::int64_t need = blocks_for(r.computed + chunk) - r.blocks;
+    // no_evict holds the whole prompt's blocks from admission on (TensorRT-LLM): nothing more to allocate.
+    const std::int64_t need = std::max<std::int64_t>(0, blocks_for(r.computed + chunk) - r.blocks);
     while (need > free_blocks_) {
       std::size_t j = running_.size();
       while (j > 0 && slots_[running_[j - 1]].scheduled) --j;  // j − 1 >= i: `me` is unscheduled
@@ -197,7 +198,8 @@ bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_
     if (decode) --decodes_left;
     const std::int64_t chunk = decode ? 1 : std::min(r.tokens() - r.computed, budget - decodes_left);
     if (chunk <= 0) continue;  // no budget left for this prefill after the decodes behind it
-    const std::int64_t need = blocks_for(r.computed + chunk) - r.blocks;
+    // A prefill holds its whole prompt's blocks from admission on: only decodes allocate here.
+    const std::int64_t need = std::max<std::int64_t>(0, blocks_for(r.computed + chunk) - r.blocks);
     // Every request after i is still unscheduled; the last is the most recently started.
     while (need > free_blocks_) {
       const std::uint32_t victim = running_.back();
@@ -236,12 +238,16 @@ void Replica::schedule(TimePs now) {
 
   // (3) Admit waiting requests. Neither vLLM nor TensorRT-LLM admits any in an iteration that preempted.
   const bool no_evict = spec_.policy == SchedulerPolicy::kNoEvict;
+  // TensorRT-LLM's KV cache manager allocates the blocks of the whole prompt (with any tokens to recompute)
+  // when a request starts, even with chunked context (KVCacheManager::addSequence, getNeededBlocksOneStep);
+  // vLLM allocates chunk by chunk.
+  const bool whole_prompt = spec_.policy != SchedulerPolicy::kVllm;
   while (!preempted_this_step_ && !waiting_.empty() && budget > 0 &&
          running_.size() < static_cast<std::size_t>(spec_.max_num_seqs)) {
     const std::uint32_t slot = waiting_.front();
     Req& r = slots_[slot];
     const std::int64_t chunk = std::min(r.tokens(), budget);
-    const std::int64_t need = blocks_for(chunk);
+    const std::int64_t need = blocks_for(whole_prompt ? r.tokens() : chunk);
     const std::int64_t peak = blocks_for(r.peak_tokens());
     if (need > free_blocks_) break;
     // GUARANTEED_NO_EVICT: the whole length must fit beside the running requests' whole lengths.
@@ -347,7 +353,10 @@ void Replica::check_invariants() const {
     const Req& r = slots_[slot];
     held += r.blocks;
     const std::int64_t cached = r.scheduled ? -1 : r.computed;
-    if (cached >= 0 && r.blocks != blocks_for(cached)) {
+    // TensorRT-LLM policies hold the whole prompt's blocks while prefilling.
+    const std::int64_t expected =
+        r.prefilling && spec_.policy != SchedulerPolicy::kVllm ? blocks_for(r.tokens()) : blocks_for(cached);
+    if (cached >= 0 && r.blocks != expected) {
       throw InternalError(fmt::format("replica {}: request {} holds {} blocks for {} cached tokens (block size {})",
                                       index_, r.id, r.blocks, cached, block_size_));
     }

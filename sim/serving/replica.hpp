@@ -35,10 +35,11 @@ enum class SchedulerPolicy {
   kVllm,
   /// TensorRT-LLM GUARANTEED_NO_EVICT: admit a request only when the blocks for its whole length (prompt +
   /// output − 1 tokens) fit beside the whole lengths of the running requests; nothing is ever preempted.
+  /// A started request holds its whole prompt's blocks (TensorRT-LLM allocates them at the first chunk).
   kNoEvict,
-  /// TensorRT-LLM MAX_UTILIZATION: admit greedily; walk the running requests once in arrival order and, when
-  /// a
-  /// block is short, pause (evict by recompute) the most recently started request not yet scheduled.
+  /// TensorRT-LLM MAX_UTILIZATION: admit greedily when the whole prompt's blocks are free; walk the running
+  /// requests once in arrival order and, when a decode's block is short, pause (evict by recompute) the most
+  /// recently started request not yet scheduled.
   kMaxUtilization,
 };
 [[nodiscard]] std::string_view to_string(SchedulerPolicy p);

@@ -1,4 +1,6 @@
 // mlasim serve: a discrete-event serving run (or a sweep over rate / concurrency) from a YAML config.
+// Exit codes: 0 ok; 2 bad input; 5 (with --strict) when any request was rejected (can never fit the KV
+// cache).
 #include <fmt/format.h>
 
 #include <iostream>
@@ -13,17 +15,30 @@
 
 namespace mlasim::cli {
 
+namespace {
+/// `--strict` and a request was rejected: the outputs are written, the exit code says the run is not clean.
+constexpr int kExitRejected = 5;
+
+std::string capitalized(std::string s) {
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return s;
+}
+}  // namespace
+
 int cmd_serve(const Args& args) {
   po::options_description desc("mlasim serve options");
   std::string config, out_dir;
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "serve YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "no-sweep", "run only the base experiment even if the config has a `sweep:`")(
+      "strict", "exit with code 5 when any request is rejected (can never fit the KV cache)")(
       "quiet,q", "print only the paths written");
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos, "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep]")) return 0;
+  if (!parse_options(args, desc, vm, &pos,
+                     "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep] [--strict]"))
+    return 0;
 
   ServeConfig cfg = load_serve_config(config);
   if (vm.count("no-sweep") != 0U) cfg.sweep = ServeSweepSpec{};
@@ -31,24 +46,43 @@ int cmd_serve(const Args& args) {
   // Render everything first; only then touch the disk (outputs are whole or absent).
   OutputSet outputs(out_dir);
   std::string text;
+  std::vector<std::string> warnings;
+  std::int64_t rejected = 0;
   if (cfg.sweep.axis == ServeSweepSpec::Axis::kNone) {
     const ServeResult result = run_serve(cfg.spec);
     add_serve_outputs(outputs, result);
-    text = table_to_text(summary_long_table(result.summary));
+    text = table_to_text(with_missing_as(summary_long_table(result.summary), "—"));
+    warnings = serve_warnings(result.summary);
+    rejected = result.summary.rejected;
   } else {
     const std::vector<ServeSummary> rows = run_serve_sweep(cfg);
     const Table full = summary_row_table(rows);
     const Table brief = throughput_latency_table(rows);
-    outputs.add("serve_sweep.csv", table_to_csv(full));
+    const std::string onset = overload_onset_sentence(rows);
+    outputs.add("serve_sweep.csv", table_to_csv(with_missing_as(full, "")));
     outputs.add("serve_sweep.json", table_to_json(full));
-    outputs.add("summary.md", fmt::format("# Serve sweep `{}`\n\nConfig: `{}`. {} points.\n\n{}", cfg.spec.name,
-                                          cfg.spec.source, rows.size(), table_to_markdown(brief)));
-    text = table_to_text(brief);
+    outputs.add("summary.md",
+                fmt::format("# Serve sweep `{}`\n\nConfig: `{}`. {} points.{}\n\n{}", cfg.spec.name,
+                            cfg.spec.source, rows.size(), onset.empty() ? "" : " " + capitalized(onset) + ".",
+                            table_to_markdown(with_missing_as(brief, "—"))));
+    text = table_to_text(with_missing_as(brief, "—"));
+    for (const ServeSummary& s : rows) {
+      const std::string at = s.arrival == "poisson" ? fmt::format("at {:.4g} req/s", s.rate_per_s)
+                                                    : fmt::format("at concurrency {}", s.concurrency);
+      for (const std::string& w : serve_warnings(s)) warnings.push_back(at + ": " + w);
+      rejected += s.rejected;
+    }
+    if (!onset.empty()) warnings.push_back(onset);
   }
   const auto written = outputs.commit();
   if (vm.count("quiet") == 0U) std::cout << text << "\n";
   std::cout << "mlasim serve: written to:\n";
   for (const auto& p : written) std::cout << "  " << p.string() << "\n";
+  for (const std::string& w : warnings) std::cerr << "mlasim serve: warning: " << w << "\n";
+  if (rejected > 0 && vm.count("strict") != 0U) {
+    std::cerr << "mlasim serve: error: " << rejected << " requests rejected (--strict)\n";
+    return kExitRejected;
+  }
   return 0;
 }
 

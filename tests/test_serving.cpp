@@ -1,13 +1,14 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
 #include <set>
 #include <vector>
 
 #include "reports/table_writers.hpp"
 #include "serve_fixtures/specs.hpp"
 #include "sim/serving/serve.hpp"
+#include "sim/serving/serve_sweep.hpp"
 #include "sim/serving/step_time.hpp"
 
 using namespace mlasim;
@@ -19,9 +20,11 @@ namespace {
 struct Recorder : ServeObserver {
   std::vector<RequestRecord> requests;
   std::vector<TimePs> step_times;
+  std::vector<std::int64_t> used_blocks;
   std::int64_t max_used = 0;
   void on_step(int, TimePs, TimePs duration, const StepMix&, std::int64_t used, std::int64_t total) override {
     step_times.push_back(duration);
+    used_blocks.push_back(used);
     max_used = std::max(max_used, used);
     REQUIRE(used <= total);
     REQUIRE(used >= 0);
@@ -115,6 +118,8 @@ TEST_CASE("Little's law holds within 2% on a long stationary run") {
   s.workload.output.max = 256;
   s.limits.max_time_ps = 3000 * kPsPerSecond;  // stop mid-traffic: requests in flight at the edge
   s.per_request_csv = false;
+  s.measure.warmup = RequestShare{0.0, -1};  // the whole run: L, λ and W over the same requests and time
+  s.measure.drain = RequestShare{0.0, -1};
   const ServeResult r = run_serve(s);
   const ServeSummary& m = r.summary;
   REQUIRE(m.in_flight > 0);
@@ -278,4 +283,296 @@ TEST_CASE("a model that does not fit is an input error") {
   ServeSpec s = deepseek_spec(1, 1);
   s.tp = 1;
   CHECK_THROWS_AS(run_serve(s), InputError);
+}
+
+// --- Steady-state window, percentile SLOs, overload verdict, scheduler policies, staggered starts ---
+
+namespace {
+
+constexpr TimePs kMs = kPsPerSecond / 1000;
+
+/// One request per second for `n` seconds (arrivals at 1, 2, ..., n s), every one `prompt` / `output` tokens.
+ServeSpec paced_spec(std::int64_t n, std::int64_t prompt, std::int64_t output) {
+  ServeSpec s = llama_spec(1.0, n);
+  s.workload.arrival = ArrivalKind::kTrace;
+  for (std::int64_t i = 1; i <= n; ++i)
+    s.workload.trace.push_back(TraceRequest{i * kPsPerSecond, prompt, output});
+  return s;
+}
+
+/// M/D/1 with a 10 ms service: one sequence at a time, one-token outputs (one step per request).
+ServeSpec md1_spec(double rho, std::int64_t requests) {
+  ServeSpec s = llama_spec(rho / 0.010, requests);
+  s.scheduler.max_num_seqs = 1;
+  s.workload.prompt = LengthSpec::fixed(16);
+  s.workload.output = LengthSpec::fixed(1);
+  s.per_request_csv = false;
+  return s;
+}
+
+const Cell& cell(const Table& t, const std::string& column) {
+  return t.rows().front()[t.column_index(column)];
+}
+
+}  // namespace
+
+TEST_CASE("the measurement window leaves out the first and last 10% of requests by arrival") {
+  // 20 requests at 1, 2, ..., 20 s: warm-up = requests 0-1, drain = 18-19; the window opens when request 2
+  // arrives (3 s) and closes when request 18 arrives (19 s). Each request takes 3 steps of 10 ms, alone.
+  FixedStepTime fixed(10 * kMs);
+  const ServeResult r = run_serve(paced_spec(20, 16, 3), {&fixed, nullptr});
+  const ServeSummary& m = r.summary;
+  CHECK(m.warmup_requests == 2);
+  CHECK(m.drain_requests == 2);
+  CHECK(m.measured_requests == 16);
+  CHECK(m.measured_completed == 16);
+  CHECK(m.window_start_s == 3.0);
+  CHECK(m.window_end_s == 19.0);
+  CHECK(m.offered_requests_per_s == Approx(16.0 / 16.0));
+  CHECK(m.requests_per_s == Approx(16.0 / 16.0));         // completions at 3.03 s ... 18.03 s
+  CHECK(m.output_tokens_per_s == Approx(3.0 * 16 / 16));  // of those completions
+  CHECK(m.ttft.count == 16);
+  CHECK(m.e2e.p99_s == Approx(0.030));
+  CHECK(m.mean_requests_in_system == Approx(16 * 0.030 / 16.0));  // 16 requests × 30 ms each over 16 s
+  // The per-request CSV marks which requests were measured.
+  CHECK(std::count(r.requests_csv.begin(), r.requests_csv.end(), '\n') == 21);
+  CHECK(r.requests_csv.find(",measured,reason\n") != std::string::npos);
+  CHECK(r.requests_csv.find(",true,\n") != std::string::npos);
+  CHECK(r.requests_csv.find(",false,\n") != std::string::npos);
+}
+
+TEST_CASE("percentile SLO verdicts give the measured percentile, the target, the margin and met or missed") {
+  // Every request runs alone: TTFT = one 10 ms step, TPOT = ITL = 10 ms, E2E = 3 steps = 30 ms, exactly
+  // (identical samples: the histogram's percentile is clamped to the exact min = max). 50 requests: 40
+  // measured, 20 of them in the second half that the load verdict judges (kMinJudgedArrivals).
+  ServeSpec s = paced_spec(50, 16, 3);
+  s.slo.percentiles = {{SloMetric::kTtft, 99, 20 * kMs},
+                       {SloMetric::kTpot, 50, 5 * kMs},
+                       {SloMetric::kItl, 95, 10 * kMs},
+                       {SloMetric::kE2e, 90, 40 * kMs}};
+  FixedStepTime fixed(10 * kMs);
+  const ServeResult r = run_serve(s, {&fixed, nullptr});
+  const auto& v = r.summary.slo_verdicts;
+  REQUIRE(v.size() == 4);
+  CHECK(v[0].measured_s == Approx(0.010));
+  CHECK(v[0].target_s == Approx(0.020));
+  CHECK(v[0].margin_s == Approx(0.010));
+  CHECK(v[0].margin_fraction == Approx(0.5));
+  CHECK(v[0].status == SloStatus::kMet);
+  CHECK(v[1].margin_s == Approx(-0.005));
+  CHECK(v[1].margin_fraction == Approx(-1.0));
+  CHECK(v[1].status == SloStatus::kMissed);
+  CHECK(v[2].measured_s == Approx(0.010));
+  CHECK(v[2].status == SloStatus::kMet);  // equal to the target counts as met
+  CHECK(v[2].samples == 40 * 2);          // two inter-token gaps per measured request
+  CHECK(v[3].margin_fraction == Approx(0.25));
+  CHECK_FALSE(r.summary.slos_met);
+  CHECK_FALSE(r.summary.meets_slos());
+  // The summary row has the verdict columns.
+  const Table row = summary_row_table({r.summary});
+  CHECK(std::get<double>(cell(row, "slo_ttft_p99_s")) == Approx(0.010));
+  CHECK(std::get<std::string>(cell(row, "slo_tpot_p50_met")) == "missed");
+  CHECK(std::get<std::string>(cell(row, "slos_met")) == "false");
+  // Relax the TPOT target: every SLO met, and the planner's test passes.
+  s.slo.percentiles[1].target_ps = 10 * kMs;
+  const ServeResult ok = run_serve(s, {&fixed, nullptr});
+  CHECK(ok.summary.slos_met);
+  CHECK(ok.summary.overload.verdict == LoadVerdict::kStable);
+  CHECK(ok.summary.meets_slos());
+  CHECK(serve_warnings(ok.summary).empty());
+}
+
+TEST_CASE("per-request goodput thresholds keep working beside percentile targets") {
+  ServeSpec s = paced_spec(20, 16, 3);
+  s.slo.e2e_ps = 25 * kMs;  // every request takes 30 ms: none is good
+  FixedStepTime fixed(10 * kMs);
+  CHECK(run_serve(s, {&fixed, nullptr}).summary.goodput_requests_per_s == 0.0);
+  CHECK(run_serve(s, {&fixed, nullptr}).summary.slo_attainment == 0.0);
+  s.slo.e2e_ps = 30 * kMs;  // all good: goodput = throughput
+  const ServeSummary m = run_serve(s, {&fixed, nullptr}).summary;
+  CHECK(m.goodput_requests_per_s == Approx(m.requests_per_s));
+  CHECK(m.slo_attainment == 1.0);
+}
+
+TEST_CASE("M/D/1 above capacity is overloaded and below is not, deterministically") {
+  // Capacity is 100 req/s (one 10 ms step each). At ρ = 1.2 the server is always busy in the judged span:
+  // served = 100/s against 120/s accepted, a shortfall of 1/6, and the backlog grows at about 20/s.
+  FixedStepTime fixed(10 * kMs);
+  const ServeSummary over = run_serve(md1_spec(1.2, 20'000), {&fixed, nullptr}).summary;
+  CHECK(over.overload.verdict == LoadVerdict::kOverloaded);
+  CHECK(over.overload.served_rate_per_s == Approx(100.0).epsilon(0.001));
+  CHECK(over.overload.shortfall == Approx(1.0 / 6.0).epsilon(0.05));
+  CHECK(over.overload.backlog_slope_per_s == Approx(20.0).epsilon(0.1));
+  CHECK_FALSE(over.meets_slos());
+  const auto warnings = serve_warnings(over);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("OVERLOADED") != std::string::npos);
+
+  const ServeSummary under = run_serve(md1_spec(0.8, 20'000), {&fixed, nullptr}).summary;
+  CHECK(under.overload.verdict == LoadVerdict::kStable);
+  CHECK(std::abs(under.overload.shortfall) < 0.01);
+  CHECK(std::abs(under.overload.backlog_slope_per_s) < 0.05 * under.overload.accepted_rate_per_s);
+  CHECK(under.meets_slos());  // no percentile target: stable, nothing rejected, something measured
+
+  // The same spec gives the same verdict, to the bit.
+  const ServeSummary again = run_serve(md1_spec(1.2, 20'000), {&fixed, nullptr}).summary;
+  CHECK(again.overload.shortfall == over.overload.shortfall);
+  CHECK(again.overload.backlog_slope_per_s == over.overload.backlog_slope_per_s);
+}
+
+TEST_CASE("a rate sweep names the rate where overload starts") {
+  FixedStepTime fixed(10 * kMs);
+  std::vector<ServeSummary> rows;
+  for (double rho : {0.5, 0.8, 1.1, 1.4})
+    rows.push_back(run_serve(md1_spec(rho, 10'000), {&fixed, nullptr}).summary);
+  const OverloadOnset o = overload_onset(rows);
+  REQUIRE(o.first_overloaded_rate_per_s);
+  CHECK(*o.first_overloaded_rate_per_s == Approx(110.0));
+  REQUIRE(o.last_stable_rate_per_s);
+  CHECK(*o.last_stable_rate_per_s == Approx(80.0));
+  CHECK(overload_onset_sentence(rows).find("overload starts at 110 req/s") != std::string::npos);
+  const Table brief = throughput_latency_table(rows);
+  CHECK(std::get<std::string>(brief.rows()[2][brief.column_index("overload")]) == "overloaded");
+}
+
+TEST_CASE("a run whose every request is rejected says so and reports no latency as zero") {
+  ServeSpec s = md1_spec(0.5, 200);
+  s.per_request_csv = true;
+  s.kv_blocks = 1;  // 16-token blocks: a 16-token prompt + 1 output needs 1 block; make it 2
+  s.workload.prompt = LengthSpec::fixed(40);
+  FixedStepTime fixed(10 * kMs);
+  const ServeResult r = run_serve(s, {&fixed, nullptr});
+  const ServeSummary& m = r.summary;
+  REQUIRE(m.rejected == 200);
+  CHECK(m.overload.verdict == LoadVerdict::kNoData);
+  CHECK(m.overload.reason.find("rejected") != std::string::npos);
+  CHECK(std::isnan(m.ttft.p50_s));
+  CHECK(std::isnan(m.step_mean_s));
+  CHECK(std::isnan(m.slo_attainment));
+  CHECK(m.requests_per_s == 0.0);  // a real zero: nothing completed in a window of real length
+  CHECK_FALSE(m.meets_slos());
+  const auto warnings = serve_warnings(m);
+  REQUIRE(warnings.size() >= 2);
+  CHECK(warnings[0].find("200 of 200 requests were rejected") != std::string::npos);
+  CHECK(warnings[1].find("nothing measured") != std::string::npos);
+  // Empty cells in CSV, null in JSON, a dash in Markdown.
+  const Table row = summary_row_table({m});
+  const Table csv_row = with_missing_as(row, "");
+  CHECK(std::get<std::string>(cell(csv_row, "ttft_p50_s")).empty());
+  CHECK(table_to_csv(csv_row).find(",nan") == std::string::npos);
+  CHECK(table_to_json(row).find("\"ttft_p50_s\": null") != std::string::npos);
+  CHECK(table_to_markdown(with_missing_as(summary_long_table(m), "—")).find("| ttft_p50_s | — |") !=
+        std::string::npos);
+}
+
+TEST_CASE("TPOT of single-token outputs has no samples: empty, not zero") {
+  FixedStepTime fixed(10 * kMs);
+  const ServeSummary m = run_serve(md1_spec(0.5, 2'000), {&fixed, nullptr}).summary;
+  CHECK(m.tpot.count == 0);
+  CHECK(std::isnan(m.tpot.p99_s));
+  CHECK(std::isnan(m.output_tokens_per_s_per_user));
+  CHECK(std::get<std::string>(cell(with_missing_as(summary_row_table({m}), ""), "tpot_p99_s")).empty());
+  ServeSpec s = md1_spec(0.5, 2'000);
+  s.slo.percentiles = {{SloMetric::kTpot, 99, 50 * kMs}};
+  const ServeSummary judged = run_serve(s, {&fixed, nullptr}).summary;
+  CHECK(judged.slo_verdicts[0].status == SloStatus::kNoSamples);
+  CHECK(std::isnan(judged.slo_verdicts[0].margin_s));
+  CHECK_FALSE(judged.slos_met);
+}
+
+TEST_CASE("no_evict never preempts; every request completes or is rejected; KV blocks are conserved") {
+  for (SchedulerPolicy policy :
+       {SchedulerPolicy::kNoEvict, SchedulerPolicy::kMaxUtilization, SchedulerPolicy::kVllm}) {
+    ServeSpec s = tight_spec(80);  // check_invariants: conservation and no_evict's reservations at every step
+    s.scheduler.policy = policy;
+    Recorder rec;
+    const ServeResult r = run_serve(s, {nullptr, &rec});
+    INFO(to_string(policy));
+    CHECK(r.summary.scheduler_policy == to_string(policy));
+    CHECK(r.summary.arrived == r.summary.completed + r.summary.rejected);
+    CHECK(static_cast<std::int64_t>(rec.requests.size()) == r.summary.arrived);
+    CHECK(rec.max_used <= 80);
+    if (policy == SchedulerPolicy::kNoEvict) {
+      CHECK(r.summary.preemptions == 0);
+    } else {
+      CHECK(r.summary.preemptions > 0);
+    }
+  }
+}
+
+TEST_CASE("no_evict admits only what can run to completion; vLLM admits what fits now") {
+  // 10 blocks of 16 tokens; each request caches at most 16 + 65 - 1 = 80 tokens = 5 blocks. no_evict runs two
+  // at a time and never preempts; vLLM starts all four (one block each) and must preempt as they grow.
+  ServeSpec s = llama_spec(1.0, 8);
+  s.kv_blocks = 10;
+  s.workload.arrival = ArrivalKind::kClosedLoop;
+  s.workload.concurrency = 4;
+  s.workload.prompt = LengthSpec::fixed(16);
+  s.workload.output = LengthSpec::fixed(65);
+  s.check_invariants = true;
+  FixedStepTime fixed(10 * kMs);
+  s.scheduler.policy = SchedulerPolicy::kNoEvict;
+  const ServeSummary evict_free = run_serve(s, {&fixed, nullptr}).summary;
+  CHECK(evict_free.max_batch_size == 2);
+  CHECK(evict_free.preemptions == 0);
+  CHECK(evict_free.completed == 8);
+  s.scheduler.policy = SchedulerPolicy::kVllm;
+  const ServeSummary greedy = run_serve(s, {&fixed, nullptr}).summary;
+  CHECK(greedy.max_batch_size == 4);
+  CHECK(greedy.preemptions > 0);
+  CHECK(greedy.completed == 8);
+}
+
+TEST_CASE("closed-loop clients start spread over the ramp") {
+  // 4 clients over 4 s start at 0, 1, 2 and 3 s; each request is one 10 ms step, so every client's first
+  // request ends long before the next client starts, and request ids follow arrival order.
+  ServeSpec s = llama_spec(1.0, 8);
+  s.workload.arrival = ArrivalKind::kClosedLoop;
+  s.workload.concurrency = 4;
+  s.workload.ramp_ps = 4 * kPsPerSecond;
+  s.workload.prompt = LengthSpec::fixed(16);
+  s.workload.output = LengthSpec::fixed(1);
+  FixedStepTime fixed(10 * kMs);
+  Recorder rec;
+  (void)run_serve(s, {&fixed, &rec});
+  REQUIRE(rec.requests.size() == 8);
+  std::vector<TimePs> starts;
+  std::vector<RequestRecord> by_id = rec.requests;
+  std::sort(by_id.begin(), by_id.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (std::size_t i = 1; i < by_id.size(); ++i) CHECK(by_id[i].arrival_ps >= by_id[i - 1].arrival_ps);
+  for (const RequestRecord& q : rec.requests) {
+    if (q.arrival_ps % kPsPerSecond == 0) starts.push_back(q.arrival_ps);
+  }
+  std::sort(starts.begin(), starts.end());
+  CHECK(starts == std::vector<TimePs>{0, kPsPerSecond, 2 * kPsPerSecond, 3 * kPsPerSecond});
+  // Without a ramp every client starts at 0, as before.
+  s.workload.ramp_ps = 0;
+  Recorder all_at_once;
+  (void)run_serve(s, {&fixed, &all_at_once});
+  CHECK(std::count_if(all_at_once.requests.begin(), all_at_once.requests.end(),
+                      [](const RequestRecord& q) { return q.arrival_ps == 0; }) == 4);
+}
+
+TEST_CASE(
+    "TensorRT-LLM policies hold a chunked prompt's whole blocks from admission; vLLM allocates per chunk") {
+  // One 64-token prompt in chunks of 16 (4 blocks of 16 tokens), then one decode at context 65 (a 5th block).
+  ServeSpec s = llama_spec(1.0, 1);
+  s.workload.arrival = ArrivalKind::kClosedLoop;
+  s.workload.prompt = LengthSpec::fixed(64);
+  s.workload.output = LengthSpec::fixed(2);
+  s.scheduler.max_num_batched_tokens = 16;
+  s.kv_blocks = 100;
+  s.check_invariants = true;
+  FixedStepTime fixed(10 * kMs);
+  const std::map<SchedulerPolicy, std::vector<std::int64_t>> expected{
+      {SchedulerPolicy::kVllm, {1, 2, 3, 4, 5}},
+      {SchedulerPolicy::kNoEvict, {4, 4, 4, 4, 5}},
+      {SchedulerPolicy::kMaxUtilization, {4, 4, 4, 4, 5}}};
+  for (const auto& [policy, used] : expected) {
+    s.scheduler.policy = policy;
+    Recorder rec;
+    (void)run_serve(s, {&fixed, &rec});
+    INFO(to_string(policy));
+    CHECK(rec.used_blocks == used);
+  }
 }

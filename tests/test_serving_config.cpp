@@ -162,3 +162,112 @@ TEST_CASE("a rate sweep gives one row per rate and throughput grows with load") 
   CHECK(rows[1].output_tokens_per_s > rows[0].output_tokens_per_s);
   CHECK(throughput_latency_table(rows).rows().size() == 2);
 }
+
+TEST_CASE("percentile SLOs load beside per-request thresholds, in a fixed order") {
+  const mlasim::test::ScratchDir dir("mlasim_test_serve_slo");
+  std::string text = kGood;
+  text +=
+      "  slo:\n"
+      "    e2e: {p50: 30 s}\n"
+      "    ttft: {p99: 2 s, p50: 500 ms, per_request: 1 s}\n"
+      "    tpot: 50 ms\n"
+      "    itl: {p90: 40 ms}\n";
+  const ServeConfig cfg = load_serve_config(dir.write("serve.yaml", text));
+  const SloSpec& slo = cfg.spec.slo;
+  CHECK(slo.ttft_ps == kPsPerSecond);
+  CHECK(slo.tpot_ps == kPsPerSecond / 20);
+  CHECK(slo.e2e_ps == 0);
+  REQUIRE(slo.percentiles.size() == 4);
+  CHECK(slo.percentiles[0].name() == "ttft_p50");
+  CHECK(slo.percentiles[0].target_ps == kPsPerSecond / 2);
+  CHECK(slo.percentiles[1].name() == "ttft_p99");
+  CHECK(slo.percentiles[2].name() == "itl_p90");
+  CHECK(slo.percentiles[3].name() == "e2e_p50");
+  CHECK(slo.percentiles[3].target_ps == 30 * kPsPerSecond);
+}
+
+TEST_CASE("measure, scheduler policy and ramp load; their defaults") {
+  const mlasim::test::ScratchDir dir("mlasim_test_serve_measure");
+  const ServeConfig plain = load_serve_config(dir.write("plain.yaml", kGood));
+  CHECK(plain.spec.measure.warmup.fraction == 0.1);
+  CHECK(plain.spec.measure.drain.fraction == 0.1);
+  CHECK(plain.spec.measure.overload_tolerance == 0.05);
+  CHECK(plain.spec.scheduler.policy == SchedulerPolicy::kVllm);
+
+  const std::string text = R"(serve:
+  model: llama-3-8b
+  hardware: h100-sxm
+  scheduler: {policy: no_evict}
+  measure: {warmup: 5%, drain: 50, overload_tolerance: 2%}
+  workload:
+    arrival: closed_loop
+    concurrency: 64
+    ramp: 10 s
+    requests: 1000
+)";
+  const ServeConfig cfg = load_serve_config(dir.write("serve.yaml", text));
+  CHECK(cfg.spec.scheduler.policy == SchedulerPolicy::kNoEvict);
+  CHECK(cfg.spec.measure.warmup.fraction == 0.05);
+  CHECK(cfg.spec.measure.drain.count == 50);
+  CHECK(cfg.spec.measure.overload_tolerance == 0.02);
+  CHECK(cfg.spec.workload.ramp_ps == 10 * kPsPerSecond);
+  const RequestWindow w = measurement_window(cfg.spec.measure, 1000);
+  CHECK(w.first == 50);
+  CHECK(w.end == 950);
+}
+
+TEST_CASE("bad SLO, measure, policy and ramp keys are located errors with suggestions") {
+  // kGood has 7 lines; the added block starts on line 8.
+  const auto with = [](const std::string& extra) { return load_error(std::string(kGood) + extra); };
+
+  std::string e = with("  slo: {ttft: {p999: 2 s}}\n");
+  CHECK(e.find(":8:16:") != std::string::npos);
+  CHECK(e.find("did you mean `p99`") != std::string::npos);
+
+  e = with("  slo: {itl: 50 ms}\n");
+  CHECK(e.find(":8:14:") != std::string::npos);
+  CHECK(e.find("needs a percentile") != std::string::npos);
+
+  e = with("  slo: {tpot: {p90: 50}}\n");  // a bare number where a time is required
+  CHECK(e.find(":8:21:") != std::string::npos);
+  CHECK(e.find("slo.tpot.p90") != std::string::npos);
+
+  e = with("  slo: {ttft: {}}\n");
+  CHECK(e.find("at least one of") != std::string::npos);
+
+  e = with("  slo: {ttfb: 2 s}\n");
+  CHECK(e.find("did you mean `ttft`") != std::string::npos);
+
+  e = with("  measure: {warmpu: 10%}\n");
+  CHECK(e.find(":8:13:") != std::string::npos);
+  CHECK(e.find("did you mean `warmup`") != std::string::npos);
+
+  e = with("  measure: {warmup: 60%, drain: 50%}\n");
+  CHECK(e.find(":8:12:") != std::string::npos);
+  CHECK(e.find("leave none of the 100 requests") != std::string::npos);
+
+  e = with("  measure: {warmup: ten}\n");
+  CHECK(e.find(":8:21:") != std::string::npos);
+  CHECK(e.find("such as `10%`") != std::string::npos);
+
+  e = with("  measure: {drain: 100%}\n");
+  CHECK(e.find("[0%, 100%)") != std::string::npos);
+
+  e = with("  measure: {overload_tolerance: 5}\n");
+  CHECK(e.find("between 0 and 1") != std::string::npos);
+
+  e = with("  scheduler: {policy: no_evic}\n");
+  CHECK(e.find(":8:23:") != std::string::npos);
+  CHECK(e.find("did you mean `no_evict`") != std::string::npos);
+
+  e = with("    ramp: 10 s\n");  // under workload, with Poisson arrivals
+  CHECK(e.find(":8:11:") != std::string::npos);
+  CHECK(e.find("closed loop") != std::string::npos);
+}
+
+TEST_CASE("the DeepSeek-V3 example config carries percentile SLOs") {
+  const ServeConfig cfg =
+      load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "serve_deepseek_v3_h200.yaml");
+  CHECK(cfg.spec.slo.percentiles.size() >= 2);
+  CHECK(cfg.spec.workload.ramp_ps > 0);
+}

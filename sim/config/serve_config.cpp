@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "models/precision.hpp"
 #include "models/variant.hpp"
@@ -128,6 +130,88 @@ TimePs read_time(const YamlValue& v) {
   }
 }
 
+/// A plain decimal number, the whole text; nullopt otherwise.
+std::optional<double> plain_number(std::string_view t) {
+  t = trim(t);
+  double x = 0;
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
+  if (ec != std::errc() || end != t.data() + t.size() || t.empty()) return std::nullopt;
+  return x;
+}
+
+/// `10%` (a fraction of the requests) or a count (`500`).
+RequestShare read_share(const YamlValue& v) {
+  const std::string text = v.as_string();
+  const std::string_view t = trim(text);
+  RequestShare share;
+  if (!t.empty() && t.back() == '%') {
+    const auto pct = plain_number(t.substr(0, t.size() - 1));
+    if (!pct) {
+      v.fail(fmt::format("expected a share of the requests such as `10%` or a count such as `500`, got `{}`",
+                         text));
+    }
+    if (!(*pct >= 0.0 && *pct < 100.0)) v.fail(fmt::format("must be in [0%, 100%), got {}", text));
+    share.fraction = *pct / 100.0;
+    return share;
+  }
+  try {
+    share.count = parse_count(t);
+  } catch (const InputError&) {
+    v.fail(fmt::format("expected a share of the requests such as `10%` or a count such as `500`, got `{}`",
+                       text));
+  }
+  if (share.count < 0) v.fail(fmt::format("must be at least 0, got {}", share.count));
+  return share;
+}
+
+/// A fraction in (0, 1): `5%` or `0.05`.
+double read_fraction(const YamlValue& v) {
+  const std::string text = v.as_string();
+  const std::string_view t = trim(text);
+  const bool pct = t.ends_with('%');
+  const auto number = plain_number(pct ? t.substr(0, t.size() - 1) : t);
+  if (!number) v.fail(fmt::format("expected a fraction such as `5%` or `0.05`, got `{}`", text));
+  const double x = pct ? *number / 100.0 : *number;
+  if (!(x > 0.0 && x < 1.0)) v.fail(fmt::format("must be between 0 and 1 (0% and 100%), got `{}`", text));
+  return x;
+}
+
+/// `slo:` — per metric, a time (a per-request threshold, for goodput) or a map of percentile targets
+/// (`{p99: 2 s}`), which may also carry the per-request threshold as `per_request`.
+SloSpec read_slo(const YamlValue& value) {
+  const YamlMap m = value.as_map({"ttft", "tpot", "itl", "e2e"});
+  SloSpec slo;
+  const std::array<std::pair<SloMetric, TimePs*>, 4> metrics{{{SloMetric::kTtft, &slo.ttft_ps},
+                                                              {SloMetric::kTpot, &slo.tpot_ps},
+                                                              {SloMetric::kItl, nullptr},
+                                                              {SloMetric::kE2e, &slo.e2e_ps}}};
+  for (const auto& [metric, per_request] : metrics) {
+    const std::string key(to_string(metric));
+    const auto v = m.optional(key);
+    if (!v) continue;
+    if (v->is_scalar()) {
+      if (per_request == nullptr) {
+        v->fail(
+            "an ITL target needs a percentile, such as `itl: {p99: 50 ms}` (per-request thresholds apply to "
+            "ttft, tpot and e2e, as vLLM's --goodput does)");
+      }
+      *per_request = read_time(*v);
+      continue;
+    }
+    std::vector<std::string> keys{"p50", "p90", "p95", "p99"};
+    if (per_request != nullptr) keys.emplace_back("per_request");
+    const YamlMap targets = v->as_map(keys);
+    if (targets.entries().empty()) v->fail(fmt::format("give at least one of {}", join_names(keys)));
+    for (const int p : {50, 90, 95, 99}) {
+      if (const auto t = targets.optional(fmt::format("p{}", p))) {
+        slo.percentiles.push_back(PercentileSlo{metric, p, read_time(*t)});
+      }
+    }
+    if (const auto t = targets.optional("per_request")) *per_request = read_time(*t);
+  }
+  return slo;
+}
+
 }  // namespace
 
 std::vector<double> parse_rate_grid(std::string_view text_in) {
@@ -182,10 +266,10 @@ std::vector<double> parse_rate_grid(std::string_view text_in) {
 ServeConfig load_serve_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "serve config");
   const YamlMap root = doc.root().as_map({"serve"});
-  const YamlMap s =
-      root.required("serve").as_map({"name", "model", "variant", "hardware", "tp", "dp_attention", "replicas",
-                                     "router", "mode", "launch", "host_overhead", "mla_mode", "precision",
-                                     "scheduler", "workload", "slo", "limits", "output", "sweep"});
+  const YamlMap s = root.required("serve").as_map(
+      {"name",     "model", "variant", "hardware",      "tp",       "dp_attention", "replicas",
+       "router",   "mode",  "launch",  "host_overhead", "mla_mode", "precision",    "scheduler",
+       "workload", "slo",   "measure", "limits",        "output",   "sweep"});
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -236,8 +320,14 @@ ServeConfig load_serve_config(const fs::path& path) {
     if (const auto v = m.optional("activations")) spec.precision.activations = dtype(*v);
   }
   if (const auto sc = s.optional("scheduler")) {
-    const YamlMap m = sc->as_map(
-        {"max_num_seqs", "max_num_batched_tokens", "block_size", "gpu_memory_utilization", "kv_blocks"});
+    const YamlMap m = sc->as_map({"policy", "max_num_seqs", "max_num_batched_tokens", "block_size",
+                                  "gpu_memory_utilization", "kv_blocks"});
+    if (const auto v = m.optional("policy")) {
+      spec.scheduler.policy =
+          parse_named(*v, parse_scheduler_policy, "scheduler policy",
+                      enum_names(std::array{SchedulerPolicy::kVllm, SchedulerPolicy::kNoEvict,
+                                            SchedulerPolicy::kMaxUtilization}));
+    }
     if (const auto v = m.optional("max_num_seqs")) spec.scheduler.max_num_seqs = positive_int(*v);
     if (const auto v = m.optional("max_num_batched_tokens"))
       spec.scheduler.max_num_batched_tokens = positive_count(*v);
@@ -252,7 +342,7 @@ ServeConfig load_serve_config(const fs::path& path) {
   }
 
   const YamlMap w = s.required("workload")
-                        .as_map({"arrival", "rate", "concurrency", "trace", "requests", "seed",
+                        .as_map({"arrival", "rate", "concurrency", "ramp", "trace", "requests", "seed",
                                  "prompt_tokens", "output_tokens"});
   WorkloadSpec& wl = spec.workload;
   const YamlValue arrival = w.required("arrival");
@@ -273,11 +363,21 @@ ServeConfig load_serve_config(const fs::path& path) {
       wl.rate_per_s = r.as_quantity(Dimension::kRate);
       if (!(wl.rate_per_s > 0.0)) r.fail("must be positive");
       forbid("concurrency", "Poisson arrivals");
+      forbid("ramp", "Poisson arrivals (only a closed loop's clients start over a ramp)");
       forbid("trace", "Poisson arrivals");
       break;
     }
     case ArrivalKind::kClosedLoop:
       wl.concurrency = positive_int(w.required("concurrency"));
+      if (const auto v = w.optional("ramp")) {
+        const double ramp_s = v->as_quantity(Dimension::kTime);
+        if (ramp_s < 0.0) v->fail("must be at least 0 s");
+        try {
+          wl.ramp_ps = seconds_to_ps(ramp_s);
+        } catch (const InternalError&) {
+          v->fail("too long for the picosecond clock (at most about 106 days)");
+        }
+      }
       forbid("rate", "a closed loop");
       forbid("trace", "a closed loop");
       break;
@@ -286,6 +386,7 @@ ServeConfig load_serve_config(const fs::path& path) {
       wl.trace = load_trace(wl.trace_source);
       forbid("rate", "a trace");
       forbid("concurrency", "a trace");
+      forbid("ramp", "a trace (only a closed loop's clients start over a ramp)");
       forbid("prompt_tokens", "a trace (lengths come from the file)");
       forbid("output_tokens", "a trace (lengths come from the file)");
       break;
@@ -300,11 +401,23 @@ ServeConfig load_serve_config(const fs::path& path) {
   if (const auto v = w.optional("prompt_tokens")) wl.prompt = read_length(*v, dir);
   if (const auto v = w.optional("output_tokens")) wl.output = read_length(*v, dir);
 
-  if (const auto slo = s.optional("slo")) {
-    const YamlMap m = slo->as_map({"ttft", "tpot", "e2e"});
-    if (const auto v = m.optional("ttft")) spec.slo.ttft_ps = read_time(*v);
-    if (const auto v = m.optional("tpot")) spec.slo.tpot_ps = read_time(*v);
-    if (const auto v = m.optional("e2e")) spec.slo.e2e_ps = read_time(*v);
+  if (const auto slo = s.optional("slo")) spec.slo = read_slo(*slo);
+  if (const auto measure = s.optional("measure")) {
+    const YamlMap m = measure->as_map({"warmup", "drain", "overload_tolerance"});
+    if (const auto v = m.optional("warmup")) spec.measure.warmup = read_share(*v);
+    if (const auto v = m.optional("drain")) spec.measure.drain = read_share(*v);
+    if (const auto v = m.optional("overload_tolerance")) spec.measure.overload_tolerance = read_fraction(*v);
+    // Warm-up and drain must leave requests to measure (counts are checked against `requests` below).
+    try {
+      (void)measurement_window(
+          spec.measure,
+          static_cast<std::uint64_t>(
+              wl.arrival == ArrivalKind::kTrace
+                  ? std::min<std::int64_t>(wl.num_requests, static_cast<std::int64_t>(wl.trace.size()))
+                  : wl.num_requests));
+    } catch (const InputError& e) {
+      measure->fail(e.message());
+    }
   }
   if (const auto lim = s.optional("limits")) {
     const YamlMap m = lim->as_map({"max_time", "max_events"});

@@ -8,6 +8,26 @@
 
 namespace mlasim {
 
+std::string_view to_string(SchedulerPolicy p) {
+  switch (p) {
+    case SchedulerPolicy::kVllm:
+      return "vllm";
+    case SchedulerPolicy::kNoEvict:
+      return "no_evict";
+    case SchedulerPolicy::kMaxUtilization:
+      return "max_utilization";
+  }
+  return "?";
+}
+
+SchedulerPolicy parse_scheduler_policy(std::string_view text) {
+  if (text == "vllm") return SchedulerPolicy::kVllm;
+  if (text == "no_evict") return SchedulerPolicy::kNoEvict;
+  if (text == "max_utilization") return SchedulerPolicy::kMaxUtilization;
+  throw InputError(
+      fmt::format("unknown scheduler policy `{}` (valid: vllm, no_evict, max_utilization)", text));
+}
+
 Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
                  StepTimeSource& step_time, ServeMetrics& metrics, ServeObserver* observer, bool check_invariants)
     : index_(index),
@@ -71,12 +91,18 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
   r.arrival = now;
   r.prompt = request.prompt_tokens;
   r.output = request.output_tokens;
+  r.measured = metrics_.measured(id);
   waiting_.push_back(slot);
   return true;
 }
 
 void Replica::preempt(std::uint32_t slot, TimePs now) {
+  if (spec_.policy == SchedulerPolicy::kNoEvict) {
+    throw InternalError(fmt::format(
+        "replica {}: no_evict would preempt request {}: its reservation is broken", index_, slots_[slot].id));
+  }
   Req& q = slots_[slot];
+  committed_blocks_ -= blocks_for(q.peak_tokens());
   free_blocks_ += q.blocks;
   q.blocks = 0;
   q.computed = 0;
@@ -99,13 +125,9 @@ void Replica::insert_running(std::uint32_t slot) {
   running_.insert(pos, slot);
 }
 
-void Replica::schedule(TimePs now) {
-  scheduled_.clear();
-  mix_ = StepMix{};
-  preempted_this_step_ = false;
-  std::int64_t budget = spec_.max_num_batched_tokens;
-  bool stop = false;
-
+bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
+  // A local budget: through the reference the compiler would reload it after every store to an int64 field.
+  std::int64_t budget = budget_io;
   // (1) Decodes, in arrival order; preempt the most recently arrived running request when a block is short.
   for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
     const std::uint32_t me = running_[i];
@@ -118,11 +140,10 @@ void Replica::schedule(TimePs now) {
         running_.pop_back();
         preempt(victim, now);
         if (victim == me) {
-          stop = true;
-          break;
+          budget_io = budget;
+          return false;
         }
       }
-      if (stop) break;
       --free_blocks_;
       ++r.blocks;
     }
@@ -133,12 +154,13 @@ void Replica::schedule(TimePs now) {
   }
 
   // (2) Running requests part-way through a prefill: the next chunk.
-  for (std::size_t i = 0; !stop && i < running_.size() && budget > 0; ++i) {
+  for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
     const std::uint32_t me = running_[i];
     Req& r = slots_[me];
     if (!r.prefilling || r.scheduled) continue;
     const std::int64_t chunk = std::min(r.tokens() - r.computed, budget);
-    const std::int64_t need = blocks_for(r.computed + chunk) - r.blocks;
+    // no_evict holds the whole prompt's blocks from admission on (TensorRT-LLM): nothing more to allocate.
+    const std::int64_t need = std::max<std::int64_t>(0, blocks_for(r.computed + chunk) - r.blocks);
     while (need > free_blocks_) {
       std::size_t j = running_.size();
       while (j > 0 && slots_[running_[j - 1]].scheduled) --j;  // j − 1 >= i: `me` is unscheduled
@@ -146,11 +168,10 @@ void Replica::schedule(TimePs now) {
       running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(j - 1));
       preempt(victim, now);
       if (victim == me) {
-        stop = true;
-        break;
+        budget_io = budget;
+        return false;
       }
     }
-    if (stop) break;
     free_blocks_ -= need;
     r.blocks += need;
     r.scheduled = true;
@@ -158,21 +179,86 @@ void Replica::schedule(TimePs now) {
     mix_.add_prefill(chunk, r.computed + chunk, r.computed + chunk == r.tokens());
     budget -= chunk;
   }
+  budget_io = budget;
+  return true;
+}
 
-  // (3) Admit waiting requests (vLLM admits none in an iteration that preempted).
+bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_io) {
+  std::int64_t budget = budget_io;
+  // TensorRT-LLM's capacity scheduler (MAX_UTILIZATION) walks the active requests once in order and, when the
+  // next one's blocks do not fit, pauses the last started request after it; its micro-batch scheduler then
+  // gives generation requests their token first and chunks contexts from what is left. So: reserve one token
+  // per decode still to come, and size each prefill chunk from the rest of the budget.
+  std::int64_t decodes_left = 0;
+  for (const std::uint32_t slot : running_) decodes_left += slots_[slot].prefilling ? 0 : 1;
+  for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
+    const std::uint32_t me = running_[i];
+    Req& r = slots_[me];
+    const bool decode = !r.prefilling;
+    if (decode) --decodes_left;
+    const std::int64_t chunk = decode ? 1 : std::min(r.tokens() - r.computed, budget - decodes_left);
+    if (chunk <= 0) continue;  // no budget left for this prefill after the decodes behind it
+    // A prefill holds its whole prompt's blocks from admission on: only decodes allocate here.
+    const std::int64_t need = std::max<std::int64_t>(0, blocks_for(r.computed + chunk) - r.blocks);
+    // Every request after i is still unscheduled; the last is the most recently started.
+    while (need > free_blocks_) {
+      const std::uint32_t victim = running_.back();
+      running_.pop_back();
+      if (victim != me && !slots_[victim].prefilling) --decodes_left;
+      preempt(victim, now);
+      if (victim == me) {
+        budget_io = budget;
+        return false;
+      }
+    }
+    free_blocks_ -= need;
+    r.blocks += need;
+    r.scheduled = true;
+    scheduled_.push_back({me, chunk});
+    if (decode) {
+      mix_.add_decode(r.computed + 1);
+    } else {
+      mix_.add_prefill(chunk, r.computed + chunk, r.computed + chunk == r.tokens());
+    }
+    budget -= chunk;
+  }
+  budget_io = budget;
+  return true;
+}
+
+void Replica::schedule(TimePs now) {
+  scheduled_.clear();
+  mix_ = StepMix{};
+  preempted_this_step_ = false;
+  std::int64_t budget = spec_.max_num_batched_tokens;
+  const bool go_on = spec_.policy == SchedulerPolicy::kMaxUtilization
+                         ? schedule_running_max_utilization(now, budget)
+                         : schedule_running_vllm(now, budget);
+  if (!go_on) return;
+
+  // (3) Admit waiting requests. Neither vLLM nor TensorRT-LLM admits any in an iteration that preempted.
+  const bool no_evict = spec_.policy == SchedulerPolicy::kNoEvict;
+  // TensorRT-LLM's KV cache manager allocates the blocks of the whole prompt (with any tokens to recompute)
+  // when a request starts, even with chunked context (KVCacheManager::addSequence, getNeededBlocksOneStep);
+  // vLLM allocates chunk by chunk.
+  const bool whole_prompt = spec_.policy != SchedulerPolicy::kVllm;
   while (!preempted_this_step_ && !waiting_.empty() && budget > 0 &&
          running_.size() < static_cast<std::size_t>(spec_.max_num_seqs)) {
     const std::uint32_t slot = waiting_.front();
     Req& r = slots_[slot];
     const std::int64_t chunk = std::min(r.tokens(), budget);
-    const std::int64_t need = blocks_for(chunk);
+    const std::int64_t need = blocks_for(whole_prompt ? r.tokens() : chunk);
+    const std::int64_t peak = blocks_for(r.peak_tokens());
     if (need > free_blocks_) break;
+    // GUARANTEED_NO_EVICT: the whole length must fit beside the running requests' whole lengths.
+    if (no_evict && committed_blocks_ + peak > total_blocks_) break;
     waiting_.pop_front();
     free_blocks_ -= need;
+    committed_blocks_ += peak;
     r.blocks = need;
     if (r.first_scheduled < 0) {
       r.first_scheduled = now;
-      metrics_.on_first_scheduled(now - r.arrival);
+      if (r.measured) metrics_.on_first_scheduled(now - r.arrival);
     }
     insert_running(slot);
     r.scheduled = true;
@@ -221,7 +307,7 @@ int Replica::finish_step(TimePs now) {
     r.prefilling = false;
     if (r.generated == 0) {
       r.first_token = now;
-    } else {
+    } else if (r.measured) {
       // Inter-token latencies: in a busy step nearly all are equal, so add them in runs.
       const TimePs itl = now - r.last_token;
       if (itl != itl_value) {
@@ -235,6 +321,7 @@ int Replica::finish_step(TimePs now) {
     r.last_token = now;
     if (r.generated == r.output) {
       free_blocks_ += r.blocks;
+      committed_blocks_ -= blocks_for(r.peak_tokens());
       r.blocks = 0;
       r.done = true;
       ++finished;
@@ -266,7 +353,10 @@ void Replica::check_invariants() const {
     const Req& r = slots_[slot];
     held += r.blocks;
     const std::int64_t cached = r.scheduled ? -1 : r.computed;
-    if (cached >= 0 && r.blocks != blocks_for(cached)) {
+    // TensorRT-LLM policies hold the whole prompt's blocks while prefilling.
+    const std::int64_t expected =
+        r.prefilling && spec_.policy != SchedulerPolicy::kVllm ? blocks_for(r.tokens()) : blocks_for(cached);
+    if (cached >= 0 && r.blocks != expected) {
       throw InternalError(fmt::format("replica {}: request {} holds {} blocks for {} cached tokens (block size {})",
                                       index_, r.id, r.blocks, cached, block_size_));
     }
@@ -275,6 +365,15 @@ void Replica::check_invariants() const {
     if (slots_[slot].blocks != 0) {
       throw InternalError(fmt::format("replica {}: waiting request {} holds blocks", index_, slots_[slot].id));
     }
+  }
+  std::int64_t committed = 0;
+  for (const std::uint32_t slot : running_) committed += blocks_for(slots_[slot].peak_tokens());
+  // Each running request holds at most its whole length; under no_evict the whole lengths fit the cache.
+  if (committed != committed_blocks_ || held > committed ||
+      (spec_.policy == SchedulerPolicy::kNoEvict && committed_blocks_ > total_blocks_)) {
+    throw InternalError(
+        fmt::format("replica {}: {} blocks committed to running requests, counted {}; {} held, {} total",
+                    index_, committed, committed_blocks_, held, total_blocks_));
   }
   if (free_blocks_ < 0 || held + free_blocks_ != total_blocks_) {
     throw InternalError(fmt::format("replica {}: KV blocks not conserved: {} free + {} held != {} total", index_,

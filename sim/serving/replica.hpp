@@ -1,7 +1,8 @@
 #pragma once
-/// One engine replica scheduled as vLLM v1 does it (vllm/v1/core/sched/scheduler.py): continuous batching
-/// with limits on sequences (max_num_seqs) and tokens (max_num_batched_tokens) per iteration, chunked prefill,
-/// paged KV blocks, FCFS, and preemption by recompute when blocks run out.
+/// One engine replica scheduled as vLLM v1 does it (vllm/v1/core/sched/scheduler.py) by default, or with one
+/// of TensorRT-LLM's capacity policies (SchedulerPolicy): continuous batching with limits on sequences
+/// (max_num_seqs) and tokens (max_num_batched_tokens) per iteration, chunked prefill, paged KV blocks, FCFS,
+/// and preemption by recompute when blocks run out.
 ///
 /// One iteration: (1) every running request that has finished its prefill decodes one token, in arrival
 /// order; a decode that needs a new block while none is free preempts the most recently arrived running
@@ -16,6 +17,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/serving/metrics.hpp"
@@ -25,10 +27,30 @@
 
 namespace mlasim {
 
-/// Scheduler limits of one replica (vLLM's names).
+/// How a replica admits requests and what it does when KV blocks run out (sim/serving/README.md,
+/// "Scheduler").
+enum class SchedulerPolicy {
+  /// vLLM v1: admit what fits now; when a block is short, preempt the latest-arrived running request by
+  /// recompute (decodes first, then running prefill chunks).
+  kVllm,
+  /// TensorRT-LLM GUARANTEED_NO_EVICT: admit a request only when the blocks for its whole length (prompt +
+  /// output − 1 tokens) fit beside the whole lengths of the running requests; nothing is ever preempted.
+  /// A started request holds its whole prompt's blocks (TensorRT-LLM allocates them at the first chunk).
+  kNoEvict,
+  /// TensorRT-LLM MAX_UTILIZATION: admit greedily when the whole prompt's blocks are free; walk the running
+  /// requests once in arrival order and, when a decode's block is short, pause (evict by recompute) the most
+  /// recently started request not yet scheduled.
+  kMaxUtilization,
+};
+[[nodiscard]] std::string_view to_string(SchedulerPolicy p);
+/// Parses "vllm", "no_evict", "max_utilization"; throws InputError.
+[[nodiscard]] SchedulerPolicy parse_scheduler_policy(std::string_view text);
+
+/// Scheduler limits of one replica (vLLM's names) and its policy.
 struct SchedulerSpec {
   int max_num_seqs = 256;                      ///< sequences per iteration
   std::int64_t max_num_batched_tokens = 8192;  ///< tokens per iteration (chunked-prefill budget)
+  SchedulerPolicy policy = SchedulerPolicy::kVllm;
 };
 
 /// Hooks for tests and tools: every step and every request that ends.
@@ -63,6 +85,8 @@ class Replica final : private SequenceWorkSource {
   [[nodiscard]] std::int64_t total_blocks() const { return total_blocks_; }
   [[nodiscard]] std::int64_t free_blocks() const { return free_blocks_; }
   [[nodiscard]] std::int64_t preemptions() const { return preemptions_; }
+  /// Blocks reserved for the whole lengths of the running requests (kNoEvict; tracked under every policy).
+  [[nodiscard]] std::int64_t committed_blocks() const { return committed_blocks_; }
   /// Verifies that free blocks + blocks held by running requests = total, and that each request holds exactly
   /// the blocks its cached tokens need. Throws InternalError.
   void check_invariants() const;
@@ -87,7 +111,10 @@ class Replica final : private SequenceWorkSource {
     bool prefilling = true;  ///< computing the prompt (and, after a preemption, the generated tokens)
     bool scheduled = false;  ///< part of the current iteration
     bool done = false;
+    bool measured = false;  ///< in the metrics' measurement window
     [[nodiscard]] std::int64_t tokens() const { return prompt + generated; }
+    /// The most tokens it ever caches: prompt + output − 1 (the last sampled token is never cached).
+    [[nodiscard]] std::int64_t peak_tokens() const { return prompt + output - 1; }
   };
   struct Scheduled {
     std::uint32_t slot;
@@ -100,6 +127,10 @@ class Replica final : private SequenceWorkSource {
   void insert_running(std::uint32_t slot);
   [[nodiscard]] RequestRecord record(const Req& r, RequestStatus status) const;
   void schedule(TimePs now);
+  /// kVllm and kNoEvict: decodes, then running prefill chunks. Returns false when the iteration must stop.
+  bool schedule_running_vllm(TimePs now, std::int64_t& budget);
+  /// kMaxUtilization: one pass over the running requests in arrival order.
+  bool schedule_running_max_utilization(TimePs now, std::int64_t& budget);
 
   int index_;
   SchedulerSpec spec_;
@@ -120,6 +151,7 @@ class Replica final : private SequenceWorkSource {
   bool busy_ = false;
   bool preempted_this_step_ = false;
   std::int64_t preemptions_ = 0;
+  std::int64_t committed_blocks_ = 0;  ///< Σ blocks_for(peak_tokens) over running requests
 };
 
 }  // namespace mlasim

@@ -57,6 +57,7 @@ struct ServeSpec {
   std::int64_t kv_blocks = 0;  ///< > 0 overrides the memory model's block count (per replica)
   WorkloadSpec workload;
   SloSpec slo;
+  MeasureSpec measure;  ///< steady-state window (default: leave out the first and last 10% of requests)
   EngineLimits limits;
   bool per_request_csv = true;
   TimePs timeseries_interval_ps = kPsPerSecond;
@@ -69,12 +70,15 @@ struct ServeRunOptions {
   ServeObserver* observer = nullptr;
 };
 
-/// The headline numbers of a run.
+/// The headline numbers of a run, and its verdicts. Counts (arrived, completed, rejected, in_flight,
+/// preemptions, steps, tokens) cover the whole run; latency distributions and the SLO verdicts cover the
+/// measured requests; rates and time averages cover the measurement window [window_start_s, window_end_s).
+/// A figure with no samples is NaN (kNoValue), never 0.
 struct ServeSummary {
   std::string name, model, variant, hardware;
   int tp = 1, replicas = 1;
   bool dp_attention = false;
-  std::string router, arrival;
+  std::string router, arrival, scheduler_policy;
   double rate_per_s = 0;  ///< poisson only
   int concurrency = 0;    ///< closed loop only
   std::string stop_reason;
@@ -83,16 +87,41 @@ struct ServeSummary {
   int block_size = 0;
   std::int64_t kv_blocks_per_replica = 0;
   double duration_s = 0;  ///< from 0 to the last completion (or the end of the run if none)
-  double requests_per_s = 0, output_tokens_per_s = 0, output_tokens_per_s_per_gpu = 0;
-  double output_tokens_per_s_per_user = 0;  ///< 1 / mean TPOT
-  double total_tokens_per_s = 0, goodput_requests_per_s = 0, slo_attainment = 0;
+
+  // The measurement window (MeasureSpec): requests by arrival index, and the matching times.
+  std::int64_t warmup_requests = 0;  ///< first requests left out
+  std::int64_t drain_requests = 0;   ///< last requests left out
+  std::int64_t measured_requests = 0, measured_completed = 0, measured_rejected = 0, measured_in_flight = 0;
+  double window_start_s = kNoValue;  ///< arrival of the first measured request (0 without warm-up)
+  double window_end_s =
+      kNoValue;  ///< arrival of the first drained request (the end of the run without drain)
+  double offered_requests_per_s = kNoValue;  ///< measured arrivals per second of window
+
+  double requests_per_s = kNoValue, output_tokens_per_s = kNoValue, output_tokens_per_s_per_gpu = kNoValue;
+  double output_tokens_per_s_per_user = kNoValue;  ///< 1 / mean TPOT
+  double total_tokens_per_s = kNoValue, goodput_requests_per_s = kNoValue;
+  double slo_attainment = kNoValue;  ///< measured completed requests meeting every per-request SLO, fraction
   Distribution ttft, tpot, itl, e2e, queue;
-  double step_min_s = 0, step_mean_s = 0, step_max_s = 0;
-  double mean_batch_size = 0;  ///< time-weighted over busy time
-  std::int64_t max_batch_size = 0;
-  double mean_kv_usage = 0, max_kv_usage = 0;  ///< fractions of the KV blocks
-  double mean_requests_in_system = 0;          ///< Little's L over [0, end]
+  double step_min_s = kNoValue, step_mean_s = kNoValue, step_max_s = kNoValue;  ///< min / max: whole run
+  double mean_batch_size = kNoValue;                  ///< time-weighted over busy time
+  std::int64_t max_batch_size = 0;                    ///< whole run
+  double mean_kv_usage = kNoValue, max_kv_usage = 0;  ///< fractions of the KV blocks (max: whole run)
+  double mean_requests_in_system = kNoValue;          ///< Little's L over the window
+
+  // Verdicts.
+  std::vector<SloVerdict> slo_verdicts;  ///< one per percentile target, in SloSpec order
+  bool slos_met = true;                  ///< every percentile target met (true when there is none)
+  OverloadVerdict overload;
+  std::string first_rejection;  ///< why the first rejected request was rejected ("" when none was)
+
+  /// The capacity planner's test: nothing rejected, the load judged stable (or a closed loop), some measured
+  /// request completed, and every percentile SLO met.
+  [[nodiscard]] bool meets_slos() const;
 };
+
+/// Plain sentences about what makes a run's figures doubtful or meaningless: overload, rejections, nothing
+/// measured, measured requests still in flight, missed SLOs. For stderr; empty when all is well.
+[[nodiscard]] std::vector<std::string> serve_warnings(const ServeSummary& s);
 
 struct ServeResult {
   ServeSummary summary;
@@ -114,5 +143,9 @@ struct ServeResult {
 
 /// Adds summary.{csv,json,md}, timeseries.csv and (when present) requests.csv to `out`.
 void add_serve_outputs(OutputSet& out, const ServeResult& result);
+
+/// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for
+/// Markdown and terminal text. JSON needs no replacement (its writer turns NaN into null).
+[[nodiscard]] Table with_missing_as(const Table& table, const std::string& missing);
 
 }  // namespace mlasim

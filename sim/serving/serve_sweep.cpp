@@ -1,5 +1,7 @@
 #include "sim/serving/serve_sweep.hpp"
 
+#include <fmt/format.h>
+
 #include "sim/error.hpp"
 
 namespace mlasim {
@@ -40,14 +42,72 @@ Table throughput_latency_table(const std::vector<ServeSummary>& rows) {
            {"mean_batch_size", "sequences per iteration (time-weighted)"},
            {"max_kv_usage", "peak fraction of KV blocks in use"},
            {"preemptions", "preemptions by recompute"},
-           {"rejected", "requests that can never fit"}});
+           {"rejected", "requests that can never fit"},
+           {"offered_requests_per_s", "arrivals per second in the measurement window"},
+           {"overload", "load verdict: stable, overloaded, not_applicable or no_data"},
+           {"slos_met", "every percentile SLO met (empty when none is set)"},
+           {"meets_slos", "nothing rejected, load stable, something measured, every percentile SLO met"}});
   for (const ServeSummary& s : rows) {
-    t.add_row({s.rate_per_s, std::int64_t{s.concurrency}, s.requests_per_s, s.output_tokens_per_s,
-               s.output_tokens_per_s_per_gpu, s.output_tokens_per_s_per_user, s.ttft.p50_s, s.ttft.p99_s,
-               s.tpot.p50_s, s.tpot.p99_s, s.e2e.p99_s, s.goodput_requests_per_s, s.mean_batch_size, s.max_kv_usage,
-               s.preemptions, s.rejected});
+    t.add_row({s.rate_per_s,
+               std::int64_t{s.concurrency},
+               s.requests_per_s,
+               s.output_tokens_per_s,
+               s.output_tokens_per_s_per_gpu,
+               s.output_tokens_per_s_per_user,
+               s.ttft.p50_s,
+               s.ttft.p99_s,
+               s.tpot.p50_s,
+               s.tpot.p99_s,
+               s.e2e.p99_s,
+               s.goodput_requests_per_s,
+               s.mean_batch_size,
+               s.max_kv_usage,
+               s.preemptions,
+               s.rejected,
+               s.offered_requests_per_s,
+               std::string(to_string(s.overload.verdict)),
+               std::string(s.slo_verdicts.empty() ? ""
+                           : s.slos_met           ? "true"
+                                                  : "false"),
+               std::string(s.meets_slos() ? "true" : "false")});
   }
   return t;
+}
+
+OverloadOnset overload_onset(const std::vector<ServeSummary>& rows) {
+  OverloadOnset o;
+  for (const ServeSummary& s : rows) {
+    if (s.arrival != "poisson") return OverloadOnset{};
+    if (s.overload.verdict == LoadVerdict::kOverloaded &&
+        (!o.first_overloaded_rate_per_s || s.rate_per_s < *o.first_overloaded_rate_per_s)) {
+      o.first_overloaded_rate_per_s = s.rate_per_s;
+    }
+  }
+  for (const ServeSummary& s : rows) {
+    const bool below = !o.first_overloaded_rate_per_s || s.rate_per_s < *o.first_overloaded_rate_per_s;
+    if (s.overload.verdict == LoadVerdict::kStable && below &&
+        (!o.last_stable_rate_per_s || s.rate_per_s > *o.last_stable_rate_per_s)) {
+      o.last_stable_rate_per_s = s.rate_per_s;
+    }
+  }
+  return o;
+}
+
+std::string overload_onset_sentence(const std::vector<ServeSummary>& rows) {
+  if (rows.empty() || rows.front().arrival != "poisson") return "";
+  const OverloadOnset o = overload_onset(rows);
+  if (o.first_overloaded_rate_per_s) {
+    return fmt::format(
+        "overload starts at {:.4g} req/s (the lowest swept rate judged overloaded{})",
+        *o.first_overloaded_rate_per_s,
+        o.last_stable_rate_per_s
+            ? fmt::format("; {:.4g} req/s is the highest stable rate below it", *o.last_stable_rate_per_s)
+            : std::string("; no lower rate was judged stable"));
+  }
+  if (o.last_stable_rate_per_s) {
+    return fmt::format("no swept rate is overloaded (stable up to {:.4g} req/s)", *o.last_stable_rate_per_s);
+  }
+  return "no swept rate could be judged (see each point's overload_reason)";
 }
 
 }  // namespace mlasim

@@ -27,6 +27,9 @@ struct WorkloadSpec {
   ArrivalKind arrival = ArrivalKind::kPoisson;
   double rate_per_s = 1.0;  ///< kPoisson: mean arrivals per second (all replicas together)
   int concurrency = 1;      ///< kClosedLoop: requests in flight; a completion immediately issues the next
+  /// kClosedLoop: the clients start spread over this span: client i of C sends its first request at
+  /// i × ramp / C (0: all at time 0).
+  TimePs ramp_ps = 0;
   std::vector<TraceRequest> trace;  ///< kTrace: sorted by arrival
   std::string trace_source;
   std::int64_t num_requests = 1000;  ///< requests issued in all (kTrace: at most the trace's length)
@@ -52,7 +55,7 @@ class RequestSource {
   [[nodiscard]] bool exhausted() const { return issued_ >= total_; }
 
   /// The next request. Poisson: arrival = previous arrival + Exp(rate); trace: the next row; closed loop:
-  /// arrival = `now_ps` (the time a slot freed). Precondition: !exhausted().
+  /// arrival = `now_ps` (the time a slot freed, or a client's start). Precondition: !exhausted().
   TraceRequest next(TimePs now_ps);
 
  private:

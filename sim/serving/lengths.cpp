@@ -49,6 +49,39 @@ std::int64_t clip_round(double x, const LengthSpec& s) {
 }
 }  // namespace
 
+double LengthSpec::expected() const {
+  switch (kind) {
+    case Kind::kFixed:
+      return static_cast<double>(value);
+    case Kind::kUniform:
+      return 0.5 * static_cast<double>(min + max);
+    case Kind::kHistogram: {
+      double total = 0.0, sum = 0.0;
+      for (const auto& [tokens, weight] : bins) {
+        total += weight;
+        sum += weight * static_cast<double>(tokens);
+      }
+      return total > 0.0 ? sum / total : 1.0;
+    }
+    case Kind::kNormal:
+    case Kind::kLognormal: {
+      // E[clip_round(f(z))], z ~ N(0, 1), by the trapezoid rule on [-8, 8] (the mass outside is < 1e-15).
+      constexpr int kSteps = 4000;
+      constexpr double kLo = -8.0, kHi = 8.0, kDz = (kHi - kLo) / kSteps;
+      double sum = 0.0, weight = 0.0;
+      for (int i = 0; i <= kSteps; ++i) {
+        const double z = kLo + kDz * i;
+        const double w = std::exp(-0.5 * z * z) * (i == 0 || i == kSteps ? 0.5 : 1.0);
+        const double x = kind == Kind::kNormal ? mean + stddev * z : median * std::exp(sigma * z);
+        sum += w * static_cast<double>(clip_round(x, *this));
+        weight += w;
+      }
+      return sum / weight;
+    }
+  }
+  return 1.0;
+}
+
 std::int64_t draw_length(const LengthSpec& s, Rng& rng) {
   switch (s.kind) {
     case LengthSpec::Kind::kFixed: return s.value;

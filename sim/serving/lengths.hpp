@@ -29,6 +29,9 @@ struct LengthSpec {
   [[nodiscard]] static LengthSpec fixed(std::int64_t tokens);
   /// Largest value a draw can produce (for sizing checks).
   [[nodiscard]] std::int64_t upper_bound() const;
+  /// The mean of a draw, clipping and rounding included (normal and lognormal by quadrature over the standard
+  /// normal, to well under a token).
+  [[nodiscard]] double expected() const;
   /// "fixed 256", "uniform 128..512", ... for summaries.
   [[nodiscard]] std::string describe() const;
 };

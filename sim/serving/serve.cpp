@@ -30,6 +30,11 @@ RouterPolicy parse_router_policy(std::string_view text) {
                                did_you_mean(text, known)));
 }
 
+ModelStepTime model_step_time(const ServeSpec& spec) {
+  return ModelStepTime(spec.model, DeviceModel(spec.hardware, spec.device_mode, spec.launch), spec.precision,
+                       Parallelism{spec.tp, spec.dp_attention}, spec.mla_mode, spec.host_overhead_s);
+}
+
 Capacity serve_capacity(const ServeSpec& spec) {
   CapacityOptions opt = spec.capacity;
   opt.max_batched_tokens = spec.scheduler.max_num_batched_tokens;
@@ -75,9 +80,7 @@ class ServeRun {
     cap_ = serve_capacity(spec);
     StepTimeSource* st = options.step_time;
     if (!st) {
-      owned_step_time_ = std::make_unique<ModelStepTime>(
-          spec.model, DeviceModel(spec.hardware, spec.device_mode, spec.launch), spec.precision,
-          Parallelism{spec.tp, spec.dp_attention}, spec.mla_mode, spec.host_overhead_s);
+      owned_step_time_ = std::make_unique<ModelStepTime>(model_step_time(spec));
       st = owned_step_time_.get();
     }
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));

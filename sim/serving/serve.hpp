@@ -132,6 +132,9 @@ struct ServeResult {
 };
 
 /// KV blocks per replica from the memory model (or the override); InputError when the model does not fit.
+/// The step-time model a run of `spec` uses (its model, device, precision, parallelism, MLA mode and host
+/// overhead).
+[[nodiscard]] ModelStepTime model_step_time(const ServeSpec& spec);
 [[nodiscard]] Capacity serve_capacity(const ServeSpec& spec);
 
 /// Runs the experiment. Deterministic: the same spec gives byte-identical outputs.

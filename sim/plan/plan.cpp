@@ -1,0 +1,270 @@
+#include "sim/plan/plan.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "models/workload.hpp"
+#include "sim/device/capacity.hpp"
+#include "sim/device/device_model.hpp"
+#include "sim/error.hpp"
+
+namespace mlasim {
+
+std::string_view to_string(LayoutStatus s) {
+  switch (s) {
+    case LayoutStatus::kOk:
+      return "ok";
+    case LayoutStatus::kDoesNotFit:
+      return "does-not-fit";
+    case LayoutStatus::kInvalid:
+      return "invalid";
+    case LayoutStatus::kOverBudget:
+      return "over-budget";
+    case LayoutStatus::kSloUnmet:
+      return "slo-unmet";
+  }
+  return "?";
+}
+
+std::string PlanLayout::describe() const {
+  return fmt::format("{} {} on {}, TP {}{}, {} weights, {} KV, {} seqs, {} batched tokens, {}", model, variant,
+                     gpu.hw.id, tp, dp_attention ? ", DP-attention" : "", to_string(precision.weights),
+                     to_string(precision.kv_cache), max_num_seqs, max_num_batched_tokens, to_string(policy));
+}
+
+std::vector<PlanLayout> plan_layouts(const PlanSpec& spec) {
+  std::vector<PlanLayout> out;
+  for (const ModelSpec& model : spec.models) {
+    for (const VariantSpec& variant : spec.variants) {
+      for (const PlanGpu& gpu : spec.gpus) {
+        for (const int tp : spec.tp) {
+          for (const bool dp : spec.dp_attention) {
+            if (dp && tp == 1) continue;  // DP-attention over one rank is plain TP 1: listed once
+            for (const Dtype w : spec.weights) {
+              for (const Dtype kv : spec.kv_cache) {
+                for (const int seqs : spec.max_num_seqs) {
+                  for (const std::int64_t tokens : spec.max_num_batched_tokens) {
+                    for (const SchedulerPolicy policy : spec.policies) {
+                      PlanLayout l;
+                      l.model = model.name;
+                      l.variant = variant.to_string();
+                      l.spec = model;  // the variant is applied when the layout is checked
+                      l.gpu = gpu;
+                      l.tp = tp;
+                      l.dp_attention = dp;
+                      l.precision = spec.base.precision;
+                      l.precision.weights = w;
+                      l.precision.kv_cache = kv;
+                      l.max_num_seqs = seqs;
+                      l.max_num_batched_tokens = tokens;
+                      l.policy = policy;
+                      out.push_back(std::move(l));
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+ServeSpec plan_serve_spec(const PlanSpec& spec, const PlanLayout& layout, int replicas, double rate_per_s) {
+  ServeSpec s = spec.base;
+  s.name = fmt::format("{} x{}", layout.describe(), replicas);
+  s.model = layout.spec;
+  s.variant = layout.variant;
+  s.hardware = layout.gpu.hw;
+  s.hardware.price_per_gpu_hour = layout.gpu.price_per_gpu_hour;
+  s.tp = layout.tp;
+  s.dp_attention = layout.dp_attention;
+  s.precision = layout.precision;
+  s.replicas = replicas;
+  s.scheduler.max_num_seqs = layout.max_num_seqs;
+  s.scheduler.max_num_batched_tokens = layout.max_num_batched_tokens;
+  s.scheduler.policy = layout.policy;
+  s.workload.rate_per_s = rate_per_s;
+  s.workload.num_requests = std::max<std::int64_t>(1, spec.requests_per_replica) * replicas;
+  s.per_request_csv = false;
+  return s;
+}
+
+namespace {
+
+/// How far above the analytic estimate of one replica's highest rate the search starts.
+constexpr double kBoundSlack = 1.5;
+
+/// The layout's model with its variant applied, or why it cannot run.
+std::optional<std::string> apply_layout_variant(PlanLayout& l, const VariantSpec& variant) {
+  try {
+    l.spec = apply_variant(l.spec, variant);
+  } catch (const InputError& e) {
+    return e.message();
+  }
+  return std::nullopt;
+}
+
+/// One replica's analytic estimate of its highest rate, requests/s: decode at the largest batch that fits and
+/// the scheduler admits, at the workload's mean context halfway through the output, every request needing its
+/// mean output of steps. Prefill and queueing lower the real rate; the search starts kBoundSlack above it, so
+/// that the estimate's own error (mean context for the mix, chunked prefill riding along) cannot cut it off.
+double max_requests_per_s(const ServeSpec& serve, const PlanLayout& l, const Capacity& cap) {
+  const WorkloadSpec& w = serve.workload;
+  const double prompt = w.prompt.expected(), output = std::max(w.output.expected(), 1.0);
+  const auto context = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(prompt + output / 2.0)));
+  const std::int64_t fit = max_concurrency(cap, context);
+  const int batch = static_cast<int>(std::clamp<std::int64_t>(std::min<std::int64_t>(fit, l.max_num_seqs), 1,
+                                                              std::numeric_limits<int>::max()));
+  const double step_s = ps_to_seconds(model_step_time(serve).reference_time(uniform_decode(batch, context).sequences));
+  return double(batch) / step_s / output;
+}
+
+PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate) {
+  PlanEvaluation e;
+  e.replicas = replicas;
+  e.rate_per_s = rate;
+  e.meets_slos = s.meets_slos();
+  e.overloaded = s.overload.verdict == LoadVerdict::kOverloaded;
+  e.output_tokens_per_s = s.output_tokens_per_s;
+  e.total_tokens_per_s = s.total_tokens_per_s;
+  e.tokens_per_s_per_gpu = s.output_tokens_per_s_per_gpu;
+  e.tokens_per_s_per_user = s.output_tokens_per_s_per_user;
+  e.worst_margin = std::numeric_limits<double>::infinity();
+  std::vector<std::string> parts;
+  for (const SloVerdict& v : s.slo_verdicts) {
+    e.worst_margin = std::min(e.worst_margin, std::isnan(v.margin_fraction) ? -1.0 : v.margin_fraction);
+    parts.push_back(fmt::format("{} {:.4g} s (target {:.4g} s)", v.slo.name(), v.measured_s, v.target_s));
+  }
+  if (s.slo_verdicts.empty()) e.worst_margin = 0.0;
+  if (e.overloaded) parts.push_back("overloaded");
+  if (s.rejected > 0) parts.push_back(fmt::format("{} rejected", s.rejected));
+  e.detail = fmt::format("{}", fmt::join(parts, ", "));
+  return e;
+}
+
+}  // namespace
+
+PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
+  if (spec.models.empty() || spec.variants.empty() || spec.gpus.empty() || spec.tp.empty() ||
+      spec.dp_attention.empty() || spec.weights.empty() || spec.kv_cache.empty() || spec.max_num_seqs.empty() ||
+      spec.max_num_batched_tokens.empty() || spec.policies.empty()) {
+    throw InputError(SourceLocation{spec.source}, "plan", "the search space is empty");
+  }
+  PlanResult result;
+  result.target_rate_per_s = spec.base.workload.rate_per_s;
+  std::vector<PlanLayout> layouts = plan_layouts(spec);
+  // The variant each layout asked for, in the same order plan_layouts walks them.
+  std::vector<VariantSpec> variant_of;
+  for (std::size_t i = 0; i < layouts.size(); ++i) {
+    for (const VariantSpec& v : spec.variants) {
+      if (v.to_string() == layouts[i].variant) {
+        variant_of.push_back(v);
+        break;
+      }
+    }
+  }
+  std::map<std::tuple<std::size_t, int, double>, std::pair<PlanEvaluation, ServeSummary>> memo;
+  std::size_t current = 0;
+  const PlanEvaluator evaluate = [&](std::size_t layout, int replicas, double rate) {
+    const auto key = std::make_tuple(layout, replicas, rate);
+    if (auto it = memo.find(key); it != memo.end()) return it->second.first;
+    const ServeResult r = run_serve(plan_serve_spec(spec, layouts[layout], replicas, rate));
+    PlanEvaluation e = to_evaluation(r.summary, replicas, rate);
+    memo.emplace(key, std::make_pair(e, r.summary));
+    if (progress) progress(result.simulations + 1, current, layouts.size());
+    return e;
+  };
+
+  result.layouts.reserve(layouts.size());
+  for (std::size_t i = 0; i < layouts.size(); ++i) {
+    current = i;
+    LayoutOutcome o;
+    o.layout = layouts[i];
+    const auto finish = [&](LayoutStatus status, std::string reason) {
+      o.status = status;
+      o.reason = std::move(reason);
+      if (status != LayoutStatus::kOk && status != LayoutStatus::kSloUnmet) ++result.not_simulated;
+    };
+    if (const auto why = apply_layout_variant(o.layout, variant_of[i])) {
+      finish(LayoutStatus::kInvalid, *why);
+      result.layouts.push_back(std::move(o));
+      continue;
+    }
+    layouts[i].spec = o.layout.spec;
+    if (o.layout.tp > spec.max_gpus) {
+      finish(LayoutStatus::kOverBudget, fmt::format("one replica needs {} GPUs; the budget is {}", o.layout.tp,
+                                                    spec.max_gpus));
+      result.layouts.push_back(std::move(o));
+      continue;
+    }
+    // The capacity model first: a layout in which no request fits is never simulated.
+    Capacity cap;
+    try {
+      const ServeSpec probe = plan_serve_spec(spec, o.layout, 1, result.target_rate_per_s);
+      cap = serve_capacity(probe);
+      const std::int64_t longest =
+          spec.base.workload.prompt.upper_bound() + spec.base.workload.output.upper_bound();
+      if (max_concurrency(cap, longest) < 1) {
+        finish(LayoutStatus::kDoesNotFit,
+               fmt::format("no request of {} tokens fits in the KV cache ({} tokens per replica)", longest,
+                           cap.kv_capacity_tokens()));
+        result.layouts.push_back(std::move(o));
+        continue;
+      }
+      o.max_requests_per_s_bound = max_requests_per_s(probe, o.layout, cap);
+    } catch (const InputError& e) {
+      const bool fit = e.message().find("fit") != std::string::npos;
+      finish(fit ? LayoutStatus::kDoesNotFit : LayoutStatus::kInvalid, e.message());
+      result.layouts.push_back(std::move(o));
+      continue;
+    }
+    const int hi = spec.max_gpus / o.layout.tp;
+    // No fewer replicas than the target rate over one replica's ceiling can serve it.
+    const double ceiling = kBoundSlack * o.max_requests_per_s_bound;
+    const int lo = std::clamp(static_cast<int>(std::ceil(result.target_rate_per_s / ceiling - 1e-9)), 1, hi);
+    int sims = 0;
+    PlanEvaluation last;
+    o.at_target = fewest_replicas(evaluate, i, result.target_rate_per_s, lo, hi, &sims, &last);
+    if (o.at_target) {
+      o.at_target_summary = memo.at({i, o.at_target->replicas, result.target_rate_per_s}).second;
+      o.cost = deployment_cost(o.at_target->replicas * o.layout.tp, o.layout.gpu.price_per_gpu_hour,
+                               o.at_target->output_tokens_per_s, o.at_target->total_tokens_per_s);
+      result.points.push_back({i, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
+    } else {
+      o.best_effort = last;
+      finish(LayoutStatus::kSloUnmet,
+             fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi, hi * o.layout.tp,
+                         result.target_rate_per_s, last.detail));
+    }
+    o.one_replica_max = highest_rate(evaluate, i, ceiling, spec.rate_tolerance, &sims);
+    if (o.one_replica_max) {
+      result.points.push_back(
+          {i, false, {o.one_replica_max->tokens_per_s_per_gpu, o.one_replica_max->tokens_per_s_per_user}});
+    }
+    o.simulations = sims;
+    result.simulations += sims;
+    result.layouts.push_back(std::move(o));
+  }
+  for (std::size_t i = 0; i < result.layouts.size(); ++i) {
+    if (result.layouts[i].status == LayoutStatus::kOk) result.ranking.push_back(i);
+  }
+  std::stable_sort(result.ranking.begin(), result.ranking.end(), [&](std::size_t a, std::size_t b) {
+    const DeploymentCost& ca = result.layouts[a].cost;
+    const DeploymentCost& cb = result.layouts[b].cost;
+    return std::tie(ca.usd_per_hour, ca.usd_per_million_output_tokens, ca.gpus) <
+           std::tie(cb.usd_per_hour, cb.usd_per_million_output_tokens, cb.gpus);
+  });
+  std::vector<TradeoffPoint> tradeoff;
+  for (const PlanPoint& p : result.points) tradeoff.push_back(p.point);
+  result.pareto = pareto_front(tradeoff);
+  return result;
+}
+
+}  // namespace mlasim

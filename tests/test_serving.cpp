@@ -414,6 +414,14 @@ TEST_CASE("M/D/1 above capacity is overloaded and below is not, deterministicall
   CHECK(std::abs(under.overload.backlog_slope_per_s) < 0.05 * under.overload.accepted_rate_per_s);
   CHECK(under.meets_slos());  // no percentile target: stable, nothing rejected, something measured
 
+  // Without a drain the verdict is judged up to the last arrival, before the backlog drains away.
+  ServeSpec whole = md1_spec(1.2, 20'000);
+  whole.measure.warmup = RequestShare{0.0, -1};
+  whole.measure.drain = RequestShare{0.0, -1};
+  const ServeSummary whole_run = run_serve(whole, {&fixed, nullptr}).summary;
+  CHECK(whole_run.overload.verdict == LoadVerdict::kOverloaded);
+  CHECK(whole_run.requests_per_s == Approx(100.0).epsilon(0.01));  // over [0, last completion]: the capacity
+
   // The same spec gives the same verdict, to the bit.
   const ServeSummary again = run_serve(md1_spec(1.2, 20'000), {&fixed, nullptr}).summary;
   CHECK(again.overload.shortfall == over.overload.shortfall);
@@ -438,7 +446,7 @@ TEST_CASE("a rate sweep names the rate where overload starts") {
 TEST_CASE("a run whose every request is rejected says so and reports no latency as zero") {
   ServeSpec s = md1_spec(0.5, 200);
   s.per_request_csv = true;
-  s.kv_blocks = 1;  // 16-token blocks: a 16-token prompt + 1 output needs 1 block; make it 2
+  s.kv_blocks = 1;  // one 16-token block; every request needs blocks_for(40 + 1 - 1) = 3
   s.workload.prompt = LengthSpec::fixed(40);
   FixedStepTime fixed(10 * kMs);
   const ServeResult r = run_serve(s, {&fixed, nullptr});
@@ -575,4 +583,21 @@ TEST_CASE(
     INFO(to_string(policy));
     CHECK(rec.used_blocks == used);
   }
+}
+
+TEST_CASE("the requests-in-system series keeps its area through bin merges and fits a ramp's slope") {
+  // k requests in system during second k, for 100 s: a staircase rising one request per second.
+  InSystemSeries series;
+  double total = 0;
+  for (std::int64_t k = 0; k < 100; ++k) {
+    series.add(k * kPsPerSecond, (k + 1) * kPsPerSecond, k);
+    total += static_cast<double>(k) * static_cast<double>(kPsPerSecond);
+  }
+  // 1 ms bins doubled five times: 4096 bins of 32 ms cover 131 s >= 100 s (16 ms bins would cover only 65 s).
+  CHECK(series.bin_ps() == 32 * kMs);
+  double sum = 0;
+  for (std::size_t k = 0; k < InSystemSeries::kMaxBins; ++k) sum += series.area(k);
+  CHECK(sum == total);  // integers below 2^53: exact
+  CHECK(series.slope_per_s(0, 100 * kPsPerSecond) == Approx(1.0).epsilon(0.01));
+  CHECK(std::isnan(series.slope_per_s(0, 5 * series.bin_ps())));  // fewer than kMinBins bins
 }

@@ -77,6 +77,15 @@ class ServeRun {
                  measurement_window(spec.measure, static_cast<std::uint64_t>(source_.total()))) {
     if (spec.replicas < 1) throw InputError("replicas must be at least 1");
     if (spec.tp < 1) throw InputError("tp must be at least 1");
+    for (const PercentileSlo& slo : spec.slo.percentiles) {
+      if (!(slo.percentile > 0 && slo.percentile < 100) || slo.target_ps <= 0) {
+        throw InputError(
+            fmt::format("SLO {}: the percentile must be in (0, 100) and the target positive", slo.name()));
+      }
+    }
+    if (!(spec.measure.overload_tolerance > 0.0 && spec.measure.overload_tolerance < 1.0)) {
+      throw InputError("measure.overload_tolerance must be between 0 and 1");
+    }
     cap_ = serve_capacity(spec);
     StepTimeSource* st = options.step_time;
     if (!st) {

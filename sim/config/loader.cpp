@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -170,23 +172,7 @@ const std::map<std::string, std::string, std::less<>>& hw_aliases() {
   return aliases;
 }
 
-// `2.5 USD`: US dollars per GPU-hour. A bare number is refused like any other quantity without a unit.
-double read_price(const YamlValue& value) {
-  return value.parse_with([](std::string_view text) {
-    const std::size_t space = text.find_last_of(' ');
-    const std::string_view unit = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
-    const std::string number(text.substr(0, space == std::string_view::npos ? text.size() : space));
-    if (unit != "USD") {
-      throw InputError(fmt::format("expected a price per GPU-hour such as `2.5 USD`, got `{}`", text));
-    }
-    char* end = nullptr;
-    const double v = std::strtod(number.c_str(), &end);
-    if (end == number.c_str() || *end != '\0') {
-      throw InputError(fmt::format("expected a price per GPU-hour such as `2.5 USD`, got `{}`", text));
-    }
-    return v;
-  });
-}
+double read_price(const YamlValue& value) { return value.parse_with(parse_price); }
 
 HardwareSpec read_hw_profile(const YamlDocument& doc, const fs::path& path) {
   const YamlMap root = doc.root().as_map({"name", "source", "memory", "compute", "sms", "l2", "launch_overhead",
@@ -253,6 +239,19 @@ std::string hw_summary(const HardwareSpec& hw) {
 }
 
 }  // namespace
+
+double parse_price(std::string_view text) {
+  const std::string bad = fmt::format("expected a price per GPU-hour such as `2.5 USD`, got `{}`", text);
+  const std::size_t space = text.find_last_of(' ');
+  const std::string_view unit = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
+  const std::string number(text.substr(0, space == std::string_view::npos ? text.size() : space));
+  if (unit != "USD") throw InputError(bad);
+  char* end = nullptr;
+  const double v = std::strtod(number.c_str(), &end);
+  if (end == number.c_str() || *end != '\0') throw InputError(bad);
+  if (!std::isfinite(v) || v < 0.0) throw InputError(fmt::format("a price cannot be negative, got `{}`", text));
+  return v;
+}
 
 fs::path data_dir() {
   if (const char* env = std::getenv("MLASIM_DATA_DIR"); env != nullptr && *env != '\0') return fs::path(env);

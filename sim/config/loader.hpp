@@ -34,6 +34,9 @@ namespace mlasim {
 /// A built-in profile by id (file stem, case-insensitive) or name, or a path to a .yaml profile.
 [[nodiscard]] HardwareSpec resolve_hw(std::string_view name_or_path);
 
+/// A price per GPU-hour, `2.5 USD` (US dollars, at least 0). InputError without a location otherwise.
+[[nodiscard]] double parse_price(std::string_view text);
+
 /// The file of a profile: a built-in id (file stem, case-insensitive) or name, or a path to a .yaml profile.
 [[nodiscard]] std::filesystem::path resolve_hw_path(std::string_view name_or_path);
 /// The built-in profile whose GPU a fingerprint's device name is (device_matches_profile), if exactly one is.

@@ -1,5 +1,6 @@
 // Serve configs: YAML -> ServeSpec (+ sweep axis). Schema: sim/serving/README.md.
 #include "sim/config/serve_config.hpp"
+#include "sim/config/serve_sections.hpp"
 
 #include <fmt/format.h>
 
@@ -120,15 +121,6 @@ std::vector<double> read_rate_grid(const YamlValue& v) {
   return out;
 }
 
-TimePs read_time(const YamlValue& v) {
-  const double s = v.as_quantity(Dimension::kTime);
-  if (!(s > 0.0)) v.fail("must be positive");
-  try {
-    return seconds_to_ps(s);
-  } catch (const InternalError&) {
-    v.fail("too long for the picosecond clock (at most about 106 days)");
-  }
-}
 
 /// A plain decimal number, the whole text; nullopt otherwise.
 std::optional<double> plain_number(std::string_view t) {
@@ -176,6 +168,18 @@ double read_fraction(const YamlValue& v) {
   return x;
 }
 
+}  // namespace
+
+TimePs read_time(const YamlValue& v) {
+  const double s = v.as_quantity(Dimension::kTime);
+  if (!(s > 0.0)) v.fail("must be positive");
+  try {
+    return seconds_to_ps(s);
+  } catch (const InternalError&) {
+    v.fail("too long for the picosecond clock (at most about 106 days)");
+  }
+}
+
 /// `slo:` — per metric, a time (a per-request threshold, for goodput) or a map of percentile targets
 /// (`{p99: 2 s}`), which may also carry the per-request threshold as `per_request`.
 SloSpec read_slo(const YamlValue& value) {
@@ -212,7 +216,114 @@ SloSpec read_slo(const YamlValue& value) {
   return slo;
 }
 
-}  // namespace
+
+void read_run_options(const YamlMap& s, ServeSpec& spec) {
+  if (const auto v = s.optional("router")) {
+    spec.router =
+        parse_named(*v, parse_router_policy, "router",
+                    enum_names(std::array{RouterPolicy::kRoundRobin, RouterPolicy::kLeastOutstanding}));
+  }
+  if (const auto v = s.optional("mode")) {
+    spec.device_mode = parse_named(
+        *v, parse_device_mode, "device mode",
+        enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
+  }
+  if (const auto v = s.optional("launch")) {
+    spec.launch = parse_named(*v, parse_launch_mode, "launch mode",
+                              enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
+  }
+  if (const auto v = s.optional("host_overhead")) {
+    spec.host_overhead_s = v->as_quantity(Dimension::kTime);
+    if (spec.host_overhead_s < 0.0 || spec.host_overhead_s > 1.0)
+      v->fail("must be between 0 and 1 s per step");
+  }
+  if (const auto v = s.optional("mla_mode")) {
+    spec.mla_mode = parse_named(*v, parse_mla_mode, "MLA mode",
+                                enum_names(std::array{MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}));
+  }
+}
+
+WorkloadSpec read_workload(const YamlValue& value, const fs::path& dir) {
+  const YamlMap w = value.as_map({"arrival", "rate", "concurrency", "ramp", "trace", "requests", "seed",
+                                 "prompt_tokens", "output_tokens"});
+  WorkloadSpec wl;
+  const YamlValue arrival = w.required("arrival");
+  wl.arrival = parse_named(arrival,
+                           [](std::string_view t) {
+                             if (t == "poisson") return ArrivalKind::kPoisson;
+                             if (t == "closed_loop") return ArrivalKind::kClosedLoop;
+                             if (t == "trace") return ArrivalKind::kTrace;
+                             throw InputError("unknown arrival");
+                           },
+                           "arrival process", {"poisson", "closed_loop", "trace"});
+  auto forbid = [&](std::string_view key, std::string_view why) {
+    if (const auto v = w.optional(key)) v->fail(fmt::format("`{}` does not apply to {}", key, why));
+  };
+  switch (wl.arrival) {
+    case ArrivalKind::kPoisson: {
+      const YamlValue r = w.required("rate");
+      wl.rate_per_s = r.as_quantity(Dimension::kRate);
+      if (!(wl.rate_per_s > 0.0)) r.fail("must be positive");
+      forbid("concurrency", "Poisson arrivals");
+      forbid("ramp", "Poisson arrivals (only a closed loop's clients start over a ramp)");
+      forbid("trace", "Poisson arrivals");
+      break;
+    }
+    case ArrivalKind::kClosedLoop:
+      wl.concurrency = positive_int(w.required("concurrency"));
+      if (const auto v = w.optional("ramp")) {
+        const double ramp_s = v->as_quantity(Dimension::kTime);
+        if (ramp_s < 0.0) v->fail("must be at least 0 s");
+        try {
+          wl.ramp_ps = seconds_to_ps(ramp_s);
+        } catch (const InternalError&) {
+          v->fail("too long for the picosecond clock (at most about 106 days)");
+        }
+      }
+      forbid("rate", "a closed loop");
+      forbid("trace", "a closed loop");
+      break;
+    case ArrivalKind::kTrace: {
+      wl.trace_source = relative_to(dir, w.required("trace").as_string()).string();
+      wl.trace = load_trace(wl.trace_source);
+      forbid("rate", "a trace");
+      forbid("concurrency", "a trace");
+      forbid("ramp", "a trace (only a closed loop's clients start over a ramp)");
+      forbid("prompt_tokens", "a trace (lengths come from the file)");
+      forbid("output_tokens", "a trace (lengths come from the file)");
+      break;
+    }
+  }
+  if (const auto v = w.optional("requests")) {
+    wl.num_requests = positive_count(*v);
+  } else {
+    wl.num_requests = wl.arrival == ArrivalKind::kTrace ? static_cast<std::int64_t>(wl.trace.size()) : 1000;
+  }
+  if (const auto v = w.optional("seed")) wl.seed = static_cast<std::uint64_t>(v->as_int64());
+  if (const auto v = w.optional("prompt_tokens")) wl.prompt = read_length(*v, dir);
+  if (const auto v = w.optional("output_tokens")) wl.output = read_length(*v, dir);
+  return wl;
+}
+
+MeasureSpec read_measure(const YamlValue& value, const WorkloadSpec& wl) {
+  MeasureSpec out;
+  const YamlMap m = value.as_map({"warmup", "drain", "overload_tolerance"});
+  if (const auto v = m.optional("warmup")) out.warmup = read_share(*v);
+  if (const auto v = m.optional("drain")) out.drain = read_share(*v);
+  if (const auto v = m.optional("overload_tolerance")) out.overload_tolerance = read_fraction(*v);
+  // Warm-up and drain must leave requests to measure (counts are checked against `requests` below).
+  try {
+    (void)measurement_window(
+        out,
+        static_cast<std::uint64_t>(
+            wl.arrival == ArrivalKind::kTrace
+                ? std::min<std::int64_t>(wl.num_requests, static_cast<std::int64_t>(wl.trace.size()))
+                : wl.num_requests));
+  } catch (const InputError& e) {
+    value.fail(e.message());
+  }
+  return out;
+}
 
 std::vector<double> parse_rate_grid(std::string_view text_in) {
   const std::string_view text = trim(text_in);
@@ -289,29 +400,7 @@ ServeConfig load_serve_config(const fs::path& path) {
   if (const auto v = s.optional("tp")) spec.tp = positive_int(*v);
   if (const auto v = s.optional("dp_attention")) spec.dp_attention = v->as_bool();
   if (const auto v = s.optional("replicas")) spec.replicas = positive_int(*v);
-  if (const auto v = s.optional("router")) {
-    spec.router =
-        parse_named(*v, parse_router_policy, "router",
-                    enum_names(std::array{RouterPolicy::kRoundRobin, RouterPolicy::kLeastOutstanding}));
-  }
-  if (const auto v = s.optional("mode")) {
-    spec.device_mode = parse_named(
-        *v, parse_device_mode, "device mode",
-        enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
-  }
-  if (const auto v = s.optional("launch")) {
-    spec.launch = parse_named(*v, parse_launch_mode, "launch mode",
-                              enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
-  }
-  if (const auto v = s.optional("host_overhead")) {
-    spec.host_overhead_s = v->as_quantity(Dimension::kTime);
-    if (spec.host_overhead_s < 0.0 || spec.host_overhead_s > 1.0)
-      v->fail("must be between 0 and 1 s per step");
-  }
-  if (const auto v = s.optional("mla_mode")) {
-    spec.mla_mode = parse_named(*v, parse_mla_mode, "MLA mode",
-                                enum_names(std::array{MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}));
-  }
+  read_run_options(s, spec);
   if (const auto p = s.optional("precision")) {
     const YamlMap m = p->as_map({"weights", "kv_cache", "activations"});
     auto dtype = [](const YamlValue& v) { return parse_named(v, parse_dtype, "dtype", known_dtypes()); };
@@ -341,84 +430,10 @@ ServeConfig load_serve_config(const fs::path& path) {
     if (const auto v = m.optional("kv_blocks")) spec.kv_blocks = positive_count(*v);
   }
 
-  const YamlMap w = s.required("workload")
-                        .as_map({"arrival", "rate", "concurrency", "ramp", "trace", "requests", "seed",
-                                 "prompt_tokens", "output_tokens"});
-  WorkloadSpec& wl = spec.workload;
-  const YamlValue arrival = w.required("arrival");
-  wl.arrival = parse_named(arrival,
-                           [](std::string_view t) {
-                             if (t == "poisson") return ArrivalKind::kPoisson;
-                             if (t == "closed_loop") return ArrivalKind::kClosedLoop;
-                             if (t == "trace") return ArrivalKind::kTrace;
-                             throw InputError("unknown arrival");
-                           },
-                           "arrival process", {"poisson", "closed_loop", "trace"});
-  auto forbid = [&](std::string_view key, std::string_view why) {
-    if (const auto v = w.optional(key)) v->fail(fmt::format("`{}` does not apply to {}", key, why));
-  };
-  switch (wl.arrival) {
-    case ArrivalKind::kPoisson: {
-      const YamlValue r = w.required("rate");
-      wl.rate_per_s = r.as_quantity(Dimension::kRate);
-      if (!(wl.rate_per_s > 0.0)) r.fail("must be positive");
-      forbid("concurrency", "Poisson arrivals");
-      forbid("ramp", "Poisson arrivals (only a closed loop's clients start over a ramp)");
-      forbid("trace", "Poisson arrivals");
-      break;
-    }
-    case ArrivalKind::kClosedLoop:
-      wl.concurrency = positive_int(w.required("concurrency"));
-      if (const auto v = w.optional("ramp")) {
-        const double ramp_s = v->as_quantity(Dimension::kTime);
-        if (ramp_s < 0.0) v->fail("must be at least 0 s");
-        try {
-          wl.ramp_ps = seconds_to_ps(ramp_s);
-        } catch (const InternalError&) {
-          v->fail("too long for the picosecond clock (at most about 106 days)");
-        }
-      }
-      forbid("rate", "a closed loop");
-      forbid("trace", "a closed loop");
-      break;
-    case ArrivalKind::kTrace: {
-      wl.trace_source = relative_to(dir, w.required("trace").as_string()).string();
-      wl.trace = load_trace(wl.trace_source);
-      forbid("rate", "a trace");
-      forbid("concurrency", "a trace");
-      forbid("ramp", "a trace (only a closed loop's clients start over a ramp)");
-      forbid("prompt_tokens", "a trace (lengths come from the file)");
-      forbid("output_tokens", "a trace (lengths come from the file)");
-      break;
-    }
-  }
-  if (const auto v = w.optional("requests")) {
-    wl.num_requests = positive_count(*v);
-  } else {
-    wl.num_requests = wl.arrival == ArrivalKind::kTrace ? static_cast<std::int64_t>(wl.trace.size()) : 1000;
-  }
-  if (const auto v = w.optional("seed")) wl.seed = static_cast<std::uint64_t>(v->as_int64());
-  if (const auto v = w.optional("prompt_tokens")) wl.prompt = read_length(*v, dir);
-  if (const auto v = w.optional("output_tokens")) wl.output = read_length(*v, dir);
-
+  spec.workload = read_workload(s.required("workload"), dir);
+  const WorkloadSpec& wl = spec.workload;
   if (const auto slo = s.optional("slo")) spec.slo = read_slo(*slo);
-  if (const auto measure = s.optional("measure")) {
-    const YamlMap m = measure->as_map({"warmup", "drain", "overload_tolerance"});
-    if (const auto v = m.optional("warmup")) spec.measure.warmup = read_share(*v);
-    if (const auto v = m.optional("drain")) spec.measure.drain = read_share(*v);
-    if (const auto v = m.optional("overload_tolerance")) spec.measure.overload_tolerance = read_fraction(*v);
-    // Warm-up and drain must leave requests to measure (counts are checked against `requests` below).
-    try {
-      (void)measurement_window(
-          spec.measure,
-          static_cast<std::uint64_t>(
-              wl.arrival == ArrivalKind::kTrace
-                  ? std::min<std::int64_t>(wl.num_requests, static_cast<std::int64_t>(wl.trace.size()))
-                  : wl.num_requests));
-    } catch (const InputError& e) {
-      measure->fail(e.message());
-    }
-  }
+  if (const auto measure = s.optional("measure")) spec.measure = read_measure(*measure, wl);
   if (const auto lim = s.optional("limits")) {
     const YamlMap m = lim->as_map({"max_time", "max_events"});
     if (const auto v = m.optional("max_time")) spec.limits.max_time_ps = read_time(*v);

@@ -76,7 +76,12 @@ std::vector<std::int64_t> parse_range(std::string_view range, std::size_t dots) 
   return values;
 }
 
-// The items of a value that may be one scalar or a list of them.
+Dtype read_dtype(const YamlValue& v) {
+  return parse_named(v, parse_dtype, "dtype", known_dtypes());
+}
+
+}  // namespace
+
 std::vector<YamlValue> one_or_many(const YamlValue& v) {
   if (v.is_list()) return v.as_list();
   if (!v.is_scalar()) v.fail("expected a name or a list of names");
@@ -92,11 +97,12 @@ std::vector<int> read_int_grid(const YamlValue& v) {
   return out;
 }
 
-Dtype read_dtype(const YamlValue& v) {
-  return parse_named(v, parse_dtype, "dtype", known_dtypes());
+std::vector<bool> read_bool_list(const YamlValue& v) {
+  std::vector<bool> out;
+  for (const YamlValue& item : v.is_list() ? v.as_list() : std::vector<YamlValue>{v}) out.push_back(item.as_bool());
+  if (out.empty()) v.fail("the list is empty");
+  return out;
 }
-
-}  // namespace
 
 std::vector<std::int64_t> parse_count_grid(std::string_view text_in) {
   const std::string_view text = trim(text_in);
@@ -131,12 +137,7 @@ SweepSpec load_sweep_config(const fs::path& path) {
   }
   spec.tp = s.has("tp") ? read_int_grid(s.required("tp")) : std::vector<int>{1};
   if (const auto v = s.optional("dp_attention")) {
-    // `true`, `false`, or a list of them (both, to compare).
-    spec.dp_attention.clear();
-    for (const YamlValue& item : v->is_list() ? v->as_list() : std::vector<YamlValue>{*v}) {
-      spec.dp_attention.push_back(item.as_bool());
-    }
-    if (spec.dp_attention.empty()) v->fail("the list is empty");
+    spec.dp_attention = read_bool_list(*v);  // `true`, `false`, or both, to compare
   }
   spec.batch = read_int_grid(s.required("batch"));
   spec.context = read_count_grid(s.required("context"));

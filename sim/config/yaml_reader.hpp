@@ -211,4 +211,13 @@ std::vector<std::string> enum_names(const std::array<Enum, N>& values) {
 /// A grid of positive counts: a scalar (`8`, `128k`, `1k..128k x2`) or a list whose items are any of those.
 [[nodiscard]] std::vector<std::int64_t> read_count_grid(const YamlValue& v);
 
+/// The items of a value that may be one scalar or a list of them (a list of names, ...).
+[[nodiscard]] std::vector<YamlValue> one_or_many(const YamlValue& v);
+
+/// read_count_grid for values that must fit an int.
+[[nodiscard]] std::vector<int> read_int_grid(const YamlValue& v);
+
+/// `true`, `false`, or a non-empty list of them (both, to compare).
+[[nodiscard]] std::vector<bool> read_bool_list(const YamlValue& v);
+
 }  // namespace mlasim

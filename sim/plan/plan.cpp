@@ -90,8 +90,10 @@ ServeSpec plan_serve_spec(const PlanSpec& spec, const PlanLayout& layout, int re
   s.scheduler.max_num_seqs = layout.max_num_seqs;
   s.scheduler.max_num_batched_tokens = layout.max_num_batched_tokens;
   s.scheduler.policy = layout.policy;
-  s.workload.rate_per_s = rate_per_s;
-  s.workload.num_requests = std::max<std::int64_t>(1, spec.requests_per_replica) * replicas;
+  if (s.workload.arrival == ArrivalKind::kPoisson) {
+    s.workload.rate_per_s = rate_per_s;
+    s.workload.num_requests = std::max<std::int64_t>(1, spec.requests_per_replica) * replicas;
+  }  // a trace keeps its own arrivals and count
   s.per_request_csv = false;
   return s;
 }
@@ -111,13 +113,48 @@ std::optional<std::string> apply_layout_variant(PlanLayout& l, const VariantSpec
   return std::nullopt;
 }
 
+/// What the capacity filter and the rate estimate need of the workload's lengths.
+struct LengthFacts {
+  double mean_prompt = 0.0, mean_output = 0.0;
+  std::int64_t longest = 0;  ///< the largest prompt + output a request can have
+};
+
+LengthFacts length_facts(const WorkloadSpec& w) {
+  LengthFacts f;
+  if (w.arrival == ArrivalKind::kTrace && !w.trace.empty()) {
+    const auto n = std::min<std::size_t>(w.trace.size(), static_cast<std::size_t>(std::max<std::int64_t>(
+                                                             w.num_requests, 1)));
+    for (std::size_t i = 0; i < n; ++i) {
+      f.mean_prompt += static_cast<double>(w.trace[i].prompt_tokens);
+      f.mean_output += static_cast<double>(w.trace[i].output_tokens);
+      f.longest = std::max(f.longest, w.trace[i].prompt_tokens + w.trace[i].output_tokens);
+    }
+    f.mean_prompt /= static_cast<double>(n);
+    f.mean_output /= static_cast<double>(n);
+    return f;
+  }
+  f.mean_prompt = w.prompt.expected();
+  f.mean_output = w.output.expected();
+  f.longest = w.prompt.upper_bound() + w.output.upper_bound();
+  return f;
+}
+
+/// A trace's mean arrival rate: its requests over the span from 0 to the last arrival.
+double trace_rate_per_s(const WorkloadSpec& w) {
+  const auto n = std::min<std::size_t>(w.trace.size(), static_cast<std::size_t>(std::max<std::int64_t>(
+                                                           w.num_requests, 1)));
+  if (n == 0) return 0.0;
+  const double span = ps_to_seconds(w.trace[n - 1].arrival_ps);
+  return span > 0.0 ? static_cast<double>(n) / span : std::numeric_limits<double>::infinity();
+}
+
 /// One replica's analytic estimate of its highest rate, requests/s: decode at the largest batch that fits and
 /// the scheduler admits, at the workload's mean context halfway through the output, every request needing its
 /// mean output of steps. Prefill and queueing lower the real rate; the search starts kBoundSlack above it, so
 /// that the estimate's own error (mean context for the mix, chunked prefill riding along) cannot cut it off.
 double max_requests_per_s(const ServeSpec& serve, const PlanLayout& l, const Capacity& cap) {
-  const WorkloadSpec& w = serve.workload;
-  const double prompt = w.prompt.expected(), output = std::max(w.output.expected(), 1.0);
+  const LengthFacts f = length_facts(serve.workload);
+  const double prompt = f.mean_prompt, output = std::max(f.mean_output, 1.0);
   const auto context = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(prompt + output / 2.0)));
   const std::int64_t fit = max_concurrency(cap, context);
   const int batch = static_cast<int>(std::clamp<std::int64_t>(std::min<std::int64_t>(fit, l.max_num_seqs), 1,
@@ -158,7 +195,8 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
     throw InputError(SourceLocation{spec.source}, "plan", "the search space is empty");
   }
   PlanResult result;
-  result.target_rate_per_s = spec.base.workload.rate_per_s;
+  const bool trace = spec.base.workload.arrival == ArrivalKind::kTrace;
+  result.target_rate_per_s = trace ? trace_rate_per_s(spec.base.workload) : spec.base.workload.rate_per_s;
   std::vector<PlanLayout> layouts = plan_layouts(spec);
   // The variant each layout asked for, in the same order plan_layouts walks them.
   std::vector<VariantSpec> variant_of;
@@ -209,8 +247,7 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
     try {
       const ServeSpec probe = plan_serve_spec(spec, o.layout, 1, result.target_rate_per_s);
       cap = serve_capacity(probe);
-      const std::int64_t longest =
-          spec.base.workload.prompt.upper_bound() + spec.base.workload.output.upper_bound();
+      const std::int64_t longest = length_facts(spec.base.workload).longest;
       if (max_concurrency(cap, longest) < 1) {
         finish(LayoutStatus::kDoesNotFit,
                fmt::format("no request of {} tokens fits in the KV cache ({} tokens per replica)", longest,
@@ -243,7 +280,8 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
              fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi, hi * o.layout.tp,
                          result.target_rate_per_s, last.detail));
     }
-    o.one_replica_max = highest_rate(evaluate, i, ceiling, spec.rate_tolerance, &sims);
+    // A trace keeps its own arrivals: one replica's highest rate is a question for Poisson arrivals only.
+    if (!trace) o.one_replica_max = highest_rate(evaluate, i, ceiling, spec.rate_tolerance, &sims);
     if (o.one_replica_max) {
       result.points.push_back(
           {i, false, {o.one_replica_max->tokens_per_s_per_gpu, o.one_replica_max->tokens_per_s_per_user}});

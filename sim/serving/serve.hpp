@@ -131,10 +131,11 @@ struct ServeResult {
   TimePs end_ps = 0;
 };
 
-/// KV blocks per replica from the memory model (or the override); InputError when the model does not fit.
 /// The step-time model a run of `spec` uses (its model, device, precision, parallelism, MLA mode and host
 /// overhead).
 [[nodiscard]] ModelStepTime model_step_time(const ServeSpec& spec);
+
+/// KV blocks per replica from the memory model (or the override); InputError when the model does not fit.
 [[nodiscard]] Capacity serve_capacity(const ServeSpec& spec);
 
 /// Runs the experiment. Deterministic: the same spec gives byte-identical outputs.

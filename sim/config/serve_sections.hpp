@@ -1,0 +1,28 @@
+#pragma once
+/// The sections a serve config (`serve:`) and a capacity plan (`plan:`) share, so both read them the same way
+/// and report the same located errors. Schema: sim/serving/README.md.
+#include <filesystem>
+
+#include "sim/config/yaml_reader.hpp"
+#include "sim/serving/serve.hpp"
+
+namespace mlasim {
+
+/// `router`, `mode`, `launch`, `host_overhead` and `mla_mode` of the map `s`, where present, into `spec`.
+void read_run_options(const YamlMap& s, ServeSpec& spec);
+
+/// `workload:` — arrival process (poisson rate, closed loop, trace), request count, seed and length
+/// distributions; files relative to `dir`.
+[[nodiscard]] WorkloadSpec read_workload(const YamlValue& value, const std::filesystem::path& dir);
+
+/// `slo:` — per metric, a time (a per-request threshold, for goodput) or a map of percentile targets
+/// (`{p99: 2 s}`), which may also carry the per-request threshold as `per_request`.
+[[nodiscard]] SloSpec read_slo(const YamlValue& value);
+
+/// `measure:` — warm-up, drain and overload tolerance; fails when they leave none of `wl`'s requests.
+[[nodiscard]] MeasureSpec read_measure(const YamlValue& value, const WorkloadSpec& wl);
+
+/// A time, > 0 and within the picosecond clock.
+[[nodiscard]] TimePs read_time(const YamlValue& v);
+
+}  // namespace mlasim

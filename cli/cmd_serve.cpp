@@ -1,10 +1,9 @@
 // mlasim serve: a discrete-event serving run (or a sweep over rate / concurrency) from a YAML config.
-#include <fmt/format.h>
-
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "reports/serve_report.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/serve_config.hpp"
 #include "sim/output.hpp"
@@ -37,13 +36,8 @@ int cmd_serve(const Args& args) {
     text = table_to_text(summary_long_table(result.summary));
   } else {
     const std::vector<ServeSummary> rows = run_serve_sweep(cfg);
-    const Table full = summary_row_table(rows);
-    const Table brief = throughput_latency_table(rows);
-    outputs.add("serve_sweep.csv", table_to_csv(full));
-    outputs.add("serve_sweep.json", table_to_json(full));
-    outputs.add("summary.md", fmt::format("# Serve sweep `{}`\n\nConfig: `{}`. {} points.\n\n{}", cfg.spec.name,
-                                          cfg.spec.source, rows.size(), table_to_markdown(brief)));
-    text = table_to_text(brief);
+    add_serve_sweep_outputs(outputs, cfg.spec, rows);
+    text = table_to_text(throughput_latency_table(rows));
   }
   const auto written = outputs.commit();
   if (vm.count("quiet") == 0U) std::cout << text << "\n";

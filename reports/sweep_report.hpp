@@ -20,9 +20,18 @@ namespace mlasim {
 /// interpolated, extrapolated, analytic. Base SI units; `status` as SweepPoint::status_text.
 [[nodiscard]] Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points);
 
-/// summary.md: the title block, then one Markdown table per group and quantity (status, step time, tokens/s
-/// per GPU, max concurrency, KV bytes per token), contexts down, variants across.
-[[nodiscard]] std::string sweep_summary_markdown(const SweepSpec& spec, const Table& table);
+/// What keeps configurations (model, variant, GPU, TP, DP-attention) off the charts, one line each, in grid
+/// order: "cannot run: REASON" (invalid), "does not fit at any context; the weights (...) leave no room for a
+/// KV cache", "does not fit from 128k tokens of context on (...)". A (model, GPU, TP) group where no
+/// configuration has room for a KV cache at all takes one line. Empty when everything fits.
+[[nodiscard]] std::vector<std::string> configurations_that_do_not_fit(const SweepSpec& spec,
+                                                                      const std::vector<SweepPoint>& points);
+
+/// summary.md: the title block with configurations_that_do_not_fit as a list, then one Markdown table per
+/// group and quantity (status, step time, tokens/s per GPU, max concurrency, KV bytes per token), contexts
+/// down, variants across. `table` is sweep_table(spec, points).
+[[nodiscard]] std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+                                                 const Table& table);
 
 /// Everything a sweep writes, rendered.
 struct SweepReport {

@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "reports/serve_report.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/serve_config.hpp"
 #include "sim/output.hpp"
@@ -18,11 +19,6 @@ namespace mlasim::cli {
 namespace {
 /// `--strict` and a request was rejected: the outputs are written, the exit code says the run is not clean.
 constexpr int kExitRejected = 5;
-
-std::string capitalized(std::string s) {
-  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
-  return s;
-}
 }  // namespace
 
 int cmd_serve(const Args& args) {
@@ -56,23 +52,15 @@ int cmd_serve(const Args& args) {
     rejected = result.summary.rejected;
   } else {
     const std::vector<ServeSummary> rows = run_serve_sweep(cfg);
-    const Table full = summary_row_table(rows);
-    const Table brief = throughput_latency_table(rows);
-    const std::string onset = overload_onset_sentence(rows);
-    outputs.add("serve_sweep.csv", table_to_csv(with_missing_as(full, "")));
-    outputs.add("serve_sweep.json", table_to_json(full));
-    outputs.add("summary.md",
-                fmt::format("# Serve sweep `{}`\n\nConfig: `{}`. {} points.{}\n\n{}", cfg.spec.name,
-                            cfg.spec.source, rows.size(), onset.empty() ? "" : " " + capitalized(onset) + ".",
-                            table_to_markdown(with_missing_as(brief, "—"))));
-    text = table_to_text(with_missing_as(brief, "—"));
+    add_serve_sweep_outputs(outputs, cfg.spec, rows);
+    text = table_to_text(with_missing_as(throughput_latency_table(rows), "—"));
     for (const ServeSummary& s : rows) {
       const std::string at = s.arrival == "poisson" ? fmt::format("at {:.4g} req/s", s.rate_per_s)
                                                     : fmt::format("at concurrency {}", s.concurrency);
       for (const std::string& w : serve_warnings(s)) warnings.push_back(at + ": " + w);
       rejected += s.rejected;
     }
-    if (!onset.empty()) warnings.push_back(onset);
+    if (const std::string onset = overload_onset_sentence(rows); !onset.empty()) warnings.push_back(onset);
   }
   const auto written = outputs.commit();
   if (vm.count("quiet") == 0U) std::cout << text << "\n";

@@ -6,9 +6,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
-#include "cli/step_report.hpp"
 #include "models/variant.hpp"
 #include "models/workload.hpp"
+#include "reports/step_report.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/device/capacity.hpp"
@@ -36,15 +36,6 @@ std::vector<std::int64_t> parse_contexts(const std::string& text) {
     start = comma + 1;
   }
   return out;
-}
-
-/// "measured 12%, interpolated 40%, extrapolated 8%, analytic 40%" (kinds with no time left out).
-std::string provenance_summary(const StepCost& cost) {
-  std::vector<std::string> parts;
-  for (const Provenance p : kProvenances) {
-    if (cost.share(p) > 0.0) parts.push_back(fmt::format("{} {:.0f}%", to_string(p), 100.0 * cost.share(p)));
-  }
-  return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 template <class F>
@@ -139,62 +130,35 @@ int cmd_step(const Args& args) {
 
   const StepWorkload workload = with_option("--tp", [&] { return build_step(model, shape); });
   const DeviceModel device = with_option("--mode", [&] { return DeviceModel(hw, mode, launch); });
-  const StepCost cost = cost_step(workload, device, precision, tp);
+  StepCost cost = cost_step(workload, device, precision, tp);
   const Capacity cap = compute_capacity(model, hw, precision, shape.parallel);
   const std::int64_t longest = *std::max_element(contexts.begin(), contexts.end());
 
-  StepTotals totals;
-  totals.step_time_s = cost.step_time_s;
-  totals.tokens_per_s = double(cost.output_tokens) / cost.step_time_s;
-  totals.tokens_per_s_per_gpu = totals.tokens_per_s / tp;
-  totals.kv_bytes_per_token = kv_bytes_per_token(model, precision.kv_cache);
-  totals.kv_bytes_per_token_per_gpu = cap.kv_bytes_per_token_per_gpu;
-  totals.kv_capacity_tokens = cap.kv_capacity_tokens();
-  totals.max_concurrency = max_concurrency(cap, longest);
-  totals.weight_bytes = weight_bytes_total(model, precision.weights);
-  totals.weight_bytes_per_gpu = cap.weight_bytes_per_gpu;
-
-  StepInputs in{model.name,
-                variant.to_string(),
-                hw.id,
-                tp,
-                dp_attention,
-                batch,
-                context_text,
-                s_q,
-                std::string(to_string(mode)),
-                std::string(to_string(launch)),
-                weights,
-                kv,
-                std::string(to_string(mla_mode))};
+  StepResult result;
+  result.inputs = StepInputs{model.name,
+                             variant.to_string(),
+                             hw.id,
+                             hw.name,
+                             tp,
+                             dp_attention,
+                             batch,
+                             context_text,
+                             s_q,
+                             std::string(to_string(mode)),
+                             std::string(to_string(launch)),
+                             weights,
+                             kv,
+                             std::string(to_string(mla_mode))};
+  result.totals = step_totals(cost, cap, model, precision, tp, s_q, longest);
+  result.cost = std::move(cost);
   if (format == "json") {
-    std::cout << step_json(in, cost, totals).dump(2) << "\n";
+    std::cout << step_json(result).dump(2) << "\n";
   } else if (format == "csv") {
-    std::cout << table_to_csv(step_ops_table(cost));
+    std::cout << table_to_csv(step_ops_table(result.cost));
   } else {
-    const Table ops = step_ops_table(cost);
-    const bool md = format == "markdown";
-    std::cout << (md ? "### " : "")
-              << fmt::format("{} on {} x {}{} ({} mode, {} launches), batch {}, context {}, s_q {}\n\n",
-                             model.name, tp, hw.name, dp_attention ? " with DP-attention" : "", to_string(mode),
-                             to_string(launch), batch, context_text, s_q);
-    std::cout << (md ? table_to_markdown(ops) : table_to_text(ops)) << "\n";
-    std::cout << fmt::format(
-        "step time            {:.4g} ms (attention {:.3g} ms, GEMMs {:.3g} ms, communication {:.3g} ms, "
-        "other {:.3g} ms)\n"
-        "throughput           {:.5g} tokens/s ({:.5g} per GPU, {:.4g} per sequence)\n"
-        "KV cache per token   {} whole model, {} per GPU\n"
-        "KV capacity          {} tokens in the replica ({} blocks of {})\n"
-        "max concurrency      {} sequences at {} tokens\n"
-        "weights              {} total, {} per GPU\n"
-        "time comes from      {}\n",
-        cost.step_time_s * 1e3, cost.attention_s * 1e3, cost.gemm_s * 1e3, cost.communication_s * 1e3,
-        cost.other_s * 1e3, totals.tokens_per_s, totals.tokens_per_s_per_gpu, double(s_q) / cost.step_time_s,
-        format_bytes_binary(totals.kv_bytes_per_token),
-        format_bytes_binary(totals.kv_bytes_per_token_per_gpu), cap.kv_capacity_tokens(), cap.kv_blocks(),
-        cap.block_size, totals.max_concurrency, longest, format_si(totals.weight_bytes, "B"),
-        format_si(totals.weight_bytes_per_gpu, "B"), provenance_summary(cost));
+    std::cout << step_text(result, format == "markdown");
   }
+  const StepTotals& totals = result.totals;
   if (totals.max_concurrency < batch) {
     std::cerr << "note: "
               << (totals.max_concurrency == 0

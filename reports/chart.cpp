@@ -62,18 +62,25 @@ bool any_flag(const std::vector<bool>& flags) {
   return std::any_of(flags.begin(), flags.end(), [](bool f) { return f; });
 }
 
+// The default text size of the SVG terminal, in points; titles are set larger only when a chart asks for
+// larger text.
+constexpr int kDefaultFontPoints = 11;
+
 std::string preamble(const std::string& name, const std::string& title, const std::string& data_file_name,
-                     const char* key = "outside right top") {
+                     const std::string& key = "outside right top", int font_points = kDefaultFontPoints) {
+  const std::string title_font =
+      font_points == kDefaultFontPoints ? "" : fmt::format(" font ',{}'", font_points + 2);
   return fmt::format(
       "# {0}: {1}\n"
       "# Written by mlasim. `gnuplot {0}.gp` in this folder reads {2} and writes {0}.svg.\n"
-      "set terminal svg size 800,480 dynamic noenhanced font 'sans,11' background '#ffffff'\n"
+      "set terminal svg size 800,480 dynamic noenhanced font 'sans,{6}' background '#ffffff'\n"
       "set output {3}\n"
       "set encoding utf8\n"
-      "set title {4}\n"
+      "set title {4}{7}\n"
       "set grid\n"
       "set key {5}\n",
-      name, one_line(title), one_line(data_file_name), quoted(name + ".svg"), quoted(title), key);
+      name, one_line(title), one_line(data_file_name), quoted(name + ".svg"), quoted(title), key, font_points,
+      title_font);
 }
 
 std::string axis_commands(const Axis& axis, char letter) {
@@ -95,20 +102,25 @@ std::string axis_commands(const Axis& axis, char letter) {
 }
 
 // On a log x axis gnuplot drops a tick that falls exactly on the autoscaled end: widen the range a little.
+// The range spans the x values and the explicit ticks, so that charts that share ticks share their range.
 std::string x_range(const LineChart& chart) {
   double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
-  for (const double x : chart.x_values) {
-    if (!drawable(x, chart.x.log)) continue;
+  auto take = [&](double x) {
+    if (!drawable(x, chart.x.log)) return;
     lo = std::min(lo, x);
     hi = std::max(hi, x);
-  }
+  };
+  for (const double x : chart.x_values) take(x);
+  for (const auto& tick : chart.x.ticks) take(tick.first);
   if (!chart.x.log || !(hi > 0.0)) return "";
   const double pad = std::pow(static_cast<double>(chart.x.log_base), 0.15);
   return fmt::format("set xrange [{}:{}]\n", number(lo / pad), number(hi * pad));
 }
 
-constexpr const char* kHollowKey =
-    "NaN with points pt 6 ps 0.9 lc rgb '#444444' title 'hollow: status not ok'";
+// A key entry (and nothing drawn) that says what hollow markers mean.
+std::string hollow_key(const std::string& text) {
+  return "NaN with points pt 6 ps 0.9 lc rgb '#444444' title " + quoted(text);
+}
 
 // Ranges of a roofline: powers of ten around every point, ridge and roof, so the chart frames all of them.
 struct RooflineRange {
@@ -236,7 +248,7 @@ std::string to_dat(const LineChart& chart) {
 }
 
 std::string to_gnuplot(const LineChart& chart, const std::string& data_file_name) {
-  std::string out = preamble(chart.name, chart.title, data_file_name);
+  std::string out = preamble(chart.name, chart.title, data_file_name, chart.key, chart.font_points);
   out += axis_commands(chart.x, 'x') + x_range(chart);
   out += axis_commands(chart.y, 'y');
   std::vector<std::string> plots;
@@ -257,6 +269,7 @@ std::string to_gnuplot(const LineChart& chart, const std::string& data_file_name
       column += s.flagged.empty() ? 1 : 2;
     }
   } else {
+    if (chart.y_from_zero && !chart.y.log) out += "set yrange [0:*]\n";
     bool hollow = false;
     for (std::size_t k = 0; k < chart.series.size(); ++k) {
       const Series& s = chart.series[k];
@@ -282,7 +295,7 @@ std::string to_gnuplot(const LineChart& chart, const std::string& data_file_name
       hollow = hollow || any_flag(s.flagged);
       column += 2;
     }
-    if (hollow) plots.emplace_back(kHollowKey);
+    if (hollow) plots.push_back(hollow_key(chart.hollow_key));
   }
   out += fmt::format("plot {}\n", fmt::join(plots, ", \\\n     "));
   return out;
@@ -328,10 +341,14 @@ std::string to_dat(const Roofline& r) {
 
 std::string to_gnuplot(const Roofline& r, const std::string& data_file_name) {
   const RooflineRange range = roofline_range(r);
-  // Under the roof at high intensity the chart is empty: the key goes there and the plot keeps its width.
-  std::string out = preamble(r.name, r.title, data_file_name, "inside right bottom opaque");
-  out += "set xlabel 'arithmetic intensity (FLOP/byte of HBM traffic)'\nset ylabel 'FLOP/s'\n";
-  out += "set logscale x 10\nset logscale y 10\nset format x '%g'\nset format y '%.0s%c'\n";
+  std::string out = preamble(r.name, r.title, data_file_name, r.key, r.font_points);
+  out += "set xlabel 'arithmetic intensity (FLOP/byte of HBM traffic)'\nset ylabel 'TFLOP/s'\n";
+  out += "set logscale x 10\nset logscale y 10\nset format x '%g'\n";
+  // The data stay in FLOP/s; the ticks, one per decade, read in TFLOP/s as plain numbers (0.01, 1, 100).
+  std::vector<std::string> y_ticks;
+  for (double v = range.y_min; v <= range.y_max * 1.0001; v *= 10.0)
+    y_ticks.push_back(fmt::format("{} {}", quoted(fmt::format("{:g}", v / 1e12)), number(v)));
+  out += fmt::format("set ytics ({})\n", fmt::join(y_ticks, ", "));
   out += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(range.x_min), number(range.x_max),
                      number(range.y_min), number(range.y_max));
   std::vector<std::string> plots;
@@ -342,9 +359,11 @@ std::string to_gnuplot(const Roofline& r, const std::string& data_file_name) {
     const Ceiling& c = r.ceilings[k];
     const auto& greys = ceiling_greys();
     const std::string grey = greys[(c.color >= 0 ? static_cast<std::size_t>(c.color) : k) % greys.size()];
-    out += fmt::format("set label {} {} at {},{} point pt 2 ps 1.2 lc rgb '{}' offset 0.8,-0.8 tc rgb '{}'\n",
+    // Each ridge's label a line lower than the one before: ridges of one GPU sit close together.
+    out += fmt::format("set label {} {} at {},{} point pt 2 ps 1.2 lc rgb '{}' offset 0.8,{} tc rgb '{}'\n",
                        k + 1, quoted(fmt::format("ridge {:.3g} FLOP/B", c.ridge_flop_per_byte())),
-                       number(c.ridge_flop_per_byte()), number(c.peak_flops_per_s), grey, grey);
+                       number(c.ridge_flop_per_byte()), number(c.peak_flops_per_s), grey,
+                       number(-0.8 - 1.2 * static_cast<double>(k)), grey);
     plots.push_back(fmt::format("{} index {} using 1:2 with lines lw 2 dt {} lc rgb '{}' title {}", source(),
                                 index++, c.dashed ? 2 : 1, grey, quoted(c.label)));
   }
@@ -352,18 +371,19 @@ std::string to_gnuplot(const Roofline& r, const std::string& data_file_name) {
   for (std::size_t k = 0; k < r.series.size(); ++k) {
     const RooflineSeries& s = r.series[k];
     const std::string color = color_of(s.color, k);
+    const int filled = s.triangles ? 9 : 7, open = s.triangles ? 8 : 6;
     plots.push_back(
-        fmt::format("{} index {} using 1:($3 == 0 ? $2 : NaN) with points pt 7 ps 0.8 lc rgb '{}' title {}",
-                    source(), index, color, quoted(s.title)));
+        fmt::format("{} index {} using 1:($3 == 0 ? $2 : NaN) with points pt {} ps 0.8 lc rgb '{}' title {}",
+                    source(), index, filled, color, quoted(s.title)));
     if (any_flag(s.flagged)) {
       plots.push_back(
-          fmt::format("'' index {} using 1:($3 != 0 ? $2 : NaN) with points pt 6 ps 1 lc rgb '{}' notitle",
-                      index, color));
+          fmt::format("'' index {} using 1:($3 != 0 ? $2 : NaN) with points pt {} ps 1 lc rgb '{}' notitle",
+                      index, open, color));
       hollow = true;
     }
     ++index;
   }
-  if (hollow) plots.emplace_back(kHollowKey);
+  if (hollow) plots.push_back(hollow_key(r.hollow_key));
   out += fmt::format("plot {}\n", fmt::join(plots, ", \\\n     "));
   return out;
 }

@@ -42,6 +42,13 @@ struct LineChart {
   std::vector<double> x_values;
   std::vector<Series> series;
   ChartStyle style = ChartStyle::kLines;
+  /// A linear y axis starts at 0 (quantities read against zero: throughput); stacked areas always do.
+  bool y_from_zero = false;
+  /// The key entry that explains hollow markers, when a series has a flagged point.
+  std::string hollow_key = "hollow: status not ok";
+  std::string key = "outside right top";  ///< gnuplot `set key` arguments: where the key goes
+  int font_points =
+      11;  ///< text size on the 800×480 canvas; a size other than 11 sets the title 2 points larger
 };
 
 /// A roof: memory slope bandwidth·x up to the ridge, then the flat compute peak.
@@ -62,14 +69,21 @@ struct RooflineSeries {
   std::vector<double> achieved_flops_per_s;     ///< y, same length
   std::vector<bool> flagged;                    ///< empty or same length: hollow markers
   int color = -1;                               ///< palette index; -1: position
+  bool triangles = false;  ///< triangle markers instead of circles (the second of two series of one colour)
 };
 
-/// A log-log roofline: x = FLOP/byte, y = FLOP/s.
+/// A log-log roofline: x = FLOP/byte, y = FLOP/s (the data file holds FLOP/s; the axis reads TFLOP/s).
 struct Roofline {
   std::string name;  ///< file stem
   std::string title;
   std::vector<Ceiling> ceilings;
   std::vector<RooflineSeries> series;
+  /// The key entry that explains hollow markers, when a series has a flagged point.
+  std::string hollow_key = "hollow: status not ok";
+  /// gnuplot `set key` arguments. Under the roof at high intensity the chart is empty: the key fits there.
+  std::string key = "inside right bottom opaque";
+  int font_points =
+      11;  ///< text size on the 800×480 canvas; a size other than 11 sets the title 2 points larger
 };
 
 /// One set of markers of a ScatterChart: points anywhere, no line through them.
@@ -107,15 +121,17 @@ struct ScatterChart {
 [[nodiscard]] std::string to_dat(const LineChart& chart);
 
 /// The gnuplot script that reads `data_file_name` and writes NAME.svg (800×480, white background) in the
-/// current directory. Text from the chart is quoted so that gnuplot takes it literally. A log x axis gets a
-/// little room beyond the first and last x, so that end markers and tick labels are not cut by the frame.
+/// current directory. Text from the chart is quoted so that gnuplot takes it literally. A log x axis spans
+/// the x values and the explicit ticks, with a little room beyond, so that end markers and tick labels are
+/// not cut by the frame.
 [[nodiscard]] std::string to_gnuplot(const LineChart& chart, const std::string& data_file_name);
 
 /// Roofline data: one block per ceiling (three points: the slope's start, the ridge, the roof's end), then
 /// one block per series (intensity, FLOP/s, flag); blocks separated by two blank lines (gnuplot `index`).
 [[nodiscard]] std::string to_dat(const Roofline& roofline);
 
-/// The roofline's script: log-log, ceilings dashed or solid, each ridge marked and labelled.
+/// The roofline's script: log-log, ceilings dashed or solid, each ridge marked and labelled; y ticks at the
+/// decades, written as plain numbers of TFLOP/s (no SI suffix).
 [[nodiscard]] std::string to_gnuplot(const Roofline& roofline, const std::string& data_file_name);
 
 /// Scatter data: one block per reference line (its two ends at the x range's ends), then one block per

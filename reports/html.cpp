@@ -88,6 +88,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bo
 h3{margin-top:1.6em}h4{margin:1.2em 0 .4em}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:.15em 1em}dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 .note{background:#fff6d6;border-left:4px solid #e0b400;padding:.5em 1em;margin:1em 0}
+.banner{background:#fdecea;border-left:4px solid #c62828;padding:.5em 1em;margin:1em 0}.banner ul{margin:.3em 0;padding-left:1.4em}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:1em}
 figure{margin:0;border:1px solid #e4e4e4;padding:.4em;background:#fff}figure svg{width:100%;height:auto;display:block}
 figcaption{font-size:.85em;color:#555;margin-top:.3em}
@@ -216,6 +217,24 @@ std::string inline_svg(std::string_view svg, std::string_view id_prefix) {
   return out;
 }
 
+std::string titled_svg(std::string_view svg, std::string_view title) {
+  const std::string element = "<title>" + html_escape(title) + "</title>";
+  const std::size_t open = svg.find("<svg");
+  if (open == std::string_view::npos) return std::string(svg);
+  const std::size_t start_end = svg.find('>', open);
+  if (start_end == std::string_view::npos) return std::string(svg);
+  // gnuplot writes <title>Gnuplot</title> before its first group: that one names the chart.
+  const std::size_t first_group = svg.find("<g", start_end);
+  const std::size_t old = svg.find("<title>", start_end);
+  if (old != std::string_view::npos && (first_group == std::string_view::npos || old < first_group)) {
+    const std::size_t old_end = svg.find("</title>", old);
+    if (old_end != std::string_view::npos) {
+      return std::string(svg.substr(0, old)) + element + std::string(svg.substr(old_end + 8));
+    }
+  }
+  return std::string(svg.substr(0, start_end + 1)) + "\n" + element + std::string(svg.substr(start_end + 1));
+}
+
 void HtmlPage::add_heading(int level, std::string_view text, std::string_view anchor) {
   level = std::clamp(level, 1, 6);
   if (anchor.empty()) {
@@ -231,6 +250,12 @@ void HtmlPage::add_paragraph(std::string_view text) {
 
 void HtmlPage::add_note(std::string_view text) {
   body_ += "<p class=\"note\">" + html_escape(text) + "</p>\n";
+}
+
+void HtmlPage::add_banner(std::string_view title, const std::vector<std::string>& items) {
+  body_ += "<div class=\"banner\" role=\"note\">\n<p><strong>" + html_escape(title) + "</strong></p>\n<ul>\n";
+  for (const std::string& item : items) body_ += "<li>" + html_escape(item) + "</li>\n";
+  body_ += "</ul>\n</div>\n";
 }
 
 void HtmlPage::add_facts(const std::vector<std::pair<std::string, std::string>>& facts) {
@@ -253,7 +278,10 @@ void HtmlPage::add_figures(const std::vector<Figure>& figures) {
   body_ += "<div class=\"charts\">\n";
   for (const Figure& f : figures) {
     body_ += "<figure>\n";
-    if (!f.svg.empty()) body_ += inline_svg(f.svg, fmt::format("f{}_", ++figure_count_)) + "\n";
+    if (!f.svg.empty()) {
+      const std::string svg = f.title.empty() ? f.svg : titled_svg(f.svg, f.title);
+      body_ += inline_svg(svg, fmt::format("f{}_", ++figure_count_)) + "\n";
+    }
     body_ += "<figcaption>" + html_escape(f.caption) + "</figcaption>\n</figure>\n";
   }
   body_ += "</div>\n";

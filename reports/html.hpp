@@ -25,10 +25,15 @@ namespace mlasim {
 /// #reference prefixed with `id_prefix` (gnuplot gives every chart the same ids).
 [[nodiscard]] std::string inline_svg(std::string_view svg, std::string_view id_prefix);
 
+/// The SVG with `title` (escaped) as its <title>, the name a screen reader or a browser gives the chart:
+/// gnuplot's first <title> ("Gnuplot") replaced, or one added as the first child of <svg>.
+[[nodiscard]] std::string titled_svg(std::string_view svg, std::string_view title);
+
 /// One chart on the page: its SVG, or none (then the caption stands alone).
 struct Figure {
   std::string svg;      ///< as gnuplot wrote it; empty when not rendered
   std::string caption;  ///< plain text
+  std::string title;    ///< the chart's name, the SVG's <title>; empty: gnuplot's is kept
 };
 
 /// Builds a page section by section; str() gives the whole document.
@@ -41,6 +46,9 @@ class HtmlPage {
   void add_paragraph(std::string_view text);
   /// A highlighted note (charts not rendered, what a subset shows).
   void add_note(std::string_view text);
+  /// A warning box at the top of a page: a bold title, then one list item per line (what is not shown and
+  /// why).
+  void add_banner(std::string_view title, const std::vector<std::string>& items);
   /// A definition list of (term, value) pairs: the page header's facts.
   void add_facts(const std::vector<std::pair<std::string, std::string>>& facts);
   /// A list of in-page links (text, anchor).

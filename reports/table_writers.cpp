@@ -167,4 +167,17 @@ std::string table_to_text(const Table& table, int significant) {
   return out;
 }
 
+Table with_missing_as(const Table& table, const std::string& missing) {
+  Table t(table.columns());
+  t.reserve(table.rows().size());
+  for (const auto& row : table.rows()) {
+    std::vector<Cell> r = row;
+    for (Cell& c : r) {
+      if (const auto* d = std::get_if<double>(&c); d && std::isnan(*d)) c = missing;
+    }
+    t.add_row(std::move(r));
+  }
+  return t;
+}
+
 }  // namespace mlasim

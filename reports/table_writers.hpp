@@ -20,4 +20,8 @@ namespace mlasim {
 /// Fixed-width text table for terminals.
 [[nodiscard]] std::string table_to_text(const Table& table, int significant = 4);
 
+/// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for
+/// Markdown and terminal text. JSON needs no replacement (its writer turns NaN into null).
+[[nodiscard]] Table with_missing_as(const Table& table, const std::string& missing);
+
 }  // namespace mlasim

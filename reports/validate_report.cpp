@@ -412,8 +412,10 @@ ValidateReportFiles build_validate_report(const ValidationReport& report, bool c
                 "datasheet; "
                 "solid line y = x, dashed the ±10% band."
               : "Error versus x: filled markers calibrated, hollow datasheet; dashed lines at ±10%.";
-      figures.push_back({svgs[i], fmt::format("{} Data: charts/{}.dat, script: charts/{}.gp.", what,
-                                              planned[i].name, planned[i].name)});
+      figures.push_back({svgs[i],
+                         fmt::format("{} Data: charts/{}.dat, script: charts/{}.gp.", what, planned[i].name,
+                                     planned[i].name),
+                         planned[i].title});
     }
     page.add_figures(figures);
   }

@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "reports/serve_report.hpp"
 #include "reports/table_writers.hpp"
 #include "serve_fixtures/specs.hpp"
 #include "sim/serving/serve.hpp"

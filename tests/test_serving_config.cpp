@@ -4,6 +4,7 @@
 #include <fstream>
 #include <string>
 
+#include "reports/serve_report.hpp"
 #include "sim/config/serve_config.hpp"
 #include "sim/error.hpp"
 #include "sim/serving/lengths.hpp"

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "models/workload.hpp"
+#include "reports/sweep_report.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/sweep/sweep.hpp"
@@ -35,14 +36,31 @@ TEST_CASE("DeepSeek-V3's card gives 671B parameters") {
 
 TEST_CASE("the same sweep config gives byte-identical outputs") {
   const SweepSpec spec = load_sweep_config("configs/llama3_70b_attention.yaml");
-  const Table a = run_sweep(spec);
-  const Table b = run_sweep(load_sweep_config("configs/llama3_70b_attention.yaml"));
-  CHECK(a.rows().size() == sweep_size(spec));
-  CHECK(table_to_csv(a) == table_to_csv(b));
-  CHECK(table_to_json(a) == table_to_json(b));
+  const std::vector<SweepPoint> a = run_sweep(spec);
+  const std::vector<SweepPoint> b = run_sweep(load_sweep_config("configs/llama3_70b_attention.yaml"));
+  CHECK(a.size() == sweep_size(spec));
+  CHECK(table_to_csv(sweep_table(spec, a)) == table_to_csv(sweep_table(spec, b)));
+  CHECK(table_to_json(sweep_table(spec, a)) == table_to_json(sweep_table(spec, b)));
 }
 
-TEST_CASE("a sweep keeps impossible points as rows with a reason") {
+TEST_CASE("point i of a sweep sits at sweep_index of its positions, the last axis varying fastest") {
+  const SweepSpec spec = load_sweep_config("configs/deepseek_v3_attention.yaml");
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  REQUIRE(points.size() == sweep_size(spec));
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const SweepPoint& p = points[i];
+    REQUIRE(sweep_index(spec, p.model, p.variant, p.hardware, p.tp_index, p.dp_index, p.batch_index,
+                        p.context_index, p.s_q_index) == i);
+    REQUIRE(p.tp == spec.tp[p.tp_index]);
+    REQUIRE(p.dp_attention == spec.dp_attention[p.dp_index]);
+    REQUIRE(p.batch == spec.batch[p.batch_index]);
+    REQUIRE(p.context == spec.context[p.context_index]);
+    REQUIRE(p.s_q == spec.s_q[p.s_q_index]);
+  }
+  CHECK(points[1].context == spec.context[1]);  // s_q has one value: context varies fastest
+}
+
+TEST_CASE("a sweep keeps impossible points with a reason") {
   SweepSpec spec;
   spec.source = "test";
   spec.models = {resolve_model("llama-3-8b")};
@@ -52,47 +70,51 @@ TEST_CASE("a sweep keeps impossible points as rows with a reason") {
   spec.batch = {1, 100000};
   spec.context = {4096};
   spec.s_q = {1};
-  const Table t = run_sweep(spec);
-  REQUIRE(t.rows().size() == 4);
-  const std::size_t status = t.column_index("status");
-  CHECK(std::get<std::string>(t.rows()[0][status]) == "ok");
-  CHECK(std::get<std::string>(t.rows()[1][status]) == "batch-exceeds-capacity");
-  CHECK(std::get<std::string>(t.rows()[2][status]).rfind("invalid: tp (3) must divide", 0) == 0);
+  const std::vector<SweepPoint> t = run_sweep(spec);
+  REQUIRE(t.size() == 4);
+  CHECK(t[0].status == PointStatus::kOk);
+  CHECK(t[0].status_text() == "ok");
+  CHECK(t[1].status == PointStatus::kBatchExceedsCapacity);
+  CHECK(t[1].status_text() == "batch-exceeds-capacity");
+  CHECK(t[1].step_time_s > 0.0);  // costed anyway
+  CHECK(t[2].status == PointStatus::kInvalid);
+  CHECK(t[2].status_text().rfind("invalid: tp (3) must divide", 0) == 0);
+  CHECK(t[2].step_time_s == 0.0);
+  CHECK_FALSE(t[2].attention_bound.has_value());
+  // The tidy table says the same in its status column.
+  const Table table = sweep_table(spec, t);
+  const std::size_t status = table.column_index("status");
+  CHECK(std::get<std::string>(table.rows()[1][status]) == "batch-exceeds-capacity");
+  CHECK(std::get<std::string>(table.rows()[2][status]) == t[2].status_text());
+  CHECK(std::get<std::string>(table.rows()[2][table.column_index("attention_bound")]) == "-");
   // More context never raises tokens/s of a fixed batch.
   spec.tp = {1};
   spec.batch = {8};
   spec.context = {1024, 2048, 4096, 8192};
-  const Table c = run_sweep(spec);
-  const std::size_t tps = c.column_index("tokens_per_s");
-  for (std::size_t i = 1; i < c.rows().size(); ++i) {
-    CHECK(std::get<double>(c.rows()[i][tps]) < std::get<double>(c.rows()[i - 1][tps]));
-  }
+  const std::vector<SweepPoint> c = run_sweep(spec);
+  for (std::size_t i = 1; i < c.size(); ++i) CHECK(c[i].tokens_per_s < c[i - 1].tokens_per_s);
 }
 
 TEST_CASE("a sweep over dp_attention doubles the grid and shows MLA's capacity with DP-attention") {
   const SweepSpec spec = load_sweep_config("configs/deepseek_v3_attention.yaml");
   REQUIRE(spec.dp_attention.size() == 2);
-  const Table t = run_sweep(spec);
-  CHECK(t.rows().size() == sweep_size(spec));
-  const std::size_t variant = t.column_index("variant"), dp = t.column_index("dp_attention"),
-                    hw = t.column_index("hardware"), ctx = t.column_index("context"),
-                    batch = t.column_index("batch"), conc = t.column_index("max_concurrency");
-  auto concurrency = [&](const std::string& v, const std::string& d) {
-    for (const auto& row : t.rows()) {
-      if (std::get<std::string>(row[variant]) == v && std::get<std::string>(row[dp]) == d &&
-          std::get<std::string>(row[hw]) == "h200" && std::get<std::int64_t>(row[ctx]) == 32768 &&
-          std::get<std::int64_t>(row[batch]) == 1) {
-        return std::get<std::int64_t>(row[conc]);
+  const std::vector<SweepPoint> t = run_sweep(spec);
+  CHECK(t.size() == sweep_size(spec));
+  auto concurrency = [&](const std::string& v, bool dp) {
+    for (const SweepPoint& p : t) {
+      if (spec.variants[p.variant].to_string() == v && p.dp_attention == dp &&
+          spec.hardware[p.hardware].id == "h200" && p.context == 32768 && p.batch == 1) {
+        return p.max_concurrency;
       }
     }
-    FAIL("no such row");
+    FAIL("no such point");
     return std::int64_t{0};
   };
   // Plain TP 8 replicates MLA's latent on every GPU, so a GQA-8 variant of the model fits more sequences;
   // with DP-attention each GPU caches only its own sequences and MLA fits the most.
-  CHECK(concurrency("gqa:8", "false") > concurrency("native", "false"));
-  CHECK(concurrency("native", "true") > concurrency("gqa:8", "false"));
-  CHECK(concurrency("native", "true") > concurrency("gqa:8", "true"));
+  CHECK(concurrency("gqa:8", false) > concurrency("native", false));
+  CHECK(concurrency("native", true) > concurrency("gqa:8", false));
+  CHECK(concurrency("native", true) > concurrency("gqa:8", true));
 }
 
 TEST_CASE("Falcon-7B's GELU MLP has two matrices: 6.92B parameters (TII's card: 7B)") {

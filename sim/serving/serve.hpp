@@ -14,7 +14,6 @@
 #include "sim/device/device_model.hpp"
 #include "sim/device/hardware_spec.hpp"
 #include "sim/engine/simulator.hpp"
-#include "sim/output.hpp"
 #include "sim/serving/metrics.hpp"
 #include "sim/serving/replica.hpp"
 #include "sim/serving/workload_spec.hpp"
@@ -140,16 +139,5 @@ struct ServeResult {
 
 /// Runs the experiment. Deterministic: the same spec gives byte-identical outputs.
 [[nodiscard]] ServeResult run_serve(const ServeSpec& spec, const ServeRunOptions& options = {});
-
-/// The summary as one wide row (sweeps stack these) and as (metric, value, unit) rows for reading.
-[[nodiscard]] Table summary_row_table(const std::vector<ServeSummary>& rows);
-[[nodiscard]] Table summary_long_table(const ServeSummary& s);
-
-/// Adds summary.{csv,json,md}, timeseries.csv and (when present) requests.csv to `out`.
-void add_serve_outputs(OutputSet& out, const ServeResult& result);
-
-/// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for
-/// Markdown and terminal text. JSON needs no replacement (its writer turns NaN into null).
-[[nodiscard]] Table with_missing_as(const Table& table, const std::string& missing);
 
 }  // namespace mlasim

@@ -1,22 +1,18 @@
 #pragma once
 /// A serve sweep: the same experiment at several request rates (Poisson) or concurrencies (closed loop),
-/// giving a throughput–latency table (DESIGN.md §10 "Serving").
+/// giving a throughput–latency curve (DESIGN.md §10 "Serving"; reports/serve_report.hpp renders it).
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sim/config/serve_config.hpp"
 #include "sim/serving/serve.hpp"
-#include "sim/table.hpp"
 
 namespace mlasim {
 
 /// Runs `config.spec` once per sweep point, in grid order; one summary per point. Each point is seeded
 /// identically, so points differ only in the swept quantity.
 [[nodiscard]] std::vector<ServeSummary> run_serve_sweep(const ServeConfig& config);
-
-/// The headline columns of a sweep for reading: load, throughput, latency percentiles, goodput, verdicts.
-[[nodiscard]] Table throughput_latency_table(const std::vector<ServeSummary>& rows);
 
 /// Where overload starts in a rate sweep: the lowest swept rate judged overloaded, and the highest rate below
 /// it judged stable. Both absent when the rows are not a Poisson rate sweep or no point was judged.

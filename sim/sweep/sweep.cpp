@@ -6,67 +6,47 @@
 
 namespace mlasim {
 
+std::string_view to_string(PointStatus status) {
+  switch (status) {
+    case PointStatus::kOk:
+      return "ok";
+    case PointStatus::kBatchExceedsCapacity:
+      return "batch-exceeds-capacity";
+    case PointStatus::kDoesNotFit:
+      return "does-not-fit";
+    case PointStatus::kInvalid:
+      return "invalid";
+  }
+  return "?";
+}
+
+std::string SweepPoint::status_text() const {
+  if (status == PointStatus::kInvalid) return "invalid: " + invalid_reason;
+  return std::string(to_string(status));
+}
+
 std::size_t sweep_size(const SweepSpec& s) {
   return s.models.size() * s.variants.size() * s.hardware.size() * s.tp.size() * s.dp_attention.size() *
          s.batch.size() * s.context.size() * s.s_q.size();
 }
 
-namespace {
-
-std::vector<Column> sweep_columns() {
-  return {
-      {"model", "model card name"},
-      {"variant", "attention variant requested (native = the card's own)"},
-      {"attention", "attention kind evaluated: mha, gqa, mqa, mla"},
-      {"hardware", "GPU profile id"},
-      {"tp", "tensor-parallel degree"},
-      {"dp_attention", "attention data-parallel over the TP ranks (true) or head-split (false)"},
-      {"batch", "sequences in the step"},
-      {"context", "tokens of context per sequence"},
-      {"s_q", "new tokens per sequence per step"},
-      {"weights_dtype", ""},
-      {"kv_dtype", ""},
-      {"mla_mode", ""},
-      {"device_mode", ""},
-      {"launch", "graph (CUDA-graph replay) or eager kernel launches"},
-      {"status", "ok, does-not-fit, batch-exceeds-capacity, or invalid: reason"},
-      {"step_time_s", "one decode step"},
-      {"attention_s", "time in attention cores"},
-      {"gemm_s", "time in GEMMs (projections, FFN, experts, LM head)"},
-      {"communication_s", "time in collectives"},
-      {"other_s", "norms, rope, KV append, embedding, sampling"},
-      {"tokens_per_s", "output tokens/s of the TP group"},
-      {"tokens_per_s_per_gpu", "output tokens/s per GPU"},
-      {"tokens_per_s_per_user", "output tokens/s per sequence"},
-      {"flops", "FLOPs of the step on one GPU"},
-      {"bytes", "HBM bytes of the step on one GPU"},
-      {"attention_flops", ""},
-      {"attention_bytes", ""},
-      {"attention_bound", "what bounds the attention core: memory, compute, launch"},
-      {"kv_bytes_per_token", "KV cache per token, all layers, whole model"},
-      {"kv_bytes_per_token_per_gpu", "KV cache per token held by one GPU"},
-      {"kv_capacity_tokens", "KV tokens that fit in the replica (the TP group)"},
-      {"max_concurrency", "sequences of this context that fit"},
-      {"weight_bytes", "whole model"},
-      {"weight_bytes_per_gpu", ""},
-      {"measured_share", "fraction of the step time from measured points (calibrated mode)"},
-      {"interpolated_share", "... interpolated between measured points"},
-      {"extrapolated_share", "... extrapolated from measurements (outside the grid, or another shape)"},
-      {"analytic_share", "... from formulas alone"},
-  };
+std::size_t sweep_index(const SweepSpec& s, std::size_t model, std::size_t variant, std::size_t hardware,
+                        std::size_t tp, std::size_t dp, std::size_t batch, std::size_t context,
+                        std::size_t s_q) {
+  std::size_t i = model;
+  i = i * s.variants.size() + variant;
+  i = i * s.hardware.size() + hardware;
+  i = i * s.tp.size() + tp;
+  i = i * s.dp_attention.size() + dp;
+  i = i * s.batch.size() + batch;
+  i = i * s.context.size() + context;
+  return i * s.s_q.size() + s_q;
 }
 
-}  // namespace
-
-Table run_sweep(const SweepSpec& spec) {
+std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
   if (sweep_size(spec) == 0) throw InputError(SourceLocation{spec.source}, "sweep", "the grid is empty");
-  Table table(sweep_columns());
-  table.reserve(sweep_size(spec));
-  const std::string weights_dtype(to_string(spec.precision.weights));
-  const std::string kv_dtype(to_string(spec.precision.kv_cache));
-  const std::string mla_mode(to_string(spec.mla_mode));
-  const std::string device_mode(to_string(spec.device_mode));
-  const std::string launch(to_string(spec.launch));
+  std::vector<SweepPoint> points;
+  points.reserve(sweep_size(spec));
 
   std::vector<DeviceModel> devices;
   devices.reserve(spec.hardware.size());
@@ -75,91 +55,93 @@ Table run_sweep(const SweepSpec& spec) {
   StepShape shape;
   shape.precision = spec.precision;
   shape.mla_mode = spec.mla_mode;
-  for (const ModelSpec& base : spec.models) {
-    for (const VariantSpec& variant : spec.variants) {
-      const ModelSpec model = apply_variant(base, variant);
-      const std::string attention(to_string(model.attention.kind));
+  SweepPoint p;
+  for (std::size_t mi = 0; mi < spec.models.size(); ++mi) {
+    p.model = static_cast<std::uint32_t>(mi);
+    for (std::size_t vi = 0; vi < spec.variants.size(); ++vi) {
+      p.variant = static_cast<std::uint32_t>(vi);
+      const ModelSpec model = apply_variant(spec.models[mi], spec.variants[vi]);
+      p.attention = model.attention.kind;
       const double kv_per_token = kv_bytes_per_token(model, spec.precision.kv_cache);
       const double weights = weight_bytes_total(model, spec.precision.weights);
       for (std::size_t hi = 0; hi < spec.hardware.size(); ++hi) {
+        p.hardware = static_cast<std::uint32_t>(hi);
         const HardwareSpec& hw = spec.hardware[hi];
         const DeviceModel& device = devices[hi];
-        for (const int tp : spec.tp) {
-          for (const bool dp : spec.dp_attention) {
+        for (std::size_t ti = 0; ti < spec.tp.size(); ++ti) {
+          const int tp = spec.tp[ti];
+          p.tp_index = static_cast<std::uint32_t>(ti);
+          p.tp = tp;
+          for (std::size_t di = 0; di < spec.dp_attention.size(); ++di) {
+            const bool dp = spec.dp_attention[di];
+            p.dp_index = static_cast<std::uint32_t>(di);
+            p.dp_attention = dp;
             const Parallelism parallel{tp, dp};
-            std::string invalid;
+            std::string invalid;  // why the capacity, and so every point of this layout, is invalid
             Capacity cap;
             try {
               cap = compute_capacity(model, hw, spec.precision, parallel, spec.capacity);
             } catch (const InputError& e) {
-              invalid = "invalid: " + e.message();
+              invalid = e.message();
             }
-            for (const int batch : spec.batch) {
-              for (const std::int64_t context : spec.context) {
-                for (const int s_q : spec.s_q) {
-                  std::vector<Cell> row{base.name,
-                                        variant.to_string(),
-                                        attention,
-                                        hw.id,
-                                        std::int64_t{tp},
-                                        std::string(dp ? "true" : "false"),
-                                        std::int64_t{batch},
-                                        context,
-                                        std::int64_t{s_q},
-                                        weights_dtype,
-                                        kv_dtype,
-                                        mla_mode,
-                                        device_mode,
-                                        launch};
-                  std::string status = invalid;
+            for (std::size_t bi = 0; bi < spec.batch.size(); ++bi) {
+              const int batch = spec.batch[bi];
+              p.batch_index = static_cast<std::uint32_t>(bi);
+              p.batch = batch;
+              for (std::size_t ci = 0; ci < spec.context.size(); ++ci) {
+                const std::int64_t context = spec.context[ci];
+                p.context_index = static_cast<std::uint32_t>(ci);
+                p.context = context;
+                for (std::size_t si = 0; si < spec.s_q.size(); ++si) {
+                  const int s_q = spec.s_q[si];
+                  p.s_q_index = static_cast<std::uint32_t>(si);
+                  p.s_q = s_q;
+                  p.status = PointStatus::kInvalid;
+                  p.invalid_reason = invalid;
                   StepCost cost;
-                  double attn_flops = 0, attn_bytes = 0;
-                  std::string attn_bound = "-";
-                  if (status.empty()) {
+                  p.attention_flops = 0;
+                  p.attention_bytes = 0;
+                  p.attention_bound.reset();
+                  if (invalid.empty()) {
                     shape.sequences.assign(static_cast<std::size_t>(batch),
                                            SequenceWork{context, s_q, false, true});
                     shape.parallel = parallel;
                     try {
                       cost = cost_step(build_step(model, shape), device, spec.precision, tp);
                       const std::int64_t conc = max_concurrency(cap, context);
-                      status = conc == 0 ? "does-not-fit" : conc < batch ? "batch-exceeds-capacity" : "ok";
+                      p.status = conc == 0      ? PointStatus::kDoesNotFit
+                                 : conc < batch ? PointStatus::kBatchExceedsCapacity
+                                                : PointStatus::kOk;
                       for (const TimedOp& op : cost.ops) {
                         if (op.op.op_class != OpClass::kAttention) continue;
-                        attn_flops += op.op.flops;
-                        attn_bytes += op.op.bytes();
-                        attn_bound = std::string(to_string(op.time.bound));
+                        p.attention_flops += op.op.flops;
+                        p.attention_bytes += op.op.bytes();
+                        p.attention_bound = op.time.bound;
                       }
                     } catch (const InputError& e) {
-                      status = "invalid: " + e.message();
+                      p.invalid_reason = e.message();
                     }
                   }
-                  const bool ok = cost.step_time_s > 0.0;
-                  const double tps = ok ? double(cost.output_tokens) / cost.step_time_s : 0.0;
-                  row.insert(row.end(), {status,
-                                         cost.step_time_s,
-                                         cost.attention_s,
-                                         cost.gemm_s,
-                                         cost.communication_s,
-                                         cost.other_s,
-                                         tps,
-                                         tps / tp,
-                                         ok ? double(s_q) / cost.step_time_s : 0.0,
-                                         cost.flops,
-                                         cost.bytes,
-                                         attn_flops,
-                                         attn_bytes,
-                                         attn_bound,
-                                         kv_per_token,
-                                         invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0,
-                                         invalid.empty() ? cap.kv_capacity_tokens() : std::int64_t{0},
-                                         invalid.empty() ? max_concurrency(cap, context) : std::int64_t{0},
-                                         weights,
-                                         invalid.empty() ? cap.weight_bytes_per_gpu : 0.0,
-                                         cost.share(Provenance::kMeasured),
-                                         cost.share(Provenance::kInterpolated),
-                                         cost.share(Provenance::kExtrapolated),
-                                         cost.share(Provenance::kAnalytic)});
-                  table.add_row(std::move(row));
+                  const bool costed = cost.step_time_s > 0.0;
+                  p.step_time_s = cost.step_time_s;
+                  p.attention_s = cost.attention_s;
+                  p.gemm_s = cost.gemm_s;
+                  p.communication_s = cost.communication_s;
+                  p.other_s = cost.other_s;
+                  p.tokens_per_s = costed ? double(cost.output_tokens) / cost.step_time_s : 0.0;
+                  p.tokens_per_s_per_gpu = p.tokens_per_s / tp;
+                  p.tokens_per_s_per_user = costed ? double(s_q) / cost.step_time_s : 0.0;
+                  p.flops = cost.flops;
+                  p.bytes = cost.bytes;
+                  p.kv_bytes_per_token = kv_per_token;
+                  p.kv_bytes_per_token_per_gpu = invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0;
+                  p.kv_capacity_tokens = invalid.empty() ? cap.kv_capacity_tokens() : 0;
+                  p.max_concurrency = invalid.empty() ? max_concurrency(cap, context) : 0;
+                  p.weight_bytes = weights;
+                  p.weight_bytes_per_gpu = invalid.empty() ? cap.weight_bytes_per_gpu : 0.0;
+                  for (const Provenance prov : kProvenances)
+                    p.time_share[static_cast<std::size_t>(prov)] = cost.share(prov);
+                  points.push_back(p);
                 }
               }
             }
@@ -168,7 +150,7 @@ Table run_sweep(const SweepSpec& spec) {
       }
     }
   }
-  return table;
+  return points;
 }
 
 }  // namespace mlasim

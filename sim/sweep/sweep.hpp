@@ -1,8 +1,12 @@
 #pragma once
 /// Context-length sweeps (issue 2 §11): a grid over models × variants × GPUs × TP × batch × context × s_q,
-/// each point costed by the workload and device models.
+/// each point costed by the workload and device models into a typed SweepPoint. Rendering the points (the
+/// tidy table, charts, pages) is reports/sweep_report.hpp's job.
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/model_spec.hpp"
@@ -12,7 +16,7 @@
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/device/hardware_spec.hpp"
-#include "sim/table.hpp"
+#include "sim/provenance.hpp"
 
 namespace mlasim {
 
@@ -23,7 +27,7 @@ struct SweepSpec {
   std::vector<ModelSpec> models;
   std::vector<VariantSpec> variants;  ///< default: {native}
   std::vector<HardwareSpec> hardware;
-  std::vector<int> tp;  ///< default {1}
+  std::vector<int> tp;                    ///< default {1}
   std::vector<bool> dp_attention{false};  ///< DP-attention off, on, or both
   std::vector<int> batch;
   std::vector<std::int64_t> context;
@@ -35,12 +39,73 @@ struct SweepSpec {
   CapacityOptions capacity;
 };
 
+/// Whether a grid point can run, and whether its batch fits in the KV cache.
+enum class PointStatus {
+  kOk,                    ///< the batch fits in the KV cache at this context
+  kBatchExceedsCapacity,  ///< at least one sequence fits, fewer than the batch; the step is costed anyway
+  kDoesNotFit,            ///< not one sequence of this context fits; the step is costed anyway
+  kInvalid,               ///< the model cannot run this way (tp does not divide the heads, ...): not costed
+};
+/// "ok", "batch-exceeds-capacity", "does-not-fit", "invalid".
+[[nodiscard]] std::string_view to_string(PointStatus status);
+
+/// One grid point, costed. Quantities in base SI units (seconds, bytes, FLOPs, tokens/s); every cost is 0
+/// when the point is invalid, every capacity is 0 when the capacity itself could not be computed.
+struct SweepPoint {
+  /// Where in the grid: positions in the spec's lists (models, variants, hardware, tp, dp_attention, batch,
+  /// context, s_q).
+  std::uint32_t model = 0, variant = 0, hardware = 0, tp_index = 0, dp_index = 0, batch_index = 0,
+                context_index = 0, s_q_index = 0;
+  int tp = 1;
+  bool dp_attention = false;
+  int batch = 1;                                  ///< sequences in the step
+  std::int64_t context = 0;                       ///< tokens of context per sequence
+  int s_q = 1;                                    ///< new tokens per sequence per step
+  AttentionKind attention = AttentionKind::kMha;  ///< the kind evaluated (after the variant)
+  PointStatus status = PointStatus::kOk;
+  std::string invalid_reason;  ///< kInvalid only: why (the error's message)
+
+  double step_time_s = 0;                ///< one decode step
+  double attention_s = 0;                ///< time in attention cores
+  double gemm_s = 0;                     ///< time in GEMMs (projections, FFN, experts, LM head)
+  double communication_s = 0;            ///< time in collectives
+  double other_s = 0;                    ///< norms, rope, KV append, embedding, sampling
+  double tokens_per_s = 0;               ///< output tokens/s of the TP group
+  double tokens_per_s_per_gpu = 0;       ///< tokens_per_s / tp
+  double tokens_per_s_per_user = 0;      ///< s_q / step time: one sequence's output tokens/s
+  double flops = 0;                      ///< FLOPs of the step on one GPU
+  double bytes = 0;                      ///< HBM bytes of the step on one GPU
+  double attention_flops = 0;            ///< of the attention cores, one GPU
+  double attention_bytes = 0;            ///< HBM bytes of the attention cores, one GPU
+  std::optional<Bound> attention_bound;  ///< what bounds the (last) attention core; none when not costed
+
+  double kv_bytes_per_token = 0;          ///< KV cache per token, all layers, whole model
+  double kv_bytes_per_token_per_gpu = 0;  ///< KV cache per token held by one GPU
+  std::int64_t kv_capacity_tokens = 0;    ///< KV tokens that fit in the replica (the TP group)
+  std::int64_t max_concurrency = 0;       ///< sequences of this context that fit
+  double weight_bytes = 0;                ///< whole model
+  double weight_bytes_per_gpu = 0;
+  /// Fraction of the step time from each provenance (index: Provenance); all 0 when not costed.
+  std::array<double, 4> time_share{};
+
+  /// "ok", ..., or "invalid: REASON": the `status` column of sweep.csv.
+  [[nodiscard]] std::string status_text() const;
+  /// Fraction of the step time resting on provenance `p`.
+  [[nodiscard]] double share(Provenance p) const { return time_share[static_cast<std::size_t>(p)]; }
+};
+
 /// Number of grid points.
 [[nodiscard]] std::size_t sweep_size(const SweepSpec& spec);
 
 /// Runs every point, in a fixed order (model, variant, hardware, tp, dp_attention, batch, context, s_q; the
-/// last varies fastest). Points whose model cannot run (tp does not divide heads) or does not fit are kept as
-/// rows with `status` saying why. Deterministic: the same spec gives the same table.
-[[nodiscard]] Table run_sweep(const SweepSpec& spec);
+/// last varies fastest), so point i sits at sweep_index(spec, its positions). Points whose model cannot run
+/// (tp does not divide heads) or does not fit are kept, with `status` saying why. Deterministic: the same
+/// spec gives the same points.
+[[nodiscard]] std::vector<SweepPoint> run_sweep(const SweepSpec& spec);
+
+/// The index in run_sweep's result of the point at these positions in the spec's lists.
+[[nodiscard]] std::size_t sweep_index(const SweepSpec& spec, std::size_t model, std::size_t variant,
+                                      std::size_t hardware, std::size_t tp, std::size_t dp, std::size_t batch,
+                                      std::size_t context, std::size_t s_q);
 
 }  // namespace mlasim

@@ -1,0 +1,38 @@
+#pragma once
+/// The reports of `mlasim serve` (DESIGN.md §8, §10): a run's summary as one wide row (sweeps stack these) or
+/// as (metric, value, description) rows to read, the throughput–latency table of a serve sweep, and the files
+/// both write. Pure rendering of the typed ServeResult / ServeSummary: same result, same bytes; the caller
+/// writes the files through OutputSet.
+#include <string>
+#include <vector>
+
+#include "sim/output.hpp"
+#include "sim/serving/serve.hpp"
+#include "sim/table.hpp"
+
+namespace mlasim {
+
+/// One row per summary: name, model, variant, hardware, tp, dp_attention, replicas, router, arrival, load,
+/// counts, throughput, goodput, then mean/p50/p90/p99 of TTFT, TPOT, ITL, E2E and queueing, then the engine's
+/// statistics. Base SI units.
+[[nodiscard]] Table summary_row_table(const std::vector<ServeSummary>& rows);
+
+/// The summary as (metric, value, description) rows, in summary_row_table's column order.
+[[nodiscard]] Table summary_long_table(const ServeSummary& s);
+
+/// The headline columns of a serve sweep for reading: load, throughput, latency percentiles, goodput.
+[[nodiscard]] Table throughput_latency_table(const std::vector<ServeSummary>& rows);
+
+/// A run's summary.md: a title and summary_long_table.
+[[nodiscard]] std::string serve_summary_markdown(const ServeSummary& s);
+
+/// A serve sweep's summary.md: a title, the config, the number of points and throughput_latency_table.
+[[nodiscard]] std::string serve_sweep_markdown(const ServeSpec& spec, const std::vector<ServeSummary>& rows);
+
+/// Adds summary.{csv,json,md}, timeseries.csv and (when present) requests.csv of one run to `out`.
+void add_serve_outputs(OutputSet& out, const ServeResult& result);
+
+/// Adds serve_sweep.csv and serve_sweep.json (summary_row_table) and summary.md (serve_sweep_markdown).
+void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::vector<ServeSummary>& rows);
+
+}  // namespace mlasim

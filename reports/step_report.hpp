@@ -1,0 +1,76 @@
+#pragma once
+/// The report of `mlasim step`: one costed decode step (its StepCost and the headline totals beside it) as a
+/// table of ops, as text or Markdown for a terminal, as CSV (the ops) or as JSON (inputs, ops, totals). Pure
+/// rendering: same result, same bytes.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "models/model_spec.hpp"
+#include "models/precision.hpp"
+#include "sim/device/capacity.hpp"
+#include "sim/device/device_model.hpp"
+#include "sim/table.hpp"
+
+namespace mlasim {
+
+/// What the step was asked, as given: the `inputs` block of the JSON.
+struct StepInputs {
+  std::string model;
+  std::string variant;
+  std::string hardware;       ///< profile id
+  std::string hardware_name;  ///< "H100 SXM": the text header names the GPU so
+  int tp = 1;
+  bool dp_attention = false;
+  int batch = 0;
+  std::string context;  ///< as given ("4096" or "1024,2048")
+  int s_q = 1;
+  std::string mode;
+  std::string launch;  ///< graph | eager
+  std::string weights_dtype;
+  std::string kv_dtype;
+  std::string mla_mode;
+};
+
+/// The headline numbers of a step beside its StepCost. Base SI units.
+struct StepTotals {
+  double step_time_s = 0;
+  double tokens_per_s = 0;                ///< output tokens/s of the TP group
+  double tokens_per_s_per_gpu = 0;        ///< tokens_per_s / tp
+  double tokens_per_s_per_user = 0;       ///< s_q / step time: one sequence's output tokens/s
+  double kv_bytes_per_token = 0;          ///< all layers, whole model
+  double kv_bytes_per_token_per_gpu = 0;  ///< held by one GPU
+  std::int64_t kv_capacity_tokens = 0;    ///< in the replica (the TP group)
+  std::int64_t kv_blocks = 0;             ///< in the replica
+  int block_size = 0;                     ///< tokens per KV block
+  std::int64_t longest_context = 0;       ///< tokens: the context max_concurrency is counted at
+  std::int64_t max_concurrency = 0;       ///< sequences of longest_context that fit
+  double weight_bytes = 0;                ///< whole model
+  double weight_bytes_per_gpu = 0;
+};
+
+/// A costed step and what it was asked.
+struct StepResult {
+  StepInputs inputs;
+  StepCost cost;
+  StepTotals totals;
+};
+
+/// The totals of `cost` for `model` (already with its variant) on a replica of capacity `cap`, `tp` GPUs,
+/// `s_q` new tokens per sequence; max concurrency counted at `longest_context` tokens.
+[[nodiscard]] StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
+                                     const Precision& precision, int tp, int s_q,
+                                     std::int64_t longest_context);
+
+/// One row per op: op, class, count, flops, bytes (the collective's bytes for communication), intensity,
+/// time_us, share (of the step), bound, provenance.
+[[nodiscard]] Table step_ops_table(const StepCost& cost);
+
+/// {inputs, ops (every field of each op, SI units), totals (with time_share_by_provenance)}.
+[[nodiscard]] nlohmann::ordered_json step_json(const StepResult& result);
+
+/// For a terminal: a header line, the ops table (fixed-width text, or Markdown with a `###` header), then
+/// the totals, one line each.
+[[nodiscard]] std::string step_text(const StepResult& result, bool markdown);
+
+}  // namespace mlasim

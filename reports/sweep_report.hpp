@@ -1,0 +1,52 @@
+#pragma once
+/// The report of `mlasim sweep` (DESIGN.md §10): the typed points of a sweep rendered as sweep.csv and
+/// sweep.json (one tidy row per point), summary.md (pivoted tables to read), report.html and its charts. The
+/// charts read the typed points; the tables go through the generic writers. Pure rendering: same points, same
+/// bytes; the caller writes the files through OutputSet.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/sweep/sweep.hpp"
+#include "sim/table.hpp"
+
+namespace mlasim {
+
+/// One row per point, in run_sweep's order: model, variant, attention, hardware, tp, dp_attention, batch,
+/// context, s_q, weights_dtype, kv_dtype, mla_mode, device_mode, launch, status, step_time_s, attention_s,
+/// gemm_s, communication_s, other_s, tokens_per_s, tokens_per_s_per_gpu, tokens_per_s_per_user, flops, bytes,
+/// attention_flops, attention_bytes, attention_bound, kv_bytes_per_token, kv_bytes_per_token_per_gpu,
+/// kv_capacity_tokens, max_concurrency, weight_bytes, weight_bytes_per_gpu, then the time shares measured,
+/// interpolated, extrapolated, analytic. Base SI units; `status` as SweepPoint::status_text.
+[[nodiscard]] Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points);
+
+/// What keeps configurations (model, variant, GPU, TP, DP-attention) off the charts, one line each, in grid
+/// order: "cannot run: REASON" (invalid), "does not fit at any context; the weights (...) leave no room for a
+/// KV cache", "does not fit from 128k tokens of context on (...)". A (model, GPU, TP) group where no
+/// configuration has room for a KV cache at all takes one line. Empty when everything fits.
+[[nodiscard]] std::vector<std::string> configurations_that_do_not_fit(const SweepSpec& spec,
+                                                                      const std::vector<SweepPoint>& points);
+
+/// summary.md: the title block with configurations_that_do_not_fit as a list, then one Markdown table per
+/// group and quantity (status, step time, tokens/s per GPU, max concurrency, KV bytes per token), contexts
+/// down, variants across. `table` is sweep_table(spec, points).
+[[nodiscard]] std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+                                                 const Table& table);
+
+/// Everything a sweep writes, rendered.
+struct SweepReport {
+  /// (file name relative to the output folder, content): sweep.csv, sweep.json, summary.md, report.html,
+  /// then charts/NAME.dat and charts/NAME.gp per chart when charts were asked for.
+  std::vector<std::pair<std::string, std::string>> files;
+  std::string summary_markdown;  ///< summary.md, which `mlasim sweep` also prints
+  std::string note;  ///< empty when the charts were drawn; else why not, one line (also on the page)
+};
+
+/// Renders every file. With `charts`, each chart's data and script, rendered to SVG by one run_gnuplot call
+/// when there is a gnuplot (reports/gnuplot.hpp) and embedded in report.html; without gnuplot the page says
+/// so and keeps its tables. `points` must be run_sweep(spec)'s result. Throws InternalError when gnuplot
+/// fails on a script, or when the points do not match the spec's grid.
+[[nodiscard]] SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+                                             bool charts);
+
+}  // namespace mlasim

@@ -40,13 +40,17 @@ TEST_CASE("the fewest replicas found by the search are the exhaustive grid's, in
     int simulations = 0;
     const std::optional<PlanEvaluation> found = fewest_replicas(evaluate, 0, 1.0, lo, hi, &simulations);
     INFO("range [" << lo << ", " << hi << "], needs " << needed);
+    const int log_range = static_cast<int>(std::ceil(std::log2(hi - lo + 1)));
     if (exhaustive < 0) {
       CHECK_FALSE(found.has_value());
-      CHECK(simulations == 1);  // the largest count fails: nothing below can meet the SLOs
+      CHECK(simulations <= 2 + log_range);  // galloping to `hi`
     } else {
       REQUIRE(found.has_value());
       CHECK(found->replicas == exhaustive);
-      CHECK(simulations <= 2 + static_cast<int>(std::ceil(std::log2(hi - lo + 1))));
+      if (exhaustive == lo) CHECK(simulations == 1);  // the lower bound is the answer: one run
+      // Galloping up to the answer, then bisecting the last step: logarithmic in how far it lies above `lo`.
+      const int log_distance = static_cast<int>(std::ceil(std::log2(exhaustive - lo + 1)));
+      CHECK(simulations <= 2 + 2 * log_distance);
     }
   }
 }

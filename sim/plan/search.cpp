@@ -8,21 +8,6 @@
 
 namespace mlasim {
 
-DeploymentCost deployment_cost(int gpus, double price_per_gpu_hour, double output_tokens_per_s,
-                               double total_tokens_per_s) {
-  DeploymentCost c;
-  c.gpus = gpus;
-  c.usd_per_hour = gpus * price_per_gpu_hour;
-  // An hour serves tokens/s × 3600 tokens; the price of a million of them is $/h ÷ (that / 1e6).
-  const auto per_million = [&](double tokens_per_s) {
-    return tokens_per_s > 0.0 ? c.usd_per_hour / (tokens_per_s * 3600.0) * 1e6
-                              : std::numeric_limits<double>::quiet_NaN();
-  };
-  c.usd_per_million_output_tokens = per_million(output_tokens_per_s);
-  c.usd_per_million_total_tokens = per_million(total_tokens_per_s);
-  return c;
-}
-
 std::optional<PlanEvaluation> fewest_replicas(const PlanEvaluator& evaluate, std::size_t layout, double rate_per_s,
                                               int lo, int hi, int* simulations, PlanEvaluation* last) {
   if (lo < 1 || hi < lo) return std::nullopt;
@@ -30,19 +15,38 @@ std::optional<PlanEvaluation> fewest_replicas(const PlanEvaluator& evaluate, std
     ++*simulations;
     return evaluate(layout, replicas, rate_per_s);
   };
-  // The largest count first: when it fails, nothing in the range meets the SLOs.
-  PlanEvaluation best = run(hi);
-  if (last != nullptr) *last = best;
-  if (!best.meets_slos) return std::nullopt;
-  // Invariant: `hi` meets the SLOs (best is its evaluation); every count below `lo` fails.
-  while (lo < hi) {
-    const int mid = lo + (hi - lo) / 2;
-    PlanEvaluation e = run(mid);
+  // `lo` is the analytic lower bound, usually the answer or close to it: try it first, then gallop upwards
+  // (lo + 1, lo + 3, lo + 7, ...) so that an answer near the bound costs few (and small) simulations.
+  PlanEvaluation e = run(lo);
+  if (e.meets_slos) return e;
+  int failing = lo;  // invariant: `failing` misses the SLOs (so does every count below it)
+  int step = 1;
+  PlanEvaluation best;
+  int passing = -1;
+  while (passing < 0) {
+    const int next = failing >= hi - step ? hi : failing + step;
+    e = run(next);
     if (e.meets_slos) {
-      hi = mid;
+      passing = next;
       best = std::move(e);
     } else {
-      lo = mid + 1;
+      if (next == hi) {
+        if (last != nullptr) *last = std::move(e);
+        return std::nullopt;
+      }
+      failing = next;
+      step *= 2;
+    }
+  }
+  // Invariant: `failing` misses, `passing` meets; bisect between them.
+  while (passing - failing > 1) {
+    const int mid = failing + (passing - failing) / 2;
+    e = run(mid);
+    if (e.meets_slos) {
+      passing = mid;
+      best = std::move(e);
+    } else {
+      failing = mid;
     }
   }
   return best;

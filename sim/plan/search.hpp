@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/cost.hpp"
+
 namespace mlasim {
 
 /// One simulated deployment of a layout: `replicas` copies serving `rate_per_s` requests per second.
@@ -29,19 +31,11 @@ struct PlanEvaluation {
 /// Simulates `replicas` copies of layout number `layout` at `rate_per_s`.
 using PlanEvaluator = std::function<PlanEvaluation(std::size_t layout, int replicas, double rate_per_s)>;
 
-/// What a deployment costs: GPUs × price, and that hour's price over the tokens it serves.
-struct DeploymentCost {
-  int gpus = 0;
-  double usd_per_hour = 0.0;
-  double usd_per_million_output_tokens = 0.0;  ///< NaN when no token is served
-  double usd_per_million_total_tokens = 0.0;   ///< prompt + output; NaN when none
-};
-[[nodiscard]] DeploymentCost deployment_cost(int gpus, double price_per_gpu_hour, double output_tokens_per_s,
-                                             double total_tokens_per_s);
-
-/// The fewest replicas in [lo, hi] whose evaluation at `rate_per_s` meets the SLOs, by binary search (meeting
-/// them is monotone in the replica count: more replicas share the same load). nullopt when even `hi` does not;
-/// `last` then holds the evaluation at `hi`. Each evaluation is counted in `*simulations`.
+/// The fewest replicas in [lo, hi] whose evaluation at `rate_per_s` meets the SLOs (meeting them is monotone in
+/// the replica count: more replicas share the same load): `lo` first, then galloping up (lo + 1, + 3, + 7, ...)
+/// to a count that meets them, then bisection — O(log(answer − lo)) evaluations, one when `lo` is the answer.
+/// nullopt when even `hi` does not; `last` then holds the evaluation at `hi`. Each evaluation is counted in
+/// `*simulations`.
 [[nodiscard]] std::optional<PlanEvaluation> fewest_replicas(const PlanEvaluator& evaluate, std::size_t layout,
                                                             double rate_per_s, int lo, int hi, int* simulations,
                                                             PlanEvaluation* last = nullptr);

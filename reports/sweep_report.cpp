@@ -476,7 +476,8 @@ class ReportBuilder {
         const OuterGroup& g = groups_[gi];
         page.add_heading(2, describe(g), anchor(gi));
         if (!has_charted_point(g)) {
-          page.add_note("Nothing to chart: no configuration of this group fits (see the box at the top).");
+          page.add_note(
+              "Nothing to chart: no configuration of this group runs and fits (see the box at the top).");
           continue;
         }
         if (batches.size() < all_batches.size()) {

@@ -10,7 +10,7 @@ mode=${1:-demo}
 build_dir=${BUILD_DIR:-build}
 
 packages=(build-essential cmake ninja-build pkg-config libboost-program-options-dev libyaml-cpp-dev libfmt-dev
-          catch2 nlohmann-json3-dev gnuplot-nox)
+          catch2 nlohmann-json3-dev gnuplot-nox chromium)
 
 install_missing() {
   local missing=()

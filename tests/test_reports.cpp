@@ -418,7 +418,7 @@ TEST_CASE("configurations that do not fit are named at the top of both pages and
   for (const std::string& line : off) CHECK_THAT(md, Catch::Contains("- " + line + "\n"));
   const std::string html = file_of(r, "report.html");
   CHECK(html.find("<div class=\"banner\"") < html.find("<h2 id=\"charts\">"));
-  CHECK_THAT(html, Catch::Contains("Nothing to chart: no configuration of this group fits"));
+  CHECK_THAT(html, Catch::Contains("Nothing to chart: no configuration of this group runs and fits"));
   for (const auto& [name, text] : r.files) {
     INFO(name);
     CHECK(name.find("h100-sxm") == std::string::npos);  // no chart of the H100 group
@@ -443,6 +443,25 @@ TEST_CASE("configurations that do not fit are named at the top of both pages and
   CHECK(dat_column(split, 1) == std::vector<std::string>{"1024", "2048"});
   CHECK_THAT(file_of(r, "charts/DeepSeek-V3_h200_tp8_b128_sq1_step_split_mha_dp1.gp"),
              Catch::Contains("set xrange [922.88:145433]"));  // the other charts' x range, 1k to 128k
+}
+
+TEST_CASE("a layout that cannot run is named with its reason, once per variant") {
+  SweepSpec spec;
+  spec.source = "test";
+  spec.models = {resolve_model("llama-3-8b")};
+  spec.variants = {parse_variant("native"), parse_variant("mqa")};
+  spec.hardware = {resolve_hw("h100-sxm")};
+  spec.tp = {1, 3};
+  spec.batch = {1, 8};
+  spec.context = {1024, 4096};
+  spec.s_q = {1};
+  const std::vector<std::string> off = configurations_that_do_not_fit(spec, run_sweep(spec));
+  REQUIRE(off.size() == 2);
+  CHECK_THAT(off[0],
+             Catch::StartsWith("Llama-3-8B native, H100 SXM x3, TP 3: cannot run: tp (3) must divide"));
+  CHECK_THAT(off[1], Catch::StartsWith("Llama-3-8B mqa, H100 SXM x3, TP 3: cannot run: tp (3) must divide"));
+  spec.tp = {1};
+  CHECK(configurations_that_do_not_fit(spec, run_sweep(spec)).empty());
 }
 
 TEST_CASE("a sweep's charts: DP-attention off and on as lines of one chart, linear throughput, plain ticks") {

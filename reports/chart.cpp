@@ -196,9 +196,15 @@ ScatterRange scatter_range(const ScatterChart& c) {
       y_hi = std::max(y_hi, s.y[i]);
     }
   }
+  for (const ReferenceLine& line : c.lines) {
+    if (line.kind != ReferenceLine::Kind::kVertical || !drawable(line.value, c.x.log)) continue;
+    x_lo = std::min(x_lo, line.value);
+    x_hi = std::max(x_hi, line.value);
+  }
   ScatterRange r;
   std::tie(r.x_lo, r.x_hi) = padded(x_lo, x_hi, c.x);
   for (const ReferenceLine& line : c.lines) {
+    if (line.kind == ReferenceLine::Kind::kVertical) continue;
     for (const double x : {r.x_lo, r.x_hi}) {
       const double y = line_y(line, x);
       if (!drawable(y, c.y.log)) continue;
@@ -208,13 +214,20 @@ ScatterRange scatter_range(const ScatterChart& c) {
   }
   std::tie(r.y_lo, r.y_hi) = padded(y_lo, y_hi, c.y);
   // The key sits in the top-left corner: a log-log diagonal leaves it empty, a linear y axis gets headroom.
-  if (!c.y.log) r.y_hi += 0.45 * (r.y_hi - r.y_lo);
+  if (!c.y.log && c.y_headroom) r.y_hi += 0.45 * (r.y_hi - r.y_lo);
   return r;
 }
 
 std::string describe(const ReferenceLine& line) {
-  return line.kind == ReferenceLine::Kind::kProportional ? fmt::format("y = {} * x", number(line.value))
-                                                         : fmt::format("y = {}", number(line.value));
+  switch (line.kind) {
+    case ReferenceLine::Kind::kProportional:
+      return fmt::format("y = {} * x", number(line.value));
+    case ReferenceLine::Kind::kHorizontal:
+      return fmt::format("y = {}", number(line.value));
+    case ReferenceLine::Kind::kVertical:
+      return fmt::format("x = {}", number(line.value));
+  }
+  return "?";
 }
 
 }  // namespace
@@ -404,6 +417,12 @@ std::string to_dat(const ScatterChart& c) {
   for (const ReferenceLine& line : c.lines) {
     block(fmt::format("# line: {}{}\n# x y\n", describe(line),
                       line.title.empty() ? "" : " (" + one_line(line.title) + ")"));
+    if (line.kind == ReferenceLine::Kind::kVertical) {
+      for (const double y : {range.y_lo, range.y_hi}) {
+        out += fmt::format("{} {}\n", number(on_axis(line.value, c.x)), number(on_axis(y, c.y)));
+      }
+      continue;
+    }
     for (const double x : {range.x_lo, range.x_hi}) {
       out += fmt::format("{} {}\n", number(x), number(on_axis(line_y(line, x), c.y)));
     }
@@ -424,8 +443,9 @@ std::string to_gnuplot(const ScatterChart& c, const std::string& data_file_name)
   const ScatterRange range = scatter_range(c);
   // A scatter's legend names a series per family and model: beside the plot it would take half the width. The
   // chart is a diagonal band, so the top-left corner is empty: the key goes there, small.
-  std::string out =
-      preamble(c.name, c.title, data_file_name, "inside left top reverse Left samplen 1 spacing 0.85 font ',9' opaque");
+  std::string out = preamble(
+      c.name, c.title, data_file_name,
+      c.key.empty() ? std::string("inside left top reverse Left samplen 1 spacing 0.85 font ',9' opaque") : c.key);
   out += axis_commands(c.x, 'x') + axis_commands(c.y, 'y');
   out += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(range.x_lo), number(range.x_hi),
                      number(range.y_lo), number(range.y_hi));
@@ -441,9 +461,14 @@ std::string to_gnuplot(const ScatterChart& c, const std::string& data_file_name)
   }
   for (std::size_t k = 0; k < c.series.size(); ++k) {
     const ScatterSeries& s = c.series[k];
+    if (s.connected) {
+      plots.push_back(fmt::format("{} index {} using 1:2 with lines lw 2 lc rgb '{}' title {}", source(), index++,
+                                  color_of(s.color, k), quoted(s.title)));
+      continue;
+    }
     plots.push_back(fmt::format("{} index {} using 1:2 with points pt {} ps {} lc rgb '{}' title {}",
-                                source(), index++, s.hollow ? 6 : 7, s.hollow ? "0.9" : "0.7",
-                                color_of(s.color, k), quoted(s.title)));
+                                source(), index++, s.large ? 5 : s.hollow ? 6 : 7,
+                                s.large ? "1.6" : s.hollow ? "0.9" : "0.7", color_of(s.color, k), quoted(s.title)));
   }
   out += fmt::format("plot {}\n", fmt::join(plots, ", \\\n     "));
   return out;

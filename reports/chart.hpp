@@ -93,14 +93,16 @@ struct ScatterSeries {
   std::vector<double> y;  ///< same length; NaN (or non-positive on a log axis): no point
   bool hollow = false;    ///< open markers instead of filled ones (a second model beside the first)
   int color = -1;         ///< palette index; -1: the series' position in the chart
+  bool connected = false; ///< a line through the points in order, no markers (a CDF, a curve over a sweep)
+  bool large = false;     ///< a large filled square: the one point a chart is about (the chosen deployment)
 };
 
-/// A straight reference line across a ScatterChart's x range: y = value·x (straight on log-log axes too), or
-/// the horizontal y = value.
+/// A straight reference line across a ScatterChart: y = value·x (straight on log-log axes too), the
+/// horizontal y = value, or the vertical x = value (a latency target on a CDF).
 struct ReferenceLine {
-  enum class Kind { kProportional, kHorizontal };
+  enum class Kind { kProportional, kHorizontal, kVertical };
   Kind kind = Kind::kProportional;
-  double value = 1.0;   ///< slope a of y = a·x, or the height of the horizontal line (y-axis units)
+  double value = 1.0;   ///< slope a of y = a·x, or the height of the horizontal line, or the vertical's x
   std::string title;    ///< key entry; empty: none (a second line of a pair shares the first one's entry)
   bool dashed = false;  ///< dashed lines are drawn lighter: bands; solid: the line of no error
 };
@@ -114,6 +116,10 @@ struct ScatterChart {
   Axis x, y;
   std::vector<ReferenceLine> lines;
   std::vector<ScatterSeries> series;
+  /// gnuplot `set key` arguments; empty: small, in the top-left corner (a diagonal band leaves it free).
+  std::string key;
+  /// A linear y axis gets 45% headroom on top for the key; off when the key goes elsewhere.
+  bool y_headroom = true;
 };
 
 /// The data file: `#` header lines naming the chart and its columns, then one row per x value (x, then each

@@ -170,4 +170,22 @@ std::vector<std::string> run_gnuplot(const fs::path& gnuplot, const std::vector<
   return svgs;
 }
 
+ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts) {
+  ChartRendering out;
+  out.svgs.resize(jobs.size());
+  if (!charts) {
+    out.note = "charts not drawn (--no-charts)";
+  } else if (jobs.empty()) {
+    out.note = "no chart: nothing to plot";
+  } else if (const std::optional<fs::path> gnuplot = find_gnuplot(); !gnuplot) {
+    const char* env = std::getenv("MLASIM_GNUPLOT");
+    out.note = env != nullptr && std::string(env) == "none"
+                   ? "charts not rendered: MLASIM_GNUPLOT=none (run the scripts in charts/ with gnuplot)"
+                   : "charts not rendered: gnuplot not found (install gnuplot-nox, or run the scripts in charts/)";
+  } else {
+    out.svgs = run_gnuplot(*gnuplot, jobs);
+  }
+  return out;
+}
+
 }  // namespace mlasim

@@ -30,4 +30,14 @@ struct GnuplotJob {
 [[nodiscard]] std::vector<std::string> run_gnuplot(const std::filesystem::path& gnuplot,
                                                    const std::vector<GnuplotJob>& jobs);
 
+/// Charts rendered for a page, or why not.
+struct ChartRendering {
+  std::vector<std::string> svgs;  ///< one per job, in order; all empty when not rendered
+  std::string note;               ///< empty when rendered; else one line for the page and stderr
+};
+
+/// Renders `jobs` (run_gnuplot) when `charts` is set and there is a gnuplot; otherwise the SVGs stay empty and
+/// the note says why: "--no-charts", MLASIM_GNUPLOT=none, or gnuplot not found (with what to do).
+[[nodiscard]] ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts);
+
 }  // namespace mlasim

@@ -358,25 +358,13 @@ ValidateReportFiles build_validate_report(const ValidationReport& report, bool c
   out.files.emplace_back("validate.md", md);
 
   const std::vector<ScatterChart> planned = charts ? validation_charts(report) : std::vector<ScatterChart>{};
-  std::vector<std::string> svgs(planned.size());
-  if (!charts) {
-    out.note = "charts not drawn (--no-charts)";
-  } else if (planned.empty()) {
-    out.note = "no chart: no held-out point to plot";
-  } else if (const std::optional<std::filesystem::path> gnuplot = find_gnuplot(); !gnuplot) {
-    const char* env = std::getenv("MLASIM_GNUPLOT");
-    out.note =
-        env != nullptr && std::string(env) == "none"
-            ? "charts not rendered: MLASIM_GNUPLOT=none (run the scripts in charts/ with gnuplot)"
-            : "charts not rendered: gnuplot not found (install gnuplot-nox, or run the scripts in charts/)";
-  } else {
-    std::vector<GnuplotJob> jobs;
-    for (const ScatterChart& c : planned) {
-      jobs.push_back(
-          {c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"});
-    }
-    svgs = run_gnuplot(*gnuplot, jobs);
+  std::vector<GnuplotJob> jobs;
+  for (const ScatterChart& c : planned) {
+    jobs.push_back({c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"});
   }
+  ChartRendering rendered = render_charts(jobs, charts);
+  std::vector<std::string> svgs = std::move(rendered.svgs);
+  out.note = charts && planned.empty() ? "no chart: no held-out point to plot" : rendered.note;
 
   HtmlPage page(fmt::format("mlasim validate: {}", report.profile));
   page.add_heading(1, fmt::format("Validation: {}", report.profile));

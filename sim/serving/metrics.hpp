@@ -287,6 +287,9 @@ class ServeMetrics {
   [[nodiscard]] const InSystemSeries& in_system_series() const { return series_in_system_; }
   /// Time series: one row per (interval, replica) with any activity.
   [[nodiscard]] Table timeseries_table() const;
+  /// The same series, typed: [replica][interval], intervals of interval_ps() from 0.
+  [[nodiscard]] const std::vector<std::vector<TimeBucket>>& buckets() const { return series_; }
+  [[nodiscard]] TimePs interval_ps() const { return interval_ps_; }
 
   /// Summary of one distribution in seconds.
   [[nodiscard]] static Distribution summarize(const LogHistogram& h);

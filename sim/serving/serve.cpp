@@ -6,6 +6,7 @@
 #include <memory>
 #include <variant>
 
+#include "sim/cost.hpp"
 #include "sim/error.hpp"
 #include "sim/suggest.hpp"
 
@@ -260,6 +261,26 @@ class ServeRun {
       s.step_min_s = ps_to_seconds(metrics_.min_step_ps());
       s.step_max_s = ps_to_seconds(metrics_.max_step_ps());
     }
+    if (spec_.hardware.price_per_gpu_hour) {
+      const DeploymentCost cost = deployment_cost(spec_.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
+                                                  s.output_tokens_per_s, s.total_tokens_per_s);
+      s.price_per_gpu_hour = *spec_.hardware.price_per_gpu_hour;
+      s.usd_per_hour = cost.usd_per_hour;
+      s.usd_per_million_output_tokens = cost.usd_per_million_output_tokens;
+      s.usd_per_million_total_tokens = cost.usd_per_million_total_tokens;
+    }
+    out.quantiles.levels = latency_quantile_levels();
+    const auto quantiles = [&](const LogHistogram& h) {
+      std::vector<double> q;
+      q.reserve(out.quantiles.levels.size());
+      for (const double level : out.quantiles.levels) {
+        q.push_back(h.count() > 0 ? h.percentile(level) / static_cast<double>(kPsPerSecond) : kNoValue);
+      }
+      return q;
+    };
+    out.quantiles.ttft_s = quantiles(metrics_.ttft());
+    out.quantiles.tpot_s = quantiles(metrics_.tpot());
+    out.quantiles.e2e_s = quantiles(metrics_.e2e());
     s.max_batch_size = metrics_.max_batch();
     s.max_kv_usage = metrics_.kv_max();
 
@@ -277,6 +298,8 @@ class ServeRun {
 
     out.requests_csv = metrics_.requests_csv();
     out.timeseries = metrics_.timeseries_table();
+    out.buckets = metrics_.buckets();
+    out.timeseries_interval_ps = metrics_.interval_ps();
     out.in_system_area_ps = metrics_.in_system_area();
     out.end_ps = metrics_.end_ps();
     return out;
@@ -294,6 +317,16 @@ class ServeRun {
 };
 
 }  // namespace
+
+const std::vector<double>& latency_quantile_levels() {
+  static const std::vector<double> levels = [] {
+    std::vector<double> l;
+    for (int i = 1; i <= 199; ++i) l.push_back(0.5 * i);
+    l.push_back(99.9);
+    return l;
+  }();
+  return levels;
+}
 
 ServeResult run_serve(const ServeSpec& spec, const ServeRunOptions& options) {
   ServeRun run(spec, options);

@@ -107,6 +107,13 @@ struct ServeSummary {
   double mean_kv_usage = kNoValue, max_kv_usage = 0;  ///< fractions of the KV blocks (max: whole run)
   double mean_requests_in_system = kNoValue;          ///< Little's L over the window
 
+  // Cost (sim/cost.hpp), when the profile has a price: the deployment's GPUs (replicas × tp) for an hour, and
+  // that hour over the tokens served per second in the window. NaN without a price or without tokens.
+  double price_per_gpu_hour = kNoValue;
+  double usd_per_hour = kNoValue;
+  double usd_per_million_output_tokens = kNoValue;
+  double usd_per_million_total_tokens = kNoValue;
+
   // Verdicts.
   std::vector<SloVerdict> slo_verdicts;  ///< one per percentile target, in SloSpec order
   bool slos_met = true;                  ///< every percentile target met (true when there is none)
@@ -122,8 +129,21 @@ struct ServeSummary {
 /// measured, measured requests still in flight, missed SLOs. For stderr; empty when all is well.
 [[nodiscard]] std::vector<std::string> serve_warnings(const ServeSummary& s);
 
+/// Latency quantiles of the measured requests, for CDF charts: at each level (a percentile in (0, 100)), the
+/// TTFT, TPOT and E2E in seconds (NaN when the metric has no samples).
+struct LatencyQuantiles {
+  std::vector<double> levels;
+  std::vector<double> ttft_s, tpot_s, e2e_s;
+};
+/// The levels LatencyQuantiles uses: every 0.5 from 0.5 to 99.5, then 99.9.
+[[nodiscard]] const std::vector<double>& latency_quantile_levels();
+
 struct ServeResult {
   ServeSummary summary;
+  LatencyQuantiles quantiles;
+  /// Per replica, per interval of `timeseries_interval_ps` from 0: what the engine did (timeseries.csv's rows).
+  std::vector<std::vector<TimeBucket>> buckets;
+  TimePs timeseries_interval_ps = 0;
   std::string requests_csv;  ///< empty unless per_request_csv
   Table timeseries;
   double in_system_area_ps = 0;  ///< ∫ requests in system dt (request·ps)

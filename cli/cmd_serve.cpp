@@ -28,12 +28,12 @@ int cmd_serve(const Args& args) {
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "no-sweep", "run only the base experiment even if the config has a `sweep:`")(
       "strict", "exit with code 5 when any request is rejected (can never fit the KV cache)")(
-      "quiet,q", "print only the paths written");
+      "no-charts", "write report.html without charts (no gnuplot run)")("quiet,q", "print only the paths written");
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
   if (!parse_options(args, desc, vm, &pos,
-                     "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep] [--strict]"))
+                     "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep] [--strict] [--no-charts]"))
     return 0;
 
   ServeConfig cfg = load_serve_config(config);
@@ -44,15 +44,18 @@ int cmd_serve(const Args& args) {
   std::string text;
   std::vector<std::string> warnings;
   std::int64_t rejected = 0;
+  ReportFiles report;
   if (cfg.sweep.axis == ServeSweepSpec::Axis::kNone) {
     const ServeResult result = run_serve(cfg.spec);
     add_serve_outputs(outputs, result);
+    report = build_serve_report(cfg.spec, result, vm.count("no-charts") == 0U);
     text = table_to_text(with_missing_as(summary_long_table(result.summary), "—"));
     warnings = serve_warnings(result.summary);
     rejected = result.summary.rejected;
   } else {
     const std::vector<ServeSummary> rows = run_serve_sweep(cfg);
     add_serve_sweep_outputs(outputs, cfg.spec, rows);
+    report = build_serve_sweep_report(cfg.spec, rows, vm.count("no-charts") == 0U);
     text = table_to_text(with_missing_as(throughput_latency_table(rows), "—"));
     for (const ServeSummary& s : rows) {
       const std::string at = s.arrival == "poisson" ? fmt::format("at {:.4g} req/s", s.rate_per_s)
@@ -62,6 +65,8 @@ int cmd_serve(const Args& args) {
     }
     if (const std::string onset = overload_onset_sentence(rows); !onset.empty()) warnings.push_back(onset);
   }
+  for (auto& [name, content] : report.files) outputs.add(name, std::move(content));
+  if (!report.note.empty() && vm.count("no-charts") == 0U) warnings.push_back(report.note);
   const auto written = outputs.commit();
   if (vm.count("quiet") == 0U) std::cout << text << "\n";
   std::cout << "mlasim serve: written to:\n";

@@ -462,8 +462,9 @@ std::string to_gnuplot(const ScatterChart& c, const std::string& data_file_name)
   for (std::size_t k = 0; k < c.series.size(); ++k) {
     const ScatterSeries& s = c.series[k];
     if (s.connected) {
-      plots.push_back(fmt::format("{} index {} using 1:2 with lines lw 2 lc rgb '{}' title {}", source(), index++,
-                                  color_of(s.color, k), quoted(s.title)));
+      plots.push_back(fmt::format("{} index {} using 1:2 with {} lw 2 lc rgb '{}' title {}", source(), index++,
+                                  s.markers ? "linespoints pt 7 ps 0.6" : "lines", color_of(s.color, k),
+                                  quoted(s.title)));
       continue;
     }
     plots.push_back(fmt::format("{} index {} using 1:2 with points pt {} ps {} lc rgb '{}' title {}",

@@ -93,7 +93,8 @@ struct ScatterSeries {
   std::vector<double> y;  ///< same length; NaN (or non-positive on a log axis): no point
   bool hollow = false;    ///< open markers instead of filled ones (a second model beside the first)
   int color = -1;         ///< palette index; -1: the series' position in the chart
-  bool connected = false; ///< a line through the points in order, no markers (a CDF, a curve over a sweep)
+  bool connected = false; ///< a line through the points in order (a CDF, a curve over a sweep)
+  bool markers = true;    ///< markers at the points (off for a connected series of many points: a CDF)
   bool large = false;     ///< a large filled square: the one point a chart is about (the chosen deployment)
 };
 

@@ -36,6 +36,12 @@ struct Figure {
   std::string title;    ///< the chart's name, the SVG's <title>; empty: gnuplot's is kept
 };
 
+/// The files of a report beside its tables: the page and its charts' data and scripts.
+struct ReportFiles {
+  std::vector<std::pair<std::string, std::string>> files;  ///< (path relative to the output folder, content)
+  std::string note;  ///< empty when the charts were drawn; else why not (also on the page)
+};
+
 /// Builds a page section by section; str() gives the whole document.
 class HtmlPage {
  public:

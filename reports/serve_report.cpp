@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 
+#include "reports/gnuplot.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/serving/serve_sweep.hpp"
 
@@ -235,6 +238,361 @@ void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::v
   out.add("serve_sweep.csv", table_to_csv(with_missing_as(full, "")));
   out.add("serve_sweep.json", table_to_json(full));
   out.add("summary.md", serve_sweep_markdown(spec, rows));
+}
+
+Table slo_verdict_table(const ServeSummary& s) {
+  Table t({{"slo", "metric and percentile"},
+           {"target_s", "the percentile must not exceed this"},
+           {"measured_s", "the percentile over the measured requests (empty: no samples)"},
+           {"margin_s", "target − measured (positive: headroom)"},
+           {"margin", "margin as a fraction of the target"},
+           {"samples", "measured requests (or tokens, for ITL) behind the percentile"},
+           {"status", "met, missed or no_samples"}});
+  for (const SloVerdict& v : s.slo_verdicts) {
+    t.add_row({v.slo.name(), v.target_s, v.measured_s, v.margin_s, v.margin_fraction,
+               static_cast<std::int64_t>(v.samples), std::string(to_string(v.status))});
+  }
+  return t;
+}
+
+namespace {
+
+constexpr double kMs = 1e3;
+
+/// The TTFT / TPOT / E2E quantiles of a result, by metric.
+const std::vector<double>& quantiles_of(const LatencyQuantiles& q, SloMetric m) {
+  switch (m) {
+    case SloMetric::kTtft:
+      return q.ttft_s;
+    case SloMetric::kTpot:
+      return q.tpot_s;
+    default:
+      return q.e2e_s;
+  }
+}
+
+std::string metric_upper(SloMetric m) {
+  std::string t(to_string(m));
+  for (char& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return t;
+}
+
+/// Log x when the values span more than 50× (queueing stretches the TTFT tail over decades).
+bool wide_span(const std::vector<double>& values) {
+  double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
+  for (const double v : values) {
+    if (!(v > 0.0) || !std::isfinite(v)) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  return hi > 50.0 * lo;
+}
+
+GnuplotJob scatter_job(const ScatterChart& c) {
+  return {c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"};
+}
+GnuplotJob line_job(const LineChart& c) {
+  return {c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"};
+}
+
+std::string fmt_s(double seconds) {
+  if (std::isnan(seconds)) return "—";
+  return seconds < 1.0 ? fmt::format("{:.4g} ms", seconds * kMs) : fmt::format("{:.4g} s", seconds);
+}
+
+std::string slo_text(const std::vector<SloVerdict>& verdicts) {
+  if (verdicts.empty()) return "none";
+  std::vector<std::string> parts;
+  for (const SloVerdict& v : verdicts) {
+    parts.push_back(fmt::format("{} p{} ≤ {}", metric_upper(v.slo.metric), v.slo.percentile, fmt_s(v.target_s)));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string cost_text(const ServeSummary& s) {
+  if (std::isnan(s.price_per_gpu_hour)) return "no price in the hardware profile";
+  const int gpus = s.tp * s.replicas;
+  return fmt::format("{} GPU{} × {:.4g} USD/h = {:.2f} USD/h; {} per 1M output tokens, {} per 1M total tokens", gpus,
+                     gpus == 1 ? "" : "s",
+                     s.price_per_gpu_hour, s.usd_per_hour,
+                     std::isnan(s.usd_per_million_output_tokens)
+                         ? std::string("—")
+                         : fmt::format("{:.4g} USD", s.usd_per_million_output_tokens),
+                     std::isnan(s.usd_per_million_total_tokens)
+                         ? std::string("—")
+                         : fmt::format("{:.4g} USD", s.usd_per_million_total_tokens));
+}
+
+std::string layout_text(const ServeSummary& s) {
+  return fmt::format("{}{} on {} × {}, TP {}{}, {} replica{}, {} scheduler", s.model,
+                     s.variant.empty() || s.variant == "native" ? "" : " (" + s.variant + ")", s.tp * s.replicas,
+                     s.hardware, s.tp, s.dp_attention ? ", DP-attention" : "", s.replicas, s.replicas == 1 ? "" : "s",
+                     s.scheduler_policy);
+}
+
+std::string verdict_text(const ServeSummary& s) {
+  if (s.meets_slos()) return "meets every SLO: nothing rejected, load stable";
+  std::vector<std::string> why;
+  if (s.rejected > 0) why.push_back(fmt::format("{} requests rejected", s.rejected));
+  if (s.overload.verdict == LoadVerdict::kOverloaded) why.push_back("overloaded");
+  if (s.overload.verdict == LoadVerdict::kNoData) why.push_back("nothing measured");
+  for (const SloVerdict& v : s.slo_verdicts) {
+    if (v.status != SloStatus::kMet) why.push_back(fmt::format("{} {}", v.slo.name(), to_string(v.status)));
+  }
+  return fmt::format("does not meet its SLOs: {}", fmt::join(why, ", "));
+}
+
+}  // namespace
+
+std::vector<ScatterChart> serve_latency_charts(const ServeResult& result) {
+  const ServeSummary& s = result.summary;
+  std::vector<ScatterChart> out;
+  for (const SloMetric m : {SloMetric::kTtft, SloMetric::kTpot}) {
+    const std::vector<double>& q = quantiles_of(result.quantiles, m);
+    ScatterChart c;
+    c.name = fmt::format("serve_{}_cdf", to_string(m));
+    c.title = fmt::format("{} CDF", metric_upper(m));
+    c.x.label = fmt::format("{} (ms)", metric_upper(m));
+    c.x.log = wide_span(q);
+    c.x.format = "%g";  // plain numbers: the unit is in the label
+    c.y.label = "requests at or below (%)";
+    c.key = "inside right bottom opaque font ',10'";
+    c.y_headroom = false;
+    ScatterSeries line;
+    line.title = fmt::format("{} of {} measured requests", metric_upper(m),
+                             m == SloMetric::kTtft ? s.ttft.count : s.tpot.count);
+    line.connected = true;
+    line.markers = false;
+    for (std::size_t i = 0; i < q.size() && i < result.quantiles.levels.size(); ++i) {
+      line.x.push_back(q[i] * kMs);
+      line.y.push_back(result.quantiles.levels[i]);
+    }
+    c.series.push_back(std::move(line));
+    for (const SloVerdict& v : s.slo_verdicts) {
+      if (v.slo.metric != m) continue;
+      c.lines.push_back({ReferenceLine::Kind::kVertical, v.target_s * kMs,
+                         fmt::format("p{} target {}", v.slo.percentile, fmt_s(v.target_s)), false});
+      c.lines.push_back({ReferenceLine::Kind::kHorizontal, static_cast<double>(v.slo.percentile),
+                         fmt::format("{}th percentile", v.slo.percentile), true});
+    }
+    if (has_drawable_points(c)) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<LineChart> serve_timeline_charts(const ServeResult& result) {
+  std::size_t intervals = 0;
+  for (const auto& r : result.buckets) intervals = std::max(intervals, r.size());
+  if (intervals == 0 || result.timeseries_interval_ps <= 0) return {};
+  const double interval_s = ps_to_seconds(result.timeseries_interval_ps);
+  LineChart load;
+  load.name = "serve_requests_over_time";
+  load.title = "requests running and waiting";
+  load.x.label = "time (s)";
+  load.y.label = "requests (all replicas)";
+  load.y_from_zero = true;
+  load.key = "inside left top";
+  LineChart kv = load;
+  kv.name = "serve_kv_over_time";
+  kv.title = "KV cache in use";
+  kv.y.label = "KV blocks in use (%)";
+  Series running{"running (mean batch per step)", {}, {}, false, 0};
+  Series waiting{"waiting (at the interval's last step)", {}, {}, false, 3};
+  Series kv_mean{"mean over the interval", {}, {}, false, 0};
+  Series kv_max{"max in the interval", {}, {}, true, 0};
+  for (std::size_t k = 0; k < intervals; ++k) {
+    load.x_values.push_back((static_cast<double>(k) + 0.5) * interval_s);
+    double batch = 0, queue = 0, kv_weighted = 0, busy = 0, kv_peak = 0;
+    bool any = false;
+    for (const auto& replica : result.buckets) {
+      if (k >= replica.size() || replica[k].steps == 0) continue;
+      const TimeBucket& b = replica[k];
+      any = true;
+      batch += static_cast<double>(b.batch_sum) / static_cast<double>(b.steps);
+      queue += static_cast<double>(b.waiting_last);
+      kv_weighted += b.kv_used_weighted;
+      busy += static_cast<double>(b.busy_ps);
+      kv_peak = std::max(kv_peak, b.kv_used_max);
+    }
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    running.y.push_back(any ? batch : nan);
+    waiting.y.push_back(any ? queue : nan);
+    kv_mean.y.push_back(any && busy > 0 ? 100.0 * kv_weighted / busy : nan);
+    kv_max.y.push_back(any ? 100.0 * kv_peak : nan);
+  }
+  kv.x_values = load.x_values;
+  load.series = {std::move(running), std::move(waiting)};
+  kv.series = {std::move(kv_mean), std::move(kv_max)};
+  std::vector<LineChart> out;
+  for (LineChart* c : {&load, &kv}) {
+    if (has_drawable_points(*c)) out.push_back(std::move(*c));
+  }
+  return out;
+}
+
+std::vector<ScatterChart> serve_sweep_charts(const std::vector<ServeSummary>& rows) {
+  std::vector<ScatterChart> out;
+  if (rows.empty()) return out;
+  for (const SloMetric m : {SloMetric::kTtft, SloMetric::kTpot}) {
+    ScatterChart c;
+    c.name = fmt::format("serve_sweep_{}", to_string(m));
+    c.title = fmt::format("{} against throughput", metric_upper(m));
+    c.x.label = "output tokens/s per GPU";
+    c.y.label = fmt::format("{} (ms)", metric_upper(m));
+    c.key = "inside left top opaque font ',10'";
+    ScatterSeries p50{fmt::format("{} p50", metric_upper(m)), {}, {}, false, 0, true, true};
+    ScatterSeries p99{fmt::format("{} p99", metric_upper(m)), {}, {}, false, 3, true, true};
+    ScatterSeries over{"overloaded (not a steady state)", {}, {}, true, 7};
+    std::vector<double> all;
+    for (const ServeSummary& s : rows) {
+      const Distribution& d = m == SloMetric::kTtft ? s.ttft : s.tpot;
+      const double x = s.output_tokens_per_s_per_gpu;
+      p50.x.push_back(x);
+      p50.y.push_back(d.p50_s * kMs);
+      p99.x.push_back(x);
+      p99.y.push_back(d.p99_s * kMs);
+      all.push_back(d.p50_s);
+      all.push_back(d.p99_s);
+      if (s.overload.verdict == LoadVerdict::kOverloaded) {
+        over.x.push_back(x);
+        over.y.push_back(d.p99_s * kMs);
+      }
+    }
+    c.y.log = wide_span(all);
+    c.y.format = "%g";
+    c.series = {std::move(p50), std::move(p99)};
+    if (!over.x.empty()) c.series.push_back(std::move(over));
+    for (const SloVerdict& v : rows.front().slo_verdicts) {
+      if (v.slo.metric != m) continue;
+      c.lines.push_back({ReferenceLine::Kind::kHorizontal, v.target_s * kMs,
+                         fmt::format("p{} target {}", v.slo.percentile, fmt_s(v.target_s)), v.slo.percentile != 99});
+    }
+    if (has_drawable_points(c)) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result, bool charts) {
+  const ServeSummary& s = result.summary;
+  const std::vector<ScatterChart> latency = charts ? serve_latency_charts(result) : std::vector<ScatterChart>{};
+  const std::vector<LineChart> timeline = charts ? serve_timeline_charts(result) : std::vector<LineChart>{};
+  std::vector<GnuplotJob> jobs;
+  for (const ScatterChart& c : latency) jobs.push_back(scatter_job(c));
+  for (const LineChart& c : timeline) jobs.push_back(line_job(c));
+  ChartRendering rendered = render_charts(jobs, charts);
+
+  ReportFiles out;
+  out.note = rendered.note;
+  HtmlPage page(fmt::format("mlasim serve: {}", s.name));
+  page.add_heading(1, fmt::format("Serving run: {}", s.name));
+  const std::string load = s.arrival == "poisson"       ? fmt::format("Poisson, {:.4g} req/s", s.rate_per_s)
+                           : s.arrival == "closed_loop" ? fmt::format("closed loop, {} clients", s.concurrency)
+                                                        : fmt::format("trace {}", spec.workload.trace_source);
+  page.add_facts({{"config", spec.source},
+                  {"deployment", layout_text(s)},
+                  {"device model", std::string(to_string(spec.device_mode))},
+                  {"workload", fmt::format("{}; prompts {}, outputs {}", load, spec.workload.prompt.describe(),
+                                           spec.workload.output.describe())},
+                  {"measured", fmt::format("requests {}–{} of {} by arrival ({} warm-up, {} drain left out), "
+                                           "window {:.4g}–{:.4g} s",
+                                           s.warmup_requests + 1, s.arrived - s.drain_requests, s.arrived,
+                                           s.warmup_requests, s.drain_requests, s.window_start_s, s.window_end_s)},
+                  {"SLOs", slo_text(s.slo_verdicts)},
+                  {"verdict", verdict_text(s)},
+                  {"cost", cost_text(s)}});
+  if (const std::vector<std::string> warnings = serve_warnings(s); !warnings.empty()) {
+    page.add_banner("Read these figures with care", warnings);
+  }
+  if (!out.note.empty()) page.add_note(out.note);
+  page.add_heading(2, "Headline", "headline");
+  page.add_paragraph(fmt::format(
+      "{:.4g} requests/s served ({:.4g} offered); {:.4g} output tokens/s, {:.4g} per GPU, {:.4g} per user. "
+      "TTFT p50 {} / p99 {}; TPOT p50 {} / p99 {}.",
+      s.requests_per_s, s.offered_requests_per_s, s.output_tokens_per_s, s.output_tokens_per_s_per_gpu,
+      s.output_tokens_per_s_per_user, fmt_s(s.ttft.p50_s), fmt_s(s.ttft.p99_s), fmt_s(s.tpot.p50_s),
+      fmt_s(s.tpot.p99_s)));
+  if (!s.slo_verdicts.empty()) {
+    page.add_heading(2, "SLO verdicts", "slos");
+    page.add_table(with_missing_as(slo_verdict_table(s), "—"));
+  }
+  if (!jobs.empty()) {
+    page.add_heading(2, "Charts", "charts");
+    std::vector<Figure> figures;
+    std::size_t k = 0;
+    for (const ScatterChart& c : latency) {
+      figures.push_back({rendered.svgs[k++],
+                         fmt::format("{}: the share of measured requests at or below each latency; a target is met "
+                                     "when the curve crosses its percentile's dashed line left of the target's "
+                                     "solid line. Data: charts/{}.dat.",
+                                     c.title, c.name),
+                         fmt::format("{} of {}", c.title, s.name)});
+    }
+    for (const LineChart& c : timeline) {
+      figures.push_back({rendered.svgs[k++],
+                         fmt::format("{} per {:.4g} s interval over the whole run (the measurement window is "
+                                     "{:.4g}–{:.4g} s). Data: charts/{}.dat.",
+                                     c.title, ps_to_seconds(result.timeseries_interval_ps), s.window_start_s,
+                                     s.window_end_s, c.name),
+                         fmt::format("{} over time, {}", c.title, s.name)});
+    }
+    page.add_figures(figures);
+  }
+  page.add_heading(2, "Summary", "summary");
+  page.add_table(with_missing_as(summary_long_table(s), "—"));
+  out.files.emplace_back("report.html", page.str());
+  for (const GnuplotJob& j : jobs) {
+    out.files.emplace_back("charts/" + j.inputs.front().first, j.inputs.front().second);
+    out.files.emplace_back("charts/" + j.script_name, j.script);
+  }
+  return out;
+}
+
+ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<ServeSummary>& rows, bool charts) {
+  const std::vector<ScatterChart> planned = charts ? serve_sweep_charts(rows) : std::vector<ScatterChart>{};
+  std::vector<GnuplotJob> jobs;
+  for (const ScatterChart& c : planned) jobs.push_back(scatter_job(c));
+  ChartRendering rendered = render_charts(jobs, charts);
+  ReportFiles out;
+  out.note = rendered.note;
+  HtmlPage page(fmt::format("mlasim serve sweep: {}", spec.name));
+  page.add_heading(1, fmt::format("Serve sweep: {}", spec.name));
+  std::vector<std::pair<std::string, std::string>> facts{{"config", spec.source}};
+  if (!rows.empty()) {
+    facts.emplace_back("deployment", layout_text(rows.front()));
+    facts.emplace_back("SLOs", slo_text(rows.front().slo_verdicts));
+  }
+  facts.emplace_back("points", fmt::format("{}", rows.size()));
+  if (const std::string onset = overload_onset_sentence(rows); !onset.empty()) facts.emplace_back("overload", onset);
+  page.add_facts(facts);
+  std::vector<std::string> over;
+  for (const ServeSummary& s : rows) {
+    if (s.meets_slos()) continue;
+    const std::string at = s.arrival == "poisson" ? fmt::format("{:.4g} req/s", s.rate_per_s)
+                                                  : fmt::format("concurrency {}", s.concurrency);
+    over.push_back(fmt::format("{}: {}", at, verdict_text(s)));
+  }
+  if (!over.empty()) page.add_banner("Points that do not meet the SLOs (hollow where overloaded)", over);
+  if (!out.note.empty()) page.add_note(out.note);
+  if (!planned.empty()) {
+    page.add_heading(2, "Throughput against latency", "charts");
+    std::vector<Figure> figures;
+    for (std::size_t k = 0; k < planned.size(); ++k) {
+      figures.push_back({rendered.svgs[k],
+                         fmt::format("{}: one point per swept load, output tokens/s per GPU in the measurement "
+                                     "window; horizontal lines are the percentile targets. Data: charts/{}.dat.",
+                                     planned[k].title, planned[k].name),
+                         fmt::format("{}, {}", planned[k].title, spec.name)});
+    }
+    page.add_figures(figures);
+  }
+  page.add_heading(2, "Points", "points");
+  page.add_table(with_missing_as(throughput_latency_table(rows), "—"));
+  out.files.emplace_back("report.html", page.str());
+  for (const GnuplotJob& j : jobs) {
+    out.files.emplace_back("charts/" + j.inputs.front().first, j.inputs.front().second);
+    out.files.emplace_back("charts/" + j.script_name, j.script);
+  }
+  return out;
 }
 
 }  // namespace mlasim

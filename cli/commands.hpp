@@ -13,6 +13,7 @@ int cmd_step(const Args& args);
 int cmd_sweep(const Args& args);
 int cmd_list(const Args& args);
 int cmd_serve(const Args& args);
+int cmd_plan(const Args& args);
 int cmd_fit_probes(const Args& args);
 int cmd_calibrate(const Args& args);
 int cmd_validate(const Args& args);

@@ -21,7 +21,8 @@ usage: mlasim <command> [options]
 commands:
   step     cost one decode step: ops, FLOPs, bytes, time, bound, capacity
   sweep    run a grid (models × variants × GPUs × TP × batch × context) from a YAML file
-  serve    discrete-event serving simulation from a YAML file
+  serve    discrete-event serving simulation from a YAML file (exit 5: --strict and a request rejected)
+  plan     the cheapest deployment meeting percentile SLOs at a target rate (exit 6: none within the budget)
   list     list built-in model cards (list models) or GPU profiles (list hw)
   fit-probes  fit a folder of GPU probe CSVs (kernels/probes/run_on_gpu.sh): t0, BW∞, L2, GEMM rates, launch
   calibrate   fit a GPU measurement run (scripts/gpu_measure.sh) into a profile's calibration block
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     if (command == "step") return cli::cmd_step(args);
     if (command == "sweep") return cli::cmd_sweep(args);
     if (command == "serve") return cli::cmd_serve(args);
+    if (command == "plan") return cli::cmd_plan(args);
     if (command == "list") return cli::cmd_list(args);
     if (command == "fit-probes") return cli::cmd_fit_probes(args);
     if (command == "calibrate") return cli::cmd_calibrate(args);
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,
-               did_you_mean(command, {"step", "sweep", "serve", "list", "fit-probes", "calibrate", "validate",
+               did_you_mean(command, {"step", "sweep", "serve", "plan", "list", "fit-probes", "calibrate", "validate",
                                       "synthesize-run"}),
                kUsage);
     return kExitBadInput;

@@ -232,6 +232,16 @@ std::string describe(const ReferenceLine& line) {
 
 }  // namespace
 
+bool wide_range(const std::vector<double>& values, double ratio) {
+  double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
+  for (const double v : values) {
+    if (!(v > 0.0) || !std::isfinite(v)) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  return hi > ratio * lo;
+}
+
 const std::vector<std::string>& chart_palette() {
   static const std::vector<std::string> palette{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};

@@ -155,6 +155,9 @@ struct ScatterChart {
 [[nodiscard]] bool has_drawable_points(const Roofline& roofline);
 [[nodiscard]] bool has_drawable_points(const ScatterChart& chart);
 
+/// True when the positive finite values span more than `ratio` (max / min): a log axis reads them better.
+[[nodiscard]] bool wide_range(const std::vector<double>& values, double ratio = 50.0);
+
 /// The fixed palette series colours come from (Tableau 10), as "#rrggbb".
 [[nodiscard]] const std::vector<std::string>& chart_palette();
 

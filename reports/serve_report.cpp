@@ -277,17 +277,6 @@ std::string metric_upper(SloMetric m) {
   return t;
 }
 
-/// Log x when the values span more than 50× (queueing stretches the TTFT tail over decades).
-bool wide_span(const std::vector<double>& values) {
-  double lo = std::numeric_limits<double>::infinity(), hi = 0.0;
-  for (const double v : values) {
-    if (!(v > 0.0) || !std::isfinite(v)) continue;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
-  return hi > 50.0 * lo;
-}
-
 GnuplotJob scatter_job(const ScatterChart& c) {
   return {c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"};
 }
@@ -353,7 +342,7 @@ std::vector<ScatterChart> serve_latency_charts(const ServeResult& result) {
     c.name = fmt::format("serve_{}_cdf", to_string(m));
     c.title = fmt::format("{} CDF", metric_upper(m));
     c.x.label = fmt::format("{} (ms)", metric_upper(m));
-    c.x.log = wide_span(q);
+    c.x.log = wide_range(q);
     c.x.format = "%g";  // plain numbers: the unit is in the label
     c.y.label = "requests at or below (%)";
     c.key = "inside right bottom opaque font ',10'";
@@ -458,7 +447,7 @@ std::vector<ScatterChart> serve_sweep_charts(const std::vector<ServeSummary>& ro
         over.y.push_back(d.p99_s * kMs);
       }
     }
-    c.y.log = wide_span(all);
+    c.y.log = wide_range(all);
     c.y.format = "%g";
     c.series = {std::move(p50), std::move(p99)};
     if (!over.x.empty()) c.series.push_back(std::move(over));

@@ -208,15 +208,16 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
       }
     }
   }
-  std::map<std::tuple<std::size_t, int, double>, std::pair<PlanEvaluation, ServeSummary>> memo;
+  std::map<std::tuple<std::size_t, int, double>, std::size_t> memo;  // → index into result.trials
   std::size_t current = 0;
   const PlanEvaluator evaluate = [&](std::size_t layout, int replicas, double rate) {
     const auto key = std::make_tuple(layout, replicas, rate);
-    if (auto it = memo.find(key); it != memo.end()) return it->second.first;
-    const ServeResult r = run_serve(plan_serve_spec(spec, layouts[layout], replicas, rate));
+    if (auto it = memo.find(key); it != memo.end()) return result.trials[it->second].evaluation;
+    ServeResult r = run_serve(plan_serve_spec(spec, layouts[layout], replicas, rate));
     PlanEvaluation e = to_evaluation(r.summary, replicas, rate);
-    memo.emplace(key, std::make_pair(e, r.summary));
-    if (progress) progress(result.simulations + 1, current, layouts.size());
+    memo.emplace(key, result.trials.size());
+    result.trials.push_back({layout, e, std::move(r.summary)});
+    if (progress) progress(static_cast<int>(result.trials.size()), current, layouts.size());
     return e;
   };
 
@@ -266,11 +267,12 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
     // No fewer replicas than the target rate over one replica's ceiling can serve it.
     const double ceiling = kBoundSlack * o.max_requests_per_s_bound;
     const int lo = std::clamp(static_cast<int>(std::ceil(result.target_rate_per_s / ceiling - 1e-9)), 1, hi);
-    int sims = 0;
+    int sims = 0;  // evaluations asked for; repeats come from the memo, so trials count the simulations
+    const std::size_t trials_before = result.trials.size();
     PlanEvaluation last;
     o.at_target = fewest_replicas(evaluate, i, result.target_rate_per_s, lo, hi, &sims, &last);
     if (o.at_target) {
-      o.at_target_summary = memo.at({i, o.at_target->replicas, result.target_rate_per_s}).second;
+      o.at_target_summary = result.trials[memo.at({i, o.at_target->replicas, result.target_rate_per_s})].summary;
       o.cost = deployment_cost(o.at_target->replicas * o.layout.tp, o.layout.gpu.price_per_gpu_hour,
                                o.at_target->output_tokens_per_s, o.at_target->total_tokens_per_s);
       result.points.push_back({i, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
@@ -286,8 +288,8 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
       result.points.push_back(
           {i, false, {o.one_replica_max->tokens_per_s_per_gpu, o.one_replica_max->tokens_per_s_per_user}});
     }
-    o.simulations = sims;
-    result.simulations += sims;
+    o.simulations = static_cast<int>(result.trials.size() - trials_before);
+    result.simulations += o.simulations;
     result.layouts.push_back(std::move(o));
   }
   for (std::size_t i = 0; i < result.layouts.size(); ++i) {

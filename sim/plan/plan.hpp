@@ -85,6 +85,13 @@ struct LayoutOutcome {
   int simulations = 0;
 };
 
+/// One simulation the search ran: a layout's replicas at a rate, and what came of it.
+struct PlanTrial {
+  std::size_t layout = 0;
+  PlanEvaluation evaluation;
+  ServeSummary summary;
+};
+
 /// A point of the throughput trade-off, and where it comes from.
 struct PlanPoint {
   std::size_t layout = 0;
@@ -96,6 +103,7 @@ struct PlanResult {
   double target_rate_per_s = 0.0;
   std::vector<LayoutOutcome> layouts;  ///< in search-space order
   std::vector<std::size_t> ranking;    ///< kOk layouts, cheapest first ($/h, then $/1M output tokens, then GPUs)
+  std::vector<PlanTrial> trials;       ///< every simulation, in the order run
   std::vector<PlanPoint> points;       ///< every evaluated deployment meeting the SLOs
   std::vector<std::size_t> pareto;     ///< indices into `points`: the front, tokens/s per GPU descending
   int simulations = 0;

@@ -182,9 +182,15 @@ OverloadVerdict judge_overload(const ServeMetrics& m, double tolerance, bool clo
           accepted, kMinJudgedArrivals);
       return v;
     }
-    const bool short_served = v.shortfall > tolerance;
-    const bool growing =
-        std::isfinite(v.backlog_slope_per_s) && v.backlog_slope_per_s > tolerance * v.accepted_rate_per_s;
+    // Beyond the tolerance, and beyond chance: in a stable system the requests in system fluctuate around
+    // their mean L by about √L, so over the span the backlog can move by ~√(2L) with no trend (a short run at
+    // a rate well inside capacity would otherwise read as overloaded). Three such deviations are needed.
+    const double mean_in_system = (b.area - a.area) / static_cast<double>(b.at_ps - a.at_ps);
+    const double noise = 3.0 * std::sqrt(2.0 * std::max(mean_in_system, 0.0) + 1.0);
+    const double unserved = static_cast<double>(accepted - (b.completed - a.completed));
+    const bool short_served = v.shortfall > tolerance && unserved > noise;
+    const bool growing = std::isfinite(v.backlog_slope_per_s) &&
+                         v.backlog_slope_per_s > tolerance * v.accepted_rate_per_s && v.backlog_growth > noise;
     const std::string trend =
         std::isfinite(v.backlog_slope_per_s)
             ? fmt::format("requests in system trending {:+.4g}/s", v.backlog_slope_per_s)

@@ -211,7 +211,9 @@ struct OverloadVerdict {
 class ServeMetrics;
 /// The overload verdict of a finished run (ServeMetrics::finish called). Overloaded when, over the judged
 /// span, completions fall short of the accepted arrivals by more than `tolerance` of them, or the
-/// least-squares trend of requests in system rises faster than `tolerance` × the accepted arrival rate.
+/// least-squares trend of requests in system rises faster than `tolerance` × the accepted arrival rate — and,
+/// either way, by more than chance: the unserved requests (or the backlog's growth over the span) must exceed
+/// 3·√(2L + 1), L the mean requests in system over the span (a stable backlog wanders by about √L).
 /// `closed_loop`: kNotApplicable unless there is no data. kNoData also when the span holds fewer than
 /// kMinJudgedArrivals.
 [[nodiscard]] OverloadVerdict judge_overload(const ServeMetrics& m, double tolerance, bool closed_loop);

@@ -163,7 +163,11 @@ double max_requests_per_s(const ServeSpec& serve, const PlanLayout& l, const Cap
   return double(batch) / step_s / output;
 }
 
-PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate) {
+/// What the search needs of a run. A deployment that meets the SLOs is stable: in the long run it serves what
+/// arrives, so its throughput is the rate × the mean lengths (exact), not the window's completions, which a run
+/// of a few thousand requests biases low while the system fills (the warm-up is a share of the requests, and
+/// a request of 1k output tokens stays in the system for tens of seconds). Other runs keep the measured figures.
+PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate, const LengthFacts& lengths, int tp) {
   PlanEvaluation e;
   e.replicas = replicas;
   e.rate_per_s = rate;
@@ -172,6 +176,11 @@ PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate) {
   e.output_tokens_per_s = s.output_tokens_per_s;
   e.total_tokens_per_s = s.total_tokens_per_s;
   e.tokens_per_s_per_gpu = s.output_tokens_per_s_per_gpu;
+  if (e.meets_slos) {
+    e.output_tokens_per_s = rate * lengths.mean_output;
+    e.total_tokens_per_s = rate * (lengths.mean_prompt + lengths.mean_output);
+    e.tokens_per_s_per_gpu = e.output_tokens_per_s / static_cast<double>(replicas * tp);
+  }
   e.tokens_per_s_per_user = s.output_tokens_per_s_per_user;
   e.worst_margin = std::numeric_limits<double>::infinity();
   std::vector<std::string> parts;
@@ -208,13 +217,14 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
       }
     }
   }
+  const LengthFacts lengths = length_facts(spec.base.workload);
   std::map<std::tuple<std::size_t, int, double>, std::size_t> memo;  // → index into result.trials
   std::size_t current = 0;
   const PlanEvaluator evaluate = [&](std::size_t layout, int replicas, double rate) {
     const auto key = std::make_tuple(layout, replicas, rate);
     if (auto it = memo.find(key); it != memo.end()) return result.trials[it->second].evaluation;
     ServeResult r = run_serve(plan_serve_spec(spec, layouts[layout], replicas, rate));
-    PlanEvaluation e = to_evaluation(r.summary, replicas, rate);
+    PlanEvaluation e = to_evaluation(r.summary, replicas, rate, lengths, layouts[layout].tp);
     memo.emplace(key, result.trials.size());
     result.trials.push_back({layout, e, std::move(r.summary)});
     if (progress) progress(static_cast<int>(result.trials.size()), current, layouts.size());
@@ -228,6 +238,8 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
     o.layout = layouts[i];
     const auto finish = [&](LayoutStatus status, std::string reason) {
       o.status = status;
+      // One line (for CSV cells and lists): explain_no_fit writes several.
+      std::replace(reason.begin(), reason.end(), '\n', ' ');
       o.reason = std::move(reason);
       if (status != LayoutStatus::kOk && status != LayoutStatus::kSloUnmet) ++result.not_simulated;
     };
@@ -244,22 +256,29 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
       continue;
     }
     // The capacity model first: a layout in which no request fits is never simulated.
-    Capacity cap;
     try {
       const ServeSpec probe = plan_serve_spec(spec, o.layout, 1, result.target_rate_per_s);
-      cap = serve_capacity(probe);
+      CapacityOptions opt = probe.capacity;
+      opt.max_batched_tokens = probe.scheduler.max_num_batched_tokens;
+      const Parallelism parallel{probe.tp, probe.dp_attention};
+      const Capacity cap = compute_capacity(probe.model, probe.hardware, probe.precision, parallel, opt);
       const std::int64_t longest = length_facts(spec.base.workload).longest;
+      if (!cap.fits()) {
+        finish(LayoutStatus::kDoesNotFit,
+               explain_no_fit(probe.model, probe.hardware, probe.precision, parallel, longest, opt));
+        result.layouts.push_back(std::move(o));
+        continue;
+      }
       if (max_concurrency(cap, longest) < 1) {
         finish(LayoutStatus::kDoesNotFit,
-               fmt::format("no request of {} tokens fits in the KV cache ({} tokens per replica)", longest,
-                           cap.kv_capacity_tokens()));
+               fmt::format("the longest request ({} tokens) does not fit in the KV cache ({} tokens per replica)",
+                           longest, cap.kv_capacity_tokens()));
         result.layouts.push_back(std::move(o));
         continue;
       }
       o.max_requests_per_s_bound = max_requests_per_s(probe, o.layout, cap);
-    } catch (const InputError& e) {
-      const bool fit = e.message().find("fit") != std::string::npos;
-      finish(fit ? LayoutStatus::kDoesNotFit : LayoutStatus::kInvalid, e.message());
+    } catch (const InputError& e) {  // the model cannot run this way (TP not dividing the heads, ...)
+      finish(LayoutStatus::kInvalid, e.message());
       result.layouts.push_back(std::move(o));
       continue;
     }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "tests/test_support.hpp"
@@ -25,6 +26,13 @@ std::string slurp(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// `text` with its first `from` replaced by `to`.
+std::string with_text(std::string text, const std::string& from, const std::string& to) {
+  const std::size_t at = text.find(from);
+  if (at == std::string::npos) throw std::runtime_error("with_text: `" + from + "` not found");
+  return text.replace(at, from.size(), to);
 }
 
 // One scratch directory for the whole test program, removed at exit.
@@ -180,4 +188,97 @@ TEST_CASE("calibrate refuses a run whose kernel failed its check, and a run of a
   const Run missing = run_mlasim("calibrate " + (dir / "nowhere").string());
   CHECK(missing.code == 2);
   CHECK_THAT(missing.err, Catch::Contains("not a folder"));
+}
+
+TEST_CASE("plan answers in one command, writes whole files identical every time, and exits 6 when nothing fits") {
+  const fs::path dir = scratch("plan");
+  fs::create_directories(dir);
+  const fs::path config = dir / "plan.yaml";
+  {
+    std::ofstream f(config);
+    f << R"(plan:
+  models: [llama-3-8b]
+  hardware: [h100-sxm, h200]
+  tp: [1, 2]
+  mode: datasheet
+  budget: {max_gpus: 8}
+  workload: {arrival: poisson, rate: 150 req/s, seed: 5, prompt_tokens: 256, output_tokens: 128}
+  slo:
+    ttft: {p99: 300 ms}
+    tpot: {p99: 20 ms}
+  search: {requests_per_replica: 800}
+)";
+  }
+  const fs::path out1 = scratch("plan-out1"), out2 = scratch("plan-out2");
+  const Run a = run_mlasim("plan " + config.string() + " --no-charts --out " + out1.string());
+  REQUIRE(a.code == 0);
+  CHECK(a.out.rfind("Cheapest: ", 0) == 0);
+  REQUIRE(run_mlasim("plan " + config.string() + " -q --no-charts --out " + out2.string()).code == 0);
+  for (const char* f : {"summary.md", "plan.json", "layouts.csv", "ranking.csv", "pareto.csv", "trials.csv",
+                        "report.html"}) {
+    INFO(f);
+    CHECK(fs::exists(out1 / f));
+    CHECK(slurp(out1 / f) == slurp(out2 / f));
+  }
+  const nlohmann::json plan = nlohmann::json::parse(slurp(out1 / "plan.json"));
+  REQUIRE(plan["cheapest"].is_object());
+  CHECK(plan["layouts"].size() == 4);
+  const double gpus = plan["cheapest"]["gpus"].get<double>();
+  const double price = plan["cheapest"]["price_per_gpu_hour"].get<double>();
+  CHECK(plan["cheapest"]["usd_per_hour"].get<double>() == Approx(gpus * price));
+
+  // --price overrides the profile: at 1 USD per H200-hour the H200 layouts cost GPUs × 1.
+  const fs::path cheap = scratch("plan-cheap");
+  REQUIRE(run_mlasim("plan " + config.string() + " -q --no-charts --price h200=1 --out " + cheap.string()).code == 0);
+  for (const auto& row : nlohmann::json::parse(slurp(cheap / "plan.json"))["layouts"]) {
+    if (row["hardware"] == "h200") CHECK(row["price_per_gpu_hour"].get<double>() == 1.0);
+  }
+  CHECK(run_mlasim("plan " + config.string() + " -q --price h300=1 --out " + scratch("x").string()).code == 2);
+
+  // An impossible SLO: every file written, the answer said plainly, exit 6.
+  {
+    std::ofstream f(dir / "impossible.yaml");
+    f << with_text(slurp(config), "tpot: {p99: 20 ms}", "tpot: {p99: 0.5 ms}");
+  }
+  const fs::path none = scratch("plan-none");
+  const Run n = run_mlasim("plan " + (dir / "impossible.yaml").string() + " --no-charts --out " + none.string());
+  CHECK(n.code == 6);
+  CHECK(n.out.find("No deployment within the budget of 8 GPUs meets the SLOs") != std::string::npos);
+  CHECK(n.err.find("no deployment") != std::string::npos);
+  CHECK(slurp(none / "summary.md").find("No deployment") != std::string::npos);
+
+  // Bad input: exit 2, nothing written.
+  const fs::path bad = scratch("plan-bad");
+  {
+    std::ofstream f(dir / "bad.yaml");
+    f << with_text(slurp(config), "arrival: poisson, rate: 150 req/s", "arrival: closed_loop, concurrency: 4");
+  }
+  const Run b = run_mlasim("plan " + (dir / "bad.yaml").string() + " --out " + bad.string());
+  CHECK(b.code == 2);
+  CHECK(b.err.find("bad.yaml:7:") != std::string::npos);
+  CHECK_FALSE(fs::exists(bad));
+}
+
+TEST_CASE("serve --strict exits 5 when a request is rejected, after writing everything; without it, 0 and a warning") {
+  const fs::path dir = scratch("strict");
+  fs::create_directories(dir);
+  {
+    std::ofstream f(dir / "serve.yaml");
+    // 64 KV blocks of 16 tokens hold 1024 tokens: the 2k-token prompts can never fit.
+    f << R"(serve:
+  model: llama-3-8b
+  hardware: h100-sxm
+  mode: datasheet
+  scheduler: {kv_blocks: 64}
+  workload: {arrival: poisson, rate: 5 req/s, requests: 50, prompt_tokens: 2k, output_tokens: 16}
+)";
+  }
+  const fs::path out = scratch("strict-out"), plain = scratch("strict-plain");
+  const Run strict = run_mlasim("serve " + (dir / "serve.yaml").string() + " -q --no-charts --strict --out " + out.string());
+  CHECK(strict.code == 5);
+  CHECK(strict.err.find("rejected") != std::string::npos);
+  CHECK(fs::exists(out / "summary.csv"));
+  const Run lenient = run_mlasim("serve " + (dir / "serve.yaml").string() + " -q --no-charts --out " + plain.string());
+  CHECK(lenient.code == 0);
+  CHECK(lenient.err.find("warning: 50 of 50 requests were rejected") != std::string::npos);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 machine:
-#   scripts/dev.sh demo   install what is missing, build, run the built-in example sweep
+#   scripts/dev.sh demo   install what is missing, build, run the built-in example sweep and capacity plan
 #   scripts/dev.sh test   install what is missing, build, run the test suite (ctest)
 # Environment: BUILD_DIR (default build), MLASIM_CMAKE_ARGS (extra cmake arguments), SUDO (auto).
 set -euo pipefail
@@ -39,6 +39,9 @@ case "$mode" in
     install_missing
     build
     "$build_dir"/cli/mlasim sweep configs/deepseek_v3_attention.yaml --out out/demo
+    # The capacity question for the same model (~15 s): the cheapest H200 deployment for 20 req/s within
+    # TTFT p99 < 2 s and TPOT p99 < 50 ms, MLA against GQA-8.
+    "$build_dir"/cli/mlasim plan configs/plan_deepseek_v3_h200.yaml --out out/demo-plan
     ;;
   test)
     install_missing

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The reports in a real browser (issue 10): writes the example sweeps' report.html and a validation's
-# validate.html, loads each in headless Chromium and checks
+# The reports in a real browser (issue 10): writes the example sweeps' report.html, a serving run's, a serve
+# sweep's and a capacity plan's report.html and a validation's validate.html, loads each in headless Chromium and checks
 #   - that the page loads without a console message: the pages carry no script, so any console line is the
 #     browser complaining (an SVG attribute it cannot parse, a file it cannot load);
 #   - that every inline chart is named by a <title>, is drawn at a readable size and has data in its plot area
@@ -167,6 +167,23 @@ for config in deepseek_v3_attention llama3_70b_attention; do
   fi
   check_page "$work/$config/report.html" ok
 done
+# A serving run (CDFs, timelines), a serve sweep (latency against throughput) and a capacity plan (Pareto
+# front, percentile against rate).
+if "$mlasim" serve configs/serve_llama3_8b_h100.yaml --no-sweep -q --out "$work/serve" >"$work/serve.log" 2>&1; then
+  check_page "$work/serve/report.html" ok
+else
+  fail "mlasim serve --no-sweep (see $work/serve.log)"
+fi
+if "$mlasim" serve configs/serve_llama3_8b_h100.yaml -q --out "$work/serve_sweep" >"$work/serve_sweep.log" 2>&1; then
+  check_page "$work/serve_sweep/report.html" ok
+else
+  fail "mlasim serve (sweep) (see $work/serve_sweep.log)"
+fi
+if "$mlasim" plan tests/plan_fixtures/small_plan.yaml -q --out "$work/plan" >"$work/plan.log" 2>&1; then
+  check_page "$work/plan/report.html" ok
+else
+  fail "mlasim plan (see $work/plan.log)"
+fi
 if "$mlasim" synthesize-run "$work/run" --quick >"$work/run.log" 2>&1 &&
   "$mlasim" validate "$work/run" --out "$work/validation" >>"$work/run.log" 2>&1; then
   check_page "$work/validation/validate.html" ok

@@ -9,7 +9,9 @@
 #include "cli/options.hpp"
 #include "reports/serve_report.hpp"
 #include "reports/table_writers.hpp"
+#include "sim/config/loader.hpp"
 #include "sim/config/serve_config.hpp"
+#include "sim/error.hpp"
 #include "sim/output.hpp"
 #include "sim/serving/serve.hpp"
 #include "sim/serving/serve_sweep.hpp"
@@ -28,6 +30,7 @@ int cmd_serve(const Args& args) {
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "no-sweep", "run only the base experiment even if the config has a `sweep:`")(
       "strict", "exit with code 5 when any request is rejected (can never fit the KV cache)")(
+      "price", po::value<std::string>(), "USD per GPU-hour, overriding the profile and the config (e.g. 3.5)")(
       "no-charts", "write report.html without charts (no gnuplot run)")("quiet,q", "print only the paths written");
   po::positional_options_description pos;
   pos.add("config", 1);
@@ -38,6 +41,15 @@ int cmd_serve(const Args& args) {
 
   ServeConfig cfg = load_serve_config(config);
   if (vm.count("no-sweep") != 0U) cfg.sweep = ServeSweepSpec{};
+  if (vm.count("price") != 0U) {
+    std::string price = vm["price"].as<std::string>();
+    if (price.find(' ') == std::string::npos) price += " USD";
+    try {
+      cfg.spec.hardware.price_per_gpu_hour = parse_price(price);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("--price {}: {}", vm["price"].as<std::string>(), e.message()));
+    }
+  }
 
   // Render everything first; only then touch the disk (outputs are whole or absent).
   OutputSet outputs(out_dir);

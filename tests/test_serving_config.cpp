@@ -272,3 +272,25 @@ TEST_CASE("the DeepSeek-V3 example config carries percentile SLOs") {
   CHECK(cfg.spec.slo.percentiles.size() >= 2);
   CHECK(cfg.spec.workload.ramp_ps > 0);
 }
+
+TEST_CASE("a serve config may price its GPUs, overriding the profile; bad prices are located") {
+  const mlasim::test::ScratchDir dir("mlasim_test_serve_price");
+  std::string priced = kGood;
+  priced.replace(priced.find("  hardware: h100-sxm\n"), 21, "  hardware: h100-sxm\n  price_per_gpu_hour: 2.5 USD\n");
+  const ServeConfig cfg = load_serve_config(dir.write("priced.yaml", priced));
+  REQUIRE(cfg.spec.hardware.price_per_gpu_hour.has_value());
+  CHECK(*cfg.spec.hardware.price_per_gpu_hour == 2.5);
+  CHECK(*load_serve_config(dir.write("plain.yaml", kGood)).spec.hardware.price_per_gpu_hour == 4.916);  // profile
+  std::string bad = priced;
+  bad.replace(bad.find("2.5 USD"), 7, "2.5");
+  const std::string e = load_error(bad);
+  CHECK(e.find(":4:23:") != std::string::npos);
+  CHECK(e.find("2.5 USD") != std::string::npos);
+  // 2 replicas × 1 GPU at 2.5 USD: 5 USD per hour, whatever the throughput.
+  ServeSpec spec = cfg.spec;
+  spec.replicas = 2;
+  spec.workload.num_requests = 200;
+  const ServeSummary s = run_serve(spec).summary;
+  CHECK(s.usd_per_hour == Approx(5.0));
+  CHECK(s.usd_per_million_output_tokens == Approx(5.0 / (s.output_tokens_per_s * 3600.0) * 1e6));
+}

@@ -380,7 +380,8 @@ ServeConfig load_serve_config(const fs::path& path) {
   const YamlMap s = root.required("serve").as_map(
       {"name",     "model", "variant", "hardware",      "tp",       "dp_attention", "replicas",
        "router",   "mode",  "launch",  "host_overhead", "mla_mode", "precision",    "scheduler",
-       "workload", "slo",   "measure", "limits",        "output",   "sweep"});
+       "workload", "slo",   "measure", "limits",        "output",   "sweep",
+       "price_per_gpu_hour"});
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -397,6 +398,7 @@ ServeConfig load_serve_config(const fs::path& path) {
     }
   }
   spec.hardware = resolve_entry(s.required("hardware"), dir, resolve_hw);
+  if (const auto v = s.optional("price_per_gpu_hour")) spec.hardware.price_per_gpu_hour = v->parse_with(parse_price);
   if (const auto v = s.optional("tp")) spec.tp = positive_int(*v);
   if (const auto v = s.optional("dp_attention")) spec.dp_attention = v->as_bool();
   if (const auto v = s.optional("replicas")) spec.replicas = positive_int(*v);

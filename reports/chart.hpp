@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "reports/gnuplot.hpp"
+
 namespace mlasim {
 
 /// One axis of a chart.
@@ -160,5 +162,12 @@ struct ScatterChart {
 
 /// The fixed palette series colours come from (Tableau 10), as "#rrggbb".
 [[nodiscard]] const std::vector<std::string>& chart_palette();
+
+/// The job that renders `chart` (any of the kinds above) to NAME.svg from NAME.dat and NAME.gp.
+template <class Chart>
+[[nodiscard]] GnuplotJob gnuplot_job(const Chart& chart) {
+  return {chart.name + ".gp", to_gnuplot(chart, chart.name + ".dat"), {{chart.name + ".dat", to_dat(chart)}},
+          chart.name + ".svg"};
+}
 
 }  // namespace mlasim

@@ -188,4 +188,11 @@ ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts) {
   return out;
 }
 
+void append_chart_files(std::vector<std::pair<std::string, std::string>>& files, const std::vector<GnuplotJob>& jobs) {
+  for (const GnuplotJob& j : jobs) {
+    for (const auto& [name, text] : j.inputs) files.emplace_back("charts/" + name, text);
+    files.emplace_back("charts/" + j.script_name, j.script);
+  }
+}
+
 }  // namespace mlasim

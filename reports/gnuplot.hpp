@@ -40,4 +40,8 @@ struct ChartRendering {
 /// the note says why: "--no-charts", MLASIM_GNUPLOT=none, or gnuplot not found (with what to do).
 [[nodiscard]] ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts);
 
+/// Adds each job's data and script as charts/NAME.dat and charts/NAME.gp to `files` (what a report writes
+/// beside its page, so that a chart can be redrawn or restyled by hand).
+void append_chart_files(std::vector<std::pair<std::string, std::string>>& files, const std::vector<GnuplotJob>& jobs);
+
 }  // namespace mlasim

@@ -412,7 +412,7 @@ ReportFiles build_plan_report(const PlanSpec& spec, const PlanResult& result, bo
   const std::vector<ScatterChart> planned = charts ? plan_charts(spec, result) : std::vector<ScatterChart>{};
   std::vector<GnuplotJob> jobs;
   for (const ScatterChart& c : planned) {
-    jobs.push_back({c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"});
+    jobs.push_back(gnuplot_job(c));
   }
   ChartRendering rendered = render_charts(jobs, charts);
   ReportFiles out;
@@ -462,10 +462,7 @@ ReportFiles build_plan_report(const PlanSpec& spec, const PlanResult& result, bo
   page.add_heading(2, "Every layout", "layouts");
   page.add_table(with_missing_as(plan_layouts_table(result), "—"));
   out.files.emplace_back("report.html", page.str());
-  for (const GnuplotJob& j : jobs) {
-    out.files.emplace_back("charts/" + j.inputs.front().first, j.inputs.front().second);
-    out.files.emplace_back("charts/" + j.script_name, j.script);
-  }
+  append_chart_files(out.files, jobs);
   return out;
 }
 

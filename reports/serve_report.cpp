@@ -277,12 +277,6 @@ std::string metric_upper(SloMetric m) {
   return t;
 }
 
-GnuplotJob scatter_job(const ScatterChart& c) {
-  return {c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"};
-}
-GnuplotJob line_job(const LineChart& c) {
-  return {c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"};
-}
 
 std::string fmt_s(double seconds) {
   if (std::isnan(seconds)) return "—";
@@ -466,8 +460,8 @@ ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result,
   const std::vector<ScatterChart> latency = charts ? serve_latency_charts(result) : std::vector<ScatterChart>{};
   const std::vector<LineChart> timeline = charts ? serve_timeline_charts(result) : std::vector<LineChart>{};
   std::vector<GnuplotJob> jobs;
-  for (const ScatterChart& c : latency) jobs.push_back(scatter_job(c));
-  for (const LineChart& c : timeline) jobs.push_back(line_job(c));
+  for (const ScatterChart& c : latency) jobs.push_back(gnuplot_job(c));
+  for (const LineChart& c : timeline) jobs.push_back(gnuplot_job(c));
   ChartRendering rendered = render_charts(jobs, charts);
 
   ReportFiles out;
@@ -529,17 +523,14 @@ ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result,
   page.add_heading(2, "Summary", "summary");
   page.add_table(with_missing_as(summary_long_table(s), "—"));
   out.files.emplace_back("report.html", page.str());
-  for (const GnuplotJob& j : jobs) {
-    out.files.emplace_back("charts/" + j.inputs.front().first, j.inputs.front().second);
-    out.files.emplace_back("charts/" + j.script_name, j.script);
-  }
+  append_chart_files(out.files, jobs);
   return out;
 }
 
 ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<ServeSummary>& rows, bool charts) {
   const std::vector<ScatterChart> planned = charts ? serve_sweep_charts(rows) : std::vector<ScatterChart>{};
   std::vector<GnuplotJob> jobs;
-  for (const ScatterChart& c : planned) jobs.push_back(scatter_job(c));
+  for (const ScatterChart& c : planned) jobs.push_back(gnuplot_job(c));
   ChartRendering rendered = render_charts(jobs, charts);
   ReportFiles out;
   out.note = rendered.note;
@@ -577,10 +568,7 @@ ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<Se
   page.add_heading(2, "Points", "points");
   page.add_table(with_missing_as(throughput_latency_table(rows), "—"));
   out.files.emplace_back("report.html", page.str());
-  for (const GnuplotJob& j : jobs) {
-    out.files.emplace_back("charts/" + j.inputs.front().first, j.inputs.front().second);
-    out.files.emplace_back("charts/" + j.script_name, j.script);
-  }
+  append_chart_files(out.files, jobs);
   return out;
 }
 

@@ -360,7 +360,7 @@ ValidateReportFiles build_validate_report(const ValidationReport& report, bool c
   const std::vector<ScatterChart> planned = charts ? validation_charts(report) : std::vector<ScatterChart>{};
   std::vector<GnuplotJob> jobs;
   for (const ScatterChart& c : planned) {
-    jobs.push_back({c.name + ".gp", to_gnuplot(c, c.name + ".dat"), {{c.name + ".dat", to_dat(c)}}, c.name + ".svg"});
+    jobs.push_back(gnuplot_job(c));
   }
   ChartRendering rendered = render_charts(jobs, charts);
   std::vector<std::string> svgs = std::move(rendered.svgs);

@@ -383,7 +383,7 @@ ffn:
   CHECK(s.hardware[0].id == "h100-sxm");
   CHECK(s.hardware[1].id == "test-gpu");
   CHECK(s.tp == std::vector<int>{1, 8});
-  CHECK(s.batch == std::vector<int>{1, 2, 4});
+  CHECK(s.batch == std::vector<BatchChoice>{1, 2, 4});
   CHECK(s.context == std::vector<std::int64_t>{1024, 2048, 4096, 131072});
   CHECK(s.s_q == std::vector<int>{2});
   CHECK(s.precision.weights == Dtype::kFp8);

@@ -351,7 +351,7 @@ std::string sweep_headline_markdown(const SweepSpec& spec, const std::vector<Swe
     if (spec.models.size() > 1) md += fmt::format("### {}\n\n", spec.models[h.model].name);
     md += "| context | most concurrent | sequences | fastest per GPU at capacity | batch | tokens/s per GPU | "
           "tokens/s per user |";
-    md += priced ? " $ per 1M output tokens |\n" : "\n";
+    md += priced ? " USD per 1M output tokens |\n" : "\n";
     md += priced ? "|---|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|---|\n";
     for (const HeadlineRow& row : h.rows) {
       md += fmt::format("| {} |", context_tick(static_cast<double>(row.context)));

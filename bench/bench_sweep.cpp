@@ -59,7 +59,7 @@ int main() {
     for (const SweepPoint& p : points) sequences += p.batch;
   }
   std::sort(max_s.begin(), max_s.end());
-  fmt::print("batch max ({} points, {:.0f} sequences in all): median {:.1f} ms\n", sweep_size(spec), sequences,
-             max_s[3] * 1e3);
+  fmt::print("batch max ({} points, {:.0f} sequences in all): median {:.1f} ms\n", sweep_size(spec),
+             sequences, max_s[3] * 1e3);
   return 0;
 }

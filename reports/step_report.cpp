@@ -35,9 +35,10 @@ nlohmann::ordered_json or_null(const std::optional<DeploymentCost>& cost, double
 // cost.
 std::string cost_text(const StepTotals& t) {
   if (!t.cost) return "no price in the profile (price_per_gpu_hour)";
-  std::string s = fmt::format("{:.4g} USD per hour ({} GPU{} x {:g} USD per GPU-hour), {:.4g} USD per 1M output tokens",
-                              t.cost->usd_per_hour, t.gpus, t.gpus == 1 ? "" : "s", *t.price_per_gpu_hour,
-                              t.cost->usd_per_million_output_tokens);
+  std::string s =
+      fmt::format("{:.4g} USD per hour ({} GPU{} x {:g} USD per GPU-hour), {:.4g} USD per 1M output tokens",
+                  t.cost->usd_per_hour, t.gpus, t.gpus == 1 ? "" : "s", *t.price_per_gpu_hour,
+                  t.cost->usd_per_million_output_tokens);
   if (t.total_tokens_per_s != t.tokens_per_s)
     s += fmt::format(", {:.4g} per 1M tokens in total", t.cost->usd_per_million_total_tokens);
   return s;
@@ -132,30 +133,31 @@ nlohmann::ordered_json step_json(const StepResult& result) {
                    {"provenance", std::string(to_string(op.time.provenance))}});
   }
   j["ops"] = std::move(ops);
-  j["totals"] = {{"step_time_s", totals.step_time_s},
-                 {"attention_s", cost.attention_s},
-                 {"gemm_s", cost.gemm_s},
-                 {"communication_s", cost.communication_s},
-                 {"other_s", cost.other_s},
-                 {"flops", cost.flops},
-                 {"bytes", cost.bytes},
-                 {"tokens", cost.tokens},
-                 {"output_tokens", cost.output_tokens},
-                 {"tokens_per_s", totals.tokens_per_s},
-                 {"tokens_per_s_per_gpu", totals.tokens_per_s_per_gpu},
-                 {"tokens_per_s_per_user", totals.tokens_per_s_per_user},
-                 {"total_tokens_per_s", totals.total_tokens_per_s},
-                 {"gpus", totals.gpus},
-                 {"price_per_gpu_hour", or_null(totals.price_per_gpu_hour)},
-                 {"usd_per_hour", or_null(totals.cost, &DeploymentCost::usd_per_hour)},
-                 {"usd_per_million_output_tokens", or_null(totals.cost, &DeploymentCost::usd_per_million_output_tokens)},
-                 {"usd_per_million_total_tokens", or_null(totals.cost, &DeploymentCost::usd_per_million_total_tokens)},
-                 {"kv_bytes_per_token", totals.kv_bytes_per_token},
-                 {"kv_bytes_per_token_per_gpu", totals.kv_bytes_per_token_per_gpu},
-                 {"kv_capacity_tokens", totals.kv_capacity_tokens},
-                 {"max_concurrency", totals.max_concurrency},
-                 {"weight_bytes", totals.weight_bytes},
-                 {"weight_bytes_per_gpu", totals.weight_bytes_per_gpu}};
+  j["totals"] = {
+      {"step_time_s", totals.step_time_s},
+      {"attention_s", cost.attention_s},
+      {"gemm_s", cost.gemm_s},
+      {"communication_s", cost.communication_s},
+      {"other_s", cost.other_s},
+      {"flops", cost.flops},
+      {"bytes", cost.bytes},
+      {"tokens", cost.tokens},
+      {"output_tokens", cost.output_tokens},
+      {"tokens_per_s", totals.tokens_per_s},
+      {"tokens_per_s_per_gpu", totals.tokens_per_s_per_gpu},
+      {"tokens_per_s_per_user", totals.tokens_per_s_per_user},
+      {"total_tokens_per_s", totals.total_tokens_per_s},
+      {"gpus", totals.gpus},
+      {"price_per_gpu_hour", or_null(totals.price_per_gpu_hour)},
+      {"usd_per_hour", or_null(totals.cost, &DeploymentCost::usd_per_hour)},
+      {"usd_per_million_output_tokens", or_null(totals.cost, &DeploymentCost::usd_per_million_output_tokens)},
+      {"usd_per_million_total_tokens", or_null(totals.cost, &DeploymentCost::usd_per_million_total_tokens)},
+      {"kv_bytes_per_token", totals.kv_bytes_per_token},
+      {"kv_bytes_per_token_per_gpu", totals.kv_bytes_per_token_per_gpu},
+      {"kv_capacity_tokens", totals.kv_capacity_tokens},
+      {"max_concurrency", totals.max_concurrency},
+      {"weight_bytes", totals.weight_bytes},
+      {"weight_bytes_per_gpu", totals.weight_bytes_per_gpu}};
   nlohmann::ordered_json shares;
   for (const Provenance p : kProvenances) shares[std::string(to_string(p))] = cost.share(p);
   j["totals"]["time_share_by_provenance"] = std::move(shares);
@@ -184,10 +186,9 @@ std::string step_text(const StepResult& result, bool markdown) {
       "time comes from      {}\n",
       cost.step_time_s * 1e3, cost.attention_s * 1e3, cost.gemm_s * 1e3, cost.communication_s * 1e3,
       cost.other_s * 1e3, totals.tokens_per_s, totals.tokens_per_s_per_gpu, totals.tokens_per_s_per_user,
-      cost_text(totals),
-      format_bytes_binary(totals.kv_bytes_per_token), format_bytes_binary(totals.kv_bytes_per_token_per_gpu),
-      totals.kv_capacity_tokens, totals.kv_blocks, totals.block_size, totals.max_concurrency,
-      totals.longest_context, format_si(totals.weight_bytes, "B"),
+      cost_text(totals), format_bytes_binary(totals.kv_bytes_per_token),
+      format_bytes_binary(totals.kv_bytes_per_token_per_gpu), totals.kv_capacity_tokens, totals.kv_blocks,
+      totals.block_size, totals.max_concurrency, totals.longest_context, format_si(totals.weight_bytes, "B"),
       format_si(totals.weight_bytes_per_gpu, "B"), provenance_summary(cost));
   return out;
 }

@@ -37,11 +37,11 @@ struct StepInputs {
 /// The headline numbers of a step beside its StepCost. Base SI units.
 struct StepTotals {
   double step_time_s = 0;
-  double tokens_per_s = 0;                ///< output tokens/s of the TP group
-  double tokens_per_s_per_gpu = 0;        ///< tokens_per_s / tp
-  double tokens_per_s_per_user = 0;       ///< s_q / step time: one sequence's output tokens/s
-  double total_tokens_per_s = 0;          ///< every token the step processes, prompt and output, per second
-  int gpus = 1;                           ///< the replica's GPUs: tp (DP-attention splits sequences over them)
+  double tokens_per_s = 0;           ///< output tokens/s of the TP group
+  double tokens_per_s_per_gpu = 0;   ///< tokens_per_s / tp
+  double tokens_per_s_per_user = 0;  ///< s_q / step time: one sequence's output tokens/s
+  double total_tokens_per_s = 0;     ///< every token the step processes, prompt and output, per second
+  int gpus = 1;                      ///< the replica's GPUs: tp (DP-attention splits sequences over them)
   std::optional<double> price_per_gpu_hour;  ///< USD, from the profile; none when it has no price
   /// The replica's USD per hour and per 1M output (and total) tokens at this step's throughput; none
   /// without a price.
@@ -68,8 +68,8 @@ struct StepResult {
 /// `s_q` new tokens per sequence; max concurrency counted at `longest_context` tokens; the cost through
 /// deployment_cost when `price_per_gpu_hour` (USD) is given.
 [[nodiscard]] StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
-                                     const Precision& precision, int tp, int s_q, std::int64_t longest_context,
-                                     std::optional<double> price_per_gpu_hour);
+                                     const Precision& precision, int tp, int s_q,
+                                     std::int64_t longest_context, std::optional<double> price_per_gpu_hour);
 
 /// One row per op: op, class, count, flops, bytes (the collective's bytes for communication), intensity,
 /// time_us, share (of the step), bound, provenance.

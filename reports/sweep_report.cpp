@@ -114,7 +114,8 @@ std::vector<Column> sweep_columns() {
       {"hardware", "GPU profile id"},
       {"tp", "tensor-parallel degree"},
       {"dp_attention", "attention data-parallel over the TP ranks (true) or head-split (false)"},
-      {"batch", "sequences in the step (for batch max: the largest batch that fits at this point, 0 if none)"},
+      {"batch",
+       "sequences in the step (for batch max: the largest batch that fits at this point, 0 if none)"},
       {"batch_is_max", "true when the grid's `max` asked for this batch"},
       {"context", "tokens of context per sequence"},
       {"s_q", "new tokens per sequence per step"},
@@ -133,7 +134,8 @@ std::vector<Column> sweep_columns() {
       {"tokens_per_s_per_gpu", "output tokens/s per GPU"},
       {"tokens_per_s_per_user", "output tokens/s per sequence"},
       {"price_per_gpu_hour", "USD per GPU-hour from the GPU's profile; empty when it has none"},
-      {"usd_per_hour", "USD per hour of the replica's tp GPUs; empty without a price or when the status is not ok"},
+      {"usd_per_hour",
+       "USD per hour of the replica's tp GPUs; empty without a price or when the status is not ok"},
       {"usd_per_million_output_tokens", "USD per 1M output tokens at tokens_per_s; empty as usd_per_hour"},
       {"flops", "FLOPs of the step on one GPU"},
       {"bytes", "HBM bytes of the step on one GPU"},
@@ -349,8 +351,9 @@ std::string sweep_headline_markdown(const SweepSpec& spec, const std::vector<Swe
                "`batch:` to run every configuration full)");
   for (const SweepHeadline& h : headlines) {
     if (spec.models.size() > 1) md += fmt::format("### {}\n\n", spec.models[h.model].name);
-    md += "| context | most concurrent | sequences | fastest per GPU at capacity | batch | tokens/s per GPU | "
-          "tokens/s per user |";
+    md +=
+        "| context | most concurrent | sequences | fastest per GPU at capacity | batch | tokens/s per GPU | "
+        "tokens/s per user |";
     md += priced ? " USD per 1M output tokens |\n" : "\n";
     md += priced ? "|---|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|---|\n";
     for (const HeadlineRow& row : h.rows) {
@@ -366,7 +369,8 @@ std::string sweep_headline_markdown(const SweepSpec& spec, const std::vector<Swe
         md += fmt::format(" {} | {} | {} | {} |", layout_text(spec, p, several_s_q), p.batch,
                           short_number(p.tokens_per_s_per_gpu), short_number(p.tokens_per_s_per_user));
         if (priced)
-          md += p.cost ? fmt::format(" {} |", short_number(p.cost->usd_per_million_output_tokens)) : " no price |";
+          md += p.cost ? fmt::format(" {} |", short_number(p.cost->usd_per_million_output_tokens))
+                       : " no price |";
       } else {
         md += priced ? " nothing runs | - | - | - | - |" : " nothing runs | - | - | - |";
       }
@@ -422,10 +426,11 @@ std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<Swee
                           {groups, "context", "variant", "tokens_per_s_per_gpu", 1.0, "tokens/s per GPU", 4});
   if (std::any_of(spec.hardware.begin(), spec.hardware.end(),
                   [](const HardwareSpec& hw) { return hw.price_per_gpu_hour.has_value(); })) {
-    md += "## USD per 1M output tokens (the replica's GPUs at their profile's price; - : no price, or the "
-          "status is not ok)\n\n" +
-          pivot_to_markdown(table, {groups, "context", "variant", "usd_per_million_output_tokens", 1.0,
-                                    "USD per 1M output tokens", 4});
+    md +=
+        "## USD per 1M output tokens (the replica's GPUs at their profile's price; - : no price, or the "
+        "status is not ok)\n\n" +
+        pivot_to_markdown(table, {groups, "context", "variant", "usd_per_million_output_tokens", 1.0,
+                                  "USD per 1M output tokens", 4});
   }
   if (!at_max.rows().empty()) {
     md += "## Batch `max` (the sequences it ran: those that fit, within the step's token budget)\n\n" +
@@ -494,7 +499,8 @@ class ReportBuilder {
         max_batch_ = i;
       }
     }
-    std::stable_sort(batches_.begin(), batches_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(batches_.begin(), batches_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     batches_.erase(std::unique(batches_.begin(), batches_.end(),
                                [](const auto& a, const auto& b) { return a.first == b.first; }),
                    batches_.end());
@@ -573,13 +579,15 @@ class ReportBuilder {
         "batch fits in the KV cache; hollow markers: batch-exceeds-capacity, fewer sequences of that context "
         "fit than the batch (the step is costed anyway, as if it ran). Configurations that do not fit "
         "(does-not-fit: not one sequence; invalid) are not drawn: the box above names them and the tables "
-        "keep their rows. Throughput axes are linear from 0, time, capacity and cost axes logarithmic.{} Every "
+        "keep their rows. Throughput axes are linear from 0, time, capacity and cost axes logarithmic.{} "
+        "Every "
         "chart's data and gnuplot script are in charts/.",
         both_dp_ ? " and DP-attention setting (colour: variant; solid: DP-attention off, dashed: on)" : "",
-        max_batch_ ? " Batch max: at each context the largest batch that fits (the max concurrency, within the "
-                     "step's token budget), so it shrinks as context grows; \"At capacity\" compares every "
-                     "configuration that fits there."
-                   : ""));
+        max_batch_
+            ? " Batch max: at each context the largest batch that fits (the max concurrency, within the "
+              "step's token budget), so it shrinks as context grows; \"At capacity\" compares every "
+              "configuration that fits there."
+            : ""));
     if (groups_.size() > n_outer) {
       page.add_note(
           fmt::format("Charts for the first {} of {} (model, GPU, TP) groups; the tables below and sweep.csv "
@@ -635,10 +643,10 @@ class ReportBuilder {
         std::size_t k = 0;
         for (const std::size_t batch : batches) {
           for (const std::size_t s_q : s_qs) {
-            page.add_heading(3, spec_.batch[batch].is_max
-                                    ? fmt::format("batch max (at capacity), s_q {}", spec_.s_q[s_q])
-                                    : fmt::format("batch {}, s_q {}", spec_.batch[batch].sequences,
-                                                  spec_.s_q[s_q]));
+            page.add_heading(
+                3, spec_.batch[batch].is_max
+                       ? fmt::format("batch max (at capacity), s_q {}", spec_.s_q[s_q])
+                       : fmt::format("batch {}, s_q {}", spec_.batch[batch].sequences, spec_.s_q[s_q]));
             page.add_figures(figures(inner_charts[gi][k++], svgs));
           }
         }
@@ -869,8 +877,8 @@ class ReportBuilder {
     const std::string model = spec_.models[m].name;
     const std::string sq = s_qs_.size() > 1 ? fmt::format(", s_q {}", spec_.s_q[s_q_pos]) : "";
     const std::string base = file_stem(fmt::format("{}_at_capacity_sq{}", model, spec_.s_q[s_q_pos]));
-    const std::string legend =
-        fmt::format("Colour: variant, GPU and TP{}.", both_dp_ ? "; solid: DP-attention off, dashed: on" : "");
+    const std::string legend = fmt::format("Colour: variant, GPU and TP{}.",
+                                           both_dp_ ? "; solid: DP-attention off, dashed: on" : "");
     const auto chart_of = [&](const std::string& name, const std::string& title, const std::string& y_label,
                               bool log_y, bool priced_only, auto value) {
       LineChart chart = versus_context(base + name, title + sq, y_label, log_y);
@@ -884,32 +892,31 @@ class ReportBuilder {
       return chart;
     };
     const std::string what = fmt::format("{}{}", model, sq);
-    out.push_back(plan(chart_of("_tokens_per_s_per_gpu", "output tokens/s per GPU at capacity",
-                                "output tokens/s per GPU", false, false,
-                                [](const SweepPoint& p) { return p.tokens_per_s_per_gpu; }),
-                       fmt::format("{}: output tokens/s per GPU at capacity", what),
-                       fmt::format("Output tokens/s per GPU at capacity, {}: each configuration at batch max, the "
-                                   "largest batch that fits at that context; a line stops where not one "
-                                   "sequence fits. {}",
-                                   what, legend)));
-    out.push_back(plan(chart_of("_tokens_per_s_per_user", "output tokens/s per user at capacity",
-                                "output tokens/s per user", false, false,
-                                [](const SweepPoint& p) { return p.tokens_per_s_per_user; }),
-                       fmt::format("{}: output tokens/s per user at capacity", what),
-                       fmt::format("Output tokens/s per user (one sequence) at capacity, {}: what each of the "
-                                   "most users that fit sees. {}",
-                                   what, legend)));
+    out.push_back(plan(
+        chart_of("_tokens_per_s_per_gpu", "output tokens/s per GPU at capacity", "output tokens/s per GPU",
+                 false, false, [](const SweepPoint& p) { return p.tokens_per_s_per_gpu; }),
+        fmt::format("{}: output tokens/s per GPU at capacity", what),
+        fmt::format("Output tokens/s per GPU at capacity, {}: each configuration at batch max, the "
+                    "largest batch that fits at that context; a line stops where not one "
+                    "sequence fits. {}",
+                    what, legend)));
+    out.push_back(plan(
+        chart_of("_tokens_per_s_per_user", "output tokens/s per user at capacity", "output tokens/s per user",
+                 false, false, [](const SweepPoint& p) { return p.tokens_per_s_per_user; }),
+        fmt::format("{}: output tokens/s per user at capacity", what),
+        fmt::format("Output tokens/s per user (one sequence) at capacity, {}: what each of the "
+                    "most users that fit sees. {}",
+                    what, legend)));
     if (std::any_of(lines.begin(), lines.end(), [](const Line& l) { return l.priced; })) {
-      out.push_back(plan(chart_of("_usd_per_million_output_tokens", "USD per 1M output tokens at capacity",
-                                  "USD per 1M output tokens", true, true,
-                                  [](const SweepPoint& p) {
-                                    return p.cost ? p.cost->usd_per_million_output_tokens : kNaN;
-                                  }),
-                         fmt::format("{}: USD per 1M output tokens at capacity", what),
-                         fmt::format("USD per 1M output tokens at capacity (log scale), {}: the replica's GPUs at "
-                                     "their profile's price per GPU-hour over its output tokens at batch max; "
-                                     "GPUs without a price have no line. {}",
-                                     what, legend)));
+      out.push_back(plan(
+          chart_of("_usd_per_million_output_tokens", "USD per 1M output tokens at capacity",
+                   "USD per 1M output tokens", true, true,
+                   [](const SweepPoint& p) { return p.cost ? p.cost->usd_per_million_output_tokens : kNaN; }),
+          fmt::format("{}: USD per 1M output tokens at capacity", what),
+          fmt::format("USD per 1M output tokens at capacity (log scale), {}: the replica's GPUs at "
+                      "their profile's price per GPU-hour over its output tokens at batch max; "
+                      "GPUs without a price have no line. {}",
+                      what, legend)));
     }
     return out;
   }
@@ -947,10 +954,11 @@ class ReportBuilder {
     const std::string batch = spec_.batch[batch_pos].to_string();
     const int s_q = spec_.s_q[s_q_pos];
     const std::string shape = step_shape(batch_pos, s_q_pos);
-    const std::string full = spec_.batch[batch_pos].is_max
-                                 ? " Batch max: at each context the largest batch that fits (the max concurrency "
-                                   "chart, within the step's token budget), so it shrinks as context grows."
-                                 : "";
+    const std::string full =
+        spec_.batch[batch_pos].is_max
+            ? " Batch max: at each context the largest batch that fits (the max concurrency "
+              "chart, within the step's token budget), so it shrinks as context grows."
+            : "";
     const std::string what = fmt::format("{}, batch {}, s_q {}", describe(g), batch, s_q);
     const std::string base = fmt::format("{}_b{}_sq{}", stem(g), batch, s_q);
     std::vector<std::size_t> out;

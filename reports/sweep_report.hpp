@@ -39,7 +39,8 @@ namespace mlasim {
 /// its fastest at capacity with the batch, tokens/s per GPU, tokens/s per user and, when a GPU of the sweep
 /// has a price, USD per 1M output tokens ("no price" for one without); a paragraph says whether capacity
 /// is batch `max` or the largest batch of the grid that fits.
-[[nodiscard]] std::string sweep_headline_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points);
+[[nodiscard]] std::string sweep_headline_markdown(const SweepSpec& spec,
+                                                  const std::vector<SweepPoint>& points);
 
 /// summary.md: the title block, sweep_headline_markdown, configurations_that_do_not_fit as a list, then one
 /// Markdown table per group and quantity (status, step time, tokens/s per GPU, USD per 1M output tokens when

@@ -437,8 +437,9 @@ TEST_CASE("a sweep's bad entries are located in the sweep, errors inside a card 
 TEST_CASE("a sweep's batch grid takes `max`, alone or in the list, once") {
   ScratchDir dir;
   const auto batch_of = [&](const std::string& batch) {
-    const fs::path cfg = dir.write("b.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: " +
-                                                 batch + "\n  context: 4k\n");
+    const fs::path cfg =
+        dir.write("b.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: " + batch +
+                                "\n  context: 4k\n");
     return load_sweep_config(cfg).batch;
   };
   CHECK(batch_of("max") == std::vector<BatchChoice>{BatchChoice::max()});
@@ -457,19 +458,27 @@ TEST_CASE("a sweep's batch grid takes `max`, alone or in the list, once") {
 )");
   CHECK(error_of([&] { (void)load_sweep_config(misspelt); }) ==
         misspelt.string() +
-            ":4:18: error: sweep.batch[2]: unknown batch `maximum`; did you mean `max`? (valid: a count such as "
+            ":4:18: error: sweep.batch[2]: unknown batch `maximum`; did you mean `max`? (valid: a count such "
+            "as "
             "`32`, a range such as `1..256 x2`, or `max`, the largest batch that fits at each point)");
-  const fs::path capital = dir.write("c.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: MAX\n  context: 4k\n");
+  const fs::path capital = dir.write(
+      "c.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: MAX\n  context: 4k\n");
   CHECK_THAT(error_of([&] { (void)load_sweep_config(capital); }),
-             Catch::StartsWith(capital.string() + ":4:10: error: sweep.batch: unknown batch `MAX`; did you mean `max`?"));
-  const fs::path word = dir.write("w.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: lots\n  context: 4k\n");
+             Catch::StartsWith(capital.string() +
+                               ":4:10: error: sweep.batch: unknown batch `MAX`; did you mean `max`?"));
+  const fs::path word = dir.write(
+      "w.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: lots\n  context: 4k\n");
   CHECK_THAT(error_of([&] { (void)load_sweep_config(word); }),
              Catch::Contains("unknown batch `lots` (valid: a count") && !Catch::Contains("did you mean"));
-  const fs::path twice = dir.write("t.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: [max, 8, max]\n  context: 4k\n");
+  const fs::path twice = dir.write(
+      "t.yaml",
+      "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: [max, 8, max]\n  context: 4k\n");
   CHECK(error_of([&] { (void)load_sweep_config(twice); }) ==
         twice.string() + ":4:19: error: sweep.batch[2]: `max` is already in the grid");
-  const fs::path zero = dir.write("z.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: [0, max]\n  context: 4k\n");
-  CHECK_THAT(error_of([&] { (void)load_sweep_config(zero); }), Catch::Contains("values must be at least 1, got 0"));
+  const fs::path zero = dir.write(
+      "z.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: [0, max]\n  context: 4k\n");
+  CHECK_THAT(error_of([&] { (void)load_sweep_config(zero); }),
+             Catch::Contains("values must be at least 1, got 0"));
 }
 
 TEST_CASE("the example sweep configs in configs/ load") {

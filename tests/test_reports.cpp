@@ -527,8 +527,9 @@ TEST_CASE("a sweep's summary and page open with the headline; batch max has its 
   CHECK(md.find("\n## ") == md.find("\n## Headline: the best configuration at each context"));
   const std::string head = sweep_headline_markdown(spec, points);
   CHECK(md.find(head) != std::string::npos);
-  CHECK_THAT(head, Catch::Contains("| 128k | DeepSeek-V3 native on h200 TP 8 DP-attn | 24 | DeepSeek-V3 native on "
-                                   "h200 TP 8 DP-attn | 24 |"));
+  CHECK_THAT(head,
+             Catch::Contains("| 128k | DeepSeek-V3 native on h200 TP 8 DP-attn | 24 | DeepSeek-V3 native on "
+                             "h200 TP 8 DP-attn | 24 |"));
   CHECK(head.find("h100-sxm") == std::string::npos);  // never fits: never in the headline
   const std::string html = file_of(r, "report.html");
   const std::size_t headline = html.find("<h2>Headline: the best configuration at each context</h2>");
@@ -570,8 +571,9 @@ TEST_CASE("a sweep's summary and page open with the headline; batch max has its 
   const std::vector<SweepPoint> fixed = run_sweep(no_max);
   const SweepReport f = build_sweep_report(no_max, fixed, true);
   CHECK(file_of(f, "report.html").find("at-capacity") == std::string::npos);
-  CHECK_THAT(file_of(f, "summary.md"), Catch::Contains("at the largest batch of the grid that fits at that context "
-                                                       "(the grid has no `max`"));
+  CHECK_THAT(file_of(f, "summary.md"),
+             Catch::Contains("at the largest batch of the grid that fits at that context "
+                             "(the grid has no `max`"));
 }
 
 TEST_CASE("a step's cost: the replica's GPUs at the profile's price over its tokens, or no price") {
@@ -601,8 +603,9 @@ TEST_CASE("a step's cost: the replica's GPUs at the profile's price over its tok
   CHECK(j.at("usd_per_million_output_tokens").get<double>() == Approx(1.20178).epsilon(1e-4));
   CHECK(j.at("usd_per_million_total_tokens").get<double>() == Approx(1.20178).epsilon(1e-4));
   const std::string text = step_text(priced, false);
-  CHECK_THAT(text, Catch::Contains("cost                 43.26 USD per hour (8 GPUs x 5.408 USD per GPU-hour), "
-                                   "1.202 USD per 1M output tokens\n"));
+  CHECK_THAT(text,
+             Catch::Contains("cost                 43.26 USD per hour (8 GPUs x 5.408 USD per GPU-hour), "
+                             "1.202 USD per 1M output tokens\n"));
   CHECK_THAT(step_text(priced, true), Catch::Contains("1.202 USD per 1M output tokens"));
 
   StepResult unpriced = priced;

@@ -115,8 +115,7 @@ TEST_CASE("a sweep over dp_attention doubles the grid and shows MLA's capacity w
   auto concurrency = [&](const std::string& v, bool dp) {
     for (const SweepPoint& p : t) {
       if (spec.variants[p.variant].to_string() == v && p.dp_attention == dp &&
-          spec.hardware[p.hardware].id == "h200" && p.context == 32768 && p.batch == 1 &&
-          !p.batch_is_max) {
+          spec.hardware[p.hardware].id == "h200" && p.context == 32768 && p.batch == 1 && !p.batch_is_max) {
         return p.max_concurrency;
       }
     }
@@ -182,14 +181,15 @@ TEST_CASE("batch max is max_concurrency at the point's context: Llama-3-8B on on
   const double workspace = 8192.0 * (4 * 4096 + 2 * 14336) * 2 + 256.0 * 128256 * 4;
   CHECK(spec.hardware[0].hbm_bytes == 80e9);
   const double free_bytes = 0.9 * 80e9 - weights - workspace - 1024.0 * 1024 * 1024;  // 53,996,204,032 B
-  const auto blocks = static_cast<std::int64_t>(free_bytes / (16 * kv_per_token));     // 25,747
+  const auto blocks = static_cast<std::int64_t>(free_bytes / (16 * kv_per_token));    // 25,747
   CHECK(blocks == 25'747);
   // 4k: 256 blocks a sequence, 100 sequences; 8k: 50; 512k (32,768 blocks): not one.
   const std::int64_t expect[] = {blocks / 256, blocks / 512, 0};
   CHECK(expect[0] == 100);
 
   const std::vector<SweepPoint> points = run_sweep(spec);
-  const Capacity cap = compute_capacity(spec.models[0], spec.hardware[0], spec.precision, Parallelism{1, false});
+  const Capacity cap =
+      compute_capacity(spec.models[0], spec.hardware[0], spec.precision, Parallelism{1, false});
   for (std::size_t c = 0; c < spec.context.size(); ++c) {
     INFO(spec.context[c]);
     const SweepPoint& max = points[sweep_index(spec, 0, 0, 0, 0, 0, 1, c, 0)];
@@ -277,7 +277,9 @@ TEST_CASE("a sweep point's cost: the replica's GPUs at the profile's price over 
                     hour = table.column_index("usd_per_hour"),
                     million = table.column_index("usd_per_million_output_tokens");
   CHECK(million == table.column_index("tokens_per_s_per_user") + 3);  // beside the throughput
-  const auto number = [&](std::size_t row, std::size_t col) { return std::get<double>(table.rows()[row][col]); };
+  const auto number = [&](std::size_t row, std::size_t col) {
+    return std::get<double>(table.rows()[row][col]);
+  };
   CHECK(number(0, price) == 5.408);
   CHECK(number(0, hour) == Approx(43.264));
   CHECK(number(0, million) == Approx(per_million));
@@ -291,7 +293,8 @@ TEST_CASE("a sweep point's cost: the replica's GPUs at the profile's price over 
   const SweepReport report = build_sweep_report(spec, points, false);
   const std::string csv = report.files.at(0).second;
   REQUIRE(report.files.at(0).first == "sweep.csv");
-  const std::size_t row1 = csv.find('\n') + 1, row2 = csv.find('\n', row1) + 1, row3 = csv.find('\n', row2) + 1;
+  const std::size_t row1 = csv.find('\n') + 1, row2 = csv.find('\n', row1) + 1,
+                    row3 = csv.find('\n', row2) + 1;
   CHECK_THAT(csv.substr(row1, row2 - row1), Catch::Contains(",5.408,43.26"));
   CHECK_THAT(csv.substr(row2, row3 - row2), Catch::Contains(",5.408,,,"));
   CHECK_THAT(csv.substr(row3), Catch::Contains(",,,,"));
@@ -361,9 +364,11 @@ TEST_CASE("the headline picks, per context, the most concurrent layout and the f
         if (x.count("context") != context || x.text("status").rfind("invalid", 0) == 0) continue;
         if (x.count("max_concurrency") > 0 &&
             (!most || x.count("max_concurrency") > most->count("max_concurrency") ||
-             (x.count("max_concurrency") == most->count("max_concurrency") && x.count("tp") < most->count("tp"))))
+             (x.count("max_concurrency") == most->count("max_concurrency") &&
+              x.count("tp") < most->count("tp"))))
           most.emplace(x);
-        if (!fastest_any_status || x.number("tokens_per_s_per_gpu") > fastest_any_status->number("tokens_per_s_per_gpu"))
+        if (!fastest_any_status ||
+            x.number("tokens_per_s_per_gpu") > fastest_any_status->number("tokens_per_s_per_gpu"))
           fastest_any_status.emplace(x);
         if (x.text("status") != "ok") continue;
         if (with_max ? x.text("batch_is_max") == "true" : true) {
@@ -376,7 +381,8 @@ TEST_CASE("the headline picks, per context, the most concurrent layout and the f
         }
       }
       for (const auto& [layout, x] : capacity_row) {
-        if (!fastest || x.number("tokens_per_s_per_gpu") > fastest->number("tokens_per_s_per_gpu")) fastest.emplace(x);
+        if (!fastest || x.number("tokens_per_s_per_gpu") > fastest->number("tokens_per_s_per_gpu"))
+          fastest.emplace(x);
       }
       REQUIRE(most.has_value());
       REQUIRE(fastest.has_value());
@@ -391,13 +397,17 @@ TEST_CASE("the headline picks, per context, the most concurrent layout and the f
       CHECK(f.tokens_per_s_per_gpu == fastest->number("tokens_per_s_per_gpu"));
       // MQA caches an eighth of GQA-8's KV: it fits the most, on the larger GPU split over two.
       CHECK(most->layout() == "Llama-3-8B mqa on h200 TP 2");
-      // The test can fail: a costed point that does not fit (B200 16 GB at batch 64), or at 256k a batch beyond
-      // capacity, runs faster than the point at capacity.
+      // The test can fail: a costed point that does not fit (B200 16 GB at batch 64), or at 256k a batch
+      // beyond capacity, runs faster than the point at capacity.
       if (!with_max || context == 262144)
         CHECK(fastest_any_status->number("tokens_per_s_per_gpu") > f.tokens_per_s_per_gpu);
       CHECK(layout_text(spec, f, false).find("b200-16gb") == std::string::npos);
-      CHECK_THAT(md, Catch::Contains(fmt::format("| {} | {} | {} | {} | {} |", r == 0 ? "4k" : r == 1 ? "32k" : "256k",
-                                                 most->layout(), m.max_concurrency, fastest->layout(), f.batch)));
+      CHECK_THAT(md,
+                 Catch::Contains(fmt::format("| {} | {} | {} | {} | {} |",
+                                             r == 0   ? "4k"
+                                             : r == 1 ? "32k"
+                                                      : "256k",
+                                             most->layout(), m.max_concurrency, fastest->layout(), f.batch)));
     }
     CHECK_THAT(md, Catch::Contains(with_max ? "at batch `max`" : "the grid has no `max`"));
     CHECK_THAT(md, Catch::Contains("USD per 1M output tokens |"));  // H100 and H200 have a price

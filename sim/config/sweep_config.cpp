@@ -87,7 +87,8 @@ std::vector<BatchChoice> read_batch_grid(const YamlValue& v) {
     if (item.is_scalar()) {
       const std::string text = item.as_string();
       if (text == "max") {
-        if (std::find(out.begin(), out.end(), BatchChoice::max()) != out.end()) item.fail("`max` is already in the grid");
+        if (std::find(out.begin(), out.end(), BatchChoice::max()) != out.end())
+          item.fail("`max` is already in the grid");
         out.push_back(BatchChoice::max());
         continue;
       }
@@ -96,9 +97,10 @@ std::vector<BatchChoice> read_batch_grid(const YamlValue& v) {
         std::string lower = text;
         for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         const bool near_max = lower.starts_with("max") || closest_match(text, {"max"}).has_value();
-        item.fail(fmt::format("unknown batch `{}`{} (valid: a count such as `32`, a range such as `1..256 x2`, or "
-                              "`max`, the largest batch that fits at each point)",
-                              text, near_max ? "; did you mean `max`?" : ""));
+        item.fail(
+            fmt::format("unknown batch `{}`{} (valid: a count such as `32`, a range such as `1..256 x2`, or "
+                        "`max`, the largest batch that fits at each point)",
+                        text, near_max ? "; did you mean `max`?" : ""));
       }
     }
     for (const int n : read_int_grid(item)) out.emplace_back(n);

@@ -25,7 +25,9 @@ std::string_view to_string(PointStatus status) {
   return "?";
 }
 
-std::string BatchChoice::to_string() const { return is_max ? "max" : fmt::format("{}", sequences); }
+std::string BatchChoice::to_string() const {
+  return is_max ? "max" : fmt::format("{}", sequences);
+}
 
 namespace {
 
@@ -125,14 +127,15 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                   p.attention_bytes = 0;
                   p.attention_bound.reset();
                   if (invalid.empty() && p.batch == 0) {
-                    p.status = PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
+                    p.status =
+                        PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
                   } else if (invalid.empty()) {
                     shape.sequences.assign(static_cast<std::size_t>(p.batch),
                                            SequenceWork{context, s_q, false, true});
                     shape.parallel = parallel;
                     try {
                       cost = cost_step(build_step(model, shape), device, spec.precision, tp);
-                      p.status = conc == 0         ? PointStatus::kDoesNotFit
+                      p.status = conc == 0        ? PointStatus::kDoesNotFit
                                  : conc < p.batch ? PointStatus::kBatchExceedsCapacity
                                                   : PointStatus::kOk;
                       for (const TimedOp& op : cost.ops) {
@@ -184,12 +187,14 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
 
 std::vector<SweepHeadline> sweep_headline(const SweepSpec& spec, const std::vector<SweepPoint>& points) {
   if (points.size() != sweep_size(spec)) {
-    throw InternalError(fmt::format("sweep headline: {} points for a grid of {}", points.size(), sweep_size(spec)));
+    throw InternalError(
+        fmt::format("sweep headline: {} points for a grid of {}", points.size(), sweep_size(spec)));
   }
   std::vector<std::int64_t> contexts(spec.context.begin(), spec.context.end());
   std::sort(contexts.begin(), contexts.end());
   contexts.erase(std::unique(contexts.begin(), contexts.end()), contexts.end());
-  const bool at_max = std::any_of(spec.batch.begin(), spec.batch.end(), [](BatchChoice b) { return b.is_max; });
+  const bool at_max =
+      std::any_of(spec.batch.begin(), spec.batch.end(), [](BatchChoice b) { return b.is_max; });
 
   std::vector<SweepHeadline> out(spec.models.size());
   for (std::size_t m = 0; m < out.size(); ++m) {

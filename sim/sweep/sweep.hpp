@@ -23,7 +23,8 @@ namespace mlasim {
 
 /// One value of a sweep's batch axis: a number of sequences, or `max`: at each point the largest batch whose
 /// KV cache fits at that context (max_concurrency), within the scheduler's token budget
-/// (CapacityOptions::max_batched_tokens / s_q sequences). The sweep has no max_num_seqs: nothing else caps it.
+/// (CapacityOptions::max_batched_tokens / s_q sequences). The sweep has no max_num_seqs: nothing else caps
+/// it.
 struct BatchChoice {
   int sequences = 1;    ///< the batch when !is_max
   bool is_max = false;  ///< `max`: resolved at each point by run_sweep
@@ -50,7 +51,7 @@ struct SweepSpec {
   std::vector<HardwareSpec> hardware;
   std::vector<int> tp;                    ///< default {1}
   std::vector<bool> dp_attention{false};  ///< DP-attention off, on, or both
-  std::vector<BatchChoice> batch;  ///< counts and/or `max`
+  std::vector<BatchChoice> batch;         ///< counts and/or `max`
   std::vector<std::int64_t> context;
   std::vector<int> s_q;  ///< default {1}
   Precision precision;
@@ -66,7 +67,7 @@ enum class PointStatus {
   kBatchExceedsCapacity,  ///< at least one sequence fits, fewer than the batch; the step is costed anyway
   /// Not one sequence of this context fits; a batch of N is costed anyway, a `max` batch is not (batch 0).
   kDoesNotFit,
-  kInvalid,               ///< the model cannot run this way (tp does not divide the heads, ...): not costed
+  kInvalid,  ///< the model cannot run this way (tp does not divide the heads, ...): not costed
 };
 /// "ok", "batch-exceeds-capacity", "does-not-fit", "invalid".
 [[nodiscard]] std::string_view to_string(PointStatus status);

@@ -149,7 +149,7 @@ int cmd_step(const Args& args) {
                              weights,
                              kv,
                              std::string(to_string(mla_mode))};
-  result.totals = step_totals(cost, cap, model, precision, tp, s_q, longest);
+  result.totals = step_totals(cost, cap, model, precision, tp, s_q, longest, hw.price_per_gpu_hour);
   result.cost = std::move(cost);
   if (format == "json") {
     std::cout << step_json(result).dump(2) << "\n";

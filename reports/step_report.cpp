@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <vector>
 
 #include "models/workload.hpp"
@@ -21,15 +22,43 @@ std::string provenance_summary(const StepCost& cost) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
+// A JSON number, or null when there is none (no price) or it is NaN (no tokens).
+nlohmann::ordered_json or_null(std::optional<double> v) {
+  if (!v || std::isnan(*v)) return nullptr;
+  return *v;
+}
+nlohmann::ordered_json or_null(const std::optional<DeploymentCost>& cost, double DeploymentCost::*field) {
+  return cost ? or_null(std::optional<double>((*cost).*field)) : nlohmann::ordered_json(nullptr);
+}
+
+// "43.26 USD per hour (8 GPUs x 5.408 USD per GPU-hour), 1.202 USD per 1M output tokens", or why there is no
+// cost.
+std::string cost_text(const StepTotals& t) {
+  if (!t.cost) return "no price in the profile (price_per_gpu_hour)";
+  std::string s =
+      fmt::format("{:.4g} USD per hour ({} GPU{} x {:g} USD per GPU-hour), {:.4g} USD per 1M output tokens",
+                  t.cost->usd_per_hour, t.gpus, t.gpus == 1 ? "" : "s", *t.price_per_gpu_hour,
+                  t.cost->usd_per_million_output_tokens);
+  if (t.total_tokens_per_s != t.tokens_per_s)
+    s += fmt::format(", {:.4g} per 1M tokens in total", t.cost->usd_per_million_total_tokens);
+  return s;
+}
+
 }  // namespace
 
 StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
-                       const Precision& precision, int tp, int s_q, std::int64_t longest_context) {
+                       const Precision& precision, int tp, int s_q, std::int64_t longest_context,
+                       std::optional<double> price_per_gpu_hour) {
   StepTotals t;
   t.step_time_s = cost.step_time_s;
   t.tokens_per_s = double(cost.output_tokens) / cost.step_time_s;
   t.tokens_per_s_per_gpu = t.tokens_per_s / tp;
   t.tokens_per_s_per_user = double(s_q) / cost.step_time_s;
+  t.total_tokens_per_s = double(cost.tokens) / cost.step_time_s;
+  t.gpus = tp;
+  t.price_per_gpu_hour = price_per_gpu_hour;
+  if (price_per_gpu_hour)
+    t.cost = deployment_cost(tp, *price_per_gpu_hour, t.tokens_per_s, t.total_tokens_per_s);
   t.kv_bytes_per_token = kv_bytes_per_token(model, precision.kv_cache);
   t.kv_bytes_per_token_per_gpu = cap.kv_bytes_per_token_per_gpu;
   t.kv_capacity_tokens = cap.kv_capacity_tokens();
@@ -104,23 +133,31 @@ nlohmann::ordered_json step_json(const StepResult& result) {
                    {"provenance", std::string(to_string(op.time.provenance))}});
   }
   j["ops"] = std::move(ops);
-  j["totals"] = {{"step_time_s", totals.step_time_s},
-                 {"attention_s", cost.attention_s},
-                 {"gemm_s", cost.gemm_s},
-                 {"communication_s", cost.communication_s},
-                 {"other_s", cost.other_s},
-                 {"flops", cost.flops},
-                 {"bytes", cost.bytes},
-                 {"tokens", cost.tokens},
-                 {"output_tokens", cost.output_tokens},
-                 {"tokens_per_s", totals.tokens_per_s},
-                 {"tokens_per_s_per_gpu", totals.tokens_per_s_per_gpu},
-                 {"kv_bytes_per_token", totals.kv_bytes_per_token},
-                 {"kv_bytes_per_token_per_gpu", totals.kv_bytes_per_token_per_gpu},
-                 {"kv_capacity_tokens", totals.kv_capacity_tokens},
-                 {"max_concurrency", totals.max_concurrency},
-                 {"weight_bytes", totals.weight_bytes},
-                 {"weight_bytes_per_gpu", totals.weight_bytes_per_gpu}};
+  j["totals"] = {
+      {"step_time_s", totals.step_time_s},
+      {"attention_s", cost.attention_s},
+      {"gemm_s", cost.gemm_s},
+      {"communication_s", cost.communication_s},
+      {"other_s", cost.other_s},
+      {"flops", cost.flops},
+      {"bytes", cost.bytes},
+      {"tokens", cost.tokens},
+      {"output_tokens", cost.output_tokens},
+      {"tokens_per_s", totals.tokens_per_s},
+      {"tokens_per_s_per_gpu", totals.tokens_per_s_per_gpu},
+      {"tokens_per_s_per_user", totals.tokens_per_s_per_user},
+      {"total_tokens_per_s", totals.total_tokens_per_s},
+      {"gpus", totals.gpus},
+      {"price_per_gpu_hour", or_null(totals.price_per_gpu_hour)},
+      {"usd_per_hour", or_null(totals.cost, &DeploymentCost::usd_per_hour)},
+      {"usd_per_million_output_tokens", or_null(totals.cost, &DeploymentCost::usd_per_million_output_tokens)},
+      {"usd_per_million_total_tokens", or_null(totals.cost, &DeploymentCost::usd_per_million_total_tokens)},
+      {"kv_bytes_per_token", totals.kv_bytes_per_token},
+      {"kv_bytes_per_token_per_gpu", totals.kv_bytes_per_token_per_gpu},
+      {"kv_capacity_tokens", totals.kv_capacity_tokens},
+      {"max_concurrency", totals.max_concurrency},
+      {"weight_bytes", totals.weight_bytes},
+      {"weight_bytes_per_gpu", totals.weight_bytes_per_gpu}};
   nlohmann::ordered_json shares;
   for (const Provenance p : kProvenances) shares[std::string(to_string(p))] = cost.share(p);
   j["totals"]["time_share_by_provenance"] = std::move(shares);
@@ -141,6 +178,7 @@ std::string step_text(const StepResult& result, bool markdown) {
       "step time            {:.4g} ms (attention {:.3g} ms, GEMMs {:.3g} ms, communication {:.3g} ms, "
       "other {:.3g} ms)\n"
       "throughput           {:.5g} tokens/s ({:.5g} per GPU, {:.4g} per sequence)\n"
+      "cost                 {}\n"
       "KV cache per token   {} whole model, {} per GPU\n"
       "KV capacity          {} tokens in the replica ({} blocks of {})\n"
       "max concurrency      {} sequences at {} tokens\n"
@@ -148,9 +186,9 @@ std::string step_text(const StepResult& result, bool markdown) {
       "time comes from      {}\n",
       cost.step_time_s * 1e3, cost.attention_s * 1e3, cost.gemm_s * 1e3, cost.communication_s * 1e3,
       cost.other_s * 1e3, totals.tokens_per_s, totals.tokens_per_s_per_gpu, totals.tokens_per_s_per_user,
-      format_bytes_binary(totals.kv_bytes_per_token), format_bytes_binary(totals.kv_bytes_per_token_per_gpu),
-      totals.kv_capacity_tokens, totals.kv_blocks, totals.block_size, totals.max_concurrency,
-      totals.longest_context, format_si(totals.weight_bytes, "B"),
+      cost_text(totals), format_bytes_binary(totals.kv_bytes_per_token),
+      format_bytes_binary(totals.kv_bytes_per_token_per_gpu), totals.kv_capacity_tokens, totals.kv_blocks,
+      totals.block_size, totals.max_concurrency, totals.longest_context, format_si(totals.weight_bytes, "B"),
       format_si(totals.weight_bytes_per_gpu, "B"), provenance_summary(cost));
   return out;
 }

@@ -4,10 +4,12 @@
 /// rendering: same result, same bytes.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "models/model_spec.hpp"
 #include "models/precision.hpp"
+#include "sim/cost.hpp"
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/table.hpp"
@@ -35,9 +37,15 @@ struct StepInputs {
 /// The headline numbers of a step beside its StepCost. Base SI units.
 struct StepTotals {
   double step_time_s = 0;
-  double tokens_per_s = 0;                ///< output tokens/s of the TP group
-  double tokens_per_s_per_gpu = 0;        ///< tokens_per_s / tp
-  double tokens_per_s_per_user = 0;       ///< s_q / step time: one sequence's output tokens/s
+  double tokens_per_s = 0;           ///< output tokens/s of the TP group
+  double tokens_per_s_per_gpu = 0;   ///< tokens_per_s / tp
+  double tokens_per_s_per_user = 0;  ///< s_q / step time: one sequence's output tokens/s
+  double total_tokens_per_s = 0;     ///< every token the step processes, prompt and output, per second
+  int gpus = 1;                      ///< the replica's GPUs: tp (DP-attention splits sequences over them)
+  std::optional<double> price_per_gpu_hour;  ///< USD, from the profile; none when it has no price
+  /// The replica's USD per hour and per 1M output (and total) tokens at this step's throughput; none
+  /// without a price.
+  std::optional<DeploymentCost> cost;
   double kv_bytes_per_token = 0;          ///< all layers, whole model
   double kv_bytes_per_token_per_gpu = 0;  ///< held by one GPU
   std::int64_t kv_capacity_tokens = 0;    ///< in the replica (the TP group)
@@ -57,20 +65,23 @@ struct StepResult {
 };
 
 /// The totals of `cost` for `model` (already with its variant) on a replica of capacity `cap`, `tp` GPUs,
-/// `s_q` new tokens per sequence; max concurrency counted at `longest_context` tokens.
+/// `s_q` new tokens per sequence; max concurrency counted at `longest_context` tokens; the cost through
+/// deployment_cost when `price_per_gpu_hour` (USD) is given.
 [[nodiscard]] StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
                                      const Precision& precision, int tp, int s_q,
-                                     std::int64_t longest_context);
+                                     std::int64_t longest_context, std::optional<double> price_per_gpu_hour);
 
 /// One row per op: op, class, count, flops, bytes (the collective's bytes for communication), intensity,
 /// time_us, share (of the step), bound, provenance.
 [[nodiscard]] Table step_ops_table(const StepCost& cost);
 
-/// {inputs, ops (every field of each op, SI units), totals (with time_share_by_provenance)}.
+/// {inputs, ops (every field of each op, SI units), totals (with time_share_by_provenance)}. The totals'
+/// price_per_gpu_hour, usd_per_hour, usd_per_million_output_tokens and usd_per_million_total_tokens are null
+/// without a price.
 [[nodiscard]] nlohmann::ordered_json step_json(const StepResult& result);
 
 /// For a terminal: a header line, the ops table (fixed-width text, or Markdown with a `###` header), then
-/// the totals, one line each.
+/// the totals, one line each; the cost line says "no price in the profile" when there is none.
 [[nodiscard]] std::string step_text(const StepResult& result, bool markdown);
 
 }  // namespace mlasim

@@ -58,6 +58,11 @@ std::string file_stem(const std::string& s) {
   return out;
 }
 
+// A number for a headline cell: whole above 1000, else three significant digits (2535, 20.1, 0.601).
+std::string short_number(double v) {
+  return std::fabs(v) >= 1000.0 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
+}
+
 std::string list_text(const std::vector<std::int64_t>& v) {
   return fmt::format("{}", fmt::join(v, ", "));
 }
@@ -109,7 +114,9 @@ std::vector<Column> sweep_columns() {
       {"hardware", "GPU profile id"},
       {"tp", "tensor-parallel degree"},
       {"dp_attention", "attention data-parallel over the TP ranks (true) or head-split (false)"},
-      {"batch", "sequences in the step"},
+      {"batch",
+       "sequences in the step (for batch max: the largest batch that fits at this point, 0 if none)"},
+      {"batch_is_max", "true when the grid's `max` asked for this batch"},
       {"context", "tokens of context per sequence"},
       {"s_q", "new tokens per sequence per step"},
       {"weights_dtype", ""},
@@ -126,6 +133,10 @@ std::vector<Column> sweep_columns() {
       {"tokens_per_s", "output tokens/s of the TP group"},
       {"tokens_per_s_per_gpu", "output tokens/s per GPU"},
       {"tokens_per_s_per_user", "output tokens/s per sequence"},
+      {"price_per_gpu_hour", "USD per GPU-hour from the GPU's profile; empty when it has none"},
+      {"usd_per_hour",
+       "USD per hour of the replica's tp GPUs; empty without a price or when the status is not ok"},
+      {"usd_per_million_output_tokens", "USD per 1M output tokens at tokens_per_s; empty as usd_per_hour"},
       {"flops", "FLOPs of the step on one GPU"},
       {"bytes", "HBM bytes of the step on one GPU"},
       {"attention_flops", ""},
@@ -156,6 +167,8 @@ Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points) 
   const std::string launch(to_string(spec.launch));
   std::vector<std::string> variants;
   for (const VariantSpec& v : spec.variants) variants.push_back(v.to_string());
+  std::vector<double> prices;
+  for (const HardwareSpec& hw : spec.hardware) prices.push_back(hw.price_per_gpu_hour.value_or(kNaN));
   for (const SweepPoint& p : points) {
     table.add_row({spec.models.at(p.model).name,
                    variants.at(p.variant),
@@ -164,6 +177,7 @@ Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points) 
                    std::int64_t{p.tp},
                    std::string(p.dp_attention ? "true" : "false"),
                    std::int64_t{p.batch},
+                   std::string(p.batch_is_max ? "true" : "false"),
                    p.context,
                    std::int64_t{p.s_q},
                    weights_dtype,
@@ -180,6 +194,9 @@ Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points) 
                    p.tokens_per_s,
                    p.tokens_per_s_per_gpu,
                    p.tokens_per_s_per_user,
+                   prices[p.hardware],
+                   p.cost ? p.cost->usd_per_hour : kNaN,
+                   p.cost ? p.cost->usd_per_million_output_tokens : kNaN,
                    p.flops,
                    p.bytes,
                    p.attention_flops,
@@ -310,18 +327,86 @@ std::vector<std::string> configurations_that_do_not_fit(const SweepSpec& spec,
   return lines;
 }
 
+std::string layout_text(const SweepSpec& spec, const SweepPoint& p, bool with_s_q) {
+  std::string s = fmt::format("{} {} on {} TP {}{}", spec.models.at(p.model).name,
+                              spec.variants.at(p.variant).to_string(), spec.hardware.at(p.hardware).id, p.tp,
+                              p.dp_attention ? " DP-attn" : "");
+  if (with_s_q) s += fmt::format(", s_q {}", p.s_q);
+  return s;
+}
+
+std::string sweep_headline_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points) {
+  const std::vector<SweepHeadline> headlines = sweep_headline(spec, points);
+  const bool priced = std::any_of(spec.hardware.begin(), spec.hardware.end(),
+                                  [](const HardwareSpec& hw) { return hw.price_per_gpu_hour.has_value(); });
+  const bool several_s_q = spec.s_q.size() > 1;
+  const bool at_max = !headlines.empty() && headlines.front().at_max;
+  std::string md = "## Headline: the best configuration at each context\n\n";
+  md += fmt::format(
+      "Most concurrent: the most sequences of that context whose KV cache fits in one replica (its TP GPUs). "
+      "Fastest at capacity: the most output tokens/s per GPU {}. Configurations that do not fit are left "
+      "out.\n\n",
+      at_max ? "at batch `max`, the largest batch that fits at that context"
+             : "at the largest batch of the grid that fits at that context (the grid has no `max`: add it to "
+               "`batch:` to run every configuration full)");
+  for (const SweepHeadline& h : headlines) {
+    if (spec.models.size() > 1) md += fmt::format("### {}\n\n", spec.models[h.model].name);
+    md +=
+        "| context | most concurrent | sequences | fastest per GPU at capacity | batch | tokens/s per GPU | "
+        "tokens/s per user |";
+    md += priced ? " USD per 1M output tokens |\n" : "\n";
+    md += priced ? "|---|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|---|---|\n";
+    for (const HeadlineRow& row : h.rows) {
+      md += fmt::format("| {} |", context_tick(static_cast<double>(row.context)));
+      if (row.most_concurrent) {
+        const SweepPoint& p = points[*row.most_concurrent];
+        md += fmt::format(" {} | {} |", layout_text(spec, p, false), p.max_concurrency);
+      } else {
+        md += " nothing fits | - |";
+      }
+      if (row.fastest_at_capacity) {
+        const SweepPoint& p = points[*row.fastest_at_capacity];
+        md += fmt::format(" {} | {} | {} | {} |", layout_text(spec, p, several_s_q), p.batch,
+                          short_number(p.tokens_per_s_per_gpu), short_number(p.tokens_per_s_per_user));
+        if (priced)
+          md += p.cost ? fmt::format(" {} |", short_number(p.cost->usd_per_million_output_tokens))
+                       : " no price |";
+      } else {
+        md += priced ? " nothing runs | - | - | - | - |" : " nothing runs | - | - | - |";
+      }
+      md += "\n";
+    }
+    md += "\n";
+  }
+  return md;
+}
+
 std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points,
-                                   const Table& table) {
+                                   const Table& table_in) {
   std::string md = fmt::format(
       "# Sweep: {}\n\nConfig: `{}`. {} points; device mode {}, weights {}, KV cache {}.\n"
       "One table per model, GPU, TP, DP-attention, batch and s_q; columns are attention variants.\n\n",
-      spec.name, spec.source, table.rows().size(), to_string(spec.device_mode),
+      spec.name, spec.source, table_in.rows().size(), to_string(spec.device_mode),
       to_string(spec.precision.weights), to_string(spec.precision.kv_cache));
+  md += sweep_headline_markdown(spec, points);
   const std::vector<std::string> off = configurations_that_do_not_fit(spec, points);
   if (!off.empty()) {
     md += fmt::format("**{}** ({})\n\n", kNotChartedTitle, kNotChartedWhy);
     for (const std::string& line : off) md += "- " + line + "\n";
     md += "\n";
+  }
+  // The pivots group a `max` batch as "max" (its resolved batch differs from cell to cell) and show a
+  // missing number (a cost without a price) as "-".
+  const std::size_t batch_col = table_in.column_index("batch");
+  const std::size_t is_max_col = table_in.column_index("batch_is_max");
+  Table table(table_in.columns()), at_max(table_in.columns());
+  table.reserve(table_in.rows().size());
+  const Table shown = with_missing_as(table_in, "-");
+  for (std::vector<Cell> row : shown.rows()) {
+    const bool is_max = std::get<std::string>(row[is_max_col]) == "true";
+    if (is_max) at_max.add_row(row);
+    if (is_max) row[batch_col] = std::string("max");
+    table.add_row(std::move(row));
   }
   const std::vector<std::string> groups{"model", "hardware", "tp", "dp_attention", "batch", "s_q"};
   md +=
@@ -339,6 +424,24 @@ std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<Swee
   md += "## Output tokens/s per GPU\n\n" +
         pivot_to_markdown(table,
                           {groups, "context", "variant", "tokens_per_s_per_gpu", 1.0, "tokens/s per GPU", 4});
+  if (std::any_of(spec.hardware.begin(), spec.hardware.end(),
+                  [](const HardwareSpec& hw) { return hw.price_per_gpu_hour.has_value(); })) {
+    md +=
+        "## USD per 1M output tokens (the replica's GPUs at their profile's price; - : no price, or the "
+        "status is not ok)\n\n" +
+        pivot_to_markdown(table, {groups, "context", "variant", "usd_per_million_output_tokens", 1.0,
+                                  "USD per 1M output tokens", 4});
+  }
+  if (!at_max.rows().empty()) {
+    md += "## Batch `max` (the sequences it ran: those that fit, within the step's token budget)\n\n" +
+          pivot_to_markdown(at_max, {{"model", "hardware", "tp", "dp_attention", "s_q"},
+                                     "context",
+                                     "variant",
+                                     "batch",
+                                     1.0,
+                                     "batch max",
+                                     6});
+  }
   md += "## Max concurrency (sequences that fit in the KV cache)\n\n" +
         pivot_to_markdown(table, {{"model", "hardware", "tp", "dp_attention"},
                                   "context",
@@ -388,7 +491,19 @@ class ReportBuilder {
       for (std::size_t d = 0; d < spec.dp_attention.size(); ++d) lines_.push_back({v, d});
     }
     both_dp_ = spec.dp_attention.size() > 1;
-    batches_ = sorted_axis(spec.batch);
+    std::vector<std::int64_t> counts;  // the batch axis's counts; `max` stands apart, charted last
+    for (std::size_t i = 0; i < spec.batch.size(); ++i) {
+      if (!spec.batch[i].is_max) {
+        batches_.emplace_back(spec.batch[i].sequences, i);
+      } else if (!max_batch_) {
+        max_batch_ = i;
+      }
+    }
+    std::stable_sort(batches_.begin(), batches_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    batches_.erase(std::unique(batches_.begin(), batches_.end(),
+                               [](const auto& a, const auto& b) { return a.first == b.first; }),
+                   batches_.end());
     s_qs_ = sorted_axis(spec.s_q);
     contexts_ = sorted_axis(spec.context);
     for (const auto& [c, i] : contexts_) {
@@ -401,14 +516,23 @@ class ReportBuilder {
     HtmlPage page(fmt::format("mlasim sweep: {}", spec_.name));
     page.add_heading(1, fmt::format("Sweep: {}", spec_.name));
     page.add_facts(header_facts());
+    page.add_markdown(sweep_headline_markdown(spec_, points_));
     const std::vector<std::string> off = configurations_that_do_not_fit(spec_, points_);
     if (!off.empty()) page.add_banner(fmt::format("{} ({})", kNotChartedTitle, kNotChartedWhy), off);
 
     // Plan every chart first, so that one gnuplot pass renders them all and the page knows what it got.
     const std::size_t n_outer = std::min(groups_.size(), kMaxOuterGroups);
-    const std::vector<std::size_t> batches = shown_positions(batches_), s_qs = shown_positions(s_qs_);
+    std::vector<std::size_t> batches = shown_positions(batches_);
+    const std::vector<std::size_t> s_qs = shown_positions(s_qs_);
+    if (max_batch_) batches.push_back(*max_batch_);
     std::vector<std::vector<std::size_t>> outer_charts(n_outer);
     std::vector<std::vector<std::vector<std::size_t>>> inner_charts(n_outer);
+    std::vector<std::vector<std::size_t>> overview_charts;  // per model and s_q shown: at capacity
+    if (charts && max_batch_) {
+      for (std::size_t m = 0; m < spec_.models.size(); ++m) {
+        for (const std::size_t s_q : s_qs) overview_charts.push_back(plan_at_capacity_charts(m, s_q));
+      }
+    }
     if (charts) {
       for (std::size_t gi = 0; gi < n_outer; ++gi) {
         if (!has_charted_point(groups_[gi])) continue;
@@ -455,9 +579,15 @@ class ReportBuilder {
         "batch fits in the KV cache; hollow markers: batch-exceeds-capacity, fewer sequences of that context "
         "fit than the batch (the step is costed anyway, as if it ran). Configurations that do not fit "
         "(does-not-fit: not one sequence; invalid) are not drawn: the box above names them and the tables "
-        "keep their rows. Throughput axes are linear from 0, time and capacity axes logarithmic. Every "
+        "keep their rows. Throughput axes are linear from 0, time, capacity and cost axes logarithmic.{} "
+        "Every "
         "chart's data and gnuplot script are in charts/.",
-        both_dp_ ? " and DP-attention setting (colour: variant; solid: DP-attention off, dashed: on)" : ""));
+        both_dp_ ? " and DP-attention setting (colour: variant; solid: DP-attention off, dashed: on)" : "",
+        max_batch_
+            ? " Batch max: at each context the largest batch that fits (the max concurrency, within the "
+              "step's token budget), so it shrinks as context grows; \"At capacity\" compares every "
+              "configuration that fits there."
+            : ""));
     if (groups_.size() > n_outer) {
       page.add_note(
           fmt::format("Charts for the first {} of {} (model, GPU, TP) groups; the tables below and sweep.csv "
@@ -468,10 +598,29 @@ class ReportBuilder {
     if (charts) {
       page.add_heading(2, "Charts", "charts");
       std::vector<std::pair<std::string, std::string>> links;
+      if (max_batch_) links.emplace_back("At capacity (batch max)", "at-capacity");
       for (std::size_t gi = 0; gi < n_outer; ++gi) links.emplace_back(describe(groups_[gi]), anchor(gi));
       links.emplace_back("Tables", "tables");
       page.add_links(links);
+      if (max_batch_) {
+        page.add_heading(2, "At capacity (batch max)", "at-capacity");
+        std::size_t k = 0;
+        for (std::size_t m = 0; m < spec_.models.size(); ++m) {
+          for (const std::size_t s_q : s_qs) {
+            if (spec_.models.size() > 1 || s_qs.size() > 1) {
+              page.add_heading(3, s_qs_.size() > 1
+                                      ? fmt::format("{}, s_q {}", spec_.models[m].name, spec_.s_q[s_q])
+                                      : spec_.models[m].name);
+            }
+            if (overview_charts[k].empty()) {
+              page.add_note("Nothing to chart: no configuration of this model fits at any context.");
+            }
+            page.add_figures(figures(overview_charts[k++], svgs));
+          }
+        }
+      }
       const std::vector<std::int64_t> all_batches = values(batches_), all_s_qs = values(s_qs_);
+      const std::size_t batches_shown = shown_positions(batches_).size();
       for (std::size_t gi = 0; gi < n_outer; ++gi) {
         const OuterGroup& g = groups_[gi];
         page.add_heading(2, describe(g), anchor(gi));
@@ -480,7 +629,7 @@ class ReportBuilder {
               "Nothing to chart: no configuration of this group runs and fits (see the box at the top).");
           continue;
         }
-        if (batches.size() < all_batches.size()) {
+        if (batches_shown < all_batches.size()) {
           page.add_note(
               fmt::format("Showing batch {} of the {} batch sizes swept ({}): the smallest, a middle "
                           "and the largest.",
@@ -494,7 +643,10 @@ class ReportBuilder {
         std::size_t k = 0;
         for (const std::size_t batch : batches) {
           for (const std::size_t s_q : s_qs) {
-            page.add_heading(3, fmt::format("batch {}, s_q {}", spec_.batch[batch], spec_.s_q[s_q]));
+            page.add_heading(
+                3, spec_.batch[batch].is_max
+                       ? fmt::format("batch max (at capacity), s_q {}", spec_.s_q[s_q])
+                       : fmt::format("batch {}, s_q {}", spec_.batch[batch].sequences, spec_.s_q[s_q]));
             page.add_figures(figures(inner_charts[gi][k++], svgs));
           }
         }
@@ -502,8 +654,8 @@ class ReportBuilder {
     }
 
     page.add_heading(2, "Tables", "tables");
-    // summary.md's tables; its title block (and its list of what does not fit) repeats the header above.
-    const std::size_t first_section = summary_markdown.find("\n## ");
+    // summary.md's tables; its title block, headline and list of what does not fit are at the top already.
+    const std::size_t first_section = summary_markdown.find("\n## Status");
     page.add_markdown(
         first_section == std::string::npos ? summary_markdown : summary_markdown.substr(first_section + 1),
         1);
@@ -600,7 +752,7 @@ class ReportBuilder {
         {"hardware", fmt::format("{}", fmt::join(hw, ", "))},
         {"TP", fmt::format("{}", fmt::join(spec_.tp, ", "))},
         {"DP-attention", fmt::format("{}", fmt::join(dp, ", "))},
-        {"batch", fmt::format("{}", fmt::join(spec_.batch, ", "))},
+        {"batch", batch_list_text()},
         {"context", fmt::format("{} values, {} to {} tokens", spec_.context.size(),
                                 context_tick(static_cast<double>(spec_.context.front())),
                                 context_tick(static_cast<double>(spec_.context.back())))},
@@ -667,17 +819,112 @@ class ReportBuilder {
 
   // "batch 32" (and ", s_q 2" when the sweep has several s_q): what the inner charts' titles add.
   std::string step_shape(std::size_t batch, std::size_t s_q) const {
-    return s_qs_.size() > 1 ? fmt::format("batch {}, s_q {}", spec_.batch[batch], spec_.s_q[s_q])
-                            : fmt::format("batch {}", spec_.batch[batch]);
+    return s_qs_.size() > 1 ? fmt::format("batch {}, s_q {}", spec_.batch[batch].to_string(), spec_.s_q[s_q])
+                            : fmt::format("batch {}", spec_.batch[batch].to_string());
+  }
+
+  std::string batch_list_text() const {
+    std::vector<std::string> parts;
+    for (const BatchChoice& b : spec_.batch) {
+      parts.push_back(b.is_max ? "max (the largest batch that fits at each point)" : b.to_string());
+    }
+    return fmt::format("{}", fmt::join(parts, ", "));
   }
 
   std::string line_legend() const {
     return both_dp_ ? " Colour: variant; solid: DP-attention off, dashed: DP-attention on." : "";
   }
 
+  // "At capacity": every configuration (variant, GPU, TP, DP-attention) of model `m` at batch max, one line
+  // each: output tokens/s per GPU and per user, and USD per 1M output tokens for the priced GPUs. A
+  // configuration that fits at no context has no line.
+  std::vector<std::size_t> plan_at_capacity_charts(std::size_t m, std::size_t s_q_pos) {
+    struct Line {
+      Series series;
+      std::vector<const SweepPoint*> points;  // per context (sorted); null where the max batch does not run
+      bool priced = false;
+    };
+    std::vector<Line> lines;
+    std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> colours;  // (variant, GPU, TP) seen
+    for (std::size_t v = 0; v < spec_.variants.size(); ++v) {
+      for (std::size_t h = 0; h < spec_.hardware.size(); ++h) {
+        for (std::size_t t = 0; t < spec_.tp.size(); ++t) {
+          for (std::size_t d = 0; d < spec_.dp_attention.size(); ++d) {
+            Line line;
+            bool any = false;
+            for (const auto& [context, c] : contexts_) {
+              const SweepPoint& p = points_[sweep_index(spec_, m, v, h, t, d, *max_batch_, c, s_q_pos)];
+              const bool runs = p.status == PointStatus::kOk;
+              line.points.push_back(runs ? &p : nullptr);
+              any = any || runs;
+            }
+            if (!any) continue;
+            const auto key = std::make_tuple(v, h, std::size_t(spec_.tp[t]));
+            auto it = std::find(colours.begin(), colours.end(), key);
+            if (it == colours.end()) it = colours.insert(colours.end(), key);
+            line.series.color = static_cast<int>(it - colours.begin());
+            line.series.dashed = both_dp_ && spec_.dp_attention[d];
+            line.series.title = fmt::format("{} on {} TP {}{}", variant_names_[v], spec_.hardware[h].id,
+                                            spec_.tp[t], spec_.dp_attention[d] ? " DP-attn" : "");
+            line.priced = spec_.hardware[h].price_per_gpu_hour.has_value();
+            lines.push_back(std::move(line));
+          }
+        }
+      }
+    }
+    std::vector<std::size_t> out;
+    if (lines.empty()) return out;
+    const std::string model = spec_.models[m].name;
+    const std::string sq = s_qs_.size() > 1 ? fmt::format(", s_q {}", spec_.s_q[s_q_pos]) : "";
+    const std::string base = file_stem(fmt::format("{}_at_capacity_sq{}", model, spec_.s_q[s_q_pos]));
+    const std::string legend = fmt::format("Colour: variant, GPU and TP{}.",
+                                           both_dp_ ? "; solid: DP-attention off, dashed: on" : "");
+    const auto chart_of = [&](const std::string& name, const std::string& title, const std::string& y_label,
+                              bool log_y, bool priced_only, auto value) {
+      LineChart chart = versus_context(base + name, title + sq, y_label, log_y);
+      for (const Line& line : lines) {
+        if (priced_only && !line.priced) continue;
+        Series s = line.series;
+        for (const SweepPoint* p : line.points) s.y.push_back(p != nullptr ? value(*p) : kNaN);
+        chart.series.push_back(std::move(s));
+      }
+      if (log_y) set_log_y_ticks(chart);
+      return chart;
+    };
+    const std::string what = fmt::format("{}{}", model, sq);
+    out.push_back(plan(
+        chart_of("_tokens_per_s_per_gpu", "output tokens/s per GPU at capacity", "output tokens/s per GPU",
+                 false, false, [](const SweepPoint& p) { return p.tokens_per_s_per_gpu; }),
+        fmt::format("{}: output tokens/s per GPU at capacity", what),
+        fmt::format("Output tokens/s per GPU at capacity, {}: each configuration at batch max, the "
+                    "largest batch that fits at that context; a line stops where not one "
+                    "sequence fits. {}",
+                    what, legend)));
+    out.push_back(plan(
+        chart_of("_tokens_per_s_per_user", "output tokens/s per user at capacity", "output tokens/s per user",
+                 false, false, [](const SweepPoint& p) { return p.tokens_per_s_per_user; }),
+        fmt::format("{}: output tokens/s per user at capacity", what),
+        fmt::format("Output tokens/s per user (one sequence) at capacity, {}: what each of the "
+                    "most users that fit sees. {}",
+                    what, legend)));
+    if (std::any_of(lines.begin(), lines.end(), [](const Line& l) { return l.priced; })) {
+      out.push_back(plan(
+          chart_of("_usd_per_million_output_tokens", "USD per 1M output tokens at capacity",
+                   "USD per 1M output tokens", true, true,
+                   [](const SweepPoint& p) { return p.cost ? p.cost->usd_per_million_output_tokens : kNaN; }),
+          fmt::format("{}: USD per 1M output tokens at capacity", what),
+          fmt::format("USD per 1M output tokens at capacity (log scale), {}: the replica's GPUs at "
+                      "their profile's price per GPU-hour over its output tokens at batch max; "
+                      "GPUs without a price have no line. {}",
+                      what, legend)));
+    }
+    return out;
+  }
+
   std::vector<std::size_t> plan_capacity_charts(const OuterGroup& g) {
     // Capacity does not depend on the batch: read it at the smallest batch and s_q.
-    const std::size_t batch = batches_.front().second, s_q = s_qs_.front().second;
+    const std::size_t batch = batches_.empty() ? *max_batch_ : batches_.front().second;
+    const std::size_t s_q = s_qs_.front().second;
     const std::string what = describe(g);
     std::vector<std::size_t> out;
     LineChart conc = versus_context(stem(g) + "_max_concurrency", "max concurrency",
@@ -704,8 +951,14 @@ class ReportBuilder {
   }
 
   std::vector<std::size_t> plan_step_charts(const OuterGroup& g, std::size_t batch_pos, std::size_t s_q_pos) {
-    const int batch = spec_.batch[batch_pos], s_q = spec_.s_q[s_q_pos];
+    const std::string batch = spec_.batch[batch_pos].to_string();
+    const int s_q = spec_.s_q[s_q_pos];
     const std::string shape = step_shape(batch_pos, s_q_pos);
+    const std::string full =
+        spec_.batch[batch_pos].is_max
+            ? " Batch max: at each context the largest batch that fits (the max concurrency "
+              "chart, within the step's token budget), so it shrinks as context grows."
+            : "";
     const std::string what = fmt::format("{}, batch {}, s_q {}", describe(g), batch, s_q);
     const std::string base = fmt::format("{}_b{}_sq{}", stem(g), batch, s_q);
     std::vector<std::size_t> out;
@@ -718,8 +971,8 @@ class ReportBuilder {
     out.push_back(
         plan(step, fmt::format("{}: step time", what),
              fmt::format("Time per decode step, ms (log scale), {}. The split by op class is in the "
-                         "stacked charts below.{}",
-                         what, line_legend())));
+                         "stacked charts below.{}{}",
+                         what, full, line_legend())));
 
     LineChart per_gpu = versus_context(base + "_tokens_per_s_per_gpu", "output tokens/s per GPU, " + shape,
                                        "output tokens/s per GPU", false);
@@ -728,16 +981,16 @@ class ReportBuilder {
     out.push_back(
         plan(per_gpu, fmt::format("{}: output tokens/s per GPU", what),
              fmt::format("Output tokens/s per GPU: the batch's tokens per step over the step time and "
-                         "the {} GPUs, {}.{}",
-                         tp(g), what, line_legend())));
+                         "the {} GPUs, {}.{}{}",
+                         tp(g), what, full, line_legend())));
 
     LineChart per_user = versus_context(base + "_tokens_per_s_per_user", "output tokens/s per user, " + shape,
                                         "output tokens/s per user", false);
     add_line_series(per_user, g, batch_pos, s_q_pos,
                     [](const SweepPoint& p) { return p.tokens_per_s_per_user; });
     out.push_back(plan(per_user, fmt::format("{}: output tokens/s per user", what),
-                       fmt::format("Output tokens/s per user (one sequence): s_q over the step time, {}.{}",
-                                   what, line_legend())));
+                       fmt::format("Output tokens/s per user (one sequence): s_q over the step time, {}.{}{}",
+                                   what, full, line_legend())));
 
     std::string roofline_caption = fmt::format(
         "Attention cores on the roofline, {}: one point per variant and context, achieved FLOP/s = "
@@ -904,6 +1157,7 @@ class ReportBuilder {
   std::vector<LineKey> lines_;              // variant-major: each variant with DP-attention off, then on
   bool both_dp_ = false;                    // the sweep has DP-attention off and on: lines say which
   Axis1 batches_, s_qs_, contexts_;         // sorted values, each with its position in the spec's list
+  std::optional<std::size_t> max_batch_;    // the position of `max` in the spec's batch list
   std::vector<double> context_values_;
   std::vector<std::pair<double, std::string>> context_ticks_;
   std::vector<PlannedChart> planned_;
@@ -919,7 +1173,7 @@ SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoi
   ReportBuilder builder(spec, points);
   SweepReport page = builder.build(report.summary_markdown, charts);
   report.note = std::move(page.note);
-  report.files.emplace_back("sweep.csv", table_to_csv(table));
+  report.files.emplace_back("sweep.csv", table_to_csv(with_missing_as(table, "")));
   report.files.emplace_back("sweep.json", table_to_json(table));
   report.files.emplace_back("summary.md", report.summary_markdown);
   for (auto& f : page.files) report.files.push_back(std::move(f));

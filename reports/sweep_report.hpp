@@ -13,11 +13,14 @@
 namespace mlasim {
 
 /// One row per point, in run_sweep's order: model, variant, attention, hardware, tp, dp_attention, batch,
-/// context, s_q, weights_dtype, kv_dtype, mla_mode, device_mode, launch, status, step_time_s, attention_s,
-/// gemm_s, communication_s, other_s, tokens_per_s, tokens_per_s_per_gpu, tokens_per_s_per_user, flops, bytes,
-/// attention_flops, attention_bytes, attention_bound, kv_bytes_per_token, kv_bytes_per_token_per_gpu,
-/// kv_capacity_tokens, max_concurrency, weight_bytes, weight_bytes_per_gpu, then the time shares measured,
-/// interpolated, extrapolated, analytic. Base SI units; `status` as SweepPoint::status_text.
+/// batch_is_max, context, s_q, weights_dtype, kv_dtype, mla_mode, device_mode, launch, status, step_time_s,
+/// attention_s, gemm_s, communication_s, other_s, tokens_per_s, tokens_per_s_per_gpu, tokens_per_s_per_user,
+/// price_per_gpu_hour, usd_per_hour, usd_per_million_output_tokens, flops, bytes, attention_flops,
+/// attention_bytes, attention_bound, kv_bytes_per_token, kv_bytes_per_token_per_gpu, kv_capacity_tokens,
+/// max_concurrency, weight_bytes, weight_bytes_per_gpu, then the time shares measured, interpolated,
+/// extrapolated, analytic. Base SI units, prices in USD; `status` as SweepPoint::status_text; `batch` the
+/// resolved batch of a `max` point. The three price columns are NaN without a price, the two costs also when
+/// the status is not ok: sweep.csv writes NaN empty (with_missing_as), sweep.json null.
 [[nodiscard]] Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points);
 
 /// What keeps configurations (model, variant, GPU, TP, DP-attention) off the charts, one line each, in grid
@@ -27,9 +30,22 @@ namespace mlasim {
 [[nodiscard]] std::vector<std::string> configurations_that_do_not_fit(const SweepSpec& spec,
                                                                       const std::vector<SweepPoint>& points);
 
-/// summary.md: the title block with configurations_that_do_not_fit as a list, then one Markdown table per
-/// group and quantity (status, step time, tokens/s per GPU, max concurrency, KV bytes per token), contexts
-/// down, variants across. `table` is sweep_table(spec, points).
+/// "DeepSeek-V3 native on h200 TP 8 DP-attn" (", s_q 2" added with `with_s_q`): a point's configuration in
+/// the headline.
+[[nodiscard]] std::string layout_text(const SweepSpec& spec, const SweepPoint& point, bool with_s_q);
+
+/// The headline section of summary.md ("## Headline ..."): per model (a `###` heading when the sweep has
+/// several), one row per context with sweep_headline's most concurrent configuration and its sequences, and
+/// its fastest at capacity with the batch, tokens/s per GPU, tokens/s per user and, when a GPU of the sweep
+/// has a price, USD per 1M output tokens ("no price" for one without); a paragraph says whether capacity
+/// is batch `max` or the largest batch of the grid that fits.
+[[nodiscard]] std::string sweep_headline_markdown(const SweepSpec& spec,
+                                                  const std::vector<SweepPoint>& points);
+
+/// summary.md: the title block, sweep_headline_markdown, configurations_that_do_not_fit as a list, then one
+/// Markdown table per group and quantity (status, step time, tokens/s per GPU, USD per 1M output tokens when
+/// priced, the batch `max` ran when the grid has one, max concurrency, KV bytes per token), contexts down,
+/// variants across; a `max` batch is grouped as "batch max". `table` is sweep_table(spec, points).
 [[nodiscard]] std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points,
                                                  const Table& table);
 

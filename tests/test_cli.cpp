@@ -120,7 +120,8 @@ TEST_CASE("a failing sweep writes nothing; a good one writes whole files, identi
   for (const auto& entry : fs::directory_iterator(out1)) {
     CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
   }
-  CHECK(nlohmann::json::parse(slurp(out1 / "sweep.json")).size() == 120);
+  CHECK(nlohmann::json::parse(slurp(out1 / "sweep.json")).size() ==
+        160);  // 5 variants x 4 batches x 8 contexts
 }
 
 TEST_CASE("list prints one line per card and profile") {

@@ -383,7 +383,7 @@ ffn:
   CHECK(s.hardware[0].id == "h100-sxm");
   CHECK(s.hardware[1].id == "test-gpu");
   CHECK(s.tp == std::vector<int>{1, 8});
-  CHECK(s.batch == std::vector<int>{1, 2, 4});
+  CHECK(s.batch == std::vector<BatchChoice>{1, 2, 4});
   CHECK(s.context == std::vector<std::int64_t>{1024, 2048, 4096, 131072});
   CHECK(s.s_q == std::vector<int>{2});
   CHECK(s.precision.weights == Dtype::kFp8);
@@ -434,6 +434,53 @@ TEST_CASE("a sweep's bad entries are located in the sweep, errors inside a card 
   CHECK_THAT(error_of([&] { (void)load_sweep_config(uses); }), Catch::StartsWith(card.string() + ":"));
 }
 
+TEST_CASE("a sweep's batch grid takes `max`, alone or in the list, once") {
+  ScratchDir dir;
+  const auto batch_of = [&](const std::string& batch) {
+    const fs::path cfg =
+        dir.write("b.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: " + batch +
+                                "\n  context: 4k\n");
+    return load_sweep_config(cfg).batch;
+  };
+  CHECK(batch_of("max") == std::vector<BatchChoice>{BatchChoice::max()});
+  CHECK(batch_of("[1, 32, max]") == std::vector<BatchChoice>{1, 32, BatchChoice::max()});
+  CHECK(batch_of("[max, \"1..4 x2\"]") == std::vector<BatchChoice>{BatchChoice::max(), 1, 2, 4});
+  CHECK(BatchChoice::max().to_string() == "max");
+  CHECK(BatchChoice(32).to_string() == "32");
+  CHECK_FALSE(BatchChoice(32) == BatchChoice::max());
+
+  // A misspelt `max` is located and gets a did-you-mean; another word gets the list of what a batch can be.
+  const fs::path misspelt = dir.write("m.yaml", R"(sweep:
+  models: llama-3-8b
+  hardware: h100-sxm
+  batch: [1, 32, maximum]
+  context: 4k
+)");
+  CHECK(error_of([&] { (void)load_sweep_config(misspelt); }) ==
+        misspelt.string() +
+            ":4:18: error: sweep.batch[2]: unknown batch `maximum`; did you mean `max`? (valid: a count such "
+            "as "
+            "`32`, a range such as `1..256 x2`, or `max`, the largest batch that fits at each point)");
+  const fs::path capital = dir.write(
+      "c.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: MAX\n  context: 4k\n");
+  CHECK_THAT(error_of([&] { (void)load_sweep_config(capital); }),
+             Catch::StartsWith(capital.string() +
+                               ":4:10: error: sweep.batch: unknown batch `MAX`; did you mean `max`?"));
+  const fs::path word = dir.write(
+      "w.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: lots\n  context: 4k\n");
+  CHECK_THAT(error_of([&] { (void)load_sweep_config(word); }),
+             Catch::Contains("unknown batch `lots` (valid: a count") && !Catch::Contains("did you mean"));
+  const fs::path twice = dir.write(
+      "t.yaml",
+      "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: [max, 8, max]\n  context: 4k\n");
+  CHECK(error_of([&] { (void)load_sweep_config(twice); }) ==
+        twice.string() + ":4:19: error: sweep.batch[2]: `max` is already in the grid");
+  const fs::path zero = dir.write(
+      "z.yaml", "sweep:\n  models: llama-3-8b\n  hardware: h100-sxm\n  batch: [0, max]\n  context: 4k\n");
+  CHECK_THAT(error_of([&] { (void)load_sweep_config(zero); }),
+             Catch::Contains("values must be at least 1, got 0"));
+}
+
 TEST_CASE("the example sweep configs in configs/ load") {
   int loaded = 0;
   for (const auto& entry : fs::directory_iterator(data_dir() / "configs")) {
@@ -444,6 +491,8 @@ TEST_CASE("the example sweep configs in configs/ load") {
     INFO(entry.path().string());
     const SweepSpec s = load_sweep_config(entry.path());
     CHECK(sweep_size(s) > 0);
+    // The examples show a sweep at capacity: their batch grids end with `max`.
+    CHECK(s.batch.back() == BatchChoice::max());
     ++loaded;
   }
   CHECK(loaded >= 2);

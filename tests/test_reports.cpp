@@ -15,6 +15,7 @@
 #include "reports/gnuplot.hpp"
 #include "reports/html.hpp"
 #include "reports/pivot.hpp"
+#include "reports/step_report.hpp"
 #include "reports/sweep_report.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
@@ -278,10 +279,12 @@ TEST_CASE("with gnuplot the report embeds one SVG per chart, byte-identical run 
     const std::string title = html.substr(open + 7, close - open - 7);
     INFO(title);
     CHECK(open < html.find("<g", at));
-    CHECK_THAT(title, Catch::StartsWith("Llama-3-70B on H100 SXM x4, TP 4"));
+    CHECK_THAT(title, Catch::StartsWith("Llama-3-70B on H100 SXM x4, TP 4") ||
+                          Catch::Matches("Llama-3-70B: .* at capacity"));
   }
-  CHECK(svgs_seen ==
-        2 + 3 * (4 + 5));  // capacity: 2; per batch: step time, 2 throughputs, roofline, 5 splits
+  // At capacity: 3 (tokens/s per GPU and per user, USD per 1M tokens: the H100 has a price); the group's
+  // capacity: 2; per batch (1, 16, 64, max): step time, 2 throughputs, roofline, 5 splits.
+  CHECK(svgs_seen == 3 + 2 + 4 * (4 + 5));
 }
 
 namespace {
@@ -359,7 +362,7 @@ TEST_CASE(
     CHECK(dat.find("model ceiling (calibrated)") == std::string::npos);
     CHECK_THAT(dat, Catch::Contains("# ceiling: datasheet (bf16)"));
   }
-  CHECK(rooflines == 3);  // batch 1, 16, 64
+  CHECK(rooflines == 4);  // batch 1, 16, 64, max
   CHECK_THAT(file_of(r, "report.html"), Catch::Contains("Measured: our decode kernels"));
 
   // KV cache in fp8: the model's ceiling (fp8 rate) is another roof; the measured one is drawn beside it.
@@ -414,7 +417,8 @@ TEST_CASE("configurations that do not fit are named at the top of both pages and
                                "tokens of context or more ("));
   const SweepReport r = build_sweep_report(deepseek_sweep(), points, true);
   const std::string md = file_of(r, "summary.md");
-  CHECK(md.find("**Not charted: configurations that do not fit**") < md.find("\n## "));
+  CHECK(md.find("\n## Headline") < md.find("**Not charted: configurations that do not fit**"));
+  CHECK(md.find("**Not charted: configurations that do not fit**") < md.find("\n## Status"));
   for (const std::string& line : off) CHECK_THAT(md, Catch::Contains("- " + line + "\n"));
   const std::string html = file_of(r, "report.html");
   CHECK(html.find("<div class=\"banner\"") < html.find("<h2 id=\"charts\">"));
@@ -487,8 +491,9 @@ TEST_CASE("a sweep's charts: DP-attention off and on as lines of one chart, line
     CHECK(text.find("%c") == std::string::npos);  // no SI suffix such as 100m for 0.1
     CHECK((name.find("_dp0") == std::string::npos || name.find("_step_split_") != std::string::npos));
   }
-  CHECK(scripts ==
-        2 + 3 * (4 + 6));  // H200 only: capacity 2; per batch 4 charts and 6 splits (3 variants × DP)
+  // At capacity 3; the H200 group only: capacity 2; per batch (1, 32, 128, max) 4 charts and 6 splits (3
+  // variants × DP).
+  CHECK(scripts == 3 + 2 + 4 * (4 + 6));
   const std::string roofline = file_of(r, "charts/DeepSeek-V3_h200_tp8_b32_sq1_roofline.gp");
   CHECK_THAT(roofline, Catch::Contains("pt 9 ps 0.8 lc rgb '#1f77b4' title 'native, DP on'"));  // triangles
   CHECK_THAT(roofline, Catch::Contains("pt 7 ps 0.8 lc rgb '#1f77b4' title 'native, DP off'"));
@@ -509,4 +514,108 @@ TEST_CASE("a datasheet sweep's report is unchanged by a calibration in its profi
     if (a.files[i].first.rfind("sweep.", 0) != 0)
       CHECK(a.files[i].second.find("measured") == std::string::npos);
   }
+}
+
+TEST_CASE("a sweep's summary and page open with the headline; batch max has its own charts") {
+  const test::EnvGuard env("MLASIM_GNUPLOT", "none");
+  const SweepSpec& spec = deepseek_sweep();
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  const SweepReport r = build_sweep_report(spec, points, true);
+  const std::string md = file_of(r, "summary.md");
+  // The first section of summary.md is the headline; every one of its rows is MLA with DP-attention on H200
+  // (the only configuration that fits at 128k, and the most per GPU everywhere in this sweep).
+  CHECK(md.find("\n## ") == md.find("\n## Headline: the best configuration at each context"));
+  const std::string head = sweep_headline_markdown(spec, points);
+  CHECK(md.find(head) != std::string::npos);
+  CHECK_THAT(head,
+             Catch::Contains("| 128k | DeepSeek-V3 native on h200 TP 8 DP-attn | 24 | DeepSeek-V3 native on "
+                             "h200 TP 8 DP-attn | 24 |"));
+  CHECK(head.find("h100-sxm") == std::string::npos);  // never fits: never in the headline
+  const std::string html = file_of(r, "report.html");
+  const std::size_t headline = html.find("<h2>Headline: the best configuration at each context</h2>");
+  REQUIRE(headline != std::string::npos);
+  CHECK(headline < html.find("<div class=\"banner\""));
+  CHECK(html.find("Headline: the best", headline + 20) == std::string::npos);  // once, at the top
+  CHECK_THAT(html, Catch::Contains("<h2 id=\"at-capacity\">At capacity (batch max)</h2>"));
+  CHECK_THAT(html, Catch::Contains("batch max (at capacity), s_q 1</h3>"));
+  CHECK_THAT(html, Catch::Contains("1, 32, 128, max (the largest batch that fits at each point)"));
+
+  // At capacity: a line per configuration that fits somewhere (H200: 3 variants × DP off and on), y = the
+  // max point's tokens/s per GPU at each context, NaN where it does not fit.
+  const std::string dat = file_of(r, "charts/DeepSeek-V3_at_capacity_sq1_tokens_per_s_per_gpu.dat");
+  REQUIRE_FALSE(dat.empty());
+  CHECK(dat.find("h100-sxm") == std::string::npos);
+  CHECK_THAT(dat, Catch::Contains("#   2: native on h200 TP 8 (output tokens/s per GPU)"));
+  CHECK_THAT(dat, Catch::Contains("#   7: mha on h200 TP 8 DP-attn (output tokens/s per GPU)"));
+  const std::vector<std::string> native_dp = dat_column(dat, 3);
+  REQUIRE(native_dp.size() == 8);
+  const std::size_t max_pos = 3, h200 = 1, dp_on = 1;
+  for (std::size_t c = 0; c < 8; ++c) {
+    const SweepPoint& p = points[sweep_index(spec, 0, 0, h200, 0, dp_on, max_pos, c, 0)];
+    REQUIRE(p.batch_is_max);
+    CHECK(native_dp[c] == fmt::format("{:.6g}", p.tokens_per_s_per_gpu));
+  }
+  const std::vector<std::string> mha_dp = dat_column(dat, 7);
+  CHECK(mha_dp[1] != "NaN");
+  CHECK(mha_dp[2] == "NaN");  // from 4k on not one MHA sequence fits on a GPU
+  const std::string usd = file_of(r, "charts/DeepSeek-V3_at_capacity_sq1_usd_per_million_output_tokens.gp");
+  CHECK_THAT(usd, Catch::Contains("set logscale y"));
+  // The group's per-batch charts go on at batch max: one set more, under its own name.
+  CHECK_FALSE(file_of(r, "charts/DeepSeek-V3_h200_tp8_bmax_sq1_tokens_per_s_per_gpu.dat").empty());
+  CHECK_THAT(file_of(r, "charts/DeepSeek-V3_h200_tp8_bmax_sq1_step_time.gp"),
+             Catch::Contains("set title 'step time, batch max' font"));
+
+  // Without `max` in the grid there is no at-capacity section, and the headline says what it used instead.
+  SweepSpec no_max = spec;
+  no_max.batch = {1, 32, 128};
+  const std::vector<SweepPoint> fixed = run_sweep(no_max);
+  const SweepReport f = build_sweep_report(no_max, fixed, true);
+  CHECK(file_of(f, "report.html").find("at-capacity") == std::string::npos);
+  CHECK_THAT(file_of(f, "summary.md"),
+             Catch::Contains("at the largest batch of the grid that fits at that context "
+                             "(the grid has no `max`"));
+}
+
+TEST_CASE("a step's cost: the replica's GPUs at the profile's price over its tokens, or no price") {
+  // 80 output tokens in 8 ms: 10,000 tokens/s on 8 GPUs at 5.408 USD per GPU-hour: 43.264 USD per hour and
+  // 43.264 / (10,000 × 3600) × 1e6 = 1.2018 USD per 1M output tokens.
+  StepCost cost;
+  cost.step_time_s = 0.008;
+  cost.tokens = 80;
+  cost.output_tokens = 80;
+  const ModelSpec model = resolve_model("deepseek-v3");
+  Precision precision;
+  precision.weights = Dtype::kFp8;
+  const Capacity cap =
+      compute_capacity(model, resolve_hw("h200"), precision, Parallelism{8, true});  // DP-attention: 8 GPUs
+  StepResult priced;
+  priced.inputs.model = "DeepSeek-V3";
+  priced.inputs.hardware_name = "H200 SXM";
+  priced.inputs.tp = 8;
+  priced.inputs.dp_attention = true;
+  priced.cost = cost;
+  priced.totals = step_totals(cost, cap, model, precision, 8, 1, 4096, 5.408);
+  const auto j = step_json(priced).at("totals");
+  CHECK(j.at("tokens_per_s").get<double>() == Approx(10'000.0));
+  CHECK(j.at("gpus").get<int>() == 8);
+  CHECK(j.at("price_per_gpu_hour").get<double>() == 5.408);
+  CHECK(j.at("usd_per_hour").get<double>() == Approx(43.264));
+  CHECK(j.at("usd_per_million_output_tokens").get<double>() == Approx(1.20178).epsilon(1e-4));
+  CHECK(j.at("usd_per_million_total_tokens").get<double>() == Approx(1.20178).epsilon(1e-4));
+  const std::string text = step_text(priced, false);
+  CHECK_THAT(text,
+             Catch::Contains("cost                 43.26 USD per hour (8 GPUs x 5.408 USD per GPU-hour), "
+                             "1.202 USD per 1M output tokens\n"));
+  CHECK_THAT(step_text(priced, true), Catch::Contains("1.202 USD per 1M output tokens"));
+
+  StepResult unpriced = priced;
+  unpriced.totals = step_totals(cost, cap, model, precision, 8, 1, 4096, std::nullopt);
+  const auto u = step_json(unpriced).at("totals");
+  for (const char* key : {"price_per_gpu_hour", "usd_per_hour", "usd_per_million_output_tokens",
+                          "usd_per_million_total_tokens"}) {
+    INFO(key);
+    CHECK(u.at(key).is_null());
+  }
+  CHECK_THAT(step_text(unpriced, false), Catch::Contains("cost                 no price in the profile"));
+  CHECK_THAT(step_text(unpriced, true), Catch::Contains("no price in the profile"));
 }

@@ -1,11 +1,18 @@
 // Sweeps and the built-in cards, end to end through the loaders.
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
+#include <optional>
+#include <string>
 
 #include "models/workload.hpp"
 #include "reports/sweep_report.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/cost.hpp"
+#include "sim/device/capacity.hpp"
 #include "sim/sweep/sweep.hpp"
 
 using namespace mlasim;
@@ -53,7 +60,12 @@ TEST_CASE("point i of a sweep sits at sweep_index of its positions, the last axi
                         p.context_index, p.s_q_index) == i);
     REQUIRE(p.tp == spec.tp[p.tp_index]);
     REQUIRE(p.dp_attention == spec.dp_attention[p.dp_index]);
-    REQUIRE(p.batch == spec.batch[p.batch_index]);
+    REQUIRE(p.batch_is_max == spec.batch[p.batch_index].is_max);
+    if (p.batch_is_max) {
+      REQUIRE(p.batch == std::min<std::int64_t>(p.max_concurrency, spec.capacity.max_batched_tokens / p.s_q));
+    } else {
+      REQUIRE(p.batch == spec.batch[p.batch_index].sequences);
+    }
     REQUIRE(p.context == spec.context[p.context_index]);
     REQUIRE(p.s_q == spec.s_q[p.s_q_index]);
   }
@@ -103,7 +115,7 @@ TEST_CASE("a sweep over dp_attention doubles the grid and shows MLA's capacity w
   auto concurrency = [&](const std::string& v, bool dp) {
     for (const SweepPoint& p : t) {
       if (spec.variants[p.variant].to_string() == v && p.dp_attention == dp &&
-          spec.hardware[p.hardware].id == "h200" && p.context == 32768 && p.batch == 1) {
+          spec.hardware[p.hardware].id == "h200" && p.context == 32768 && p.batch == 1 && !p.batch_is_max) {
         return p.max_concurrency;
       }
     }
@@ -135,4 +147,284 @@ TEST_CASE("Falcon-7B's GELU MLP has two matrices: 6.92B parameters (TII's card: 
   }
   CHECK(has_up);
   CHECK_FALSE(has_gate_up);
+}
+
+namespace {
+
+// Llama-3-8B, native, on one GPU: the sweep of the `max` tests.
+SweepSpec llama_8b_on(const char* gpu) {
+  SweepSpec spec;
+  spec.source = "test";
+  spec.models = {resolve_model("llama-3-8b")};
+  spec.variants = {parse_variant("native")};
+  spec.hardware = {resolve_hw(gpu)};
+  spec.tp = {1};
+  spec.s_q = {1};
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("batch max is max_concurrency at the point's context: Llama-3-8B on one H100 SXM, bf16, by hand") {
+  SweepSpec spec = llama_8b_on("h100-sxm");
+  spec.batch = {8, BatchChoice::max()};
+  spec.context = {4096, 8192, 524288};
+  // KV per token: 32 layers x (K + V) x 8 KV heads x 128 x 2 B = 131,072 B; blocks of 16 tokens (2 MiB).
+  const double kv_per_token = 32.0 * 2 * 8 * 128 * 2;
+  // Weights, bf16: embedding and LM head 2 x 128256 x 4096; per layer q, o 4096^2, k, v 4096 x 1024, MLP
+  // 3 x 4096 x 14336, two norms; a final norm: 8,030,261,248 parameters = 16,060,522,496 B.
+  const double layer = 2.0 * 4096 * 4096 + 2.0 * 4096 * 1024 + 3.0 * 4096 * 14336 + 2 * 4096;
+  const double weights = 2 * (2.0 * 128256 * 4096 + 32 * layer + 4096);
+  CHECK(weights == 16'060'522'496.0);
+  // Activation workspace for 8192 tokens: (4 x 4096 + max(2 x 14336, 3 x 32 x 128)) x 2 B each, plus fp32
+  // logits of 256 rows: 738,197,504 + 131,334,144 B. Runtime reserve 1 GiB. HBM 80 GB at 0.9.
+  const double workspace = 8192.0 * (4 * 4096 + 2 * 14336) * 2 + 256.0 * 128256 * 4;
+  CHECK(spec.hardware[0].hbm_bytes == 80e9);
+  const double free_bytes = 0.9 * 80e9 - weights - workspace - 1024.0 * 1024 * 1024;  // 53,996,204,032 B
+  const auto blocks = static_cast<std::int64_t>(free_bytes / (16 * kv_per_token));    // 25,747
+  CHECK(blocks == 25'747);
+  // 4k: 256 blocks a sequence, 100 sequences; 8k: 50; 512k (32,768 blocks): not one.
+  const std::int64_t expect[] = {blocks / 256, blocks / 512, 0};
+  CHECK(expect[0] == 100);
+
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  const Capacity cap =
+      compute_capacity(spec.models[0], spec.hardware[0], spec.precision, Parallelism{1, false});
+  for (std::size_t c = 0; c < spec.context.size(); ++c) {
+    INFO(spec.context[c]);
+    const SweepPoint& max = points[sweep_index(spec, 0, 0, 0, 0, 0, 1, c, 0)];
+    CHECK(max.batch_is_max);
+    CHECK(max.batch == expect[c]);
+    CHECK(max.batch == max_concurrency(cap, spec.context[c]));
+    CHECK(max.max_concurrency == expect[c]);
+    CHECK_FALSE(points[sweep_index(spec, 0, 0, 0, 0, 0, 0, c, 0)].batch_is_max);
+  }
+  const SweepPoint& fits = points[sweep_index(spec, 0, 0, 0, 0, 0, 1, 0, 0)];
+  CHECK(fits.status == PointStatus::kOk);
+  CHECK(fits.tokens_per_s == Approx(100.0 / fits.step_time_s));
+  // Where not one sequence fits, `max` is does-not-fit with no numbers; batch 8 there is costed as before.
+  const SweepPoint& none = points[sweep_index(spec, 0, 0, 0, 0, 0, 1, 2, 0)];
+  CHECK(none.status == PointStatus::kDoesNotFit);
+  CHECK(none.step_time_s == 0.0);
+  CHECK(none.tokens_per_s == 0.0);
+  CHECK_FALSE(none.cost.has_value());
+  const SweepPoint& eight = points[sweep_index(spec, 0, 0, 0, 0, 0, 0, 2, 0)];
+  CHECK(eight.status == PointStatus::kDoesNotFit);
+  CHECK(eight.step_time_s > 0.0);
+
+  // The table says which batch it ran and that it was `max`.
+  const Table table = sweep_table(spec, points);
+  const std::size_t row = sweep_index(spec, 0, 0, 0, 0, 0, 1, 1, 0);
+  CHECK(std::get<std::int64_t>(table.rows()[row][table.column_index("batch")]) == 50);
+  CHECK(std::get<std::string>(table.rows()[row][table.column_index("batch_is_max")]) == "true");
+  CHECK(std::get<std::string>(table.rows()[0][table.column_index("batch_is_max")]) == "false");
+
+  // Llama-3-70B's bf16 weights (141 GB) leave one H100 no KV cache: `max` does not fit at any context.
+  spec.models = {resolve_model("llama-3-70b")};
+  for (const SweepPoint& p : run_sweep(spec)) {
+    if (!p.batch_is_max) continue;
+    CHECK(p.status == PointStatus::kDoesNotFit);
+    CHECK(p.batch == 0);
+  }
+}
+
+TEST_CASE("batch max stays within the step's token budget (max_batched_tokens / s_q)") {
+  SweepSpec spec = llama_8b_on("h100-sxm");
+  spec.batch = {BatchChoice::max()};
+  spec.context = {1024};  // 64 blocks a sequence: 25,747 / 64 = 402 sequences fit
+  spec.s_q = {1, 2};
+  std::vector<SweepPoint> points = run_sweep(spec);
+  CHECK(points[0].batch == 402);
+  CHECK(points[1].batch == 402);
+  spec.capacity.max_batched_tokens = 256;  // a smaller workspace too: more sequences fit, fewer run
+  points = run_sweep(spec);
+  CHECK(points[0].max_concurrency > 402);
+  CHECK(points[0].batch == 256);
+  CHECK(points[1].batch == 128);  // two new tokens each
+  CHECK(points[1].status == PointStatus::kOk);
+}
+
+TEST_CASE("a sweep point's cost: the replica's GPUs at the profile's price over its output tokens, by hand") {
+  // The arithmetic: 8 GPUs x 5.408 USD/h = 43.264 USD/h; at 10,000 output tokens/s an hour serves 36M tokens:
+  // 43.264 / (10,000 x 3600) x 1e6 = 1.2018 USD per 1M.
+  const DeploymentCost c = deployment_cost(8, 5.408, 10'000.0, 10'000.0);
+  CHECK(c.usd_per_hour == Approx(43.264));
+  CHECK(c.usd_per_million_output_tokens == Approx(1.20178).epsilon(1e-4));
+
+  SweepSpec spec;
+  spec.source = "test";
+  spec.models = {resolve_model("llama-3-70b")};
+  spec.variants = {parse_variant("native")};
+  spec.hardware = {resolve_hw("h200"), resolve_hw("h800")};
+  REQUIRE(spec.hardware[0].price_per_gpu_hour == 5.408);
+  REQUIRE_FALSE(spec.hardware[1].price_per_gpu_hour.has_value());
+  spec.tp = {8};
+  spec.batch = {16, 100'000};
+  spec.context = {8192};
+  spec.s_q = {1};
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  const SweepPoint& ok = points[sweep_index(spec, 0, 0, 0, 0, 0, 0, 0, 0)];
+  REQUIRE(ok.status == PointStatus::kOk);
+  REQUIRE(ok.cost.has_value());
+  const double usd_per_hour = 8 * 5.408;
+  const double per_million = usd_per_hour / (ok.tokens_per_s * 3600.0) * 1e6;
+  CHECK(ok.cost->usd_per_hour == Approx(43.264));
+  CHECK(ok.cost->usd_per_million_output_tokens == Approx(per_million));
+  // The same in sweep.csv's row; the batch that does not fit and the GPU without a price cost nothing: empty
+  // in the CSV, null in the JSON.
+  const Table table = sweep_table(spec, points);
+  const std::size_t price = table.column_index("price_per_gpu_hour"),
+                    hour = table.column_index("usd_per_hour"),
+                    million = table.column_index("usd_per_million_output_tokens");
+  CHECK(million == table.column_index("tokens_per_s_per_user") + 3);  // beside the throughput
+  const auto number = [&](std::size_t row, std::size_t col) {
+    return std::get<double>(table.rows()[row][col]);
+  };
+  CHECK(number(0, price) == 5.408);
+  CHECK(number(0, hour) == Approx(43.264));
+  CHECK(number(0, million) == Approx(per_million));
+  REQUIRE(points[1].status == PointStatus::kBatchExceedsCapacity);
+  CHECK(number(1, price) == 5.408);
+  CHECK(std::isnan(number(1, hour)));
+  CHECK(std::isnan(number(1, million)));
+  REQUIRE(points[2].status == PointStatus::kOk);
+  CHECK(std::isnan(number(2, price)));
+  CHECK(std::isnan(number(2, million)));
+  const SweepReport report = build_sweep_report(spec, points, false);
+  const std::string csv = report.files.at(0).second;
+  REQUIRE(report.files.at(0).first == "sweep.csv");
+  const std::size_t row1 = csv.find('\n') + 1, row2 = csv.find('\n', row1) + 1,
+                    row3 = csv.find('\n', row2) + 1;
+  CHECK_THAT(csv.substr(row1, row2 - row1), Catch::Contains(",5.408,43.26"));
+  CHECK_THAT(csv.substr(row2, row3 - row2), Catch::Contains(",5.408,,,"));
+  CHECK_THAT(csv.substr(row3), Catch::Contains(",,,,"));
+  const std::string json = report.files.at(1).second;
+  CHECK_THAT(json, Catch::Contains("\"usd_per_million_output_tokens\": null"));
+  CHECK_THAT(json, Catch::Contains("\"price_per_gpu_hour\": null"));
+}
+
+namespace {
+
+// A small sweep for the headline: Llama-3-8B as itself (GQA-8), MQA and MHA on H100, H200 and a B200 cut to
+// 16 GB (faster than both, but the weights leave it no KV cache), TP 1 and 2, three contexts.
+SweepSpec headline_sweep(std::vector<BatchChoice> batch) {
+  SweepSpec spec = llama_8b_on("h100-sxm");
+  spec.variants = {parse_variant("native"), parse_variant("mqa"), parse_variant("mha")};
+  HardwareSpec small = resolve_hw("b200");
+  small.id = "b200-16gb";
+  small.hbm_bytes = 16e9;
+  spec.hardware = {resolve_hw("h100-sxm"), resolve_hw("h200"), small};
+  spec.tp = {1, 2};
+  spec.batch = std::move(batch);
+  spec.context = {32768, 4096, 262144};  // not sorted: the headline's rows are
+  return spec;
+}
+
+// A row of sweep.csv's table, read back by column name.
+struct Row {
+  const Table* table;
+  const std::vector<Cell>* cells;
+  [[nodiscard]] const Cell& at(const char* col) const { return (*cells)[table->column_index(col)]; }
+  [[nodiscard]] std::string text(const char* col) const { return std::get<std::string>(at(col)); }
+  [[nodiscard]] std::int64_t count(const char* col) const { return std::get<std::int64_t>(at(col)); }
+  [[nodiscard]] double number(const char* col) const { return std::get<double>(at(col)); }
+  [[nodiscard]] std::string layout() const {
+    return text("model") + " " + text("variant") + " on " + text("hardware") + " TP " +
+           std::to_string(count("tp")) + (text("dp_attention") == "true" ? " DP-attn" : "");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the headline picks, per context, the most concurrent layout and the fastest per GPU at capacity") {
+  for (const bool with_max : {true, false}) {
+    INFO((with_max ? "batch [1, 64, max]" : "batch [1, 64]: capacity is the largest batch that fits"));
+    const SweepSpec spec = headline_sweep(with_max ? std::vector<BatchChoice>{1, 64, BatchChoice::max()}
+                                                   : std::vector<BatchChoice>{1, 64});
+    const std::vector<SweepPoint> points = run_sweep(spec);
+    const Table table = sweep_table(spec, points);
+    const std::vector<SweepHeadline> headline = sweep_headline(spec, points);
+    REQUIRE(headline.size() == 1);
+    CHECK(headline[0].at_max == with_max);
+    REQUIRE(headline[0].rows.size() == 3);
+    const std::string md = sweep_headline_markdown(spec, points);
+    const std::int64_t sorted_contexts[] = {4096, 32768, 262144};
+    for (std::size_t r = 0; r < 3; ++r) {
+      const std::int64_t context = sorted_contexts[r];
+      INFO(context);
+      const HeadlineRow& row = headline[0].rows[r];
+      CHECK(row.context == context);
+
+      // From the table's rows: the most sequences (then fewer GPUs, then the first row), and among the rows
+      // at capacity that are ok the most tokens/s per GPU.
+      std::optional<Row> most, fastest, fastest_any_status;
+      std::map<std::string, Row> capacity_row;  // per layout: the `max` row, or the largest ok batch
+      for (const auto& cells : table.rows()) {
+        const Row x{&table, &cells};
+        if (x.count("context") != context || x.text("status").rfind("invalid", 0) == 0) continue;
+        if (x.count("max_concurrency") > 0 &&
+            (!most || x.count("max_concurrency") > most->count("max_concurrency") ||
+             (x.count("max_concurrency") == most->count("max_concurrency") &&
+              x.count("tp") < most->count("tp"))))
+          most.emplace(x);
+        if (!fastest_any_status ||
+            x.number("tokens_per_s_per_gpu") > fastest_any_status->number("tokens_per_s_per_gpu"))
+          fastest_any_status.emplace(x);
+        if (x.text("status") != "ok") continue;
+        if (with_max ? x.text("batch_is_max") == "true" : true) {
+          const auto it = capacity_row.find(x.layout());
+          if (it == capacity_row.end()) {
+            capacity_row.emplace(x.layout(), x);
+          } else if (x.count("batch") > it->second.count("batch")) {
+            it->second = x;
+          }
+        }
+      }
+      for (const auto& [layout, x] : capacity_row) {
+        if (!fastest || x.number("tokens_per_s_per_gpu") > fastest->number("tokens_per_s_per_gpu"))
+          fastest.emplace(x);
+      }
+      REQUIRE(most.has_value());
+      REQUIRE(fastest.has_value());
+      REQUIRE(row.most_concurrent.has_value());
+      REQUIRE(row.fastest_at_capacity.has_value());
+      const SweepPoint& m = points[*row.most_concurrent];
+      const SweepPoint& f = points[*row.fastest_at_capacity];
+      CHECK(layout_text(spec, m, false) == most->layout());
+      CHECK(m.max_concurrency == most->count("max_concurrency"));
+      CHECK(layout_text(spec, f, false) == fastest->layout());
+      CHECK(f.batch == fastest->count("batch"));
+      CHECK(f.tokens_per_s_per_gpu == fastest->number("tokens_per_s_per_gpu"));
+      // MQA caches an eighth of GQA-8's KV: it fits the most, on the larger GPU split over two.
+      CHECK(most->layout() == "Llama-3-8B mqa on h200 TP 2");
+      // The test can fail: a costed point that does not fit (B200 16 GB at batch 64), or at 256k a batch
+      // beyond capacity, runs faster than the point at capacity.
+      if (!with_max || context == 262144)
+        CHECK(fastest_any_status->number("tokens_per_s_per_gpu") > f.tokens_per_s_per_gpu);
+      CHECK(layout_text(spec, f, false).find("b200-16gb") == std::string::npos);
+      CHECK_THAT(md,
+                 Catch::Contains(fmt::format("| {} | {} | {} | {} | {} |",
+                                             r == 0   ? "4k"
+                                             : r == 1 ? "32k"
+                                                      : "256k",
+                                             most->layout(), m.max_concurrency, fastest->layout(), f.batch)));
+    }
+    CHECK_THAT(md, Catch::Contains(with_max ? "at batch `max`" : "the grid has no `max`"));
+    CHECK_THAT(md, Catch::Contains("USD per 1M output tokens |"));  // H100 and H200 have a price
+  }
+}
+
+TEST_CASE("a headline row says so when nothing fits at its context") {
+  SweepSpec spec = llama_8b_on("h100-sxm");
+  spec.batch = {BatchChoice::max()};
+  spec.context = {4096, 524288};
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  const std::vector<SweepHeadline> h = sweep_headline(spec, points);
+  REQUIRE(h.at(0).rows.size() == 2);
+  CHECK(h[0].rows[0].most_concurrent == 0U);
+  CHECK(h[0].rows[0].fastest_at_capacity == 0U);
+  CHECK_FALSE(h[0].rows[1].most_concurrent.has_value());
+  CHECK_FALSE(h[0].rows[1].fastest_at_capacity.has_value());
+  CHECK_THAT(sweep_headline_markdown(spec, points),
+             Catch::Contains("| 512k | nothing fits | - | nothing runs | - | - | - | - |"));
 }

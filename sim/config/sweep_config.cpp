@@ -2,7 +2,9 @@
 // Schema: sim/config/README.md.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <limits>
 
 #include "models/precision.hpp"
@@ -12,6 +14,7 @@
 #include "sim/config/yaml_reader.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
+#include "sim/suggest.hpp"
 #include "sim/units.hpp"
 
 namespace mlasim {
@@ -74,6 +77,36 @@ std::vector<std::int64_t> parse_range(std::string_view range, std::size_t dots) 
     for (std::int64_t v = start; v <= end; v += step) values.push_back(v);
   }
   return values;
+}
+
+// A batch grid: counts and ranges as any count grid, and `max` (the largest batch that fits at each point),
+// alone or in the list, once.
+std::vector<BatchChoice> read_batch_grid(const YamlValue& v) {
+  std::vector<BatchChoice> out;
+  for (const YamlValue& item : v.is_list() ? v.as_list() : std::vector<YamlValue>{v}) {
+    if (item.is_scalar()) {
+      const std::string text = item.as_string();
+      if (text == "max") {
+        if (std::find(out.begin(), out.end(), BatchChoice::max()) != out.end())
+          item.fail("`max` is already in the grid");
+        out.push_back(BatchChoice::max());
+        continue;
+      }
+      // Counts and ranges start with a digit: a word here is a misspelt `max` or not a batch at all.
+      if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.front())) != 0) {
+        std::string lower = text;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const bool near_max = lower.starts_with("max") || closest_match(text, {"max"}).has_value();
+        item.fail(
+            fmt::format("unknown batch `{}`{} (valid: a count such as `32`, a range such as `1..256 x2`, or "
+                        "`max`, the largest batch that fits at each point)",
+                        text, near_max ? "; did you mean `max`?" : ""));
+      }
+    }
+    for (const int n : read_int_grid(item)) out.emplace_back(n);
+  }
+  if (out.empty()) v.fail("the grid is empty");
+  return out;
 }
 
 Dtype read_dtype(const YamlValue& v) {
@@ -139,7 +172,7 @@ SweepSpec load_sweep_config(const fs::path& path) {
   if (const auto v = s.optional("dp_attention")) {
     spec.dp_attention = read_bool_list(*v);  // `true`, `false`, or both, to compare
   }
-  spec.batch = read_int_grid(s.required("batch"));
+  spec.batch = read_batch_grid(s.required("batch"));
   spec.context = read_count_grid(s.required("context"));
   spec.s_q = s.has("sq") ? read_int_grid(s.required("sq")) : std::vector<int>{1};
 

@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <tuple>
+
 #include "sim/error.hpp"
 
 namespace mlasim {
@@ -19,6 +24,22 @@ std::string_view to_string(PointStatus status) {
   }
   return "?";
 }
+
+std::string BatchChoice::to_string() const {
+  return is_max ? "max" : fmt::format("{}", sequences);
+}
+
+namespace {
+
+// The batch `max` resolves to: every sequence of this context that fits in the KV cache, but no more than the
+// scheduler's token budget runs in one step (the activation workspace the capacity model reserves is sized
+// for it).
+int max_batch(std::int64_t concurrency, std::int64_t max_batched_tokens, int s_q) {
+  const std::int64_t by_tokens = std::max<std::int64_t>(max_batched_tokens / s_q, 1);
+  return static_cast<int>(std::min({concurrency, by_tokens, std::int64_t{std::numeric_limits<int>::max()}}));
+}
+
+}  // namespace
 
 std::string SweepPoint::status_text() const {
   if (status == PointStatus::kInvalid) return "invalid: " + invalid_reason;
@@ -85,33 +106,38 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
               invalid = e.message();
             }
             for (std::size_t bi = 0; bi < spec.batch.size(); ++bi) {
-              const int batch = spec.batch[bi];
+              const BatchChoice choice = spec.batch[bi];
               p.batch_index = static_cast<std::uint32_t>(bi);
-              p.batch = batch;
+              p.batch_is_max = choice.is_max;
               for (std::size_t ci = 0; ci < spec.context.size(); ++ci) {
                 const std::int64_t context = spec.context[ci];
                 p.context_index = static_cast<std::uint32_t>(ci);
                 p.context = context;
+                const std::int64_t conc = invalid.empty() ? max_concurrency(cap, context) : 0;
                 for (std::size_t si = 0; si < spec.s_q.size(); ++si) {
                   const int s_q = spec.s_q[si];
                   p.s_q_index = static_cast<std::uint32_t>(si);
                   p.s_q = s_q;
+                  p.batch = choice.is_max ? max_batch(conc, spec.capacity.max_batched_tokens, s_q)
+                                          : choice.sequences;
                   p.status = PointStatus::kInvalid;
                   p.invalid_reason = invalid;
                   StepCost cost;
                   p.attention_flops = 0;
                   p.attention_bytes = 0;
                   p.attention_bound.reset();
-                  if (invalid.empty()) {
-                    shape.sequences.assign(static_cast<std::size_t>(batch),
+                  if (invalid.empty() && p.batch == 0) {
+                    p.status =
+                        PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
+                  } else if (invalid.empty()) {
+                    shape.sequences.assign(static_cast<std::size_t>(p.batch),
                                            SequenceWork{context, s_q, false, true});
                     shape.parallel = parallel;
                     try {
                       cost = cost_step(build_step(model, shape), device, spec.precision, tp);
-                      const std::int64_t conc = max_concurrency(cap, context);
-                      p.status = conc == 0      ? PointStatus::kDoesNotFit
-                                 : conc < batch ? PointStatus::kBatchExceedsCapacity
-                                                : PointStatus::kOk;
+                      p.status = conc == 0        ? PointStatus::kDoesNotFit
+                                 : conc < p.batch ? PointStatus::kBatchExceedsCapacity
+                                                  : PointStatus::kOk;
                       for (const TimedOp& op : cost.ops) {
                         if (op.op.op_class != OpClass::kAttention) continue;
                         p.attention_flops += op.op.flops;
@@ -136,11 +162,17 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                   p.kv_bytes_per_token = kv_per_token;
                   p.kv_bytes_per_token_per_gpu = invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0;
                   p.kv_capacity_tokens = invalid.empty() ? cap.kv_capacity_tokens() : 0;
-                  p.max_concurrency = invalid.empty() ? max_concurrency(cap, context) : 0;
+                  p.max_concurrency = conc;
                   p.weight_bytes = weights;
                   p.weight_bytes_per_gpu = invalid.empty() ? cap.weight_bytes_per_gpu : 0.0;
                   for (const Provenance prov : kProvenances)
                     p.time_share[static_cast<std::size_t>(prov)] = cost.share(prov);
+                  p.cost.reset();
+                  if (hw.price_per_gpu_hour && p.status == PointStatus::kOk) {
+                    // A decode step: every token it processes is an output token.
+                    p.cost = deployment_cost(tp, *hw.price_per_gpu_hour, p.tokens_per_s,
+                                             double(cost.tokens) / cost.step_time_s);
+                  }
                   points.push_back(p);
                 }
               }
@@ -151,6 +183,69 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
     }
   }
   return points;
+}
+
+std::vector<SweepHeadline> sweep_headline(const SweepSpec& spec, const std::vector<SweepPoint>& points) {
+  if (points.size() != sweep_size(spec)) {
+    throw InternalError(
+        fmt::format("sweep headline: {} points for a grid of {}", points.size(), sweep_size(spec)));
+  }
+  std::vector<std::int64_t> contexts(spec.context.begin(), spec.context.end());
+  std::sort(contexts.begin(), contexts.end());
+  contexts.erase(std::unique(contexts.begin(), contexts.end()), contexts.end());
+  const bool at_max =
+      std::any_of(spec.batch.begin(), spec.batch.end(), [](BatchChoice b) { return b.is_max; });
+
+  std::vector<SweepHeadline> out(spec.models.size());
+  for (std::size_t m = 0; m < out.size(); ++m) {
+    out[m].model = m;
+    out[m].at_max = at_max;
+    for (const std::int64_t c : contexts) out[m].rows.push_back(HeadlineRow{c, std::nullopt, std::nullopt});
+  }
+  const auto row_of = [&](const SweepPoint& p) -> HeadlineRow& {
+    const auto it = std::lower_bound(contexts.begin(), contexts.end(), p.context);
+    return out[p.model].rows[static_cast<std::size_t>(it - contexts.begin())];
+  };
+
+  // Without `max`: the capacity point of each configuration, s_q and context is its largest batch that fits.
+  using Key = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t, std::uint32_t,
+                         std::uint32_t, std::uint32_t>;
+  std::map<Key, std::size_t> largest_fitting;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const SweepPoint& p = points[i];
+    if (p.status == PointStatus::kInvalid || p.max_concurrency < 1) continue;
+    HeadlineRow& row = row_of(p);
+    // Most concurrent: more sequences, then fewer GPUs; the first in grid order otherwise.
+    if (!row.most_concurrent ||
+        std::pair(p.max_concurrency, -p.tp) >
+            std::pair(points[*row.most_concurrent].max_concurrency, -points[*row.most_concurrent].tp)) {
+      row.most_concurrent = i;
+    }
+    if (p.status != PointStatus::kOk) continue;
+    if (at_max) {
+      if (p.batch_is_max) {
+        if (!row.fastest_at_capacity ||
+            p.tokens_per_s_per_gpu > points[*row.fastest_at_capacity].tokens_per_s_per_gpu)
+          row.fastest_at_capacity = i;
+      }
+      continue;
+    }
+    const Key key{p.model, p.variant, p.hardware, p.tp_index, p.dp_index, p.context_index, p.s_q_index};
+    const auto [it, inserted] = largest_fitting.emplace(key, i);
+    if (!inserted && p.batch > points[it->second].batch) it->second = i;
+  }
+  if (!at_max) {
+    std::vector<std::size_t> candidates;
+    for (const auto& [key, i] : largest_fitting) candidates.push_back(i);
+    std::sort(candidates.begin(), candidates.end());  // grid order, so that ties go to the first
+    for (const std::size_t i : candidates) {
+      HeadlineRow& row = row_of(points[i]);
+      if (!row.fastest_at_capacity ||
+          points[i].tokens_per_s_per_gpu > points[*row.fastest_at_capacity].tokens_per_s_per_gpu)
+        row.fastest_at_capacity = i;
+    }
+  }
+  return out;
 }
 
 }  // namespace mlasim

@@ -13,12 +13,34 @@
 #include "models/precision.hpp"
 #include "models/variant.hpp"
 #include "models/workload.hpp"
+#include "sim/cost.hpp"
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/device/hardware_spec.hpp"
 #include "sim/provenance.hpp"
 
 namespace mlasim {
+
+/// One value of a sweep's batch axis: a number of sequences, or `max`: at each point the largest batch whose
+/// KV cache fits at that context (max_concurrency), within the scheduler's token budget
+/// (CapacityOptions::max_batched_tokens / s_q sequences). The sweep has no max_num_seqs: nothing else caps
+/// it.
+struct BatchChoice {
+  int sequences = 1;    ///< the batch when !is_max
+  bool is_max = false;  ///< `max`: resolved at each point by run_sweep
+  constexpr BatchChoice() = default;
+  /// A count: `spec.batch = {1, 8}` reads as counts.
+  constexpr BatchChoice(int n) : sequences(n) {}  // NOLINT(google-explicit-constructor)
+  /// `max`.
+  [[nodiscard]] static constexpr BatchChoice max() {
+    BatchChoice b(0);
+    b.is_max = true;
+    return b;
+  }
+  /// "32" or "max".
+  [[nodiscard]] std::string to_string() const;
+  friend constexpr bool operator==(const BatchChoice&, const BatchChoice&) = default;
+};
 
 /// A validated sweep: every list non-empty, every model and GPU resolved.
 struct SweepSpec {
@@ -29,7 +51,7 @@ struct SweepSpec {
   std::vector<HardwareSpec> hardware;
   std::vector<int> tp;                    ///< default {1}
   std::vector<bool> dp_attention{false};  ///< DP-attention off, on, or both
-  std::vector<int> batch;
+  std::vector<BatchChoice> batch;         ///< counts and/or `max`
   std::vector<std::int64_t> context;
   std::vector<int> s_q;  ///< default {1}
   Precision precision;
@@ -43,14 +65,16 @@ struct SweepSpec {
 enum class PointStatus {
   kOk,                    ///< the batch fits in the KV cache at this context
   kBatchExceedsCapacity,  ///< at least one sequence fits, fewer than the batch; the step is costed anyway
-  kDoesNotFit,            ///< not one sequence of this context fits; the step is costed anyway
-  kInvalid,               ///< the model cannot run this way (tp does not divide the heads, ...): not costed
+  /// Not one sequence of this context fits; a batch of N is costed anyway, a `max` batch is not (batch 0).
+  kDoesNotFit,
+  kInvalid,  ///< the model cannot run this way (tp does not divide the heads, ...): not costed
 };
 /// "ok", "batch-exceeds-capacity", "does-not-fit", "invalid".
 [[nodiscard]] std::string_view to_string(PointStatus status);
 
 /// One grid point, costed. Quantities in base SI units (seconds, bytes, FLOPs, tokens/s); every cost is 0
-/// when the point is invalid, every capacity is 0 when the capacity itself could not be computed.
+/// when the point is invalid or is a `max` batch of which not one sequence fits, every capacity is 0 when the
+/// capacity itself could not be computed.
 struct SweepPoint {
   /// Where in the grid: positions in the spec's lists (models, variants, hardware, tp, dp_attention, batch,
   /// context, s_q).
@@ -58,7 +82,8 @@ struct SweepPoint {
                 context_index = 0, s_q_index = 0;
   int tp = 1;
   bool dp_attention = false;
-  int batch = 1;                                  ///< sequences in the step
+  int batch = 1;  ///< sequences in the step; for `max` the resolved batch (0 when not one sequence fits)
+  bool batch_is_max = false;                      ///< the grid's `max` asked for this batch
   std::int64_t context = 0;                       ///< tokens of context per sequence
   int s_q = 1;                                    ///< new tokens per sequence per step
   AttentionKind attention = AttentionKind::kMha;  ///< the kind evaluated (after the variant)
@@ -87,6 +112,9 @@ struct SweepPoint {
   double weight_bytes_per_gpu = 0;
   /// Fraction of the step time from each provenance (index: Provenance); all 0 when not costed.
   std::array<double, 4> time_share{};
+  /// What the replica (tp GPUs) costs and its price per 1M output tokens at this step's throughput: only
+  /// when the GPU's profile has a price and the status is ok.
+  std::optional<DeploymentCost> cost;
 
   /// "ok", ..., or "invalid: REASON": the `status` column of sweep.csv.
   [[nodiscard]] std::string status_text() const;
@@ -107,5 +135,31 @@ struct SweepPoint {
 [[nodiscard]] std::size_t sweep_index(const SweepSpec& spec, std::size_t model, std::size_t variant,
                                       std::size_t hardware, std::size_t tp, std::size_t dp, std::size_t batch,
                                       std::size_t context, std::size_t s_q);
+
+/// The best configurations at one context of a sweep's headline: indices into run_sweep's result.
+struct HeadlineRow {
+  std::int64_t context = 0;  ///< tokens per sequence
+  /// The point with the most sequences of this context in one replica's KV cache (max_concurrency); ties go
+  /// to fewer GPUs, then to the first in grid order. None when nothing fits.
+  std::optional<std::size_t> most_concurrent;
+  /// The point with the most output tokens/s per GPU at capacity; ties go to the first in grid order. None
+  /// when nothing runs at this context.
+  std::optional<std::size_t> fastest_at_capacity;
+};
+
+/// The headline of one model of a sweep: per context, which variant and layout (GPU, TP, DP-attention, s_q)
+/// is best by max concurrency and which by tokens/s per GPU at capacity. Points that are invalid or where not
+/// one sequence fits never count.
+struct SweepHeadline {
+  std::size_t model = 0;  ///< position in the spec's models
+  /// Capacity is the batch `max` (status ok) when the grid has one; else, per configuration, s_q and context,
+  /// the largest batch of the grid whose status is ok.
+  bool at_max = false;
+  std::vector<HeadlineRow> rows;  ///< one per distinct context, increasing
+};
+
+/// One headline per model, in the spec's order. `points` must be run_sweep(spec)'s result.
+[[nodiscard]] std::vector<SweepHeadline> sweep_headline(const SweepSpec& spec,
+                                                        const std::vector<SweepPoint>& points);
 
 }  // namespace mlasim

@@ -545,33 +545,19 @@ class ReportBuilder {
     }
 
     SweepReport report;
-    std::vector<std::string> svgs(planned_.size());
-    if (!charts) {
-      report.note = "charts not drawn (--no-charts)";
-    } else if (const std::optional<std::filesystem::path> gnuplot = find_gnuplot(); !gnuplot) {
-      const char* env = std::getenv("MLASIM_GNUPLOT");
-      report.note =
-          env != nullptr && std::string(env) == "none"
-              ? "charts not rendered: MLASIM_GNUPLOT=none (run the scripts in charts/ with gnuplot)"
-              : "charts not rendered: gnuplot not found (install gnuplot-nox, or run the scripts in "
-                "charts/)";
-    } else {
-      std::vector<GnuplotJob> jobs;
-      std::vector<std::size_t> drawn;
-      for (std::size_t i = 0; i < planned_.size(); ++i) {
-        const PlannedChart& c = planned_[i];
-        if (c.name.empty()) continue;
-        jobs.push_back({c.name + ".gp", c.gp, {{c.name + ".dat", c.dat}}, c.name + ".svg"});
-        drawn.push_back(i);
-      }
-      std::vector<std::string> rendered = run_gnuplot(*gnuplot, jobs);
-      for (std::size_t k = 0; k < drawn.size(); ++k) svgs[drawn[k]] = std::move(rendered[k]);
-    }
-    for (const PlannedChart& c : planned_) {
+    std::vector<GnuplotJob> jobs;
+    std::vector<std::size_t> drawn;
+    for (std::size_t i = 0; i < planned_.size(); ++i) {
+      const PlannedChart& c = planned_[i];
       if (c.name.empty()) continue;
-      report.files.emplace_back("charts/" + c.name + ".dat", c.dat);
-      report.files.emplace_back("charts/" + c.name + ".gp", c.gp);
+      jobs.push_back({c.name + ".gp", c.gp, {{c.name + ".dat", c.dat}}, c.name + ".svg"});
+      drawn.push_back(i);
     }
+    ChartRendering rendered = render_charts(jobs, charts);
+    report.note = !charts || !jobs.empty() ? rendered.note : std::string();
+    std::vector<std::string> svgs(planned_.size());
+    for (std::size_t k = 0; k < drawn.size(); ++k) svgs[drawn[k]] = std::move(rendered.svgs[k]);
+    append_chart_files(report.files, jobs);
 
     if (!report.note.empty()) page.add_note(report.note);
     page.add_paragraph(fmt::format(

@@ -217,30 +217,35 @@ SloSpec read_slo(const YamlValue& value) {
 }
 
 
+DeviceMode read_device_mode(const YamlValue& v) {
+  return parse_named(
+      v, parse_device_mode, "device mode",
+      enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
+}
+
+LaunchMode read_launch_mode(const YamlValue& v) {
+  return parse_named(v, parse_launch_mode, "launch mode", enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
+}
+
+MlaMode read_mla_mode(const YamlValue& v) {
+  return parse_named(v, parse_mla_mode, "MLA mode",
+                     enum_names(std::array{MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}));
+}
+
 void read_run_options(const YamlMap& s, ServeSpec& spec) {
   if (const auto v = s.optional("router")) {
     spec.router =
         parse_named(*v, parse_router_policy, "router",
                     enum_names(std::array{RouterPolicy::kRoundRobin, RouterPolicy::kLeastOutstanding}));
   }
-  if (const auto v = s.optional("mode")) {
-    spec.device_mode = parse_named(
-        *v, parse_device_mode, "device mode",
-        enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
-  }
-  if (const auto v = s.optional("launch")) {
-    spec.launch = parse_named(*v, parse_launch_mode, "launch mode",
-                              enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
-  }
+  if (const auto v = s.optional("mode")) spec.device_mode = read_device_mode(*v);
+  if (const auto v = s.optional("launch")) spec.launch = read_launch_mode(*v);
   if (const auto v = s.optional("host_overhead")) {
     spec.host_overhead_s = v->as_quantity(Dimension::kTime);
     if (spec.host_overhead_s < 0.0 || spec.host_overhead_s > 1.0)
       v->fail("must be between 0 and 1 s per step");
   }
-  if (const auto v = s.optional("mla_mode")) {
-    spec.mla_mode = parse_named(*v, parse_mla_mode, "MLA mode",
-                                enum_names(std::array{MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}));
-  }
+  if (const auto v = s.optional("mla_mode")) spec.mla_mode = read_mla_mode(*v);
 }
 
 WorkloadSpec read_workload(const YamlValue& value, const fs::path& dir) {

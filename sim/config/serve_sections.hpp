@@ -1,12 +1,18 @@
 #pragma once
 /// The sections a serve config (`serve:`) and a capacity plan (`plan:`) share, so both read them the same way
-/// and report the same located errors. Schema: sim/serving/README.md.
+/// and report the same located errors (the device options, also a sweep's). Schema: sim/serving/README.md.
 #include <filesystem>
 
 #include "sim/config/yaml_reader.hpp"
 #include "sim/serving/serve.hpp"
 
 namespace mlasim {
+
+/// `mode: speed-of-light | datasheet | calibrated`, `launch: graph | eager`, `mla_mode: auto | absorbed | naive`,
+/// with a did-you-mean on a typo.
+[[nodiscard]] DeviceMode read_device_mode(const YamlValue& v);
+[[nodiscard]] LaunchMode read_launch_mode(const YamlValue& v);
+[[nodiscard]] MlaMode read_mla_mode(const YamlValue& v);
 
 /// `router`, `mode`, `launch`, `host_overhead` and `mla_mode` of the map `s`, where present, into `spec`.
 void read_run_options(const YamlMap& s, ServeSpec& spec);

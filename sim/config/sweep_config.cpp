@@ -11,6 +11,7 @@
 #include "models/variant.hpp"
 #include "models/workload.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/serve_sections.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
@@ -182,19 +183,9 @@ SweepSpec load_sweep_config(const fs::path& path) {
     if (const auto v = m.optional("kv_cache")) spec.precision.kv_cache = read_dtype(*v);
     if (const auto v = m.optional("activations")) spec.precision.activations = read_dtype(*v);
   }
-  if (const auto v = s.optional("mla_mode")) {
-    spec.mla_mode = parse_named(*v, parse_mla_mode, "MLA mode",
-                                enum_names(std::array{MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}));
-  }
-  if (const auto v = s.optional("mode")) {
-    spec.device_mode = parse_named(
-        *v, parse_device_mode, "device mode",
-        enum_names(std::array{DeviceMode::kSpeedOfLight, DeviceMode::kDatasheet, DeviceMode::kCalibrated}));
-  }
-  if (const auto v = s.optional("launch")) {
-    spec.launch = parse_named(*v, parse_launch_mode, "launch mode",
-                              enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
-  }
+  if (const auto v = s.optional("mla_mode")) spec.mla_mode = read_mla_mode(*v);
+  if (const auto v = s.optional("mode")) spec.device_mode = read_device_mode(*v);
+  if (const auto v = s.optional("launch")) spec.launch = read_launch_mode(*v);
   if (const auto c = s.optional("capacity")) {
     const YamlMap m =
         c->as_map({"gpu_memory_utilization", "block_size", "max_batched_tokens", "runtime_reserve"});

@@ -42,13 +42,7 @@ int cmd_serve(const Args& args) {
   ServeConfig cfg = load_serve_config(config);
   if (vm.count("no-sweep") != 0U) cfg.sweep = ServeSweepSpec{};
   if (vm.count("price") != 0U) {
-    std::string price = vm["price"].as<std::string>();
-    if (price.find(' ') == std::string::npos) price += " USD";
-    try {
-      cfg.spec.hardware.price_per_gpu_hour = parse_price(price);
-    } catch (const InputError& e) {
-      throw InputError(fmt::format("--price {}: {}", vm["price"].as<std::string>(), e.message()));
-    }
+    apply_price_override(parse_price_override(vm["price"].as<std::string>(), false), {&cfg.spec.hardware});
   }
 
   // Render everything first; only then touch the disk (outputs are whole or absent).

@@ -78,6 +78,7 @@ int cmd_step(const Args& args) {
       ("weights", po::value(&weights)->default_value("bf16"), "weight dtype: bf16|fp16|fp8|int8|int4|fp32")
       ("kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")
       ("mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")
+      ("price", po::value<std::string>(), "USD per GPU-hour, overriding the profile's (e.g. 3.5)")
       ("format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown");
   // clang-format on
   po::variables_map vm;
@@ -93,7 +94,10 @@ int cmd_step(const Args& args) {
   const VariantSpec variant = with_option("--variant", [&] { return parse_variant(variant_text); });
   const ModelSpec base = with_option("--model", [&] { return resolve_model(model_name); });
   const ModelSpec model = with_option("--variant", [&] { return apply_variant(base, variant); });
-  const HardwareSpec hw = with_option("--hw", [&] { return resolve_hw(hw_name); });
+  HardwareSpec hw = with_option("--hw", [&] { return resolve_hw(hw_name); });
+  if (vm.count("price") != 0U) {
+    apply_price_override(parse_price_override(vm["price"].as<std::string>(), false), {&hw});
+  }
   const DeviceMode mode = with_option("--mode", [&] { return parse_device_mode(mode_text); });
   const LaunchMode launch = with_option("--launch", [&] { return parse_launch_mode(launch_text); });
   Precision precision;

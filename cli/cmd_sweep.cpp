@@ -19,13 +19,22 @@ int cmd_sweep(const Args& args) {
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "sweep YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "quiet,q", "print only the paths written")(
+      "price", po::value<std::vector<std::string>>()->composing(),
+      "GPU=USD: price per GPU-hour overriding the profile (repeatable), e.g. --price h200=3.5")(
       "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run");
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
   if (!parse_options(args, desc, vm, &pos, "usage: mlasim sweep CONFIG.yaml --out DIR")) return 0;
 
-  const SweepSpec spec = load_sweep_config(config);
+  SweepSpec spec = load_sweep_config(config);
+  if (vm.count("price") != 0U) {
+    std::vector<HardwareSpec*> hws;
+    for (HardwareSpec& hw : spec.hardware) hws.push_back(&hw);
+    for (const std::string& p : vm["price"].as<std::vector<std::string>>()) {
+      apply_price_override(parse_price_override(p, /*gpu_required=*/true), hws);
+    }
+  }
   const std::vector<SweepPoint> points = run_sweep(spec);
 
   // Render everything first; only then touch the disk (outputs are whole or absent).

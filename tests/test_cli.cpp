@@ -283,3 +283,25 @@ TEST_CASE("serve --strict exits 5 when a request is rejected, after writing ever
   CHECK(lenient.code == 0);
   CHECK(lenient.err.find("warning: 50 of 50 requests were rejected") != std::string::npos);
 }
+
+TEST_CASE("--price overrides the profile's price in step and sweep; a bad one is exit 2") {
+  // 8 GPUs of TP 8 at 2 USD: 16 USD per hour in step's JSON totals.
+  const Run step = run_mlasim(
+      "step --model deepseek-v3 --hw h200 --tp 8 --batch 64 --context 4k --weights fp8 --format json --price 2");
+  REQUIRE(step.code == 0);
+  const nlohmann::json totals = nlohmann::json::parse(step.out)["totals"];
+  CHECK(totals["price_per_gpu_hour"].get<double>() == 2.0);
+  CHECK(totals["usd_per_hour"].get<double>() == Approx(16.0));
+  CHECK(run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --price -3").code == 2);
+  const fs::path out = scratch("sweep-price");
+  REQUIRE(run_mlasim("sweep configs/llama3_70b_attention.yaml -q --no-charts --price h100-sxm=1.5 --out " +
+                     out.string())
+              .code == 0);
+  const nlohmann::json rows = nlohmann::json::parse(slurp(out / "sweep.json"));
+  REQUIRE_FALSE(rows.empty());
+  for (const auto& row : rows) CHECK(row["price_per_gpu_hour"].get<double>() == 1.5);
+  const Run wrong = run_mlasim("sweep configs/llama3_70b_attention.yaml -q --price h200=1 --out " +
+                               scratch("sweep-price-bad").string());
+  CHECK(wrong.code == 2);
+  CHECK(wrong.err.find("unknown GPU of this command `h200` (valid: `h100-sxm`)") != std::string::npos);
+}

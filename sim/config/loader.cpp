@@ -253,6 +253,49 @@ double parse_price(std::string_view text) {
   return v;
 }
 
+PriceOverride parse_price_override(std::string_view text, bool gpu_required) {
+  PriceOverride o;
+  const std::size_t eq = text.find('=');
+  std::string_view price = text;
+  if (eq != std::string_view::npos) {
+    o.gpu = std::string(text.substr(0, eq));
+    price = text.substr(eq + 1);
+  }
+  if ((gpu_required && o.gpu.empty()) || price.empty() || (eq != std::string_view::npos && o.gpu.empty())) {
+    throw InputError(fmt::format("--price: expected {} such as `{}` (US dollars per GPU-hour), got `{}`",
+                                 gpu_required ? "GPU=PRICE" : "a price", gpu_required ? "h200=3.5" : "3.5", text));
+  }
+  std::string with_unit(price);
+  if (with_unit.find(' ') == std::string::npos) with_unit += " USD";
+  try {
+    o.usd_per_gpu_hour = parse_price(with_unit);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("--price {}: {}", text, e.message()));
+  }
+  return o;
+}
+
+void apply_price_override(const PriceOverride& override, const std::vector<HardwareSpec*>& hws) {
+  const auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  bool found = false;
+  std::vector<std::string> names;
+  for (HardwareSpec* hw : hws) {
+    names.push_back(hw->id);
+    if (override.gpu.empty() || same(hw->id, override.gpu) || same(hw->name, override.gpu)) {
+      hw->price_per_gpu_hour = override.usd_per_gpu_hour;
+      found = true;
+    }
+  }
+  if (!found) {
+    throw InputError(fmt::format("--price {}={}: {}", override.gpu, override.usd_per_gpu_hour,
+                                 unknown_name_message("GPU of this command", override.gpu, names)));
+  }
+}
+
 fs::path data_dir() {
   if (const char* env = std::getenv("MLASIM_DATA_DIR"); env != nullptr && *env != '\0') return fs::path(env);
   return fs::path(MLASIM_SOURCE_DIR);

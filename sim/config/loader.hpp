@@ -37,6 +37,18 @@ namespace mlasim {
 /// A price per GPU-hour, `2.5 USD` (US dollars, at least 0). InputError without a location otherwise.
 [[nodiscard]] double parse_price(std::string_view text);
 
+/// A command-line price: `USD` (`3.5`, `3.5 USD`) for the one GPU of a command, or `GPU=USD` (`h200=3.5`) for
+/// the entries of that GPU among several. InputError (naming `--price`) when malformed or negative.
+struct PriceOverride {
+  std::string gpu;  ///< empty: every GPU of the command
+  double usd_per_gpu_hour = 0.0;
+};
+[[nodiscard]] PriceOverride parse_price_override(std::string_view text, bool gpu_required);
+
+/// Applies `override` to `hws` (matching the profile id or name, case-insensitive; all of them when its GPU is
+/// empty). InputError with a did-you-mean when it names no GPU among them.
+void apply_price_override(const PriceOverride& override, const std::vector<HardwareSpec*>& hws);
+
 /// The file of a profile: a built-in id (file stem, case-insensitive) or name, or a path to a .yaml profile.
 [[nodiscard]] std::filesystem::path resolve_hw_path(std::string_view name_or_path);
 /// The built-in profile whose GPU a fingerprint's device name is (device_matches_profile), if exactly one is.

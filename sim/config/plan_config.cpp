@@ -165,36 +165,11 @@ PlanSpec load_plan_config(const fs::path& path) {
 }
 
 void apply_price_override(PlanSpec& spec, std::string_view text) {
-  const std::size_t eq = text.find('=');
-  if (eq == std::string_view::npos || eq == 0 || eq + 1 == text.size()) {
-    throw InputError(fmt::format("--price: expected GPU=PRICE such as `h200=3.5` (US dollars per GPU-hour), got `{}`",
-                                 text));
-  }
-  const std::string_view gpu = text.substr(0, eq);
-  std::string price(text.substr(eq + 1));
-  if (price.find(' ') == std::string::npos) price += " USD";
-  double usd = 0.0;
-  try {
-    usd = parse_price(price);
-  } catch (const InputError& e) {
-    throw InputError(fmt::format("--price {}: {}", text, e.message()));
-  }
-  const auto same = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-  };
-  bool found = false;
-  std::vector<std::string> names;
-  for (PlanGpu& g : spec.gpus) {
-    names.push_back(g.hw.id);
-    if (same(g.hw.id, gpu) || same(g.hw.name, gpu)) {
-      g.price_per_gpu_hour = usd;
-      g.hw.price_per_gpu_hour = usd;
-      found = true;
-    }
-  }
-  if (!found) throw InputError(fmt::format("--price {}: {}", text, unknown_name_message("GPU of the plan", gpu, names)));
+  const PriceOverride o = parse_price_override(text, /*gpu_required=*/true);
+  std::vector<HardwareSpec*> hws;
+  for (PlanGpu& g : spec.gpus) hws.push_back(&g.hw);
+  apply_price_override(o, hws);
+  for (PlanGpu& g : spec.gpus) g.price_per_gpu_hour = *g.hw.price_per_gpu_hour;
 }
 
 }  // namespace mlasim

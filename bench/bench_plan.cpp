@@ -24,12 +24,13 @@ void bench(const char* config, int repeats) {
   }
   std::sort(times.begin(), times.end());
   const mlasim::LayoutOutcome* best = r.cheapest();
-  fmt::print("{}: median {:.2f} s (min {:.2f}, max {:.2f}, {} runs); {} layouts, {} simulations; {}\n", config,
-             times[times.size() / 2], times.front(), times.back(), repeats, r.layouts.size(), r.simulations,
-             best == nullptr ? std::string("no deployment meets the SLOs")
-                             : fmt::format("cheapest {} x {} = {:.2f} USD/h, {:.4g} USD per 1M output tokens",
-                                           best->at_target->replicas, best->layout.describe(),
-                                           best->cost.usd_per_hour, best->cost.usd_per_million_output_tokens));
+  fmt::print(
+      "{}: median {:.2f} s (min {:.2f}, max {:.2f}, {} runs); {} layouts, {} simulations; {}\n", config,
+      times[times.size() / 2], times.front(), times.back(), repeats, r.layouts.size(), r.simulations,
+      best == nullptr ? std::string("no deployment meets the SLOs")
+                      : fmt::format("cheapest {} x {} = {:.2f} USD/h, {:.4g} USD per 1M output tokens",
+                                    best->at_target->replicas, best->layout.describe(),
+                                    best->cost.usd_per_hour, best->cost.usd_per_million_output_tokens));
 }
 }  // namespace
 

@@ -1,6 +1,6 @@
 // mlasim plan: the cheapest deployment that serves a workload at a target rate within percentile SLOs, from a
-// YAML config (sim/plan/README.md). Exit codes: 0 a deployment meets the SLOs; 2 bad input; 6 none does within
-// the budget (every output is still written, and says why).
+// YAML config (sim/plan/README.md). Exit codes: 0 a deployment meets the SLOs; 2 bad input; 6 none does
+// within the budget (every output is still written, and says why).
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -32,8 +32,8 @@ class PlanProgressLine {
     const double t = elapsed();
     if (t < 1.0 || t - last_ < (tty_ ? 0.5 : 5.0)) return;
     last_ = t;
-    const std::string line = fmt::format("mlasim plan: {:.0f} s, layout {} of {} ({}), {} simulations", t, done + 1,
-                                         total, layout, simulations);
+    const std::string line = fmt::format("mlasim plan: {:.0f} s, layout {} of {} ({}), {} simulations", t,
+                                         done + 1, total, layout, simulations);
     if (tty_) {
       fmt::print(stderr, "\r\033[K{}", line);
       shown_ = true;
@@ -46,8 +46,8 @@ class PlanProgressLine {
     if (!enabled_) return;
     if (shown_) fmt::print(stderr, "\r\033[K");
     if (elapsed() >= 1.0) {
-      fmt::print(stderr, "mlasim plan: {} layouts, {} simulations in {:.1f} s\n", r.layouts.size(), r.simulations,
-                 elapsed());
+      fmt::print(stderr, "mlasim plan: {} layouts, {} simulations in {:.1f} s\n", r.layouts.size(),
+                 r.simulations, elapsed());
     }
   }
 
@@ -70,8 +70,8 @@ int cmd_plan(const Args& args) {
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "plan YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "price", po::value(&prices)->composing(),
-      "GPU=USD: price per GPU-hour overriding the profile and the config (repeatable), e.g. --price h200=3.5")(
-      "no-charts", "write report.html without charts (no gnuplot run)")(
+      "GPU=USD: price per GPU-hour overriding the profile and the config (repeatable), e.g. --price "
+      "h200=3.5")("no-charts", "write report.html without charts (no gnuplot run)")(
       "no-progress", "no progress line on stderr")("quiet,q", "print only the paths written");
   po::positional_options_description pos;
   pos.add("config", 1);
@@ -85,7 +85,8 @@ int cmd_plan(const Args& args) {
   const std::vector<PlanLayout> layouts = plan_layouts(spec);
   PlanProgressLine progress(vm.count("no-progress") == 0U);
   const PlanResult result = run_plan(spec, [&](int simulations, std::size_t done, std::size_t total) {
-    progress.update(simulations, done, total, done < layouts.size() ? layouts[done].describe() : std::string());
+    progress.update(simulations, done, total,
+                    done < layouts.size() ? layouts[done].describe() : std::string());
   });
   progress.finish(result);
 

@@ -19,7 +19,9 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kMs = 1e3;
 
-std::string yes_no(bool b) { return b ? "true" : "false"; }
+std::string yes_no(bool b) {
+  return b ? "true" : "false";
+}
 
 /// The rank (1 = cheapest) of each layout that meets the SLOs; 0 for the others.
 std::vector<std::int64_t> ranks(const PlanResult& r) {
@@ -33,14 +35,19 @@ double p99_of(const std::optional<ServeSummary>& s, SloMetric m) {
   return m == SloMetric::kTtft ? s->ttft.p99_s : s->tpot.p99_s;
 }
 
-std::string money(double usd) { return std::isnan(usd) ? "—" : fmt::format("{:.2f} USD", usd); }
-std::string money4(double usd) { return std::isnan(usd) ? "—" : fmt::format("{:.4g} USD", usd); }
+std::string money(double usd) {
+  return std::isnan(usd) ? "—" : fmt::format("{:.2f} USD", usd);
+}
+std::string money4(double usd) {
+  return std::isnan(usd) ? "—" : fmt::format("{:.4g} USD", usd);
+}
 std::string seconds_text(double s) {
   if (std::isnan(s)) return "—";
   return s < 1.0 ? fmt::format("{:.4g} ms", s * kMs) : fmt::format("{:.4g} s", s);
 }
 
-/// The layout in few words, naming only the dimensions the plan varies (and always the GPU and TP): chart keys.
+/// The layout in few words, naming only the dimensions the plan varies (and always the GPU and TP): chart
+/// keys.
 std::string short_label(const PlanSpec& spec, const PlanLayout& l) {
   std::string out;
   const auto add = [&out](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
@@ -62,7 +69,8 @@ std::string slo_list(const SloSpec& slo) {
   for (const PercentileSlo& p : slo.percentiles) {
     std::string metric(to_string(p.metric));
     for (char& c : metric) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    parts.push_back(fmt::format("{} p{} ≤ {}", metric, p.percentile, seconds_text(ps_to_seconds(p.target_ps))));
+    parts.push_back(
+        fmt::format("{} p{} ≤ {}", metric, p.percentile, seconds_text(ps_to_seconds(p.target_ps))));
   }
   return fmt::format("{}", fmt::join(parts, ", "));
 }
@@ -78,8 +86,8 @@ std::string workload_text(const PlanSpec& spec, const PlanResult& r) {
 }
 
 std::size_t count_status(const PlanResult& r, LayoutStatus s) {
-  return static_cast<std::size_t>(
-      std::count_if(r.layouts.begin(), r.layouts.end(), [s](const LayoutOutcome& o) { return o.status == s; }));
+  return static_cast<std::size_t>(std::count_if(r.layouts.begin(), r.layouts.end(),
+                                                [s](const LayoutOutcome& o) { return o.status == s; }));
 }
 
 /// The headline's lines, trimmed, for a page (one paragraph or banner item each).
@@ -112,11 +120,13 @@ Table cost_display_table(const PlanSpec& spec, const PlanResult& result) {
            {"TTFT p99", ""},
            {"TPOT p99", ""},
            {"worst SLO margin", ""}});
-  const std::size_t n = std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(std::max(spec.top, 0)) + 1);
+  const std::size_t n =
+      std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(std::max(spec.top, 0)) + 1);
   for (std::size_t k = 0; k < n; ++k) {
     const LayoutOutcome& o = result.layouts[result.ranking[k]];
-    t.add_row({static_cast<std::int64_t>(k + 1), short_label(spec, o.layout), std::int64_t{o.at_target->replicas},
-               std::int64_t{o.cost.gpus}, fmt::format("{:.2f}", o.cost.usd_per_hour),
+    t.add_row({static_cast<std::int64_t>(k + 1), short_label(spec, o.layout),
+               std::int64_t{o.at_target->replicas}, std::int64_t{o.cost.gpus},
+               fmt::format("{:.2f}", o.cost.usd_per_hour),
                fmt::format("{:.4g}", o.cost.usd_per_million_output_tokens),
                fmt::format("{:.4g}", o.cost.usd_per_million_total_tokens),
                fmt::format("{:.4g}", o.at_target->tokens_per_s_per_gpu),
@@ -164,17 +174,31 @@ Table plan_layouts_table(const PlanResult& result) {
     const LayoutOutcome& o = result.layouts[i];
     const PlanLayout& l = o.layout;
     const bool ok = o.status == LayoutStatus::kOk && o.at_target.has_value();
-    t.add_row({static_cast<std::int64_t>(i), l.model, l.variant, l.gpu.hw.id, std::int64_t{l.tp},
-               yes_no(l.dp_attention), std::string(to_string(l.precision.weights)),
-               std::string(to_string(l.precision.kv_cache)), std::int64_t{l.max_num_seqs}, l.max_num_batched_tokens,
-               std::string(to_string(l.policy)), std::string(to_string(o.status)), o.reason,
+    t.add_row({static_cast<std::int64_t>(i),
+               l.model,
+               l.variant,
+               l.gpu.hw.id,
+               std::int64_t{l.tp},
+               yes_no(l.dp_attention),
+               std::string(to_string(l.precision.weights)),
+               std::string(to_string(l.precision.kv_cache)),
+               std::int64_t{l.max_num_seqs},
+               l.max_num_batched_tokens,
+               std::string(to_string(l.policy)),
+               std::string(to_string(o.status)),
+               o.reason,
                rank[i] > 0 ? Cell{rank[i]} : Cell{std::string()},
                ok ? Cell{std::int64_t{o.at_target->replicas}} : Cell{std::string()},
-               ok ? Cell{std::int64_t{o.cost.gpus}} : Cell{std::string()}, l.gpu.price_per_gpu_hour,
-               ok ? o.cost.usd_per_hour : kNaN, ok ? o.cost.usd_per_million_output_tokens : kNaN,
-               ok ? o.cost.usd_per_million_total_tokens : kNaN, ok ? o.at_target->tokens_per_s_per_gpu : kNaN,
-               ok ? o.at_target->tokens_per_s_per_user : kNaN, p99_of(o.at_target_summary, SloMetric::kTtft),
-               p99_of(o.at_target_summary, SloMetric::kTpot), ok ? o.at_target->worst_margin : kNaN,
+               ok ? Cell{std::int64_t{o.cost.gpus}} : Cell{std::string()},
+               l.gpu.price_per_gpu_hour,
+               ok ? o.cost.usd_per_hour : kNaN,
+               ok ? o.cost.usd_per_million_output_tokens : kNaN,
+               ok ? o.cost.usd_per_million_total_tokens : kNaN,
+               ok ? o.at_target->tokens_per_s_per_gpu : kNaN,
+               ok ? o.at_target->tokens_per_s_per_user : kNaN,
+               p99_of(o.at_target_summary, SloMetric::kTtft),
+               p99_of(o.at_target_summary, SloMetric::kTpot),
+               ok ? o.at_target->worst_margin : kNaN,
                o.one_replica_max ? o.one_replica_max->rate_per_s : kNaN,
                o.max_requests_per_s_bound > 0.0 ? o.max_requests_per_s_bound : kNaN,
                std::int64_t{o.simulations}});
@@ -195,7 +219,8 @@ Table plan_ranking_table(const PlanResult& result, int top) {
            {"ttft_p99_s", ""},
            {"tpot_p99_s", ""},
            {"worst_slo_margin", "smallest (target − measured) / target"}});
-  const std::size_t n = std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(std::max(top, 0)) + 1);
+  const std::size_t n =
+      std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(std::max(top, 0)) + 1);
   for (std::size_t k = 0; k < n; ++k) {
     const LayoutOutcome& o = result.layouts[result.ranking[k]];
     t.add_row({static_cast<std::int64_t>(k + 1), o.layout.describe(), std::int64_t{o.at_target->replicas},
@@ -219,7 +244,8 @@ Table plan_pareto_table(const PlanResult& result) {
     const LayoutOutcome& o = result.layouts[p.layout];
     const PlanEvaluation& e = p.at_target ? *o.at_target : *o.one_replica_max;
     t.add_row({o.layout.describe(), std::string(p.at_target ? "target rate" : "one replica, highest rate"),
-               std::int64_t{e.replicas}, e.rate_per_s, p.point.tokens_per_s_per_gpu, p.point.tokens_per_s_per_user});
+               std::int64_t{e.replicas}, e.rate_per_s, p.point.tokens_per_s_per_gpu,
+               p.point.tokens_per_s_per_user});
   }
   return t;
 }
@@ -239,10 +265,10 @@ Table plan_trials_table(const PlanResult& result) {
   for (std::size_t k = 0; k < result.trials.size(); ++k) {
     const PlanTrial& tr = result.trials[k];
     t.add_row({static_cast<std::int64_t>(k), static_cast<std::int64_t>(tr.layout),
-               std::int64_t{tr.evaluation.replicas}, tr.evaluation.rate_per_s, yes_no(tr.evaluation.meets_slos),
-               std::string(to_string(tr.summary.overload.verdict)), tr.summary.output_tokens_per_s_per_gpu,
-               tr.summary.output_tokens_per_s_per_user, tr.summary.ttft.p99_s, tr.summary.tpot.p99_s,
-               tr.evaluation.detail});
+               std::int64_t{tr.evaluation.replicas}, tr.evaluation.rate_per_s,
+               yes_no(tr.evaluation.meets_slos), std::string(to_string(tr.summary.overload.verdict)),
+               tr.summary.output_tokens_per_s_per_gpu, tr.summary.output_tokens_per_s_per_user,
+               tr.summary.ttft.p99_s, tr.summary.tpot.p99_s, tr.evaluation.detail});
   }
   return t;
 }
@@ -252,7 +278,8 @@ std::string plan_headline(const PlanSpec& spec, const PlanResult& result) {
   std::string out;
   if (best == nullptr) {
     out = fmt::format(
-        "No deployment within the budget of {} GPUs meets the SLOs ({}) at {:.4g} req/s: of {} layouts, {} miss "
+        "No deployment within the budget of {} GPUs meets the SLOs ({}) at {:.4g} req/s: of {} layouts, {} "
+        "miss "
         "the SLOs even at the budget, {} do not fit, {} need more GPUs than the budget, {} are invalid.",
         spec.max_gpus, slo_list(spec.base.slo), result.target_rate_per_s, result.layouts.size(),
         count_status(result, LayoutStatus::kSloUnmet), count_status(result, LayoutStatus::kDoesNotFit),
@@ -261,23 +288,26 @@ std::string plan_headline(const PlanSpec& spec, const PlanResult& result) {
     const LayoutOutcome* closest = nullptr;
     for (const LayoutOutcome& o : result.layouts) {
       if (o.status != LayoutStatus::kSloUnmet || !o.best_effort) continue;
-      if (closest == nullptr || o.best_effort->worst_margin > closest->best_effort->worst_margin) closest = &o;
+      if (closest == nullptr || o.best_effort->worst_margin > closest->best_effort->worst_margin)
+        closest = &o;
     }
-    if (closest != nullptr) out += fmt::format("\nClosest: {}: {}.", closest->layout.describe(), closest->reason);
+    if (closest != nullptr)
+      out += fmt::format("\nClosest: {}: {}.", closest->layout.describe(), closest->reason);
     return out + "\n";
   }
   const PlanEvaluation& e = *best->at_target;
   out = fmt::format(
       "Cheapest: {} replica{} of {} = {} GPUs, {} per hour.\n"
       "  {} per 1M output tokens, {} per 1M total tokens; {:.4g} output tokens/s per GPU, {:.4g} per user.\n",
-      e.replicas, e.replicas == 1 ? "" : "s", best->layout.describe(), best->cost.gpus, money(best->cost.usd_per_hour),
-      money4(best->cost.usd_per_million_output_tokens), money4(best->cost.usd_per_million_total_tokens),
-      e.tokens_per_s_per_gpu, e.tokens_per_s_per_user);
+      e.replicas, e.replicas == 1 ? "" : "s", best->layout.describe(), best->cost.gpus,
+      money(best->cost.usd_per_hour), money4(best->cost.usd_per_million_output_tokens),
+      money4(best->cost.usd_per_million_total_tokens), e.tokens_per_s_per_gpu, e.tokens_per_s_per_user);
   if (best->at_target_summary) {
     std::vector<std::string> parts;
     for (const SloVerdict& v : best->at_target_summary->slo_verdicts) {
-      parts.push_back(fmt::format("{} {} (target {}, {:.0f}% headroom)", v.slo.name(), seconds_text(v.measured_s),
-                                  seconds_text(v.target_s), 100.0 * v.margin_fraction));
+      parts.push_back(fmt::format("{} {} (target {}, {:.0f}% headroom)", v.slo.name(),
+                                  seconds_text(v.measured_s), seconds_text(v.target_s),
+                                  100.0 * v.margin_fraction));
     }
     out += fmt::format("  {}.\n", fmt::join(parts, "; "));
   }
@@ -288,9 +318,10 @@ std::string plan_markdown(const PlanSpec& spec, const PlanResult& result) {
   std::string md = fmt::format("# Plan `{}`\n\nConfig: `{}`.\n\n", spec.name, spec.source);
   md += fmt::format("- Workload: {}.\n- SLOs: {}.\n- Budget: at most {} GPUs.\n", workload_text(spec, result),
                     slo_list(spec.base.slo), spec.max_gpus);
-  md += fmt::format("- Search: {} layouts; {} not simulated (the capacity model, the budget or invalid); {} serving "
-                    "simulations of {} requests per replica.\n\n",
-                    result.layouts.size(), result.not_simulated, result.simulations, spec.requests_per_replica);
+  md += fmt::format(
+      "- Search: {} layouts; {} not simulated (the capacity model, the budget or invalid); {} serving "
+      "simulations of {} requests per replica.\n\n",
+      result.layouts.size(), result.not_simulated, result.simulations, spec.requests_per_replica);
   md += "## Answer\n\n" + plan_headline(spec, result) + "\n";
   if (const LayoutOutcome* best = result.cheapest(); best != nullptr && best->at_target_summary) {
     md += "## SLO margins of the cheapest deployment\n\n";
@@ -383,7 +414,8 @@ std::vector<ScatterChart> plan_charts(const PlanSpec& spec, const PlanResult& re
     for (const PlanTrial& tr : result.trials) {
       if (tr.evaluation.replicas != 1) continue;
       for (const SloVerdict& v : tr.summary.slo_verdicts) {
-        if (v.slo.name() == slo.name()) by_layout[tr.layout].emplace_back(tr.evaluation.rate_per_s, v.measured_s * kMs);
+        if (v.slo.name() == slo.name())
+          by_layout[tr.layout].emplace_back(tr.evaluation.rate_per_s, v.measured_s * kMs);
       }
     }
     std::vector<double> ys{ps_to_seconds(slo.target_ps) * kMs};
@@ -394,7 +426,8 @@ std::vector<ScatterChart> plan_charts(const PlanSpec& spec, const PlanResult& re
     int color = 0;
     for (auto& [layout, pts] : by_layout) {
       std::sort(pts.begin(), pts.end());
-      ScatterSeries s{short_label(spec, result.layouts[layout].layout), {}, {}, false, color++ % 10, true, true};
+      ScatterSeries s{
+          short_label(spec, result.layouts[layout].layout), {}, {}, false, color++ % 10, true, true};
       for (const auto& [x, y] : pts) {
         s.x.push_back(x);
         s.y.push_back(y);
@@ -419,14 +452,15 @@ ReportFiles build_plan_report(const PlanSpec& spec, const PlanResult& result, bo
   out.note = rendered.note;
   HtmlPage page(fmt::format("mlasim plan: {}", spec.name));
   page.add_heading(1, fmt::format("Capacity plan: {}", spec.name));
-  page.add_facts({{"config", spec.source},
-                  {"workload", workload_text(spec, result)},
-                  {"SLOs", slo_list(spec.base.slo)},
-                  {"budget", fmt::format("at most {} GPUs", spec.max_gpus)},
-                  {"device model", std::string(to_string(spec.base.device_mode))},
-                  {"search", fmt::format("{} layouts, {} not simulated, {} simulations of {} requests per replica",
-                                         result.layouts.size(), result.not_simulated, result.simulations,
-                                         spec.requests_per_replica)}});
+  page.add_facts(
+      {{"config", spec.source},
+       {"workload", workload_text(spec, result)},
+       {"SLOs", slo_list(spec.base.slo)},
+       {"budget", fmt::format("at most {} GPUs", spec.max_gpus)},
+       {"device model", std::string(to_string(spec.base.device_mode))},
+       {"search", fmt::format("{} layouts, {} not simulated, {} simulations of {} requests per replica",
+                              result.layouts.size(), result.not_simulated, result.simulations,
+                              spec.requests_per_replica)}});
   const LayoutOutcome* best = result.cheapest();
   const std::vector<std::string> headline = lines_of(plan_headline(spec, result));
   if (best == nullptr) page.add_banner("No deployment meets the SLOs", headline);
@@ -445,10 +479,13 @@ ReportFiles build_plan_report(const PlanSpec& spec, const PlanResult& result, bo
     for (std::size_t k = 0; k < planned.size(); ++k) {
       const std::string what =
           planned[k].name == "plan_pareto"
-              ? "Every deployment the search found meeting the SLOs (hollow), at the target rate or one replica at "
-                "its highest rate; the line joins the Pareto front (no other point beats it on both axes); the "
+              ? "Every deployment the search found meeting the SLOs (hollow), at the target rate or one "
+                "replica at "
+                "its highest rate; the line joins the Pareto front (no other point beats it on both axes); "
+                "the "
                 "square is the cheapest deployment."
-              : "The measured percentile of one replica at each rate the search tried, per layout; the horizontal "
+              : "The measured percentile of one replica at each rate the search tried, per layout; the "
+                "horizontal "
                 "line is the target. Where a line crosses it is the layout's highest rate.";
       figures.push_back({rendered.svgs[k], fmt::format("{} Data: charts/{}.dat.", what, planned[k].name),
                          fmt::format("{}, {}", planned[k].title, spec.name)});

@@ -1,8 +1,8 @@
 #pragma once
 /// The report of `mlasim plan` (DESIGN.md §10 "Plan"): the cheapest deployment that meets the SLOs, the
 /// alternatives, the Pareto front of tokens/s per GPU against tokens/s per user, and what became of every
-/// layout of the search space. Pure rendering of the typed PlanSpec and PlanResult: same plan, same bytes; the
-/// caller writes the files through OutputSet.
+/// layout of the search space. Pure rendering of the typed PlanSpec and PlanResult: same plan, same bytes;
+/// the caller writes the files through OutputSet.
 #include <string>
 #include <vector>
 
@@ -15,8 +15,8 @@
 namespace mlasim {
 
 /// One row per layout, in search-space order: the layout, its status and reason, and for a layout that meets
-/// the SLOs its replicas, GPUs, cost, throughput, p99 latencies, worst SLO margin and rank; for every simulated
-/// layout the highest rate one replica sustains and the analytic estimate the search started from.
+/// the SLOs its replicas, GPUs, cost, throughput, p99 latencies, worst SLO margin and rank; for every
+/// simulated layout the highest rate one replica sustains and the analytic estimate the search started from.
 [[nodiscard]] Table plan_layouts_table(const PlanResult& result);
 
 /// The cheapest deployments, cheapest first (rank, layout, replicas, GPUs, USD/h, USD per 1M output and total

@@ -64,7 +64,8 @@ std::vector<Field> summary_fields(const ServeSummary& s) {
       {"output_tokens_per_s_per_user", "1 / mean TPOT", s.output_tokens_per_s_per_user},
       {"total_tokens_per_s", "prompt + output tokens of completed requests per second in the window",
        s.total_tokens_per_s},
-      {"price_per_gpu_hour", "USD per GPU-hour (the profile's price; empty without one)", s.price_per_gpu_hour},
+      {"price_per_gpu_hour", "USD per GPU-hour (the profile's price; empty without one)",
+       s.price_per_gpu_hour},
       {"usd_per_hour", "USD per hour for replicas × tp GPUs", s.usd_per_hour},
       {"usd_per_million_output_tokens", "USD per 1M output tokens at the window's throughput",
        s.usd_per_million_output_tokens},
@@ -214,14 +215,17 @@ Table throughput_latency_table(const std::vector<ServeSummary>& rows) {
 }
 
 std::string serve_summary_markdown(const ServeSummary& s) {
-  return "# Serving run `" + s.name + "`\n\n" + table_to_markdown(with_missing_as(summary_long_table(s), "—"));
+  return "# Serving run `" + s.name + "`\n\n" +
+         table_to_markdown(with_missing_as(summary_long_table(s), "—"));
 }
 
 std::string serve_sweep_markdown(const ServeSpec& spec, const std::vector<ServeSummary>& rows) {
   std::string onset = overload_onset_sentence(rows);
-  if (!onset.empty()) onset = " " + std::string(1, static_cast<char>(std::toupper(onset[0]))) + onset.substr(1) + ".";
-  return fmt::format("# Serve sweep `{}`\n\nConfig: `{}`. {} points.{}\n\n{}", spec.name, spec.source, rows.size(),
-                     onset, table_to_markdown(with_missing_as(throughput_latency_table(rows), "—")));
+  if (!onset.empty())
+    onset = " " + std::string(1, static_cast<char>(std::toupper(onset[0]))) + onset.substr(1) + ".";
+  return fmt::format("# Serve sweep `{}`\n\nConfig: `{}`. {} points.{}\n\n{}", spec.name, spec.source,
+                     rows.size(), onset,
+                     table_to_markdown(with_missing_as(throughput_latency_table(rows), "—")));
 }
 
 void add_serve_outputs(OutputSet& out, const ServeResult& result) {
@@ -277,7 +281,6 @@ std::string metric_upper(SloMetric m) {
   return t;
 }
 
-
 std::string fmt_s(double seconds) {
   if (std::isnan(seconds)) return "—";
   return seconds < 1.0 ? fmt::format("{:.4g} ms", seconds * kMs) : fmt::format("{:.4g} s", seconds);
@@ -287,7 +290,8 @@ std::string slo_text(const std::vector<SloVerdict>& verdicts) {
   if (verdicts.empty()) return "none";
   std::vector<std::string> parts;
   for (const SloVerdict& v : verdicts) {
-    parts.push_back(fmt::format("{} p{} ≤ {}", metric_upper(v.slo.metric), v.slo.percentile, fmt_s(v.target_s)));
+    parts.push_back(
+        fmt::format("{} p{} ≤ {}", metric_upper(v.slo.metric), v.slo.percentile, fmt_s(v.target_s)));
   }
   return fmt::format("{}", fmt::join(parts, ", "));
 }
@@ -295,22 +299,21 @@ std::string slo_text(const std::vector<SloVerdict>& verdicts) {
 std::string cost_text(const ServeSummary& s) {
   if (std::isnan(s.price_per_gpu_hour)) return "no price in the hardware profile";
   const int gpus = s.tp * s.replicas;
-  return fmt::format("{} GPU{} × {:.4g} USD/h = {:.2f} USD/h; {} per 1M output tokens, {} per 1M total tokens", gpus,
-                     gpus == 1 ? "" : "s",
-                     s.price_per_gpu_hour, s.usd_per_hour,
-                     std::isnan(s.usd_per_million_output_tokens)
-                         ? std::string("—")
-                         : fmt::format("{:.4g} USD", s.usd_per_million_output_tokens),
-                     std::isnan(s.usd_per_million_total_tokens)
-                         ? std::string("—")
-                         : fmt::format("{:.4g} USD", s.usd_per_million_total_tokens));
+  return fmt::format(
+      "{} GPU{} × {:.4g} USD/h = {:.2f} USD/h; {} per 1M output tokens, {} per 1M total tokens", gpus,
+      gpus == 1 ? "" : "s", s.price_per_gpu_hour, s.usd_per_hour,
+      std::isnan(s.usd_per_million_output_tokens)
+          ? std::string("—")
+          : fmt::format("{:.4g} USD", s.usd_per_million_output_tokens),
+      std::isnan(s.usd_per_million_total_tokens) ? std::string("—")
+                                                 : fmt::format("{:.4g} USD", s.usd_per_million_total_tokens));
 }
 
 std::string layout_text(const ServeSummary& s) {
   return fmt::format("{}{} on {} × {}, TP {}{}, {} replica{}, {} scheduler", s.model,
-                     s.variant.empty() || s.variant == "native" ? "" : " (" + s.variant + ")", s.tp * s.replicas,
-                     s.hardware, s.tp, s.dp_attention ? ", DP-attention" : "", s.replicas, s.replicas == 1 ? "" : "s",
-                     s.scheduler_policy);
+                     s.variant.empty() || s.variant == "native" ? "" : " (" + s.variant + ")",
+                     s.tp * s.replicas, s.hardware, s.tp, s.dp_attention ? ", DP-attention" : "", s.replicas,
+                     s.replicas == 1 ? "" : "s", s.scheduler_policy);
 }
 
 std::string verdict_text(const ServeSummary& s) {
@@ -448,7 +451,8 @@ std::vector<ScatterChart> serve_sweep_charts(const std::vector<ServeSummary>& ro
     for (const SloVerdict& v : rows.front().slo_verdicts) {
       if (v.slo.metric != m) continue;
       c.lines.push_back({ReferenceLine::Kind::kHorizontal, v.target_s * kMs,
-                         fmt::format("p{} target {}", v.slo.percentile, fmt_s(v.target_s)), v.slo.percentile != 99});
+                         fmt::format("p{} target {}", v.slo.percentile, fmt_s(v.target_s)),
+                         v.slo.percentile != 99});
     }
     if (has_drawable_points(c)) out.push_back(std::move(c));
   }
@@ -457,7 +461,8 @@ std::vector<ScatterChart> serve_sweep_charts(const std::vector<ServeSummary>& ro
 
 ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result, bool charts) {
   const ServeSummary& s = result.summary;
-  const std::vector<ScatterChart> latency = charts ? serve_latency_charts(result) : std::vector<ScatterChart>{};
+  const std::vector<ScatterChart> latency =
+      charts ? serve_latency_charts(result) : std::vector<ScatterChart>{};
   const std::vector<LineChart> timeline = charts ? serve_timeline_charts(result) : std::vector<LineChart>{};
   std::vector<GnuplotJob> jobs;
   for (const ScatterChart& c : latency) jobs.push_back(gnuplot_job(c));
@@ -468,21 +473,23 @@ ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result,
   out.note = rendered.note;
   HtmlPage page(fmt::format("mlasim serve: {}", s.name));
   page.add_heading(1, fmt::format("Serving run: {}", s.name));
-  const std::string load = s.arrival == "poisson"       ? fmt::format("Poisson, {:.4g} req/s", s.rate_per_s)
-                           : s.arrival == "closed_loop" ? fmt::format("closed loop, {} clients", s.concurrency)
-                                                        : fmt::format("trace {}", spec.workload.trace_source);
-  page.add_facts({{"config", spec.source},
-                  {"deployment", layout_text(s)},
-                  {"device model", std::string(to_string(spec.device_mode))},
-                  {"workload", fmt::format("{}; prompts {}, outputs {}", load, spec.workload.prompt.describe(),
-                                           spec.workload.output.describe())},
-                  {"measured", fmt::format("requests {}–{} of {} by arrival ({} warm-up, {} drain left out), "
-                                           "window {:.4g}–{:.4g} s",
-                                           s.warmup_requests + 1, s.arrived - s.drain_requests, s.arrived,
-                                           s.warmup_requests, s.drain_requests, s.window_start_s, s.window_end_s)},
-                  {"SLOs", slo_text(s.slo_verdicts)},
-                  {"verdict", verdict_text(s)},
-                  {"cost", cost_text(s)}});
+  const std::string load = s.arrival == "poisson" ? fmt::format("Poisson, {:.4g} req/s", s.rate_per_s)
+                           : s.arrival == "closed_loop"
+                               ? fmt::format("closed loop, {} clients", s.concurrency)
+                               : fmt::format("trace {}", spec.workload.trace_source);
+  page.add_facts(
+      {{"config", spec.source},
+       {"deployment", layout_text(s)},
+       {"device model", std::string(to_string(spec.device_mode))},
+       {"workload", fmt::format("{}; prompts {}, outputs {}", load, spec.workload.prompt.describe(),
+                                spec.workload.output.describe())},
+       {"measured", fmt::format("requests {}–{} of {} by arrival ({} warm-up, {} drain left out), "
+                                "window {:.4g}–{:.4g} s",
+                                s.warmup_requests + 1, s.arrived - s.drain_requests, s.arrived,
+                                s.warmup_requests, s.drain_requests, s.window_start_s, s.window_end_s)},
+       {"SLOs", slo_text(s.slo_verdicts)},
+       {"verdict", verdict_text(s)},
+       {"cost", cost_text(s)}});
   if (const std::vector<std::string> warnings = serve_warnings(s); !warnings.empty()) {
     page.add_banner("Read these figures with care", warnings);
   }
@@ -503,12 +510,13 @@ ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result,
     std::vector<Figure> figures;
     std::size_t k = 0;
     for (const ScatterChart& c : latency) {
-      figures.push_back({rendered.svgs[k++],
-                         fmt::format("{}: the share of measured requests at or below each latency; a target is met "
-                                     "when the curve crosses its percentile's dashed line left of the target's "
-                                     "solid line. Data: charts/{}.dat.",
-                                     c.title, c.name),
-                         fmt::format("{} of {}", c.title, s.name)});
+      figures.push_back(
+          {rendered.svgs[k++],
+           fmt::format("{}: the share of measured requests at or below each latency; a target is met "
+                       "when the curve crosses its percentile's dashed line left of the target's "
+                       "solid line. Data: charts/{}.dat.",
+                       c.title, c.name),
+           fmt::format("{} of {}", c.title, s.name)});
     }
     for (const LineChart& c : timeline) {
       figures.push_back({rendered.svgs[k++],
@@ -527,7 +535,8 @@ ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result,
   return out;
 }
 
-ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<ServeSummary>& rows, bool charts) {
+ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<ServeSummary>& rows,
+                                     bool charts) {
   const std::vector<ScatterChart> planned = charts ? serve_sweep_charts(rows) : std::vector<ScatterChart>{};
   std::vector<GnuplotJob> jobs;
   for (const ScatterChart& c : planned) jobs.push_back(gnuplot_job(c));
@@ -542,7 +551,8 @@ ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<Se
     facts.emplace_back("SLOs", slo_text(rows.front().slo_verdicts));
   }
   facts.emplace_back("points", fmt::format("{}", rows.size()));
-  if (const std::string onset = overload_onset_sentence(rows); !onset.empty()) facts.emplace_back("overload", onset);
+  if (const std::string onset = overload_onset_sentence(rows); !onset.empty())
+    facts.emplace_back("overload", onset);
   page.add_facts(facts);
   std::vector<std::string> over;
   for (const ServeSummary& s : rows) {
@@ -557,11 +567,12 @@ ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<Se
     page.add_heading(2, "Throughput against latency", "charts");
     std::vector<Figure> figures;
     for (std::size_t k = 0; k < planned.size(); ++k) {
-      figures.push_back({rendered.svgs[k],
-                         fmt::format("{}: one point per swept load, output tokens/s per GPU in the measurement "
-                                     "window; horizontal lines are the percentile targets. Data: charts/{}.dat.",
-                                     planned[k].title, planned[k].name),
-                         fmt::format("{}, {}", planned[k].title, spec.name)});
+      figures.push_back(
+          {rendered.svgs[k],
+           fmt::format("{}: one point per swept load, output tokens/s per GPU in the measurement "
+                       "window; horizontal lines are the percentile targets. Data: charts/{}.dat.",
+                       planned[k].title, planned[k].name),
+           fmt::format("{}, {}", planned[k].title, spec.name)});
     }
     page.add_figures(figures);
   }

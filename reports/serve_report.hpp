@@ -37,8 +37,8 @@ void add_serve_outputs(OutputSet& out, const ServeResult& result);
 /// Adds serve_sweep.csv and serve_sweep.json (summary_row_table) and summary.md (serve_sweep_markdown).
 void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::vector<ServeSummary>& rows);
 
-/// The percentile SLO verdicts of a run: slo (`ttft_p99`), target_s, measured_s, margin_s, margin (a fraction of
-/// the target; positive: headroom), samples, status (met, missed, no_samples).
+/// The percentile SLO verdicts of a run: slo (`ttft_p99`), target_s, measured_s, margin_s, margin (a fraction
+/// of the target; positive: headroom), samples, status (met, missed, no_samples).
 [[nodiscard]] Table slo_verdict_table(const ServeSummary& s);
 
 /// The charts of one run: TTFT and TPOT CDFs of the measured requests (each percentile target a vertical line
@@ -52,11 +52,12 @@ void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::v
 [[nodiscard]] std::vector<ScatterChart> serve_sweep_charts(const std::vector<ServeSummary>& rows);
 
 /// report.html of one run (facts, warnings in a banner, SLO verdicts, cost, the charts, the summary) and
-/// charts/NAME.{dat,gp}. Charts are rendered when `charts` is set and gnuplot is there (else the note says why).
+/// charts/NAME.{dat,gp}. Charts are rendered when `charts` is set and gnuplot is there (else the note says
+/// why).
 [[nodiscard]] ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result, bool charts);
 
 /// report.html of a serve sweep (the throughput–latency charts and table) and its charts.
-[[nodiscard]] ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<ServeSummary>& rows,
-                                                   bool charts);
+[[nodiscard]] ReportFiles build_serve_sweep_report(const ServeSpec& spec,
+                                                   const std::vector<ServeSummary>& rows, bool charts);
 
 }  // namespace mlasim

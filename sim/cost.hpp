@@ -1,6 +1,7 @@
 #pragma once
 /// What serving costs: a deployment's GPUs at a price per GPU-hour, and that hour's price over the tokens it
-/// serves. One place for the arithmetic behind the $/hour and $/1M-token columns of step, sweep, serve and plan.
+/// serves. One place for the arithmetic behind the $/hour and $/1M-token columns of step, sweep, serve and
+/// plan.
 namespace mlasim {
 
 /// What a deployment costs: GPUs × price, and that hour's price over the tokens it serves.

@@ -1,7 +1,6 @@
 // Plan configs (sim/config/plan_config.hpp): the examples load, the search space and its defaults, priced
 // hardware (profile, config override, --price), and located errors for what a plan cannot mean.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <string>
 
@@ -48,7 +47,8 @@ std::string with(std::string text, const std::string& from, const std::string& t
 }  // namespace
 
 TEST_CASE("the example plans load") {
-  const PlanSpec dsv3 = load_plan_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "plan_deepseek_v3_h200.yaml");
+  const PlanSpec dsv3 =
+      load_plan_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "plan_deepseek_v3_h200.yaml");
   CHECK(dsv3.base.workload.rate_per_s == 20.0);
   CHECK(dsv3.variants.size() == 2);
   CHECK(dsv3.dp_attention == std::vector<bool>{false, true});
@@ -72,12 +72,15 @@ TEST_CASE("a minimal plan takes the documented defaults") {
   CHECK(p.base.workload.num_requests == 2000);
   CHECK(p.gpus.front().price_per_gpu_hour == 4.916);
   // DP-attention over one GPU is plain TP 1: listed once.
-  const PlanSpec dp = load_text(with(kGood, "  hardware: [h100-sxm]\n", "  hardware: [h100-sxm]\n  tp: [1, 2]\n  dp_attention: [false, true]\n"));
+  const PlanSpec dp =
+      load_text(with(kGood, "  hardware: [h100-sxm]\n",
+                     "  hardware: [h100-sxm]\n  tp: [1, 2]\n  dp_attention: [false, true]\n"));
   CHECK(plan_layouts(dp).size() == 3);
 }
 
 TEST_CASE("prices: the profile's, the config's override, then --price") {
-  const std::string priced = with(kGood, "[h100-sxm]", "[h100-sxm, {profile: h200, price_per_gpu_hour: 3.5 USD}]");
+  const std::string priced =
+      with(kGood, "[h100-sxm]", "[h100-sxm, {profile: h200, price_per_gpu_hour: 3.5 USD}]");
   PlanSpec p = load_text(priced);
   REQUIRE(p.gpus.size() == 2);
   CHECK(p.gpus[1].price_per_gpu_hour == 3.5);
@@ -99,11 +102,13 @@ TEST_CASE("prices: the profile's, the config's override, then --price") {
 
 TEST_CASE("plan config errors are located and say what a plan needs") {
   // A plan serves a target rate: no closed loop.
-  const std::string closed = load_error(with(kGood, "arrival: poisson\n    rate: 10 req/s", "arrival: closed_loop\n    concurrency: 8"));
+  const std::string closed = load_error(
+      with(kGood, "arrival: poisson\n    rate: 10 req/s", "arrival: closed_loop\n    concurrency: 8"));
   CHECK(closed.find(":5:14:") != std::string::npos);
   CHECK(closed.find("target rate") != std::string::npos);
   // The request count scales with the replicas.
-  const std::string requests = load_error(with(kGood, "rate: 10 req/s\n", "rate: 10 req/s\n    requests: 500\n"));
+  const std::string requests =
+      load_error(with(kGood, "rate: 10 req/s\n", "rate: 10 req/s\n    requests: 500\n"));
   CHECK(requests.find(":7:15:") != std::string::npos);
   CHECK(requests.find("requests_per_replica") != std::string::npos);
   // Per-request goodput thresholds are not a plan's verdict: a percentile target is required.
@@ -111,15 +116,19 @@ TEST_CASE("plan config errors are located and say what a plan needs") {
   CHECK(slo.find(":8:") != std::string::npos);
   CHECK(slo.find("percentile") != std::string::npos);
   // Unknown keys get a suggestion, at their line.
-  const std::string key = load_error(with(kGood, "  hardware: [h100-sxm]\n", "  hardware: [h100-sxm]\n  budjet: {max_gpus: 8}\n"));
+  const std::string key = load_error(
+      with(kGood, "  hardware: [h100-sxm]\n", "  hardware: [h100-sxm]\n  budjet: {max_gpus: 8}\n"));
   CHECK(key.find(":4:3:") != std::string::npos);
   CHECK(key.find("budget") != std::string::npos);
   CHECK(load_error(with(kGood, "[llama-3-8b]", "[llama-3-9b]")).find("did you mean") != std::string::npos);
-  CHECK(load_error(with(kGood, "  hardware: [h100-sxm]\n", "  hardware: [h100-sxm]\n  budget: {max_gpus: 0}\n"))
-            .find("at least 1") != std::string::npos);
-  CHECK(load_error(with(kGood, "  hardware: [h100-sxm]\n", "  hardware: [h100-sxm]\n  scheduler: {policy: [vllm, fifo]}\n"))
+  CHECK(
+      load_error(with(kGood, "  hardware: [h100-sxm]\n", "  hardware: [h100-sxm]\n  budget: {max_gpus: 0}\n"))
+          .find("at least 1") != std::string::npos);
+  CHECK(load_error(with(kGood, "  hardware: [h100-sxm]\n",
+                        "  hardware: [h100-sxm]\n  scheduler: {policy: [vllm, fifo]}\n"))
             .find("no_evict") != std::string::npos);
-  CHECK(load_error(with(kGood, "  hardware: [h100-sxm]\n", "  hardware: [h100-sxm]\n  search: {requests_per_replica: 10}\n"))
+  CHECK(load_error(with(kGood, "  hardware: [h100-sxm]\n",
+                        "  hardware: [h100-sxm]\n  search: {requests_per_replica: 10}\n"))
             .find("at least 100") != std::string::npos);
   CHECK(load_error("plan: {models: [llama-3-8b]}\n").find("hardware") != std::string::npos);
 }

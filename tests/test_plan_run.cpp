@@ -1,7 +1,7 @@
-// mlasim plan with the real serving simulation (sim/plan/plan.hpp): on a small space the search's answer is the
-// exhaustive grid's, the cheapest deployment meets every SLO when rerun as a serve experiment, layouts that
-// cannot fit (or exceed the budget) are never simulated, costs are GPUs × price by hand, and a plan nothing
-// satisfies says so.
+// mlasim plan with the real serving simulation (sim/plan/plan.hpp): on a small space the search's answer is
+// the exhaustive grid's, the cheapest deployment meets every SLO when rerun as a serve experiment, layouts
+// that cannot fit (or exceed the budget) are never simulated, costs are GPUs × price by hand, and a plan
+// nothing satisfies says so.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
@@ -39,13 +39,15 @@ PlanSpec small_plan() {
   p.base.workload.seed = 5;
   p.base.workload.prompt = LengthSpec::fixed(256);
   p.base.workload.output = LengthSpec::fixed(128);
-  p.base.slo.percentiles = {{SloMetric::kTtft, 99, seconds_to_ps(0.3)}, {SloMetric::kTpot, 99, seconds_to_ps(0.02)}};
+  p.base.slo.percentiles = {{SloMetric::kTtft, 99, seconds_to_ps(0.3)},
+                            {SloMetric::kTpot, 99, seconds_to_ps(0.02)}};
   return p;
 }
 
 }  // namespace
 
-TEST_CASE("the plan's fewest replicas are the exhaustive grid's, and its cheapest deployment the grid's cheapest") {
+TEST_CASE(
+    "the plan's fewest replicas are the exhaustive grid's, and its cheapest deployment the grid's cheapest") {
   const PlanSpec spec = small_plan();
   const PlanResult r = run_plan(spec);
   REQUIRE(r.layouts.size() == 4);
@@ -110,8 +112,10 @@ TEST_CASE("cost and throughput of the chosen deployment, by hand") {
   CHECK(best->cost.gpus == gpus);
   CHECK(best->cost.usd_per_hour == Approx(gpus * best->layout.gpu.price_per_gpu_hour));
   // An hour serves 19,200 × 3600 = 69.12 M output tokens and 57,600 × 3600 = 207.36 M tokens in all.
-  CHECK(best->cost.usd_per_million_output_tokens == Approx(gpus * best->layout.gpu.price_per_gpu_hour / 69.12));
-  CHECK(best->cost.usd_per_million_total_tokens == Approx(gpus * best->layout.gpu.price_per_gpu_hour / 207.36));
+  CHECK(best->cost.usd_per_million_output_tokens ==
+        Approx(gpus * best->layout.gpu.price_per_gpu_hour / 69.12));
+  CHECK(best->cost.usd_per_million_total_tokens ==
+        Approx(gpus * best->layout.gpu.price_per_gpu_hour / 207.36));
   // The ranking is by USD per hour.
   for (std::size_t k = 1; k < r.ranking.size(); ++k) {
     CHECK(r.layouts[r.ranking[k - 1]].cost.usd_per_hour <= r.layouts[r.ranking[k]].cost.usd_per_hour);
@@ -150,7 +154,8 @@ TEST_CASE("layouts that cannot fit or exceed the budget are never simulated") {
 
 TEST_CASE("a plan nothing satisfies says so plainly, with the closest miss") {
   PlanSpec spec = small_plan();
-  spec.base.slo.percentiles = {{SloMetric::kTpot, 99, seconds_to_ps(0.0005)}};  // 0.5 ms per token: impossible
+  spec.base.slo.percentiles = {
+      {SloMetric::kTpot, 99, seconds_to_ps(0.0005)}};  // 0.5 ms per token: impossible
   spec.tp = {1};
   spec.gpus = {{test::h100(), 4.916}};
   spec.max_gpus = 2;

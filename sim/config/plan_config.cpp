@@ -1,5 +1,5 @@
-// Capacity plans (configs/plan_*.yaml): the search space, the workload at its target rate, percentile SLOs and
-// a budget. Schema: sim/plan/README.md.
+// Capacity plans (configs/plan_*.yaml): the search space, the workload at its target rate, percentile SLOs
+// and a budget. Schema: sim/plan/README.md.
 #include "sim/config/plan_config.hpp"
 
 #include <fmt/format.h>
@@ -24,7 +24,8 @@ namespace {
 
 std::vector<Dtype> read_dtypes(const YamlValue& v) {
   std::vector<Dtype> out;
-  for (const YamlValue& item : one_or_many(v)) out.push_back(parse_named(item, parse_dtype, "dtype", known_dtypes()));
+  for (const YamlValue& item : one_or_many(v))
+    out.push_back(parse_named(item, parse_dtype, "dtype", known_dtypes()));
   if (out.empty()) v.fail("the list is empty");
   return out;
 }
@@ -46,9 +47,10 @@ PlanGpu read_gpu(const YamlValue& item, const fs::path& dir) {
   } else if (gpu.hw.price_per_gpu_hour) {
     gpu.price_per_gpu_hour = *gpu.hw.price_per_gpu_hour;
   } else {
-    item.fail(fmt::format("profile `{}` has no price_per_gpu_hour: give one, as `{{profile: {}, "
-                          "price_per_gpu_hour: 2.5 USD}}` (or --price {}=2.5 on the command line)",
-                          gpu.hw.id, gpu.hw.id, gpu.hw.id));
+    item.fail(
+        fmt::format("profile `{}` has no price_per_gpu_hour: give one, as `{{profile: {}, "
+                    "price_per_gpu_hour: 2.5 USD}}` (or --price {}=2.5 on the command line)",
+                    gpu.hw.id, gpu.hw.id, gpu.hw.id));
   }
   gpu.hw.price_per_gpu_hour = gpu.price_per_gpu_hour;
   return gpu;
@@ -60,8 +62,8 @@ PlanSpec load_plan_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "plan config");
   const YamlMap root = doc.root().as_map({"plan"});
   const YamlMap s = root.required("plan").as_map(
-      {"name", "models", "variants", "hardware", "tp", "dp_attention", "precision", "scheduler", "router", "mode",
-       "launch", "host_overhead", "mla_mode", "budget", "workload", "slo", "measure", "search"});
+      {"name", "models", "variants", "hardware", "tp", "dp_attention", "precision", "scheduler", "router",
+       "mode", "launch", "host_overhead", "mla_mode", "budget", "workload", "slo", "measure", "search"});
   const fs::path dir = path.parent_path();
   PlanSpec spec;
   spec.source = path.string();
@@ -80,7 +82,8 @@ PlanSpec load_plan_config(const fs::path& path) {
   for (const YamlValue& item : one_or_many(s.required("hardware"))) spec.gpus.push_back(read_gpu(item, dir));
   if (spec.gpus.empty()) s.required("hardware").fail("the list is empty");
   spec.tp = s.has("tp") ? read_int_grid(s.required("tp")) : std::vector<int>{1, 2, 4, 8};
-  spec.dp_attention = s.has("dp_attention") ? read_bool_list(s.required("dp_attention")) : std::vector<bool>{false};
+  spec.dp_attention =
+      s.has("dp_attention") ? read_bool_list(s.required("dp_attention")) : std::vector<bool>{false};
   spec.weights = {spec.base.precision.weights};
   spec.kv_cache = {spec.base.precision.kv_cache};
   if (const auto p = s.optional("precision")) {
@@ -99,20 +102,23 @@ PlanSpec load_plan_config(const fs::path& path) {
     if (const auto v = m.optional("policy")) {
       spec.policies.clear();
       for (const YamlValue& item : one_or_many(*v)) {
-        spec.policies.push_back(parse_named(item, parse_scheduler_policy, "scheduler policy",
-                                            enum_names(std::array{SchedulerPolicy::kVllm, SchedulerPolicy::kNoEvict,
-                                                                  SchedulerPolicy::kMaxUtilization})));
+        spec.policies.push_back(
+            parse_named(item, parse_scheduler_policy, "scheduler policy",
+                        enum_names(std::array{SchedulerPolicy::kVllm, SchedulerPolicy::kNoEvict,
+                                              SchedulerPolicy::kMaxUtilization})));
       }
     }
     if (const auto v = m.optional("max_num_seqs")) spec.max_num_seqs = read_int_grid(*v);
-    if (const auto v = m.optional("max_num_batched_tokens")) spec.max_num_batched_tokens = read_count_grid(*v);
+    if (const auto v = m.optional("max_num_batched_tokens"))
+      spec.max_num_batched_tokens = read_count_grid(*v);
     if (const auto v = m.optional("block_size")) {
       spec.base.capacity.block_size = v->as_int();
       if (spec.base.capacity.block_size < 1) v->fail("must be at least 1");
     }
     if (const auto v = m.optional("gpu_memory_utilization")) {
       spec.base.capacity.gpu_memory_utilization = v->as_double();
-      if (!(spec.base.capacity.gpu_memory_utilization > 0.0 && spec.base.capacity.gpu_memory_utilization <= 1.0))
+      if (!(spec.base.capacity.gpu_memory_utilization > 0.0 &&
+            spec.base.capacity.gpu_memory_utilization <= 1.0))
         v->fail(fmt::format("must be in (0, 1], got {}", spec.base.capacity.gpu_memory_utilization));
     }
   }
@@ -158,7 +164,8 @@ PlanSpec load_plan_config(const fs::path& path) {
   const YamlValue slo = s.required("slo");
   spec.base.slo = read_slo(slo);
   if (spec.base.slo.percentiles.empty()) {
-    slo.fail("a plan needs at least one percentile target, such as `ttft: {p99: 2 s}` or `tpot: {p90: 50 ms}`");
+    slo.fail(
+        "a plan needs at least one percentile target, such as `ttft: {p99: 2 s}` or `tpot: {p90: 50 ms}`");
   }
   if (const auto m = s.optional("measure")) spec.base.measure = read_measure(*m, wl);
   return spec;

@@ -1,7 +1,8 @@
 #pragma once
-/// Capacity plans (configs/plan_*.yaml with a top-level `plan:`): YAML -> PlanSpec. The workload, SLO, measure
-/// and run-option sections are read as a serve config reads them (sim/config/serve_sections.hpp); the search
-/// space takes lists. Errors are InputError at file:line:col with the key path. Schema: sim/plan/README.md.
+/// Capacity plans (configs/plan_*.yaml with a top-level `plan:`): YAML -> PlanSpec. The workload, SLO,
+/// measure and run-option sections are read as a serve config reads them (sim/config/serve_sections.hpp); the
+/// search space takes lists. Errors are InputError at file:line:col with the key path. Schema:
+/// sim/plan/README.md.
 #include <filesystem>
 #include <string_view>
 

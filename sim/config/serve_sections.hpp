@@ -8,8 +8,8 @@
 
 namespace mlasim {
 
-/// `mode: speed-of-light | datasheet | calibrated`, `launch: graph | eager`, `mla_mode: auto | absorbed | naive`,
-/// with a did-you-mean on a typo.
+/// `mode: speed-of-light | datasheet | calibrated`, `launch: graph | eager`, `mla_mode: auto | absorbed |
+/// naive`, with a did-you-mean on a typo.
 [[nodiscard]] DeviceMode read_device_mode(const YamlValue& v);
 [[nodiscard]] LaunchMode read_launch_mode(const YamlValue& v);
 [[nodiscard]] MlaMode read_mla_mode(const YamlValue& v);

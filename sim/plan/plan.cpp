@@ -31,9 +31,10 @@ std::string_view to_string(LayoutStatus s) {
 }
 
 std::string PlanLayout::describe() const {
-  return fmt::format("{} {} on {}, TP {}{}, {} weights, {} KV, {} seqs, {} batched tokens, {}", model, variant,
-                     gpu.hw.id, tp, dp_attention ? ", DP-attention" : "", to_string(precision.weights),
-                     to_string(precision.kv_cache), max_num_seqs, max_num_batched_tokens, to_string(policy));
+  return fmt::format("{} {} on {}, TP {}{}, {} weights, {} KV, {} seqs, {} batched tokens, {}", model,
+                     variant, gpu.hw.id, tp, dp_attention ? ", DP-attention" : "",
+                     to_string(precision.weights), to_string(precision.kv_cache), max_num_seqs,
+                     max_num_batched_tokens, to_string(policy));
 }
 
 std::vector<PlanLayout> plan_layouts(const PlanSpec& spec) {
@@ -122,8 +123,8 @@ struct LengthFacts {
 LengthFacts length_facts(const WorkloadSpec& w) {
   LengthFacts f;
   if (w.arrival == ArrivalKind::kTrace && !w.trace.empty()) {
-    const auto n = std::min<std::size_t>(w.trace.size(), static_cast<std::size_t>(std::max<std::int64_t>(
-                                                             w.num_requests, 1)));
+    const auto n = std::min<std::size_t>(w.trace.size(),
+                                         static_cast<std::size_t>(std::max<std::int64_t>(w.num_requests, 1)));
     for (std::size_t i = 0; i < n; ++i) {
       f.mean_prompt += static_cast<double>(w.trace[i].prompt_tokens);
       f.mean_output += static_cast<double>(w.trace[i].output_tokens);
@@ -141,8 +142,8 @@ LengthFacts length_facts(const WorkloadSpec& w) {
 
 /// A trace's mean arrival rate: its requests over the span from 0 to the last arrival.
 double trace_rate_per_s(const WorkloadSpec& w) {
-  const auto n = std::min<std::size_t>(w.trace.size(), static_cast<std::size_t>(std::max<std::int64_t>(
-                                                           w.num_requests, 1)));
+  const auto n = std::min<std::size_t>(w.trace.size(),
+                                       static_cast<std::size_t>(std::max<std::int64_t>(w.num_requests, 1)));
   if (n == 0) return 0.0;
   const double span = ps_to_seconds(w.trace[n - 1].arrival_ps);
   return span > 0.0 ? static_cast<double>(n) / span : std::numeric_limits<double>::infinity();
@@ -159,15 +160,18 @@ double max_requests_per_s(const ServeSpec& serve, const PlanLayout& l, const Cap
   const std::int64_t fit = max_concurrency(cap, context);
   const int batch = static_cast<int>(std::clamp<std::int64_t>(std::min<std::int64_t>(fit, l.max_num_seqs), 1,
                                                               std::numeric_limits<int>::max()));
-  const double step_s = ps_to_seconds(model_step_time(serve).reference_time(uniform_decode(batch, context).sequences));
+  const double step_s =
+      ps_to_seconds(model_step_time(serve).reference_time(uniform_decode(batch, context).sequences));
   return double(batch) / step_s / output;
 }
 
 /// What the search needs of a run. A deployment that meets the SLOs is stable: in the long run it serves what
-/// arrives, so its throughput is the rate × the mean lengths (exact), not the window's completions, which a run
-/// of a few thousand requests biases low while the system fills (the warm-up is a share of the requests, and
-/// a request of 1k output tokens stays in the system for tens of seconds). Other runs keep the measured figures.
-PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate, const LengthFacts& lengths, int tp) {
+/// arrives, so its throughput is the rate × the mean lengths (exact), not the window's completions, which a
+/// run of a few thousand requests biases low while the system fills (the warm-up is a share of the requests,
+/// and a request of 1k output tokens stays in the system for tens of seconds). Other runs keep the measured
+/// figures.
+PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate, const LengthFacts& lengths,
+                             int tp) {
   PlanEvaluation e;
   e.replicas = replicas;
   e.rate_per_s = rate;
@@ -199,8 +203,8 @@ PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate, c
 
 PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
   if (spec.models.empty() || spec.variants.empty() || spec.gpus.empty() || spec.tp.empty() ||
-      spec.dp_attention.empty() || spec.weights.empty() || spec.kv_cache.empty() || spec.max_num_seqs.empty() ||
-      spec.max_num_batched_tokens.empty() || spec.policies.empty()) {
+      spec.dp_attention.empty() || spec.weights.empty() || spec.kv_cache.empty() ||
+      spec.max_num_seqs.empty() || spec.max_num_batched_tokens.empty() || spec.policies.empty()) {
     throw InputError(SourceLocation{spec.source}, "plan", "the search space is empty");
   }
   PlanResult result;
@@ -250,8 +254,8 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
     }
     layouts[i].spec = o.layout.spec;
     if (o.layout.tp > spec.max_gpus) {
-      finish(LayoutStatus::kOverBudget, fmt::format("one replica needs {} GPUs; the budget is {}", o.layout.tp,
-                                                    spec.max_gpus));
+      finish(LayoutStatus::kOverBudget,
+             fmt::format("one replica needs {} GPUs; the budget is {}", o.layout.tp, spec.max_gpus));
       result.layouts.push_back(std::move(o));
       continue;
     }
@@ -271,8 +275,9 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
       }
       if (max_concurrency(cap, longest) < 1) {
         finish(LayoutStatus::kDoesNotFit,
-               fmt::format("the longest request ({} tokens) does not fit in the KV cache ({} tokens per replica)",
-                           longest, cap.kv_capacity_tokens()));
+               fmt::format(
+                   "the longest request ({} tokens) does not fit in the KV cache ({} tokens per replica)",
+                   longest, cap.kv_capacity_tokens()));
         result.layouts.push_back(std::move(o));
         continue;
       }
@@ -291,15 +296,17 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
     PlanEvaluation last;
     o.at_target = fewest_replicas(evaluate, i, result.target_rate_per_s, lo, hi, &sims, &last);
     if (o.at_target) {
-      o.at_target_summary = result.trials[memo.at({i, o.at_target->replicas, result.target_rate_per_s})].summary;
+      o.at_target_summary =
+          result.trials[memo.at({i, o.at_target->replicas, result.target_rate_per_s})].summary;
       o.cost = deployment_cost(o.at_target->replicas * o.layout.tp, o.layout.gpu.price_per_gpu_hour,
                                o.at_target->output_tokens_per_s, o.at_target->total_tokens_per_s);
-      result.points.push_back({i, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
+      result.points.push_back(
+          {i, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
     } else {
       o.best_effort = last;
       finish(LayoutStatus::kSloUnmet,
-             fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi, hi * o.layout.tp,
-                         result.target_rate_per_s, last.detail));
+             fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi,
+                         hi * o.layout.tp, result.target_rate_per_s, last.detail));
     }
     // A trace keeps its own arrivals: one replica's highest rate is a question for Poisson arrivals only.
     if (!trace) o.one_replica_max = highest_rate(evaluate, i, ceiling, spec.rate_tolerance, &sims);

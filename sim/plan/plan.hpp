@@ -1,7 +1,7 @@
 #pragma once
-/// `mlasim plan` (DESIGN.md §10 "Plan"): the cheapest deployment that serves a workload at a target rate within
-/// percentile SLOs. Every layout of the search space (model variant × GPU × TP × DP-attention × dtypes ×
-/// scheduler limits and policy) is first checked against the capacity model — what cannot fit is never
+/// `mlasim plan` (DESIGN.md §10 "Plan"): the cheapest deployment that serves a workload at a target rate
+/// within percentile SLOs. Every layout of the search space (model variant × GPU × TP × DP-attention × dtypes
+/// × scheduler limits and policy) is first checked against the capacity model — what cannot fit is never
 /// simulated — then the serving simulation finds the fewest replicas that meet every SLO at the target rate
 /// (a binary search) and the highest rate one replica sustains (a bisection). Costs, a ranking and the Pareto
 /// front of tokens/s per GPU against tokens/s per user follow. Plain data in, typed results out.
@@ -32,15 +32,15 @@ struct PlanSpec {
   std::vector<ModelSpec> models;
   std::vector<VariantSpec> variants;  ///< default {native}
   std::vector<PlanGpu> gpus;
-  std::vector<int> tp;                ///< default {1, 2, 4, 8}
-  std::vector<bool> dp_attention;     ///< default {false}
-  std::vector<Dtype> weights;         ///< default {bf16}
-  std::vector<Dtype> kv_cache;        ///< default {bf16}
-  std::vector<int> max_num_seqs;      ///< default {256}
+  std::vector<int> tp;                               ///< default {1, 2, 4, 8}
+  std::vector<bool> dp_attention;                    ///< default {false}
+  std::vector<Dtype> weights;                        ///< default {bf16}
+  std::vector<Dtype> kv_cache;                       ///< default {bf16}
+  std::vector<int> max_num_seqs;                     ///< default {256}
   std::vector<std::int64_t> max_num_batched_tokens;  ///< default {8192}
-  std::vector<SchedulerPolicy> policies;              ///< default {vllm}
-  int max_gpus = 64;                     ///< budget: GPUs of the whole deployment
-  ServeSpec base;                        ///< workload (rate = the target), SLOs, window, router, device mode
+  std::vector<SchedulerPolicy> policies;             ///< default {vllm}
+  int max_gpus = 64;                                 ///< budget: GPUs of the whole deployment
+  ServeSpec base;  ///< workload (rate = the target), SLOs, window, router, device mode
   std::int64_t requests_per_replica = 2000;  ///< simulated requests per replica of an evaluated deployment
   double rate_tolerance = 0.02;              ///< of the highest-rate bisection, relative
   int top = 5;                               ///< alternatives reported beside the cheapest
@@ -75,13 +75,14 @@ enum class LayoutStatus {
 struct LayoutOutcome {
   PlanLayout layout;
   LayoutStatus status = LayoutStatus::kOk;
-  std::string reason;  ///< why, for every status but kOk
-  std::optional<PlanEvaluation> at_target;   ///< the fewest replicas meeting the SLOs at the target rate
+  std::string reason;                       ///< why, for every status but kOk
+  std::optional<PlanEvaluation> at_target;  ///< the fewest replicas meeting the SLOs at the target rate
   std::optional<ServeSummary> at_target_summary;
-  std::optional<PlanEvaluation> best_effort; ///< kSloUnmet: the most replicas the budget allows, as evaluated
+  std::optional<PlanEvaluation>
+      best_effort;  ///< kSloUnmet: the most replicas the budget allows, as evaluated
   std::optional<PlanEvaluation> one_replica_max;  ///< one replica at the highest rate it sustains
-  DeploymentCost cost;        ///< of at_target (kOk only)
-  double max_requests_per_s_bound = 0.0;  ///< one replica's analytic ceiling (decode at full batch)
+  DeploymentCost cost;                            ///< of at_target (kOk only)
+  double max_requests_per_s_bound = 0.0;          ///< one replica's analytic ceiling (decode at full batch)
   int simulations = 0;
 };
 
@@ -102,10 +103,11 @@ struct PlanPoint {
 struct PlanResult {
   double target_rate_per_s = 0.0;
   std::vector<LayoutOutcome> layouts;  ///< in search-space order
-  std::vector<std::size_t> ranking;    ///< kOk layouts, cheapest first ($/h, then $/1M output tokens, then GPUs)
-  std::vector<PlanTrial> trials;       ///< every simulation, in the order run
-  std::vector<PlanPoint> points;       ///< every evaluated deployment meeting the SLOs
-  std::vector<std::size_t> pareto;     ///< indices into `points`: the front, tokens/s per GPU descending
+  std::vector<std::size_t>
+      ranking;                      ///< kOk layouts, cheapest first ($/h, then $/1M output tokens, then GPUs)
+  std::vector<PlanTrial> trials;    ///< every simulation, in the order run
+  std::vector<PlanPoint> points;    ///< every evaluated deployment meeting the SLOs
+  std::vector<std::size_t> pareto;  ///< indices into `points`: the front, tokens/s per GPU descending
   int simulations = 0;
   int not_simulated = 0;  ///< layouts discarded by the capacity model, the budget or as invalid
   /// The cheapest deployment, when one meets the SLOs.

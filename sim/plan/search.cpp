@@ -8,8 +8,9 @@
 
 namespace mlasim {
 
-std::optional<PlanEvaluation> fewest_replicas(const PlanEvaluator& evaluate, std::size_t layout, double rate_per_s,
-                                              int lo, int hi, int* simulations, PlanEvaluation* last) {
+std::optional<PlanEvaluation> fewest_replicas(const PlanEvaluator& evaluate, std::size_t layout,
+                                              double rate_per_s, int lo, int hi, int* simulations,
+                                              PlanEvaluation* last) {
   if (lo < 1 || hi < lo) return std::nullopt;
   const auto run = [&](int replicas) {
     ++*simulations;

@@ -18,10 +18,10 @@ namespace mlasim {
 struct PlanEvaluation {
   int replicas = 0;
   double rate_per_s = 0.0;
-  bool meets_slos = false;      ///< every SLO target met (and not overloaded)
-  bool overloaded = false;      ///< served rate short of the offered one, or the queue grows without bound
-  double output_tokens_per_s = 0.0;  ///< all replicas
-  double total_tokens_per_s = 0.0;   ///< prompt + output, all replicas
+  bool meets_slos = false;  ///< every SLO target met (and not overloaded)
+  bool overloaded = false;  ///< served rate short of the offered one, or the queue grows without bound
+  double output_tokens_per_s = 0.0;    ///< all replicas
+  double total_tokens_per_s = 0.0;     ///< prompt + output, all replicas
   double tokens_per_s_per_gpu = 0.0;   ///< output tokens
   double tokens_per_s_per_user = 0.0;  ///< output tokens per request while decoding (1 / mean TPOT)
   double worst_margin = 0.0;  ///< smallest (target − measured) / target over the SLOs; < 0 when one is missed
@@ -31,14 +31,15 @@ struct PlanEvaluation {
 /// Simulates `replicas` copies of layout number `layout` at `rate_per_s`.
 using PlanEvaluator = std::function<PlanEvaluation(std::size_t layout, int replicas, double rate_per_s)>;
 
-/// The fewest replicas in [lo, hi] whose evaluation at `rate_per_s` meets the SLOs (meeting them is monotone in
-/// the replica count: more replicas share the same load): `lo` first, then galloping up (lo + 1, + 3, + 7, ...)
-/// to a count that meets them, then bisection — O(log(answer − lo)) evaluations, one when `lo` is the answer.
-/// nullopt when even `hi` does not; `last` then holds the evaluation at `hi`. Each evaluation is counted in
+/// The fewest replicas in [lo, hi] whose evaluation at `rate_per_s` meets the SLOs (meeting them is monotone
+/// in the replica count: more replicas share the same load): `lo` first, then galloping up (lo + 1, + 3, + 7,
+/// ...) to a count that meets them, then bisection — O(log(answer − lo)) evaluations, one when `lo` is the
+/// answer. nullopt when even `hi` does not; `last` then holds the evaluation at `hi`. Each evaluation is
+/// counted in
 /// `*simulations`.
 [[nodiscard]] std::optional<PlanEvaluation> fewest_replicas(const PlanEvaluator& evaluate, std::size_t layout,
-                                                            double rate_per_s, int lo, int hi, int* simulations,
-                                                            PlanEvaluation* last = nullptr);
+                                                            double rate_per_s, int lo, int hi,
+                                                            int* simulations, PlanEvaluation* last = nullptr);
 
 /// The highest rate in (0, hi_rate] at which one replica meets the SLOs, by bisection to within
 /// `relative_tolerance` of the rate (meeting them is monotone in the rate). nullopt when even a rate four

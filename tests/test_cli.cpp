@@ -231,7 +231,9 @@ TEST_CASE("plan answers in one command, writes whole files identical every time,
   // --price overrides the profile: at 1 USD per H200-hour the H200 layouts cost GPUs × 1.
   const fs::path cheap = scratch("plan-cheap");
   REQUIRE(run_mlasim("plan " + config.string() + " -q --no-charts --price h200=1 --out " + cheap.string()).code == 0);
-  for (const auto& row : nlohmann::json::parse(slurp(cheap / "plan.json"))["layouts"]) {
+  // The parsed document must outlive the loop: a range-for over a member of a temporary reads freed memory.
+  const nlohmann::json cheap_plan = nlohmann::json::parse(slurp(cheap / "plan.json"));
+  for (const auto& row : cheap_plan["layouts"]) {
     if (row["hardware"] == "h200") CHECK(row["price_per_gpu_hour"].get<double>() == 1.0);
   }
   CHECK(run_mlasim("plan " + config.string() + " -q --price h300=1 --out " + scratch("x").string()).code == 2);

@@ -2,6 +2,7 @@
 # One entry point for a fresh Debian 12 machine:
 #   scripts/dev.sh demo   install what is missing, build, run the built-in example sweep and capacity plan
 #   scripts/dev.sh test   install what is missing, build, run the test suite (ctest)
+#   scripts/dev.sh tools  install the checking tools CI also uses: clang-format, and clang with libFuzzer (fuzz/)
 # Environment: BUILD_DIR (default build), MLASIM_CMAKE_ARGS (extra cmake arguments), SUDO (auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,9 +13,12 @@ build_dir=${BUILD_DIR:-build}
 packages=(build-essential cmake ninja-build pkg-config libboost-program-options-dev libyaml-cpp-dev libfmt-dev
           catch2 nlohmann-json3-dev gnuplot-nox chromium)
 
+# For `tools`: formatting check (scripts/check_format.sh) and the libFuzzer programs (fuzz/run.sh).
+tool_packages=(clang clang-format libclang-rt-14-dev)
+
 install_missing() {
   local missing=()
-  for p in "${packages[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -36,7 +40,7 @@ build() {
 
 case "$mode" in
   demo)
-    install_missing
+    install_missing "${packages[@]}"
     build
     "$build_dir"/cli/mlasim sweep configs/deepseek_v3_attention.yaml --out out/demo
     # The capacity question for the same model (~15 s): the cheapest H200 deployment for 20 req/s within
@@ -44,12 +48,15 @@ case "$mode" in
     "$build_dir"/cli/mlasim plan configs/plan_deepseek_v3_h200.yaml --out out/demo-plan
     ;;
   test)
-    install_missing
+    install_missing "${packages[@]}"
     build
     ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
     ;;
+  tools)
+    install_missing "${tool_packages[@]}"
+    ;;
   *)
-    echo "usage: scripts/dev.sh demo|test" >&2
+    echo "usage: scripts/dev.sh demo|test|tools" >&2
     exit 2
     ;;
 esac

@@ -23,7 +23,6 @@ namespace mlasim {
 
 namespace fs = std::filesystem;
 namespace att = attention;
-namespace gpu = mlasim::gpu;
 
 namespace {
 

@@ -47,6 +47,8 @@ fuzz_one() {
     -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" >"$log" 2>&1 || true
 }
 export -f fuzz_one
+# The targets write each input to a scratch file: on tmpfs when there is one.
+[ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=${TMPDIR:-/dev/shm}
 export build_dir work seconds runs
 
 mkdir -p "$work"

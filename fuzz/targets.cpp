@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -38,6 +39,10 @@ const fs::path& scratch_dir() {
   static const fs::path dir = [] {
     fs::path d = fs::temp_directory_path() / fmt::format("mlasim-fuzz-{}", ::getpid());
     fs::create_directories(d);
+    std::atexit([] {
+      std::error_code ignored;
+      fs::remove_all(fs::temp_directory_path() / fmt::format("mlasim-fuzz-{}", ::getpid()), ignored);
+    });
     // Configs name traces, histograms and cards relative to themselves: the seeds' ones are copied beside.
     const fs::path root(MLASIM_SOURCE_DIR);
     for (const fs::path from : {root / "tests" / "serve_fixtures", root / "fuzz" / "corpus" / "trace",

@@ -35,9 +35,9 @@ fs::path temporary_for(const fs::path& target) {
 
 void create_directory_of(const fs::path& dir) {
   std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) fail_at(dir, "exists and is not a directory");
   fs::create_directories(dir, ec);
   if (ec) fail_at(dir, fmt::format("cannot create directory: {}", ec.message()));
-  if (!fs::is_directory(dir, ec)) fail_at(dir, "exists and is not a directory");
 }
 
 /// Writes `content` to `tmp` and flushes it to the disk; on failure removes `tmp` and throws an error that
@@ -63,8 +63,9 @@ void write_synced(const fs::path& tmp, const fs::path& target, const std::string
     std::error_code ec;
     fs::remove(tmp, ec);
     fail_at(target, fmt::format("cannot write: {}{}", std::strerror(error),
-                                error == ENOSPC || error == EFBIG || error == EDQUOT ? " (disk full or file size limit?)"
-                                                                                    : ""));
+                                error == ENOSPC || error == EFBIG || error == EDQUOT
+                                    ? " (disk full or file size limit?)"
+                                    : ""));
   }
 }
 
@@ -89,7 +90,8 @@ void remove_stale_temporaries(const fs::path& dir) {
     long pid = 0;
     const auto [ptr, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
     if (err != std::errc{} || ptr != digits.data() + digits.size() || digits.empty()) continue;
-    const bool alive = pid == static_cast<long>(::getpid()) || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    const bool alive =
+        pid == static_cast<long>(::getpid()) || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
     if (!alive) fs::remove(entry.path(), ec);
   }
 }
@@ -153,7 +155,8 @@ std::vector<fs::path> OutputSet::commit() const {
   for (const fs::path& d : dirs) create_directory_of(d);
   for (const fs::path& d : dirs) remove_stale_temporaries(d);
 
-  std::string manifest = "# Files mlasim wrote here; the next run into this folder removes those it does not write.\n";
+  std::string manifest =
+      "# Files mlasim wrote here; the next run into this folder removes those it does not write.\n";
   for (const std::string& name : names) manifest += name + "\n";
   std::vector<std::pair<fs::path, const std::string*>> targets;
   targets.reserve(files_.size() + 1);
@@ -225,7 +228,8 @@ std::string read_text_file(const fs::path& path) {
   const fs::file_status status = fs::status(path, ec);
   if (!fs::exists(status)) fail_at(path, "no such file");
   if (fs::is_directory(status)) fail_at(path, "is a directory, not a file");
-  if (!fs::is_regular_file(status)) fail_at(path, "not a regular file (a device, FIFO or socket); give a file");
+  if (!fs::is_regular_file(status))
+    fail_at(path, "not a regular file (a device, FIFO or socket); give a file");
   const std::uintmax_t size = fs::file_size(path, ec);
   if (!ec && size > kMaxInputFileBytes) {
     fail_at(path, fmt::format("the file has {} bytes; mlasim reads inputs up to {} MiB", size,

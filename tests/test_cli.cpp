@@ -309,7 +309,8 @@ TEST_CASE("--price overrides the profile's price in step and sweep; a bad one is
   CHECK(wrong.err.find("unknown GPU of this command `h200` (valid: `h100-sxm`)") != std::string::npos);
 }
 
-TEST_CASE("M1, L8, L10: --out is probed before the run; a failed write keeps the previous set whole; no mixing") {
+TEST_CASE(
+    "M1 L8 L10: --out is probed before the run; a failed write keeps the previous set whole; no mixing") {
   const fs::path dir = scratch("out_sets");
   fs::create_directories(dir);
   const auto write_config = [&](const std::string& name, int seed, bool per_request) {
@@ -327,19 +328,26 @@ TEST_CASE("M1, L8, L10: --out is probed before the run; a failed write keeps the
   REQUIRE(run_mlasim(serve + (dir / "a.yaml").string()).code == 0);
   REQUIRE(fs::file_size(out / "requests.csv") > 150 * 1024);
   std::map<std::string, std::string> before;
-  for (const auto& entry : fs::directory_iterator(out)) before[entry.path().filename().string()] = slurp(entry.path());
+  for (const auto& entry : fs::directory_iterator(out))
+    before[entry.path().filename().string()] = slurp(entry.path());
 
   // M1: a 100 KiB file-size limit (as `ulimit -f` gives on a full disk): requests.csv cannot be written.
   // Exit 2 naming requests.csv (not a temporary), and the folder holds the first run's files, unchanged.
-  const std::string cmd = "bash -c \"trap '' XFSZ; ulimit -f 100; exec " + std::string(MLASIM_BINARY) + " " + serve +
-                          (dir / "b.yaml").string() + "\" >" + (dir / "err.txt").string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
+  // The limit is set in a subshell for mlasim alone: stderr goes through a pipe to a `cat` without the limit.
+  const auto limited = [&](int blocks, const std::string& args) {
+    const std::string cmd = "bash -c \"trap '' XFSZ; (ulimit -f " + std::to_string(blocks) + "; exec " +
+                            std::string(MLASIM_BINARY) + " " + args + ") 2>&1 | cat >" +
+                            (dir / "err.txt").string() + "; exit \\${PIPESTATUS[0]}\"";
+    return std::system(cmd.c_str());
+  };
+  const int status = limited(100, serve + (dir / "b.yaml").string());
   CHECK(WEXITSTATUS(status) == 2);
   const std::string err = slurp(dir / "err.txt");
   CHECK_THAT(err, Catch::Contains((out / "requests.csv").string() + ": error: cannot write: File too large"));
   CHECK(err.find(".tmp-") == std::string::npos);
   std::map<std::string, std::string> after;
-  for (const auto& entry : fs::directory_iterator(out)) after[entry.path().filename().string()] = slurp(entry.path());
+  for (const auto& entry : fs::directory_iterator(out))
+    after[entry.path().filename().string()] = slurp(entry.path());
   CHECK(after == before);
 
   // L8: a run without the per-request CSV into the same folder removes the first run's requests.csv.
@@ -352,12 +360,11 @@ TEST_CASE("M1, L8, L10: --out is probed before the run; a failed write keeps the
   const Run blocked = run_mlasim("serve -q --no-charts --out " + file + "/sub " + (dir / "a.yaml").string());
   CHECK(blocked.code == 2);
   CHECK_THAT(blocked.err, Catch::StartsWith(file + "/sub: error: cannot create directory:"));
-  // A folder that takes no file (no space, here a zero file-size limit) fails on the probe, naming the folder;
-  // before, the run went to the end and failed on `summary.csv.tmp-PID`.
+  // A folder that takes no file (no space, here a zero file-size limit) fails on the probe, naming the
+  // folder; before, the run went to the end and failed on `summary.csv.tmp-PID`.
   const fs::path full = dir / "full";
-  const std::string zero = "bash -c \"trap '' XFSZ; ulimit -f 0; exec " + std::string(MLASIM_BINARY) +
-                           " serve -q --no-charts --out " + full.string() + " " + (dir / "a.yaml").string() +
-                           "\" >" + (dir / "err.txt").string() + " 2>&1";
-  CHECK(WEXITSTATUS(std::system(zero.c_str())) == 2);
-  CHECK_THAT(slurp(dir / "err.txt"), Catch::StartsWith(full.string() + ": error: cannot write: File too large"));
+  CHECK(WEXITSTATUS(limited(
+            0, "serve -q --no-charts --out " + full.string() + " " + (dir / "a.yaml").string())) == 2);
+  CHECK_THAT(slurp(dir / "err.txt"),
+             Catch::StartsWith(full.string() + ": error: cannot write: File too large"));
 }

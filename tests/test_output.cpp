@@ -106,7 +106,8 @@ TEST_CASE("M1: a file-size limit (ulimit -f) while writing leaves the previous s
     try {
       (void)next.commit();
     } catch (const InputError& e) {
-      const bool names_target = std::string(e.what()).find("big.csv: error: cannot write") != std::string::npos;
+      const bool names_target =
+          std::string(e.what()).find("big.csv: error: cannot write") != std::string::npos;
       ::_exit(names_target ? 2 : 3);
     }
     ::_exit(0);
@@ -135,7 +136,8 @@ TEST_CASE("L8: a reused folder keeps no file of the previous set, and the user's
   second.add("requests.csv", "2\n");
   second.add("charts/a.dat", "2\n");
   (void)second.commit();
-  CHECK(listing(out) == std::vector<std::string>{kOutputManifest, "charts", "notes.txt", "requests.csv", "summary.md"});
+  CHECK(listing(out) ==
+        std::vector<std::string>{kOutputManifest, "charts", "notes.txt", "requests.csv", "summary.md"});
   CHECK(listing(out / "charts") == std::vector<std::string>{"a.dat"});
   CHECK(slurp(out / "charts" / "a.dat") == "2\n");
   // Without charts: the charts/ folder goes.

@@ -1,16 +1,15 @@
 #include "sim/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/eventhandler.h>
+#include <sstream>
 
 #include "sim/config/loader.hpp"
 #include "sim/output.hpp"
@@ -19,7 +18,9 @@ namespace mlasim {
 
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 std::string lowered(std::string_view s) {
   std::string out(s);
@@ -50,7 +51,8 @@ class StructureCheck : public YAML::EventHandler {
     const bool stray = mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size() &&
                        (text_[static_cast<std::size_t>(mark.pos)] == ',' || mark.pos == last_start_);
     if (stray) {
-      const char c = static_cast<std::size_t>(mark.pos) < text_.size() ? text_[static_cast<std::size_t>(mark.pos)] : ' ';
+      const char c =
+          static_cast<std::size_t>(mark.pos) < text_.size() ? text_[static_cast<std::size_t>(mark.pos)] : ' ';
       throw InputError(mark_location(mark, file_), "",
                        fmt::format("YAML syntax error: unexpected `{}` outside a flow collection", c));
     }
@@ -150,18 +152,27 @@ void check_strict_json(const std::string& text, const std::string& file) {
   const std::size_t line_start = at == 0 ? 0 : text.rfind('\n', at - 1);
   const auto lines = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
   const std::size_t column = line_start == std::string::npos || at == 0 ? at + 1 : at - line_start;
-  // "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error ..." -> "syntax error ...".
+  // "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error ..." -> "syntax error
+  // ...".
   std::string detail = sax.message;
   if (const std::size_t col = detail.find("column "); col != std::string::npos) {
-    if (const std::size_t colon = detail.find(": ", col); colon != std::string::npos) detail = detail.substr(colon + 2);
+    if (const std::size_t colon = detail.find(": ", col); colon != std::string::npos)
+      detail = detail.substr(colon + 2);
   } else if (const std::size_t bracket = detail.find("] "); bracket != std::string::npos) {
     detail = detail.substr(bracket + 2);
+  }
+  // The echoed token ("; last read: '...'") repeats the file with escapes; the location says where.
+  if (const std::size_t read = detail.find("; last read: "); read != std::string::npos) {
+    const std::size_t expected = detail.rfind("; expected");
+    detail.erase(read,
+                 expected != std::string::npos && expected > read ? expected - read : std::string::npos);
   }
   throw InputError(SourceLocation{file, static_cast<int>(lines) + 1, static_cast<int>(column)}, "",
                    fmt::format("invalid JSON: {}", clipped(detail, 200)));
 }
 
-void index_node(const YAML::Node& node, const std::string& path, const std::string& file, LocationIndex& index) {
+void index_node(const YAML::Node& node, const std::string& path, const std::string& file,
+                LocationIndex& index) {
   if (node.IsMap()) {
     for (const auto& entry : node) {
       if (!entry.first.IsScalar()) continue;  // YamlMap reports non-scalar keys when it reads the map
@@ -223,10 +234,18 @@ SourceLocation node_location(const YAML::Node& node, const std::string& file) {
 
 // ---- YamlValue -------------------------------------------------------------------------------------------
 
-bool YamlValue::is_null() const { return !node_.IsDefined() || node_.IsNull(); }
-bool YamlValue::is_scalar() const { return node_.IsDefined() && node_.IsScalar(); }
-bool YamlValue::is_list() const { return node_.IsDefined() && node_.IsSequence(); }
-bool YamlValue::is_map() const { return node_.IsDefined() && node_.IsMap(); }
+bool YamlValue::is_null() const {
+  return !node_.IsDefined() || node_.IsNull();
+}
+bool YamlValue::is_scalar() const {
+  return node_.IsDefined() && node_.IsScalar();
+}
+bool YamlValue::is_list() const {
+  return node_.IsDefined() && node_.IsSequence();
+}
+bool YamlValue::is_map() const {
+  return node_.IsDefined() && node_.IsMap();
+}
 
 std::string YamlValue::describe() const {
   if (is_list()) return "a list";
@@ -235,7 +254,9 @@ std::string YamlValue::describe() const {
   return fmt::format("`{}`", clipped(node_.Scalar()));
 }
 
-void YamlValue::fail(std::string message) const { throw InputError(where_, key_path_, std::move(message)); }
+void YamlValue::fail(std::string message) const {
+  throw InputError(where_, key_path_, std::move(message));
+}
 
 std::string YamlValue::as_string() const {
   if (!is_scalar()) fail(fmt::format("expected a string, got {}", describe()));
@@ -329,8 +350,9 @@ YamlMap::YamlMap(const YAML::Node& node, std::string key_path, SourceLocation wh
     if (!open && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       const auto match = closest_match(key, allowed);
       throw InputError(key_loc, child_path(clipped(key)),
-                       match ? fmt::format("unknown key `{}`; did you mean `{}`?", clipped(key), *match)
-                             : fmt::format("unknown key `{}` (valid: {})", clipped(key), join_names(allowed)));
+                       match
+                           ? fmt::format("unknown key `{}`; did you mean `{}`?", clipped(key), *match)
+                           : fmt::format("unknown key `{}` (valid: {})", clipped(key), join_names(allowed)));
     }
     SourceLocation value_loc = node_location(entry.second, file);
     // `key:` with no value has no mark of its own; point at the key.
@@ -343,7 +365,9 @@ std::string YamlMap::child_path(std::string_view key) const {
   return key_path_.empty() ? std::string(key) : key_path_ + "." + std::string(key);
 }
 
-bool YamlMap::has(std::string_view key) const { return optional(key).has_value(); }
+bool YamlMap::has(std::string_view key) const {
+  return optional(key).has_value();
+}
 
 std::optional<YamlValue> YamlMap::optional(std::string_view key) const {
   for (const YamlEntry& e : entries_) {

@@ -5,9 +5,8 @@
 /// Nodes are only ever read through const operations (operator[] on a mutable node would insert keys).
 #include <yaml-cpp/yaml.h>
 
-#include <cstdint>
-#include <filesystem>
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -108,8 +107,8 @@ struct YamlEntry {
 class YamlMap {
  public:
   /// `allowed` empty and `open` true accepts any key.
-  YamlMap(const YAML::Node& node, std::string key_path, SourceLocation where, const std::vector<std::string>& allowed,
-          bool open);
+  YamlMap(const YAML::Node& node, std::string key_path, SourceLocation where,
+          const std::vector<std::string>& allowed, bool open);
 
   [[nodiscard]] const std::string& key_path() const { return key_path_; }
   [[nodiscard]] const SourceLocation& where() const { return where_; }
@@ -181,7 +180,8 @@ void throw_first_problem(const std::vector<SpecProblem>& problems, const Locatio
 /// Helpers shared by the experiment-config loaders (sweep, serve).
 
 /// `file` relative to the config's directory, unless it is absolute.
-[[nodiscard]] std::filesystem::path relative_to(const std::filesystem::path& config_dir, const std::string& file);
+[[nodiscard]] std::filesystem::path relative_to(const std::filesystem::path& config_dir,
+                                                const std::string& file);
 
 /// Runs `load()` for a file named by `item` (a model, a trace, a histogram) and places its errors: one
 /// without a location (an unknown name) is located at the item; one about the whole file (`cart.yaml: no

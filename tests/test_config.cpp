@@ -581,3 +581,12 @@ TEST_CASE("L4: a referenced file that is missing is located at the item that nam
   CHECK_THAT(err, Catch::StartsWith(sweep.string() + ":2:24: error: sweep.models[1]: ") &&
                       Catch::EndsWith("cart.yaml: no such file"));
 }
+
+TEST_CASE("L2: a YAML file of megabytes is refused before yaml-cpp spends seconds on it") {
+  ScratchDir dir;
+  const fs::path huge = dir.write("huge_mode.yaml", "sweep:\n  mode: " + std::string(5 << 20, 'a') + "\n");
+  std::string err;
+  const double took = seconds_of([&] { err = error_of([&] { (void)load_sweep_config(huge); }); });
+  CHECK(err == huge.string() + ": error: the file has 5242897 bytes; a sweep config is at most 4 MiB");
+  CHECK(took < 1.0);
+}

@@ -18,6 +18,9 @@ namespace mlasim {
 
 namespace {
 
+/// Largest YAML or JSON file parse_file() reads (cards and configs are a few kilobytes).
+constexpr std::size_t kMaxYamlBytes = std::size_t{4} << 20U;
+
 char lower(char c) {
   return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
@@ -404,6 +407,12 @@ YamlDocument YamlDocument::parse_file(const std::filesystem::path& path, std::st
   YamlDocument doc;
   doc.file_ = path.string();
   const std::string text = read_text_file(path);
+  // yaml-cpp reads about a microsecond per character, twice here: a config is kilobytes, never megabytes.
+  if (text.size() > kMaxYamlBytes) {
+    throw InputError(SourceLocation{doc.file_}, "",
+                     fmt::format("the file has {} bytes; a {} is at most {} MiB", text.size(), what,
+                                 kMaxYamlBytes >> 20U));
+  }
   if (path.extension() == ".json") check_strict_json(text, doc.file_);
   // Check the structure on the event stream first (linear time, no nodes built): this is where the
   // yaml-cpp 0.7 LoadAll loop and alias expansion are kept out. Only then build the one document.

@@ -587,6 +587,6 @@ TEST_CASE("L2: a YAML file of megabytes is refused before yaml-cpp spends second
   const fs::path huge = dir.write("huge_mode.yaml", "sweep:\n  mode: " + std::string(5 << 20, 'a') + "\n");
   std::string err;
   const double took = seconds_of([&] { err = error_of([&] { (void)load_sweep_config(huge); }); });
-  CHECK(err == huge.string() + ": error: the file has 5242897 bytes; a sweep config is at most 4 MiB");
+  CHECK(err == huge.string() + ": error: the file has 5242896 bytes; a sweep config is at most 4 MiB");
   CHECK(took < 1.0);
 }

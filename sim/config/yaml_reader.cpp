@@ -155,8 +155,7 @@ void check_strict_json(const std::string& text, const std::string& file) {
   const std::size_t line_start = at == 0 ? 0 : text.rfind('\n', at - 1);
   const auto lines = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
   const std::size_t column = line_start == std::string::npos || at == 0 ? at + 1 : at - line_start;
-  // "[json.exception.parse_error.101] parse error at line 1, column 9: syntax error ..." -> "syntax error
-  // ...".
+  // Keep what follows "[json.exception.parse_error.101] parse error at line 1, column 9: ".
   std::string detail = sax.message;
   if (const std::size_t col = detail.find("column "); col != std::string::npos) {
     if (const std::size_t colon = detail.find(": ", col); colon != std::string::npos)

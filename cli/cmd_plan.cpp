@@ -82,6 +82,7 @@ int cmd_plan(const Args& args) {
 
   PlanSpec spec = load_plan_config(config);
   for (const std::string& p : prices) apply_price_override(spec, p);
+  prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
   const std::vector<PlanLayout> layouts = plan_layouts(spec);
   PlanProgressLine progress(vm.count("no-progress") == 0U);
   const PlanResult result = run_plan(spec, [&](int simulations, std::size_t done, std::size_t total) {

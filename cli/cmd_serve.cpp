@@ -45,6 +45,7 @@ int cmd_serve(const Args& args) {
     apply_price_override(parse_price_override(vm["price"].as<std::string>(), false), {&cfg.spec.hardware});
   }
 
+  prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
   // Render everything first; only then touch the disk (outputs are whole or absent).
   OutputSet outputs(out_dir);
   std::string text;

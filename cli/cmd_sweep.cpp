@@ -35,6 +35,7 @@ int cmd_sweep(const Args& args) {
       apply_price_override(parse_price_override(p, /*gpu_required=*/true), hws);
     }
   }
+  prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
   const std::vector<SweepPoint> points = run_sweep(spec);
 
   // Render everything first; only then touch the disk (outputs are whole or absent).

@@ -69,6 +69,7 @@ int cmd_validate(const Args& args) {
   options.every = every;
   options.hold_out_context_ends = !no_context_ends;
   options.allow_throttled = allow_throttled;
+  prepare_output_dir(out.empty() ? fs::path(dir) / "validation" : fs::path(out));  // fail now, not after
   const ValidationReport report = validate_run(run, profile, options);
 
   // Render everything first; only then touch the disk (outputs are whole or absent).

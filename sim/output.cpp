@@ -1,11 +1,18 @@
 #include "sim/output.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "sim/error.hpp"
@@ -14,58 +21,235 @@ namespace mlasim {
 
 namespace fs = std::filesystem;
 
-void write_file_atomically(const fs::path& path, const std::string& content) {
+namespace {
+
+constexpr std::string_view kTmpTag = ".tmp-";
+
+[[noreturn]] void fail_at(const fs::path& path, std::string message) {
+  throw InputError(SourceLocation{path.string()}, "", std::move(message));
+}
+
+fs::path temporary_for(const fs::path& target) {
+  return target.string() + fmt::format("{}{}", kTmpTag, static_cast<long>(::getpid()));
+}
+
+void create_directory_of(const fs::path& dir) {
   std::error_code ec;
-  if (path.has_parent_path()) {
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) {
-      throw InputError(SourceLocation{path.parent_path().string()}, "",
-                       fmt::format("cannot create directory: {}", ec.message()));
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) fail_at(dir, "exists and is not a directory");
+  fs::create_directories(dir, ec);
+  if (ec) fail_at(dir, fmt::format("cannot create directory: {}", ec.message()));
+}
+
+/// Writes `content` to `tmp` and flushes it to the disk; on failure removes `tmp` and throws an error that
+/// names `target` (the file the user asked for), not the temporary.
+void write_synced(const fs::path& tmp, const fs::path& target, const std::string& content) {
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) fail_at(target, fmt::format("cannot write: {}", std::strerror(errno)));
+  const char* data = content.data();
+  std::size_t left = content.size();
+  int error = 0;
+  while (left > 0 && error == 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0) {
+      if (errno != EINTR) error = errno;
+      continue;
     }
+    data += n;
+    left -= static_cast<std::size_t>(n);
   }
-  const fs::path tmp = path.string() + fmt::format(".tmp-{}", static_cast<long>(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw InputError(SourceLocation{tmp.string()}, "",
-                       fmt::format("cannot write: {}", std::strerror(errno)));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      fs::remove(tmp, ec);
-      throw InputError(SourceLocation{tmp.string()}, "", "write failed (disk full?)");
-    }
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
+  if (error == 0 && ::fsync(fd) != 0 && errno != EINVAL) error = errno;
+  if (::close(fd) != 0 && error == 0 && errno != EINTR) error = errno;
+  if (error != 0) {
+    std::error_code ec;
     fs::remove(tmp, ec);
-    throw InputError(SourceLocation{path.string()}, "",
-                     fmt::format("cannot rename into place: {}", ec.message()));
+    fail_at(target, fmt::format("cannot write: {}{}", std::strerror(error),
+                                error == ENOSPC || error == EFBIG || error == EDQUOT
+                                    ? " (disk full or file size limit?)"
+                                    : ""));
   }
 }
 
+/// Makes the renames in `dir` durable. Best effort: some file systems cannot sync a directory.
+void sync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  (void)::close(fd);
+}
+
+/// Removes `NAME.tmp-PID` files in `dir` left by an earlier run that was interrupted (its process is gone).
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return;
+  for (const fs::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    const std::size_t tag = name.rfind(kTmpTag);
+    if (tag == std::string::npos || !entry.is_regular_file(ec)) continue;
+    const std::string_view digits = std::string_view(name).substr(tag + kTmpTag.size());
+    long pid = 0;
+    const auto [ptr, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (err != std::errc{} || ptr != digits.data() + digits.size() || digits.empty()) continue;
+    const bool alive =
+        pid == static_cast<long>(::getpid()) || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    if (!alive) fs::remove(entry.path(), ec);
+  }
+}
+
+/// The names listed in `dir`'s manifest (none when there is none).
+std::vector<std::string> read_manifest(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::ifstream in(dir / kOutputManifest);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.front() == '#') continue;
+    names.push_back(line);
+  }
+  return names;
+}
+
+/// A name from a manifest that may be removed: relative, inside the directory.
+bool safe_relative(const std::string& name) {
+  const fs::path p(name);
+  if (p.empty() || p.is_absolute()) return false;
+  return std::none_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".." || part == "."; });
+}
+
+/// Removes `path` when it is a regular file (never a folder or what a link points to).
+void remove_file(const fs::path& path) {
+  std::error_code ec;
+  if (fs::symlink_status(path, ec).type() == fs::file_type::regular) fs::remove(path, ec);
+}
+
+}  // namespace
+
+void write_file_atomically(const fs::path& path, const std::string& content) {
+  if (path.has_parent_path()) create_directory_of(path.parent_path());
+  const fs::path tmp = temporary_for(path);
+  write_synced(tmp, path, content);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    fail_at(path, fmt::format("cannot rename into place: {}", ec.message()));
+  }
+  sync_directory(path.has_parent_path() ? path.parent_path() : fs::path("."));
+}
+
+void prepare_output_dir(const fs::path& dir) {
+  create_directory_of(dir);
+  const fs::path probe = temporary_for(dir / ".mlasim-probe");
+  write_synced(probe, dir, "mlasim checks that this folder is writable\n");
+  std::error_code ec;
+  fs::remove(probe, ec);
+}
+
 std::vector<fs::path> OutputSet::commit() const {
+  // Every folder the set writes into; subfolders (charts/) belong to the set.
+  std::set<fs::path> dirs{dir_};
+  std::set<std::string> names;
+  for (const auto& [name, content] : files_) {
+    names.insert(name);
+    dirs.insert((dir_ / name).parent_path());
+  }
+  for (const fs::path& d : dirs) create_directory_of(d);
+  for (const fs::path& d : dirs) remove_stale_temporaries(d);
+
+  std::string manifest =
+      "# Files mlasim wrote here; the next run into this folder removes those it does not write.\n";
+  for (const std::string& name : names) manifest += name + "\n";
+  std::vector<std::pair<fs::path, const std::string*>> targets;
+  targets.reserve(files_.size() + 1);
+  for (const auto& [name, content] : files_) targets.emplace_back(dir_ / name, &content);
+  targets.emplace_back(dir_ / kOutputManifest, &manifest);  // last: it describes a complete set
+
+  // 1. Every file to a temporary; the first failure removes them all and changes nothing.
+  std::vector<fs::path> temporaries;
+  temporaries.reserve(targets.size());
+  const auto remove_temporaries = [&temporaries] {
+    std::error_code ec;
+    for (const fs::path& t : temporaries) fs::remove(t, ec);
+  };
+  try {
+    for (const auto& [target, content] : targets) {
+      temporaries.push_back(temporary_for(target));
+      write_synced(temporaries.back(), target, *content);
+    }
+  } catch (...) {
+    remove_temporaries();
+    throw;
+  }
+
+  // 2. Rename them all into place.
+  const std::vector<std::string> previous = read_manifest(dir_);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    std::error_code ec;
+    fs::rename(temporaries[i], targets[i].first, ec);
+    if (ec) {
+      const std::string why = ec.message();
+      remove_temporaries();
+      fail_at(targets[i].first, fmt::format("cannot rename into place: {}", why));
+    }
+  }
+
+  // 3. Files of the previous set that this one does not write, and strays in the set's subfolders.
+  for (const std::string& old : previous) {
+    if (safe_relative(old) && names.count(fs::path(old).lexically_normal().generic_string()) == 0 &&
+        names.count(old) == 0) {
+      remove_file(dir_ / old);
+    }
+  }
+  for (const fs::path& d : dirs) {
+    if (d == dir_) continue;
+    std::error_code ec;
+    for (const fs::directory_entry& entry : fs::directory_iterator(d, ec)) {
+      const std::string rel = entry.path().lexically_relative(dir_).generic_string();
+      if (names.count(rel) == 0) remove_file(entry.path());
+    }
+  }
+  // A subfolder that only held the previous set's files (charts/ after --no-charts) goes too.
+  for (const std::string& old : previous) {
+    const fs::path parent = (dir_ / old).parent_path();
+    std::error_code ec;
+    if (safe_relative(old) && parent != dir_ && fs::is_directory(parent, ec) && fs::is_empty(parent, ec)) {
+      fs::remove(parent, ec);
+    }
+  }
+  for (const fs::path& d : dirs) sync_directory(d);
+
   std::vector<fs::path> written;
   written.reserve(files_.size());
-  for (const auto& [name, content] : files_) {
-    const fs::path p = dir_ / name;
-    write_file_atomically(p, content);
-    written.push_back(p);
-  }
+  for (const auto& [name, content] : files_) written.push_back(dir_ / name);
   return written;
 }
 
 std::string read_text_file(const fs::path& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw InputError(SourceLocation{path.string()}, "", "no such file");
-  if (fs::is_directory(path, ec))
-    throw InputError(SourceLocation{path.string()}, "", "is a directory, not a file");
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) fail_at(path, "no such file");
+  if (fs::is_directory(status)) fail_at(path, "is a directory, not a file");
+  if (!fs::is_regular_file(status))
+    fail_at(path, "not a regular file (a device, FIFO or socket); give a file");
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > kMaxInputFileBytes) {
+    fail_at(path, fmt::format("the file has {} bytes; mlasim reads inputs up to {} MiB", size,
+                              kMaxInputFileBytes >> 20U));
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw InputError(SourceLocation{path.string()}, "", fmt::format("cannot read: {}", std::strerror(errno)));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (!in) fail_at(path, fmt::format("cannot read: {}", std::strerror(errno)));
+  // Read in pieces and stop past the limit: a file that grows while it is read is still refused.
+  std::string text;
+  if (!ec) text.reserve(static_cast<std::size_t>(size));
+  std::array<char, 1U << 16U> buffer{};
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    text.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxInputFileBytes) {
+      fail_at(path, fmt::format("the file is larger than {} MiB", kMaxInputFileBytes >> 20U));
+    }
+  }
+  if (in.bad()) fail_at(path, fmt::format("cannot read: {}", std::strerror(errno)));
+  return text;
 }
 
 }  // namespace mlasim

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -306,4 +307,64 @@ TEST_CASE("--price overrides the profile's price in step and sweep; a bad one is
                                scratch("sweep-price-bad").string());
   CHECK(wrong.code == 2);
   CHECK(wrong.err.find("unknown GPU of this command `h200` (valid: `h100-sxm`)") != std::string::npos);
+}
+
+TEST_CASE(
+    "M1 L8 L10: --out is probed before the run; a failed write keeps the previous set whole; no mixing") {
+  const fs::path dir = scratch("out_sets");
+  fs::create_directories(dir);
+  const auto write_config = [&](const std::string& name, int seed, bool per_request) {
+    std::ofstream f(dir / name);
+    f << "serve:\n  model: llama-3-8b\n  hardware: h100-sxm\n  mode: datasheet\n"
+      << "  workload: {arrival: poisson, rate: 50 req/s, requests: 3000, seed: " << seed
+      << ", prompt_tokens: 64, output_tokens: 4}\n"
+      << "  output: {per_request_csv: " << (per_request ? "true" : "false") << "}\n";
+  };
+  write_config("a.yaml", 1, true);
+  write_config("b.yaml", 2, true);
+  write_config("c.yaml", 1, false);
+  const fs::path out = dir / "out";
+  const std::string serve = "serve -q --no-charts --out " + out.string() + " ";
+  REQUIRE(run_mlasim(serve + (dir / "a.yaml").string()).code == 0);
+  REQUIRE(fs::file_size(out / "requests.csv") > 150 * 1024);
+  std::map<std::string, std::string> before;
+  for (const auto& entry : fs::directory_iterator(out))
+    before[entry.path().filename().string()] = slurp(entry.path());
+
+  // M1: a 100 KiB file-size limit (as `ulimit -f` gives on a full disk): requests.csv cannot be written.
+  // Exit 2 naming requests.csv (not a temporary), and the folder holds the first run's files, unchanged.
+  // The limit is set in a subshell for mlasim alone: stderr goes through a pipe to a `cat` without the limit.
+  const auto limited = [&](int blocks, const std::string& args) {
+    const std::string cmd = "bash -c \"trap '' XFSZ; (ulimit -f " + std::to_string(blocks) + "; exec " +
+                            std::string(MLASIM_BINARY) + " " + args + ") 2>&1 | cat >" +
+                            (dir / "err.txt").string() + "; exit \\${PIPESTATUS[0]}\"";
+    return std::system(cmd.c_str());
+  };
+  const int status = limited(100, serve + (dir / "b.yaml").string());
+  CHECK(WEXITSTATUS(status) == 2);
+  const std::string err = slurp(dir / "err.txt");
+  CHECK_THAT(err, Catch::Contains((out / "requests.csv").string() + ": error: cannot write: File too large"));
+  CHECK(err.find(".tmp-") == std::string::npos);
+  std::map<std::string, std::string> after;
+  for (const auto& entry : fs::directory_iterator(out))
+    after[entry.path().filename().string()] = slurp(entry.path());
+  CHECK(after == before);
+
+  // L8: a run without the per-request CSV into the same folder removes the first run's requests.csv.
+  REQUIRE(run_mlasim(serve + (dir / "c.yaml").string()).code == 0);
+  CHECK_FALSE(fs::exists(out / "requests.csv"));
+  CHECK(fs::exists(out / "summary.json"));
+
+  // L10: an --out that cannot be a folder fails at once, naming it, before the run.
+  const std::string file = (dir / "a.yaml").string();
+  const Run blocked = run_mlasim("serve -q --no-charts --out " + file + "/sub " + (dir / "a.yaml").string());
+  CHECK(blocked.code == 2);
+  CHECK_THAT(blocked.err, Catch::StartsWith(file + "/sub: error: cannot create directory:"));
+  // A folder that takes no file (no space, here a zero file-size limit) fails on the probe, naming the
+  // folder; before, the run went to the end and failed on `summary.csv.tmp-PID`.
+  const fs::path full = dir / "full";
+  CHECK(WEXITSTATUS(limited(
+            0, "serve -q --no-charts --out " + full.string() + " " + (dir / "a.yaml").string())) == 2);
+  CHECK_THAT(slurp(dir / "err.txt"),
+             Catch::StartsWith(full.string() + ": error: cannot write: File too large"));
 }

@@ -1,10 +1,12 @@
 // Config loading: model cards, hardware profiles, sweeps, grids, did-you-mean and error locations.
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -496,4 +498,95 @@ TEST_CASE("the example sweep configs in configs/ load") {
     ++loaded;
   }
   CHECK(loaded >= 2);
+}
+
+// ---- issue 14: hardened readers ------------------------------------------------------------------------
+
+namespace {
+fs::path reliability(const std::string& name) {
+  return fs::path(MLASIM_TEST_DATA_DIR) / "reliability" / name;
+}
+
+/// Seconds `f` takes.
+template <class F>
+double seconds_of(F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+TEST_CASE("H1: a stray comma is a located syntax error, not an endless run of empty documents") {
+  const fs::path comma = reliability("H1_comma.yaml");
+  CHECK(error_of([&] { (void)load_sweep_config(comma); }) ==
+        comma.string() + ":1:1: error: YAML syntax error: unexpected `,` outside a flow collection");
+  // tests/hf/llama-3-8b/config.json with its last `}` written `},`: invalid JSON, said so before YAML reads
+  // it.
+  const fs::path json = reliability("H1_llama3_trailing_comma.json");
+  CHECK_THAT(error_of([&] { (void)load_hf_config(json); }),
+             Catch::StartsWith(json.string() + ":27:2: error: invalid JSON: "));
+  ScratchDir dir;
+  const fs::path flow = dir.write("flow.yaml", "{name: X, layers: 2},\n");
+  CHECK(error_of([&] { (void)load_model_card(flow); }) ==
+        flow.string() + ":1:21: error: YAML syntax error: unexpected `,` outside a flow collection");
+  const fs::path two = dir.write("two.yaml", "name: X\n---\nname: Y\n");
+  CHECK(error_of([&] { (void)load_model_card(two); }) ==
+        two.string() + ":2:1: error: expected one YAML document (a model card), found more");
+}
+
+TEST_CASE("JSON inputs are strict JSON; valid JSON keeps its key locations") {
+  ScratchDir dir;
+  const fs::path quotes = dir.write("q/config.json", "{\n  'hidden_size': 1\n}\n");
+  CHECK_THAT(error_of([&] { (void)load_hf_config(quotes); }),
+             Catch::StartsWith(quotes.string() + ":2:3: error: invalid JSON: "));
+  const fs::path bad_key = dir.write("k/config.json", "{\n  \"hidden_size\": \"x\"\n}\n");
+  CHECK_THAT(error_of([&] { (void)load_hf_config(bad_key); }), Catch::StartsWith(bad_key.string() + ":2:"));
+}
+
+TEST_CASE("M6: YAML anchors and aliases are refused at once (no alias bomb)") {
+  const fs::path bomb = reliability("M6_alias_bomb_profile.yaml");
+  std::string err;
+  const double took = seconds_of([&] { err = error_of([&] { (void)load_hw_profile(bomb); }); });
+  CHECK_THAT(err,
+             Catch::StartsWith(bomb.string() + ":") &&
+                 Catch::Contains("error: YAML anchors (`&name`) are not supported: write the value out"));
+  CHECK(took < 1.0);
+  ScratchDir dir;
+  const fs::path anchor = dir.write("anchor.yaml", "source: s\nname: &n X\n");
+  CHECK(error_of([&] { (void)load_model_card(anchor); }) ==
+        anchor.string() + ":2:7: error: YAML anchors (`&name`) are not supported: write the value out");
+}
+
+TEST_CASE("L2: a huge unknown word gets no suggestion, fast, and the message echoes only its start") {
+  const std::string huge(1 << 20, 'q');
+  std::optional<std::string> match;
+  const double took = seconds_of([&] { match = closest_match(huge, {"qqqq", "table", "csv"}); });
+  CHECK_FALSE(match.has_value());
+  CHECK(took < 0.5);
+  const std::string message = unknown_name_message("mode", huge, {"analytic", "calibrated"});
+  CHECK(message.size() < 200);
+  CHECK_THAT(message, Catch::StartsWith("unknown mode `" + std::string(64, 'q') + "\u2026`"));
+  ScratchDir dir;
+  const fs::path card = dir.write("huge_key.yaml", "name: X\n" + huge + ": 1\n");
+  CHECK(error_of([&] { (void)load_model_card(card); }).size() < 400);
+  CHECK(clipped("abc", 2) == "ab\u2026");
+  CHECK(clipped("\u00e9\u00e9", 3) == "\u00e9\u2026");  // never half a UTF-8 character
+  CHECK(edit_distance("kitten", "sitting") == 3);
+  CHECK(edit_distance("abcd", "badc") == 2);
+}
+
+TEST_CASE("L4: a referenced file that is missing is located at the item that names it") {
+  const fs::path sweep = reliability("L4_missing_model_file.yaml");
+  const std::string err = error_of([&] { (void)load_sweep_config(sweep); });
+  CHECK_THAT(err, Catch::StartsWith(sweep.string() + ":2:24: error: sweep.models[1]: ") &&
+                      Catch::EndsWith("cart.yaml: no such file"));
+}
+
+TEST_CASE("L2: a YAML file of megabytes is refused before yaml-cpp spends seconds on it") {
+  ScratchDir dir;
+  const fs::path huge = dir.write("huge_mode.yaml", "sweep:\n  mode: " + std::string(5 << 20, 'a') + "\n");
+  std::string err;
+  const double took = seconds_of([&] { err = error_of([&] { (void)load_sweep_config(huge); }); });
+  CHECK(err == huge.string() + ": error: the file has 5242896 bytes; a sweep config is at most 4 MiB");
+  CHECK(took < 1.0);
 }

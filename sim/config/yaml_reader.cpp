@@ -1,12 +1,15 @@
 #include "sim/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "sim/config/loader.hpp"
 #include "sim/output.hpp"
@@ -15,7 +18,12 @@ namespace mlasim {
 
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+/// Largest YAML or JSON file parse_file() reads (cards and configs are a few kilobytes).
+constexpr std::size_t kMaxYamlBytes = std::size_t{4} << 20U;
+
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 std::string lowered(std::string_view s) {
   std::string out(s);
@@ -29,7 +37,144 @@ std::string parent_path(std::string_view path) {
   return cut == std::string_view::npos ? std::string() : std::string(path.substr(0, cut));
 }
 
-void index_node(const YAML::Node& node, const std::string& path, const std::string& file, LocationIndex& index) {
+SourceLocation mark_location(const YAML::Mark& mark, const std::string& file) {
+  if (mark.is_null() || mark.line < 0 || mark.column < 0) return SourceLocation{file};
+  return SourceLocation{file, mark.line + 1, mark.column + 1};  // yaml-cpp marks are 0-based
+}
+
+/// Walks the parser's events without building nodes. Refuses what the schemas never need and what can
+/// make the reader loop or blow up: a second document, anchors and aliases (a "billion laughs" expands
+/// exponentially when the nodes are walked), and a stray `,` outside a flow collection (yaml-cpp 0.7 reports
+/// it as an endless run of empty documents: jbeder/yaml-cpp#1040).
+class StructureCheck : public YAML::EventHandler {
+ public:
+  StructureCheck(const std::string& text, const std::string& file) : text_(text), file_(file) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    const bool stray = mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < text_.size() &&
+                       (text_[static_cast<std::size_t>(mark.pos)] == ',' || mark.pos == last_start_);
+    if (stray) {
+      const char c =
+          static_cast<std::size_t>(mark.pos) < text_.size() ? text_[static_cast<std::size_t>(mark.pos)] : ' ';
+      throw InputError(mark_location(mark, file_), "",
+                       fmt::format("YAML syntax error: unexpected `{}` outside a flow collection", c));
+    }
+    last_start_ = mark.pos;
+    ++documents_;
+    if (documents_ == 2) second_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { check_anchor(anchor, mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override {
+    throw InputError(mark_location(mark, file_), "",
+                     "YAML aliases (`*name`) are not supported: write the value out");
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                const std::string& /*value*/) override {
+    check_anchor(anchor, mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value /*style*/) override {
+    check_anchor(anchor, mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value /*style*/) override {
+    check_anchor(anchor, mark);
+  }
+  void OnMapEnd() override {}
+
+  [[nodiscard]] std::size_t documents() const { return documents_; }
+  [[nodiscard]] const YAML::Mark& second() const { return second_; }
+
+ private:
+  void check_anchor(YAML::anchor_t anchor, const YAML::Mark& mark) const {
+    if (anchor == YAML::NullAnchor) return;
+    throw InputError(mark_location(mark, file_), "",
+                     "YAML anchors (`&name`) are not supported: write the value out");
+  }
+
+  const std::string& text_;
+  const std::string& file_;
+  std::size_t documents_ = 0;
+  int last_start_ = -1;
+  YAML::Mark second_ = YAML::Mark::null_mark();
+};
+
+/// The number of documents in `text` (0 or 1); a second one, anchors, aliases and syntax errors throw.
+std::size_t check_yaml_events(const std::string& text, const std::string& file, std::string_view what) {
+  std::istringstream in(text);
+  StructureCheck check(text, file);
+  try {
+    YAML::Parser parser(in);
+    // At most two documents: the second is already an error (and yaml-cpp 0.7 may never stop producing them).
+    while (check.documents() < 2 && parser.HandleNextDocument(check)) {
+    }
+  } catch (const YAML::Exception& e) {
+    throw InputError(mark_location(e.mark, file), "", fmt::format("YAML syntax error: {}", e.msg));
+  }
+  if (check.documents() > 1) {
+    throw InputError(mark_location(check.second(), file), "",
+                     fmt::format("expected one YAML document (a {}), found more", what));
+  }
+  return check.documents();
+}
+
+/// Rejects text that is not strict JSON (RFC 8259: no trailing commas, comments or single quotes), located
+/// at the offending character. Uses nlohmann-json's SAX parser, so no JSON value is built.
+void check_strict_json(const std::string& text, const std::string& file) {
+  struct Sax : nlohmann::json_sax<nlohmann::json> {
+    bool null() override { return true; }
+    bool boolean(bool /*val*/) override { return true; }
+    bool number_integer(number_integer_t /*val*/) override { return true; }
+    bool number_unsigned(number_unsigned_t /*val*/) override { return true; }
+    bool number_float(number_float_t /*val*/, const string_t& /*s*/) override { return true; }
+    bool string(string_t& /*val*/) override { return true; }
+    bool binary(binary_t& /*val*/) override { return true; }
+    bool start_object(std::size_t /*elements*/) override { return true; }
+    bool key(string_t& /*val*/) override { return true; }
+    bool end_object() override { return true; }
+    bool start_array(std::size_t /*elements*/) override { return true; }
+    bool end_array() override { return true; }
+    bool parse_error(std::size_t position, const std::string& /*last_token*/,
+                     const nlohmann::detail::exception& ex) override {
+      failed = true;
+      byte = position;
+      message = ex.what();
+      return false;
+    }
+    bool failed = false;
+    std::size_t byte = 0;
+    std::string message;
+  };
+  Sax sax;
+  (void)nlohmann::json::sax_parse(text, &sax);
+  if (!sax.failed) return;
+  // nlohmann's position counts the characters read, the offending one included (1-based).
+  const std::size_t at = std::min(sax.byte == 0 ? 0 : sax.byte - 1, text.size());
+  const std::size_t line_start = at == 0 ? 0 : text.rfind('\n', at - 1);
+  const auto lines = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+  const std::size_t column = line_start == std::string::npos || at == 0 ? at + 1 : at - line_start;
+  // Keep what follows "[json.exception.parse_error.101] parse error at line 1, column 9: ".
+  std::string detail = sax.message;
+  if (const std::size_t col = detail.find("column "); col != std::string::npos) {
+    if (const std::size_t colon = detail.find(": ", col); colon != std::string::npos)
+      detail = detail.substr(colon + 2);
+  } else if (const std::size_t bracket = detail.find("] "); bracket != std::string::npos) {
+    detail = detail.substr(bracket + 2);
+  }
+  // The echoed token ("; last read: '...'") repeats the file with escapes; the location says where.
+  if (const std::size_t read = detail.find("; last read: "); read != std::string::npos) {
+    const std::size_t expected = detail.rfind("; expected");
+    detail.erase(read,
+                 expected != std::string::npos && expected > read ? expected - read : std::string::npos);
+  }
+  throw InputError(SourceLocation{file, static_cast<int>(lines) + 1, static_cast<int>(column)}, "",
+                   fmt::format("invalid JSON: {}", clipped(detail, 200)));
+}
+
+void index_node(const YAML::Node& node, const std::string& path, const std::string& file,
+                LocationIndex& index) {
   if (node.IsMap()) {
     for (const auto& entry : node) {
       if (!entry.first.IsScalar()) continue;  // YamlMap reports non-scalar keys when it reads the map
@@ -61,7 +206,7 @@ std::string join_names(const std::vector<std::string>& names) {
 
 std::string unknown_name_message(std::string_view what, std::string_view word,
                                  const std::vector<std::string>& candidates) {
-  std::string out = fmt::format("unknown {} `{}`", what, word);
+  std::string out = fmt::format("unknown {} `{}`", what, clipped(word));
   const std::optional<std::string> match = closest_match(word, candidates);
   if (match) out += fmt::format("; did you mean `{}`?", *match);
   out += fmt::format(" (valid: {})", join_names(candidates));
@@ -91,19 +236,29 @@ SourceLocation node_location(const YAML::Node& node, const std::string& file) {
 
 // ---- YamlValue -------------------------------------------------------------------------------------------
 
-bool YamlValue::is_null() const { return !node_.IsDefined() || node_.IsNull(); }
-bool YamlValue::is_scalar() const { return node_.IsDefined() && node_.IsScalar(); }
-bool YamlValue::is_list() const { return node_.IsDefined() && node_.IsSequence(); }
-bool YamlValue::is_map() const { return node_.IsDefined() && node_.IsMap(); }
+bool YamlValue::is_null() const {
+  return !node_.IsDefined() || node_.IsNull();
+}
+bool YamlValue::is_scalar() const {
+  return node_.IsDefined() && node_.IsScalar();
+}
+bool YamlValue::is_list() const {
+  return node_.IsDefined() && node_.IsSequence();
+}
+bool YamlValue::is_map() const {
+  return node_.IsDefined() && node_.IsMap();
+}
 
 std::string YamlValue::describe() const {
   if (is_list()) return "a list";
   if (is_map()) return "a map";
   if (is_null()) return "nothing";
-  return fmt::format("`{}`", node_.Scalar());
+  return fmt::format("`{}`", clipped(node_.Scalar()));
 }
 
-void YamlValue::fail(std::string message) const { throw InputError(where_, key_path_, std::move(message)); }
+void YamlValue::fail(std::string message) const {
+  throw InputError(where_, key_path_, std::move(message));
+}
 
 std::string YamlValue::as_string() const {
   if (!is_scalar()) fail(fmt::format("expected a string, got {}", describe()));
@@ -115,9 +270,9 @@ std::int64_t YamlValue::as_int64() const {
   const std::string& text = node_.Scalar();
   std::int64_t value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec == std::errc::result_out_of_range) fail(fmt::format("integer `{}` is out of range", text));
+  if (ec == std::errc::result_out_of_range) fail(fmt::format("integer `{}` is out of range", clipped(text)));
   if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty()) {
-    fail(fmt::format("expected an integer, got `{}`", text));
+    fail(fmt::format("expected an integer, got `{}`", clipped(text)));
   }
   return value;
 }
@@ -136,7 +291,7 @@ double YamlValue::as_double() const {
   double value = 0.0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty() || !std::isfinite(value)) {
-    fail(fmt::format("expected a plain number, got `{}`", text));
+    fail(fmt::format("expected a plain number, got `{}`", clipped(text)));
   }
   return value;
 }
@@ -190,15 +345,16 @@ YamlMap::YamlMap(const YAML::Node& node, std::string key_path, SourceLocation wh
     for (const YamlEntry& seen : entries_) {
       if (seen.key == key) {
         // yaml-cpp keeps both entries of a duplicated key; a silent "first wins" would hide a mistake.
-        throw InputError(key_loc, child_path(key),
+        throw InputError(key_loc, child_path(clipped(key)),
                          fmt::format("duplicate key (first given at line {})", seen.key_where.line));
       }
     }
     if (!open && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       const auto match = closest_match(key, allowed);
-      throw InputError(key_loc, child_path(key),
-                       match ? fmt::format("unknown key `{}`; did you mean `{}`?", key, *match)
-                             : fmt::format("unknown key `{}` (valid: {})", key, join_names(allowed)));
+      throw InputError(key_loc, child_path(clipped(key)),
+                       match
+                           ? fmt::format("unknown key `{}`; did you mean `{}`?", clipped(key), *match)
+                           : fmt::format("unknown key `{}` (valid: {})", clipped(key), join_names(allowed)));
     }
     SourceLocation value_loc = node_location(entry.second, file);
     // `key:` with no value has no mark of its own; point at the key.
@@ -211,7 +367,9 @@ std::string YamlMap::child_path(std::string_view key) const {
   return key_path_.empty() ? std::string(key) : key_path_ + "." + std::string(key);
 }
 
-bool YamlMap::has(std::string_view key) const { return optional(key).has_value(); }
+bool YamlMap::has(std::string_view key) const {
+  return optional(key).has_value();
+}
 
 std::optional<YamlValue> YamlMap::optional(std::string_view key) const {
   for (const YamlEntry& e : entries_) {
@@ -248,22 +406,27 @@ YamlDocument YamlDocument::parse_file(const std::filesystem::path& path, std::st
   YamlDocument doc;
   doc.file_ = path.string();
   const std::string text = read_text_file(path);
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    SourceLocation where{doc.file_};
-    if (!e.mark.is_null()) where = SourceLocation{doc.file_, e.mark.line + 1, e.mark.column + 1};
-    throw InputError(where, "", fmt::format("YAML syntax error: {}", e.msg));
+  // yaml-cpp reads about a microsecond per character, twice here: a config is kilobytes, never megabytes.
+  if (text.size() > kMaxYamlBytes) {
+    throw InputError(SourceLocation{doc.file_}, "",
+                     fmt::format("the file has {} bytes; a {} is at most {} MiB", text.size(), what,
+                                 kMaxYamlBytes >> 20U));
   }
-  if (documents.size() > 1) {
-    throw InputError(node_location(documents[1], doc.file_), "",
-                     fmt::format("expected one YAML document (a {}), found {}", what, documents.size()));
-  }
-  if (documents.empty() || !documents[0].IsDefined() || documents[0].IsNull()) {
+  if (path.extension() == ".json") check_strict_json(text, doc.file_);
+  // Check the structure on the event stream first (linear time, no nodes built): this is where the
+  // yaml-cpp 0.7 LoadAll loop and alias expansion are kept out. Only then build the one document.
+  const std::size_t documents = check_yaml_events(text, doc.file_, what);
+  if (documents == 0) {
     throw InputError(SourceLocation{doc.file_}, "", fmt::format("the file is empty; expected a {}", what));
   }
-  doc.root_ = documents[0];
+  try {
+    doc.root_ = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(mark_location(e.mark, doc.file_), "", fmt::format("YAML syntax error: {}", e.msg));
+  }
+  if (!doc.root_.IsDefined() || doc.root_.IsNull()) {
+    throw InputError(SourceLocation{doc.file_}, "", fmt::format("the file is empty; expected a {}", what));
+  }
   SourceLocation root_loc = node_location(doc.root_, doc.file_);
   doc.index_.add("", root_loc);
   index_node(doc.root_, "", doc.file_, doc.index_);

@@ -5,9 +5,8 @@
 /// Nodes are only ever read through const operations (operator[] on a mutable node would insert keys).
 #include <yaml-cpp/yaml.h>
 
-#include <cstdint>
-#include <filesystem>
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -108,8 +107,8 @@ struct YamlEntry {
 class YamlMap {
  public:
   /// `allowed` empty and `open` true accepts any key.
-  YamlMap(const YAML::Node& node, std::string key_path, SourceLocation where, const std::vector<std::string>& allowed,
-          bool open);
+  YamlMap(const YAML::Node& node, std::string key_path, SourceLocation where,
+          const std::vector<std::string>& allowed, bool open);
 
   [[nodiscard]] const std::string& key_path() const { return key_path_; }
   [[nodiscard]] const SourceLocation& where() const { return where_; }
@@ -181,23 +180,36 @@ void throw_first_problem(const std::vector<SpecProblem>& problems, const Locatio
 /// Helpers shared by the experiment-config loaders (sweep, serve).
 
 /// `file` relative to the config's directory, unless it is absolute.
-[[nodiscard]] std::filesystem::path relative_to(const std::filesystem::path& config_dir, const std::string& file);
+[[nodiscard]] std::filesystem::path relative_to(const std::filesystem::path& config_dir,
+                                                const std::string& file);
+
+/// Runs `load()` for a file named by `item` (a model, a trace, a histogram) and places its errors: one
+/// without a location (an unknown name) is located at the item; one about the whole file (`cart.yaml: no
+/// such file`, no line) is located at the item and names the file; one inside the file keeps its own line.
+template <class Load>
+auto load_referenced(const YamlValue& item, Load&& load) -> decltype(load()) {
+  try {
+    return load();
+  } catch (const InputError& e) {
+    if (e.where().file.empty()) item.fail(e.message());
+    if (e.where().line == 0) {
+      std::string message = e.where().file + ": ";
+      if (!e.key_path().empty()) message += e.key_path() + ": ";
+      item.fail(message + e.message());
+    }
+    throw;
+  }
+}
 
 /// Resolves a model or hardware entry: paths (containing a slash, or ending in .yaml/.yml/.json) are relative
-/// to the config file's directory; names go to the catalogue. Errors without a location (an unknown name) are
-/// placed on the entry; errors inside a referenced file keep their own location.
+/// to the config file's directory; names go to the catalogue. Errors are placed as load_referenced() does.
 template <class Resolve>
 auto resolve_entry(const YamlValue& item, const std::filesystem::path& config_dir, Resolve&& resolve) {
   const std::string text = item.as_string();
   const bool is_path = text.find('/') != std::string::npos || text.find('\\') != std::string::npos ||
                        text.ends_with(".yaml") || text.ends_with(".yml") || text.ends_with(".json");
   const std::string target = is_path ? relative_to(config_dir, text).string() : text;
-  try {
-    return resolve(std::string_view(target));
-  } catch (const InputError& e) {
-    if (!e.where().file.empty()) throw;
-    item.fail(e.message());
-  }
+  return load_referenced(item, [&] { return resolve(std::string_view(target)); });
 }
 
 /// The names of an enum's values, for "valid: ..." lists.

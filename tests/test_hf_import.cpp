@@ -9,8 +9,10 @@
 #include <string>
 
 #include "models/model_spec.hpp"
+#include "models/variant.hpp"
 #include "models/workload.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/serve_config.hpp"
 #include "sim/device/capacity.hpp"
 #include "sim/error.hpp"
 #include "tests/test_support.hpp"
@@ -342,6 +344,9 @@ TEST_CASE("sliding_window caps the KV cache held and the attention span read at 
   CHECK(op_field(build_step(full, uniform_decode(1, 32768)), "attention_decode", &Op::kv_read_bytes) ==
         32.0 * 2 * 8 * 128 * 2 * 32768);
 
+  // An attention what-if changes the heads, not the tokens they attend to.
+  CHECK(apply_variant(m, parse_variant("mqa")).attention.sliding_window == 4096);
+
   // A prefill chunk of 4 tokens ending at 6 with a window of 5: its queries see 3, 4, 5 and 5 keys (17
   // pairs).
   ModelSpec w5 = m;
@@ -397,4 +402,17 @@ ffn:
   const fs::path bad = with_window("-1");
   CHECK(error_of([&] { (void)load_model_card(bad); }) ==
         bad.string() + ":10:3: error: attention.sliding_window: must be at least 0, got -1");
+}
+
+TEST_CASE("a serve config on DeepSeek-V3's config.json runs its fp8 weights unless precision.weights says") {
+  const fs::path config =
+      fs::path(MLASIM_TEST_DATA_DIR) / "reliability" / "HF_serve_deepseek_v3_config_json.yaml";
+  CHECK(load_serve_config(config).spec.precision.weights == Dtype::kFp8);
+  ScratchDir dir;
+  std::ifstream in(config);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("  tp: 8\n"), 8, "  tp: 8\n  precision: {weights: bf16}\n");
+  const std::string model_line = "../hf/deepseek-v3/config.json";
+  text.replace(text.find(model_line), model_line.size(), (kHfDir / "deepseek-v3" / "config.json").string());
+  CHECK(load_serve_config(dir.write("bf16.yaml", text)).spec.precision.weights == Dtype::kBf16);
 }

@@ -374,8 +374,16 @@ TEST_CASE("Qwen2's use_sliding_window and max_window_layers; a window on some la
   CHECK(m.attention.sliding_window == 0);
   CHECK(warnings ==
         partial.string() +
-            ":4:26: warning: max_window_layers: the sliding window applies to 7 of 28 layers, which is "
-            "not modelled: every layer is costed with full attention\n");
+            ":4:26: warning: max_window_layers: the sliding window applies to 7 of 28 layers only, which "
+            "is not modelled: every layer is costed with full attention\n");
+  // Gemma-2 interleaves local (windowed) and global layers.
+  const auto [gemma, gemma_warnings] =
+      import_with_warnings(dir.write("gemma.json", R"({"model_type": "gemma2",
+    "hidden_size": 3584, "num_hidden_layers": 42, "num_attention_heads": 16, "num_key_value_heads": 8,
+    "head_dim": 256, "intermediate_size": 14336, "vocab_size": 256000, "sliding_window": 4096})"));
+  CHECK(gemma.attention.sliding_window == 0);
+  CHECK(gemma_warnings.find("warning: sliding_window: the sliding window applies to the local layers "
+                            "interleaved with global ones only") != std::string::npos);
 }
 
 TEST_CASE("a model card takes attention.sliding_window, validated with its location") {
@@ -414,5 +422,9 @@ TEST_CASE("a serve config on DeepSeek-V3's config.json runs its fp8 weights unle
   text.replace(text.find("  tp: 8\n"), 8, "  tp: 8\n  precision: {weights: bf16}\n");
   const std::string model_line = "../hf/deepseek-v3/config.json";
   text.replace(text.find(model_line), model_line.size(), (kHfDir / "deepseek-v3" / "config.json").string());
-  CHECK(load_serve_config(dir.write("bf16.yaml", text)).spec.precision.weights == Dtype::kBf16);
+  // In bf16 (what the import used to cost) it does not fit, and the message says so.
+  const fs::path bf16 = dir.write("bf16.yaml", text);
+  const std::string error = error_of([&] { (void)load_serve_config(bf16); });
+  CHECK(error.find("weights per GPU (bf16, TP 8) 169.6 GB") != std::string::npos);
+  CHECK(error.find("smallest TP that fits: 16") != std::string::npos);
 }

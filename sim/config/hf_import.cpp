@@ -210,31 +210,33 @@ int read_sliding_window(const YamlMap& root, int n_layers, Warnings& warnings) {
   if (!window) return 0;  // absent or null: full attention
   if (const auto use = root.optional("use_sliding_window"); use && !use->as_bool()) return 0;
   const int w = window->as_int();
-  if (w < 0) window->fail(fmt::format("must be positive, got {}", w));
-  auto partial = [&](const YamlValue& where, std::string_view key, int sliding_layers) {
-    warnings.warn(
-        where, key,
-        fmt::format("the sliding window applies to {} of {} layers, which is not modelled: every layer "
-                    "is costed with full attention",
-                    sliding_layers, n_layers));
+  if (w < 0) window->fail(fmt::format("must be at least 0, got {}", w));
+  auto partial = [&](const YamlValue& where, std::string_view key, const std::string& which_layers) {
+    warnings.warn(where, key,
+                  fmt::format("the sliding window applies to {} only, which is not modelled: every layer is "
+                              "costed with full attention",
+                              which_layers));
     return 0;
   };
   if (const auto types = root.optional("layer_types"); types && types->is_list()) {
     int sliding = 0;
     for (const YamlValue& t : types->as_list()) sliding += t.as_string() == "sliding_attention" ? 1 : 0;
     if (sliding == 0) return 0;
-    if (sliding != n_layers) return partial(*types, "layer_types", sliding);
+    if (sliding != n_layers)
+      return partial(*types, "layer_types", fmt::format("{} of {} layers", sliding, n_layers));
     return w;
   }
   if (const auto mwl = root.optional("max_window_layers"); mwl && root.optional("use_sliding_window")) {
     const int full_layers = std::clamp(mwl->as_int(), 0, n_layers);  // Qwen2: layers [max_window_layers, n)
     if (full_layers == n_layers) return 0;
-    if (full_layers > 0) return partial(*mwl, "max_window_layers", n_layers - full_layers);
+    if (full_layers > 0)
+      return partial(*mwl, "max_window_layers",
+                     fmt::format("{} of {} layers", n_layers - full_layers, n_layers));
   }
   if (const auto t = root.optional("model_type"); t && t->is_scalar()) {
     const std::string type = t->as_string();
     if (type == "gemma2" || type == "gemma3" || type == "gemma3_text" || type == "cohere2") {
-      return partial(*window, "sliding_window", n_layers / 2);  // interleaved local and global layers
+      return partial(*window, "sliding_window", "the local layers interleaved with global ones");
     }
   }
   return w;

@@ -75,7 +75,9 @@ int cmd_step(const Args& args) {
       ("mode", po::value(&mode_text)->default_value("datasheet"), "device model: speed-of-light|datasheet|calibrated")
       ("launch", po::value(&launch_text)->default_value("graph"),
        "kernel launches: graph (CUDA-graph replay, as vLLM and SGLang decode) or eager")
-      ("weights", po::value(&weights)->default_value("bf16"), "weight dtype: bf16|fp16|fp8|int8|int4|fp32")
+      ("weights", po::value(&weights),
+       "weight dtype: bf16|fp16|fp8|int8|int4|fp32 (default: the model's stored dtype, e.g. a config.json's "
+       "quantization_config, else bf16)")
       ("kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")
       ("mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")
       ("price", po::value<std::string>(), "USD per GPU-hour, overriding the profile's (e.g. 3.5)")
@@ -101,7 +103,9 @@ int cmd_step(const Args& args) {
   const DeviceMode mode = with_option("--mode", [&] { return parse_device_mode(mode_text); });
   const LaunchMode launch = with_option("--launch", [&] { return parse_launch_mode(launch_text); });
   Precision precision;
-  precision.weights = with_option("--weights", [&] { return parse_dtype(weights); });
+  precision.weights = weights.empty() ? model.weights_dtype.value_or(Dtype::kBf16)
+                                     : with_option("--weights", [&] { return parse_dtype(weights); });
+  if (weights.empty()) weights = std::string(to_string(precision.weights));
   precision.kv_cache = with_option("--kv-dtype", [&] { return parse_dtype(kv); });
   const MlaMode mla_mode = with_option("--mla-mode", [&] { return parse_mla_mode(mla_mode_text); });
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace mlasim {
 
 std::string_view to_string(AttentionKind kind) {
@@ -36,13 +38,20 @@ int AttentionSpec::v_dim() const {
   return kind == AttentionKind::kMla ? v_head_dim : head_dim;
 }
 
+std::int64_t AttentionSpec::attended_tokens(std::int64_t context) const {
+  // Mistral-7B paper §2: with window W a token attends to at most W tokens, and a rolling buffer of W entries
+  // holds the cache.
+  return sliding_window > 0 ? std::min<std::int64_t>(context, sliding_window) : context;
+}
+
 namespace {
 
 // Largest values accepted for any size; beyond these a value is a typo, not a model.
-constexpr int kMaxDim = 1 << 20;
+constexpr int kMaxDim = kMaxModelDim;
 constexpr int kMaxLayers = 10'000;
 constexpr int kMaxHeads = 65'536;
 constexpr int kMaxVocab = 1 << 24;
+constexpr int kMaxWindow = 1 << 30;  // tokens
 
 void check_range(std::vector<SpecProblem>& out, const std::string& key, long long value, long long lo,
                  long long hi) {
@@ -64,6 +73,7 @@ std::vector<SpecProblem> validate(const ModelSpec& m) {
 
   const AttentionSpec& a = m.attention;
   check_range(out, "attention.n_heads", a.n_heads, 1, kMaxHeads);
+  check_range(out, "attention.sliding_window", a.sliding_window, 0, kMaxWindow);
   if (a.kind == AttentionKind::kMla) {
     if (a.kv_lora_rank <= 0) {
       out.push_back({"attention.kv_lora_rank", "MLA needs kv_lora_rank (the latent width d_c) > 0"});

@@ -3,11 +3,18 @@
 /// loader builds these from model cards (models/cards/*.yaml) or Hugging Face config.json; tests build them
 /// in C++. Nothing here knows YAML.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "models/precision.hpp"
+
 namespace mlasim {
+
+/// Largest width (hidden size, head size, FFN width, ...) a spec may have; beyond it a value is a typo, not a
+/// model. 4 × kMaxModelDim still fits an int.
+inline constexpr int kMaxModelDim = 1 << 20;
 
 /// Attention variant. MHA, GQA and MQA share one cost model (n_kv_heads); MLA has its own.
 enum class AttentionKind { kMha, kGqa, kMqa, kMla };
@@ -29,12 +36,19 @@ struct AttentionSpec {
   int qk_nope_head_dim = 0;  ///< d_n
   int v_head_dim = 0;        ///< d_v
 
+  /// Sliding-window attention (Mistral-7B, Qwen2 with use_sliding_window): each query attends to at most the
+  /// last `sliding_window` tokens, so a sequence caches and reads at most that many; 0 = full attention.
+  int sliding_window = 0;
+
   /// KV-cache elements per token per layer (DeepSeek-V2 Table 1): 2·n_kv·d_h, or d_c + d_r for MLA.
   [[nodiscard]] std::int64_t kv_elements_per_token() const;
   /// Query/key dimension of one head: d_h, or d_n + d_r for MLA.
   [[nodiscard]] int qk_head_dim() const;
   /// Value dimension of one head: d_h, or d_v for MLA.
   [[nodiscard]] int v_dim() const;
+  /// Tokens of a `context`-token sequence held in the KV cache and read by one decode query: the context,
+  /// capped at the sliding window when there is one.
+  [[nodiscard]] std::int64_t attended_tokens(std::int64_t context) const;
 };
 
 /// Mixture of experts (DeepSeekMoE): shared experts always run, top-k of the routed experts per token.
@@ -72,6 +86,9 @@ struct ModelSpec {
   int hidden_size = 0;
   int vocab_size = 0;
   bool tie_word_embeddings = false;
+  /// The dtype the checkpoint stores its weights in (an HF config's quantization_config or torch_dtype),
+  /// which runs use unless told otherwise; nullopt = not declared (runs default to bf16).
+  std::optional<Dtype> weights_dtype;
   AttentionSpec attention;
   FfnSpec ffn;
 

@@ -130,6 +130,7 @@ ModelSpec apply_variant(const ModelSpec& model, const VariantSpec& v) {
     case VariantSpec::Kind::kNative:
       break;
   }
+  b.sliding_window = a.sliding_window;  // the variant changes the heads, not which tokens they attend to
   out.name = fmt::format("{} [{}]", model.name, v.to_string());
   return out;
 }

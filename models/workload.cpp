@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "sim/error.hpp"
@@ -104,15 +105,27 @@ SeqSums busiest_rank(const SeqSums& all, int ranks) {
                  all.prefill,           all.min_context,    all.max_context};
 }
 
-void add_sequence(SeqSums& s, const SequenceWork& w) {
+void add_sequence(SeqSums& s, const SequenceWork& w, std::int64_t window) {
   const double q = double(w.new_tokens);
-  const double l = double(w.context_tokens);
+  // Sliding window W (Mistral-7B §2): query j of the q new ones sees min(L − q + j, W) keys, so the step reads
+  // the last min(L, W + q − 1) keys of the context. Without a window (W = 0) that is all L.
+  const double l = window > 0 ? double(std::min(w.context_tokens, window + w.new_tokens - 1))
+                              : double(w.context_tokens);
   s.sequences += 1;
   s.tokens += q;
   s.context += l;
-  // Decode: every new token scores the whole context (as kernels compute it and FlashMLA counts it).
-  // Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs.
-  s.pairs += w.prefill ? q * l - q * (q - 1.0) / 2.0 : q * l;
+  // Decode: every new token scores the whole (windowed) context (as kernels compute it and FlashMLA counts it).
+  // Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs; with a
+  // window, the first n1 = clamp(W − (L − q), 0, q) queries see L − q + j keys and the rest W.
+  if (window > 0 && w.prefill) {
+    const double before = double(w.context_tokens) - q;
+    const double n1 = std::clamp(double(window) - before, 0.0, q);
+    s.pairs += n1 * before + n1 * (n1 + 1.0) / 2.0 + (q - n1) * double(window);
+  } else if (window > 0) {
+    s.pairs += q * std::min(l, double(window));
+  } else {
+    s.pairs += w.prefill ? q * l - q * (q - 1.0) / 2.0 : q * l;
+  }
   s.prefill = s.prefill || w.prefill;
   s.min_context = s.sequences == 1 ? l : std::min(s.min_context, l);
   s.max_context = std::max(s.max_context, l);
@@ -314,7 +327,7 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       throw InputError(fmt::format("new tokens ({}) exceed the context ({}) that includes them", w.new_tokens,
                                    w.context_tokens));
     }
-    add_sequence(w.prefill ? prefill : decode, w);
+    add_sequence(w.prefill ? prefill : decode, w, m.attention.sliding_window);
     if (w.samples) {
       sampled += w.prefill ? 1.0 : double(w.new_tokens);
       out.output_tokens += w.prefill ? 1 : w.new_tokens;

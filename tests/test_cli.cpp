@@ -367,4 +367,18 @@ TEST_CASE(
             0, "serve -q --no-charts --out " + full.string() + " " + (dir / "a.yaml").string())) == 2);
   CHECK_THAT(slurp(dir / "err.txt"),
              Catch::StartsWith(full.string() + ": error: cannot write: File too large"));
+TEST_CASE("step on DeepSeek-V3's config.json costs its fp8 weights by default and fits 8 H200s; --weights overrides") {
+  const std::string model = "--model " + (fs::path(MLASIM_TEST_DATA_DIR) / "hf" / "deepseek-v3" / "config.json").string();
+  const Run r = run_mlasim("step " + model + " --hw h200 --tp 8 --batch 16 --context 8k --format json");
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j.at("inputs").at("weights_dtype") == "fp8");
+  CHECK(j.at("totals").at("max_concurrency").get<std::int64_t>() >= 16);
+  CHECK(j.at("totals").at("weight_bytes").get<double>() == Approx(671.0265e9).epsilon(1e-4));  // 1 byte each
+  CHECK(r.err.find("does not fit") == std::string::npos);
+
+  const Run bf16 = run_mlasim("step " + model + " --hw h200 --tp 8 --context 8k --weights bf16 --format json");
+  REQUIRE(bf16.code == 0);
+  CHECK(nlohmann::json::parse(bf16.out).at("inputs").at("weights_dtype") == "bf16");
+  CHECK(bf16.err.find("does not fit") != std::string::npos);
 }

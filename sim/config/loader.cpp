@@ -88,7 +88,7 @@ AttentionKind parse_attention_kind(std::string_view text) {
 
 AttentionSpec read_attention(const YamlValue& value, int hidden_size) {
   const YamlMap m = value.as_map({"variant", "n_heads", "n_kv_heads", "head_dim", "kv_lora_rank", "q_lora_rank",
-                                  "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"});
+                                  "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window"});
   AttentionSpec a;
   a.kind = parse_named(m.required("variant"), parse_attention_kind, "attention variant", attention_kind_names());
   a.n_heads = m.required_int("n_heads");
@@ -109,6 +109,7 @@ AttentionSpec read_attention(const YamlValue& value, int hidden_size) {
   a.qk_rope_head_dim = m.optional_int("qk_rope_head_dim", 0);
   a.qk_nope_head_dim = m.optional_int("qk_nope_head_dim", 0);
   a.v_head_dim = m.optional_int("v_head_dim", 0);
+  a.sliding_window = m.optional_int("sliding_window", 0);  // tokens; 0 = full attention
   return a;
 }
 

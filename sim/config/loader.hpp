@@ -3,6 +3,7 @@
 /// profiles and experiment configs into validated specs. Errors are InputError with file:line:column and the
 /// key path; unknown keys are errors with a "did you mean".
 #include <filesystem>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,8 +24,10 @@ namespace mlasim {
 
 /// A model card (models/cards/*.yaml).
 [[nodiscard]] ModelSpec load_model_card(const std::filesystem::path& path);
-/// A Hugging Face config.json (Llama, Mistral, Qwen2, Falcon, DeepSeek-V2/V3 families).
+/// A Hugging Face config.json (Llama, Mistral, Qwen2, Falcon, DeepSeek-V2/V3 families). Keys that change the
+/// cost but are not modelled are reported on `warnings` (std::cerr by default), one located line each.
 [[nodiscard]] ModelSpec load_hf_config(const std::filesystem::path& path);
+[[nodiscard]] ModelSpec load_hf_config(const std::filesystem::path& path, std::ostream& warnings);
 /// A built-in card by name (case-insensitive, file stem or the card's `name`), or a path to a .yaml card or a
 /// config.json. Unknown names get the list of known cards and a "did you mean".
 [[nodiscard]] ModelSpec resolve_model(std::string_view name_or_path);

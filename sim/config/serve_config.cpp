@@ -408,6 +408,7 @@ ServeConfig load_serve_config(const fs::path& path) {
   if (const auto v = s.optional("dp_attention")) spec.dp_attention = v->as_bool();
   if (const auto v = s.optional("replicas")) spec.replicas = positive_int(*v);
   read_run_options(s, spec);
+  if (spec.model.weights_dtype) spec.precision.weights = *spec.model.weights_dtype;  // unless precision says
   if (const auto p = s.optional("precision")) {
     const YamlMap m = p->as_map({"weights", "kv_cache", "activations"});
     auto dtype = [](const YamlValue& v) { return parse_named(v, parse_dtype, "dtype", known_dtypes()); };

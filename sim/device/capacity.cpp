@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "models/workload.hpp"
@@ -56,6 +57,7 @@ Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const 
       c.usable_bytes - c.weight_bytes_per_gpu - c.activation_workspace_bytes - c.runtime_reserve_bytes;
   c.kv_bytes_per_token_per_gpu = kv_bytes_per_token_per_gpu(model, precision.kv_cache, parallel);
   c.block_size = effective_block_size(model, opt);
+  c.kv_window_tokens = model.attention.sliding_window;
   c.kv_pools = parallel.attention_dp();
   if (c.kv_budget_bytes > 0.0) {
     c.kv_blocks_per_pool = static_cast<std::int64_t>(
@@ -64,11 +66,23 @@ Capacity compute_capacity(const ModelSpec& model, const HardwareSpec& hw, const 
   return c;
 }
 
+std::int64_t kv_cached_tokens(const Capacity& cap, std::int64_t context) {
+  // Mistral-7B paper §2 (rolling buffer cache): a sliding-window layer keeps only the last W tokens.
+  return cap.kv_window_tokens > 0 ? std::min(context, cap.kv_window_tokens) : context;
+}
+
 std::int64_t max_concurrency(const Capacity& cap, std::int64_t context) {
   if (context <= 0 || cap.kv_blocks_per_pool <= 0) return 0;
   // DESIGN.md §7: blocks / ceil(L / block_size), per pool (a sequence never spans two pools).
-  const std::int64_t blocks_per_seq = (context + cap.block_size - 1) / cap.block_size;
+  const std::int64_t cached = kv_cached_tokens(cap, context);
+  const std::int64_t blocks_per_seq = (cached + cap.block_size - 1) / cap.block_size;
   return cap.kv_pools * (cap.kv_blocks_per_pool / blocks_per_seq);
+}
+
+double kv_bytes_per_sequence_per_gpu(const ModelSpec& model, Dtype kv_dtype, const Parallelism& parallel,
+                                     std::int64_t context) {
+  return double(model.attention.attended_tokens(context)) *
+         kv_bytes_per_token_per_gpu(model, kv_dtype, parallel);
 }
 
 std::optional<int> smallest_fitting_tp(const ModelSpec& model, const HardwareSpec& hw,
@@ -96,7 +110,7 @@ std::string explain_no_fit(const ModelSpec& model, const HardwareSpec& hw, const
       parallel.dp_attention ? ", DP-attention" : "", format_si(c.weight_bytes_per_gpu, "B"),
       format_si(c.activation_workspace_bytes, "B"), format_si(c.runtime_reserve_bytes, "B"),
       format_si(c.kv_budget_bytes, "B"), format_bytes_binary(c.kv_bytes_per_token_per_gpu),
-      format_si(double(context) * c.kv_bytes_per_token_per_gpu, "B"));
+      format_si(double(kv_cached_tokens(c, context)) * c.kv_bytes_per_token_per_gpu, "B"));
   if (const auto fit = smallest_fitting_tp(model, hw, precision, context, parallel.dp_attention, opt)) {
     s += fmt::format("\n  smallest TP that fits: {} (--tp {})", *fit, *fit);
   } else {

@@ -32,6 +32,8 @@ struct Capacity {
   double kv_budget_bytes = 0;  ///< may be negative: the model does not fit
   double kv_bytes_per_token_per_gpu = 0;
   int block_size = 0;
+  /// Sliding-window attention: the most tokens a sequence keeps cached (the window); 0 = its whole context.
+  std::int64_t kv_window_tokens = 0;
   /// Independent KV pools in the replica: 1 under plain TP (every GPU holds a slice of every block), tp under
   /// DP-attention (each GPU holds whole blocks of its own sequences; a sequence lives in one pool).
   int kv_pools = 1;
@@ -48,8 +50,17 @@ struct Capacity {
                                         const Precision& precision, const Parallelism& parallel,
                                         const CapacityOptions& opt = {});
 
-/// Sequences of `context` tokens the replica fits at once: pools × (blocks per pool / ceil(context / block)).
+/// Tokens a sequence of `context` tokens keeps in the KV cache: the context, capped at the sliding window.
+[[nodiscard]] std::int64_t kv_cached_tokens(const Capacity& cap, std::int64_t context);
+
+/// Sequences of `context` tokens the replica fits at once: pools × (blocks per pool / ceil(cached / block)),
+/// cached = kv_cached_tokens(cap, context).
 [[nodiscard]] std::int64_t max_concurrency(const Capacity& cap, std::int64_t context);
+
+/// KV-cache bytes one GPU holds for one sequence of `context` tokens (all layers): the attended tokens (the
+/// context capped at the sliding window) × kv_bytes_per_token_per_gpu.
+[[nodiscard]] double kv_bytes_per_sequence_per_gpu(const ModelSpec& model, Dtype kv_dtype,
+                                                   const Parallelism& parallel, std::int64_t context);
 
 /// The smallest power-of-two TP (up to 64, dividing the attention heads unless DP-attention) at which at
 /// least one sequence of `context` tokens fits; nullopt when none does.

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <variant>
 
 #include "sim/cost.hpp"
@@ -75,8 +76,21 @@ class ServeRun {
         sim_(spec.limits),
         metrics_(spec.replicas, spec.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
                  measurement_window(spec.measure, static_cast<std::uint64_t>(source_.total()))) {
-    if (spec.replicas < 1) throw InputError("replicas must be at least 1");
+    if (spec.replicas < 1 || spec.replicas > kMaxReplicas)
+      throw InputError(fmt::format("replicas must be 1 .. {}, got {}", kMaxReplicas, spec.replicas));
     if (spec.tp < 1) throw InputError("tp must be at least 1");
+    const WorkloadSpec& w = spec.workload;
+    if (w.num_requests < 1 || w.num_requests > kMaxRequests)
+      throw InputError(fmt::format("requests must be 1 .. {}, got {}", kMaxRequests, w.num_requests));
+    if (w.arrival == ArrivalKind::kClosedLoop && (w.concurrency < 1 || w.concurrency > kMaxConcurrency))
+      throw InputError(fmt::format("concurrency must be 1 .. {}, got {}", kMaxConcurrency, w.concurrency));
+    if (w.arrival == ArrivalKind::kPoisson &&
+        !(w.rate_per_s >= kMinPoissonRatePerS && std::isfinite(w.rate_per_s))) {
+      throw InputError(
+          fmt::format("rate {:g} req/s: the mean gap between arrivals would exceed the 64-bit "
+                      "picosecond clock (the rate must be at least {:.3g} req/s)",
+                      w.rate_per_s, kMinPoissonRatePerS));
+    }
     for (const PercentileSlo& slo : spec.slo.percentiles) {
       if (!(slo.percentile > 0 && slo.percentile < 100) || slo.target_ps <= 0) {
         throw InputError(
@@ -111,8 +125,9 @@ class ServeRun {
     } else if (!source_.exhausted()) {
       issue(0);
     }
-    const StopReason why =
+    StopReason why =
         sim_.run([this](const ServeEvent& e) { std::visit(*this, e); }, [this] { return pending(); });
+    if (clock_ended_) why = StopReason::kTimeLimit;
     std::vector<RequestRecord> in_flight;
     for (const auto& r : replicas_) r->collect_in_flight(in_flight);
     metrics_.finish(sim_.now(), in_flight);
@@ -145,15 +160,22 @@ class ServeRun {
  private:
   /// Draws the next request; a closed loop's arrives at `at` (now, or a client's staggered start).
   void issue(TimePs at) {
-    const TraceRequest req = source_.next(at);
+    const std::optional<TraceRequest> req = source_.next(at);
+    if (!req) return;  // the arrivals ran past the clock (reported as not arrived)
     const TimePs now = sim_.now();
-    if (req.arrival_ps < now) throw InternalError("request arrives in the past");
-    sim_.schedule(req.arrival_ps - now, ArrivalEvent{req});
+    if (req->arrival_ps < now) throw InternalError("request arrives in the past");
+    sim_.schedule(req->arrival_ps - now, ArrivalEvent{*req});
   }
 
   void start(Replica& r, TimePs now) {
     if (r.busy()) return;
     if (const auto d = r.start_step(now)) {
+      if (!checked_add(now, *d)) {
+        // The step would end beyond the 64-bit clock: the run ends here, as at a time limit.
+        clock_ended_ = true;
+        sim_.stop();
+        return;
+      }
       sim_.schedule(*d, StepDoneEvent{r.index()});
     }
   }
@@ -197,6 +219,8 @@ class ServeRun {
     s.rate_per_s = w.arrival == ArrivalKind::kPoisson ? w.rate_per_s : 0.0;
     s.concurrency = closed ? w.concurrency : 0;
     s.stop_reason = std::string(to_string(why));
+    s.not_arrived = source_.total() - metrics_.arrived();
+    s.arrivals_beyond_clock = source_.beyond_clock();
     s.arrived = metrics_.arrived();
     s.completed = metrics_.completed();
     s.rejected = metrics_.rejected();
@@ -262,8 +286,9 @@ class ServeRun {
       s.step_max_s = ps_to_seconds(metrics_.max_step_ps());
     }
     if (spec_.hardware.price_per_gpu_hour) {
-      const DeploymentCost cost = deployment_cost(spec_.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
-                                                  s.output_tokens_per_s, s.total_tokens_per_s);
+      const DeploymentCost cost =
+          deployment_cost(spec_.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
+                          s.output_tokens_per_s, s.total_tokens_per_s);
       s.price_per_gpu_hour = *spec_.hardware.price_per_gpu_hour;
       s.usd_per_hour = cost.usd_per_hour;
       s.usd_per_million_output_tokens = cost.usd_per_million_output_tokens;
@@ -314,6 +339,7 @@ class ServeRun {
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::uint64_t next_id_ = 0;
   std::uint64_t rr_ = 0;
+  bool clock_ended_ = false;
 };
 
 }  // namespace
@@ -329,8 +355,15 @@ const std::vector<double>& latency_quantile_levels() {
 }
 
 ServeResult run_serve(const ServeSpec& spec, const ServeRunOptions& options) {
-  ServeRun run(spec, options);
-  return run.run();
+  try {
+    ServeRun run(spec, options);
+    return run.run();
+  } catch (const InputError& e) {
+    // A spec-level problem found while running (a step time the clock cannot hold, a limit): locate it at
+    // the config file when nothing more precise is known.
+    if (!e.where().file.empty() || spec.source.empty()) throw;
+    throw InputError(SourceLocation{spec.source}, e.key_path(), e.message());
+  }
 }
 
 bool ServeSummary::meets_slos() const {
@@ -359,6 +392,12 @@ std::vector<std::string> serve_warnings(const ServeSummary& s) {
     case LoadVerdict::kStable:
     case LoadVerdict::kNotApplicable:
       break;
+  }
+  if (s.not_arrived > 0) {
+    w.push_back(fmt::format(
+        "{} of the {} configured requests never arrived: {}", s.not_arrived, s.not_arrived + s.arrived,
+        s.arrivals_beyond_clock ? "the next arrival lay beyond the 64-bit picosecond clock (about 106 days)"
+                                : fmt::format("the run stopped first ({})", s.stop_reason)));
   }
   if (s.measured_in_flight > 0 && s.stop_reason != "drained") {
     w.push_back(

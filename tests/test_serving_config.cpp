@@ -480,7 +480,7 @@ TEST_CASE("M3: Poisson arrivals at a very low rate stop at the clock's end and s
 
 TEST_CASE("M4: a trace arrival beyond the clock and a Poisson rate of 1e-9 are located input errors") {
   CHECK(contains(input_error([] { (void)load_serve_config(kReliability / "M4_serve_trace_late.yaml"); }),
-                 "M4_trace_late.csv:2:1: error: arrival_time_s: arrival time 1e+07 s is beyond the 64-bit "
+                 "M4_trace_late.csv:2:1: error: arrival_time_s: arrival time 10000000 s is beyond the 64-bit "
                  "picosecond clock"));
   const std::string rate =
       input_error([] { (void)load_serve_config(kReliability / "M4_poisson_rate_1e-9.yaml"); });
@@ -531,13 +531,13 @@ TEST_CASE("M2: replicas, concurrency and requests have sane limits, located") {
   hardware: h100-sxm
   workload: {arrival: closed_loop, concurrency: 10M, requests: 20}
 )"),
-                 "serve.workload.concurrency: 10000000 is above the limit of 1000000"));
+                 "serve.workload.concurrency: 10485760 is above the limit of 1000000"));
   CHECK(contains(load_error(R"(serve:
   model: llama-3-8b
   hardware: h100-sxm
   workload: {arrival: poisson, rate: 1 req/s, requests: 8192M}
 )"),
-                 "serve.workload.requests: 8192000000 requests is above the limit of 100000000"));
+                 "serve.workload.requests: 8589934592 requests is above the limit of 100000000"));
 }
 
 TEST_CASE("L5: a normal length with a huge stddev is a located range error, not an undefined cast") {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <variant>
 
 #include "sim/cost.hpp"
@@ -66,7 +67,13 @@ struct ArrivalEvent {
 struct StepDoneEvent {
   int replica;
 };
-using ServeEvent = std::variant<ArrivalEvent, StepDoneEvent>;
+/// An idle replica starts its next step, after every request arriving at the same time has arrived (a
+/// zero-delay event, re-queued while an arrival at this time is still queued), so that simultaneous arrivals
+/// are batched together, as vLLM's engine loop does.
+struct StartEvent {
+  int replica;
+};
+using ServeEvent = std::variant<ArrivalEvent, StepDoneEvent, StartEvent>;
 
 class ServeRun {
  public:
@@ -107,6 +114,7 @@ class ServeRun {
       st = owned_step_time_.get();
     }
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));
+    start_pending_.assign(static_cast<std::size_t>(spec.replicas), false);
     for (int i = 0; i < spec.replicas; ++i) {
       replicas_.push_back(std::make_unique<Replica>(i, spec.scheduler, cap_.kv_blocks(), cap_.block_size, *st,
                                                     metrics_, options.observer, spec.check_invariants));
@@ -139,12 +147,13 @@ class ServeRun {
     const std::uint64_t id = next_id_++;
     metrics_.on_arrival(now, id);
     Replica& r = *replicas_[route()];
-    if (r.enqueue(id, e.request, now)) {
-      start(r, now);
-    } else if (spec_.workload.arrival == ArrivalKind::kClosedLoop && !source_.exhausted()) {
+    pending_arrivals_.pop();  // this one (arrivals run in time order: it is the earliest queued)
+    const bool accepted = r.enqueue(id, e.request, now);
+    if (!accepted && spec_.workload.arrival == ArrivalKind::kClosedLoop && !source_.exhausted()) {
       issue(now);  // the user's slot is free again
     }
     if (spec_.workload.arrival != ArrivalKind::kClosedLoop && !source_.exhausted()) issue(now);
+    if (accepted) request_start(r);
   }
 
   void operator()(const StepDoneEvent& e) {
@@ -154,6 +163,17 @@ class ServeRun {
     if (spec_.workload.arrival == ArrivalKind::kClosedLoop) {
       for (int i = 0; i < finished && !source_.exhausted(); ++i) issue(now);
     }
+    request_start(r);
+  }
+
+  void operator()(const StartEvent& e) {
+    const TimePs now = sim_.now();
+    Replica& r = *replicas_[static_cast<std::size_t>(e.replica)];
+    if (!pending_arrivals_.empty() && pending_arrivals_.top() == now) {
+      sim_.schedule(0, StartEvent{e.replica});  // behind the arrivals still queued at this time
+      return;
+    }
+    start_pending_[static_cast<std::size_t>(e.replica)] = false;
     start(r, now);
   }
 
@@ -165,6 +185,15 @@ class ServeRun {
     const TimePs now = sim_.now();
     if (req->arrival_ps < now) throw InternalError("request arrives in the past");
     sim_.schedule(req->arrival_ps - now, ArrivalEvent{*req});
+    pending_arrivals_.push(req->arrival_ps);
+  }
+
+  /// Starts `r`'s next step through a StartEvent at the current time, unless it is busy or one is queued.
+  void request_start(Replica& r) {
+    const auto i = static_cast<std::size_t>(r.index());
+    if (r.busy() || start_pending_[i]) return;
+    start_pending_[i] = true;
+    sim_.schedule(0, StartEvent{r.index()});
   }
 
   void start(Replica& r, TimePs now) {
@@ -340,6 +369,9 @@ class ServeRun {
   std::uint64_t next_id_ = 0;
   std::uint64_t rr_ = 0;
   bool clock_ended_ = false;
+  std::vector<bool> start_pending_;  ///< per replica: a StartEvent is queued
+  /// Times of the arrival events still queued (earliest on top).
+  std::priority_queue<TimePs, std::vector<TimePs>, std::greater<>> pending_arrivals_;
 };
 
 }  // namespace

@@ -92,9 +92,10 @@ RawRecord read_record(std::string_view text, std::size_t& pos, int& line_no, con
 
 bool looks_numeric(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '+')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   double v = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return ec == std::errc() && ptr != s.data();
+  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
 }
 
 std::string_view trim(std::string_view s) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 
 #include "reports/gnuplot.hpp"
 #include "reports/table_writers.hpp"
@@ -367,9 +368,14 @@ std::vector<ScatterChart> serve_latency_charts(const ServeResult& result) {
 }
 
 std::vector<LineChart> serve_timeline_charts(const ServeResult& result) {
-  std::size_t intervals = 0;
-  for (const auto& r : result.buckets) intervals = std::max(intervals, r.size());
-  if (intervals == 0 || result.timeseries_interval_ps <= 0) return {};
+  // The buckets are sparse (active intervals only): walk the union of the replicas' intervals in order.
+  std::vector<std::int64_t> intervals;
+  for (const auto& r : result.buckets) {
+    for (const TimeBucket& b : r) intervals.push_back(b.interval);
+  }
+  std::sort(intervals.begin(), intervals.end());
+  intervals.erase(std::unique(intervals.begin(), intervals.end()), intervals.end());
+  if (intervals.empty() || result.timeseries_interval_ps <= 0) return {};
   const double interval_s = ps_to_seconds(result.timeseries_interval_ps);
   LineChart load;
   load.name = "serve_requests_over_time";
@@ -386,13 +392,24 @@ std::vector<LineChart> serve_timeline_charts(const ServeResult& result) {
   Series waiting{"waiting (at the interval's last step)", {}, {}, false, 3};
   Series kv_mean{"mean over the interval", {}, {}, false, 0};
   Series kv_max{"max in the interval", {}, {}, true, 0};
-  for (std::size_t k = 0; k < intervals; ++k) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::size_t> next(result.buckets.size(), 0);
+  for (std::size_t i = 0; i < intervals.size(); ++i) {
+    const std::int64_t k = intervals[i];
+    if (i > 0 && intervals[i - 1] + 1 < k) {
+      // An idle stretch: one empty point breaks the lines, as an idle interval did in a dense series.
+      load.x_values.push_back((static_cast<double>(intervals[i - 1]) + 1.5) * interval_s);
+      for (Series* line : {&running, &waiting, &kv_mean, &kv_max}) line->y.push_back(nan);
+    }
     load.x_values.push_back((static_cast<double>(k) + 0.5) * interval_s);
     double batch = 0, queue = 0, kv_weighted = 0, busy = 0, kv_peak = 0;
     bool any = false;
-    for (const auto& replica : result.buckets) {
-      if (k >= replica.size() || replica[k].steps == 0) continue;
-      const TimeBucket& b = replica[k];
+    for (std::size_t r = 0; r < result.buckets.size(); ++r) {
+      const auto& replica = result.buckets[r];
+      std::size_t& j = next[r];
+      if (j >= replica.size() || replica[j].interval != k) continue;
+      const TimeBucket& b = replica[j++];
+      if (b.steps == 0) continue;
       any = true;
       batch += static_cast<double>(b.batch_sum) / static_cast<double>(b.steps);
       queue += static_cast<double>(b.waiting_last);
@@ -400,7 +417,6 @@ std::vector<LineChart> serve_timeline_charts(const ServeResult& result) {
       busy += static_cast<double>(b.busy_ps);
       kv_peak = std::max(kv_peak, b.kv_used_max);
     }
-    const double nan = std::numeric_limits<double>::quiet_NaN();
     running.y.push_back(any ? batch : nan);
     waiting.y.push_back(any ? queue : nan);
     kv_mean.y.push_back(any && busy > 0 ? 100.0 * kv_weighted / busy : nan);

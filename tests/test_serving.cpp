@@ -51,7 +51,7 @@ ServeSpec tight_spec(std::int64_t kv_blocks) {
 }  // namespace
 
 TEST_CASE("every request that arrives ends completed, rejected, or in flight") {
-  ServeSpec s = tight_spec(60);  // 960 tokens: some requests can never fit
+  ServeSpec s = tight_spec(60);             // 960 tokens: some requests can never fit
   s.limits.max_time_ps = 8 * kPsPerSecond;  // stop with requests in flight
   Recorder rec;
   const ServeResult r = run_serve(s, {nullptr, &rec});
@@ -201,9 +201,11 @@ TEST_CASE("a closed loop of concurrency 1 takes exactly one prefill and output -
   Recorder rec;
   const ServeResult r = run_serve(s, {nullptr, &rec});
   REQUIRE(rec.requests.size() == 3);
-  ModelStepTime model(s.model, DeviceModel(s.hardware, s.device_mode), s.precision, Parallelism{s.tp, s.dp_attention}, s.mla_mode);
+  ModelStepTime model(s.model, DeviceModel(s.hardware, s.device_mode), s.precision,
+                      Parallelism{s.tp, s.dp_attention}, s.mla_mode);
   TimePs expected = model.reference_time({SequenceWork{300, 300, true, true}});
-  for (std::int64_t k = 1; k < 40; ++k) expected += model.reference_time({SequenceWork{300 + k, 1, false, true}});
+  for (std::int64_t k = 1; k < 40; ++k)
+    expected += model.reference_time({SequenceWork{300 + k, 1, false, true}});
   TimePs previous_end = 0;
   for (const RequestRecord& q : rec.requests) {
     CHECK(q.e2e_ps() == expected);
@@ -229,7 +231,8 @@ TEST_CASE("the memoized step time equals build_step + cost_step on random mixes"
     const HardwareSpec hw = model.attention.kind == AttentionKind::kMla ? h200() : h100();
     Precision p;
     if (tp == 8) p.weights = Dtype::kFp8;
-    ModelStepTime st(model, DeviceModel(hw, DeviceMode::kDatasheet), p, Parallelism{tp}, MlaMode::kAuto, 0.0, 64);
+    ModelStepTime st(model, DeviceModel(hw, DeviceMode::kDatasheet), p, Parallelism{tp}, MlaMode::kAuto, 0.0,
+                     64);
     Rng rng(3);
     struct Work final : SequenceWorkSource {
       std::vector<SequenceWork> seqs;
@@ -601,4 +604,32 @@ TEST_CASE("the requests-in-system series keeps its area through bin merges and f
   CHECK(sum == total);  // integers below 2^53: exact
   CHECK(series.slope_per_s(0, 100 * kPsPerSecond) == Approx(1.0).epsilon(0.01));
   CHECK(std::isnan(series.slope_per_s(0, 5 * series.bin_ps())));  // fewer than kMinBins bins
+}
+
+TEST_CASE("L3: requests arriving together at an idle replica are batched in one step") {
+  // The fuzz reproducer (tests/reliability/L3_closed_loop_batching.yaml): a closed loop of 64 clients with
+  // 1-token prompts and outputs. Each step serves the whole loop: 2000 requests take ceil(2000 / 64) = 32
+  // steps of 64, not 1, 63, 1, 63, ... (63 steps).
+  ServeSpec s = llama_spec(1.0, 2000);
+  s.workload.arrival = ArrivalKind::kClosedLoop;
+  s.workload.concurrency = 64;
+  s.workload.prompt = LengthSpec::fixed(1);
+  s.workload.output = LengthSpec::fixed(1);
+  s.check_invariants = true;
+  const ServeResult r = run_serve(s);
+  CHECK(r.summary.completed == 2000);
+  CHECK(r.summary.steps == 32);
+  CHECK(r.summary.max_batch_size == 64);
+
+  // A trace with three requests at the same time: all three start in the first step.
+  ServeSpec t = llama_spec(1.0, 4);
+  t.workload.arrival = ArrivalKind::kTrace;
+  t.workload.trace = {TraceRequest{0, 16, 2}, TraceRequest{kPsPerSecond / 2, 64, 1},
+                      TraceRequest{kPsPerSecond / 2, 2048, 4}, TraceRequest{kPsPerSecond / 2, 8, 1}};
+  Recorder rec;
+  (void)run_serve(t, {nullptr, &rec});
+  REQUIRE(rec.requests.size() == 4);
+  for (const RequestRecord& q : rec.requests) {
+    if (q.arrival_ps == kPsPerSecond / 2) CHECK(q.first_scheduled_ps == kPsPerSecond / 2);
+  }
 }

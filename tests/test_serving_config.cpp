@@ -1,11 +1,12 @@
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "reports/serve_report.hpp"
 #include "sim/config/serve_config.hpp"
+#include "sim/csv.hpp"
 #include "sim/error.hpp"
 #include "sim/serving/lengths.hpp"
 #include "sim/serving/serve.hpp"
@@ -42,14 +43,15 @@ const char* kGood = R"(serve:
 }  // namespace
 
 TEST_CASE("the example serve configs load") {
-  for (const char* name : {"serve_llama3_8b_h100.yaml", "serve_deepseek_v3_h200.yaml", "serve_deepseek_v3_gqa_h200.yaml",
-                           "serve_deepseek_v3_dp_attention_h200.yaml"}) {
+  for (const char* name : {"serve_llama3_8b_h100.yaml", "serve_deepseek_v3_h200.yaml",
+                           "serve_deepseek_v3_gqa_h200.yaml", "serve_deepseek_v3_dp_attention_h200.yaml"}) {
     INFO(name);
     const ServeConfig cfg = load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / name);
     CHECK(cfg.sweep.size() >= 4);
     CHECK(cfg.spec.workload.num_requests > 0);
   }
-  const ServeConfig gqa = load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "serve_deepseek_v3_gqa_h200.yaml");
+  const ServeConfig gqa =
+      load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "serve_deepseek_v3_gqa_h200.yaml");
   CHECK(gqa.spec.model.attention.kind == AttentionKind::kGqa);
   CHECK(gqa.spec.variant == "gqa:8");
   CHECK_FALSE(gqa.spec.dp_attention);
@@ -70,7 +72,8 @@ TEST_CASE("serve config errors are located and suggest the right key") {
   CHECK(e.find(":8:3:") != std::string::npos);
   CHECK(e.find("scheduler") != std::string::npos);
 
-  const std::string rate = load_error(std::string(kGood).replace(std::string(kGood).find("10 req/s"), 8, "10"));
+  const std::string rate =
+      load_error(std::string(kGood).replace(std::string(kGood).find("10 req/s"), 8, "10"));
   CHECK(rate.find(":6:11:") != std::string::npos);
 
   std::string arrival = kGood;
@@ -276,11 +279,13 @@ TEST_CASE("the DeepSeek-V3 example config carries percentile SLOs") {
 TEST_CASE("a serve config may price its GPUs, overriding the profile; bad prices are located") {
   const mlasim::test::ScratchDir dir("mlasim_test_serve_price");
   std::string priced = kGood;
-  priced.replace(priced.find("  hardware: h100-sxm\n"), 21, "  hardware: h100-sxm\n  price_per_gpu_hour: 2.5 USD\n");
+  priced.replace(priced.find("  hardware: h100-sxm\n"), 21,
+                 "  hardware: h100-sxm\n  price_per_gpu_hour: 2.5 USD\n");
   const ServeConfig cfg = load_serve_config(dir.write("priced.yaml", priced));
   REQUIRE(cfg.spec.hardware.price_per_gpu_hour.has_value());
   CHECK(*cfg.spec.hardware.price_per_gpu_hour == 2.5);
-  CHECK(*load_serve_config(dir.write("plain.yaml", kGood)).spec.hardware.price_per_gpu_hour == 4.916);  // profile
+  CHECK(*load_serve_config(dir.write("plain.yaml", kGood)).spec.hardware.price_per_gpu_hour ==
+        4.916);  // profile
   std::string bad = priced;
   bad.replace(bad.find("2.5 USD"), 7, "2.5");
   const std::string e = load_error(bad);
@@ -293,4 +298,276 @@ TEST_CASE("a serve config may price its GPUs, overriding the profile; bad prices
   const ServeSummary s = run_serve(spec).summary;
   CHECK(s.usd_per_hour == Approx(5.0));
   CHECK(s.usd_per_million_output_tokens == Approx(5.0 / (s.output_tokens_per_s * 3600.0) * 1e6));
+}
+
+// ---- Issue 14: serving inputs read by name through the one CSV reader; bounded counts and clock ----
+
+namespace {
+const fs::path kReliability = fs::path(MLASIM_TEST_DATA_DIR) / "reliability";
+
+/// The InputError message of `f()`, or "no error".
+template <class F>
+std::string input_error(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("CSV: quoted cells hold commas, doubled quotes and line breaks; CRLF; cells located by column") {
+  const CsvFile csv = CsvFile::parse("name,note,n\r\n\"a,b\",\"say \"\"hi\"\"\",1\r\nc,\"two\nlines\",2\r\n",
+                                     "t.csv", {"name", "n"}, "test CSV");
+  REQUIRE(csv.rows().size() == 2);
+  CHECK(csv.rows()[0].text(0) == "a,b");
+  CHECK(csv.rows()[0].text(1) == "say \"hi\"");
+  CHECK(csv.rows()[0].integer(2) == 1);
+  CHECK(csv.rows()[1].text(1) == "two\nlines");
+  CHECK(csv.rows()[1].line() == 3);
+  CHECK(csv.rows()[1].integer(csv.column("n")) == 2);
+  const std::string bad = input_error([] {
+    const CsvFile f = CsvFile::parse("a,b\n1,\"x\"\n2,zz\n", "t.csv", {"a", "b"}, "test CSV");
+    (void)f.rows()[1].integer(1);
+  });
+  CHECK(contains(bad, "t.csv:3:3: error: b: 'zz' is not an integer"));
+  CHECK(contains(input_error([] { (void)CsvFile::parse("a,b\n\"1,2\n", "t.csv", {}, "test CSV"); }),
+                 "t.csv:2:1: error: unterminated quoted cell"));
+  CHECK(contains(input_error([] { (void)CsvFile::parse("a,a\n1,2\n", "t.csv", {}, "test CSV"); }),
+                 "t.csv:1:3: error: a: column 'a' appears twice"));
+}
+
+TEST_CASE("CSV: a torn last line (no line break, too few cells or an open quote) is dropped, as before") {
+  const CsvFile a = CsvFile::parse("a,b\n1,2\n3", "t.csv", {}, "test CSV");
+  CHECK(a.rows().size() == 1);
+  CHECK(a.truncated_last_line());
+  const CsvFile b = CsvFile::parse("a,b\n1,2\n3,\"x", "t.csv", {}, "test CSV");
+  CHECK(b.rows().size() == 1);
+  CHECK(b.truncated_last_line());
+  const LengthSpec h = load_length_histogram(kReliability / "CSV_hist_torn_last_line.csv");
+  CHECK(h.bins.size() == 3);
+  CHECK(h.bins[1].first == 1000);
+}
+
+TEST_CASE("a trace is read by column name: any order, quoted cells, CRLF and comment lines") {
+  const auto ok = load_trace(kFixtures / "trace_ok.csv");
+  const auto mis = load_trace(kFixtures / "trace_misordered.csv");
+  REQUIRE(mis.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(mis[i].arrival_ps == ok[i].arrival_ps);
+    CHECK(mis[i].prompt_tokens == ok[i].prompt_tokens);
+    CHECK(mis[i].output_tokens == ok[i].output_tokens);
+  }
+  const auto quoted = load_trace(kFixtures / "trace_quoted_crlf.csv");
+  REQUIRE(quoted.size() == 2);
+  CHECK(quoted[0].prompt_tokens == 128);
+  CHECK(quoted[1].arrival_ps == kPsPerSecond / 2);
+  CHECK(quoted[1].output_tokens == 1);
+}
+
+TEST_CASE(
+    "Azure LLM inference traces: TIMESTAMP,ContextTokens,GeneratedTokens, arrivals since the first row") {
+  const auto t = load_trace(kFixtures / "trace_azure.csv");
+  REQUIRE(t.size() == 3);
+  CHECK(t[0].arrival_ps == 0);
+  CHECK(t[1].arrival_ps == 4'314'579'000'000);  // 18:15:50.9951690 - 18:15:46.6805900
+  CHECK(t[2].arrival_ps == 4'446'986'000'000);
+  CHECK(t[2].prompt_tokens == 879);
+  CHECK(t[2].output_tokens == 143);
+  const mlasim::test::ScratchDir dir("mlasim_test_azure");
+  const std::string bad = input_error([&] {
+    (void)load_trace(dir.write("a.csv",
+                               "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,1,1\n"
+                               "2023-13-16 18:15:47,1,1\n"));
+  });
+  CHECK(contains(bad, "a.csv:3:1: error: TIMESTAMP: '2023-13-16 18:15:47' is not a date and time"));
+  const std::string before = input_error([&] {
+    (void)load_trace(dir.write("b.csv",
+                               "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,1,1\n"
+                               "2023-11-16 18:15:45.5,1,1\n"));
+  });
+  CHECK(contains(before, "b.csv:3:1: error: TIMESTAMP:"));
+  // 200 days after the first row: beyond the 64-bit picosecond clock.
+  const std::string late = input_error([&] {
+    (void)load_trace(dir.write("c.csv",
+                               "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-01-01 00:00:00,1,1\n"
+                               "2023-07-20 00:00:00,1,1\n"));
+  });
+  CHECK(contains(late,
+                 "c.csv:3:1: error: TIMESTAMP: 2023-07-20 00:00:00 is beyond the 64-bit picosecond clock"));
+}
+
+TEST_CASE(
+    "Vidur traces: arrived_at,num_prefill_tokens,num_decode_tokens; without arrived_at one per second") {
+  const auto t = load_trace(kFixtures / "trace_vidur.csv");
+  REQUIRE(t.size() == 3);
+  CHECK(t[1].arrival_ps == kPsPerSecond / 4);
+  CHECK(t[1].prompt_tokens == 1024);
+  CHECK(t[2].output_tokens == 30);
+  const auto n = load_trace(kFixtures / "trace_vidur_no_arrival.csv");
+  REQUIRE(n.size() == 3);
+  CHECK(n[2].arrival_ps == 2 * kPsPerSecond);
+  CHECK(n[2].prompt_tokens == 300);
+}
+
+TEST_CASE("a trace's missing or unknown column is a located error naming the header line") {
+  const mlasim::test::ScratchDir dir("mlasim_test_trace_header");
+  const std::string missing = input_error(
+      [&] { (void)load_trace(dir.write("m.csv", "# lead\narrival_time_s,prompt_tokens\n0,1\n")); });
+  CHECK(contains(missing,
+                 "m.csv:2:1: error: output_tokens: the header lacks column 'output_tokens' (a mlasim "
+                 "trace has the columns arrival_time_s,prompt_tokens,output_tokens)"));
+  const std::string unknown = input_error([&] {
+    (void)load_trace(dir.write("u.csv", "arrival_time_s,prompt_tokens,output_tokens,priority\n0,1,1,2\n"));
+  });
+  CHECK(contains(unknown, "u.csv:1:44: error: priority: unknown column 'priority' in a mlasim trace"));
+  const std::string none =
+      input_error([&] { (void)load_trace(dir.write("n.csv", "time,input,output\n0,1,1\n")); });
+  CHECK(contains(none, "n.csv:1:1: error: the header names no known trace format"));
+  CHECK(contains(none, "TIMESTAMP,ContextTokens,GeneratedTokens"));
+  CHECK(contains(none, "[arrived_at],num_prefill_tokens,num_decode_tokens"));
+  // A file without a header is read as ours, by position.
+  const auto plain = load_trace(dir.write("p.csv", "0,10,2\n1.5,20,3\n"));
+  REQUIRE(plain.size() == 2);
+  CHECK(plain[1].prompt_tokens == 20);
+}
+
+TEST_CASE("M3: token counts above 2^50 in a trace or a histogram are located errors, not overflow") {
+  const std::string trace =
+      input_error([] { (void)load_serve_config(kReliability / "M3_serve_trace_tokens.yaml"); });
+  CHECK(contains(trace,
+                 "M3_trace_tokens_int64_max.csv:2:3: error: prompt_tokens: 9223372036854775807 is above "
+                 "the limit of 2^50 tokens"));
+  const std::string hist =
+      input_error([] { (void)load_serve_config(kReliability / "M3_serve_hist_tokens.yaml"); });
+  CHECK(contains(hist,
+                 "M3_hist_tokens_int64_max.csv:2:1: error: tokens: 9223372036854775807 is above the limit"));
+  const mlasim::test::ScratchDir dir("mlasim_test_trace_huge");
+  CHECK(contains(input_error([&] {
+                   (void)load_trace(dir.write(
+                       "h.csv", "arrival_time_s,prompt_tokens,output_tokens\n0,1,99999999999999999999\n"));
+                 }),
+                 "h.csv:2:5: error: output_tokens: 99999999999999999999 is above the limit of 2^50 tokens"));
+}
+
+TEST_CASE("M3: a request built with huge token counts is rejected by the replica, without overflow") {
+  ServeConfig cfg = load_serve_config(kFixtures / "serve_trace.yaml");
+  cfg.spec.workload.trace = {TraceRequest{0, std::numeric_limits<std::int64_t>::max(), 1},
+                             TraceRequest{0, 10, std::numeric_limits<std::int64_t>::max()},
+                             TraceRequest{0, 10, 10}};
+  cfg.spec.workload.num_requests = 3;
+  const ServeResult r = run_serve(cfg.spec);
+  CHECK(r.summary.rejected == 2);
+  CHECK(r.summary.completed == 1);
+}
+
+TEST_CASE("M3: Poisson arrivals at a very low rate stop at the clock's end and say how many never arrived") {
+  const ServeConfig cfg = load_serve_config(kReliability / "M3_poisson_rate_1e-6.yaml");
+  const ServeResult r = run_serve(cfg.spec);
+  CHECK(r.summary.arrivals_beyond_clock);
+  CHECK(r.summary.not_arrived > 0);
+  CHECK(r.summary.arrived + r.summary.not_arrived == 20);
+  CHECK(r.summary.completed == r.summary.arrived);
+  bool warned = false;
+  for (const std::string& w : serve_warnings(r.summary)) warned = warned || contains(w, "never arrived");
+  CHECK(warned);
+}
+
+TEST_CASE("M4: a trace arrival beyond the clock and a Poisson rate of 1e-9 are located input errors") {
+  CHECK(contains(input_error([] { (void)load_serve_config(kReliability / "M4_serve_trace_late.yaml"); }),
+                 "M4_trace_late.csv:2:1: error: arrival_time_s: arrival time 10000000 s is beyond the 64-bit "
+                 "picosecond clock"));
+  const std::string rate =
+      input_error([] { (void)load_serve_config(kReliability / "M4_poisson_rate_1e-9.yaml"); });
+  CHECK(contains(rate, "M4_poisson_rate_1e-9.yaml:4:"));
+  CHECK(contains(rate, "serve.workload.rate: 1e-09 req/s puts the mean gap between arrivals"));
+  const std::string grid = load_error(R"(serve:
+  model: llama-3-8b
+  hardware: h100-sxm
+  workload: {arrival: poisson, rate: 1 req/s, requests: 20}
+  sweep: {rate: [1 req/s, 1e-9 req/s]}
+)");
+  CHECK(contains(grid, ":5:"));
+  CHECK(contains(grid, "beyond the 64-bit picosecond clock"));
+}
+
+TEST_CASE("M4: a step time the clock cannot hold is an input error naming the model and hardware") {
+  ServeConfig cfg = load_serve_config(kFixtures / "serve_trace.yaml");
+  cfg.spec.hardware.hbm_bandwidth_bytes_per_s = 1e-300;
+  for (auto& [dtype, flops] : cfg.spec.hardware.peak_flops_per_s) flops = 1e-300;
+  const std::string what = input_error([&] { (void)run_serve(cfg.spec); });
+  CHECK(contains(what, "serve_trace.yaml: error: one step of model Llama-3-8B on hardware H100 SXM takes"));
+  CHECK(contains(what, "64-bit picosecond clock cannot hold"));
+  // The fuzzer's whole-file case (a profile this slow may also be refused when the profile loads).
+  CHECK(contains(input_error([] {
+                   const ServeConfig c = load_serve_config(kReliability / "M4_serve_tiny_gpu.yaml");
+                   (void)run_serve(c.spec);
+                 }),
+                 "error:"));
+}
+
+TEST_CASE("M2: a 1 ps time-series interval stores only the active intervals") {
+  ServeConfig cfg = load_serve_config(kReliability / "M2_serve_timeseries_1ps.yaml");
+  cfg.spec.workload.num_requests = 5;
+  const ServeResult r = run_serve(cfg.spec);
+  std::size_t buckets = 0;
+  for (const auto& replica : r.buckets) buckets += replica.size();
+  CHECK(buckets == static_cast<std::size_t>(r.summary.steps));
+  CHECK(r.timeseries.rows().size() == static_cast<std::size_t>(r.summary.steps));
+  CHECK_FALSE(serve_timeline_charts(r).empty());
+}
+
+TEST_CASE("M2: replicas, concurrency and requests have sane limits, located") {
+  CHECK(contains(
+      input_error([] { (void)load_serve_config(kReliability / "M2_serve_replicas_1e7.yaml"); }),
+      "M2_serve_replicas_1e7.yaml:4:13: error: serve.replicas: 10000000 is above the limit of 4096"));
+  CHECK(contains(load_error(R"(serve:
+  model: llama-3-8b
+  hardware: h100-sxm
+  workload: {arrival: closed_loop, concurrency: 10M, requests: 20}
+)"),
+                 "serve.workload.concurrency: 10485760 is above the limit of 1000000"));
+  CHECK(contains(load_error(R"(serve:
+  model: llama-3-8b
+  hardware: h100-sxm
+  workload: {arrival: poisson, rate: 1 req/s, requests: 8192M}
+)"),
+                 "serve.workload.requests: 8589934592 requests is above the limit of 100000000"));
+}
+
+TEST_CASE("L5: a normal length with a huge stddev is a located range error, not an undefined cast") {
+  const std::string what =
+      input_error([] { (void)load_serve_config(kReliability / "L5_normal_huge_stddev.yaml"); });
+  CHECK(contains(what, "L5_normal_huge_stddev.yaml:8:"));
+  CHECK(contains(what, "mean + 6 stddev = 6e+300 tokens is beyond the limit of 2^50 tokens"));
+  CHECK(contains(load_error(R"(serve:
+  model: llama-3-8b
+  hardware: h100-sxm
+  workload: {arrival: poisson, rate: 1 req/s, requests: 20, prompt_tokens: {distribution: lognormal, median: 100, sigma: 100}}
+)"),
+                 "median × e^(6 sigma)"));
+  // An explicit max makes the default clip irrelevant.
+  CHECK(load_error(R"(serve:
+  model: llama-3-8b
+  hardware: h100-sxm
+  workload: {arrival: poisson, rate: 1 req/s, requests: 20, prompt_tokens: {distribution: normal, mean: 100, stddev: 1e300, max: 4096}}
+)") == "no error");
+}
+
+TEST_CASE("L9: a run cut by max_time reports the configured requests that never arrived") {
+  const ServeConfig cfg = load_serve_config(kReliability / "L9_max_time_cut.yaml");
+  const ServeResult r = run_serve(cfg.spec);
+  CHECK(r.summary.stop_reason == "time_limit");
+  CHECK_FALSE(r.summary.arrivals_beyond_clock);
+  CHECK(r.summary.not_arrived > 0);
+  CHECK(r.summary.not_arrived + r.summary.arrived == 20);
+  bool warned = false;
+  for (const std::string& w : serve_warnings(r.summary))
+    warned = warned || contains(w, "configured requests never arrived: the run stopped first (time_limit)");
+  CHECK(warned);
 }

@@ -1,6 +1,5 @@
 // Serve configs: YAML -> ServeSpec (+ sweep axis). Schema: sim/serving/README.md.
 #include "sim/config/serve_config.hpp"
-#include "sim/config/serve_sections.hpp"
 
 #include <fmt/format.h>
 
@@ -14,6 +13,7 @@
 #include "models/variant.hpp"
 #include "models/workload.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/serve_sections.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
@@ -46,10 +46,40 @@ int positive_int(const YamlValue& v) {
   return static_cast<int>(n);
 }
 
+/// A count in 1 .. max.
+int bounded_int(const YamlValue& v, int max) {
+  const std::int64_t n = positive_count(v);
+  if (n > max) v.fail(fmt::format("{} is above the limit of {}", n, max));
+  return static_cast<int>(n);
+}
+
+/// A Poisson rate whose mean gap between arrivals fits the 64-bit picosecond clock.
+void check_poisson_rate(double rate_per_s, const YamlValue& at) {
+  if (rate_per_s < kMinPoissonRatePerS) {
+    at.fail(
+        fmt::format("{:g} req/s puts the mean gap between arrivals ({:g} s) beyond the 64-bit picosecond "
+                    "clock (about 106 days): the rate must be at least {:.3g} req/s",
+                    rate_per_s, 1.0 / rate_per_s, kMinPoissonRatePerS));
+  }
+}
+
 double positive_double(const YamlValue& v) {
   const double x = v.as_double();
   if (!(x > 0.0) || !std::isfinite(x)) v.fail(fmt::format("must be a positive number, got {}", x));
   return x;
+}
+
+/// The default upper clip of a normal or lognormal length, ⌈x⌉ tokens; a located error (at `at`) when it
+/// is beyond kMaxTokens, rather than an undefined float-to-integer cast.
+std::int64_t default_max(double x, const YamlValue& at, std::string_view formula) {
+  const double hi = std::ceil(x);
+  if (!(hi <= static_cast<double>(kMaxTokens))) {
+    at.fail(
+        fmt::format("{} = {:g} tokens is beyond the limit of 2^50 tokens: give a smaller value or an "
+                    "explicit `max:`",
+                    formula, hi));
+  }
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(hi));
 }
 
 LengthSpec read_length(const YamlValue& v, const fs::path& dir) {
@@ -87,16 +117,17 @@ LengthSpec read_length(const YamlValue& v, const fs::path& dir) {
     s.kind = LengthSpec::Kind::kNormal;
     s.mean = positive_double(need("mean"));
     s.stddev = need("stddev").as_double();
-    if (s.stddev < 0) need("stddev").fail("must be >= 0");
-    s.max = static_cast<std::int64_t>(std::ceil(s.mean + 6.0 * s.stddev));
+    if (!(s.stddev >= 0) || !std::isfinite(s.stddev)) need("stddev").fail("must be a finite number >= 0");
+    if (!m.has("max")) s.max = default_max(s.mean + 6.0 * s.stddev, need("stddev"), "mean + 6 stddev");
     clip();
   } else if (kind == "lognormal") {
     only({"median", "sigma", "min", "max"});
     s.kind = LengthSpec::Kind::kLognormal;
     s.median = positive_double(need("median"));
     s.sigma = need("sigma").as_double();
-    if (s.sigma < 0) need("sigma").fail("must be >= 0");
-    s.max = static_cast<std::int64_t>(std::ceil(s.median * std::exp(6.0 * s.sigma)));
+    if (!(s.sigma >= 0) || !std::isfinite(s.sigma)) need("sigma").fail("must be a finite number >= 0");
+    if (!m.has("max"))
+      s.max = default_max(s.median * std::exp(6.0 * s.sigma), need("sigma"), "median × e^(6 sigma)");
     clip();
   } else if (kind == "histogram") {
     only({"file"});
@@ -115,12 +146,12 @@ std::vector<double> read_rate_grid(const YamlValue& v) {
     if (!item.is_scalar())
       item.fail("expected a rate such as `10 req/s` or a range such as `1..64 x2 req/s`");
     const std::vector<double> part = item.parse_with(parse_rate_grid);
+    for (const double r : part) check_poisson_rate(r, item);
     out.insert(out.end(), part.begin(), part.end());
   }
   if (out.empty()) v.fail("the grid is empty");
   return out;
 }
-
 
 /// A plain decimal number, the whole text; nullopt otherwise.
 std::optional<double> plain_number(std::string_view t) {
@@ -216,7 +247,6 @@ SloSpec read_slo(const YamlValue& value) {
   return slo;
 }
 
-
 DeviceMode read_device_mode(const YamlValue& v) {
   return parse_named(
       v, parse_device_mode, "device mode",
@@ -224,7 +254,8 @@ DeviceMode read_device_mode(const YamlValue& v) {
 }
 
 LaunchMode read_launch_mode(const YamlValue& v) {
-  return parse_named(v, parse_launch_mode, "launch mode", enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
+  return parse_named(v, parse_launch_mode, "launch mode",
+                     enum_names(std::array{LaunchMode::kGraph, LaunchMode::kEager}));
 }
 
 MlaMode read_mla_mode(const YamlValue& v) {
@@ -250,7 +281,7 @@ void read_run_options(const YamlMap& s, ServeSpec& spec) {
 
 WorkloadSpec read_workload(const YamlValue& value, const fs::path& dir) {
   const YamlMap w = value.as_map({"arrival", "rate", "concurrency", "ramp", "trace", "requests", "seed",
-                                 "prompt_tokens", "output_tokens"});
+                                  "prompt_tokens", "output_tokens"});
   WorkloadSpec wl;
   const YamlValue arrival = w.required("arrival");
   wl.arrival = parse_named(arrival,
@@ -269,13 +300,14 @@ WorkloadSpec read_workload(const YamlValue& value, const fs::path& dir) {
       const YamlValue r = w.required("rate");
       wl.rate_per_s = r.as_quantity(Dimension::kRate);
       if (!(wl.rate_per_s > 0.0)) r.fail("must be positive");
+      check_poisson_rate(wl.rate_per_s, r);
       forbid("concurrency", "Poisson arrivals");
       forbid("ramp", "Poisson arrivals (only a closed loop's clients start over a ramp)");
       forbid("trace", "Poisson arrivals");
       break;
     }
     case ArrivalKind::kClosedLoop:
-      wl.concurrency = positive_int(w.required("concurrency"));
+      wl.concurrency = bounded_int(w.required("concurrency"), kMaxConcurrency);
       if (const auto v = w.optional("ramp")) {
         const double ramp_s = v->as_quantity(Dimension::kTime);
         if (ramp_s < 0.0) v->fail("must be at least 0 s");
@@ -301,6 +333,12 @@ WorkloadSpec read_workload(const YamlValue& value, const fs::path& dir) {
   }
   if (const auto v = w.optional("requests")) {
     wl.num_requests = positive_count(*v);
+    if (wl.num_requests > kMaxRequests) {
+      v->fail(
+          fmt::format("{} requests is above the limit of {} per run (memory and run time grow with "
+                      "each request)",
+                      wl.num_requests, kMaxRequests));
+    }
   } else {
     wl.num_requests = wl.arrival == ArrivalKind::kTrace ? static_cast<std::int64_t>(wl.trace.size()) : 1000;
   }
@@ -319,11 +357,10 @@ MeasureSpec read_measure(const YamlValue& value, const WorkloadSpec& wl) {
   // Warm-up and drain must leave requests to measure (counts are checked against `requests` below).
   try {
     (void)measurement_window(
-        out,
-        static_cast<std::uint64_t>(
-            wl.arrival == ArrivalKind::kTrace
-                ? std::min<std::int64_t>(wl.num_requests, static_cast<std::int64_t>(wl.trace.size()))
-                : wl.num_requests));
+        out, static_cast<std::uint64_t>(
+                 wl.arrival == ArrivalKind::kTrace
+                     ? std::min<std::int64_t>(wl.num_requests, static_cast<std::int64_t>(wl.trace.size()))
+                     : wl.num_requests));
   } catch (const InputError& e) {
     value.fail(e.message());
   }
@@ -385,8 +422,7 @@ ServeConfig load_serve_config(const fs::path& path) {
   const YamlMap s = root.required("serve").as_map(
       {"name",     "model", "variant", "hardware",      "tp",       "dp_attention", "replicas",
        "router",   "mode",  "launch",  "host_overhead", "mla_mode", "precision",    "scheduler",
-       "workload", "slo",   "measure", "limits",        "output",   "sweep",
-       "price_per_gpu_hour"});
+       "workload", "slo",   "measure", "limits",        "output",   "sweep",        "price_per_gpu_hour"});
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -403,10 +439,11 @@ ServeConfig load_serve_config(const fs::path& path) {
     }
   }
   spec.hardware = resolve_entry(s.required("hardware"), dir, resolve_hw);
-  if (const auto v = s.optional("price_per_gpu_hour")) spec.hardware.price_per_gpu_hour = v->parse_with(parse_price);
+  if (const auto v = s.optional("price_per_gpu_hour"))
+    spec.hardware.price_per_gpu_hour = v->parse_with(parse_price);
   if (const auto v = s.optional("tp")) spec.tp = positive_int(*v);
   if (const auto v = s.optional("dp_attention")) spec.dp_attention = v->as_bool();
-  if (const auto v = s.optional("replicas")) spec.replicas = positive_int(*v);
+  if (const auto v = s.optional("replicas")) spec.replicas = bounded_int(*v, kMaxReplicas);
   read_run_options(s, spec);
   if (spec.model.weights_dtype) spec.precision.weights = *spec.model.weights_dtype;  // unless precision says
   if (const auto p = s.optional("precision")) {
@@ -466,6 +503,10 @@ ServeConfig load_serve_config(const fs::path& path) {
       if (wl.arrival != ArrivalKind::kClosedLoop) c->fail("a concurrency sweep needs `arrival: closed_loop`");
       cfg.sweep.axis = ServeSweepSpec::Axis::kConcurrency;
       cfg.sweep.concurrency = read_count_grid(*c);
+      for (const std::int64_t n : cfg.sweep.concurrency) {
+        if (n > kMaxConcurrency)
+          c->fail(fmt::format("concurrency {} is above the limit of {}", n, kMaxConcurrency));
+      }
     } else {
       (void)m.required("rate");  // reports the missing key
     }

@@ -9,9 +9,9 @@
 namespace mlasim {
 
 namespace {
-constexpr int kHalf = LogHistogram::kSubBits - 1;                 // 7: sub-bucket bits above the exact range
+constexpr int kHalf = LogHistogram::kSubBits - 1;  // 7: sub-bucket bits above the exact range
 constexpr std::uint64_t kExact = std::uint64_t{1} << LogHistogram::kSubBits;  // 256 exact values
-constexpr std::size_t kSub = std::size_t{1} << kHalf;               // 128 sub-buckets per octave
+constexpr std::size_t kSub = std::size_t{1} << kHalf;                         // 128 sub-buckets per octave
 // Octaves 2^8 .. 2^62 (63 − 8 = 55 of them) after the exact range.
 constexpr std::size_t kBuckets = kExact + (63 - LogHistogram::kSubBits) * kSub;
 }  // namespace
@@ -21,9 +21,10 @@ LogHistogram::LogHistogram() : buckets_(kBuckets, 0) {}
 std::size_t LogHistogram::bucket_of(std::int64_t value) {
   const auto v = static_cast<std::uint64_t>(value);
   if (v < kExact) return static_cast<std::size_t>(v);
-  const int e = 63 - std::countl_zero(v);  // 2^e <= v < 2^(e+1), e >= 8
+  const int e = 63 - std::countl_zero(v);               // 2^e <= v < 2^(e+1), e >= 8
   const std::uint64_t sub = (v >> (e - kHalf)) - kSub;  // top 8 bits minus the leading one
-  return static_cast<std::size_t>(kExact + static_cast<std::uint64_t>(e - LogHistogram::kSubBits) * kSub + sub);
+  return static_cast<std::size_t>(kExact + static_cast<std::uint64_t>(e - LogHistogram::kSubBits) * kSub +
+                                  sub);
 }
 
 double LogHistogram::bucket_value(std::size_t bucket) {

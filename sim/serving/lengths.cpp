@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "sim/csv.hpp"
 #include "sim/error.hpp"
 #include "sim/output.hpp"
-#include "sim/serving/csv_lines.hpp"
 
 namespace mlasim {
 
@@ -20,23 +20,30 @@ LengthSpec LengthSpec::fixed(std::int64_t tokens) {
 
 std::int64_t LengthSpec::upper_bound() const {
   switch (kind) {
-    case Kind::kFixed: return value;
+    case Kind::kFixed:
+      return value;
     case Kind::kHistogram: {
       std::int64_t m = 1;
       for (const auto& [tokens, weight] : bins) m = std::max(m, tokens);
       return m;
     }
-    default: return max;
+    default:
+      return max;
   }
 }
 
 std::string LengthSpec::describe() const {
   switch (kind) {
-    case Kind::kFixed: return fmt::format("fixed {}", value);
-    case Kind::kUniform: return fmt::format("uniform {}..{}", min, max);
-    case Kind::kNormal: return fmt::format("normal mean {} stddev {} clipped to {}..{}", mean, stddev, min, max);
-    case Kind::kLognormal: return fmt::format("lognormal median {} sigma {} clipped to {}..{}", median, sigma, min, max);
-    case Kind::kHistogram: return fmt::format("histogram {} ({} bins)", source, bins.size());
+    case Kind::kFixed:
+      return fmt::format("fixed {}", value);
+    case Kind::kUniform:
+      return fmt::format("uniform {}..{}", min, max);
+    case Kind::kNormal:
+      return fmt::format("normal mean {} stddev {} clipped to {}..{}", mean, stddev, min, max);
+    case Kind::kLognormal:
+      return fmt::format("lognormal median {} sigma {} clipped to {}..{}", median, sigma, min, max);
+    case Kind::kHistogram:
+      return fmt::format("histogram {} ({} bins)", source, bins.size());
   }
   return "?";
 }
@@ -84,9 +91,12 @@ double LengthSpec::expected() const {
 
 std::int64_t draw_length(const LengthSpec& s, Rng& rng) {
   switch (s.kind) {
-    case LengthSpec::Kind::kFixed: return s.value;
-    case LengthSpec::Kind::kUniform: return rng.uniform_int(s.min, s.max);
-    case LengthSpec::Kind::kNormal: return clip_round(s.mean + s.stddev * rng.standard_normal(), s);
+    case LengthSpec::Kind::kFixed:
+      return s.value;
+    case LengthSpec::Kind::kUniform:
+      return rng.uniform_int(s.min, s.max);
+    case LengthSpec::Kind::kNormal:
+      return clip_round(s.mean + s.stddev * rng.standard_normal(), s);
     case LengthSpec::Kind::kLognormal:
       return clip_round(s.median * std::exp(s.sigma * rng.standard_normal()), s);
     case LengthSpec::Kind::kHistogram: {
@@ -107,18 +117,31 @@ LengthSpec load_length_histogram(const std::filesystem::path& path) {
   LengthSpec s;
   s.kind = LengthSpec::Kind::kHistogram;
   s.source = path.string();
-  const std::string text = read_text_file(path);
-  for_each_csv_row(text, path.string(), 2, [&](const CsvRow& row) {
-    const std::int64_t tokens = row.integer(0, "tokens");
-    const double weight = row.real(1, "weight");
-    if (tokens < 1) row.fail(0, fmt::format("tokens must be at least 1, got {}", tokens));
-    if (!(weight >= 0.0) || !std::isfinite(weight)) row.fail(1, "weight must be a finite number >= 0");
+  CsvOptions options;
+  options.comments = true;
+  options.default_header = {"tokens", "weight"};
+  const CsvFile csv =
+      CsvFile::parse(read_text_file(path), path.string(), {"tokens", "weight"}, "length histogram", options);
+  for (std::size_t c = 0; c < csv.names().size(); ++c) {
+    const std::string& n = csv.names()[c];
+    if (n != "tokens" && n != "weight") {
+      throw InputError(
+          csv.header_where(c), n,
+          fmt::format("unknown column '{}' in a length histogram (its columns: tokens, weight)", n));
+    }
+  }
+  const std::size_t tokens_col = csv.column("tokens"), weight_col = csv.column("weight");
+  for (const CsvRecord& row : csv.rows()) {
+    const std::int64_t tokens = row.integer(tokens_col, kMaxTokens, "the limit of 2^50 tokens");
+    const double weight = row.real(weight_col);
+    if (tokens < 1) row.fail(tokens_col, fmt::format("tokens must be at least 1, got {}", tokens));
     s.bins.emplace_back(tokens, weight);
-  });
+  }
   double total = 0.0;
   for (const auto& bin : s.bins) total += bin.second;
-  if (s.bins.empty() || total <= 0.0) {
-    throw InputError(SourceLocation{path.string()}, "", "length histogram has no bins with positive weight");
+  if (s.bins.empty() || !(total > 0.0) || !std::isfinite(total)) {
+    throw InputError(SourceLocation{path.string()}, "",
+                     "length histogram has no bins with positive weight (or the weights sum to infinity)");
   }
   s.min = 1;
   s.max = s.upper_bound();

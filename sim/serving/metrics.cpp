@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sim/error.hpp"
 
@@ -11,9 +12,12 @@ namespace mlasim {
 
 std::string_view to_string(RequestStatus s) {
   switch (s) {
-    case RequestStatus::kCompleted: return "completed";
-    case RequestStatus::kRejected: return "rejected";
-    case RequestStatus::kInFlight: return "in_flight";
+    case RequestStatus::kCompleted:
+      return "completed";
+    case RequestStatus::kRejected:
+      return "rejected";
+    case RequestStatus::kInFlight:
+      return "in_flight";
   }
   return "?";
 }
@@ -190,7 +194,8 @@ OverloadVerdict judge_overload(const ServeMetrics& m, double tolerance, bool clo
     const double unserved = static_cast<double>(accepted - (b.completed - a.completed));
     const bool short_served = v.shortfall > tolerance && unserved > noise;
     const bool growing = std::isfinite(v.backlog_slope_per_s) &&
-                         v.backlog_slope_per_s > tolerance * v.accepted_rate_per_s && v.backlog_growth > noise;
+                         v.backlog_slope_per_s > tolerance * v.accepted_rate_per_s &&
+                         v.backlog_growth > noise;
     const std::string trend =
         std::isfinite(v.backlog_slope_per_s)
             ? fmt::format("requests in system trending {:+.4g}/s", v.backlog_slope_per_s)
@@ -306,16 +311,32 @@ void ServeMetrics::on_completed(const RequestRecord& r, TimePs now) {
   append_csv(r);
 }
 
-void ServeMetrics::on_preemption(int replica, TimePs now) {
-  ++preemptions_;
+TimeBucket& ServeMetrics::bucket(int replica, TimePs at) {
   auto& s = series_[static_cast<std::size_t>(replica)];
-  const auto k = static_cast<std::size_t>(now / interval_ps_);
-  if (s.size() <= k) s.resize(k + 1);
-  ++s[k].preemptions;
+  const std::int64_t k = at / interval_ps_;
+  if (s.empty() || s.back().interval < k) {
+    s.emplace_back().interval = k;
+    return s.back();
+  }
+  if (s.back().interval == k) return s.back();
+  // Events run in time order, so this is not expected; keep the order anyway.
+  auto it = std::lower_bound(s.begin(), s.end(), k,
+                             [](const TimeBucket& b, std::int64_t v) { return b.interval < v; });
+  if (it == s.end() || it->interval != k) {
+    it = s.insert(it, TimeBucket{});
+    it->interval = k;
+  }
+  return *it;
 }
 
-void ServeMetrics::on_step(int replica, TimePs start, TimePs duration, const StepMix& mix, std::int64_t used_blocks,
-                           std::int64_t total_blocks, std::int64_t waiting, std::int64_t running) {
+void ServeMetrics::on_preemption(int replica, TimePs now) {
+  ++preemptions_;
+  ++bucket(replica, now).preemptions;
+}
+
+void ServeMetrics::on_step(int replica, TimePs start, TimePs duration, const StepMix& mix,
+                           std::int64_t used_blocks, std::int64_t total_blocks, std::int64_t waiting,
+                           std::int64_t running) {
   const std::int64_t batch = mix.sequences();
   if (steps_ == 0) {
     min_step_ps_ = max_step_ps_ = duration;
@@ -326,16 +347,14 @@ void ServeMetrics::on_step(int replica, TimePs start, TimePs duration, const Ste
   ++steps_;
   busy_ps_ += duration;
   const double d = static_cast<double>(duration);
-  const double kv = total_blocks > 0 ? static_cast<double>(used_blocks) / static_cast<double>(total_blocks) : 0.0;
+  const double kv =
+      total_blocks > 0 ? static_cast<double>(used_blocks) / static_cast<double>(total_blocks) : 0.0;
   batch_weighted_ += static_cast<double>(batch) * d;
   kv_weighted_ += kv * d;
   max_batch_ = std::max(max_batch_, batch);
   kv_max_ = std::max(kv_max_, kv);
 
-  auto& s = series_[static_cast<std::size_t>(replica)];
-  const auto k = static_cast<std::size_t>(start / interval_ps_);
-  if (s.size() <= k) s.resize(k + 1);
-  TimeBucket& b = s[k];
+  TimeBucket& b = bucket(replica, start);
   ++b.steps;
   b.busy_ps += duration;
   b.batch_sum += batch;
@@ -399,13 +418,19 @@ Table ServeMetrics::timeseries_table() const {
            {"output_tokens_per_s", "tokens emitted per second"},
            {"preemptions", "preemptions in the interval"}});
   const double interval_s = ps_to_seconds(interval_ps_);
-  std::size_t intervals = 0;
-  for (const auto& s : series_) intervals = std::max(intervals, s.size());
-  for (std::size_t k = 0; k < intervals; ++k) {
+  // Rows by interval, then replica: merge the replicas' sparse series.
+  std::vector<std::size_t> next(series_.size(), 0);
+  while (true) {
+    std::int64_t k = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t r = 0; r < series_.size(); ++r) {
+      if (next[r] < series_[r].size()) k = std::min(k, series_[r][next[r]].interval);
+    }
+    if (k == std::numeric_limits<std::int64_t>::max()) break;
     for (int r = 0; r < replicas_; ++r) {
       const auto& s = series_[static_cast<std::size_t>(r)];
-      if (k >= s.size()) continue;
-      const TimeBucket& b = s[k];
+      std::size_t& i = next[static_cast<std::size_t>(r)];
+      if (i >= s.size() || s[i].interval != k) continue;
+      const TimeBucket& b = s[i++];
       if (b.steps == 0 && b.preemptions == 0) continue;
       // An interval with a preemption but no step start has no per-step means: NaN, not 0.
       const double steps = b.steps > 0 ? static_cast<double>(b.steps) : kNoValue;

@@ -169,13 +169,14 @@ class InSystemSeries {
 
 /// One row of the time series: one replica over one interval [start, start + interval).
 struct TimeBucket {
+  std::int64_t interval = 0;  ///< index k of the interval [k × interval, (k + 1) × interval)
   std::int64_t steps = 0;
   TimePs busy_ps = 0;
-  std::int64_t batch_sum = 0;          ///< Σ sequences per step
-  std::int64_t tokens_sum = 0;         ///< Σ batched tokens per step
-  double kv_used_weighted = 0;         ///< Σ used-fraction × step duration (ps)
-  double kv_used_max = 0;              ///< fraction
-  std::int64_t sampled = 0;            ///< tokens emitted
+  std::int64_t batch_sum = 0;   ///< Σ sequences per step
+  std::int64_t tokens_sum = 0;  ///< Σ batched tokens per step
+  double kv_used_weighted = 0;  ///< Σ used-fraction × step duration (ps)
+  double kv_used_max = 0;       ///< fraction
+  std::int64_t sampled = 0;     ///< tokens emitted
   std::int64_t preemptions = 0;
   std::int64_t waiting_last = 0;
   std::int64_t running_last = 0;
@@ -289,7 +290,8 @@ class ServeMetrics {
   [[nodiscard]] const InSystemSeries& in_system_series() const { return series_in_system_; }
   /// Time series: one row per (interval, replica) with any activity.
   [[nodiscard]] Table timeseries_table() const;
-  /// The same series, typed: [replica][interval], intervals of interval_ps() from 0.
+  /// The same series, typed: per replica, the intervals with any activity in time order (sparse, so a tiny
+  /// interval costs memory per step, not per interval).
   [[nodiscard]] const std::vector<std::vector<TimeBucket>>& buckets() const { return series_; }
   [[nodiscard]] TimePs interval_ps() const { return interval_ps_; }
 
@@ -300,6 +302,8 @@ class ServeMetrics {
   void integrate(TimePs now);
   void append_csv(const RequestRecord& r);
   [[nodiscard]] RunTotals totals(TimePs at) const;
+  /// The bucket of `replica` for the interval holding `at` (created when new).
+  TimeBucket& bucket(int replica, TimePs at);
 
   int replicas_;
   SloSpec slo_;
@@ -315,7 +319,7 @@ class ServeMetrics {
   TimePs last_change_ps_ = 0;
   double area_ = 0;
   std::string csv_;
-  std::vector<std::vector<TimeBucket>> series_;  ///< [replica][interval]
+  std::vector<std::vector<TimeBucket>> series_;  ///< [replica][active intervals, in time order]
   std::string first_rejection_;
   std::int64_t measured_arrived_ = 0, measured_rejected_ = 0, measured_completed_ = 0, measured_good_ = 0;
   RunTotals window_start_, judged_start_, window_end_, arrivals_end_;

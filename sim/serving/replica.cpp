@@ -29,7 +29,8 @@ SchedulerPolicy parse_scheduler_policy(std::string_view text) {
 }
 
 Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
-                 StepTimeSource& step_time, ServeMetrics& metrics, ServeObserver* observer, bool check_invariants)
+                 StepTimeSource& step_time, ServeMetrics& metrics, ServeObserver* observer,
+                 bool check_invariants)
     : index_(index),
       spec_(spec),
       total_blocks_(kv_blocks),
@@ -62,8 +63,12 @@ RequestRecord Replica::record(const Req& r, RequestStatus status) const {
 
 bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now) {
   // The most a request ever holds: prompt + output − 1 tokens (the last token is sampled, never cached).
-  const std::int64_t peak = request.prompt_tokens + request.output_tokens - 1;
-  if (request.prompt_tokens < 1 || request.output_tokens < 1 || blocks_for(peak) > total_blocks_) {
+  // Inputs bound token counts at kMaxTokens; a request built otherwise is rejected before the sum could
+  // overflow.
+  const bool in_range = request.prompt_tokens >= 1 && request.output_tokens >= 1 &&
+                        request.prompt_tokens <= kMaxTokens && request.output_tokens <= kMaxTokens;
+  const std::int64_t peak = in_range ? request.prompt_tokens + request.output_tokens - 1 : 0;
+  if (!in_range || blocks_for(peak) > total_blocks_) {
     RequestRecord rec;
     rec.id = id;
     rec.replica = index_;
@@ -71,8 +76,11 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
     rec.arrival_ps = now;
     rec.prompt_tokens = request.prompt_tokens;
     rec.output_tokens = request.output_tokens;
-    rec.reason = fmt::format("needs {} KV blocks ({} prompt + {} output - 1 tokens) but the replica has {}",
-                             blocks_for(peak), request.prompt_tokens, request.output_tokens, total_blocks_);
+    rec.reason =
+        in_range ? fmt::format("needs {} KV blocks ({} prompt + {} output - 1 tokens) but the replica has {}",
+                               blocks_for(peak), request.prompt_tokens, request.output_tokens, total_blocks_)
+                 : fmt::format("{} prompt and {} output tokens: each must be 1 .. 2^50",
+                               request.prompt_tokens, request.output_tokens);
     metrics_.on_rejected(rec, now);
     if (observer_) observer_->on_request(rec);
     return false;
@@ -287,8 +295,8 @@ std::optional<TimePs> Replica::start_step(TimePs now) {
   if (duration < 0) throw InternalError("negative step time");
   busy_ = true;
   const std::int64_t used = total_blocks_ - free_blocks_;
-  metrics_.on_step(index_, now, duration, mix_, used, total_blocks_, static_cast<std::int64_t>(waiting_.size()),
-                   static_cast<std::int64_t>(running_.size()));
+  metrics_.on_step(index_, now, duration, mix_, used, total_blocks_,
+                   static_cast<std::int64_t>(waiting_.size()), static_cast<std::int64_t>(running_.size()));
   if (observer_) observer_->on_step(index_, now, duration, mix_, used, total_blocks_);
   return duration;
 }
@@ -357,13 +365,15 @@ void Replica::check_invariants() const {
     const std::int64_t expected =
         r.prefilling && spec_.policy != SchedulerPolicy::kVllm ? blocks_for(r.tokens()) : blocks_for(cached);
     if (cached >= 0 && r.blocks != expected) {
-      throw InternalError(fmt::format("replica {}: request {} holds {} blocks for {} cached tokens (block size {})",
-                                      index_, r.id, r.blocks, cached, block_size_));
+      throw InternalError(
+          fmt::format("replica {}: request {} holds {} blocks for {} cached tokens (block size {})", index_,
+                      r.id, r.blocks, cached, block_size_));
     }
   }
   for (const std::uint32_t slot : waiting_) {
     if (slots_[slot].blocks != 0) {
-      throw InternalError(fmt::format("replica {}: waiting request {} holds blocks", index_, slots_[slot].id));
+      throw InternalError(
+          fmt::format("replica {}: waiting request {} holds blocks", index_, slots_[slot].id));
     }
   }
   std::int64_t committed = 0;
@@ -376,8 +386,8 @@ void Replica::check_invariants() const {
                     index_, committed, committed_blocks_, held, total_blocks_));
   }
   if (free_blocks_ < 0 || held + free_blocks_ != total_blocks_) {
-    throw InternalError(fmt::format("replica {}: KV blocks not conserved: {} free + {} held != {} total", index_,
-                                    free_blocks_, held, total_blocks_));
+    throw InternalError(fmt::format("replica {}: KV blocks not conserved: {} free + {} held != {} total",
+                                    index_, free_blocks_, held, total_blocks_));
   }
 }
 

@@ -66,8 +66,8 @@ class Replica final : private SequenceWorkSource {
  public:
   /// `kv_blocks` blocks of `block_size` tokens. With `check_invariants`, KV-block conservation is verified
   /// after every scheduling decision and every step (InternalError when broken).
-  Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size, StepTimeSource& step_time,
-          ServeMetrics& metrics, ServeObserver* observer, bool check_invariants);
+  Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
+          StepTimeSource& step_time, ServeMetrics& metrics, ServeObserver* observer, bool check_invariants);
 
   /// Accepts request `id`, or rejects it (returns false) when it can never fit.
   bool enqueue(std::uint64_t id, const TraceRequest& request, TimePs now);
@@ -122,7 +122,10 @@ class Replica final : private SequenceWorkSource {
   };
 
   void fill(std::vector<SequenceWork>& out) const override;
-  [[nodiscard]] std::int64_t blocks_for(std::int64_t tokens) const { return (tokens + block_size_ - 1) / block_size_; }
+  /// ⌈tokens / block_size⌉, without the overflow of tokens + block_size − 1.
+  [[nodiscard]] std::int64_t blocks_for(std::int64_t tokens) const {
+    return tokens / block_size_ + (tokens % block_size_ != 0 ? 1 : 0);
+  }
   void preempt(std::uint32_t slot, TimePs now);
   void insert_running(std::uint32_t slot);
   [[nodiscard]] RequestRecord record(const Req& r, RequestStatus status) const;

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
+#include <queue>
 #include <variant>
 
 #include "sim/cost.hpp"
@@ -65,7 +67,13 @@ struct ArrivalEvent {
 struct StepDoneEvent {
   int replica;
 };
-using ServeEvent = std::variant<ArrivalEvent, StepDoneEvent>;
+/// An idle replica starts its next step, after every request arriving at the same time has arrived (a
+/// zero-delay event, re-queued while an arrival at this time is still queued), so that simultaneous arrivals
+/// are batched together, as vLLM's engine loop does.
+struct StartEvent {
+  int replica;
+};
+using ServeEvent = std::variant<ArrivalEvent, StepDoneEvent, StartEvent>;
 
 class ServeRun {
  public:
@@ -75,8 +83,21 @@ class ServeRun {
         sim_(spec.limits),
         metrics_(spec.replicas, spec.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
                  measurement_window(spec.measure, static_cast<std::uint64_t>(source_.total()))) {
-    if (spec.replicas < 1) throw InputError("replicas must be at least 1");
+    if (spec.replicas < 1 || spec.replicas > kMaxReplicas)
+      throw InputError(fmt::format("replicas must be 1 .. {}, got {}", kMaxReplicas, spec.replicas));
     if (spec.tp < 1) throw InputError("tp must be at least 1");
+    const WorkloadSpec& w = spec.workload;
+    if (w.num_requests < 1 || w.num_requests > kMaxRequests)
+      throw InputError(fmt::format("requests must be 1 .. {}, got {}", kMaxRequests, w.num_requests));
+    if (w.arrival == ArrivalKind::kClosedLoop && (w.concurrency < 1 || w.concurrency > kMaxConcurrency))
+      throw InputError(fmt::format("concurrency must be 1 .. {}, got {}", kMaxConcurrency, w.concurrency));
+    if (w.arrival == ArrivalKind::kPoisson &&
+        !(w.rate_per_s >= kMinPoissonRatePerS && std::isfinite(w.rate_per_s))) {
+      throw InputError(
+          fmt::format("rate {:g} req/s: the mean gap between arrivals would exceed the 64-bit "
+                      "picosecond clock (the rate must be at least {:.3g} req/s)",
+                      w.rate_per_s, kMinPoissonRatePerS));
+    }
     for (const PercentileSlo& slo : spec.slo.percentiles) {
       if (!(slo.percentile > 0 && slo.percentile < 100) || slo.target_ps <= 0) {
         throw InputError(
@@ -93,6 +114,7 @@ class ServeRun {
       st = owned_step_time_.get();
     }
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));
+    start_pending_.assign(static_cast<std::size_t>(spec.replicas), false);
     for (int i = 0; i < spec.replicas; ++i) {
       replicas_.push_back(std::make_unique<Replica>(i, spec.scheduler, cap_.kv_blocks(), cap_.block_size, *st,
                                                     metrics_, options.observer, spec.check_invariants));
@@ -111,8 +133,9 @@ class ServeRun {
     } else if (!source_.exhausted()) {
       issue(0);
     }
-    const StopReason why =
+    StopReason why =
         sim_.run([this](const ServeEvent& e) { std::visit(*this, e); }, [this] { return pending(); });
+    if (clock_ended_) why = StopReason::kTimeLimit;
     std::vector<RequestRecord> in_flight;
     for (const auto& r : replicas_) r->collect_in_flight(in_flight);
     metrics_.finish(sim_.now(), in_flight);
@@ -124,12 +147,13 @@ class ServeRun {
     const std::uint64_t id = next_id_++;
     metrics_.on_arrival(now, id);
     Replica& r = *replicas_[route()];
-    if (r.enqueue(id, e.request, now)) {
-      start(r, now);
-    } else if (spec_.workload.arrival == ArrivalKind::kClosedLoop && !source_.exhausted()) {
+    pending_arrivals_.pop();  // this one (arrivals run in time order: it is the earliest queued)
+    const bool accepted = r.enqueue(id, e.request, now);
+    if (!accepted && spec_.workload.arrival == ArrivalKind::kClosedLoop && !source_.exhausted()) {
       issue(now);  // the user's slot is free again
     }
     if (spec_.workload.arrival != ArrivalKind::kClosedLoop && !source_.exhausted()) issue(now);
+    if (accepted) request_start(r);
   }
 
   void operator()(const StepDoneEvent& e) {
@@ -139,21 +163,48 @@ class ServeRun {
     if (spec_.workload.arrival == ArrivalKind::kClosedLoop) {
       for (int i = 0; i < finished && !source_.exhausted(); ++i) issue(now);
     }
+    request_start(r);
+  }
+
+  void operator()(const StartEvent& e) {
+    const TimePs now = sim_.now();
+    Replica& r = *replicas_[static_cast<std::size_t>(e.replica)];
+    if (!pending_arrivals_.empty() && pending_arrivals_.top() == now) {
+      sim_.schedule(0, StartEvent{e.replica});  // behind the arrivals still queued at this time
+      return;
+    }
+    start_pending_[static_cast<std::size_t>(e.replica)] = false;
     start(r, now);
   }
 
  private:
   /// Draws the next request; a closed loop's arrives at `at` (now, or a client's staggered start).
   void issue(TimePs at) {
-    const TraceRequest req = source_.next(at);
+    const std::optional<TraceRequest> req = source_.next(at);
+    if (!req) return;  // the arrivals ran past the clock (reported as not arrived)
     const TimePs now = sim_.now();
-    if (req.arrival_ps < now) throw InternalError("request arrives in the past");
-    sim_.schedule(req.arrival_ps - now, ArrivalEvent{req});
+    if (req->arrival_ps < now) throw InternalError("request arrives in the past");
+    sim_.schedule(req->arrival_ps - now, ArrivalEvent{*req});
+    pending_arrivals_.push(req->arrival_ps);
+  }
+
+  /// Starts `r`'s next step through a StartEvent at the current time, unless it is busy or one is queued.
+  void request_start(Replica& r) {
+    const auto i = static_cast<std::size_t>(r.index());
+    if (r.busy() || start_pending_[i]) return;
+    start_pending_[i] = true;
+    sim_.schedule(0, StartEvent{r.index()});
   }
 
   void start(Replica& r, TimePs now) {
     if (r.busy()) return;
     if (const auto d = r.start_step(now)) {
+      if (!checked_add(now, *d)) {
+        // The step would end beyond the 64-bit clock: the run ends here, as at a time limit.
+        clock_ended_ = true;
+        sim_.stop();
+        return;
+      }
       sim_.schedule(*d, StepDoneEvent{r.index()});
     }
   }
@@ -197,6 +248,8 @@ class ServeRun {
     s.rate_per_s = w.arrival == ArrivalKind::kPoisson ? w.rate_per_s : 0.0;
     s.concurrency = closed ? w.concurrency : 0;
     s.stop_reason = std::string(to_string(why));
+    s.not_arrived = source_.total() - metrics_.arrived();
+    s.arrivals_beyond_clock = source_.beyond_clock();
     s.arrived = metrics_.arrived();
     s.completed = metrics_.completed();
     s.rejected = metrics_.rejected();
@@ -262,8 +315,9 @@ class ServeRun {
       s.step_max_s = ps_to_seconds(metrics_.max_step_ps());
     }
     if (spec_.hardware.price_per_gpu_hour) {
-      const DeploymentCost cost = deployment_cost(spec_.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
-                                                  s.output_tokens_per_s, s.total_tokens_per_s);
+      const DeploymentCost cost =
+          deployment_cost(spec_.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
+                          s.output_tokens_per_s, s.total_tokens_per_s);
       s.price_per_gpu_hour = *spec_.hardware.price_per_gpu_hour;
       s.usd_per_hour = cost.usd_per_hour;
       s.usd_per_million_output_tokens = cost.usd_per_million_output_tokens;
@@ -314,6 +368,10 @@ class ServeRun {
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::uint64_t next_id_ = 0;
   std::uint64_t rr_ = 0;
+  bool clock_ended_ = false;
+  std::vector<bool> start_pending_;  ///< per replica: a StartEvent is queued
+  /// Times of the arrival events still queued (earliest on top).
+  std::priority_queue<TimePs, std::vector<TimePs>, std::greater<>> pending_arrivals_;
 };
 
 }  // namespace
@@ -329,8 +387,15 @@ const std::vector<double>& latency_quantile_levels() {
 }
 
 ServeResult run_serve(const ServeSpec& spec, const ServeRunOptions& options) {
-  ServeRun run(spec, options);
-  return run.run();
+  try {
+    ServeRun run(spec, options);
+    return run.run();
+  } catch (const InputError& e) {
+    // A spec-level problem found while running (a step time the clock cannot hold, a limit): locate it at
+    // the config file when nothing more precise is known.
+    if (!e.where().file.empty() || spec.source.empty()) throw;
+    throw InputError(SourceLocation{spec.source}, e.key_path(), e.message());
+  }
 }
 
 bool ServeSummary::meets_slos() const {
@@ -359,6 +424,12 @@ std::vector<std::string> serve_warnings(const ServeSummary& s) {
     case LoadVerdict::kStable:
     case LoadVerdict::kNotApplicable:
       break;
+  }
+  if (s.not_arrived > 0) {
+    w.push_back(fmt::format(
+        "{} of the {} configured requests never arrived: {}", s.not_arrived, s.not_arrived + s.arrived,
+        s.arrivals_beyond_clock ? "the next arrival lay beyond the 64-bit picosecond clock (about 106 days)"
+                                : fmt::format("the run stopped first ({})", s.stop_reason)));
   }
   if (s.measured_in_flight > 0 && s.stop_reason != "drained") {
     w.push_back(

@@ -30,6 +30,11 @@ enum class RouterPolicy {
 /// Parses "round_robin", "least_outstanding"; throws InputError.
 [[nodiscard]] RouterPolicy parse_router_policy(std::string_view text);
 
+/// Sane limits on the sizes a serve config may ask for (memory and run time grow with each).
+inline constexpr int kMaxReplicas = 4096;                  ///< engine replicas
+inline constexpr int kMaxConcurrency = 1'000'000;          ///< closed-loop clients
+inline constexpr std::int64_t kMaxRequests = 100'000'000;  ///< requests in one run
+
 /// A validated serving experiment: plain data (the config loader builds it; tests build it in C++).
 struct ServeSpec {
   std::string name;
@@ -81,6 +86,10 @@ struct ServeSummary {
   double rate_per_s = 0;  ///< poisson only
   int concurrency = 0;    ///< closed loop only
   std::string stop_reason;
+  /// Configured requests that never arrived: the run stopped first (max_time, max_events) or the next
+  /// arrival lay beyond the 64-bit picosecond clock (`arrivals_beyond_clock`).
+  std::int64_t not_arrived = 0;
+  bool arrivals_beyond_clock = false;
   std::int64_t arrived = 0, completed = 0, rejected = 0, in_flight = 0, good = 0, preemptions = 0;
   std::int64_t output_tokens = 0, prompt_tokens = 0, steps = 0, events = 0;
   int block_size = 0;
@@ -141,7 +150,8 @@ struct LatencyQuantiles {
 struct ServeResult {
   ServeSummary summary;
   LatencyQuantiles quantiles;
-  /// Per replica, per interval of `timeseries_interval_ps` from 0: what the engine did (timeseries.csv's rows).
+  /// Per replica, the intervals of `timeseries_interval_ps` with any activity, in time order (sparse: each
+  /// bucket carries its interval index): what the engine did (timeseries.csv's rows).
   std::vector<std::vector<TimeBucket>> buckets;
   TimePs timeseries_interval_ps = 0;
   std::string requests_csv;  ///< empty unless per_request_csv

@@ -1,6 +1,23 @@
 #include "sim/serving/step_time.hpp"
 
+#include <fmt/format.h>
+
 namespace mlasim {
+
+namespace {
+/// A step's seconds as picoseconds; a step the clock cannot hold comes from the model and GPU profile (a
+/// GPU absurdly slow for the model), so it is the user's input: InputError naming both.
+TimePs step_ps(double seconds, const ModelSpec& model, const HardwareSpec& hw) {
+  const std::optional<TimePs> ps = try_seconds_to_ps(seconds);
+  if (!ps) {
+    throw InputError(fmt::format(
+        "one step of model {} on hardware {} takes {:g} s, which the 64-bit picosecond clock cannot hold "
+        "(at most about 106 days; negative or not finite are invalid): check the GPU profile's rates",
+        model.name, hw.name, seconds));
+  }
+  return *ps;
+}
+}  // namespace
 
 std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept {
   // splitmix64-style mixing of the seven sums and the mixedness flags.
@@ -46,7 +63,7 @@ TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& wo
   const StepWorkload wl = build_step(model_, shape_);
   double seconds = 0.0;  // the same additions, in the same order, as cost_step's step_time_s
   for (const Op& op : wl.ops) seconds += device_.time_op(op, shape_.precision, shape_.parallel.tp).time_s;
-  const TimePs ps = seconds_to_ps(seconds + host_overhead_s_);
+  const TimePs ps = step_ps(seconds + host_overhead_s_, model_, device_.hardware());
   if (cache_.size() >= cache_limit_) cache_.clear();
   cache_.emplace(mix, ps);
   return ps;
@@ -55,9 +72,10 @@ TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& wo
 TimePs ModelStepTime::reference_time(const std::vector<SequenceWork>& sequences) const {
   StepShape shape = shape_;
   shape.sequences = sequences;
-  return seconds_to_ps(
+  return step_ps(
       cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s +
-      host_overhead_s_);
+          host_overhead_s_,
+      model_, device_.hardware());
 }
 
 }  // namespace mlasim

@@ -38,9 +38,13 @@ void reject_stray_positionals(const Args& args, const po::parsed_options& parsed
     } else if (i >= 2 && args[i - 2].starts_with("-") && args[i - 2].find('=') == std::string::npos) {
       after = fmt::format(" after `{} {}`", args[i - 2], args[i - 1]);
     }
-    throw InputError(SourceLocation{}, "",
-                     fmt::format("unexpected argument `{}`{}: an option takes one value{}", token, after,
-                                 allowed == 0 ? ", and this command takes no positional argument" : ""));
+    const std::string takes = allowed == 0   ? std::string("no positional argument")
+                              : allowed == 1 ? std::string("one positional argument")
+                                             : fmt::format("{} positional arguments", allowed);
+    throw InputError(
+        SourceLocation{}, "",
+        fmt::format("unexpected argument `{}`{}: this command takes {}, and an option one value at most",
+                    token, after, takes));
   }
 }
 

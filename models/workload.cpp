@@ -313,7 +313,9 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
   const auto add_checked = [](std::int64_t& into, std::int64_t count, std::int64_t each, const char* what) {
     std::int64_t product = 0;
     if (__builtin_mul_overflow(count, each, &product) || __builtin_add_overflow(into, product, &into)) {
-      throw InputError(fmt::format("the step is too large: its {} overflow a 64-bit count", what));
+      // Keyed, so that a caller's wrapper (cmd_step's --tp) does not claim it.
+      throw InputError(SourceLocation{}, "batch",
+                       fmt::format("the step is too large: its {} overflow a 64-bit count", what));
     }
   };
   std::int64_t tokens = 0;

@@ -1,4 +1,5 @@
 // mlasim step: cost one decode step of a model on a GPU.
+// Exit codes: 0 ok; 2 bad input; 5 (with --strict) when the batch does not fit in the KV cache.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
+#include "sim/sweep/sweep.hpp"
 #include "sim/units.hpp"
 
 namespace mlasim::cli {
@@ -38,6 +40,10 @@ std::vector<std::int64_t> parse_contexts(const std::string& text) {
   return out;
 }
 
+/// `--strict` and the step's result means nothing (the batch does not fit): the output is printed, the exit
+/// code says the result is not clean. The same code as `serve --strict` for a rejected request.
+constexpr int kExitStrict = 5;
+
 template <class F>
 auto with_option(const char* option, F&& f) {
   try {
@@ -56,7 +62,7 @@ int cmd_step(const Args& args) {
   std::string model_name, hw_name, context_text, variant_text, mode_text, launch_text, format, weights, kv,
       mla_mode_text;
   int batch = 0, tp = 1, s_q = 1;
-  bool dp_attention = false;
+  bool dp_attention = false, strict = false;
   // clang-format off
   desc.add_options()
       ("help,h", "show this help")
@@ -81,7 +87,9 @@ int cmd_step(const Args& args) {
       ("kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")
       ("mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")
       ("price", po::value<std::string>(), "USD per GPU-hour, overriding the profile's (e.g. 3.5)")
-      ("format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown");
+      ("format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown")
+      ("strict", po::bool_switch(&strict),
+       "exit with code 5 when the batch does not fit in the KV cache (status not ok)");
   // clang-format on
   po::variables_map vm;
   if (!parse_options(args, desc, vm, nullptr, "usage: mlasim step --model M --hw H --context L [options]"))
@@ -128,12 +136,13 @@ int cmd_step(const Args& args) {
           fmt::format("({}) disagrees with the {} context lengths given", batch, contexts.size()));
     }
     batch = static_cast<int>(contexts.size());
-    for (const std::int64_t l : contexts) shape.sequences.push_back(SequenceWork{l, s_q, false, true});
+    for (const std::int64_t l : contexts) shape.sequences.push_back(SequenceWork{l, s_q, false, true, 1});
   } else {
     if (vm.count("batch") == 0U) batch = 1;
     if (batch < 1)
       throw InputError(SourceLocation{}, "--batch", fmt::format("must be at least 1, got {}", batch));
-    shape.sequences.assign(static_cast<std::size_t>(batch), SequenceWork{contexts.front(), s_q, false, true});
+    // One record for the batch's identical sequences: `--batch 1000000000` costs what `--batch 8` does.
+    shape.sequences.push_back(SequenceWork{contexts.front(), s_q, false, true, batch});
   }
 
   const StepWorkload workload = with_option("--tp", [&] { return build_step(model, shape); });
@@ -154,27 +163,34 @@ int cmd_step(const Args& args) {
                              s_q,
                              std::string(to_string(mode)),
                              std::string(to_string(launch)),
-                             weights,
-                             kv,
+                             std::string(to_string(precision.weights)),  // `FP8` echoed as fp8
+                             std::string(to_string(precision.kv_cache)),
                              std::string(to_string(mla_mode))};
   result.totals = step_totals(cost, cap, model, precision, tp, s_q, longest, hw.price_per_gpu_hour);
   result.cost = std::move(cost);
+  const StepTotals& totals = result.totals;
+  // The verdict, as the sweep states it per point: does the batch fit in the KV cache at this context?
+  const PointStatus status = totals.max_concurrency == 0      ? PointStatus::kDoesNotFit
+                             : totals.max_concurrency < batch ? PointStatus::kBatchExceedsCapacity
+                                                              : PointStatus::kOk;
   if (format == "json") {
-    std::cout << step_json(result).dump(2) << "\n";
+    nlohmann::ordered_json json = step_json(result);
+    json["status"] = std::string(to_string(status));
+    std::cout << json.dump(2) << "\n";
   } else if (format == "csv") {
     std::cout << table_to_csv(step_ops_table(result.cost));
   } else {
     std::cout << step_text(result, format == "markdown");
   }
-  const StepTotals& totals = result.totals;
-  if (totals.max_concurrency < batch) {
-    std::cerr << "note: "
-              << (totals.max_concurrency == 0
+  if (status != PointStatus::kOk) {
+    std::cerr << "mlasim step: " << (strict ? "error" : "warning") << ": " << to_string(status) << ": "
+              << (status == PointStatus::kDoesNotFit
                       ? explain_no_fit(model, hw, precision, shape.parallel, longest)
                       : fmt::format("only {} sequences of {} tokens fit in the KV cache, "
                                     "fewer than the batch of {}",
                                     totals.max_concurrency, longest, batch))
-              << "\n";
+              << (strict ? " (--strict)" : "") << "\n";
+    if (strict) return kExitStrict;
   }
   return 0;
 }

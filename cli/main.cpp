@@ -5,6 +5,7 @@
 #include <boost/program_options/errors.hpp>
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,11 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   } catch (const boost::program_options::error& e) {
     fmt::print(stderr, "mlasim {}: error: {}\n", command, e.what());
+    return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    // Every size a user controls is bounded where it is read; one that still exhausts memory is an input
+    // too large for this machine, not a bug.
+    fmt::print(stderr, "mlasim {}: error: input too large (out of memory)\n", command);
     return kExitBadInput;
   } catch (const std::exception& e) {
     fmt::print(stderr, "mlasim {}: internal error: {}\n", command, e.what());

@@ -2,19 +2,74 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
+#include "sim/suggest.hpp"
 
 namespace mlasim::cli {
+
+namespace {
+
+/// The long names of `desc`'s options, for a did-you-mean.
+std::vector<std::string> long_names(const po::options_description& desc) {
+  std::vector<std::string> out;
+  for (const auto& option : desc.options()) out.push_back("--" + option->long_name());
+  return out;
+}
+
+/// Throws InputError for a positional token no positional option takes (`--batch 8 32`: the `32`), naming
+/// the option before it when there is one: Boost would otherwise drop it without a word.
+void reject_stray_positionals(const Args& args, const po::parsed_options& parsed,
+                              const po::positional_options_description* positional) {
+  const unsigned allowed = positional != nullptr ? positional->max_total_count() : 0U;
+  unsigned seen = 0;
+  for (const po::option& o : parsed.options) {
+    if (o.position_key < 0) continue;
+    if (seen++ < allowed) continue;
+    const std::string token = o.original_tokens.empty() ? std::string() : o.original_tokens.front();
+    std::string after;
+    const auto it = std::find(args.begin(), args.end(), token);
+    const auto i = static_cast<std::size_t>(it - args.begin());
+    if (i >= 1 && args[i - 1].starts_with("-")) {
+      after = fmt::format(" after `{}`", args[i - 1]);
+    } else if (i >= 2 && args[i - 2].starts_with("-") && args[i - 2].find('=') == std::string::npos) {
+      after = fmt::format(" after `{} {}`", args[i - 2], args[i - 1]);
+    }
+    const std::string takes = allowed == 0   ? std::string("no positional argument")
+                              : allowed == 1 ? std::string("one positional argument")
+                                             : fmt::format("{} positional arguments", allowed);
+    throw InputError(
+        SourceLocation{}, "",
+        fmt::format("unexpected argument `{}`{}: this command takes {}, and an option one value at most",
+                    token, after, takes));
+  }
+}
+
+}  // namespace
 
 bool parse_options(const Args& args, const po::options_description& desc, po::variables_map& vm,
                    const po::positional_options_description* positional, const std::string& usage) {
   po::command_line_parser parser(args);
   parser.options(desc);
-  if (positional != nullptr) parser.positional(*positional);
-  po::store(parser.run(), vm);
+  // Positionals are mapped to names only after every one is checked: an extra one is an error, not dropped.
+  po::parsed_options parsed(nullptr);
+  try {
+    parsed = parser.run();
+  } catch (const po::unknown_option& e) {
+    const std::string name = e.get_option_name();
+    throw InputError(SourceLocation{}, "",
+                     fmt::format("unknown option `{}`{}", name, did_you_mean(name, long_names(desc))));
+  }
+  reject_stray_positionals(args, parsed, positional);
+  if (positional != nullptr) {
+    po::command_line_parser named(args);
+    named.options(desc).positional(*positional);
+    parsed = named.run();
+  }
+  po::store(parsed, vm);
   if (vm.count("help") != 0U) {
     std::cout << usage << "\n" << desc << "\n";
     return false;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cctype>
+#include <string>
 #include <utility>
 
 #include "sim/error.hpp"
@@ -47,7 +49,11 @@ std::vector<std::string> known_dtypes() {
   return out;
 }
 
-Dtype parse_dtype(std::string_view text) {
+Dtype parse_dtype(std::string_view original) {
+  // Case-insensitive: `BF16` and `FP8` (as Hugging Face and vendor tables write them) are bf16 and fp8.
+  std::string lower(original);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string_view text = lower;
   for (const auto& [dt, name] : kDtypes) {
     if (name == text) return dt;
   }
@@ -55,7 +61,7 @@ Dtype parse_dtype(std::string_view text) {
   if (text == "float16" || text == "half") return Dtype::kFp16;
   if (text == "float32") return Dtype::kFp32;
   if (text == "fp8_e4m3" || text == "e4m3") return Dtype::kFp8;
-  throw InputError(fmt::format("unknown dtype `{}`; known: {}", text, fmt::join(known_dtypes(), ", ")));
+  throw InputError(fmt::format("unknown dtype `{}`; known: {}", original, fmt::join(known_dtypes(), ", ")));
 }
 
 }  // namespace mlasim

@@ -44,7 +44,7 @@ std::string_view to_string(OpClass c) {
 
 StepShape uniform_decode(int batch, std::int64_t context, int s_q) {
   StepShape shape;
-  shape.sequences.assign(static_cast<std::size_t>(batch), SequenceWork{context, s_q, false, true});
+  if (batch > 0) shape.sequences.push_back(SequenceWork{context, s_q, false, true, batch});
   return shape;
 }
 
@@ -105,29 +105,32 @@ SeqSums busiest_rank(const SeqSums& all, int ranks) {
                  all.prefill,           all.min_context,    all.max_context};
 }
 
+/// Adds the `w.count` identical sequences of one record; `window` > 0 caps the keys each query sees.
 void add_sequence(SeqSums& s, const SequenceWork& w, std::int64_t window) {
   const double q = double(w.new_tokens);
+  const double n = double(w.count);
+  const bool first = s.sequences == 0;
   // Sliding window W (Mistral-7B §2): query j of the q new ones sees min(L − q + j, W) keys, so the step reads
   // the last min(L, W + q − 1) keys of the context. Without a window (W = 0) that is all L.
   const double l = window > 0 ? double(std::min(w.context_tokens, window + w.new_tokens - 1))
                               : double(w.context_tokens);
-  s.sequences += 1;
-  s.tokens += q;
-  s.context += l;
+  s.sequences += n;
+  s.tokens += n * q;
+  s.context += n * l;
   // Decode: every new token scores the whole (windowed) context (as kernels compute it and FlashMLA counts it).
   // Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs; with a
   // window, the first n1 = clamp(W − (L − q), 0, q) queries see L − q + j keys and the rest W.
   if (window > 0 && w.prefill) {
     const double before = double(w.context_tokens) - q;
     const double n1 = std::clamp(double(window) - before, 0.0, q);
-    s.pairs += n1 * before + n1 * (n1 + 1.0) / 2.0 + (q - n1) * double(window);
+    s.pairs += n * (n1 * before + n1 * (n1 + 1.0) / 2.0 + (q - n1) * double(window));
   } else if (window > 0) {
-    s.pairs += q * std::min(l, double(window));
+    s.pairs += n * q * std::min(l, double(window));
   } else {
-    s.pairs += w.prefill ? q * l - q * (q - 1.0) / 2.0 : q * l;
+    s.pairs += n * (w.prefill ? q * l - q * (q - 1.0) / 2.0 : q * l);
   }
   s.prefill = s.prefill || w.prefill;
-  s.min_context = s.sequences == 1 ? l : std::min(s.min_context, l);
+  s.min_context = first ? l : std::min(s.min_context, l);
   s.max_context = std::max(s.max_context, l);
 }
 
@@ -318,7 +321,19 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
   SeqSums decode, prefill;
   double sampled = 0;
   StepWorkload out;
+  // Totals over records of many sequences each: checked, so that a huge batch is an error, not a wrapped
+  // count.
+  const auto add_checked = [](std::int64_t& into, std::int64_t count, std::int64_t each, const char* what) {
+    std::int64_t product = 0;
+    if (__builtin_mul_overflow(count, each, &product) || __builtin_add_overflow(into, product, &into)) {
+      // Keyed, so that a caller's wrapper (cmd_step's --tp) does not claim it.
+      throw InputError(SourceLocation{}, "batch",
+                       fmt::format("the step is too large: its {} overflow a 64-bit count", what));
+    }
+  };
+  std::int64_t tokens = 0;
   for (const SequenceWork& w : shape.sequences) {
+    if (w.count < 1) throw InputError(fmt::format("a sequence count must be at least 1, got {}", w.count));
     if (w.context_tokens <= 0)
       throw InputError(fmt::format("context length must be positive, got {}", w.context_tokens));
     if (w.new_tokens <= 0)
@@ -329,14 +344,15 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
     }
     add_sequence(w.prefill ? prefill : decode, w, m.attention.sliding_window);
     if (w.samples) {
-      sampled += w.prefill ? 1.0 : double(w.new_tokens);
-      out.output_tokens += w.prefill ? 1 : w.new_tokens;
+      sampled += double(w.count) * (w.prefill ? 1.0 : double(w.new_tokens));
+      add_checked(out.output_tokens, w.count, w.prefill ? 1 : w.new_tokens, "output tokens");
     }
-    out.context_sum += w.context_tokens;
+    add_checked(out.context_sum, w.count, w.context_tokens, "context tokens");
+    add_checked(tokens, w.count, w.new_tokens, "new tokens");
+    add_checked(out.sequences, w.count, 1, "sequences");
   }
   const double t = decode.tokens + prefill.tokens;
-  out.tokens = static_cast<std::int64_t>(t);
-  out.sequences = static_cast<std::int64_t>(shape.sequences.size());
+  out.tokens = tokens;
   // With DP-attention this GPU runs the attention side (embedding to o_proj) for its own sequences only; the
   // step waits for the busiest rank.
   decode = busiest_rank(decode, shape.parallel.attention_dp());

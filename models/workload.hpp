@@ -28,11 +28,14 @@ enum class Collective { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll
 /// One sequence's share of a step: `new_tokens` query tokens appended to a context that, after appending,
 /// holds `context_tokens` tokens. Decode: new_tokens = s_q (1, or more with multi-token prediction).
 /// A prefill chunk: new_tokens = chunk length, context_tokens = tokens prefilled so far + chunk.
+/// `count` identical sequences share one record: a step's cost depends only on sums over its sequences, so a
+/// batch of a billion identical decodes costs one record, not a billion (build_step multiplies every sum).
 struct SequenceWork {
   std::int64_t context_tokens = 0;
   std::int64_t new_tokens = 1;
-  bool prefill = false;  ///< prefill chunk (causal attention within the chunk) rather than decode
-  bool samples = true;   ///< produces a token this step (decode, or a prefill chunk that ends the prompt)
+  bool prefill = false;    ///< prefill chunk (causal attention within the chunk) rather than decode
+  bool samples = true;     ///< produces a token this step (decode, or a prefill chunk that ends the prompt)
+  std::int64_t count = 1;  ///< identical sequences this record stands for (at least 1)
 };
 
 /// Parallelism inside one engine replica (DESIGN.md §5 "Parallelism").
@@ -56,7 +59,7 @@ struct StepShape {
   MlaMode mla_mode = MlaMode::kAuto;
 };
 
-/// Convenience: B identical decode sequences at context L with s_q new tokens each.
+/// Convenience: B identical decode sequences at context L with s_q new tokens each (one record, count B).
 [[nodiscard]] StepShape uniform_decode(int batch, std::int64_t context, int s_q = 1);
 
 /// The shape of one launch of an attention core, for timing it as a kernel (the device model's decode-kernel
@@ -115,7 +118,8 @@ struct StepWorkload {
 };
 
 /// Builds the op list of one step of `model` (DESIGN.md §5). Throws InputError for shapes the model cannot
-/// run (tp not dividing heads, empty batch, zero-length context).
+/// run (tp not dividing heads, empty batch, zero-length context, a count below 1, token totals that overflow
+/// a 64-bit count).
 [[nodiscard]] StepWorkload build_step(const ModelSpec& model, const StepShape& shape);
 
 /// KV-cache bytes per token, all layers: for the whole model (DESIGN.md §11 reference figures) and what one

@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -381,4 +382,83 @@ TEST_CASE("step on DeepSeek-V3's config.json costs its fp8 weights by default an
   REQUIRE(bf16.code == 0);
   CHECK(nlohmann::json::parse(bf16.out).at("inputs").at("weights_dtype") == "bf16");
   CHECK(bf16.err.find("does not fit") != std::string::npos);
+// M2 (issue 14): `step --batch 1000000000` allocated a record per sequence (24 GB) before answering.
+TEST_CASE("step --batch 1000000000 answers at once, with its verdict in the JSON and on stderr") {
+  const auto start = std::chrono::steady_clock::now();
+  const Run r =
+      run_mlasim("step --model llama-3-8b --hw h100-sxm --context 1k --batch 1000000000 --format json");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE(r.code == 0);
+  CHECK(seconds < 20.0);  // well under a second in Release; the sanitizers and a loaded machine slow it
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j.at("status") == "batch-exceeds-capacity");
+  CHECK_THAT(r.err, Catch::Contains("warning: batch-exceeds-capacity") &&
+                        Catch::Contains("fewer than the batch of 1000000000"));
+}
+
+// Issue 14 item 5: a result that means nothing is said plainly, and with --strict it is a non-zero exit.
+TEST_CASE("step states its verdict: status ok, batch-exceeds-capacity or does-not-fit; --strict exits 5") {
+  Run r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --batch 8 --format json --strict");
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out).at("status") == "ok");
+  CHECK(r.err.empty());
+  // 140 GB of bf16 weights on one 80 GB GPU.
+  r = run_mlasim("step --model llama-3-70b --hw h100-sxm --context 4k --format json");
+  CHECK(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out).at("status") == "does-not-fit");
+  CHECK_THAT(r.err, Catch::StartsWith("mlasim step: warning: does-not-fit"));
+  r = run_mlasim("step --model llama-3-70b --hw h100-sxm --context 4k --strict");
+  CHECK(r.code == 5);
+  CHECK_THAT(r.err, Catch::StartsWith("mlasim step: error: does-not-fit") && Catch::Contains("(--strict)"));
+  CHECK_FALSE(r.out.empty());  // the step is still printed
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 1k --batch 1000000 --strict");
+  CHECK(r.code == 5);
+  CHECK_THAT(r.err, Catch::Contains("batch-exceeds-capacity"));
+}
+
+TEST_CASE("stray arguments are errors, option typos get a did-you-mean, dtypes are case-insensitive") {
+  Run r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --batch 8 32");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("unexpected argument `32` after `--batch 8`: this command takes no positional argument"));
+  r = run_mlasim("step llama-3-8b --model llama-3-8b --hw h100-sxm --context 4k");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("unexpected argument `llama-3-8b`"));
+  r = run_mlasim("sweep configs/llama3_70b_attention.yaml extra.yaml --out " + scratch("stray").string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("unexpected argument `extra.yaml`"));
+  CHECK_FALSE(fs::exists(scratch("stray")));
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --contxt 4k");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("unknown option") && Catch::Contains("did you mean `--context`"));
+  r = run_mlasim(
+      "step --model llama-3-8b --hw h100-sxm --context 4k --weights FP8 --kv-dtype BF16 --format json");
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j.dump().find("\"fp8\"") != std::string::npos);
+  CHECK(j.dump().find("FP8") == std::string::npos);
+}
+
+// D13 (issue 14): two sweep models with one display name made the pivot throw an internal error.
+TEST_CASE("a sweep with two models of one name is a located input error at the second") {
+  const fs::path out = scratch("d13");
+  const Run r =
+      run_mlasim("sweep tests/reliability/D13_sweep_duplicate_model_name.yaml -q --out " + out.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("tests/reliability/D13_sweep_duplicate_model_name.yaml:2:") &&
+                        Catch::Contains("model `Llama-3-8B` is already item 1 of `models`"));
+  CHECK_FALSE(fs::exists(out));
+}
+
+// M5 (issue 14): a GPU profile whose values make costs free, negative or infinite is refused where it is
+// wrong.
+TEST_CASE("a profile without a link refuses tensor parallelism; an implausible profile is a located error") {
+  Run r = run_mlasim(
+      "step --model llama-3-70b --hw tests/reliability/M5_interconnect_zero.yaml --tp 4 --context 4k");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::Contains("interconnect.bandwidth 0") && Catch::Contains("tp 4 needs one"));
+  r = run_mlasim("step --model llama-3-8b --hw tests/reliability/M5_interconnect_zero.yaml --context 4k");
+  CHECK(r.code == 0);
+  r = run_mlasim("step --model llama-3-8b --hw tests/reliability/M5_tiny_gpu.yaml --context 4k");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("tests/reliability/M5_tiny_gpu.yaml:") && Catch::Contains("memory."));
 }

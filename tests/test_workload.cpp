@@ -374,3 +374,80 @@ TEST_CASE("DP-attention capacity: one KV pool per GPU, each holding whole sequen
   CHECK(kv_bytes_per_token_per_gpu(l8, Dtype::kBf16, Parallelism{4, true}) == 131072.0);
   CHECK(kv_bytes_per_token_per_gpu(l8, Dtype::kBf16, Parallelism{4, false}) == 32768.0);
 }
+
+// M2 (issue 14): a step's cost depends only on sums over its sequences, so B identical sequences are one
+// record with count B, and the answer for a batch of a billion needs no more memory than a batch of one.
+TEST_CASE("a record of count B gives exactly the ops of B identical records") {
+  const auto same_ops = [](const StepWorkload& a, const StepWorkload& b) {
+    REQUIRE(a.ops.size() == b.ops.size());
+    CHECK(a.tokens == b.tokens);
+    CHECK(a.output_tokens == b.output_tokens);
+    CHECK(a.sequences == b.sequences);
+    CHECK(a.context_sum == b.context_sum);
+    for (std::size_t i = 0; i < a.ops.size(); ++i) {
+      INFO(a.ops[i].name);
+      CHECK(a.ops[i].name == b.ops[i].name);
+      CHECK(a.ops[i].flops == b.ops[i].flops);
+      CHECK(a.ops[i].bytes() == b.ops[i].bytes());
+      CHECK(a.ops[i].comm_bytes == b.ops[i].comm_bytes);
+      CHECK(a.ops[i].gemm_m == b.ops[i].gemm_m);
+      CHECK(a.ops[i].attention.sequences == b.ops[i].attention.sequences);
+      CHECK(a.ops[i].attention.context_sum == b.ops[i].attention.context_sum);
+      CHECK(a.ops[i].attention.mixed_lengths == b.ops[i].attention.mixed_lengths);
+    }
+  };
+  for (const bool dp : {false, true}) {
+    for (const ModelSpec& m : {llama3_8b(), deepseek_v3()}) {
+      INFO(m.name << (dp ? " DP-attention" : ""));
+      StepShape records, counted;
+      records.parallel = counted.parallel = Parallelism{8, dp};
+      // 37 decodes at 5000 (s_q 2) and 3 prefill chunks of 512 ending at 2048: records one by one, and
+      // counted.
+      for (int i = 0; i < 37; ++i) records.sequences.push_back(SequenceWork{5000, 2, false, true});
+      for (int i = 0; i < 3; ++i) records.sequences.push_back(SequenceWork{2048, 512, true, true});
+      counted.sequences = {SequenceWork{5000, 2, false, true, 37}, SequenceWork{2048, 512, true, true, 3}};
+      same_ops(build_step(m, records), build_step(m, counted));
+    }
+  }
+  StepShape one = uniform_decode(1, 4096);
+  CHECK(one.sequences.size() == 1);
+  same_ops(build_step(llama3_8b(), uniform_decode(64, 4096)),
+           build_step(llama3_8b(), decode(std::vector<std::int64_t>(64, 4096))));
+}
+
+TEST_CASE("a batch of a billion sequences is one record and its totals are the sums") {
+  const StepShape shape = uniform_decode(1'000'000'000, 1024);
+  REQUIRE(shape.sequences.size() == 1);
+  const StepWorkload w = build_step(llama3_8b(), shape);
+  CHECK(w.sequences == 1'000'000'000);
+  CHECK(w.tokens == 1'000'000'000);
+  CHECK(w.context_sum == 1'024'000'000'000);
+  CHECK(find_op(w, "attention_decode").attention.sequences == 1e9);
+}
+
+TEST_CASE("token totals that overflow a 64-bit count are an input error, not a wrapped number") {
+  StepShape shape;
+  shape.sequences.push_back(SequenceWork{std::int64_t{1} << 40, 1, false, true, std::int64_t{1} << 30});
+  CHECK_THROWS_WITH(build_step(llama3_8b(), shape), Catch::Contains("overflow a 64-bit count"));
+  shape.sequences = {SequenceWork{4096, 1, false, true, 0}};
+  CHECK_THROWS_WITH(build_step(llama3_8b(), shape), Catch::Contains("count must be at least 1"));
+}
+
+// M5 (issue 14): a profile that validate() would refuse, built in code, never makes work free.
+TEST_CASE("a zero peak or a missing link is an error, never a zero time") {
+  HardwareSpec hw = h100();
+  hw.peak_flops_per_s[Dtype::kBf16] = 0.0;
+  hw.peak_flops_per_s.erase(Dtype::kFp32);
+  const StepWorkload w = build_step(llama3_8b(), uniform_decode(8, 4096));
+  CHECK_THROWS_AS(cost_step(w, DeviceModel(hw, DeviceMode::kDatasheet, LaunchMode::kGraph), Precision{}, 1),
+                  InputError);
+  HardwareSpec alone = h100();
+  alone.interconnect.bandwidth_bytes_per_s = 0.0;
+  StepShape tp4 = uniform_decode(8, 4096);
+  tp4.parallel.tp = 4;
+  const DeviceModel device(alone, DeviceMode::kDatasheet, LaunchMode::kGraph);
+  CHECK_THROWS_WITH(cost_step(build_step(llama3_8b(), tp4), device, Precision{}, 4),
+                    Catch::Contains("no interconnect"));
+  // One GPU needs no link.
+  CHECK(cost_step(w, device, Precision{}, 1).step_time_s > 0.0);
+}

@@ -157,8 +157,18 @@ SweepSpec load_sweep_config(const fs::path& path) {
   SweepSpec spec;
   spec.source = path.string();
   spec.name = s.optional_string("name", path.stem().string());
+  // The reports key rows by the model's name and the GPU's id: two entries with one name would be one row.
   for (const YamlValue& item : one_or_many(s.required("models"))) {
-    spec.models.push_back(resolve_entry(item, config_dir, resolve_model));
+    ModelSpec model = resolve_entry(item, config_dir, resolve_model);
+    for (std::size_t i = 0; i < spec.models.size(); ++i) {
+      if (spec.models[i].name == model.name) {
+        item.fail(
+            fmt::format("model `{}` is already item {} of `models` (the reports tell models apart by name; "
+                        "give a changed card its own `name:`)",
+                        model.name, i + 1));
+      }
+    }
+    spec.models.push_back(std::move(model));
   }
   if (const auto variants = s.optional("variants")) {
     for (const YamlValue& item : one_or_many(*variants))
@@ -167,7 +177,16 @@ SweepSpec load_sweep_config(const fs::path& path) {
     spec.variants.push_back(VariantSpec{});  // native
   }
   for (const YamlValue& item : one_or_many(s.required("hardware"))) {
-    spec.hardware.push_back(resolve_entry(item, config_dir, resolve_hw));
+    HardwareSpec hw = resolve_entry(item, config_dir, resolve_hw);
+    for (std::size_t i = 0; i < spec.hardware.size(); ++i) {
+      if (spec.hardware[i].id == hw.id) {
+        item.fail(
+            fmt::format("GPU `{}` is already item {} of `hardware` (the reports tell GPUs apart by their "
+                        "profile's file name; rename a changed profile's file)",
+                        hw.id, i + 1));
+      }
+    }
+    spec.hardware.push_back(std::move(hw));
   }
   spec.tp = s.has("tp") ? read_int_grid(s.required("tp")) : std::vector<int>{1};
   if (const auto v = s.optional("dp_attention")) {
@@ -176,6 +195,11 @@ SweepSpec load_sweep_config(const fs::path& path) {
   spec.batch = read_batch_grid(s.required("batch"));
   spec.context = read_count_grid(s.required("context"));
   spec.s_q = s.has("sq") ? read_int_grid(s.required("sq")) : std::vector<int>{1};
+  if (const std::optional<std::size_t> n = checked_sweep_size(spec); !n || *n > kMaxSweepGridPoints) {
+    root.required("sweep").fail(fmt::format("the grid has {} points ({}), more than the {} a sweep may have",
+                                            n ? fmt::format("{}", *n) : std::string("over 2^64"),
+                                            sweep_axes_text(spec), kMaxSweepGridPoints));
+  }
 
   if (const auto p = s.optional("precision")) {
     const YamlMap m = p->as_map({"weights", "kv_cache", "activations"});

@@ -1,5 +1,7 @@
 #include "sim/device/attention_kernel_model.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -8,6 +10,7 @@
 #include "kernels/attention/kernel_layout.hpp"
 #include "kernels/attention/reference.hpp"
 #include "kernels/attention/schedule.hpp"
+#include "sim/error.hpp"
 
 namespace mlasim {
 
@@ -47,9 +50,17 @@ SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionC
   opt.row_blocks = static_cast<int>(std::min(l.row_blocks, 1e9));
   // The schedule of the batch's sums (a mixed batch with the same sums runs alike: pages are balanced).
   const double mean_context = call.context_sum / batch;
+  // The schedule indexes sequences with an int and counts pages in 64 bits: a batch beyond that is input no
+  // GPU runs (step --batch 2e9, or 1e9 sequences of 1e12 tokens), an error rather than an overflow.
+  const double pages_per_sequence = std::ceil(std::max(mean_context, 1.0) / design.page_tokens);
+  if (std::ceil(batch) > double(1LL << 30) || std::ceil(batch) * pages_per_sequence > 0x1p62) {
+    throw InputError(
+        fmt::format("an attention call over {} sequences of {} tokens on average is too large to "
+                    "model (at most 2^30 sequences and 2^62 KV pages)",
+                    std::ceil(batch), mean_context));
+  }
   const auto sequences = static_cast<long long>(std::ceil(batch));
-  const long long pages =
-      sequences * static_cast<long long>(std::ceil(std::max(mean_context, 1.0) / design.page_tokens));
+  const long long pages = sequences * static_cast<long long>(pages_per_sequence);
   const attention::ScheduleShape shape = attention::schedule_shape(pages, sequences, opt);
   l.parts = double(shape.parts);
   // Mixed lengths: the parts' runs of equal work cut sequences wherever their boundaries fall, so with

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/device/attention_kernel_model.hpp"
 #include "sim/error.hpp"
@@ -180,7 +181,13 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
   t.provenance = Provenance::kAnalytic;
   if (op.op_class == OpClass::kCommunication) {
     // DESIGN.md §5: latency + bytes / link bandwidth, per collective. No probe measures the links yet.
-    if (tp <= 1 || net_bw_ <= 0.0) return t;
+    if (tp <= 1) return t;
+    // A missing link makes tensor parallelism impossible, never free.
+    if (!(net_bw_ > 0.0)) {
+      throw InputError(SourceLocation{}, "tp",
+                       fmt::format("{} ({}) has no interconnect (interconnect.bandwidth 0): tp {} needs one",
+                                   hw_.name, hw_.id, tp));
+    }
     t.network_s = op.comm_bytes / net_bw_;
     t.launch_s = launches * (hw_.interconnect.latency_s + launch_s_);
     t.time_s = t.network_s + t.launch_s;
@@ -208,7 +215,13 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
     peak = compute_flops_per_s(math);
   }
   // DESIGN.md §6: t = t_launch + max(FLOPs / (peak·η_c), t0 + bytes / (BW·η_m)), per launch, times launches.
-  t.compute_s = peak > 0.0 ? op.flops / peak : 0.0;
+  if (op.flops > 0.0 && !(peak > 0.0 && std::isfinite(peak))) {
+    // validate() keeps every profile peak positive; a spec built in code may not be: never cost work as free.
+    throw InputError(SourceLocation{}, "compute",
+                     fmt::format("{} ({}) has no positive {} rate for op `{}`", hw_.name, hw_.id,
+                                 to_string(math), op.name));
+  }
+  t.compute_s = op.flops > 0.0 ? op.flops / peak : 0.0;
   t.memory_s = op.bytes() / mem_bw_;
   if (op.bytes() > 0.0) t.memory_s += launches * ramp_t0_s_;
   t.launch_s = launches * launch_s_;
@@ -263,8 +276,16 @@ StepCost cost_step(StepWorkload&& workload, const DeviceModel& device, const Pre
   cost.ops.reserve(workload.ops.size());
   for (Op& op : workload.ops) {
     const OpTime time = device.time_op(op, precision, tp);
+    // A validated profile gives every op a finite, non-negative time; anything else is a bug in a model.
+    if (!(std::isfinite(time.time_s) && time.time_s >= 0.0)) {
+      throw InternalError(
+          fmt::format("op `{}` costs {} s on {}", op.name, time.time_s, device.hardware().name));
+    }
     account(cost, op, time);
     cost.ops.push_back(TimedOp{std::move(op), time});
+  }
+  if (!(std::isfinite(cost.step_time_s) && cost.step_time_s > 0.0)) {
+    throw InternalError(fmt::format("the step costs {} s on {}", cost.step_time_s, device.hardware().name));
   }
   cost.tokens = workload.tokens;
   cost.output_tokens = workload.output_tokens;

@@ -42,41 +42,100 @@ double HardwareSpec::peak_flops(Dtype d) const {
   throw InputError(SourceLocation{id}, "compute", fmt::format("{} has no {} peak", name, to_string(d)));
 }
 
+namespace {
+
+// Plausibility bounds: no GPU (or link) is slower than these or faster than the upper ones, and a value
+// outside them gives step times that are infinite, zero or meaningless rather than an answer.
+constexpr double kMinBandwidth = 1e9;   // 1 GB/s
+constexpr double kMaxBandwidth = 1e15;  // 1 PB/s
+constexpr double kMinFlops = 1e9;       // 1 GFLOP/s
+constexpr double kMaxFlops = 1e17;      // 100 PFLOP/s dense
+constexpr double kMaxLaunch = 1e-3;     // 1 ms per launch
+constexpr double kMinEfficiency = 0.01;
+
+bool within(double v, double lo, double hi) {
+  return v >= lo && v <= hi;
+}  // false for NaN
+
+void check_bandwidth(std::vector<SpecProblem>& out, const std::string& key, double v) {
+  if (!within(v, kMinBandwidth, kMaxBandwidth)) {
+    out.push_back({key, fmt::format("must be between 1 GB/s and 1 PB/s, got {:g} B/s", v)});
+  }
+}
+
+void check_flops(std::vector<SpecProblem>& out, const std::string& key, double v) {
+  if (!within(v, kMinFlops, kMaxFlops)) {
+    out.push_back({key, fmt::format("must be between 1 GFLOP/s and 100 PFLOP/s (dense), got {:g} FLOP/s", v)});
+  }
+}
+
+void check_launch(std::vector<SpecProblem>& out, const std::string& key, double v) {
+  if (!within(v, 0.0, kMaxLaunch))
+    out.push_back({key, fmt::format("must be between 0 and 1 ms, got {:g} s", v)});
+}
+
+/// The calibration block: what `mlasim calibrate` writes is always in range; a hand edit may not be.
+void validate_calibration(std::vector<SpecProblem>& out, const Calibration& c) {
+  for (const auto& [kernel, ramp] : c.bandwidth) {
+    const std::string key = fmt::format("calibration.bandwidth.{}", kernel);
+    check_bandwidth(out, key + ".bw_inf", ramp.bw_inf_bytes_per_s);
+    check_launch(out, key + ".t0", ramp.t0_s);
+    if (!within(ramp.min_bytes, 0.0, 1e15)) out.push_back({key + ".min_bytes", "must be between 0 and 1 PB"});
+    if (!within(ramp.max_bytes, 0.0, 1e15)) out.push_back({key + ".max_bytes", "must be between 0 and 1 PB"});
+  }
+  if (c.launch_eager_s) check_launch(out, "calibration.launch.eager", *c.launch_eager_s);
+  if (c.launch_graph_s) check_launch(out, "calibration.launch.graph", *c.launch_graph_s);
+  if (c.launch_single_s) check_launch(out, "calibration.launch.single", *c.launch_single_s);
+  for (const auto& [d, f] : c.gemm_peak_flops_per_s) {
+    check_flops(out, fmt::format("calibration.gemm_peak.{}", to_string(d)), f);
+  }
+  for (const auto& [name, ramp] : c.attention_ramps) {
+    const std::string key = fmt::format("calibration.attention_ramps.{}", name);
+    check_bandwidth(out, key + ".bandwidth", ramp.bytes_per_s);
+    check_launch(out, key + ".t0", ramp.t0_s);
+    // 0 = never compute-bound.
+    if (ramp.flops_per_s != 0.0) check_flops(out, key + ".flops", ramp.flops_per_s);
+  }
+}
+
+}  // namespace
+
 std::vector<SpecProblem> validate(const HardwareSpec& hw) {
   std::vector<SpecProblem> out;
-  if (hw.hbm_bytes <= 0) out.push_back({"memory.capacity", "must be positive"});
-  if (hw.hbm_bytes > 100e12) out.push_back({"memory.capacity", "is absurdly large (over 100 TB)"});
-  if (hw.hbm_bandwidth_bytes_per_s <= 0) out.push_back({"memory.bandwidth", "must be positive"});
-  if (hw.hbm_bandwidth_bytes_per_s > 1e15)
-    out.push_back({"memory.bandwidth", "is absurdly large (over 1 PB/s)"});
+  if (!within(hw.hbm_bytes, 1e6, 100e12)) {
+    out.push_back(
+        {"memory.capacity", fmt::format("must be between 1 MB and 100 TB, got {:g} B", hw.hbm_bytes)});
+  }
+  check_bandwidth(out, "memory.bandwidth", hw.hbm_bandwidth_bytes_per_s);
   if (hw.peak_flops_per_s.find(Dtype::kBf16) == hw.peak_flops_per_s.end()) {
     out.push_back({"compute", "needs a bf16 peak (dense)"});
   }
-  for (const auto& [d, f] : hw.peak_flops_per_s) {
-    const std::string key = fmt::format("compute.{}", to_string(d));
-    if (f <= 0) out.push_back({key, "must be positive"});
-    if (f > 1e17) out.push_back({key, "is absurdly large (over 100 PFLOP/s dense)"});
-  }
+  for (const auto& [d, f] : hw.peak_flops_per_s) check_flops(out, fmt::format("compute.{}", to_string(d)), f);
   if (hw.sms <= 0) out.push_back({"sms", "must be positive"});
-  if (hw.l2_bytes < 0) out.push_back({"l2", "cannot be negative"});
-  if (hw.launch_overhead_s < 0 || hw.launch_overhead_s > 1e-3) {
-    out.push_back({"launch_overhead", "must be between 0 and 1 ms"});
-  }
-  if (hw.graph_launch_overhead_s < 0 || hw.graph_launch_overhead_s > 1e-3) {
-    out.push_back({"graph_launch_overhead", "must be between 0 and 1 ms"});
-  }
+  if (!within(hw.l2_bytes, 0.0, 100e12)) out.push_back({"l2", "must be between 0 and 100 TB"});
+  check_launch(out, "launch_overhead", hw.launch_overhead_s);
+  check_launch(out, "graph_launch_overhead", hw.graph_launch_overhead_s);
   if (!(hw.memory_latency_s > 0 && hw.memory_latency_s < 1e-4)) {
     out.push_back({"memory.latency", "must be between 0 and 100 us"});
   }
-  if (hw.interconnect.bandwidth_bytes_per_s < 0)
-    out.push_back({"interconnect.bandwidth", "cannot be negative"});
-  if (hw.interconnect.latency_s < 0) out.push_back({"interconnect.latency", "cannot be negative"});
+  // 0 = no scale-up link: the GPU runs alone (tp 1); tensor parallelism on it is an error, never free.
+  if (hw.interconnect.bandwidth_bytes_per_s != 0.0) {
+    if (!within(hw.interconnect.bandwidth_bytes_per_s, kMinBandwidth, kMaxBandwidth)) {
+      out.push_back({"interconnect.bandwidth",
+                     fmt::format("must be 0 (no link: tp 1 only) or between 1 GB/s and 1 PB/s, got {:g} B/s",
+                                 hw.interconnect.bandwidth_bytes_per_s)});
+    }
+  }
+  if (!within(hw.interconnect.latency_s, 0.0, 1e-3)) {
+    out.push_back({"interconnect.latency", "must be between 0 and 1 ms"});
+  }
   auto eff = [&](double v, const char* key) {
-    if (!(v > 0.0 && v <= 1.0)) out.push_back({key, fmt::format("must be in (0, 1], got {}", v)});
+    if (!within(v, kMinEfficiency, 1.0)) out.push_back({key, fmt::format("must be in [0.01, 1], got {}", v)});
   };
   eff(hw.datasheet_efficiency.compute, "datasheet_efficiency.compute");
   eff(hw.datasheet_efficiency.memory, "datasheet_efficiency.memory");
   eff(hw.datasheet_efficiency.network, "datasheet_efficiency.network");
+  validate_calibration(out, hw.calibration);
   return out;
 }
 

@@ -46,9 +46,31 @@ std::string SweepPoint::status_text() const {
   return std::string(to_string(status));
 }
 
+std::string sweep_axes_text(const SweepSpec& s) {
+  return fmt::format(
+      "{} models × {} variants × {} hardware × {} tp × {} dp_attention × {} batch × {} context × {} sq",
+      s.models.size(), s.variants.size(), s.hardware.size(), s.tp.size(), s.dp_attention.size(),
+      s.batch.size(), s.context.size(), s.s_q.size());
+}
+
+std::optional<std::size_t> checked_sweep_size(const SweepSpec& s) {
+  std::size_t n = 1;
+  for (const std::size_t axis : {s.models.size(), s.variants.size(), s.hardware.size(), s.tp.size(),
+                                 s.dp_attention.size(), s.batch.size(), s.context.size(), s.s_q.size()}) {
+    if (__builtin_mul_overflow(n, axis, &n)) return std::nullopt;
+  }
+  return n;
+}
+
 std::size_t sweep_size(const SweepSpec& s) {
-  return s.models.size() * s.variants.size() * s.hardware.size() * s.tp.size() * s.dp_attention.size() *
-         s.batch.size() * s.context.size() * s.s_q.size();
+  const std::optional<std::size_t> n = checked_sweep_size(s);
+  if (!n || *n > kMaxSweepGridPoints) {
+    throw InputError(SourceLocation{s.source}, "sweep",
+                     fmt::format("the grid has {} points ({}), more than the {} a sweep may have",
+                                 n ? fmt::format("{}", *n) : std::string("over 2^64"), sweep_axes_text(s),
+                                 kMaxSweepGridPoints));
+  }
+  return *n;
 }
 
 std::size_t sweep_index(const SweepSpec& s, std::size_t model, std::size_t variant, std::size_t hardware,
@@ -130,8 +152,8 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                     p.status =
                         PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
                   } else if (invalid.empty()) {
-                    shape.sequences.assign(static_cast<std::size_t>(p.batch),
-                                           SequenceWork{context, s_q, false, true});
+                    // One record for the batch's identical sequences: memory does not grow with the batch.
+                    shape.sequences.assign(1, SequenceWork{context, s_q, false, true, p.batch});
                     shape.parallel = parallel;
                     try {
                       cost = cost_step(build_step(model, shape), device, spec.precision, tp);

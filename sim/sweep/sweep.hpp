@@ -122,8 +122,17 @@ struct SweepPoint {
   [[nodiscard]] double share(Provenance p) const { return time_share[static_cast<std::size_t>(p)]; }
 };
 
-/// Number of grid points.
+/// The most points a sweep may have. Each point costs about 2 KB in the report's tidy table, so a grid this
+/// large is already gigabytes; a longer one is a typo (a missing `x` in a range), not an experiment.
+inline constexpr std::size_t kMaxSweepGridPoints = 1'000'000;
+
+/// Number of grid points, the product of the axes' lengths. InputError (at the spec's source) when the
+/// product exceeds kMaxSweepGridPoints or overflows.
 [[nodiscard]] std::size_t sweep_size(const SweepSpec& spec);
+/// The product of the axes' lengths, or nullopt when it overflows std::size_t.
+[[nodiscard]] std::optional<std::size_t> checked_sweep_size(const SweepSpec& spec);
+/// "2 models × 1 variants × ...": the axes' lengths, for messages.
+[[nodiscard]] std::string sweep_axes_text(const SweepSpec& spec);
 
 /// Runs every point, in a fixed order (model, variant, hardware, tp, dp_attention, batch, context, s_q; the
 /// last varies fastest), so point i sits at sweep_index(spec, its positions). Points whose model cannot run

@@ -45,7 +45,7 @@ const fs::path& scratch_dir() {
     });
     // Configs name traces, histograms and cards relative to themselves: the seeds' ones are copied beside.
     const fs::path root(MLASIM_SOURCE_DIR);
-    for (const fs::path from : {root / "tests" / "serve_fixtures", root / "fuzz" / "corpus" / "trace",
+    for (const fs::path& from : {root / "tests" / "serve_fixtures", root / "fuzz" / "corpus" / "trace",
                                 root / "fuzz" / "corpus" / "lengths", root / "fuzz" / "corpus" / "card"}) {
       for (const fs::directory_entry& e : fs::directory_iterator(from)) {
         if (e.is_regular_file()) fs::copy_file(e.path(), d / e.path().filename(), fs::copy_options::overwrite_existing);

@@ -419,7 +419,9 @@ TEST_CASE("step states its verdict: status ok, batch-exceeds-capacity or does-no
 TEST_CASE("stray arguments are errors, option typos get a did-you-mean, dtypes are case-insensitive") {
   Run r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --batch 8 32");
   CHECK(r.code == 2);
-  CHECK_THAT(r.err, Catch::Contains("unexpected argument `32` after `--batch 8`: this command takes no positional argument"));
+  CHECK_THAT(r.err,
+             Catch::Contains(
+                 "unexpected argument `32` after `--batch 8`: this command takes no positional argument"));
   r = run_mlasim("step llama-3-8b --model llama-3-8b --hw h100-sxm --context 4k");
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::Contains("unexpected argument `llama-3-8b`"));

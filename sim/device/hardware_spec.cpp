@@ -65,7 +65,8 @@ void check_bandwidth(std::vector<SpecProblem>& out, const std::string& key, doub
 
 void check_flops(std::vector<SpecProblem>& out, const std::string& key, double v) {
   if (!within(v, kMinFlops, kMaxFlops)) {
-    out.push_back({key, fmt::format("must be between 1 GFLOP/s and 100 PFLOP/s (dense), got {:g} FLOP/s", v)});
+    out.push_back(
+        {key, fmt::format("must be between 1 GFLOP/s and 100 PFLOP/s (dense), got {:g} FLOP/s", v)});
   }
 }
 

@@ -368,6 +368,8 @@ TEST_CASE(
             0, "serve -q --no-charts --out " + full.string() + " " + (dir / "a.yaml").string())) == 2);
   CHECK_THAT(slurp(dir / "err.txt"),
              Catch::StartsWith(full.string() + ": error: cannot write: File too large"));
+}
+
 TEST_CASE("step on DeepSeek-V3's config.json costs its fp8 weights by default and fits 8 H200s; --weights overrides") {
   const std::string model = "--model " + (fs::path(MLASIM_TEST_DATA_DIR) / "hf" / "deepseek-v3" / "config.json").string();
   const Run r = run_mlasim("step " + model + " --hw h200 --tp 8 --batch 16 --context 8k --format json");

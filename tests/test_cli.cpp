@@ -384,6 +384,8 @@ TEST_CASE("step on DeepSeek-V3's config.json costs its fp8 weights by default an
   REQUIRE(bf16.code == 0);
   CHECK(nlohmann::json::parse(bf16.out).at("inputs").at("weights_dtype") == "bf16");
   CHECK(bf16.err.find("does not fit") != std::string::npos);
+}
+
 // M2 (issue 14): `step --batch 1000000000` allocated a record per sequence (24 GB) before answering.
 TEST_CASE("step --batch 1000000000 answers at once, with its verdict in the JSON and on stderr") {
   const auto start = std::chrono::steady_clock::now();

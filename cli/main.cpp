@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/program_options/errors.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -37,6 +38,9 @@ Run `mlasim <command> --help` for the options of a command.
 
 int main(int argc, char** argv) {
   using namespace mlasim;
+  // A file-size limit (a full quota) must end as the output set's located write error and a clean rollback,
+  // not as a kill by SIGXFSZ in the middle of the commit.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return kExitBadInput;

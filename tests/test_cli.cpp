@@ -468,3 +468,15 @@ TEST_CASE("a profile without a link refuses tensor parallelism; an implausible p
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Catch::StartsWith("tests/reliability/M5_tiny_gpu.yaml:") && Catch::Contains("memory."));
 }
+
+// L4 (issue 14): a trace or length histogram that cannot be read is reported at the config key that names it.
+TEST_CASE("L4: a missing trace or histogram file is reported at the serve config's key that names it") {
+  Run r = run_mlasim("serve tests/reliability/L4_serve_missing_trace.yaml --out " + scratch("l4a").string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("tests/reliability/L4_serve_missing_trace.yaml:4:") &&
+                        Catch::Contains("no_such_trace.csv"));
+  r = run_mlasim("serve tests/reliability/L4_serve_missing_histogram.yaml --out " + scratch("l4b").string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("tests/reliability/L4_serve_missing_histogram.yaml:7:") &&
+                        Catch::Contains("no_such_lengths.csv"));
+}

@@ -131,7 +131,8 @@ LengthSpec read_length(const YamlValue& v, const fs::path& dir) {
     clip();
   } else if (kind == "histogram") {
     only({"file"});
-    s = load_length_histogram(relative_to(dir, need("file").as_string()));
+    const YamlValue file = need("file");
+    s = load_referenced(file, [&] { return load_length_histogram(relative_to(dir, file.as_string())); });
   } else {
     kind_value.fail(unknown_name_message("length distribution", kind,
                                          {"fixed", "uniform", "normal", "lognormal", "histogram"}));
@@ -321,8 +322,9 @@ WorkloadSpec read_workload(const YamlValue& value, const fs::path& dir) {
       forbid("trace", "a closed loop");
       break;
     case ArrivalKind::kTrace: {
-      wl.trace_source = relative_to(dir, w.required("trace").as_string()).string();
-      wl.trace = load_trace(wl.trace_source);
+      const YamlValue trace = w.required("trace");
+      wl.trace_source = relative_to(dir, trace.as_string()).string();
+      wl.trace = load_referenced(trace, [&] { return load_trace(wl.trace_source); });
       forbid("rate", "a trace");
       forbid("concurrency", "a trace");
       forbid("ramp", "a trace (only a closed loop's clients start over a ramp)");

@@ -23,7 +23,8 @@ using Event = std::variant<Tick, Tock>;
 int main(int argc, char** argv) {
   using namespace mlasim;
   const std::uint64_t events = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 50'000'000ULL;
-  const std::uint32_t pending = argc > 2 ? static_cast<std::uint32_t>(std::strtoul(argv[2], nullptr, 10)) : 1000U;
+  const std::uint32_t pending =
+      argc > 2 ? static_cast<std::uint32_t>(std::strtoul(argv[2], nullptr, 10)) : 1000U;
   EngineLimits limits;
   limits.max_events = events;
   Simulator<Event> sim(limits);

@@ -18,10 +18,11 @@ void report(const char* what, const mlasim::ServeSpec& spec) {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& m = r.summary;
   fmt::print(
-      "{}: {:.3f} s wall for {} requests ({} completed, {} steps, {} events); simulated {:.0f} s, {:.0f} output "
+      "{}: {:.3f} s wall for {} requests ({} completed, {} steps, {} events); simulated {:.0f} s, {:.0f} "
+      "output "
       "tok/s, mean batch {:.1f}, TPOT p50 {:.2f} ms, preemptions {}\n",
-      what, s, m.arrived, m.completed, m.steps, m.events, m.duration_s, m.output_tokens_per_s, m.mean_batch_size,
-      m.tpot.p50_s * 1e3, m.preemptions);
+      what, s, m.arrived, m.completed, m.steps, m.events, m.duration_s, m.output_tokens_per_s,
+      m.mean_batch_size, m.tpot.p50_s * 1e3, m.preemptions);
 }
 }  // namespace
 

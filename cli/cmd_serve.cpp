@@ -30,8 +30,10 @@ int cmd_serve(const Args& args) {
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "no-sweep", "run only the base experiment even if the config has a `sweep:`")(
       "strict", "exit with code 5 when any request is rejected (can never fit the KV cache)")(
-      "price", po::value<std::string>(), "USD per GPU-hour, overriding the profile and the config (e.g. 3.5)")(
-      "no-charts", "write report.html without charts (no gnuplot run)")("quiet,q", "print only the paths written");
+      "price", po::value<std::string>(),
+      "USD per GPU-hour, overriding the profile and the config (e.g. 3.5)")(
+      "no-charts", "write report.html without charts (no gnuplot run)")("quiet,q",
+                                                                        "print only the paths written");
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;

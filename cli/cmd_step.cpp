@@ -112,17 +112,19 @@ int cmd_step(const Args& args) {
   const LaunchMode launch = with_option("--launch", [&] { return parse_launch_mode(launch_text); });
   Precision precision;
   precision.weights = weights.empty() ? model.weights_dtype.value_or(Dtype::kBf16)
-                                     : with_option("--weights", [&] { return parse_dtype(weights); });
+                                      : with_option("--weights", [&] { return parse_dtype(weights); });
   if (weights.empty()) weights = std::string(to_string(precision.weights));
   precision.kv_cache = with_option("--kv-dtype", [&] { return parse_dtype(kv); });
   const MlaMode mla_mode = with_option("--mla-mode", [&] { return parse_mla_mode(mla_mode_text); });
 
   const std::vector<std::int64_t> contexts = parse_contexts(context_text);
   for (const std::int64_t l : contexts) {
-    if (l < 1) throw InputError(SourceLocation{}, "--context", fmt::format("must be at least 1 token, got {}", l));
+    if (l < 1)
+      throw InputError(SourceLocation{}, "--context", fmt::format("must be at least 1 token, got {}", l));
     if (l < s_q) {
-      throw InputError(SourceLocation{}, "--sq",
-                       fmt::format("({}) new tokens do not fit in a context of {} that includes them", s_q, l));
+      throw InputError(
+          SourceLocation{}, "--sq",
+          fmt::format("({}) new tokens do not fit in a context of {} that includes them", s_q, l));
     }
   }
   StepShape shape;

@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,
-               did_you_mean(command, {"step", "sweep", "serve", "plan", "list", "fit-probes", "calibrate", "validate",
-                                      "synthesize-run"}),
+               did_you_mean(command, {"step", "sweep", "serve", "plan", "list", "fit-probes", "calibrate",
+                                      "validate", "synthesize-run"}),
                kUsage);
     return kExitBadInput;
   } catch (const InputError& e) {

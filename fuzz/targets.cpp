@@ -46,9 +46,10 @@ const fs::path& scratch_dir() {
     // Configs name traces, histograms and cards relative to themselves: the seeds' ones are copied beside.
     const fs::path root(MLASIM_SOURCE_DIR);
     for (const fs::path& from : {root / "tests" / "serve_fixtures", root / "fuzz" / "corpus" / "trace",
-                                root / "fuzz" / "corpus" / "lengths", root / "fuzz" / "corpus" / "card"}) {
+                                 root / "fuzz" / "corpus" / "lengths", root / "fuzz" / "corpus" / "card"}) {
       for (const fs::directory_entry& e : fs::directory_iterator(from)) {
-        if (e.is_regular_file()) fs::copy_file(e.path(), d / e.path().filename(), fs::copy_options::overwrite_existing);
+        if (e.is_regular_file())
+          fs::copy_file(e.path(), d / e.path().filename(), fs::copy_options::overwrite_existing);
       }
     }
     return d;
@@ -95,7 +96,8 @@ void expecting_input_errors(F&& body) {
 }
 
 void run_card(std::string_view bytes) {
-  expecting_input_errors([&] { cost_one_step(load_model_card(write_scratch("card.yaml", bytes)), reference_gpu()); });
+  expecting_input_errors(
+      [&] { cost_one_step(load_model_card(write_scratch("card.yaml", bytes)), reference_gpu()); });
 }
 
 void run_hf(std::string_view bytes) {
@@ -109,7 +111,8 @@ void run_hf(std::string_view bytes) {
 }
 
 void run_profile(std::string_view bytes) {
-  expecting_input_errors([&] { cost_one_step(reference_model(), load_hw_profile(write_scratch("gpu.yaml", bytes))); });
+  expecting_input_errors(
+      [&] { cost_one_step(reference_model(), load_hw_profile(write_scratch("gpu.yaml", bytes))); });
 }
 
 void run_sweep_config(std::string_view bytes) {
@@ -146,7 +149,8 @@ void run_probes(std::string_view bytes) {
     const fs::path dir = scratch_dir() / "probes";
     fs::remove_all(dir);
     fs::create_directories(dir);
-    std::ofstream(dir / file, std::ios::binary).write(bytes.data() + 1, static_cast<std::streamsize>(bytes.size() - 1));
+    std::ofstream(dir / file, std::ios::binary)
+        .write(bytes.data() + 1, static_cast<std::streamsize>(bytes.size() - 1));
     (void)fit_probe_directory(dir.string());
   });
 }
@@ -193,7 +197,8 @@ void glob(const fs::path& root, const fs::path& pattern, std::vector<fs::path>& 
       const std::string head = p.substr(0, star), tail = p.substr(star + 1);
       for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
         const std::string n = e.path().filename().string();
-        if (n.size() >= head.size() + tail.size() && n.starts_with(head) && n.ends_with(tail)) next.push_back(e.path());
+        if (n.size() >= head.size() + tail.size() && n.starts_with(head) && n.ends_with(tail))
+          next.push_back(e.path());
       }
     }
     level = std::move(next);

@@ -1,9 +1,9 @@
 #pragma once
-/// The fuzz targets: one per input surface (sweep YAML, serve YAML, model card, GPU profile, Hugging Face JSON,
-/// trace CSV, length CSV, probe folder). Each writes the bytes it is given to a scratch file, reads it the way
-/// the CLI does and, when the read succeeds, evaluates something cheap with it (one step, one small run).
-/// Bad input must end as InputError (caught here); any other exception escapes and is a finding. The same
-/// functions back the libFuzzer programs (fuzz/libfuzzer_main.cpp) and the corpus replay test
+/// The fuzz targets: one per input surface (sweep YAML, serve YAML, model card, GPU profile, Hugging Face
+/// JSON, trace CSV, length CSV, probe folder). Each writes the bytes it is given to a scratch file, reads it
+/// the way the CLI does and, when the read succeeds, evaluates something cheap with it (one step, one small
+/// run). Bad input must end as InputError (caught here); any other exception escapes and is a finding. The
+/// same functions back the libFuzzer programs (fuzz/libfuzzer_main.cpp) and the corpus replay test
 /// (tests/test_fuzz_corpus.cpp), so every input that ever crashed stays a test.
 #include <filesystem>
 #include <string_view>
@@ -14,8 +14,9 @@ namespace mlasim::fuzz {
 struct Target {
   std::string_view name;  ///< the program is fuzz_<name>; its committed corpus is fuzz/corpus/<name>/
   void (*run)(std::string_view bytes);
-  /// The project's own inputs of this kind that seed the fuzzer besides fuzz/corpus/<name>/: patterns relative
-  /// to the source tree, `*` matching within the file name only (examples, cards, profiles, bad configs).
+  /// The project's own inputs of this kind that seed the fuzzer besides fuzz/corpus/<name>/: patterns
+  /// relative to the source tree, `*` matching within the file name only (examples, cards, profiles, bad
+  /// configs).
   std::vector<std::string_view> seeds;
 };
 

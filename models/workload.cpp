@@ -110,15 +110,15 @@ void add_sequence(SeqSums& s, const SequenceWork& w, std::int64_t window) {
   const double q = double(w.new_tokens);
   const double n = double(w.count);
   const bool first = s.sequences == 0;
-  // Sliding window W (Mistral-7B §2): query j of the q new ones sees min(L − q + j, W) keys, so the step reads
-  // the last min(L, W + q − 1) keys of the context. Without a window (W = 0) that is all L.
-  const double l = window > 0 ? double(std::min(w.context_tokens, window + w.new_tokens - 1))
-                              : double(w.context_tokens);
+  // Sliding window W (Mistral-7B §2): query j of the q new ones sees min(L − q + j, W) keys, so the step
+  // reads the last min(L, W + q − 1) keys of the context. Without a window (W = 0) that is all L.
+  const double l =
+      window > 0 ? double(std::min(w.context_tokens, window + w.new_tokens - 1)) : double(w.context_tokens);
   s.sequences += n;
   s.tokens += n * q;
   s.context += n * l;
-  // Decode: every new token scores the whole (windowed) context (as kernels compute it and FlashMLA counts it).
-  // Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs; with a
+  // Decode: every new token scores the whole (windowed) context (as kernels compute it and FlashMLA counts
+  // it). Prefill chunk: causal — token i of the chunk sees L − q + i + 1 keys: q·L − q(q − 1)/2 pairs; with a
   // window, the first n1 = clamp(W − (L − q), 0, q) queries see L − q + j keys and the rest W.
   if (window > 0 && w.prefill) {
     const double before = double(w.context_tokens) - q;

@@ -455,7 +455,8 @@ std::string to_gnuplot(const ScatterChart& c, const std::string& data_file_name)
   // chart is a diagonal band, so the top-left corner is empty: the key goes there, small.
   std::string out = preamble(
       c.name, c.title, data_file_name,
-      c.key.empty() ? std::string("inside left top reverse Left samplen 1 spacing 0.85 font ',9' opaque") : c.key);
+      c.key.empty() ? std::string("inside left top reverse Left samplen 1 spacing 0.85 font ',9' opaque")
+                    : c.key);
   out += axis_commands(c.x, 'x') + axis_commands(c.y, 'y');
   out += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", number(range.x_lo), number(range.x_hi),
                      number(range.y_lo), number(range.y_hi));
@@ -472,14 +473,20 @@ std::string to_gnuplot(const ScatterChart& c, const std::string& data_file_name)
   for (std::size_t k = 0; k < c.series.size(); ++k) {
     const ScatterSeries& s = c.series[k];
     if (s.connected) {
-      plots.push_back(fmt::format("{} index {} using 1:2 with {} lw 2 lc rgb '{}' title {}", source(), index++,
-                                  s.markers ? "linespoints pt 7 ps 0.6" : "lines", color_of(s.color, k),
-                                  quoted(s.title)));
+      plots.push_back(fmt::format("{} index {} using 1:2 with {} lw 2 lc rgb '{}' title {}", source(),
+                                  index++, s.markers ? "linespoints pt 7 ps 0.6" : "lines",
+                                  color_of(s.color, k), quoted(s.title)));
       continue;
     }
     plots.push_back(fmt::format("{} index {} using 1:2 with points pt {} ps {} lc rgb '{}' title {}",
-                                source(), index++, s.large ? 5 : s.hollow ? 6 : 7,
-                                s.large ? "1.6" : s.hollow ? "0.9" : "0.7", color_of(s.color, k), quoted(s.title)));
+                                source(), index++,
+                                s.large    ? 5
+                                : s.hollow ? 6
+                                           : 7,
+                                s.large    ? "1.6"
+                                : s.hollow ? "0.9"
+                                           : "0.7",
+                                color_of(s.color, k), quoted(s.title)));
   }
   out += fmt::format("plot {}\n", fmt::join(plots, ", \\\n     "));
   return out;

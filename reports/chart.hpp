@@ -91,13 +91,13 @@ struct Roofline {
 /// One set of markers of a ScatterChart: points anywhere, no line through them.
 struct ScatterSeries {
   std::string title;
-  std::vector<double> x;  ///< one per point
-  std::vector<double> y;  ///< same length; NaN (or non-positive on a log axis): no point
-  bool hollow = false;    ///< open markers instead of filled ones (a second model beside the first)
-  int color = -1;         ///< palette index; -1: the series' position in the chart
-  bool connected = false; ///< a line through the points in order (a CDF, a curve over a sweep)
-  bool markers = true;    ///< markers at the points (off for a connected series of many points: a CDF)
-  bool large = false;     ///< a large filled square: the one point a chart is about (the chosen deployment)
+  std::vector<double> x;   ///< one per point
+  std::vector<double> y;   ///< same length; NaN (or non-positive on a log axis): no point
+  bool hollow = false;     ///< open markers instead of filled ones (a second model beside the first)
+  int color = -1;          ///< palette index; -1: the series' position in the chart
+  bool connected = false;  ///< a line through the points in order (a CDF, a curve over a sweep)
+  bool markers = true;     ///< markers at the points (off for a connected series of many points: a CDF)
+  bool large = false;      ///< a large filled square: the one point a chart is about (the chosen deployment)
 };
 
 /// A straight reference line across a ScatterChart: y = value·x (straight on log-log axes too), the
@@ -166,7 +166,9 @@ struct ScatterChart {
 /// The job that renders `chart` (any of the kinds above) to NAME.svg from NAME.dat and NAME.gp.
 template <class Chart>
 [[nodiscard]] GnuplotJob gnuplot_job(const Chart& chart) {
-  return {chart.name + ".gp", to_gnuplot(chart, chart.name + ".dat"), {{chart.name + ".dat", to_dat(chart)}},
+  return {chart.name + ".gp",
+          to_gnuplot(chart, chart.name + ".dat"),
+          {{chart.name + ".dat", to_dat(chart)}},
           chart.name + ".svg"};
 }
 

@@ -179,16 +179,18 @@ ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts) {
     out.note = "no chart: nothing to plot";
   } else if (const std::optional<fs::path> gnuplot = find_gnuplot(); !gnuplot) {
     const char* env = std::getenv("MLASIM_GNUPLOT");
-    out.note = env != nullptr && std::string(env) == "none"
-                   ? "charts not rendered: MLASIM_GNUPLOT=none (run the scripts in charts/ with gnuplot)"
-                   : "charts not rendered: gnuplot not found (install gnuplot-nox, or run the scripts in charts/)";
+    out.note =
+        env != nullptr && std::string(env) == "none"
+            ? "charts not rendered: MLASIM_GNUPLOT=none (run the scripts in charts/ with gnuplot)"
+            : "charts not rendered: gnuplot not found (install gnuplot-nox, or run the scripts in charts/)";
   } else {
     out.svgs = run_gnuplot(*gnuplot, jobs);
   }
   return out;
 }
 
-void append_chart_files(std::vector<std::pair<std::string, std::string>>& files, const std::vector<GnuplotJob>& jobs) {
+void append_chart_files(std::vector<std::pair<std::string, std::string>>& files,
+                        const std::vector<GnuplotJob>& jobs) {
   for (const GnuplotJob& j : jobs) {
     for (const auto& [name, text] : j.inputs) files.emplace_back("charts/" + name, text);
     files.emplace_back("charts/" + j.script_name, j.script);

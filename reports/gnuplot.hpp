@@ -36,12 +36,13 @@ struct ChartRendering {
   std::string note;               ///< empty when rendered; else one line for the page and stderr
 };
 
-/// Renders `jobs` (run_gnuplot) when `charts` is set and there is a gnuplot; otherwise the SVGs stay empty and
-/// the note says why: "--no-charts", MLASIM_GNUPLOT=none, or gnuplot not found (with what to do).
+/// Renders `jobs` (run_gnuplot) when `charts` is set and there is a gnuplot; otherwise the SVGs stay empty
+/// and the note says why: "--no-charts", MLASIM_GNUPLOT=none, or gnuplot not found (with what to do).
 [[nodiscard]] ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts);
 
 /// Adds each job's data and script as charts/NAME.dat and charts/NAME.gp to `files` (what a report writes
 /// beside its page, so that a chart can be redrawn or restyled by hand).
-void append_chart_files(std::vector<std::pair<std::string, std::string>>& files, const std::vector<GnuplotJob>& jobs);
+void append_chart_files(std::vector<std::pair<std::string, std::string>>& files,
+                        const std::vector<GnuplotJob>& jobs);
 
 }  // namespace mlasim

@@ -13,10 +13,14 @@ inline constexpr Provenance kProvenances[] = {Provenance::kMeasured, Provenance:
 
 [[nodiscard]] constexpr std::string_view to_string(Provenance p) {
   switch (p) {
-    case Provenance::kAnalytic: return "analytic";
-    case Provenance::kMeasured: return "measured";
-    case Provenance::kInterpolated: return "interpolated";
-    case Provenance::kExtrapolated: return "extrapolated";
+    case Provenance::kAnalytic:
+      return "analytic";
+    case Provenance::kMeasured:
+      return "measured";
+    case Provenance::kInterpolated:
+      return "interpolated";
+    case Provenance::kExtrapolated:
+      return "extrapolated";
   }
   return "?";
 }

@@ -1,7 +1,7 @@
 // The kernels' algorithm run on the CPU (real split schedule, KV tiles, fp32 online softmax with exp2, bf16
-// probabilities, fp32 partials + LSE, combine, bf16 output) must match the double reference within bf16 error.
+// probabilities, fp32 partials + LSE, combine, bf16 output) must match the double reference within bf16
+// error.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -18,7 +18,8 @@ constexpr EmulationOptions kGqaTiling{.tile_tokens = 16, .interleave = 4};
 
 double lse_max_abs_error(const DecodeOutput<float>& e, const DecodeOutput<double>& r) {
   double worst = 0.0;
-  for (std::size_t i = 0; i < r.lse.size(); ++i) worst = std::max(worst, std::abs(static_cast<double>(e.lse[i]) - r.lse[i]));
+  for (std::size_t i = 0; i < r.lse.size(); ++i)
+    worst = std::max(worst, std::abs(static_cast<double>(e.lse[i]) - r.lse[i]));
   return worst;
 }
 
@@ -33,10 +34,10 @@ TEST_CASE("MLA split-KV emulation matches the reference (relative error <= 1e-2)
     int sms;
   };
   const std::vector<Case> cases{
-      {{700}, 1, 16, 8},                  // one sequence split over 8 parts
-      {{2, 100, 65, 1500}, 2, 16, 8},     // variable lengths, s_q 2, causal among the new tokens
-      {{129, 64, 300}, 1, 128, 132},      // many heads: 2 row blocks of 64
-      {{3, 513}, 2, 24, 4},               // heads not a multiple of 16
+      {{700}, 1, 16, 8},               // one sequence split over 8 parts
+      {{2, 100, 65, 1500}, 2, 16, 8},  // variable lengths, s_q 2, causal among the new tokens
+      {{129, 64, 300}, 1, 128, 132},   // many heads: 2 row blocks of 64
+      {{3, 513}, 2, 24, 4},            // heads not a multiple of 16
   };
   for (const auto& c : cases) {
     const auto p = make_mla_problem(c.lens, c.s_q, c.h_q, scale, 77);
@@ -70,7 +71,8 @@ TEST_CASE("GQA/MQA/MHA split-KV emulation matches the reference (relative error 
       {{257, 64, 5}, 1, 71, 1, 64},  // MQA, Falcon-7B shape (group 71 > 16 rows: several row blocks)
   };
   for (const auto& c : cases) {
-    const auto p = make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, 1.0f / std::sqrt(static_cast<float>(c.d)), 5);
+    const auto p =
+        make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, 1.0f / std::sqrt(static_cast<float>(c.d)), 5);
     const auto ref = decode_reference(p);
     ScheduleOptions opt;
     opt.num_sms = 6;

@@ -1,16 +1,16 @@
-// Host checks of the decode kernels' shared-memory layouts, copy assignments, ldmatrix addresses, cp.async group
-// schedule and barrier placement (kernels/attention/kernel_layout.hpp holds the arithmetic the kernels use).
-// The kernels have never run on a GPU; these tests replay their control flow (mirrored here phase by phase,
-// barrier by barrier, with the kernels' own index functions) and check, for every shared-memory access:
+// Host checks of the decode kernels' shared-memory layouts, copy assignments, ldmatrix addresses, cp.async
+// group schedule and barrier placement (kernels/attention/kernel_layout.hpp holds the arithmetic the kernels
+// use). The kernels have never run on a GPU; these tests replay their control flow (mirrored here phase by
+// phase, barrier by barrier, with the kernels' own index functions) and check, for every shared-memory
+// access:
 //   - alignment (16 B for cp.async and ldmatrix rows) and bounds (no read of a row's padding columns);
 //   - that every read sees the data it expects (the right tile of the right segment) and
 //   - that no two accesses of different warps, one a write, touch the same bytes between the same two CTA
 //     barriers (cp.async writes count from their issue until the wait_group that covers them), nor two of the
 //     same warp between the same two warp barriers (__syncwarp / __syncthreads).
 // Then the measurement grid's schedules: tiles inside one page, grid limits, 64-bit offsets, memory sizing.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -35,7 +35,7 @@ struct Access {
   int warp = 0;
   bool write = false;
   bool async = false;
-  int cta0 = 0, cta1 = -1;    // cta1 = -1: an async write not yet waited for
+  int cta0 = 0, cta1 = -1;  // cta1 = -1: an async write not yet waited for
   int warp0 = 0, warp1 = -1;
   std::vector<int> granules;  // sorted, unique
   std::string what;
@@ -44,8 +44,11 @@ struct Access {
 class Sim {
  public:
   Sim(std::size_t smem_bytes, int warps)
-      : label_(smem_bytes / kGranule, -1), warp_epoch_(static_cast<std::size_t>(warps), 0),
-        groups_(static_cast<std::size_t>(warps)), open_(static_cast<std::size_t>(warps)), bytes_(smem_bytes) {}
+      : label_(smem_bytes / kGranule, -1),
+        warp_epoch_(static_cast<std::size_t>(warps), 0),
+        groups_(static_cast<std::size_t>(warps)),
+        open_(static_cast<std::size_t>(warps)),
+        bytes_(smem_bytes) {}
 
   void barrier() {
     ++cta_epoch_;
@@ -67,8 +70,8 @@ class Sim {
   void read(int w, std::vector<int> g, int expect_label, const std::string& what) {
     normalize(g);
     for (const int x : g) {
-      INFO(what << ": warp " << w << " reads granule " << x << " holding label " << label_[static_cast<std::size_t>(x)]
-                << ", expected " << expect_label);
+      INFO(what << ": warp " << w << " reads granule " << x << " holding label "
+                << label_[static_cast<std::size_t>(x)] << ", expected " << expect_label);
       REQUIRE(label_[static_cast<std::size_t>(x)] == expect_label);
     }
     add(w, false, false, std::move(g), what);
@@ -98,7 +101,9 @@ class Sim {
       gs.erase(gs.begin());
     }
   }
-  [[nodiscard]] int committed(int w) const { return static_cast<int>(groups_[static_cast<std::size_t>(w)].size()); }
+  [[nodiscard]] int committed(int w) const {
+    return static_cast<int>(groups_[static_cast<std::size_t>(w)].size());
+  }
 
   /// Every copy waited for; no conflicting pair of accesses.
   void check() const {
@@ -117,15 +122,17 @@ class Sim {
         const Access& b = accesses_[j];
         if (!a.write && !b.write) continue;
         const bool same = a.warp == b.warp;
-        if (same && !a.async && !b.async && a.write && b.write) continue;  // lanes of one warp write disjoint words
-        const bool overlap = same ? (a.warp0 <= b.warp1 && b.warp0 <= a.warp1) : (a.cta0 <= b.cta1 && b.cta0 <= a.cta1);
+        if (same && !a.async && !b.async && a.write && b.write)
+          continue;  // lanes of one warp write disjoint words
+        const bool overlap =
+            same ? (a.warp0 <= b.warp1 && b.warp0 <= a.warp1) : (a.cta0 <= b.cta1 && b.cta0 <= a.cta1);
         if (!overlap) continue;
         std::vector<int> common;
         std::set_intersection(a.granules.begin(), a.granules.end(), b.granules.begin(), b.granules.end(),
                               std::back_inserter(common));
-        INFO("race: '" << a.what << "' (warp " << a.warp << ", epochs " << a.cta0 << ".." << a.cta1 << ") and '"
-                       << b.what << "' (warp " << b.warp << ", epochs " << b.cta0 << ".." << b.cta1 << ") share "
-                       << common.size() << " granules");
+        INFO("race: '" << a.what << "' (warp " << a.warp << ", epochs " << a.cta0 << ".." << a.cta1
+                       << ") and '" << b.what << "' (warp " << b.warp << ", epochs " << b.cta0 << ".."
+                       << b.cta1 << ") share " << common.size() << " granules");
         REQUIRE(common.empty());
       }
     }
@@ -162,12 +169,17 @@ class Sim {
   int cta_epoch_ = 0;
 };
 
-int label_q(int seg) { return 1000000 * (seg + 1); }
-int label_tile(int seg, int tile) { return 1000000 * (seg + 1) + 1 + tile; }
+int label_q(int seg) {
+  return 1000000 * (seg + 1);
+}
+int label_tile(int seg, int tile) {
+  return 1000000 * (seg + 1) + 1 + tile;
+}
 constexpr int kLabelCompute = 7;  // P, row maxima / sums, merge area: written and read, content not tracked
 
-/// 16-byte-wide ldmatrix row of `lane` at element offset `elem` (bf16) of a region at `base` bytes; checks the
-/// 8 values lie inside the valid columns [0, valid_cols) of a row of `stride` elements and rows < max_rows.
+/// 16-byte-wide ldmatrix row of `lane` at element offset `elem` (bf16) of a region at `base` bytes; checks
+/// the 8 values lie inside the valid columns [0, valid_cols) of a row of `stride` elements and rows <
+/// max_rows.
 std::size_t ldsm_row(std::size_t base, int elem, int stride, int valid_cols, int max_rows) {
   const int row = elem / stride;
   const int col = elem % stride;
@@ -202,11 +214,13 @@ void simulate_mla(const std::vector<int>& seg_tiles, int active_slabs) {
         const L::Chunk c = M::chunk_of(tid + j * M::kThreads);
         REQUIRE(c.row < M::kTile);
         REQUIRE(c.chunk * 8 + 8 <= M::kDk);
-        const auto gg = sim.granules(M::kOffKv + 2 * std::size_t(M::stage_elem(stage) + M::chunk_elem(c)), 16, "kv cp.async");
+        const auto gg = sim.granules(M::kOffKv + 2 * std::size_t(M::stage_elem(stage) + M::chunk_elem(c)), 16,
+                                     "kv cp.async");
         g.insert(g.end(), gg.begin(), gg.end());
       }
     }
-    sim.async_write(warp, g, label_tile(seg, tile), "KV tile " + std::to_string(tile) + " -> stage " + std::to_string(stage));
+    sim.async_write(warp, g, label_tile(seg, tile),
+                    "KV tile " + std::to_string(tile) + " -> stage " + std::to_string(stage));
   };
   for (std::size_t si = 0; si < seg_tiles.size(); ++si) {
     const int seg = static_cast<int>(si);
@@ -245,17 +259,21 @@ void simulate_mla(const std::vector<int>& seg_tiles, int active_slabs) {
           std::vector<std::size_t> rq, rk;
           for (int lane = 0; lane < 32; ++lane) {
             rq.push_back(ldsm_row(0, M::q_frag_elem(slab, lane) + ks * 16, M::kStride, M::kDk, M::kRows));
-            rk.push_back(ldsm_row(tile_base, M::k_frag_elem(half, lane) + ks * 16, M::kStride, M::kDk, M::kTile) );
+            rk.push_back(
+                ldsm_row(tile_base, M::k_frag_elem(half, lane) + ks * 16, M::kStride, M::kDk, M::kTile));
           }
           check_conflict_free(rq);
           check_conflict_free(rk);
-          for (const auto b : rq) for (const int x : sim.granules(b, 16, "Q ldmatrix")) gq.push_back(x);
-          for (const auto b : rk) for (const int x : sim.granules(b, 16, "K ldmatrix")) gk.push_back(x);
+          for (const auto b : rq)
+            for (const int x : sim.granules(b, 16, "Q ldmatrix")) gq.push_back(x);
+          for (const auto b : rk)
+            for (const int x : sim.granules(b, 16, "K ldmatrix")) gk.push_back(x);
         }
         sim.read(w, gq, label_q(seg), "Q frags");
         sim.read(w, gk, label_tile(seg, it), "K frags");
         std::vector<int> gm;  // row maxima of this half: rows slab*16 .. +16
-        for (int x : sim.granules(M::kOffRed + 4 * std::size_t(half * M::kRows + slab * 16), 64, "s_max")) gm.push_back(x);
+        for (int x : sim.granules(M::kOffRed + 4 * std::size_t(half * M::kRows + slab * 16), 64, "s_max"))
+          gm.push_back(x);
         sim.write(w, gm, kLabelCompute, "s_max write");
       }
       sim.barrier();
@@ -264,7 +282,8 @@ void simulate_mla(const std::vector<int>& seg_tiles, int active_slabs) {
         if (slab >= active_slabs) continue;
         std::vector<int> gm, gs, gp;
         for (int h = 0; h < 2; ++h) {
-          for (int x : sim.granules(M::kOffRed + 4 * std::size_t(h * M::kRows + slab * 16), 64, "s_max")) gm.push_back(x);
+          for (int x : sim.granules(M::kOffRed + 4 * std::size_t(h * M::kRows + slab * 16), 64, "s_max"))
+            gm.push_back(x);
         }
         sim.read(w, gm, kLabelCompute, "s_max read");
         for (int lane = 0; lane < 32; ++lane) {
@@ -279,7 +298,9 @@ void simulate_mla(const std::vector<int>& seg_tiles, int active_slabs) {
           }
         }
         sim.write(w, gp, kLabelCompute, "P write");
-        for (int x : sim.granules(M::kOffRed + 4 * std::size_t(2 * M::kRows + half * M::kRows + slab * 16), 64, "s_sum")) gs.push_back(x);
+        for (int x : sim.granules(M::kOffRed + 4 * std::size_t(2 * M::kRows + half * M::kRows + slab * 16),
+                                  64, "s_sum"))
+          gs.push_back(x);
         sim.write(w, gs, kLabelCompute, "s_sum write");
       }
       sim.barrier();
@@ -288,14 +309,19 @@ void simulate_mla(const std::vector<int>& seg_tiles, int active_slabs) {
         if (slab >= active_slabs) continue;
         std::vector<int> gs, gp, gv;
         for (int h = 0; h < 2; ++h) {
-          for (int x : sim.granules(M::kOffRed + 4 * std::size_t(2 * M::kRows + h * M::kRows + slab * 16), 64, "s_sum")) gs.push_back(x);
+          for (int x : sim.granules(M::kOffRed + 4 * std::size_t(2 * M::kRows + h * M::kRows + slab * 16), 64,
+                                    "s_sum"))
+            gs.push_back(x);
         }
         sim.read(w, gs, kLabelCompute, "s_sum read");
         for (int ks = 0; ks < M::kTile / 16; ++ks) {
           std::vector<std::size_t> rp;
-          for (int lane = 0; lane < 32; ++lane) rp.push_back(ldsm_row(M::kOffP, M::p_frag_elem(slab, lane) + ks * 16, M::kPStride, M::kTile, M::kRows));
+          for (int lane = 0; lane < 32; ++lane)
+            rp.push_back(
+                ldsm_row(M::kOffP, M::p_frag_elem(slab, lane) + ks * 16, M::kPStride, M::kTile, M::kRows));
           check_conflict_free(rp);
-          for (const auto b : rp) for (const int x : sim.granules(b, 16, "P ldmatrix")) gp.push_back(x);
+          for (const auto b : rp)
+            for (const int x : sim.granules(b, 16, "P ldmatrix")) gp.push_back(x);
           for (int np = 0; np < 16; ++np) {
             std::vector<std::size_t> rv;
             for (int lane = 0; lane < 32; ++lane) {
@@ -303,7 +329,8 @@ void simulate_mla(const std::vector<int>& seg_tiles, int active_slabs) {
               rv.push_back(ldsm_row(tile_base, e, M::kStride, M::kDv, M::kTile));
             }
             check_conflict_free(rv);
-            for (const auto b : rv) for (const int x : sim.granules(b, 16, "V ldmatrix")) gv.push_back(x);
+            for (const auto b : rv)
+              for (const int x : sim.granules(b, 16, "V ldmatrix")) gv.push_back(x);
           }
         }
         sim.read(w, gp, kLabelCompute, "P read");
@@ -326,7 +353,8 @@ void simulate_gqa(const std::vector<int>& seg_tiles) {
     std::vector<int> g;
     const int k_elem = S::k_stage_elem(w, stage);
     // The warp's ring stays inside its own quarter of the ring region.
-    REQUIRE(std::size_t(2) * (k_elem + 2 * G::kTile * S::kStride) <= S::kRing * std::size_t(w + 1) / G::kWarps);
+    REQUIRE(std::size_t(2) * (k_elem + 2 * G::kTile * S::kStride) <=
+            S::kRing * std::size_t(w + 1) / G::kWarps);
     REQUIRE(std::size_t(2) * k_elem >= S::kRing * std::size_t(w) / G::kWarps);
     for (int lane = 0; lane < 32; ++lane) {
       for (int j = 0; j < S::kCopiesPerLane; ++j) {
@@ -348,7 +376,8 @@ void simulate_gqa(const std::vector<int>& seg_tiles) {
       std::vector<int> g;
       for (int lane = 0; lane < 32; ++lane) {
         for (int c = w * 32 + lane; c < G::kRows * (D / 8); c += G::kThreads) {
-          for (int x : sim.granules(2 * std::size_t(S::chunk_elem(S::chunk_of(c))), 16, "q cp.async")) g.push_back(x);
+          for (int x : sim.granules(2 * std::size_t(S::chunk_elem(S::chunk_of(c))), 16, "q cp.async"))
+            g.push_back(x);
         }
       }
       sim.async_write(w, g, label_q(seg), "Q");
@@ -360,9 +389,11 @@ void simulate_gqa(const std::vector<int>& seg_tiles) {
       std::vector<int> g;
       for (int ks = 0; ks < D / 16; ++ks) {
         std::vector<std::size_t> r;
-        for (int lane = 0; lane < 32; ++lane) r.push_back(ldsm_row(0, S::q_frag_elem(ks, lane), S::kStride, D, G::kRows));
+        for (int lane = 0; lane < 32; ++lane)
+          r.push_back(ldsm_row(0, S::q_frag_elem(ks, lane), S::kStride, D, G::kRows));
         check_conflict_free(r);
-        for (const auto b : r) for (int x : sim.granules(b, 16, "Q ldmatrix")) g.push_back(x);
+        for (const auto b : r)
+          for (int x : sim.granules(b, 16, "Q ldmatrix")) g.push_back(x);
       }
       sim.read(w, g, label_q(seg), "Q frags");
     }
@@ -394,8 +425,10 @@ void simulate_gqa(const std::vector<int>& seg_tiles) {
           }
           check_conflict_free(rk);
           check_conflict_free(rv);
-          for (const auto b : rk) for (int x : sim.granules(b, 16, "K ldmatrix")) g.push_back(x);
-          for (const auto b : rv) for (int x : sim.granules(b, 16, "V ldmatrix")) g.push_back(x);
+          for (const auto b : rk)
+            for (int x : sim.granules(b, 16, "K ldmatrix")) g.push_back(x);
+          for (const auto b : rv)
+            for (int x : sim.granules(b, 16, "V ldmatrix")) g.push_back(x);
         }
         sim.read(w, g, label_tile(seg, G::warp_tile(w, it)), "K/V frags");
       }
@@ -405,17 +438,21 @@ void simulate_gqa(const std::vector<int>& seg_tiles) {
     for (int w = 0; w < G::kWarps; ++w) {
       std::vector<int> gs, gm;
       for (const std::size_t off : {std::size_t(0), std::size_t(G::kWarps * G::kRows * 4)}) {
-        for (int x : sim.granules(S::kOffStats + off + 4 * std::size_t(w * G::kRows), 64, "s_m/s_l")) gs.push_back(x);
+        for (int x : sim.granules(S::kOffStats + off + 4 * std::size_t(w * G::kRows), 64, "s_m/s_l"))
+          gs.push_back(x);
       }
       sim.write(w, gs, kLabelCompute, "stats write");
       for (int r = 0; r < G::kRows; ++r) {
-        for (int x : sim.granules(S::kOffRing + 4 * std::size_t(S::merge_elem(w, r, 0)), 4 * std::size_t(D), "merge")) gm.push_back(x);
+        for (int x :
+             sim.granules(S::kOffRing + 4 * std::size_t(S::merge_elem(w, r, 0)), 4 * std::size_t(D), "merge"))
+          gm.push_back(x);
       }
       REQUIRE(4 * std::size_t(S::merge_elem(w, G::kRows - 1, D)) <= S::kRingOrMerge);
       sim.write(w, gm, kLabelCompute, "merge write");
     }
     sim.barrier();
-    for (int w = 0; w < G::kWarps; ++w) {  // each thread reads every warp's stats and merge rows of its outputs
+    for (int w = 0; w < G::kWarps;
+         ++w) {  // each thread reads every warp's stats and merge rows of its outputs
       std::vector<int> g;
       for (int x : sim.granules(S::kOffStats, S::kStats, "stats")) g.push_back(x);
       for (int x : sim.granules(S::kOffRing, S::kMerge, "merge")) g.push_back(x);
@@ -440,7 +477,8 @@ TEST_CASE("MLA kernel layout: sizes, alignment, copy coverage") {
   STATIC_REQUIRE(M::kTile * M::kChunksPerRow == M::kKvCopiesPerThread * M::kThreads);  // no chunk dropped
   STATIC_REQUIRE(L::kPageTokens % M::kTile == 0);
   std::set<std::pair<int, int>> seen;
-  for (int c = 0; c < M::kTile * M::kChunksPerRow; ++c) seen.insert({M::chunk_of(c).row, M::chunk_of(c).chunk});
+  for (int c = 0; c < M::kTile * M::kChunksPerRow; ++c)
+    seen.insert({M::chunk_of(c).row, M::chunk_of(c).chunk});
   CHECK(seen.size() == static_cast<std::size_t>(M::kTile * M::kChunksPerRow));
   // Epilogue: each (row, column) of the 16 x 512 slab output written once by the two warps of the slab.
   std::set<std::pair<int, int>> out;
@@ -487,7 +525,8 @@ TEST_CASE("MLA kernel replay: cp.async groups, barriers and reads, short and lon
       simulate_mla({n}, active);
     }
   }
-  for (const std::vector<int>& segs : std::vector<std::vector<int>>{{1, 1}, {2, 1, 3}, {4, 5}, {3, 3, 3}, {1, 7, 2}}) {
+  for (const std::vector<int>& segs :
+       std::vector<std::vector<int>>{{1, 1}, {2, 1, 3}, {4, 5}, {3, 3, 3}, {1, 7, 2}}) {
     for (const int active : {1, 4}) simulate_mla(segs, active);
   }
 }
@@ -536,11 +575,12 @@ TEST_CASE("measurement grid: tiles stay in a page, grid limits, 64-bit offsets, 
                                        : std::vector<int>(static_cast<std::size_t>(batch), ctx);
             const auto pages = build_page_table(lens, kPageTokens, 3);
             const auto s = make_split_schedule(lens, opt);
-            INFO((sh.mla ? "mla" : "gqa") << " n_h " << sh.n_h << " n_kv " << sh.n_kv << " s_q " << s_q << " B " << batch
-                                          << " ctx " << ctx << (variable ? " variable" : ""));
+            INFO((sh.mla ? "mla" : "gqa")
+                 << " n_h " << sh.n_h << " n_kv " << sh.n_kv << " s_q " << s_q << " B " << batch << " ctx "
+                 << ctx << (variable ? " variable" : ""));
             REQUIRE(s.num_parts <= 65535);  // gridDim.y
             REQUIRE(row_blocks <= 65535);
-            REQUIRE(batch <= 65535);        // combine gridDim.y
+            REQUIRE(batch <= 65535);  // combine gridDim.y
             for (int i = 0; i < s.num_segments; ++i) {
               const auto u = static_cast<std::size_t>(i);
               const int b = s.seg_seq[u];
@@ -552,7 +592,8 @@ TEST_CASE("measurement grid: tiles stay in a page, grid limits, 64-bit offsets, 
               REQUIRE(last_t0 < te);
               REQUIRE(last_t0 / kPageTokens == (last_t0 + tile - 1) / kPageTokens);  // a tile inside one page
               REQUIRE(last_t0 / kPageTokens < pages.max_pages_per_seq);
-              REQUIRE(pages.block_table[static_cast<std::size_t>(b) * static_cast<std::size_t>(pages.max_pages_per_seq) +
+              REQUIRE(pages.block_table[static_cast<std::size_t>(b) *
+                                            static_cast<std::size_t>(pages.max_pages_per_seq) +
                                         static_cast<std::size_t>(last_t0 / kPageTokens)] >= 0);
             }
             // The largest cache element index needs 64 bits once it passes 2^31 (the kernels use size_t).

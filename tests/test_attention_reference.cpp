@@ -1,6 +1,6 @@
-// CPU references for decode attention: hand-computed cases, bf16 rounding, naive == absorbed MLA, combine math.
+// CPU references for decode attention: hand-computed cases, bf16 rounding, naive == absorbed MLA, combine
+// math.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 #include <vector>
@@ -43,7 +43,7 @@ TEST_CASE("bf16 conversion rounds to nearest even and round-trips exact values")
   CHECK(round_to_bf16(1.0f + 0x1.0p-8f) == 1.0f);
   // 1 + 3·2^-8 is half-way between 1 + 2^-7 and 1 + 2^-6: ties go to even (1 + 2^-6).
   CHECK(round_to_bf16(1.0f + 3 * 0x1.0p-8f) == 1.0f + 0x1.0p-6f);
-  CHECK(round_to_bf16(1.0f + 0x1.8p-9f) == 1.0f);           // below half-way
+  CHECK(round_to_bf16(1.0f + 0x1.8p-9f) == 1.0f);              // below half-way
   CHECK(round_to_bf16(1.0f + 0x1.2p-8f) == 1.0f + 0x1.0p-7f);  // above half-way
   CHECK(std::isnan(round_to_bf16(std::nanf(""))));
   CHECK(std::isinf(round_to_bf16(INFINITY)));
@@ -81,12 +81,14 @@ TEST_CASE("GQA reference with n_kv = n_h equals per-head MHA and heads of a grou
   const auto r = decode_reference(gqa);
   // Heads 0 and 1 share KV head 0: give head 1 the query of head 0 and the outputs must match.
   for (int b = 0; b < 2; ++b) {
-    for (int i = 0; i < 8; ++i) gqa.q[(static_cast<std::size_t>(b) * 4 + 1) * 8 + i] = gqa.q[static_cast<std::size_t>(b) * 4 * 8 + i];
+    for (int i = 0; i < 8; ++i)
+      gqa.q[(static_cast<std::size_t>(b) * 4 + 1) * 8 + i] = gqa.q[static_cast<std::size_t>(b) * 4 * 8 + i];
   }
   const auto r2 = decode_reference(gqa);
   for (int b = 0; b < 2; ++b) {
     for (int i = 0; i < 8; ++i) {
-      CHECK(r2.out[(static_cast<std::size_t>(b) * 4 + 1) * 8 + i] == Approx(r2.out[static_cast<std::size_t>(b) * 4 * 8 + i]).epsilon(1e-12));
+      CHECK(r2.out[(static_cast<std::size_t>(b) * 4 + 1) * 8 + i] ==
+            Approx(r2.out[static_cast<std::size_t>(b) * 4 * 8 + i]).epsilon(1e-12));
     }
   }
   CHECK(r.out.size() == 2 * 4 * 8);
@@ -121,7 +123,8 @@ TEST_CASE("absorbed MLA equals naive (up-projected) MLA on random weights") {
     const auto absorbed = mla_absorbed(w, x, scale);
     REQUIRE(naive.size() == absorbed.size());
     double max_abs = 0.0;
-    for (std::size_t i = 0; i < naive.size(); ++i) max_abs = std::max(max_abs, std::abs(naive[i] - absorbed[i]));
+    for (std::size_t i = 0; i < naive.size(); ++i)
+      max_abs = std::max(max_abs, std::abs(naive[i] - absorbed[i]));
     CHECK(max_abs < 1e-10);
   }
 }
@@ -141,7 +144,9 @@ TEST_CASE("combining split partials with their log-sum-exps equals the unsplit r
     for (int t = cuts[s]; t < cuts[s + 1]; ++t) {
       double dot = 0.0;
       const std::size_t slot = p.pages.slot_of(0, t);
-      for (int i = 0; i < 16; ++i) dot += static_cast<double>(p.q[static_cast<std::size_t>(i)]) * p.k[slot * 16 + static_cast<std::size_t>(i)];
+      for (int i = 0; i < 16; ++i)
+        dot += static_cast<double>(p.q[static_cast<std::size_t>(i)]) *
+               p.k[slot * 16 + static_cast<std::size_t>(i)];
       scores.push_back(dot * 0.25);
       m = std::max(m, scores.back());
     }
@@ -151,7 +156,8 @@ TEST_CASE("combining split partials with their log-sum-exps equals the unsplit r
       const double e = std::exp(scores[static_cast<std::size_t>(t - cuts[s])] - m);
       sum += e;
       const std::size_t slot = p.pages.slot_of(0, t);
-      for (int i = 0; i < 16; ++i) o[static_cast<std::size_t>(i)] += e * p.v[slot * 16 + static_cast<std::size_t>(i)];
+      for (int i = 0; i < 16; ++i)
+        o[static_cast<std::size_t>(i)] += e * p.v[slot * 16 + static_cast<std::size_t>(i)];
     }
     for (auto& x : o) x /= sum;
     lse_parts.push_back(m + std::log(sum));
@@ -162,7 +168,9 @@ TEST_CASE("combining split partials with their log-sum-exps equals the unsplit r
   std::vector<double> merged(16);
   const double lse = combine_partials<double>(lse_parts, o_parts, 16, merged);
   CHECK(lse == Approx(full.lse[0]).epsilon(1e-12));
-  for (int i = 0; i < 16; ++i) CHECK(merged[static_cast<std::size_t>(i)] == Approx(full.out[static_cast<std::size_t>(i)]).epsilon(1e-12));
+  for (int i = 0; i < 16; ++i)
+    CHECK(merged[static_cast<std::size_t>(i)] ==
+          Approx(full.out[static_cast<std::size_t>(i)]).epsilon(1e-12));
 }
 
 TEST_CASE("analytic work follows FlashMLA's counting") {

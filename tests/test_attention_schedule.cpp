@@ -1,7 +1,6 @@
 // Page tables and split-KV schedules: coverage, limits, determinism; and the mma fragment addressing the
 // kernels use.
 #include <catch2/catch.hpp>
-
 #include <set>
 #include <vector>
 
@@ -22,11 +21,13 @@ void check_schedule(const SplitSchedule& s, const std::vector<int>& lens, int pa
   REQUIRE(s.part_segment_begin.front() == 0);
   REQUIRE(s.part_segment_begin.back() == s.num_segments);
   for (int p = 0; p < s.num_parts; ++p) {
-    REQUIRE(s.part_segment_begin[static_cast<std::size_t>(p)] < s.part_segment_begin[static_cast<std::size_t>(p) + 1]);
+    REQUIRE(s.part_segment_begin[static_cast<std::size_t>(p)] <
+            s.part_segment_begin[static_cast<std::size_t>(p) + 1]);
   }
   // Every (sequence, token) exactly once.
   std::vector<std::vector<int>> seen(static_cast<std::size_t>(batch));
-  for (int b = 0; b < batch; ++b) seen[static_cast<std::size_t>(b)].assign(static_cast<std::size_t>(lens[static_cast<std::size_t>(b)]), 0);
+  for (int b = 0; b < batch; ++b)
+    seen[static_cast<std::size_t>(b)].assign(static_cast<std::size_t>(lens[static_cast<std::size_t>(b)]), 0);
   for (int i = 0; i < s.num_segments; ++i) {
     const auto u = static_cast<std::size_t>(i);
     const int b = s.seg_seq[u];
@@ -34,13 +35,16 @@ void check_schedule(const SplitSchedule& s, const std::vector<int>& lens, int pa
     REQUIRE(b < batch);
     REQUIRE(s.seg_token_begin[u] < s.seg_token_end[u]);
     REQUIRE(s.seg_token_begin[u] % page_tokens == 0);
-    REQUIRE((s.seg_token_end[u] % page_tokens == 0 || s.seg_token_end[u] == lens[static_cast<std::size_t>(b)]));
+    REQUIRE(
+        (s.seg_token_end[u] % page_tokens == 0 || s.seg_token_end[u] == lens[static_cast<std::size_t>(b)]));
     REQUIRE(s.seg_token_end[u] <= lens[static_cast<std::size_t>(b)]);
-    for (int t = s.seg_token_begin[u]; t < s.seg_token_end[u]; ++t) ++seen[static_cast<std::size_t>(b)][static_cast<std::size_t>(t)];
+    for (int t = s.seg_token_begin[u]; t < s.seg_token_end[u]; ++t)
+      ++seen[static_cast<std::size_t>(b)][static_cast<std::size_t>(t)];
     // Segments of a sequence are consecutive and in token order.
     REQUIRE(i >= s.seq_segment_begin[static_cast<std::size_t>(b)]);
     REQUIRE(i < s.seq_segment_begin[static_cast<std::size_t>(b) + 1]);
-    if (i > s.seq_segment_begin[static_cast<std::size_t>(b)]) REQUIRE(s.seg_token_begin[u] == s.seg_token_end[u - 1]);
+    if (i > s.seq_segment_begin[static_cast<std::size_t>(b)])
+      REQUIRE(s.seg_token_begin[u] == s.seg_token_end[u - 1]);
   }
   for (const auto& v : seen) {
     for (const int c : v) REQUIRE(c == 1);
@@ -76,7 +80,8 @@ TEST_CASE("a page table maps every token to exactly one slot, pages scattered") 
   CHECK(static_cast<int>(ids.size()) == t.num_pages);
   // Scattered: the big sequence's pages are not all consecutive.
   bool contiguous = true;
-  for (int p = 1; p < 64; ++p) contiguous = contiguous && t.page_of(4, p * 64) == t.page_of(4, (p - 1) * 64) + 1;
+  for (int p = 1; p < 64; ++p)
+    contiguous = contiguous && t.page_of(4, p * 64) == t.page_of(4, (p - 1) * 64) + 1;
   CHECK_FALSE(contiguous);
   // Same seed, same table.
   CHECK(build_page_table(lens, 64, 123).block_table == t.block_table);
@@ -122,8 +127,12 @@ TEST_CASE("split schedules spread one long sequence over the SMs and balance a u
   // Work per part within one payload of the mean: no part gets more than its share plus one piece's cost.
   std::vector<long long> work(static_cast<std::size_t>(s2.num_parts), 0);
   for (int p = 0; p < s2.num_parts; ++p) {
-    for (int i = s2.part_segment_begin[static_cast<std::size_t>(p)]; i < s2.part_segment_begin[static_cast<std::size_t>(p) + 1]; ++i) {
-      work[static_cast<std::size_t>(p)] += (s2.seg_token_end[static_cast<std::size_t>(i)] - s2.seg_token_begin[static_cast<std::size_t>(i)]) / 64 + opt.fixed_cost_pages;
+    for (int i = s2.part_segment_begin[static_cast<std::size_t>(p)];
+         i < s2.part_segment_begin[static_cast<std::size_t>(p) + 1]; ++i) {
+      work[static_cast<std::size_t>(p)] +=
+          (s2.seg_token_end[static_cast<std::size_t>(i)] - s2.seg_token_begin[static_cast<std::size_t>(i)]) /
+              64 +
+          opt.fixed_cost_pages;
     }
   }
   const long long max_work = *std::max_element(work.begin(), work.end());
@@ -168,8 +177,8 @@ TEST_CASE("ldmatrix addressing delivers exactly the mma.m16n8k16 fragments") {
       }
     }
   }
-  // Accumulators of two adjacent n-tiles of S are the A fragment of P for the next MMA (FlashAttention-2 reuse):
-  // A register r <- C tile (r >> 1), elements 2(r & 1), 2(r & 1) + 1.
+  // Accumulators of two adjacent n-tiles of S are the A fragment of P for the next MMA (FlashAttention-2
+  // reuse): A register r <- C tile (r >> 1), elements 2(r & 1), 2(r & 1) + 1.
   for (int lane = 0; lane < 32; ++lane) {
     for (int reg = 0; reg < 4; ++reg) {
       for (int h = 0; h < 2; ++h) {
@@ -180,7 +189,8 @@ TEST_CASE("ldmatrix addressing delivers exactly the mma.m16n8k16 fragments") {
   }
 }
 
-TEST_CASE("schedule_shape, from the batch's sums, is the schedule make_split_schedule builds for uniform lengths") {
+TEST_CASE(
+    "schedule_shape, from the batch's sums, is the schedule make_split_schedule builds for uniform lengths") {
   for (const int sms : {8, 132}) {
     for (const int batch : {1, 3, 8, 32, 64, 128, 300}) {
       for (const int len : {1, 63, 64, 65, 512, 1000, 4096, 32768}) {

@@ -3,9 +3,8 @@
 //   # expect: LINE:COL: error: key.path: message      (the file path and its colon are prefixed here)
 //   # kind: card | hw | sweep | hf
 // JSON has no comments, so a config.json case keeps those two lines in a sibling `NAME.json.expect`.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cctype>
 #include <filesystem>
 #include <fstream>

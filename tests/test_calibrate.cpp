@@ -304,8 +304,9 @@ TEST_CASE("a bad run folder is refused with file:line:col") {
   };
   manifest.replace(manifest.find("device:"), 7, "devise:");
   write_file_atomically(run / "run.yaml", manifest);
-  CHECK_THAT(error_of_run(), Catch::StartsWith((run / "run.yaml").string() + ":3:1: error: devise: unknown key "
-                                               "`devise`; did you mean `device`?"));
+  CHECK_THAT(error_of_run(),
+             Catch::StartsWith((run / "run.yaml").string() + ":3:1: error: devise: unknown key "
+                                                             "`devise`; did you mean `device`?"));
   manifest = good;
   manifest.replace(manifest.find("mlasim-measurement-run/1"), 24, "mlasim-measurement-run/9");
   write_file_atomically(run / "run.yaml", manifest);
@@ -314,7 +315,8 @@ TEST_CASE("a bad run folder is refused with file:line:col") {
   std::string csv = read_text_file(run / "attention" / "gqa_decode.csv");
   csv.replace(csv.find(",pass"), 5, ",maybe");
   write_file_atomically(run / "attention" / "gqa_decode.csv", csv);
-  CHECK_THAT(error_of_run(), Catch::Contains("gqa_decode.csv:2:") && Catch::Contains("check: 'maybe' is neither"));
+  CHECK_THAT(error_of_run(),
+             Catch::Contains("gqa_decode.csv:2:") && Catch::Contains("check: 'maybe' is neither"));
   fs::remove(run / "run.yaml");
   CHECK_THAT(error_of_run(), Catch::Contains("run.yaml is missing"));
 }

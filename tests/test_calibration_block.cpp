@@ -6,8 +6,8 @@
 #include "sim/config/loader.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/output.hpp"
-#include "tests/test_support.hpp"
 #include "tests/spec_fixtures.hpp"
+#include "tests/test_support.hpp"
 
 using namespace mlasim;
 
@@ -101,9 +101,9 @@ TEST_CASE("calibrated mode: a GEMM takes its measured time at its m; small ops f
   REQUIRE(table.key().n == 8192);
   const GemmRoofline roof = hw.calibration.gemm_roofline(Dtype::kBf16);
   REQUIRE(roof.valid());
-  CHECK(roof.flops_per_s == 720e12);     // the best bf16 rate measured
-  CHECK(roof.bytes_per_s == 2.95e12);    // the copy ramp
-  CHECK(roof.t0_s == 3.5e-6);            // its t0 (no single-launch gap measured here)
+  CHECK(roof.flops_per_s == 720e12);   // the best bf16 rate measured
+  CHECK(roof.bytes_per_s == 2.95e12);  // the copy ramp
+  CHECK(roof.t0_s == 3.5e-6);          // its t0 (no single-launch gap measured here)
   const auto gemm_op = [&](double m) {
     Op op;
     op.name = "weights";
@@ -125,7 +125,8 @@ TEST_CASE("calibrated mode: a GEMM takes its measured time at its m; small ops f
     return table.flops_at(m) / (tflops * 1e12) / roof.time_s(table.flops_at(m), table.bytes_at(m));
   };
   const double r1 = residual(1, 1.5), r4096 = residual(4096, 700.0);
-  const double r64 = std::exp(std::log(r1) + std::log(64.0) / std::log(4096.0) * (std::log(r4096) - std::log(r1)));
+  const double r64 =
+      std::exp(std::log(r1) + std::log(64.0) / std::log(4096.0) * (std::log(r4096) - std::log(r1)));
   const OpTime t64 = dev.time_op(gemm_op(64), Precision{}, 1);
   CHECK(t64.time_s == Approx(4 * r64 * roof.time_s(table.flops_at(64), table.bytes_at(64)) + 4 * 2.4e-6));
   CHECK(t64.provenance == Provenance::kInterpolated);

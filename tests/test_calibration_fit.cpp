@@ -1,21 +1,19 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/common/csv.hpp"
+#include "kernels/probes/probe_plan.hpp"
 #include "sim/calibration/bandwidth_fit.hpp"
 #include "sim/calibration/gemm_fit.hpp"
 #include "sim/calibration/probe_csv.hpp"
 #include "sim/calibration/probe_report.hpp"
 #include "tests/test_support.hpp"
-#include "kernels/probes/probe_plan.hpp"
-
-#include <filesystem>
 
 using namespace mlasim;
 
@@ -46,7 +44,8 @@ std::vector<BandwidthPoint> synthetic_ramp(double t0_s, double bw, double noise,
 }
 
 std::string probe_header() {
-  return "probe,kernel,shape,level,dtype,working_set_bytes,m,n,k,batch,bytes,flops,grid,block,median_s,p90_s,gbps,"
+  return "probe,kernel,shape,level,dtype,working_set_bytes,m,n,k,batch,bytes,flops,grid,block,median_s,p90_s,"
+         "gbps,"
          "tflops,repeats\n";
 }
 
@@ -188,7 +187,9 @@ TEST_CASE("a kernel without enough HBM points is an error that names it") {
 
 namespace {
 /// A saturating rate: weight-bound (∝ m) for small m, compute-bound (peak) for large m.
-double true_rate(double m) { return 700.0 * m / (m + 96.0); }
+double true_rate(double m) {
+  return 700.0 * m / (m + 96.0);
+}
 }  // namespace
 
 TEST_CASE("the GEMM table returns measured points exactly and interpolates between them in log m") {
@@ -281,13 +282,47 @@ TEST_CASE("the reader parses what the GPU program's CSV writer writes") {
     for (auto c : probe_csv_required_columns()) header.emplace_back(c);
     header.emplace_back("note");  // extra columns are ignored
     gpu::CsvWriter w(path, header);
-    w.cell("gemm").cell("lt_bf16").cell("llama3_70b.tp8.qkv, fused").cell("-").cell("bf16").cell(0).cell(1)
-        .cell(1280).cell(8192).cell(1).cell(21e6).cell(2.0 * 1280 * 8192).cell(0).cell(0).cell(9.5e-6)
-        .cell(1.1e-5).cell(2210.5).cell(2.2).cell(20).cell("say \"hi\"");
+    w.cell("gemm")
+        .cell("lt_bf16")
+        .cell("llama3_70b.tp8.qkv, fused")
+        .cell("-")
+        .cell("bf16")
+        .cell(0)
+        .cell(1)
+        .cell(1280)
+        .cell(8192)
+        .cell(1)
+        .cell(21e6)
+        .cell(2.0 * 1280 * 8192)
+        .cell(0)
+        .cell(0)
+        .cell(9.5e-6)
+        .cell(1.1e-5)
+        .cell(2210.5)
+        .cell(2.2)
+        .cell(20)
+        .cell("say \"hi\"");
     w.end_row();
-    w.cell("bandwidth").cell("read").cell("ws=4294967296").cell("hbm").cell("u32x4").cell(4294967296LL)
-        .cell(0).cell(0).cell(0).cell(0).cell(4294967296.0).cell(0.0).cell(264).cell(512).cell(1.4e-3)
-        .cell(1.5e-3).cell(3067.8).cell(0.0).cell(20).cell("");
+    w.cell("bandwidth")
+        .cell("read")
+        .cell("ws=4294967296")
+        .cell("hbm")
+        .cell("u32x4")
+        .cell(4294967296LL)
+        .cell(0)
+        .cell(0)
+        .cell(0)
+        .cell(0)
+        .cell(4294967296.0)
+        .cell(0.0)
+        .cell(264)
+        .cell(512)
+        .cell(1.4e-3)
+        .cell(1.5e-3)
+        .cell(3067.8)
+        .cell(0.0)
+        .cell(20)
+        .cell("");
     w.end_row();
     REQUIRE(w.close());
   }
@@ -306,8 +341,9 @@ TEST_CASE("the reader parses what the GPU program's CSV writer writes") {
 TEST_CASE("bad probe CSV rows are errors naming file:line:col and the column") {
   const std::string good = "bandwidth,read,ws,hbm,u32x4,65536,0,0,0,0,65536,0,132,512,2e-6,3e-6,32.7,0,20\n";
   SECTION("a non-number") {
-    const std::string text = probe_header() + good +
-                             "bandwidth,read,ws,hbm,u32x4,65536,0,0,0,0,65536,0,132,512,fast,3e-6,32.7,0,20\n";
+    const std::string text =
+        probe_header() + good +
+        "bandwidth,read,ws,hbm,u32x4,65536,0,0,0,0,65536,0,132,512,fast,3e-6,32.7,0,20\n";
     CHECK_THROWS_WITH(parse_probe_csv(text, "bw.csv"),
                       Catch::StartsWith("bw.csv:3:59: error: median_s: 'fast' is not a number"));
   }
@@ -322,7 +358,8 @@ TEST_CASE("bad probe CSV rows are errors naming file:line:col and the column") {
   SECTION("p90 below the median") {
     const std::string text =
         probe_header() + "bandwidth,read,ws,hbm,u32x4,65536,0,0,0,0,65536,0,132,512,2e-6,1e-6,32.7,0,20\n";
-    CHECK_THROWS_WITH(parse_probe_csv(text, "bw.csv"), Catch::Contains("bw.csv:2:") && Catch::Contains("p90_s"));
+    CHECK_THROWS_WITH(parse_probe_csv(text, "bw.csv"),
+                      Catch::Contains("bw.csv:2:") && Catch::Contains("p90_s"));
   }
   SECTION("an unknown probe or level") {
     CHECK_THROWS_WITH(parse_probe_csv(probe_header() + "bandwith" + good.substr(9), "bw.csv"),
@@ -337,7 +374,8 @@ TEST_CASE("bad probe CSV rows are errors naming file:line:col and the column") {
     CHECK_THROWS_WITH(parse_probe_csv(neg, "bw.csv"), Catch::Contains("working_set_bytes: -5 is negative"));
     const std::string zero =
         probe_header() + "bandwidth,read,ws,hbm,u32x4,65536,0,0,0,0,65536,0,132,512,0,0,32.7,0,20\n";
-    CHECK_THROWS_WITH(parse_probe_csv(zero, "bw.csv"), Catch::Contains("median_s: a measured time must be positive"));
+    CHECK_THROWS_WITH(parse_probe_csv(zero, "bw.csv"),
+                      Catch::Contains("median_s: a measured time must be positive"));
   }
   SECTION("an unterminated quote") {
     CHECK_THROWS_WITH(parse_probe_csv(probe_header() + "gemm,\"abc\n", "g.csv"),
@@ -370,9 +408,25 @@ TEST_CASE("a folder of probe CSVs fits into the report calibration needs") {
       const auto b = static_cast<double>(ws);
       const bool l2 = ws < static_cast<std::int64_t>(kL2Bytes);
       const double t = l2 ? std::max(1e-6, b / 9e12) : 3e-6 + b / 3e12;
-      bw.cell("bandwidth").cell("read").cell("ws=" + std::to_string(ws)).cell(l2 ? "l2" : "hbm").cell("f32x4")
-          .cell(ws).cell(0).cell(0).cell(0).cell(0).cell(b).cell(0.0).cell(132).cell(512).cell(t).cell(t)
-          .cell(b / t * 1e-9).cell(0.0).cell(20);
+      bw.cell("bandwidth")
+          .cell("read")
+          .cell("ws=" + std::to_string(ws))
+          .cell(l2 ? "l2" : "hbm")
+          .cell("f32x4")
+          .cell(ws)
+          .cell(0)
+          .cell(0)
+          .cell(0)
+          .cell(0)
+          .cell(b)
+          .cell(0.0)
+          .cell(132)
+          .cell(512)
+          .cell(t)
+          .cell(t)
+          .cell(b / t * 1e-9)
+          .cell(0.0)
+          .cell(20);
       bw.end_row();
     }
     REQUIRE(bw.close());
@@ -381,15 +435,48 @@ TEST_CASE("a folder of probe CSVs fits into the report calibration needs") {
       const gpu::GemmShape s{"llama3_70b.tp8.qkv", 1280, 8192, 1};
       const double rate = true_rate(static_cast<double>(m)) * 1e12;
       const double f = gpu::gemm_flops(m, s);
-      gemm.cell("gemm").cell("lt_bf16").cell(s.label).cell("-").cell("bf16").cell(0).cell(m).cell(s.n).cell(s.k)
-          .cell(s.batch).cell(gpu::gemm_bytes(m, s, 2, 2)).cell(f).cell(0).cell(0).cell(f / rate).cell(f / rate)
-          .cell(0.0).cell(rate * 1e-12).cell(10);
+      gemm.cell("gemm")
+          .cell("lt_bf16")
+          .cell(s.label)
+          .cell("-")
+          .cell("bf16")
+          .cell(0)
+          .cell(m)
+          .cell(s.n)
+          .cell(s.k)
+          .cell(s.batch)
+          .cell(gpu::gemm_bytes(m, s, 2, 2))
+          .cell(f)
+          .cell(0)
+          .cell(0)
+          .cell(f / rate)
+          .cell(f / rate)
+          .cell(0.0)
+          .cell(rate * 1e-12)
+          .cell(10);
       gemm.end_row();
     }
     REQUIRE(gemm.close());
     gpu::CsvWriter launch((dir / "launch.csv").string(), columns);
-    launch.cell("launch").cell("empty_graph").cell("launches=1000").cell("-").cell("-").cell(0).cell(0).cell(0)
-        .cell(0).cell(0).cell(0.0).cell(0.0).cell(1).cell(1).cell(1.5e-6).cell(1.7e-6).cell(0.0).cell(0.0).cell(30);
+    launch.cell("launch")
+        .cell("empty_graph")
+        .cell("launches=1000")
+        .cell("-")
+        .cell("-")
+        .cell(0)
+        .cell(0)
+        .cell(0)
+        .cell(0)
+        .cell(0)
+        .cell(0.0)
+        .cell(0.0)
+        .cell(1)
+        .cell(1)
+        .cell(1.5e-6)
+        .cell(1.7e-6)
+        .cell(0.0)
+        .cell(0.0)
+        .cell(30);
     launch.end_row();
     REQUIRE(launch.close());
   }

@@ -60,8 +60,8 @@ Run run_mlasim(const std::string& args) {
 }  // namespace
 
 TEST_CASE("step --format json has ops with totals over the step and the documented totals") {
-  const Run r =
-      run_mlasim("step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
+  const Run r = run_mlasim(
+      "step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
   REQUIRE(r.code == 0);
   const auto j = nlohmann::json::parse(r.out);
   double sum = 0;
@@ -145,15 +145,17 @@ TEST_CASE("the calibration path end to end: synthesize-run, calibrate, validate,
   const std::string before = slurp(fs::path(MLASIM_SOURCE_DIR) / "hw_profiles" / "h200.yaml");
   const Run refused = run_mlasim("calibrate " + run);
   CHECK(refused.code == 2);
-  CHECK_THAT(refused.err, Catch::Contains("synthetic: this run was generated") && Catch::Contains("--out FILE"));
+  CHECK_THAT(refused.err,
+             Catch::Contains("synthetic: this run was generated") && Catch::Contains("--out FILE"));
   CHECK(slurp(fs::path(MLASIM_SOURCE_DIR) / "hw_profiles" / "h200.yaml") == before);
   // Into a file of its own: a whole profile that loads and times a step from the tables.
   const std::string profile = (dir / "h200-calibrated.yaml").string();
   const Run cal = run_mlasim("calibrate " + run + " --out " + profile);
   REQUIRE(cal.code == 0);
   CHECK_THAT(cal.out, Catch::Contains("calibrated h200 from") && Catch::Contains("attention 20 tables"));
-  const Run step = run_mlasim("step --model deepseek-v3 --hw " + profile +
-                              " --tp 8 --dp-attention --batch 64 --context 4096 --mode calibrated --format json");
+  const Run step =
+      run_mlasim("step --model deepseek-v3 --hw " + profile +
+                 " --tp 8 --dp-attention --batch 64 --context 4096 --mode calibrated --format json");
   REQUIRE(step.code == 0);
   const auto j = nlohmann::json::parse(step.out);
   CHECK(j.at("totals").at("time_share_by_provenance").at("measured").get<double>() > 0.0);
@@ -171,7 +173,8 @@ TEST_CASE("the calibration path end to end: synthesize-run, calibrate, validate,
   CHECK(slurp(again) == slurp(profile));
 }
 
-TEST_CASE("calibrate refuses a run whose kernel failed its check, and a run of another GPU, writing nothing") {
+TEST_CASE(
+    "calibrate refuses a run whose kernel failed its check, and a run of another GPU, writing nothing") {
   const fs::path dir = scratch("calibration_refusals");
   fs::create_directories(dir);
   const std::string failed = (dir / "failed").string();
@@ -179,7 +182,8 @@ TEST_CASE("calibrate refuses a run whose kernel failed its check, and a run of a
   const std::string target = (dir / "p.yaml").string();
   const Run r = run_mlasim("calibrate " + failed + " --out " + target);
   CHECK(r.code == 2);
-  CHECK_THAT(r.err, Catch::Contains("refusing to calibrate `h200`") && Catch::Contains("mla kernel (d 576) failed") &&
+  CHECK_THAT(r.err, Catch::Contains("refusing to calibrate `h200`") &&
+                        Catch::Contains("mla kernel (d 576) failed") &&
                         Catch::Contains("timing rows of mla d 576"));
   CHECK_FALSE(fs::exists(target));
   const std::string h100 = (dir / "h100").string();
@@ -193,7 +197,8 @@ TEST_CASE("calibrate refuses a run whose kernel failed its check, and a run of a
   CHECK_THAT(missing.err, Catch::Contains("not a folder"));
 }
 
-TEST_CASE("plan answers in one command, writes whole files identical every time, and exits 6 when nothing fits") {
+TEST_CASE(
+    "plan answers in one command, writes whole files identical every time, and exits 6 when nothing fits") {
   const fs::path dir = scratch("plan");
   fs::create_directories(dir);
   const fs::path config = dir / "plan.yaml";
@@ -217,8 +222,8 @@ TEST_CASE("plan answers in one command, writes whole files identical every time,
   REQUIRE(a.code == 0);
   CHECK(a.out.rfind("Cheapest: ", 0) == 0);
   REQUIRE(run_mlasim("plan " + config.string() + " -q --no-charts --out " + out2.string()).code == 0);
-  for (const char* f : {"summary.md", "plan.json", "layouts.csv", "ranking.csv", "pareto.csv", "trials.csv",
-                        "report.html"}) {
+  for (const char* f :
+       {"summary.md", "plan.json", "layouts.csv", "ranking.csv", "pareto.csv", "trials.csv", "report.html"}) {
     INFO(f);
     CHECK(fs::exists(out1 / f));
     CHECK(slurp(out1 / f) == slurp(out2 / f));
@@ -232,13 +237,16 @@ TEST_CASE("plan answers in one command, writes whole files identical every time,
 
   // --price overrides the profile: at 1 USD per H200-hour the H200 layouts cost GPUs × 1.
   const fs::path cheap = scratch("plan-cheap");
-  REQUIRE(run_mlasim("plan " + config.string() + " -q --no-charts --price h200=1 --out " + cheap.string()).code == 0);
+  REQUIRE(
+      run_mlasim("plan " + config.string() + " -q --no-charts --price h200=1 --out " + cheap.string()).code ==
+      0);
   // The parsed document must outlive the loop: a range-for over a member of a temporary reads freed memory.
   const nlohmann::json cheap_plan = nlohmann::json::parse(slurp(cheap / "plan.json"));
   for (const auto& row : cheap_plan["layouts"]) {
     if (row["hardware"] == "h200") CHECK(row["price_per_gpu_hour"].get<double>() == 1.0);
   }
-  CHECK(run_mlasim("plan " + config.string() + " -q --price h300=1 --out " + scratch("x").string()).code == 2);
+  CHECK(run_mlasim("plan " + config.string() + " -q --price h300=1 --out " + scratch("x").string()).code ==
+        2);
 
   // An impossible SLO: every file written, the answer said plainly, exit 6.
   {
@@ -246,7 +254,8 @@ TEST_CASE("plan answers in one command, writes whole files identical every time,
     f << with_text(slurp(config), "tpot: {p99: 20 ms}", "tpot: {p99: 0.5 ms}");
   }
   const fs::path none = scratch("plan-none");
-  const Run n = run_mlasim("plan " + (dir / "impossible.yaml").string() + " --no-charts --out " + none.string());
+  const Run n =
+      run_mlasim("plan " + (dir / "impossible.yaml").string() + " --no-charts --out " + none.string());
   CHECK(n.code == 6);
   CHECK(n.out.find("No deployment within the budget of 8 GPUs meets the SLOs") != std::string::npos);
   CHECK(n.err.find("no deployment") != std::string::npos);
@@ -256,7 +265,8 @@ TEST_CASE("plan answers in one command, writes whole files identical every time,
   const fs::path bad = scratch("plan-bad");
   {
     std::ofstream f(dir / "bad.yaml");
-    f << with_text(slurp(config), "arrival: poisson, rate: 150 req/s", "arrival: closed_loop, concurrency: 4");
+    f << with_text(slurp(config), "arrival: poisson, rate: 150 req/s",
+                   "arrival: closed_loop, concurrency: 4");
   }
   const Run b = run_mlasim("plan " + (dir / "bad.yaml").string() + " --out " + bad.string());
   CHECK(b.code == 2);
@@ -264,7 +274,9 @@ TEST_CASE("plan answers in one command, writes whole files identical every time,
   CHECK_FALSE(fs::exists(bad));
 }
 
-TEST_CASE("serve --strict exits 5 when a request is rejected, after writing everything; without it, 0 and a warning") {
+TEST_CASE(
+    "serve --strict exits 5 when a request is rejected, after writing everything; without it, 0 and a "
+    "warning") {
   const fs::path dir = scratch("strict");
   fs::create_directories(dir);
   {
@@ -279,11 +291,13 @@ TEST_CASE("serve --strict exits 5 when a request is rejected, after writing ever
 )";
   }
   const fs::path out = scratch("strict-out"), plain = scratch("strict-plain");
-  const Run strict = run_mlasim("serve " + (dir / "serve.yaml").string() + " -q --no-charts --strict --out " + out.string());
+  const Run strict =
+      run_mlasim("serve " + (dir / "serve.yaml").string() + " -q --no-charts --strict --out " + out.string());
   CHECK(strict.code == 5);
   CHECK(strict.err.find("rejected") != std::string::npos);
   CHECK(fs::exists(out / "summary.csv"));
-  const Run lenient = run_mlasim("serve " + (dir / "serve.yaml").string() + " -q --no-charts --out " + plain.string());
+  const Run lenient =
+      run_mlasim("serve " + (dir / "serve.yaml").string() + " -q --no-charts --out " + plain.string());
   CHECK(lenient.code == 0);
   CHECK(lenient.err.find("warning: 50 of 50 requests were rejected") != std::string::npos);
 }
@@ -291,7 +305,8 @@ TEST_CASE("serve --strict exits 5 when a request is rejected, after writing ever
 TEST_CASE("--price overrides the profile's price in step and sweep; a bad one is exit 2") {
   // 8 GPUs of TP 8 at 2 USD: 16 USD per hour in step's JSON totals.
   const Run step = run_mlasim(
-      "step --model deepseek-v3 --hw h200 --tp 8 --batch 64 --context 4k --weights fp8 --format json --price 2");
+      "step --model deepseek-v3 --hw h200 --tp 8 --batch 64 --context 4k --weights fp8 --format json --price "
+      "2");
   REQUIRE(step.code == 0);
   const nlohmann::json totals = nlohmann::json::parse(step.out)["totals"];
   CHECK(totals["price_per_gpu_hour"].get<double>() == 2.0);
@@ -370,8 +385,11 @@ TEST_CASE(
              Catch::StartsWith(full.string() + ": error: cannot write: File too large"));
 }
 
-TEST_CASE("step on DeepSeek-V3's config.json costs its fp8 weights by default and fits 8 H200s; --weights overrides") {
-  const std::string model = "--model " + (fs::path(MLASIM_TEST_DATA_DIR) / "hf" / "deepseek-v3" / "config.json").string();
+TEST_CASE(
+    "step on DeepSeek-V3's config.json costs its fp8 weights by default and fits 8 H200s; --weights "
+    "overrides") {
+  const std::string model =
+      "--model " + (fs::path(MLASIM_TEST_DATA_DIR) / "hf" / "deepseek-v3" / "config.json").string();
   const Run r = run_mlasim("step " + model + " --hw h200 --tp 8 --batch 16 --context 8k --format json");
   REQUIRE(r.code == 0);
   const auto j = nlohmann::json::parse(r.out);
@@ -380,7 +398,8 @@ TEST_CASE("step on DeepSeek-V3's config.json costs its fp8 weights by default an
   CHECK(j.at("totals").at("weight_bytes").get<double>() == Approx(671.0265e9).epsilon(1e-4));  // 1 byte each
   CHECK(r.err.find("does not fit") == std::string::npos);
 
-  const Run bf16 = run_mlasim("step " + model + " --hw h200 --tp 8 --context 8k --weights bf16 --format json");
+  const Run bf16 =
+      run_mlasim("step " + model + " --hw h200 --tp 8 --context 8k --weights bf16 --format json");
   REQUIRE(bf16.code == 0);
   CHECK(nlohmann::json::parse(bf16.out).at("inputs").at("weights_dtype") == "bf16");
   CHECK(bf16.err.find("does not fit") != std::string::npos);

@@ -18,23 +18,23 @@
 
 using namespace mlasim;
 namespace fs = std::filesystem;
-using mlasim::test::ScratchDir;
 using mlasim::test::error_of;
+using mlasim::test::ScratchDir;
 
 namespace {
-
 
 // Renders a spec in the card schema, so that load(render(load(card))) can be compared with load(card).
 std::string render_card(const ModelSpec& m) {
   std::ostringstream o;
   o << "name: " << m.name << "\nsource: " << m.source << "\nlayers: " << m.n_layers
     << "\nhidden_size: " << m.hidden_size << "\nvocab_size: " << m.vocab_size
-    << "\ntie_word_embeddings: " << (m.tie_word_embeddings ? "true" : "false") << "\nattention:\n  variant: "
-    << to_string(m.attention.kind) << "\n  n_heads: " << m.attention.n_heads
+    << "\ntie_word_embeddings: " << (m.tie_word_embeddings ? "true" : "false")
+    << "\nattention:\n  variant: " << to_string(m.attention.kind) << "\n  n_heads: " << m.attention.n_heads
     << "\n  n_kv_heads: " << m.attention.n_kv_heads << "\n  head_dim: " << m.attention.head_dim
     << "\n  kv_lora_rank: " << m.attention.kv_lora_rank << "\n  q_lora_rank: " << m.attention.q_lora_rank
     << "\n  qk_rope_head_dim: " << m.attention.qk_rope_head_dim
-    << "\n  qk_nope_head_dim: " << m.attention.qk_nope_head_dim << "\n  v_head_dim: " << m.attention.v_head_dim
+    << "\n  qk_nope_head_dim: " << m.attention.qk_nope_head_dim
+    << "\n  v_head_dim: " << m.attention.v_head_dim
     << "\nffn:\n  intermediate_size: " << m.ffn.intermediate_size << "\n";
   if (m.ffn.is_moe()) {
     o << "  moe:\n    n_routed_experts: " << m.ffn.moe.n_routed_experts
@@ -245,13 +245,15 @@ TEST_CASE("an unknown model or GPU name lists the known ones with a did-you-mean
 }
 
 TEST_CASE("did-you-mean suggests near misses only") {
-  const std::vector<std::string> keys{"layers", "hidden_size", "vocab_size", "experts_per_token", "n_kv_heads"};
+  const std::vector<std::string> keys{"layers", "hidden_size", "vocab_size", "experts_per_token",
+                                      "n_kv_heads"};
   CHECK(closest_match("hiden_size", keys) == std::optional<std::string>("hidden_size"));
   CHECK(closest_match("Layers", keys) == std::optional<std::string>("layers"));
   CHECK(closest_match("experts_per_tok", keys) == std::optional<std::string>("experts_per_token"));
   CHECK(closest_match("n_kv_head", keys) == std::optional<std::string>("n_kv_heads"));
   CHECK_FALSE(closest_match("temperature", keys).has_value());
-  CHECK(closest_match("fp9", {"fp32", "bf16", "fp16", "fp8", "int8", "int4"}) == std::optional<std::string>("fp8"));
+  CHECK(closest_match("fp9", {"fp32", "bf16", "fp16", "fp8", "int8", "int4"}) ==
+        std::optional<std::string>("fp8"));
   CHECK(edit_distance("ab", "ba") == 1);  // a swap is one edit
   CHECK(edit_distance("kitten", "sitting") == 3);
 }
@@ -271,7 +273,8 @@ ffn:
   intermediate_size: 128
 )");
   CHECK(error_of([&] { (void)load_model_card(card); }) ==
-        card.string() + ":9:3: error: attention.n_kv_head: unknown key `n_kv_head`; did you mean `n_kv_heads`?");
+        card.string() +
+            ":9:3: error: attention.n_kv_head: unknown key `n_kv_head`; did you mean `n_kv_heads`?");
 
   const fs::path missing = dir.path() / "nope.yaml";
   CHECK(error_of([&] { (void)load_model_card(missing); }) == missing.string() + ": error: no such file");

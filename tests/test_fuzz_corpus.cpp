@@ -4,7 +4,6 @@
 // escapes (InternalError, std::bad_alloc, a standard-library exception) fails here, and a sanitizer report or
 // a hang fails the program.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <fstream>
 #include <iterator>

@@ -1,12 +1,11 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
 #include "sim/error.hpp"
-#include "sim/serving/histogram.hpp"
 #include "sim/random.hpp"
+#include "sim/serving/histogram.hpp"
 
 using namespace mlasim;
 

@@ -20,7 +20,8 @@ TEST_CASE("a deployment's cost: GPUs x price per hour, over the tokens that hour
   CHECK(std::isnan(deployment_cost(8, 2.0, 0.0, 0.0).usd_per_million_output_tokens));
 }
 
-TEST_CASE("the fewest replicas found by the search are the exhaustive grid's, in a logarithmic number of runs") {
+TEST_CASE(
+    "the fewest replicas found by the search are the exhaustive grid's, in a logarithmic number of runs") {
   Rng rng(7);
   for (int trial = 0; trial < 500; ++trial) {
     const int lo = static_cast<int>(rng.uniform_int(1, 4));

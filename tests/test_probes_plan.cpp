@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -79,8 +78,9 @@ TEST_CASE("the default GEMM list covers every model and TP, with no duplicate (n
     CHECK(keys.insert({s.n, s.k, s.batch}).second);
     all_labels += s.label + "|";
   }
-  for (const char* want : {"llama3_8b.tp1.qkv", "llama3_8b.tp8.down", "llama3_70b.tp2.o", "llama3_70b.tp4.lm_head",
-                           "llama3_70b.tp8.gate_up", "dsv3.tp1.bmm_w_uk", "dsv3.tp8.bmm_w_uv", "dsv3.tp8.kv_b"}) {
+  for (const char* want :
+       {"llama3_8b.tp1.qkv", "llama3_8b.tp8.down", "llama3_70b.tp2.o", "llama3_70b.tp4.lm_head",
+        "llama3_70b.tp8.gate_up", "dsv3.tp1.bmm_w_uk", "dsv3.tp8.bmm_w_uv", "dsv3.tp8.kv_b"}) {
     CHECK(all_labels.find(std::string(want) + "|") != std::string::npos);
   }
   // 2 dense models × 4 TPs × 5 + DeepSeek-V3 2 TPs × 12 = 64 families before merging.
@@ -99,7 +99,8 @@ TEST_CASE("m runs over the powers of two from 1 to 8192") {
   CHECK(ms.front() == 1);
   CHECK(ms.back() == 8192);
   CHECK(gemm_flops(16, GemmShape{"x", 1280, 8192, 1}) == 2.0 * 16 * 1280 * 8192);
-  CHECK(gemm_bytes(1, GemmShape{"x", 512, 128, 128}, 2.0, 2.0) == 128.0 * (2.0 * (128 * 512 + 128) + 2.0 * 512));
+  CHECK(gemm_bytes(1, GemmShape{"x", 512, 128, 128}, 2.0, 2.0) ==
+        128.0 * (2.0 * (128 * 512 + 128) + 2.0 * 512));
 }
 
 TEST_CASE("working sets run geometrically from 64 KiB to 4 GiB in 30 aligned points") {

@@ -314,8 +314,8 @@ TEST_CASE("a scatter chart's script sets both ranges, draws the lines grey and t
   linear.x.format.clear();
   linear.y.format.clear();
   linear.lines = {{ReferenceLine::Kind::kHorizontal, 0.0, "zero", false}};
-  // x 0..10 padded by 5% of the span; y from the points (2, 4, 5) and the line (0), padded likewise, then 45% of
-  // the span added on top for the key (5.25 + 0.45 * 5.5 = 7.725).
+  // x 0..10 padded by 5% of the span; y from the points (2, 4, 5) and the line (0), padded likewise, then 45%
+  // of the span added on top for the key (5.25 + 0.45 * 5.5 = 7.725).
   const std::string gp = to_gnuplot(linear, "l.dat");
   CHECK_THAT(gp, Catch::Contains("set xrange [-0.5:10.5]\nset yrange [-0.25:7.725]\n"));
   CHECK_THAT(to_dat(linear), Catch::Contains("# line: y = 0 (zero)\n# x y\n-0.5 0\n10.5 0\n"));

@@ -317,8 +317,8 @@ TEST_CASE("DP-attention: each rank attends to its own sequences with all heads; 
   const StepWorkload b = build_step(v3, dp8);
   const Op& core_tp = find_op(a, "attention_decode_mla_absorbed");
   const Op& core_dp = find_op(b, "attention_decode_mla_absorbed");
-  // Same FLOPs per GPU (16 heads × 64 sequences = 128 heads × 8 sequences); an eighth of the latent cache read,
-  // since under plain TP every rank reads every sequence's latent (DESIGN.md §5).
+  // Same FLOPs per GPU (16 heads × 64 sequences = 128 heads × 8 sequences); an eighth of the latent cache
+  // read, since under plain TP every rank reads every sequence's latent (DESIGN.md §5).
   CHECK(core_dp.flops == Approx(core_tp.flops));
   CHECK(core_dp.kv_read_bytes * 8 == Approx(core_tp.kv_read_bytes));
   // Attention projections: replicated weights, an eighth of the tokens. FFN and experts: unchanged.
@@ -341,7 +341,8 @@ TEST_CASE("DP-attention: each rank attends to its own sequences with all heads; 
   // 9 sequences on 8 ranks: the busiest rank has 2.
   StepShape nine = decode(std::vector<std::int64_t>(9, 1000), 1, 8);
   nine.parallel.dp_attention = true;
-  CHECK(find_op(build_step(v3, nine), "attention_decode_mla_absorbed").kv_read_bytes == Approx(61.0 * 576 * 2 * 2000));
+  CHECK(find_op(build_step(v3, nine), "attention_decode_mla_absorbed").kv_read_bytes ==
+        Approx(61.0 * 576 * 2 * 2000));
   // DP-attention with tp = 1 is plain execution.
   StepShape single = decode({100, 200}, 1, 1);
   const StepWorkload s0 = build_step(v3, single);

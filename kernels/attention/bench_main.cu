@@ -1,8 +1,9 @@
-// mlasim_attention_bench: checks the decode-attention kernels against the CPU reference on fresh random inputs,
-// then times them over the calibration grid and writes CSVs (see kernels/attention/README.md).
+// mlasim_attention_bench: checks the decode-attention kernels against the CPU reference on fresh random
+// inputs, then times them over the calibration grid and writes CSVs (see kernels/attention/README.md).
 //
 //   mlasim_attention_bench --out DIR [--git-rev REV] [--command "..."] [--extra-yaml FILE] [--quick]
-//                          [--check-only | --time-only] [--check-case N] [--variants LIST] [--failed-variants LIST]
+//                          [--check-only | --time-only] [--check-case N] [--variants LIST] [--failed-variants
+//                          LIST]
 //                          [--first-point K] [--append] [--deadline-s S] [--point-timeout-s S]
 //                          [--warmup N] [--repeats N] [--max-kv-gib G]
 // A failed check does not stop the run: its variant ("mla-d576", "gqa-d128", "gqa-d64") is still timed and
@@ -12,8 +13,9 @@
 //   check variant VARIANT: pass|FAILED   once every selected case of the variant ran
 //   point K VARIANT ...: start           before grid point K (an index into the full grid)
 //   done: key=value ...                  last line of a run that was not cut short
-// Exit codes: 0 done, every check passed; 1 a check failed or a point's output was not finite (everything else
-// was still done), or an internal/CUDA error; 2 bad arguments; 3 no GPU (one line on stderr); 4 stopped at
+// Exit codes: 0 done, every check passed; 1 a check failed or a point's output was not finite (everything
+// else was still done), or an internal/CUDA error; 2 bad arguments; 3 no GPU (one line on stderr); 4 stopped
+// at
 // --deadline-s with points left (files complete); 5 the watchdog ended a hung check or point.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -59,14 +61,14 @@ struct Options {
   std::string command;
   std::string extra_yaml_file;
   bool check_only = false;
-  bool time_only = false;          ///< skip the checks (a previous --check-only run did them)
-  int check_case = -1;             ///< >= 0: run only this check case (implies --check-only)
-  std::set<std::string> variants;  ///< empty: all; else only these variants are checked and timed
+  bool time_only = false;                 ///< skip the checks (a previous --check-only run did them)
+  int check_case = -1;                    ///< >= 0: run only this check case (implies --check-only)
+  std::set<std::string> variants;         ///< empty: all; else only these variants are checked and timed
   std::set<std::string> failed_variants;  ///< with --time-only: rows of these variants say check = FAILED
-  int first_point = 0;             ///< grid points with a smaller index are not run (restart after a crash)
-  bool append = false;             ///< append to the CSVs instead of starting them afresh
-  double deadline_s = 0.0;         ///< 0: none
-  double point_timeout_s = 30.0;   ///< watchdog per check case / grid point; 0: off (e.g. under a sanitizer)
+  int first_point = 0;            ///< grid points with a smaller index are not run (restart after a crash)
+  bool append = false;            ///< append to the CSVs instead of starting them afresh
+  double deadline_s = 0.0;        ///< 0: none
+  double point_timeout_s = 30.0;  ///< watchdog per check case / grid point; 0: off (e.g. under a sanitizer)
   bool quick = false;
   int warmup = 3;
   int repeats = 20;
@@ -187,7 +189,9 @@ struct DeviceProblem {
   ScheduleBuffers sched;
 };
 
-bool is_mla(const att::DecodeProblem& p) { return p.v_in_k; }
+bool is_mla(const att::DecodeProblem& p) {
+  return p.v_in_k;
+}
 
 att::ScheduleOptions schedule_options(const att::DecodeProblem& p, int sms) {
   return att::kernel_schedule_options(is_mla(p), p.s_q, p.n_q_heads, p.n_kv_heads, p.d_qk, sms);
@@ -228,8 +232,9 @@ LaunchInfo launch(const att::DecodeProblem& p, const DecodeArgs& a, cudaStream_t
   return is_mla(p) ? launch_mla_decode(a, stream) : launch_gqa_decode(a, stream);
 }
 
-std::vector<std::uint16_t> bits_of(const std::vector<float>& v) { return att::to_bf16_bits(v); }
-
+std::vector<std::uint16_t> bits_of(const std::vector<float>& v) {
+  return att::to_bf16_bits(v);
+}
 
 // ------------------------------------------------------------------ checks
 
@@ -281,7 +286,8 @@ struct CheckOutcome {
   int run = 0, failed = 0, skipped_deadline = 0;
 };
 
-CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, Deadline& deadline, Watchdog& watchdog) {
+CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, Deadline& deadline,
+                        Watchdog& watchdog) {
   const std::vector<CheckCase> cases = all_check_cases();
   const std::vector<int> chosen = selected_check_cases(opt, cases);
   CsvWriter csv(opt.out_dir + "/check.csv", att::check_csv_columns(), opt.csv_mode());
@@ -300,12 +306,15 @@ CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, Deadlin
     }
     const auto t0 = std::chrono::steady_clock::now();
     const std::uint64_t case_seed = seed + 1000003ull * static_cast<std::uint64_t>(i + 1);
-    const float scale = c.kernel == "mla" ? 1.0f / std::sqrt(192.0f) : 1.0f / std::sqrt(static_cast<float>(c.d));
-    const att::DecodeProblem p = c.kernel == "mla"
-                                     ? att::make_mla_problem(c.lens, c.s_q, c.n_h, scale, case_seed)
-                                     : att::make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, scale, case_seed);
-    const att::SplitSchedule s = c.unsplit ? att::make_unsplit_schedule(c.lens)
-                                           : att::make_split_schedule(c.lens, schedule_options(p, c.sms_override ? c.sms_override : sms));
+    const float scale =
+        c.kernel == "mla" ? 1.0f / std::sqrt(192.0f) : 1.0f / std::sqrt(static_cast<float>(c.d));
+    const att::DecodeProblem p =
+        c.kernel == "mla" ? att::make_mla_problem(c.lens, c.s_q, c.n_h, scale, case_seed)
+                          : att::make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, scale, case_seed);
+    const att::SplitSchedule s =
+        c.unsplit
+            ? att::make_unsplit_schedule(c.lens)
+            : att::make_split_schedule(c.lens, schedule_options(p, c.sms_override ? c.sms_override : sms));
     std::printf("check case %d %s: start\n", i, variant.c_str());
     watchdog.arm("check case " + std::to_string(i) + " " + variant);
     // Values go up as bf16 bit patterns (the host floats are bf16-exact).
@@ -336,7 +345,8 @@ CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, Deadlin
     const auto ref = att::decode_reference(p);
     const double err = att::relative_l2_error(out, ref.out);
     double lse_err = 0.0;
-    for (size_t j = 0; j < lse.size(); ++j) lse_err = std::max(lse_err, std::abs(static_cast<double>(lse[j]) - ref.lse[j]));
+    for (size_t j = 0; j < lse.size(); ++j)
+      lse_err = std::max(lse_err, std::abs(static_cast<double>(lse[j]) - ref.lse[j]));
     if (!std::isfinite(lse_err)) lse_err = INFINITY;
     const bool ok = nonfinite == 0 && err <= 1e-2 && lse_err <= 1e-2;
     ++outcome.run;
@@ -361,15 +371,19 @@ CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, Deadlin
     row.nonfinite_outputs = static_cast<long long>(nonfinite);
     row.pass = ok;
     att::write_check_row(csv, row);
-    std::printf("check case %d %s B=%d s_q=%d n_h=%d n_kv=%d splits<=%d: rel_err %.2e lse_err %.2e nonfinite %zu %s\n",
-                i, variant.c_str(), p.batch, c.s_q, c.n_h, c.n_kv, s.max_splits_per_seq, err, lse_err, nonfinite,
-                ok ? "ok" : "FAILED");
+    std::printf(
+        "check case %d %s B=%d s_q=%d n_h=%d n_kv=%d splits<=%d: rel_err %.2e lse_err %.2e nonfinite %zu "
+        "%s\n",
+        i, variant.c_str(), p.batch, c.s_q, c.n_h, c.n_kv, s.max_splits_per_seq, err, lse_err, nonfinite,
+        ok ? "ok" : "FAILED");
     deadline.note_point(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     // The variant's verdict once its last selected case ran (cases are grouped by variant).
-    const bool last_of_variant = n + 1 == chosen.size() ||
-        att::variant_id(cases[static_cast<size_t>(chosen[n + 1])].kernel, cases[static_cast<size_t>(chosen[n + 1])].d) != variant;
+    const bool last_of_variant =
+        n + 1 == chosen.size() || att::variant_id(cases[static_cast<size_t>(chosen[n + 1])].kernel,
+                                                  cases[static_cast<size_t>(chosen[n + 1])].d) != variant;
     if (last_of_variant && incomplete.count(variant) == 0) {
-      std::printf("check variant %s: %s\n", variant.c_str(), outcome.failed_variants.count(variant) ? "FAILED" : "pass");
+      std::printf("check variant %s: %s\n", variant.c_str(),
+                  outcome.failed_variants.count(variant) ? "FAILED" : "pass");
     }
   }
   if (!csv.close()) std::fprintf(stderr, "%s: cannot write %s\n", kProgram, csv.path().c_str());
@@ -394,7 +408,9 @@ double time_copy(const Options& opt, L2Flusher& flusher, Watchdog& watchdog) {
   t.warmup = opt.warmup;
   t.repeats = opt.repeats;
   const TimingStats st = time_on_gpu(
-      [&](cudaStream_t s) { MLASIM_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, s)); },
+      [&](cudaStream_t s) {
+        MLASIM_CUDA_CHECK(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, s));
+      },
       t, &flusher);
   watchdog.disarm();
   att::CopyRow row;
@@ -419,13 +435,13 @@ std::vector<int> grid_lens(int batch, int ctx, bool variable, std::uint64_t seed
 }
 
 struct GridOutcome {
-  int points = 0;            ///< in the grid
-  int timed = 0;             ///< rows written
-  int marked_failed = 0;     ///< rows written with check = FAILED
-  int nonfinite = 0;         ///< points whose output held non-finite values (marked FAILED)
-  int skipped_deadline = 0;  ///< selected points not run because the deadline came
-  int skipped_too_large = 0; ///< KV cache above --max-kv-gib
-  int not_selected = 0;      ///< before --first-point or of a variant not in --variants
+  int points = 0;             ///< in the grid
+  int timed = 0;              ///< rows written
+  int marked_failed = 0;      ///< rows written with check = FAILED
+  int nonfinite = 0;          ///< points whose output held non-finite values (marked FAILED)
+  int skipped_deadline = 0;   ///< selected points not run because the deadline came
+  int skipped_too_large = 0;  ///< KV cache above --max-kv-gib
+  int not_selected = 0;       ///< before --first-point or of a variant not in --variants
 };
 
 GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint64_t seed, double copy_gbps,
@@ -454,7 +470,8 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
       continue;
     }
     const att::GridShape sh = g.shape;
-    const auto lens = grid_lens(g.batch, g.ctx, g.variable, seed + static_cast<std::uint64_t>(g.batch * 131 + g.ctx));
+    const auto lens =
+        grid_lens(g.batch, g.ctx, g.variable, seed + static_cast<std::uint64_t>(g.batch * 131 + g.ctx));
     att::DecodeProblem p;  // shapes and page table only: the values are generated on the device
     p.batch = g.batch;
     p.s_q = g.s_q;
@@ -463,27 +480,31 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
     p.d_qk = sh.d;
     p.d_v = g.kernel == "mla" ? att::kMlaVDim : sh.d;
     p.v_in_k = g.kernel == "mla";
-    p.softmax_scale = g.kernel == "mla" ? 1.0f / std::sqrt(192.0f) : 1.0f / std::sqrt(static_cast<float>(sh.d));
+    p.softmax_scale =
+        g.kernel == "mla" ? 1.0f / std::sqrt(192.0f) : 1.0f / std::sqrt(static_cast<float>(sh.d));
     p.pages = att::build_page_table(lens, att::kPageTokens, seed + static_cast<std::uint64_t>(g.ctx));
     const long long sum_ctx = p.total_context();
     const size_t kv_elems = size_t(p.pages.num_pages) * att::kPageTokens * sh.n_kv * sh.d;
     const double kv_bytes = static_cast<double>(kv_elems) * 2.0 * (p.v_in_k ? 1.0 : 2.0);
     if (kv_bytes > opt.max_kv_gib * 1073741824.0) {
       std::printf("skip point %d %s B=%d ctx=%d (%d,%d,%d): KV cache %.1f GiB > --max-kv-gib %.0f\n", index,
-                  variant.c_str(), g.batch, g.ctx, sh.n_h, sh.n_kv, sh.d, kv_bytes / 1073741824.0, opt.max_kv_gib);
+                  variant.c_str(), g.batch, g.ctx, sh.n_h, sh.n_kv, sh.d, kv_bytes / 1073741824.0,
+                  opt.max_kv_gib);
       ++outcome.skipped_too_large;
       continue;
     }
     const auto t0 = std::chrono::steady_clock::now();
     char what[160];
-    std::snprintf(what, sizeof what, "point %d %s B=%d ctx=%d %s s_q=%d n_h=%d n_kv=%d", index, variant.c_str(),
-                  g.batch, g.ctx, g.variable ? "variable" : "uniform", g.s_q, sh.n_h, sh.n_kv);
+    std::snprintf(what, sizeof what, "point %d %s B=%d ctx=%d %s s_q=%d n_h=%d n_kv=%d", index,
+                  variant.c_str(), g.batch, g.ctx, g.variable ? "variable" : "uniform", g.s_q, sh.n_h,
+                  sh.n_kv);
     std::printf("%s: start\n", what);
     watchdog.arm(what);
     d.q.resize(size_t(g.batch) * g.s_q * sh.n_h * sh.d);
     fill_random(d.q.get(), d.q.size(), seed ^ 0x51ull ^ static_cast<std::uint64_t>(g.s_q * 1000 + sh.n_h));
     const std::string key = g.kernel + " " + std::to_string(g.batch) + " " + std::to_string(g.ctx) + " " +
-                            (g.variable ? "v" : "u") + " " + std::to_string(sh.n_kv) + " " + std::to_string(sh.d);
+                            (g.variable ? "v" : "u") + " " + std::to_string(sh.n_kv) + " " +
+                            std::to_string(sh.d);
     // New KV values per (kernel, batch, context, lengths, KV shape); MLA reuses them across heads and s_q.
     if (key != kv_key || d.k.size() < kv_elems || g.kernel == "gqa") {
       d.k.resize(kv_elems);
@@ -498,19 +519,20 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
     const DecodeArgs a = prepare(d, p, s);
     d.out.poison();
     LaunchInfo info;
-    const TimingStats st = time_on_gpu([&](cudaStream_t stream) { info = launch(p, a, stream); }, t, &flusher);
+    const TimingStats st =
+        time_on_gpu([&](cudaStream_t stream) { info = launch(p, a, stream); }, t, &flusher);
     MLASIM_CUDA_CHECK(cudaDeviceSynchronize());
     const unsigned long long bad = nonfinite_on_device(d.out.get(), d.out.size());
     watchdog.disarm();
     if (bad != 0) {
       // Recorded, not fatal: the row is written and marked FAILED, and the grid goes on.
-      std::printf("point %d %s: %llu outputs not written or not finite; row marked %s\n", index, variant.c_str(), bad,
-                  att::kCheckFailed);
+      std::printf("point %d %s: %llu outputs not written or not finite; row marked %s\n", index,
+                  variant.c_str(), bad, att::kCheckFailed);
       ++outcome.nonfinite;
     }
-    const att::TimingRow row =
-        att::timing_row(g, sum_ctx, st.median_s, st.p90_s, st.min_s, st.repeats, copy_gbps, s, info.attention_ctas,
-                        info.combine_ctas, bad == 0 && failed_variants.count(variant) == 0);
+    const att::TimingRow row = att::timing_row(g, sum_ctx, st.median_s, st.p90_s, st.min_s, st.repeats,
+                                               copy_gbps, s, info.attention_ctas, info.combine_ctas,
+                                               bad == 0 && failed_variants.count(variant) == 0);
     att::write_timing_row(g.kernel == "mla" ? mla_csv : gqa_csv, row);
     ++outcome.timed;
     if (!row.check_passed) ++outcome.marked_failed;
@@ -519,8 +541,8 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
       if (g.s_q == 1 && sh.n_h <= 64) sum.mla_gbps[sh.n_h == 16 ? 0 : sh.n_h == 32 ? 1 : 2] = row.gbps;
       if (sh.n_h == 128) sum.mla_tflops_h128[g.s_q - 1] = row.tflops;
     }
-    if (row.check_passed && g.kernel == "gqa" && g.batch == 64 && g.ctx == 4096 && sh.n_h == 64 && sh.n_kv == 8 &&
-        sh.d == 128) {
+    if (row.check_passed && g.kernel == "gqa" && g.batch == 64 && g.ctx == 4096 && sh.n_h == 64 &&
+        sh.n_kv == 8 && sh.d == 128) {
       sum.gqa_gbps = row.gbps;
     }
   }
@@ -540,29 +562,35 @@ double datasheet_dense_bf16_tflops(const std::string& device_name) {
 void print_summary(const std::string& device, const Summary& sum) {
   auto gbps = [](double v) {
     char b[32];
-    if (v > 0) std::snprintf(b, sizeof b, "%8.1f GB/s", v);
-    else std::snprintf(b, sizeof b, "%13s", "not measured");
+    if (v > 0)
+      std::snprintf(b, sizeof b, "%8.1f GB/s", v);
+    else
+      std::snprintf(b, sizeof b, "%13s", "not measured");
     return std::string(b);
   };
   std::printf("\nsummary (%s)\n", device.c_str());
   std::printf("  copy (d2d, read+write)                         %s\n", gbps(sum.copy_gbps).c_str());
   const int heads[3] = {16, 32, 64};
   for (int i = 0; i < 3; ++i) {
-    std::printf("  MLA b128 ctx4096 s_q1 h_q%-3d                    %s  (%5.1f%% of copy; goal >= 90%%)\n", heads[i],
-                gbps(sum.mla_gbps[i]).c_str(), sum.copy_gbps > 0 ? 100.0 * sum.mla_gbps[i] / sum.copy_gbps : 0.0);
+    std::printf("  MLA b128 ctx4096 s_q1 h_q%-3d                    %s  (%5.1f%% of copy; goal >= 90%%)\n",
+                heads[i], gbps(sum.mla_gbps[i]).c_str(),
+                sum.copy_gbps > 0 ? 100.0 * sum.mla_gbps[i] / sum.copy_gbps : 0.0);
   }
   const double peak = datasheet_dense_bf16_tflops(device);
   for (int s = 0; s < 2; ++s) {
     if (peak > 0) {
-      std::printf("  MLA b128 ctx4096 s_q%d h_q128                    %8.1f TFLOP/s (%5.1f%% of %.0f, datasheet dense "
-                  "bf16 of this part; goal >= 60%%)\n",
-                  s + 1, sum.mla_tflops_h128[s], 100.0 * sum.mla_tflops_h128[s] / peak, peak);
+      std::printf(
+          "  MLA b128 ctx4096 s_q%d h_q128                    %8.1f TFLOP/s (%5.1f%% of %.0f, datasheet "
+          "dense "
+          "bf16 of this part; goal >= 60%%)\n",
+          s + 1, sum.mla_tflops_h128[s], 100.0 * sum.mla_tflops_h128[s] / peak, peak);
     } else {
-      std::printf("  MLA b128 ctx4096 s_q%d h_q128                    %8.1f TFLOP/s\n", s + 1, sum.mla_tflops_h128[s]);
+      std::printf("  MLA b128 ctx4096 s_q%d h_q128                    %8.1f TFLOP/s\n", s + 1,
+                  sum.mla_tflops_h128[s]);
     }
   }
-  std::printf("  GQA b64 ctx4096 (64,8,128)                     %s  (%5.1f%% of copy)\n", gbps(sum.gqa_gbps).c_str(),
-              sum.copy_gbps > 0 ? 100.0 * sum.gqa_gbps / sum.copy_gbps : 0.0);
+  std::printf("  GQA b64 ctx4096 (64,8,128)                     %s  (%5.1f%% of copy)\n",
+              gbps(sum.gqa_gbps).c_str(), sum.copy_gbps > 0 ? 100.0 * sum.gqa_gbps / sum.copy_gbps : 0.0);
 }
 
 // ------------------------------------------------------------------ options
@@ -599,7 +627,8 @@ std::set<std::string> parse_variants(const char* s, const char* name) {
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
     if (std::find(known.begin(), known.end(), item) == known.end()) {
-      usage_error(std::string(name) + ": unknown variant '" + item + "' (known: mla-d576, gqa-d128, gqa-d64)");
+      usage_error(std::string(name) + ": unknown variant '" + item +
+                  "' (known: mla-d576, gqa-d128, gqa-d64)");
     }
     out.insert(item);
   }
@@ -615,27 +644,44 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage_error(arg + " needs a value");
       return argv[++i];
     };
-    if (arg == "--out") o.out_dir = value();
-    else if (arg == "--git-rev") o.git_rev = value();
-    else if (arg == "--command") o.command = value();
-    else if (arg == "--extra-yaml") o.extra_yaml_file = value();
-    else if (arg == "--check-only") o.check_only = true;
-    else if (arg == "--time-only") o.time_only = true;
-    else if (arg == "--check-case") o.check_case = parse_int(value(), "--check-case");
+    if (arg == "--out")
+      o.out_dir = value();
+    else if (arg == "--git-rev")
+      o.git_rev = value();
+    else if (arg == "--command")
+      o.command = value();
+    else if (arg == "--extra-yaml")
+      o.extra_yaml_file = value();
+    else if (arg == "--check-only")
+      o.check_only = true;
+    else if (arg == "--time-only")
+      o.time_only = true;
+    else if (arg == "--check-case")
+      o.check_case = parse_int(value(), "--check-case");
     else if (arg == "--variants") {
       o.variants = parse_variants(value(), "--variants");
       variants_given = true;
-    } else if (arg == "--failed-variants") o.failed_variants = parse_variants(value(), "--failed-variants");
-    else if (arg == "--first-point") o.first_point = parse_int(value(), "--first-point");
-    else if (arg == "--append") o.append = true;
-    else if (arg == "--deadline-s") o.deadline_s = parse_seconds(value(), "--deadline-s");
-    else if (arg == "--point-timeout-s") o.point_timeout_s = parse_seconds(value(), "--point-timeout-s");
-    else if (arg == "--quick") o.quick = true;
-    else if (arg == "--warmup") o.warmup = parse_int(value(), "--warmup");
-    else if (arg == "--repeats") o.repeats = std::max(1, parse_int(value(), "--repeats"));
-    else if (arg == "--max-kv-gib") o.max_kv_gib = parse_int(value(), "--max-kv-gib");
+    } else if (arg == "--failed-variants")
+      o.failed_variants = parse_variants(value(), "--failed-variants");
+    else if (arg == "--first-point")
+      o.first_point = parse_int(value(), "--first-point");
+    else if (arg == "--append")
+      o.append = true;
+    else if (arg == "--deadline-s")
+      o.deadline_s = parse_seconds(value(), "--deadline-s");
+    else if (arg == "--point-timeout-s")
+      o.point_timeout_s = parse_seconds(value(), "--point-timeout-s");
+    else if (arg == "--quick")
+      o.quick = true;
+    else if (arg == "--warmup")
+      o.warmup = parse_int(value(), "--warmup");
+    else if (arg == "--repeats")
+      o.repeats = std::max(1, parse_int(value(), "--repeats"));
+    else if (arg == "--max-kv-gib")
+      o.max_kv_gib = parse_int(value(), "--max-kv-gib");
     else {
-      usage_error("unknown option '" + arg + "' (known: --out --git-rev --command --extra-yaml --check-only "
+      usage_error("unknown option '" + arg +
+                  "' (known: --out --git-rev --command --extra-yaml --check-only "
                   "--time-only --check-case --variants --failed-variants --first-point --append --deadline-s "
                   "--point-timeout-s --quick --warmup --repeats --max-kv-gib)");
     }
@@ -704,12 +750,14 @@ int run(int argc, char** argv) {
   L2Flusher flusher;
   Summary sum;
   sum.copy_gbps = time_copy(opt, flusher, watchdog);
-  const GridOutcome g = time_grid(opt, fp.sms, flusher, seed, sum.copy_gbps, failed_variants, deadline, watchdog, sum);
+  const GridOutcome g =
+      time_grid(opt, fp.sms, flusher, seed, sum.copy_gbps, failed_variants, deadline, watchdog, sum);
   print_summary(fp.name, sum);
-  std::printf("done: points=%d timed=%d marked_failed=%d nonfinite=%d skipped_deadline=%d skipped_too_large=%d "
-              "not_selected=%d\n",
-              g.points, g.timed, g.marked_failed, g.nonfinite, g.skipped_deadline, g.skipped_too_large,
-              g.not_selected);
+  std::printf(
+      "done: points=%d timed=%d marked_failed=%d nonfinite=%d skipped_deadline=%d skipped_too_large=%d "
+      "not_selected=%d\n",
+      g.points, g.timed, g.marked_failed, g.nonfinite, g.skipped_deadline, g.skipped_too_large,
+      g.not_selected);
   if (g.skipped_deadline > 0) {
     std::printf("deadline: stopped taking points after %.0f s; %d of the selected points skipped\n",
                 deadline.elapsed_s(), g.skipped_deadline);

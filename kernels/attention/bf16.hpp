@@ -28,7 +28,9 @@ inline float bf16_bits_to_float(std::uint16_t bits) {
 }
 
 /// `value` rounded to bfloat16 precision, returned as a float.
-inline float round_to_bf16(float value) { return bf16_bits_to_float(float_to_bf16_bits(value)); }
+inline float round_to_bf16(float value) {
+  return bf16_bits_to_float(float_to_bf16_bits(value));
+}
 
 /// Converts floats (normally already bf16-exact) to bf16 bit patterns for upload.
 inline std::vector<std::uint16_t> to_bf16_bits(const std::vector<float>& values) {

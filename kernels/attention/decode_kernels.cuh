@@ -2,7 +2,8 @@
 // Host-callable launchers of the decode-attention kernels. Layouts (all row-major, bf16 unless noted):
 //   MLA:  q [B][s_q][h_q][576], kv cache [pages][64][576] (K = row, V = row[0:512]), out [B][s_q][h_q][512],
 //   GQA:  q [B][s_q][n_h][d], k and v caches [pages][64][n_kv][d], out [B][s_q][n_h][d],
-//   lse [B][s_q][heads] fp32 (natural log), partials [segments][s_q * heads][d_v] fp32 + [segments][s_q * heads].
+//   lse [B][s_q][heads] fp32 (natural log), partials [segments][s_q * heads][d_v] fp32 + [segments][s_q *
+//   heads].
 // Query token s of a sequence of length L sees tokens [0, L - s_q + s] (the new tokens are the last s_q).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -19,9 +20,9 @@ struct DeviceSchedule {
   const int* seg_seq = nullptr;             ///< [num_segments]
   const int* seg_token_begin = nullptr;
   const int* seg_token_end = nullptr;
-  const int* seq_segment_begin = nullptr;   ///< [batch + 1]
+  const int* seq_segment_begin = nullptr;  ///< [batch + 1]
   int num_parts = 0;
-  int max_splits_per_seq = 1;               ///< 1: no combine pass needed
+  int max_splits_per_seq = 1;  ///< 1: no combine pass needed
 };
 
 /// Inputs and outputs of one decode step; pointers are device memory.
@@ -36,12 +37,12 @@ struct DecodeArgs {
   int s_q = 1;
   int n_q_heads = 0;
   int n_kv_heads = 1;
-  int head_dim = 0;                   ///< GQA: 64 or 128 (MLA: fixed 576/512)
+  int head_dim = 0;  ///< GQA: 64 or 128 (MLA: fixed 576/512)
   float softmax_scale = 1.0f;
   DeviceSchedule schedule;
   __nv_bfloat16* out = nullptr;
   float* lse = nullptr;
-  float* part_o = nullptr;            ///< needed when schedule.max_splits_per_seq > 1
+  float* part_o = nullptr;  ///< needed when schedule.max_splits_per_seq > 1
   float* part_lse = nullptr;
 };
 
@@ -51,18 +52,25 @@ struct LaunchInfo {
   int combine_ctas = 0;
 };
 
-/// MLA: CTAs = ceil(s_q·h_q / 64) query-row blocks x schedule parts; 64 rows share one pass over each KV tile.
+/// MLA: CTAs = ceil(s_q·h_q / 64) query-row blocks x schedule parts; 64 rows share one pass over each KV
+/// tile.
 inline constexpr int kMlaRowsPerCta = 64;
 /// MLA kernel CTAs resident per SM (shared memory bound); the scheduler's ctas_per_sm.
 inline constexpr int kMlaCtasPerSm = attention::layout::mla::kCtasPerSm;
 /// GQA: CTAs = n_kv x ceil(s_q·group / 16) row blocks x parts; the 16 rows of a block share each KV tile.
 inline constexpr int kGqaRowsPerCta = 16;
 /// GQA kernel CTAs resident per SM (d = 128: 2, register bound; d = 64: 3, shared-memory bound).
-inline constexpr int gqa_ctas_per_sm(int head_dim) { return attention::layout::gqa::ctas_per_sm(head_dim); }
+inline constexpr int gqa_ctas_per_sm(int head_dim) {
+  return attention::layout::gqa::ctas_per_sm(head_dim);
+}
 
 /// Row blocks per part the scheduler must know about (ScheduleOptions::row_blocks).
-inline int mla_row_blocks(int s_q, int h_q) { return attention::layout::mla::row_blocks(s_q, h_q); }
-inline int gqa_row_blocks(int s_q, int n_h, int n_kv) { return attention::layout::gqa::row_blocks(s_q, n_h, n_kv); }
+inline int mla_row_blocks(int s_q, int h_q) {
+  return attention::layout::mla::row_blocks(s_q, h_q);
+}
+inline int gqa_row_blocks(int s_q, int n_h, int n_kv) {
+  return attention::layout::gqa::row_blocks(s_q, n_h, n_kv);
+}
 
 /// Enqueues the split-KV combine pass (combine.cu) when any sequence has more than one split; returns its CTA
 /// count (0 when skipped). rows_per_seq = s_q x query heads.

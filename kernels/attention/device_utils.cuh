@@ -17,9 +17,12 @@ __device__ __forceinline__ std::uint32_t smem_addr(const void* p) {
 /// padding tokens hold zeros, never stale data that could be NaN: 0 * NaN would poison P·V).
 __device__ __forceinline__ void cp_async_16(std::uint32_t dst, const void* src, bool valid) {
   const int src_bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes)
+               : "memory");
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
 /// Waits until at most `N` committed groups of this thread are still in flight.
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
@@ -63,6 +66,8 @@ __device__ __forceinline__ float quad_sum(float v) {
 }
 
 /// 2^(x - m) where m = -inf (no visible token yet) is treated as 0 so that -inf - -inf never makes a NaN.
-__device__ __forceinline__ float safe_max(float m) { return m == -INFINITY ? 0.0f : m; }
+__device__ __forceinline__ float safe_max(float m) {
+  return m == -INFINITY ? 0.0f : m;
+}
 
 }  // namespace mlasim::gpu

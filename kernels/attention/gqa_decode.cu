@@ -25,7 +25,8 @@ using L::kWarps;
 using L::Smem;
 constexpr int kRows = L::kRows;
 constexpr int kPageTokens = mlasim::attention::layout::kPageTokens;
-static_assert(kRows == kGqaRowsPerCta, "kernel_layout.hpp and decode_kernels.cuh disagree on the rows per CTA");
+static_assert(kRows == kGqaRowsPerCta,
+              "kernel_layout.hpp and decode_kernels.cuh disagree on the rows per CTA");
 static_assert(kPageTokens % kTile == 0, "a KV tile must not straddle a page");
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -33,8 +34,8 @@ constexpr float kLn2 = 0.6931471805599453f;
 
 template <int D>
 __device__ __forceinline__ void load_warp_tile(__nv_bfloat16* s_k, __nv_bfloat16* s_v, const DecodeArgs& a,
-                                               const int* __restrict__ block_row, int kv_head, int t0, int t_end,
-                                               int lane) {
+                                               const int* __restrict__ block_row, int kv_head, int t0,
+                                               int t_end, int lane) {
   static_assert(kTile * Smem<D>::kChunks % 32 == 0, "every lane issues the same number of copies");
   const int page = block_row[t0 / kPageTokens];
   const size_t slot0 = size_t(page) * kPageTokens + (t0 % kPageTokens);
@@ -114,7 +115,8 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
     for (int st = 0; st < kStages - 1; ++st) {
       if (st < my_tiles) {
         __nv_bfloat16* s_k = s_ring + S::k_stage_elem(warp, L::stage_of(st));
-        load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + L::warp_tile(warp, st) * kTile, te, lane);
+        load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head,
+                          tb + L::warp_tile(warp, st) * kTile, te, lane);
       }
       cp_async_commit();
     }
@@ -131,7 +133,8 @@ __global__ void __launch_bounds__(kThreads, gqa_ctas_per_sm(D)) gqa_decode_kerne
         const int nxt = L::prefetch_tile(it);
         if (nxt < my_tiles) {
           __nv_bfloat16* s_k = s_ring + S::k_stage_elem(warp, L::stage_of(nxt));
-          load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head, tb + L::warp_tile(warp, nxt) * kTile, te, lane);
+          load_warp_tile<D>(s_k, s_k + kTile * kStride, a, block_row, kv_head,
+                            tb + L::warp_tile(warp, nxt) * kTile, te, lane);
         }
         cp_async_commit();
       }

@@ -1,9 +1,9 @@
 #pragma once
 // Shared-memory layouts, copy assignments and cp.async pipeline indices of mla_decode.cu and gqa_decode.cu,
-// written as constexpr functions that the kernels use and that the host tests (tests/test_attention_layout.cpp)
-// check for every configuration of the measurement grid: alignment, bounds, coverage, bank conflicts, the
-// cp.async group schedule and the barrier epochs between writes and reads of every shared buffer.
-// Plain C++17 plus MLASIM_HD; no CUDA header.
+// written as constexpr functions that the kernels use and that the host tests
+// (tests/test_attention_layout.cpp) check for every configuration of the measurement grid: alignment, bounds,
+// coverage, bank conflicts, the cp.async group schedule and the barrier epochs between writes and reads of
+// every shared buffer. Plain C++17 plus MLASIM_HD; no CUDA header.
 #include <cstddef>
 
 #include "kernels/attention/mma_layout.hpp"
@@ -20,15 +20,17 @@ struct Chunk {
 };
 
 namespace mla {
-inline constexpr int kDk = 576;          ///< K width: 512 latent + 64 rope
-inline constexpr int kDv = 512;          ///< V width: the latent
-inline constexpr int kTile = 32;         ///< tokens per KV tile
-inline constexpr int kStages = 3;        ///< cp.async ring depth
-inline constexpr int kThreads = 256;     ///< 8 warps
-inline constexpr int kRows = 64;         ///< query rows per CTA (decode_kernels.cuh: kMlaRowsPerCta)
-inline constexpr int kCtasPerSm = 1;     ///< resident CTAs per SM (shared-memory bound: kSmemBytes below)
+inline constexpr int kDk = 576;       ///< K width: 512 latent + 64 rope
+inline constexpr int kDv = 512;       ///< V width: the latent
+inline constexpr int kTile = 32;      ///< tokens per KV tile
+inline constexpr int kStages = 3;     ///< cp.async ring depth
+inline constexpr int kThreads = 256;  ///< 8 warps
+inline constexpr int kRows = 64;      ///< query rows per CTA (decode_kernels.cuh: kMlaRowsPerCta)
+inline constexpr int kCtasPerSm = 1;  ///< resident CTAs per SM (shared-memory bound: kSmemBytes below)
 /// CTAs that share one KV run: s_q·h_q query rows in blocks of kRows.
-MLASIM_HD constexpr int row_blocks(int s_q, int h_q) { return (s_q * h_q + kRows - 1) / kRows; }
+MLASIM_HD constexpr int row_blocks(int s_q, int h_q) {
+  return (s_q * h_q + kRows - 1) / kRows;
+}
 inline constexpr int kStride = kDk + 8;  ///< +16 bytes per row: ldmatrix rows land in distinct banks
 inline constexpr int kPStride = kTile + 8;
 inline constexpr int kChunksPerRow = kDk / 8;  ///< 16-byte chunks per 576-value row
@@ -38,20 +40,30 @@ inline constexpr std::size_t kSmemQ = std::size_t(kRows) * kStride * 2;
 inline constexpr std::size_t kSmemKv = std::size_t(kStages) * kTile * kStride * 2;
 inline constexpr std::size_t kSmemP = std::size_t(kRows) * kPStride * 2;
 inline constexpr std::size_t kSmemRed = std::size_t(4) * kRows * sizeof(float);  ///< max and sum, two halves
-inline constexpr std::size_t kOffKv = kSmemQ;             ///< byte offsets of the regions
+inline constexpr std::size_t kOffKv = kSmemQ;  ///< byte offsets of the regions
 inline constexpr std::size_t kOffP = kOffKv + kSmemKv;
 inline constexpr std::size_t kOffRed = kOffP + kSmemP;
 inline constexpr std::size_t kSmemBytes = kOffRed + kSmemRed;
 
 /// Copy index c (thread + j * kThreads) of a [rows][576] tile.
-MLASIM_HD constexpr Chunk chunk_of(int c) { return {c / kChunksPerRow, c % kChunksPerRow}; }
+MLASIM_HD constexpr Chunk chunk_of(int c) {
+  return {c / kChunksPerRow, c % kChunksPerRow};
+}
 /// Element offset of a chunk in a Q or KV tile (row stride kStride).
-MLASIM_HD constexpr int chunk_elem(Chunk c) { return c.row * kStride + c.chunk * 8; }
+MLASIM_HD constexpr int chunk_elem(Chunk c) {
+  return c.row * kStride + c.chunk * 8;
+}
 /// Element offset of ring stage `stage` inside the KV region.
-MLASIM_HD constexpr int stage_elem(int stage) { return stage * kTile * kStride; }
+MLASIM_HD constexpr int stage_elem(int stage) {
+  return stage * kTile * kStride;
+}
 /// Ring stage holding tile `it` of a segment; the tile prefetched at iteration `it`.
-MLASIM_HD constexpr int stage_of(int it) { return it % kStages; }
-MLASIM_HD constexpr int prefetch_tile(int it) { return it + kStages - 1; }
+MLASIM_HD constexpr int stage_of(int it) {
+  return it % kStages;
+}
+MLASIM_HD constexpr int prefetch_tile(int it) {
+  return it + kStages - 1;
+}
 /// Element offsets (lane's ldmatrix row address) of the operands, before the per-k-step advance of 16 values:
 /// Q of slab `slab` (A), K of token half `half` within a tile (B, n-major), V rows of k-step `ks` and column
 /// half `half` within a tile (B, transposed), P of slab `slab` (A).
@@ -68,19 +80,25 @@ MLASIM_HD constexpr int p_frag_elem(int slab, int lane) {
   return (slab * 16 + mma::ldsm_addr_a(lane).row) * kPStride + mma::ldsm_addr_a(lane).col;
 }
 /// Element offset of P[row][col] (row within the 64-row block, col = token within the tile).
-MLASIM_HD constexpr int p_elem(int row, int col) { return row * kPStride + col; }
+MLASIM_HD constexpr int p_elem(int row, int col) {
+  return row * kPStride + col;
+}
 }  // namespace mla
 
 namespace gqa {
 inline constexpr int kWarps = 4;
 inline constexpr int kThreads = 32 * kWarps;
-inline constexpr int kTile = 16;    ///< tokens per warp tile
-inline constexpr int kStages = 2;   ///< per-warp cp.async ring depth
-inline constexpr int kRows = 16;    ///< query rows per CTA (decode_kernels.cuh: kGqaRowsPerCta)
+inline constexpr int kTile = 16;   ///< tokens per warp tile
+inline constexpr int kStages = 2;  ///< per-warp cp.async ring depth
+inline constexpr int kRows = 16;   ///< query rows per CTA (decode_kernels.cuh: kGqaRowsPerCta)
 /// Resident CTAs per SM (d = 128: 2, register bound; d = 64: 3, shared-memory bound).
-MLASIM_HD constexpr int ctas_per_sm(int head_dim) { return head_dim == 128 ? 2 : 3; }
+MLASIM_HD constexpr int ctas_per_sm(int head_dim) {
+  return head_dim == 128 ? 2 : 3;
+}
 /// CTAs that share one KV run: each KV head's s_q·(n_h / n_kv) query rows in blocks of kRows.
-MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) { return n_kv * ((s_q * (n_h / n_kv) + kRows - 1) / kRows); }
+MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) {
+  return n_kv * ((s_q * (n_h / n_kv) + kRows - 1) / kRows);
+}
 
 template <int D>
 struct Smem {
@@ -115,7 +133,9 @@ struct Smem {
     return mma::ldsm_addr_a(lane).row * kStride + mma::ldsm_addr_a(lane).col;
   }
   /// Float offset of the merge area's (warp, row, col) inside the ring region.
-  MLASIM_HD static constexpr int merge_elem(int warp, int row, int col) { return (warp * kRows + row) * D + col; }
+  MLASIM_HD static constexpr int merge_elem(int warp, int row, int col) {
+    return (warp * kRows + row) * D + col;
+  }
 };
 
 /// Tiles of a segment of `n_tiles` that warp `warp` computes (tiles warp, warp + 4, ...).
@@ -123,9 +143,15 @@ MLASIM_HD constexpr int warp_tiles(int n_tiles, int warp) {
   return warp < n_tiles ? (n_tiles - warp + kWarps - 1) / kWarps : 0;
 }
 /// Segment tile index of the warp's it-th tile.
-MLASIM_HD constexpr int warp_tile(int warp, int it) { return warp + kWarps * it; }
-MLASIM_HD constexpr int stage_of(int it) { return it % kStages; }
-MLASIM_HD constexpr int prefetch_tile(int it) { return it + kStages - 1; }
+MLASIM_HD constexpr int warp_tile(int warp, int it) {
+  return warp + kWarps * it;
+}
+MLASIM_HD constexpr int stage_of(int it) {
+  return it % kStages;
+}
+MLASIM_HD constexpr int prefetch_tile(int it) {
+  return it + kStages - 1;
+}
 }  // namespace gqa
 
 }  // namespace mlasim::attention::layout

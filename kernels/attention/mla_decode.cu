@@ -2,10 +2,10 @@
 //
 // One CTA = 8 warps = one block of 64 query rows (s_q·h_q rows of one sequence; all heads share the KV pass)
 // x one run of the split-KV schedule (several (sequence, token range) segments, walked in order).
-// KV tiles of 32 tokens stream through a 3-stage cp.async ring in shared memory (16-byte copies, zero fill past
-// the end). Warp w owns query rows 16·(w/2)..+16 and, for Q·K^T, the tile's tokens 16·(w%2)..+16; for P·V, the
-// output columns 256·(w%2)..+256 (128 fp32 accumulators per thread). The two warps of a row slab exchange row
-// maxima and sums through shared memory and the bf16 probabilities P through a 64x32 tile.
+// KV tiles of 32 tokens stream through a 3-stage cp.async ring in shared memory (16-byte copies, zero fill
+// past the end). Warp w owns query rows 16·(w/2)..+16 and, for Q·K^T, the tile's tokens 16·(w%2)..+16; for
+// P·V, the output columns 256·(w%2)..+256 (128 fp32 accumulators per thread). The two warps of a row slab
+// exchange row maxima and sums through shared memory and the bf16 probabilities P through a 64x32 tile.
 // Tensor cores: mma.sync.m16n8k16 bf16 -> fp32, operands via ldmatrix (K plain, V transposed).
 // Softmax in base 2 (scale·log2 e folded into the scores), as FlashAttention-2.
 #include "kernels/attention/decode_kernels.cuh"
@@ -30,7 +30,8 @@ using L::kStride;
 using L::kThreads;
 using L::kTile;
 constexpr int kPageTokens = mlasim::attention::layout::kPageTokens;
-static_assert(kRows == kMlaRowsPerCta, "kernel_layout.hpp and decode_kernels.cuh disagree on the rows per CTA");
+static_assert(kRows == kMlaRowsPerCta,
+              "kernel_layout.hpp and decode_kernels.cuh disagree on the rows per CTA");
 static_assert(kPageTokens % kTile == 0, "a KV tile must not straddle a page");
 static_assert(kTile * kChunksPerRow % kThreads == 0, "every thread issues the same number of KV copies");
 
@@ -57,7 +58,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
   auto* s_kv = reinterpret_cast<__nv_bfloat16*>(smem + L::kOffKv);
   auto* s_p = reinterpret_cast<__nv_bfloat16*>(smem + L::kOffP);
   auto* s_max = reinterpret_cast<float*>(smem + L::kOffRed);  // [2][kRows]
-  float* s_sum = s_max + 2 * kRows;                                           // [2][kRows]
+  float* s_sum = s_max + 2 * kRows;                           // [2][kRows]
 
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int warp = static_cast<int>(threadIdx.x) >> 5;
@@ -104,7 +105,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
     }
 #pragma unroll
     for (int st = 0; st < kStages - 1; ++st) {
-      if (st < n_tiles) load_kv_tile(s_kv + L::stage_elem(L::stage_of(st)), a.k, block_row, tb + st * kTile, te);
+      if (st < n_tiles)
+        load_kv_tile(s_kv + L::stage_elem(L::stage_of(st)), a.k, block_row, tb + st * kTile, te);
       cp_async_commit();
     }
 
@@ -118,7 +120,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
       __syncthreads();  // tile `it` visible to all; everyone is done with tile it-1's stage, P and reductions
       {
         const int nxt = L::prefetch_tile(it);
-        if (nxt < n_tiles) load_kv_tile(s_kv + L::stage_elem(L::stage_of(nxt)), a.k, block_row, tb + nxt * kTile, te);
+        if (nxt < n_tiles)
+          load_kv_tile(s_kv + L::stage_elem(L::stage_of(nxt)), a.k, block_row, tb + nxt * kTile, te);
         cp_async_commit();
       }
       const __nv_bfloat16* s_tile = s_kv + L::stage_elem(L::stage_of(it));
@@ -235,8 +238,12 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
         __nv_bfloat16* out_hi = a.out + (size_t(b) * rows_per_seq + seq_row_hi) * kDv + col0;
 #pragma unroll
         for (int j = 0; j < 32; ++j) {
-          if (ok_lo) *reinterpret_cast<std::uint32_t*>(out_lo + j * 8) = pack_bf16x2(o[j][0] * inv_lo, o[j][1] * inv_lo);
-          if (ok_hi) *reinterpret_cast<std::uint32_t*>(out_hi + j * 8) = pack_bf16x2(o[j][2] * inv_hi, o[j][3] * inv_hi);
+          if (ok_lo)
+            *reinterpret_cast<std::uint32_t*>(out_lo + j * 8) =
+                pack_bf16x2(o[j][0] * inv_lo, o[j][1] * inv_lo);
+          if (ok_hi)
+            *reinterpret_cast<std::uint32_t*>(out_hi + j * 8) =
+                pack_bf16x2(o[j][2] * inv_hi, o[j][3] * inv_hi);
         }
         if (half == 0 && (lane & 3) == 0) {
           if (ok_lo) a.lse[size_t(b) * rows_per_seq + seq_row_lo] = lse_lo;
@@ -247,8 +254,10 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_kernel(const DecodeArg
         float* po_hi = a.part_o + (size_t(seg) * rows_per_seq + seq_row_hi) * kDv + col0;
 #pragma unroll
         for (int j = 0; j < 32; ++j) {
-          if (ok_lo) *reinterpret_cast<float2*>(po_lo + j * 8) = make_float2(o[j][0] * inv_lo, o[j][1] * inv_lo);
-          if (ok_hi) *reinterpret_cast<float2*>(po_hi + j * 8) = make_float2(o[j][2] * inv_hi, o[j][3] * inv_hi);
+          if (ok_lo)
+            *reinterpret_cast<float2*>(po_lo + j * 8) = make_float2(o[j][0] * inv_lo, o[j][1] * inv_lo);
+          if (ok_hi)
+            *reinterpret_cast<float2*>(po_hi + j * 8) = make_float2(o[j][2] * inv_hi, o[j][3] * inv_hi);
         }
         if (half == 0 && (lane & 3) == 0) {
           if (ok_lo) a.part_lse[size_t(seg) * rows_per_seq + seq_row_lo] = lse_lo;

@@ -42,7 +42,8 @@ PageTable build_page_table(const std::vector<int>& context_lens, int page_tokens
 }
 
 std::vector<int> random_context_lens(int batch, int min_len, int max_len, std::uint64_t seed) {
-  if (batch < 1 || min_len < 1 || max_len < min_len) throw std::invalid_argument("bad random_context_lens range");
+  if (batch < 1 || min_len < 1 || max_len < min_len)
+    throw std::invalid_argument("bad random_context_lens range");
   std::mt19937_64 rng(seed);
   std::vector<int> lens(static_cast<std::size_t>(batch));
   const auto span = static_cast<std::uint64_t>(max_len - min_len + 1);

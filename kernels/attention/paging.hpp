@@ -1,6 +1,7 @@
 #pragma once
-// Paged KV cache bookkeeping (plain C++17, no CUDA: the GPU program includes it too): a block table maps each sequence's logical pages to
-// physical pages of `page_tokens` tokens, as in vLLM / FlashMLA (page size 64 there).
+// Paged KV cache bookkeeping (plain C++17, no CUDA: the GPU program includes it too): a block table maps each
+// sequence's logical pages to physical pages of `page_tokens` tokens, as in vLLM / FlashMLA (page size 64
+// there).
 #include <cstdint>
 #include <vector>
 
@@ -10,15 +11,17 @@ namespace mlasim::attention {
 inline constexpr int kPageTokens = 64;
 
 /// Pages needed to hold `tokens` tokens.
-inline int pages_for(int tokens, int page_tokens = kPageTokens) { return (tokens + page_tokens - 1) / page_tokens; }
+inline int pages_for(int tokens, int page_tokens = kPageTokens) {
+  return (tokens + page_tokens - 1) / page_tokens;
+}
 
 /// Block table of a batch. Invariant: every (sequence, logical page) maps to a distinct physical page in
 /// [0, num_pages); entries past a sequence's last page are -1.
 struct PageTable {
   int page_tokens = kPageTokens;
   int batch = 0;
-  int max_pages_per_seq = 0;              ///< row stride of `block_table`
-  int num_pages = 0;                      ///< physical pages in the cache
+  int max_pages_per_seq = 0;               ///< row stride of `block_table`
+  int num_pages = 0;                       ///< physical pages in the cache
   std::vector<std::int32_t> context_lens;  ///< tokens per sequence (>= 1)
   std::vector<std::int32_t> block_table;   ///< [batch][max_pages_per_seq] physical page ids
 

@@ -14,7 +14,9 @@ namespace {
 constexpr double kLog2e = 1.4426950408889634074;
 constexpr double kLn2 = 0.6931471805599453094;
 
-std::size_t sz(long long v) { return static_cast<std::size_t>(v); }
+std::size_t sz(long long v) {
+  return static_cast<std::size_t>(v);
+}
 
 /// Uniform in [-1, 1), rounded to bf16; a draw that rounds to zero is redrawn so no input is ever zero.
 float random_bf16(std::mt19937_64& rng) {
@@ -32,7 +34,9 @@ std::vector<float> random_vector(std::size_t n, std::mt19937_64& rng) {
 }
 
 /// Tokens of a sequence of length `len` that query token `s` (of s_q new ones) may attend to.
-int visible_tokens(int len, int s_q, int s) { return len - s_q + s + 1; }
+int visible_tokens(int len, int s_q, int s) {
+  return len - s_q + s + 1;
+}
 
 }  // namespace
 
@@ -47,7 +51,8 @@ void validate_problem(const DecodeProblem& p) {
   if (p.batch < 1 || p.batch != p.pages.batch) fail("batch must be >= 1 and match the page table");
   if (p.s_q < 1) fail("s_q must be >= 1");
   if (p.n_kv_heads < 1 || p.n_q_heads < p.n_kv_heads || p.n_q_heads % p.n_kv_heads != 0) {
-    fail("n_kv_heads (" + std::to_string(p.n_kv_heads) + ") must divide n_q_heads (" + std::to_string(p.n_q_heads) + ")");
+    fail("n_kv_heads (" + std::to_string(p.n_kv_heads) + ") must divide n_q_heads (" +
+         std::to_string(p.n_q_heads) + ")");
   }
   if (p.d_qk < 1 || p.d_v < 1 || (p.v_in_k && p.d_v > p.d_qk)) fail("bad head dims");
   for (const int len : p.pages.context_lens) {
@@ -250,8 +255,10 @@ DecodeOutput<float> decode_emulated(const DecodeProblem& p, const SplitSchedule&
         const RowState& st = states[0];
         const std::size_t row_in_seq = sz(s) * sz(p.n_q_heads) + sz(h);
         const float inv_l = st.l > 0.0f ? 1.0f / st.l : 0.0f;
-        const float lse = st.l > 0.0f ? static_cast<float>((static_cast<double>(st.m) + std::log2(static_cast<double>(st.l))) * kLn2)
-                                      : -std::numeric_limits<float>::infinity();
+        const float lse = st.l > 0.0f
+                              ? static_cast<float>(
+                                    (static_cast<double>(st.m) + std::log2(static_cast<double>(st.l))) * kLn2)
+                              : -std::numeric_limits<float>::infinity();
         if (single) {
           float* out = r.out.data() + kv.row(b, s, h) * sz(p.d_v);
           for (int i = 0; i < p.d_v; ++i) out[i] = round_to_bf16(st.o[sz(i)] * inv_l);
@@ -313,8 +320,9 @@ void check_mla(const MlaWeights& w, const MlaSequence& x) {
   if (w.w_uk.size() != h * sz(w.d_n) * sz(w.d_c) || w.w_uv.size() != h * sz(w.d_v) * sz(w.d_c)) {
     throw std::invalid_argument("MLA weights have the wrong size");
   }
-  if (x.length < x.s_q || x.q_nope.size() != sz(x.s_q) * h * sz(w.d_n) || x.q_rope.size() != sz(x.s_q) * h * sz(w.d_r) ||
-      x.latent.size() != sz(x.length) * sz(w.d_c) || x.k_rope.size() != sz(x.length) * sz(w.d_r)) {
+  if (x.length < x.s_q || x.q_nope.size() != sz(x.s_q) * h * sz(w.d_n) ||
+      x.q_rope.size() != sz(x.s_q) * h * sz(w.d_r) || x.latent.size() != sz(x.length) * sz(w.d_c) ||
+      x.k_rope.size() != sz(x.length) * sz(w.d_r)) {
     throw std::invalid_argument("MLA sequence has the wrong size");
   }
 }
@@ -428,7 +436,9 @@ double mla_bytes(double batch, double s_q, double h_q, double sum_context) {
   return 2.0 * (kMlaQkDim * sum_context + batch * s_q * h_q * (kMlaQkDim + kMlaVDim));
 }
 
-double gqa_flops(double s_q, double n_h, double d, double sum_context) { return 4.0 * n_h * d * s_q * sum_context; }
+double gqa_flops(double s_q, double n_h, double d, double sum_context) {
+  return 4.0 * n_h * d * s_q * sum_context;
+}
 
 double gqa_bytes(double batch, double s_q, double n_h, double n_kv, double d, double sum_context) {
   return 2.0 * (2.0 * n_kv * d * sum_context + 2.0 * batch * s_q * n_h * d);

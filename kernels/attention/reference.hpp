@@ -1,13 +1,13 @@
 #pragma once
 // CPU references for paged decode attention (double accumulation), the naive-vs-absorbed MLA identity, the
-// split-KV combine math, and a CPU emulation of the GPU kernels' algorithm (tiles, online softmax in fp32 with
-// exp2, bf16 probabilities, split-KV partials and combine) that tests compare with the reference.
-// Plain C++ (this header is C++17, the GPU program includes it): no CUDA header, no fmt; shared by the Catch2
-// tests and the GPU program.
+// split-KV combine math, and a CPU emulation of the GPU kernels' algorithm (tiles, online softmax in fp32
+// with exp2, bf16 probabilities, split-KV partials and combine) that tests compare with the reference. Plain
+// C++ (this header is C++17, the GPU program includes it): no CUDA header, no fmt; shared by the Catch2 tests
+// and the GPU program.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <algorithm>
 #include <vector>
 
 #include "kernels/attention/paging.hpp"
@@ -32,20 +32,21 @@ struct DecodeProblem {
   int n_kv_heads = 1;
   int d_qk = 0;
   int d_v = 0;
-  bool v_in_k = false;          ///< V is the first d_v values of each K row (MLA); `v` is then empty
-  float softmax_scale = 1.0f;   ///< multiplies q·k before the softmax
+  bool v_in_k = false;         ///< V is the first d_v values of each K row (MLA); `v` is then empty
+  float softmax_scale = 1.0f;  ///< multiplies q·k before the softmax
   PageTable pages;
   std::vector<float> q;  ///< [batch][s_q][n_q_heads][d_qk]
   std::vector<float> k;  ///< [num_pages][page_tokens][n_kv_heads][d_qk]
   std::vector<float> v;  ///< [num_pages][page_tokens][n_kv_heads][d_v], empty when v_in_k
 
   [[nodiscard]] int group_size() const { return n_q_heads / n_kv_heads; }
-  /// Query rows one KV head serves in one sequence: s_q x heads of the group, row = s * group + head_in_group.
+  /// Query rows one KV head serves in one sequence: s_q x heads of the group, row = s * group +
+  /// head_in_group.
   [[nodiscard]] int rows_per_kv_head() const { return s_q * group_size(); }
   [[nodiscard]] long long total_context() const;
   [[nodiscard]] std::size_t out_elements() const {
-    return static_cast<std::size_t>(batch) * static_cast<std::size_t>(s_q) * static_cast<std::size_t>(n_q_heads) *
-           static_cast<std::size_t>(d_v);
+    return static_cast<std::size_t>(batch) * static_cast<std::size_t>(s_q) *
+           static_cast<std::size_t>(n_q_heads) * static_cast<std::size_t>(d_v);
   }
 };
 
@@ -57,7 +58,8 @@ struct DecodeOutput {
   std::vector<T> lse;
 };
 
-/// Random MLA problem: h_q heads, s_q new tokens, bf16-exact values in [-1, 1) (never zeros), scattered pages.
+/// Random MLA problem: h_q heads, s_q new tokens, bf16-exact values in [-1, 1) (never zeros), scattered
+/// pages.
 DecodeProblem make_mla_problem(const std::vector<int>& context_lens, int s_q, int h_q, float softmax_scale,
                                std::uint64_t seed);
 /// Random MHA/GQA/MQA problem with separate paged K and V.
@@ -72,11 +74,13 @@ DecodeOutput<double> decode_reference(const DecodeProblem& p);
 /// How the emulation mirrors a kernel's inner loop.
 struct EmulationOptions {
   int tile_tokens = 64;  ///< tokens per KV tile (one online-softmax step)
-  int interleave = 1;    ///< independent softmax states per CTA taking tiles round-robin (warps), merged at the end
+  int interleave =
+      1;  ///< independent softmax states per CTA taking tiles round-robin (warps), merged at the end
 };
 
-/// CPU emulation of the GPU algorithm with the given schedule: fp32 scores of bf16 inputs, exp2 online softmax,
-/// probabilities rounded to bf16 before P·V, fp32 partials and LSE per split, fp32 combine, bf16 output.
+/// CPU emulation of the GPU algorithm with the given schedule: fp32 scores of bf16 inputs, exp2 online
+/// softmax, probabilities rounded to bf16 before P·V, fp32 partials and LSE per split, fp32 combine, bf16
+/// output.
 DecodeOutput<float> decode_emulated(const DecodeProblem& p, const SplitSchedule& schedule,
                                     const EmulationOptions& opt);
 
@@ -84,7 +88,8 @@ DecodeOutput<float> decode_emulated(const DecodeProblem& p, const SplitSchedule&
 /// denominator), lse_parts [splits] (natural log; -inf for a split that saw no visible token). Writes the
 /// combined row into `out` and returns the combined lse. This is the math the combine kernel runs.
 template <class T>
-T combine_partials(const std::vector<T>& lse_parts, const std::vector<T>& o_parts, int d_v, std::vector<T>& out) {
+T combine_partials(const std::vector<T>& lse_parts, const std::vector<T>& o_parts, int d_v,
+                   std::vector<T>& out) {
   const std::size_t splits = lse_parts.size();
   T max_lse = -std::numeric_limits<T>::infinity();
   for (const T v : lse_parts) max_lse = std::max(max_lse, v);
@@ -95,7 +100,8 @@ T combine_partials(const std::vector<T>& lse_parts, const std::vector<T>& o_part
     const T w = std::exp(lse_parts[s] - max_lse);
     sum += w;
     for (int i = 0; i < d_v; ++i) {
-      out[static_cast<std::size_t>(i)] += w * o_parts[s * static_cast<std::size_t>(d_v) + static_cast<std::size_t>(i)];
+      out[static_cast<std::size_t>(i)] +=
+          w * o_parts[s * static_cast<std::size_t>(d_v) + static_cast<std::size_t>(i)];
     }
   }
   for (int i = 0; i < d_v; ++i) out[static_cast<std::size_t>(i)] /= sum;
@@ -118,7 +124,8 @@ struct MlaWeights {
   std::vector<double> w_uv;  ///< [heads][d_v][d_c]
 };
 
-/// Inputs of one sequence: q_nope [s_q][heads][d_n], q_rope [s_q][heads][d_r], latent [L][d_c], k_rope [L][d_r].
+/// Inputs of one sequence: q_nope [s_q][heads][d_n], q_rope [s_q][heads][d_r], latent [L][d_c], k_rope
+/// [L][d_r].
 struct MlaSequence {
   int s_q = 1;
   int length = 0;
@@ -128,14 +135,15 @@ struct MlaSequence {
   std::vector<double> k_rope;
 };
 
-/// Naive MLA: per head K = [W_UK·c ; k_rope], V = W_UV·c, then causal softmax attention. Out [s_q][heads][d_v].
+/// Naive MLA: per head K = [W_UK·c ; k_rope], V = W_UV·c, then causal softmax attention. Out
+/// [s_q][heads][d_v].
 std::vector<double> mla_naive(const MlaWeights& w, const MlaSequence& x, double softmax_scale);
-/// Absorbed MLA: q_abs = W_UK^T q_nope, attention over the shared latent row [c ; k_rope] with V = c (MQA over
-/// one 576-wide head), then W_UV applied to the latent output. Out [s_q][heads][d_v]; equals mla_naive.
+/// Absorbed MLA: q_abs = W_UK^T q_nope, attention over the shared latent row [c ; k_rope] with V = c (MQA
+/// over one 576-wide head), then W_UV applied to the latent output. Out [s_q][heads][d_v]; equals mla_naive.
 std::vector<double> mla_absorbed(const MlaWeights& w, const MlaSequence& x, double softmax_scale);
 
-// ---- analytic work of one decode step (for the measurement CSVs, and for calibrated mode, which evaluates it
-// between grid points: hence real-valued arguments) ----
+// ---- analytic work of one decode step (for the measurement CSVs, and for calibrated mode, which evaluates
+// it between grid points: hence real-valued arguments) ----
 
 /// FlashMLA's benchmark counting: FLOPs = 2·s_q·h_q·(576 + 512)·ΣL.
 double mla_flops(double s_q, double h_q, double sum_context);

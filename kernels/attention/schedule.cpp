@@ -1,10 +1,10 @@
 #include "kernels/attention/schedule.hpp"
 
-#include "kernels/attention/kernel_layout.hpp"
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+
+#include "kernels/attention/kernel_layout.hpp"
 
 namespace mlasim::attention {
 
@@ -37,7 +37,8 @@ void finish(SplitSchedule& s, int batch) {
   s.part_segment_begin.push_back(s.num_segments);
   s.seq_segment_begin.assign(static_cast<std::size_t>(batch) + 1, 0);
   // Segments are emitted sequence by sequence, so a running count gives each sequence's first segment.
-  for (int i = 0; i < s.num_segments; ++i) ++s.seq_segment_begin[static_cast<std::size_t>(s.seg_seq[static_cast<std::size_t>(i)]) + 1];
+  for (int i = 0; i < s.num_segments; ++i)
+    ++s.seq_segment_begin[static_cast<std::size_t>(s.seg_seq[static_cast<std::size_t>(i)]) + 1];
   for (int b = 0; b < batch; ++b) {
     s.seq_segment_begin[static_cast<std::size_t>(b) + 1] += s.seq_segment_begin[static_cast<std::size_t>(b)];
     s.max_splits_per_seq = std::max(s.max_splits_per_seq, s.splits_of(b));
@@ -48,7 +49,8 @@ void finish(SplitSchedule& s, int batch) {
 
 long long split_payload(long long total_pages, long long batch, long long parts, int fixed_cost_pages) {
   const long long overhead = fixed_cost_pages;
-  // Each sequence pays its start-up cost once, plus once per extra split; FlashMLA sizes the payload the same way.
+  // Each sequence pays its start-up cost once, plus once per extra split; FlashMLA sizes the payload the same
+  // way.
   return std::max<long long>((total_pages + batch * overhead + parts - 1) / parts + overhead, overhead + 1);
 }
 
@@ -56,11 +58,11 @@ namespace {
 
 /// The schedule's walk, shared by make_split_schedule (which records the segments) and schedule_shape (which
 /// only counts): sequences in order, each cut into pieces that fill the current part's payload; a full part
-/// opens the next; the last part takes whatever remains. pages_of(b) gives sequence b's pages and run_of(b) how
-/// many sequences from b on have that many pages; on_whole(b, k, pages) sees k consecutive sequences that each
-/// fit whole in the current part (one piece each), on_segment(b, first_page, pages) each piece of a sequence
-/// that does not, on_new_part() each part after the first. Taking runs of whole sequences at once makes
-/// schedule_shape cost O(parts + splits) rather than O(batch).
+/// opens the next; the last part takes whatever remains. pages_of(b) gives sequence b's pages and run_of(b)
+/// how many sequences from b on have that many pages; on_whole(b, k, pages) sees k consecutive sequences that
+/// each fit whole in the current part (one piece each), on_segment(b, first_page, pages) each piece of a
+/// sequence that does not, on_new_part() each part after the first. Taking runs of whole sequences at once
+/// makes schedule_shape cost O(parts + splits) rather than O(batch).
 template <class PagesOf, class RunOf, class OnWhole, class OnSegment, class OnNewPart>
 void walk_schedule(int batch, long long parts, long long payload, long long overhead, PagesOf&& pages_of,
                    RunOf&& run_of, OnWhole&& on_whole, OnSegment&& on_segment, OnNewPart&& on_new_part) {
@@ -138,11 +140,13 @@ ScheduleShape schedule_shape(long long total_pages, long long batch, const Sched
 
 SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const ScheduleOptions& opt) {
   if (context_lens.empty()) throw std::invalid_argument("schedule: empty batch");
-  if (opt.page_tokens < 1 || opt.fixed_cost_pages < 0) throw std::invalid_argument("schedule: bad page options");
+  if (opt.page_tokens < 1 || opt.fixed_cost_pages < 0)
+    throw std::invalid_argument("schedule: bad page options");
   const int batch = static_cast<int>(context_lens.size());
   long long total_pages = 0;
   for (const int len : context_lens) {
-    if (len < 1) throw std::invalid_argument("schedule: context length must be >= 1, got " + std::to_string(len));
+    if (len < 1)
+      throw std::invalid_argument("schedule: context length must be >= 1, got " + std::to_string(len));
     total_pages += pages_for(len, opt.page_tokens);
   }
   const long long parts = std::min<long long>(target_parts(opt), total_pages);
@@ -154,9 +158,7 @@ SplitSchedule make_split_schedule(const std::vector<int>& context_lens, const Sc
       batch, parts, payload, opt.fixed_cost_pages,
       [&](int b) { return pages_for(context_lens[static_cast<std::size_t>(b)], opt.page_tokens); },
       [&](int) { return 1LL; },
-      [&](int b, long long, long long) {
-        push_segment(s, b, 0, context_lens[static_cast<std::size_t>(b)]);
-      },
+      [&](int b, long long, long long) { push_segment(s, b, 0, context_lens[static_cast<std::size_t>(b)]); },
       [&](int b, long long first_page, long long pages) {
         const int len = context_lens[static_cast<std::size_t>(b)];
         push_segment(s, b, static_cast<int>(first_page) * opt.page_tokens,
@@ -173,7 +175,8 @@ SplitSchedule make_unsplit_schedule(const std::vector<int>& context_lens) {
   const int batch = static_cast<int>(context_lens.size());
   for (int b = 0; b < batch; ++b) {
     const int len = context_lens[static_cast<std::size_t>(b)];
-    if (len < 1) throw std::invalid_argument("schedule: context length must be >= 1, got " + std::to_string(len));
+    if (len < 1)
+      throw std::invalid_argument("schedule: context length must be >= 1, got " + std::to_string(len));
     s.part_segment_begin.push_back(s.num_segments);
     push_segment(s, b, 0, len);
   }

@@ -1,18 +1,19 @@
 #pragma once
-// Every CUDA call is checked: MLASIM_CUDA_CHECK(cudaMalloc(...)); after each launch MLASIM_CUDA_CHECK_LAUNCH().
+// Every CUDA call is checked: MLASIM_CUDA_CHECK(cudaMalloc(...)); after each launch
+// MLASIM_CUDA_CHECK_LAUNCH().
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <cstdlib>
 
-#define MLASIM_CUDA_CHECK(call)                                                                        \
-  do {                                                                                                 \
-    const cudaError_t mlasim_err_ = (call);                                                            \
-    if (mlasim_err_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CUDA error: %s: %s\n", __FILE__, __LINE__, #call,                  \
-                   cudaGetErrorString(mlasim_err_));                                                   \
-      std::exit(1);                                                                                    \
-    }                                                                                                  \
+#define MLASIM_CUDA_CHECK(call)                                                      \
+  do {                                                                               \
+    const cudaError_t mlasim_err_ = (call);                                          \
+    if (mlasim_err_ != cudaSuccess) {                                                \
+      std::fprintf(stderr, "%s:%d: CUDA error: %s: %s\n", __FILE__, __LINE__, #call, \
+                   cudaGetErrorString(mlasim_err_));                                 \
+      std::exit(1);                                                                  \
+    }                                                                                \
   } while (0)
 
 #define MLASIM_CUDA_CHECK_LAUNCH() MLASIM_CUDA_CHECK(cudaGetLastError())

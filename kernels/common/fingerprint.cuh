@@ -30,8 +30,9 @@ inline DeviceFingerprint read_fingerprint(int dev = 0) {
 }
 
 /// Writes the fingerprint as a small YAML file dated now (fingerprint_yaml.hpp has the format).
-inline bool write_fingerprint_yaml(const std::string& path, const DeviceFingerprint& f, const std::string& git_rev,
-                                   const std::string& command, const std::string& extra_yaml = {}) {
+inline bool write_fingerprint_yaml(const std::string& path, const DeviceFingerprint& f,
+                                   const std::string& git_rev, const std::string& command,
+                                   const std::string& extra_yaml = {}) {
   std::ofstream out(path, std::ios::trunc);
   if (!out) return false;
   out << fingerprint_yaml_text(f, git_rev, command, utc_now_iso8601(), extra_yaml);

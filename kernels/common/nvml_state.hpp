@@ -16,11 +16,12 @@ namespace mlasim::gpu {
 
 /// One reading of the device state; an empty optional means NVML could not report that field.
 struct NvmlSnapshot {
-  std::optional<unsigned> sm_clock_mhz;            ///< current SM clock [MHz]
-  std::optional<unsigned> mem_clock_mhz;           ///< current memory clock [MHz]
-  std::optional<unsigned> temperature_c;           ///< GPU die temperature [°C]
-  std::optional<double> power_w;                   ///< board power draw [W]
-  std::optional<unsigned long long> clock_reasons; ///< nvmlClocksThrottleReasons bit mask (0 = none; 1 = idle)
+  std::optional<unsigned> sm_clock_mhz;   ///< current SM clock [MHz]
+  std::optional<unsigned> mem_clock_mhz;  ///< current memory clock [MHz]
+  std::optional<unsigned> temperature_c;  ///< GPU die temperature [°C]
+  std::optional<double> power_w;          ///< board power draw [W]
+  std::optional<unsigned long long>
+      clock_reasons;  ///< nvmlClocksThrottleReasons bit mask (0 = none; 1 = idle)
 };
 
 /// Formats an optional field for a CSV cell: the value, or "unavailable".
@@ -87,7 +88,8 @@ class NvmlReader {
     NvmlSnapshot s;
     if (!available()) return s;
     unsigned v = 0;
-    // nvmlClockType_t: NVML_CLOCK_SM = 1, NVML_CLOCK_MEM = 2; nvmlTemperatureSensors_t: NVML_TEMPERATURE_GPU = 0.
+    // nvmlClockType_t: NVML_CLOCK_SM = 1, NVML_CLOCK_MEM = 2; nvmlTemperatureSensors_t: NVML_TEMPERATURE_GPU
+    // = 0.
     if (clock_ && clock_(device_, 1, &v) == 0) s.sm_clock_mhz = v;
     if (clock_ && clock_(device_, 2, &v) == 0) s.mem_clock_mhz = v;
     if (temp_ && temp_(device_, 0, &v) == 0) s.temperature_c = v;

@@ -43,7 +43,8 @@ class L2Flusher {
 /// Times `launch(stream)` (which enqueues the work, e.g. one or more kernel launches) with CUDA events.
 /// Returns per-repeat statistics in seconds. The flusher's memset runs outside the timed region.
 template <class Launch>
-TimingStats time_on_gpu(Launch&& launch, const TimingOptions& opt, L2Flusher* flusher, cudaStream_t stream = nullptr) {
+TimingStats time_on_gpu(Launch&& launch, const TimingOptions& opt, L2Flusher* flusher,
+                        cudaStream_t stream = nullptr) {
   cudaEvent_t start, stop;
   MLASIM_CUDA_CHECK(cudaEventCreate(&start));
   MLASIM_CUDA_CHECK(cudaEventCreate(&stop));

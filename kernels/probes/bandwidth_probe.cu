@@ -14,7 +14,9 @@ namespace mlasim::gpu {
 
 namespace {
 
-__device__ __forceinline__ float sum4(const float4& v) { return (v.x + v.y) + (v.z + v.w); }
+__device__ __forceinline__ float sum4(const float4& v) {
+  return (v.x + v.y) + (v.z + v.w);
+}
 
 __global__ void read_kernel(const float4* __restrict__ src, std::size_t n, float* __restrict__ partial) {
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
@@ -52,7 +54,8 @@ __global__ void copy_kernel(const uint4* __restrict__ src, uint4* __restrict__ d
 
 // x ← x·s + c keeps values bounded over many repeats (|x| ≤ 1 stays ≤ 1 for s = 0.5, c = 0.25).
 __device__ __forceinline__ float4 update(float4 v) {
-  return make_float4(fmaf(v.x, 0.5f, 0.25f), fmaf(v.y, 0.5f, 0.25f), fmaf(v.z, 0.5f, 0.25f), fmaf(v.w, 0.5f, 0.25f));
+  return make_float4(fmaf(v.x, 0.5f, 0.25f), fmaf(v.y, 0.5f, 0.25f), fmaf(v.z, 0.5f, 0.25f),
+                     fmaf(v.w, 0.5f, 0.25f));
 }
 
 __global__ void rmw_kernel(float4* __restrict__ data, std::size_t n) {
@@ -73,7 +76,8 @@ void launch_kernel(BandwidthKernel k, char* base, std::int64_t ws, int grid, flo
   const auto bytes = static_cast<std::size_t>(ws);
   switch (k) {
     case BandwidthKernel::kRead:
-      read_kernel<<<grid, kBandwidthBlock, 0, s>>>(reinterpret_cast<const float4*>(base), bytes / 16, partial);
+      read_kernel<<<grid, kBandwidthBlock, 0, s>>>(reinterpret_cast<const float4*>(base), bytes / 16,
+                                                   partial);
       break;
     case BandwidthKernel::kCopy:
       copy_kernel<<<grid, kBandwidthBlock, 0, s>>>(reinterpret_cast<const uint4*>(base),
@@ -143,8 +147,8 @@ void run_bandwidth_probe(ProbeContext& ctx) {
   cudaStream_t s = ctx.stream;
   const std::int64_t l2 = ctx.device.l2_bytes;
 
-  std::vector<std::int64_t> sets = ctx.options.quick ? bandwidth_working_sets(64LL << 10, 1LL << 30, 8)
-                                                     : bandwidth_working_sets();
+  std::vector<std::int64_t> sets =
+      ctx.options.quick ? bandwidth_working_sets(64LL << 10, 1LL << 30, 8) : bandwidth_working_sets();
   // Drop working sets that do not fit in the free memory (keeping 1 GiB for cuBLAS and the flusher).
   std::size_t free_b = 0, total_b = 0;
   MLASIM_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
@@ -176,7 +180,8 @@ void run_bandwidth_probe(ProbeContext& ctx) {
   TimingOptions topt;
   topt.warmup = 3;
   topt.repeats = ctx.options.quick ? 5 : 20;
-  for (BandwidthKernel kern : {BandwidthKernel::kRead, BandwidthKernel::kCopy, BandwidthKernel::kReadModifyWrite}) {
+  for (BandwidthKernel kern :
+       {BandwidthKernel::kRead, BandwidthKernel::kCopy, BandwidthKernel::kReadModifyWrite}) {
     double best_hbm = 0.0, best_l2 = 0.0;
     for (std::int64_t ws : sets) {
       const bool fits = ws < l2;
@@ -201,7 +206,8 @@ void run_bandwidth_probe(ProbeContext& ctx) {
           p.time = time_on_gpu([&](cudaStream_t st) { launch_kernel(kern, base, ws, grid, partial, st); }, o,
                                ctx.flusher, s);
           write_point(csv, p, ctx);
-          ctx.deadline.note_point(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          ctx.deadline.note_point(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           const double bw = p.bytes / p.time.median_s;
           if (std::string(level) == "hbm") best_hbm = std::max(best_hbm, bw);
           if (std::string(level) == "l2") best_l2 = std::max(best_l2, bw);
@@ -209,7 +215,8 @@ void run_bandwidth_probe(ProbeContext& ctx) {
       }
     }
     char line[160];
-    std::snprintf(line, sizeof line, "bandwidth %-4s: best HBM %.0f GB/s, best L2-resident %.0f GB/s (raw; fit on CPU)",
+    std::snprintf(line, sizeof line,
+                  "bandwidth %-4s: best HBM %.0f GB/s, best L2-resident %.0f GB/s (raw; fit on CPU)",
                   to_string(kern), best_hbm * 1e-9, best_l2 * 1e-9);
     ctx.summary.push_back(line);
   }

@@ -19,9 +19,15 @@ namespace {
 
 enum class GemmDtype { kBf16, kFp8E4M3 };
 
-const char* dtype_name(GemmDtype d) { return d == GemmDtype::kBf16 ? "bf16" : "fp8_e4m3"; }
-const char* kernel_name(GemmDtype d) { return d == GemmDtype::kBf16 ? "lt_bf16" : "lt_fp8_e4m3"; }
-std::size_t elem_bytes(GemmDtype d) { return d == GemmDtype::kBf16 ? 2 : 1; }
+const char* dtype_name(GemmDtype d) {
+  return d == GemmDtype::kBf16 ? "bf16" : "fp8_e4m3";
+}
+const char* kernel_name(GemmDtype d) {
+  return d == GemmDtype::kBf16 ? "lt_bf16" : "lt_fp8_e4m3";
+}
+std::size_t elem_bytes(GemmDtype d) {
+  return d == GemmDtype::kBf16 ? 2 : 1;
+}
 
 float bf16_to_float(std::uint16_t bits) {
   const std::uint32_t w = static_cast<std::uint32_t>(bits) << 16;
@@ -59,10 +65,10 @@ class LtGemm {
       const auto count = static_cast<std::int32_t>(s.batch);
       const std::int64_t sa = s.n * s.k, sb = m * s.k, sd = m * s.n;
       for (auto [layout, stride] : {std::pair{a_, sa}, std::pair{b_, sb}, std::pair{d_, sd}}) {
-        MLASIM_CUBLAS_CHECK(
-            cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count));
-        MLASIM_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
-                                                             &stride, sizeof stride));
+        MLASIM_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
+                                                             &count, sizeof count));
+        MLASIM_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
+            layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
       }
     }
     cublasLtMatmulPreference_t pref = nullptr;
@@ -71,7 +77,8 @@ class LtGemm {
     MLASIM_CUBLAS_CHECK(
         cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
     int returned = 0;
-    const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(h, desc_, a_, b_, d_, d_, pref, 1, &heur_, &returned);
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(h, desc_, a_, b_, d_, d_, pref, 1, &heur_, &returned);
     MLASIM_CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
     ok_ = st == CUBLAS_STATUS_SUCCESS && returned > 0;
   }
@@ -94,8 +101,8 @@ class LtGemm {
     return cublasLtMatmul(h, desc_, &alpha, w, a_, x, b_, &beta, y, d_, y, d_, &heur_.algo, workspace,
                           workspace_bytes, s);
   }
-  void run(cublasLtHandle_t h, const void* w, const void* x, void* y, void* workspace, std::size_t workspace_bytes,
-           cudaStream_t s) const {
+  void run(cublasLtHandle_t h, const void* w, const void* x, void* y, void* workspace,
+           std::size_t workspace_bytes, cudaStream_t s) const {
     MLASIM_CUBLAS_CHECK(try_run(h, w, x, y, workspace, workspace_bytes, s));
   }
 
@@ -137,8 +144,8 @@ std::vector<float> fetch(const void* base, std::size_t off, std::size_t count, G
 
 /// Poisons Y, runs once and compares sampled outputs with double-precision dot products of the device inputs:
 /// ‖y − ref‖ / ‖ref‖ must stay under 1e-2 (bf16 output rounding is ~4e-3). Returns the relative error.
-double check_gemm(cublasLtHandle_t h, const LtGemm& g, const GemmBuffers& buf, std::int64_t m, const GemmShape& s,
-                  GemmDtype dt, cudaStream_t st) {
+double check_gemm(cublasLtHandle_t h, const LtGemm& g, const GemmBuffers& buf, std::int64_t m,
+                  const GemmShape& s, GemmDtype dt, cudaStream_t st) {
   const std::size_t y_bytes = static_cast<std::size_t>(m * s.n * s.batch) * 2;
   MLASIM_CUDA_CHECK(cudaMemsetAsync(buf.y, 0xff, y_bytes, st));  // bf16 NaN
   // A cuBLAS error here (e.g. the heuristic's algorithm refuses the call) fails this point, not the run.
@@ -148,7 +155,8 @@ double check_gemm(cublasLtHandle_t h, const LtGemm& g, const GemmBuffers& buf, s
     return NAN;
   }
   MLASIM_CUDA_CHECK_LAUNCH();
-  const auto k = static_cast<std::size_t>(s.k), n = static_cast<std::size_t>(s.n), mm = static_cast<std::size_t>(m);
+  const auto k = static_cast<std::size_t>(s.k), n = static_cast<std::size_t>(s.n),
+             mm = static_cast<std::size_t>(m);
   double err2 = 0.0, ref2 = 0.0;
   for (std::size_t b : {std::size_t{0}, static_cast<std::size_t>(s.batch - 1)}) {
     for (std::size_t row : {std::size_t{0}, mm - 1}) {
@@ -212,7 +220,8 @@ void run_gemm_probe(ProbeContext& ctx) {
         const auto t0 = std::chrono::steady_clock::now();
         const LtGemm g(h, m, s, dt, buf.workspace_bytes);
         if (!g.ok()) {
-          std::fprintf(stderr, "gemm: cuBLASLt has no algorithm for %s m=%lld n=%lld k=%lld batch=%lld; skipped\n",
+          std::fprintf(stderr,
+                       "gemm: cuBLASLt has no algorithm for %s m=%lld n=%lld k=%lld batch=%lld; skipped\n",
                        dtype_name(dt), static_cast<long long>(m), static_cast<long long>(s.n),
                        static_cast<long long>(s.k), static_cast<long long>(s.batch));
           ++skipped;
@@ -251,7 +260,8 @@ void run_gemm_probe(ProbeContext& ctx) {
         ctx.deadline.note_point(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         if (key_shape && (m == 1 || m == 16 || m == 128 || m == 1024 || m == 8192)) {
           char cell[48];
-          std::snprintf(cell, sizeof cell, " m=%lld:%.1f", static_cast<long long>(m), p.flops / p.time.median_s * 1e-12);
+          std::snprintf(cell, sizeof cell, " m=%lld:%.1f", static_cast<long long>(m),
+                        p.flops / p.time.median_s * 1e-12);
           key_line += cell;
         }
       }
@@ -259,9 +269,10 @@ void run_gemm_probe(ProbeContext& ctx) {
     }
   }
   ctx.summary.insert(ctx.summary.end(), key_lines.begin(), key_lines.end());
-  ctx.summary.push_back("gemm: " + std::to_string(shapes.size()) + " families x " + std::to_string(ms.size()) +
-                        " m x " + std::to_string(dtypes.size()) + " dtypes; " + std::to_string(skipped) +
-                        " skipped (no algorithm), " + std::to_string(failed) + " failed the check");
+  ctx.summary.push_back("gemm: " + std::to_string(shapes.size()) + " families x " +
+                        std::to_string(ms.size()) + " m x " + std::to_string(dtypes.size()) + " dtypes; " +
+                        std::to_string(skipped) + " skipped (no algorithm), " + std::to_string(failed) +
+                        " failed the check");
   ctx.failed_checks += failed;
   MLASIM_CUBLAS_CHECK(cublasLtDestroy(h));
   MLASIM_CUDA_CHECK(cudaFree(buf.workspace));

@@ -57,8 +57,8 @@ void run_launch_probe(ProbeContext& ctx) {
         topt, nullptr, s);
     const TimingStats pl = per_launch(t, launches);
     emit(grid == 1 ? "empty_eager" : "empty_eager_full", grid, block, pl);
-    ctx.summary.push_back("launch " + std::string(grid == 1 ? "eager     " : "eager full") +
-                          ": " + std::to_string(pl.median_s * 1e6) + " us per launch (median)");
+    ctx.summary.push_back("launch " + std::string(grid == 1 ? "eager     " : "eager full") + ": " +
+                          std::to_string(pl.median_s * 1e6) + " us per launch (median)");
   }
 
   // Graph: capture the same launches once, time replays of the instantiated graph.
@@ -68,11 +68,12 @@ void run_launch_probe(ProbeContext& ctx) {
   for (int i = 0; i < launches; ++i) empty_kernel<<<1, 1, 0, s>>>();
   MLASIM_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
   MLASIM_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  const TimingStats tg = time_on_gpu([&](cudaStream_t st) { MLASIM_CUDA_CHECK(cudaGraphLaunch(exec, st)); }, topt,
-                                     nullptr, s);
+  const TimingStats tg =
+      time_on_gpu([&](cudaStream_t st) { MLASIM_CUDA_CHECK(cudaGraphLaunch(exec, st)); }, topt, nullptr, s);
   const TimingStats pg = per_launch(tg, launches);
   emit("empty_graph", 1, 1, pg);
-  ctx.summary.push_back("launch graph     : " + std::to_string(pg.median_s * 1e6) + " us per kernel (median)");
+  ctx.summary.push_back("launch graph     : " + std::to_string(pg.median_s * 1e6) +
+                        " us per kernel (median)");
   MLASIM_CUDA_CHECK(cudaGraphExecDestroy(exec));
   MLASIM_CUDA_CHECK(cudaGraphDestroy(graph));
 
@@ -91,7 +92,8 @@ void run_launch_probe(ProbeContext& ctx) {
     p.time = ts;
     write_point(csv, p, ctx);
   }
-  ctx.summary.push_back("launch single    : " + std::to_string(ts.median_s * 1e6) + " us between events (median)");
+  ctx.summary.push_back("launch single    : " + std::to_string(ts.median_s * 1e6) +
+                        " us between events (median)");
 
   if (!csv.close()) std::fprintf(stderr, "mlasim_probes: cannot write launch.csv\n");
   record_device_state(ctx, "after launch");

@@ -46,11 +46,17 @@ struct MlaModelDims {
 // The GPU program cannot read the YAML model cards (no yaml-cpp there), so the three probe models' dimensions
 // are repeated here, each from its published Hugging Face config.json.
 /// meta-llama/Meta-Llama-3-8B config.json.
-inline DenseModelDims llama3_8b() { return {"llama3_8b", 4096, 14336, 32, 8, 128, 128256}; }
+inline DenseModelDims llama3_8b() {
+  return {"llama3_8b", 4096, 14336, 32, 8, 128, 128256};
+}
 /// meta-llama/Meta-Llama-3-70B config.json.
-inline DenseModelDims llama3_70b() { return {"llama3_70b", 8192, 28672, 64, 8, 128, 128256}; }
+inline DenseModelDims llama3_70b() {
+  return {"llama3_70b", 8192, 28672, 64, 8, 128, 128256};
+}
 /// deepseek-ai/DeepSeek-V3 config.json.
-inline MlaModelDims deepseek_v3() { return {"dsv3", 7168, 1536, 512, 128, 128, 64, 128, 2048, 18432, 256, 129280}; }
+inline MlaModelDims deepseek_v3() {
+  return {"dsv3", 7168, 1536, 512, 128, 128, 64, 128, 2048, 18432, 256, 129280};
+}
 
 // ---------------------------------------------------------------- GEMM shapes
 
@@ -65,7 +71,8 @@ struct GemmShape {
 namespace detail {
 inline std::int64_t split(std::int64_t total, int tp, const std::string& what) {
   if (tp < 1 || total % tp != 0) {
-    throw std::invalid_argument(what + " (" + std::to_string(total) + ") does not split over TP " + std::to_string(tp));
+    throw std::invalid_argument(what + " (" + std::to_string(total) + ") does not split over TP " +
+                                std::to_string(tp));
   }
   return total / tp;
 }
@@ -92,9 +99,9 @@ inline std::vector<GemmShape> dense_model_shapes(const DenseModelDims& d, int tp
 }
 
 /// Per-rank GEMMs of DeepSeek-V3-style MLA + MoE under TP `tp` (DESIGN.md §5): fused q_a + kv_a (replicated,
-/// hidden → r_q + d_c + d_r), q_b (r_q → n_h·(d_n + d_r)), kv_b (d_c → n_h·(d_n + d_v); the naive form, used by
-/// prefill), o (n_h·d_v → hidden), the dense FFN of the first layers, one routed/shared expert (whole on its
-/// expert-parallel rank, so independent of tp), the router and the LM head.
+/// hidden → r_q + d_c + d_r), q_b (r_q → n_h·(d_n + d_r)), kv_b (d_c → n_h·(d_n + d_v); the naive form, used
+/// by prefill), o (n_h·d_v → hidden), the dense FFN of the first layers, one routed/shared expert (whole on
+/// its expert-parallel rank, so independent of tp), the router and the LM head.
 inline std::vector<GemmShape> mla_model_shapes(const MlaModelDims& d, int tp) {
   using detail::split;
   using detail::tp_label;
@@ -128,8 +135,9 @@ inline std::vector<GemmShape> mla_absorbed_bmm_shapes(const MlaModelDims& d, int
 inline std::vector<GemmShape> dedupe_shapes(const std::vector<GemmShape>& shapes) {
   std::vector<GemmShape> out;
   for (const GemmShape& s : shapes) {
-    auto it = std::find_if(out.begin(), out.end(),
-                           [&](const GemmShape& o) { return o.n == s.n && o.k == s.k && o.batch == s.batch; });
+    auto it = std::find_if(out.begin(), out.end(), [&](const GemmShape& o) {
+      return o.n == s.n && o.k == s.k && o.batch == s.batch;
+    });
     if (it == out.end()) {
       out.push_back(s);
     } else {
@@ -140,9 +148,13 @@ inline std::vector<GemmShape> dedupe_shapes(const std::vector<GemmShape>& shapes
 }
 
 /// Tensor-parallel degrees the probes cover for the dense models (one node of 8 GPUs).
-inline std::vector<int> dense_tp_degrees() { return {1, 2, 4, 8}; }
+inline std::vector<int> dense_tp_degrees() {
+  return {1, 2, 4, 8};
+}
 /// TP degrees for DeepSeek-V3: one rank with all heads (DP attention) and TP 8 over a node.
-inline std::vector<int> mla_tp_degrees() { return {1, 8}; }
+inline std::vector<int> mla_tp_degrees() {
+  return {1, 8};
+}
 
 /// The GEMM families the probe measures: Llama-3-8B and -70B at TP 1, 2, 4, 8; DeepSeek-V3's projections,
 /// experts and absorbed BMMs at TP 1 and 8; duplicates merged.
@@ -186,7 +198,8 @@ inline double gemm_flops(std::int64_t m, const GemmShape& s) {
 }
 
 /// Fewest bytes one launch moves: W (k·n), X (m·k) and Y (m·n) once each (DESIGN.md §5), times the batch.
-inline double gemm_bytes(std::int64_t m, const GemmShape& s, double in_bytes_per_elem, double out_bytes_per_elem) {
+inline double gemm_bytes(std::int64_t m, const GemmShape& s, double in_bytes_per_elem,
+                         double out_bytes_per_elem) {
   const auto mm = static_cast<double>(m), n = static_cast<double>(s.n), k = static_cast<double>(s.k);
   return static_cast<double>(s.batch) * ((k * n + mm * k) * in_bytes_per_elem + mm * n * out_bytes_per_elem);
 }
@@ -195,8 +208,8 @@ inline double gemm_bytes(std::int64_t m, const GemmShape& s, double in_bytes_per
 
 /// Working sets from `lo` to `hi` bytes, `count` points spaced geometrically, each rounded to a multiple of
 /// 4 KiB (so a copy's two halves stay 16-byte aligned) and strictly increasing.
-inline std::vector<std::int64_t> bandwidth_working_sets(std::int64_t lo = 64LL << 10, std::int64_t hi = 4LL << 30,
-                                                        int count = 30) {
+inline std::vector<std::int64_t> bandwidth_working_sets(std::int64_t lo = 64LL << 10,
+                                                        std::int64_t hi = 4LL << 30, int count = 30) {
   if (count < 2 || lo < 4096 || hi <= lo) throw std::invalid_argument("bad working-set range");
   constexpr std::int64_t kAlign = 4096;
   std::vector<std::int64_t> out;
@@ -236,9 +249,12 @@ inline const char* memory_level(std::int64_t working_set_bytes, std::int64_t l2_
 enum class BandwidthKernel { kRead, kCopy, kReadModifyWrite };
 inline const char* to_string(BandwidthKernel k) {
   switch (k) {
-    case BandwidthKernel::kRead: return "read";
-    case BandwidthKernel::kCopy: return "copy";
-    case BandwidthKernel::kReadModifyWrite: return "rmw";
+    case BandwidthKernel::kRead:
+      return "read";
+    case BandwidthKernel::kCopy:
+      return "copy";
+    case BandwidthKernel::kReadModifyWrite:
+      return "rmw";
   }
   return "?";
 }
@@ -250,10 +266,12 @@ inline double bandwidth_bytes_moved(BandwidthKernel k, std::int64_t working_set_
 
 // ---------------------------------------------------------------- output
 
-/// Columns of every probe CSV (bandwidth.csv, gemm.csv, launch.csv); sim/calibration/probe_csv.cpp reads them.
+/// Columns of every probe CSV (bandwidth.csv, gemm.csv, launch.csv); sim/calibration/probe_csv.cpp reads
+/// them.
 inline std::vector<std::string> probe_csv_columns() {
-  return {"probe", "kernel", "shape", "level", "dtype", "working_set_bytes", "m", "n", "k", "batch",
-          "bytes", "flops", "grid", "block", "median_s", "p90_s", "gbps", "tflops", "repeats"};
+  return {"probe",  "kernel", "shape", "level", "dtype", "working_set_bytes", "m",     "n",    "k",
+          "batch",  "bytes",  "flops", "grid",  "block", "median_s",          "p90_s", "gbps", "tflops",
+          "repeats"};
 }
 
 /// One measured point, as written to the probe CSVs (columns: probe_csv_columns()).
@@ -269,21 +287,37 @@ struct MeasuredPoint {
 inline void write_probe_row(CsvWriter& csv, const MeasuredPoint& p) {
   const double gbps = p.bytes / p.time.median_s * 1e-9;
   const double tflops = p.flops / p.time.median_s * 1e-12;
-  csv.cell(p.probe).cell(p.kernel).cell(p.shape).cell(p.level).cell(p.dtype).cell(p.working_set_bytes).cell(p.m)
-      .cell(p.n).cell(p.k).cell(p.batch).cell(p.bytes).cell(p.flops).cell(p.grid).cell(p.block)
-      .cell(p.time.median_s).cell(p.time.p90_s).cell(gbps).cell(tflops).cell(p.time.repeats);
+  csv.cell(p.probe)
+      .cell(p.kernel)
+      .cell(p.shape)
+      .cell(p.level)
+      .cell(p.dtype)
+      .cell(p.working_set_bytes)
+      .cell(p.m)
+      .cell(p.n)
+      .cell(p.k)
+      .cell(p.batch)
+      .cell(p.bytes)
+      .cell(p.flops)
+      .cell(p.grid)
+      .cell(p.block)
+      .cell(p.time.median_s)
+      .cell(p.time.p90_s)
+      .cell(gbps)
+      .cell(tflops)
+      .cell(p.time.repeats);
   csv.end_row();
 }
 
 // ---------------------------------------------------------------- run-time estimate
 
-/// Rough rates for the estimate (H100 SXM-like, so conservative for an H200, whose HBM is ~1.4x faster and whose
-/// dense bf16/fp8 peaks are the same; only the time budget depends on them, never a measurement).
+/// Rough rates for the estimate (H100 SXM-like, so conservative for an H200, whose HBM is ~1.4x faster and
+/// whose dense bf16/fp8 peaks are the same; only the time budget depends on them, never a measurement).
 struct EstimateRates {
-  double bf16_flop_per_s = 600e12;   ///< achieved large-GEMM bf16 rate
-  double fp8_flop_per_s = 1100e12;   ///< achieved large-GEMM fp8 rate
-  double hbm_bytes_per_s = 2.8e12;   ///< achieved HBM bandwidth
-  double per_run_overhead_s = 60e-6; ///< L2 flush (a memset of 2×L2) + event sync + launch, per timed run
+  double bf16_flop_per_s = 600e12;    ///< achieved large-GEMM bf16 rate
+  double fp8_flop_per_s = 1100e12;    ///< achieved large-GEMM fp8 rate
+  double hbm_bytes_per_s = 2.8e12;    ///< achieved HBM bandwidth
+  double per_run_overhead_s = 60e-6;  ///< L2 flush (a memset of 2×L2) + event sync + launch, per timed run
 };
 
 /// Timed runs per GEMM point: the probe's warm-up + pilot + repeats (see gemm_probe.cu), repeats chosen so
@@ -295,7 +329,8 @@ inline constexpr int kGemmMaxRepeats = 25;
 inline constexpr double kGemmTargetSeconds = 0.02;
 inline int gemm_repeats_for(double pilot_s) {
   const double r = std::ceil(kGemmTargetSeconds / std::max(pilot_s, 1e-9));
-  return static_cast<int>(std::clamp(r, static_cast<double>(kGemmMinRepeats), static_cast<double>(kGemmMaxRepeats)));
+  return static_cast<int>(
+      std::clamp(r, static_cast<double>(kGemmMinRepeats), static_cast<double>(kGemmMaxRepeats)));
 }
 
 /// Estimated seconds of device work for the GEMM sweep: every shape × m × dtype, each run
@@ -320,12 +355,14 @@ inline double estimate_gemm_seconds(const std::vector<GemmShape>& shapes, const 
 /// Estimated seconds for the bandwidth sweep: 3 kernels × grids × (working sets, plus the cold re-run of the
 /// L2-resident ones), warm-up + repeats per point.
 inline double estimate_bandwidth_seconds(const std::vector<std::int64_t>& working_sets, int n_grids,
-                                         std::int64_t l2_bytes, int warmup, int repeats, const EstimateRates& r = {}) {
+                                         std::int64_t l2_bytes, int warmup, int repeats,
+                                         const EstimateRates& r = {}) {
   double total = 0.0;
   for (std::int64_t ws : working_sets) {
     const int levels = ws < l2_bytes ? 2 : 1;
-    const double t = 3.0 * static_cast<double>(ws) / r.hbm_bytes_per_s;  // read + copy + rmw (2×) ≈ 4 ws; 3 is
-                                                                         // a fair mean with the L2 ones faster
+    const double t =
+        3.0 * static_cast<double>(ws) / r.hbm_bytes_per_s;  // read + copy + rmw (2×) ≈ 4 ws; 3 is
+                                                            // a fair mean with the L2 ones faster
     total += levels * n_grids * (warmup + repeats) * (t + r.per_run_overhead_s);
   }
   return total;

@@ -16,14 +16,14 @@
 #include "kernels/common/timing.cuh"
 #include "kernels/probes/probe_plan.hpp"
 
-#define MLASIM_CUBLAS_CHECK(call)                                                                      \
-  do {                                                                                                 \
-    const cublasStatus_t mlasim_st_ = (call);                                                          \
-    if (mlasim_st_ != CUBLAS_STATUS_SUCCESS) {                                                         \
-      std::fprintf(stderr, "%s:%d: cuBLAS error: %s: %s\n", __FILE__, __LINE__, #call,                 \
-                   cublasLtGetStatusString(mlasim_st_));                                               \
-      std::exit(1);                                                                                    \
-    }                                                                                                  \
+#define MLASIM_CUBLAS_CHECK(call)                                                      \
+  do {                                                                                 \
+    const cublasStatus_t mlasim_st_ = (call);                                          \
+    if (mlasim_st_ != CUBLAS_STATUS_SUCCESS) {                                         \
+      std::fprintf(stderr, "%s:%d: cuBLAS error: %s: %s\n", __FILE__, __LINE__, #call, \
+                   cublasLtGetStatusString(mlasim_st_));                               \
+      std::exit(1);                                                                    \
+    }                                                                                  \
   } while (0)
 
 namespace mlasim::gpu {
@@ -33,7 +33,8 @@ struct ProbeOptions {
   std::string out_dir = ".";
   bool quick = false;  ///< a few points per family, for a smoke test
   bool fp8 = true;     ///< also fp8 e4m3 GEMMs when the GPU supports them (compute capability >= 8.9)
-  bool append = false; ///< append to device_state.csv (a restart after a crash) instead of starting it afresh
+  bool append =
+      false;  ///< append to device_state.csv (a restart after a crash) instead of starting it afresh
   double deadline_s = 0.0;  ///< stop taking new points this many seconds after the start (0: no deadline)
 };
 

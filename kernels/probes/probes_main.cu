@@ -25,20 +25,21 @@ constexpr const char* kProgram = "mlasim_probes";
 const std::vector<std::string> kCommands = {"all", "bandwidth", "gemm", "launch", "plan"};
 
 void print_usage(std::FILE* to) {
-  std::fprintf(to,
-               "usage: %s <all|bandwidth|gemm|launch|plan> [--out DIR] [--git-rev REV] [--quick] [--no-fp8]\n"
-               "       [--deadline-s S] [--append]\n"
-               "  all        run every probe family (launch, bandwidth, gemm, in that order)\n"
-               "  plan       print the GEMM shapes, working sets and the run-time estimate (no GPU needed)\n"
-               "  --out DIR  where the CSVs and fingerprint.yaml go (default .)\n"
-               "  --git-rev  revision recorded in the fingerprint (default $MLASIM_GIT_REV, else 'unknown')\n"
-               "  --quick    a few points per family (smoke test)\n"
-               "  --no-fp8   skip the fp8 e4m3 GEMMs\n"
-               "  --deadline-s S  stop taking new points S seconds after the start (files stay complete)\n"
-               "  --append   append to device_state.csv (a restart of the families a crash left undone)\n"
-               "exit codes: 0 ok, 1 failure (CUDA error or a failed correctness check), 2 bad usage, 3 no GPU,\n"
-               "            4 stopped at the deadline with points left\n",
-               kProgram);
+  std::fprintf(
+      to,
+      "usage: %s <all|bandwidth|gemm|launch|plan> [--out DIR] [--git-rev REV] [--quick] [--no-fp8]\n"
+      "       [--deadline-s S] [--append]\n"
+      "  all        run every probe family (launch, bandwidth, gemm, in that order)\n"
+      "  plan       print the GEMM shapes, working sets and the run-time estimate (no GPU needed)\n"
+      "  --out DIR  where the CSVs and fingerprint.yaml go (default .)\n"
+      "  --git-rev  revision recorded in the fingerprint (default $MLASIM_GIT_REV, else 'unknown')\n"
+      "  --quick    a few points per family (smoke test)\n"
+      "  --no-fp8   skip the fp8 e4m3 GEMMs\n"
+      "  --deadline-s S  stop taking new points S seconds after the start (files stay complete)\n"
+      "  --append   append to device_state.csv (a restart of the families a crash left undone)\n"
+      "exit codes: 0 ok, 1 failure (CUDA error or a failed correctness check), 2 bad usage, 3 no GPU,\n"
+      "            4 stopped at the deadline with points left\n",
+      kProgram);
 }
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -66,17 +67,18 @@ void print_plan(const ProbeOptions& opt) {
   std::printf("GEMM families (%zu), m = 1 .. %lld (%zu values), dtypes bf16%s:\n", shapes.size(),
               static_cast<long long>(ms.back()), ms.size(), opt.fp8 ? " + fp8_e4m3" : "");
   for (const GemmShape& s : shapes) {
-    std::printf("  n=%-7lld k=%-6lld batch=%-4lld %s\n", static_cast<long long>(s.n), static_cast<long long>(s.k),
-                static_cast<long long>(s.batch), s.label.c_str());
+    std::printf("  n=%-7lld k=%-6lld batch=%-4lld %s\n", static_cast<long long>(s.n),
+                static_cast<long long>(s.k), static_cast<long long>(s.batch), s.label.c_str());
   }
   const auto ws = bandwidth_working_sets();
-  std::printf("bandwidth working sets (%zu): %lld B .. %lld B; grids 1/4x .. 8x SMs; kernels read, copy, rmw\n",
-              ws.size(), static_cast<long long>(ws.front()), static_cast<long long>(ws.back()));
-  std::printf("estimated device work (an estimate, not a measurement; H100-class rates and a 50 MB L2, so a "
-              "faster GPU such as an H200 takes at most about this): GEMM %.0f s, bandwidth %.0f s (plus build, "
-              "start-up and host overhead)\n",
-              estimate_gemm_seconds(shapes, ms, opt.fp8),
-              estimate_bandwidth_seconds(ws, 6, 50LL << 20, 3, 20));
+  std::printf(
+      "bandwidth working sets (%zu): %lld B .. %lld B; grids 1/4x .. 8x SMs; kernels read, copy, rmw\n",
+      ws.size(), static_cast<long long>(ws.front()), static_cast<long long>(ws.back()));
+  std::printf(
+      "estimated device work (an estimate, not a measurement; H100-class rates and a 50 MB L2, so a "
+      "faster GPU such as an H200 takes at most about this): GEMM %.0f s, bandwidth %.0f s (plus build, "
+      "start-up and host overhead)\n",
+      estimate_gemm_seconds(shapes, ms, opt.fp8), estimate_bandwidth_seconds(ws, 6, 50LL << 20, 3, 20));
 }
 
 std::string join_command(int argc, char** argv) {
@@ -150,28 +152,31 @@ int main(int argc, char** argv) {
   char pci[32] = {};
   MLASIM_CUDA_CHECK(cudaDeviceGetPCIBusId(pci, sizeof pci, 0));
   NvmlReader nvml(pci);
-  if (!nvml.available()) std::fprintf(stderr, "%s: NVML unavailable (%s); recording 'unavailable'\n", kProgram,
-                                      nvml.error().c_str());
+  if (!nvml.available())
+    std::fprintf(stderr, "%s: NVML unavailable (%s); recording 'unavailable'\n", kProgram,
+                 nvml.error().c_str());
   ctx.nvml = &nvml;
   MLASIM_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking));
   L2Flusher flusher;
   ctx.flusher = &flusher;
-  CsvWriter state(opt.out_dir + "/device_state.csv",
-                  {"when", "utc", "sm_clock_mhz", "mem_clock_mhz", "temperature_c", "power_w", "clock_reasons"},
-                  opt.append ? CsvWriter::Mode::kAppend : CsvWriter::Mode::kTruncate);
+  CsvWriter state(
+      opt.out_dir + "/device_state.csv",
+      {"when", "utc", "sm_clock_mhz", "mem_clock_mhz", "temperature_c", "power_w", "clock_reasons"},
+      opt.append ? CsvWriter::Mode::kAppend : CsvWriter::Mode::kTruncate);
   ctx.device_state = &state;
 
   const std::string cmd = join_command(argc, argv);
-  const std::string extra = "nvml_driver: \"" + nvml.driver_version() + "\"\n" + "pci_bus_id: \"" + pci + "\"\n" +
-                            "probe_command: \"" + command + "\"\n" + "quick: " + (opt.quick ? "true" : "false") +
-                            "\n" + "nvml: \"" + (nvml.available() ? std::string("ok") : "unavailable: " + nvml.error()) +
-                            "\"\n";
+  const std::string extra = "nvml_driver: \"" + nvml.driver_version() + "\"\n" + "pci_bus_id: \"" + pci +
+                            "\"\n" + "probe_command: \"" + command + "\"\n" +
+                            "quick: " + (opt.quick ? "true" : "false") + "\n" + "nvml: \"" +
+                            (nvml.available() ? std::string("ok") : "unavailable: " + nvml.error()) + "\"\n";
   if (!write_fingerprint_yaml(opt.out_dir + "/fingerprint.yaml", ctx.device, git_rev, cmd, extra)) {
     std::fprintf(stderr, "%s: cannot write %s/fingerprint.yaml\n", kProgram, opt.out_dir.c_str());
     return 1;
   }
   std::printf("%s: %s, %d SMs, cc %d.%d, L2 %lld B, %lld B memory\n", kProgram, ctx.device.name.c_str(),
-              ctx.device.sms, ctx.device.cc_major, ctx.device.cc_minor, ctx.device.l2_bytes, ctx.device.memory_bytes);
+              ctx.device.sms, ctx.device.cc_major, ctx.device.cc_minor, ctx.device.l2_bytes,
+              ctx.device.memory_bytes);
   std::fflush(stdout);
 
   record_device_state(ctx, "start");

@@ -59,8 +59,13 @@ void fill_random_fp8_e4m3(void* data, std::size_t n, std::uint64_t seed, cudaStr
 void record_device_state(ProbeContext& ctx, const std::string& when) {
   MLASIM_CUDA_CHECK(cudaDeviceSynchronize());
   const NvmlSnapshot s = ctx.nvml != nullptr ? ctx.nvml->read() : NvmlSnapshot{};
-  ctx.device_state->cell(when).cell(utc_now_iso8601()).cell(nvml_cell(s.sm_clock_mhz)).cell(nvml_cell(s.mem_clock_mhz))
-      .cell(nvml_cell(s.temperature_c)).cell(nvml_cell(s.power_w)).cell(nvml_cell(s.clock_reasons));
+  ctx.device_state->cell(when)
+      .cell(utc_now_iso8601())
+      .cell(nvml_cell(s.sm_clock_mhz))
+      .cell(nvml_cell(s.mem_clock_mhz))
+      .cell(nvml_cell(s.temperature_c))
+      .cell(nvml_cell(s.power_w))
+      .cell(nvml_cell(s.clock_reasons));
   ctx.device_state->end_row();
 }
 

@@ -43,14 +43,15 @@ RampFit fit_bandwidth_ramp(std::span<const BandwidthPoint> points, const RampFit
   std::set<double> distinct;
   for (const BandwidthPoint& p : points) {
     if (!(p.bytes > 0.0) || !(p.time_s > 0.0) || !std::isfinite(p.bytes) || !std::isfinite(p.time_s)) {
-      throw InputError(fmt::format("{}: points need positive, finite bytes and time (got {:g} B, {:g} s)", what,
-                                   p.bytes, p.time_s));
+      throw InputError(fmt::format("{}: points need positive, finite bytes and time (got {:g} B, {:g} s)",
+                                   what, p.bytes, p.time_s));
     }
     distinct.insert(p.bytes);
   }
   if (points.size() < 3 || distinct.size() < 2) {
-    throw InputError(fmt::format("{}: the fit needs at least 3 points over at least 2 sizes (got {} points, {} sizes)",
-                                 what, points.size(), distinct.size()));
+    throw InputError(
+        fmt::format("{}: the fit needs at least 3 points over at least 2 sizes (got {} points, {} sizes)",
+                    what, points.size(), distinct.size()));
   }
   const std::size_t n = points.size();
   std::vector<double> x(n), y(n), base(n), w(n), r(n);
@@ -92,7 +93,8 @@ RampFit fit_bandwidth_ramp(std::span<const BandwidthPoint> points, const RampFit
     if ((a == 0.0 || da < options.tolerance) && db < options.tolerance) break;
   }
   if (!(b > 0.0)) {
-    throw InputError(fmt::format("{}: time does not grow with bytes (slope {:g} s/B); cannot fit a bandwidth", what, b));
+    throw InputError(
+        fmt::format("{}: time does not grow with bytes (slope {:g} s/B); cannot fit a bandwidth", what, b));
   }
   fit.t0_s = a;
   fit.bw_inf_bytes_per_s = 1.0 / b;

@@ -29,22 +29,24 @@ struct RampFit {
 
 /// Tuning of the robust fit.
 struct RampFitOptions {
-  double huber_c = 1.345;     ///< Huber threshold in robust standard deviations (95% efficiency, Huber 1964)
-  int max_iterations = 100;   ///< IRLS iteration cap
-  double tolerance = 1e-12;   ///< stop when both parameters change by less than this, relatively
+  double huber_c = 1.345;    ///< Huber threshold in robust standard deviations (95% efficiency, Huber 1964)
+  int max_iterations = 100;  ///< IRLS iteration cap
+  double tolerance = 1e-12;  ///< stop when both parameters change by less than this, relatively
 };
 
 /// Fits t = t0 + bytes / BW∞ by Huber-weighted iteratively reweighted least squares on relative residuals
 /// (times span four decades, so every point counts by its relative error). The residual scale is
 /// 1.4826·MAD (consistent for Gaussian noise). t0 is constrained to be >= 0. Needs at least 3 points with
 /// at least 2 distinct byte counts; throws InputError otherwise, naming `what`.
-[[nodiscard]] RampFit fit_bandwidth_ramp(std::span<const BandwidthPoint> points, const RampFitOptions& options = {},
+[[nodiscard]] RampFit fit_bandwidth_ramp(std::span<const BandwidthPoint> points,
+                                         const RampFitOptions& options = {},
                                          const std::string& what = "bandwidth ramp");
 
 /// L2 plateau: the median bandwidth of the best `top_fraction` of L2-resident points (at least 3, or all if
 /// fewer). Small working sets are launch-bound and the largest ones spill out of L2, so only the top counts.
 /// Returns bytes/s; throws InputError when `points` is empty.
-[[nodiscard]] double l2_plateau_bytes_per_s(std::span<const BandwidthPoint> points, double top_fraction = 0.25);
+[[nodiscard]] double l2_plateau_bytes_per_s(std::span<const BandwidthPoint> points,
+                                            double top_fraction = 0.25);
 
 /// Fits of one bandwidth kernel ("read", "copy", "rmw").
 struct KernelBandwidthFit {
@@ -55,7 +57,7 @@ struct KernelBandwidthFit {
   int hbm_points = 0;                   ///< distinct working sets in the ramp fit
   double min_bytes = 0.0;               ///< smallest and largest bytes per launch in the ramp fit
   double max_bytes = 0.0;
-  int l2_points = 0;                    ///< distinct working sets in the plateau
+  int l2_points = 0;  ///< distinct working sets in the plateau
 };
 
 /// Which rows the ramp fit uses.

@@ -11,7 +11,6 @@
 
 namespace mlasim {
 
-
 /// Builds one table per shape family from the `gemm` rows (other probes are ignored). Labels of rows that
 /// share a family (the same n, k in two models) are joined with '|'. Throws InputError, naming both rows'
 /// file:line, when one (family, m) is measured twice.

@@ -1,7 +1,5 @@
 #include "sim/calibration/probe_csv.hpp"
 
-#include "sim/csv.hpp"
-
 #include <fmt/format.h>
 
 #include <charconv>
@@ -11,12 +9,15 @@
 #include <sstream>
 #include <system_error>
 
+#include "sim/csv.hpp"
+
 namespace mlasim {
 
 const std::vector<std::string_view>& probe_csv_required_columns() {
   static const std::vector<std::string_view> columns = {
-      "probe", "kernel", "shape", "level", "dtype", "working_set_bytes", "m", "n", "k", "batch",
-      "bytes", "flops", "grid", "block", "median_s", "p90_s", "gbps", "tflops", "repeats"};
+      "probe",  "kernel", "shape", "level", "dtype", "working_set_bytes", "m",     "n",    "k",
+      "batch",  "bytes",  "flops", "grid",  "block", "median_s",          "p90_s", "gbps", "tflops",
+      "repeats"};
   return columns;
 }
 
@@ -42,7 +43,8 @@ std::vector<ProbeRow> parse_probe_csv(std::string_view text, const std::string& 
     r.shape = p.text(shape);
     r.level = p.text(level);
     if (r.probe == "bandwidth" && r.level != "l2" && r.level != "hbm" && r.level != "cold") {
-      p.fail(level, fmt::format("unknown memory level '{}' for a bandwidth row (known: l2, hbm, cold)", r.level));
+      p.fail(level,
+             fmt::format("unknown memory level '{}' for a bandwidth row (known: l2, hbm, cold)", r.level));
     }
     r.dtype = p.text(dtype);
     r.working_set_bytes = p.integer(working_set);

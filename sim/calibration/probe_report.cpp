@@ -31,7 +31,8 @@ ProbeRunFits fit_probe_directory(const std::string& dir, const BandwidthFitOptio
     rows.insert(rows.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
   }
   if (files == 0) {
-    throw InputError(SourceLocation{dir, 0, 0}, "", "no bandwidth.csv, gemm.csv or launch.csv in this folder");
+    throw InputError(SourceLocation{dir, 0, 0}, "",
+                     "no bandwidth.csv, gemm.csv or launch.csv in this folder");
   }
   return fit_probe_rows(rows, options);
 }
@@ -40,9 +41,10 @@ std::string format_probe_report(const ProbeRunFits& fits, const std::string& gem
                                 const std::vector<double>& report_m) {
   std::string out;
   for (const KernelBandwidthFit& b : fits.bandwidth) {
-    out += fmt::format("bandwidth {:<5} t0 {:.2f} us, BW∞ {:.0f} GB/s ({} HBM points, {} down-weighted, rms {:.1f}%)",
-                       b.kernel, b.hbm.t0_s * 1e6, b.hbm.bw_inf_bytes_per_s * 1e-9, b.hbm_points,
-                       b.hbm.downweighted, b.hbm.rms_rel_residual * 100.0);
+    out += fmt::format(
+        "bandwidth {:<5} t0 {:.2f} us, BW∞ {:.0f} GB/s ({} HBM points, {} down-weighted, rms {:.1f}%)",
+        b.kernel, b.hbm.t0_s * 1e6, b.hbm.bw_inf_bytes_per_s * 1e-9, b.hbm_points, b.hbm.downweighted,
+        b.hbm.rms_rel_residual * 100.0);
     out += b.has_l2 ? fmt::format(", L2 plateau {:.0f} GB/s\n", b.l2_plateau_bytes_per_s * 1e-9)
                     : std::string(", no L2 points\n");
   }
@@ -52,7 +54,8 @@ std::string format_probe_report(const ProbeRunFits& fits, const std::string& gem
                        t.key().batch, t.label());
     for (double m : report_m) {
       const GemmRate r = t.rate_at(m);
-      out += fmt::format(" m={:g}: {:.1f}{}", m, r.tflop_per_s, r.provenance == Provenance::kMeasured ? "" : "*");
+      out += fmt::format(" m={:g}: {:.1f}{}", m, r.tflop_per_s,
+                         r.provenance == Provenance::kMeasured ? "" : "*");
     }
     out += "\n";
   }

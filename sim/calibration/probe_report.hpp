@@ -30,7 +30,8 @@ struct ProbeRunFits {
 
 /// Reads `dir`/bandwidth.csv, gemm.csv and launch.csv (those present; at least one must be) and fits them.
 /// Throws InputError naming the file on a missing folder, no CSV or a bad row.
-[[nodiscard]] ProbeRunFits fit_probe_directory(const std::string& dir, const BandwidthFitOptions& options = {});
+[[nodiscard]] ProbeRunFits fit_probe_directory(const std::string& dir,
+                                               const BandwidthFitOptions& options = {});
 
 /// Plain-text report: one line per bandwidth kernel (t0 in us, BW∞ and L2 plateau in GB/s), the bf16 GEMM
 /// TFLOP/s at `report_m` for every family whose label contains `gemm_label_filter`, and the launch overheads.

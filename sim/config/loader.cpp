@@ -4,10 +4,9 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 
 #include "sim/config/calibration_yaml.hpp"
@@ -49,7 +48,8 @@ std::vector<fs::path> catalogue_files(const fs::path& dir) {
                      "hw_profiles/)");
   }
   for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_regular_file() && has_extension(entry.path(), {".yaml", ".yml"})) files.push_back(entry.path());
+    if (entry.is_regular_file() && has_extension(entry.path(), {".yaml", ".yml"}))
+      files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end(),
             [](const fs::path& a, const fs::path& b) { return a.stem().string() < b.stem().string(); });
@@ -80,23 +80,34 @@ std::vector<std::string> attention_kind_names() {
 }
 
 AttentionKind parse_attention_kind(std::string_view text) {
-  for (AttentionKind k : {AttentionKind::kMha, AttentionKind::kGqa, AttentionKind::kMqa, AttentionKind::kMla}) {
+  for (AttentionKind k :
+       {AttentionKind::kMha, AttentionKind::kGqa, AttentionKind::kMqa, AttentionKind::kMla}) {
     if (lowercase(text) == to_string(k)) return k;
   }
   throw InputError(std::string(text));
 }
 
 AttentionSpec read_attention(const YamlValue& value, int hidden_size) {
-  const YamlMap m = value.as_map({"variant", "n_heads", "n_kv_heads", "head_dim", "kv_lora_rank", "q_lora_rank",
-                                  "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window"});
+  const YamlMap m =
+      value.as_map({"variant", "n_heads", "n_kv_heads", "head_dim", "kv_lora_rank", "q_lora_rank",
+                    "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window"});
   AttentionSpec a;
-  a.kind = parse_named(m.required("variant"), parse_attention_kind, "attention variant", attention_kind_names());
+  a.kind =
+      parse_named(m.required("variant"), parse_attention_kind, "attention variant", attention_kind_names());
   a.n_heads = m.required_int("n_heads");
   switch (a.kind) {
-    case AttentionKind::kMha: a.n_kv_heads = m.optional_int("n_kv_heads", a.n_heads); break;
-    case AttentionKind::kGqa: a.n_kv_heads = m.required_int("n_kv_heads"); break;
-    case AttentionKind::kMqa: a.n_kv_heads = m.optional_int("n_kv_heads", 1); break;
-    case AttentionKind::kMla: a.n_kv_heads = m.optional_int("n_kv_heads", 1); break;  // one latent head
+    case AttentionKind::kMha:
+      a.n_kv_heads = m.optional_int("n_kv_heads", a.n_heads);
+      break;
+    case AttentionKind::kGqa:
+      a.n_kv_heads = m.required_int("n_kv_heads");
+      break;
+    case AttentionKind::kMqa:
+      a.n_kv_heads = m.optional_int("n_kv_heads", 1);
+      break;
+    case AttentionKind::kMla:
+      a.n_kv_heads = m.optional_int("n_kv_heads", 1);
+      break;  // one latent head
   }
   // HF convention: head_dim defaults to hidden / heads. MLA has no d_h (its widths are d_c, d_r, d_n, d_v).
   int default_head_dim = 0;
@@ -118,14 +129,13 @@ FfnSpec read_ffn(const YamlValue& value) {
   FfnSpec f;
   f.intermediate_size = m.optional_int("intermediate_size", 0);
   if (const auto act = m.optional("activation")) {
-    f.activation = parse_named(
-        *act,
-        [](std::string_view text) {
-          if (text == "swiglu") return FfnActivation::kSwiGlu;
-          if (text == "gelu") return FfnActivation::kGelu;
-          throw InputError("unknown activation");
-        },
-        "FFN activation", {"swiglu", "gelu"});
+    f.activation = parse_named(*act,
+                               [](std::string_view text) {
+                                 if (text == "swiglu") return FfnActivation::kSwiGlu;
+                                 if (text == "gelu") return FfnActivation::kGelu;
+                                 throw InputError("unknown activation");
+                               },
+                               "FFN activation", {"swiglu", "gelu"});
   }
   if (const auto moe = m.optional("moe")) {
     const YamlMap e = moe->as_map({"n_routed_experts", "n_shared_experts", "experts_per_token",
@@ -140,9 +150,8 @@ FfnSpec read_ffn(const YamlValue& value) {
 }
 
 ModelSpec read_model_card(const YamlDocument& doc) {
-  const YamlMap root =
-      doc.root().as_map({"name", "source", "layers", "hidden_size", "vocab_size", "tie_word_embeddings",
-                         "attention", "ffn"});
+  const YamlMap root = doc.root().as_map(
+      {"name", "source", "layers", "hidden_size", "vocab_size", "tie_word_embeddings", "attention", "ffn"});
   ModelSpec spec;
   spec.name = root.required_string("name");
   spec.source = root.required_string("source");
@@ -173,12 +182,14 @@ const std::map<std::string, std::string, std::less<>>& hw_aliases() {
   return aliases;
 }
 
-double read_price(const YamlValue& value) { return value.parse_with(parse_price); }
+double read_price(const YamlValue& value) {
+  return value.parse_with(parse_price);
+}
 
 HardwareSpec read_hw_profile(const YamlDocument& doc, const fs::path& path) {
-  const YamlMap root = doc.root().as_map({"name", "source", "memory", "compute", "sms", "l2", "launch_overhead",
-                                          "graph_launch_overhead", "interconnect", "datasheet_efficiency",
-                                          "calibration", "price_per_gpu_hour"});
+  const YamlMap root = doc.root().as_map({"name", "source", "memory", "compute", "sms", "l2",
+                                          "launch_overhead", "graph_launch_overhead", "interconnect",
+                                          "datasheet_efficiency", "calibration", "price_per_gpu_hour"});
   HardwareSpec hw;
   hw.id = path.stem().string();
   hw.name = root.required_string("name");
@@ -187,7 +198,8 @@ HardwareSpec read_hw_profile(const YamlDocument& doc, const fs::path& path) {
   hw.hbm_bytes = memory.required_quantity("capacity", Dimension::kBytes);
   hw.hbm_bandwidth_bytes_per_s = memory.required_quantity("bandwidth", Dimension::kBandwidth);
   // A profile without it gets the loaded HBM latency the built-in profiles cite (hw_profiles/README.md).
-  hw.memory_latency_s = memory.has("latency") ? memory.required_quantity("latency", Dimension::kTime) : 600e-9;
+  hw.memory_latency_s =
+      memory.has("latency") ? memory.required_quantity("latency", Dimension::kTime) : 600e-9;
   hw.peak_flops_per_s = read_rates(root.required("compute"));
   hw.sms = root.required_int("sms");
   hw.l2_bytes = root.required_quantity("l2", Dimension::kBytes);
@@ -213,11 +225,13 @@ HardwareSpec read_hw_profile(const YamlDocument& doc, const fs::path& path) {
 }
 
 std::string model_summary(const ModelSpec& m) {
-  std::string kv = m.attention.kind == AttentionKind::kMla
-                       ? fmt::format("d_c {} + d_r {}", m.attention.kv_lora_rank, m.attention.qk_rope_head_dim)
-                       : fmt::format("{} kv heads", m.attention.n_kv_heads);
-  std::string out = fmt::format("{}: {}, {} layers, hidden {}, {} heads, {}", m.name, to_string(m.attention.kind),
-                                m.n_layers, m.hidden_size, m.attention.n_heads, kv);
+  std::string kv =
+      m.attention.kind == AttentionKind::kMla
+          ? fmt::format("d_c {} + d_r {}", m.attention.kv_lora_rank, m.attention.qk_rope_head_dim)
+          : fmt::format("{} kv heads", m.attention.n_kv_heads);
+  std::string out =
+      fmt::format("{}: {}, {} layers, hidden {}, {} heads, {}", m.name, to_string(m.attention.kind),
+                  m.n_layers, m.hidden_size, m.attention.n_heads, kv);
   if (m.ffn.is_moe()) {
     out += fmt::format(", MoE {}+{} experts top-{}", m.ffn.moe.n_routed_experts, m.ffn.moe.n_shared_experts,
                        m.ffn.moe.experts_per_token);
@@ -250,7 +264,8 @@ double parse_price(std::string_view text) {
   char* end = nullptr;
   const double v = std::strtod(number.c_str(), &end);
   if (end == number.c_str() || *end != '\0') throw InputError(bad);
-  if (!std::isfinite(v) || v < 0.0) throw InputError(fmt::format("a price cannot be negative, got `{}`", text));
+  if (!std::isfinite(v) || v < 0.0)
+    throw InputError(fmt::format("a price cannot be negative, got `{}`", text));
   return v;
 }
 
@@ -264,7 +279,8 @@ PriceOverride parse_price_override(std::string_view text, bool gpu_required) {
   }
   if ((gpu_required && o.gpu.empty()) || price.empty() || (eq != std::string_view::npos && o.gpu.empty())) {
     throw InputError(fmt::format("--price: expected {} such as `{}` (US dollars per GPU-hour), got `{}`",
-                                 gpu_required ? "GPU=PRICE" : "a price", gpu_required ? "h200=3.5" : "3.5", text));
+                                 gpu_required ? "GPU=PRICE" : "a price", gpu_required ? "h200=3.5" : "3.5",
+                                 text));
   }
   std::string with_unit(price);
   if (with_unit.find(' ') == std::string::npos) with_unit += " USD";
@@ -279,7 +295,8 @@ PriceOverride parse_price_override(std::string_view text, bool gpu_required) {
 void apply_price_override(const PriceOverride& override, const std::vector<HardwareSpec*>& hws) {
   const auto same = [](std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
            });
   };
   bool found = false;
@@ -302,9 +319,13 @@ fs::path data_dir() {
   return fs::path(MLASIM_SOURCE_DIR);
 }
 
-fs::path model_cards_dir() { return data_dir() / "models" / "cards"; }
+fs::path model_cards_dir() {
+  return data_dir() / "models" / "cards";
+}
 
-fs::path hw_profiles_dir() { return data_dir() / "hw_profiles"; }
+fs::path hw_profiles_dir() {
+  return data_dir() / "hw_profiles";
+}
 
 ModelSpec load_model_card(const fs::path& path) {
   return read_model_card(YamlDocument::parse_file(path, "model card"));
@@ -344,7 +365,9 @@ fs::path resolve_hw_path(std::string_view name_or_path) {
   throw InputError(unknown_name_message("hardware", name_or_path, stems(files)));
 }
 
-HardwareSpec resolve_hw(std::string_view name_or_path) { return load_hw_profile(resolve_hw_path(name_or_path)); }
+HardwareSpec resolve_hw(std::string_view name_or_path) {
+  return load_hw_profile(resolve_hw_path(name_or_path));
+}
 
 std::optional<fs::path> find_hw_profile_for_device(std::string_view device) {
   std::optional<fs::path> found;
@@ -373,4 +396,3 @@ std::vector<CatalogEntry> list_hw_profiles() {
 }
 
 }  // namespace mlasim
-

@@ -48,8 +48,8 @@ struct PriceOverride {
 };
 [[nodiscard]] PriceOverride parse_price_override(std::string_view text, bool gpu_required);
 
-/// Applies `override` to `hws` (matching the profile id or name, case-insensitive; all of them when its GPU is
-/// empty). InputError with a did-you-mean when it names no GPU among them.
+/// Applies `override` to `hws` (matching the profile id or name, case-insensitive; all of them when its GPU
+/// is empty). InputError with a did-you-mean when it names no GPU among them.
 void apply_price_override(const PriceOverride& override, const std::vector<HardwareSpec*>& hws);
 
 /// The file of a profile: a built-in id (file stem, case-insensitive) or name, or a path to a .yaml profile.
@@ -57,8 +57,9 @@ void apply_price_override(const PriceOverride& override, const std::vector<Hardw
 /// The built-in profile whose GPU a fingerprint's device name is (device_matches_profile), if exactly one is.
 [[nodiscard]] std::optional<std::filesystem::path> find_hw_profile_for_device(std::string_view device);
 
-/// The `calibration:` block of a hardware profile, in the profile schema (quantities with units), ready to paste
-/// into hw_profiles/<gpu>.yaml; load_hw_profile reads it back to the same values (6 significant digits).
+/// The `calibration:` block of a hardware profile, in the profile schema (quantities with units), ready to
+/// paste into hw_profiles/<gpu>.yaml; load_hw_profile reads it back to the same values (6 significant
+/// digits).
 [[nodiscard]] std::string calibration_to_yaml(const Calibration& calibration);
 
 /// A GPU measurement run folder (measurements/README.md): run.yaml, the fingerprints, the probe and attention

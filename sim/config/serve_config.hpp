@@ -1,7 +1,7 @@
 #pragma once
 /// Serving experiments (configs/serve_*.yaml with a top-level `serve:`): YAML -> ServeSpec, plus an optional
-/// sweep over the request rate or the closed-loop concurrency. Errors are InputError at file:line:col with the
-/// key path; unknown keys get a "did you mean". Schema: sim/serving/README.md.
+/// sweep over the request rate or the closed-loop concurrency. Errors are InputError at file:line:col with
+/// the key path; unknown keys get a "did you mean". Schema: sim/serving/README.md.
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -15,8 +15,8 @@ namespace mlasim {
 struct ServeSweepSpec {
   enum class Axis { kNone, kRate, kConcurrency };
   Axis axis = Axis::kNone;
-  std::vector<double> rates_per_s;       ///< kRate
-  std::vector<std::int64_t> concurrency; ///< kConcurrency
+  std::vector<double> rates_per_s;        ///< kRate
+  std::vector<std::int64_t> concurrency;  ///< kConcurrency
   [[nodiscard]] std::size_t size() const {
     return axis == Axis::kRate ? rates_per_s.size() : axis == Axis::kConcurrency ? concurrency.size() : 0;
   }

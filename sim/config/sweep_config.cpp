@@ -133,7 +133,8 @@ std::vector<int> read_int_grid(const YamlValue& v) {
 
 std::vector<bool> read_bool_list(const YamlValue& v) {
   std::vector<bool> out;
-  for (const YamlValue& item : v.is_list() ? v.as_list() : std::vector<YamlValue>{v}) out.push_back(item.as_bool());
+  for (const YamlValue& item : v.is_list() ? v.as_list() : std::vector<YamlValue>{v})
+    out.push_back(item.as_bool());
   if (out.empty()) v.fail("the list is empty");
   return out;
 }

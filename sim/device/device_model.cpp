@@ -44,7 +44,9 @@ std::string_view to_string(Bound b) {
   return "?";
 }
 
-std::string_view to_string(LaunchMode m) { return m == LaunchMode::kGraph ? "graph" : "eager"; }
+std::string_view to_string(LaunchMode m) {
+  return m == LaunchMode::kGraph ? "graph" : "eager";
+}
 
 LaunchMode parse_launch_mode(std::string_view text) {
   if (text == "graph") return LaunchMode::kGraph;
@@ -68,17 +70,18 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode lau
       compute_eff_ = hw.datasheet_efficiency.compute;
       net_bw_ = hw.interconnect.bandwidth_bytes_per_s * hw.datasheet_efficiency.network;
       launch_s_ = graph ? hw.graph_launch_overhead_s : hw.launch_overhead_s;
-      // The bandwidth ramp from first principles: a kernel waits one HBM round trip for its first bytes and one
-      // for its last stores to drain (DESIGN.md §6).
+      // The bandwidth ramp from first principles: a kernel waits one HBM round trip for its first bytes and
+      // one for its last stores to drain (DESIGN.md §6).
       ramp_t0_s_ = 2.0 * hw.memory_latency_s;
       break;
     case DeviceMode::kCalibrated: {
       const Calibration& c = hw.calibration;
       if (c.empty()) {
-        throw InputError(fmt::format(
-            "mode calibrated: profile `{}` ({}) has no calibration block; run scripts/gpu_measure.sh on the GPU, "
-            "then `mlasim calibrate RUN_DIR --profile <profile>`, or use mode datasheet",
-            hw.id, hw.name));
+        throw InputError(
+            fmt::format("mode calibrated: profile `{}` ({}) has no calibration block; run "
+                        "scripts/gpu_measure.sh on the GPU, "
+                        "then `mlasim calibrate RUN_DIR --profile <profile>`, or use mode datasheet",
+                        hw.id, hw.name));
       }
       const BandwidthRamp* ramp = c.hbm_ramp();
       mem_bw_ = ramp != nullptr ? ramp->bw_inf_bytes_per_s
@@ -160,7 +163,8 @@ bool DeviceModel::time_attention(const Op& op, Dtype math, double launches, OpTi
 bool DeviceModel::time_calibrated_gemm(const Op& op, Dtype math, double launches, OpTime& t) const {
   if (op.gemm_n <= 0.0 || op.gemm_k <= 0.0 || op.flops <= 0.0) return false;
   const Calibration& cal = hw_.calibration;
-  const GemmTableMatch match = nearest_gemm_table(cal.gemm, gemm_dtype_family(math), op.gemm_n, op.gemm_k, op.gemm_batch);
+  const GemmTableMatch match =
+      nearest_gemm_table(cal.gemm, gemm_dtype_family(math), op.gemm_n, op.gemm_k, op.gemm_batch);
   const GemmRoofline roof = cal.gemm_roofline(math);
   if (match.table == nullptr || !roof.valid()) return false;
   // The measured residual against the roofline at this m (of the same shape, or the nearest probed one) times
@@ -231,7 +235,8 @@ OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) co
     const BandwidthRamp* ramp = hw_.calibration.hbm_ramp();
     const double per_launch = op.bytes() / launches;
     if (ramp != nullptr && op.bytes() > 0.0) {
-      const bool inside = ramp->max_bytes > 0.0 && per_launch >= ramp->min_bytes && per_launch <= ramp->max_bytes;
+      const bool inside =
+          ramp->max_bytes > 0.0 && per_launch >= ramp->min_bytes && per_launch <= ramp->max_bytes;
       t.provenance = inside ? Provenance::kInterpolated : Provenance::kExtrapolated;
     }
   }

@@ -27,7 +27,7 @@ enum class StopReason {
 
 /// Limits on a run (from the config): simulated time and processed events.
 struct EngineLimits {
-  TimePs max_time_ps = kTimeNever;                                        ///< events after this time do not run
+  TimePs max_time_ps = kTimeNever;  ///< events after this time do not run
   std::uint64_t max_events = std::numeric_limits<std::uint64_t>::max();  ///< events processed at most
 };
 
@@ -125,10 +125,13 @@ class Simulator {
     Payload payload;
   };
   static bool before(const Entry& a, const Entry& b) { return a.key < b.key; }
-  static TimePs time_of(const Entry& e) { return static_cast<TimePs>(static_cast<std::uint64_t>(e.key >> 64)); }
+  static TimePs time_of(const Entry& e) {
+    return static_cast<TimePs>(static_cast<std::uint64_t>(e.key >> 64));
+  }
 
   void push(TimePs delay_ps, std::uint32_t slot, std::uint32_t gen, Payload&& payload) {
-    if (delay_ps < 0) throw InternalError("event scheduled with a negative delay (" + std::to_string(delay_ps) + " ps)");
+    if (delay_ps < 0)
+      throw InternalError("event scheduled with a negative delay (" + std::to_string(delay_ps) + " ps)");
     if (delay_ps > kTimeNever - now_) throw InternalError("event time overflows the picosecond clock");
     const auto t = static_cast<std::uint64_t>(now_ + delay_ps);
     heap_.push_back(Entry{(static_cast<Key>(t) << 64) | next_seq_++, slot, gen, std::move(payload)});
@@ -150,8 +153,8 @@ class Simulator {
     heap_.pop_back();
     const std::size_t n = heap_.size();
     if (n > 0) {
-      // Floyd's bottom-up sift: walk the hole down to a leaf along the smaller children (a branch-free choice),
-      // then sift `last` — which came from the bottom and usually belongs there — up from that leaf.
+      // Floyd's bottom-up sift: walk the hole down to a leaf along the smaller children (a branch-free
+      // choice), then sift `last` — which came from the bottom and usually belongs there — up from that leaf.
       std::size_t i = 0;
       for (;;) {
         std::size_t child = 2 * i + 1;

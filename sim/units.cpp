@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "sim/error.hpp"
+#include "sim/suggest.hpp"
 
 namespace mlasim {
 
@@ -136,18 +137,19 @@ double parse_quantity(std::string_view text, Dimension expected) {
   double value = 0.0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc{} || ptr == s.data()) {
-    throw InputError(fmt::format("expected {}, got `{}` (no number)", dimension_example(expected), s));
+    throw InputError(
+        fmt::format("expected {}, got `{}` (no number)", dimension_example(expected), clipped(s)));
   }
-  if (!std::isfinite(value)) throw InputError(fmt::format("`{}` is not a finite number", s));
+  if (!std::isfinite(value)) throw InputError(fmt::format("`{}` is not a finite number", clipped(s)));
   const std::string_view unit =
       trim(std::string_view(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr)));
   if (unit.empty()) {
-    throw InputError(fmt::format("`{}` has no unit; expected {}", s, dimension_example(expected)));
+    throw InputError(fmt::format("`{}` has no unit; expected {}", clipped(s), dimension_example(expected)));
   }
   const std::optional<double> factor = unit_factor(unit, expected);
   if (!factor) {
-    throw InputError(fmt::format("unknown or mismatched unit `{}` in `{}`; expected {}", unit, s,
-                                 dimension_example(expected)));
+    throw InputError(fmt::format("unknown or mismatched unit `{}` in `{}`; expected {}", clipped(unit),
+                                 clipped(s), dimension_example(expected)));
   }
   return value * *factor;
 }
@@ -156,8 +158,9 @@ std::int64_t parse_count(std::string_view text) {
   const std::string_view s = trim(text);
   std::int64_t value = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc{} || ptr == s.data()) throw InputError(fmt::format("expected a count, got `{}`", s));
-  if (value < 0) throw InputError(fmt::format("a count cannot be negative, got `{}`", s));
+  if (ec != std::errc{} || ptr == s.data())
+    throw InputError(fmt::format("expected a count, got `{}`", clipped(s)));
+  if (value < 0) throw InputError(fmt::format("a count cannot be negative, got `{}`", clipped(s)));
   const std::string_view suffix =
       trim(std::string_view(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr)));
   std::int64_t factor = 1;
@@ -168,11 +171,11 @@ std::int64_t parse_count(std::string_view text) {
   } else if (suffix == "M") {
     factor = 1024 * 1024;
   } else {
-    throw InputError(
-        fmt::format("unknown suffix `{}` in count `{}` (use k = 1024 or M = 1024^2)", suffix, s));
+    throw InputError(fmt::format("unknown suffix `{}` in count `{}` (use k = 1024 or M = 1024^2)",
+                                 clipped(suffix), clipped(s)));
   }
   if (value > (std::int64_t{1} << 50) / factor)
-    throw InputError(fmt::format("count `{}` is absurdly large", s));
+    throw InputError(fmt::format("count `{}` is absurdly large", clipped(s)));
   return value * factor;
 }
 

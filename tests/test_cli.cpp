@@ -499,3 +499,19 @@ TEST_CASE("L4: a missing trace or histogram file is reported at the serve config
   CHECK_THAT(r.err, Catch::StartsWith("tests/reliability/L4_serve_missing_histogram.yaml:7:") &&
                         Catch::Contains("no_such_lengths.csv"));
 }
+
+// L9 (issue 14): the requests a cut run never saw arrive are in the summary files, not only on stderr.
+TEST_CASE("L9: summary.json and summary.csv carry not_arrived and arrivals_beyond_clock") {
+  const fs::path out = scratch("l9");
+  const Run r =
+      run_mlasim("serve tests/reliability/L9_max_time_cut.yaml -q --no-charts --out " + out.string());
+  REQUIRE(r.code == 0);
+  const nlohmann::json summary = nlohmann::json::parse(slurp(out / "summary.json"));
+  const nlohmann::json& row = summary.is_array() ? summary.at(0) : summary;
+  const std::int64_t arrived = row.at("arrived").get<std::int64_t>();
+  CHECK(arrived < 20);
+  CHECK(row.at("not_arrived").get<std::int64_t>() == 20 - arrived);
+  CHECK(row.at("arrivals_beyond_clock") == "false");
+  CHECK_THAT(slurp(out / "summary.csv"),
+             Catch::Contains("not_arrived") && Catch::Contains("arrivals_beyond_clock"));
+}

@@ -1,4 +1,7 @@
 #include <catch2/catch.hpp>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "sim/error.hpp"
 #include "sim/time.hpp"
@@ -68,4 +71,22 @@ TEST_CASE("diagnostics read like a compiler's") {
                      "(6) must divide n_heads (64)");
   CHECK(std::string(e.what()) ==
         "configs/run.yaml:12:5: error: attention.n_kv_heads: (6) must divide n_heads (64)");
+}
+
+// L2 (issue 14): a megabyte value was echoed whole in the error message.
+TEST_CASE("a huge bad quantity or count is echoed clipped, not whole") {
+  using namespace mlasim;
+  const std::string huge(1 << 20, 'x');
+  for (const auto& parse : std::vector<std::function<void()>>{
+           [&] { (void)parse_quantity(huge, Dimension::kBytes); },
+           [&] { (void)parse_quantity("5 " + huge, Dimension::kBytes); },
+           [&] { (void)parse_count("5" + huge); }, [&] { (void)parse_count(huge); }}) {
+    try {
+      parse();
+      FAIL("accepted");
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).size() < 400);
+      CHECK_THAT(e.what(), Catch::Contains("…"));
+    }
+  }
 }

@@ -38,7 +38,7 @@ std::int64_t parse_step(std::string_view text, std::string_view range) {
   try {
     step = parse_count(text);
   } catch (const InputError&) {
-    throw InputError(fmt::format("bad step `{}` in range `{}`", text, range));
+    throw InputError(fmt::format("bad step `{}` in range `{}`", clipped(text), clipped(range)));
   }
   return step;
 }
@@ -59,21 +59,23 @@ std::vector<std::int64_t> parse_range(std::string_view range, std::size_t dots) 
   const std::int64_t end = parse_count(end_text);
   const std::int64_t step = parse_step(step_text.substr(1), range);
   if (end < start)
-    throw InputError(fmt::format("range `{}` ends ({}) before it starts ({})", range, end, start));
+    throw InputError(fmt::format("range `{}` ends ({}) before it starts ({})", clipped(range), end, start));
 
   std::vector<std::int64_t> values;
   if (step_text.front() == 'x') {
-    if (step < 2) throw InputError(fmt::format("geometric range `{}` needs a factor of at least 2", range));
-    if (start == 0) throw InputError(fmt::format("geometric range `{}` cannot start at 0", range));
+    if (step < 2)
+      throw InputError(fmt::format("geometric range `{}` needs a factor of at least 2", clipped(range)));
+    if (start == 0) throw InputError(fmt::format("geometric range `{}` cannot start at 0", clipped(range)));
     // Inclusive of `end` when the sequence hits it: 1k..128k x2 = 1k, 2k, ..., 128k.
     for (std::int64_t v = start; v <= end; v *= step) {
       values.push_back(v);
       if (v > std::numeric_limits<std::int64_t>::max() / step) break;
     }
   } else {
-    if (step < 1) throw InputError(fmt::format("arithmetic range `{}` needs a step of at least 1", range));
+    if (step < 1)
+      throw InputError(fmt::format("arithmetic range `{}` needs a step of at least 1", clipped(range)));
     if (static_cast<std::size_t>((end - start) / step) >= kMaxGridPoints) {
-      throw InputError(fmt::format("range `{}` has more than {} points", range, kMaxGridPoints));
+      throw InputError(fmt::format("range `{}` has more than {} points", clipped(range), kMaxGridPoints));
     }
     for (std::int64_t v = start; v <= end; v += step) values.push_back(v);
   }

@@ -149,6 +149,23 @@ std::vector<std::int64_t> parse_count_grid(std::string_view text_in) {
   return {parse_count(text)};
 }
 
+namespace {
+
+/// The reports key rows by a model's name and a GPU's id: `entry`, which `item` names, may not repeat the key
+/// of an entry already in `listed`.
+template <class Spec>
+void fail_if_listed(const YamlValue& item, const Spec& entry, const std::vector<Spec>& listed,
+                    std::string Spec::*key, std::string_view what, std::string_view list,
+                    std::string_view why) {
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    if (listed[i].*key == entry.*key) {
+      item.fail(fmt::format("{} `{}` is already item {} of `{}` ({})", what, entry.*key, i + 1, list, why));
+    }
+  }
+}
+
+}  // namespace
+
 SweepSpec load_sweep_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "sweep config");
   const YamlMap root = doc.root().as_map({"sweep"});
@@ -163,14 +180,8 @@ SweepSpec load_sweep_config(const fs::path& path) {
   // The reports key rows by the model's name and the GPU's id: two entries with one name would be one row.
   for (const YamlValue& item : one_or_many(s.required("models"))) {
     ModelSpec model = resolve_entry(item, config_dir, resolve_model);
-    for (std::size_t i = 0; i < spec.models.size(); ++i) {
-      if (spec.models[i].name == model.name) {
-        item.fail(
-            fmt::format("model `{}` is already item {} of `models` (the reports tell models apart by name; "
-                        "give a changed card its own `name:`)",
-                        model.name, i + 1));
-      }
-    }
+    fail_if_listed(item, model, spec.models, &ModelSpec::name, "model", "models",
+                   "the reports tell models apart by name; give a changed card its own `name:`");
     spec.models.push_back(std::move(model));
   }
   if (const auto variants = s.optional("variants")) {
@@ -181,14 +192,9 @@ SweepSpec load_sweep_config(const fs::path& path) {
   }
   for (const YamlValue& item : one_or_many(s.required("hardware"))) {
     HardwareSpec hw = resolve_entry(item, config_dir, resolve_hw);
-    for (std::size_t i = 0; i < spec.hardware.size(); ++i) {
-      if (spec.hardware[i].id == hw.id) {
-        item.fail(
-            fmt::format("GPU `{}` is already item {} of `hardware` (the reports tell GPUs apart by their "
-                        "profile's file name; rename a changed profile's file)",
-                        hw.id, i + 1));
-      }
-    }
+    fail_if_listed(
+        item, hw, spec.hardware, &HardwareSpec::id, "GPU", "hardware",
+        "the reports tell GPUs apart by their profile's file name; rename a changed profile's file");
     spec.hardware.push_back(std::move(hw));
   }
   spec.tp = s.has("tp") ? read_int_grid(s.required("tp")) : std::vector<int>{1};

@@ -104,6 +104,14 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
   return true;
 }
 
+void Replica::grant(std::uint32_t slot, std::int64_t need, std::int64_t chunk) {
+  Req& r = slots_[slot];
+  free_blocks_ -= need;
+  r.blocks += need;
+  r.scheduled = true;
+  scheduled_.push_back({slot, chunk});
+}
+
 void Replica::preempt(std::uint32_t slot, TimePs now) {
   if (spec_.policy == SchedulerPolicy::kNoEvict) {
     throw InternalError(fmt::format(
@@ -180,10 +188,7 @@ bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
         return false;
       }
     }
-    free_blocks_ -= need;
-    r.blocks += need;
-    r.scheduled = true;
-    scheduled_.push_back({me, chunk});
+    grant(me, need, chunk);
     mix_.add_prefill(chunk, r.computed + chunk, r.computed + chunk == r.tokens());
     budget -= chunk;
   }
@@ -219,10 +224,7 @@ bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_
         return false;
       }
     }
-    free_blocks_ -= need;
-    r.blocks += need;
-    r.scheduled = true;
-    scheduled_.push_back({me, chunk});
+    grant(me, need, chunk);
     if (decode) {
       mix_.add_decode(r.computed + 1);
     } else {

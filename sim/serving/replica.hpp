@@ -127,6 +127,9 @@ class Replica final : private SequenceWorkSource {
     return tokens / block_size_ + (tokens % block_size_ != 0 ? 1 : 0);
   }
   void preempt(std::uint32_t slot, TimePs now);
+  /// Gives running request `slot` `need` more KV blocks and schedules `chunk` of its tokens in this step (the
+  /// caller adds the tokens to the step's mix).
+  void grant(std::uint32_t slot, std::int64_t need, std::int64_t chunk);
   void insert_running(std::uint32_t slot);
   [[nodiscard]] RequestRecord record(const Req& r, RequestStatus status) const;
   void schedule(TimePs now);

@@ -81,7 +81,10 @@ int cmd_plan(const Args& args) {
     return 0;
 
   PlanSpec spec = load_plan_config(config);
-  for (const std::string& p : prices) apply_price_override(spec, p);
+  for (const std::string& p : prices) {
+    apply_price_override(spec, p);
+    spec.cli_overrides.push_back("--price " + p);
+  }
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
   const std::vector<PlanLayout> layouts = plan_layouts(spec);
   PlanProgressLine progress(vm.count("no-progress") == 0U);

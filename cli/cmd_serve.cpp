@@ -42,9 +42,14 @@ int cmd_serve(const Args& args) {
     return 0;
 
   ServeConfig cfg = load_serve_config(config);
-  if (vm.count("no-sweep") != 0U) cfg.sweep = ServeSweepSpec{};
+  if (vm.count("no-sweep") != 0U) {
+    cfg.sweep = ServeSweepSpec{};
+    cfg.spec.cli_overrides.emplace_back("--no-sweep");
+  }
   if (vm.count("price") != 0U) {
-    apply_price_override(parse_price_override(vm["price"].as<std::string>(), false), {&cfg.spec.hardware});
+    const std::string& price = vm["price"].as<std::string>();
+    apply_price_override(parse_price_override(price, false), {&cfg.spec.hardware});
+    cfg.spec.cli_overrides.push_back("--price " + price);
   }
 
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
@@ -56,7 +61,7 @@ int cmd_serve(const Args& args) {
   ReportFiles report;
   if (cfg.sweep.axis == ServeSweepSpec::Axis::kNone) {
     const ServeResult result = run_serve(cfg.spec);
-    add_serve_outputs(outputs, result);
+    add_serve_outputs(outputs, cfg.spec, result);
     report = build_serve_report(cfg.spec, result, vm.count("no-charts") == 0U);
     text = table_to_text(with_missing_as(summary_long_table(result.summary), "—"));
     warnings = serve_warnings(result.summary);

@@ -9,6 +9,7 @@
 #include "cli/options.hpp"
 #include "models/variant.hpp"
 #include "models/workload.hpp"
+#include "reports/json_output.hpp"
 #include "reports/step_report.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
@@ -162,12 +163,14 @@ int cmd_step(const Args& args) {
                              dp_attention,
                              batch,
                              context_text,
+                             {},
                              s_q,
                              std::string(to_string(mode)),
                              std::string(to_string(launch)),
                              std::string(to_string(precision.weights)),  // `FP8` echoed as fp8
                              std::string(to_string(precision.kv_cache)),
                              std::string(to_string(mla_mode))};
+  for (const SequenceWork& w : shape.sequences) result.inputs.contexts.push_back(w.context_tokens);
   result.totals = step_totals(cost, cap, model, precision, tp, s_q, longest, hw.price_per_gpu_hour);
   result.cost = std::move(cost);
   const StepTotals& totals = result.totals;
@@ -176,9 +179,7 @@ int cmd_step(const Args& args) {
                              : totals.max_concurrency < batch ? PointStatus::kBatchExceedsCapacity
                                                               : PointStatus::kOk;
   if (format == "json") {
-    nlohmann::ordered_json json = step_json(result);
-    json["status"] = std::string(to_string(status));
-    std::cout << json.dump(2) << "\n";
+    std::cout << json_text(step_json(result, to_string(status)));
   } else if (format == "csv") {
     std::cout << table_to_csv(step_ops_table(result.cost));
   } else {

@@ -33,6 +33,7 @@ int cmd_sweep(const Args& args) {
     for (HardwareSpec& hw : spec.hardware) hws.push_back(&hw);
     for (const std::string& p : vm["price"].as<std::vector<std::string>>()) {
       apply_price_override(parse_price_override(p, /*gpu_required=*/true), hws);
+      spec.cli_overrides.push_back("--price " + p);
     }
   }
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run

@@ -10,13 +10,12 @@ namespace mlasim {
 namespace {
 
 std::string cell_html(const Cell& cell, int significant) {
-  if (const auto* i = std::get_if<std::int64_t>(&cell)) return fmt::format("{}", *i);
   if (const auto* d = std::get_if<double>(&cell)) {
     if (std::isnan(*d)) return "-";
     if (std::isinf(*d)) return *d > 0 ? "inf" : "-inf";
     return fmt::format("{:.{}g}", *d, significant);
   }
-  return html_escape(std::get<std::string>(cell));
+  return html_escape(cell_text(cell));
 }
 
 // Escaped text with `code` spans; an unpaired backquote stays a backquote.

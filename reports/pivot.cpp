@@ -14,12 +14,6 @@ namespace mlasim {
 
 namespace {
 
-std::string cell_text(const Cell& c) {
-  if (const auto* i = std::get_if<std::int64_t>(&c)) return fmt::format("{}", *i);
-  if (const auto* d = std::get_if<double>(&c)) return fmt::format("{}", *d);
-  return std::get<std::string>(c);
-}
-
 /// Distinct strings in order of first appearance, with their positions: O(1) per lookup, so that pivoting a
 /// table of n rows is O(n), not O(n²) (a 1M-point sweep took minutes with a linear search).
 class Interner {

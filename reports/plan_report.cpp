@@ -6,9 +6,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "reports/gnuplot.hpp"
+#include "reports/json_output.hpp"
 #include "reports/serve_report.hpp"
 #include "reports/table_writers.hpp"
 
@@ -18,10 +18,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kMs = 1e3;
-
-std::string yes_no(bool b) {
-  return b ? "true" : "false";
-}
 
 /// The rank (1 = cheapest) of each layout that meets the SLOs; 0 for the others.
 std::vector<std::int64_t> ranks(const PlanResult& r) {
@@ -179,7 +175,7 @@ Table plan_layouts_table(const PlanResult& result) {
                l.variant,
                l.gpu.hw.id,
                std::int64_t{l.tp},
-               yes_no(l.dp_attention),
+               l.dp_attention,
                std::string(to_string(l.precision.weights)),
                std::string(to_string(l.precision.kv_cache)),
                std::int64_t{l.max_num_seqs},
@@ -187,9 +183,9 @@ Table plan_layouts_table(const PlanResult& result) {
                std::string(to_string(l.policy)),
                std::string(to_string(o.status)),
                o.reason,
-               rank[i] > 0 ? Cell{rank[i]} : Cell{std::string()},
-               ok ? Cell{std::int64_t{o.at_target->replicas}} : Cell{std::string()},
-               ok ? Cell{std::int64_t{o.cost.gpus}} : Cell{std::string()},
+               rank[i] > 0 ? Cell{rank[i]} : Cell{std::monostate{}},
+               ok ? Cell{std::int64_t{o.at_target->replicas}} : Cell{std::monostate{}},
+               ok ? Cell{std::int64_t{o.cost.gpus}} : Cell{std::monostate{}},
                l.gpu.price_per_gpu_hour,
                ok ? o.cost.usd_per_hour : kNaN,
                ok ? o.cost.usd_per_million_output_tokens : kNaN,
@@ -208,7 +204,8 @@ Table plan_layouts_table(const PlanResult& result) {
 
 Table plan_ranking_table(const PlanResult& result, int top) {
   Table t({{"rank", "1 = cheapest"},
-           {"layout", "the deployment's layout"},
+           {"layout", "index in the search space (layouts.csv)"},
+           {"description", "the deployment's layout"},
            {"replicas", ""},
            {"gpus", ""},
            {"usd_per_hour", ""},
@@ -223,17 +220,19 @@ Table plan_ranking_table(const PlanResult& result, int top) {
       std::min<std::size_t>(result.ranking.size(), static_cast<std::size_t>(std::max(top, 0)) + 1);
   for (std::size_t k = 0; k < n; ++k) {
     const LayoutOutcome& o = result.layouts[result.ranking[k]];
-    t.add_row({static_cast<std::int64_t>(k + 1), o.layout.describe(), std::int64_t{o.at_target->replicas},
-               std::int64_t{o.cost.gpus}, o.cost.usd_per_hour, o.cost.usd_per_million_output_tokens,
-               o.cost.usd_per_million_total_tokens, o.at_target->tokens_per_s_per_gpu,
-               o.at_target->tokens_per_s_per_user, p99_of(o.at_target_summary, SloMetric::kTtft),
-               p99_of(o.at_target_summary, SloMetric::kTpot), o.at_target->worst_margin});
+    t.add_row({static_cast<std::int64_t>(k + 1), static_cast<std::int64_t>(result.ranking[k]),
+               o.layout.describe(), std::int64_t{o.at_target->replicas}, std::int64_t{o.cost.gpus},
+               o.cost.usd_per_hour, o.cost.usd_per_million_output_tokens, o.cost.usd_per_million_total_tokens,
+               o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user,
+               p99_of(o.at_target_summary, SloMetric::kTtft), p99_of(o.at_target_summary, SloMetric::kTpot),
+               o.at_target->worst_margin});
   }
   return t;
 }
 
 Table plan_pareto_table(const PlanResult& result) {
-  Table t({{"layout", "the deployment's layout"},
+  Table t({{"layout", "index in the search space (layouts.csv)"},
+           {"description", "the deployment's layout"},
            {"point", "target-rate deployment, or one replica at its highest rate"},
            {"replicas", ""},
            {"rate_per_s", "requests per second of the point"},
@@ -243,7 +242,8 @@ Table plan_pareto_table(const PlanResult& result) {
     const PlanPoint& p = result.points[k];
     const LayoutOutcome& o = result.layouts[p.layout];
     const PlanEvaluation& e = p.at_target ? *o.at_target : *o.one_replica_max;
-    t.add_row({o.layout.describe(), std::string(p.at_target ? "target rate" : "one replica, highest rate"),
+    t.add_row({static_cast<std::int64_t>(p.layout), o.layout.describe(),
+               std::string(p.at_target ? "target rate" : "one replica, highest rate"),
                std::int64_t{e.replicas}, e.rate_per_s, p.point.tokens_per_s_per_gpu,
                p.point.tokens_per_s_per_user});
   }
@@ -265,10 +265,10 @@ Table plan_trials_table(const PlanResult& result) {
   for (std::size_t k = 0; k < result.trials.size(); ++k) {
     const PlanTrial& tr = result.trials[k];
     t.add_row({static_cast<std::int64_t>(k), static_cast<std::int64_t>(tr.layout),
-               std::int64_t{tr.evaluation.replicas}, tr.evaluation.rate_per_s,
-               yes_no(tr.evaluation.meets_slos), std::string(to_string(tr.summary.overload.verdict)),
-               tr.summary.output_tokens_per_s_per_gpu, tr.summary.output_tokens_per_s_per_user,
-               tr.summary.ttft.p99_s, tr.summary.tpot.p99_s, tr.evaluation.detail});
+               std::int64_t{tr.evaluation.replicas}, tr.evaluation.rate_per_s, tr.evaluation.meets_slos,
+               std::string(to_string(tr.summary.overload.verdict)), tr.summary.output_tokens_per_s_per_gpu,
+               tr.summary.output_tokens_per_s_per_user, tr.summary.ttft.p99_s, tr.summary.tpot.p99_s,
+               tr.evaluation.detail});
   }
   return t;
 }
@@ -344,20 +344,20 @@ std::string plan_markdown(const PlanSpec& spec, const PlanResult& result) {
 
 std::string plan_json(const PlanSpec& spec, const PlanResult& result) {
   using nlohmann::ordered_json;
-  ordered_json j;
+  ordered_json j =
+      json_envelope(kPlanSchema, config_file_json(spec.source, spec.config_json, spec.cli_overrides));
   j["name"] = spec.name;
-  j["source"] = spec.source;
   j["target_rate_per_s"] = result.target_rate_per_s;
   j["max_gpus"] = spec.max_gpus;
   j["simulations"] = result.simulations;
   j["not_simulated"] = result.not_simulated;
-  const ordered_json layouts = ordered_json::parse(table_to_json(plan_layouts_table(result)));
+  const ordered_json layouts = rows_json(plan_layouts_table(result));
   j["cheapest"] = result.ranking.empty() ? ordered_json(nullptr) : layouts.at(result.ranking.front());
-  j["ranking"] = ordered_json::parse(table_to_json(plan_ranking_table(result, spec.top)));
-  j["pareto"] = ordered_json::parse(table_to_json(plan_pareto_table(result)));
+  j["ranking"] = rows_json(plan_ranking_table(result, spec.top));
+  j["pareto"] = rows_json(plan_pareto_table(result));
   j["layouts"] = layouts;
-  j["trials"] = ordered_json::parse(table_to_json(plan_trials_table(result)));
-  return j.dump(1) + "\n";
+  j["trials"] = rows_json(plan_trials_table(result));
+  return json_text(j);
 }
 
 std::vector<ScatterChart> plan_charts(const PlanSpec& spec, const PlanResult& result) {

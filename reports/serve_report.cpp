@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "reports/gnuplot.hpp"
+#include "reports/json_output.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/serving/serve_sweep.hpp"
 
@@ -22,6 +23,12 @@ struct Field {
   Cell value;
 };
 
+/// Every percentile SLO met: yes, no, or no answer when none is set.
+Cell slos_met_cell(const ServeSummary& s) {
+  if (s.slo_verdicts.empty()) return std::monostate{};
+  return s.slos_met;
+}
+
 std::vector<Field> summary_fields(const ServeSummary& s) {
   std::vector<Field> f{
       {"name", "experiment", s.name},
@@ -29,8 +36,7 @@ std::vector<Field> summary_fields(const ServeSummary& s) {
       {"variant", "attention variant", s.variant},
       {"hardware", "GPU", s.hardware},
       {"tp", "GPUs per replica (tensor parallel)", std::int64_t{s.tp}},
-      {"dp_attention", "attention data-parallel over the tp GPUs",
-       std::string(s.dp_attention ? "true" : "false")},
+      {"dp_attention", "attention data-parallel over the tp GPUs", s.dp_attention},
       {"replicas", "data-parallel replicas", std::int64_t{s.replicas}},
       {"router", "router policy", s.router},
       {"scheduler_policy", "scheduler policy: vllm, no_evict or max_utilization", s.scheduler_policy},
@@ -44,7 +50,7 @@ std::vector<Field> summary_fields(const ServeSummary& s) {
       {"in_flight", "requests still waiting or running at the end", s.in_flight},
       {"not_arrived", "configured requests that never arrived (the run was cut first)", s.not_arrived},
       {"arrivals_beyond_clock", "the next arrival lay beyond the 64-bit picosecond clock (about 106 days)",
-       std::string(s.arrivals_beyond_clock ? "true" : "false")},
+       s.arrivals_beyond_clock},
       {"duration_s", "from 0 to the last completion", s.duration_s},
       {"warmup_requests", "first requests (by arrival) left out of the measurement", s.warmup_requests},
       {"drain_requests", "last requests (by arrival) left out of the measurement", s.drain_requests},
@@ -137,12 +143,9 @@ std::vector<Field> summary_fields(const ServeSummary& s) {
     f.push_back({n + "_margin", what + " margin as a fraction of the target", v.margin_fraction});
     f.push_back({n + "_met", what + ": met, missed or no_samples", std::string(to_string(v.status))});
   }
-  f.push_back({"slos_met", "every percentile SLO met (\"\" when none is set)",
-               std::string(s.slo_verdicts.empty() ? ""
-                           : s.slos_met           ? "true"
-                                                  : "false")});
+  f.push_back({"slos_met", "every percentile SLO met (no value when none is set)", slos_met_cell(s)});
   f.push_back({"meets_slos", "nothing rejected, load stable, something measured, every percentile SLO met",
-               std::string(s.meets_slos() ? "true" : "false")});
+               s.meets_slos()});
   f.push_back({"rejection_reason", "why the first rejected request was rejected", s.first_rejection});
   return f;
 }
@@ -210,10 +213,8 @@ Table throughput_latency_table(const std::vector<ServeSummary>& rows) {
                s.rejected,
                s.offered_requests_per_s,
                std::string(to_string(s.overload.verdict)),
-               std::string(s.slo_verdicts.empty() ? ""
-                           : s.slos_met           ? "true"
-                                                  : "false"),
-               std::string(s.meets_slos() ? "true" : "false")});
+               slos_met_cell(s),
+               s.meets_slos()});
   }
   return t;
 }
@@ -232,10 +233,13 @@ std::string serve_sweep_markdown(const ServeSpec& spec, const std::vector<ServeS
                      table_to_markdown(with_missing_as(throughput_latency_table(rows), "—")));
 }
 
-void add_serve_outputs(OutputSet& out, const ServeResult& result) {
+void add_serve_outputs(OutputSet& out, const ServeSpec& spec, const ServeResult& result) {
   const Table row = summary_row_table({result.summary});
   out.add("summary.csv", table_to_csv(with_missing_as(row, "")));
-  out.add("summary.json", table_to_json(row));
+  nlohmann::ordered_json json =
+      json_envelope(kServeSummarySchema, config_file_json(spec.source, spec.config_json, spec.cli_overrides));
+  json["summary"] = row_json(row, 0);
+  out.add("summary.json", json_text(json));
   out.add("summary.md", serve_summary_markdown(result.summary));
   out.add("timeseries.csv", table_to_csv(with_missing_as(result.timeseries, "")));
   if (!result.requests_csv.empty()) out.add("requests.csv", result.requests_csv);
@@ -244,7 +248,10 @@ void add_serve_outputs(OutputSet& out, const ServeResult& result) {
 void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::vector<ServeSummary>& rows) {
   const Table full = summary_row_table(rows);
   out.add("serve_sweep.csv", table_to_csv(with_missing_as(full, "")));
-  out.add("serve_sweep.json", table_to_json(full));
+  nlohmann::ordered_json json =
+      json_envelope(kServeSweepSchema, config_file_json(spec.source, spec.config_json, spec.cli_overrides));
+  json["points"] = rows_json(full);
+  out.add("serve_sweep.json", json_text(json));
   out.add("summary.md", serve_sweep_markdown(spec, rows));
 }
 

@@ -31,8 +31,9 @@ namespace mlasim {
 /// A serve sweep's summary.md: a title, the config, the number of points and throughput_latency_table.
 [[nodiscard]] std::string serve_sweep_markdown(const ServeSpec& spec, const std::vector<ServeSummary>& rows);
 
-/// Adds summary.{csv,json,md}, timeseries.csv and (when present) requests.csv of one run to `out`.
-void add_serve_outputs(OutputSet& out, const ServeResult& result);
+/// Adds summary.{csv,json,md} (summary.json: the mlasim-serve-summary document), timeseries.csv and (when
+/// present) requests.csv of one run to `out`.
+void add_serve_outputs(OutputSet& out, const ServeSpec& spec, const ServeResult& result);
 
 /// Adds serve_sweep.csv and serve_sweep.json (summary_row_table) and summary.md (serve_sweep_markdown).
 void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::vector<ServeSummary>& rows);

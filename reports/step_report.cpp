@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/workload.hpp"
+#include "reports/json_output.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/units.hpp"
 
@@ -92,24 +93,24 @@ Table step_ops_table(const StepCost& cost) {
   return t;
 }
 
-nlohmann::ordered_json step_json(const StepResult& result) {
+nlohmann::ordered_json step_json(const StepResult& result, std::string_view status) {
   const StepInputs& in = result.inputs;
   const StepCost& cost = result.cost;
   const StepTotals& totals = result.totals;
-  nlohmann::ordered_json j;
-  j["inputs"] = {{"model", in.model},
-                 {"variant", in.variant},
-                 {"hardware", in.hardware},
-                 {"tp", in.tp},
-                 {"dp_attention", in.dp_attention},
-                 {"batch", in.batch},
-                 {"context", in.context},
-                 {"s_q", in.s_q},
-                 {"mode", in.mode},
-                 {"launch", in.launch},
-                 {"weights_dtype", in.weights_dtype},
-                 {"kv_dtype", in.kv_dtype},
-                 {"mla_mode", in.mla_mode}};
+  nlohmann::ordered_json j = json_envelope(kStepSchema, {{"model", in.model},
+                                                         {"variant", in.variant},
+                                                         {"hardware", in.hardware},
+                                                         {"tp", in.tp},
+                                                         {"dp_attention", in.dp_attention},
+                                                         {"batch", in.batch},
+                                                         {"contexts", in.contexts},
+                                                         {"s_q", in.s_q},
+                                                         {"mode", in.mode},
+                                                         {"launch", in.launch},
+                                                         {"weights_dtype", in.weights_dtype},
+                                                         {"kv_dtype", in.kv_dtype},
+                                                         {"mla_mode", in.mla_mode}});
+  j["status"] = std::string(status);
   nlohmann::ordered_json ops = nlohmann::ordered_json::array();
   for (const TimedOp& op : cost.ops) {
     ops.push_back({{"name", op.op.name},

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "models/model_spec.hpp"
 #include "models/precision.hpp"
@@ -25,7 +26,8 @@ struct StepInputs {
   int tp = 1;
   bool dp_attention = false;
   int batch = 0;
-  std::string context;  ///< as given ("4096" or "1024,2048")
+  std::string context;                 ///< as given ("4096", "32k" or "1024,2048"), for the text header
+  std::vector<std::int64_t> contexts;  ///< the same, read: one per sequence record (`batch` of one length)
   int s_q = 1;
   std::string mode;
   std::string launch;  ///< graph | eager
@@ -78,7 +80,7 @@ struct StepResult {
 /// {inputs, ops (every field of each op, SI units), totals (with time_share_by_provenance)}. The totals'
 /// price_per_gpu_hour, usd_per_hour, usd_per_million_output_tokens and usd_per_million_total_tokens are null
 /// without a price.
-[[nodiscard]] nlohmann::ordered_json step_json(const StepResult& result);
+[[nodiscard]] nlohmann::ordered_json step_json(const StepResult& result, std::string_view status = "ok");
 
 /// For a terminal: a header line, the ops table (fixed-width text, or Markdown with a `###` header), then
 /// the totals, one line each; the cost line says "no price in the profile" when there is none.

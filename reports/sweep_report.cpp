@@ -13,6 +13,7 @@
 #include "reports/chart.hpp"
 #include "reports/gnuplot.hpp"
 #include "reports/html.hpp"
+#include "reports/json_output.hpp"
 #include "reports/pivot.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/device/attention_kernel_model.hpp"
@@ -175,9 +176,9 @@ Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points) 
                    std::string(to_string(p.attention)),
                    spec.hardware.at(p.hardware).id,
                    std::int64_t{p.tp},
-                   std::string(p.dp_attention ? "true" : "false"),
+                   p.dp_attention,
                    std::int64_t{p.batch},
-                   std::string(p.batch_is_max ? "true" : "false"),
+                   p.batch_is_max,
                    p.context,
                    std::int64_t{p.s_q},
                    weights_dtype,
@@ -403,7 +404,7 @@ std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<Swee
   table.reserve(table_in.rows().size());
   const Table shown = with_missing_as(table_in, "-");
   for (std::vector<Cell> row : shown.rows()) {
-    const bool is_max = std::get<std::string>(row[is_max_col]) == "true";
+    const bool is_max = std::get<bool>(row[is_max_col]);
     if (is_max) at_max.add_row(row);
     if (is_max) row[batch_col] = std::string("max");
     table.add_row(std::move(row));
@@ -1160,7 +1161,10 @@ SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoi
   SweepReport page = builder.build(report.summary_markdown, charts);
   report.note = std::move(page.note);
   report.files.emplace_back("sweep.csv", table_to_csv(with_missing_as(table, "")));
-  report.files.emplace_back("sweep.json", table_to_json(table));
+  nlohmann::ordered_json json =
+      json_envelope(kSweepSchema, config_file_json(spec.source, spec.config_json, spec.cli_overrides));
+  json["points"] = rows_json(table);
+  report.files.emplace_back("sweep.json", json_text(json));
   report.files.emplace_back("summary.md", report.summary_markdown);
   for (auto& f : page.files) report.files.push_back(std::move(f));
   return report;

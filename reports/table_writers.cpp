@@ -19,13 +19,6 @@ std::string csv_quote(const std::string& s) {
   return out + "\"";
 }
 
-// Shortest text that reads back to the same double: deterministic across runs.
-std::string exact_number(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return fmt::format("{}", v);
-}
-
 std::string short_number(double v, int significant) {
   if (std::isnan(v)) return "-";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -34,42 +27,10 @@ std::string short_number(double v, int significant) {
   return fmt::format("{:.{}g}", v, significant);
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 template <class F>
 std::string render(const Cell& cell, F&& number) {
-  if (const auto* i = std::get_if<std::int64_t>(&cell)) return fmt::format("{}", *i);
   if (const auto* d = std::get_if<double>(&cell)) return number(*d);
-  return std::get<std::string>(cell);
+  return cell_text(cell);
 }
 
 }  // namespace
@@ -82,36 +43,10 @@ std::string table_to_csv(const Table& table) {
   for (const auto& row : table.rows()) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       if (i) out += ',';
-      out += csv_quote(render(row[i], exact_number));
+      out += csv_quote(cell_text(row[i]));
     }
     out += '\n';
   }
-  return out;
-}
-
-std::string table_to_json(const Table& table, int indent) {
-  const auto& cols = table.columns();
-  const std::string pad(static_cast<std::size_t>(std::max(indent, 0)), ' ');
-  std::string out = "[";
-  bool first_row = true;
-  for (const auto& row : table.rows()) {
-    out += first_row ? "\n" : ",\n";
-    first_row = false;
-    out += pad + "{";
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      if (i) out += ", ";
-      out += "\"" + json_escape(cols[i].name) + "\": ";
-      if (const auto* s = std::get_if<std::string>(&row[i])) {
-        out += "\"" + json_escape(*s) + "\"";
-      } else if (const auto* d = std::get_if<double>(&row[i]); d && !std::isfinite(*d)) {
-        out += "null";
-      } else {
-        out += render(row[i], exact_number);
-      }
-    }
-    out += "}";
-  }
-  out += table.rows().empty() ? "]\n" : "\n]\n";
   return out;
 }
 
@@ -173,7 +108,9 @@ Table with_missing_as(const Table& table, const std::string& missing) {
   for (const auto& row : table.rows()) {
     std::vector<Cell> r = row;
     for (Cell& c : r) {
-      if (const auto* d = std::get_if<double>(&c); d && std::isnan(*d)) c = missing;
+      if (const auto* d = std::get_if<double>(&c);
+          (d && std::isnan(*d)) || std::holds_alternative<std::monostate>(c))
+        c = missing;
     }
     t.add_row(std::move(r));
   }

@@ -11,6 +11,7 @@
 
 #include "reports/gnuplot.hpp"
 #include "reports/html.hpp"
+#include "reports/json_output.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/provenance.hpp"
 
@@ -191,17 +192,16 @@ std::string validation_csv(const ValidationReport& report) {
 }
 
 std::string validation_json(const ValidationReport& report) {
-  nlohmann::ordered_json j;
-  nlohmann::ordered_json inputs;
-  inputs["run"] = report.run_dir;
-  inputs["fingerprint"] = report.fingerprint;
-  inputs["profile"] = report.profile;
-  inputs["every"] = report.options.every;
-  inputs["hold_out_context_ends"] = report.options.hold_out_context_ends;
-  inputs["allow_throttled"] = report.options.allow_throttled;
-  inputs["training_points"] = report.training_points;
-  inputs["held_out_points"] = report.points.size();
-  j["inputs"] = inputs;
+  nlohmann::ordered_json config;
+  config["run"] = report.run_dir;
+  config["fingerprint"] = report.fingerprint;
+  config["profile"] = report.profile;
+  config["every"] = report.options.every;
+  config["hold_out_context_ends"] = report.options.hold_out_context_ends;
+  config["allow_throttled"] = report.options.allow_throttled;
+  nlohmann::ordered_json j = json_envelope(kValidateSchema, std::move(config));
+  j["training_points"] = report.training_points;
+  j["held_out_points"] = report.points.size();
   j["worst_calibrated_mape"] = report.worst_calibrated_mape();
   j["families"] = nlohmann::ordered_json::array();
   for (const FamilyValidation& f : report.families) {
@@ -212,24 +212,9 @@ std::string validation_json(const ValidationReport& report) {
     fj["datasheet"] = stats_json(f.datasheet);
     j["families"].push_back(fj);
   }
-  j["points"] = nlohmann::ordered_json::array();
-  for (const ValidationPoint& p : report.points) {
-    nlohmann::ordered_json pj;
-    pj["family"] = p.family;
-    pj["point"] = p.point;
-    pj["x_label"] = p.x_label;
-    pj["x"] = p.x;
-    pj["measured_s"] = p.measured_s;
-    pj["calibrated_s"] = p.calibrated_s;
-    pj["calibrated_error"] = p.calibrated_error();
-    pj["calibrated_provenance"] = std::string(to_string(p.calibrated_provenance));
-    pj["datasheet_s"] = p.datasheet_s;
-    pj["datasheet_error"] = p.datasheet_error();
-    pj["source"] = source_of(p.where);
-    j["points"].push_back(pj);
-  }
+  j["points"] = rows_json(validation_points_table(report));  // validate.csv's rows, typed
   j["notes"] = report.notes;
-  return j.dump(2) + "\n";
+  return json_text(j);
 }
 
 std::string validation_family_table(const ValidationReport& report) {

@@ -13,6 +13,10 @@ build_dir=${BUILD_DIR:-build}
 packages=(build-essential cmake ninja-build pkg-config libboost-program-options-dev libyaml-cpp-dev libfmt-dev
           catch2 nlohmann-json3-dev gnuplot-nox chromium)
 
+# For `test`: tests/json_schema_test.py validates every JSON output against docs/schema/ with Debian's
+# python3-jsonschema (a maintained JSON Schema 2020-12 validator; writing one ourselves would be worse).
+test_packages=(python3 python3-jsonschema)
+
 # For `tools`: formatting check (scripts/check_format.sh) and the libFuzzer programs (fuzz/run.sh).
 tool_packages=(clang clang-format libclang-rt-14-dev)
 
@@ -48,7 +52,7 @@ case "$mode" in
     "$build_dir"/cli/mlasim plan configs/plan_deepseek_v3_h200.yaml --out out/demo-plan
     ;;
   test)
-    install_missing "${packages[@]}"
+    install_missing "${packages[@]}" "${test_packages[@]}"
     build
     ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
     ;;

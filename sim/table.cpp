@@ -2,9 +2,23 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "sim/error.hpp"
 
 namespace mlasim {
+
+std::string cell_text(const Cell& cell) {
+  if (const auto* i = std::get_if<std::int64_t>(&cell)) return fmt::format("{}", *i);
+  if (const auto* d = std::get_if<double>(&cell)) {
+    if (std::isnan(*d)) return "nan";
+    if (std::isinf(*d)) return *d > 0 ? "inf" : "-inf";
+    return fmt::format("{}", *d);
+  }
+  if (const auto* b = std::get_if<bool>(&cell)) return *b ? "true" : "false";
+  if (std::holds_alternative<std::monostate>(cell)) return {};
+  return std::get<std::string>(cell);
+}
 
 void Table::add_row(std::vector<Cell> row) {
   if (row.size() != columns_.size()) {

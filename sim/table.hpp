@@ -8,8 +8,14 @@
 
 namespace mlasim {
 
-/// One cell: an integer count, a real quantity (base SI units), or text.
-using Cell = std::variant<std::int64_t, double, std::string>;
+/// One cell: an integer count, a real quantity (base SI units; NaN for a missing number), text, a yes/no
+/// answer, or no value at all (std::monostate: a yes/no that has no answer, such as "every SLO met" when none
+/// is set). JSON writes them as integer, number (null for NaN), string, boolean and null.
+using Cell = std::variant<std::int64_t, double, std::string, bool, std::monostate>;
+
+/// The exact text of a cell: integers in decimal, doubles in the shortest form that reads back to the same
+/// value ("nan", "inf"), booleans as `true`/`false`, no value as "". Deterministic for identical inputs.
+[[nodiscard]] std::string cell_text(const Cell& cell);
 
 struct Column {
   std::string name;  ///< snake_case, units in the name where there is one: "step_time_s"

@@ -122,8 +122,12 @@ TEST_CASE("a failing sweep writes nothing; a good one writes whole files, identi
   for (const auto& entry : fs::directory_iterator(out1)) {
     CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
   }
-  CHECK(nlohmann::json::parse(slurp(out1 / "sweep.json")).size() ==
-        160);  // 5 variants x 4 batches x 8 contexts
+  const nlohmann::json sweep = nlohmann::json::parse(slurp(out1 / "sweep.json"));
+  CHECK(sweep.at("schema") == "mlasim-sweep");
+  CHECK(sweep.at("config").at("file") == "configs/llama3_70b_attention.yaml");
+  CHECK(sweep.at("config").at("content").at("sweep").at("tp") == nlohmann::json::array({4}));
+  CHECK(sweep.at("points").size() == 160);                   // 5 variants x 4 batches x 8 contexts
+  CHECK(sweep.at("points")[0].at("dp_attention") == false);  // a boolean, not the string "false"
 }
 
 TEST_CASE("list prints one line per card and profile") {
@@ -159,7 +163,7 @@ TEST_CASE("the calibration path end to end: synthesize-run, calibrate, validate,
   REQUIRE(step.code == 0);
   const auto j = nlohmann::json::parse(step.out);
   CHECK(j.at("totals").at("time_share_by_provenance").at("measured").get<double>() > 0.0);
-  CHECK(j.at("inputs").at("launch") == "graph");
+  CHECK(j.at("config").at("launch") == "graph");
   // validate: exit 0 with the table; --max-mape turns it into a gate (exit 4 above it).
   const std::string out = (dir / "validation").string();
   const Run ok = run_mlasim("validate " + run + " --out " + out + " --max-mape 50 --no-charts");
@@ -316,7 +320,9 @@ TEST_CASE("--price overrides the profile's price in step and sweep; a bad one is
   REQUIRE(run_mlasim("sweep configs/llama3_70b_attention.yaml -q --no-charts --price h100-sxm=1.5 --out " +
                      out.string())
               .code == 0);
-  const nlohmann::json rows = nlohmann::json::parse(slurp(out / "sweep.json"));
+  const nlohmann::json sweep = nlohmann::json::parse(slurp(out / "sweep.json"));
+  CHECK(sweep.at("config").at("overrides") == nlohmann::json::array({"--price h100-sxm=1.5"}));
+  const nlohmann::json& rows = sweep.at("points");
   REQUIRE_FALSE(rows.empty());
   for (const auto& row : rows) CHECK(row["price_per_gpu_hour"].get<double>() == 1.5);
   const Run wrong = run_mlasim("sweep configs/llama3_70b_attention.yaml -q --price h200=1 --out " +
@@ -393,7 +399,7 @@ TEST_CASE(
   const Run r = run_mlasim("step " + model + " --hw h200 --tp 8 --batch 16 --context 8k --format json");
   REQUIRE(r.code == 0);
   const auto j = nlohmann::json::parse(r.out);
-  CHECK(j.at("inputs").at("weights_dtype") == "fp8");
+  CHECK(j.at("config").at("weights_dtype") == "fp8");
   CHECK(j.at("totals").at("max_concurrency").get<std::int64_t>() >= 16);
   CHECK(j.at("totals").at("weight_bytes").get<double>() == Approx(671.0265e9).epsilon(1e-4));  // 1 byte each
   CHECK(r.err.find("does not fit") == std::string::npos);
@@ -401,7 +407,7 @@ TEST_CASE(
   const Run bf16 =
       run_mlasim("step " + model + " --hw h200 --tp 8 --context 8k --weights bf16 --format json");
   REQUIRE(bf16.code == 0);
-  CHECK(nlohmann::json::parse(bf16.out).at("inputs").at("weights_dtype") == "bf16");
+  CHECK(nlohmann::json::parse(bf16.out).at("config").at("weights_dtype") == "bf16");
   CHECK(bf16.err.find("does not fit") != std::string::npos);
 }
 
@@ -507,11 +513,12 @@ TEST_CASE("L9: summary.json and summary.csv carry not_arrived and arrivals_beyon
       run_mlasim("serve tests/reliability/L9_max_time_cut.yaml -q --no-charts --out " + out.string());
   REQUIRE(r.code == 0);
   const nlohmann::json summary = nlohmann::json::parse(slurp(out / "summary.json"));
-  const nlohmann::json& row = summary.is_array() ? summary.at(0) : summary;
+  CHECK(summary.at("schema") == "mlasim-serve-summary");
+  const nlohmann::json& row = summary.at("summary");  // one run: an object, not a one-element array
   const std::int64_t arrived = row.at("arrived").get<std::int64_t>();
   CHECK(arrived < 20);
   CHECK(row.at("not_arrived").get<std::int64_t>() == 20 - arrived);
-  CHECK(row.at("arrivals_beyond_clock") == "false");
+  CHECK(row.at("arrivals_beyond_clock") == false);
   CHECK_THAT(slurp(out / "summary.csv"),
              Catch::Contains("not_arrived") && Catch::Contains("arrivals_beyond_clock"));
 }

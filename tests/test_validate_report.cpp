@@ -191,7 +191,10 @@ TEST_CASE(
 
 TEST_CASE("validate.json has the inputs, both statistics per family, the points and the notes, typed") {
   const auto j = nlohmann::json::parse(validation_json(hand_report()));
-  const auto& in = j.at("inputs");
+  CHECK(j.at("schema") == "mlasim-validate");
+  CHECK(j.at("schema_version") == 1);
+  CHECK(j.at("mlasim_version") == MLASIM_VERSION);
+  const auto& in = j.at("config");
   CHECK(in.at("run") == "measurements/h200-2025-01-01");
   CHECK(in.at("profile") == "h200");
   CHECK(in.at("fingerprint").is_string());
@@ -200,8 +203,8 @@ TEST_CASE("validate.json has the inputs, both statistics per family, the points 
   CHECK(in.at("hold_out_context_ends").is_boolean());
   CHECK(in.at("hold_out_context_ends") == true);
   CHECK(in.at("allow_throttled") == false);
-  CHECK(in.at("training_points") == 42);
-  CHECK(in.at("held_out_points") == 6);
+  CHECK(j.at("training_points") == 42);
+  CHECK(j.at("held_out_points") == 6);
   CHECK(j.at("worst_calibrated_mape").get<double>() == Approx(0.15));
   REQUIRE(j.at("families").size() == 3);
   const auto& mla = j.at("families")[0];

@@ -67,6 +67,7 @@ PlanSpec load_plan_config(const fs::path& path) {
   const fs::path dir = path.parent_path();
   PlanSpec spec;
   spec.source = path.string();
+  spec.config_json = doc.to_json_text();
   spec.name = s.optional_string("name", path.stem().string());
   spec.base.source = spec.source;
   spec.base.name = spec.name;

@@ -429,6 +429,7 @@ ServeConfig load_serve_config(const fs::path& path) {
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
   spec.source = path.string();
+  spec.config_json = doc.to_json_text();
   spec.name = s.optional_string("name", path.stem().string());
   spec.model = resolve_entry(s.required("model"), dir, resolve_model);
   if (const auto v = s.optional("variant")) {

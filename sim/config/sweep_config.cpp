@@ -176,6 +176,7 @@ SweepSpec load_sweep_config(const fs::path& path) {
 
   SweepSpec spec;
   spec.source = path.string();
+  spec.config_json = doc.to_json_text();
   spec.name = s.optional_string("name", path.stem().string());
   // The reports key rows by the model's name and the GPU's id: two entries with one name would be one row.
   for (const YamlValue& item : one_or_many(s.required("models"))) {

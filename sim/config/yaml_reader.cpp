@@ -433,6 +433,78 @@ YamlDocument YamlDocument::parse_file(const std::filesystem::path& path, std::st
   return doc;
 }
 
+namespace {
+
+// YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1023-core-schema) for a plain scalar. Hand-written
+// rather than std::regex: libstdc++'s matcher recurses per character, and a scalar can be megabytes long.
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool core_float(std::string_view s) {
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  const std::size_t e = s.find_first_of("eE");
+  std::string_view mantissa = s.substr(0, e);
+  if (e != std::string_view::npos) {
+    std::string_view exponent = s.substr(e + 1);
+    if (!exponent.empty() && (exponent[0] == '-' || exponent[0] == '+')) exponent.remove_prefix(1);
+    if (!all_digits(exponent)) return false;
+  }
+  const std::size_t dot = mantissa.find('.');
+  if (dot == std::string_view::npos) return all_digits(mantissa);
+  const std::string_view whole = mantissa.substr(0, dot), fraction = mantissa.substr(dot + 1);
+  if (whole.empty()) return all_digits(fraction);
+  return all_digits(whole) && (fraction.empty() || all_digits(fraction));
+}
+
+nlohmann::ordered_json core_schema_scalar(const std::string& text) {
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  const std::string_view digits = std::string_view(text).substr(text[0] == '-' || text[0] == '+' ? 1 : 0);
+  const char* first = text.data() + (text[0] == '+' ? 1 : 0);
+  const char* last = text.data() + text.size();
+  if (all_digits(digits)) {
+    std::int64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(first, last, v);
+    if (ec == std::errc{} && ptr == last) return v;
+    return text;  // beyond 64 bits: kept as written
+  }
+  if (core_float(text)) {
+    double v = 0.0;
+    const auto [ptr, ec] = std::from_chars(first, last, v);
+    if (ec == std::errc{} && ptr == last && std::isfinite(v)) return v;
+  }
+  return text;
+}
+
+nlohmann::ordered_json node_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::ordered_json j = nlohmann::ordered_json::object();
+      for (const auto& kv : node) j[kv.first.Scalar()] = node_json(kv.second);
+      return j;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::ordered_json j = nlohmann::ordered_json::array();
+      for (const auto& item : node) j.push_back(node_json(item));
+      return j;
+    }
+    case YAML::NodeType::Scalar:
+      // yaml-cpp tags a quoted scalar "!" and a plain one "?".
+      return node.Tag() == "!" ? nlohmann::ordered_json(node.Scalar()) : core_schema_scalar(node.Scalar());
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string YamlDocument::to_json_text() const {
+  return node_json(root_).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 YamlValue YamlDocument::root() const {
   SourceLocation loc = node_location(root_, file_);
   return YamlValue(root_, "", std::move(loc));

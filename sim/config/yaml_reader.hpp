@@ -148,6 +148,10 @@ class YamlDocument {
   /// The top-level value (key path "").
   [[nodiscard]] YamlValue root() const;
   [[nodiscard]] const LocationIndex& locations() const { return index_; }
+  /// The document as compact JSON text, for echoing a config into an output: maps become objects (keys in
+  /// document order), sequences arrays; a plain scalar is read as the YAML 1.2 core schema reads it (null,
+  /// true/false, an integer, a finite number), anything else, and every quoted scalar, as a string.
+  [[nodiscard]] std::string to_json_text() const;
 
  private:
   YamlDocument() = default;

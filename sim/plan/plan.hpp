@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/model_spec.hpp"
@@ -28,7 +29,10 @@ struct PlanGpu {
 /// space to search. Every list has at least one entry.
 struct PlanSpec {
   std::string name;
-  std::string source;  ///< the config file
+  std::string source;       ///< the config file
+  std::string config_json;  ///< the config file as JSON (YamlDocument::to_json_text), echoed in outputs
+  /// Command-line options that override the config, as given (`--price h100=3.5`), echoed in outputs.
+  std::vector<std::string> cli_overrides;
   std::vector<ModelSpec> models;
   std::vector<VariantSpec> variants;  ///< default {native}
   std::vector<PlanGpu> gpus;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "models/model_spec.hpp"
@@ -38,8 +39,11 @@ inline constexpr std::int64_t kMaxRequests = 100'000'000;  ///< requests in one 
 /// A validated serving experiment: plain data (the config loader builds it; tests build it in C++).
 struct ServeSpec {
   std::string name;
-  std::string source;  ///< the config file, for provenance
-  ModelSpec model;     ///< with any attention variant already applied
+  std::string source;       ///< the config file, for provenance
+  std::string config_json;  ///< the config file as JSON (YamlDocument::to_json_text), echoed in outputs
+  /// Command-line options that override the config, as given (`--price h100=3.5`), echoed in outputs.
+  std::vector<std::string> cli_overrides;
+  ModelSpec model;  ///< with any attention variant already applied
   std::string variant = "native";
   HardwareSpec hardware;
   DeviceMode device_mode = DeviceMode::kDatasheet;

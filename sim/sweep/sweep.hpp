@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "models/model_spec.hpp"
@@ -45,7 +46,10 @@ struct BatchChoice {
 /// A validated sweep: every list non-empty, every model and GPU resolved.
 struct SweepSpec {
   std::string name;
-  std::string source;  ///< the config file, for provenance
+  std::string source;       ///< the config file, for provenance
+  std::string config_json;  ///< the config file as JSON (YamlDocument::to_json_text), echoed in outputs
+  /// Command-line options that override the config, as given (`--price h100=3.5`), echoed in outputs.
+  std::vector<std::string> cli_overrides;
   std::vector<ModelSpec> models;
   std::vector<VariantSpec> variants;  ///< default: {native}
   std::vector<HardwareSpec> hardware;

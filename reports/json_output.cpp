@@ -1,0 +1,56 @@
+#include "reports/json_output.hpp"
+
+#include <cmath>
+
+#include "sim/version.hpp"
+
+namespace mlasim {
+
+nlohmann::ordered_json cell_json(const Cell& cell) {
+  if (const auto* i = std::get_if<std::int64_t>(&cell)) return *i;
+  if (const auto* d = std::get_if<double>(&cell))
+    return std::isfinite(*d) ? nlohmann::ordered_json(*d) : nullptr;
+  if (const auto* b = std::get_if<bool>(&cell)) return *b;
+  if (const auto* s = std::get_if<std::string>(&cell)) return *s;
+  return nullptr;
+}
+
+nlohmann::ordered_json row_json(const Table& table, std::size_t row) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  const auto& cols = table.columns();
+  const auto& cells = table.rows().at(row);
+  for (std::size_t i = 0; i < cols.size(); ++i) j[cols[i].name] = cell_json(cells[i]);
+  return j;
+}
+
+nlohmann::ordered_json rows_json(const Table& table) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (std::size_t r = 0; r < table.rows().size(); ++r) j.push_back(row_json(table, r));
+  return j;
+}
+
+nlohmann::ordered_json json_envelope(JsonSchema schema, nlohmann::ordered_json config) {
+  nlohmann::ordered_json j;
+  j["schema"] = std::string(schema.name);
+  j["schema_version"] = schema.version;
+  j["mlasim_version"] = std::string(kMlasimVersion);
+  j["config"] = std::move(config);
+  return j;
+}
+
+std::string json_text(const nlohmann::ordered_json& document) {
+  // Replacement of invalid UTF-8 (a byte from a user's file name) rather than an exception.
+  return document.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+nlohmann::ordered_json config_file_json(const std::string& file, const std::string& content_json,
+                                        const std::vector<std::string>& overrides) {
+  nlohmann::ordered_json j;
+  j["file"] = file;
+  j["content"] =
+      content_json.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json::parse(content_json);
+  j["overrides"] = overrides;
+  return j;
+}
+
+}  // namespace mlasim

@@ -634,3 +634,30 @@ TEST_CASE("L3: requests arriving together at an idle replica are batched in one 
     if (q.arrival_ps == kPsPerSecond / 2) CHECK(q.first_scheduled_ps == kPsPerSecond / 2);
   }
 }
+
+TEST_CASE("a sliding-window model holds the KV blocks of its window only, as the capacity counts them") {
+  // One sequence at a time; 4 blocks of 16 tokens = 64 tokens of cache; 200-token prompts and 50 outputs.
+  ServeSpec s = md1_spec(0.5, 20);
+  s.kv_blocks = 4;
+  s.check_invariants = true;
+  s.workload.prompt = LengthSpec::fixed(200);
+  s.workload.output = LengthSpec::fixed(50);
+  FixedStepTime fixed(10 * kMs);
+  SECTION("full attention: ceil(249 / 16) = 16 blocks > 4, every request is rejected") {
+    const ServeResult r = run_serve(s, {&fixed, nullptr});
+    CHECK(r.summary.rejected == 20);
+    CHECK(r.summary.completed == 0);
+  }
+  SECTION("a 48-token window: at most ceil(48 / 16) = 3 blocks, every request completes") {
+    s.model.attention.sliding_window = 48;
+    Recorder rec;
+    const ServeResult r = run_serve(s, {&fixed, &rec});
+    CHECK(r.summary.rejected == 0);
+    CHECK(r.summary.completed == 20);
+    CHECK(rec.max_used == 3);
+    // The same rule as the capacity: 4 blocks / 3 per sequence = 1 sequence of any length.
+    Capacity cap = serve_capacity(s);
+    CHECK(kv_cached_tokens(cap, 249) == 48);
+    CHECK(max_concurrency(cap, 249) == 1);
+  }
+}

@@ -29,19 +29,22 @@ SchedulerPolicy parse_scheduler_policy(std::string_view text) {
 }
 
 Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
-                 StepTimeSource& step_time, ServeMetrics& metrics, ServeObserver* observer,
-                 bool check_invariants)
+                 std::int64_t kv_window_tokens, StepTimeSource& step_time, ServeMetrics& metrics,
+                 ServeObserver* observer, bool check_invariants)
     : index_(index),
       spec_(spec),
       total_blocks_(kv_blocks),
       free_blocks_(kv_blocks),
       block_size_(block_size),
+      window_(kv_window_tokens),
       step_time_(step_time),
       metrics_(metrics),
       observer_(observer),
       check_(check_invariants) {
-  if (spec.max_num_seqs < 1 || spec.max_num_batched_tokens < 1 || kv_blocks < 1 || block_size < 1) {
-    throw InternalError("replica needs max_num_seqs, max_num_batched_tokens, kv blocks and block size >= 1");
+  if (spec.max_num_seqs < 1 || spec.max_num_batched_tokens < 1 || kv_blocks < 1 || block_size < 1 ||
+      kv_window_tokens < 0) {
+    throw InternalError(
+        "replica needs max_num_seqs, max_num_batched_tokens, kv blocks and block size >= 1, a window >= 0");
   }
 }
 
@@ -150,7 +153,7 @@ bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
     Req& r = slots_[me];
     if (r.prefilling) continue;
     const std::int64_t context = r.computed + 1;
-    if (context > r.blocks * block_size_) {
+    if (blocks_for(context) > r.blocks) {
       while (free_blocks_ == 0) {
         const std::uint32_t victim = running_.back();
         running_.pop_back();

@@ -64,10 +64,13 @@ class ServeObserver {
 
 class Replica final : private SequenceWorkSource {
  public:
-  /// `kv_blocks` blocks of `block_size` tokens. With `check_invariants`, KV-block conservation is verified
-  /// after every scheduling decision and every step (InternalError when broken).
+  /// `kv_blocks` blocks of `block_size` tokens; a sequence holds the blocks of at most `kv_window_tokens` tokens
+  /// (a sliding window; 0: its whole context), as Capacity's kv_cached_tokens counts them. With
+  /// `check_invariants`, KV-block conservation is verified after every scheduling decision and every step
+  /// (InternalError when broken).
   Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
-          StepTimeSource& step_time, ServeMetrics& metrics, ServeObserver* observer, bool check_invariants);
+          std::int64_t kv_window_tokens, StepTimeSource& step_time, ServeMetrics& metrics,
+          ServeObserver* observer, bool check_invariants);
 
   /// Accepts request `id`, or rejects it (returns false) when it can never fit.
   bool enqueue(std::uint64_t id, const TraceRequest& request, TimePs now);
@@ -122,8 +125,10 @@ class Replica final : private SequenceWorkSource {
   };
 
   void fill(std::vector<SequenceWork>& out) const override;
-  /// ⌈tokens / block_size⌉, without the overflow of tokens + block_size − 1.
+  /// The blocks a sequence of `tokens` tokens holds: ⌈min(tokens, window) / block_size⌉ (a sliding-window
+  /// model keeps only the last W tokens: Mistral-7B paper §2), without the overflow of tokens + block_size − 1.
   [[nodiscard]] std::int64_t blocks_for(std::int64_t tokens) const {
+    if (window_ > 0 && tokens > window_) tokens = window_;
     return tokens / block_size_ + (tokens % block_size_ != 0 ? 1 : 0);
   }
   void preempt(std::uint32_t slot, TimePs now);
@@ -143,6 +148,7 @@ class Replica final : private SequenceWorkSource {
   std::int64_t total_blocks_;
   std::int64_t free_blocks_;
   std::int64_t block_size_;
+  std::int64_t window_;  ///< sliding window in tokens; 0: none
   StepTimeSource& step_time_;
   ServeMetrics& metrics_;
   ServeObserver* observer_;

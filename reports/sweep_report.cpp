@@ -161,7 +161,8 @@ std::vector<Column> sweep_columns() {
 Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points) {
   Table table(sweep_columns());
   table.reserve(points.size());
-  const std::string weights_dtype(to_string(spec.precision.weights));
+  std::vector<std::string> weights_dtype;  // per model: the sweep's, or the model's stored dtype
+  for (const ModelSpec& m : spec.models) weights_dtype.emplace_back(to_string(spec.precision_for(m).weights));
   const std::string kv_dtype(to_string(spec.precision.kv_cache));
   const std::string mla_mode(to_string(spec.mla_mode));
   const std::string device_mode(to_string(spec.device_mode));
@@ -181,7 +182,7 @@ Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points) 
                    p.batch_is_max,
                    p.context,
                    std::int64_t{p.s_q},
-                   weights_dtype,
+                   weights_dtype[p.model],
                    kv_dtype,
                    mla_mode,
                    device_mode,
@@ -382,13 +383,29 @@ std::string sweep_headline_markdown(const SweepSpec& spec, const std::vector<Swe
   return md;
 }
 
+namespace {
+/// The sweep's weight dtype in words: one dtype, or "as stored" with each model's when they differ.
+std::string weights_in_words(const SweepSpec& spec) {
+  std::vector<std::string> per_model;
+  for (const ModelSpec& m : spec.models) {
+    const std::string d(to_string(spec.precision_for(m).weights));
+    if (std::find(per_model.begin(), per_model.end(), d) == per_model.end()) per_model.push_back(d);
+  }
+  if (per_model.size() == 1) return per_model.front();
+  std::vector<std::string> each;
+  for (const ModelSpec& m : spec.models)
+    each.push_back(fmt::format("{} {}", m.name, to_string(spec.precision_for(m).weights)));
+  return fmt::format("as each model stores them ({})", fmt::join(each, ", "));
+}
+}  // namespace
+
 std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points,
                                    const Table& table_in) {
   std::string md = fmt::format(
       "# Sweep: {}\n\nConfig: `{}`. {} points; device mode {}, weights {}, KV cache {}.\n"
       "One table per model, GPU, TP, DP-attention, batch and s_q; columns are attention variants.\n\n",
-      spec.name, spec.source, table_in.rows().size(), to_string(spec.device_mode),
-      to_string(spec.precision.weights), to_string(spec.precision.kv_cache));
+      spec.name, spec.source, table_in.rows().size(), to_string(spec.device_mode), weights_in_words(spec),
+      to_string(spec.precision.kv_cache));
   md += sweep_headline_markdown(spec, points);
   const std::vector<std::string> off = configurations_that_do_not_fit(spec, points);
   if (!off.empty()) {
@@ -731,7 +748,7 @@ class ReportBuilder {
         {"points", fmt::format("{} ({})", points_.size(), fmt::join(counts, ", "))},
         {"device mode", std::string(to_string(spec_.device_mode))},
         {"precision",
-         fmt::format("weights {}, KV cache {}, activations {}", to_string(spec_.precision.weights),
+         fmt::format("weights {}, KV cache {}, activations {}", weights_in_words(spec_),
                      to_string(spec_.precision.kv_cache), to_string(spec_.precision.activations))},
         {"MLA mode", std::string(to_string(spec_.mla_mode))},
         {"models", fmt::format("{}", fmt::join(models, ", "))},

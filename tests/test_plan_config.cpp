@@ -132,3 +132,22 @@ TEST_CASE("plan config errors are located and say what a plan needs") {
             .find("at least 100") != std::string::npos);
   CHECK(load_error("plan: {models: [llama-3-8b]}\n").find("hardware") != std::string::npos);
 }
+
+TEST_CASE("a plan without precision.weights plans a model in the dtype it stores its weights in") {
+  const std::string dsv3 = (fs::path(MLASIM_SOURCE_DIR) / "tests/hf/deepseek-v3/config.json").string();
+  const std::string text = with(kGood, "models: [llama-3-8b]", "models: [llama-3-8b, '" + dsv3 + "']");
+  const PlanSpec stored = load_text(text);
+  CHECK_FALSE(stored.weights_given);
+  const std::vector<PlanLayout> layouts = plan_layouts(stored);
+  std::vector<std::string> dtypes;
+  for (const PlanLayout& l : layouts) {
+    if (l.tp == 8) dtypes.push_back(l.model + " " + std::string(to_string(l.precision.weights)));
+  }
+  // Llama-3-8B's card stores no dtype (bf16, the default); DeepSeek-V3's config.json says fp8.
+  CHECK(dtypes == std::vector<std::string>{"Llama-3-8B bf16", "deepseek-v3 fp8"});
+  // precision.weights in the config is the search axis for every model.
+  const PlanSpec given =
+      load_text(with(text, "  hardware:", "  precision: {weights: [bf16, fp8]}\n  hardware:"));
+  CHECK(given.weights_given);
+  CHECK(plan_layouts(given).size() == 2 * layouts.size());
+}

@@ -483,3 +483,38 @@ TEST_CASE("pivoting a table of 100k distinct rows is linear, and keeps the order
   CHECK(md.find("| 100000 | 1 | - |") != std::string::npos);
   CHECK(md.find("| 99999 | - | 2 |") != std::string::npos);
 }
+
+TEST_CASE("a sweep without precision.weights costs each model in the dtype it stores its weights in") {
+  SweepSpec spec;
+  spec.models = {load_hf_config("tests/hf/deepseek-v3/config.json"), resolve_model("llama-3-8b")};
+  REQUIRE(spec.models[0].weights_dtype == Dtype::kFp8);  // quantization_config: fp8
+  REQUIRE_FALSE(spec.models[1].weights_dtype.has_value());
+  spec.hardware = {resolve_hw("h200")};
+  spec.variants = {parse_variant("native")};
+  spec.tp = {8};
+  spec.batch = {BatchChoice{1}};
+  spec.context = {4096};
+  spec.s_q = {1};
+  auto weights_of = [](const SweepSpec& s) {
+    const Table t = sweep_table(s, run_sweep(s));
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& row : t.rows()) {
+      out.emplace_back(std::get<std::string>(row[t.column_index("weights_dtype")]),
+                       std::get<double>(row[t.column_index("weight_bytes")]));
+    }
+    return out;
+  };
+  const auto stored = weights_of(spec);
+  REQUIRE(stored.size() == 2);
+  CHECK(stored[0].first == "fp8");
+  CHECK(stored[0].second == weight_bytes_total(spec.models[0], Dtype::kFp8));
+  CHECK(stored[1].first == "bf16");  // no stored dtype: the sweep's default
+  // `precision: {weights: bf16}` in the config wins over the stored dtype: twice the bytes of the fp8
+  // weights.
+  spec.weights_given = true;
+  spec.precision.weights = Dtype::kBf16;
+  const auto forced = weights_of(spec);
+  CHECK(forced[0].first == "bf16");
+  CHECK(forced[0].second == weight_bytes_total(spec.models[0], Dtype::kBf16));
+  CHECK(forced[0].second > 1.9 * stored[0].second);
+}

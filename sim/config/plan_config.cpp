@@ -89,7 +89,10 @@ PlanSpec load_plan_config(const fs::path& path) {
   spec.kv_cache = {spec.base.precision.kv_cache};
   if (const auto p = s.optional("precision")) {
     const YamlMap m = p->as_map({"weights", "kv_cache", "activations"});
-    if (const auto v = m.optional("weights")) spec.weights = read_dtypes(*v);
+    if (const auto v = m.optional("weights")) {
+      spec.weights = read_dtypes(*v);
+      spec.weights_given = true;
+    }
     if (const auto v = m.optional("kv_cache")) spec.kv_cache = read_dtypes(*v);
     if (const auto v = m.optional("activations"))
       spec.base.precision.activations = parse_named(*v, parse_dtype, "dtype", known_dtypes());

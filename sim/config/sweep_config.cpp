@@ -213,7 +213,10 @@ SweepSpec load_sweep_config(const fs::path& path) {
 
   if (const auto p = s.optional("precision")) {
     const YamlMap m = p->as_map({"weights", "kv_cache", "activations"});
-    if (const auto v = m.optional("weights")) spec.precision.weights = read_dtype(*v);
+    if (const auto v = m.optional("weights")) {
+      spec.precision.weights = read_dtype(*v);
+      spec.weights_given = true;
+    }
     if (const auto v = m.optional("kv_cache")) spec.precision.kv_cache = read_dtype(*v);
     if (const auto v = m.optional("activations")) spec.precision.activations = read_dtype(*v);
   }

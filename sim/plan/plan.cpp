@@ -45,7 +45,10 @@ std::vector<PlanLayout> plan_layouts(const PlanSpec& spec) {
         for (const int tp : spec.tp) {
           for (const bool dp : spec.dp_attention) {
             if (dp && tp == 1) continue;  // DP-attention over one rank is plain TP 1: listed once
-            for (const Dtype w : spec.weights) {
+            const std::vector<Dtype> weights = spec.weights_given || !model.weights_dtype
+                                                   ? spec.weights
+                                                   : std::vector<Dtype>{*model.weights_dtype};
+            for (const Dtype w : weights) {
               for (const Dtype kv : spec.kv_cache) {
                 for (const int seqs : spec.max_num_seqs) {
                   for (const std::int64_t tokens : spec.max_num_batched_tokens) {

@@ -36,9 +36,12 @@ struct PlanSpec {
   std::vector<ModelSpec> models;
   std::vector<VariantSpec> variants;  ///< default {native}
   std::vector<PlanGpu> gpus;
-  std::vector<int> tp;                               ///< default {1, 2, 4, 8}
-  std::vector<bool> dp_attention;                    ///< default {false}
-  std::vector<Dtype> weights;                        ///< default {bf16}
+  std::vector<int> tp;             ///< default {1, 2, 4, 8}
+  std::vector<bool> dp_attention;  ///< default {false}
+  std::vector<Dtype> weights;      ///< default {bf16}
+  /// `weights` was set by the config; otherwise a model that stores its weights in a dtype (a config.json's
+  /// quantization_config or torch_dtype) is planned in that dtype alone.
+  bool weights_given = false;
   std::vector<Dtype> kv_cache;                       ///< default {bf16}
   std::vector<int> max_num_seqs;                     ///< default {256}
   std::vector<std::int64_t> max_num_batched_tokens;  ///< default {8192}

@@ -96,17 +96,18 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
   for (const HardwareSpec& hw : spec.hardware) devices.emplace_back(hw, spec.device_mode, spec.launch);
 
   StepShape shape;
-  shape.precision = spec.precision;
   shape.mla_mode = spec.mla_mode;
   SweepPoint p;
   for (std::size_t mi = 0; mi < spec.models.size(); ++mi) {
     p.model = static_cast<std::uint32_t>(mi);
+    const Precision precision = spec.precision_for(spec.models[mi]);
+    shape.precision = precision;
     for (std::size_t vi = 0; vi < spec.variants.size(); ++vi) {
       p.variant = static_cast<std::uint32_t>(vi);
       const ModelSpec model = apply_variant(spec.models[mi], spec.variants[vi]);
       p.attention = model.attention.kind;
-      const double kv_per_token = kv_bytes_per_token(model, spec.precision.kv_cache);
-      const double weights = weight_bytes_total(model, spec.precision.weights);
+      const double kv_per_token = kv_bytes_per_token(model, precision.kv_cache);
+      const double weights = weight_bytes_total(model, precision.weights);
       for (std::size_t hi = 0; hi < spec.hardware.size(); ++hi) {
         p.hardware = static_cast<std::uint32_t>(hi);
         const HardwareSpec& hw = spec.hardware[hi];
@@ -123,7 +124,7 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
             std::string invalid;  // why the capacity, and so every point of this layout, is invalid
             Capacity cap;
             try {
-              cap = compute_capacity(model, hw, spec.precision, parallel, spec.capacity);
+              cap = compute_capacity(model, hw, precision, parallel, spec.capacity);
             } catch (const InputError& e) {
               invalid = e.message();
             }
@@ -156,7 +157,7 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                     shape.sequences.assign(1, SequenceWork{context, s_q, false, true, p.batch});
                     shape.parallel = parallel;
                     try {
-                      cost = cost_step(build_step(model, shape), device, spec.precision, tp);
+                      cost = cost_step(build_step(model, shape), device, precision, tp);
                       p.status = conc == 0        ? PointStatus::kDoesNotFit
                                  : conc < p.batch ? PointStatus::kBatchExceedsCapacity
                                                   : PointStatus::kOk;

@@ -59,10 +59,20 @@ struct SweepSpec {
   std::vector<std::int64_t> context;
   std::vector<int> s_q;  ///< default {1}
   Precision precision;
+  /// `precision.weights` was set by the config; otherwise each model's stored dtype applies (a config.json's
+  /// quantization_config or torch_dtype: ModelSpec::weights_dtype), precision.weights (bf16) without one.
+  bool weights_given = false;
   MlaMode mla_mode = MlaMode::kAuto;
   DeviceMode device_mode = DeviceMode::kDatasheet;
   LaunchMode launch = LaunchMode::kGraph;
   CapacityOptions capacity;
+
+  /// The precision model `model` runs in (see weights_given).
+  [[nodiscard]] Precision precision_for(const ModelSpec& model) const {
+    Precision p = precision;
+    if (!weights_given && model.weights_dtype) p.weights = *model.weights_dtype;
+    return p;
+  }
 };
 
 /// Whether a grid point can run, and whether its batch fits in the KV cache.

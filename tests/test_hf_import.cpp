@@ -428,3 +428,46 @@ TEST_CASE("a serve config on DeepSeek-V3's config.json runs its fp8 weights unle
   CHECK(error.find("weights per GPU (bf16, TP 8) 169.6 GB") != std::string::npos);
   CHECK(error.find("smallest TP that fits: 16") != std::string::npos);
 }
+
+TEST_CASE(
+    "the FFN's shape comes from the architecture: GPT-NeoX's GELU MLP has two matrices, Gemma's GeGLU "
+    "three") {
+  const mlasim::test::ScratchDir dir("mlasim_test_hf_ffn_shape");
+  // EleutherAI/pythia-1.4b's config.json (the sizes; the keys that do not change the cost left out).
+  const std::string pythia = R"({"model_type": "gpt_neox", "hidden_act": "gelu", "hidden_size": 2048,
+    "intermediate_size": 8192, "num_attention_heads": 16, "num_hidden_layers": 24, "vocab_size": 50304,
+    "tie_word_embeddings": false, "torch_dtype": "float16"})";
+  std::ostringstream warnings;
+  const ModelSpec neox = load_hf_config(dir.write("pythia.json", pythia), warnings);
+  CHECK(neox.ffn.activation == FfnActivation::kGelu);
+  CHECK(neox.ffn.dense_matrices() == 2);
+  CHECK(warnings.str().empty());
+  // Pythia paper (Biderman et al. 2023, Table 1): 1,414,647,808 parameters. By hand: embeddings 2 × 50304 ×
+  // 2048 = 206,045,184; per layer attention 4 × 2048² = 16,777,216 and MLP 2 × 2048 × 8192 = 33,554,432, × 24
+  // = 1,207,959,552: 1,414,004,736 without the biases and norms (643,072) mlasim does not count. A gated FFN
+  // would add 24 × 2048 × 8192 = 402,653,184.
+  CHECK(count_parameters(neox).total == Approx(1414647808.0).epsilon(0.001));
+
+  // Gemma: a GELU (gelu_pytorch_tanh) in a gated MLP: three matrices, and no warning.
+  std::ostringstream gemma_warnings;
+  const ModelSpec gemma = load_hf_config(
+      dir.write("gemma.json",
+                R"({"model_type": "gemma", "hidden_act": "gelu_pytorch_tanh", "hidden_size": 3072,
+    "intermediate_size": 24576, "num_attention_heads": 16, "num_key_value_heads": 16, "head_dim": 256,
+    "num_hidden_layers": 28, "vocab_size": 256000})"),
+      gemma_warnings);
+  CHECK(gemma.ffn.dense_matrices() == 3);
+  CHECK(gemma_warnings.str().empty());
+
+  // An architecture mlasim does not know with a GELU: costed gated, and said so at the key.
+  std::ostringstream unknown_warnings;
+  const fs::path unknown = dir.write("unknown.json", R"({"model_type": "newarch",
+  "hidden_act": "gelu", "hidden_size": 2048, "intermediate_size": 8192, "num_attention_heads": 16,
+  "num_hidden_layers": 24, "vocab_size": 50304})");
+  CHECK(load_hf_config(unknown, unknown_warnings).ffn.dense_matrices() == 3);
+  CHECK(unknown_warnings.str() ==
+        unknown.string() +
+            ":2:17: warning: hidden_act: `gelu` with model_type `newarch`: the FFN is costed gated (gate, "
+            "up, down: "
+            "three matrices); a plain two-matrix MLP has a third fewer FFN weights and FLOPs\n");
+}

@@ -12,6 +12,7 @@
 #include "sim/config/loader.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/error.hpp"
+#include "sim/suggest.hpp"
 
 namespace mlasim {
 
@@ -112,9 +113,9 @@ bool present(const YamlValue& /*value*/) {
 // head counts, MLA and MoE widths, tie_word_embeddings, quantization_config, torch_dtype, sliding_window,
 // use_sliding_window, max_window_layers, layer_types. Silent because they do not change the cost of a
 // step: token ids, dropout, initializer_range, rms_norm_eps, rope_theta, rope_scaling (position encoding
-// only), max_position_embeddings, hidden_act (the FFN is gated either way), attention_bias / bias (a few
-// vectors), parallel_attn, alibi, routing details (n_group, topk_group, topk_method, scoring_func,
-// norm_topk_prob, routed_scaling_factor: the same number of experts runs), ep_size, use_cache.
+// only), max_position_embeddings, hidden_act (read by ffn_shape where model_type is unknown), attention_bias
+// / bias (a few vectors), parallel_attn, alibi, routing details (n_group, topk_group, topk_method,
+// scoring_func, norm_topk_prob, routed_scaling_factor: the same number of experts runs), ep_size, use_cache.
 struct UnmodelledKey {
   std::string_view key;
   bool (*matters)(const YamlValue&);
@@ -136,6 +137,41 @@ constexpr UnmodelledKey kUnmodelledKeys[] = {
     {"compression_config", present,
      "compressed weights are not modelled: weights are costed at the run's dtype"},
 };
+
+// The dense FFN's shape comes from the architecture, not from hidden_act: Gemma's GeGLU is gated with a GELU,
+// GPT-NeoX's MLP is plain with one. Plain two-matrix MLPs (up, activation, down), from each architecture's
+// modeling_*.py in transformers:
+constexpr std::string_view kPlainMlpTypes[] = {
+    "falcon",  "RefinedWeb",  "RefinedWebModel", "gpt2", "gpt_neox", "gptj",
+    "gpt_neo", "gpt_bigcode", "starcoder2",      "phi",  "opt",      "bloom",
+    "mpt",     "codegen"};
+// Gated (gate, up, activation × up, down): SwiGLU and GeGLU.
+constexpr std::string_view kGatedMlpTypes[] = {
+    "llama",       "mistral", "mixtral",   "qwen2",   "qwen2_moe",   "qwen3",  "qwen3_moe", "deepseek_v2",
+    "deepseek_v3", "gemma",   "gemma2",    "gemma3",  "gemma3_text", "phi3",   "olmo",      "olmo2",
+    "cohere",      "cohere2", "internlm2", "granite", "stablelm",    "exaone", "baichuan",  "yi"};
+
+/// The dense FFN's activation (FfnActivation::kGelu: a plain two-matrix MLP) by model_type; an unknown type
+/// whose hidden_act is not a SiLU is costed gated and warned about.
+FfnActivation ffn_shape(const YamlMap& root, Warnings& warnings) {
+  const auto type_value = root.optional("model_type");
+  const std::string type = type_value && type_value->is_scalar() ? type_value->as_string() : "";
+  auto listed = [&](const auto& list) {
+    return std::find(std::begin(list), std::end(list), type) != std::end(list);
+  };
+  if (listed(kPlainMlpTypes)) return FfnActivation::kGelu;
+  if (listed(kGatedMlpTypes)) return FfnActivation::kSwiGlu;
+  if (const auto act = root.optional("hidden_act"); act && act->is_scalar()) {
+    const std::string a = act->as_string();
+    if (a != "silu" && a != "swish") {
+      warnings.warn(*act, "hidden_act",
+                    fmt::format("`{}` with model_type `{}`: the FFN is costed gated (gate, up, down: three "
+                                "matrices); a plain two-matrix MLP has a third fewer FFN weights and FLOPs",
+                                clipped(a), clipped(type)));
+    }
+  }
+  return FfnActivation::kSwiGlu;
+}
 
 void warn_unmodelled(const YamlMap& root, Warnings& warnings) {
   for (const YamlEntry& e : root.entries()) {
@@ -337,12 +373,12 @@ ModelSpec load_hf_config(const std::filesystem::path& path, std::ostream& warnin
       }
     }
   }
+  spec.ffn.activation = ffn_shape(root, warnings);
   if (const auto inter = hf.optional_int("ffn.intermediate_size", {"intermediate_size", "ffn_hidden_size"})) {
     spec.ffn.intermediate_size = *inter;
   } else if (is_falcon(root)) {
     // Falcon's MLP: dense_h_to_4h, GELU, dense_4h_to_h.
     if (hidden_valid) spec.ffn.intermediate_size = 4 * spec.hidden_size;
-    spec.ffn.activation = FfnActivation::kGelu;
   } else if (!spec.ffn.is_moe() || moe.first_k_dense > 0) {
     throw InputError(root.where(), "intermediate_size", "missing required key");
   }

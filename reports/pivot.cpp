@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "reports/table_display.hpp"
 #include "sim/error.hpp"
 
 namespace mlasim {
@@ -50,6 +51,8 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
   const std::size_t row_i = table.column_index(spec.row_key);
   const std::size_t col_i = table.column_index(spec.column_key);
   const std::size_t val_i = table.column_index(spec.value);
+  // One unit for the value across every group, so that the tables compare.
+  const DisplayUnit unit = column_display(table, val_i);
 
   struct Group {
     std::string title;
@@ -72,7 +75,7 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
     const Cell& v = row[val_i];
     std::string text;
     if (const auto* d = std::get_if<double>(&v)) {
-      text = *d == 0.0 ? "-" : fmt::format("{:.{}g}", *d * spec.scale, spec.significant);
+      text = *d == 0.0 ? "-" : unit.cell(v, spec.significant);
     } else {
       text = cell_text(v);
     }
@@ -88,7 +91,8 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
   for (const Group& g : groups) {
     const std::vector<std::string>& rows = g.rows.values();
     const std::vector<std::string>& cols = g.cols.values();
-    out += fmt::format("#### {}{}{}\n\n", spec.value_label, g.title.empty() ? "" : " — ", g.title);
+    out += fmt::format("#### {}{}{}{}\n\n", spec.value_label, unit.unit.empty() ? "" : " (" + unit.unit + ")",
+                       g.title.empty() ? "" : " — ", g.title);
     out += "| " + spec.row_key + " |";
     for (const auto& c : cols) out += " " + c + " |";
     out += "\n|---|";

@@ -14,10 +14,11 @@ namespace mlasim {
 /// JSON array of objects keyed by column name; numbers stay numbers.
 [[nodiscard]] std::string table_to_json(const Table& table, int indent = 1);
 
-/// Markdown table; doubles shown with `significant` significant digits.
+/// Markdown table for a reader, through display_table: numbers in their column's unit (ms, %, GFLOP, GB)
+/// with `significant` significant digits, the unit in the header, NaN as `—`.
 [[nodiscard]] std::string table_to_markdown(const Table& table, int significant = 4);
 
-/// Fixed-width text table for terminals.
+/// Fixed-width text table for terminals, shown as table_to_markdown shows it.
 [[nodiscard]] std::string table_to_text(const Table& table, int significant = 4);
 
 /// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for

@@ -164,7 +164,9 @@ Table summary_row_table(const std::vector<ServeSummary>& rows) {
 }
 
 Table summary_long_table(const ServeSummary& s) {
-  Table t({{"metric", "name"}, {"value", "value (base SI units: seconds, per second)"}, {"description", ""}});
+  Table t({{"metric", "name"},
+           {"value", "in the unit named beside the metric (summary.csv and .json: base SI units)"},
+           {"description", ""}});
   for (Field& f : summary_fields(s)) t.add_row({f.name, std::move(f.value), f.description});
   return t;
 }

@@ -114,11 +114,14 @@ DisplayUnit display_unit(std::string_view name, double largest) {
   if (!rule || rule->kind == DisplayKind::kPlain) return u;
   u.kind = rule->kind;
   // With no value to go by, the unit the name stores (1 in it).
-  const double base =
-      std::isfinite(largest) && largest != 0.0 ? std::fabs(largest) * rule->to_base : rule->to_base;
+  const bool no_value = !std::isfinite(largest) || largest == 0.0;
+  const double base = no_value ? rule->to_base : std::fabs(largest) * rule->to_base;
   switch (rule->kind) {
     case DisplayKind::kTime: {
-      const UnitPrefix p = si_prefix(base, 1e-9, 1.0);
+      // Seconds only from 10 s: a step of 1.5 s beside steps of 16 ms reads as 1500 and 16 ms.
+      const UnitPrefix p = no_value       ? si_prefix(base, 1e-9, 1.0)
+                           : base >= 10.0 ? UnitPrefix{1.0, ""}
+                                          : si_prefix(base, 1e-9, 1e-3);
       u.unit = (p.symbol == "u" ? std::string("µ") : std::string(p.symbol)) + "s";
       u.scale = rule->to_base / p.factor;
       break;
@@ -130,12 +133,11 @@ DisplayUnit display_unit(std::string_view name, double largest) {
       u.scale = rule->to_base / p.factor;
       break;
     }
-    case DisplayKind::kBytesPerToken: {
-      const UnitPrefix p = binary_prefix(base);
-      u.unit = std::string(p.symbol) + std::string(rule->base_unit);
-      u.scale = rule->to_base / p.factor;
+    case DisplayKind::kBytesPerToken:
+      // Always KiB: a model's KV cache per token is tens of KiB to a few MiB, and a sweep compares them.
+      u.unit = "KiB";
+      u.scale = rule->to_base / 1024.0;
       break;
-    }
     case DisplayKind::kFraction:
       u.unit = "%";
       u.scale = 100.0;

@@ -1,5 +1,5 @@
 #pragma once
-/// What a reader sees of a Table: each number in a unit chosen for its column (times in s, ms, µs or ns,
+/// What a reader sees of a Table: each number in a unit chosen for its column (times in ms, µs, ns or s,
 /// fractions in %, FLOPs in GFLOP or TFLOP, bytes in MB or GB, KV bytes per token in KiB), the unit in the
 /// column's header, and no exponent for an ordinary number. The Markdown, terminal-text and HTML tables
 /// are shown through display_table; CSV and JSON keep the exact base-SI values. The rules (a column name's
@@ -14,9 +14,9 @@ namespace mlasim {
 /// What a column measures, as its name's suffix says.
 enum class DisplayKind {
   kPlain,          ///< no unit in the name, or one that reads as is (`tokens_per_s`, `usd_per_hour`)
-  kTime,           ///< `_s`, `_ms`, `_us`: shown in s, ms, µs or ns
+  kTime,           ///< `_s`, `_ms`, `_us`: shown in ns, µs, ms, or s from 10 s
   kBytes,          ///< `bytes`, `_bytes`: decimal prefixes, B to PB
-  kBytesPerToken,  ///< `_bytes_per_token`, `_bytes_per_token_per_gpu`: binary prefixes, B to MiB
+  kBytesPerToken,  ///< `_bytes_per_token`, `_bytes_per_token_per_gpu`: KiB
   kFlops,          ///< `flops`: FLOP with SI prefixes (GFLOP, TFLOP)
   kFraction,       ///< `share`, `_usage`, `_fraction`, `_margin`, ...: shown as %
 };
@@ -42,8 +42,9 @@ struct DisplayUnit {
 
 /// The display of the quantity named `name` (a column name such as "step_time_s") whose largest magnitude,
 /// in the unit the name gives, is `largest`: the unit is the largest one in which `largest` is at least 1
-/// (0.0284 s -> ms), so that the column's values compare down its rows; with no value (0, NaN) the unit the
-/// name gives (s, B, FLOP).
+/// (0.0284 s -> ms; 2.5e12 FLOP -> TFLOP), except that times stay in ms up to 10 s and KV bytes per token
+/// are always KiB; one unit per column, so that its values compare down its rows. With no value (0, NaN):
+/// the unit the name gives (s, B, FLOP).
 [[nodiscard]] DisplayUnit display_unit(std::string_view name, double largest);
 
 /// The display of column `column` of `table`: display_unit of its name and its largest magnitude.

@@ -473,7 +473,7 @@ TEST_CASE("a run whose every request is rejected says so and reports no latency 
   CHECK(std::get<std::string>(cell(csv_row, "ttft_p50_s")).empty());
   CHECK(table_to_csv(csv_row).find(",nan") == std::string::npos);
   CHECK(table_to_json(row).find("\"ttft_p50_s\": null") != std::string::npos);
-  CHECK(table_to_markdown(with_missing_as(summary_long_table(m), "—")).find("| ttft_p50_s | — |") !=
+  CHECK(table_to_markdown(with_missing_as(summary_long_table(m), "—")).find("| ttft_p50 (s) | — |") !=
         std::string::npos);
 }
 

@@ -94,9 +94,11 @@ TEST_CASE("a column's unit comes from its name's suffix and its largest value") 
   CHECK(shown(described, 0, 0) == "2");
 }
 
-TEST_CASE("times: s, ms, µs or ns from the column's largest, whatever unit the name stores") {
+TEST_CASE("times: ns, µs, ms, or s from 10 s, from the column's largest, whatever unit the name stores") {
   CHECK(display_unit("duration_s", 300.0).unit == "s");  // no kiloseconds
-  CHECK(display_unit("duration_s", 2.5).unit == "s");
+  CHECK(display_unit("duration_s", 10.0).unit == "s");
+  CHECK(display_unit("step_time_s", 2.5).unit == "ms");  // a long step beside short ones: all in ms
+  CHECK(display_unit("step_time_s", 2.5).cell(Cell{2.5}) == "2500");
   CHECK(display_unit("ttft_p99_s", 0.8).unit == "ms");
   CHECK(display_unit("ttft_p99_s", 0.8).scale == 1e3);
   CHECK(display_unit("launch_s", 4e-6).unit == "µs");
@@ -115,6 +117,8 @@ TEST_CASE("times: s, ms, µs or ns from the column's largest, whatever unit the 
   CHECK(display_unit("slo_ttft_p99_margin", 0.1).label == "slo_ttft_p99_margin (%)");
   CHECK(display_unit("status", 0.0).label == "status");
   CHECK(display_unit("bytes", 3e6).label == "bytes (MB)");
+  CHECK(display_unit("kv_bytes_per_token", 2621440.0).label == "kv_bytes_per_token (KiB)");
+  CHECK(display_unit("kv_bytes_per_token", 2621440.0).cell(Cell{2621440.0}) == "2560");
   CHECK(display_unit("flops", 2.5e12).label == "flops (TFLOP)");
   CHECK(display_unit("flops", 2.5e11).label == "flops (GFLOP)");
 }

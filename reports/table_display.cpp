@@ -128,7 +128,9 @@ DisplayUnit display_unit(std::string_view name, double largest) {
     }
     case DisplayKind::kBytes:
     case DisplayKind::kFlops: {
-      const UnitPrefix p = si_prefix(base, 1.0);
+      // The largest unit in which the largest is at least 10: a step's ops span five decades, and the small
+      // ones keep their digits (4454 GFLOP beside 0.024 GFLOP, not 4.454 TFLOP beside 2.4e-05).
+      const UnitPrefix p = si_prefix(base / 10.0, 1.0);
       u.unit = std::string(p.symbol) + std::string(rule->base_unit);
       u.scale = rule->to_base / p.factor;
       break;

@@ -41,10 +41,11 @@ struct DisplayUnit {
 };
 
 /// The display of the quantity named `name` (a column name such as "step_time_s") whose largest magnitude,
-/// in the unit the name gives, is `largest`: the unit is the largest one in which `largest` is at least 1
-/// (0.0284 s -> ms; 2.5e12 FLOP -> TFLOP), except that times stay in ms up to 10 s and KV bytes per token
-/// are always KiB; one unit per column, so that its values compare down its rows. With no value (0, NaN):
-/// the unit the name gives (s, B, FLOP).
+/// in the unit the name gives, is `largest`: times in the largest unit in which `largest` is at least 1,
+/// seconds only from 10 s (0.0284 s -> ms, 2.5 s -> ms); FLOPs and bytes in the largest unit in which it is
+/// at least 10 (2.5e12 FLOP -> GFLOP, 1.6e10 B -> GB); KV bytes per token always in KiB; one unit per
+/// column, so that its values compare down its rows. With no value (0, NaN): the unit the name gives (s, B,
+/// FLOP).
 [[nodiscard]] DisplayUnit display_unit(std::string_view name, double largest);
 
 /// The display of column `column` of `table`: display_unit of its name and its largest magnitude.

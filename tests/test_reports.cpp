@@ -639,8 +639,8 @@ TEST_CASE("a step's ops table ends with a total row: the sums of the op rows, in
   gemm.name = "ffn";
   gemm.op_class = OpClass::kGemm;
   gemm.count = 32;
-  gemm.flops = 2.5e12;
-  gemm.weight_bytes = 4e9;
+  gemm.flops = 2.5e13;
+  gemm.weight_bytes = 4e10;
   Op reduce;
   reduce.name = "allreduce";
   reduce.op_class = OpClass::kCommunication;
@@ -651,27 +651,27 @@ TEST_CASE("a step's ops table ends with a total row: the sums of the op rows, in
   t_reduce.time_s = 0.001;
   cost.ops = {TimedOp{gemm, t_gemm}, TimedOp{reduce, t_reduce}};
   cost.step_time_s = 0.004;
-  cost.flops = 2.5e12;
-  cost.bytes = 4e9;
+  cost.flops = 2.5e13;
+  cost.bytes = 4e10;
   const Table t = step_ops_table(cost);
   REQUIRE(t.rows().size() == 3);
   const auto& total = t.rows()[2];
   CHECK(std::get<std::string>(total[t.column_index("op")]) == "total");
   CHECK(std::get<std::string>(total[t.column_index("class")]) == "total");
   CHECK(std::get<std::int64_t>(total[t.column_index("count")]) == 64);
-  CHECK(std::get<double>(total[t.column_index("flops")]) == 2.5e12);
-  CHECK(std::get<double>(total[t.column_index("bytes")]) == 4e9);
+  CHECK(std::get<double>(total[t.column_index("flops")]) == 2.5e13);
+  CHECK(std::get<double>(total[t.column_index("bytes")]) == 4e10);
   CHECK(std::get<double>(total[t.column_index("comm_bytes")]) == 5e5);
   CHECK(std::get<double>(total[t.column_index("time_s")]) == 0.004);
   CHECK(std::get<double>(total[t.column_index("share")]) == 1.0);
-  CHECK(std::get<double>(total[t.column_index("intensity")]) == 625.0);  // 2.5e12 / 4e9
+  CHECK(std::get<double>(total[t.column_index("intensity")]) == 625.0);  // 2.5e13 / 4e10
   CHECK(std::get<double>(t.rows()[0][t.column_index("share")]) == Approx(0.75));
   // The CSV keeps SI units; the table for reading shows ms, %, TFLOP and GB.
   CHECK_THAT(table_to_csv(t),
-             Catch::Contains("\ntotal,total,64,2500000000000,4000000000,500000,625,0.004,1,,\n"));
+             Catch::Contains("\ntotal,total,64,25000000000000,40000000000,500000,625,0.004,1,,\n"));
   const std::string md = table_to_markdown(t);
   CHECK_THAT(md, Catch::Contains("| op | class | count | flops (TFLOP) | bytes (GB) | comm_bytes (kB) | "
                                  "intensity | time (ms) | share (%) | bound | provenance |"));
-  CHECK_THAT(md, Catch::Contains("| ffn | gemm | 32 | 2.5 | 4 | 0 | 625 | 3 | 75 | memory | analytic |"));
-  CHECK_THAT(md, Catch::Contains("| total | total | 64 | 2.5 | 4 | 500 | 625 | 4 | 100 |  |  |"));
+  CHECK_THAT(md, Catch::Contains("| ffn | gemm | 32 | 25 | 40 | 0 | 625 | 3 | 75 | memory | analytic |"));
+  CHECK_THAT(md, Catch::Contains("| total | total | 64 | 25 | 40 | 500 | 625 | 4 | 100 |  |  |"));
 }

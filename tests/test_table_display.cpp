@@ -52,7 +52,8 @@ TEST_CASE("a readable number has its significant digits in plain notation, whole
 }
 
 TEST_CASE("a column's unit comes from its name's suffix and its largest value") {
-  // 0.028374 s: ms; 0.4567 of the step: %; 2.5e12 FLOP: TFLOP; bytes: GB; KV bytes per token: KiB.
+  // 0.028374 s: ms; 0.4567 of the step: %; 2.5e12 FLOP: GFLOP (2.5 TFLOP is below 10); bytes: GB; KV bytes
+  // per token: KiB.
   Table t({{"op", ""},
            {"step_time_s", ""},
            {"share", ""},
@@ -67,7 +68,7 @@ TEST_CASE("a column's unit comes from its name's suffix and its largest value") 
   CHECK(header(t, 0) == "op");
   CHECK(header(t, 1) == "step_time (ms)");  // a unit suffix is replaced
   CHECK(header(t, 2) == "share (%)");       // a word is kept
-  CHECK(header(t, 3) == "flops (TFLOP)");
+  CHECK(header(t, 3) == "flops (GFLOP)");
   CHECK(header(t, 4) == "weight_bytes (GB)");
   CHECK(header(t, 5) == "kv_bytes_per_token (KiB)");
   CHECK(header(t, 6) == "tokens_per_s");  // a rate reads as named
@@ -77,8 +78,8 @@ TEST_CASE("a column's unit comes from its name's suffix and its largest value") 
   CHECK(shown(t, 1, 1) == "0.5");  // the column's unit, not the row's own (µs)
   CHECK(shown(t, 0, 2) == "45.67");
   CHECK(shown(t, 1, 2) == "100");
-  CHECK(shown(t, 0, 3) == "2.5");
-  CHECK(shown(t, 1, 3) == "0.004");
+  CHECK(shown(t, 0, 3) == "2500");
+  CHECK(shown(t, 1, 3) == "4");
   CHECK(shown(t, 0, 4) == "16");
   CHECK(shown(t, 1, 4) == "0.5");
   CHECK(shown(t, 0, 5) == "72");
@@ -116,11 +117,14 @@ TEST_CASE("times: ns, µs, ms, or s from 10 s, from the column's largest, whatev
   CHECK(display_unit("slo_ttft_p99_margin_s", 0.1).kind == DisplayKind::kTime);
   CHECK(display_unit("slo_ttft_p99_margin", 0.1).label == "slo_ttft_p99_margin (%)");
   CHECK(display_unit("status", 0.0).label == "status");
-  CHECK(display_unit("bytes", 3e6).label == "bytes (MB)");
+  CHECK(display_unit("bytes", 3e7).label == "bytes (MB)");
+  CHECK(display_unit("bytes", 3e6).label == "bytes (kB)");  // 3000 kB: at least 10 of the unit
+  CHECK(display_unit("bytes", 5.0).label == "bytes (B)");
   CHECK(display_unit("kv_bytes_per_token", 2621440.0).label == "kv_bytes_per_token (KiB)");
   CHECK(display_unit("kv_bytes_per_token", 2621440.0).cell(Cell{2621440.0}) == "2560");
-  CHECK(display_unit("flops", 2.5e12).label == "flops (TFLOP)");
-  CHECK(display_unit("flops", 2.5e11).label == "flops (GFLOP)");
+  CHECK(display_unit("flops", 2.5e13).label == "flops (TFLOP)");
+  CHECK(display_unit("flops", 2.5e12).label == "flops (GFLOP)");
+  CHECK(display_unit("flops", 2.5e12).cell(Cell{2.5e12}) == "2500");
 }
 
 TEST_CASE("a long table (metric, value) gets a unit per row, named beside its metric") {
@@ -143,16 +147,16 @@ TEST_CASE("a long table (metric, value) gets a unit per row, named beside its me
 
 TEST_CASE("Markdown, text and HTML show the display table; CSV keeps the exact SI values") {
   Table t({{"op", ""}, {"time_s", "all launches"}, {"share", ""}, {"flops", ""}});
-  t.add_row({std::string("attention"), 0.028374, 0.4567, 2.5e12});
+  t.add_row({std::string("attention"), 0.028374, 0.4567, 2.5e13});
   t.add_row({std::string("x"), 2e-6, 0.0, kNaN});
   const std::string md = table_to_markdown(t);
   CHECK(md ==
         "| op | time (ms) | share (%) | flops (TFLOP) |\n|---|---|---|---|\n"
-        "| attention | 28.37 | 45.67 | 2.5 |\n| x | 0.002 | 0 | — |\n");
+        "| attention | 28.37 | 45.67 | 25 |\n| x | 0.002 | 0 | — |\n");
   const std::string text = table_to_text(t);
   CHECK(text ==
         "op         time (ms)  share (%)  flops (TFLOP)\n"
-        "attention      28.37      45.67            2.5\n"
+        "attention      28.37      45.67             25\n"
         "x              0.002          0              —\n");
   // `—` is one column wide: every line has as many code points.
   std::size_t start = 0, width = 0;
@@ -165,9 +169,9 @@ TEST_CASE("Markdown, text and HTML show the display table; CSV keeps the exact S
   }
   const std::string html = table_to_html(t);
   CHECK(html.find("<th title=\"all launches\">time (ms)</th>") != std::string::npos);
-  CHECK(html.find("<td>28.37</td><td>45.67</td><td>2.5</td>") != std::string::npos);
+  CHECK(html.find("<td>28.37</td><td>45.67</td><td>25</td>") != std::string::npos);
   CHECK(table_to_csv(with_missing_as(t, "")) ==
-        "op,time_s,share,flops\nattention,0.028374,0.4567,2500000000000\nx,2e-06,0,\n");
+        "op,time_s,share,flops\nattention,0.028374,0.4567,25000000000000\nx,2e-06,0,\n");
 }
 
 TEST_CASE("a pivot shows its value in one unit for every group, the unit in the heading") {

@@ -73,12 +73,8 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
     const std::size_t r = g.rows.index_of(cell_text(row[row_i]));
     const std::size_t c = g.cols.index_of(cell_text(row[col_i]));
     const Cell& v = row[val_i];
-    std::string text;
-    if (const auto* d = std::get_if<double>(&v)) {
-      text = *d == 0.0 ? "-" : unit.cell(v, spec.significant);
-    } else {
-      text = cell_text(v);
-    }
+    const auto* d = std::get_if<double>(&v);
+    const std::string text = d != nullptr && *d == 0.0 ? "-" : unit.cell(v, spec.significant);
     // Rows that land in one cell must agree, or the grouping hides a dimension of the table.
     const auto [it, inserted] = g.cells.emplace(std::make_pair(r, c), text);
     if (!inserted && it->second != text) {

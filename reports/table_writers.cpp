@@ -144,14 +144,25 @@ std::string table_to_text(const Table& table, int significant) {
   for (const auto& r : shown.rows()) {
     for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], width_of(text_of(r[i])));
   }
+  // Numbers right-aligned, text left-aligned: a column is numeric when each of its cells is a number or
+  // a missing one (with_missing_as: "", "-", "—"). The first column is always left-aligned.
+  std::vector<bool> numeric(cols.size(), true);
+  numeric[0] = false;
+  for (const auto& r : table.rows()) {
+    for (std::size_t i = 1; i < r.size(); ++i) {
+      const auto* s = std::get_if<std::string>(&r[i]);
+      if (s != nullptr && !s->empty() && *s != "-" && *s != kMissingNumber) numeric[i] = false;
+    }
+  }
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
     for (std::size_t i = 0; i < cells.size(); ++i) {
-      // Text left-aligned in the first column, numbers right-aligned elsewhere.
       const std::string pad(width[i] - width_of(cells[i]), ' ');
-      out += i == 0 ? cells[i] + pad : "  " + pad + cells[i];
+      l += (i == 0 ? "" : "  ") + (numeric[i] ? pad + cells[i] : cells[i] + pad);
     }
-    out += '\n';
+    l.erase(l.find_last_not_of(' ') + 1);
+    out += l + '\n';
   };
   std::vector<std::string> header;
   for (const Column& c : cols) header.push_back(c.name);

@@ -18,7 +18,8 @@ namespace mlasim {
 /// with `significant` significant digits, the unit in the header, NaN as `—`.
 [[nodiscard]] std::string table_to_markdown(const Table& table, int significant = 4);
 
-/// Fixed-width text table for terminals, shown as table_to_markdown shows it.
+/// Fixed-width text table for terminals, shown as table_to_markdown shows it: columns of numbers
+/// right-aligned, columns of text (and the first column) left-aligned, widths in code points.
 [[nodiscard]] std::string table_to_text(const Table& table, int significant = 4);
 
 /// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for

@@ -158,6 +158,14 @@ TEST_CASE("Markdown, text and HTML show the display table; CSV keeps the exact S
         "op         time (ms)  share (%)  flops (TFLOP)\n"
         "attention      28.37      45.67             25\n"
         "x              0.002          0              —\n");
+  // Text columns left-aligned, number columns right-aligned, no trailing blanks.
+  Table kinds({{"metric", ""}, {"value", ""}, {"description", ""}});
+  kinds.add_row({std::string("ttft_p50_s"), 0.0123, std::string("median")});
+  kinds.add_row({std::string("name"), std::string("run-1"), std::string("the experiment")});
+  CHECK(table_to_text(kinds) ==
+        "metric         value  description\n"
+        "ttft_p50 (ms)  12.3   median\n"
+        "name           run-1  the experiment\n");
   // `—` is one column wide: every line has as many code points.
   std::size_t start = 0, width = 0;
   while (start < text.size()) {

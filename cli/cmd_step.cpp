@@ -63,7 +63,7 @@ int cmd_step(const Args& args) {
   std::string model_name, hw_name, context_text, variant_text, mode_text, launch_text, format, weights, kv,
       mla_mode_text;
   int batch = 0, tp = 1, s_q = 1;
-  bool dp_attention = false, strict = false;
+  bool dp_attention = false, strict = false, totals_only = false;
   // clang-format off
   desc.add_options()
       ("help,h", "show this help")
@@ -88,7 +88,10 @@ int cmd_step(const Args& args) {
       ("kv-dtype", po::value(&kv)->default_value("bf16"), "KV-cache dtype")
       ("mla-mode", po::value(&mla_mode_text)->default_value("auto"), "MLA form: auto|absorbed|naive")
       ("price", po::value<std::string>(), "USD per GPU-hour, overriding the profile's (e.g. 3.5)")
-      ("format,f", po::value(&format)->default_value("table"), "output: table|csv|json|markdown")
+      ("format,f", po::value(&format)->default_value("table"),
+       "output: table|csv|json|markdown (csv: one row per op, then a `total` row)")
+      ("totals", po::bool_switch(&totals_only),
+       "with --format csv: one row of the inputs and every headline total instead of the ops")
       ("strict", po::bool_switch(&strict),
        "exit with code 5 when the batch does not fit in the KV cache (status not ok)");
   // clang-format on
@@ -98,6 +101,10 @@ int cmd_step(const Args& args) {
   if (format != "table" && format != "csv" && format != "json" && format != "markdown") {
     throw InputError(SourceLocation{}, "--format",
                      fmt::format("unknown format `{}`; valid: table, csv, json, markdown", format));
+  }
+  if (totals_only && format != "csv") {
+    throw InputError(SourceLocation{}, "--totals",
+                     fmt::format("applies to --format csv only (the {} output has the totals)", format));
   }
   if (tp < 1) throw InputError(SourceLocation{}, "--tp", fmt::format("must be at least 1, got {}", tp));
   if (s_q < 1) throw InputError(SourceLocation{}, "--sq", fmt::format("must be at least 1, got {}", s_q));
@@ -181,7 +188,8 @@ int cmd_step(const Args& args) {
   if (format == "json") {
     std::cout << json_text(step_json(result, to_string(status)));
   } else if (format == "csv") {
-    std::cout << table_to_csv(step_ops_table(result.cost));
+    std::cout << table_to_csv(totals_only ? with_missing_as(step_totals_table(result, to_string(status)), "")
+                                          : step_ops_table(result.cost));
   } else {
     std::cout << step_text(result, format == "markdown");
   }

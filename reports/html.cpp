@@ -5,18 +5,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "reports/table_display.hpp"
+
 namespace mlasim {
 
 namespace {
-
-std::string cell_html(const Cell& cell, int significant) {
-  if (const auto* d = std::get_if<double>(&cell)) {
-    if (std::isnan(*d)) return "-";
-    if (std::isinf(*d)) return *d > 0 ? "inf" : "-inf";
-    return fmt::format("{:.{}g}", *d, significant);
-  }
-  return html_escape(cell_text(cell));
-}
 
 // Escaped text with `code` spans; an unpaired backquote stays a backquote.
 std::string inline_markdown(std::string_view text) {
@@ -126,16 +119,17 @@ std::string html_escape(std::string_view text) {
 }
 
 std::string table_to_html(const Table& table, int significant) {
+  const Table shown = display_table(table, significant);
   std::string out = "<table>\n<thead><tr>";
-  for (const Column& c : table.columns()) {
+  for (const Column& c : shown.columns()) {
     out += c.description.empty()
                ? "<th>" + html_escape(c.name) + "</th>"
                : "<th title=\"" + html_escape(c.description) + "\">" + html_escape(c.name) + "</th>";
   }
   out += "</tr></thead>\n<tbody>\n";
-  for (const auto& row : table.rows()) {
+  for (const auto& row : shown.rows()) {
     out += "<tr>";
-    for (const Cell& cell : row) out += "<td>" + cell_html(cell, significant) + "</td>";
+    for (const Cell& cell : row) out += "<td>" + html_escape(std::get<std::string>(cell)) + "</td>";
     out += "</tr>\n";
   }
   return out + "</tbody>\n</table>\n";

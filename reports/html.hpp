@@ -13,7 +13,8 @@ namespace mlasim {
 /// Escapes & < > " ' for HTML text and attribute values.
 [[nodiscard]] std::string html_escape(std::string_view text);
 
-/// A Table as an HTML <table>: a header row of column names, doubles with `significant` digits.
+/// A Table as an HTML <table>, shown as display_table shows it: headers with units (the description as a
+/// tooltip), numbers in their column's unit with `significant` digits.
 [[nodiscard]] std::string table_to_html(const Table& table, int significant = 4);
 
 /// The Markdown the reports write (ATX headings, paragraphs, pipe tables, `code` spans) as HTML. Anything

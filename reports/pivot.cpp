@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "reports/table_display.hpp"
 #include "sim/error.hpp"
 
 namespace mlasim {
@@ -44,6 +45,8 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
   const std::size_t row_i = table.column_index(spec.row_key);
   const std::size_t col_i = table.column_index(spec.column_key);
   const std::size_t val_i = table.column_index(spec.value);
+  // One unit for the value across every group, so that the tables compare.
+  const DisplayUnit unit = column_display(table, val_i);
 
   struct Group {
     std::string title;
@@ -64,12 +67,8 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
     const std::size_t r = g.rows.index_of(cell_text(row[row_i]));
     const std::size_t c = g.cols.index_of(cell_text(row[col_i]));
     const Cell& v = row[val_i];
-    std::string text;
-    if (const auto* d = std::get_if<double>(&v)) {
-      text = *d == 0.0 ? "-" : fmt::format("{:.{}g}", *d * spec.scale, spec.significant);
-    } else {
-      text = cell_text(v);
-    }
+    const auto* d = std::get_if<double>(&v);
+    const std::string text = d != nullptr && *d == 0.0 ? "-" : unit.cell(v, spec.significant);
     // Rows that land in one cell must agree, or the grouping hides a dimension of the table.
     const auto [it, inserted] = g.cells.emplace(std::make_pair(r, c), text);
     if (!inserted && it->second != text) {
@@ -82,7 +81,8 @@ std::string pivot_to_markdown(const Table& table, const PivotSpec& spec) {
   for (const Group& g : groups) {
     const std::vector<std::string>& rows = g.rows.values();
     const std::vector<std::string>& cols = g.cols.values();
-    out += fmt::format("#### {}{}{}\n\n", spec.value_label, g.title.empty() ? "" : " — ", g.title);
+    out += fmt::format("#### {}{}{}{}\n\n", spec.value_label, unit.unit.empty() ? "" : " (" + unit.unit + ")",
+                       g.title.empty() ? "" : " — ", g.title);
     out += "| " + spec.row_key + " |";
     for (const auto& c : cols) out += " " + c + " |";
     out += "\n|---|";

@@ -1,6 +1,7 @@
 #pragma once
 /// Pivots a tidy table into compact Markdown tables for reading: one table per group, rows from one column,
-/// columns from another, cells from a value column.
+/// columns from another, cells from a value column in one unit for every group (ms, %, KiB: display_unit);
+/// a number 0 shows as "-".
 #include <string>
 #include <vector>
 
@@ -12,9 +13,8 @@ struct PivotSpec {
   std::vector<std::string> group_by;  ///< one Markdown table per distinct combination, in order of appearance
   std::string row_key;                ///< e.g. "context"
   std::string column_key;             ///< e.g. "variant"
-  std::string value;                  ///< e.g. "step_time_s"
-  double scale = 1.0;                 ///< multiply values (1e3 for ms)
-  std::string value_label;            ///< e.g. "step time (ms)"
+  std::string value;        ///< e.g. "step_time_s": shown in its unit (column_display), as in tables
+  std::string value_label;  ///< e.g. "step time"; the headings add the unit: "step time (ms)"
   int significant = 4;
 };
 

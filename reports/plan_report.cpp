@@ -10,6 +10,7 @@
 #include "reports/gnuplot.hpp"
 #include "reports/json_output.hpp"
 #include "reports/serve_report.hpp"
+#include "reports/table_display.hpp"
 #include "reports/table_writers.hpp"
 
 namespace mlasim {
@@ -35,11 +36,11 @@ std::string money(double usd) {
   return std::isnan(usd) ? "—" : fmt::format("{:.2f} USD", usd);
 }
 std::string money4(double usd) {
-  return std::isnan(usd) ? "—" : fmt::format("{:.4g} USD", usd);
+  return std::isnan(usd) ? "—" : readable_number(usd) + " USD";
 }
 std::string seconds_text(double s) {
   if (std::isnan(s)) return "—";
-  return s < 1.0 ? fmt::format("{:.4g} ms", s * kMs) : fmt::format("{:.4g} s", s);
+  return s < 1.0 ? readable_number(s * kMs) + " ms" : readable_number(s) + " s";
 }
 
 /// The layout in few words, naming only the dimensions the plan varies (and always the GPU and TP): chart
@@ -74,11 +75,11 @@ std::string slo_list(const SloSpec& slo) {
 std::string workload_text(const PlanSpec& spec, const PlanResult& r) {
   const WorkloadSpec& w = spec.base.workload;
   if (w.arrival == ArrivalKind::kTrace) {
-    return fmt::format("trace {} ({} requests, {:.4g} req/s on average)", w.trace_source, w.trace.size(),
-                       r.target_rate_per_s);
+    return fmt::format("trace {} ({} requests, {} req/s on average)", w.trace_source, w.trace.size(),
+                       readable_number(r.target_rate_per_s));
   }
-  return fmt::format("Poisson {:.4g} req/s; prompts {}, outputs {}", r.target_rate_per_s, w.prompt.describe(),
-                     w.output.describe());
+  return fmt::format("Poisson {} req/s; prompts {}, outputs {}", readable_number(r.target_rate_per_s),
+                     w.prompt.describe(), w.output.describe());
 }
 
 std::size_t count_status(const PlanResult& r, LayoutStatus s) {
@@ -123,10 +124,10 @@ Table cost_display_table(const PlanSpec& spec, const PlanResult& result) {
     t.add_row({static_cast<std::int64_t>(k + 1), short_label(spec, o.layout),
                std::int64_t{o.at_target->replicas}, std::int64_t{o.cost.gpus},
                fmt::format("{:.2f}", o.cost.usd_per_hour),
-               fmt::format("{:.4g}", o.cost.usd_per_million_output_tokens),
-               fmt::format("{:.4g}", o.cost.usd_per_million_total_tokens),
-               fmt::format("{:.4g}", o.at_target->tokens_per_s_per_gpu),
-               fmt::format("{:.4g}", o.at_target->tokens_per_s_per_user),
+               readable_number(o.cost.usd_per_million_output_tokens),
+               readable_number(o.cost.usd_per_million_total_tokens),
+               readable_number(o.at_target->tokens_per_s_per_gpu),
+               readable_number(o.at_target->tokens_per_s_per_user),
                seconds_text(p99_of(o.at_target_summary, SloMetric::kTtft)),
                seconds_text(p99_of(o.at_target_summary, SloMetric::kTpot)),
                fmt::format("{:.1f}%", 100.0 * o.at_target->worst_margin)});
@@ -278,12 +279,13 @@ std::string plan_headline(const PlanSpec& spec, const PlanResult& result) {
   std::string out;
   if (best == nullptr) {
     out = fmt::format(
-        "No deployment within the budget of {} GPUs meets the SLOs ({}) at {:.4g} req/s: of {} layouts, {} "
+        "No deployment within the budget of {} GPUs meets the SLOs ({}) at {} req/s: of {} layouts, {} "
         "miss "
         "the SLOs even at the budget, {} do not fit, {} need more GPUs than the budget, {} are invalid.",
-        spec.max_gpus, slo_list(spec.base.slo), result.target_rate_per_s, result.layouts.size(),
-        count_status(result, LayoutStatus::kSloUnmet), count_status(result, LayoutStatus::kDoesNotFit),
-        count_status(result, LayoutStatus::kOverBudget), count_status(result, LayoutStatus::kInvalid));
+        spec.max_gpus, slo_list(spec.base.slo), readable_number(result.target_rate_per_s),
+        result.layouts.size(), count_status(result, LayoutStatus::kSloUnmet),
+        count_status(result, LayoutStatus::kDoesNotFit), count_status(result, LayoutStatus::kOverBudget),
+        count_status(result, LayoutStatus::kInvalid));
     // The closest miss: the SLO-unmet layout whose best-effort deployment came nearest its targets.
     const LayoutOutcome* closest = nullptr;
     for (const LayoutOutcome& o : result.layouts) {
@@ -298,10 +300,11 @@ std::string plan_headline(const PlanSpec& spec, const PlanResult& result) {
   const PlanEvaluation& e = *best->at_target;
   out = fmt::format(
       "Cheapest: {} replica{} of {} = {} GPUs, {} per hour.\n"
-      "  {} per 1M output tokens, {} per 1M total tokens; {:.4g} output tokens/s per GPU, {:.4g} per user.\n",
+      "  {} per 1M output tokens, {} per 1M total tokens; {} output tokens/s per GPU, {} per user.\n",
       e.replicas, e.replicas == 1 ? "" : "s", best->layout.describe(), best->cost.gpus,
       money(best->cost.usd_per_hour), money4(best->cost.usd_per_million_output_tokens),
-      money4(best->cost.usd_per_million_total_tokens), e.tokens_per_s_per_gpu, e.tokens_per_s_per_user);
+      money4(best->cost.usd_per_million_total_tokens), readable_number(e.tokens_per_s_per_gpu),
+      readable_number(e.tokens_per_s_per_user));
   if (best->at_target_summary) {
     std::vector<std::string> parts;
     for (const SloVerdict& v : best->at_target_summary->slo_verdicts) {

@@ -9,6 +9,7 @@
 
 #include "reports/gnuplot.hpp"
 #include "reports/json_output.hpp"
+#include "reports/table_display.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/serving/serve_sweep.hpp"
 
@@ -166,7 +167,9 @@ Table summary_row_table(const std::vector<ServeSummary>& rows) {
 }
 
 Table summary_long_table(const ServeSummary& s) {
-  Table t({{"metric", "name"}, {"value", "value (base SI units: seconds, per second)"}, {"description", ""}});
+  Table t({{"metric", "name"},
+           {"value", "in the unit named beside the metric (summary.csv and .json: base SI units)"},
+           {"description", ""}});
   for (Field& f : summary_fields(s)) t.add_row({f.name, std::move(f.value), f.description});
   return t;
 }
@@ -294,7 +297,7 @@ std::string metric_upper(SloMetric m) {
 
 std::string fmt_s(double seconds) {
   if (std::isnan(seconds)) return "—";
-  return seconds < 1.0 ? fmt::format("{:.4g} ms", seconds * kMs) : fmt::format("{:.4g} s", seconds);
+  return seconds < 1.0 ? readable_number(seconds * kMs) + " ms" : readable_number(seconds) + " s";
 }
 
 std::string slo_text(const std::vector<SloVerdict>& verdicts) {
@@ -311,13 +314,12 @@ std::string cost_text(const ServeSummary& s) {
   if (std::isnan(s.price_per_gpu_hour)) return "no price in the hardware profile";
   const int gpus = s.tp * s.replicas;
   return fmt::format(
-      "{} GPU{} × {:.4g} USD/h = {:.2f} USD/h; {} per 1M output tokens, {} per 1M total tokens", gpus,
-      gpus == 1 ? "" : "s", s.price_per_gpu_hour, s.usd_per_hour,
-      std::isnan(s.usd_per_million_output_tokens)
-          ? std::string("—")
-          : fmt::format("{:.4g} USD", s.usd_per_million_output_tokens),
+      "{} GPU{} × {} USD/h = {:.2f} USD/h; {} per 1M output tokens, {} per 1M total tokens", gpus,
+      gpus == 1 ? "" : "s", readable_number(s.price_per_gpu_hour), s.usd_per_hour,
+      std::isnan(s.usd_per_million_output_tokens) ? std::string("—")
+                                                  : readable_number(s.usd_per_million_output_tokens) + " USD",
       std::isnan(s.usd_per_million_total_tokens) ? std::string("—")
-                                                 : fmt::format("{:.4g} USD", s.usd_per_million_total_tokens));
+                                                 : readable_number(s.usd_per_million_total_tokens) + " USD");
 }
 
 std::string layout_text(const ServeSummary& s) {
@@ -499,20 +501,21 @@ ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result,
   out.note = rendered.note;
   HtmlPage page(fmt::format("mlasim serve: {}", s.name));
   page.add_heading(1, fmt::format("Serving run: {}", s.name));
-  const std::string load = s.arrival == "poisson" ? fmt::format("Poisson, {:.4g} req/s", s.rate_per_s)
-                           : s.arrival == "closed_loop"
-                               ? fmt::format("closed loop, {} clients", s.concurrency)
-                               : fmt::format("trace {}", spec.workload.trace_source);
+  const std::string load =
+      s.arrival == "poisson"       ? fmt::format("Poisson, {} req/s", readable_number(s.rate_per_s))
+      : s.arrival == "closed_loop" ? fmt::format("closed loop, {} clients", s.concurrency)
+                                   : fmt::format("trace {}", spec.workload.trace_source);
   page.add_facts(
       {{"config", spec.source},
        {"deployment", layout_text(s)},
        {"device model", std::string(to_string(spec.device_mode))},
        {"workload", fmt::format("{}; prompts {}, outputs {}", load, spec.workload.prompt.describe(),
                                 spec.workload.output.describe())},
-       {"measured", fmt::format("requests {}–{} of {} by arrival ({} warm-up, {} drain left out), "
-                                "window {:.4g}–{:.4g} s",
-                                s.warmup_requests + 1, s.arrived - s.drain_requests, s.arrived,
-                                s.warmup_requests, s.drain_requests, s.window_start_s, s.window_end_s)},
+       {"measured",
+        fmt::format("requests {}–{} of {} by arrival ({} warm-up, {} drain left out), "
+                    "window {}–{} s",
+                    s.warmup_requests + 1, s.arrived - s.drain_requests, s.arrived, s.warmup_requests,
+                    s.drain_requests, readable_number(s.window_start_s), readable_number(s.window_end_s))},
        {"SLOs", slo_text(s.slo_verdicts)},
        {"verdict", verdict_text(s)},
        {"cost", cost_text(s)}});
@@ -521,12 +524,13 @@ ReportFiles build_serve_report(const ServeSpec& spec, const ServeResult& result,
   }
   if (!out.note.empty()) page.add_note(out.note);
   page.add_heading(2, "Headline", "headline");
-  page.add_paragraph(fmt::format(
-      "{:.4g} requests/s served ({:.4g} offered); {:.4g} output tokens/s, {:.4g} per GPU, {:.4g} per user. "
-      "TTFT p50 {} / p99 {}; TPOT p50 {} / p99 {}.",
-      s.requests_per_s, s.offered_requests_per_s, s.output_tokens_per_s, s.output_tokens_per_s_per_gpu,
-      s.output_tokens_per_s_per_user, fmt_s(s.ttft.p50_s), fmt_s(s.ttft.p99_s), fmt_s(s.tpot.p50_s),
-      fmt_s(s.tpot.p99_s)));
+  page.add_paragraph(
+      fmt::format("{} requests/s served ({} offered); {} output tokens/s, {} per GPU, {} per user. "
+                  "TTFT p50 {} / p99 {}; TPOT p50 {} / p99 {}.",
+                  readable_number(s.requests_per_s), readable_number(s.offered_requests_per_s),
+                  readable_number(s.output_tokens_per_s), readable_number(s.output_tokens_per_s_per_gpu),
+                  readable_number(s.output_tokens_per_s_per_user), fmt_s(s.ttft.p50_s), fmt_s(s.ttft.p99_s),
+                  fmt_s(s.tpot.p50_s), fmt_s(s.tpot.p99_s)));
   if (!s.slo_verdicts.empty()) {
     page.add_heading(2, "SLO verdicts", "slos");
     page.add_table(with_missing_as(slo_verdict_table(s), "—"));
@@ -583,7 +587,7 @@ ReportFiles build_serve_sweep_report(const ServeSpec& spec, const std::vector<Se
   std::vector<std::string> over;
   for (const ServeSummary& s : rows) {
     if (s.meets_slos()) continue;
-    const std::string at = s.arrival == "poisson" ? fmt::format("{:.4g} req/s", s.rate_per_s)
+    const std::string at = s.arrival == "poisson" ? readable_number(s.rate_per_s) + " req/s"
                                                   : fmt::format("concurrency {}", s.concurrency);
     over.push_back(fmt::format("{}: {}", at, verdict_text(s)));
   }

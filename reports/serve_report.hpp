@@ -19,7 +19,8 @@ namespace mlasim {
 /// statistics. Base SI units.
 [[nodiscard]] Table summary_row_table(const std::vector<ServeSummary>& rows);
 
-/// The summary as (metric, value, description) rows, in summary_row_table's column order.
+/// The summary as (metric, value, description) rows, in summary_row_table's column order, values in base SI
+/// units; Markdown and HTML show each row in its own unit (display_table: `ttft_p50 (ms)`).
 [[nodiscard]] Table summary_long_table(const ServeSummary& s);
 
 /// The headline columns of a serve sweep for reading: load, throughput, latency percentiles, goodput.

@@ -3,16 +3,20 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "models/workload.hpp"
 #include "reports/json_output.hpp"
+#include "reports/table_display.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/units.hpp"
 
 namespace mlasim {
 
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// "measured 12%, interpolated 40%, extrapolated 8%, analytic 40%" (kinds with no time left out).
 std::string provenance_summary(const StepCost& cost) {
@@ -37,11 +41,11 @@ nlohmann::ordered_json or_null(const std::optional<DeploymentCost>& cost, double
 std::string cost_text(const StepTotals& t) {
   if (!t.cost) return "no price in the profile (price_per_gpu_hour)";
   std::string s =
-      fmt::format("{:.4g} USD per hour ({} GPU{} x {:g} USD per GPU-hour), {:.4g} USD per 1M output tokens",
-                  t.cost->usd_per_hour, t.gpus, t.gpus == 1 ? "" : "s", *t.price_per_gpu_hour,
-                  t.cost->usd_per_million_output_tokens);
+      fmt::format("{} USD per hour ({} GPU{} x {:g} USD per GPU-hour), {} USD per 1M output tokens",
+                  readable_number(t.cost->usd_per_hour), t.gpus, t.gpus == 1 ? "" : "s",
+                  *t.price_per_gpu_hour, readable_number(t.cost->usd_per_million_output_tokens));
   if (t.total_tokens_per_s != t.tokens_per_s)
-    s += fmt::format(", {:.4g} per 1M tokens in total", t.cost->usd_per_million_total_tokens);
+    s += fmt::format(", {} per 1M tokens in total", readable_number(t.cost->usd_per_million_total_tokens));
   return s;
 }
 
@@ -73,23 +77,126 @@ StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpe
 }
 
 Table step_ops_table(const StepCost& cost) {
-  Table t({{"op", ""},
-           {"class", ""},
+  Table t({{"op", "the op, or `total` for the step"},
+           {"class", "attention, gemm, communication, other; `total` for the step"},
            {"count", "launches per step"},
            {"flops", "all launches"},
            {"bytes", "HBM bytes, all launches"},
-           {"intensity", "FLOP/byte"},
-           {"time_us", "all launches"},
-           {"share", "fraction of the step"},
-           {"bound", ""},
-           {"provenance", ""}});
+           {"comm_bytes", "collective message bytes, all launches (not HBM traffic)"},
+           {"intensity", "FLOP per HBM byte"},
+           {"time_s", "all launches"},
+           {"share", "fraction of the step time"},
+           {"bound", "what sets the op's time"},
+           {"provenance", "where the op's time comes from"}});
+  std::int64_t launches = 0;
+  double comm_bytes = 0.0;
   for (const TimedOp& op : cost.ops) {
-    const bool comm = op.op.op_class == OpClass::kCommunication;
-    t.add_row({op.op.name, std::string(to_string(op.op.op_class)), op.op.count, op.op.flops,
-               comm ? op.op.comm_bytes : op.op.bytes(), op.op.intensity(), op.time.time_s * 1e6,
+    t.add_row({op.op.name, std::string(to_string(op.op.op_class)), op.op.count, op.op.flops, op.op.bytes(),
+               op.op.comm_bytes, op.op.intensity(), op.time.time_s,
                cost.step_time_s > 0 ? op.time.time_s / cost.step_time_s : 0.0,
                std::string(to_string(op.time.bound)), std::string(to_string(op.time.provenance))});
+    launches += op.op.count;
+    comm_bytes += op.op.comm_bytes;
   }
+  // The step: sums of the rows above (ops run back to back, so their times add up to the step's).
+  t.add_row({std::string("total"), std::string("total"), launches, cost.flops, cost.bytes, comm_bytes,
+             cost.bytes > 0.0 ? cost.flops / cost.bytes : 0.0, cost.step_time_s,
+             cost.step_time_s > 0 ? 1.0 : 0.0, std::string(), std::string()});
+  return t;
+}
+
+Table step_totals_table(const StepResult& result, std::string_view status) {
+  const StepInputs& in = result.inputs;
+  const StepCost& cost = result.cost;
+  const StepTotals& totals = result.totals;
+  std::vector<Column> cols{{"model", ""},
+                           {"variant", ""},
+                           {"hardware", "GPU profile id"},
+                           {"tp", ""},
+                           {"dp_attention", ""},
+                           {"batch", ""},
+                           {"context", "as given"},
+                           {"s_q", ""},
+                           {"mode", ""},
+                           {"launch", ""},
+                           {"weights_dtype", ""},
+                           {"kv_dtype", ""},
+                           {"mla_mode", ""},
+                           {"status", "ok, batch-exceeds-capacity or does-not-fit"},
+                           {"step_time_s", ""},
+                           {"attention_s", ""},
+                           {"gemm_s", ""},
+                           {"communication_s", ""},
+                           {"other_s", ""},
+                           {"flops", ""},
+                           {"bytes", "HBM bytes"},
+                           {"tokens", ""},
+                           {"output_tokens", ""},
+                           {"tokens_per_s", ""},
+                           {"tokens_per_s_per_gpu", ""},
+                           {"tokens_per_s_per_user", ""},
+                           {"total_tokens_per_s", ""},
+                           {"gpus", ""},
+                           {"price_per_gpu_hour", "USD; empty without a price"},
+                           {"usd_per_hour", ""},
+                           {"usd_per_million_output_tokens", ""},
+                           {"usd_per_million_total_tokens", ""},
+                           {"kv_bytes_per_token", "whole model"},
+                           {"kv_bytes_per_token_per_gpu", ""},
+                           {"kv_capacity_tokens", "in the replica"},
+                           {"kv_blocks", "in the replica"},
+                           {"block_size", "tokens per KV block"},
+                           {"longest_context", ""},
+                           {"max_concurrency", "sequences of longest_context that fit"},
+                           {"weight_bytes", "whole model"},
+                           {"weight_bytes_per_gpu", ""}};
+  std::vector<Cell> row{in.model,
+                        in.variant,
+                        in.hardware,
+                        std::int64_t{in.tp},
+                        std::string(in.dp_attention ? "true" : "false"),
+                        std::int64_t{in.batch},
+                        in.context,
+                        std::int64_t{in.s_q},
+                        in.mode,
+                        in.launch,
+                        in.weights_dtype,
+                        in.kv_dtype,
+                        in.mla_mode,
+                        std::string(status),
+                        totals.step_time_s,
+                        cost.attention_s,
+                        cost.gemm_s,
+                        cost.communication_s,
+                        cost.other_s,
+                        cost.flops,
+                        cost.bytes,
+                        cost.tokens,
+                        cost.output_tokens,
+                        totals.tokens_per_s,
+                        totals.tokens_per_s_per_gpu,
+                        totals.tokens_per_s_per_user,
+                        totals.total_tokens_per_s,
+                        std::int64_t{totals.gpus},
+                        totals.price_per_gpu_hour.value_or(kNaN),
+                        totals.cost ? totals.cost->usd_per_hour : kNaN,
+                        totals.cost ? totals.cost->usd_per_million_output_tokens : kNaN,
+                        totals.cost ? totals.cost->usd_per_million_total_tokens : kNaN,
+                        totals.kv_bytes_per_token,
+                        totals.kv_bytes_per_token_per_gpu,
+                        totals.kv_capacity_tokens,
+                        totals.kv_blocks,
+                        std::int64_t{totals.block_size},
+                        totals.longest_context,
+                        totals.max_concurrency,
+                        totals.weight_bytes,
+                        totals.weight_bytes_per_gpu};
+  for (const Provenance p : kProvenances) {
+    cols.push_back({fmt::format("{}_share", to_string(p)), "fraction of the step time"});
+    row.emplace_back(cost.share(p));
+  }
+  Table t(std::move(cols));
+  t.add_row(std::move(row));
   return t;
 }
 
@@ -175,21 +282,22 @@ std::string step_text(const StepResult& result, bool markdown) {
                      in.tp, in.hardware_name, in.dp_attention ? " with DP-attention" : "", in.mode, in.launch,
                      in.batch, in.context, in.s_q);
   out += (markdown ? table_to_markdown(ops) : table_to_text(ops)) + "\n";
+  const auto ms = [](double s) { return readable_number(s * 1e3, 4); };
   out += fmt::format(
-      "step time            {:.4g} ms (attention {:.3g} ms, GEMMs {:.3g} ms, communication {:.3g} ms, "
-      "other {:.3g} ms)\n"
-      "throughput           {:.5g} tokens/s ({:.5g} per GPU, {:.4g} per sequence)\n"
+      "step time            {} ms (attention {} ms, GEMMs {} ms, communication {} ms, other {} ms)\n"
+      "throughput           {} tokens/s ({} per GPU, {} per sequence)\n"
       "cost                 {}\n"
       "KV cache per token   {} whole model, {} per GPU\n"
       "KV capacity          {} tokens in the replica ({} blocks of {})\n"
       "max concurrency      {} sequences at {} tokens\n"
       "weights              {} total, {} per GPU\n"
       "time comes from      {}\n",
-      cost.step_time_s * 1e3, cost.attention_s * 1e3, cost.gemm_s * 1e3, cost.communication_s * 1e3,
-      cost.other_s * 1e3, totals.tokens_per_s, totals.tokens_per_s_per_gpu, totals.tokens_per_s_per_user,
-      cost_text(totals), format_bytes_binary(totals.kv_bytes_per_token),
-      format_bytes_binary(totals.kv_bytes_per_token_per_gpu), totals.kv_capacity_tokens, totals.kv_blocks,
-      totals.block_size, totals.max_concurrency, totals.longest_context, format_si(totals.weight_bytes, "B"),
+      ms(cost.step_time_s), ms(cost.attention_s), ms(cost.gemm_s), ms(cost.communication_s), ms(cost.other_s),
+      readable_number(totals.tokens_per_s, 5), readable_number(totals.tokens_per_s_per_gpu, 5),
+      readable_number(totals.tokens_per_s_per_user, 4), cost_text(totals),
+      format_bytes_binary(totals.kv_bytes_per_token), format_bytes_binary(totals.kv_bytes_per_token_per_gpu),
+      totals.kv_capacity_tokens, totals.kv_blocks, totals.block_size, totals.max_concurrency,
+      totals.longest_context, format_si(totals.weight_bytes, "B"),
       format_si(totals.weight_bytes_per_gpu, "B"), provenance_summary(cost));
   return out;
 }

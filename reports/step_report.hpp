@@ -1,11 +1,12 @@
 #pragma once
 /// The report of `mlasim step`: one costed decode step (its StepCost and the headline totals beside it) as a
-/// table of ops, as text or Markdown for a terminal, as CSV (the ops) or as JSON (inputs, ops, totals). Pure
-/// rendering: same result, same bytes.
+/// table of ops, as text or Markdown for a terminal, as CSV (the ops and a total row, or one row of totals)
+/// or as JSON (inputs, ops, totals). Pure rendering: same result, same bytes.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/model_spec.hpp"
@@ -73,9 +74,18 @@ struct StepResult {
                                      const Precision& precision, int tp, int s_q,
                                      std::int64_t longest_context, std::optional<double> price_per_gpu_hour);
 
-/// One row per op: op, class, count, flops, bytes (the collective's bytes for communication), intensity,
-/// time_us, share (of the step), bound, provenance.
+/// One row per op, then a `total` row (op and class `total`): op, class, count (launches), flops, bytes
+/// (HBM), comm_bytes (collective messages), intensity (FLOP per HBM byte), time_s, share (of the step time),
+/// bound, provenance (empty on the total row). Base SI units. The total row holds the step's sums: its count,
+/// flops, bytes, comm_bytes and time_s are the sums of the op rows (ops run back to back), its share 1,
+/// its intensity flops / bytes. This is `mlasim step --format csv`.
 [[nodiscard]] Table step_ops_table(const StepCost& cost);
+
+/// One row: the inputs (as step_json's `inputs`), `status`, and every headline total of step_json's `totals`
+/// (the time split by class, flops, bytes, tokens, throughputs, cost, KV cache, weights) with
+/// `<provenance>_share` for each provenance. Base SI units; NaN where there is no price. This is
+/// `mlasim step --format csv --totals`: rows of several runs concatenate into one table.
+[[nodiscard]] Table step_totals_table(const StepResult& result, std::string_view status);
 
 /// {inputs, ops (every field of each op, SI units), totals (with time_share_by_provenance)}. The totals'
 /// price_per_gpu_hour, usd_per_hour, usd_per_million_output_tokens and usd_per_million_total_tokens are null

@@ -15,6 +15,7 @@
 #include "reports/html.hpp"
 #include "reports/json_output.hpp"
 #include "reports/pivot.hpp"
+#include "reports/table_display.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/device/attention_kernel_model.hpp"
 #include "sim/device/device_model.hpp"
@@ -61,7 +62,7 @@ std::string file_stem(const std::string& s) {
 
 // A number for a headline cell: whole above 1000, else three significant digits (2535, 20.1, 0.601).
 std::string short_number(double v) {
-  return std::fabs(v) >= 1000.0 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
+  return readable_number(v, 3);
 }
 
 std::string list_text(const std::vector<std::int64_t>& v) {
@@ -434,20 +435,19 @@ std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<Swee
                                 "context",
                                 "variant",
                                 "status",
-                                1.0,
                                 "status",
                                 4});
-  md += "## Step time (ms)\n\n" +
-        pivot_to_markdown(table, {groups, "context", "variant", "step_time_s", 1e3, "step time (ms)", 4});
-  md += "## Output tokens/s per GPU\n\n" +
-        pivot_to_markdown(table,
-                          {groups, "context", "variant", "tokens_per_s_per_gpu", 1.0, "tokens/s per GPU", 4});
+  md += "## Step time\n\n" +
+        pivot_to_markdown(table, {groups, "context", "variant", "step_time_s", "step time", 4});
+  md +=
+      "## Output tokens/s per GPU\n\n" +
+      pivot_to_markdown(table, {groups, "context", "variant", "tokens_per_s_per_gpu", "tokens/s per GPU", 4});
   if (std::any_of(spec.hardware.begin(), spec.hardware.end(),
                   [](const HardwareSpec& hw) { return hw.price_per_gpu_hour.has_value(); })) {
     md +=
         "## USD per 1M output tokens (the replica's GPUs at their profile's price; - : no price, or the "
         "status is not ok)\n\n" +
-        pivot_to_markdown(table, {groups, "context", "variant", "usd_per_million_output_tokens", 1.0,
+        pivot_to_markdown(table, {groups, "context", "variant", "usd_per_million_output_tokens",
                                   "USD per 1M output tokens", 4});
   }
   if (!at_max.rows().empty()) {
@@ -456,7 +456,6 @@ std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<Swee
                                      "context",
                                      "variant",
                                      "batch",
-                                     1.0,
                                      "batch max",
                                      6});
   }
@@ -465,12 +464,11 @@ std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<Swee
                                   "context",
                                   "variant",
                                   "max_concurrency",
-                                  1.0,
                                   "max concurrency",
                                   6});
-  md += "## KV cache per token, whole model (bytes)\n\n" +
+  md += "## KV cache per token, whole model\n\n" +
         pivot_to_markdown(table,
-                          {{"model"}, "hardware", "variant", "kv_bytes_per_token", 1.0, "KV bytes/token", 9});
+                          {{"model"}, "hardware", "variant", "kv_bytes_per_token", "KV cache per token", 6});
   return md;
 }
 

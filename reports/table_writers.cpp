@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "reports/table_display.hpp"
+
 namespace mlasim {
 
 namespace {
@@ -17,20 +19,6 @@ std::string csv_quote(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-std::string short_number(double v, int significant) {
-  if (std::isnan(v)) return "-";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (v != 0.0 && (std::fabs(v) >= 1e7 || std::fabs(v) < 1e-3))
-    return fmt::format("{:.{}e}", v, significant - 1);
-  return fmt::format("{:.{}g}", v, significant);
-}
-
-template <class F>
-std::string render(const Cell& cell, F&& number) {
-  if (const auto* d = std::get_if<double>(&cell)) return number(*d);
-  return cell_text(cell);
 }
 
 }  // namespace
@@ -51,54 +39,71 @@ std::string table_to_csv(const Table& table) {
 }
 
 namespace {
-std::vector<std::vector<std::string>> rendered(const Table& table, int significant) {
-  std::vector<std::vector<std::string>> rows;
-  rows.reserve(table.rows().size());
-  for (const auto& row : table.rows()) {
-    std::vector<std::string> r;
-    r.reserve(row.size());
-    for (const Cell& c : row) r.push_back(render(c, [&](double v) { return short_number(v, significant); }));
-    rows.push_back(std::move(r));
-  }
-  return rows;
+// The text of a display_table's cell (all cells are text).
+const std::string& text_of(const Cell& cell) {
+  return std::get<std::string>(cell);
 }
 }  // namespace
 
 std::string table_to_markdown(const Table& table, int significant) {
-  const auto& cols = table.columns();
+  const Table shown = display_table(table, significant);
   std::string out = "|";
-  for (const Column& c : cols) out += " " + c.name + " |";
+  for (const Column& c : shown.columns()) out += " " + c.name + " |";
   out += "\n|";
-  for (std::size_t i = 0; i < cols.size(); ++i) out += "---|";
+  for (std::size_t i = 0; i < shown.columns().size(); ++i) out += "---|";
   out += "\n";
-  for (const auto& row : rendered(table, significant)) {
+  for (const auto& row : shown.rows()) {
     out += "|";
-    for (const std::string& s : row) out += " " + s + " |";
+    for (const Cell& c : row) out += " " + text_of(c) + " |";
     out += "\n";
   }
   return out;
 }
 
 std::string table_to_text(const Table& table, int significant) {
-  const auto& cols = table.columns();
-  const auto rows = rendered(table, significant);
+  const Table shown = display_table(table, significant);
+  const auto& cols = shown.columns();
+  // Widths in code points, so that `µs` and `—` (two and three bytes in UTF-8) line up.
+  const auto width_of = [](const std::string& s) {
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  };
   std::vector<std::size_t> width(cols.size());
-  for (std::size_t i = 0; i < cols.size(); ++i) width[i] = cols[i].name.size();
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  for (std::size_t i = 0; i < cols.size(); ++i) width[i] = width_of(cols[i].name);
+  for (const auto& r : shown.rows()) {
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], width_of(text_of(r[i])));
+  }
+  // Numbers right-aligned, text left-aligned: a column is numeric when each of its cells is a number or
+  // a missing one (with_missing_as: "", "-", "—"). The first column is always left-aligned.
+  std::vector<bool> numeric(cols.size(), true);
+  numeric[0] = false;
+  for (const auto& r : table.rows()) {
+    for (std::size_t i = 1; i < r.size(); ++i) {
+      const auto* s = std::get_if<std::string>(&r[i]);
+      if ((s != nullptr && !s->empty() && *s != "-" && *s != kMissingNumber) ||
+          std::holds_alternative<bool>(r[i]))
+        numeric[i] = false;
+    }
   }
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
     for (std::size_t i = 0; i < cells.size(); ++i) {
-      // Text left-aligned in the first column, numbers right-aligned elsewhere.
-      out += i == 0 ? fmt::format("{:<{}}", cells[i], width[i]) : fmt::format("  {:>{}}", cells[i], width[i]);
+      const std::string pad(width[i] - width_of(cells[i]), ' ');
+      l += (i == 0 ? "" : "  ") + (numeric[i] ? pad + cells[i] : cells[i] + pad);
     }
-    out += '\n';
+    l.erase(l.find_last_not_of(' ') + 1);
+    out += l + '\n';
   };
   std::vector<std::string> header;
   for (const Column& c : cols) header.push_back(c.name);
   line(header);
-  for (const auto& r : rows) line(r);
+  for (const auto& r : shown.rows()) {
+    std::vector<std::string> cells;
+    cells.reserve(r.size());
+    for (const Cell& c : r) cells.push_back(text_of(c));
+    line(cells);
+  }
   return out;
 }
 

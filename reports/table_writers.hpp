@@ -12,10 +12,12 @@ namespace mlasim {
 /// ({:.17g}-equivalent via fmt's default), so outputs are byte-identical for identical inputs.
 [[nodiscard]] std::string table_to_csv(const Table& table);
 
-/// Markdown table; doubles shown with `significant` significant digits.
+/// Markdown table for a reader, through display_table: numbers in their column's unit (ms, %, GFLOP, GB)
+/// with `significant` significant digits, the unit in the header, NaN as `—`.
 [[nodiscard]] std::string table_to_markdown(const Table& table, int significant = 4);
 
-/// Fixed-width text table for terminals.
+/// Fixed-width text table for terminals, shown as table_to_markdown shows it: columns of numbers
+/// right-aligned, columns of text (and the first column) left-aligned, widths in code points.
 [[nodiscard]] std::string table_to_text(const Table& table, int significant = 4);
 
 /// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for

@@ -12,6 +12,7 @@
 #include "reports/gnuplot.hpp"
 #include "reports/html.hpp"
 #include "reports/json_output.hpp"
+#include "reports/table_display.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/provenance.hpp"
 
@@ -155,11 +156,10 @@ Table points_display_table(const ValidationReport& report) {
            {"datasheet error", "datasheet / measured - 1"},
            {"source", "the measured row"}});
   for (const ValidationPoint& p : report.points) {
-    t.add_row({p.family, p.point, fmt::format("{} {:g}", p.x_label, p.x),
-               fmt::format("{:.4g}", p.measured_s * 1e6), fmt::format("{:.4g}", p.calibrated_s * 1e6),
-               signed_percent(p.calibrated_error()), std::string(to_string(p.calibrated_provenance)),
-               fmt::format("{:.4g}", p.datasheet_s * 1e6), signed_percent(p.datasheet_error()),
-               source_of(p.where)});
+    t.add_row({p.family, p.point, fmt::format("{} {:g}", p.x_label, p.x), readable_number(p.measured_s * 1e6),
+               readable_number(p.calibrated_s * 1e6), signed_percent(p.calibrated_error()),
+               std::string(to_string(p.calibrated_provenance)), readable_number(p.datasheet_s * 1e6),
+               signed_percent(p.datasheet_error()), source_of(p.where)});
   }
   return t;
 }

@@ -179,33 +179,51 @@ std::int64_t parse_count(std::string_view text) {
   return value * factor;
 }
 
-std::string format_si(double value, std::string_view unit, int significant) {
-  static constexpr std::array<std::pair<double, std::string_view>, 9> kScale{{{1e18, "E"},
-                                                                              {1e15, "P"},
-                                                                              {1e12, "T"},
-                                                                              {1e9, "G"},
-                                                                              {1e6, "M"},
-                                                                              {1e3, "k"},
-                                                                              {1.0, ""},
-                                                                              {1e-3, "m"},
-                                                                              {1e-6, "u"}}};
-  if (value == 0.0 || !std::isfinite(value)) return fmt::format("{} {}", value, unit);
+UnitPrefix si_prefix(double value, double smallest, double largest) {
+  static constexpr std::array<UnitPrefix, 10> kScale{{{1e18, "E"},
+                                                      {1e15, "P"},
+                                                      {1e12, "T"},
+                                                      {1e9, "G"},
+                                                      {1e6, "M"},
+                                                      {1e3, "k"},
+                                                      {1.0, ""},
+                                                      {1e-3, "m"},
+                                                      {1e-6, "u"},
+                                                      {1e-9, "n"}}};
   const double mag = std::fabs(value);
-  for (const auto& [factor, prefix] : kScale) {
-    if (mag >= factor) return fmt::format("{:.{}g} {}{}", value / factor, significant, prefix, unit);
+  UnitPrefix chosen = kScale.back();
+  for (const UnitPrefix& p : kScale) {
+    if (p.factor > largest) continue;
+    if (p.factor < smallest) break;
+    chosen = p;
+    if (mag >= p.factor) break;
   }
-  return fmt::format("{:.{}g} n{}", value / 1e-9, significant, unit);
+  return chosen;
+}
+
+UnitPrefix binary_prefix(double value) {
+  static constexpr std::array<UnitPrefix, 6> kScale{{{1.0, ""},
+                                                     {1024.0, "Ki"},
+                                                     {1048576.0, "Mi"},
+                                                     {1073741824.0, "Gi"},
+                                                     {1099511627776.0, "Ti"},
+                                                     {1125899906842624.0, "Pi"}}};
+  UnitPrefix chosen = kScale.front();
+  for (const UnitPrefix& p : kScale) {
+    if (std::fabs(value) >= p.factor) chosen = p;
+  }
+  return chosen;
+}
+
+std::string format_si(double value, std::string_view unit, int significant) {
+  if (value == 0.0 || !std::isfinite(value)) return fmt::format("{} {}", value, unit);
+  const UnitPrefix p = si_prefix(value);
+  return fmt::format("{:.{}g} {}{}", value / p.factor, significant, p.symbol, unit);
 }
 
 std::string format_bytes_binary(double bytes) {
-  static constexpr std::array<std::string_view, 6> kNames{"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  std::size_t i = 0;
-  double v = bytes;
-  while (std::fabs(v) >= 1024.0 && i + 1 < kNames.size()) {
-    v /= 1024.0;
-    ++i;
-  }
-  return fmt::format("{:.4g} {}", v, kNames[i]);
+  const UnitPrefix p = binary_prefix(bytes);
+  return fmt::format("{:.4g} {}B", bytes / p.factor, p.symbol);
 }
 
 std::string format_count(std::int64_t count) {

@@ -33,6 +33,21 @@ enum class Dimension {
 /// counts are usually written (`128k` = 131072 tokens), or an exact integer. Throws InputError.
 [[nodiscard]] std::int64_t parse_count(std::string_view text);
 
+/// A unit prefix: the factor it stands for and its symbol ("G" for 1e9, "Ki" for 1024, "u" for 1e-6).
+struct UnitPrefix {
+  double factor = 1.0;
+  std::string_view symbol;
+};
+
+/// The largest SI prefix from nano to exa whose factor is at most |value| and lies in [`smallest`,
+/// `largest`]: si_prefix(3.35e12) = {1e12, "T"}. Smaller magnitudes, 0 and non-finite values get
+/// `smallest`'s. The one choice of prefix behind format_si and the readable tables.
+[[nodiscard]] UnitPrefix si_prefix(double value, double smallest = 1e-9, double largest = 1e18);
+
+/// The largest binary prefix (none, Ki, Mi, Gi, Ti, Pi) whose factor is at most |value|: 73728 -> {1024,
+/// "Ki"}.
+[[nodiscard]] UnitPrefix binary_prefix(double value);
+
 /// Formats a value in base units with an SI prefix and the given unit: format_si(3.35e12, "B/s") = "3.35
 /// TB/s".
 [[nodiscard]] std::string format_si(double value, std::string_view unit, int significant = 4);

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sim/csv.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -80,6 +81,87 @@ TEST_CASE("step --format json has ops with totals over the step and the document
   CHECK(t.at("step_time_s").get<double>() == Approx(sum));
   CHECK(t.at("kv_bytes_per_token").get<double>() == 70272.0);
   CHECK(t.at("tokens_per_s").get<double>() == Approx(16.0 / sum));
+}
+
+TEST_CASE("step --format csv: one row per op, then a total row of their sums, as a CSV reader reads it") {
+  const Run r = run_mlasim(
+      "step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format csv");
+  REQUIRE(r.code == 0);
+  const mlasim::CsvFile csv = mlasim::CsvFile::parse(
+      r.out, "stdout", {"op", "class", "count", "flops", "bytes", "comm_bytes", "time_s", "share"},
+      "step CSV");
+  REQUIRE(csv.rows().size() > 2);
+  const auto col = [&](const char* name) { return csv.column(name); };
+  double time = 0, flops = 0, bytes = 0, comm = 0, share = 0;
+  std::int64_t count = 0;
+  for (std::size_t i = 0; i + 1 < csv.rows().size(); ++i) {
+    const mlasim::CsvRecord& op = csv.rows()[i];
+    CHECK(op.text(col("op")) != "total");
+    time += op.real(col("time_s"));
+    flops += op.real(col("flops"));
+    bytes += op.real(col("bytes"));
+    comm += op.real(col("comm_bytes"));
+    share += op.real(col("share"));
+    count += op.integer(col("count"));
+  }
+  const mlasim::CsvRecord& total = csv.rows().back();
+  CHECK(total.text(col("op")) == "total");
+  CHECK(total.text(col("class")) == "total");
+  CHECK(total.real(col("time_s")) == Approx(time).epsilon(1e-12));
+  CHECK(total.real(col("flops")) == Approx(flops).epsilon(1e-12));
+  CHECK(total.real(col("bytes")) == Approx(bytes).epsilon(1e-12));
+  CHECK(total.real(col("comm_bytes")) == Approx(comm).epsilon(1e-12));
+  CHECK(comm > 0.0);  // TP 8: the all-reduces' messages, apart from HBM bytes
+  CHECK(total.integer(col("count")) == count);
+  CHECK(share == Approx(1.0));
+  CHECK(total.real(col("share")) == 1.0);
+  CHECK(total.real(col("intensity")) == Approx(flops / bytes));
+  // The same step's JSON totals agree with the total row.
+  const Run json = run_mlasim(
+      "step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
+  REQUIRE(json.code == 0);
+  const auto t = nlohmann::json::parse(json.out).at("totals");
+  CHECK(total.real(col("time_s")) == t.at("step_time_s").get<double>());
+  CHECK(total.real(col("flops")) == t.at("flops").get<double>());
+}
+
+TEST_CASE("step --format csv --totals: one row of the inputs, the status and every headline total") {
+  const Run r = run_mlasim(
+      "step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format csv "
+      "--totals");
+  REQUIRE(r.code == 0);
+  const mlasim::CsvFile csv = mlasim::CsvFile::parse(r.out, "stdout", {}, "step totals CSV");
+  REQUIRE(csv.rows().size() == 1);
+  const Run json = run_mlasim(
+      "step --model deepseek-v3 --hw h200 --tp 8 --batch 16 --context 8k --weights fp8 --format json");
+  REQUIRE(json.code == 0);
+  const auto j = nlohmann::json::parse(json.out);
+  const mlasim::CsvRecord& row = csv.rows().front();
+  // Every number of the JSON totals is a column, with the same value.
+  for (const auto& [key, value] : j.at("totals").items()) {
+    if (!value.is_number()) continue;
+    INFO(key);
+    REQUIRE(csv.has_column(key));
+    CHECK(row.real(csv.column(key)) == Approx(value.get<double>()).epsilon(1e-15));
+  }
+  for (const auto& [kind, share] : j.at("totals").at("time_share_by_provenance").items()) {
+    CHECK(row.real(csv.column(kind + "_share")) == Approx(share.get<double>()));
+  }
+  CHECK(row.text(csv.column("model")) == "DeepSeek-V3");
+  CHECK(row.text(csv.column("status")) == j.at("status").get<std::string>());
+  CHECK(row.integer(csv.column("batch")) == 16);
+  const Run wrong = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --totals");
+  CHECK(wrong.code == 2);
+  CHECK_THAT(wrong.err, Catch::Contains("--totals") && Catch::Contains("--format csv"));
+}
+
+TEST_CASE("step's table shows readable units: ms, %, GFLOP, GB in the headers, no exponent") {
+  const Run r = run_mlasim("step --model llama-3-8b --hw h100-sxm --batch 32 --context 4096");
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("time (ms)") && Catch::Contains("share (%)") &&
+                        Catch::Contains("flops (GFLOP)") && Catch::Contains("bytes (GB)"));
+  CHECK(r.out.find("e+") == std::string::npos);
+  CHECK_THAT(r.out, Catch::Contains("\ntotal "));
 }
 
 TEST_CASE("bad input exits 2 with a located message") {

@@ -17,6 +17,7 @@
 #include "reports/pivot.hpp"
 #include "reports/step_report.hpp"
 #include "reports/sweep_report.hpp"
+#include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
 #include "sim/sweep/sweep.hpp"
@@ -204,7 +205,7 @@ TEST_CASE("without gnuplot the sweep report still has the data, the scripts and 
   CHECK_THAT(r.note, Catch::StartsWith("charts not rendered"));
   const std::string html = file_of(r, "report.html");
   CHECK_THAT(html, Catch::Contains("charts not rendered"));
-  CHECK_THAT(html, Catch::Contains("<h3>Step time (ms)</h3>"));
+  CHECK_THAT(html, Catch::Contains("<h3>Step time</h3>"));
   CHECK_THAT(html, Catch::Contains("<th>context</th>"));
   CHECK_THAT(html, Catch::Contains("configs/llama3_70b_attention.yaml"));
   CHECK(html.find("<svg") == std::string::npos);
@@ -618,4 +619,59 @@ TEST_CASE("a step's cost: the replica's GPUs at the profile's price over its tok
   }
   CHECK_THAT(step_text(unpriced, false), Catch::Contains("cost                 no price in the profile"));
   CHECK_THAT(step_text(unpriced, true), Catch::Contains("no price in the profile"));
+
+  // --format csv --totals: the cost columns hold the numbers, or nothing without a price.
+  const Table with_price = step_totals_table(priced, "ok");
+  CHECK(std::get<double>(with_price.rows()[0][with_price.column_index("usd_per_hour")]) == Approx(43.264));
+  CHECK(std::get<double>(with_price.rows()[0][with_price.column_index("tokens_per_s")]) == Approx(10'000.0));
+  const Table no_price = with_missing_as(step_totals_table(unpriced, "ok"), "");
+  for (const char* key : {"price_per_gpu_hour", "usd_per_hour", "usd_per_million_output_tokens",
+                          "usd_per_million_total_tokens"}) {
+    INFO(key);
+    CHECK(std::get<std::string>(no_price.rows()[0][no_price.column_index(key)]).empty());
+  }
+}
+
+TEST_CASE("a step's ops table ends with a total row: the sums of the op rows, in SI units") {
+  // Two ops run back to back: 3 ms of GEMM over 32 launches, 1 ms of all-reduce; hand-summed below.
+  StepCost cost;
+  Op gemm;
+  gemm.name = "ffn";
+  gemm.op_class = OpClass::kGemm;
+  gemm.count = 32;
+  gemm.flops = 2.5e13;
+  gemm.weight_bytes = 4e10;
+  Op reduce;
+  reduce.name = "allreduce";
+  reduce.op_class = OpClass::kCommunication;
+  reduce.count = 32;
+  reduce.comm_bytes = 5e5;
+  OpTime t_gemm, t_reduce;
+  t_gemm.time_s = 0.003;
+  t_reduce.time_s = 0.001;
+  cost.ops = {TimedOp{gemm, t_gemm}, TimedOp{reduce, t_reduce}};
+  cost.step_time_s = 0.004;
+  cost.flops = 2.5e13;
+  cost.bytes = 4e10;
+  const Table t = step_ops_table(cost);
+  REQUIRE(t.rows().size() == 3);
+  const auto& total = t.rows()[2];
+  CHECK(std::get<std::string>(total[t.column_index("op")]) == "total");
+  CHECK(std::get<std::string>(total[t.column_index("class")]) == "total");
+  CHECK(std::get<std::int64_t>(total[t.column_index("count")]) == 64);
+  CHECK(std::get<double>(total[t.column_index("flops")]) == 2.5e13);
+  CHECK(std::get<double>(total[t.column_index("bytes")]) == 4e10);
+  CHECK(std::get<double>(total[t.column_index("comm_bytes")]) == 5e5);
+  CHECK(std::get<double>(total[t.column_index("time_s")]) == 0.004);
+  CHECK(std::get<double>(total[t.column_index("share")]) == 1.0);
+  CHECK(std::get<double>(total[t.column_index("intensity")]) == 625.0);  // 2.5e13 / 4e10
+  CHECK(std::get<double>(t.rows()[0][t.column_index("share")]) == Approx(0.75));
+  // The CSV keeps SI units; the table for reading shows ms, %, TFLOP and GB.
+  CHECK_THAT(table_to_csv(t),
+             Catch::Contains("\ntotal,total,64,25000000000000,40000000000,500000,625,0.004,1,,\n"));
+  const std::string md = table_to_markdown(t);
+  CHECK_THAT(md, Catch::Contains("| op | class | count | flops (TFLOP) | bytes (GB) | comm_bytes (kB) | "
+                                 "intensity | time (ms) | share (%) | bound | provenance |"));
+  CHECK_THAT(md, Catch::Contains("| ffn | gemm | 32 | 25 | 40 | 0 | 625 | 3 | 75 | memory | analytic |"));
+  CHECK_THAT(md, Catch::Contains("| total | total | 64 | 25 | 40 | 500 | 625 | 4 | 100 |  |  |"));
 }

@@ -474,7 +474,7 @@ TEST_CASE("a run whose every request is rejected says so and reports no latency 
   CHECK(std::get<std::string>(cell(csv_row, "ttft_p50_s")).empty());
   CHECK(table_to_csv(csv_row).find(",nan") == std::string::npos);
   CHECK(cell_json(row.rows()[0][row.column_index("ttft_p50_s")]).is_null());
-  CHECK(table_to_markdown(with_missing_as(summary_long_table(m), "—")).find("| ttft_p50_s | — |") !=
+  CHECK(table_to_markdown(with_missing_as(summary_long_table(m), "—")).find("| ttft_p50 (s) | — |") !=
         std::string::npos);
 }
 

@@ -66,6 +66,22 @@ TEST_CASE("formatting chooses a readable prefix") {
   CHECK(format_count(1000) == "1000");
 }
 
+TEST_CASE("a prefix is the largest whose factor the value reaches, within the bounds asked") {
+  CHECK(si_prefix(3.35e12).symbol == "T");
+  CHECK(si_prefix(999.0).symbol == "");
+  CHECK(si_prefix(1e3).factor == 1e3);
+  CHECK(si_prefix(-2.5e-5).symbol == "u");
+  CHECK(si_prefix(1e-12).symbol == "n");  // below every prefix: the smallest
+  CHECK(si_prefix(0.0, 1.0).symbol == "");
+  CHECK(si_prefix(4e-4, 1.0).factor == 1.0);         // bytes have no milli
+  CHECK(si_prefix(300.0, 1e-9, 1.0).factor == 1.0);  // seconds stay seconds, no kiloseconds
+  CHECK(binary_prefix(73728.0).symbol == "Ki");
+  CHECK(binary_prefix(1023.0).symbol == "");
+  CHECK(binary_prefix(3.0 * 1073741824.0).factor == 1073741824.0);
+  CHECK(format_si(1.5e-10, "s") == "0.15 ns");
+  CHECK(format_bytes_binary(512.0) == "512 B");
+}
+
 TEST_CASE("diagnostics read like a compiler's") {
   const InputError e(SourceLocation{"configs/run.yaml", 12, 5}, "attention.n_kv_heads",
                      "(6) must divide n_heads (64)");

@@ -64,8 +64,8 @@ class ServeObserver {
 
 class Replica final : private SequenceWorkSource {
  public:
-  /// `kv_blocks` blocks of `block_size` tokens; a sequence holds the blocks of at most `kv_window_tokens` tokens
-  /// (a sliding window; 0: its whole context), as Capacity's kv_cached_tokens counts them. With
+  /// `kv_blocks` blocks of `block_size` tokens; a sequence holds the blocks of at most `kv_window_tokens`
+  /// tokens (a sliding window; 0: its whole context), as Capacity's kv_cached_tokens counts them. With
   /// `check_invariants`, KV-block conservation is verified after every scheduling decision and every step
   /// (InternalError when broken).
   Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
@@ -126,7 +126,8 @@ class Replica final : private SequenceWorkSource {
 
   void fill(std::vector<SequenceWork>& out) const override;
   /// The blocks a sequence of `tokens` tokens holds: ⌈min(tokens, window) / block_size⌉ (a sliding-window
-  /// model keeps only the last W tokens: Mistral-7B paper §2), without the overflow of tokens + block_size − 1.
+  /// model keeps only the last W tokens: Mistral-7B paper §2), without the overflow of tokens + block_size
+  /// − 1.
   [[nodiscard]] std::int64_t blocks_for(std::int64_t tokens) const {
     if (window_ > 0 && tokens > window_) tokens = window_;
     return tokens / block_size_ + (tokens % block_size_ != 0 ? 1 : 0);

@@ -117,8 +117,8 @@ class ServeRun {
     start_pending_.assign(static_cast<std::size_t>(spec.replicas), false);
     for (int i = 0; i < spec.replicas; ++i) {
       replicas_.push_back(std::make_unique<Replica>(i, spec.scheduler, cap_.kv_blocks(), cap_.block_size,
-                                                    cap_.kv_window_tokens, *st,
-                                                    metrics_, options.observer, spec.check_invariants));
+                                                    cap_.kv_window_tokens, *st, metrics_, options.observer,
+                                                    spec.check_invariants));
     }
   }
 

@@ -5,7 +5,7 @@
 # so that tests/test_fuzz_corpus replays it forever.
 #
 #   fuzz/run.sh [--seconds N] [--runs N] [--jobs N] [target ...]
-#     --seconds N  time per target (default 7: about a minute for the eight targets, as CI runs it)
+#     --seconds N  time per target (default 7: about a minute for the nine targets, as CI runs it)
 #     --runs N     stop each target after N executions instead (the long run: --runs 10000000)
 #     --jobs N     targets fuzzed at once (default 1)
 # Environment: BUILD_DIR (default build-fuzz), WORK (default $BUILD_DIR/work).
@@ -27,7 +27,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]})) || targets=(sweep serve card profile hf trace lengths probes)
+((${#targets[@]})) || targets=(sweep serve card profile hf trace lengths probes cli)
 
 build_dir=${BUILD_DIR:-build-fuzz}
 work=${WORK:-$build_dir/work}
@@ -47,7 +47,7 @@ fuzz_one() {
     -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" >"$log" 2>&1 || true
 }
 export -f fuzz_one
-# The targets write each input to a scratch file: on tmpfs when there is one.
+# The targets write each input to a scratch file (cli: run in a scratch folder): on tmpfs when there is one.
 [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=${TMPDIR:-/dev/shm}
 export build_dir work seconds runs
 

@@ -42,6 +42,8 @@ fuzz_one() {
   "$build_dir"/fuzz/fuzz_seeds "$t" | while read -r f; do cp "$f" "$corpus/seed-$(basename "$f")"; done
   local limit=(-max_total_time="$seconds")
   [ -n "$runs" ] && limit=(-runs="$runs")
+  # A target's dictionary (fuzz/<target>.dict: the cli target's commands and options), when it has one.
+  [ -f fuzz/"$t".dict ] && limit+=(-dict=fuzz/"$t".dict)
   # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: one over 2 GB is a memory blow-up.
   ASAN_OPTIONS=detect_leaks=1 "$build_dir"/fuzz/fuzz_"$t" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" >"$log" 2>&1 || true

@@ -18,6 +18,9 @@
 #include <vector>
 
 #include "fuzz/targets.hpp"
+#include "sim/calibration/probe_report.hpp"
+#include "sim/calibration/synthetic_run.hpp"
+#include "sim/error.hpp"
 
 namespace {
 
@@ -112,4 +115,26 @@ TEST_CASE("the cli target writes only inside its folder and gives back the proce
   REQUIRE(::fstat(2, &err_after) == 0);
   CHECK(err_after.st_ino == err_before.st_ino);
   CHECK(err_after.st_dev == err_before.st_dev);
+}
+
+TEST_CASE("a folder name the system refuses is a located InputError, not an internal error (cli findings)") {
+  const std::string too_long(300, 'a');  // over NAME_MAX (255)
+  mlasim::SyntheticTruth truth;
+  truth.quick = true;
+  CHECK_THROWS_MATCHES(mlasim::write_synthetic_run("", truth), mlasim::InputError,
+                       Catch::Matchers::Predicate<mlasim::InputError>([](const mlasim::InputError& e) {
+                         return std::string(e.what()).find("empty name") != std::string::npos;
+                       }));
+  CHECK_THROWS_MATCHES(mlasim::write_synthetic_run(too_long, truth), mlasim::InputError,
+                       Catch::Matchers::Predicate<mlasim::InputError>([&](const mlasim::InputError& e) {
+                         return e.where().file == too_long &&
+                                std::string(e.what()).find("cannot write the synthetic run here") !=
+                                    std::string::npos;
+                       }));
+  CHECK_THROWS_MATCHES(mlasim::fit_probe_directory(too_long), mlasim::InputError,
+                       Catch::Matchers::Predicate<mlasim::InputError>([&](const mlasim::InputError& e) {
+                         return e.where().file == too_long &&
+                                std::string(e.what()).find("not a folder of probe CSVs (") !=
+                                    std::string::npos;
+                       }));
 }

@@ -81,7 +81,7 @@ const fs::path& scratch_dir() {
 }
 
 fs::path write_scratch(std::string_view name, std::string_view bytes) {
-  const fs::path path = scratch_dir() / name;
+  fs::path path = scratch_dir() / name;  // not const: returned by move
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();

@@ -5,7 +5,7 @@
 # so that tests/test_fuzz_corpus replays it forever.
 #
 #   fuzz/run.sh [--seconds N] [--runs N] [--jobs N] [target ...]
-#     --seconds N  time per target (default 7: about a minute for the eight targets, as CI runs it)
+#     --seconds N  time per target (default 7: about a minute for the nine targets, as CI runs it)
 #     --runs N     stop each target after N executions instead (the long run: --runs 10000000)
 #     --jobs N     targets fuzzed at once (default 1)
 # Environment: BUILD_DIR (default build-fuzz), WORK (default $BUILD_DIR/work).
@@ -27,7 +27,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-((${#targets[@]})) || targets=(sweep serve card profile hf trace lengths probes)
+((${#targets[@]})) || targets=(sweep serve card profile hf trace lengths probes cli)
 
 build_dir=${BUILD_DIR:-build-fuzz}
 work=${WORK:-$build_dir/work}
@@ -42,12 +42,14 @@ fuzz_one() {
   "$build_dir"/fuzz/fuzz_seeds "$t" | while read -r f; do cp "$f" "$corpus/seed-$(basename "$f")"; done
   local limit=(-max_total_time="$seconds")
   [ -n "$runs" ] && limit=(-runs="$runs")
+  # A target's dictionary (fuzz/<target>.dict: the cli target's commands and options), when it has one.
+  [ -f fuzz/"$t".dict ] && limit+=(-dict=fuzz/"$t".dict)
   # -timeout: an input taking over 10 s is a hang; -rss_limit_mb: one over 2 GB is a memory blow-up.
   ASAN_OPTIONS=detect_leaks=1 "$build_dir"/fuzz/fuzz_"$t" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" >"$log" 2>&1 || true
 }
 export -f fuzz_one
-# The targets write each input to a scratch file: on tmpfs when there is one.
+# The targets write each input to a scratch file (cli: run in a scratch folder): on tmpfs when there is one.
 [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=${TMPDIR:-/dev/shm}
 export build_dir work seconds runs
 

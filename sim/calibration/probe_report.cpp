@@ -20,12 +20,17 @@ ProbeRunFits fit_probe_rows(const std::vector<ProbeRow>& rows, const BandwidthFi
 
 ProbeRunFits fit_probe_directory(const std::string& dir, const BandwidthFitOptions& options) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(dir)) throw InputError(SourceLocation{dir, 0, 0}, "", "not a folder of probe CSVs");
+  // Without error codes a name the system refuses (too long, a loop) would escape as an internal error.
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw InputError(SourceLocation{dir, 0, 0}, "",
+                     ec ? "not a folder of probe CSVs (" + ec.message() + ")" : "not a folder of probe CSVs");
+  }
   std::vector<ProbeRow> rows;
   int files = 0;
   for (const char* name : {"bandwidth.csv", "gemm.csv", "launch.csv"}) {
     const fs::path p = fs::path(dir) / name;
-    if (!fs::exists(p)) continue;
+    if (!fs::exists(p, ec)) continue;
     ++files;
     auto part = read_probe_csv(p.string());
     rows.insert(rows.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));

@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "sim/error.hpp"
 #include "sim/suggest.hpp"
+#include "sim/version.hpp"
 
 namespace mlasim::cli {
 
@@ -60,7 +61,7 @@ int run(const Args& argv_after_program) {
       return kExitOk;
     }
     if (command == "--version") {
-      fmt::print("mlasim 0.1.0\n");
+      fmt::print("mlasim {}\n", kMlasimVersion);  // the version every JSON output carries
       return kExitOk;
     }
     fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,

@@ -174,6 +174,11 @@ def main():
         d = json.loads((scratch / f).read_text())
         documents.setdefault(d["schema"], d)
 
+    version = run([mlasim, "--version"]).split()[1]
+    for name, doc in documents.items():
+        if doc["mlasim_version"] != version:
+            failures.append(f"{name}: mlasim_version {doc['mlasim_version']!r}, `mlasim --version` says {version!r}")
+
     print("the schemas reject what they must:")
     for name, doc in documents.items():
         for bad, what in mutations(doc):

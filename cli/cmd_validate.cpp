@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -23,6 +24,17 @@ namespace {
 
 /// Exit code when a family's calibrated MAPE is above --max-mape (2 stays bad input, 1 internal failure).
 constexpr int kExitAboveMaxMape = 4;
+
+/// `percent` with the fewest decimals (one at least) that print it above `limit`, so that a MAPE just above
+/// the gate never reads as equal to it (`0.0% is above 0%`); NaN as `nan`.
+std::string percent_above(double percent, double limit) {
+  if (!std::isfinite(percent)) return fmt::format("{}", percent);
+  for (int decimals = 1; decimals <= 15; ++decimals) {
+    const std::string text = fmt::format("{:.{}f}", percent, decimals);
+    if (std::strtod(text.c_str(), nullptr) > limit) return text;
+  }
+  return fmt::format("{}", percent);  // the shortest text that reads back as `percent`
+}
 
 }  // namespace
 
@@ -92,8 +104,9 @@ int cmd_validate(const Args& args) {
       for (const std::string& family : above) {
         for (const FamilyValidation& f : report.families) {
           if (f.family != family) continue;
-          std::cerr << fmt::format("mlasim validate: {}: calibrated MAPE {:.1f}% exceeds --max-mape {}%\n",
-                                   family, 100.0 * f.calibrated.mape, max_mape_percent);
+          std::cerr << fmt::format("mlasim validate: {}: calibrated MAPE {}% is above --max-mape {}%\n",
+                                   family, percent_above(100.0 * f.calibrated.mape, max_mape_percent),
+                                   max_mape_percent);
         }
       }
       return kExitAboveMaxMape;

@@ -48,6 +48,35 @@ void reject_stray_positionals(const Args& args, const po::parsed_options& parsed
   }
 }
 
+/// Throws InputError naming the option (or positional argument) given an empty string, as `-o ""`: an empty
+/// path or name is never meant, and would otherwise fail later with a message that does not say which option
+/// gave it (`cannot create directory: Invalid argument`), or silently mean the default.
+void reject_empty_values(const po::variables_map& vm, const po::options_description& desc,
+                         const po::positional_options_description* positional) {
+  for (const auto& [name, value] : vm) {
+    if (value.defaulted() || value.empty()) continue;
+    // A flag (`--quiet`) takes no token and is stored as an empty string.
+    const po::option_description* option = desc.find_nothrow(name, false);
+    if (option == nullptr || option->semantic()->max_tokens() == 0) continue;
+    bool empty = false;
+    if (const auto* s = boost::any_cast<std::string>(&value.value())) empty = s->empty();
+    if (const auto* list = boost::any_cast<std::vector<std::string>>(&value.value())) {
+      empty = std::any_of(list->begin(), list->end(), [](const std::string& v) { return v.empty(); });
+    }
+    if (!empty) continue;
+    bool is_positional = false;
+    for (unsigned i = 0; positional != nullptr && i < positional->max_total_count(); ++i) {
+      is_positional = is_positional || positional->name_for_position(i) == name;
+    }
+    if (is_positional) {
+      throw InputError(SourceLocation{}, "",
+                       fmt::format("the {} argument is empty: give a {}", name,
+                                   name == "config" ? "YAML file" : "folder"));
+    }
+    throw InputError(SourceLocation{}, "--" + name, "the value is empty (an empty string is not a value)");
+  }
+}
+
 }  // namespace
 
 bool parse_options(const Args& args, const po::options_description& desc, po::variables_map& vm,
@@ -69,12 +98,25 @@ bool parse_options(const Args& args, const po::options_description& desc, po::va
     named.options(desc).positional(*positional);
     parsed = named.run();
   }
-  po::store(parsed, vm);
+  try {
+    po::store(parsed, vm);
+  } catch (const po::invalid_option_value& e) {
+    // Boost's message echoes the whole value (a megabyte one too): name the option and clip the value.
+    const std::string name = e.get_option_name();
+    std::string value;
+    for (const po::option& o : parsed.options) {
+      const bool named = "--" + o.string_key == name ||
+                         (!o.original_tokens.empty() && o.original_tokens.front().starts_with(name));
+      if (named && !o.value.empty()) value = o.value.front();
+    }
+    throw InputError(SourceLocation{}, name, fmt::format("invalid value `{}`", clipped(value)));
+  }
   if (vm.count("help") != 0U) {
     std::cout << usage << "\n" << desc << "\n";
     return false;
   }
   po::notify(vm);
+  reject_empty_values(vm, desc, positional);
   return true;
 }
 

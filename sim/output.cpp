@@ -137,6 +137,8 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
 }
 
 void prepare_output_dir(const fs::path& dir) {
+  // The system's answer, "Invalid argument", would not say what was wrong.
+  if (dir.empty()) throw InputError("the output folder is an empty path: give a folder");
   create_directory_of(dir);
   const fs::path probe = temporary_for(dir / ".mlasim-probe");
   write_synced(probe, dir, "mlasim checks that this folder is writable\n");

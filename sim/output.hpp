@@ -24,7 +24,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 
 /// Checks, before a long run, that `dir` can receive outputs: creates it (and its parents) and writes and
 /// removes a probe file. Throws InputError naming `dir` (not a directory, permission, read-only file system,
-/// disk full) so that an unwritable --out fails at once, not after the simulation.
+/// disk full) so that an unwritable --out fails at once, not after the simulation; an empty `dir` is an
+/// InputError too (the CLI refuses an empty --out before, naming it).
 void prepare_output_dir(const std::filesystem::path& dir);
 
 /// A set of files to write together: nothing touches the disk until commit(). A failure while rendering

@@ -604,3 +604,154 @@ TEST_CASE("L9: summary.json and summary.csv carry not_arrived and arrivals_beyon
   CHECK_THAT(slurp(out / "summary.csv"),
              Catch::Contains("not_arrived") && Catch::Contains("arrivals_beyond_clock"));
 }
+
+// Issue 14, bad-args: command-line values a fuzzer found to get a wrong or unclear message.
+TEST_CASE("bad-args: a price that is not a finite number says so, on the command line and in a profile") {
+  for (const std::string price : {"nan", "inf", "-inf", "1e309"}) {
+    const Run r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --price " + price);
+    CHECK(r.code == 2);
+    CHECK(r.err == "error: --price " + price + ": the price `" + price + " USD` is not a finite number\n");
+  }
+  const fs::path out = scratch("bad-args-price");
+  Run r = run_mlasim("sweep configs/llama3_70b_attention.yaml -q --price h100-sxm=nan --out " + out.string());
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: --price h100-sxm=nan: the price `nan USD` is not a finite number\n");
+  CHECK_FALSE(fs::exists(out));
+  // A negative price keeps its own message.
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --price -3");
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: --price -3: a price cannot be negative, got `-3 USD`\n");
+  // A long value is clipped to 64 characters and an ellipsis.
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --price " + std::string(100, '7') + "x");
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith("error: --price " + std::string(64, '7') + "…: expected a price"));
+  CHECK(r.err.find(std::string(65, '7')) == std::string::npos);
+  // The profile key: located at price_per_gpu_hour.
+  const fs::path profile = scratch("bad-args-nan-price.yaml");
+  {
+    std::ofstream(profile) << with_text(slurp(fs::path(MLASIM_SOURCE_DIR) / "hw_profiles" / "h100-sxm.yaml"),
+                                        "price_per_gpu_hour: 4.916 USD", "price_per_gpu_hour: nan USD");
+  }
+  r = run_mlasim("step --model llama-3-8b --context 4k --hw " + profile.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Catch::StartsWith(profile.string() + ":") &&
+                        Catch::Contains("price_per_gpu_hour: the price `nan USD` is not a finite number"));
+}
+
+TEST_CASE("bad-args: an empty --out (or any empty option value) is an error naming the option") {
+  const std::vector<std::string> commands = {
+      "sweep configs/llama3_70b_attention.yaml -o \"\"",
+      "serve configs/serve_llama3_8b_h100.yaml -o \"\"",
+      "plan tests/plan_fixtures/small_plan.yaml --out \"\"",
+      "calibrate no-such-run -o \"\"",
+      "validate no-such-run -o \"\"",
+  };
+  for (const std::string& c : commands) {
+    const Run r = run_mlasim(c);
+    CAPTURE(c, r.err);
+    CHECK(r.code == 2);
+    CHECK(r.err == "error: --out: the value is empty (an empty string is not a value)\n");
+  }
+  Run r = run_mlasim("step --model llama-3-8b --hw \"\" --context 4k");
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: --hw: the value is empty (an empty string is not a value)\n");
+  r = run_mlasim("sweep \"\" --out " + scratch("bad-args-empty-config").string());
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: the config argument is empty: give a YAML file\n");
+  r = run_mlasim("sweep configs/llama3_70b_attention.yaml --price h100-sxm=1 --price \"\" --out " +
+                 scratch("bad-args-empty-price").string());
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: --price: the value is empty (an empty string is not a value)\n");
+}
+
+TEST_CASE("bad-args: a value boost cannot read is named and clipped") {
+  Run r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --batch abc");
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: --batch: invalid value `abc`\n");
+  r = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k -b " + std::string(80, '9'));
+  CHECK(r.code == 2);
+  CHECK(r.err == "error: --batch: invalid value `" + std::string(64, '9') + "…`\n");  // -b is --batch
+}
+
+namespace {
+
+/// `x` with the 17 significant digits that read back as `x`.
+std::string fmt_g17(double x) {
+  std::ostringstream s;
+  s.precision(17);
+  s << x;
+  return s.str();
+}
+
+/// The (MAPE, gate) pairs of validate's "calibrated MAPE X% is above --max-mape G%" lines, as printed.
+std::vector<std::pair<std::string, std::string>> gate_lines(const std::string& err) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream in(err);
+  const std::string mape = "calibrated MAPE ", above = "% is above --max-mape ";
+  for (std::string line; std::getline(in, line);) {
+    const std::size_t a = line.find(mape), b = line.find(above);
+    if (a == std::string::npos || b == std::string::npos || line.back() != '%') continue;
+    out.emplace_back(line.substr(a + mape.size(), b - a - mape.size()),
+                     line.substr(b + above.size(), line.size() - b - above.size() - 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("bad-args: validate --max-mape prints the MAPE with the digits that show it above the gate") {
+  const fs::path dir = scratch("bad-args-validate");
+  fs::create_directories(dir);
+  const std::string run = (dir / "run").string();
+  REQUIRE(run_mlasim("synthesize-run " + run + " --quick").code == 0);
+  const std::string out = (dir / "validation").string();
+  Run r = run_mlasim("validate " + run + " --out " + out + " --max-mape 0 --no-charts");
+  CHECK(r.code == 4);
+  const nlohmann::json j = nlohmann::json::parse(slurp(fs::path(out) / "validate.json"));
+  const nlohmann::json& families = j.at("families");
+  REQUIRE_FALSE(families.empty());
+  // Gate 0: every family is above it, and none prints as 0.0%.
+  auto lines = gate_lines(r.err);
+  CHECK(lines.size() == families.size());
+  for (const auto& [mape, gate] : lines) {
+    CHECK(gate == "0");
+    CHECK(std::stod(mape) > 0.0);
+  }
+  // A gate a millionth below the smallest family MAPE: that family's line shows it above, digit for digit.
+  double smallest = 1e300;
+  for (const auto& f : families) smallest = std::min(smallest, f.at("calibrated").at("mape").get<double>());
+  const double gate = 100.0 * smallest * (1.0 - 1e-6);
+  r = run_mlasim("validate " + run + " --out " + out + " --no-charts --max-mape " + fmt_g17(gate));
+  CHECK(r.code == 4);
+  lines = gate_lines(r.err);
+  CHECK(lines.size() == families.size());
+  for (const auto& [mape, printed_gate] : lines) {
+    CAPTURE(mape, printed_gate);
+    CHECK(std::stod(mape) > std::stod(printed_gate));
+  }
+  // A gate at the largest MAPE passes: the comparison is MAPE > gate.
+  double largest = 0.0;
+  for (const auto& f : families) largest = std::max(largest, f.at("calibrated").at("mape").get<double>());
+  r = run_mlasim("validate " + run + " --out " + out + " --no-charts --max-mape " +
+                 fmt_g17(100.0 * largest * 1.000001));
+  CHECK(r.code == 0);
+  CHECK(gate_lines(r.err).empty());
+}
+
+TEST_CASE("bad-args: a hold-out that leaves too few training points names --every and --no-context-ends") {
+  const fs::path dir = scratch("bad-args-every");
+  fs::create_directories(dir);
+  const std::string run = (dir / "run").string();
+  REQUIRE(run_mlasim("synthesize-run " + run + " --quick").code == 0);
+  const std::string out = (dir / "validation").string();
+  // The quick grid's tables have 2 contexts at 2 batches: every other point leaves 2 of a kernel's 4.
+  Run r = run_mlasim("validate " + run + " --every 2 --no-context-ends --no-charts -o " + out);
+  CHECK(r.code == 2);
+  CHECK(r.err ==
+        run +
+            ": error: --every: holding out one point in every 2 (with --no-context-ends) left too few "
+            "training points to calibrate: attention kernel `gqa_d64`: 2 measured points, a ramp needs "
+            "at least 3; hold out fewer with a larger --every\n");
+  // The whole run calibrates, and a sparser hold-out validates.
+  CHECK(run_mlasim("validate " + run + " --every 4 --no-context-ends --no-charts -o " + out).code == 0);
+}

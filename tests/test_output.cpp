@@ -172,4 +172,7 @@ TEST_CASE("L10: prepare_output_dir creates the folder, or fails at once naming i
              Catch::Equals(file.string() + ": error: exists and is not a directory"));
   CHECK_THAT(error_of([&] { prepare_output_dir(file / "out"); }),
              Catch::StartsWith((file / "out").string() + ": error: cannot create directory:"));
+  // An empty path: a message that says so, not the system's "Invalid argument".
+  CHECK_THAT(error_of([&] { prepare_output_dir(fs::path()); }),
+             Catch::Equals("error: the output folder is an empty path: give a folder"));
 }

@@ -144,6 +144,30 @@ Precision gemm_precision(const std::string& dtype) {
   return p;
 }
 
+/// calibration_from_run on the training points. When that fails but the whole run calibrates, the hold-out
+/// took too many points: the error names the options that chose them, not only the kernel that ran short.
+Calibration calibrate_training(const MeasurementRun& run, const MeasurementRun& training,
+                               const HardwareSpec& profile, const ValidateOptions& o) {
+  try {
+    return calibration_from_run(training, profile);
+  } catch (const InputError& e) {
+    try {
+      (void)calibration_from_run(run, profile);
+    } catch (const InputError&) {
+      throw;  // the run itself does not calibrate: its own error says why
+    }
+    const std::string ends =
+        o.hold_out_context_ends
+            ? " and the smallest and largest context of each attention table (--no-context-ends keeps those)"
+            : " (with --no-context-ends)";
+    throw InputError(
+        SourceLocation{run.dir}, "--every",
+        fmt::format("holding out one point in every {}{} left too few training points to calibrate: "
+                    "{}; hold out fewer with a larger --every",
+                    o.every, ends, e.message()));
+  }
+}
+
 }  // namespace
 
 ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& profile,
@@ -178,7 +202,7 @@ ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& pro
   if (held_attention.empty() && held_probes.empty()) {
     throw InputError(SourceLocation{run.dir}, "", "too few points to hold any out for validation");
   }
-  const Calibration cal = calibration_from_run(training, profile);
+  const Calibration cal = calibrate_training(run, training, profile, options);
   const CalibratedAttention attention(cal);
   const DeviceModel datasheet(profile, DeviceMode::kDatasheet, LaunchMode::kEager);
 

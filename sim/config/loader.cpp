@@ -12,6 +12,7 @@
 #include "sim/config/calibration_yaml.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/error.hpp"
+#include "sim/suggest.hpp"
 #include "sim/units.hpp"
 
 namespace mlasim {
@@ -256,7 +257,8 @@ std::string hw_summary(const HardwareSpec& hw) {
 }  // namespace
 
 double parse_price(std::string_view text) {
-  const std::string bad = fmt::format("expected a price per GPU-hour such as `2.5 USD`, got `{}`", text);
+  const std::string bad =
+      fmt::format("expected a price per GPU-hour such as `2.5 USD`, got `{}`", clipped(text));
   const std::size_t space = text.find_last_of(' ');
   const std::string_view unit = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
   const std::string number(text.substr(0, space == std::string_view::npos ? text.size() : space));
@@ -264,8 +266,11 @@ double parse_price(std::string_view text) {
   char* end = nullptr;
   const double v = std::strtod(number.c_str(), &end);
   if (end == number.c_str() || *end != '\0') throw InputError(bad);
-  if (!std::isfinite(v) || v < 0.0)
-    throw InputError(fmt::format("a price cannot be negative, got `{}`", text));
+  // strtod reads `nan`, `inf` and overflows (`1e309`) to a non-finite value: not a price, and not negative.
+  if (!std::isfinite(v)) {
+    throw InputError(fmt::format("the price `{}` is not a finite number", clipped(text)));
+  }
+  if (v < 0.0) throw InputError(fmt::format("a price cannot be negative, got `{}`", clipped(text)));
   return v;
 }
 
@@ -280,14 +285,14 @@ PriceOverride parse_price_override(std::string_view text, bool gpu_required) {
   if ((gpu_required && o.gpu.empty()) || price.empty() || (eq != std::string_view::npos && o.gpu.empty())) {
     throw InputError(fmt::format("--price: expected {} such as `{}` (US dollars per GPU-hour), got `{}`",
                                  gpu_required ? "GPU=PRICE" : "a price", gpu_required ? "h200=3.5" : "3.5",
-                                 text));
+                                 clipped(text)));
   }
   std::string with_unit(price);
   if (with_unit.find(' ') == std::string::npos) with_unit += " USD";
   try {
     o.usd_per_gpu_hour = parse_price(with_unit);
   } catch (const InputError& e) {
-    throw InputError(fmt::format("--price {}: {}", text, e.message()));
+    throw InputError(fmt::format("--price {}: {}", clipped(text), e.message()));
   }
   return o;
 }
@@ -309,7 +314,7 @@ void apply_price_override(const PriceOverride& override, const std::vector<Hardw
     }
   }
   if (!found) {
-    throw InputError(fmt::format("--price {}={}: {}", override.gpu, override.usd_per_gpu_hour,
+    throw InputError(fmt::format("--price {}={}: {}", clipped(override.gpu), override.usd_per_gpu_hour,
                                  unknown_name_message("GPU of this command", override.gpu, names)));
   }
 }

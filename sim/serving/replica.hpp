@@ -13,6 +13,7 @@
 /// the token budget and free blocks allow (a first chunk of min(prompt, budget) tokens). A request whose
 /// prompt + output − 1 tokens (the most it ever holds in the cache) need more blocks than the replica has is
 /// rejected on arrival.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -129,7 +130,7 @@ class Replica final : private SequenceWorkSource {
   /// model keeps only the last W tokens: Mistral-7B paper §2), without the overflow of tokens + block_size
   /// − 1.
   [[nodiscard]] std::int64_t blocks_for(std::int64_t tokens) const {
-    if (window_ > 0 && tokens > window_) tokens = window_;
+    tokens = std::min(tokens, window_);
     return tokens / block_size_ + (tokens % block_size_ != 0 ? 1 : 0);
   }
   void preempt(std::uint32_t slot, TimePs now);
@@ -149,7 +150,7 @@ class Replica final : private SequenceWorkSource {
   std::int64_t total_blocks_;
   std::int64_t free_blocks_;
   std::int64_t block_size_;
-  std::int64_t window_;  ///< sliding window in tokens; 0: none
+  std::int64_t window_;  ///< the most tokens a sequence caches: its sliding window, or the int64 maximum
   StepTimeSource& step_time_;
   ServeMetrics& metrics_;
   ServeObserver* observer_;

@@ -105,6 +105,17 @@ Table step_ops_table(const StepCost& cost) {
   return t;
 }
 
+namespace {
+/// The context column: the tokens of a uniform batch as an integer, as sweep.csv writes it (never `32k`).
+Cell context_cell(const StepInputs& in) {
+  if (in.contexts.empty()) return in.context;
+  if (in.contexts.size() == 1) return in.contexts.front();
+  std::string text;
+  for (const std::int64_t c : in.contexts) text += (text.empty() ? "" : ";") + std::to_string(c);
+  return text;
+}
+}  // namespace
+
 Table step_totals_table(const StepResult& result, std::string_view status) {
   const StepInputs& in = result.inputs;
   const StepCost& cost = result.cost;
@@ -115,7 +126,7 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                            {"tp", ""},
                            {"dp_attention", ""},
                            {"batch", ""},
-                           {"context", "as given"},
+                           {"context", "tokens per sequence (a mixed batch: each length, `;`-separated)"},
                            {"s_q", ""},
                            {"mode", ""},
                            {"launch", ""},
@@ -154,9 +165,9 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                         in.variant,
                         in.hardware,
                         std::int64_t{in.tp},
-                        std::string(in.dp_attention ? "true" : "false"),
+                        in.dp_attention,
                         std::int64_t{in.batch},
-                        in.context,
+                        context_cell(in),
                         std::int64_t{in.s_q},
                         in.mode,
                         in.launch,

@@ -150,6 +150,10 @@ TEST_CASE("step --format csv --totals: one row of the inputs, the status and eve
   CHECK(row.text(csv.column("model")) == "DeepSeek-V3");
   CHECK(row.text(csv.column("status")) == j.at("status").get<std::string>());
   CHECK(row.integer(csv.column("batch")) == 16);
+  // `8k` is read, as sweep.csv and the JSON config write it: 8192 tokens, not the text given.
+  CHECK(row.integer(csv.column("context")) == 8192);
+  CHECK(j.at("config").at("contexts") == nlohmann::json::array({8192}));
+  CHECK(row.text(csv.column("dp_attention")) == "false");
   const Run wrong = run_mlasim("step --model llama-3-8b --hw h100-sxm --context 4k --totals");
   CHECK(wrong.code == 2);
   CHECK_THAT(wrong.err, Catch::Contains("--totals") && Catch::Contains("--format csv"));

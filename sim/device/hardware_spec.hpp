@@ -53,7 +53,8 @@ struct Calibration {
 /// The name attention_ramps uses for one of our kernels: "mla", or "gqa_d<head dim>".
 [[nodiscard]] std::string attention_ramp_key(AttentionKernel kernel, int head_dim);
 
-/// Scale-up interconnect (NVLink, Infinity Fabric).
+/// A link between GPUs: the scale-up interconnect inside a node (NVLink, Infinity Fabric) or the scale-out
+/// network between nodes (InfiniBand / RoCE, one NIC per GPU).
 struct Interconnect {
   std::string name;                  ///< "NVLink 4"
   double bandwidth_bytes_per_s = 0;  ///< per GPU, one direction
@@ -74,7 +75,13 @@ struct HardwareSpec {
       0;                        ///< launch cost per kernel replayed from a CUDA graph (decode in vLLM/SGLang)
   double memory_latency_s = 0;  ///< loaded HBM latency: sets the fixed cost and per-SM bandwidth of small
                                 ///< kernels in datasheet mode (Little's law)
-  Interconnect interconnect;
+  Interconnect interconnect;  ///< scale-up, inside a node
+  /// GPUs one scale-up domain joins (an HGX board: 8; GB200 NVL72: 72). A collective over more ranks than
+  /// this crosses nodes and runs over `scale_out`.
+  int gpus_per_node = 8;
+  /// Scale-out network between nodes, per GPU (YAML `scale_out`); bandwidth 0 when the profile gives none,
+  /// and then a layout over more than gpus_per_node GPUs is an error.
+  Interconnect scale_out;
   DatasheetEfficiency datasheet_efficiency;
   Calibration calibration;
   std::optional<double> price_per_gpu_hour;  ///< for $/1M tokens, when given

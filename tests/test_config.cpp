@@ -78,7 +78,7 @@ TEST_CASE("every built-in model card loads and validates") {
 
 TEST_CASE("every built-in hardware profile loads with dense peaks, units and a source") {
   const std::vector<CatalogEntry> profiles = list_hw_profiles();
-  REQUIRE(profiles.size() >= 7);
+  REQUIRE(profiles.size() >= 8);
   for (const CatalogEntry& p : profiles) {
     INFO(p.id);
     const HardwareSpec hw = resolve_hw(p.id);
@@ -88,6 +88,13 @@ TEST_CASE("every built-in hardware profile loads with dense peaks, units and a s
     CHECK(hw.peak_flops_per_s.count(Dtype::kBf16) == 1);
     CHECK(hw.calibration.empty());  // filled by `mlasim calibrate`, never by hand
     CHECK(hw.interconnect.bandwidth_bytes_per_s > 0);
+    CHECK(hw.gpus_per_node >= 1);
+    // A network, when given, is named and slower than the scale-up link it extends.
+    if (hw.scale_out.bandwidth_bytes_per_s > 0) {
+      CHECK_FALSE(hw.scale_out.name.empty());
+      CHECK(hw.scale_out.latency_s > 0);
+      CHECK(hw.scale_out.bandwidth_bytes_per_s < hw.interconnect.bandwidth_bytes_per_s);
+    }
   }
 }
 
@@ -203,6 +210,101 @@ TEST_CASE("hardware profiles hold the dense datasheet figures") {
   CHECK(l40s.peak_flops_per_s.at(Dtype::kFp8) == Approx(733e12));
   CHECK(l40s.sms == 142);
   CHECK(l40s.l2_bytes == Approx(96e6));
+}
+
+TEST_CASE("hardware profiles hold their node size and scale-out network") {
+  // (id, GPUs per node, scale-out bandwidth per GPU per direction in B/s; 0 = none given): from each
+  // profile's cited system (DGX / Azure VM pages, DeepEP's README for the H800).
+  struct Node {
+    const char* id;
+    int gpus;
+    double net;
+  };
+  const Node nodes[] = {
+      {"h100-sxm", 8, 50e9},  {"h200", 8, 50e9},   {"h800", 8, 50e9}, {"b200", 8, 50e9},
+      {"a100-80gb", 8, 25e9}, {"mi300x", 8, 50e9}, {"l40s", 8, 0.0},  {"h20", 8, 0.0},
+  };
+  for (const Node& n : nodes) {
+    INFO(n.id);
+    const HardwareSpec hw = resolve_hw(n.id);
+    CHECK(hw.gpus_per_node == n.gpus);
+    CHECK(hw.scale_out.bandwidth_bytes_per_s == Approx(n.net));
+    if (n.net > 0) CHECK(hw.scale_out.latency_s == Approx(10e-6));
+  }
+  CHECK(resolve_hw("h800").scale_out.name == "InfiniBand NDR (CX7, one per GPU)");
+}
+
+TEST_CASE("the H20 profile holds the reported H20 figures") {
+  const HardwareSpec h20 = resolve_hw("h20");
+  CHECK(h20.name == "H20");
+  CHECK(h20.hbm_bytes == Approx(96e9));
+  CHECK(h20.hbm_bandwidth_bytes_per_s == Approx(4.0e12));
+  CHECK(h20.peak_flops_per_s.at(Dtype::kBf16) == Approx(148e12));
+  CHECK(h20.peak_flops_per_s.at(Dtype::kFp8) == Approx(296e12));
+  CHECK(h20.peak_flops_per_s.at(Dtype::kInt8) == Approx(296e12));
+  CHECK(h20.sms == 78);
+  CHECK(h20.l2_bytes == Approx(60e6));
+  CHECK(h20.interconnect.bandwidth_bytes_per_s == Approx(450e9));  // 900 GB/s bidirectional
+  CHECK_FALSE(h20.price_per_gpu_hour.has_value());                 // no public list price found
+  // The H20's bf16 rate is 148/989 of the H100's: the memory-bound decode is not where it loses.
+  CHECK(h20.peak_flops(Dtype::kBf16) / resolve_hw("h100-sxm").peak_flops(Dtype::kBf16) ==
+        Approx(0.1496).epsilon(1e-3));
+}
+
+TEST_CASE("gpus_per_node and scale_out load with their units, defaults and located errors") {
+  ScratchDir dir;
+  const fs::path full = dir.write("net.yaml", kMinimalProfile + R"(gpus_per_node: 72
+scale_out:
+  name: InfiniBand XDR
+  bandwidth: 100 GB/s
+  latency: 3 us
+)");
+  const HardwareSpec hw = load_hw_profile(full);
+  CHECK(hw.gpus_per_node == 72);
+  CHECK(hw.scale_out.name == "InfiniBand XDR");
+  CHECK(hw.scale_out.bandwidth_bytes_per_s == Approx(100e9));
+  CHECK(hw.scale_out.latency_s == Approx(3e-6));
+
+  // Without them: one 8-GPU node and no network (bandwidth 0 means "not given").
+  const HardwareSpec plain = load_hw_profile(dir.write("plain.yaml", kMinimalProfile));
+  CHECK(plain.gpus_per_node == 8);
+  CHECK(plain.scale_out.name.empty());
+  CHECK(plain.scale_out.bandwidth_bytes_per_s == 0.0);
+  CHECK(plain.scale_out.latency_s == 0.0);
+
+  // Line 15 is the first line after kMinimalProfile.
+  const fs::path no_bw =
+      dir.write("no_bw.yaml", kMinimalProfile + "scale_out:\n  name: IB\n  latency: 5 us\n");
+  CHECK(error_of([&] { (void)load_hw_profile(no_bw); }) ==
+        no_bw.string() + ":16:3: error: scale_out.bandwidth: missing required key");
+  const fs::path bare =
+      dir.write("bare.yaml", kMinimalProfile + "scale_out: {name: IB, bandwidth: 50, latency: 5 us}\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(bare); }),
+             Catch::StartsWith(bare.string() + ":15:34: error: scale_out.bandwidth: `50` has no unit"));
+  const fs::path zero = dir.write("zero.yaml", kMinimalProfile + "gpus_per_node: 0\n");
+  CHECK(error_of([&] { (void)load_hw_profile(zero); }) ==
+        zero.string() + ":15:1: error: gpus_per_node: must be between 1 and 1024, got 0");
+  const fs::path huge = dir.write("huge.yaml", kMinimalProfile + "gpus_per_node: 1025\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(huge); }),
+             Catch::Contains("gpus_per_node: must be between 1 and 1024, got 1025"));
+  const fs::path frac = dir.write("frac.yaml", kMinimalProfile + "gpus_per_node: 8.5\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(frac); }),
+             Catch::StartsWith(frac.string() + ":15:16: error"));
+  const fs::path no_net =
+      dir.write("no_net.yaml", kMinimalProfile + "scale_out: {name: IB, bandwidth: 0 GB/s, latency: 5 us}\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(no_net); }),
+             Catch::Contains("scale_out.bandwidth: must be between 1 GB/s and 1 PB/s, got 0 B/s"));
+  const fs::path no_lat = dir.write(
+      "no_lat.yaml", kMinimalProfile + "scale_out: {name: IB, bandwidth: 50 GB/s, latency: 0 us}\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(no_lat); }),
+             Catch::Contains("scale_out.latency: must be positive, at most 1 ms, got 0 s"));
+  // Unknown keys still get a did-you-mean, at the top level and inside the block.
+  const fs::path typo = dir.write("typo.yaml", kMinimalProfile + "scale_ot: {name: IB}\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(typo); }), Catch::Contains("did you mean `scale_out`?"));
+  const fs::path inner =
+      dir.write("inner.yaml", kMinimalProfile + "scale_out: {name: IB, bandwith: 50 GB/s, latency: 5 us}\n");
+  CHECK_THAT(error_of([&] { (void)load_hw_profile(inner); }),
+             Catch::Contains("scale_out.bandwith: unknown key `bandwith`; did you mean `bandwidth`?"));
 }
 
 TEST_CASE("a card written back in the schema loads to the same spec") {
@@ -422,13 +524,15 @@ TEST_CASE("a sweep's bad entries are located in the sweep, errors inside a card 
   ScratchDir dir;
   const fs::path unknown = dir.write("u.yaml", R"(sweep:
   models: [llama-3-8b]
-  hardware: [h100-sxm, h201]
+  hardware: [h100-sxm, h200x]
   batch: 1
   context: 1k
 )");
-  CHECK_THAT(error_of([&] { (void)load_sweep_config(unknown); }),
-             Catch::StartsWith(unknown.string() + ":3:24: error: sweep.hardware[1]: unknown hardware `h201`; "
-                                                  "did you mean `h200`?"));
+  // (`h200x`, not `h201`: that one is one edit from both `h200` and `h20`.)
+  CHECK_THAT(
+      error_of([&] { (void)load_sweep_config(unknown); }),
+      Catch::StartsWith(unknown.string() + ":3:24: error: sweep.hardware[1]: unknown hardware `h200x`; "
+                                           "did you mean `h200`?"));
   const fs::path card = dir.write("broken.yaml", "name: B\nsource: s\nlayers: 0\n");
   const fs::path uses = dir.write("v.yaml", R"(sweep:
   models: [broken.yaml]

@@ -177,6 +177,8 @@ const std::map<std::string, std::string, std::less<>>& hw_aliases() {
       {"launch_overhead_s", "launch_overhead"},
       {"interconnect.bandwidth_bytes_per_s", "interconnect.bandwidth"},
       {"interconnect.latency_s", "interconnect.latency"},
+      {"scale_out.bandwidth_bytes_per_s", "scale_out.bandwidth"},
+      {"scale_out.latency_s", "scale_out.latency"},
       {"graph_launch_overhead_s", "graph_launch_overhead"},
       {"memory_latency_s", "memory.latency"},
   };
@@ -188,9 +190,10 @@ double read_price(const YamlValue& value) {
 }
 
 HardwareSpec read_hw_profile(const YamlDocument& doc, const fs::path& path) {
-  const YamlMap root = doc.root().as_map({"name", "source", "memory", "compute", "sms", "l2",
-                                          "launch_overhead", "graph_launch_overhead", "interconnect",
-                                          "datasheet_efficiency", "calibration", "price_per_gpu_hour"});
+  const YamlMap root =
+      doc.root().as_map({"name", "source", "memory", "compute", "sms", "l2", "launch_overhead",
+                         "graph_launch_overhead", "interconnect", "gpus_per_node", "scale_out",
+                         "datasheet_efficiency", "calibration", "price_per_gpu_hour"});
   HardwareSpec hw;
   hw.id = path.stem().string();
   hw.name = root.required_string("name");
@@ -213,6 +216,15 @@ HardwareSpec read_hw_profile(const YamlDocument& doc, const fs::path& path) {
   hw.interconnect.name = link.required_string("name");
   hw.interconnect.bandwidth_bytes_per_s = link.required_quantity("bandwidth", Dimension::kBandwidth);
   hw.interconnect.latency_s = link.required_quantity("latency", Dimension::kTime);
+  // Without them: one HGX-style node of 8 GPUs, and no network between nodes (a layout over more GPUs than
+  // one node holds is then an error, never free communication).
+  hw.gpus_per_node = root.optional_int("gpus_per_node", hw.gpus_per_node);
+  if (const auto net = root.optional("scale_out")) {
+    const YamlMap s = net->as_map({"name", "bandwidth", "latency"});
+    hw.scale_out.name = s.required_string("name");
+    hw.scale_out.bandwidth_bytes_per_s = s.required_quantity("bandwidth", Dimension::kBandwidth);
+    hw.scale_out.latency_s = s.required_quantity("latency", Dimension::kTime);
+  }
   if (const auto eff = root.optional("datasheet_efficiency")) {
     const YamlMap e = eff->as_map({"compute", "memory", "network"});
     if (const auto v = e.optional("compute")) hw.datasheet_efficiency.compute = v->as_double();

@@ -130,6 +130,22 @@ std::vector<SpecProblem> validate(const HardwareSpec& hw) {
   if (!within(hw.interconnect.latency_s, 0.0, 1e-3)) {
     out.push_back({"interconnect.latency", "must be between 0 and 1 ms"});
   }
+  if (hw.gpus_per_node < 1 || hw.gpus_per_node > 1024) {
+    out.push_back({"gpus_per_node", fmt::format("must be between 1 and 1024, got {}", hw.gpus_per_node)});
+  }
+  // The scale-out network is optional (all zero and unnamed: none given); once given, it must be a real one:
+  // a zero-bandwidth network would make every multi-node collective infinite, a zero latency free.
+  const Interconnect& net = hw.scale_out;
+  if (!net.name.empty() || net.bandwidth_bytes_per_s != 0.0 || net.latency_s != 0.0) {
+    if (!within(net.bandwidth_bytes_per_s, kMinBandwidth, kMaxBandwidth)) {
+      out.push_back({"scale_out.bandwidth", fmt::format("must be between 1 GB/s and 1 PB/s, got {:g} B/s",
+                                                        net.bandwidth_bytes_per_s)});
+    }
+    if (!(net.latency_s > 0.0 && net.latency_s <= 1e-3)) {
+      out.push_back(
+          {"scale_out.latency", fmt::format("must be positive, at most 1 ms, got {:g} s", net.latency_s)});
+    }
+  }
   auto eff = [&](double v, const char* key) {
     if (!within(v, kMinEfficiency, 1.0)) out.push_back({key, fmt::format("must be in [0.01, 1], got {}", v)});
   };

@@ -232,6 +232,16 @@ TEST_CASE("hardware profiles hold their node size and scale-out network") {
     if (n.net > 0) CHECK(hw.scale_out.latency_s == Approx(10e-6));
   }
   CHECK(resolve_hw("h800").scale_out.name == "InfiniBand NDR (CX7, one per GPU)");
+  // `mlasim list hw` says both.
+  for (const CatalogEntry& e : list_hw_profiles()) {
+    INFO(e.id);
+    if (e.id == "a100-80gb")
+      CHECK_THAT(e.summary, Catch::Contains(", 8 GPUs per node, scale-out 25 GB/s per GPU"));
+    if (e.id == "l40s") {
+      CHECK_THAT(e.summary, Catch::Contains(", 8 GPUs per node"));
+      CHECK_THAT(e.summary, !Catch::Contains("scale-out"));
+    }
+  }
 }
 
 TEST_CASE("the H20 profile holds the reported H20 figures") {

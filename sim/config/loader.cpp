@@ -261,6 +261,10 @@ std::string hw_summary(const HardwareSpec& hw) {
   if (const auto it = hw.peak_flops_per_s.find(Dtype::kFp8); it != hw.peak_flops_per_s.end()) {
     out += fmt::format(", fp8 {}", format_si(it->second, "FLOP/s"));
   }
+  out += fmt::format(", {} GPUs per node", hw.gpus_per_node);
+  if (hw.scale_out.bandwidth_bytes_per_s > 0) {
+    out += fmt::format(", scale-out {} per GPU", format_si(hw.scale_out.bandwidth_bytes_per_s, "B/s"));
+  }
   if (hw.price_per_gpu_hour) out += fmt::format(", {:g} USD per GPU-hour", *hw.price_per_gpu_hour);
   if (!hw.calibration.empty()) out += ", calibrated";
   return out;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -16,7 +18,7 @@
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
-#include "sim/sweep/sweep.hpp"
+#include "sim/step/evaluate.hpp"
 #include "sim/units.hpp"
 
 namespace mlasim::cli {
@@ -41,6 +43,16 @@ std::vector<std::int64_t> parse_contexts(const std::string& text) {
   return out;
 }
 
+/// A rate such as 0.85 (its range is checked where it is used).
+double parse_rate(const std::string& text) {
+  double v = 0.0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc{} || ptr != end || !std::isfinite(v))
+    throw InputError(fmt::format("`{}` is not a number", text));
+  return v;
+}
+
 /// `--strict` and the step's result means nothing (the batch does not fit): the output is printed, the exit
 /// code says the result is not clean. The same code as `serve --strict` for a rejected request.
 constexpr int kExitStrict = 5;
@@ -62,7 +74,9 @@ int cmd_step(const Args& args) {
   po::options_description desc("mlasim step options");
   std::string model_name, hw_name, context_text, variant_text, mode_text, launch_text, format, weights, kv,
       mla_mode_text;
-  int batch = 0, tp = 1, s_q = 1;
+  int batch = 0, tp = 1, s_q = 1, ep = 1, micro_batches = 1, redundant_experts = 0, mtp_depth = 0;
+  double expert_imbalance = 0.0;
+  std::string mtp_acceptance_text;
   bool dp_attention = false, strict = false, totals_only = false;
   // clang-format off
   desc.add_options()
@@ -78,7 +92,22 @@ int cmd_step(const Args& args) {
       ("tp,t", po::value(&tp)->default_value(1), "tensor-parallel degree")
       ("dp-attention", po::bool_switch(&dp_attention),
        "attention data-parallel over the TP ranks (weights replicated, sequences split); FFN stays TP")
-      ("sq", po::value(&s_q)->default_value(1), "new tokens per sequence (>1: multi-token prediction)")
+      ("ep", po::value(&ep)->default_value(1),
+       "expert parallelism: 1 (off) or the --tp value (routed experts spread whole over the GPUs, "
+       "all-to-all dispatch and combine)")
+      ("redundant-experts", po::value(&redundant_experts)->default_value(0),
+       "redundant routed-expert copies spread with the rest under --ep (DeepSeek's EPLB)")
+      ("expert-imbalance", po::value(&expert_imbalance)->default_value(0.0),
+       "routed tokens on the busiest expert GPU over the mean (>= 1); 0: the expected maximum under "
+       "uniform routing")
+      ("micro-batches", po::value(&micro_batches)->default_value(1),
+       "1, or 2: two micro-batches whose communication overlaps the other's compute")
+      ("mtp-depth", po::value(&mtp_depth)->default_value(0),
+       "multi-token prediction: draft tokens per step (0 = off); each step verifies 1 + depth")
+      ("mtp-acceptance", po::value(&mtp_acceptance_text),
+       "acceptance of each draft token given the ones before: one rate, or a comma list per position")
+      ("sq", po::value(&s_q)->default_value(1),
+       "new tokens per sequence, all kept (>1: an ideal multi-token step; see --mtp-depth for drafts)")
       ("mode", po::value(&mode_text)->default_value("datasheet"), "device model: speed-of-light|datasheet|calibrated")
       ("launch", po::value(&launch_text)->default_value("graph"),
        "kernel launches: graph (CUDA-graph replay, as vLLM and SGLang decode) or eager")
@@ -136,7 +165,51 @@ int cmd_step(const Args& args) {
     }
   }
   StepShape shape;
-  shape.parallel = Parallelism{tp, dp_attention};
+  shape.parallel.tp = tp;
+  shape.parallel.dp_attention = dp_attention;
+  shape.parallel.ep = ep;
+  shape.parallel.redundant_experts = redundant_experts;
+  shape.parallel.expert_imbalance = expert_imbalance;
+  shape.parallel.micro_batches = micro_batches;
+  with_option("--ep", [&] {
+    try {
+      check_parallelism(shape.parallel);
+    } catch (const InputError& e) {  // name the option at fault: --micro-batches, --expert-imbalance, ...
+      std::string key = e.key_path();
+      std::replace(key.begin(), key.end(), '_', '-');
+      throw InputError(SourceLocation{}, "--" + key, e.message());
+    }
+    return 0;
+  });
+  shape.mtp.depth = mtp_depth;
+  if (vm.count("mtp-acceptance") != 0U) {
+    std::size_t start = 0;
+    while (start <= mtp_acceptance_text.size()) {
+      const std::size_t comma = mtp_acceptance_text.find(',', start);
+      const std::string part =
+          mtp_acceptance_text.substr(start, comma == std::string::npos ? comma : comma - start);
+      shape.mtp.acceptance.push_back(with_option("--mtp-acceptance", [&] { return parse_rate(part); }));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (mtp_depth > 0 && s_q != 1) {
+    throw InputError(SourceLocation{}, "--sq",
+                     fmt::format("({}) and --mtp-depth ({}) both set the tokens per step: with MTP a step "
+                                 "verifies 1 + depth, give one of them",
+                                 s_q, mtp_depth));
+  }
+  if (mtp_depth == 0 && !shape.mtp.acceptance.empty())
+    throw InputError(SourceLocation{}, "--mtp-acceptance", "needs --mtp-depth (the draft tokens per step)");
+  with_option("--mtp-depth", [&] {
+    try {
+      check_speculation(shape.mtp);
+    } catch (const InputError& e) {
+      throw InputError(SourceLocation{},
+                       e.key_path() == "mtp.acceptance" ? "--mtp-acceptance" : "--mtp-depth", e.message());
+    }
+    return 0;
+  });
   shape.precision = precision;
   shape.mla_mode = mla_mode;
   if (contexts.size() > 1) {
@@ -155,11 +228,9 @@ int cmd_step(const Args& args) {
     shape.sequences.push_back(SequenceWork{contexts.front(), s_q, false, true, batch});
   }
 
-  const StepWorkload workload = with_option("--tp", [&] { return build_step(model, shape); });
   const DeviceModel device = with_option("--mode", [&] { return DeviceModel(hw, mode, launch); });
-  StepCost cost = cost_step(workload, device, precision, tp);
-  const Capacity cap = compute_capacity(model, hw, precision, shape.parallel);
-  const std::int64_t longest = *std::max_element(contexts.begin(), contexts.end());
+  StepEvaluation eval = with_option("--tp", [&] { return evaluate_step(model, device, shape); });
+  const std::int64_t longest = eval.totals.longest_context;
 
   StepResult result;
   result.inputs = StepInputs{model.name,
@@ -176,15 +247,15 @@ int cmd_step(const Args& args) {
                              std::string(to_string(launch)),
                              std::string(to_string(precision.weights)),  // `FP8` echoed as fp8
                              std::string(to_string(precision.kv_cache)),
-                             std::string(to_string(mla_mode))};
+                             std::string(to_string(mla_mode)),
+                             shape.parallel,
+                             shape.mtp};
   for (const SequenceWork& w : shape.sequences) result.inputs.contexts.push_back(w.context_tokens);
-  result.totals = step_totals(cost, cap, model, precision, tp, s_q, longest, hw.price_per_gpu_hour);
-  result.cost = std::move(cost);
+  result.totals = eval.totals;
+  result.cost = std::move(eval.cost);
   const StepTotals& totals = result.totals;
   // The verdict, as the sweep states it per point: does the batch fit in the KV cache at this context?
-  const PointStatus status = totals.max_concurrency == 0      ? PointStatus::kDoesNotFit
-                             : totals.max_concurrency < batch ? PointStatus::kBatchExceedsCapacity
-                                                              : PointStatus::kOk;
+  const PointStatus status = eval.status;
   if (format == "json") {
     std::cout << json_text(step_json(result, to_string(status)));
   } else if (format == "csv") {

@@ -29,6 +29,7 @@
 #include "sim/serving/lengths.hpp"
 #include "sim/serving/serve.hpp"
 #include "sim/serving/workload_spec.hpp"
+#include "sim/step/evaluate.hpp"
 #include "sim/sweep/sweep.hpp"
 
 // Sanitizer reports must reach the real stderr while the cli target points fd 2 elsewhere.
@@ -104,9 +105,8 @@ void cost_one_step(const ModelSpec& model, const HardwareSpec& hw) {
   for (const DeviceMode mode : {DeviceMode::kDatasheet, DeviceMode::kCalibrated}) {
     const DeviceModel device(hw, mode);
     const StepShape shape = uniform_decode(8, 4096);
-    (void)cost_step(build_step(model, shape), device, shape.precision, 1);
+    (void)evaluate_step(model, device, shape);
   }
-  (void)compute_capacity(model, hw, Precision{}, Parallelism{});
 }
 
 /// Runs `body`; InputError is the expected answer to bad bytes.

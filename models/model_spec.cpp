@@ -128,43 +128,4 @@ std::vector<SpecProblem> validate(const ModelSpec& m) {
   return out;
 }
 
-ParameterCount count_parameters(const ModelSpec& m) {
-  const double h = m.hidden_size;
-  const AttentionSpec& a = m.attention;
-  double attn = 0.0;
-  if (a.kind == AttentionKind::kMla) {
-    const double qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
-    const double q = a.q_lora_rank > 0 ? h * a.q_lora_rank + a.q_lora_rank * a.n_heads * qk + a.q_lora_rank
-                                       : h * a.n_heads * qk;
-    const double kv_a = h * (a.kv_lora_rank + a.qk_rope_head_dim) + a.kv_lora_rank;  // + kv norm
-    const double kv_b = double(a.kv_lora_rank) * a.n_heads * (a.qk_nope_head_dim + a.v_head_dim);
-    const double o = double(a.n_heads) * a.v_head_dim * h;
-    attn = q + kv_a + kv_b + o;
-  } else {
-    attn = h * (a.n_heads + 2.0 * a.n_kv_heads) * a.head_dim + double(a.n_heads) * a.head_dim * h;
-  }
-  const double norms = 2.0 * h;  // attention and FFN RMSNorm weights
-  const double dense_ffn = m.ffn.dense_matrices() * h * m.ffn.intermediate_size;
-  double moe_total = 0.0;
-  double moe_active = 0.0;
-  if (m.ffn.is_moe()) {
-    const MoeSpec& e = m.ffn.moe;
-    const double expert = 3.0 * h * e.expert_intermediate_size;
-    const double router = h * e.n_routed_experts;
-    moe_total = expert * (e.n_routed_experts + e.n_shared_experts) + router;
-    moe_active = expert * (e.experts_per_token + e.n_shared_experts) + router;
-  }
-  ParameterCount p;
-  p.attention_per_layer = attn;
-  p.embedding = double(m.vocab_size) * h;
-  p.lm_head = m.tie_word_embeddings ? 0.0 : double(m.vocab_size) * h;
-  const double shared_layers =
-      m.n_layers * (attn + norms) + m.dense_layers() * dense_ffn + h;  // + final norm
-  p.total = shared_layers + m.moe_layers() * moe_total + p.embedding + p.lm_head;
-  // Activated: weights one token's forward reads. The embedding table is a lookup of one row, so it is not
-  // counted; the LM head is (tied or not, it is read as a projection).
-  p.activated = shared_layers + m.moe_layers() * moe_active + double(m.vocab_size) * h;
-  return p;
-}
-
 }  // namespace mlasim

@@ -114,6 +114,7 @@ struct ParameterCount {
   double lm_head = 0.0;              ///< output projection (0 extra when tied)
   double attention_per_layer = 0.0;  ///< projections of one layer
 };
+/// Counted by the one per-GPU formula (models/workload.hpp, parameters_per_gpu) at a one-GPU layout.
 [[nodiscard]] ParameterCount count_parameters(const ModelSpec& spec);
 
 }  // namespace mlasim

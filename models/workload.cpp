@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/attention/attention.hpp"
+#include "models/op_builder.hpp"
 #include "sim/error.hpp"
 
 namespace mlasim {
@@ -48,53 +50,60 @@ StepShape uniform_decode(int batch, std::int64_t context, int s_q) {
   return shape;
 }
 
-double expected_distinct_experts(int n_experts, int top_k, std::int64_t tokens) {
+double expected_distinct_experts(int n_experts, int top_k, double tokens) {
   if (n_experts <= 0 || tokens <= 0) return 0.0;
   // DESIGN.md §5: with uniform routing, E·(1 − (1 − k/E)^T) experts are touched in expectation.
   const double e = n_experts;
-  return e * (1.0 - std::pow(1.0 - double(top_k) / e, double(tokens)));
+  return e * (1.0 - std::pow(1.0 - double(top_k) / e, tokens));
+}
+
+double expected_max_load_factor(double items, int ranks) {
+  if (ranks <= 1 || !(items > 0.0)) return 1.0;
+  // n items thrown uniformly into G bins, mean μ = n/G: the largest bin is about μ + sqrt(2·μ·ln G) (the
+  // Gaussian approximation of each bin's load and the expected maximum of G such loads, to leading order;
+  // Raab & Steger, "Balls into Bins — A Simple and Tight Analysis", 1998, for μ ≫ ln G). Never more than
+  // every item on one GPU.
+  const double g = ranks;
+  const double mean = items / g;
+  return std::min(1.0 + std::sqrt(2.0 * std::log(g) / mean), g);
+}
+
+double Speculation::acceptance_at(int i) const {
+  if (acceptance.empty()) return 0.0;
+  return acceptance.size() == 1 ? acceptance.front() : acceptance.at(static_cast<std::size_t>(i));
+}
+
+double Speculation::expected_accepted() const {
+  // Draft token i is kept only when it and every token before it are accepted: Σ_i Π_{j<=i} a_j.
+  double sum = 0.0, all_before = 1.0;
+  for (int i = 0; i < depth; ++i) {
+    all_before *= acceptance_at(i);
+    sum += all_before;
+  }
+  return sum;
+}
+
+void check_speculation(const Speculation& mtp) {
+  if (mtp.depth < 0 || mtp.depth > 16) {
+    throw InputError(SourceLocation{}, "mtp.depth",
+                     fmt::format("must be 0 to 16 draft tokens, got {}", mtp.depth));
+  }
+  if (mtp.depth == 0) return;
+  if (mtp.acceptance.size() != 1 && mtp.acceptance.size() != static_cast<std::size_t>(mtp.depth)) {
+    throw InputError(SourceLocation{}, "mtp.acceptance",
+                     fmt::format("give one acceptance rate, or one per draft position ({}); got {}",
+                                 mtp.depth, mtp.acceptance.size()));
+  }
+  for (const double a : mtp.acceptance) {
+    if (!(a >= 0.0 && a <= 1.0))
+      throw InputError(SourceLocation{}, "mtp.acceptance",
+                       fmt::format("each rate must be in [0, 1], got {}", a));
+  }
 }
 
 namespace {
 
-/// Per-GPU head counts under tensor parallelism.
-struct Shard {
-  double n_h = 0;   ///< query heads on this GPU
-  double n_kv = 0;  ///< KV heads on this GPU (replicated when n_kv < tp)
-};
-
-Shard shard_heads(const ModelSpec& m, int tp) {
-  const AttentionSpec& a = m.attention;
-  if (tp < 1) throw InputError(fmt::format("tp must be at least 1, got {}", tp));
-  if (a.n_heads % tp != 0) {
-    throw InputError(fmt::format("tp ({}) must divide the {} attention heads of {}", tp, a.n_heads, m.name));
-  }
-  Shard s;
-  s.n_h = double(a.n_heads) / tp;
-  if (a.kind == AttentionKind::kMla) {
-    s.n_kv = 1;  // one latent head, replicated on every rank (DESIGN.md §5)
-  } else if (a.n_kv_heads >= tp) {
-    if (a.n_kv_heads % tp != 0) {
-      throw InputError(fmt::format("tp ({}) must divide the {} KV heads of {}", tp, a.n_kv_heads, m.name));
-    }
-    s.n_kv = double(a.n_kv_heads) / tp;
-  } else {
-    s.n_kv = 1;  // fewer KV heads than ranks: each rank keeps a copy of its group's head (vLLM replicates)
-  }
-  return s;
-}
-
-/// Sums over the sequences of one attention form.
-struct SeqSums {
-  double sequences = 0;
-  double tokens = 0;                        ///< T: query tokens
-  double context = 0;                       ///< ΣL: KV tokens read
-  double pairs = 0;                         ///< (query, key) pairs scored
-  bool prefill = false;                     ///< holds prefill chunks (causal), not only decodes
-  double min_context = 0, max_context = 0;  ///< over the sequences (0 when empty)
-  [[nodiscard]] bool empty() const { return tokens == 0; }
-  [[nodiscard]] bool mixed() const { return min_context != max_context; }
-};
+using detail::SeqSums;
 
 /// The share of the busiest of `ranks` DP-attention ranks: ceil(n / ranks) of the n sequences, each of the
 /// average size (the router balances sequences, not tokens). One sequence on 8 ranks stays whole.
@@ -134,279 +143,80 @@ void add_sequence(SeqSums& s, const SequenceWork& w, std::int64_t window) {
   s.max_context = std::max(s.max_context, l);
 }
 
-class Builder {
- public:
-  explicit Builder(const Precision& p)
-      : w_(dtype_bytes(p.weights)), c_(dtype_bytes(p.kv_cache)), a_(dtype_bytes(p.activations)) {}
-
-  void gemm(const char* name, double count, double m, double k, double n) {
-    Op op = base(name, OpClass::kGemm, count);
-    op.flops = count * 2.0 * m * k * n;
-    op.weight_bytes = count * k * n * w_;
-    op.activation_bytes = count * (m * k + m * n) * a_;
-    op.gemm_m = m;
-    op.gemm_n = n;
-    op.gemm_k = k;
-    push(std::move(op));
-  }
-
-  /// Elementwise / normalisation work on `elements_in` read and `elements_out` written activations.
-  void elementwise(const char* name, double count, double flops_per_launch, double elements_in,
-                   double elements_out) {
-    Op op = base(name, OpClass::kOther, count);
-    op.flops = count * flops_per_launch;
-    op.activation_bytes = count * (elements_in + elements_out) * a_;
-    push(std::move(op));
-  }
-
-  /// A collective of `message_bytes` per launch over `tp` ranks.
-  void collective(const char* name, double count, Collective kind, double message_bytes, int tp) {
-    if (tp <= 1) return;
-    Op op = base(name, OpClass::kCommunication, count);
-    op.collective = kind;
-    const double p = tp;
-    // Ring all-reduce moves 2·(p − 1)/p of the message over each link; all-gather and reduce-scatter (p −
-    // 1)/p (DESIGN.md §5).
-    const double factor = kind == Collective::kAllReduce ? 2.0 * (p - 1.0) / p : (p - 1.0) / p;
-    op.comm_bytes = count * factor * message_bytes;
-    push(std::move(op));
-  }
-
-  Op& push(Op op) {
-    ops_.push_back(std::move(op));
-    return ops_.back();
-  }
-  static Op base(const char* name, OpClass cls, double count) {
-    Op op;
-    op.name = name;
-    op.op_class = cls;
-    op.count = static_cast<std::int64_t>(count);
-    return op;
-  }
-
-  [[nodiscard]] double w() const { return w_; }
-  [[nodiscard]] double c() const { return c_; }
-  [[nodiscard]] double a() const { return a_; }
-  std::vector<Op> take() { return std::move(ops_); }
-
- private:
-  double w_, c_, a_;
-  std::vector<Op> ops_;
-};
-
-void add_mha_attention(Builder& b, const ModelSpec& m, const Shard& s, double layers, double t,
-                       const SeqSums& decode, const SeqSums& prefill, int tp) {
-  const double h = m.hidden_size;
-  const double d = m.attention.head_dim;
-  b.gemm("qkv_proj", layers, t, h, (s.n_h + 2.0 * s.n_kv) * d);
-  {
-    Op op = Builder::base("rope_kv_append", OpClass::kOther, layers);
-    op.flops = layers * 3.0 * t * (s.n_h + s.n_kv) * d;
-    op.activation_bytes = layers * t * ((s.n_h + 2.0 * s.n_kv) * d + s.n_h * d) * b.a();
-    op.kv_write_bytes = layers * t * 2.0 * s.n_kv * d * b.c();
-    b.push(std::move(op));
-  }
-  // Attention core (DESIGN.md §5): FLOPs 4·n_h·d_h·pairs; bytes 2·n_kv·d_h·c·ΣL plus Q and O.
-  auto core = [&](const char* name, const SeqSums& ss) {
-    if (ss.empty()) return;
-    Op op = Builder::base(name, OpClass::kAttention, layers);
-    op.flops = layers * 4.0 * s.n_h * d * ss.pairs;
-    op.kv_read_bytes = layers * 2.0 * s.n_kv * d * b.c() * ss.context;
-    op.activation_bytes = layers * 2.0 * ss.tokens * s.n_h * d * b.a();
-    op.gemm_m = ss.tokens;
-    op.attention = AttentionCall{false,     ss.prefill, ss.mixed(), ss.sequences, ss.context,
-                                 ss.tokens, s.n_h,      s.n_kv,     int(d),       int(d)};
-    b.push(std::move(op));
-  };
-  core("attention_decode", decode);
-  core("attention_prefill", prefill);
-  b.gemm("o_proj", layers, t, s.n_h * d, h);
-  b.collective("allreduce_attn", layers, Collective::kAllReduce, t * h * b.a(), tp);
-}
-
-void add_mla_attention(Builder& b, const ModelSpec& m, const Shard& s, double layers, double t,
-                       const SeqSums& absorbed, const SeqSums& naive, int tp) {
-  const AttentionSpec& at = m.attention;
-  const double h = m.hidden_size;
-  const double dc = at.kv_lora_rank, dr = at.qk_rope_head_dim, dn = at.qk_nope_head_dim, dv = at.v_head_dim;
-  const double nh = s.n_h;
-  // Query path: q_a (replicated, as vLLM's fused_qkv_a_proj) -> norm -> q_b (heads split), or one projection.
-  if (at.q_lora_rank > 0) {
-    const double rq = at.q_lora_rank;
-    b.gemm("q_a_proj", layers, t, h, rq);
-    b.elementwise("q_a_norm", layers, 4.0 * t * rq, t * rq, t * rq);
-    b.gemm("q_b_proj", layers, t, rq, nh * (dn + dr));
-  } else {
-    b.gemm("q_proj", layers, t, h, nh * (dn + dr));
-  }
-  b.gemm("kv_a_proj", layers, t, h, dc + dr);  // replicated: every rank needs the whole latent
-  {
-    Op op = Builder::base("kv_norm_rope_append", OpClass::kOther, layers);
-    op.flops = layers * (4.0 * t * dc + 3.0 * t * (nh + 1.0) * dr);
-    op.activation_bytes = layers * t * (dc + dr + nh * dr) * b.a();
-    op.kv_write_bytes = layers * t * (dc + dr) * b.c();
-    b.push(std::move(op));
-  }
-  if (!absorbed.empty()) {
-    const double ta = absorbed.tokens;
-    // W_UK folded into the query: T·n_h small GEMMs d_n -> d_c (DeepSeek-V2 §2.1.2, "absorbed").
-    {
-      Op op = Builder::base("q_absorb_bmm", OpClass::kGemm, layers);
-      op.flops = layers * 2.0 * ta * nh * dn * dc;
-      op.weight_bytes = layers * nh * dn * dc * b.w();
-      op.activation_bytes = layers * ta * nh * (dn + dc) * b.a();
-      op.gemm_m = ta;
-      op.gemm_n = dc;
-      op.gemm_k = dn;
-      op.gemm_batch = nh;
-      b.push(std::move(op));
-    }
-    // MQA over one latent head: K = [c; k_r] (d_c + d_r wide), V = c (d_c wide).
-    // FLOPs 2·n_h·pairs·(d_c + d_r + d_c); bytes (d_c + d_r)·c·ΣL + Q (d_c + d_r) + O (d_c) per head-token:
-    // FlashMLA's benchmark counting when a = c = 2 bytes.
-    Op op = Builder::base("attention_decode_mla_absorbed", OpClass::kAttention, layers);
-    op.flops = layers * 2.0 * nh * absorbed.pairs * (dc + dr + dc);
-    op.kv_read_bytes = layers * (dc + dr) * b.c() * absorbed.context;
-    op.activation_bytes = layers * ta * nh * ((dc + dr) + dc) * b.a();
-    op.gemm_m = ta;
-    op.attention =
-        AttentionCall{true, absorbed.prefill, absorbed.mixed(), absorbed.sequences, absorbed.context, ta, nh,
-                      1.0,  int(dc + dr),     int(dc)};
-    b.push(std::move(op));
-    Op vup = Builder::base("v_up_bmm", OpClass::kGemm, layers);
-    vup.flops = layers * 2.0 * ta * nh * dc * dv;
-    vup.weight_bytes = layers * nh * dc * dv * b.w();
-    vup.activation_bytes = layers * ta * nh * (dc + dv) * b.a();
-    vup.gemm_m = ta;
-    vup.gemm_n = dv;
-    vup.gemm_k = dc;
-    vup.gemm_batch = nh;
-    b.push(std::move(vup));
-  }
-  if (!naive.empty()) {
-    // Naive: up-project every cached latent to per-head K_nope and V (2·ΣL·d_c·n_h·(d_n + d_v) FLOPs), then
-    // MHA-style attention with qk dim d_n + d_r and v dim d_v.
-    Op up = Builder::base("kv_b_proj_context", OpClass::kGemm, layers);
-    up.flops = layers * 2.0 * naive.context * dc * nh * (dn + dv);
-    up.weight_bytes = layers * dc * nh * (dn + dv) * b.w();
-    up.kv_read_bytes = layers * naive.context * dc * b.c();
-    up.activation_bytes = layers * naive.context * nh * (dn + dv) * b.a();
-    up.gemm_m = naive.context;
-    up.gemm_n = nh * (dn + dv);
-    up.gemm_k = dc;
-    b.push(std::move(up));
-    Op op = Builder::base("attention_mla_naive", OpClass::kAttention, layers);
-    op.flops = layers * 2.0 * nh * naive.pairs * (dn + dr + dv);
-    op.kv_read_bytes = layers * naive.context * dr * b.c();  // shared rope key from the cache
-    op.activation_bytes =
-        layers * (naive.context * nh * (dn + dv) + naive.tokens * nh * (dn + dr + dv)) * b.a();
-    op.gemm_m = naive.tokens;
-    op.attention = AttentionCall{false, true, naive.mixed(), naive.sequences, naive.context, naive.tokens,
-                                 nh,    nh,   int(dn + dr),  int(dv)};
-    b.push(std::move(op));
-  }
-  b.gemm("o_proj", layers, t, nh * dv, h);
-  b.collective("allreduce_attn", layers, Collective::kAllReduce, t * h * b.a(), tp);
-}
-
-}  // namespace
-
-StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
-  if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
-  const int tp = shape.parallel.tp;
-  if (tp < 1) throw InputError(fmt::format("tp must be at least 1, got {}", tp));
-  const bool dp_attention = shape.parallel.dp_attention && tp > 1;
-  const Shard s = shard_heads(m, shape.parallel.attention_tp());
-
+/// The sequences of a step as the ops see them: the decode and prefill sums and the sampled positions.
+struct StepSums {
   SeqSums decode, prefill;
   double sampled = 0;
-  StepWorkload out;
-  // Totals over records of many sequences each: checked, so that a huge batch is an error, not a wrapped
-  // count.
-  const auto add_checked = [](std::int64_t& into, std::int64_t count, std::int64_t each, const char* what) {
-    std::int64_t product = 0;
-    if (__builtin_mul_overflow(count, each, &product) || __builtin_add_overflow(into, product, &into)) {
-      // Keyed, so that a caller's wrapper (cmd_step's --tp) does not claim it.
-      throw InputError(SourceLocation{}, "batch",
-                       fmt::format("the step is too large: its {} overflow a 64-bit count", what));
-    }
-  };
-  std::int64_t tokens = 0;
-  for (const SequenceWork& w : shape.sequences) {
-    if (w.count < 1) throw InputError(fmt::format("a sequence count must be at least 1, got {}", w.count));
-    if (w.context_tokens <= 0)
-      throw InputError(fmt::format("context length must be positive, got {}", w.context_tokens));
-    if (w.new_tokens <= 0)
-      throw InputError(fmt::format("new tokens per sequence must be positive, got {}", w.new_tokens));
-    if (w.new_tokens > w.context_tokens) {
-      throw InputError(fmt::format("new tokens ({}) exceed the context ({}) that includes them", w.new_tokens,
-                                   w.context_tokens));
-    }
-    add_sequence(w.prefill ? prefill : decode, w, m.attention.sliding_window);
-    if (w.samples) {
-      sampled += double(w.count) * (w.prefill ? 1.0 : double(w.new_tokens));
-      add_checked(out.output_tokens, w.count, w.prefill ? 1 : w.new_tokens, "output tokens");
-    }
-    add_checked(out.context_sum, w.count, w.context_tokens, "context tokens");
-    add_checked(tokens, w.count, w.new_tokens, "new tokens");
-    add_checked(out.sequences, w.count, 1, "sequences");
+};
+
+/// With MTP on, a plain decode record becomes its verification: 1 + depth tokens at context L + depth.
+SequenceWork as_verified(const SequenceWork& w, const Speculation& mtp) {
+  if (!mtp.enabled() || w.prefill) return w;
+  SequenceWork v = w;
+  v.new_tokens = 1 + mtp.depth;
+  v.context_tokens = w.context_tokens + mtp.depth;
+  return v;
+}
+
+StepSums sum_sequences(const ModelSpec& m, const std::vector<SequenceWork>& sequences,
+                       const Speculation& mtp) {
+  StepSums s;
+  for (const SequenceWork& raw : sequences) {
+    const SequenceWork w = as_verified(raw, mtp);
+    add_sequence(w.prefill ? s.prefill : s.decode, w, m.attention.sliding_window);
+    if (w.samples) s.sampled += double(w.count) * (w.prefill ? 1.0 : double(w.new_tokens));
   }
-  const double t = decode.tokens + prefill.tokens;
-  out.tokens = tokens;
+  return s;
+}
+
+/// Writes the ops of one step (or one micro-batch) of `m` on one GPU.
+std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const StepSums& all) {
+  const Parallelism& par = shape.parallel;
+  const int tp = par.tp;
+  const bool dp_attention = par.dp_attention && tp > 1;
+  const bool ep = par.ep > 1;
+  const attention::Shard s = attention::shard(m, par.attention_tp());
+  const double t = all.decode.tokens + all.prefill.tokens;
   // With DP-attention this GPU runs the attention side (embedding to o_proj) for its own sequences only; the
   // step waits for the busiest rank.
-  decode = busiest_rank(decode, shape.parallel.attention_dp());
-  prefill = busiest_rank(prefill, shape.parallel.attention_dp());
-  const double t_attn = decode.tokens + prefill.tokens;
-  const int attn_comm = shape.parallel.attention_tp();  // no all-reduce after o_proj under DP-attention
+  detail::AttentionWork aw;
+  aw.decode = busiest_rank(all.decode, par.attention_dp());
+  aw.prefill = busiest_rank(all.prefill, par.attention_dp());
+  aw.tokens = aw.decode.tokens + aw.prefill.tokens;
+  aw.layers = m.n_layers;
+  aw.mla_mode = shape.mla_mode;
+  const double t_attn = aw.tokens;
 
-  Builder b(shape.precision);
+  detail::OpWriter b(shape.precision);
   const double h = m.hidden_size;
   const double layers = m.n_layers;
-
+  const double dense = m.dense_layers();
+  const double moe = m.moe_layers();
   {
-    Op op = Builder::base("embedding", OpClass::kOther, 1);
+    Op op = detail::OpWriter::base("embedding", OpClass::kOther, 1);
     op.weight_bytes = t_attn * h * b.w();  // one row per token
     op.activation_bytes = t_attn * h * b.a();
     b.push(std::move(op));
   }
   b.elementwise("attn_norm", layers, 4.0 * t_attn * h, t_attn * h, t_attn * h);
-  if (m.attention.kind == AttentionKind::kMla) {
-    SeqSums absorbed, naive;
-    auto merge = [](SeqSums& into, const SeqSums& from) {
-      into.sequences += from.sequences;
-      into.tokens += from.tokens;
-      into.context += from.context;
-      into.pairs += from.pairs;
-      into.prefill = into.prefill || from.prefill;
-      if (from.sequences > 0) {
-        into.min_context = into.sequences == from.sequences ? from.min_context
-                                                            : std::min(into.min_context, from.min_context);
-        into.max_context = std::max(into.max_context, from.max_context);
-      }
-    };
-    switch (shape.mla_mode) {
-      case MlaMode::kAbsorbed:
-        merge(absorbed, decode), merge(absorbed, prefill);
-        break;
-      case MlaMode::kNaive:
-        merge(naive, decode), merge(naive, prefill);
-        break;
-      case MlaMode::kAuto:
-        merge(absorbed, decode), merge(naive, prefill);
-        break;
-    }
-    add_mla_attention(b, m, s, layers, t_attn, absorbed, naive, attn_comm);
+  attention::add_ops(b, m, s, aw);
+  // After the output projection (no collective under DP-attention: each rank holds its own tokens whole).
+  const int attn_ranks = par.attention_tp();
+  if (ep && !dp_attention) {
+    // TP attention feeding expert parallelism: the MoE layers reduce-scatter (each rank dispatches its share
+    // of the tokens), the dense layers all-reduce.
+    b.collective("allreduce_attn", dense, Collective::kAllReduce, t * h * b.a(), attn_ranks);
+    b.collective("reducescatter_attn", moe, Collective::kReduceScatter, t * h * b.a(), attn_ranks);
   } else {
-    add_mha_attention(b, m, s, layers, t_attn, decode, prefill, attn_comm);
+    b.collective("allreduce_attn", layers, Collective::kAllReduce, t * h * b.a(), attn_ranks);
   }
   if (dp_attention) {
-    // Every rank's tokens meet for the tensor-parallel FFN (SGLang's DP-attention).
-    b.collective("allgather_tokens", layers, Collective::kAllGather, t * h * b.a(), tp);
+    // Every rank's tokens meet for the tensor-parallel FFN (SGLang's DP-attention); under expert parallelism
+    // only the dense layers' FFN is tensor-parallel.
+    b.collective("allgather_tokens", ep ? dense : layers, Collective::kAllGather, t * h * b.a(), tp);
   }
   b.elementwise("ffn_norm", layers, 4.0 * t * h, t * h, t * h);
 
-  const double dense = m.dense_layers();
   if (dense > 0) {
     const double inter = double(m.ffn.intermediate_size) / tp;
     if (m.ffn.activation == FfnActivation::kGelu) {
@@ -423,8 +233,7 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       b.collective("allreduce_ffn", dense, Collective::kAllReduce, t * h * b.a(), tp);
     }
   }
-  const double moe = m.moe_layers();
-  if (moe > 0) {
+  if (moe > 0 && !ep) {
     const MoeSpec& e = m.ffn.moe;
     const double ie = double(e.expert_intermediate_size) / tp;
     b.gemm("moe_router", moe, t, h, e.n_routed_experts);
@@ -433,9 +242,9 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       b.gemm("shared_expert_down", moe, t, e.n_shared_experts * ie, h);
     }
     // Routed experts: FLOPs 2·T·k·3·h·I_e; weights of the distinct experts touched (DESIGN.md §5).
-    const double touched = expected_distinct_experts(e.n_routed_experts, e.experts_per_token, out.tokens);
+    const double touched = expected_distinct_experts(e.n_routed_experts, e.experts_per_token, t);
     const double routed_tokens = t * e.experts_per_token;
-    Op op = Builder::base("moe_experts", OpClass::kGemm, moe);
+    Op op = detail::OpWriter::base("moe_experts", OpClass::kGemm, moe);
     op.flops = moe * 2.0 * routed_tokens * 3.0 * h * ie;
     op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
     op.activation_bytes = moe * routed_tokens * (2.0 * h + 3.0 * ie) * b.a();
@@ -449,62 +258,256 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
       b.collective("allreduce_moe", moe, Collective::kAllReduce, t * h * b.a(), tp);
     }
   }
+  if (moe > 0 && ep) {
+    // Expert parallelism (DeepSeek-V3 §3.4, DeepEP): every GPU holds experts_per_gpu routed experts whole and
+    // the shared experts; each GPU's own tokens (its DP-attention share, or its 1/tp slice after the
+    // reduce-scatter) are routed there by a dispatch all-to-all and their expert outputs come back by a
+    // combine all-to-all. Of a token's k copies, (G − 1)/G go to other GPUs in expectation.
+    const MoeSpec& e = m.ffn.moe;
+    const int g = par.ep;
+    const double ie = e.expert_intermediate_size;
+    const double t_local = dp_attention ? t_attn : t / g;
+    const double k = e.experts_per_token;
+    b.gemm("moe_router", moe, t_local, h, e.n_routed_experts);
+    if (e.n_shared_experts > 0) {
+      b.gemm("shared_expert_gate_up", moe, t_local, h, 2.0 * e.n_shared_experts * ie);
+      b.gemm("shared_expert_down", moe, t_local, e.n_shared_experts * ie, h);
+    }
+    // Dispatch in fp8 with one fp32 scale per 128 elements when the experts run fp8 (DeepSeek-V3 §3.3,
+    // DeepEP), else in the activation dtype; combine in the activation dtype (bf16).
+    const bool fp8 = shape.precision.weights == Dtype::kFp8;
+    const double dispatch_bytes_per_element = fp8 ? 1.0 + 4.0 / 128.0 : b.a();
+    const double leaving = double(g - 1) / g;
+    b.all_to_all("moe_dispatch", moe, t_local * k * h * dispatch_bytes_per_element * leaving, g);
+    // The busiest GPU: the mean T·k/G routed copies times the imbalance (a balancer's measured factor, or the
+    // expected maximum under uniform routing).
+    const double mean = t * k / g;
+    const double factor =
+        par.expert_imbalance > 0.0 ? par.expert_imbalance : expected_max_load_factor(t * k, g);
+    const double arriving = mean * factor;
+    const int local = experts_per_gpu(m, par);
+    const double touched = expected_distinct_experts(local, 1, arriving);
+    Op op = detail::OpWriter::base("moe_experts", OpClass::kGemm, moe);
+    op.flops = moe * 2.0 * arriving * 3.0 * h * ie;
+    op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
+    op.activation_bytes = moe * arriving * (2.0 * h + 3.0 * ie) * b.a();
+    op.gemm_m = touched > 0 ? arriving / touched : 0.0;
+    op.gemm_n = 3.0 * ie;
+    op.gemm_k = h;
+    b.push(std::move(op));
+    b.all_to_all("moe_combine", moe, t_local * k * h * b.a() * leaving, g);
+    if (!dp_attention) {
+      // Back to every rank holding every token for the next tensor-parallel attention.
+      b.collective("allgather_moe", moe, Collective::kAllGather, t * h * b.a(), g);
+    }
+  }
 
+  const double sampled = all.sampled;
   b.elementwise("final_norm", 1, 4.0 * sampled * h, sampled * h, sampled * h);
   const double vocab_shard = double(m.vocab_size) / tp;
   if (sampled > 0) {
     b.gemm("lm_head", 1, sampled, h, vocab_shard);
     b.collective("allgather_logits", 1, Collective::kAllGather, sampled * m.vocab_size * 4.0, tp);
-    Op op = Builder::base("sampling", OpClass::kOther, 1);
+    Op op = detail::OpWriter::base("sampling", OpClass::kOther, 1);
     op.flops = 5.0 * sampled * m.vocab_size;
     op.activation_bytes = sampled * m.vocab_size * 4.0;  // fp32 logits read once
     b.push(std::move(op));
   }
-  out.ops = b.take();
+  return b.take();
+}
+
+/// Each op's work twice: both micro-batches'.
+void twice(std::vector<Op>& ops) {
+  for (Op& op : ops) {
+    op.count *= 2;
+    op.flops *= 2.0;
+    op.weight_bytes *= 2.0;
+    op.kv_read_bytes *= 2.0;
+    op.kv_write_bytes *= 2.0;
+    op.activation_bytes *= 2.0;
+    op.comm_bytes *= 2.0;
+  }
+}
+
+/// The busier of two micro-batches: half of each record's sequences, the odd ones alternately to it.
+std::vector<SequenceWork> busier_half(const std::vector<SequenceWork>& sequences) {
+  std::vector<SequenceWork> out;
+  std::int64_t parity = 1;  // the first odd record's extra sequence goes to this half
+  for (const SequenceWork& w : sequences) {
+    const std::int64_t n = w.count / 2 + (w.count % 2 != 0 ? parity : 0);
+    if (w.count % 2 != 0) parity ^= 1;
+    if (n == 0) continue;
+    SequenceWork h = w;
+    h.count = n;
+    out.push_back(h);
+  }
+  return out;
+}
+
+/// The MTP draft (DeepSeek-V3 §2.2: one more transformer block, sharing the embedding and output head, after
+/// a projection of [norm(h); norm(embedding)] from 2·hidden to hidden) run `depth` times per step, over
+/// every decode (and over the prompt tokens, to fill its own cache).
+void add_draft(std::vector<Op>& ops, const ModelSpec& m, const StepShape& shape) {
+  ModelSpec draft = m;
+  draft.n_layers = 1;
+  if (draft.ffn.is_moe()) draft.ffn.moe.first_k_dense = 0;  // V3's MTP block is an MoE layer
+  StepShape plain = shape;
+  plain.mtp = {};
+  plain.parallel.micro_batches = 1;
+  const StepSums sums = sum_sequences(draft, plain.sequences, plain.mtp);
+  std::vector<Op> block = write_ops(draft, plain, sums);
+  detail::OpWriter b(shape.precision);
+  const double t = busiest_rank(sums.decode, plain.parallel.attention_dp()).tokens +
+                   busiest_rank(sums.prefill, plain.parallel.attention_dp()).tokens;
+  const double h = m.hidden_size;
+  b.elementwise("eh_norms", 1, 8.0 * t * h, 2.0 * t * h, 2.0 * t * h);
+  b.gemm("eh_proj", 1, t, 2.0 * h, h);
+  std::vector<Op> proj = b.take();
+  block.insert(block.begin() + 1, proj.begin(), proj.end());  // after the embedding lookup
+  const double depth = shape.mtp.depth;
+  for (Op& op : block) {
+    op.name = "mtp_" + op.name;
+    op.count = static_cast<std::int64_t>(double(op.count) * depth);
+    op.flops *= depth;
+    op.weight_bytes *= depth;
+    op.kv_read_bytes *= depth;
+    op.kv_write_bytes *= depth;
+    op.activation_bytes *= depth;
+    op.comm_bytes *= depth;
+    ops.push_back(std::move(op));
+  }
+}
+
+}  // namespace
+
+StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
+  if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
+  check_parallelism(shape.parallel);
+  check_speculation(shape.mtp);
+  const Parallelism& par = shape.parallel;
+  if (par.ep > 1 && !m.ffn.is_moe()) {
+    throw InputError(
+        SourceLocation{}, "ep",
+        fmt::format("{} has no experts: expert parallelism (ep {}) needs an MoE model", m.name, par.ep));
+  }
+  StepWorkload out;
+  // Totals over records of many sequences each: checked, so that a huge batch is an error, not a wrapped
+  // count.
+  const auto add_checked = [](std::int64_t& into, std::int64_t count, std::int64_t each, const char* what) {
+    std::int64_t product = 0;
+    if (__builtin_mul_overflow(count, each, &product) || __builtin_add_overflow(into, product, &into)) {
+      // Keyed, so that a caller's wrapper (cmd_step's --tp) does not claim it.
+      throw InputError(SourceLocation{}, "batch",
+                       fmt::format("the step is too large: its {} overflow a 64-bit count", what));
+    }
+  };
+  const double accepted = shape.mtp.expected_accepted();
+  for (const SequenceWork& raw : shape.sequences) {
+    if (raw.count < 1)
+      throw InputError(fmt::format("a sequence count must be at least 1, got {}", raw.count));
+    if (raw.context_tokens <= 0)
+      throw InputError(fmt::format("context length must be positive, got {}", raw.context_tokens));
+    if (raw.new_tokens <= 0)
+      throw InputError(fmt::format("new tokens per sequence must be positive, got {}", raw.new_tokens));
+    if (raw.new_tokens > raw.context_tokens) {
+      throw InputError(fmt::format("new tokens ({}) exceed the context ({}) that includes them",
+                                   raw.new_tokens, raw.context_tokens));
+    }
+    if (shape.mtp.enabled() && !raw.prefill && raw.new_tokens != 1) {
+      throw InputError(
+          SourceLocation{}, "mtp",
+          fmt::format("with multi-token prediction a decode states one new token (the draft adds "
+                      "{}), got s_q {}",
+                      shape.mtp.depth, raw.new_tokens));
+    }
+    const SequenceWork w = as_verified(raw, shape.mtp);
+    if (w.samples) {
+      add_checked(out.output_tokens, w.count, w.prefill ? 1 : w.new_tokens, "output tokens");
+      out.emitted_tokens += double(w.count) * (w.prefill             ? 1.0
+                                               : shape.mtp.enabled() ? 1.0 + accepted
+                                                                     : double(w.new_tokens));
+    }
+    add_checked(out.context_sum, w.count, w.context_tokens, "context tokens");
+    add_checked(out.tokens, w.count, w.new_tokens, "new tokens");
+    add_checked(out.sequences, w.count, 1, "sequences");
+  }
+  out.layers = m.n_layers;
+  if (par.micro_batches == 2) {
+    if (out.sequences < 2) {
+      throw InputError(
+          SourceLocation{}, "micro_batches",
+          fmt::format("two micro-batches need at least 2 sequences in the step, got {}", out.sequences));
+    }
+    const std::vector<SequenceWork> half = busier_half(shape.sequences);
+    out.ops = write_ops(m, shape, sum_sequences(m, half, shape.mtp));
+    twice(out.ops);
+    out.micro_batches = 2;
+    out.overlapped_ops = out.ops.size();
+  } else {
+    out.ops = write_ops(m, shape, sum_sequences(m, shape.sequences, shape.mtp));
+  }
+  if (shape.mtp.enabled()) add_draft(out.ops, m, shape);
   return out;
 }
 
 double kv_bytes_per_token(const ModelSpec& m, Dtype kv_dtype) {
-  return double(m.n_layers) * double(m.attention.kv_elements_per_token()) * dtype_bytes(kv_dtype);
+  return double(m.n_layers) * attention::kv_elements_per_token(m, 1) * dtype_bytes(kv_dtype);
 }
 
 double kv_bytes_per_token_per_gpu(const ModelSpec& m, Dtype kv_dtype, const Parallelism& parallel) {
-  const AttentionSpec& a = m.attention;
-  if (a.kind == AttentionKind::kMla) return kv_bytes_per_token(m, kv_dtype);  // replicated latent
-  const int tp = parallel.attention_tp();
-  const double n_kv = a.n_kv_heads >= tp ? double(a.n_kv_heads) / tp : 1.0;
-  return double(m.n_layers) * 2.0 * n_kv * a.head_dim * dtype_bytes(kv_dtype);
+  return double(m.n_layers) * attention::kv_elements_per_token(m, parallel.attention_tp()) *
+         dtype_bytes(kv_dtype);
 }
 
-double weight_bytes_total(const ModelSpec& m, Dtype weight_dtype) {
-  return count_parameters(m).total * dtype_bytes(weight_dtype);
+int experts_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
+  const int e = m.ffn.moe.n_routed_experts;
+  if (parallel.ep <= 1) return e;
+  const int all = e + parallel.redundant_experts;
+  return (all + parallel.ep - 1) / parallel.ep;
 }
 
-double weight_bytes_per_gpu(const ModelSpec& m, Dtype weight_dtype, const Parallelism& parallel) {
+double parameters_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
+  check_parallelism(parallel);
   const int tp = parallel.tp;
-  if (tp < 1) throw InputError(fmt::format("tp must be at least 1, got {}", tp));
-  const Shard s = shard_heads(m, parallel.attention_tp());
-  const AttentionSpec& a = m.attention;
   const double h = m.hidden_size;
-  double attn = 0.0;
-  if (a.kind == AttentionKind::kMla) {
-    const double qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
-    const double q = a.q_lora_rank > 0 ? h * a.q_lora_rank + a.q_lora_rank * s.n_h * qk : h * s.n_h * qk;
-    attn = q + h * (a.kv_lora_rank + a.qk_rope_head_dim) +
-           a.kv_lora_rank * s.n_h * (a.qk_nope_head_dim + a.v_head_dim) + s.n_h * a.v_head_dim * h;
-  } else {
-    attn = h * (s.n_h + 2.0 * s.n_kv) * a.head_dim + s.n_h * a.head_dim * h;
-  }
-  double params = m.n_layers * (attn + 2.0 * h) +
+  double params = m.n_layers * (attention::parameters_per_layer(m, parallel.attention_tp()) + 2.0 * h) +
                   m.dense_layers() * m.ffn.dense_matrices() * h * m.ffn.intermediate_size / tp;
   if (m.ffn.is_moe()) {
     const MoeSpec& e = m.ffn.moe;
-    params += m.moe_layers() *
-              ((e.n_routed_experts + e.n_shared_experts) * 3.0 * h * e.expert_intermediate_size / tp +
-               h * e.n_routed_experts);
+    const double expert = 3.0 * h * e.expert_intermediate_size;
+    const double routed = parallel.ep > 1 ? experts_per_gpu(m, parallel) * expert  // whole experts
+                                          : e.n_routed_experts * expert / tp;      // columns split
+    const double shared = e.n_shared_experts * expert / parallel.expert_tp();      // replicated under EP
+    params += m.moe_layers() * (routed + shared + h * e.n_routed_experts);         // + router (replicated)
   }
+  // Embedding and output head split by vocabulary, and the final norm.
   params += double(m.vocab_size) * h / tp * (m.tie_word_embeddings ? 1.0 : 2.0) + h;
-  return params * dtype_bytes(weight_dtype);
+  return params;
+}
+
+double weight_bytes_total(const ModelSpec& m, Dtype weight_dtype) {
+  return parameters_per_gpu(m, Parallelism{}) * dtype_bytes(weight_dtype);
+}
+
+double weight_bytes_per_gpu(const ModelSpec& m, Dtype weight_dtype, const Parallelism& parallel) {
+  return parameters_per_gpu(m, parallel) * dtype_bytes(weight_dtype);
+}
+
+ParameterCount count_parameters(const ModelSpec& m) {
+  const double h = m.hidden_size;
+  ParameterCount p;
+  p.total = parameters_per_gpu(m, Parallelism{});
+  p.attention_per_layer = attention::parameters_per_layer(m, 1);
+  p.embedding = double(m.vocab_size) * h;
+  p.lm_head = m.tie_word_embeddings ? 0.0 : double(m.vocab_size) * h;
+  // Activated: weights one token's forward reads — all but the routed experts it does not choose and the
+  // embedding table (a lookup of one row); the LM head is read as a projection, tied or not.
+  const double unchosen =
+      m.ffn.is_moe() ? m.moe_layers() * double(m.ffn.moe.n_routed_experts - m.ffn.moe.experts_per_token) *
+                           3.0 * h * m.ffn.moe.expert_intermediate_size
+                     : 0.0;
+  p.activated = p.total - unchosen - p.embedding - p.lm_head + double(m.vocab_size) * h;
+  return p;
 }
 
 }  // namespace mlasim

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/model_spec.hpp"
+#include "models/parallelism.hpp"
 #include "models/precision.hpp"
 
 namespace mlasim {
@@ -38,18 +39,21 @@ struct SequenceWork {
   std::int64_t count = 1;  ///< identical sequences this record stands for (at least 1)
 };
 
-/// Parallelism inside one engine replica (DESIGN.md §5 "Parallelism").
-struct Parallelism {
-  int tp = 1;  ///< tensor-parallel degree: heads and FFN columns split, two all-reduces per layer
-  /// DP-attention (as SGLang and DeepSeek serve MLA): attention runs data-parallel over the tp ranks —
-  /// attention weights replicated, each rank attends to (and caches the KV of) its own sequences — while the
-  /// FFN / experts stay tensor-parallel; tokens are all-gathered before the FFN and reduce-scattered after.
-  bool dp_attention = false;
-  /// Ranks the attention is split across by sequence (tp with DP-attention, else 1).
-  [[nodiscard]] int attention_dp() const { return dp_attention ? tp : 1; }
-  /// Ranks the attention heads are split across (1 with DP-attention, else tp).
-  [[nodiscard]] int attention_tp() const { return dp_attention ? 1 : tp; }
+/// Multi-token prediction (DeepSeek-V3 §2.2) or speculative decoding: a draft proposes `depth` tokens per
+/// sequence, the model verifies 1 + depth tokens in one step and keeps 1 + the accepted ones.
+struct Speculation {
+  int depth = 0;  ///< draft tokens per step; 0 = off
+  /// Acceptance of the draft token at each position given the ones before it were accepted: one value for
+  /// every position, or one per position (depth values).
+  std::vector<double> acceptance;
+  [[nodiscard]] bool enabled() const { return depth > 0; }
+  /// Acceptance at draft position i (0-based).
+  [[nodiscard]] double acceptance_at(int i) const;
+  /// Expected accepted draft tokens per step: Σ_i Π_{j<=i} a_j.
+  [[nodiscard]] double expected_accepted() const;
 };
+/// Checks a speculation spec; throws InputError keyed "mtp.depth" or "mtp.acceptance".
+void check_speculation(const Speculation& mtp);
 
 /// Everything that defines one step's workload.
 struct StepShape {
@@ -57,6 +61,9 @@ struct StepShape {
   Parallelism parallel;
   Precision precision;
   MlaMode mla_mode = MlaMode::kAuto;
+  /// Multi-token prediction. With it on, every decode record must have new_tokens 1 (one plain decode); the
+  /// step verifies 1 + depth tokens per decode at context L + depth and runs the draft module depth times.
+  Speculation mtp;
 };
 
 /// Convenience: B identical decode sequences at context L with s_q new tokens each (one record, count B).
@@ -99,6 +106,8 @@ struct Op {
   double gemm_k = 0.0;            ///< GEMMs: reduction depth
   double gemm_batch = 1.0;        ///< GEMMs: independent products per launch (MLA's per-head BMMs: heads)
   AttentionCall attention;        ///< attention cores: the shape of one launch
+  Dtype math = Dtype::kBf16;      ///< the dtype its math runs in (GEMMs: weights; attention: KV cache)
+  int comm_ranks = 1;             ///< collectives: the GPUs of its group
 
   /// HBM bytes moved by all launches.
   [[nodiscard]] double bytes() const {
@@ -112,9 +121,17 @@ struct Op {
 struct StepWorkload {
   std::vector<Op> ops;
   std::int64_t tokens = 0;         ///< T: query tokens processed (all sequences)
-  std::int64_t output_tokens = 0;  ///< tokens emitted (decode sequences' new tokens)
+  std::int64_t output_tokens = 0;  ///< positions sampled (decode sequences' new tokens, prompt ends)
+  /// Tokens the step emits in expectation: output_tokens without MTP; with it, each decode emits 1 + the
+  /// expected accepted draft tokens.
+  double emitted_tokens = 0;
   std::int64_t sequences = 0;
   std::int64_t context_sum = 0;  ///< ΣL_b
+  /// Two micro-batches: ops [0, overlapped_ops) are both micro-batches' (each op's work twice, once per
+  /// micro-batch), whose communication overlaps the other's compute; the rest (the MTP draft) run after.
+  int micro_batches = 1;
+  std::size_t overlapped_ops = 0;
+  int layers = 0;  ///< the model's layers (the overlap schedule's pipeline depth)
 };
 
 /// Builds the op list of one step of `model` (DESIGN.md §5). Throws InputError for shapes the model cannot
@@ -122,21 +139,34 @@ struct StepWorkload {
 /// a 64-bit count).
 [[nodiscard]] StepWorkload build_step(const ModelSpec& model, const StepShape& shape);
 
-/// KV-cache bytes per token, all layers: for the whole model (DESIGN.md §11 reference figures) and what one
-/// GPU of a TP group stores for a token of a sequence it holds (KV heads split by TP; MLA's latent cache is
-/// replicated on every rank; with DP-attention a rank holds all heads of its own sequences).
+/// KV-cache bytes per token, all layers (models/attention/ owns the formulas): for the whole model (DESIGN.md
+/// §11 reference figures) and what one GPU of a TP group stores for a token of a sequence it holds (KV heads
+/// split by TP; MLA's latent cache is replicated on every rank; with DP-attention a rank holds all heads of
+/// its own sequences).
 [[nodiscard]] double kv_bytes_per_token(const ModelSpec& model, Dtype kv_dtype);
 [[nodiscard]] double kv_bytes_per_token_per_gpu(const ModelSpec& model, Dtype kv_dtype,
                                                 const Parallelism& parallel);
 
-/// Weight bytes: the whole model, and what one GPU of a TP group holds (attention replicated under
-/// DP-attention).
+/// Weight bytes: the whole model, and what one GPU holds (attention replicated under DP-attention; under
+/// expert parallelism its share of the routed experts, whole, and the shared experts replicated). One formula
+/// (parameters_per_gpu) for both: the whole model is the per-GPU count of a one-GPU layout.
 [[nodiscard]] double weight_bytes_total(const ModelSpec& model, Dtype weight_dtype);
 [[nodiscard]] double weight_bytes_per_gpu(const ModelSpec& model, Dtype weight_dtype,
                                           const Parallelism& parallel);
 
+/// Weights one GPU holds, elements (count_parameters(model).total at Parallelism{}).
+[[nodiscard]] double parameters_per_gpu(const ModelSpec& model, const Parallelism& parallel);
+
+/// Routed experts one expert-parallel GPU holds: ceil((E + redundant) / ep); E when ep is 1.
+[[nodiscard]] int experts_per_gpu(const ModelSpec& model, const Parallelism& parallel);
+
+/// The busiest of `ranks` GPUs' load over the mean when `items` go to them uniformly at random: the expected
+/// maximum, by the Gaussian extreme-value approximation 1 + sqrt(2·ln(ranks) / mean), mean = items / ranks,
+/// capped at `ranks` (every item on one GPU); 1 for one rank.
+[[nodiscard]] double expected_max_load_factor(double items, int ranks);
+
 /// Expected number of distinct experts touched by T tokens each choosing k of E experts uniformly:
 /// E·(1 − (1 − k/E)^T) (DESIGN.md §5).
-[[nodiscard]] double expected_distinct_experts(int n_experts, int top_k, std::int64_t tokens);
+[[nodiscard]] double expected_distinct_experts(int n_experts, int top_k, double tokens);
 
 }  // namespace mlasim

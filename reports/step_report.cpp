@@ -1,6 +1,7 @@
 #include "reports/step_report.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <limits>
@@ -51,31 +52,6 @@ std::string cost_text(const StepTotals& t) {
 
 }  // namespace
 
-StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
-                       const Precision& precision, int tp, int s_q, std::int64_t longest_context,
-                       std::optional<double> price_per_gpu_hour) {
-  StepTotals t;
-  t.step_time_s = cost.step_time_s;
-  t.tokens_per_s = double(cost.output_tokens) / cost.step_time_s;
-  t.tokens_per_s_per_gpu = t.tokens_per_s / tp;
-  t.tokens_per_s_per_user = double(s_q) / cost.step_time_s;
-  t.total_tokens_per_s = double(cost.tokens) / cost.step_time_s;
-  t.gpus = tp;
-  t.price_per_gpu_hour = price_per_gpu_hour;
-  if (price_per_gpu_hour)
-    t.cost = deployment_cost(tp, *price_per_gpu_hour, t.tokens_per_s, t.total_tokens_per_s);
-  t.kv_bytes_per_token = kv_bytes_per_token(model, precision.kv_cache);
-  t.kv_bytes_per_token_per_gpu = cap.kv_bytes_per_token_per_gpu;
-  t.kv_capacity_tokens = cap.kv_capacity_tokens();
-  t.kv_blocks = cap.kv_blocks();
-  t.block_size = cap.block_size;
-  t.longest_context = longest_context;
-  t.max_concurrency = max_concurrency(cap, longest_context);
-  t.weight_bytes = weight_bytes_total(model, precision.weights);
-  t.weight_bytes_per_gpu = cap.weight_bytes_per_gpu;
-  return t;
-}
-
 Table step_ops_table(const StepCost& cost) {
   Table t({{"op", "the op, or `total` for the step"},
            {"class", "attention, gemm, communication, other; `total` for the step"},
@@ -93,12 +69,13 @@ Table step_ops_table(const StepCost& cost) {
   for (const TimedOp& op : cost.ops) {
     t.add_row({op.op.name, std::string(to_string(op.op.op_class)), op.op.count, op.op.flops, op.op.bytes(),
                op.op.comm_bytes, op.op.intensity(), op.time.time_s,
-               cost.step_time_s > 0 ? op.time.time_s / cost.step_time_s : 0.0,
+               cost.serial_time_s > 0 ? op.time.time_s / cost.serial_time_s : 0.0,
                std::string(to_string(op.time.bound)), std::string(to_string(op.time.provenance))});
     launches += op.op.count;
     comm_bytes += op.op.comm_bytes;
   }
-  // The step: sums of the rows above (ops run back to back, so their times add up to the step's).
+  // The step: sums of the rows above, and the step's time: their sum when ops run back to back, less with
+  // two micro-batches overlapping communication with compute.
   t.add_row({std::string("total"), std::string("total"), launches, cost.flops, cost.bytes, comm_bytes,
              cost.bytes > 0.0 ? cost.flops / cost.bytes : 0.0, cost.step_time_s,
              cost.step_time_s > 0 ? 1.0 : 0.0, std::string(), std::string()});
@@ -133,8 +110,12 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                            {"weights_dtype", ""},
                            {"kv_dtype", ""},
                            {"mla_mode", ""},
+                           {"ep", "expert-parallel degree (1: off)"},
+                           {"micro_batches", "2: communication overlapped with the other micro-batch"},
+                           {"mtp_depth", "draft tokens per step (0: no MTP)"},
                            {"status", "ok, batch-exceeds-capacity or does-not-fit"},
                            {"step_time_s", ""},
+                           {"serial_time_s", "the ops back to back"},
                            {"attention_s", ""},
                            {"gemm_s", ""},
                            {"communication_s", ""},
@@ -142,7 +123,8 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                            {"flops", ""},
                            {"bytes", "HBM bytes"},
                            {"tokens", ""},
-                           {"output_tokens", ""},
+                           {"output_tokens", "positions sampled"},
+                           {"emitted_tokens", "tokens emitted, in expectation (MTP: accepted drafts + 1)"},
                            {"tokens_per_s", ""},
                            {"tokens_per_s_per_gpu", ""},
                            {"tokens_per_s_per_user", ""},
@@ -174,8 +156,12 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                         in.weights_dtype,
                         in.kv_dtype,
                         in.mla_mode,
+                        std::int64_t{in.parallel.ep},
+                        std::int64_t{in.parallel.micro_batches},
+                        std::int64_t{in.mtp.depth},
                         std::string(status),
                         totals.step_time_s,
+                        totals.serial_time_s,
                         cost.attention_s,
                         cost.gemm_s,
                         cost.communication_s,
@@ -184,6 +170,7 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                         cost.bytes,
                         cost.tokens,
                         cost.output_tokens,
+                        cost.emitted_tokens,
                         totals.tokens_per_s,
                         totals.tokens_per_s_per_gpu,
                         totals.tokens_per_s_per_user,
@@ -227,7 +214,13 @@ nlohmann::ordered_json step_json(const StepResult& result, std::string_view stat
                                                          {"launch", in.launch},
                                                          {"weights_dtype", in.weights_dtype},
                                                          {"kv_dtype", in.kv_dtype},
-                                                         {"mla_mode", in.mla_mode}});
+                                                         {"mla_mode", in.mla_mode},
+                                                         {"ep", in.parallel.ep},
+                                                         {"redundant_experts", in.parallel.redundant_experts},
+                                                         {"expert_imbalance", in.parallel.expert_imbalance},
+                                                         {"micro_batches", in.parallel.micro_batches},
+                                                         {"mtp_depth", in.mtp.depth},
+                                                         {"mtp_acceptance", in.mtp.acceptance}});
   j["status"] = std::string(status);
   nlohmann::ordered_json ops = nlohmann::ordered_json::array();
   for (const TimedOp& op : cost.ops) {
@@ -241,6 +234,8 @@ nlohmann::ordered_json step_json(const StepResult& result, std::string_view stat
                    {"kv_write_bytes", op.op.kv_write_bytes},
                    {"activation_bytes", op.op.activation_bytes},
                    {"comm_bytes", op.op.comm_bytes},
+                   {"comm_ranks", op.op.comm_ranks},
+                   {"math_dtype", std::string(to_string(op.op.math))},
                    {"intensity", op.op.intensity()},
                    {"time_s", op.time.time_s},
                    {"compute_s", op.time.compute_s},
@@ -254,6 +249,7 @@ nlohmann::ordered_json step_json(const StepResult& result, std::string_view stat
   j["ops"] = std::move(ops);
   j["totals"] = {
       {"step_time_s", totals.step_time_s},
+      {"serial_time_s", totals.serial_time_s},
       {"attention_s", cost.attention_s},
       {"gemm_s", cost.gemm_s},
       {"communication_s", cost.communication_s},
@@ -262,6 +258,7 @@ nlohmann::ordered_json step_json(const StepResult& result, std::string_view stat
       {"bytes", cost.bytes},
       {"tokens", cost.tokens},
       {"output_tokens", cost.output_tokens},
+      {"emitted_tokens", cost.emitted_tokens},
       {"tokens_per_s", totals.tokens_per_s},
       {"tokens_per_s_per_gpu", totals.tokens_per_s_per_gpu},
       {"tokens_per_s_per_user", totals.tokens_per_s_per_user},
@@ -289,13 +286,16 @@ std::string step_text(const StepResult& result, bool markdown) {
   const StepTotals& totals = result.totals;
   const Table ops = step_ops_table(cost);
   std::string out = markdown ? "### " : "";
-  out += fmt::format("{} on {} x {}{} ({} mode, {} launches), batch {}, context {}, s_q {}\n\n", in.model,
-                     in.tp, in.hardware_name, in.dp_attention ? " with DP-attention" : "", in.mode, in.launch,
-                     in.batch, in.context, in.s_q);
+  const std::string mtp = in.mtp.enabled() ? fmt::format(", MTP depth {} (acceptance {})", in.mtp.depth,
+                                                         fmt::join(in.mtp.acceptance, "/"))
+                                           : std::string();
+  out += fmt::format("{} on {} x {}, {} ({} mode, {} launches), batch {}, context {}, s_q {}{}\n\n", in.model,
+                     in.tp, in.hardware_name, in.parallel.describe(), in.mode, in.launch, in.batch,
+                     in.context, in.s_q, mtp);
   out += (markdown ? table_to_markdown(ops) : table_to_text(ops)) + "\n";
   const auto ms = [](double s) { return readable_number(s * 1e3, 4); };
   out += fmt::format(
-      "step time            {} ms (attention {} ms, GEMMs {} ms, communication {} ms, other {} ms)\n"
+      "step time            {} ms (attention {} ms, GEMMs {} ms, communication {} ms, other {} ms){}\n"
       "throughput           {} tokens/s ({} per GPU, {} per sequence)\n"
       "cost                 {}\n"
       "KV cache per token   {} whole model, {} per GPU\n"
@@ -304,6 +304,10 @@ std::string step_text(const StepResult& result, bool markdown) {
       "weights              {} total, {} per GPU\n"
       "time comes from      {}\n",
       ms(cost.step_time_s), ms(cost.attention_s), ms(cost.gemm_s), ms(cost.communication_s), ms(cost.other_s),
+      cost.micro_batches == 2
+          ? fmt::format("\n                     two micro-batches: {} ms of ops back to back, overlapped",
+                        ms(cost.serial_time_s))
+          : std::string(),
       readable_number(totals.tokens_per_s, 5), readable_number(totals.tokens_per_s_per_gpu, 5),
       readable_number(totals.tokens_per_s_per_user, 4), cost_text(totals),
       format_bytes_binary(totals.kv_bytes_per_token), format_bytes_binary(totals.kv_bytes_per_token_per_gpu),

@@ -14,6 +14,7 @@
 #include "sim/cost.hpp"
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
+#include "sim/step/evaluate.hpp"
 #include "sim/table.hpp"
 
 namespace mlasim {
@@ -35,29 +36,8 @@ struct StepInputs {
   std::string weights_dtype;
   std::string kv_dtype;
   std::string mla_mode;
-};
-
-/// The headline numbers of a step beside its StepCost. Base SI units.
-struct StepTotals {
-  double step_time_s = 0;
-  double tokens_per_s = 0;           ///< output tokens/s of the TP group
-  double tokens_per_s_per_gpu = 0;   ///< tokens_per_s / tp
-  double tokens_per_s_per_user = 0;  ///< s_q / step time: one sequence's output tokens/s
-  double total_tokens_per_s = 0;     ///< every token the step processes, prompt and output, per second
-  int gpus = 1;                      ///< the replica's GPUs: tp (DP-attention splits sequences over them)
-  std::optional<double> price_per_gpu_hour;  ///< USD, from the profile; none when it has no price
-  /// The replica's USD per hour and per 1M output (and total) tokens at this step's throughput; none
-  /// without a price.
-  std::optional<DeploymentCost> cost;
-  double kv_bytes_per_token = 0;          ///< all layers, whole model
-  double kv_bytes_per_token_per_gpu = 0;  ///< held by one GPU
-  std::int64_t kv_capacity_tokens = 0;    ///< in the replica (the TP group)
-  std::int64_t kv_blocks = 0;             ///< in the replica
-  int block_size = 0;                     ///< tokens per KV block
-  std::int64_t longest_context = 0;       ///< tokens: the context max_concurrency is counted at
-  std::int64_t max_concurrency = 0;       ///< sequences of longest_context that fit
-  double weight_bytes = 0;                ///< whole model
-  double weight_bytes_per_gpu = 0;
+  Parallelism parallel;  ///< the whole layout (its tp and dp_attention are the fields above)
+  Speculation mtp;       ///< multi-token prediction (depth 0: off)
 };
 
 /// A costed step and what it was asked.
@@ -66,13 +46,6 @@ struct StepResult {
   StepCost cost;
   StepTotals totals;
 };
-
-/// The totals of `cost` for `model` (already with its variant) on a replica of capacity `cap`, `tp` GPUs,
-/// `s_q` new tokens per sequence; max concurrency counted at `longest_context` tokens; the cost through
-/// deployment_cost when `price_per_gpu_hour` (USD) is given.
-[[nodiscard]] StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
-                                     const Precision& precision, int tp, int s_q,
-                                     std::int64_t longest_context, std::optional<double> price_per_gpu_hour);
 
 /// One row per op, then a `total` row (op and class `total`): op, class, count (launches), flops, bytes
 /// (HBM), comm_bytes (collective messages), intensity (FLOP per HBM byte), time_s, share (of the step time),

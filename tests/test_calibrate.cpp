@@ -196,7 +196,7 @@ TEST_CASE("a calibrated profile times a decode step from the measured tables and
   shape.parallel = Parallelism{8, true};
   const StepWorkload w = build_step(m, shape);
   const DeviceModel device(hw, DeviceMode::kCalibrated);
-  const StepCost cal = cost_step(w, device, shape.precision, 8);
+  const StepCost cal = cost_step(w, device);
   CHECK(cal.share(Provenance::kAnalytic) < 0.2);
   CHECK(cal.share(Provenance::kAnalytic) > 0.0);  // the collectives: no probe measures the links
   const auto provenance_of = [](const StepCost& c, const std::string& name) {
@@ -214,13 +214,13 @@ TEST_CASE("a calibrated profile times a decode step from the measured tables and
   // 80 sequences: 10 per rank, between measured batches; m = 80 between probed m.
   StepShape between = uniform_decode(80, 3000);
   between.parallel = Parallelism{8, true};
-  const StepCost c80 = cost_step(build_step(m, between), device, between.precision, 8);
+  const StepCost c80 = cost_step(build_step(m, between), device);
   CHECK(provenance_of(c80, "attention_decode_mla_absorbed") == Provenance::kInterpolated);
   CHECK(provenance_of(c80, "q_b_proj") == Provenance::kInterpolated);
   // 2000 sequences at 100k tokens: beyond the grid on both axes.
   StepShape beyond = uniform_decode(2000, 100000);
   beyond.parallel = Parallelism{8, true};
-  const StepCost far = cost_step(build_step(m, beyond), device, beyond.precision, 8);
+  const StepCost far = cost_step(build_step(m, beyond), device);
   CHECK(provenance_of(far, "attention_decode_mla_absorbed") == Provenance::kExtrapolated);
   CHECK(cal.step_time_s > 0.0);
 }

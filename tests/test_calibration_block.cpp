@@ -117,7 +117,7 @@ TEST_CASE("calibrated mode: a GEMM takes its measured time at its m; small ops f
     return op;
   };
   // m = 1, a measured point of this shape: exactly its measured time (1.5 TFLOP/s), plus four eager launches.
-  const OpTime t = dev.time_op(gemm_op(1), Precision{}, 1);
+  const OpTime t = dev.time_op(gemm_op(1));
   CHECK(t.time_s == Approx(4 * table.flops_at(1) / 1.5e12 + 4 * 2.4e-6));
   CHECK(t.provenance == Provenance::kMeasured);
   // m = 64, between m = 1 and m = 4096: the residual measured / roofline interpolated in log m, by hand.
@@ -127,22 +127,22 @@ TEST_CASE("calibrated mode: a GEMM takes its measured time at its m; small ops f
   const double r1 = residual(1, 1.5), r4096 = residual(4096, 700.0);
   const double r64 =
       std::exp(std::log(r1) + std::log(64.0) / std::log(4096.0) * (std::log(r4096) - std::log(r1)));
-  const OpTime t64 = dev.time_op(gemm_op(64), Precision{}, 1);
+  const OpTime t64 = dev.time_op(gemm_op(64));
   CHECK(t64.time_s == Approx(4 * r64 * roof.time_s(table.flops_at(64), table.bytes_at(64)) + 4 * 2.4e-6));
   CHECK(t64.provenance == Provenance::kInterpolated);
   Op other = gemm_op(64);
   other.gemm_n = 9000;  // not a probed shape: the nearest one's residual, extrapolated
-  CHECK(dev.time_op(other, Precision{}, 1).provenance == Provenance::kExtrapolated);
+  CHECK(dev.time_op(other).provenance == Provenance::kExtrapolated);
 
   Op norm;
   norm.name = "norm";
   norm.op_class = OpClass::kOther;
   norm.count = 4;
   norm.activation_bytes = 2.95e12 * 1e-3;  // 1 ms at BW∞
-  const OpTime tn = dev.time_op(norm, Precision{}, 1);
+  const OpTime tn = dev.time_op(norm);
   CHECK(tn.memory_s == Approx(1e-3 + 4 * 3.5e-6));
   CHECK(tn.launch_s == Approx(4 * 2.4e-6));
   CHECK(dev.compute_flops_per_s(Dtype::kBf16) == Approx(720e12));
   const DeviceModel graph(hw, DeviceMode::kCalibrated, LaunchMode::kGraph);
-  CHECK(graph.time_op(norm, Precision{}, 1).launch_s == Approx(4 * 1.1e-6));
+  CHECK(graph.time_op(norm).launch_s == Approx(4 * 1.1e-6));
 }

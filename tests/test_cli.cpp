@@ -572,7 +572,7 @@ TEST_CASE("a profile without a link refuses tensor parallelism; an implausible p
   Run r = run_mlasim(
       "step --model llama-3-70b --hw tests/reliability/M5_interconnect_zero.yaml --tp 4 --context 4k");
   CHECK(r.code == 2);
-  CHECK_THAT(r.err, Catch::Contains("interconnect.bandwidth 0") && Catch::Contains("tp 4 needs one"));
+  CHECK_THAT(r.err, Catch::Contains("interconnect.bandwidth 0") && Catch::Contains("4 GPUs need one"));
   r = run_mlasim("step --model llama-3-8b --hw tests/reliability/M5_interconnect_zero.yaml --context 4k");
   CHECK(r.code == 0);
   r = run_mlasim("step --model llama-3-8b --hw tests/reliability/M5_tiny_gpu.yaml --context 4k");

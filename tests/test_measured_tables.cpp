@@ -251,7 +251,7 @@ TEST_CASE("GEMM tables: the same shape is exact, another shape takes the nearest
 TEST_CASE("the step splits its time by provenance, and the parts add up to the step") {
   const ModelSpec m = test::llama3_8b();
   const StepWorkload w = build_step(m, uniform_decode(16, 4096));
-  const StepCost c = cost_step(w, DeviceModel(test::h100(), DeviceMode::kDatasheet), Precision{}, 1);
+  const StepCost c = cost_step(w, DeviceModel(test::h100(), DeviceMode::kDatasheet));
   double sum = 0;
   for (const double t : c.time_by_provenance) sum += t;
   CHECK(sum == Approx(c.step_time_s));

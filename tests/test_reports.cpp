@@ -584,6 +584,7 @@ TEST_CASE("a step's cost: the replica's GPUs at the profile's price over its tok
   cost.step_time_s = 0.008;
   cost.tokens = 80;
   cost.output_tokens = 80;
+  cost.emitted_tokens = 80;
   const ModelSpec model = resolve_model("deepseek-v3");
   Precision precision;
   precision.weights = Dtype::kFp8;
@@ -595,7 +596,10 @@ TEST_CASE("a step's cost: the replica's GPUs at the profile's price over its tok
   priced.inputs.tp = 8;
   priced.inputs.dp_attention = true;
   priced.cost = cost;
-  priced.totals = step_totals(cost, cap, model, precision, 8, 1, 4096, 5.408);
+  StepShape shape = uniform_decode(80, 4096);
+  shape.parallel = Parallelism{8, true};
+  shape.precision = precision;
+  priced.totals = step_totals(cost, cap, model, shape, 5.408);
   const auto j = step_json(priced).at("totals");
   CHECK(j.at("tokens_per_s").get<double>() == Approx(10'000.0));
   CHECK(j.at("gpus").get<int>() == 8);
@@ -610,7 +614,7 @@ TEST_CASE("a step's cost: the replica's GPUs at the profile's price over its tok
   CHECK_THAT(step_text(priced, true), Catch::Contains("1.202 USD per 1M output tokens"));
 
   StepResult unpriced = priced;
-  unpriced.totals = step_totals(cost, cap, model, precision, 8, 1, 4096, std::nullopt);
+  unpriced.totals = step_totals(cost, cap, model, shape, std::nullopt);
   const auto u = step_json(unpriced).at("totals");
   for (const char* key : {"price_per_gpu_hour", "usd_per_hour", "usd_per_million_output_tokens",
                           "usd_per_million_total_tokens"}) {
@@ -651,6 +655,7 @@ TEST_CASE("a step's ops table ends with a total row: the sums of the op rows, in
   t_reduce.time_s = 0.001;
   cost.ops = {TimedOp{gemm, t_gemm}, TimedOp{reduce, t_reduce}};
   cost.step_time_s = 0.004;
+  cost.serial_time_s = 0.004;  // one micro-batch: the step is the ops back to back
   cost.flops = 2.5e13;
   cost.bytes = 4e10;
   const Table t = step_ops_table(cost);

@@ -60,8 +60,7 @@ TEST_CASE("GQA with n_kv = n_h costs exactly what MHA costs") {
       CHECK(a.ops[i].flops == b.ops[i].flops);
       CHECK(a.ops[i].bytes() == b.ops[i].bytes());
     }
-    CHECK(cost_step(a, dev, shape.precision, tp).step_time_s ==
-          cost_step(b, dev, shape.precision, tp).step_time_s);
+    CHECK(cost_step(a, dev).step_time_s == cost_step(b, dev).step_time_s);
   }
 }
 
@@ -205,7 +204,7 @@ TEST_CASE("the bound flips from memory to compute where intensity crosses the ri
     for (int s_q : {1, 2, 4}) {
       StepShape s = decode({8192, 8192, 8192, 8192}, s_q, tp);
       const StepWorkload w = build_step(deepseek_v3(), s);
-      const StepCost c = cost_step(w, dev, s.precision, tp);
+      const StepCost c = cost_step(w, dev);
       for (const TimedOp& op : c.ops) {
         if (op.op.name != "attention_decode_mla_absorbed") continue;
         const bool compute = op.op.intensity() > ridge;
@@ -231,8 +230,8 @@ TEST_CASE("doubling bandwidth never slows a step") {
           for (int tp : {1, 8}) {
             StepShape s = decode(std::vector<std::int64_t>(static_cast<std::size_t>(batch), ctx), 1, tp);
             const StepWorkload w = build_step(m, s);
-            const double t_slow = cost_step(w, slow_dev, s.precision, tp).step_time_s;
-            const double t_fast = cost_step(w, fast_dev, s.precision, tp).step_time_s;
+            const double t_slow = cost_step(w, slow_dev).step_time_s;
+            const double t_fast = cost_step(w, fast_dev).step_time_s;
             CHECK(t_fast <= t_slow);
           }
         }
@@ -251,12 +250,12 @@ TEST_CASE("roofline time: launch + max(FLOPs / peak·η, 2·latency + bytes / BW
   op.count = 2;
   op.flops = 989e12 * 0.5 * 1e-3;          // 1 ms of compute at η = 0.5
   op.weight_bytes = 3.35e12 * 0.8 * 2e-3;  // 2 ms of memory at η = 0.8
-  const OpTime t = dev.time_op(op, Precision{}, 1);
+  const OpTime t = dev.time_op(op);
   // Two launches: each pays the eager launch (4 us) and two HBM round trips of the ramp (2 x 600 ns).
   CHECK(t.time_s == Approx(2e-3 + 2 * 4e-6 + 2 * 2 * 600e-9));
   CHECK(t.bound == Bound::kMemory);
   const DeviceModel graph(hw, DeviceMode::kDatasheet, LaunchMode::kGraph);
-  CHECK(graph.time_op(op, Precision{}, 1).time_s == Approx(2e-3 + 2 * 1e-6 + 2 * 2 * 600e-9));
+  CHECK(graph.time_op(op).time_s == Approx(2e-3 + 2 * 1e-6 + 2 * 2 * 600e-9));
   CHECK(t.provenance == Provenance::kAnalytic);
   CHECK_THROWS_AS(DeviceModel(hw, DeviceMode::kCalibrated), InputError);
 }
@@ -440,15 +439,13 @@ TEST_CASE("a zero peak or a missing link is an error, never a zero time") {
   hw.peak_flops_per_s[Dtype::kBf16] = 0.0;
   hw.peak_flops_per_s.erase(Dtype::kFp32);
   const StepWorkload w = build_step(llama3_8b(), uniform_decode(8, 4096));
-  CHECK_THROWS_AS(cost_step(w, DeviceModel(hw, DeviceMode::kDatasheet, LaunchMode::kGraph), Precision{}, 1),
-                  InputError);
+  CHECK_THROWS_AS(cost_step(w, DeviceModel(hw, DeviceMode::kDatasheet, LaunchMode::kGraph)), InputError);
   HardwareSpec alone = h100();
   alone.interconnect.bandwidth_bytes_per_s = 0.0;
   StepShape tp4 = uniform_decode(8, 4096);
   tp4.parallel.tp = 4;
   const DeviceModel device(alone, DeviceMode::kDatasheet, LaunchMode::kGraph);
-  CHECK_THROWS_WITH(cost_step(build_step(llama3_8b(), tp4), device, Precision{}, 4),
-                    Catch::Contains("no interconnect"));
+  CHECK_THROWS_WITH(cost_step(build_step(llama3_8b(), tp4), device), Catch::Contains("no interconnect"));
   // One GPU needs no link.
-  CHECK(cost_step(w, device, Precision{}, 1).step_time_s > 0.0);
+  CHECK(cost_step(w, device).step_time_s > 0.0);
 }

@@ -259,7 +259,8 @@ ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& pro
       op.count = 1;
       op.flops = r.flops;
       op.weight_bytes = r.bytes;
-      p.datasheet_s = datasheet.time_op(op, gemm_precision(r.dtype), 1).time_s;
+      op.math = gemm_precision(r.dtype).weights;
+      p.datasheet_s = datasheet.time_op(op).time_s;
       points.push_back(p);
     } else if (in_ramp(r)) {
       const ProbeRow*& best = fastest[{r.kernel, r.working_set_bytes}];
@@ -285,7 +286,8 @@ ValidationReport validate_run(const MeasurementRun& run, const HardwareSpec& pro
     op.op_class = OpClass::kOther;
     op.count = 1;
     op.activation_bytes = r->bytes;
-    p.datasheet_s = datasheet.time_op(op, Precision{}, 1).time_s;
+    op.math = Precision{}.activations;
+    p.datasheet_s = datasheet.time_op(op).time_s;
     points.push_back(p);
   }
   for (const char* family : {kFamilyMla, kFamilyMlaVariable, kFamilyGqa, kFamilyGemm, kFamilyBandwidth}) {

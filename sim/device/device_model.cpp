@@ -63,12 +63,14 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode lau
       mem_bw_ = hw.hbm_bandwidth_bytes_per_s;
       compute_eff_ = 1.0;
       net_bw_ = hw.interconnect.bandwidth_bytes_per_s;
+      scale_out_bw_ = hw.scale_out.bandwidth_bytes_per_s;
       launch_s_ = 0.0;
       break;
     case DeviceMode::kDatasheet:
       mem_bw_ = hw.hbm_bandwidth_bytes_per_s * hw.datasheet_efficiency.memory;
       compute_eff_ = hw.datasheet_efficiency.compute;
       net_bw_ = hw.interconnect.bandwidth_bytes_per_s * hw.datasheet_efficiency.network;
+      scale_out_bw_ = hw.scale_out.bandwidth_bytes_per_s * hw.datasheet_efficiency.network;
       launch_s_ = graph ? hw.graph_launch_overhead_s : hw.launch_overhead_s;
       // The bandwidth ramp from first principles: a kernel waits one HBM round trip for its first bytes and
       // one for its last stores to drain (DESIGN.md §6).
@@ -89,6 +91,7 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode lau
       ramp_t0_s_ = ramp != nullptr ? ramp->t0_s : 2.0 * hw.memory_latency_s;
       compute_eff_ = hw.datasheet_efficiency.compute;
       net_bw_ = hw.interconnect.bandwidth_bytes_per_s * hw.datasheet_efficiency.network;
+      scale_out_bw_ = hw.scale_out.bandwidth_bytes_per_s * hw.datasheet_efficiency.network;
       launch_s_ = graph ? c.launch_graph_s.value_or(hw.graph_launch_overhead_s)
                         : c.launch_eager_s.value_or(hw.launch_overhead_s);
       attention_ = std::make_shared<const CalibratedAttention>(c);
@@ -179,28 +182,52 @@ bool DeviceModel::time_calibrated_gemm(const Op& op, Dtype math, double launches
   return true;
 }
 
-OpTime DeviceModel::time_op(const Op& op, const Precision& precision, int tp) const {
+OpTime DeviceModel::time_op(const Op& op) const {
   OpTime t;
   const double launches = static_cast<double>(std::max<std::int64_t>(op.count, 1));
   t.provenance = Provenance::kAnalytic;
   if (op.op_class == OpClass::kCommunication) {
     // DESIGN.md §5: latency + bytes / link bandwidth, per collective. No probe measures the links yet.
-    if (tp <= 1) return t;
-    // A missing link makes tensor parallelism impossible, never free.
+    const int ranks = op.comm_ranks;
+    if (ranks <= 1) {
+      throw InternalError(fmt::format("collective `{}` has a group of {} GPUs", op.name, ranks));
+    }
+    // A missing link makes a multi-GPU layout impossible, never free.
     if (!(net_bw_ > 0.0)) {
       throw InputError(SourceLocation{}, "tp",
-                       fmt::format("{} ({}) has no interconnect (interconnect.bandwidth 0): tp {} needs one",
-                                   hw_.name, hw_.id, tp));
+                       fmt::format("{} ({}) has no interconnect (interconnect.bandwidth 0): {} GPUs need one",
+                                   hw_.name, hw_.id, ranks));
     }
-    t.network_s = op.comm_bytes / net_bw_;
-    t.launch_s = launches * (hw_.interconnect.latency_s + launch_s_);
+    const int node = std::max(hw_.gpus_per_node, 1);
+    double inside = op.comm_bytes, across = 0.0;  // bytes over the scale-up link and over the network
+    if (ranks > node) {
+      if (!(scale_out_bw_ > 0.0)) {
+        throw InputError(
+            SourceLocation{}, "tp",
+            fmt::format("{} GPUs span {} nodes of {}, but {} ({}) has no scale_out network: add one to the "
+                        "profile, or keep the layout within {} GPUs",
+                        ranks, (ranks + node - 1) / node, node, hw_.name, hw_.id, node));
+      }
+      if (op.collective == Collective::kAllToAll) {
+        // Of the ranks − 1 other GPUs a token may go to, node − 1 share this GPU's node (DeepEP forwards the
+        // rest over RDMA); the two links carry their shares at once.
+        across = op.comm_bytes * double(ranks - node) / double(ranks - 1);
+        inside = op.comm_bytes - across;
+      } else {
+        // A ring over several nodes runs at its slowest link: every byte crosses at the network's rate.
+        across = op.comm_bytes;
+        inside = 0.0;
+      }
+    }
+    t.network_s = std::max(inside / net_bw_, across > 0.0 ? across / scale_out_bw_ : 0.0);
+    const double latency = ranks > node ? std::max(hw_.interconnect.latency_s, hw_.scale_out.latency_s)
+                                        : hw_.interconnect.latency_s;
+    t.launch_s = launches * (latency + launch_s_);
     t.time_s = t.network_s + t.launch_s;
     t.bound = t.network_s >= t.launch_s ? Bound::kNetwork : Bound::kLaunch;
     return t;
   }
-  const Dtype math = op.op_class == OpClass::kAttention ? precision.kv_cache
-                     : op.op_class == OpClass::kGemm    ? precision.weights
-                                                        : precision.activations;
+  const Dtype math = op.math;
   if (op.op_class == OpClass::kAttention && time_attention(op, math, launches, t)) {
     finish(t);
     return t;
@@ -271,16 +298,42 @@ void account(StepCost& cost, const Op& op, const OpTime& time) {
 
 }  // namespace
 
-StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, const Precision& precision,
-                   int tp) {
-  return cost_step(StepWorkload(workload), device, precision, tp);
+double overlap_schedule(double compute_s, double comm_s, int layers) {
+  const double per_layer_fill = std::min(compute_s, comm_s) / std::max(layers, 1);
+  return std::max(2.0 * compute_s, 2.0 * comm_s) + per_layer_fill;
 }
 
-StepCost cost_step(StepWorkload&& workload, const DeviceModel& device, const Precision& precision, int tp) {
+namespace {
+
+/// The step time from the ops' times in order: the sum, or the overlapped schedule of the first
+/// `overlapped` ops (both micro-batches' work, so each micro-batch's compute and communication are half of
+/// their sums) and the rest after them.
+template <class TimeOf>
+double schedule(const StepWorkload& w, TimeOf time_of) {
+  double serial = 0.0, compute = 0.0, comm = 0.0;
+  for (std::size_t i = 0; i < w.ops.size(); ++i) {
+    const double s = time_of(i);
+    if (w.micro_batches == 2 && i < w.overlapped_ops) {
+      (w.ops[i].op_class == OpClass::kCommunication ? comm : compute) += s;
+    } else {
+      serial += s;
+    }
+  }
+  if (w.micro_batches != 2) return serial;
+  return overlap_schedule(compute / 2.0, comm / 2.0, w.layers) + serial;
+}
+
+}  // namespace
+
+StepCost cost_step(const StepWorkload& workload, const DeviceModel& device) {
+  return cost_step(StepWorkload(workload), device);
+}
+
+StepCost cost_step(StepWorkload&& workload, const DeviceModel& device) {
   StepCost cost;
   cost.ops.reserve(workload.ops.size());
   for (Op& op : workload.ops) {
-    const OpTime time = device.time_op(op, precision, tp);
+    const OpTime time = device.time_op(op);
     // A validated profile gives every op a finite, non-negative time; anything else is a bug in a model.
     if (!(std::isfinite(time.time_s) && time.time_s >= 0.0)) {
       throw InternalError(
@@ -289,12 +342,21 @@ StepCost cost_step(StepWorkload&& workload, const DeviceModel& device, const Pre
     account(cost, op, time);
     cost.ops.push_back(TimedOp{std::move(op), time});
   }
+  cost.serial_time_s = cost.step_time_s;
+  // (The moved-from ops keep their class, all the schedule reads of them.)
+  cost.step_time_s = schedule(workload, [&](std::size_t i) { return cost.ops[i].time.time_s; });
   if (!(std::isfinite(cost.step_time_s) && cost.step_time_s > 0.0)) {
     throw InternalError(fmt::format("the step costs {} s on {}", cost.step_time_s, device.hardware().name));
   }
   cost.tokens = workload.tokens;
   cost.output_tokens = workload.output_tokens;
+  cost.emitted_tokens = workload.emitted_tokens;
+  cost.micro_batches = workload.micro_batches;
   return cost;
+}
+
+double step_time_s(const StepWorkload& workload, const DeviceModel& device) {
+  return schedule(workload, [&](std::size_t i) { return device.time_op(workload.ops[i]).time_s; });
 }
 
 }  // namespace mlasim

@@ -59,7 +59,8 @@ class DeviceModel {
   /// Throws InputError when `mode` is calibrated and `hw` has no calibration block.
   DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode launch = LaunchMode::kGraph);
 
-  [[nodiscard]] OpTime time_op(const Op& op, const Precision& precision, int tp) const;
+  /// The op's time: it carries all it needs (its math dtype, its collective's group).
+  [[nodiscard]] OpTime time_op(const Op& op) const;
 
   /// Effective ceilings in this mode (after η).
   [[nodiscard]] double memory_bandwidth_bytes_per_s() const { return mem_bw_; }
@@ -79,7 +80,8 @@ class DeviceModel {
   LaunchMode launch_;
   double mem_bw_ = 0.0;
   double compute_eff_ = 1.0;
-  double net_bw_ = 0.0;
+  double net_bw_ = 0.0;        ///< scale-up (NVLink) bandwidth reached
+  double scale_out_bw_ = 0.0;  ///< scale-out (RDMA) bandwidth reached, per GPU
   double launch_s_ = 0.0;
   double ramp_t0_s_ = 0.0;  ///< fixed cost per memory-touching launch (datasheet: two HBM round trips)
   std::shared_ptr<const CalibratedAttention> attention_;  ///< calibrated mode only
@@ -94,28 +96,42 @@ struct TimedOp {
 /// A costed step: ops with times and the step's totals.
 struct StepCost {
   std::vector<TimedOp> ops;
+  /// The step's time: the ops' times summed (ops back to back), or with two micro-batches the overlapped
+  /// schedule (overlap_schedule), which is at most the sum.
   double step_time_s = 0.0;
-  double attention_s = 0.0;  ///< per-class split of step_time_s
+  /// The ops' times summed: what the step takes with nothing overlapped. Equals step_time_s with one
+  /// micro-batch.
+  double serial_time_s = 0.0;
+  double attention_s = 0.0;  ///< per-class sums of the ops' times (they add up to serial_time_s)
   double gemm_s = 0.0;
   double communication_s = 0.0;
   double other_s = 0.0;
   double flops = 0.0;
   double bytes = 0.0;
   std::int64_t tokens = 0;
-  std::int64_t output_tokens = 0;
-  /// step_time_s split by where each op's time comes from (index: Provenance).
+  std::int64_t output_tokens = 0;  ///< positions sampled
+  double emitted_tokens = 0;       ///< tokens emitted in expectation (more than sampled ones only with MTP)
+  int micro_batches = 1;
+  /// serial_time_s split by where each op's time comes from (index: Provenance).
   std::array<double, 4> time_by_provenance{};
-  /// Fraction of the step time resting on provenance `p`.
+  /// Fraction of the ops' time resting on provenance `p`.
   [[nodiscard]] double share(Provenance p) const {
-    return step_time_s > 0.0 ? time_by_provenance[static_cast<std::size_t>(p)] / step_time_s : 0.0;
+    return serial_time_s > 0.0 ? time_by_provenance[static_cast<std::size_t>(p)] / serial_time_s : 0.0;
   }
 };
 
-/// Times every op of `workload` (ops run back to back: no overlap is modelled). The rvalue form moves the ops
-/// into the result instead of copying them.
-[[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device,
-                                 const Precision& precision, int tp);
-[[nodiscard]] StepCost cost_step(StepWorkload&& workload, const DeviceModel& device,
-                                 const Precision& precision, int tp);
+/// Two micro-batches, each computing for `compute_s` and communicating for `comm_s` in a step of `layers`
+/// layers: in steady state one micro-batch's communication runs while the other computes, so each layer
+/// takes 2·max(compute, comm) per layer, plus one layer's min(compute, comm) to fill the pipeline:
+/// max(2·C, 2·M) + min(C, M) / layers. Never more than back to back (2·C + 2·M), never less than the
+/// larger of the two (2·max(C, M)).
+[[nodiscard]] double overlap_schedule(double compute_s, double comm_s, int layers);
+
+/// Times every op of `workload`: back to back, or (two micro-batches) the overlapped ops by overlap_schedule
+/// and the rest after them. The rvalue form moves the ops into the result instead of copying them.
+[[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device);
+[[nodiscard]] StepCost cost_step(StepWorkload&& workload, const DeviceModel& device);
+/// The step time cost_step computes, without keeping the ops (the serving simulator's hot path).
+[[nodiscard]] double step_time_s(const StepWorkload& workload, const DeviceModel& device);
 
 }  // namespace mlasim

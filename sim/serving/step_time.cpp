@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/step/evaluate.hpp"
+
 namespace mlasim {
 
 namespace {
@@ -60,9 +62,8 @@ TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& wo
   }
   ++misses_;
   work.fill(shape_.sequences);
-  const StepWorkload wl = build_step(model_, shape_);
-  double seconds = 0.0;  // the same additions, in the same order, as cost_step's step_time_s
-  for (const Op& op : wl.ops) seconds += device_.time_op(op, shape_.precision, shape_.parallel.tp).time_s;
+  // The same additions, in the same order, as cost_step's step_time_s.
+  const double seconds = evaluate_step_time(model_, device_, shape_);
   const TimePs ps = step_ps(seconds + host_overhead_s_, model_, device_.hardware());
   if (cache_.size() >= cache_limit_) cache_.clear();
   cache_.emplace(mix, ps);
@@ -72,10 +73,8 @@ TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& wo
 TimePs ModelStepTime::reference_time(const std::vector<SequenceWork>& sequences) const {
   StepShape shape = shape_;
   shape.sequences = sequences;
-  return step_ps(
-      cost_step(build_step(model_, shape), device_, shape.precision, shape.parallel.tp).step_time_s +
-          host_overhead_s_,
-      model_, device_.hardware());
+  return step_ps(evaluate_step(model_, device_, shape).cost.step_time_s + host_overhead_s_, model_,
+                 device_.hardware());
 }
 
 }  // namespace mlasim

@@ -11,20 +11,6 @@
 
 namespace mlasim {
 
-std::string_view to_string(PointStatus status) {
-  switch (status) {
-    case PointStatus::kOk:
-      return "ok";
-    case PointStatus::kBatchExceedsCapacity:
-      return "batch-exceeds-capacity";
-    case PointStatus::kDoesNotFit:
-      return "does-not-fit";
-    case PointStatus::kInvalid:
-      return "invalid";
-  }
-  return "?";
-}
-
 std::string BatchChoice::to_string() const {
   return is_max ? "max" : fmt::format("{}", sequences);
 }
@@ -120,10 +106,11 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
             const bool dp = spec.dp_attention[di];
             p.dp_index = static_cast<std::uint32_t>(di);
             p.dp_attention = dp;
-            const Parallelism parallel{tp, dp};
+            const Parallelism parallel = spec.parallel_at(tp, dp);
             std::string invalid;  // why the capacity, and so every point of this layout, is invalid
             Capacity cap;
             try {
+              check_parallelism(parallel);
               cap = compute_capacity(model, hw, precision, parallel, spec.capacity);
             } catch (const InputError& e) {
               invalid = e.message();
@@ -141,11 +128,13 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                   const int s_q = spec.s_q[si];
                   p.s_q_index = static_cast<std::uint32_t>(si);
                   p.s_q = s_q;
-                  p.batch = choice.is_max ? max_batch(conc, spec.capacity.max_batched_tokens, s_q)
+                  // With MTP a step verifies 1 + depth tokens per sequence: the token budget counts them.
+                  const int step_tokens = spec.mtp.enabled() ? 1 + spec.mtp.depth : s_q;
+                  p.batch = choice.is_max ? max_batch(conc, spec.capacity.max_batched_tokens, step_tokens)
                                           : choice.sequences;
                   p.status = PointStatus::kInvalid;
                   p.invalid_reason = invalid;
-                  StepCost cost;
+                  StepEvaluation eval;
                   p.attention_flops = 0;
                   p.attention_bytes = 0;
                   p.attention_bound.reset();
@@ -157,11 +146,9 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                     shape.sequences.assign(1, SequenceWork{context, s_q, false, true, p.batch});
                     shape.parallel = parallel;
                     try {
-                      cost = cost_step(build_step(model, shape), device, precision, tp);
-                      p.status = conc == 0        ? PointStatus::kDoesNotFit
-                                 : conc < p.batch ? PointStatus::kBatchExceedsCapacity
-                                                  : PointStatus::kOk;
-                      for (const TimedOp& op : cost.ops) {
+                      eval = evaluate_step(model, device, shape, cap);
+                      p.status = eval.status;
+                      for (const TimedOp& op : eval.cost.ops) {
                         if (op.op.op_class != OpClass::kAttention) continue;
                         p.attention_flops += op.op.flops;
                         p.attention_bytes += op.op.bytes();
@@ -171,15 +158,16 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                       p.invalid_reason = e.message();
                     }
                   }
+                  const StepCost& cost = eval.cost;
                   const bool costed = cost.step_time_s > 0.0;
                   p.step_time_s = cost.step_time_s;
                   p.attention_s = cost.attention_s;
                   p.gemm_s = cost.gemm_s;
                   p.communication_s = cost.communication_s;
                   p.other_s = cost.other_s;
-                  p.tokens_per_s = costed ? double(cost.output_tokens) / cost.step_time_s : 0.0;
-                  p.tokens_per_s_per_gpu = p.tokens_per_s / tp;
-                  p.tokens_per_s_per_user = costed ? double(s_q) / cost.step_time_s : 0.0;
+                  p.tokens_per_s = costed ? eval.totals.tokens_per_s : 0.0;
+                  p.tokens_per_s_per_gpu = costed ? eval.totals.tokens_per_s_per_gpu : 0.0;
+                  p.tokens_per_s_per_user = costed ? eval.totals.tokens_per_s_per_user : 0.0;
                   p.flops = cost.flops;
                   p.bytes = cost.bytes;
                   p.kv_bytes_per_token = kv_per_token;
@@ -191,11 +179,7 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                   for (const Provenance prov : kProvenances)
                     p.time_share[static_cast<std::size_t>(prov)] = cost.share(prov);
                   p.cost.reset();
-                  if (hw.price_per_gpu_hour && p.status == PointStatus::kOk) {
-                    // A decode step: every token it processes is an output token.
-                    p.cost = deployment_cost(tp, *hw.price_per_gpu_hour, p.tokens_per_s,
-                                             double(cost.tokens) / cost.step_time_s);
-                  }
+                  if (p.status == PointStatus::kOk) p.cost = eval.totals.cost;
                   points.push_back(p);
                 }
               }

@@ -19,6 +19,7 @@
 #include "sim/device/device_model.hpp"
 #include "sim/device/hardware_spec.hpp"
 #include "sim/provenance.hpp"
+#include "sim/step/evaluate.hpp"
 
 namespace mlasim {
 
@@ -58,6 +59,11 @@ struct SweepSpec {
   std::vector<BatchChoice> batch;         ///< counts and/or `max`
   std::vector<std::int64_t> context;
   std::vector<int> s_q;  ///< default {1}
+  /// The layout's other options, the same at every point: ep (1, or with expert_parallel the point's tp),
+  /// redundant experts, expert imbalance, micro-batches. Its tp and dp_attention are the axes'.
+  Parallelism layout;
+  bool expert_parallel = false;  ///< ep = tp at every point (each GPU an expert rank)
+  Speculation mtp;               ///< multi-token prediction at every point (s_q must then be 1)
   Precision precision;
   /// `precision.weights` was set by the config; otherwise each model's stored dtype applies (a config.json's
   /// quantization_config or torch_dtype: ModelSpec::weights_dtype), precision.weights (bf16) without one.
@@ -67,6 +73,14 @@ struct SweepSpec {
   LaunchMode launch = LaunchMode::kGraph;
   CapacityOptions capacity;
 
+  /// The layout of a point at `gpus` (the tp axis) GPUs with DP-attention `dp`.
+  [[nodiscard]] Parallelism parallel_at(int gpus, bool dp) const {
+    Parallelism p = layout;
+    p.tp = gpus;
+    p.dp_attention = dp;
+    p.ep = expert_parallel ? gpus : 1;
+    return p;
+  }
   /// The precision model `model` runs in (see weights_given).
   [[nodiscard]] Precision precision_for(const ModelSpec& model) const {
     Precision p = precision;
@@ -74,17 +88,6 @@ struct SweepSpec {
     return p;
   }
 };
-
-/// Whether a grid point can run, and whether its batch fits in the KV cache.
-enum class PointStatus {
-  kOk,                    ///< the batch fits in the KV cache at this context
-  kBatchExceedsCapacity,  ///< at least one sequence fits, fewer than the batch; the step is costed anyway
-  /// Not one sequence of this context fits; a batch of N is costed anyway, a `max` batch is not (batch 0).
-  kDoesNotFit,
-  kInvalid,  ///< the model cannot run this way (tp does not divide the heads, ...): not costed
-};
-/// "ok", "batch-exceeds-capacity", "does-not-fit", "invalid".
-[[nodiscard]] std::string_view to_string(PointStatus status);
 
 /// One grid point, costed. Quantities in base SI units (seconds, bytes, FLOPs, tokens/s); every cost is 0
 /// when the point is invalid or is a `max` batch of which not one sequence fits, every capacity is 0 when the

@@ -1,0 +1,142 @@
+#pragma once
+/// Internal to models/: the pieces the step builder (workload.cpp) and the attention families
+/// (models/attention/) share to write ops — the sums over a step's sequences and an op writer that knows the
+/// dtypes. Not part of the models API.
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "models/workload.hpp"
+
+namespace mlasim::detail {
+
+/// Sums over the sequences of one attention form (decode, or prefill chunks).
+struct SeqSums {
+  double sequences = 0;
+  double tokens = 0;                        ///< T: query tokens
+  double context = 0;                       ///< ΣL: KV tokens read
+  double pairs = 0;                         ///< (query, key) pairs scored
+  bool prefill = false;                     ///< holds prefill chunks (causal), not only decodes
+  double min_context = 0, max_context = 0;  ///< over the sequences (0 when empty)
+  [[nodiscard]] bool empty() const { return tokens == 0; }
+  [[nodiscard]] bool mixed() const { return min_context != max_context; }
+  /// Adds `from`'s sequences.
+  void merge(const SeqSums& from) {
+    if (from.sequences > 0) {
+      min_context = sequences == 0 ? from.min_context : std::min(min_context, from.min_context);
+      max_context = std::max(max_context, from.max_context);
+    }
+    sequences += from.sequences;
+    tokens += from.tokens;
+    context += from.context;
+    pairs += from.pairs;
+    prefill = prefill || from.prefill;
+  }
+};
+
+/// What one attention family needs to write its ops: the work of this GPU's attention side.
+struct AttentionWork {
+  double layers = 0;
+  double tokens = 0;  ///< T on this GPU's attention side (the busiest rank's under DP-attention)
+  SeqSums decode;     ///< decodes (their sums on this GPU)
+  SeqSums prefill;    ///< prefill chunks
+  MlaMode mla_mode = MlaMode::kAuto;
+  /// Ranks of the collective after the output projection: the attention-TP group (1: no collective). Under
+  /// expert parallelism with TP attention it is a reduce-scatter (the experts take each rank's share of the
+  /// tokens), else an all-reduce.
+  int comm_ranks = 1;
+  Collective comm = Collective::kAllReduce;
+};
+
+/// Writes ops with their math dtype (GEMMs: weights; attention cores: KV cache; the rest: activations) and
+/// their collective's group.
+class OpWriter {
+ public:
+  explicit OpWriter(const Precision& p)
+      : p_(p), w_(dtype_bytes(p.weights)), c_(dtype_bytes(p.kv_cache)), a_(dtype_bytes(p.activations)) {}
+
+  /// `count` launches of an [m×k]·[k×n] GEMM: 2mkn FLOPs, weights k·n·w, activations (m·k + m·n)·a.
+  void gemm(const char* name, double count, double m, double k, double n) {
+    Op op = base(name, OpClass::kGemm, count);
+    op.flops = count * 2.0 * m * k * n;
+    op.weight_bytes = count * k * n * w_;
+    op.activation_bytes = count * (m * k + m * n) * a_;
+    op.gemm_m = m;
+    op.gemm_n = n;
+    op.gemm_k = k;
+    push(std::move(op));
+  }
+
+  /// Elementwise / normalisation work on `elements_in` read and `elements_out` written activations.
+  void elementwise(const char* name, double count, double flops_per_launch, double elements_in,
+                   double elements_out) {
+    Op op = base(name, OpClass::kOther, count);
+    op.flops = count * flops_per_launch;
+    op.activation_bytes = count * (elements_in + elements_out) * a_;
+    push(std::move(op));
+  }
+
+  /// A ring collective of `message_bytes` per launch over `ranks` GPUs. A group of one exchanges nothing, so
+  /// it writes no op (a layout without the collective, not a free one).
+  void collective(const char* name, double count, Collective kind, double message_bytes, int ranks) {
+    if (ranks <= 1) return;
+    Op op = base(name, OpClass::kCommunication, count);
+    op.collective = kind;
+    op.comm_ranks = ranks;
+    const double p = ranks;
+    // Ring all-reduce moves 2·(p − 1)/p of the message over each link; all-gather and reduce-scatter (p −
+    // 1)/p (DESIGN.md §5).
+    const double factor = kind == Collective::kAllReduce ? 2.0 * (p - 1.0) / p : (p - 1.0) / p;
+    op.comm_bytes = count * factor * message_bytes;
+    push(std::move(op));
+  }
+
+  /// An all-to-all over `ranks` GPUs in which this GPU sends `bytes_out` per launch to the others (what stays
+  /// on the GPU is not counted). No op for a group of one.
+  void all_to_all(const char* name, double count, double bytes_out, int ranks) {
+    if (ranks <= 1) return;
+    Op op = base(name, OpClass::kCommunication, count);
+    op.collective = Collective::kAllToAll;
+    op.comm_ranks = ranks;
+    op.comm_bytes = count * bytes_out;
+    push(std::move(op));
+  }
+
+  /// Appends `op`, giving it its class's math dtype.
+  Op& push(Op op) {
+    switch (op.op_class) {
+      case OpClass::kAttention:
+        op.math = p_.kv_cache;
+        break;
+      case OpClass::kGemm:
+        op.math = p_.weights;
+        break;
+      case OpClass::kCommunication:
+      case OpClass::kOther:
+        op.math = p_.activations;
+        break;
+    }
+    ops_.push_back(std::move(op));
+    return ops_.back();
+  }
+  static Op base(const char* name, OpClass cls, double count) {
+    Op op;
+    op.name = name;
+    op.op_class = cls;
+    op.count = static_cast<std::int64_t>(count);
+    return op;
+  }
+
+  [[nodiscard]] double w() const { return w_; }
+  [[nodiscard]] double c() const { return c_; }
+  [[nodiscard]] double a() const { return a_; }
+  std::vector<Op> take() { return std::move(ops_); }
+
+ private:
+  Precision p_;
+  double w_, c_, a_;
+  std::vector<Op> ops_;
+};
+
+}  // namespace mlasim::detail

@@ -1,0 +1,78 @@
+#include "sim/step/evaluate.hpp"
+
+#include <algorithm>
+
+namespace mlasim {
+
+std::string_view to_string(PointStatus status) {
+  switch (status) {
+    case PointStatus::kOk:
+      return "ok";
+    case PointStatus::kBatchExceedsCapacity:
+      return "batch-exceeds-capacity";
+    case PointStatus::kDoesNotFit:
+      return "does-not-fit";
+    case PointStatus::kInvalid:
+      return "invalid";
+  }
+  return "?";
+}
+
+StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
+                       const StepShape& shape, std::optional<double> price_per_gpu_hour) {
+  StepTotals t;
+  const int gpus = shape.parallel.tp;
+  std::int64_t sequences = 0;
+  double prompt = 0.0;  // prompt tokens (prefill chunks); with MTP the rejected drafts are not tokens served
+  for (const SequenceWork& w : shape.sequences) {
+    sequences += w.count;
+    if (w.prefill) prompt += double(w.count) * double(w.new_tokens);
+    t.longest_context = std::max(t.longest_context, w.context_tokens);
+  }
+  t.step_time_s = cost.step_time_s;
+  t.serial_time_s = cost.serial_time_s;
+  t.tokens_per_s = cost.emitted_tokens / cost.step_time_s;
+  t.tokens_per_s_per_gpu = t.tokens_per_s / gpus;
+  t.tokens_per_s_per_user = sequences > 0 ? cost.emitted_tokens / double(sequences) / cost.step_time_s : 0.0;
+  t.total_tokens_per_s = (prompt + cost.emitted_tokens) / cost.step_time_s;
+  t.gpus = gpus;
+  t.price_per_gpu_hour = price_per_gpu_hour;
+  if (price_per_gpu_hour)
+    t.cost = deployment_cost(gpus, *price_per_gpu_hour, t.tokens_per_s, t.total_tokens_per_s);
+  t.kv_bytes_per_token = kv_bytes_per_token(model, shape.precision.kv_cache);
+  t.kv_bytes_per_token_per_gpu = cap.kv_bytes_per_token_per_gpu;
+  t.kv_capacity_tokens = cap.kv_capacity_tokens();
+  t.kv_blocks = cap.kv_blocks();
+  t.block_size = cap.block_size;
+  t.max_concurrency = max_concurrency(cap, t.longest_context);
+  t.weight_bytes = weight_bytes_total(model, shape.precision.weights);
+  t.weight_bytes_per_gpu = cap.weight_bytes_per_gpu;
+  return t;
+}
+
+StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device, const StepShape& shape,
+                             const Capacity& cap) {
+  StepEvaluation out;
+  const StepWorkload workload = build_step(model, shape);
+  out.cost = cost_step(workload, device);
+  out.capacity = cap;
+  out.sequences = workload.sequences;
+  out.totals = step_totals(out.cost, cap, model, shape, device.hardware().price_per_gpu_hour);
+  const std::int64_t fit = out.totals.max_concurrency;
+  out.status = fit == 0                   ? PointStatus::kDoesNotFit
+               : fit < workload.sequences ? PointStatus::kBatchExceedsCapacity
+                                          : PointStatus::kOk;
+  return out;
+}
+
+StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device, const StepShape& shape,
+                             const CapacityOptions& opt) {
+  return evaluate_step(model, device, shape,
+                       compute_capacity(model, device.hardware(), shape.precision, shape.parallel, opt));
+}
+
+double evaluate_step_time(const ModelSpec& model, const DeviceModel& device, const StepShape& shape) {
+  return step_time_s(build_step(model, shape), device);
+}
+
+}  // namespace mlasim

@@ -75,7 +75,7 @@ struct HardwareSpec {
       0;                        ///< launch cost per kernel replayed from a CUDA graph (decode in vLLM/SGLang)
   double memory_latency_s = 0;  ///< loaded HBM latency: sets the fixed cost and per-SM bandwidth of small
                                 ///< kernels in datasheet mode (Little's law)
-  Interconnect interconnect;  ///< scale-up, inside a node
+  Interconnect interconnect;    ///< scale-up, inside a node
   /// GPUs one scale-up domain joins (an HGX board: 8; GB200 NVL72: 72). A collective over more ranks than
   /// this crosses nodes and runs over `scale_out`.
   int gpus_per_node = 8;

@@ -78,9 +78,10 @@ class OpWriter {
   }
 
   /// A ring collective of `message_bytes` per launch over `ranks` GPUs. A group of one exchanges nothing, so
-  /// it writes no op (a layout without the collective, not a free one).
+  /// it writes no op (a layout without the collective, not a free one); nor do zero launches (no layer of
+  /// that kind).
   void collective(const char* name, double count, Collective kind, double message_bytes, int ranks) {
-    if (ranks <= 1) return;
+    if (ranks <= 1 || count <= 0) return;
     Op op = base(name, OpClass::kCommunication, count);
     op.collective = kind;
     op.comm_ranks = ranks;
@@ -95,7 +96,7 @@ class OpWriter {
   /// An all-to-all over `ranks` GPUs in which this GPU sends `bytes_out` per launch to the others (what stays
   /// on the GPU is not counted). No op for a group of one.
   void all_to_all(const char* name, double count, double bytes_out, int ranks) {
-    if (ranks <= 1) return;
+    if (ranks <= 1 || count <= 0) return;
     Op op = base(name, OpClass::kCommunication, count);
     op.collective = Collective::kAllToAll;
     op.comm_ranks = ranks;

@@ -33,6 +33,14 @@ struct Parallelism {
   [[nodiscard]] int attention_tp() const { return dp_attention ? 1 : tp; }
   /// Ranks the routed experts' columns are split across (1 under expert parallelism, else tp).
   [[nodiscard]] int expert_tp() const { return ep > 1 ? 1 : tp; }
+  /// DP-attention with expert parallelism is DeepSeek's decode layout (V3/R1 inference system overview:
+  /// "Routed Expert EP144, MLA/Shared Expert DP144"): everything but the routed experts runs data-parallel —
+  /// each GPU holds the dense FFN layers, embedding and LM head whole and runs them on its own tokens, with
+  /// no collective but the experts' all-to-all.
+  [[nodiscard]] bool data_parallel_dense() const { return dp_attention && ep > 1 && tp > 1; }
+  /// Ranks the dense FFN, the embedding and the LM head are split across (1 when data_parallel_dense, else
+  /// tp).
+  [[nodiscard]] int dense_tp() const { return data_parallel_dense() ? 1 : tp; }
   /// "TP8", "TP8 + DP-attention + EP8 + 2 micro-batches".
   [[nodiscard]] std::string describe() const;
 };

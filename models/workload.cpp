@@ -210,27 +210,37 @@ std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const Step
   } else {
     b.collective("allreduce_attn", layers, Collective::kAllReduce, t * h * b.a(), attn_ranks);
   }
-  if (dp_attention) {
+  // DeepSeek's decode layout: the dense FFN layers run on each GPU's own tokens (Parallelism::dense_tp).
+  const bool dp_dense = par.data_parallel_dense();
+  if (dp_attention && !dp_dense) {
     // Every rank's tokens meet for the tensor-parallel FFN (SGLang's DP-attention); under expert parallelism
     // only the dense layers' FFN is tensor-parallel.
     b.collective("allgather_tokens", ep ? dense : layers, Collective::kAllGather, t * h * b.a(), tp);
   }
-  b.elementwise("ffn_norm", layers, 4.0 * t * h, t * h, t * h);
+  // The FFN side's tokens: every token (tensor-parallel FFN), or this GPU's own (DeepSeek's layout).
+  const double t_ffn = dp_dense ? t_attn : t;
+  if (dp_dense) {
+    b.elementwise("ffn_norm", layers, 4.0 * t_ffn * h, t_ffn * h, t_ffn * h);
+  } else {
+    b.elementwise("ffn_norm", layers, 4.0 * t * h, t * h, t * h);
+  }
 
   if (dense > 0) {
-    const double inter = double(m.ffn.intermediate_size) / tp;
+    const int ranks = par.dense_tp();
+    const double inter = double(m.ffn.intermediate_size) / ranks;
     if (m.ffn.activation == FfnActivation::kGelu) {
-      b.gemm("ffn_up", dense, t, h, inter);
-      b.elementwise("ffn_act", dense, 8.0 * t * inter, t * inter, t * inter);  // tanh-approximated GELU
+      b.gemm("ffn_up", dense, t_ffn, h, inter);
+      b.elementwise("ffn_act", dense, 8.0 * t_ffn * inter, t_ffn * inter,
+                    t_ffn * inter);  // tanh-approximated GELU
     } else {
-      b.gemm("ffn_gate_up", dense, t, h, 2.0 * inter);
-      b.elementwise("ffn_act", dense, 5.0 * t * inter, 2.0 * t * inter, t * inter);
+      b.gemm("ffn_gate_up", dense, t_ffn, h, 2.0 * inter);
+      b.elementwise("ffn_act", dense, 5.0 * t_ffn * inter, 2.0 * t_ffn * inter, t_ffn * inter);
     }
-    b.gemm("ffn_down", dense, t, inter, h);
+    b.gemm("ffn_down", dense, t_ffn, inter, h);
     if (dp_attention) {
-      b.collective("reducescatter_ffn", dense, Collective::kReduceScatter, t * h * b.a(), tp);
+      b.collective("reducescatter_ffn", dense, Collective::kReduceScatter, t * h * b.a(), ranks);
     } else {
-      b.collective("allreduce_ffn", dense, Collective::kAllReduce, t * h * b.a(), tp);
+      b.collective("allreduce_ffn", dense, Collective::kAllReduce, t * h * b.a(), ranks);
     }
   }
   if (moe > 0 && !ep) {
@@ -302,12 +312,14 @@ std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const Step
     }
   }
 
-  const double sampled = all.sampled;
+  // The sampled positions this GPU computes logits for: all of them (vocabulary split tp ways, logits
+  // gathered), or in DeepSeek's layout its own tokens' (the whole head, nothing gathered).
+  const double sampled = dp_dense && t > 0 ? all.sampled * (t_attn / t) : all.sampled;
   b.elementwise("final_norm", 1, 4.0 * sampled * h, sampled * h, sampled * h);
-  const double vocab_shard = double(m.vocab_size) / tp;
+  const double vocab_shard = double(m.vocab_size) / par.dense_tp();
   if (sampled > 0) {
     b.gemm("lm_head", 1, sampled, h, vocab_shard);
-    b.collective("allgather_logits", 1, Collective::kAllGather, sampled * m.vocab_size * 4.0, tp);
+    b.collective("allgather_logits", 1, Collective::kAllGather, sampled * m.vocab_size * 4.0, par.dense_tp());
     Op op = detail::OpWriter::base("sampling", OpClass::kOther, 1);
     op.flops = 5.0 * sampled * m.vocab_size;
     op.activation_bytes = sampled * m.vocab_size * 4.0;  // fp32 logits read once
@@ -470,8 +482,9 @@ double parameters_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
   check_parallelism(parallel);
   const int tp = parallel.tp;
   const double h = m.hidden_size;
+  const int dense_tp = parallel.dense_tp();
   double params = m.n_layers * (attention::parameters_per_layer(m, parallel.attention_tp()) + 2.0 * h) +
-                  m.dense_layers() * m.ffn.dense_matrices() * h * m.ffn.intermediate_size / tp;
+                  m.dense_layers() * m.ffn.dense_matrices() * h * m.ffn.intermediate_size / dense_tp;
   if (m.ffn.is_moe()) {
     const MoeSpec& e = m.ffn.moe;
     const double expert = 3.0 * h * e.expert_intermediate_size;
@@ -481,7 +494,7 @@ double parameters_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
     params += m.moe_layers() * (routed + shared + h * e.n_routed_experts);         // + router (replicated)
   }
   // Embedding and output head split by vocabulary, and the final norm.
-  params += double(m.vocab_size) * h / tp * (m.tie_word_embeddings ? 1.0 : 2.0) + h;
+  params += double(m.vocab_size) * h / dense_tp * (m.tie_word_embeddings ? 1.0 : 2.0) + h;
   return params;
 }
 

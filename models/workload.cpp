@@ -63,9 +63,11 @@ double expected_max_load_factor(double items, int ranks) {
   // Gaussian approximation of each bin's load and the expected maximum of G such loads, to leading order;
   // Raab & Steger, "Balls into Bins — A Simple and Tight Analysis", 1998, for μ ≫ ln G). Never more than
   // every item on one GPU.
+  // The busiest GPU also holds at least ceil(μ) items (one, when there are fewer items than GPUs).
   const double g = ranks;
   const double mean = items / g;
-  return std::min(1.0 + std::sqrt(2.0 * std::log(g) / mean), g);
+  const double gaussian = 1.0 + std::sqrt(2.0 * std::log(g) / mean);
+  return std::min(std::max(gaussian, std::ceil(mean) / mean), g);
 }
 
 double Speculation::acceptance_at(int i) const {

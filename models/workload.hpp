@@ -161,8 +161,9 @@ struct StepWorkload {
 [[nodiscard]] int experts_per_gpu(const ModelSpec& model, const Parallelism& parallel);
 
 /// The busiest of `ranks` GPUs' load over the mean when `items` go to them uniformly at random: the expected
-/// maximum, by the Gaussian extreme-value approximation 1 + sqrt(2·ln(ranks) / mean), mean = items / ranks,
-/// capped at `ranks` (every item on one GPU); 1 for one rank.
+/// maximum, by the Gaussian extreme-value approximation 1 + sqrt(2·ln(ranks) / mean), mean = items / ranks (it
+/// overestimates a simulated maximum by up to about 7%), at least ceil(mean) / mean (some GPU holds a whole
+/// item) and at most `ranks` (every item on one GPU); 1 for one rank.
 [[nodiscard]] double expected_max_load_factor(double items, int ranks);
 
 /// Expected number of distinct experts touched by T tokens each choosing k of E experts uniformly:

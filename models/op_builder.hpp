@@ -68,6 +68,19 @@ class OpWriter {
     push(std::move(op));
   }
 
+  /// `count` launches of `batch` independent [m×k]·[k×n] products (MLA's per-head BMMs: batch = heads).
+  void bmm(const char* name, double count, double batch, double m, double k, double n) {
+    Op op = base(name, OpClass::kGemm, count);
+    op.flops = count * 2.0 * m * batch * k * n;
+    op.weight_bytes = count * batch * k * n * w_;
+    op.activation_bytes = count * m * batch * (k + n) * a_;
+    op.gemm_m = m;
+    op.gemm_n = n;
+    op.gemm_k = k;
+    op.gemm_batch = batch;
+    push(std::move(op));
+  }
+
   /// Elementwise / normalisation work on `elements_in` read and `elements_out` written activations.
   void elementwise(const char* name, double count, double flops_per_launch, double elements_in,
                    double elements_out) {

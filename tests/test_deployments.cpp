@@ -15,27 +15,13 @@
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
 #include "sim/step/evaluate.hpp"
+#include "tests/op_lookup.hpp"
 #include "tests/spec_fixtures.hpp"
 
 using namespace mlasim;
 using namespace mlasim::test;
 
 namespace {
-
-const Op& find_op(const StepWorkload& w, const std::string& name) {
-  for (const Op& op : w.ops) {
-    if (op.name == name) return op;
-  }
-  FAIL("no op named " << name);
-  throw;  // unreachable
-}
-
-bool has_op(const StepWorkload& w, const std::string& name) {
-  for (const Op& op : w.ops) {
-    if (op.name == name) return true;
-  }
-  return false;
-}
 
 /// DeepSeek's decode layout on `gpus` GPUs: DP-attention + EP, fp8 weights, `per_gpu` sequences per GPU.
 StepShape deepseek_layout(int gpus, int per_gpu, std::int64_t context) {

@@ -7,27 +7,13 @@
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
+#include "tests/op_lookup.hpp"
 #include "tests/spec_fixtures.hpp"
 
 using namespace mlasim;
 using namespace mlasim::test;
 
 namespace {
-
-const Op& find_op(const StepWorkload& w, const std::string& name) {
-  for (const Op& op : w.ops) {
-    if (op.name == name) return op;
-  }
-  FAIL("no op named " << name);
-  throw;  // unreachable
-}
-
-bool has_op(const StepWorkload& w, const std::string& name) {
-  for (const Op& op : w.ops) {
-    if (op.name == name) return true;
-  }
-  return false;
-}
 
 StepShape decode(std::vector<std::int64_t> contexts, int s_q = 1, int tp = 1) {
   StepShape s;

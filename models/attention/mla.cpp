@@ -61,17 +61,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
   if (!absorbed.empty()) {
     const double ta = absorbed.tokens;
     // W_UK folded into the query: T·n_h small GEMMs d_n -> d_c (DeepSeek-V2 §2.1.2, "absorbed").
-    {
-      Op op = detail::OpWriter::base("q_absorb_bmm", OpClass::kGemm, layers);
-      op.flops = layers * 2.0 * ta * nh * dn * dc;
-      op.weight_bytes = layers * nh * dn * dc * b.w();
-      op.activation_bytes = layers * ta * nh * (dn + dc) * b.a();
-      op.gemm_m = ta;
-      op.gemm_n = dc;
-      op.gemm_k = dn;
-      op.gemm_batch = nh;
-      b.push(std::move(op));
-    }
+    b.bmm("q_absorb_bmm", layers, nh, ta, dn, dc);
     // MQA over one latent head: K = [c; k_r] (d_c + d_r wide), V = c (d_c wide).
     // FLOPs 2·n_h·pairs·(d_c + d_r + d_c); bytes (d_c + d_r)·c·ΣL + Q (d_c + d_r) + O (d_c) per head-token:
     // FlashMLA's benchmark counting when a = c = 2 bytes.
@@ -84,15 +74,8 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
         AttentionCall{true, absorbed.prefill, absorbed.mixed(), absorbed.sequences, absorbed.context, ta, nh,
                       1.0,  int(dc + dr),     int(dc)};
     b.push(std::move(op));
-    Op vup = detail::OpWriter::base("v_up_bmm", OpClass::kGemm, layers);
-    vup.flops = layers * 2.0 * ta * nh * dc * dv;
-    vup.weight_bytes = layers * nh * dc * dv * b.w();
-    vup.activation_bytes = layers * ta * nh * (dc + dv) * b.a();
-    vup.gemm_m = ta;
-    vup.gemm_n = dv;
-    vup.gemm_k = dc;
-    vup.gemm_batch = nh;
-    b.push(std::move(vup));
+    // W_UV per head: d_c -> d_v.
+    b.bmm("v_up_bmm", layers, nh, ta, dc, dv);
   }
   if (!naive.empty()) {
     // Naive: up-project every cached latent to per-head K_nope and V (2·ΣL·d_c·n_h·(d_n + d_v) FLOPs), then

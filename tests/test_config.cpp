@@ -222,7 +222,7 @@ TEST_CASE("hardware profiles hold their node size and scale-out network") {
   };
   const Node nodes[] = {
       {"h100-sxm", 8, 50e9},  {"h200", 8, 50e9},   {"h800", 8, 50e9}, {"b200", 8, 50e9},
-      {"a100-80gb", 8, 25e9}, {"mi300x", 8, 50e9}, {"l40s", 8, 0.0},  {"h20", 8, 0.0},
+      {"a100-80gb", 8, 25e9}, {"mi300x", 8, 50e9}, {"l40s", 8, 0.0},  {"h20", 8, 25e9},
   };
   for (const Node& n : nodes) {
     INFO(n.id);

@@ -74,7 +74,7 @@ int cmd_step(const Args& args) {
   po::options_description desc("mlasim step options");
   std::string model_name, hw_name, context_text, variant_text, mode_text, launch_text, format, weights, kv,
       mla_mode_text;
-  int batch = 0, tp = 1, s_q = 1, ep = 1, micro_batches = 1, redundant_experts = 0, mtp_depth = 0;
+  int batch = 0, tp = 1, pp = 1, s_q = 1, ep = 1, micro_batches = 1, redundant_experts = 0, mtp_depth = 0;
   double expert_imbalance = 0.0;
   std::string mtp_acceptance_text;
   bool dp_attention = false, strict = false, totals_only = false;
@@ -100,6 +100,8 @@ int cmd_step(const Args& args) {
       ("expert-imbalance", po::value(&expert_imbalance)->default_value(0.0),
        "routed tokens on the busiest expert GPU over the mean (>= 1); 0: the expected maximum under "
        "uniform routing")
+      ("pp", po::value(&pp)->default_value(1),
+       "pipeline stages of --tp GPUs each (tp x pp GPUs); the batch runs as pp micro-batches in flight")
       ("micro-batches", po::value(&micro_batches)->default_value(1),
        "1, or 2: two micro-batches whose communication overlaps the other's compute")
       ("mtp-depth", po::value(&mtp_depth)->default_value(0),
@@ -171,6 +173,7 @@ int cmd_step(const Args& args) {
   shape.parallel.redundant_experts = redundant_experts;
   shape.parallel.expert_imbalance = expert_imbalance;
   shape.parallel.micro_batches = micro_batches;
+  shape.parallel.pp = pp;
   with_option("--ep", [&] {
     try {
       check_parallelism(shape.parallel);

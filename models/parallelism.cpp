@@ -14,6 +14,7 @@ std::string Parallelism::describe() const {
   if (ep > 1) out += fmt::format(" + EP{}", ep);
   if (redundant_experts > 0) out += fmt::format(" ({} redundant experts)", redundant_experts);
   if (micro_batches > 1) out += fmt::format(" + {} micro-batches", micro_batches);
+  if (pp > 1) out += fmt::format(" + PP{}", pp);
   return out;
 }
 
@@ -40,6 +41,13 @@ void check_parallelism(const Parallelism& p) {
   }
   if (p.micro_batches != 1 && p.micro_batches != 2)
     fail("micro_batches", fmt::format("must be 1 or 2, got {}", p.micro_batches));
+  if (p.pp < 1 || p.pp > 1024) fail("pp", fmt::format("must be 1 to 1024 stages, got {}", p.pp));
+  if (p.pp > 1 && p.micro_batches > 1) {
+    fail("pp",
+         "pipeline stages already keep pp micro-batches in flight; two-micro-batch overlap (micro_batches "
+         "2) with pp > 1 is not modelled");
+  }
+  if (p.tp > 1'000'000 / p.pp) fail("pp", fmt::format("tp {} x pp {} GPUs is absurdly many", p.tp, p.pp));
 }
 
 }  // namespace mlasim

@@ -26,7 +26,13 @@ struct Parallelism {
   /// Micro-batches: 1 runs the step's ops back to back; 2 splits the batch in two whose communication runs
   /// while the other computes (DeepSeek's and SGLang's two-batch overlap).
   int micro_batches = 1;
+  /// Pipeline stages: the layers split into `pp` consecutive stages of tp GPUs each (tp·pp GPUs in the
+  /// replica); the batch runs as pp micro-batches in flight, one per stage, as vLLM's pipeline-parallel
+  /// virtual engines do. 1 = off.
+  int pp = 1;
 
+  /// The replica's GPUs: tp per stage × pp stages.
+  [[nodiscard]] int gpus() const { return tp * pp; }
   /// Ranks the attention is split across by sequence (tp with DP-attention, else 1).
   [[nodiscard]] int attention_dp() const { return dp_attention ? tp : 1; }
   /// Ranks the attention heads are split across (1 with DP-attention, else tp).
@@ -41,12 +47,12 @@ struct Parallelism {
   /// Ranks the dense FFN, the embedding and the LM head are split across (1 when data_parallel_dense, else
   /// tp).
   [[nodiscard]] int dense_tp() const { return data_parallel_dense() ? 1 : tp; }
-  /// "TP8", "TP8 + DP-attention + EP8 + 2 micro-batches".
+  /// "TP8", "TP8 + DP-attention + EP8 + 2 micro-batches", "TP8 + PP2".
   [[nodiscard]] std::string describe() const;
 };
 
 /// Checks a layout on its own (not against a model). Throws InputError keyed by the option at fault
-/// ("tp", "ep", "micro_batches", "redundant_experts", "expert_imbalance").
+/// ("tp", "ep", "micro_batches", "redundant_experts", "expert_imbalance", "pp").
 void check_parallelism(const Parallelism& parallel);
 
 }  // namespace mlasim

@@ -330,32 +330,48 @@ std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const Step
   return b.take();
 }
 
-/// Each op's work twice: both micro-batches'.
-void twice(std::vector<Op>& ops) {
+/// Each op's work `times` times (every micro-batch's).
+void repeat(std::vector<Op>& ops, int times) {
+  const double k = times;
   for (Op& op : ops) {
-    op.count *= 2;
-    op.flops *= 2.0;
-    op.weight_bytes *= 2.0;
-    op.kv_read_bytes *= 2.0;
-    op.kv_write_bytes *= 2.0;
-    op.activation_bytes *= 2.0;
-    op.comm_bytes *= 2.0;
+    op.count *= times;
+    op.flops *= k;
+    op.weight_bytes *= k;
+    op.kv_read_bytes *= k;
+    op.kv_write_bytes *= k;
+    op.activation_bytes *= k;
+    op.comm_bytes *= k;
   }
 }
 
-/// The busier of two micro-batches: half of each record's sequences, the odd ones alternately to it.
-std::vector<SequenceWork> busier_half(const std::vector<SequenceWork>& sequences) {
+/// The busiest of `parts` micro-batches when the step's sequences are dealt round-robin in order: of a record
+/// of c sequences starting at position o, those at positions ≡ 0 (mod parts).
+std::vector<SequenceWork> busiest_part(const std::vector<SequenceWork>& sequences, int parts) {
   std::vector<SequenceWork> out;
-  std::int64_t parity = 1;  // the first odd record's extra sequence goes to this half
+  std::int64_t at = 0;  // position of the record's first sequence, mod parts
   for (const SequenceWork& w : sequences) {
-    const std::int64_t n = w.count / 2 + (w.count % 2 != 0 ? parity : 0);
-    if (w.count % 2 != 0) parity ^= 1;
+    // Multiples of `parts` in [at, at + count): ceil((count − first) / parts) with first the offset to the
+    // next one.
+    const std::int64_t first = (parts - at) % parts;
+    const std::int64_t n = w.count > first ? (w.count - first + parts - 1) / parts : 0;
+    at = (at + w.count % parts) % parts;
     if (n == 0) continue;
-    SequenceWork h = w;
-    h.count = n;
-    out.push_back(h);
+    SequenceWork part = w;
+    part.count = n;
+    out.push_back(part);
   }
   return out;
+}
+
+/// One pipeline stage of `m` split into `pp`: the last stage (it holds the LM head), ceil(layers / pp)
+/// layers, the model's dense layers among them only if they reach that far.
+ModelSpec last_stage(const ModelSpec& m, int pp) {
+  ModelSpec stage = m;
+  stage.n_layers = (m.n_layers + pp - 1) / pp;
+  if (m.ffn.is_moe()) {
+    stage.ffn.moe.first_k_dense = std::max(0, m.ffn.moe.first_k_dense - (m.n_layers - stage.n_layers));
+  }
+  return stage;
 }
 
 /// The MTP draft (DeepSeek-V3 §2.2: one more transformer block, sharing the embedding and output head, after
@@ -446,15 +462,42 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
     add_checked(out.sequences, w.count, 1, "sequences");
   }
   out.layers = m.n_layers;
-  if (par.micro_batches == 2) {
+  if (par.pp > 1) {
+    // Pipeline stages (vLLM's virtual engines): the batch is dealt into m = min(pp, sequences) micro-batches
+    // in flight; every GPU runs its stage's layers for each of them once per step, so its ops are one
+    // micro-batch's through one stage, m times, and each micro-batch's activations cross to the next stage.
+    if (par.pp > m.n_layers) {
+      throw InputError(SourceLocation{}, "pp",
+                       fmt::format("{} stages for the {} layers of {}", par.pp, m.n_layers, m.name));
+    }
+    const int micro = static_cast<int>(std::min<std::int64_t>(par.pp, out.sequences));
+    const std::vector<SequenceWork> part = busiest_part(shape.sequences, micro);
+    const ModelSpec stage = last_stage(m, par.pp);
+    const StepSums sums = sum_sequences(stage, part, shape.mtp);
+    out.ops = write_ops(stage, shape, sums);
+    detail::OpWriter b(shape.precision);
+    const double t = busiest_rank(sums.decode, par.attention_dp()).tokens +
+                     busiest_rank(sums.prefill, par.attention_dp()).tokens;
+    // Point to point: each of the stage's tp GPUs sends its tokens' hidden states (its share under
+    // DP-attention, all of them replicated under TP) to the next stage: the group spans the replica's GPUs.
+    Op send = detail::OpWriter::base("pp_send_activations", OpClass::kCommunication, 1);
+    send.collective = Collective::kSendRecv;
+    send.comm_ranks = par.gpus();
+    send.comm_bytes = t * m.hidden_size * b.a();
+    out.ops.push_back(b.push(std::move(send)));
+    repeat(out.ops, micro);
+    out.pipeline_stages = par.pp;
+    out.pipeline_micro_batches = micro;
+    out.overlapped_ops = out.ops.size();
+  } else if (par.micro_batches == 2) {
     if (out.sequences < 2) {
       throw InputError(
           SourceLocation{}, "micro_batches",
           fmt::format("two micro-batches need at least 2 sequences in the step, got {}", out.sequences));
     }
-    const std::vector<SequenceWork> half = busier_half(shape.sequences);
+    const std::vector<SequenceWork> half = busiest_part(shape.sequences, 2);
     out.ops = write_ops(m, shape, sum_sequences(m, half, shape.mtp));
-    twice(out.ops);
+    repeat(out.ops, 2);
     out.micro_batches = 2;
     out.overlapped_ops = out.ops.size();
   } else {
@@ -469,7 +512,9 @@ double kv_bytes_per_token(const ModelSpec& m, Dtype kv_dtype) {
 }
 
 double kv_bytes_per_token_per_gpu(const ModelSpec& m, Dtype kv_dtype, const Parallelism& parallel) {
-  return double(m.n_layers) * attention::kv_elements_per_token(m, parallel.attention_tp()) *
+  // A GPU caches the layers of its stage: ceil(layers / pp) of them.
+  const int layers = parallel.pp > 1 ? (m.n_layers + parallel.pp - 1) / parallel.pp : m.n_layers;
+  return double(layers) * attention::kv_elements_per_token(m, parallel.attention_tp()) *
          dtype_bytes(kv_dtype);
 }
 
@@ -480,8 +525,10 @@ int experts_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
   return (all + parallel.ep - 1) / parallel.ep;
 }
 
-double parameters_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
+double parameters_per_gpu(const ModelSpec& full, const Parallelism& parallel) {
   check_parallelism(parallel);
+  // Under pipeline stages the GPUs of the last stage hold the most: its layers and the LM head.
+  const ModelSpec m = parallel.pp > 1 ? last_stage(full, parallel.pp) : full;
   const int tp = parallel.tp;
   const double h = m.hidden_size;
   const int dense_tp = parallel.dense_tp();
@@ -495,8 +542,10 @@ double parameters_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
     const double shared = e.n_shared_experts * expert / parallel.expert_tp();      // replicated under EP
     params += m.moe_layers() * (routed + shared + h * e.n_routed_experts);         // + router (replicated)
   }
-  // Embedding and output head split by vocabulary, and the final norm.
-  params += double(m.vocab_size) * h / dense_tp * (m.tie_word_embeddings ? 1.0 : 2.0) + h;
+  // Embedding and output head split by vocabulary, and the final norm; with stages, the last stage's head
+  // (the first stage's embedding is the same size).
+  const double vocab = double(m.vocab_size) * h / dense_tp;
+  params += (parallel.pp > 1 ? vocab : vocab * (m.tie_word_embeddings ? 1.0 : 2.0)) + h;
   return params;
 }
 

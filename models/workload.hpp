@@ -24,7 +24,7 @@ enum class OpClass { kAttention, kGemm, kCommunication, kOther };
 [[nodiscard]] std::string_view to_string(OpClass c);
 
 /// Communication pattern, for ops of class kCommunication.
-enum class Collective { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll };
+enum class Collective { kNone, kAllReduce, kAllGather, kReduceScatter, kAllToAll, kSendRecv };
 
 /// One sequence's share of a step: `new_tokens` query tokens appended to a context that, after appending,
 /// holds `context_tokens` tokens. Decode: new_tokens = s_q (1, or more with multi-token prediction).
@@ -131,6 +131,10 @@ struct StepWorkload {
   /// micro-batch), whose communication overlaps the other's compute; the rest (the MTP draft) run after.
   int micro_batches = 1;
   std::size_t overlapped_ops = 0;
+  /// Pipeline stages: ops [0, overlapped_ops) are one GPU's stage run for each of `pipeline_micro_batches`
+  /// micro-batches; with fewer micro-batches than stages the step waits out the bubble (pp − m stage times).
+  int pipeline_stages = 1;
+  int pipeline_micro_batches = 1;
   int layers = 0;  ///< the model's layers (the overlap schedule's pipeline depth)
 };
 
@@ -161,9 +165,9 @@ struct StepWorkload {
 [[nodiscard]] int experts_per_gpu(const ModelSpec& model, const Parallelism& parallel);
 
 /// The busiest of `ranks` GPUs' load over the mean when `items` go to them uniformly at random: the expected
-/// maximum, by the Gaussian extreme-value approximation 1 + sqrt(2·ln(ranks) / mean), mean = items / ranks (it
-/// overestimates a simulated maximum by up to about 7%), at least ceil(mean) / mean (some GPU holds a whole
-/// item) and at most `ranks` (every item on one GPU); 1 for one rank.
+/// maximum, by the Gaussian extreme-value approximation 1 + sqrt(2·ln(ranks) / mean), mean = items / ranks
+/// (it overestimates a simulated maximum by up to about 7%), at least ceil(mean) / mean (some GPU holds a
+/// whole item) and at most `ranks` (every item on one GPU); 1 for one rank.
 [[nodiscard]] double expected_max_load_factor(double items, int ranks);
 
 /// Expected number of distinct experts touched by T tokens each choosing k of E experts uniformly:

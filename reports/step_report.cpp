@@ -112,6 +112,7 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                            {"mla_mode", ""},
                            {"ep", "expert-parallel degree (1: off)"},
                            {"micro_batches", "2: communication overlapped with the other micro-batch"},
+                           {"pp", "pipeline stages (1: off)"},
                            {"mtp_depth", "draft tokens per step (0: no MTP)"},
                            {"status", "ok, batch-exceeds-capacity or does-not-fit"},
                            {"step_time_s", ""},
@@ -158,6 +159,7 @@ Table step_totals_table(const StepResult& result, std::string_view status) {
                         in.mla_mode,
                         std::int64_t{in.parallel.ep},
                         std::int64_t{in.parallel.micro_batches},
+                        std::int64_t{in.parallel.pp},
                         std::int64_t{in.mtp.depth},
                         std::string(status),
                         totals.step_time_s,
@@ -219,6 +221,7 @@ nlohmann::ordered_json step_json(const StepResult& result, std::string_view stat
                                                          {"redundant_experts", in.parallel.redundant_experts},
                                                          {"expert_imbalance", in.parallel.expert_imbalance},
                                                          {"micro_batches", in.parallel.micro_batches},
+                                                         {"pp", in.parallel.pp},
                                                          {"mtp_depth", in.mtp.depth},
                                                          {"mtp_acceptance", in.mtp.acceptance}});
   j["status"] = std::string(status);
@@ -290,8 +293,8 @@ std::string step_text(const StepResult& result, bool markdown) {
                                                          fmt::join(in.mtp.acceptance, "/"))
                                            : std::string();
   out += fmt::format("{} on {} x {}, {} ({} mode, {} launches), batch {}, context {}, s_q {}{}\n\n", in.model,
-                     in.tp, in.hardware_name, in.parallel.describe(), in.mode, in.launch, in.batch,
-                     in.context, in.s_q, mtp);
+                     in.parallel.gpus(), in.hardware_name, in.parallel.describe(), in.mode, in.launch,
+                     in.batch, in.context, in.s_q, mtp);
   out += (markdown ? table_to_markdown(ops) : table_to_text(ops)) + "\n";
   const auto ms = [](double s) { return readable_number(s * 1e3, 4); };
   out += fmt::format(

@@ -759,3 +759,25 @@ TEST_CASE("bad-args: a hold-out that leaves too few training points names --ever
   // The whole run calibrates, and a sparser hold-out validates.
   CHECK(run_mlasim("validate " + run + " --every 4 --no-context-ends --no-charts -o " + out).code == 0);
 }
+
+TEST_CASE("the plain model op for op: step op tables equal those written before expert parallelism existed") {
+  // tests/golden/step_ops/: each case's `step --format csv` from commit 6705dae (before issue 11's layout
+  // options); with EP, MTP, micro-batches and pipeline stages off the bytes must not change.
+  const fs::path dir = fs::path(MLASIM_TEST_DATA_DIR) / "golden" / "step_ops";
+  std::ifstream cases(dir / "cases.txt");
+  REQUIRE(cases);
+  std::string line;
+  int checked = 0;
+  while (std::getline(cases, line)) {
+    if (line.empty()) continue;
+    const std::size_t bar = line.find('|');
+    REQUIRE(bar != std::string::npos);
+    const std::string name = line.substr(0, bar);
+    INFO(name << ": step " << line.substr(bar + 1));
+    const Run r = run_mlasim("step " + line.substr(bar + 1) + " --format csv");
+    REQUIRE(r.code == 0);
+    CHECK(r.out == slurp(dir / (name + ".csv")));
+    ++checked;
+  }
+  CHECK(checked == 11);
+}

@@ -370,3 +370,57 @@ TEST_CASE("the evaluator's verdict: the batch against the KV cache at the longes
   // The step time alone (serving's path) is the evaluator's.
   CHECK(evaluate_step_time(llama3_8b(), dev, s) == evaluate_step(llama3_8b(), dev, s).cost.step_time_s);
 }
+
+TEST_CASE("pipeline stages: each GPU runs its stage once per micro-batch, counted by hand") {
+  // Llama-3-70B, TP 4 × PP 2, 64 decodes at 4096: 2 micro-batches of 32 in flight; each GPU holds 40 layers.
+  // qkv_proj per launch: 2·32·8192·((64 + 2·8)/4·128) = 1,342,177,280 FLOPs; 40 layers × 2 micro-batches.
+  const ModelSpec l70 = resolve_model("llama-3-70b");
+  StepShape s = uniform_decode(64, 4096);
+  s.parallel.tp = 4;
+  s.parallel.pp = 2;
+  const StepWorkload w = build_step(l70, s);
+  CHECK(find_op(w, "qkv_proj").count == 80);
+  CHECK(find_op(w, "qkv_proj").flops == 80 * 1'342'177'280.0);
+  // Each micro-batch's hidden states (32 × 8192 bf16) go to the next stage: 2 × 524,288 bytes.
+  const Op& send = find_op(w, "pp_send_activations");
+  CHECK(send.collective == Collective::kSendRecv);
+  CHECK(send.comm_bytes == 2 * 524'288.0);
+  CHECK(send.comm_ranks == 8);
+  // The step is every op once (no bubble: as many micro-batches as stages).
+  const DeviceModel dev(h100_cluster(), DeviceMode::kDatasheet);
+  const StepCost c = cost_step(w, dev);
+  CHECK(c.step_time_s == Approx(c.serial_time_s));
+  CHECK(c.emitted_tokens == 64.0);
+  // Three sequences on 8 stages: 3 micro-batches of one, and the step waits out the bubble: 8/3 of the work.
+  StepShape few = uniform_decode(3, 4096);
+  few.parallel.pp = 8;
+  const StepCost b = cost_step(build_step(l70, few), dev);
+  CHECK(b.step_time_s == Approx(b.serial_time_s * 8.0 / 3.0));
+  // Memory: a GPU caches and holds its stage's layers. KV: 40 layers × 2·2·128 elements × 2 bytes (2 KV heads
+  // of 8 on each of 4 GPUs). Weights, TP 1 × PP 8, the last stage: 10 layers of 8192·80·128 + 64·128·8192 +
+  // 2·8192 + 3·8192·28672 = 855,654,400, and the head 128256·8192, and the final norm.
+  CHECK(kv_bytes_per_token_per_gpu(l70, Dtype::kBf16, s.parallel) == 40 * 1024.0);
+  Parallelism p8;
+  p8.pp = 8;
+  CHECK(parameters_per_gpu(l70, p8) == 855'654'400.0 * 10 + 128256.0 * 8192 + 8192);
+  CHECK(p8.gpus() == 8);
+  // Errors: more stages than layers; two micro-batches on top of the pipeline.
+  few.parallel.pp = 81;
+  CHECK_THROWS_WITH(build_step(l70, few), Catch::Contains("81 stages for the 80 layers"));
+  few.parallel.pp = 2;
+  few.parallel.micro_batches = 2;
+  CHECK_THROWS_WITH(build_step(l70, few), Catch::Contains("not modelled"));
+}
+
+TEST_CASE("micro-batches deal a step's sequences round-robin: the busiest gets the odd ones") {
+  // Records of 3, 1 and 4 sequences (positions 0-2, 3, 4-7) over 3 micro-batches: the busiest takes positions
+  // 0, 3 and 6, one sequence of each record.
+  StepShape s;
+  s.sequences = {SequenceWork{1000, 1, false, true, 3}, SequenceWork{2000, 1, false, true, 1},
+                 SequenceWork{3000, 1, false, true, 4}};
+  s.parallel.pp = 3;
+  const StepWorkload w = build_step(llama3_8b(), s);
+  // The busiest micro-batch's attention reads 1000 + 2000 + 3000 keys per layer, 3 micro-batches of work.
+  CHECK(find_op(w, "attention_decode").attention.sequences == 3);
+  CHECK(find_op(w, "attention_decode").attention.context_sum == 6000);
+}

@@ -310,14 +310,22 @@ namespace {
 /// their sums) and the rest after them.
 template <class TimeOf>
 double schedule(const StepWorkload& w, TimeOf time_of) {
-  double serial = 0.0, compute = 0.0, comm = 0.0;
+  double serial = 0.0, compute = 0.0, comm = 0.0, staged = 0.0;
   for (std::size_t i = 0; i < w.ops.size(); ++i) {
     const double s = time_of(i);
-    if (w.micro_batches == 2 && i < w.overlapped_ops) {
-      (w.ops[i].op_class == OpClass::kCommunication ? comm : compute) += s;
-    } else {
+    if (i >= w.overlapped_ops) {
       serial += s;
+    } else if (w.pipeline_stages > 1) {
+      staged += s;
+    } else {
+      (w.ops[i].op_class == OpClass::kCommunication ? comm : compute) += s;
     }
+  }
+  if (w.pipeline_stages > 1) {
+    // m micro-batches through pp stages: each GPU is busy m stage-times of the step's max(m, pp).
+    return staged * double(std::max(w.pipeline_micro_batches, w.pipeline_stages)) /
+               double(w.pipeline_micro_batches) +
+           serial;
   }
   if (w.micro_batches != 2) return serial;
   return overlap_schedule(compute / 2.0, comm / 2.0, w.layers) + serial;

@@ -21,7 +21,7 @@ std::string_view to_string(PointStatus status) {
 StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
                        const StepShape& shape, std::optional<double> price_per_gpu_hour) {
   StepTotals t;
-  const int gpus = shape.parallel.tp;
+  const int gpus = shape.parallel.gpus();
   std::int64_t sequences = 0;
   double prompt = 0.0;  // prompt tokens (prefill chunks); with MTP the rejected drafts are not tokens served
   for (const SequenceWork& w : shape.sequences) {

@@ -35,7 +35,7 @@ struct StepTotals {
   double tokens_per_s_per_gpu = 0;   ///< tokens_per_s / GPUs
   double tokens_per_s_per_user = 0;  ///< one sequence's emitted tokens per second
   double total_tokens_per_s = 0;     ///< every token the step processes, prompt and output, per second
-  int gpus = 1;                      ///< the replica's GPUs: tp × pp (DP-attention and EP split work over them)
+  int gpus = 1;  ///< the replica's GPUs: tp × pp (DP-attention and EP split work over them)
   std::optional<double> price_per_gpu_hour;  ///< USD, from the profile; none when it has no price
   /// The replica's USD per hour and per 1M output (and total) tokens at this step's throughput; none
   /// without a price.

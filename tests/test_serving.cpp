@@ -744,6 +744,22 @@ TEST_CASE("MTP with acceptance 1 and depth D emits D + 1 tokens per decode step,
   CHECK(emitted == 30);
 }
 
+TEST_CASE("MTP accepts draft i + 1 only after draft i: 1 + a1 + a1·a2 tokens per decode step on average") {
+  // One request of 20,001 output tokens: 20,000 tokens from decode steps. With a = (0.8, 0.6) a decode emits
+  // 1, 2 or 3 tokens with probability 0.2, 0.32, 0.48: mean 2.28, variance 0.6016, so over ~8,770 steps the
+  // mean is within 0.4% (1 σ) of 2.28. Positions drawn independently would give 1 + 0.8 + 0.6 = 2.4.
+  ServeSpec s = one_client(1, 10, 20'001);
+  s.kv_blocks = 30'000;
+  s.check_invariants = false;
+  s.mtp = mtp_of(2, {0.8, 0.6});
+  FixedStepTime step(kPsPerSecond / 100);
+  const ServeResult r = run_serve(s, {&step, nullptr});
+  REQUIRE(r.summary.completed == 1);
+  const double decode_steps = static_cast<double>(r.summary.steps - 1);
+  CHECK(20'000.0 / decode_steps == Approx(2.28).epsilon(0.015));
+  CHECK(r.summary.itl.count == static_cast<std::uint64_t>(r.summary.steps - 1));
+}
+
 TEST_CASE("MTP with acceptance 0 runs the steps and tokens of a run without MTP; only step times grow") {
   // A closed loop: its steps follow completions, not the clock, so the schedule does not depend on how long
   // a step takes. DeepSeek-V3 on 8 H200 with its real step time: the verification of 1 + 2 tokens and the

@@ -865,6 +865,37 @@ TEST_CASE("the step-time model takes the spec's whole layout and its MTP") {
         seconds_to_ps(evaluate_step_time(s.model, DeviceModel(s.hardware, s.device_mode, s.launch), shape)));
 }
 
+TEST_CASE("with two micro-batches, two mixes of equal sums cost their own busier halves: no stale cache") {
+  // Decodes at contexts 100, 300, 200, 400 and 100, 200, 300, 400: the same StepMix (4 decodes, ΣL 1000,
+  // mixed), but build_step's busier micro-batch (every other sequence) holds 100 + 200 in the first and
+  // 100 + 300 in the second.
+  ServeSpec s = deepseek_spec(1, 1);
+  s.parallel.ep = 8;
+  s.parallel.micro_batches = 2;
+  ModelStepTime st = model_step_time(s);
+  struct Work final : SequenceWorkSource {
+    std::vector<SequenceWork> seqs;
+    void fill(std::vector<SequenceWork>& out) const override { out = seqs; }
+  };
+  const auto work_of = [](std::initializer_list<std::int64_t> contexts) {
+    Work w;
+    for (const std::int64_t c : contexts) w.seqs.push_back(SequenceWork{c, 1, false, true});
+    return w;
+  };
+  const auto mix_of = [](const Work& w) {
+    StepMix m;
+    for (const SequenceWork& q : w.seqs) m.add_decode(q.context_tokens);
+    return m;
+  };
+  const Work a = work_of({100, 300, 200, 400});
+  const Work b = work_of({100, 200, 300, 400});
+  REQUIRE(mix_of(a) == mix_of(b));
+  REQUIRE(st.reference_time(a.seqs) != st.reference_time(b.seqs));
+  CHECK(st.step_time(mix_of(a), a) == st.reference_time(a.seqs));
+  CHECK(st.step_time(mix_of(b), b) == st.reference_time(b.seqs));
+  CHECK(st.cache_hits() == 0);
+}
+
 TEST_CASE("with two micro-batches a step of one sequence runs as one batch; a closed loop of one runs") {
   ServeSpec s = deepseek_spec(1, 2);
   s.parallel.dp_attention = true;

@@ -59,16 +59,23 @@ ModelStepTime::ModelStepTime(ModelSpec model, DeviceModel device, Precision prec
 }
 
 TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& work) {
-  if (auto it = cache_.find(mix); it != cache_.end()) {
-    ++hits_;
-    return it->second;
+  const int micro_batches = micro_batches_for(mix.sequences());
+  // Two micro-batches cost the busier half of the sequences (build_step: every other one in order), whose
+  // sums StepMix does not hold: such a step is costed afresh, never memoized.
+  const bool memoized = micro_batches == 1;
+  if (memoized) {
+    if (auto it = cache_.find(mix); it != cache_.end()) {
+      ++hits_;
+      return it->second;
+    }
   }
   ++misses_;
   work.fill(shape_.sequences);
-  shape_.parallel.micro_batches = micro_batches_for(mix.sequences());
+  shape_.parallel.micro_batches = micro_batches;
   // The same additions, in the same order, as cost_step's step_time_s.
   const double seconds = evaluate_step_time(model_, device_, shape_);
   const TimePs ps = step_ps(seconds + host_overhead_s_, model_, device_.hardware());
+  if (!memoized) return ps;
   if (cache_.size() >= cache_limit_) cache_.clear();
   cache_.emplace(mix, ps);
   return ps;

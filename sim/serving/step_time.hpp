@@ -95,7 +95,9 @@ class FixedStepTime final : public StepTimeSource {
 };
 
 /// The workload and device models' time for the exact mix: seconds_to_ps(evaluate_step_time(model, device,
-/// shape) + host overhead), the shape carrying the replica's whole Parallelism and its Speculation. Memoized
+/// shape) + host overhead), the shape carrying the replica's whole Parallelism and its Speculation. With two
+/// micro-batches a step's cost depends on which sequences form the busier micro-batch, not only on the
+/// StepMix sums, so those steps (of two sequences or more) are costed every time, never memoized. Memoized
 /// on StepMix (exact: the cost is a function of those sums). On a miss, the step time is the sum of
 /// device.time_op over build_step's ops in order — the same additions cost_step makes, without copying the
 /// ops.

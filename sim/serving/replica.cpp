@@ -43,8 +43,9 @@ Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, i
       metrics_(metrics),
       observer_(observer),
       check_(check_invariants),
-      mtp_(mtp),
+      mtp_on_(mtp.enabled()),
       decode_tokens_(1 + std::max(mtp.depth, 0)),
+      mtp_(mtp),
       mtp_rng_(mtp_seed) {
   if (spec.max_num_seqs < 1 || spec.max_num_batched_tokens < 1 || kv_blocks < 1 || block_size < 1 ||
       kv_window_tokens < 0) {
@@ -113,7 +114,7 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
 }
 
 std::int64_t Replica::draw_emitted(const Req& r) {
-  if (!mtp_.enabled()) return 1;
+  if (!mtp_on_) return 1;
   // Draft token i + 1 is verified only if token i was accepted (DeepSeek-V3 §2.2: the MTP module's tokens are
   // kept up to the first mismatch).
   int accepted = 0;
@@ -161,13 +162,15 @@ void Replica::insert_running(std::uint32_t slot) {
 bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
   // A local budget: through the reference the compiler would reload it after every store to an int64 field.
   std::int64_t budget = budget_io;
+  const bool mtp = mtp_on_;
+  const std::int64_t decode_tokens = decode_tokens_;
   // (1) Decodes, in arrival order; preempt the most recently arrived running request when a block is short.
   for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
     const std::uint32_t me = running_[i];
     Req& r = slots_[me];
     if (r.prefilling) continue;
     const std::int64_t context = r.computed + 1;
-    const std::int64_t emitted = draw_emitted(r);
+    const std::int64_t emitted = mtp ? draw_emitted(r) : 1;
     const std::int64_t cached = r.computed + emitted;  // the KV cached after the step
     // blocks_for(cached) > r.blocks, without the division (this runs for every decode of every step).
     if (std::min(cached, window_) > r.blocks * block_size_) {
@@ -187,7 +190,7 @@ bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
     r.scheduled = true;
     scheduled_.push_back({me, emitted});
     mix_.add_decode(context);
-    budget -= decode_tokens_;
+    budget -= decode_tokens;
   }
 
   // (2) Running requests part-way through a prefill: the next chunk.
@@ -329,7 +332,7 @@ std::optional<TimePs> Replica::start_step(TimePs now) {
   const std::int64_t used = total_blocks_ - free_blocks_;
   std::int64_t emitted = mix_.sampled;
   std::int64_t batched = mix_.tokens();
-  if (mtp_.enabled()) {
+  if (mtp_on_) {
     emitted = 0;
     for (const Scheduled& s : scheduled_) {
       const Req& r = slots_[s.slot];

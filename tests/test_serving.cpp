@@ -1,17 +1,21 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "reports/json_output.hpp"
 #include "reports/serve_report.hpp"
 #include "reports/table_writers.hpp"
+#include "serve_fixtures/golden.hpp"
 #include "serve_fixtures/specs.hpp"
 #include "sim/serving/serve.hpp"
 #include "sim/serving/serve_sweep.hpp"
 #include "sim/serving/step_time.hpp"
+#include "sim/step/evaluate.hpp"
 
 using namespace mlasim;
 using namespace mlasim::test;
@@ -202,8 +206,7 @@ TEST_CASE("a closed loop of concurrency 1 takes exactly one prefill and output -
   Recorder rec;
   const ServeResult r = run_serve(s, {nullptr, &rec});
   REQUIRE(rec.requests.size() == 3);
-  ModelStepTime model(s.model, DeviceModel(s.hardware, s.device_mode), s.precision,
-                      Parallelism{s.tp, s.dp_attention}, s.mla_mode);
+  ModelStepTime model(s.model, DeviceModel(s.hardware, s.device_mode), s.precision, s.parallel, s.mla_mode);
   TimePs expected = model.reference_time({SequenceWork{300, 300, true, true}});
   for (std::int64_t k = 1; k < 40; ++k)
     expected += model.reference_time({SequenceWork{300 + k, 1, false, true}});
@@ -219,7 +222,7 @@ TEST_CASE("a closed loop of concurrency 1 takes exactly one prefill and output -
 TEST_CASE("the host overhead per step adds to every step, exactly") {
   const ServeSpec s = llama_spec(1.0, 3);
   const DeviceModel device(s.hardware, s.device_mode, s.launch);
-  const Parallelism par{s.tp, s.dp_attention};
+  const Parallelism par = s.parallel;
   ModelStepTime plain(s.model, device, s.precision, par, s.mla_mode);
   ModelStepTime loaded(s.model, device, s.precision, par, s.mla_mode, 2e-3);
   const std::vector<SequenceWork> step{SequenceWork{4096, 1, false, true}, SequenceWork{100, 1, false, true}};
@@ -233,7 +236,7 @@ TEST_CASE("the memoized step time equals build_step + cost_step on random mixes"
     Precision p;
     if (tp == 8) p.weights = Dtype::kFp8;
     ModelStepTime st(model, DeviceModel(hw, DeviceMode::kDatasheet), p, Parallelism{tp}, MlaMode::kAuto, 0.0,
-                     64);
+                     Speculation{}, 64);
     Rng rng(3);
     struct Work final : SequenceWorkSource {
       std::vector<SequenceWork> seqs;
@@ -286,7 +289,7 @@ TEST_CASE("round-robin spreads requests evenly; least-outstanding balances the l
 
 TEST_CASE("a model that does not fit is an input error") {
   ServeSpec s = deepseek_spec(1, 1);
-  s.tp = 1;
+  s.parallel.tp = 1;
   CHECK_THROWS_AS(run_serve(s), InputError);
 }
 
@@ -660,4 +663,259 @@ TEST_CASE("a sliding-window model holds the KV blocks of its window only, as the
     CHECK(kv_cached_tokens(cap, 249) == 48);
     CHECK(max_concurrency(cap, 249) == 1);
   }
+}
+
+// ---- issue 11: the layout whole, and multi-token prediction -------------------------------------------
+
+TEST_CASE("without MTP every golden run reproduces the scheduler of before MTP byte for byte") {
+  // tests/serve_fixtures/golden_runs.txt was written by golden.hpp built against commit a787c23's
+  // sim/serving/ (before MTP and the whole Parallelism in ServeSpec).
+  std::ifstream in(std::string(MLASIM_TEST_DATA_DIR) + "/serve_fixtures/golden_runs.txt");
+  REQUIRE(in);
+  std::stringstream expected;
+  expected << in.rdbuf();
+  const std::string got = golden_runs_text();
+  if (got != expected.str()) {
+    std::istringstream a(expected.str()), b(got);
+    std::string la, lb;
+    int line = 0;
+    while (std::getline(a, la) && std::getline(b, lb) && la == lb) ++line;
+    INFO("first difference at line " << line + 1 << ":\n  golden: " << la << "\n  now:    " << lb);
+    CHECK(got == expected.str());
+  }
+}
+
+namespace {
+
+/// A closed loop of one client over `requests` requests of `prompt` and `output` tokens, one KV block per
+/// token, every step `step_ps` long, every request measured.
+ServeSpec one_client(std::int64_t requests, std::int64_t prompt, std::int64_t output) {
+  ServeSpec s = llama_spec(1.0, requests);
+  s.workload.arrival = ArrivalKind::kClosedLoop;
+  s.workload.concurrency = 1;
+  s.workload.prompt = LengthSpec::fixed(prompt);
+  s.workload.output = LengthSpec::fixed(output);
+  s.capacity.block_size = 1;
+  s.kv_blocks = 1000;
+  s.measure.warmup.count = 0;
+  s.measure.drain.count = 0;
+  s.check_invariants = true;
+  return s;
+}
+
+Speculation mtp_of(int depth, std::vector<double> acceptance) {
+  Speculation m;
+  m.depth = depth;
+  m.acceptance = std::move(acceptance);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("MTP with acceptance 1 and depth D emits D + 1 tokens per decode step, by hand") {
+  // Prompt 14, output 10, depth 3: the prefill step emits token 1; decodes emit 4 (tokens 2-5), 4 (6-9) and
+  // then 1, capped at the one token left: ceil((10 − 1) / 4) = 3 decode steps, 4 steps per request.
+  ServeSpec s = one_client(3, 14, 10);
+  s.mtp = mtp_of(3, {1.0});
+  FixedStepTime step(kPsPerSecond / 100);
+  Recorder rec;
+  const ServeResult r = run_serve(s, {&step, &rec});
+  CHECK(r.summary.completed == 3);
+  CHECK(r.summary.steps == 3 * 4);
+  REQUIRE(rec.requests.size() == 3);
+  for (const RequestRecord& q : rec.requests) {
+    CHECK(q.generated_tokens == 10);
+    CHECK(q.ttft_ps() == kPsPerSecond / 100);
+    CHECK(q.e2e_ps() == 4 * kPsPerSecond / 100);
+    // TPOT = (E2E − TTFT) / (output − 1) = 30 ms / 9.
+    CHECK(q.tpot_ps() == Approx(0.03 * static_cast<double>(kPsPerSecond) / 9.0));
+  }
+  // One inter-token latency per decode step (the step's tokens arrive together): 3 per request, 10 ms each.
+  CHECK(r.summary.itl.count == 9);
+  CHECK(r.summary.itl.max_s == Approx(0.010).epsilon(0.004));
+  // The KV cache holds the emitted tokens only (block size 1): 14 after the prefill, then 14 + 4 = 18,
+  // 22 and 23 = prompt + output − 1; never the 14 + 4 + 3 drafts a verification reads.
+  REQUIRE(rec.used_blocks.size() >= 4);
+  CHECK(std::vector<std::int64_t>(rec.used_blocks.begin(), rec.used_blocks.begin() + 4) ==
+        std::vector<std::int64_t>{14, 18, 22, 23});
+  // Each decode step emits its tokens in the time series: 10 per request.
+  std::int64_t emitted = 0;
+  for (const TimeBucket& b : r.buckets.at(0)) emitted += b.sampled;
+  CHECK(emitted == 30);
+}
+
+TEST_CASE("MTP accepts draft i + 1 only after draft i: 1 + a1 + a1·a2 tokens per decode step on average") {
+  // One request of 20,001 output tokens: 20,000 tokens from decode steps. With a = (0.8, 0.6) a decode emits
+  // 1, 2 or 3 tokens with probability 0.2, 0.32, 0.48: mean 2.28, variance 0.6016, so over ~8,770 steps the
+  // mean is within 0.4% (1 σ) of 2.28. Positions drawn independently would give 1 + 0.8 + 0.6 = 2.4.
+  ServeSpec s = one_client(1, 10, 20'001);
+  s.kv_blocks = 30'000;
+  s.check_invariants = false;
+  s.mtp = mtp_of(2, {0.8, 0.6});
+  FixedStepTime step(kPsPerSecond / 100);
+  const ServeResult r = run_serve(s, {&step, nullptr});
+  REQUIRE(r.summary.completed == 1);
+  const double decode_steps = static_cast<double>(r.summary.steps - 1);
+  CHECK(20'000.0 / decode_steps == Approx(2.28).epsilon(0.015));
+  CHECK(r.summary.itl.count == static_cast<std::uint64_t>(r.summary.steps - 1));
+}
+
+TEST_CASE("MTP with acceptance 0 runs the steps and tokens of a run without MTP; only step times grow") {
+  // A closed loop: its steps follow completions, not the clock, so the schedule does not depend on how long
+  // a step takes. DeepSeek-V3 on 8 H200 with its real step time: the verification of 1 + 2 tokens and the
+  // draft module make every decode step longer.
+  ServeSpec s = deepseek_spec(4, 12);
+  s.workload.prompt = LengthSpec::fixed(512);
+  s.workload.output = LengthSpec::fixed(40);
+  s.measure.warmup.count = 0;
+  s.measure.drain.count = 0;
+  // The budget (8192) never binds: 4 × 512 prompt tokens and 4 × 3 verified tokens fit in one step, so the
+  // drafts' share of the budget shifts no prefill chunk.
+  REQUIRE(s.scheduler.max_num_batched_tokens >= 4 * 512 + 4 * 3);
+  s.check_invariants = true;
+  Recorder plain_rec;
+  const ServeResult plain = run_serve(s, {nullptr, &plain_rec});
+  s.mtp = mtp_of(2, {0.0});
+  Recorder mtp_rec;
+  const ServeResult mtp = run_serve(s, {nullptr, &mtp_rec});
+  CHECK(mtp.summary.steps == plain.summary.steps);
+  CHECK(mtp.summary.completed == 12);
+  CHECK(mtp.summary.output_tokens == plain.summary.output_tokens);
+  CHECK(mtp.summary.preemptions == plain.summary.preemptions);
+  CHECK(mtp.summary.itl.count == plain.summary.itl.count);
+  REQUIRE(mtp_rec.step_times.size() == plain_rec.step_times.size());
+  CHECK(mtp_rec.used_blocks == plain_rec.used_blocks);
+  for (std::size_t i = 0; i < mtp_rec.step_times.size(); ++i) {
+    INFO("step " << i);
+    CHECK(mtp_rec.step_times[i] > plain_rec.step_times[i]);
+  }
+  REQUIRE(mtp_rec.requests.size() == plain_rec.requests.size());
+  for (std::size_t i = 0; i < mtp_rec.requests.size(); ++i) {
+    CHECK(mtp_rec.requests[i].id == plain_rec.requests[i].id);
+    CHECK(mtp_rec.requests[i].generated_tokens == plain_rec.requests[i].generated_tokens);
+  }
+}
+
+TEST_CASE("MTP conserves requests, tokens and KV blocks, leaves the workload's draws alone, and is seeded") {
+  // The golden vLLM scenario (preemptions, chunked prefill) with random acceptance.
+  ServeSpec s = golden_specs().at(0);
+  const auto run = [](const ServeSpec& spec, Recorder& rec) {
+    LinearStepTime step;
+    return run_serve(spec, {&step, &rec});
+  };
+  Recorder plain_rec;
+  const ServeResult plain = run(s, plain_rec);
+  s.mtp = mtp_of(2, {0.8, 0.6});
+  Recorder rec;
+  const ServeResult r = run(s, rec);  // check_invariants: KV blocks conserved at every step
+  const ServeSummary& m = r.summary;
+  CHECK(m.arrived == m.completed + m.rejected + m.in_flight);
+  CHECK(m.completed == 150);
+  std::int64_t outputs = 0;
+  for (const RequestRecord& q : rec.requests) {
+    CHECK(q.generated_tokens == q.output_tokens);
+    outputs += q.output_tokens;
+  }
+  CHECK(m.output_tokens == outputs);
+  std::int64_t emitted = 0;
+  for (const TimeBucket& b : r.buckets.at(0)) emitted += b.sampled;
+  // The time series counts every token once: a preempted request recomputes its KV but emits only the next
+  // token at its prefill's end.
+  CHECK(emitted == outputs);
+  // The MTP stream is its own: arrivals and lengths are those of the run without MTP.
+  std::map<std::uint64_t, std::pair<std::int64_t, std::int64_t>> lengths, plain_lengths;
+  std::map<std::uint64_t, TimePs> arrivals, plain_arrivals;
+  for (const RequestRecord& q : rec.requests) {
+    lengths[q.id] = {q.prompt_tokens, q.output_tokens};
+    arrivals[q.id] = q.arrival_ps;
+  }
+  for (const RequestRecord& q : plain_rec.requests) {
+    plain_lengths[q.id] = {q.prompt_tokens, q.output_tokens};
+    plain_arrivals[q.id] = q.arrival_ps;
+  }
+  CHECK(lengths == plain_lengths);
+  CHECK(arrivals == plain_arrivals);
+  // Fewer steps: 1 + 0.8 + 0.48 = 2.28 tokens per decode step on average.
+  CHECK(m.steps < plain.summary.steps);
+  // Same seed, same output; another seed draws other acceptances.
+  Recorder again_rec;
+  CHECK(golden_text(run(s, again_rec)) == golden_text(r));
+  s.workload.seed = 8;
+  Recorder other_rec;
+  CHECK(golden_text(run(s, other_rec)) != golden_text(r));
+}
+
+TEST_CASE("the step-time model takes the spec's whole layout and its MTP") {
+  ServeSpec s = deepseek_spec(1, 1);
+  s.parallel.dp_attention = true;
+  s.parallel.ep = 8;
+  s.parallel.micro_batches = 2;
+  s.mtp = mtp_of(1, {0.7});
+  const ModelStepTime st = model_step_time(s);
+  StepShape shape;
+  shape.sequences = {SequenceWork{4096, 1, false, true, 16}};
+  shape.parallel = s.parallel;
+  shape.precision = s.precision;
+  shape.mtp = s.mtp;
+  const double seconds = evaluate_step_time(s.model, DeviceModel(s.hardware, s.device_mode, s.launch), shape);
+  CHECK(st.reference_time(shape.sequences) == seconds_to_ps(seconds));
+  // Without MTP the step differs.
+  shape.mtp = Speculation{};
+  CHECK(st.reference_time(shape.sequences) !=
+        seconds_to_ps(evaluate_step_time(s.model, DeviceModel(s.hardware, s.device_mode, s.launch), shape)));
+}
+
+TEST_CASE("with two micro-batches, two mixes of equal sums cost their own busier halves: no stale cache") {
+  // Decodes at contexts 100, 300, 200, 400 and 100, 200, 300, 400: the same StepMix (4 decodes, ΣL 1000,
+  // mixed), but build_step's busier micro-batch (every other sequence) holds 100 + 200 in the first and
+  // 100 + 300 in the second.
+  ServeSpec s = deepseek_spec(1, 1);
+  s.parallel.ep = 8;
+  s.parallel.micro_batches = 2;
+  ModelStepTime st = model_step_time(s);
+  struct Work final : SequenceWorkSource {
+    std::vector<SequenceWork> seqs;
+    void fill(std::vector<SequenceWork>& out) const override { out = seqs; }
+  };
+  const auto work_of = [](std::initializer_list<std::int64_t> contexts) {
+    Work w;
+    for (const std::int64_t c : contexts) w.seqs.push_back(SequenceWork{c, 1, false, true});
+    return w;
+  };
+  const auto mix_of = [](const Work& w) {
+    StepMix m;
+    for (const SequenceWork& q : w.seqs) m.add_decode(q.context_tokens);
+    return m;
+  };
+  const Work a = work_of({100, 300, 200, 400});
+  const Work b = work_of({100, 200, 300, 400});
+  REQUIRE(mix_of(a) == mix_of(b));
+  REQUIRE(st.reference_time(a.seqs) != st.reference_time(b.seqs));
+  CHECK(st.step_time(mix_of(a), a) == st.reference_time(a.seqs));
+  CHECK(st.step_time(mix_of(b), b) == st.reference_time(b.seqs));
+  CHECK(st.cache_hits() == 0);
+}
+
+TEST_CASE("with two micro-batches a step of one sequence runs as one batch; a closed loop of one runs") {
+  ServeSpec s = deepseek_spec(1, 2);
+  s.parallel.dp_attention = true;
+  s.parallel.ep = 8;
+  s.parallel.micro_batches = 2;
+  s.workload.prompt = LengthSpec::fixed(256);
+  s.workload.output = LengthSpec::fixed(8);
+  const ModelStepTime st = model_step_time(s);
+  const DeviceModel device(s.hardware, s.device_mode, s.launch);
+  StepShape shape;
+  shape.parallel = s.parallel;
+  shape.precision = s.precision;
+  shape.sequences = {SequenceWork{300, 1, false, true, 1}};
+  shape.parallel.micro_batches = 1;
+  CHECK(st.reference_time(shape.sequences) == seconds_to_ps(evaluate_step_time(s.model, device, shape)));
+  shape.sequences = {SequenceWork{300, 1, false, true, 2}};
+  shape.parallel.micro_batches = 2;
+  CHECK(st.reference_time(shape.sequences) == seconds_to_ps(evaluate_step_time(s.model, device, shape)));
+  // One client: every step holds one sequence, and the run completes.
+  const ServeResult r = run_serve(s);
+  CHECK(r.summary.completed == 2);
+  CHECK(r.summary.steps == 2 * 8);
 }

@@ -54,11 +54,11 @@ TEST_CASE("the example serve configs load") {
       load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "serve_deepseek_v3_gqa_h200.yaml");
   CHECK(gqa.spec.model.attention.kind == AttentionKind::kGqa);
   CHECK(gqa.spec.variant == "gqa:8");
-  CHECK_FALSE(gqa.spec.dp_attention);
+  CHECK_FALSE(gqa.spec.parallel.dp_attention);
   const ServeConfig dp =
       load_serve_config(fs::path(MLASIM_SOURCE_DIR) / "configs" / "serve_deepseek_v3_dp_attention_h200.yaml");
-  CHECK(dp.spec.dp_attention);
-  CHECK(dp.spec.tp == 8);
+  CHECK(dp.spec.parallel.dp_attention);
+  CHECK(dp.spec.parallel.tp == 8);
 }
 
 TEST_CASE("a good minimal config loads with vLLM's defaults") {
@@ -570,4 +570,60 @@ TEST_CASE("L9: a run cut by max_time reports the configured requests that never 
   for (const std::string& w : serve_warnings(r.summary))
     warned = warned || contains(w, "configured requests never arrived: the run stopped first (time_limit)");
   CHECK(warned);
+}
+
+TEST_CASE("a serve config's layout and MTP keys read back; absent, TP alone and MTP off") {
+  const mlasim::test::ScratchDir dir("mlasim_test_serve_layout");
+  const fs::path p = dir.write("serve.yaml", R"(serve:
+  model: deepseek-v3
+  hardware: h200
+  tp: 8
+  dp_attention: true
+  expert_parallel: true
+  redundant_experts: 32
+  expert_imbalance: 1.3
+  micro_batches: 2
+  mtp: {depth: 2, acceptance: [0.9, 0.75]}
+  precision: {weights: fp8}
+  workload:
+    arrival: closed_loop
+    concurrency: 4
+    requests: 8
+)");
+  const ServeSpec s = load_serve_config(p).spec;
+  CHECK(s.parallel.tp == 8);
+  CHECK(s.parallel.dp_attention);
+  CHECK(s.parallel.ep == 8);  // expert_parallel: every GPU of the replica an expert rank
+  CHECK(s.parallel.redundant_experts == 32);
+  CHECK(s.parallel.expert_imbalance == 1.3);
+  CHECK(s.parallel.micro_batches == 2);
+  CHECK(s.mtp.depth == 2);
+  CHECK(s.mtp.acceptance == std::vector<double>{0.9, 0.75});
+
+  const ServeSpec plain = load_serve_config(dir.write("plain.yaml", kGood)).spec;
+  CHECK(plain.parallel.tp == 1);
+  CHECK(plain.parallel.ep == 1);
+  CHECK(plain.parallel.micro_batches == 1);
+  CHECK(plain.parallel.redundant_experts == 0);
+  CHECK_FALSE(plain.mtp.enabled());
+}
+
+TEST_CASE("a serve config's bad layout and MTP values are located at their key") {
+  // kGood's lines 1-7; the added key is line 8 (columns from 1).
+  const auto with = [](const std::string& line) { return load_error(std::string(kGood) + line); };
+  CHECK_THAT(with("  micro_batches: 2.5\n"), Catch::Contains(":8:18: error: serve.micro_batches:"));
+  CHECK_THAT(with("  micro_batches: 4\n"),
+             Catch::EndsWith(":8:18: error: serve.micro_batches: must be 1 or 2, got 4"));
+  CHECK_THAT(with("  redundant_experts: 16\n"),
+             Catch::EndsWith(":8:22: error: serve.redundant_experts: needs expert parallelism (ep > 1): "
+                             "copies of experts live on expert ranks"));
+  CHECK_THAT(with("  mtp: {depth: 1, acceptance: -0.1}\n"),
+             Catch::EndsWith(":8:31: error: serve.mtp.acceptance: each rate must be in [0, 1], got -0.1"));
+  CHECK_THAT(with("  mtp: {depth: 17, acceptance: 0.5}\n"),
+             Catch::EndsWith(":8:16: error: serve.mtp.depth: must be 0 to 16 draft tokens, got 17"));
+  CHECK_THAT(with("  mtp: {dept: 1, acceptance: 0.5}\n"), Catch::Contains("did you mean `depth`"));
+  // Llama-3-8B has no experts: expert parallelism is an error at the key (at tp 1 it would be EP 1).
+  CHECK_THAT(with("  tp: 2\n  expert_parallel: true\n"),
+             Catch::EndsWith(":9:20: error: serve.expert_parallel: Llama-3-8B has no experts: expert "
+                             "parallelism (ep 2) needs an MoE model"));
 }

@@ -15,7 +15,9 @@
 #include "sim/config/loader.hpp"
 #include "sim/cost.hpp"
 #include "sim/device/capacity.hpp"
+#include "sim/step/evaluate.hpp"
 #include "sim/sweep/sweep.hpp"
+#include "tests/test_support.hpp"
 
 using namespace mlasim;
 
@@ -517,4 +519,101 @@ TEST_CASE("a sweep without precision.weights costs each model in the dtype it st
   CHECK(forced[0].first == "bf16");
   CHECK(forced[0].second == weight_bytes_total(spec.models[0], Dtype::kBf16));
   CHECK(forced[0].second > 1.9 * stored[0].second);
+}
+
+namespace {
+
+/// A DeepSeek-V3 point at TP 8 + DP-attention with `extra` config lines, and the same step straight through
+/// the step evaluator with `mtp`: EP 8, 32 redundant experts, imbalance 1.25, two micro-batches, fp8 weights.
+std::pair<SweepPoint, StepEvaluation> deepseek_ep_point(const std::string& extra, const Speculation& mtp) {
+  mlasim::test::ScratchDir dir;
+  const auto cfg = dir.write("ep.yaml", R"(sweep:
+  models: deepseek-v3
+  hardware: h200
+  tp: 8
+  dp_attention: true
+  batch: 32
+  context: 4k
+  expert_parallel: true
+  redundant_experts: 32
+  expert_imbalance: 1.25
+  micro_batches: 2
+  precision: {weights: fp8}
+)" + extra);
+  const SweepSpec spec = load_sweep_config(cfg);
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  REQUIRE(points.size() == 1);
+
+  const ModelSpec model = resolve_model("deepseek-v3");
+  StepShape shape;
+  shape.sequences = {SequenceWork{4096, 1, false, true, 32}};
+  shape.parallel.tp = 8;
+  shape.parallel.dp_attention = true;
+  shape.parallel.ep = 8;
+  shape.parallel.redundant_experts = 32;
+  shape.parallel.expert_imbalance = 1.25;
+  shape.parallel.micro_batches = 2;
+  shape.precision.weights = Dtype::kFp8;
+  shape.mtp = mtp;
+  const DeviceModel device(resolve_hw("h200"), DeviceMode::kDatasheet, LaunchMode::kGraph);
+  return {points[0], evaluate_step(model, device, shape, CapacityOptions{})};
+}
+
+}  // namespace
+
+TEST_CASE("a DeepSeek-V3 sweep with expert_parallel at TP 8 gives evaluate_step's point with EP 8") {
+  const auto [p, direct] = deepseek_ep_point("", Speculation{});
+  REQUIRE(p.status == PointStatus::kOk);
+  CHECK(p.step_time_s == direct.cost.step_time_s);
+  CHECK(p.communication_s == direct.cost.communication_s);
+  CHECK(p.tokens_per_s == direct.totals.tokens_per_s);
+  CHECK(p.tokens_per_s_per_user == direct.totals.tokens_per_s_per_user);
+  CHECK(p.weight_bytes_per_gpu == direct.capacity.weight_bytes_per_gpu);
+  CHECK(p.kv_capacity_tokens == direct.capacity.kv_capacity_tokens());
+  CHECK(p.tokens_per_s_per_user == Approx(1.0 / p.step_time_s));
+
+  // Not the TP-only layout: expert parallelism changed the step.
+  const ModelSpec model = resolve_model("deepseek-v3");
+  StepShape tp_only;
+  tp_only.sequences = {SequenceWork{4096, 1, false, true, 32}};
+  tp_only.parallel.tp = 8;
+  tp_only.parallel.dp_attention = true;
+  tp_only.parallel.micro_batches = 2;
+  tp_only.precision.weights = Dtype::kFp8;
+  const StepEvaluation plain = evaluate_step(
+      model, DeviceModel(resolve_hw("h200"), DeviceMode::kDatasheet, LaunchMode::kGraph), tp_only);
+  CHECK(plain.cost.step_time_s != p.step_time_s);
+  CHECK(plain.capacity.weight_bytes_per_gpu != p.weight_bytes_per_gpu);
+}
+
+TEST_CASE("a sweep with mtp gives evaluate_step's point with the same Speculation") {
+  Speculation mtp;
+  mtp.depth = 2;
+  mtp.acceptance = {0.9, 0.7};
+  const auto [p, direct] = deepseek_ep_point("  mtp: {depth: 2, acceptance: [0.9, 0.7]}\n", mtp);
+  REQUIRE(p.status == PointStatus::kOk);
+  CHECK(p.step_time_s == direct.cost.step_time_s);
+  CHECK(p.tokens_per_s == direct.totals.tokens_per_s);
+  // MTP emits 1 + 0.9 + 0.9 × 0.7 = 2.53 tokens per sequence per step.
+  CHECK(p.tokens_per_s_per_user == Approx(2.53 / p.step_time_s));
+}
+
+TEST_CASE("expert_parallel at a TP 1 point of the grid is EP 1; redundant experts make it an invalid point") {
+  mlasim::test::ScratchDir dir;
+  const auto cfg = dir.write("ep.yaml", R"(sweep:
+  models: deepseek-v2-lite
+  hardware: h200
+  tp: [1, 2]
+  batch: 4
+  context: 1k
+  expert_parallel: true
+  redundant_experts: 2
+)");
+  const SweepSpec spec = load_sweep_config(cfg);
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  REQUIRE(points.size() == 2);
+  CHECK(points[0].status == PointStatus::kInvalid);
+  CHECK(points[0].invalid_reason ==
+        "needs expert parallelism (ep > 1): copies of experts live on expert ranks");
+  CHECK(points[1].status == PointStatus::kOk);
 }

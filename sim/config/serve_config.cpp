@@ -280,6 +280,45 @@ void read_run_options(const YamlMap& s, ServeSpec& spec) {
   if (const auto v = s.optional("mla_mode")) spec.mla_mode = read_mla_mode(*v);
 }
 
+bool read_layout_options(const YamlMap& m, Parallelism& layout) {
+  if (const auto v = m.optional("redundant_experts")) layout.redundant_experts = v->as_int();
+  if (const auto v = m.optional("expert_imbalance")) layout.expert_imbalance = v->as_double();
+  if (const auto v = m.optional("micro_batches")) layout.micro_batches = v->as_int();
+  return m.optional_bool("expert_parallel", false);
+}
+
+void check_layout(const YamlMap& m, const Parallelism& p) {
+  try {
+    check_parallelism(p);
+  } catch (const InputError& e) {
+    const std::string key = e.key_path() == "ep" ? "expert_parallel" : e.key_path();
+    if (const auto v = m.optional(key)) v->fail(e.message());
+    throw InputError(m.where(), m.key_path(), fmt::format("{}: {}", key, e.message()));
+  }
+}
+
+Speculation read_mtp(const YamlValue& value) {
+  const YamlMap m = value.as_map({"depth", "acceptance"});
+  const YamlValue depth = m.required("depth");
+  Speculation mtp;
+  mtp.depth = depth.as_int();
+  std::optional<YamlValue> acceptance = m.optional("acceptance");
+  if (!acceptance && mtp.depth > 0) acceptance = m.required("acceptance");  // reports the missing key
+  if (acceptance) {
+    if (acceptance->is_list()) {
+      for (const YamlValue& item : acceptance->as_list()) mtp.acceptance.push_back(item.as_double());
+    } else {
+      mtp.acceptance.push_back(acceptance->as_double());
+    }
+  }
+  try {
+    check_speculation(mtp);
+  } catch (const InputError& e) {
+    (e.key_path() == "mtp.acceptance" && acceptance ? *acceptance : depth).fail(e.message());
+  }
+  return mtp;
+}
+
 WorkloadSpec read_workload(const YamlValue& value, const fs::path& dir) {
   const YamlMap w = value.as_map({"arrival", "rate", "concurrency", "ramp", "trace", "requests", "seed",
                                   "prompt_tokens", "output_tokens"});
@@ -421,10 +460,32 @@ std::vector<double> parse_rate_grid(std::string_view text_in) {
 ServeConfig load_serve_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "serve config");
   const YamlMap root = doc.root().as_map({"serve"});
-  const YamlMap s = root.required("serve").as_map(
-      {"name",     "model", "variant", "hardware",      "tp",       "dp_attention", "replicas",
-       "router",   "mode",  "launch",  "host_overhead", "mla_mode", "precision",    "scheduler",
-       "workload", "slo",   "measure", "limits",        "output",   "sweep",        "price_per_gpu_hour"});
+  const YamlMap s = root.required("serve").as_map({"name",
+                                                   "model",
+                                                   "variant",
+                                                   "hardware",
+                                                   "tp",
+                                                   "dp_attention",
+                                                   "expert_parallel",
+                                                   "redundant_experts",
+                                                   "expert_imbalance",
+                                                   "micro_batches",
+                                                   "mtp",
+                                                   "replicas",
+                                                   "router",
+                                                   "mode",
+                                                   "launch",
+                                                   "host_overhead",
+                                                   "mla_mode",
+                                                   "precision",
+                                                   "scheduler",
+                                                   "workload",
+                                                   "slo",
+                                                   "measure",
+                                                   "limits",
+                                                   "output",
+                                                   "sweep",
+                                                   "price_per_gpu_hour"});
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -444,8 +505,18 @@ ServeConfig load_serve_config(const fs::path& path) {
   spec.hardware = resolve_entry(s.required("hardware"), dir, resolve_hw);
   if (const auto v = s.optional("price_per_gpu_hour"))
     spec.hardware.price_per_gpu_hour = v->parse_with(parse_price);
-  if (const auto v = s.optional("tp")) spec.tp = positive_int(*v);
-  if (const auto v = s.optional("dp_attention")) spec.dp_attention = v->as_bool();
+  if (const auto v = s.optional("tp")) spec.parallel.tp = positive_int(*v);
+  if (const auto v = s.optional("dp_attention")) spec.parallel.dp_attention = v->as_bool();
+  // The sweep's spelling: `expert_parallel: true` makes every GPU of the replica an expert rank (ep = tp).
+  const bool expert_parallel = read_layout_options(s, spec.parallel);
+  spec.parallel.ep = expert_parallel ? spec.parallel.tp : 1;
+  check_layout(s, spec.parallel);
+  if (spec.parallel.ep > 1 && !spec.model.ffn.is_moe()) {
+    s.required("expert_parallel")
+        .fail(fmt::format("{} has no experts: expert parallelism (ep {}) needs an MoE model", spec.model.name,
+                          spec.parallel.ep));
+  }
+  if (const auto v = s.optional("mtp")) spec.mtp = read_mtp(*v);
   if (const auto v = s.optional("replicas")) spec.replicas = bounded_int(*v, kMaxReplicas);
   read_run_options(s, spec);
   if (spec.model.weights_dtype) spec.precision.weights = *spec.model.weights_dtype;  // unless precision says

@@ -28,6 +28,20 @@ void read_run_options(const YamlMap& s, ServeSpec& spec);
 /// `measure:` — warm-up, drain and overload tolerance; fails when they leave none of `wl`'s requests.
 [[nodiscard]] MeasureSpec read_measure(const YamlValue& value, const WorkloadSpec& wl);
 
+/// The layout options a sweep (under `sweep:`) and a serve config (beside `tp` and `dp_attention`) share:
+/// `expert_parallel: true|false` (ep = tp: every GPU of the replica an expert rank), `redundant_experts: N`,
+/// `expert_imbalance: X` and `micro_batches: 1|2`, where present in `m`, into `layout` (its tp, dp_attention
+/// and ep untouched). Returns `expert_parallel` (false when absent).
+[[nodiscard]] bool read_layout_options(const YamlMap& m, Parallelism& layout);
+
+/// check_parallelism(p), its error located at the key of `m` it names (`ep` at `expert_parallel`), or at `m`
+/// itself when that key is absent.
+void check_layout(const YamlMap& m, const Parallelism& p);
+
+/// `mtp: {depth: D, acceptance: 0.85 | [0.9, 0.8]}`, checked by check_speculation, its errors located at
+/// `depth` or `acceptance`. `acceptance` is required when depth > 0.
+[[nodiscard]] Speculation read_mtp(const YamlValue& value);
+
 /// A time, > 0 and within the picosecond clock.
 [[nodiscard]] TimePs read_time(const YamlValue& v);
 

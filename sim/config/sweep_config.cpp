@@ -169,9 +169,10 @@ void fail_if_listed(const YamlValue& item, const Spec& entry, const std::vector<
 SweepSpec load_sweep_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "sweep config");
   const YamlMap root = doc.root().as_map({"sweep"});
-  const YamlMap s =
-      root.required("sweep").as_map({"name", "models", "variants", "hardware", "tp", "dp_attention", "batch",
-                                     "context", "sq", "precision", "mla_mode", "mode", "launch", "capacity"});
+  const YamlMap s = root.required("sweep").as_map(
+      {"name", "models", "variants", "hardware", "tp", "dp_attention", "batch", "context", "sq", "precision",
+       "mla_mode", "mode", "launch", "capacity", "expert_parallel", "redundant_experts", "expert_imbalance",
+       "micro_batches", "mtp"});
   const fs::path config_dir = path.parent_path();
 
   SweepSpec spec;
@@ -205,6 +206,19 @@ SweepSpec load_sweep_config(const fs::path& path) {
   spec.batch = read_batch_grid(s.required("batch"));
   spec.context = read_count_grid(s.required("context"));
   spec.s_q = s.has("sq") ? read_int_grid(s.required("sq")) : std::vector<int>{1};
+  // The layout's other options hold at every point; checked here at a two-GPU point (a tp axis value of 1
+  // with redundant experts is an invalid point of the grid, not a bad config).
+  spec.expert_parallel = read_layout_options(s, spec.layout);
+  check_layout(s, spec.parallel_at(2, false));
+  if (const auto v = s.optional("mtp")) {
+    spec.mtp = read_mtp(*v);
+    if (spec.mtp.enabled() && spec.s_q != std::vector<int>{1}) {
+      s.required("sq").fail(fmt::format(
+          "`mtp` (depth {}) sets the tokens per step itself (1 + depth verified, 1 + accepted kept): the "
+          "`sq` axis must be [1] or absent with `mtp`, got [{}]",
+          spec.mtp.depth, fmt::join(spec.s_q, ", ")));
+    }
+  }
   if (const std::optional<std::size_t> n = checked_sweep_size(spec); !n || *n > kMaxSweepGridPoints) {
     root.required("sweep").fail(fmt::format("the grid has {} points ({}), more than the {} a sweep may have",
                                             n ? fmt::format("{}", *n) : std::string("over 2^64"),

@@ -87,8 +87,8 @@ ServeSpec plan_serve_spec(const PlanSpec& spec, const PlanLayout& layout, int re
   s.variant = layout.variant;
   s.hardware = layout.gpu.hw;
   s.hardware.price_per_gpu_hour = layout.gpu.price_per_gpu_hour;
-  s.tp = layout.tp;
-  s.dp_attention = layout.dp_attention;
+  s.parallel.tp = layout.tp;
+  s.parallel.dp_attention = layout.dp_attention;
   s.precision = layout.precision;
   s.replicas = replicas;
   s.scheduler.max_num_seqs = layout.max_num_seqs;
@@ -267,7 +267,7 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
       const ServeSpec probe = plan_serve_spec(spec, o.layout, 1, result.target_rate_per_s);
       CapacityOptions opt = probe.capacity;
       opt.max_batched_tokens = probe.scheduler.max_num_batched_tokens;
-      const Parallelism parallel{probe.tp, probe.dp_attention};
+      const Parallelism& parallel = probe.parallel;
       const Capacity cap = compute_capacity(probe.model, probe.hardware, probe.precision, parallel, opt);
       const std::int64_t longest = length_facts(spec.base.workload).longest;
       if (!cap.fits()) {

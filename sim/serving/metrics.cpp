@@ -336,7 +336,7 @@ void ServeMetrics::on_preemption(int replica, TimePs now) {
 
 void ServeMetrics::on_step(int replica, TimePs start, TimePs duration, const StepMix& mix,
                            std::int64_t used_blocks, std::int64_t total_blocks, std::int64_t waiting,
-                           std::int64_t running) {
+                           std::int64_t running, std::int64_t emitted, std::int64_t batched_tokens) {
   const std::int64_t batch = mix.sequences();
   if (steps_ == 0) {
     min_step_ps_ = max_step_ps_ = duration;
@@ -358,10 +358,10 @@ void ServeMetrics::on_step(int replica, TimePs start, TimePs duration, const Ste
   ++b.steps;
   b.busy_ps += duration;
   b.batch_sum += batch;
-  b.tokens_sum += mix.tokens();
+  b.tokens_sum += batched_tokens;
   b.kv_used_weighted += kv * d;
   b.kv_used_max = std::max(b.kv_used_max, kv);
-  b.sampled += mix.sampled;
+  b.sampled += emitted;
   b.waiting_last = waiting;
   b.running_last = running;
 }

@@ -234,9 +234,12 @@ class ServeMetrics {
   /// `count` inter-token latencies of `itl_ps` each, of measured requests.
   void add_itl(TimePs itl_ps, std::uint64_t count) { itl_.add(itl_ps, count); }
   void on_preemption(int replica, TimePs now);
-  /// A step of `duration` starting at `start` with `mix`; KV use after its allocations; queue lengths.
+  /// A step of `duration` starting at `start` with `mix`; KV use after its allocations; queue lengths; the
+  /// tokens it emits and the tokens it processes (mix.sampled and mix.tokens() without MTP; with MTP each
+  /// decode emits 1 + accepted and processes 1 + depth).
   void on_step(int replica, TimePs start, TimePs duration, const StepMix& mix, std::int64_t used_blocks,
-               std::int64_t total_blocks, std::int64_t waiting, std::int64_t running);
+               std::int64_t total_blocks, std::int64_t waiting, std::int64_t running, std::int64_t emitted,
+               std::int64_t batched_tokens);
   /// Closes the books at `end` (integrates requests in system up to then).
   void finish(TimePs end, const std::vector<RequestRecord>& in_flight);
 

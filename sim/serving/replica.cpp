@@ -31,7 +31,8 @@ SchedulerPolicy parse_scheduler_policy(std::string_view text) {
 
 Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
                  std::int64_t kv_window_tokens, StepTimeSource& step_time, ServeMetrics& metrics,
-                 ServeObserver* observer, bool check_invariants)
+                 ServeObserver* observer, bool check_invariants, const Speculation& mtp,
+                 std::uint64_t mtp_seed)
     : index_(index),
       spec_(spec),
       total_blocks_(kv_blocks),
@@ -41,7 +42,11 @@ Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, i
       step_time_(step_time),
       metrics_(metrics),
       observer_(observer),
-      check_(check_invariants) {
+      check_(check_invariants),
+      mtp_on_(mtp.enabled()),
+      decode_tokens_(1 + std::max(mtp.depth, 0)),
+      mtp_(mtp),
+      mtp_rng_(mtp_seed) {
   if (spec.max_num_seqs < 1 || spec.max_num_batched_tokens < 1 || kv_blocks < 1 || block_size < 1 ||
       kv_window_tokens < 0) {
     throw InternalError(
@@ -108,6 +113,15 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
   return true;
 }
 
+std::int64_t Replica::draw_emitted(const Req& r) {
+  if (!mtp_on_) return 1;
+  // Draft token i + 1 is verified only if token i was accepted (DeepSeek-V3 §2.2: the MTP module's tokens are
+  // kept up to the first mismatch).
+  int accepted = 0;
+  while (accepted < mtp_.depth && mtp_rng_.uniform01() < mtp_.acceptance_at(accepted)) ++accepted;
+  return std::min<std::int64_t>(1 + accepted, r.output - r.generated);
+}
+
 void Replica::grant(std::uint32_t slot, std::int64_t need, std::int64_t chunk) {
   Req& r = slots_[slot];
   free_blocks_ -= need;
@@ -148,15 +162,20 @@ void Replica::insert_running(std::uint32_t slot) {
 bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
   // A local budget: through the reference the compiler would reload it after every store to an int64 field.
   std::int64_t budget = budget_io;
+  const bool mtp = mtp_on_;
+  const std::int64_t decode_tokens = decode_tokens_;
   // (1) Decodes, in arrival order; preempt the most recently arrived running request when a block is short.
   for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
     const std::uint32_t me = running_[i];
     Req& r = slots_[me];
     if (r.prefilling) continue;
     const std::int64_t context = r.computed + 1;
-    // blocks_for(context) > r.blocks, without the division (this runs for every decode of every step).
-    if (std::min(context, window_) > r.blocks * block_size_) {
-      while (free_blocks_ == 0) {
+    const std::int64_t emitted = mtp ? draw_emitted(r) : 1;
+    const std::int64_t cached = r.computed + emitted;  // the KV cached after the step
+    // blocks_for(cached) > r.blocks, without the division (this runs for every decode of every step).
+    if (std::min(cached, window_) > r.blocks * block_size_) {
+      const std::int64_t need = emitted == 1 ? 1 : blocks_for(cached) - r.blocks;
+      while (free_blocks_ < need) {
         const std::uint32_t victim = running_.back();
         running_.pop_back();
         preempt(victim, now);
@@ -165,13 +184,13 @@ bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
           return false;
         }
       }
-      --free_blocks_;
-      ++r.blocks;
+      free_blocks_ -= need;
+      r.blocks += need;
     }
     r.scheduled = true;
-    scheduled_.push_back({me, 1});
+    scheduled_.push_back({me, emitted});
     mix_.add_decode(context);
-    --budget;
+    budget -= decode_tokens;
   }
 
   // (2) Running requests part-way through a prefill: the next chunk.
@@ -207,14 +226,17 @@ bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_
   // next one's blocks do not fit, pauses the last started request after it; its micro-batch scheduler then
   // gives generation requests their token first and chunks contexts from what is left. So: reserve one token
   // per decode still to come, and size each prefill chunk from the rest of the budget.
+  // (With MTP each decode takes 1 + depth tokens of the budget: decode_tokens_.)
   std::int64_t decodes_left = 0;
-  for (const std::uint32_t slot : running_) decodes_left += slots_[slot].prefilling ? 0 : 1;
+  for (const std::uint32_t slot : running_) decodes_left += slots_[slot].prefilling ? 0 : decode_tokens_;
   for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
     const std::uint32_t me = running_[i];
     Req& r = slots_[me];
     const bool decode = !r.prefilling;
-    if (decode) --decodes_left;
-    const std::int64_t chunk = decode ? 1 : std::min(r.tokens() - r.computed, budget - decodes_left);
+    if (decode) decodes_left -= decode_tokens_;
+    // A decode's "chunk" is the tokens it emits (whose KV it adds).
+    const std::int64_t chunk =
+        decode ? draw_emitted(r) : std::min(r.tokens() - r.computed, budget - decodes_left);
     if (chunk <= 0) continue;  // no budget left for this prefill after the decodes behind it
     // A prefill holds its whole prompt's blocks from admission on: only decodes allocate here.
     const std::int64_t need = std::max<std::int64_t>(0, blocks_for(r.computed + chunk) - r.blocks);
@@ -222,7 +244,7 @@ bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_
     while (need > free_blocks_) {
       const std::uint32_t victim = running_.back();
       running_.pop_back();
-      if (victim != me && !slots_[victim].prefilling) --decodes_left;
+      if (victim != me && !slots_[victim].prefilling) decodes_left -= decode_tokens_;
       preempt(victim, now);
       if (victim == me) {
         budget_io = budget;
@@ -232,10 +254,11 @@ bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_
     grant(me, need, chunk);
     if (decode) {
       mix_.add_decode(r.computed + 1);
+      budget -= decode_tokens_;
     } else {
       mix_.add_prefill(chunk, r.computed + chunk, r.computed + chunk == r.tokens());
+      budget -= chunk;
     }
-    budget -= chunk;
   }
   budget_io = budget;
   return true;
@@ -288,8 +311,13 @@ void Replica::fill(std::vector<SequenceWork>& out) const {
   out.reserve(scheduled_.size());
   for (const Scheduled& s : scheduled_) {
     const Req& r = slots_[s.slot];
+    if (!r.prefilling) {
+      // A decode of its one last token; with MTP the step builder adds the drafts it verifies.
+      out.push_back(SequenceWork{r.computed + 1, 1, false, true});
+      continue;
+    }
     const std::int64_t context = r.computed + s.tokens;
-    out.push_back(SequenceWork{context, s.tokens, r.prefilling, context == r.tokens()});
+    out.push_back(SequenceWork{context, s.tokens, true, context == r.tokens()});
   }
 }
 
@@ -302,8 +330,19 @@ std::optional<TimePs> Replica::start_step(TimePs now) {
   if (duration < 0) throw InternalError("negative step time");
   busy_ = true;
   const std::int64_t used = total_blocks_ - free_blocks_;
+  std::int64_t emitted = mix_.sampled;
+  std::int64_t batched = mix_.tokens();
+  if (mtp_on_) {
+    emitted = 0;
+    for (const Scheduled& s : scheduled_) {
+      const Req& r = slots_[s.slot];
+      emitted += !r.prefilling ? s.tokens : r.computed + s.tokens == r.tokens() ? 1 : 0;
+    }
+    batched += mix_.decode_seqs * mtp_.depth;  // the drafts each decode verifies
+  }
   metrics_.on_step(index_, now, duration, mix_, used, total_blocks_,
-                   static_cast<std::int64_t>(waiting_.size()), static_cast<std::int64_t>(running_.size()));
+                   static_cast<std::int64_t>(waiting_.size()), static_cast<std::int64_t>(running_.size()),
+                   emitted, batched);
   if (observer_) observer_->on_step(index_, now, duration, mix_, used, total_blocks_);
   return duration;
 }
@@ -317,13 +356,19 @@ int Replica::finish_step(TimePs now) {
   for (const Scheduled& s : scheduled_) {
     Req& r = slots_[s.slot];
     r.scheduled = false;
+    const bool decode = !r.prefilling;
     r.computed += s.tokens;
-    if (r.computed != r.tokens()) continue;  // a prefill chunk that does not end the prompt
+    // A prefill chunk that does not end the prompt emits nothing.
+    if (!decode && r.computed != r.tokens()) continue;
     r.prefilling = false;
+    // A decode emits s.tokens (1 + accepted drafts with MTP); a prefill's end, one.
+    const std::int64_t emitted = decode ? s.tokens : 1;
     if (r.generated == 0) {
       r.first_token = now;
     } else if (r.measured) {
-      // Inter-token latencies: in a busy step nearly all are equal, so add them in runs.
+      // Inter-token latencies, one per step that emits: the tokens of a multi-token (MTP) step arrive
+      // together, one gap, as `vllm bench serve` records one ITL per streamed chunk (sim/serving/README.md).
+      // In a busy step nearly all are equal, so add them in runs.
       const TimePs itl = now - r.last_token;
       if (itl != itl_value) {
         if (itl_count) metrics_.add_itl(itl_value, itl_count);
@@ -332,7 +377,7 @@ int Replica::finish_step(TimePs now) {
       }
       ++itl_count;
     }
-    ++r.generated;
+    r.generated += emitted;
     r.last_token = now;
     if (r.generated == r.output) {
       free_blocks_ += r.blocks;

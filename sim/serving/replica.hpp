@@ -13,6 +13,14 @@
 /// the token budget and free blocks allow (a first chunk of min(prompt, budget) tokens). A request whose
 /// prompt + output − 1 tokens (the most it ever holds in the cache) need more blocks than the replica has is
 /// rejected on arrival.
+///
+/// Multi-token prediction (Speculation): a decode verifies 1 + depth tokens (the token budget counts them, as
+/// vLLM's scheduler counts a request's speculative tokens) and emits 1 + accepted, accepted drawn when the
+/// step is scheduled (draft token i kept with probability a_i given the ones before it were), capped at the
+/// tokens the request still has to produce. The cache then grows by the emitted tokens only: the scheduler
+/// allocates the blocks of the accepted tokens, not of every draft (vLLM reserves lookahead slots for all
+/// drafts and frees the rejected ones; the difference is at most ⌈depth / block size⌉ blocks per running
+/// request).
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -21,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "models/workload.hpp"
+#include "sim/random.hpp"
 #include "sim/serving/metrics.hpp"
 #include "sim/serving/step_time.hpp"
 #include "sim/serving/workload_spec.hpp"
@@ -69,9 +79,12 @@ class Replica final : private SequenceWorkSource {
   /// tokens (a sliding window; 0: its whole context), as Capacity's kv_cached_tokens counts them. With
   /// `check_invariants`, KV-block conservation is verified after every scheduling decision and every step
   /// (InternalError when broken).
+  /// `mtp` (off by default) draws its acceptances from a stream of its own seeded with `mtp_seed`, so turning
+  /// MTP on shifts no other draw of the run.
   Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, int block_size,
           std::int64_t kv_window_tokens, StepTimeSource& step_time, ServeMetrics& metrics,
-          ServeObserver* observer, bool check_invariants);
+          ServeObserver* observer, bool check_invariants, const Speculation& mtp = {},
+          std::uint64_t mtp_seed = 0);
 
   /// Accepts request `id`, or rejects it (returns false) when it can never fit.
   bool enqueue(std::uint64_t id, const TraceRequest& request, TimePs now);
@@ -122,6 +135,8 @@ class Replica final : private SequenceWorkSource {
   };
   struct Scheduled {
     std::uint32_t slot;
+    /// Prefill: the chunk's tokens. Decode: the tokens it emits (1, or 1 + accepted drafts with MTP), whose
+    /// KV the step adds to the cache.
     std::int64_t tokens;
   };
 
@@ -133,6 +148,9 @@ class Replica final : private SequenceWorkSource {
     tokens = std::min(tokens, window_);
     return tokens / block_size_ + (tokens % block_size_ != 0 ? 1 : 0);
   }
+  /// The tokens a decode of `r` emits this step: 1 without MTP; with it 1 + the draft tokens accepted (drawn
+  /// position by position from the MTP stream), at most the tokens `r` still has to produce.
+  [[nodiscard]] std::int64_t draw_emitted(const Req& r);
   void preempt(std::uint32_t slot, TimePs now);
   /// Gives running request `slot` `need` more KV blocks and schedules `chunk` of its tokens in this step (the
   /// caller adds the tokens to the step's mix).
@@ -155,6 +173,8 @@ class Replica final : private SequenceWorkSource {
   ServeMetrics& metrics_;
   ServeObserver* observer_;
   bool check_;
+  bool mtp_on_;                 ///< mtp_.enabled()
+  std::int64_t decode_tokens_;  ///< tokens a decode takes from the step's budget: 1 + the draft depth
 
   std::vector<Req> slots_;
   std::vector<std::uint32_t> free_slots_;
@@ -166,6 +186,9 @@ class Replica final : private SequenceWorkSource {
   bool preempted_this_step_ = false;
   std::int64_t preemptions_ = 0;
   std::int64_t committed_blocks_ = 0;  ///< Σ blocks_for(peak_tokens) over running requests
+  // Last: the generator's 5 KB of state stays out of the cache lines of the fields above.
+  Speculation mtp_;
+  Rng mtp_rng_;
 };
 
 }  // namespace mlasim

@@ -34,13 +34,13 @@ RouterPolicy parse_router_policy(std::string_view text) {
 
 ModelStepTime model_step_time(const ServeSpec& spec) {
   return ModelStepTime(spec.model, DeviceModel(spec.hardware, spec.device_mode, spec.launch), spec.precision,
-                       Parallelism{spec.tp, spec.dp_attention}, spec.mla_mode, spec.host_overhead_s);
+                       spec.parallel, spec.mla_mode, spec.host_overhead_s, spec.mtp);
 }
 
 Capacity serve_capacity(const ServeSpec& spec) {
   CapacityOptions opt = spec.capacity;
   opt.max_batched_tokens = spec.scheduler.max_num_batched_tokens;
-  const Parallelism parallel{spec.tp, spec.dp_attention};
+  const Parallelism& parallel = spec.parallel;
   // Under DP-attention the replica's blocks sit in tp per-GPU pools; the scheduler allocates from their sum
   // (a sequence's blocks are not pinned to one GPU here: per-pool fragmentation is not modelled).
   Capacity cap = compute_capacity(spec.model, spec.hardware, spec.precision, parallel, opt);
@@ -58,6 +58,17 @@ Capacity serve_capacity(const ServeSpec& spec) {
 }
 
 namespace {
+
+/// The seed of replica `replica`'s MTP acceptance stream: apart from the arrival and length streams
+/// (workload_spec.cpp) and from every other replica's, by a splitmix64 finalizer of the workload seed, a
+/// stream tag and the replica.
+std::uint64_t mtp_stream_seed(std::uint64_t seed, int replica) {
+  std::uint64_t x = seed ^ 0x4D54505F41434350ULL;  // "MTP_ACCP"
+  x += 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(replica) + 1);
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
 
 /// A request arrives; its id (= arrival index) is given when the event runs, so ids follow arrival order even
 /// when a closed loop's staggered starts were issued ahead of earlier completions.
@@ -81,11 +92,12 @@ class ServeRun {
       : spec_(spec),
         source_(spec.workload),
         sim_(spec.limits),
-        metrics_(spec.replicas, spec.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
+        metrics_(spec.replicas, spec.parallel.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
                  measurement_window(spec.measure, static_cast<std::uint64_t>(source_.total()))) {
     if (spec.replicas < 1 || spec.replicas > kMaxReplicas)
       throw InputError(fmt::format("replicas must be 1 .. {}, got {}", kMaxReplicas, spec.replicas));
-    if (spec.tp < 1) throw InputError("tp must be at least 1");
+    check_parallelism(spec.parallel);
+    check_speculation(spec.mtp);
     const WorkloadSpec& w = spec.workload;
     if (w.num_requests < 1 || w.num_requests > kMaxRequests)
       throw InputError(fmt::format("requests must be 1 .. {}, got {}", kMaxRequests, w.num_requests));
@@ -116,9 +128,9 @@ class ServeRun {
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));
     start_pending_.assign(static_cast<std::size_t>(spec.replicas), false);
     for (int i = 0; i < spec.replicas; ++i) {
-      replicas_.push_back(std::make_unique<Replica>(i, spec.scheduler, cap_.kv_blocks(), cap_.block_size,
-                                                    cap_.kv_window_tokens, *st, metrics_, options.observer,
-                                                    spec.check_invariants));
+      replicas_.push_back(std::make_unique<Replica>(
+          i, spec.scheduler, cap_.kv_blocks(), cap_.block_size, cap_.kv_window_tokens, *st, metrics_,
+          options.observer, spec.check_invariants, spec.mtp, mtp_stream_seed(spec.workload.seed, i)));
     }
   }
 
@@ -240,8 +252,8 @@ class ServeRun {
     s.model = spec_.model.name;
     s.variant = spec_.variant;
     s.hardware = spec_.hardware.name;
-    s.tp = spec_.tp;
-    s.dp_attention = spec_.dp_attention;
+    s.tp = spec_.parallel.tp;
+    s.dp_attention = spec_.parallel.dp_attention;
     s.replicas = spec_.replicas;
     s.router = std::string(to_string(spec_.router));
     s.arrival = std::string(to_string(w.arrival));
@@ -281,7 +293,7 @@ class ServeRun {
       s.window_start_s = ps_to_seconds(a.at_ps);
       s.window_end_s = ps_to_seconds(b.at_ps);
       const double span = ps_to_seconds(b.at_ps - a.at_ps);
-      const double gpus = static_cast<double>(spec_.tp) * spec_.replicas;
+      const double gpus = static_cast<double>(spec_.parallel.tp) * spec_.replicas;
       s.offered_requests_per_s = static_cast<double>(b.arrived - a.arrived) / span;
       s.requests_per_s = static_cast<double>(b.completed - a.completed) / span;
       s.output_tokens_per_s = static_cast<double>(b.output_tokens - a.output_tokens) / span;
@@ -317,7 +329,7 @@ class ServeRun {
     }
     if (spec_.hardware.price_per_gpu_hour) {
       const DeploymentCost cost =
-          deployment_cost(spec_.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
+          deployment_cost(spec_.parallel.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
                           s.output_tokens_per_s, s.total_tokens_per_s);
       s.price_per_gpu_hour = *spec_.hardware.price_per_gpu_hour;
       s.usd_per_hour = cost.usd_per_hour;

@@ -55,9 +55,13 @@ struct ServeSpec {
   double host_overhead_s = 0.0;
   Precision precision;
   MlaMode mla_mode = MlaMode::kAuto;
-  int tp = 1;                 ///< GPUs per replica (tensor parallel)
-  bool dp_attention = false;  ///< attention data-parallel over the tp GPUs (see Parallelism)
-  int replicas = 1;           ///< data-parallel engine copies
+  /// One replica's layout: its GPUs (tp), DP-attention, expert parallelism (ep 1 or tp), redundant experts,
+  /// expert imbalance, micro-batches. The step-time model and the capacity model take it whole.
+  Parallelism parallel;
+  /// Multi-token prediction: each decode step verifies 1 + depth tokens per running request and emits 1 + the
+  /// accepted ones, drawn per request and step from the run's seeded MTP stream (Replica). Off by default.
+  Speculation mtp;
+  int replicas = 1;  ///< data-parallel engine copies
   RouterPolicy router = RouterPolicy::kRoundRobin;
   SchedulerSpec scheduler;
   CapacityOptions

@@ -45,26 +45,37 @@ std::size_t ModelStepTime::MixHash::operator()(const StepMix& m) const noexcept 
 }
 
 ModelStepTime::ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, Parallelism parallel,
-                             MlaMode mla_mode, double host_overhead_s, std::size_t cache_limit)
+                             MlaMode mla_mode, double host_overhead_s, Speculation mtp,
+                             std::size_t cache_limit)
     : model_(std::move(model)),
       device_(std::move(device)),
+      micro_batches_(parallel.micro_batches),
       host_overhead_s_(host_overhead_s),
       cache_limit_(cache_limit) {
   shape_.parallel = parallel;
   shape_.precision = precision;
   shape_.mla_mode = mla_mode;
+  shape_.mtp = std::move(mtp);
 }
 
 TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& work) {
-  if (auto it = cache_.find(mix); it != cache_.end()) {
-    ++hits_;
-    return it->second;
+  const int micro_batches = micro_batches_for(mix.sequences());
+  // Two micro-batches cost the busier half of the sequences (build_step: every other one in order), whose
+  // sums StepMix does not hold: such a step is costed afresh, never memoized.
+  const bool memoized = micro_batches == 1;
+  if (memoized) {
+    if (auto it = cache_.find(mix); it != cache_.end()) {
+      ++hits_;
+      return it->second;
+    }
   }
   ++misses_;
   work.fill(shape_.sequences);
+  shape_.parallel.micro_batches = micro_batches;
   // The same additions, in the same order, as cost_step's step_time_s.
   const double seconds = evaluate_step_time(model_, device_, shape_);
   const TimePs ps = step_ps(seconds + host_overhead_s_, model_, device_.hardware());
+  if (!memoized) return ps;
   if (cache_.size() >= cache_limit_) cache_.clear();
   cache_.emplace(mix, ps);
   return ps;
@@ -73,6 +84,9 @@ TimePs ModelStepTime::step_time(const StepMix& mix, const SequenceWorkSource& wo
 TimePs ModelStepTime::reference_time(const std::vector<SequenceWork>& sequences) const {
   StepShape shape = shape_;
   shape.sequences = sequences;
+  std::int64_t n = 0;
+  for (const SequenceWork& w : sequences) n += w.count;
+  shape.parallel.micro_batches = micro_batches_for(n);
   return step_ps(evaluate_step(model_, device_, shape).cost.step_time_s + host_overhead_s_, model_,
                  device_.hardware());
 }

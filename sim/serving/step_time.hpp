@@ -94,15 +94,21 @@ class FixedStepTime final : public StepTimeSource {
   TimePs step_ps_;
 };
 
-/// The workload and device models' time for the exact mix: seconds_to_ps(cost_step(build_step(model,
-/// shape), device, precision, tp).step_time_s + host overhead). Memoized on StepMix (exact: the cost is a
-/// function of those sums). On a miss, the step time is the sum of device.time_op over build_step's ops in
-/// order — the same additions cost_step makes, without copying the ops.
+/// The workload and device models' time for the exact mix: seconds_to_ps(evaluate_step_time(model, device,
+/// shape) + host overhead), the shape carrying the replica's whole Parallelism and its Speculation. With two
+/// micro-batches a step's cost depends on which sequences form the busier micro-batch, not only on the
+/// StepMix sums, so those steps (of two sequences or more) are costed every time, never memoized. Memoized
+/// on StepMix (exact: the cost is a function of those sums). On a miss, the step time is the sum of
+/// device.time_op over build_step's ops in order — the same additions cost_step makes, without copying the
+/// ops.
 class ModelStepTime final : public StepTimeSource {
  public:
   /// `host_overhead_s` is added to every step (CPU time the GPU waits for between iterations).
+  /// `mtp`: multi-token prediction — every decode (new_tokens 1 from the scheduler) verifies 1 + depth
+  /// tokens. The layout and MTP are constant for the model's life, so the StepMix key stays exact.
   ModelStepTime(ModelSpec model, DeviceModel device, Precision precision, Parallelism parallel,
-                MlaMode mla_mode, double host_overhead_s = 0.0, std::size_t cache_limit = 1 << 20);
+                MlaMode mla_mode, double host_overhead_s = 0.0, Speculation mtp = {},
+                std::size_t cache_limit = 1 << 20);
   TimePs step_time(const StepMix& mix, const SequenceWorkSource& work) override;
   /// Uncached: build_step + cost_step on `sequences`.
   [[nodiscard]] TimePs reference_time(const std::vector<SequenceWork>& sequences) const;
@@ -115,9 +121,16 @@ class ModelStepTime final : public StepTimeSource {
     std::size_t operator()(const StepMix& m) const noexcept;
   };
 
+  /// Two micro-batches need two sequences: a step of one runs as one batch (the step builder refuses to split
+  /// it). The sequence count is part of StepMix, so the cache stays exact.
+  [[nodiscard]] int micro_batches_for(std::int64_t sequences) const {
+    return micro_batches_ == 2 && sequences >= 2 ? 2 : 1;
+  }
+
   ModelSpec model_;
   DeviceModel device_;
-  StepShape shape_;  ///< reused buffer
+  int micro_batches_;  ///< the layout's: 1, or 2 for steps of two sequences or more
+  StepShape shape_;    ///< reused buffer
   double host_overhead_s_;
   std::size_t cache_limit_;
   std::unordered_map<StepMix, TimePs, MixHash> cache_;

@@ -83,6 +83,7 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
 
   StepShape shape;
   shape.mla_mode = spec.mla_mode;
+  shape.mtp = spec.mtp;
   SweepPoint p;
   for (std::size_t mi = 0; mi < spec.models.size(); ++mi) {
     p.model = static_cast<std::uint32_t>(mi);

@@ -26,7 +26,7 @@ inline ServeSpec deepseek_spec(int concurrency, std::int64_t requests) {
   s.name = "deepseek-v3-8xh200";
   s.model = deepseek_v3();
   s.hardware = h200();
-  s.tp = 8;
+  s.parallel.tp = 8;
   s.precision.weights = Dtype::kFp8;
   s.workload.arrival = ArrivalKind::kClosedLoop;
   s.workload.concurrency = concurrency;

@@ -77,7 +77,7 @@ int cmd_step(const Args& args) {
   int batch = 0, tp = 1, pp = 1, s_q = 1, ep = 1, micro_batches = 1, redundant_experts = 0, mtp_depth = 0;
   double expert_imbalance = 0.0;
   std::string mtp_acceptance_text;
-  bool dp_attention = false, strict = false, totals_only = false;
+  bool dp_attention = false, strict = false, totals_only = false, fuse_allreduce = false;
   // clang-format off
   desc.add_options()
       ("help,h", "show this help")
@@ -102,6 +102,9 @@ int cmd_step(const Args& args) {
        "uniform routing")
       ("pp", po::value(&pp)->default_value(1),
        "pipeline stages of --tp GPUs each (tp x pp GPUs); the batch runs as pp micro-batches in flight")
+      ("fuse-allreduce", po::bool_switch(&fuse_allreduce),
+       "run each TP all-reduce under the GEMM before it (fused GEMM + all-reduce kernels; off: back to back, "
+       "as vLLM and SGLang)")
       ("micro-batches", po::value(&micro_batches)->default_value(1),
        "1, or 2: two micro-batches whose communication overlaps the other's compute")
       ("mtp-depth", po::value(&mtp_depth)->default_value(0),
@@ -174,6 +177,7 @@ int cmd_step(const Args& args) {
   shape.parallel.expert_imbalance = expert_imbalance;
   shape.parallel.micro_batches = micro_batches;
   shape.parallel.pp = pp;
+  shape.parallel.fuse_allreduce = fuse_allreduce;
   with_option("--ep", [&] {
     try {
       check_parallelism(shape.parallel);

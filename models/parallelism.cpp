@@ -15,6 +15,7 @@ std::string Parallelism::describe() const {
   if (redundant_experts > 0) out += fmt::format(" ({} redundant experts)", redundant_experts);
   if (micro_batches > 1) out += fmt::format(" + {} micro-batches", micro_batches);
   if (pp > 1) out += fmt::format(" + PP{}", pp);
+  if (fuse_allreduce) out += " (all-reduce fused)";
   return out;
 }
 

@@ -30,6 +30,10 @@ struct Parallelism {
   /// replica); the batch runs as pp micro-batches in flight, one per stage, as vLLM's pipeline-parallel
   /// virtual engines do. 1 = off.
   int pp = 1;
+  /// Each tensor-parallel all-reduce runs under the GEMM that produces it (fused GEMM + all-reduce kernels:
+  /// TensorRT-LLM's, or Flux's and NCCL user-buffer overlap): the pair takes the longer of the two, not the
+  /// sum. Off by default: vLLM and SGLang run them back to back.
+  bool fuse_allreduce = false;
 
   /// The replica's GPUs: tp per stage × pp stages.
   [[nodiscard]] int gpus() const { return tp * pp; }
@@ -47,7 +51,7 @@ struct Parallelism {
   /// Ranks the dense FFN, the embedding and the LM head are split across (1 when data_parallel_dense, else
   /// tp).
   [[nodiscard]] int dense_tp() const { return data_parallel_dense() ? 1 : tp; }
-  /// "TP8", "TP8 + DP-attention + EP8 + 2 micro-batches", "TP8 + PP2".
+  /// "TP8", "TP8 + DP-attention + EP8 + 2 micro-batches", "TP8 + PP2", "TP8 (all-reduce fused)".
   [[nodiscard]] std::string describe() const;
 };
 

@@ -462,6 +462,7 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
     add_checked(out.sequences, w.count, 1, "sequences");
   }
   out.layers = m.n_layers;
+  out.fused_allreduce = par.fuse_allreduce;
   if (par.pp > 1) {
     // Pipeline stages (vLLM's virtual engines): the batch is dealt into m = min(pp, sequences) micro-batches
     // in flight; every GPU runs its stage's layers for each of them once per step, so its ops are one

@@ -135,6 +135,8 @@ struct StepWorkload {
   /// micro-batches; with fewer micro-batches than stages the step waits out the bubble (pp − m stage times).
   int pipeline_stages = 1;
   int pipeline_micro_batches = 1;
+  /// Every all-reduce op right after a GEMM runs under it (Parallelism::fuse_allreduce).
+  bool fused_allreduce = false;
   int layers = 0;  ///< the model's layers (the overlap schedule's pipeline depth)
 };
 

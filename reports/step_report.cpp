@@ -222,6 +222,7 @@ nlohmann::ordered_json step_json(const StepResult& result, std::string_view stat
                                                          {"expert_imbalance", in.parallel.expert_imbalance},
                                                          {"micro_batches", in.parallel.micro_batches},
                                                          {"pp", in.parallel.pp},
+                                                         {"fuse_allreduce", in.parallel.fuse_allreduce},
                                                          {"mtp_depth", in.mtp.depth},
                                                          {"mtp_acceptance", in.mtp.acceptance}});
   j["status"] = std::string(status);
@@ -307,9 +308,11 @@ std::string step_text(const StepResult& result, bool markdown) {
       "weights              {} total, {} per GPU\n"
       "time comes from      {}\n",
       ms(cost.step_time_s), ms(cost.attention_s), ms(cost.gemm_s), ms(cost.communication_s), ms(cost.other_s),
-      cost.micro_batches == 2
-          ? fmt::format("\n                     two micro-batches: {} ms of ops back to back, overlapped",
-                        ms(cost.serial_time_s))
+      cost.step_time_s != cost.serial_time_s
+          ? fmt::format("\n                     the ops take {} ms back to back; {}", ms(cost.serial_time_s),
+                        cost.step_time_s < cost.serial_time_s
+                            ? "communication overlapped with compute"
+                            : "the pipeline waits out its bubble (fewer micro-batches than stages)")
           : std::string(),
       readable_number(totals.tokens_per_s, 5), readable_number(totals.tokens_per_s_per_gpu, 5),
       readable_number(totals.tokens_per_s_per_user, 4), cost_text(totals),

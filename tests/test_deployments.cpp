@@ -424,3 +424,30 @@ TEST_CASE("micro-batches deal a step's sequences round-robin: the busiest gets t
   CHECK(find_op(w, "attention_decode").attention.sequences == 3);
   CHECK(find_op(w, "attention_decode").attention.context_sum == 6000);
 }
+
+TEST_CASE("a fused all-reduce runs under the GEMM before it: the pair takes the longer of the two") {
+  // Llama-3-70B on TP 8: o_proj + allreduce_attn and ffn_down + allreduce_ffn, 80 layers each. Fused, each
+  // pair costs max(GEMM, all-reduce): the step saves min(GEMM, all-reduce) per pair, summed here from the op
+  // times.
+  const ModelSpec l70 = resolve_model("llama-3-70b");
+  StepShape s = uniform_decode(32, 4096);
+  s.parallel.tp = 8;
+  const DeviceModel dev(h100(), DeviceMode::kDatasheet);
+  const StepCost plain = cost_step(build_step(l70, s), dev);
+  s.parallel.fuse_allreduce = true;
+  const StepCost fused = cost_step(build_step(l70, s), dev);
+  double saved = 0;
+  int pairs = 0;
+  for (std::size_t i = 1; i < plain.ops.size(); ++i) {
+    if (plain.ops[i].op.collective != Collective::kAllReduce) continue;
+    REQUIRE(plain.ops[i - 1].op.op_class == OpClass::kGemm);
+    saved += std::min(plain.ops[i - 1].time.time_s, plain.ops[i].time.time_s);
+    ++pairs;
+  }
+  CHECK(pairs == 2);  // allreduce_attn after o_proj, allreduce_ffn after ffn_down
+  CHECK(fused.serial_time_s == Approx(plain.step_time_s));  // the ops themselves are unchanged
+  CHECK(fused.step_time_s == Approx(plain.step_time_s - saved));
+  CHECK(fused.step_time_s < plain.step_time_s);
+  // Off (the default) is back to back.
+  CHECK(plain.step_time_s == Approx(plain.serial_time_s));
+}

@@ -311,8 +311,18 @@ namespace {
 template <class TimeOf>
 double schedule(const StepWorkload& w, TimeOf time_of) {
   double serial = 0.0, compute = 0.0, comm = 0.0, staged = 0.0;
+  double previous = 0.0;  // the op before's time
   for (std::size_t i = 0; i < w.ops.size(); ++i) {
-    const double s = time_of(i);
+    double s = time_of(i);
+    if (w.fused_allreduce && i > 0 && w.ops[i].collective == Collective::kAllReduce &&
+        w.ops[i - 1].op_class == OpClass::kGemm) {
+      // Fused under the GEMM before it: the pair takes max(GEMM, all-reduce) = GEMM + what exceeds it.
+      const double own = s;
+      s = std::max(own - previous, 0.0);
+      previous = own;
+    } else {
+      previous = s;
+    }
     if (i >= w.overlapped_ops) {
       serial += s;
     } else if (w.pipeline_stages > 1) {

@@ -617,3 +617,29 @@ TEST_CASE("expert_parallel at a TP 1 point of the grid is EP 1; redundant expert
         "needs expert parallelism (ep > 1): copies of experts live on expert ranks");
   CHECK(points[1].status == PointStatus::kOk);
 }
+
+TEST_CASE("a sweep's pp and fuse_allreduce reach every point: each point is the step evaluator's") {
+  mlasim::test::ScratchDir dir;
+  const auto cfg = dir.write("pp.yaml",
+                             "sweep:\n  models: [llama-3-70b]\n  hardware: [h100-sxm]\n  tp: [4]\n  pp: 2\n"
+                             "  fuse_allreduce: true\n  batch: [64]\n  context: [4096]\n");
+  const SweepSpec spec = load_sweep_config(cfg);
+  CHECK(spec.layout.pp == 2);
+  CHECK(spec.layout.fuse_allreduce);
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  REQUIRE(points.size() == 1);
+  StepShape shape = uniform_decode(64, 4096);
+  shape.parallel.tp = 4;
+  shape.parallel.pp = 2;
+  shape.parallel.fuse_allreduce = true;
+  const StepEvaluation e = evaluate_step(resolve_model("llama-3-70b"),
+                                         DeviceModel(resolve_hw("h100-sxm"), DeviceMode::kDatasheet), shape);
+  CHECK(points[0].step_time_s == e.cost.step_time_s);
+  CHECK(points[0].tokens_per_s_per_gpu == Approx(e.totals.tokens_per_s / 8));  // 4 × 2 GPUs
+  // pp 0 is an error at its key.
+  const auto bad = dir.write("bad.yaml",
+                             "sweep:\n  models: [llama-3-70b]\n  hardware: [h100-sxm]\n  pp: 0\n"
+                             "  batch: [1]\n  context: [4096]\n");
+  CHECK_THROWS_WITH(load_sweep_config(bad),
+                    Catch::Contains("bad.yaml:4:7: error: sweep.pp: must be 1 to 1024"));
+}

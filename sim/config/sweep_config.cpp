@@ -169,10 +169,27 @@ void fail_if_listed(const YamlValue& item, const Spec& entry, const std::vector<
 SweepSpec load_sweep_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "sweep config");
   const YamlMap root = doc.root().as_map({"sweep"});
-  const YamlMap s = root.required("sweep").as_map(
-      {"name", "models", "variants", "hardware", "tp", "dp_attention", "batch", "context", "sq", "precision",
-       "mla_mode", "mode", "launch", "capacity", "expert_parallel", "redundant_experts", "expert_imbalance",
-       "micro_batches", "mtp"});
+  const YamlMap s = root.required("sweep").as_map({"name",
+                                                   "models",
+                                                   "variants",
+                                                   "hardware",
+                                                   "tp",
+                                                   "dp_attention",
+                                                   "batch",
+                                                   "context",
+                                                   "sq",
+                                                   "precision",
+                                                   "mla_mode",
+                                                   "mode",
+                                                   "launch",
+                                                   "capacity",
+                                                   "expert_parallel",
+                                                   "redundant_experts",
+                                                   "expert_imbalance",
+                                                   "micro_batches",
+                                                   "pp",
+                                                   "fuse_allreduce",
+                                                   "mtp"});
   const fs::path config_dir = path.parent_path();
 
   SweepSpec spec;
@@ -209,6 +226,8 @@ SweepSpec load_sweep_config(const fs::path& path) {
   // The layout's other options hold at every point; checked here at a two-GPU point (a tp axis value of 1
   // with redundant experts is an invalid point of the grid, not a bad config).
   spec.expert_parallel = read_layout_options(s, spec.layout);
+  if (const auto v = s.optional("pp")) spec.layout.pp = v->as_int();  // pipeline stages of tp GPUs each
+  if (const auto v = s.optional("fuse_allreduce")) spec.layout.fuse_allreduce = v->as_bool();
   check_layout(s, spec.parallel_at(2, false));
   if (const auto v = s.optional("mtp")) {
     spec.mtp = read_mtp(*v);

@@ -1,6 +1,7 @@
 #include "sim/step/evaluate.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace mlasim {
 
@@ -53,15 +54,15 @@ StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpe
 StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device, const StepShape& shape,
                              const Capacity& cap) {
   StepEvaluation out;
-  const StepWorkload workload = build_step(model, shape);
-  out.cost = cost_step(workload, device);
-  out.capacity = cap;
+  StepWorkload workload = build_step(model, shape);
   out.sequences = workload.sequences;
+  out.cost = cost_step(std::move(workload), device);  // moves the ops: no copy per point of a sweep
+  out.capacity = cap;
   out.totals = step_totals(out.cost, cap, model, shape, device.hardware().price_per_gpu_hour);
   const std::int64_t fit = out.totals.max_concurrency;
-  out.status = fit == 0                   ? PointStatus::kDoesNotFit
-               : fit < workload.sequences ? PointStatus::kBatchExceedsCapacity
-                                          : PointStatus::kOk;
+  out.status = fit == 0              ? PointStatus::kDoesNotFit
+               : fit < out.sequences ? PointStatus::kBatchExceedsCapacity
+                                     : PointStatus::kOk;
   return out;
 }
 

@@ -394,16 +394,9 @@ void add_draft(std::vector<Op>& ops, const ModelSpec& m, const StepShape& shape)
   b.gemm("eh_proj", 1, t, 2.0 * h, h);
   std::vector<Op> proj = b.take();
   block.insert(block.begin() + 1, proj.begin(), proj.end());  // after the embedding lookup
-  const double depth = shape.mtp.depth;
+  repeat(block, shape.mtp.depth);  // the draft runs once per draft token
   for (Op& op : block) {
     op.name = "mtp_" + op.name;
-    op.count = static_cast<std::int64_t>(double(op.count) * depth);
-    op.flops *= depth;
-    op.weight_bytes *= depth;
-    op.kv_read_bytes *= depth;
-    op.kv_write_bytes *= depth;
-    op.activation_bytes *= depth;
-    op.comm_bytes *= depth;
     ops.push_back(std::move(op));
   }
 }

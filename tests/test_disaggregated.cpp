@@ -99,6 +99,40 @@ TEST_CASE("one request: TTFT is its prefill steps, E2E adds the transfer and out
   }
 }
 
+TEST_CASE(
+    "a prefill replica holds the prompt's blocks until the transfer ends; a decode replica queues FIFO") {
+  // Both pools have 19 blocks of 16 tokens: one 300-token prompt on the prefill side, one 300 + 5 - 1 = 304
+  // token request on the decode side. Two requests arrive together at 0.
+  ServeSpec s = disagg_spec(1, 1, 2);
+  s.workload.arrival = ArrivalKind::kClosedLoop;
+  s.workload.concurrency = 2;
+  s.workload.prompt = LengthSpec::fixed(300);
+  s.workload.output = LengthSpec::fixed(5);
+  s.kv_blocks = 19;
+  const TimePs tp = 7 * kMs, td = 30 * kMs;
+  const TimePs transfer = seconds_to_ps(10e-6 + 300.0 * 131072.0 / 1e9);
+  FixedStepTime prefill(tp), decode(td);
+  Recorder rec;
+  rec.prefill_replicas = 1;
+  const ServeResult r = run_serve(s, {&prefill, &rec, &decode});
+  REQUIRE(rec.requests.size() == 2);
+  const RequestRecord& a = rec.requests.at(0);
+  const RequestRecord& b = rec.requests.at(1);
+  CHECK(a.arrival_ps == 0);
+  CHECK(b.arrival_ps == 0);
+  // a: prefill, transfer, 4 decodes.
+  CHECK(a.first_token_ps == tp);
+  CHECK(a.finish_ps == tp + transfer + 4 * td);
+  // b: admitted when a's blocks come back (after a's transfer), then its own transfer; its decode waits
+  // for a's whole length to leave the decode replica.
+  CHECK(b.first_scheduled_ps == tp + transfer);
+  CHECK(b.first_token_ps == 2 * tp + transfer);
+  CHECK(b.finish_ps == tp + transfer + 8 * td);
+  CHECK(b.tpot_ps() == Approx(static_cast<double>(b.finish_ps - b.first_token_ps) / 4.0));
+  CHECK(r.summary.kv_transfers == 2);
+  CHECK(r.summary.kv_transfer_time_s == Approx(2 * ps_to_seconds(transfer)));
+}
+
 TEST_CASE("a single-token output finishes on the prefill replica, with no transfer") {
   ServeSpec s = disagg_spec(1, 1, 3);
   s.workload.output = LengthSpec::fixed(1);
@@ -319,4 +353,12 @@ TEST_CASE("the example disaggregated config loads") {
   CHECK(cfg.spec.disaggregated->prefill_replicas == 2);
   CHECK(cfg.spec.disaggregated->decode.tp == 16);
   CHECK(cfg.spec.disaggregated->decode.dp_attention);
+  // It runs: every request completes, and each transfers its 2000 prompt tokens' MLA latents, counted by
+  // hand: (512 + 64) × 61 layers × 2 bytes (bf16) per token.
+  const ServeResult r = run_serve(cfg.spec);
+  CHECK(r.summary.completed == cfg.spec.workload.num_requests);
+  CHECK(r.summary.kv_transfers == cfg.spec.workload.num_requests);
+  CHECK(r.summary.kv_transfer_bytes ==
+        static_cast<double>(cfg.spec.workload.num_requests) * 2000.0 * (512 + 64) * 61 * 2);
+  CHECK(r.summary.gpus == 48);
 }

@@ -12,6 +12,7 @@
 #include "sim/config/serve_config.hpp"
 #include "sim/error.hpp"
 #include "sim/serving/serve.hpp"
+#include "sim/serving/serve_sweep.hpp"
 #include "sim/serving/step_time.hpp"
 #include "tests/test_support.hpp"
 
@@ -353,6 +354,7 @@ TEST_CASE("the example disaggregated config loads") {
   CHECK(cfg.spec.disaggregated->prefill_replicas == 2);
   CHECK(cfg.spec.disaggregated->decode.tp == 16);
   CHECK(cfg.spec.disaggregated->decode.dp_attention);
+  CHECK(cfg.sweep.size() == 5);
   // It runs: every request completes, and each transfers its 2000 prompt tokens' MLA latents, counted by
   // hand: (512 + 64) × 61 layers × 2 bytes (bf16) per token.
   const ServeResult r = run_serve(cfg.spec);

@@ -115,6 +115,21 @@ std::vector<Field> summary_fields(const ServeSummary& s) {
       {"events", "events processed", s.events},
   };
   f.insert(f.end(), rest.begin(), rest.end());
+  if (s.disaggregated) {
+    // Only disaggregated runs carry these, so every other run's outputs stay as they were.
+    const std::vector<Field> pd{
+        {"prefill_replicas", "prefill replicas (disaggregated)", std::int64_t{s.prefill_replicas}},
+        {"prefill_tp", "GPUs per prefill replica (tensor-parallel)", std::int64_t{s.prefill_tp}},
+        {"decode_replicas", "decode replicas (disaggregated)", std::int64_t{s.decode_replicas}},
+        {"decode_tp", "GPUs per decode replica (tensor-parallel)", std::int64_t{s.decode_tp}},
+        {"gpus", "GPUs of the deployment: both pools", std::int64_t{s.gpus}},
+        {"kv_blocks_per_decode_replica", "KV blocks per decode replica", s.kv_blocks_per_decode_replica},
+        {"kv_transfers", "KV transfers from prefill to decode replicas", s.kv_transfers},
+        {"kv_transfer_bytes", "KV bytes transferred, all transfers", s.kv_transfer_bytes},
+        {"kv_transfer_time_s", "KV transfer time summed over transfers (they overlap)", s.kv_transfer_time_s},
+    };
+    f.insert(f.end(), pd.begin(), pd.end());
+  }
   // Verdicts: load, then each percentile SLO (measured over the window's requests, from the log histogram:
   // within 0.39%), then the planner's overall test.
   const OverloadVerdict& o = s.overload;

@@ -457,6 +457,55 @@ std::vector<double> parse_rate_grid(std::string_view text_in) {
   return out;
 }
 
+namespace {
+
+/// One pool of `disaggregated:`: `replicas` and the layout keys the top level has, into `replicas` and `p`.
+void read_pool(const YamlValue& value, const ModelSpec& model, int& replicas, Parallelism& p) {
+  const YamlMap m = value.as_map({"replicas", "tp", "dp_attention", "expert_parallel", "redundant_experts",
+                                  "expert_imbalance", "micro_batches"});
+  if (const auto v = m.optional("replicas")) replicas = bounded_int(*v, kMaxReplicas);
+  if (const auto v = m.optional("tp")) p.tp = positive_int(*v);
+  if (const auto v = m.optional("dp_attention")) p.dp_attention = v->as_bool();
+  p.ep = read_layout_options(m, p) ? p.tp : 1;
+  check_layout(m, p);
+  if (p.ep > 1 && !model.ffn.is_moe()) {
+    m.required("expert_parallel")
+        .fail(fmt::format("{} has no experts: expert parallelism (ep {}) needs an MoE model", model.name,
+                          p.ep));
+  }
+}
+
+/// `disaggregated: {prefill: {...}, decode: {...}, kv_transfer: {bandwidth, latency}}`; the transfer defaults
+/// to the profile's scale-out network (its scale-up interconnect when it has none).
+DisaggregatedSpec read_disaggregated(const YamlValue& value, const ModelSpec& model, const HardwareSpec& hw) {
+  const YamlMap m = value.as_map({"prefill", "decode", "kv_transfer"});
+  DisaggregatedSpec d;
+  read_pool(m.required("prefill"), model, d.prefill_replicas, d.prefill);
+  read_pool(m.required("decode"), model, d.decode_replicas, d.decode);
+  const Interconnect& link = hw.scale_out.bandwidth_bytes_per_s > 0 ? hw.scale_out : hw.interconnect;
+  d.kv_bandwidth_bytes_per_s = link.bandwidth_bytes_per_s;
+  d.kv_latency_s = link.latency_s;
+  if (const auto t = m.optional("kv_transfer")) {
+    const YamlMap k = t->as_map({"bandwidth", "latency"});
+    if (const auto v = k.optional("bandwidth")) {
+      d.kv_bandwidth_bytes_per_s = v->as_quantity(Dimension::kBandwidth);
+      if (!(d.kv_bandwidth_bytes_per_s > 0 && std::isfinite(d.kv_bandwidth_bytes_per_s)))
+        v->fail("the KV transfer bandwidth must be positive");
+    }
+    if (const auto v = k.optional("latency")) {
+      d.kv_latency_s = v->as_quantity(Dimension::kTime);
+      if (!(d.kv_latency_s >= 0 && d.kv_latency_s < 1e6))
+        v->fail("the KV transfer latency must be 0 .. 1e6 s");
+    }
+  }
+  if (!(d.kv_bandwidth_bytes_per_s > 0)) {
+    value.fail(fmt::format("{} gives no link bandwidth: set disaggregated.kv_transfer.bandwidth", hw.name));
+  }
+  return d;
+}
+
+}  // namespace
+
 ServeConfig load_serve_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "serve config");
   const YamlMap root = doc.root().as_map({"serve"});
@@ -485,7 +534,8 @@ ServeConfig load_serve_config(const fs::path& path) {
                                                    "limits",
                                                    "output",
                                                    "sweep",
-                                                   "price_per_gpu_hour"});
+                                                   "price_per_gpu_hour",
+                                                   "disaggregated"});
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -518,6 +568,18 @@ ServeConfig load_serve_config(const fs::path& path) {
   }
   if (const auto v = s.optional("mtp")) spec.mtp = read_mtp(*v);
   if (const auto v = s.optional("replicas")) spec.replicas = bounded_int(*v, kMaxReplicas);
+  if (const auto dv = s.optional("disaggregated")) {
+    for (const std::string_view key : {"replicas", "tp", "dp_attention", "expert_parallel",
+                                       "redundant_experts", "expert_imbalance", "micro_batches"}) {
+      if (s.has(key)) {
+        s.required(key).fail(
+            fmt::format("`{0}` and `disaggregated` exclude each other: give `{0}` per pool, under "
+                        "disaggregated.prefill and disaggregated.decode",
+                        key));
+      }
+    }
+    spec.disaggregated = read_disaggregated(*dv, spec.model, spec.hardware);
+  }
   read_run_options(s, spec);
   if (spec.model.weights_dtype) spec.precision.weights = *spec.model.weights_dtype;  // unless precision says
   if (const auto p = s.optional("precision")) {
@@ -586,6 +648,21 @@ ServeConfig load_serve_config(const fs::path& path) {
     }
   }
   // Fail early, located, when the model does not fit the GPUs.
+  if (const auto& d = spec.disaggregated) {
+    const YamlMap dm = s.required("disaggregated").as_map({"prefill", "decode", "kv_transfer"});
+    for (const auto& [key, layout] : {std::pair{"prefill", d->prefill}, {"decode", d->decode}}) {
+      try {
+        (void)serve_capacity(spec, layout);
+      } catch (const InputError& e) {
+        const YamlValue pool = dm.required(key);
+        const YamlMap pm = pool.as_map({"replicas", "tp", "dp_attention", "expert_parallel",
+                                        "redundant_experts", "expert_imbalance", "micro_batches"});
+        const YamlValue at = pm.has("tp") ? pm.required("tp") : pool;
+        throw InputError(at.where(), at.key_path(), e.message());
+      }
+    }
+    return cfg;
+  }
   try {
     (void)serve_capacity(spec);
   } catch (const InputError& e) {

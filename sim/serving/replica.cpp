@@ -54,6 +54,74 @@ Replica::Replica(int index, const SchedulerSpec& spec, std::int64_t kv_blocks, i
   }
 }
 
+void Replica::set_role(ReplicaRole role, std::int64_t decode_kv_blocks) {
+  if (!slots_.empty()) throw InternalError("set_role on a replica that has taken requests");
+  role_ = role;
+  decode_kv_blocks_ = decode_kv_blocks;
+}
+
+void Replica::enqueue_decode(const Handoff& h, TimePs now) {
+  if (role_ != ReplicaRole::kDecode) throw InternalError("enqueue_decode on a replica that does not decode");
+  if (h.output < 2 || blocks_for(h.prompt + h.output - 1) > total_blocks_ || h.first_token > now) {
+    throw InternalError(fmt::format("replica {}: request {} cannot be decoded here", index_, h.id));
+  }
+  std::uint32_t slot = 0;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Req& r = slots_[slot];
+  r = Req{};
+  r.id = h.id;
+  r.arrival = h.arrival;
+  r.first_scheduled = h.first_scheduled;
+  r.first_token = h.first_token;
+  r.last_token = h.first_token;  // the gap to the second token includes the transfer and the wait here
+  r.prompt = h.prompt;
+  r.output = h.output;
+  r.generated = 1;
+  r.computed = h.prompt;  // the prompt's KV arrived; the first token's is computed by the first decode
+  r.preemptions = h.preemptions;
+  r.prefilling = false;
+  r.measured = metrics_.measured(h.id);
+  waiting_.push_back(slot);
+}
+
+void Replica::release(const Handoff& h) {
+  const auto it = std::find(transferring_.begin(), transferring_.end(), h.slot);
+  if (role_ != ReplicaRole::kPrefill || it == transferring_.end() || slots_[h.slot].id != h.id) {
+    throw InternalError(
+        fmt::format("replica {}: release of request {} that is not transferring", index_, h.id));
+  }
+  transferring_.erase(it);
+  Req& r = slots_[h.slot];
+  free_blocks_ += r.blocks;
+  committed_blocks_ -= blocks_for(peak_of(r));
+  r.blocks = 0;
+  r.handed_off = false;
+  free_slots_.push_back(h.slot);
+  if (check_) check_invariants();
+}
+
+void Replica::admit_decodes(TimePs /*now*/) {
+  while (!waiting_.empty() && running_.size() < static_cast<std::size_t>(spec_.max_num_seqs)) {
+    const std::uint32_t slot = waiting_.front();
+    Req& r = slots_[slot];
+    const std::int64_t peak = blocks_for(peak_of(r));
+    if (committed_blocks_ + peak > total_blocks_) break;
+    // free = total − held >= total − committed >= peak >= the prompt's blocks.
+    const std::int64_t need = blocks_for(r.computed);
+    waiting_.pop_front();
+    free_blocks_ -= need;
+    committed_blocks_ += peak;
+    r.blocks = need;
+    insert_running(slot);
+  }
+}
+
 RequestRecord Replica::record(const Req& r, RequestStatus status) const {
   RequestRecord rec;
   rec.id = r.id;
@@ -77,7 +145,11 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
   const bool in_range = request.prompt_tokens >= 1 && request.output_tokens >= 1 &&
                         request.prompt_tokens <= kMaxTokens && request.output_tokens <= kMaxTokens;
   const std::int64_t peak = in_range ? request.prompt_tokens + request.output_tokens - 1 : 0;
-  if (!in_range || blocks_for(peak) > total_blocks_) {
+  // A prefill replica holds the prompt; the decode replica after it, the whole length.
+  const std::int64_t here = role_ == ReplicaRole::kPrefill ? request.prompt_tokens : peak;
+  const bool decode_short =
+      role_ == ReplicaRole::kPrefill && decode_kv_blocks_ > 0 && blocks_for(peak) > decode_kv_blocks_;
+  if (!in_range || blocks_for(here) > total_blocks_ || decode_short) {
     RequestRecord rec;
     rec.id = id;
     rec.replica = index_;
@@ -86,10 +158,16 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
     rec.prompt_tokens = request.prompt_tokens;
     rec.output_tokens = request.output_tokens;
     rec.reason =
-        in_range ? fmt::format("needs {} KV blocks ({} prompt + {} output - 1 tokens) but the replica has {}",
-                               blocks_for(peak), request.prompt_tokens, request.output_tokens, total_blocks_)
-                 : fmt::format("{} prompt and {} output tokens: each must be 1 .. 2^50",
-                               request.prompt_tokens, request.output_tokens);
+        !in_range ? fmt::format("{} prompt and {} output tokens: each must be 1 .. 2^50",
+                                request.prompt_tokens, request.output_tokens)
+        : decode_short
+            ? fmt::format("needs {} KV blocks ({} prompt + {} output - 1 tokens) but a decode replica has {}",
+                          blocks_for(peak), request.prompt_tokens, request.output_tokens, decode_kv_blocks_)
+        : role_ == ReplicaRole::kPrefill
+            ? fmt::format("needs {} KV blocks ({} prompt tokens) but a prefill replica has {}",
+                          blocks_for(here), request.prompt_tokens, total_blocks_)
+            : fmt::format("needs {} KV blocks ({} prompt + {} output - 1 tokens) but the replica has {}",
+                          blocks_for(peak), request.prompt_tokens, request.output_tokens, total_blocks_);
     metrics_.on_rejected(rec, now);
     if (observer_) observer_->on_request(rec);
     return false;
@@ -131,12 +209,13 @@ void Replica::grant(std::uint32_t slot, std::int64_t need, std::int64_t chunk) {
 }
 
 void Replica::preempt(std::uint32_t slot, TimePs now) {
-  if (spec_.policy == SchedulerPolicy::kNoEvict) {
+  if (spec_.policy == SchedulerPolicy::kNoEvict || role_ == ReplicaRole::kDecode) {
     throw InternalError(fmt::format(
-        "replica {}: no_evict would preempt request {}: its reservation is broken", index_, slots_[slot].id));
+        "replica {}: no_evict or a decode replica would preempt request {}: its reservation is broken",
+        index_, slots_[slot].id));
   }
   Req& q = slots_[slot];
-  committed_blocks_ -= blocks_for(q.peak_tokens());
+  committed_blocks_ -= blocks_for(peak_of(q));
   free_blocks_ += q.blocks;
   q.blocks = 0;
   q.computed = 0;
@@ -269,6 +348,13 @@ void Replica::schedule(TimePs now) {
   mix_ = StepMix{};
   preempted_this_step_ = false;
   std::int64_t budget = spec_.max_num_batched_tokens;
+  if (role_ == ReplicaRole::kDecode) {
+    // Admitted requests decode in the same step; every running request's whole length is reserved, so the
+    // decodes never preempt.
+    admit_decodes(now);
+    (void)schedule_running_vllm(now, budget);
+    return;
+  }
   const bool go_on = spec_.policy == SchedulerPolicy::kMaxUtilization
                          ? schedule_running_max_utilization(now, budget)
                          : schedule_running_vllm(now, budget);
@@ -286,7 +372,7 @@ void Replica::schedule(TimePs now) {
     Req& r = slots_[slot];
     const std::int64_t chunk = std::min(r.tokens(), budget);
     const std::int64_t need = blocks_for(whole_prompt ? r.tokens() : chunk);
-    const std::int64_t peak = blocks_for(r.peak_tokens());
+    const std::int64_t peak = blocks_for(peak_of(r));
     if (need > free_blocks_) break;
     // GUARANTEED_NO_EVICT: the whole length must fit beside the running requests' whole lengths.
     if (no_evict && committed_blocks_ + peak > total_blocks_) break;
@@ -351,6 +437,7 @@ int Replica::finish_step(TimePs now) {
   if (!busy_) throw InternalError("finish_step on an idle replica");
   busy_ = false;
   int finished = 0;
+  int handed = 0;
   TimePs itl_value = -1;
   std::uint64_t itl_count = 0;
   for (const Scheduled& s : scheduled_) {
@@ -381,22 +468,30 @@ int Replica::finish_step(TimePs now) {
     r.last_token = now;
     if (r.generated == r.output) {
       free_blocks_ += r.blocks;
-      committed_blocks_ -= blocks_for(r.peak_tokens());
+      committed_blocks_ -= blocks_for(peak_of(r));
       r.blocks = 0;
       r.done = true;
       ++finished;
       const RequestRecord rec = record(r, RequestStatus::kCompleted);
       metrics_.on_completed(rec, now);
       if (observer_) observer_->on_request(rec);
+    } else if (role_ == ReplicaRole::kPrefill) {
+      // The first token is out; the KV goes to a decode replica, the blocks stay until release().
+      r.handed_off = true;
+      ++handed;
+      handoffs_.push_back(Handoff{r.id, s.slot, r.arrival, r.first_scheduled, r.first_token, r.prompt,
+                                  r.output, r.preemptions});
     }
   }
   if (itl_count) metrics_.add_itl(itl_value, itl_count);
-  if (finished) {
+  if (finished || handed) {
     std::size_t out = 0;
     for (std::size_t i = 0; i < running_.size(); ++i) {
       const std::uint32_t slot = running_[i];
       if (slots_[slot].done) {
         free_slots_.push_back(slot);
+      } else if (slots_[slot].handed_off) {
+        transferring_.push_back(slot);
       } else {
         running_[out++] = slot;
       }
@@ -429,10 +524,21 @@ void Replica::check_invariants() const {
     }
   }
   std::int64_t committed = 0;
-  for (const std::uint32_t slot : running_) committed += blocks_for(slots_[slot].peak_tokens());
+  for (const std::uint32_t slot : running_) committed += blocks_for(peak_of(slots_[slot]));
+  for (const std::uint32_t slot : transferring_) {
+    const Req& r = slots_[slot];
+    committed += blocks_for(peak_of(r));
+    held += r.blocks;
+    if (r.blocks != blocks_for(r.prompt)) {
+      throw InternalError(
+          fmt::format("replica {}: transferring request {} holds {} blocks for a {}-token prompt", index_,
+                      r.id, r.blocks, r.prompt));
+    }
+  }
   // Each running request holds at most its whole length; under no_evict the whole lengths fit the cache.
   if (committed != committed_blocks_ || held > committed ||
-      (spec_.policy == SchedulerPolicy::kNoEvict && committed_blocks_ > total_blocks_)) {
+      ((spec_.policy == SchedulerPolicy::kNoEvict || role_ == ReplicaRole::kDecode) &&
+       committed_blocks_ > total_blocks_)) {
     throw InternalError(
         fmt::format("replica {}: {} blocks committed to running requests, counted {}; {} held, {} total",
                     index_, committed, committed_blocks_, held, total_blocks_));
@@ -461,6 +567,8 @@ std::string Replica::describe() const {
 void Replica::collect_in_flight(std::vector<RequestRecord>& out) const {
   for (const std::uint32_t slot : running_) out.push_back(record(slots_[slot], RequestStatus::kInFlight));
   for (const std::uint32_t slot : waiting_) out.push_back(record(slots_[slot], RequestStatus::kInFlight));
+  for (const std::uint32_t slot : transferring_)
+    out.push_back(record(slots_[slot], RequestStatus::kInFlight));
 }
 
 }  // namespace mlasim

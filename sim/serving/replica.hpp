@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "models/workload.hpp"
@@ -64,6 +65,28 @@ struct SchedulerSpec {
   SchedulerPolicy policy = SchedulerPolicy::kVllm;
 };
 
+/// What a prefill replica of a disaggregated run hands on when a request's prefill ends (its first token
+/// sampled): the request's state, for the decode replica that takes it after the KV transfer.
+struct Handoff {
+  std::uint64_t id = 0;
+  std::uint32_t slot = 0;  ///< its slot on the prefill replica (release it when the transfer is done)
+  TimePs arrival = 0, first_scheduled = 0, first_token = 0;
+  std::int64_t prompt = 0, output = 0;
+  int preemptions = 0;
+};
+
+/// What a replica does: both phases (the default, vLLM-style), or one pool's half of a disaggregated run.
+enum class ReplicaRole {
+  kBoth,
+  /// Admits and chunks prompts as kBoth, never decodes: a request whose prefill ends with more tokens to
+  /// produce is handed off (take_handoffs) and keeps its KV blocks until release().
+  kPrefill,
+  /// Takes handed-off requests (enqueue_decode) in FIFO order, each when the blocks of its whole length
+  /// (prompt + output − 1 tokens) fit beside the whole lengths of the running requests, as no_evict admits:
+  /// its prompt's blocks are allocated then, the growth as it decodes; nothing is ever preempted.
+  kDecode,
+};
+
 /// Hooks for tests and tools: every step and every request that ends.
 class ServeObserver {
  public:
@@ -86,8 +109,18 @@ class Replica final : private SequenceWorkSource {
           ServeObserver* observer, bool check_invariants, const Speculation& mtp = {},
           std::uint64_t mtp_seed = 0);
 
+  /// Makes this replica one pool's half of a disaggregated run. A prefill replica also rejects, on arrival,
+  /// requests whose whole length needs more than `decode_kv_blocks` blocks (a decode replica's cache).
+  void set_role(ReplicaRole role, std::int64_t decode_kv_blocks = 0);
+
   /// Accepts request `id`, or rejects it (returns false) when it can never fit.
   bool enqueue(std::uint64_t id, const TraceRequest& request, TimePs now);
+  /// kDecode: queues a request whose first token came from a prefill replica (its KV arrived at `now`).
+  void enqueue_decode(const Handoff& h, TimePs now);
+  /// kPrefill: the requests whose prefill ended in the last finish_step, in step order (cleared).
+  [[nodiscard]] std::vector<Handoff> take_handoffs() { return std::exchange(handoffs_, {}); }
+  /// kPrefill: frees the blocks of handed-off request `h` (its KV transfer is done).
+  void release(const Handoff& h);
   /// Starts an iteration if idle and anything can run; returns its duration.
   std::optional<TimePs> start_step(TimePs now);
   /// Completes the running iteration at `now`; returns the number of requests that finished.
@@ -128,7 +161,8 @@ class Replica final : private SequenceWorkSource {
     bool prefilling = true;  ///< computing the prompt (and, after a preemption, the generated tokens)
     bool scheduled = false;  ///< part of the current iteration
     bool done = false;
-    bool measured = false;  ///< in the metrics' measurement window
+    bool measured = false;    ///< in the metrics' measurement window
+    bool handed_off = false;  ///< kPrefill: prefill done, KV being transferred
     [[nodiscard]] std::int64_t tokens() const { return prompt + generated; }
     /// The most tokens it ever caches: prompt + output − 1 (the last sampled token is never cached).
     [[nodiscard]] std::int64_t peak_tokens() const { return prompt + output - 1; }
@@ -157,6 +191,12 @@ class Replica final : private SequenceWorkSource {
   void grant(std::uint32_t slot, std::int64_t need, std::int64_t chunk);
   void insert_running(std::uint32_t slot);
   [[nodiscard]] RequestRecord record(const Req& r, RequestStatus status) const;
+  /// The most tokens `r` caches here: its prompt on a prefill replica, else prompt + output − 1.
+  [[nodiscard]] std::int64_t peak_of(const Req& r) const {
+    return role_ == ReplicaRole::kPrefill ? r.prompt : r.peak_tokens();
+  }
+  /// kDecode: admits waiting requests whose whole length fits (FIFO).
+  void admit_decodes(TimePs now);
   void schedule(TimePs now);
   /// kVllm and kNoEvict: decodes, then running prefill chunks. Returns false when the iteration must stop.
   bool schedule_running_vllm(TimePs now, std::int64_t& budget);
@@ -185,7 +225,11 @@ class Replica final : private SequenceWorkSource {
   bool busy_ = false;
   bool preempted_this_step_ = false;
   std::int64_t preemptions_ = 0;
-  std::int64_t committed_blocks_ = 0;  ///< Σ blocks_for(peak_tokens) over running requests
+  std::int64_t committed_blocks_ = 0;  ///< Σ blocks_for(peak_of) over running (and transferring) requests
+  ReplicaRole role_ = ReplicaRole::kBoth;
+  std::int64_t decode_kv_blocks_ = 0;        ///< kPrefill: a decode replica's blocks (0: no check)
+  std::vector<Handoff> handoffs_;            ///< kPrefill: handed off in the last step
+  std::vector<std::uint32_t> transferring_;  ///< kPrefill: slots holding blocks until release()
   // Last: the generator's 5 KB of state stays out of the cache lines of the fields above.
   Speculation mtp_;
   Rng mtp_rng_;

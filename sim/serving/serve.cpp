@@ -33,14 +33,21 @@ RouterPolicy parse_router_policy(std::string_view text) {
 }
 
 ModelStepTime model_step_time(const ServeSpec& spec) {
+  return model_step_time(spec, spec.parallel, spec.mtp);
+}
+
+ModelStepTime model_step_time(const ServeSpec& spec, const Parallelism& parallel, const Speculation& mtp) {
   return ModelStepTime(spec.model, DeviceModel(spec.hardware, spec.device_mode, spec.launch), spec.precision,
-                       spec.parallel, spec.mla_mode, spec.host_overhead_s, spec.mtp);
+                       parallel, spec.mla_mode, spec.host_overhead_s, mtp);
 }
 
 Capacity serve_capacity(const ServeSpec& spec) {
+  return serve_capacity(spec, spec.parallel);
+}
+
+Capacity serve_capacity(const ServeSpec& spec, const Parallelism& parallel) {
   CapacityOptions opt = spec.capacity;
   opt.max_batched_tokens = spec.scheduler.max_num_batched_tokens;
-  const Parallelism& parallel = spec.parallel;
   // Under DP-attention the replica's blocks sit in tp per-GPU pools; the scheduler allocates from their sum
   // (a sequence's blocks are not pinned to one GPU here: per-pool fragmentation is not modelled).
   Capacity cap = compute_capacity(spec.model, spec.hardware, spec.precision, parallel, opt);
@@ -84,7 +91,12 @@ struct StepDoneEvent {
 struct StartEvent {
   int replica;
 };
-using ServeEvent = std::variant<ArrivalEvent, StepDoneEvent, StartEvent>;
+/// Disaggregated runs: request `handoff`'s KV has reached the decode pool.
+struct TransferDoneEvent {
+  int prefill_replica;
+  Handoff handoff;
+};
+using ServeEvent = std::variant<ArrivalEvent, StepDoneEvent, StartEvent, TransferDoneEvent>;
 
 class ServeRun {
  public:
@@ -92,11 +104,18 @@ class ServeRun {
       : spec_(spec),
         source_(spec.workload),
         sim_(spec.limits),
-        metrics_(spec.replicas, spec.parallel.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
+        metrics_(spec.disaggregated
+                     ? spec.disaggregated->prefill_replicas + spec.disaggregated->decode_replicas
+                     : spec.replicas,
+                 spec.parallel.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
                  measurement_window(spec.measure, static_cast<std::uint64_t>(source_.total()))) {
-    if (spec.replicas < 1 || spec.replicas > kMaxReplicas)
-      throw InputError(fmt::format("replicas must be 1 .. {}, got {}", kMaxReplicas, spec.replicas));
-    check_parallelism(spec.parallel);
+    if (spec.disaggregated) {
+      check_disaggregated(*spec.disaggregated);
+    } else {
+      if (spec.replicas < 1 || spec.replicas > kMaxReplicas)
+        throw InputError(fmt::format("replicas must be 1 .. {}, got {}", kMaxReplicas, spec.replicas));
+      check_parallelism(spec.parallel);
+    }
     check_speculation(spec.mtp);
     const WorkloadSpec& w = spec.workload;
     if (w.num_requests < 1 || w.num_requests > kMaxRequests)
@@ -119,12 +138,17 @@ class ServeRun {
     if (!(spec.measure.overload_tolerance > 0.0 && spec.measure.overload_tolerance < 1.0)) {
       throw InputError("measure.overload_tolerance must be between 0 and 1");
     }
+    if (spec.disaggregated) {
+      build_disaggregated(*spec.disaggregated, options);
+      return;
+    }
     cap_ = serve_capacity(spec);
     StepTimeSource* st = options.step_time;
     if (!st) {
       owned_step_time_ = std::make_unique<ModelStepTime>(model_step_time(spec));
       st = owned_step_time_.get();
     }
+    prefill_count_ = spec.replicas;
     replicas_.reserve(static_cast<std::size_t>(spec.replicas));
     start_pending_.assign(static_cast<std::size_t>(spec.replicas), false);
     for (int i = 0; i < spec.replicas; ++i) {
@@ -176,7 +200,20 @@ class ServeRun {
     if (spec_.workload.arrival == ArrivalKind::kClosedLoop) {
       for (int i = 0; i < finished && !source_.exhausted(); ++i) issue(now);
     }
+    if (spec_.disaggregated && e.replica < prefill_count_) {
+      for (const Handoff& h : r.take_handoffs()) transfer(e.replica, h, now);
+    }
     request_start(r);
+  }
+
+  void operator()(const TransferDoneEvent& e) {
+    const TimePs now = sim_.now();
+    Replica& p = *replicas_[static_cast<std::size_t>(e.prefill_replica)];
+    p.release(e.handoff);  // the prefill replica's blocks are free again
+    request_start(p);
+    Replica& d = *replicas_[route_decode()];
+    d.enqueue_decode(e.handoff, now);
+    request_start(d);
   }
 
   void operator()(const StartEvent& e) {
@@ -222,15 +259,87 @@ class ServeRun {
     }
   }
 
-  std::size_t route() {
-    const std::size_t n = replicas_.size();
-    if (n == 1) return 0;
-    if (spec_.router == RouterPolicy::kRoundRobin) return static_cast<std::size_t>(rr_++ % n);
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < n; ++i) {
+  /// A replica of the prefill pool (every replica when the run is not disaggregated).
+  std::size_t route() { return route_over(0, static_cast<std::size_t>(prefill_count_), rr_); }
+  /// A replica of the decode pool, by the same policy.
+  std::size_t route_decode() {
+    return route_over(static_cast<std::size_t>(prefill_count_), replicas_.size(), rr_decode_);
+  }
+  std::size_t route_over(std::size_t first, std::size_t end, std::uint64_t& rr) {
+    const std::size_t n = end - first;
+    if (n == 1) return first;
+    if (spec_.router == RouterPolicy::kRoundRobin) return first + static_cast<std::size_t>(rr++ % n);
+    std::size_t best = first;
+    for (std::size_t i = first + 1; i < end; ++i) {
       if (replicas_[i]->outstanding() < replicas_[best]->outstanding()) best = i;
     }
     return best;
+  }
+
+  static void check_disaggregated(const DisaggregatedSpec& d) {
+    for (const auto& [what, n] : {std::pair{"prefill", d.prefill_replicas}, {"decode", d.decode_replicas}}) {
+      if (n < 1 || n > kMaxReplicas)
+        throw InputError(
+            fmt::format("disaggregated {} replicas must be 1 .. {}, got {}", what, kMaxReplicas, n));
+    }
+    check_parallelism(d.prefill);
+    check_parallelism(d.decode);
+    if (!(d.kv_bandwidth_bytes_per_s > 0 && std::isfinite(d.kv_bandwidth_bytes_per_s)) ||
+        !(d.kv_latency_s >= 0 && std::isfinite(d.kv_latency_s))) {
+      throw InputError(fmt::format(
+          "the KV transfer needs a positive bandwidth and a latency >= 0, got {:g} B/s and {:g} s",
+          d.kv_bandwidth_bytes_per_s, d.kv_latency_s));
+    }
+  }
+
+  /// The prefill pool (replicas 0 .. P − 1, without MTP) and the decode pool (P .. P + D − 1, with the run's
+  /// MTP), each with its layout's step time and KV blocks.
+  void build_disaggregated(const DisaggregatedSpec& d, const ServeRunOptions& options) {
+    cap_ = serve_capacity(spec_, d.prefill);
+    decode_cap_ = serve_capacity(spec_, d.decode);
+    if (decode_cap_.block_size != cap_.block_size) throw InternalError("the pools' block sizes differ");
+    StepTimeSource* pst = options.step_time;
+    if (!pst) {
+      owned_step_time_ = std::make_unique<ModelStepTime>(model_step_time(spec_, d.prefill, Speculation{}));
+      pst = owned_step_time_.get();
+    }
+    StepTimeSource* dst = options.decode_step_time ? options.decode_step_time : options.step_time;
+    if (!dst) {
+      owned_decode_step_time_ = std::make_unique<ModelStepTime>(model_step_time(spec_, d.decode, spec_.mtp));
+      dst = owned_decode_step_time_.get();
+    }
+    kv_bytes_per_token_ = kv_bytes_per_token(spec_.model, spec_.precision.kv_cache);
+    prefill_count_ = d.prefill_replicas;
+    const int n = d.prefill_replicas + d.decode_replicas;
+    replicas_.reserve(static_cast<std::size_t>(n));
+    start_pending_.assign(static_cast<std::size_t>(n), false);
+    for (int i = 0; i < n; ++i) {
+      const bool prefill = i < prefill_count_;
+      const Capacity& cap = prefill ? cap_ : decode_cap_;
+      replicas_.push_back(std::make_unique<Replica>(
+          i, spec_.scheduler, cap.kv_blocks(), cap.block_size, cap.kv_window_tokens, prefill ? *pst : *dst,
+          metrics_, options.observer, spec_.check_invariants, prefill ? Speculation{} : spec_.mtp,
+          mtp_stream_seed(spec_.workload.seed, i)));
+      replicas_.back()->set_role(prefill ? ReplicaRole::kPrefill : ReplicaRole::kDecode,
+                                 prefill ? decode_cap_.kv_blocks() : 0);
+    }
+  }
+
+  /// Sends handed-off request `h`'s KV from prefill replica `from`: latency + prompt × bytes per token /
+  /// bandwidth, independent of every other transfer.
+  void transfer(int from, const Handoff& h, TimePs now) {
+    const DisaggregatedSpec& d = *spec_.disaggregated;
+    const double bytes = kv_bytes_per_token_ * static_cast<double>(h.prompt);
+    const std::optional<TimePs> t = try_seconds_to_ps(d.kv_latency_s + bytes / d.kv_bandwidth_bytes_per_s);
+    if (!t || !checked_add(now, *t)) {
+      clock_ended_ = true;  // beyond the 64-bit clock: the run ends here, as at a time limit
+      sim_.stop();
+      return;
+    }
+    ++kv_transfers_;
+    kv_transfer_tokens_ += h.prompt;
+    kv_transfer_s_ += ps_to_seconds(*t);
+    sim_.schedule(*t, TransferDoneEvent{from, h});
   }
 
   std::string pending() const {
@@ -255,6 +364,23 @@ class ServeRun {
     s.tp = spec_.parallel.tp;
     s.dp_attention = spec_.parallel.dp_attention;
     s.replicas = spec_.replicas;
+    s.gpus = spec_.parallel.tp * spec_.replicas;
+    if (const auto& d = spec_.disaggregated) {
+      // tp and dp_attention describe the decode pool; replicas counts both pools.
+      s.disaggregated = true;
+      s.tp = d->decode.tp;
+      s.dp_attention = d->decode.dp_attention;
+      s.replicas = d->prefill_replicas + d->decode_replicas;
+      s.prefill_replicas = d->prefill_replicas;
+      s.prefill_tp = d->prefill.tp;
+      s.decode_replicas = d->decode_replicas;
+      s.decode_tp = d->decode.tp;
+      s.gpus = d->prefill_replicas * d->prefill.gpus() + d->decode_replicas * d->decode.gpus();
+      s.kv_blocks_per_decode_replica = decode_cap_.kv_blocks();
+      s.kv_transfers = kv_transfers_;
+      s.kv_transfer_bytes = kv_bytes_per_token_ * static_cast<double>(kv_transfer_tokens_);
+      s.kv_transfer_time_s = kv_transfer_s_;
+    }
     s.router = std::string(to_string(spec_.router));
     s.arrival = std::string(to_string(w.arrival));
     s.scheduler_policy = std::string(to_string(spec_.scheduler.policy));
@@ -293,7 +419,7 @@ class ServeRun {
       s.window_start_s = ps_to_seconds(a.at_ps);
       s.window_end_s = ps_to_seconds(b.at_ps);
       const double span = ps_to_seconds(b.at_ps - a.at_ps);
-      const double gpus = static_cast<double>(spec_.parallel.tp) * spec_.replicas;
+      const double gpus = static_cast<double>(s.gpus);
       s.offered_requests_per_s = static_cast<double>(b.arrived - a.arrived) / span;
       s.requests_per_s = static_cast<double>(b.completed - a.completed) / span;
       s.output_tokens_per_s = static_cast<double>(b.output_tokens - a.output_tokens) / span;
@@ -328,9 +454,8 @@ class ServeRun {
       s.step_max_s = ps_to_seconds(metrics_.max_step_ps());
     }
     if (spec_.hardware.price_per_gpu_hour) {
-      const DeploymentCost cost =
-          deployment_cost(spec_.parallel.tp * spec_.replicas, *spec_.hardware.price_per_gpu_hour,
-                          s.output_tokens_per_s, s.total_tokens_per_s);
+      const DeploymentCost cost = deployment_cost(s.gpus, *spec_.hardware.price_per_gpu_hour,
+                                                  s.output_tokens_per_s, s.total_tokens_per_s);
       s.price_per_gpu_hour = *spec_.hardware.price_per_gpu_hour;
       s.usd_per_hour = cost.usd_per_hour;
       s.usd_per_million_output_tokens = cost.usd_per_million_output_tokens;
@@ -376,8 +501,16 @@ class ServeRun {
   RequestSource source_;
   Simulator<ServeEvent> sim_;
   ServeMetrics metrics_;
-  Capacity cap_;
+  Capacity cap_;         ///< every replica's, or the prefill pool's
+  Capacity decode_cap_;  ///< disaggregated: the decode pool's
   std::unique_ptr<StepTimeSource> owned_step_time_;
+  std::unique_ptr<StepTimeSource> owned_decode_step_time_;
+  int prefill_count_ =
+      0;  ///< replicas 0 .. prefill_count_ − 1 take arrivals (all of them unless disaggregated)
+  std::uint64_t rr_decode_ = 0;
+  double kv_bytes_per_token_ = 0;
+  std::int64_t kv_transfers_ = 0, kv_transfer_tokens_ = 0;
+  double kv_transfer_s_ = 0;  ///< summed over transfers
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::uint64_t next_id_ = 0;
   std::uint64_t rr_ = 0;

@@ -36,6 +36,20 @@ inline constexpr int kMaxReplicas = 4096;                  ///< engine replicas
 inline constexpr int kMaxConcurrency = 1'000'000;          ///< closed-loop clients
 inline constexpr std::int64_t kMaxRequests = 100'000'000;  ///< requests in one run
 
+/// Disaggregated prefill and decode (DistServe, OSDI'24; SGLang's and vLLM's PD disaggregation): a pool of
+/// prefill replicas that only prefill, a pool of decode replicas that only decode, each with its own layout,
+/// and the KV cache of every prompt sent from the one to the other (sim/serving/README.md, "Disaggregated").
+struct DisaggregatedSpec {
+  int prefill_replicas = 1;
+  int decode_replicas = 1;
+  Parallelism prefill;  ///< one prefill replica's layout
+  Parallelism decode;   ///< one decode replica's layout
+  /// The KV transfer of one request: latency_s + bytes / bandwidth (bytes per second). Transfers of different
+  /// requests run in parallel (no contention is modelled).
+  double kv_bandwidth_bytes_per_s = 0;
+  double kv_latency_s = 0;
+};
+
 /// A validated serving experiment: plain data (the config loader builds it; tests build it in C++).
 struct ServeSpec {
   std::string name;
@@ -62,6 +76,9 @@ struct ServeSpec {
   /// accepted ones, drawn per request and step from the run's seeded MTP stream (Replica). Off by default.
   Speculation mtp;
   int replicas = 1;  ///< data-parallel engine copies
+  /// When set, the run is disaggregated: `replicas` and `parallel` are unused, the two pools' counts and
+  /// layouts are here.
+  std::optional<DisaggregatedSpec> disaggregated;
   RouterPolicy router = RouterPolicy::kRoundRobin;
   SchedulerSpec scheduler;
   CapacityOptions
@@ -80,6 +97,9 @@ struct ServeSpec {
 struct ServeRunOptions {
   StepTimeSource* step_time = nullptr;  ///< overrides the model's step time (shared by every replica)
   ServeObserver* observer = nullptr;
+  /// Disaggregated runs: overrides the decode pool's step time (`step_time` then covers the prefill pool
+  /// only; without this both pools share `step_time`).
+  StepTimeSource* decode_step_time = nullptr;
 };
 
 /// The headline numbers of a run, and its verdicts. Counts (arrived, completed, rejected, in_flight,
@@ -123,6 +143,16 @@ struct ServeSummary {
   std::int64_t max_batch_size = 0;                    ///< whole run
   double mean_kv_usage = kNoValue, max_kv_usage = 0;  ///< fractions of the KV blocks (max: whole run)
   double mean_requests_in_system = kNoValue;          ///< Little's L over the window
+
+  // Disaggregated prefill/decode (all 0 otherwise): replicas and tp per pool, the KV transfers made (one per
+  // request whose prefill finished and that has more than one output token), their bytes and time summed
+  // over transfers (they overlap: this is not wall time).
+  bool disaggregated = false;
+  int prefill_replicas = 0, prefill_tp = 0, decode_replicas = 0, decode_tp = 0;
+  std::int64_t kv_blocks_per_decode_replica = 0;
+  std::int64_t kv_transfers = 0;
+  double kv_transfer_bytes = 0, kv_transfer_time_s = 0;
+  int gpus = 0;  ///< the deployment's GPUs: replicas × gpus per replica, summed over the pools
 
   // Cost (sim/cost.hpp), when the profile has a price: the deployment's GPUs (replicas × tp) for an hour, and
   // that hour over the tokens served per second in the window. NaN without a price or without tokens.
@@ -174,6 +204,11 @@ struct ServeResult {
 
 /// KV blocks per replica from the memory model (or the override); InputError when the model does not fit.
 [[nodiscard]] Capacity serve_capacity(const ServeSpec& spec);
+/// The same for a replica laid out as `parallel` (a disaggregated pool's).
+[[nodiscard]] Capacity serve_capacity(const ServeSpec& spec, const Parallelism& parallel);
+/// The step-time model of a replica laid out as `parallel`, with speculation `mtp`.
+[[nodiscard]] ModelStepTime model_step_time(const ServeSpec& spec, const Parallelism& parallel,
+                                            const Speculation& mtp);
 
 /// Runs the experiment. Deterministic: the same spec gives byte-identical outputs.
 [[nodiscard]] ServeResult run_serve(const ServeSpec& spec, const ServeRunOptions& options = {});

@@ -141,6 +141,11 @@ def main():
           "--weights", "fp8", "--kv-dtype", "fp8", "--mode", "speed-of-light", "--launch", "eager"], (0,)),
         (["--model", "deepseek-v3", "--hw", "h200", "--tp", "8", "--dp-attention", "--batch", "4096",
           "--context", "8192", "--weights", "fp8"], (0,)),  # batch above capacity
+        (["--model", "deepseek-v3", "--hw", "h800", "--tp", "16", "--dp-attention", "--ep", "16",
+          "--redundant-experts", "16", "--micro-batches", "2", "--mtp-depth", "2", "--mtp-acceptance", "0.9,0.5",
+          "--batch", "512", "--context", "4k", "--weights", "fp8"], (0,)),  # DeepSeek's layout over 2 nodes
+        (["--model", "llama-3-70b", "--hw", "h100-sxm", "--tp", "4", "--pp", "2", "--fuse-allreduce", "--batch",
+          "3", "--context", "8k"], (0,)),  # pipeline stages with a bubble
     ]:
         doc = json.loads(run([mlasim, "step", *args, "--format", "json"], codes))
         check(doc, "step " + " ".join(args), "mlasim-step")
@@ -160,6 +165,10 @@ def main():
     out = scratch / "serve_slo"
     run([mlasim, "serve", "configs/serve_llama3_8b_h100.yaml", "--out", out, "--no-charts", "--quiet",
          "--no-sweep", "--price", "2"])
+    check_file(out / "summary.json", "mlasim-serve-summary")
+    out = scratch / "disaggregated"  # prefill and decode pools: the summary's pool and KV-transfer members
+    run([mlasim, "serve", "configs/serve_deepseek_v3_disaggregated_h100.yaml", "--out", out, "--no-charts",
+         "--quiet", "--no-sweep"])
     check_file(out / "summary.json", "mlasim-serve-summary")
     out = scratch / "plan"
     run([mlasim, "plan", "tests/plan_fixtures/small_plan.yaml", "--out", out, "--no-charts", "--quiet",

@@ -394,7 +394,7 @@ void add_draft(std::vector<Op>& ops, const ModelSpec& m, const StepShape& shape)
   b.gemm("eh_proj", 1, t, 2.0 * h, h);
   std::vector<Op> proj = b.take();
   block.insert(block.begin() + 1, proj.begin(), proj.end());  // after the embedding lookup
-  repeat(block, shape.mtp.depth);  // the draft runs once per draft token
+  repeat(block, shape.mtp.depth);                             // the draft runs once per draft token
   for (Op& op : block) {
     op.name = "mtp_" + op.name;
     ops.push_back(std::move(op));

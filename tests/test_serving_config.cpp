@@ -627,3 +627,30 @@ TEST_CASE("a serve config's bad layout and MTP values are located at their key")
              Catch::EndsWith(":9:20: error: serve.expert_parallel: Llama-3-8B has no experts: expert "
                              "parallelism (ep 2) needs an MoE model"));
 }
+
+TEST_CASE("a serve config's pp and fuse_allreduce reach the run: GPUs are tp x pp per replica") {
+  const mlasim::test::ScratchDir dir("mlasim_test_serve_pp");
+  const fs::path p = dir.write("serve.yaml", R"(serve:
+  model: llama-3-70b
+  hardware: h100-sxm
+  tp: 4
+  pp: 2
+  fuse_allreduce: true
+  replicas: 2
+  workload:
+    arrival: closed_loop
+    concurrency: 8
+    requests: 32
+    prompt_tokens: 512
+    output_tokens: 16
+)");
+  const ServeSpec s = load_serve_config(p).spec;
+  CHECK(s.parallel.pp == 2);
+  CHECK(s.parallel.fuse_allreduce);
+  const ServeResult r = run_serve(s);
+  CHECK(r.summary.completed == 32);
+  CHECK(r.summary.gpus == 16);  // 2 replicas × 4 × 2
+  // pp 0 is located at its key.
+  const auto with = [](const std::string& line) { return load_error(std::string(kGood) + line); };
+  CHECK_THAT(with("  pp: 0\n"), Catch::EndsWith(":8:7: error: serve.pp: must be 1 to 1024 stages, got 0"));
+}

@@ -284,6 +284,8 @@ bool read_layout_options(const YamlMap& m, Parallelism& layout) {
   if (const auto v = m.optional("redundant_experts")) layout.redundant_experts = v->as_int();
   if (const auto v = m.optional("expert_imbalance")) layout.expert_imbalance = v->as_double();
   if (const auto v = m.optional("micro_batches")) layout.micro_batches = v->as_int();
+  if (const auto v = m.optional("pp")) layout.pp = v->as_int();  // pipeline stages of tp GPUs each
+  if (const auto v = m.optional("fuse_allreduce")) layout.fuse_allreduce = v->as_bool();
   return m.optional_bool("expert_parallel", false);
 }
 
@@ -462,7 +464,7 @@ namespace {
 /// One pool of `disaggregated:`: `replicas` and the layout keys the top level has, into `replicas` and `p`.
 void read_pool(const YamlValue& value, const ModelSpec& model, int& replicas, Parallelism& p) {
   const YamlMap m = value.as_map({"replicas", "tp", "dp_attention", "expert_parallel", "redundant_experts",
-                                  "expert_imbalance", "micro_batches"});
+                                  "expert_imbalance", "micro_batches", "pp", "fuse_allreduce"});
   if (const auto v = m.optional("replicas")) replicas = bounded_int(*v, kMaxReplicas);
   if (const auto v = m.optional("tp")) p.tp = positive_int(*v);
   if (const auto v = m.optional("dp_attention")) p.dp_attention = v->as_bool();
@@ -519,6 +521,8 @@ ServeConfig load_serve_config(const fs::path& path) {
                                                    "redundant_experts",
                                                    "expert_imbalance",
                                                    "micro_batches",
+                                                   "pp",
+                                                   "fuse_allreduce",
                                                    "mtp",
                                                    "replicas",
                                                    "router",
@@ -569,8 +573,9 @@ ServeConfig load_serve_config(const fs::path& path) {
   if (const auto v = s.optional("mtp")) spec.mtp = read_mtp(*v);
   if (const auto v = s.optional("replicas")) spec.replicas = bounded_int(*v, kMaxReplicas);
   if (const auto dv = s.optional("disaggregated")) {
-    for (const std::string_view key : {"replicas", "tp", "dp_attention", "expert_parallel",
-                                       "redundant_experts", "expert_imbalance", "micro_batches"}) {
+    for (const std::string_view key :
+         {"replicas", "tp", "dp_attention", "expert_parallel", "redundant_experts", "expert_imbalance",
+          "micro_batches", "pp", "fuse_allreduce"}) {
       if (s.has(key)) {
         s.required(key).fail(
             fmt::format("`{0}` and `disaggregated` exclude each other: give `{0}` per pool, under "
@@ -655,8 +660,9 @@ ServeConfig load_serve_config(const fs::path& path) {
         (void)serve_capacity(spec, layout);
       } catch (const InputError& e) {
         const YamlValue pool = dm.required(key);
-        const YamlMap pm = pool.as_map({"replicas", "tp", "dp_attention", "expert_parallel",
-                                        "redundant_experts", "expert_imbalance", "micro_batches"});
+        const YamlMap pm =
+            pool.as_map({"replicas", "tp", "dp_attention", "expert_parallel", "redundant_experts",
+                         "expert_imbalance", "micro_batches", "pp", "fuse_allreduce"});
         const YamlValue at = pm.has("tp") ? pm.required("tp") : pool;
         throw InputError(at.where(), at.key_path(), e.message());
       }

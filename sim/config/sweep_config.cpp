@@ -226,8 +226,6 @@ SweepSpec load_sweep_config(const fs::path& path) {
   // The layout's other options hold at every point; checked here at a two-GPU point (a tp axis value of 1
   // with redundant experts is an invalid point of the grid, not a bad config).
   spec.expert_parallel = read_layout_options(s, spec.layout);
-  if (const auto v = s.optional("pp")) spec.layout.pp = v->as_int();  // pipeline stages of tp GPUs each
-  if (const auto v = s.optional("fuse_allreduce")) spec.layout.fuse_allreduce = v->as_bool();
   check_layout(s, spec.parallel_at(2, false));
   if (const auto v = s.optional("mtp")) {
     spec.mtp = read_mtp(*v);

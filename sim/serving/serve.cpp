@@ -107,7 +107,7 @@ class ServeRun {
         metrics_(spec.disaggregated
                      ? spec.disaggregated->prefill_replicas + spec.disaggregated->decode_replicas
                      : spec.replicas,
-                 spec.parallel.tp, spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
+                 spec.parallel.gpus(), spec.slo, spec.per_request_csv, spec.timeseries_interval_ps,
                  measurement_window(spec.measure, static_cast<std::uint64_t>(source_.total()))) {
     if (spec.disaggregated) {
       check_disaggregated(*spec.disaggregated);
@@ -364,7 +364,7 @@ class ServeRun {
     s.tp = spec_.parallel.tp;
     s.dp_attention = spec_.parallel.dp_attention;
     s.replicas = spec_.replicas;
-    s.gpus = spec_.parallel.tp * spec_.replicas;
+    s.gpus = spec_.parallel.gpus() * spec_.replicas;
     if (const auto& d = spec_.disaggregated) {
       // tp and dp_attention describe the decode pool; replicas counts both pools.
       s.disaggregated = true;

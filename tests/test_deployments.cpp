@@ -109,7 +109,8 @@ TEST_CASE("EP experts: the busiest GPU's routed tokens and the experts it holds,
   CHECK(expected_max_load_factor(4096, 8) == Approx(factor));
   const double expert = 3.0 * 7168 * 2048;  // gate, up, down of one expert: 44,040,192 elements
   {
-    const Op& e = find_op(build_step(deepseek_v3(), s), "moe_experts");
+    const StepWorkload w = build_step(deepseek_v3(), s);
+    const Op& e = find_op(w, "moe_experts");
     CHECK(e.flops == Approx(58 * 2.0 * 512 * factor * expert));
     // 32 experts a GPU (256 / 8); 559 copies among them touch 32·(1 − (31/32)^559) ≈ 32 of them.
     const double touched = 32.0 * (1.0 - std::pow(31.0 / 32.0, 512 * factor));

@@ -280,6 +280,17 @@ void read_run_options(const YamlMap& s, ServeSpec& spec) {
   if (const auto v = s.optional("mla_mode")) spec.mla_mode = read_mla_mode(*v);
 }
 
+const std::vector<std::string>& layout_option_keys() {
+  static const std::vector<std::string> keys{
+      "expert_parallel", "redundant_experts", "expert_imbalance", "micro_batches", "pp", "fuse_allreduce"};
+  return keys;
+}
+
+std::vector<std::string> with_layout_keys(std::vector<std::string> keys) {
+  keys.insert(keys.end(), layout_option_keys().begin(), layout_option_keys().end());
+  return keys;
+}
+
 bool read_layout_options(const YamlMap& m, Parallelism& layout) {
   if (const auto v = m.optional("redundant_experts")) layout.redundant_experts = v->as_int();
   if (const auto v = m.optional("expert_imbalance")) layout.expert_imbalance = v->as_double();
@@ -463,8 +474,7 @@ namespace {
 
 /// One pool of `disaggregated:`: `replicas` and the layout keys the top level has, into `replicas` and `p`.
 void read_pool(const YamlValue& value, const ModelSpec& model, int& replicas, Parallelism& p) {
-  const YamlMap m = value.as_map({"replicas", "tp", "dp_attention", "expert_parallel", "redundant_experts",
-                                  "expert_imbalance", "micro_batches", "pp", "fuse_allreduce"});
+  const YamlMap m = value.as_map(with_layout_keys({"replicas", "tp", "dp_attention"}));
   if (const auto v = m.optional("replicas")) replicas = bounded_int(*v, kMaxReplicas);
   if (const auto v = m.optional("tp")) p.tp = positive_int(*v);
   if (const auto v = m.optional("dp_attention")) p.dp_attention = v->as_bool();
@@ -511,35 +521,18 @@ DisaggregatedSpec read_disaggregated(const YamlValue& value, const ModelSpec& mo
 ServeConfig load_serve_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "serve config");
   const YamlMap root = doc.root().as_map({"serve"});
-  const YamlMap s = root.required("serve").as_map({"name",
-                                                   "model",
-                                                   "variant",
-                                                   "hardware",
-                                                   "tp",
-                                                   "dp_attention",
-                                                   "expert_parallel",
-                                                   "redundant_experts",
-                                                   "expert_imbalance",
-                                                   "micro_batches",
-                                                   "pp",
-                                                   "fuse_allreduce",
-                                                   "mtp",
-                                                   "replicas",
-                                                   "router",
-                                                   "mode",
-                                                   "launch",
-                                                   "host_overhead",
-                                                   "mla_mode",
-                                                   "precision",
-                                                   "scheduler",
-                                                   "workload",
-                                                   "slo",
-                                                   "measure",
-                                                   "limits",
-                                                   "output",
-                                                   "sweep",
-                                                   "price_per_gpu_hour",
-                                                   "disaggregated"});
+  const YamlMap s = root.required("serve").as_map(with_layout_keys({"name",         "model",
+                                                                    "variant",      "hardware",
+                                                                    "tp",           "dp_attention",
+                                                                    "mtp",          "replicas",
+                                                                    "router",       "mode",
+                                                                    "launch",       "host_overhead",
+                                                                    "mla_mode",     "precision",
+                                                                    "scheduler",    "workload",
+                                                                    "slo",          "measure",
+                                                                    "limits",       "output",
+                                                                    "sweep",        "price_per_gpu_hour",
+                                                                    "disaggregated"}));
   const fs::path dir = path.parent_path();
   ServeConfig cfg;
   ServeSpec& spec = cfg.spec;
@@ -573,9 +566,7 @@ ServeConfig load_serve_config(const fs::path& path) {
   if (const auto v = s.optional("mtp")) spec.mtp = read_mtp(*v);
   if (const auto v = s.optional("replicas")) spec.replicas = bounded_int(*v, kMaxReplicas);
   if (const auto dv = s.optional("disaggregated")) {
-    for (const std::string_view key :
-         {"replicas", "tp", "dp_attention", "expert_parallel", "redundant_experts", "expert_imbalance",
-          "micro_batches", "pp", "fuse_allreduce"}) {
+    for (const std::string& key : with_layout_keys({"replicas", "tp", "dp_attention"})) {
       if (s.has(key)) {
         s.required(key).fail(
             fmt::format("`{0}` and `disaggregated` exclude each other: give `{0}` per pool, under "
@@ -660,9 +651,7 @@ ServeConfig load_serve_config(const fs::path& path) {
         (void)serve_capacity(spec, layout);
       } catch (const InputError& e) {
         const YamlValue pool = dm.required(key);
-        const YamlMap pm =
-            pool.as_map({"replicas", "tp", "dp_attention", "expert_parallel", "redundant_experts",
-                         "expert_imbalance", "micro_batches", "pp", "fuse_allreduce"});
+        const YamlMap pm = pool.as_map(with_layout_keys({"replicas", "tp", "dp_attention"}));
         const YamlValue at = pm.has("tp") ? pm.required("tp") : pool;
         throw InputError(at.where(), at.key_path(), e.message());
       }

@@ -28,10 +28,17 @@ void read_run_options(const YamlMap& s, ServeSpec& spec);
 /// `measure:` — warm-up, drain and overload tolerance; fails when they leave none of `wl`'s requests.
 [[nodiscard]] MeasureSpec read_measure(const YamlValue& value, const WorkloadSpec& wl);
 
-/// The layout options a sweep (under `sweep:`) and a serve config (beside `tp` and `dp_attention`) share:
-/// `expert_parallel: true|false` (ep = tp: every GPU of the replica an expert rank), `redundant_experts: N`,
-/// `expert_imbalance: X` and `micro_batches: 1|2`, where present in `m`, into `layout` (its tp, dp_attention
-/// and ep untouched). Returns `expert_parallel` (false when absent).
+/// The layout options a sweep (under `sweep:`) and a serve config (beside `tp` and `dp_attention`, and in
+/// each disaggregated pool) share, the keys read_layout_options reads: one list for every map that allows
+/// them.
+[[nodiscard]] const std::vector<std::string>& layout_option_keys();
+/// `keys` followed by layout_option_keys(): the allowed keys of a map that holds a layout.
+[[nodiscard]] std::vector<std::string> with_layout_keys(std::vector<std::string> keys);
+
+/// Reads the layout options: `expert_parallel: true|false` (ep = tp: every GPU of the replica an expert
+/// rank), `redundant_experts: N`, `expert_imbalance: X`, `micro_batches: 1|2`, `pp: N` and `fuse_allreduce:
+/// true|false`, where present in `m`, into `layout` (its tp, dp_attention and ep untouched). Returns
+/// `expert_parallel` (false when absent).
 [[nodiscard]] bool read_layout_options(const YamlMap& m, Parallelism& layout);
 
 /// check_parallelism(p), its error located at the key of `m` it names (`ep` at `expert_parallel`), or at `m`

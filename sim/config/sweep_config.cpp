@@ -169,27 +169,9 @@ void fail_if_listed(const YamlValue& item, const Spec& entry, const std::vector<
 SweepSpec load_sweep_config(const fs::path& path) {
   const YamlDocument doc = YamlDocument::parse_file(path, "sweep config");
   const YamlMap root = doc.root().as_map({"sweep"});
-  const YamlMap s = root.required("sweep").as_map({"name",
-                                                   "models",
-                                                   "variants",
-                                                   "hardware",
-                                                   "tp",
-                                                   "dp_attention",
-                                                   "batch",
-                                                   "context",
-                                                   "sq",
-                                                   "precision",
-                                                   "mla_mode",
-                                                   "mode",
-                                                   "launch",
-                                                   "capacity",
-                                                   "expert_parallel",
-                                                   "redundant_experts",
-                                                   "expert_imbalance",
-                                                   "micro_batches",
-                                                   "pp",
-                                                   "fuse_allreduce",
-                                                   "mtp"});
+  const YamlMap s = root.required("sweep").as_map(
+      with_layout_keys({"name", "models", "variants", "hardware", "tp", "dp_attention", "batch", "context",
+                        "sq", "precision", "mla_mode", "mode", "launch", "capacity", "mtp"}));
   const fs::path config_dir = path.parent_path();
 
   SweepSpec spec;

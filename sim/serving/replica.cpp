@@ -60,19 +60,22 @@ void Replica::set_role(ReplicaRole role, std::int64_t decode_kv_blocks) {
   decode_kv_blocks_ = decode_kv_blocks;
 }
 
+std::uint32_t Replica::take_slot() {
+  if (!free_slots_.empty()) {
+    const std::uint32_t slot = free_slots_.back();
+    free_slots_.pop_back();
+    return slot;
+  }
+  slots_.emplace_back();
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
 void Replica::enqueue_decode(const Handoff& h, TimePs now) {
   if (role_ != ReplicaRole::kDecode) throw InternalError("enqueue_decode on a replica that does not decode");
   if (h.output < 2 || blocks_for(h.prompt + h.output - 1) > total_blocks_ || h.first_token > now) {
     throw InternalError(fmt::format("replica {}: request {} cannot be decoded here", index_, h.id));
   }
-  std::uint32_t slot = 0;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
+  const std::uint32_t slot = take_slot();
   Req& r = slots_[slot];
   r = Req{};
   r.id = h.id;
@@ -172,14 +175,7 @@ bool Replica::enqueue(std::uint64_t id, const TraceRequest& request, TimePs now)
     if (observer_) observer_->on_request(rec);
     return false;
   }
-  std::uint32_t slot = 0;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
+  const std::uint32_t slot = take_slot();
   Req& r = slots_[slot];
   r = Req{};
   r.id = id;

@@ -218,6 +218,8 @@ class Replica final : private SequenceWorkSource {
 
   std::vector<Req> slots_;
   std::vector<std::uint32_t> free_slots_;
+  /// A free slot of slots_ (reused, or a new one at the end).
+  std::uint32_t take_slot();
   std::vector<std::uint32_t> running_;  ///< sorted by request id (= arrival order)
   std::deque<std::uint32_t> waiting_;
   std::vector<Scheduled> scheduled_;

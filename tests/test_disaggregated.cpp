@@ -153,13 +153,7 @@ TEST_CASE("disaggregated runs conserve requests, tokens and KV bytes, and never 
     INFO("mtp " << mtp);
     ServeSpec s = disagg_spec(2, 2, 400);
     s.workload.rate_per_s = 60.0;
-    s.workload.prompt.kind = LengthSpec::Kind::kUniform;
-    s.workload.prompt.min = 16;
-    s.workload.prompt.max = 600;
-    s.workload.output.kind = LengthSpec::Kind::kUniform;
-    s.workload.output.min = 1;
-    s.workload.output.max = 300;
-    s.scheduler.max_num_batched_tokens = 512;
+    uniform_lengths(s, 300);
     s.kv_blocks = 120;  // 1920 tokens per replica: decode replicas must queue requests
     s.router = RouterPolicy::kLeastOutstanding;
     if (mtp) {
@@ -259,14 +253,7 @@ TEST_CASE("a disaggregated run is deterministic and uses each pool's own step-ti
 
 namespace {
 std::string load_error(const std::string& text) {
-  const ScratchDir dir("mlasim_test_disagg_config");
-  const fs::path p = dir.write("serve.yaml", text);
-  try {
-    (void)load_serve_config(p);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
+  return serve_load_error(text);
 }
 
 const char* kHead = R"(serve:

@@ -42,13 +42,7 @@ struct Recorder : ServeObserver {
 ServeSpec tight_spec(std::int64_t kv_blocks) {
   ServeSpec s = llama_spec(40.0, 400);
   s.kv_blocks = kv_blocks;
-  s.workload.prompt.kind = LengthSpec::Kind::kUniform;
-  s.workload.prompt.min = 16;
-  s.workload.prompt.max = 600;
-  s.workload.output.kind = LengthSpec::Kind::kUniform;
-  s.workload.output.min = 1;
-  s.workload.output.max = 400;
-  s.scheduler.max_num_batched_tokens = 512;
+  uniform_lengths(s, 400);
   s.check_invariants = true;
   return s;
 }

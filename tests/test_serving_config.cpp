@@ -12,6 +12,7 @@
 #include "sim/serving/serve.hpp"
 #include "sim/serving/serve_sweep.hpp"
 #include "sim/serving/workload_spec.hpp"
+#include "tests/serve_fixtures/specs.hpp"
 #include "tests/test_support.hpp"
 
 using namespace mlasim;
@@ -20,16 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 const fs::path kFixtures = fs::path(MLASIM_TEST_DATA_DIR) / "serve_fixtures";
 
-/// Writes `text` to a temporary YAML file and returns the InputError message of loading it.
 std::string load_error(const std::string& text) {
-  const mlasim::test::ScratchDir dir("mlasim_test_serve_config");
-  const fs::path p = dir.write("serve.yaml", text);
-  try {
-    (void)load_serve_config(p);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
+  return mlasim::test::serve_load_error(text);
 }
 
 const char* kGood = R"(serve:

@@ -34,13 +34,7 @@ inline std::vector<ServeSpec> golden_specs() {
     ServeSpec s = llama_spec(40.0, 150);
     s.kv_blocks = 80;
     s.workload.seed = 7;
-    s.workload.prompt.kind = LengthSpec::Kind::kUniform;
-    s.workload.prompt.min = 16;
-    s.workload.prompt.max = 600;
-    s.workload.output.kind = LengthSpec::Kind::kUniform;
-    s.workload.output.min = 1;
-    s.workload.output.max = 300;
-    s.scheduler.max_num_batched_tokens = 512;
+    uniform_lengths(s, 300);
     s.scheduler.policy = policy;
     s.check_invariants = true;
     out.push_back(s);

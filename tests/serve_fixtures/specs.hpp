@@ -1,12 +1,39 @@
 #pragma once
 // Serving scenarios for tests and benchmarks, built in C++ on the shared specs of tests/spec_fixtures.hpp so
 // they do not depend on the model-card and hardware catalogues.
+#include <string>
+
+#include "sim/config/serve_config.hpp"
 #include "sim/serving/serve.hpp"
 #include "tests/spec_fixtures.hpp"
+#include "tests/test_support.hpp"
 
 namespace mlasim::test {
 
 /// Llama-3-8B on one H100, Poisson arrivals, 256/256 tokens.
+/// Lengths that stress a KV cache: prompts uniform in [16, 600], outputs in [1, output_max], 512 tokens a
+/// step.
+inline void uniform_lengths(ServeSpec& s, std::int64_t output_max) {
+  s.workload.prompt.kind = LengthSpec::Kind::kUniform;
+  s.workload.prompt.min = 16;
+  s.workload.prompt.max = 600;
+  s.workload.output.kind = LengthSpec::Kind::kUniform;
+  s.workload.output.min = 1;
+  s.workload.output.max = output_max;
+  s.scheduler.max_num_batched_tokens = 512;
+}
+
+/// The InputError message of loading `text` as a serve config ("no error" when it loads).
+inline std::string serve_load_error(const std::string& text) {
+  const ScratchDir dir("mlasim_test_serve_config");
+  try {
+    (void)load_serve_config(dir.write("serve.yaml", text));
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 inline ServeSpec llama_spec(double rate_per_s, std::int64_t requests) {
   ServeSpec s;
   s.name = "llama3-8b-h100";

@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string_view>
 
 #include "sim/error.hpp"
@@ -82,10 +84,11 @@ std::vector<std::string> child_environment(const fs::path& home) {
   return env;
 }
 
-// Runs `gnuplot script` in `dir` and returns its exit status (as from waitpid). All strings are prepared
-// before fork: between fork and exec the child calls only async-signal-safe functions. No shell is involved.
-int run_in(const fs::path& gnuplot, const fs::path& dir, const std::string& script,
-           const fs::path& err_file) {
+// Starts `gnuplot script` in `dir` (stdout and stderr to `err_file`) and returns its pid. All strings are
+// prepared before fork: between fork and exec the child calls only async-signal-safe functions. No shell is
+// involved.
+pid_t start_in(const fs::path& gnuplot, const fs::path& dir, const std::string& script,
+               const fs::path& err_file) {
   const std::string program = gnuplot.string(), dir_s = dir.string(), err_s = err_file.string();
   std::vector<char*> argv{const_cast<char*>(program.c_str()), const_cast<char*>(script.c_str()), nullptr};
   std::vector<std::string> env = child_environment(dir);
@@ -105,6 +108,11 @@ int run_in(const fs::path& gnuplot, const fs::path& dir, const std::string& scri
     ::execve(program.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+// Waits for `pid` and returns its exit status (as from waitpid).
+int wait_for(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw InternalError(fmt::format("waiting for gnuplot: {}", std::strerror(errno)));
@@ -140,37 +148,135 @@ std::optional<fs::path> find_gnuplot() {
   return search_path("gnuplot");
 }
 
-std::vector<std::string> run_gnuplot(const fs::path& gnuplot, const std::vector<GnuplotJob>& jobs) {
+namespace {
+
+// The marker a batch prints on stderr before each of its jobs (gnuplot's `print` writes to stderr), so that a
+// failure names the script it happened in.
+constexpr std::string_view kJobMarker = "mlasim-gnuplot-job ";
+
+// The driver of one gnuplot process: for each job, in order, its directory, its script, the SVG closed
+// (`unset output`: the SVG terminal writes the closing tag then) and every setting and variable back to a
+// fresh start (`reset session`), so a script sees what a gnuplot of its own would.
+std::string batch_script(const std::vector<std::size_t>& batch, const std::vector<GnuplotJob>& jobs,
+                         const std::vector<std::string>& dirs) {
+  std::string out = "# written by mlasim: renders several charts in one gnuplot process\n";
+  for (const std::size_t i : batch) {
+    out += fmt::format("print '{}{}'\ncd '{}'\nload '{}'\nunset output\nreset session\ncd '..'\n", kJobMarker,
+                       i, dirs[i], jobs[i].script_name);
+  }
+  return out;
+}
+
+// The job a failed batch was running: the last marker in its stderr (the batch's first job if none).
+std::size_t failed_job(const std::string& err, const std::vector<std::size_t>& batch) {
+  const std::size_t at = err.rfind(kJobMarker);
+  if (at == std::string::npos) return batch.front();
+  const std::size_t begin = at + kJobMarker.size();
+  return static_cast<std::size_t>(std::stoull(err.substr(begin, err.find('\n', begin) - begin)));
+}
+
+// stderr without the job markers: what gnuplot said.
+std::string without_markers(const std::string& err) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < err.size()) {
+    std::size_t eol = err.find('\n', pos);
+    if (eol == std::string::npos) eol = err.size();
+    const std::string_view line(err.data() + pos, eol - pos);
+    if (line.substr(0, kJobMarker.size()) != kJobMarker) out.append(line).push_back('\n');
+    pos = eol + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> run_gnuplot(const fs::path& gnuplot, const std::vector<GnuplotJob>& jobs,
+                                     int processes) {
   const TempDir tmp;
-  std::vector<std::string> svgs;
-  svgs.reserve(jobs.size());
+  // A figure drawn twice (the same script reading the same data) is rendered once.
+  std::vector<std::size_t> same_as(jobs.size());
+  std::vector<std::size_t> distinct;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    const GnuplotJob& job = jobs[i];
-    // One directory per job: jobs may reuse file names without seeing each other's files.
-    const fs::path dir = tmp.path() / std::to_string(i);
-    write_file_atomically(dir / job.script_name, job.script);
-    for (const auto& [name, text] : job.inputs) write_file_atomically(dir / name, text);
-    const fs::path err_file = tmp.path() / fmt::format("stderr-{}.txt", i);
-    const int status = run_in(gnuplot, dir, job.script_name, err_file);
-    std::error_code ec;
-    const std::string err = fs::exists(err_file, ec) ? read_text_file(err_file) : std::string();
-    const fs::path svg = dir / job.output_name;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !fs::exists(svg, ec)) {
-      const std::string how = !WIFEXITED(status) ? fmt::format("was killed by signal {}", WTERMSIG(status))
-                              : WEXITSTATUS(status) == 127 ? "could not be started"
-                              : WEXITSTATUS(status) != 0
-                                  ? fmt::format("exited with code {}", WEXITSTATUS(status))
-                                  : fmt::format("wrote no {}", job.output_name);
-      throw InternalError(fmt::format("gnuplot ({}) {} on script {}:\n{}", gnuplot.string(), how,
-                                      job.script_name,
-                                      err.empty() ? std::string("(no message)") : tail(err, 4000)));
+    same_as[i] = i;
+    for (const std::size_t j : distinct) {
+      if (jobs[j].script == jobs[i].script && jobs[j].inputs == jobs[i].inputs &&
+          jobs[j].output_name == jobs[i].output_name) {
+        same_as[i] = j;
+        break;
+      }
     }
-    svgs.push_back(read_text_file(svg));
+    if (same_as[i] == i) distinct.push_back(i);
+  }
+  // One directory for all when no two jobs name the same file (a report's charts), else one per job, so that
+  // jobs never see each other's files.
+  std::set<std::string> names;
+  bool shared = true;
+  for (const std::size_t i : distinct) {
+    shared = shared && names.insert(jobs[i].script_name).second && names.insert(jobs[i].output_name).second;
+    for (const auto& input : jobs[i].inputs) shared = shared && names.insert(input.first).second;
+  }
+  std::vector<std::string> dirs(jobs.size());
+  for (const std::size_t i : distinct) {
+    dirs[i] = shared ? std::string("jobs") : std::to_string(i);
+    const fs::path dir = tmp.path() / dirs[i];
+    write_scratch_file(dir / jobs[i].script_name, jobs[i].script);
+    for (const auto& [name, text] : jobs[i].inputs) write_scratch_file(dir / name, text);
+  }
+
+  // Distinct jobs dealt round-robin to at most `processes` gnuplots, run at once.
+  const std::size_t n_proc =
+      std::min<std::size_t>(distinct.size(), static_cast<std::size_t>(std::max(processes, 1)));
+  std::vector<std::vector<std::size_t>> batches(n_proc);
+  for (std::size_t k = 0; k < distinct.size(); ++k) batches[k % n_proc].push_back(distinct[k]);
+  std::vector<pid_t> pids;
+  std::vector<int> statuses(n_proc, 0);
+  try {
+    for (std::size_t b = 0; b < n_proc; ++b) {
+      const std::string name = fmt::format("batch-{}.gp", b);
+      write_scratch_file(tmp.path() / name, batch_script(batches[b], jobs, dirs));
+      pids.push_back(start_in(gnuplot, tmp.path(), name, tmp.path() / fmt::format("stderr-{}.txt", b)));
+    }
+  } catch (...) {
+    for (const pid_t pid : pids) (void)wait_for(pid);  // no child outlives its directory
+    throw;
+  }
+  for (std::size_t b = 0; b < n_proc; ++b) statuses[b] = wait_for(pids[b]);
+
+  for (std::size_t b = 0; b < n_proc; ++b) {
+    const int status = statuses[b];
+    std::error_code ec;
+    const fs::path err_file = tmp.path() / fmt::format("stderr-{}.txt", b);
+    const std::string err = fs::exists(err_file, ec) ? read_text_file(err_file) : std::string();
+    std::optional<std::size_t> missing;
+    for (const std::size_t i : batches[b]) {
+      if (!fs::exists(tmp.path() / dirs[i] / jobs[i].output_name, ec)) {
+        missing = i;
+        break;
+      }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !missing) continue;
+    const std::size_t job =
+        WIFEXITED(status) && WEXITSTATUS(status) == 0 ? *missing : failed_job(err, batches[b]);
+    const std::string how = !WIFEXITED(status) ? fmt::format("was killed by signal {}", WTERMSIG(status))
+                            : WEXITSTATUS(status) == 127 ? "could not be started"
+                            : WEXITSTATUS(status) != 0
+                                ? fmt::format("exited with code {}", WEXITSTATUS(status))
+                                : fmt::format("wrote no {}", jobs[job].output_name);
+    const std::string said = without_markers(err);
+    throw InternalError(fmt::format("gnuplot ({}) {} on script {}:\n{}", gnuplot.string(), how,
+                                    jobs[job].script_name,
+                                    said.empty() ? std::string("(no message)") : tail(said, 4000)));
+  }
+  std::vector<std::string> svgs(jobs.size());
+  for (const std::size_t i : distinct) svgs[i] = read_text_file(tmp.path() / dirs[i] / jobs[i].output_name);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (same_as[i] != i) svgs[i] = svgs[same_as[i]];
   }
   return svgs;
 }
 
-ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts) {
+ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts, int processes) {
   ChartRendering out;
   out.svgs.resize(jobs.size());
   if (!charts) {
@@ -184,7 +290,7 @@ ChartRendering render_charts(const std::vector<GnuplotJob>& jobs, bool charts) {
             ? "charts not rendered: MLASIM_GNUPLOT=none (run the scripts in charts/ with gnuplot)"
             : "charts not rendered: gnuplot not found (install gnuplot-nox, or run the scripts in charts/)";
   } else {
-    out.svgs = run_gnuplot(*gnuplot, jobs);
+    out.svgs = run_gnuplot(*gnuplot, jobs, processes);
   }
   return out;
 }

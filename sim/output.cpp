@@ -40,9 +40,9 @@ void create_directory_of(const fs::path& dir) {
   if (ec) fail_at(dir, fmt::format("cannot create directory: {}", ec.message()));
 }
 
-/// Writes `content` to `tmp` and flushes it to the disk; on failure removes `tmp` and throws an error that
-/// names `target` (the file the user asked for), not the temporary.
-void write_synced(const fs::path& tmp, const fs::path& target, const std::string& content) {
+/// Writes `content` to `tmp` and, when `sync`, flushes it to the disk; on failure removes `tmp` and throws an
+/// error that names `target` (the file the user asked for), not the temporary.
+void write_synced(const fs::path& tmp, const fs::path& target, const std::string& content, bool sync = true) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) fail_at(target, fmt::format("cannot write: {}", std::strerror(errno)));
   const char* data = content.data();
@@ -57,7 +57,7 @@ void write_synced(const fs::path& tmp, const fs::path& target, const std::string
     data += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (error == 0 && ::fsync(fd) != 0 && errno != EINVAL) error = errno;
+  if (error == 0 && sync && ::fsync(fd) != 0 && errno != EINVAL) error = errno;
   if (::close(fd) != 0 && error == 0 && errno != EINTR) error = errno;
   if (error != 0) {
     std::error_code ec;
@@ -67,6 +67,29 @@ void write_synced(const fs::path& tmp, const fs::path& target, const std::string
                                     ? " (disk full or file size limit?)"
                                     : ""));
   }
+}
+
+/// Flushes every file written so far to the file system holding `dir` to the disk, in one call (syncfs: one
+/// journal commit for a whole set of files instead of one fsync each); when the system has no syncfs, each
+/// of `files` with fsync. Returns 0, or the errno of the failure (a write-back error, disk full).
+int flush_to_disk(const fs::path& dir, const std::vector<fs::path>& files) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    const int rc = ::syncfs(fd);
+    const int error = rc == 0 ? 0 : errno;
+    (void)::close(fd);
+    if (rc == 0) return 0;
+    if (error != ENOSYS) return error;
+  }
+  for (const fs::path& f : files) {
+    const int file = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+    if (file < 0) return errno;
+    const int rc = ::fsync(file);
+    const int error = rc == 0 || errno == EINVAL ? 0 : errno;
+    (void)::close(file);
+    if (error != 0) return error;
+  }
+  return 0;
 }
 
 /// Makes the renames in `dir` durable. Best effort: some file systems cannot sync a directory.
@@ -136,6 +159,11 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   sync_directory(path.has_parent_path() ? path.parent_path() : fs::path("."));
 }
 
+void write_scratch_file(const fs::path& path, const std::string& content) {
+  if (path.has_parent_path()) create_directory_of(path.parent_path());
+  write_synced(path, path, content, /*sync=*/false);
+}
+
 void prepare_output_dir(const fs::path& dir) {
   // The system's answer, "Invalid argument", would not say what was wrong.
   if (dir.empty()) throw InputError("the output folder is an empty path: give a folder");
@@ -175,11 +203,17 @@ std::vector<fs::path> OutputSet::commit() const {
   try {
     for (const auto& [target, content] : targets) {
       temporaries.push_back(temporary_for(target));
-      write_synced(temporaries.back(), target, *content);
+      write_synced(temporaries.back(), target, *content, /*sync=*/false);
     }
   } catch (...) {
     remove_temporaries();
     throw;
+  }
+  // ... and on the disk, all at once, before any is renamed into place.
+  if (const int error = flush_to_disk(dir_, temporaries); error != 0) {
+    remove_temporaries();
+    fail_at(dir_, fmt::format("cannot write: {}{}", std::strerror(error),
+                              error == ENOSPC || error == EDQUOT ? " (disk full?)" : ""));
   }
 
   // 2. Rename them all into place.

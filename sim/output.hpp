@@ -1,8 +1,8 @@
 #pragma once
 /// Output files are written whole or not at all. Content is rendered in memory first. An OutputSet then
-/// writes every file of the set to a temporary name in its directory (flushed to disk with fsync), and only
-/// when all of them have been written renames them over the targets; a failure removes the temporaries
-/// and leaves the directory as it was.
+/// writes every file of the set to a temporary name in its directory, flushes them to disk (one syncfs for
+/// the set), and only when all of them have been written renames them over the targets; a failure removes the
+/// temporaries and leaves the directory as it was.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -21,6 +21,11 @@ inline constexpr const char* kOutputManifest = ".mlasim-outputs";
 /// Writes `content` to `path` atomically (temp file + fsync + rename). Creates parent directories.
 /// Throws InputError naming `path` when the directory cannot be created or the file cannot be written.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+/// Writes `content` to `path` (creating parent directories) with no temporary name and no flush to disk: for
+/// scratch files in a private temporary directory that nobody else reads (gnuplot's inputs), never for
+/// outputs. Throws InputError naming `path` when it cannot be written.
+void write_scratch_file(const std::filesystem::path& path, const std::string& content);
 
 /// Checks, before a long run, that `dir` can receive outputs: creates it (and its parents) and writes and
 /// removes a probe file. Throws InputError naming `dir` (not a directory, permission, read-only file system,

@@ -20,6 +20,7 @@
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
+#include "sim/output.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "tests/test_support.hpp"
 
@@ -238,6 +239,96 @@ TEST_CASE("a gnuplot that fails names the script and nothing is returned") {
   }
   const test::EnvGuard missing("MLASIM_GNUPLOT", "/no/such/gnuplot");
   CHECK_THROWS_AS(find_gnuplot(), InputError);
+}
+
+TEST_CASE("one gnuplot process renders each chart exactly as a gnuplot of its own, each distinct one once") {
+  const test::EnvGuard env("MLASIM_GNUPLOT", nullptr);
+  const std::optional<std::filesystem::path> gnuplot = find_gnuplot();
+  if (!gnuplot) {
+    WARN("gnuplot is not on PATH: rendering not tested here (CI has it)");
+    return;
+  }
+  // Every chart of a sweep report (line charts, stacked areas), a roofline and a scatter chart with lines.
+  const SweepReport report = [] {
+    const test::EnvGuard none("MLASIM_GNUPLOT", "none");  // the scripts and data, not rendered
+    return build_sweep_report(llama_sweep(), run_sweep(llama_sweep()), true);
+  }();
+  std::vector<GnuplotJob> jobs;
+  for (const auto& [name, text] : report.files) {
+    if (name.size() < 10 || name.substr(0, 7) != "charts/" || name.substr(name.size() - 3) != ".gp") continue;
+    const std::string stem = name.substr(7, name.size() - 10);
+    jobs.push_back(
+        {stem + ".gp", text, {{stem + ".dat", file_of(report, "charts/" + stem + ".dat")}}, stem + ".svg"});
+  }
+  REQUIRE(jobs.size() >= 8);
+  Roofline roof;
+  roof.name = "roof";
+  roof.title = "roof";
+  roof.ceilings.push_back({"gpu", 1e15, 2e12, true, -1});
+  roof.series.push_back({"a", {10.0, 300.0}, {1e13, 4e14}, {false, true}, -1, false});
+  jobs.push_back(gnuplot_job(roof));
+  ScatterChart scatter;
+  scatter.name = "scatter";
+  scatter.title = "predicted versus measured";
+  scatter.x = Axis{"measured (ms)", true, 10, {}, {}};
+  scatter.y = Axis{"predicted (ms)", true, 10, {}, {}};
+  scatter.lines.push_back({ReferenceLine::Kind::kProportional, 1.0, "no error", false});
+  scatter.series.push_back({"points", {1.0, 2.0, 5.0}, {1.1, 1.9, 5.5}, false, -1, false, true, false});
+  jobs.push_back(gnuplot_job(scatter));
+  jobs.push_back(jobs[1]);  // the same figure twice
+
+  std::vector<std::string> alone;
+  for (const GnuplotJob& j : jobs) alone.push_back(run_gnuplot(*gnuplot, {j}).front());
+  const std::vector<std::string> batched = run_gnuplot(*gnuplot, jobs, 1);
+  const std::vector<std::string> three = run_gnuplot(*gnuplot, jobs, 3);
+  REQUIRE(batched.size() == jobs.size());
+  REQUIRE(three.size() == jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    INFO(jobs[i].script_name);
+    CHECK_THAT(alone[i], Catch::Contains("</svg>"));
+    CHECK(batched[i] == alone[i]);
+    CHECK(three[i] == alone[i]);
+  }
+
+  // Two figures whose files have the same names do not see each other's files.
+  LineChart other = tiny_chart();
+  other.title = "another tiny chart";
+  other.series[0].y = {2.5, 1.0};
+  const std::vector<GnuplotJob> clash{gnuplot_job(tiny_chart()), gnuplot_job(other)};
+  const std::vector<std::string> two = run_gnuplot(*gnuplot, clash, 1);
+  CHECK(two[0] == run_gnuplot(*gnuplot, {clash[0]}).front());
+  CHECK(two[1] == run_gnuplot(*gnuplot, {clash[1]}).front());
+  CHECK_THAT(two[1], Catch::Contains("another tiny chart"));
+
+  // How many processes ran and what each loaded: a wrapper logs its batch script, then runs gnuplot.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "mlasim-test-gnuplot-batch";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path wrapper = dir / "gnuplot-logged";
+  write_file_atomically(
+      wrapper, fmt::format("#!/bin/sh\ncat \"$1\" >> {0}/log\necho run >> {0}/runs\nexec {1} \"$@\"\n",
+                           dir.string(), gnuplot->string()));
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  (void)run_gnuplot(wrapper, jobs, 1);
+  const auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count(read_text_file(dir / "runs"), "run") == 1);
+  CHECK(count(read_text_file(dir / "log"), "\nload '") == jobs.size() - 1);  // the repeat is not drawn again
+
+  // A failure in the middle of a batch names that job's script and quotes gnuplot, not the batch's markers.
+  std::vector<GnuplotJob> failing{jobs[0], {"bad.gp", "plot no_such_function(x)\n", {}, "bad.svg"}, jobs[2]};
+  try {
+    (void)run_gnuplot(*gnuplot, failing, 1);
+    FAIL("expected InternalError");
+  } catch (const InternalError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("on script bad.gp"));
+    CHECK_THAT(e.what(), Catch::Contains("no_such_function"));
+    CHECK_THAT(e.what(), !Catch::Contains("mlasim-gnuplot-job"));
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("with gnuplot the report embeds one SVG per chart, byte-identical run after run") {

@@ -1,4 +1,6 @@
-// mlasim sweep: run a grid from a YAML config and write CSV, JSON, a Markdown summary and an HTML report.
+// mlasim sweep: run a grid from a YAML config and write CSV, JSON, a Markdown summary and an HTML report;
+// with
+// --shard I/N, one block of the grid into a shard file that `mlasim merge` joins with the others.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -7,50 +9,34 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "reports/sweep_report.hpp"
+#include "reports/sweep_shard.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/output.hpp"
+#include "sim/shard.hpp"
 #include "sim/sweep/sweep.hpp"
 
 namespace mlasim::cli {
 
-int cmd_sweep(const Args& args) {
-  po::options_description desc("mlasim sweep options");
-  std::string config, out_dir;
-  desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "sweep YAML file")(
-      "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
-      "quiet,q", "print only the paths written")(
-      "price", po::value<std::vector<std::string>>()->composing(),
-      "GPU=USD: price per GPU-hour overriding the profile (repeatable), e.g. --price h200=3.5")(
-      "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run");
-  po::positional_options_description pos;
-  pos.add("config", 1);
-  po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos, "usage: mlasim sweep CONFIG.yaml --out DIR")) return 0;
-
-  SweepSpec spec = load_sweep_config(config);
-  if (vm.count("price") != 0U) {
-    std::vector<HardwareSpec*> hws;
-    for (HardwareSpec& hw : spec.hardware) hws.push_back(&hw);
-    for (const std::string& p : vm["price"].as<std::vector<std::string>>()) {
-      apply_price_override(parse_price_override(p, /*gpu_required=*/true), hws);
-      spec.cli_overrides.push_back("--price " + p);
-    }
+void apply_sweep_overrides(SweepSpec& spec, const std::vector<std::string>& prices) {
+  std::vector<HardwareSpec*> hws;
+  for (HardwareSpec& hw : spec.hardware) hws.push_back(&hw);
+  for (const std::string& p : prices) {
+    apply_price_override(parse_price_override(p, /*gpu_required=*/true), hws);
+    spec.cli_overrides.push_back("--price " + p);
   }
-  prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
-  const std::vector<SweepPoint> points = run_sweep(spec);
+}
 
+void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+                         const std::string& out_dir, bool charts, bool quiet, const char* command) {
   // Render everything first; only then touch the disk (outputs are whole or absent).
-  SweepReport report = build_sweep_report(spec, points, vm.count("no-charts") == 0U);
+  SweepReport report = build_sweep_report(spec, points, charts);
   OutputSet outputs(out_dir);
   for (auto& [name, content] : report.files) outputs.add(name, std::move(content));
   const auto written = outputs.commit();
 
-  if (!report.note.empty() && vm.count("no-charts") == 0U)
-    std::cerr << "mlasim sweep: " << report.note << "\n";
-  if (vm.count("quiet") == 0U) {
-    std::cout << report.summary_markdown << "\n";
-  }
-  std::cout << fmt::format("mlasim sweep: {} points written to:\n", points.size());
+  if (!report.note.empty() && charts) std::cerr << "mlasim " << command << ": " << report.note << "\n";
+  if (!quiet) std::cout << report.summary_markdown << "\n";
+  std::cout << fmt::format("mlasim {}: {} points written to:\n", command, points.size());
   // The chart files are many: one line for the folder.
   std::size_t chart_files = 0;
   for (const auto& p : written) {
@@ -64,6 +50,50 @@ int cmd_sweep(const Args& args) {
     std::cout << fmt::format("  {} ({} chart data files and gnuplot scripts)\n",
                              (std::filesystem::path(out_dir) / "charts").string(), chart_files);
   }
+}
+
+int cmd_sweep(const Args& args) {
+  po::options_description desc("mlasim sweep options");
+  std::string config, out_dir, shard_text;
+  desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "sweep YAML file")(
+      "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
+      "quiet,q", "print only the paths written")(
+      "price", po::value<std::vector<std::string>>()->composing(),
+      "GPU=USD: price per GPU-hour overriding the profile (repeatable), e.g. --price h200=3.5")(
+      "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run")(
+      "shard", po::value(&shard_text),
+      "I/N: run only block I of N of the grid (from 1) and write it to OUT/sweep-shard.jsonl; `mlasim merge` "
+      "joins the N shards' folders into what one run writes");
+  po::positional_options_description pos;
+  pos.add("config", 1);
+  po::variables_map vm;
+  if (!parse_options(args, desc, vm, &pos, "usage: mlasim sweep CONFIG.yaml --out DIR [--shard I/N]"))
+    return 0;
+
+  const std::optional<Shard> shard =
+      vm.count("shard") != 0U ? std::optional<Shard>(parse_shard(shard_text)) : std::nullopt;
+  SweepSpec spec = load_sweep_config(config);
+  if (vm.count("price") != 0U) apply_sweep_overrides(spec, vm["price"].as<std::vector<std::string>>());
+  prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
+
+  if (shard) {
+    const auto [first, last] = shard_range(sweep_size(spec), *shard);
+    std::vector<SweepPoint> all = run_sweep(spec);  // TODO(jobs): evaluate only [first, last)
+    const std::vector<SweepPoint> points(all.begin() + static_cast<std::ptrdiff_t>(first),
+                                         all.begin() + static_cast<std::ptrdiff_t>(last));
+    OutputSet outputs(out_dir);
+    outputs.add(kSweepShardFile,
+                sweep_shard_text(spec, std::filesystem::absolute(config), *shard, first, points));
+    const auto written = outputs.commit();
+    std::cout << fmt::format(
+        "mlasim sweep: shard {}: points {} to {} of {} written to:\n  {}\njoin the {} shards' folders with "
+        "`mlasim merge DIR... --out OUT`\n",
+        shard->to_string(), first + 1, last, sweep_size(spec), written.front().string(), shard->count);
+    return 0;
+  }
+
+  const std::vector<SweepPoint> points = run_sweep(spec);
+  write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "sweep");
   return 0;
 }
 

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/sweep/sweep.hpp"
+
 namespace mlasim::cli {
 
 /// argv after the subcommand name.
@@ -24,5 +26,15 @@ int cmd_fit_probes(const Args& args);
 int cmd_calibrate(const Args& args);
 int cmd_validate(const Args& args);
 int cmd_synthesize_run(const Args& args);
+int cmd_merge(const Args& args);
+
+/// sweep's `--price GPU=USD` options applied to `spec` (and echoed in its cli_overrides); merge applies the
+/// shards' again.
+void apply_sweep_overrides(SweepSpec& spec, const std::vector<std::string>& prices);
+
+/// A sweep's report rendered and written to `out_dir` (whole or not at all), then the summary (unless
+/// `quiet`) and the paths written printed, as `mlasim <command>`: sweep and merge write the same.
+void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+                         const std::string& out_dir, bool charts, bool quiet, const char* command);
 
 }  // namespace mlasim::cli

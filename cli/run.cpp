@@ -25,7 +25,8 @@ usage: mlasim <command> [options]
 
 commands:
   step     cost one decode step: ops, FLOPs, bytes, time, bound, capacity
-  sweep    run a grid (models × variants × GPUs × TP × batch × context) from a YAML file
+  sweep    run a grid (models × variants × GPUs × TP × batch × context) from a YAML file (--shard I/N: a part)
+  merge    join the shards of a sweep (sweep --shard I/N) into what one run writes
   serve    discrete-event serving simulation from a YAML file (exit 5: --strict and a request rejected)
   plan     the cheapest deployment meeting percentile SLOs at a target rate (exit 6: none within the budget)
   list     list built-in model cards (list models) or GPU profiles (list hw)
@@ -56,6 +57,7 @@ int run(const Args& argv_after_program) {
     if (command == "calibrate") return cmd_calibrate(args);
     if (command == "synthesize-run") return cmd_synthesize_run(args);
     if (command == "validate") return cmd_validate(args);
+    if (command == "merge") return cmd_merge(args);
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return kExitOk;
@@ -66,7 +68,7 @@ int run(const Args& argv_after_program) {
     }
     fmt::print(stderr, "mlasim: error: unknown command `{}`{}\n\n{}", command,
                did_you_mean(command, {"step", "sweep", "serve", "plan", "list", "fit-probes", "calibrate",
-                                      "validate", "synthesize-run"}),
+                                      "validate", "synthesize-run", "merge"}),
                kUsage);
     return kExitBadInput;
   } catch (const InputError& e) {

@@ -1,4 +1,5 @@
 // The mlasim command end to end: output shapes, exit codes, and that nothing is written on failure.
+#include <fmt/format.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -780,4 +781,85 @@ TEST_CASE("the plain model op for op: step op tables equal those written before 
     ++checked;
   }
   CHECK(checked == 11);
+}
+
+namespace {
+
+// Every file under `dir` (relative path → content).
+std::map<std::string, std::string> tree(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).generic_string()] = slurp(e.path());
+  }
+  return files;
+}
+
+}  // namespace
+
+TEST_CASE("a sweep run as 4 shards and merged writes exactly what one run writes, charts and all") {
+  const std::string config = "configs/llama3_70b_attention.yaml --price h100-sxm=2.25";
+  const fs::path one = scratch("shard-one"), merged = scratch("shard-merged");
+  REQUIRE(run_mlasim("sweep " + config + " -q --out " + one.string()).code == 0);
+  std::string dirs;
+  for (const int i : {3, 1, 4, 2}) {  // any order
+    const fs::path d = scratch("shard-" + std::to_string(i));
+    const Run r = run_mlasim("sweep " + config + " --shard " + std::to_string(i) + "/4 --out " + d.string());
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains(
+                          fmt::format("shard {}/4: points {} to {} of 160", i, 40 * (i - 1) + 1, 40 * i)));
+    CHECK(tree(d).size() == 2);  // the shard file and the manifest: no report
+    dirs += " " + d.string();
+  }
+  const Run m = run_mlasim("merge" + dirs + " -q --out " + merged.string());
+  REQUIRE(m.code == 0);
+  CHECK_THAT(m.out, Catch::Contains("mlasim merge: 160 points written to"));
+  const auto a = tree(one), b = tree(merged);
+  CHECK(a.size() > 20);  // sweep.csv, sweep.json, summary.md, report.html, charts/*
+  CHECK(a.count("report.html") == 1);
+  REQUIRE(a.size() == b.size());
+  for (const auto& [name, text] : a) {
+    INFO(name);
+    REQUIRE(b.count(name) == 1);
+    CHECK(b.at(name) == text);
+  }
+
+  // A shard missing, a shard of another sweep, a config changed since: exit 2, each said plainly, nothing
+  // written.
+  const fs::path none = scratch("shard-none");
+  const fs::path empty = scratch("shard-x");
+  fs::create_directories(empty);
+  const Run missing =
+      run_mlasim("merge " + empty.string() + dirs.substr(0, dirs.rfind(' ')) + " --out " + none.string());
+  CHECK(missing.code == 2);
+  CHECK_THAT(missing.err, Catch::Contains("has no sweep-shard.jsonl"));
+  const Run gap = run_mlasim("merge" + dirs.substr(0, dirs.rfind(' ')) + " --out " + none.string());
+  CHECK(gap.code == 2);
+  CHECK_THAT(gap.err, Catch::Contains("shard 2 of 4 is missing"));
+  const fs::path other = scratch("shard-other");
+  REQUIRE(run_mlasim("sweep configs/llama3_70b_attention.yaml --shard 2/4 --out " + other.string()).code ==
+          0);
+  const Run mixed = run_mlasim("merge" + dirs.substr(0, dirs.rfind(' ')) + " " + other.string() + " --out " +
+                               none.string());
+  CHECK(mixed.code == 2);
+  CHECK_THAT(mixed.err, Catch::Contains("their command-line overrides differ"));
+  const fs::path copy = scratch("shard-config-copy");
+  fs::create_directories(copy);
+  fs::copy_file("configs/llama3_70b_attention.yaml", copy / "c.yaml");
+  std::string copied_dirs;
+  for (const int i : {1, 2}) {
+    const fs::path d = scratch("shard-copy-" + std::to_string(i));
+    REQUIRE(
+        run_mlasim(fmt::format("sweep {} --shard {}/2 --out {}", (copy / "c.yaml").string(), i, d.string()))
+            .code == 0);
+    copied_dirs += " " + d.string();
+  }
+  {
+    const std::string edited = with_text(slurp(copy / "c.yaml"), "tp: [4]", "tp: [8]");
+    std::ofstream(copy / "c.yaml", std::ios::trunc) << edited;
+  }
+  const Run changed = run_mlasim("merge" + copied_dirs + " --out " + none.string());
+  CHECK(changed.code == 2);
+  CHECK_THAT(changed.err, Catch::Contains("the config has changed since the shards ran"));
+  CHECK_FALSE(fs::exists(none));
+  CHECK(run_mlasim("sweep configs/llama3_70b_attention.yaml --shard 5/4 --out " + none.string()).code == 2);
 }

@@ -15,7 +15,8 @@ packages=(build-essential cmake ninja-build pkg-config libboost-program-options-
 
 # For `test`: tests/json_schema_test.py validates every JSON output against docs/schema/ with Debian's
 # python3-jsonschema (a maintained JSON Schema 2020-12 validator; writing one ourselves would be worse).
-test_packages=(python3 python3-jsonschema)
+# GNU parallel: tests/CMakeLists.txt runs scripts/shards/test_shards.sh, a sharded sweep through it.
+test_packages=(python3 python3-jsonschema parallel)
 
 # For `tools`: formatting check (scripts/check_format.sh) and the libFuzzer programs (fuzz/run.sh).
 tool_packages=(clang clang-format libclang-rt-14-dev)

@@ -15,6 +15,35 @@
 
 namespace mlasim::cli {
 
+namespace {
+
+// The values of the shards' `--price` overrides, to apply again.
+std::vector<std::string> price_overrides(const ShardHeader& head, const std::filesystem::path& file) {
+  std::vector<std::string> prices;
+  for (const std::string& o : head.overrides) {
+    const std::string tag = "--price ";
+    if (o.rfind(tag, 0) != 0) {
+      throw InputError(SourceLocation{file.string(), 1, 0}, "config.overrides",
+                       fmt::format("unknown override `{}`", o));
+    }
+    prices.push_back(o.substr(tag.size()));
+  }
+  return prices;
+}
+
+// The config merge loaded must be the one the shards ran.
+void check_config_unchanged(const std::string& config_json, const ShardHeader& head,
+                            const std::filesystem::path& file) {
+  if (nlohmann::ordered_json::parse(config_json).dump() != head.config_json) {
+    throw InputError(SourceLocation{head.config_path.string()}, "",
+                     fmt::format("the config has changed since the shards ran ({} echoes another content): "
+                                 "run the shards again, or restore the config",
+                                 file.string()));
+  }
+}
+
+}  // namespace
+
 int cmd_merge(const Args& args) {
   po::options_description desc("mlasim merge options");
   std::vector<std::string> dirs;
@@ -34,31 +63,17 @@ int cmd_merge(const Args& args) {
   shards.reserve(dirs.size());
   for (const std::string& d : dirs) shards.push_back(read_sweep_shard(d));
   std::vector<SweepPoint> points = join_sweep_shards(shards);
-  const SweepShardFile& first = shards.front();
+  const ShardHeader& head = shards.front().header;
 
   // The sweep as the shards ran it: the same config (unchanged since), the same overrides.
-  SweepSpec spec = load_sweep_config(first.config_path);
-  std::vector<std::string> prices;
-  for (const std::string& o : first.overrides) {
-    const std::string tag = "--price ";
-    if (o.rfind(tag, 0) != 0)
-      throw InputError(SourceLocation{first.path.string()}, "config.overrides",
-                       fmt::format("unknown override `{}`", o));
-    prices.push_back(o.substr(tag.size()));
+  SweepSpec spec = load_sweep_config(head.config_path);
+  apply_sweep_overrides(spec, price_overrides(head, shards.front().path));
+  check_config_unchanged(spec.config_json, head, shards.front().path);
+  if (sweep_size(spec) != head.total) {
+    throw InputError(SourceLocation{head.config_path.string()}, "",
+                     fmt::format("the grid has {} points, the shards {}", sweep_size(spec), head.total));
   }
-  apply_sweep_overrides(spec, prices);
-  if (nlohmann::ordered_json::parse(spec.config_json).dump() != first.config_json) {
-    throw InputError(SourceLocation{first.config_path.string()}, "",
-                     fmt::format("the config has changed since the shards ran ({} echoes another content): "
-                                 "run the shards again, or restore the config",
-                                 first.path.string()));
-  }
-  if (sweep_size(spec) != first.grid_points) {
-    throw InputError(
-        SourceLocation{first.config_path.string()}, "",
-        fmt::format("the grid has {} points, the shards {}", sweep_size(spec), first.grid_points));
-  }
-  spec.source = first.config_file;  // echoed as the shards' command named it
+  spec.source = head.config_file;  // echoed as the shards' command named it
   prepare_output_dir(out_dir);
   write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "merge");
   return 0;

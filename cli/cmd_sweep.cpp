@@ -82,8 +82,7 @@ int cmd_sweep(const Args& args) {
     const std::vector<SweepPoint> points(all.begin() + static_cast<std::ptrdiff_t>(first),
                                          all.begin() + static_cast<std::ptrdiff_t>(last));
     OutputSet outputs(out_dir);
-    outputs.add(kSweepShardFile,
-                sweep_shard_text(spec, std::filesystem::absolute(config), *shard, first, points));
+    outputs.add(shard_file_name(kSweepShardKind), sweep_shard_text(spec, *shard, points));
     const auto written = outputs.commit();
     std::cout << fmt::format(
         "mlasim sweep: shard {}: points {} to {} of {} written to:\n  {}\njoin the {} shards' folders with "

@@ -15,6 +15,15 @@
 
 using namespace mlasim;
 
+namespace {
+std::string with_kind(std::string text, const std::string& kind) {
+  const std::string from = "\"kind\":\"sweep\"";
+  const std::size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), "\"kind\":\"" + kind + "\"");
+}
+}  // namespace
+
 TEST_CASE("--shard reads I/N counted from 1 and refuses anything else, saying what it expects") {
   CHECK(parse_shard("1/4") == Shard{1, 4});
   CHECK(parse_shard("4/4") == Shard{4, 4});
@@ -65,14 +74,16 @@ TEST_CASE("a sweep shard's file reads back to the same points, bit for bit, non-
   mine[4].cost.reset();
   mine[3].invalid_reason = "quote \" and newline \n kept";
   const test::ScratchDir dir("mlasim_test_shard");
-  write_file_atomically(dir.path() / kSweepShardFile,
-                        sweep_shard_text(spec, "/abs/llama.yaml", {2, 3}, first, mine));
+  write_file_atomically(dir.path() / shard_file_name(kSweepShardKind), sweep_shard_text(spec, {2, 3}, mine));
   const SweepShardFile back = read_sweep_shard(dir.path());
-  CHECK(back.shard == Shard{2, 3});
-  CHECK(back.first == first);
-  CHECK(back.grid_points == points.size());
-  CHECK(back.config_path == "/abs/llama.yaml");
-  CHECK(back.config_file == "configs/llama3_70b_attention.yaml");
+  CHECK(back.header.kind == "sweep");
+  CHECK(back.header.shard == Shard{2, 3});
+  CHECK(back.header.first == first);
+  CHECK(back.header.items == last - first);
+  CHECK(back.header.total == points.size());
+  CHECK(back.header.config_path == std::filesystem::absolute("configs/llama3_70b_attention.yaml"));
+  CHECK(back.header.config_file == "configs/llama3_70b_attention.yaml");
+  CHECK(back.path == dir.path() / "sweep-shard.jsonl");
   REQUIRE(back.points.size() == mine.size());
   const auto same = [](double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
   CHECK(std::isnan(back.points[2].cost->usd_per_million_total_tokens));
@@ -107,8 +118,9 @@ TEST_CASE("a sweep shard's file reads back to the same points, bit for bit, non-
   for (int i = 1; i <= 3; ++i) {
     const auto [f, l] = shard_range(points.size(), {i, 3});
     SweepShardFile s = back;
-    s.shard = {i, 3};
-    s.first = f;
+    s.header.shard = {i, 3};
+    s.header.first = f;
+    s.header.items = l - f;
     s.path = "shard" + std::to_string(i);
     s.points.assign(points.begin() + static_cast<std::ptrdiff_t>(f),
                     points.begin() + static_cast<std::ptrdiff_t>(l));
@@ -123,30 +135,35 @@ TEST_CASE("a sweep shard's file reads back to the same points, bit for bit, non-
   std::vector<SweepShardFile> twice{shards[0], shards[1], shards[2], shards[1]};
   CHECK_THROWS_WITH(join_sweep_shards(twice), Catch::Contains("is given twice"));
   std::vector<SweepShardFile> other = shards;
-  other[1].config_json = "{}";
+  other[1].header.config_json = "{}";
   CHECK_THROWS_WITH(join_sweep_shards(other),
-                    Catch::Contains("shards of different sweeps: their configs differ"));
+                    Catch::Contains("shards of different studies: their configs differ"));
   other = shards;
-  other[1].points.pop_back();
-  CHECK_THROWS_WITH(join_sweep_shards(other), Catch::Contains("should hold points"));
+  other[1].header.items -= 1;
+  CHECK_THROWS_WITH(join_sweep_shards(other), Catch::Contains("should hold items"));
+  other = shards;
+  other[2].header.mlasim_version = "0.0.1";
+  CHECK_THROWS_WITH(join_sweep_shards(other), Catch::Contains("written by mlasim 0.0.1"));
 }
 
 TEST_CASE("a shard file cut short, edited or missing is a located error") {
   const SweepSpec spec = load_sweep_config("configs/llama3_70b_attention.yaml");
   const std::vector<SweepPoint> points = run_sweep(spec);
   const test::ScratchDir dir("mlasim_test_shard_bad");
-  const std::string text = sweep_shard_text(spec, "/abs/x.yaml", {1, 1}, 0, points);
-  const std::filesystem::path file = dir.path() / kSweepShardFile;
+  const std::string text = sweep_shard_text(spec, {1, 1}, points);
+  const std::filesystem::path file = dir.path() / "sweep-shard.jsonl";
 
   write_file_atomically(file, text.substr(0, text.rfind('\n', text.size() - 2) + 1));  // last line lost
-  CHECK_THROWS_WITH(read_sweep_shard(file), Catch::Contains("the header says 160 points, the file has 159"));
+  CHECK_THROWS_WITH(read_sweep_shard(file), Catch::Contains("the header says 160 items, the file has 159"));
   std::string edited = text;
   edited.insert(text.find('\n') + 2, "\"x\",");  // a point's first field is not a number
   write_file_atomically(file, edited);
   CHECK_THROWS_WITH(read_sweep_shard(file),
-                    Catch::Contains(file.string() + ":2") && Catch::Contains("point 1"));
+                    Catch::Contains(file.string() + ":2") && Catch::Contains("item 1"));
   write_file_atomically(file, "{\"schema\": \"mlasim-sweep\"}\n");
-  CHECK_THROWS_WITH(read_sweep_shard(file), Catch::Contains("not a sweep shard"));
+  CHECK_THROWS_WITH(read_sweep_shard(file), Catch::Contains("not a shard"));
+  write_file_atomically(file, with_kind(text, "plan"));
+  CHECK_THROWS_WITH(read_sweep_shard(file), Catch::Contains("a plan shard, not a sweep shard"));
   write_file_atomically(file, "");
   CHECK_THROWS_WITH(read_sweep_shard(file), Catch::Contains("empty file"));
   std::filesystem::remove(file);

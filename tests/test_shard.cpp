@@ -6,10 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "reports/serve_report.hpp"
+#include "reports/serve_shard.hpp"
 #include "reports/sweep_shard.hpp"
+#include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/serve_config.hpp"
 #include "sim/error.hpp"
 #include "sim/output.hpp"
+#include "sim/serving/serve_sweep.hpp"
 #include "sim/shard.hpp"
 #include "tests/test_support.hpp"
 
@@ -168,4 +173,42 @@ TEST_CASE("a shard file cut short, edited or missing is a located error") {
   CHECK_THROWS_WITH(read_sweep_shard(file), Catch::Contains("empty file"));
   std::filesystem::remove(file);
   CHECK_THROWS_WITH(read_sweep_shard(dir.path()), Catch::Contains("has no sweep-shard.jsonl"));
+}
+
+TEST_CASE("a serve summary reads back from a shard line exactly: every field, NaN and verdicts included") {
+  ServeConfig cfg = load_serve_config("configs/serve_llama3_8b_h100.yaml");
+  cfg.spec.workload.num_requests = 1500;
+  cfg.sweep.rates_per_s = {10.0,
+                           160.0};  // one stable, one overloaded: verdicts, SLO misses, NaN-free and not
+  std::vector<ServeSummary> rows = run_serve_sweep(cfg);
+  REQUIRE(rows.size() == 2);
+  rows[0].ttft.p90_s = std::numeric_limits<double>::quiet_NaN();
+  rows[1].first_rejection = "a \"quoted\" reason\nover two lines";
+  REQUIRE_FALSE(rows[1].slo_verdicts.empty());
+  REQUIRE(rows[1].overload.verdict == LoadVerdict::kOverloaded);
+
+  ShardHeader h = make_shard_header("serve-sweep", "configs/serve_llama3_8b_h100.yaml", cfg.spec.config_json,
+                                    {}, {1, 1}, rows.size());
+  std::vector<nlohmann::ordered_json> items;
+  for (const ServeSummary& s : rows) items.push_back(summary_json(s));
+  const test::ScratchDir dir("mlasim_test_serve_shard");
+  write_file_atomically(dir.path() / shard_file_name("serve-sweep"), shard_file_text(h, items));
+  std::vector<ServeSummary> back;
+  const ShardHeader read =
+      read_shard_file(dir.path(), "serve-sweep",
+                      [&](const nlohmann::ordered_json& j, std::size_t) { back.push_back(summary_of(j)); });
+  CHECK(read.items == 2);
+  REQUIRE(back.size() == 2);
+  CHECK(std::isnan(back[0].ttft.p90_s));
+  CHECK(back[1].first_rejection == rows[1].first_rejection);
+  // Every field the reports print, identical: a field left out of the list would read back as its default.
+  CHECK(table_to_csv(summary_row_table(back)) == table_to_csv(summary_row_table(rows)));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    CHECK(table_to_csv(summary_long_table(back[i])) == table_to_csv(summary_long_table(rows[i])));
+    CHECK(table_to_csv(slo_verdict_table(back[i])) == table_to_csv(slo_verdict_table(rows[i])));
+    CHECK(summary_json(back[i]).dump() == summary_json(rows[i]).dump());
+    CHECK(back[i].overload.reason == rows[i].overload.reason);
+    CHECK(back[i].meets_slos() == rows[i].meets_slos());
+  }
+  CHECK(serve_sweep_markdown(cfg.spec, back) == serve_sweep_markdown(cfg.spec, rows));
 }

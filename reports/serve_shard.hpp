@@ -1,0 +1,16 @@
+#pragma once
+/// A serve sweep's rows and a plan's simulations as shard items (reports/shard_file.hpp): a ServeSummary to
+/// JSON and back, every field, exactly (doubles read back bit for bit; NaN kept by the shard file).
+/// Adding a field to ServeSummary (or to Distribution, SloVerdict, OverloadVerdict) means adding it to the
+/// list in serve_shard.cpp: tests/test_shard.cpp round-trips a summary with every field set.
+#include <nlohmann/json.hpp>
+
+#include "sim/serving/serve.hpp"
+
+namespace mlasim {
+
+[[nodiscard]] nlohmann::ordered_json summary_json(const ServeSummary& s);
+/// Throws nlohmann's exceptions or std::invalid_argument on a malformed object.
+[[nodiscard]] ServeSummary summary_of(const nlohmann::ordered_json& j);
+
+}  // namespace mlasim

@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/progress.hpp"
 #include "reports/sweep_report.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/output.hpp"
@@ -16,16 +17,19 @@ namespace mlasim::cli {
 int cmd_sweep(const Args& args) {
   po::options_description desc("mlasim sweep options");
   std::string config, out_dir;
+  int jobs = 1;
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "sweep YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
-      "quiet,q", "print only the paths written")(
+      "quiet,q", "print only the paths written (and no progress line)")(
       "price", po::value<std::vector<std::string>>()->composing(),
       "GPU=USD: price per GPU-hour overriding the profile (repeatable), e.g. --price h200=3.5")(
       "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run");
+  add_jobs_option(desc, &jobs);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos, "usage: mlasim sweep CONFIG.yaml --out DIR")) return 0;
+  if (!parse_options(args, desc, vm, &pos, "usage: mlasim sweep CONFIG.yaml --out DIR [-j N]")) return 0;
+  check_jobs(jobs);
 
   SweepSpec spec = load_sweep_config(config);
   if (vm.count("price") != 0U) {
@@ -37,7 +41,14 @@ int cmd_sweep(const Args& args) {
     }
   }
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
-  const std::vector<SweepPoint> points = run_sweep(spec);
+  std::vector<SweepPoint> points;
+  {
+    ProgressLine progress("sweep", "points", vm.count("quiet") == 0U);
+    points = run_sweep(spec, SweepRunOptions{jobs, [&](std::size_t done, std::size_t total) {
+                                               progress.update(done, total);
+                                             }});
+    progress.finish();
+  }
 
   // Render everything first; only then touch the disk (outputs are whole or absent).
   SweepReport report = build_sweep_report(spec, points, vm.count("no-charts") == 0U);

@@ -63,7 +63,7 @@ std::map<std::string, std::string> files_under(const fs::path& dir) {
 /// byte, print the same stdout (but for the folder's name) and exit alike; returns the -j 1 run.
 Run check_same_outputs(const std::string& command, const std::string& args) {
   const fs::path one = scratch().path() / (command + "_j1"), three = scratch().path() / (command + "_j3");
-  Run r1 = run_mlasim(command + " " + args + " -j 1 --out " + one.string());
+  const Run r1 = run_mlasim(command + " " + args + " -j 1 --out " + one.string());
   const Run r3 = run_mlasim(command + " " + args + " --jobs 3 --out " + three.string());
   INFO(r1.err);
   INFO(r3.err);
@@ -121,7 +121,7 @@ TEST_CASE("a serve rate sweep with -j 3 writes byte for byte what -j 1 writes") 
   const Run r = check_same_outputs("serve", cfg.string() + " --no-charts");
   CHECK(r.code == 0);
   // Five rates: five rows in the sweep's CSV (and its header).
-  const std::string csv = slurp(scratch().path() / "serve_j1" / "sweep.csv");
+  const std::string csv = slurp(scratch().path() / "serve_j1" / "serve_sweep.csv");
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 6);
 }
 

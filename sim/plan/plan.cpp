@@ -225,10 +225,15 @@ struct LayoutRun {
   bool simulated = false;         ///< false: discarded by the capacity model, the budget or as invalid
 };
 
-/// The search of layout number `index` (`layout` as plan_layouts gave it, `variant` the one it asked for).
-/// `on_simulation` is called after each simulation.
+/// A layout's two searches, independent of each other: the fewest replicas at the target rate, and one
+/// replica's highest rate. Run apart (in parallel), then joined by join_searches.
+enum class LayoutSearch { kAtTarget, kHighestRate };
+
+/// One search of layout number `index` (`layout` as plan_layouts gave it, `variant` the one it asked for),
+/// after the checks both share (the variant, the budget, the capacity model). `on_simulation` is called after
+/// each simulation.
 LayoutRun run_layout(const PlanContext& ctx, PlanLayout layout, const VariantSpec& variant, std::size_t index,
-                     const std::function<void()>& on_simulation) {
+                     LayoutSearch search, const std::function<void()>& on_simulation) {
   const PlanSpec& spec = ctx.spec;
   LayoutRun run;
   LayoutOutcome& o = run.outcome;
@@ -290,29 +295,53 @@ LayoutRun run_layout(const PlanContext& ctx, PlanLayout layout, const VariantSpe
   const double ceiling = kBoundSlack * o.max_requests_per_s_bound;
   const int lo = std::clamp(static_cast<int>(std::ceil(ctx.target_rate_per_s / ceiling - 1e-9)), 1, hi);
   int sims = 0;  // evaluations asked for; repeats come from the memo, so trials count the simulations
-  PlanEvaluation last;
-  o.at_target = fewest_replicas(evaluate, index, ctx.target_rate_per_s, lo, hi, &sims, &last);
-  if (o.at_target) {
-    o.at_target_summary = run.trials[memo.at({o.at_target->replicas, ctx.target_rate_per_s})].summary;
-    o.cost = deployment_cost(o.at_target->replicas * o.layout.tp, o.layout.gpu.price_per_gpu_hour,
-                             o.at_target->output_tokens_per_s, o.at_target->total_tokens_per_s);
-    run.points.push_back(
-        {index, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
-  } else {
-    o.best_effort = last;
-    finish(LayoutStatus::kSloUnmet,
-           fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi,
-                       hi * o.layout.tp, ctx.target_rate_per_s, last.detail));
-  }
   run.simulated = true;
-  // A trace keeps its own arrivals: one replica's highest rate is a question for Poisson arrivals only.
-  if (!ctx.trace) o.one_replica_max = highest_rate(evaluate, index, ceiling, spec.rate_tolerance, &sims);
-  if (o.one_replica_max) {
-    run.points.push_back(
-        {index, false, {o.one_replica_max->tokens_per_s_per_gpu, o.one_replica_max->tokens_per_s_per_user}});
+  if (search == LayoutSearch::kAtTarget) {
+    PlanEvaluation last;
+    o.at_target = fewest_replicas(evaluate, index, ctx.target_rate_per_s, lo, hi, &sims, &last);
+    if (o.at_target) {
+      o.at_target_summary = run.trials[memo.at({o.at_target->replicas, ctx.target_rate_per_s})].summary;
+      o.cost = deployment_cost(o.at_target->replicas * o.layout.tp, o.layout.gpu.price_per_gpu_hour,
+                               o.at_target->output_tokens_per_s, o.at_target->total_tokens_per_s);
+      run.points.push_back(
+          {index, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
+    } else {
+      o.best_effort = last;
+      finish(LayoutStatus::kSloUnmet,
+             fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi,
+                         hi * o.layout.tp, ctx.target_rate_per_s, last.detail));
+    }
+  } else if (!ctx.trace) {
+    // A trace keeps its own arrivals: one replica's highest rate is a question for Poisson arrivals only.
+    o.one_replica_max = highest_rate(evaluate, index, ceiling, spec.rate_tolerance, &sims);
+    if (o.one_replica_max) {
+      run.points.push_back(
+          {index,
+           false,
+           {o.one_replica_max->tokens_per_s_per_gpu, o.one_replica_max->tokens_per_s_per_user}});
+    }
   }
   o.simulations = static_cast<int>(run.trials.size());
   return run;
+}
+
+/// The layout as one sequential search would have found it: the target search, then the highest-rate one,
+/// sharing a memo. A simulation the highest-rate search repeats (one replica at the target rate) gives the
+/// same result in both (runs are deterministic), so the searches take the same paths apart as together; the
+/// repeat only leaves `trials`.
+LayoutRun join_searches(LayoutRun at_target, LayoutRun highest) {
+  LayoutRun out = std::move(at_target);
+  out.outcome.one_replica_max = std::move(highest.outcome.one_replica_max);
+  for (PlanTrial& t : highest.trials) {
+    const bool repeat = std::any_of(out.trials.begin(), out.trials.end(), [&](const PlanTrial& u) {
+      return u.evaluation.replicas == t.evaluation.replicas &&
+             u.evaluation.rate_per_s == t.evaluation.rate_per_s;
+    });
+    if (!repeat) out.trials.push_back(std::move(t));
+  }
+  for (const PlanPoint& p : highest.points) out.points.push_back(p);
+  out.outcome.simulations = static_cast<int>(out.trials.size());
+  return out;
 }
 
 }  // namespace
@@ -343,8 +372,9 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
     }
   }
 
-  // Each layout's search is sequential (each simulation decides the next), the layouts independent: they
-  // run in parallel and are joined in layout order, so the result does not depend on options.jobs.
+  // Each search is sequential (each simulation decides the next); the layouts, and a layout's two searches,
+  // are independent: they run in parallel and are joined in layout order, so the result does not depend on
+  // options.jobs.
   std::atomic<int> simulations{0};
   ProgressCounter::Callback report;
   if (options.progress) {
@@ -355,12 +385,21 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
     simulations.fetch_add(1, std::memory_order_relaxed);
     counter.add(0);
   };
-  std::vector<LayoutRun> runs(layouts.size());
-  parallel_for(layouts.size(), options.jobs, [&](std::size_t i) {
-    runs[i] = run_layout(ctx, std::move(layouts[i]), variant_of[i], i, on_simulation);
-    counter.add(1);
+  // Two tasks per layout (its two searches), joined per layout in layout order.
+  std::vector<LayoutRun> searches(2 * layouts.size());
+  std::vector<std::atomic<int>> searches_done(layouts.size());
+  parallel_for(searches.size(), options.jobs, [&](std::size_t k) {
+    const std::size_t i = k / 2;
+    const LayoutSearch search = k % 2 == 0 ? LayoutSearch::kAtTarget : LayoutSearch::kHighestRate;
+    searches[k] = run_layout(ctx, layouts[i], variant_of[i], i, search, on_simulation);
+    if (searches_done[i].fetch_add(1) == 1) counter.add(1);  // both searches of layout i are done
   });
   counter.finish();
+  std::vector<LayoutRun> runs;
+  runs.reserve(layouts.size());
+  for (std::size_t i = 0; i < layouts.size(); ++i) {
+    runs.push_back(join_searches(std::move(searches[2 * i]), std::move(searches[2 * i + 1])));
+  }
 
   result.layouts.reserve(runs.size());
   for (LayoutRun& run : runs) {

@@ -394,7 +394,6 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
     searches[k] = run_layout(ctx, layouts[i], variant_of[i], i, search, on_simulation);
     if (searches_done[i].fetch_add(1) == 1) counter.add(1);  // both searches of layout i are done
   });
-  counter.finish();
   std::vector<LayoutRun> runs;
   runs.reserve(layouts.size());
   for (std::size_t i = 0; i < layouts.size(); ++i) {
@@ -409,6 +408,9 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
     for (const PlanPoint& p : run.points) result.points.push_back(p);
     result.layouts.push_back(std::move(run.outcome));
   }
+  // The last report counts the simulations kept (a search apart may repeat one the other ran; the count
+  // while running includes it).
+  if (options.progress) options.progress(result.simulations, layouts.size(), layouts.size());
   for (std::size_t i = 0; i < result.layouts.size(); ++i) {
     if (result.layouts[i].status == LayoutStatus::kOk) result.ranking.push_back(i);
   }

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 #include <algorithm>
 #include <exception>
 #include <limits>
@@ -14,6 +18,16 @@
 namespace mlasim {
 
 int default_jobs() {
+#ifdef __linux__
+  // The CPUs this process may run on (taskset, a container's cpuset), as nproc counts them: on a machine
+  // shared that way, hardware_concurrency's count of every CPU would oversubscribe.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n >= 1) return n;
+  }
+#endif
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(std::min<unsigned>(n, std::numeric_limits<int>::max()));
 }

@@ -11,7 +11,8 @@
 
 namespace mlasim {
 
-/// The number of hardware threads (std::thread::hardware_concurrency), at least 1: the default of `-j`.
+/// The CPUs this process may run on (its affinity mask on Linux, as `nproc` counts; elsewhere
+/// std::thread::hardware_concurrency), at least 1: the default of `-j`.
 [[nodiscard]] int default_jobs();
 
 /// Runs f(begin, end) over consecutive chunks [begin, end) covering [0, n), on up to `jobs` threads (the

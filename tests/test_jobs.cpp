@@ -203,3 +203,26 @@ TEST_CASE("a sweep's progress callback ends at the total") {
   CHECK(last_done == sweep_size(spec));
   CHECK(last_total == sweep_size(spec));
 }
+
+TEST_CASE("-j defaults to the CPUs the process may run on, as nproc counts them") {
+  // nproc counts the affinity mask (taskset, a cpuset); the help text names the default ("here N)"), perhaps
+  // wrapped over lines.
+  const auto words = [](const std::string& text) {
+    std::istringstream in(text);
+    std::string out, word;
+    while (in >> word) out += word + " ";
+    return out;
+  };
+  const fs::path nproc = scratch().path() / "nproc.txt";
+  REQUIRE(std::system(("nproc >" + nproc.string()).c_str()) == 0);
+  const std::string cpus = words(slurp(nproc));  // "2 "
+  CHECK_THAT(words(run_mlasim("sweep --help").out),
+             Catch::Contains("here " + cpus.substr(0, cpus.size() - 1) + ")"));
+  // On one CPU (taskset -c 0, where taskset exists): one job.
+  if (std::system("command -v taskset >/dev/null 2>&1") == 0) {
+    const fs::path out = scratch().path() / "taskset_help.txt";
+    const std::string cmd = "taskset -c 0 " + std::string(MLASIM_BINARY) + " plan --help >" + out.string();
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    CHECK_THAT(words(slurp(out)), Catch::Contains("here 1)"));
+  }
+}

@@ -122,7 +122,7 @@ bool parse_options(const Args& args, const po::options_description& desc, po::va
 }
 
 void add_jobs_option(po::options_description& desc, int* jobs) {
-  *jobs = default_jobs();
+  *jobs = std::min(default_jobs(), kMaxJobs);
   desc.add_options()("jobs,j", po::value(jobs)->value_name("N"),
                      fmt::format("threads running the work at once (default: every core, here {}); the "
                                  "outputs do not depend on it",
@@ -134,7 +134,7 @@ void check_jobs(int jobs) {
   if (jobs < 1 || jobs > kMaxJobs) {
     throw InputError(SourceLocation{}, "--jobs",
                      fmt::format("{} threads: give a number from 1 to {} (default: every core, {})", jobs,
-                                 kMaxJobs, default_jobs()));
+                                 kMaxJobs, std::min(default_jobs(), kMaxJobs)));
   }
 }
 

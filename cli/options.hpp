@@ -18,7 +18,8 @@ bool parse_options(const Args& args, const po::options_description& desc, po::va
 /// The most threads `-j` may ask for: more is a typo, not a machine.
 inline constexpr int kMaxJobs = 1024;
 
-/// Adds `-j/--jobs N` (threads; default: every core, default_jobs()) to `desc`, stored in `*jobs`.
+/// Adds `-j/--jobs N` (threads; default: every core, default_jobs(), at most kMaxJobs) to `desc`, stored in
+/// `*jobs`.
 void add_jobs_option(po::options_description& desc, int* jobs);
 /// Throws InputError naming --jobs unless 1 <= jobs <= kMaxJobs.
 void check_jobs(int jobs);

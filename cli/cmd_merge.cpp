@@ -48,16 +48,19 @@ int cmd_merge(const Args& args) {
   po::options_description desc("mlasim merge options");
   std::vector<std::string> dirs;
   std::string out_dir;
+  int jobs = 1;
   desc.add_options()("help,h", "show this help")(
       "shards", po::value(&dirs)->required()->multitoken(),
       "the shards' folders (each a `mlasim sweep --shard I/N` --out), in any order")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "quiet,q", "print only the paths written")(
       "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run");
+  add_jobs_option(desc, &jobs);
   po::positional_options_description pos;
   pos.add("shards", -1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos, "usage: mlasim merge SHARD_DIR... --out DIR")) return 0;
+  if (!parse_options(args, desc, vm, &pos, "usage: mlasim merge SHARD_DIR... --out DIR [-j N]")) return 0;
+  check_jobs(jobs);
 
   std::vector<SweepShardFile> shards;
   shards.reserve(dirs.size());
@@ -75,7 +78,8 @@ int cmd_merge(const Args& args) {
   }
   spec.source = head.config_file;  // echoed as the shards' command named it
   prepare_output_dir(out_dir);
-  write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "merge");
+  write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "merge",
+                      jobs);
   return 0;
 }
 

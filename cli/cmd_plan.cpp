@@ -2,14 +2,12 @@
 // YAML config (sim/plan/README.md). Exit codes: 0 a deployment meets the SLOs; 2 bad input; 6 none does
 // within the budget (every output is still written, and says why).
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/progress.hpp"
 #include "reports/plan_report.hpp"
 #include "sim/config/plan_config.hpp"
 #include "sim/output.hpp"
@@ -22,63 +20,28 @@ namespace {
 /// No deployment within the budget meets the SLOs.
 constexpr int kExitNoDeployment = 6;
 
-/// A progress line on stderr once the plan has run for a second, then at most every half second: rewritten in
-/// place on a terminal, a new line every 5 s otherwise (a log).
-class PlanProgressLine {
- public:
-  explicit PlanProgressLine(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0) {}
-  void update(int simulations, std::size_t done, std::size_t total, const std::string& layout) {
-    if (!enabled_) return;
-    const double t = elapsed();
-    if (t < 1.0 || t - last_ < (tty_ ? 0.5 : 5.0)) return;
-    last_ = t;
-    const std::string line = fmt::format("mlasim plan: {:.0f} s, layout {} of {} ({}), {} simulations", t,
-                                         done + 1, total, layout, simulations);
-    if (tty_) {
-      fmt::print(stderr, "\r\033[K{}", line);
-      shown_ = true;
-    } else {
-      fmt::print(stderr, "{}\n", line);
-    }
-    std::fflush(stderr);
-  }
-  void finish(const PlanResult& r) {
-    if (!enabled_) return;
-    if (shown_) fmt::print(stderr, "\r\033[K");
-    if (elapsed() >= 1.0) {
-      fmt::print(stderr, "mlasim plan: {} layouts, {} simulations in {:.1f} s\n", r.layouts.size(),
-                 r.simulations, elapsed());
-    }
-  }
-
- private:
-  [[nodiscard]] double elapsed() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-  bool enabled_, tty_;
-  bool shown_ = false;
-  double last_ = -1e9;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
-
 }  // namespace
 
 int cmd_plan(const Args& args) {
   po::options_description desc("mlasim plan options");
   std::string config, out_dir;
   std::vector<std::string> prices;
+  int jobs = 1;
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "plan YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "price", po::value(&prices)->composing(),
       "GPU=USD: price per GPU-hour overriding the profile and the config (repeatable), e.g. --price "
       "h200=3.5")("no-charts", "write report.html without charts (no gnuplot run)")(
-      "no-progress", "no progress line on stderr")("quiet,q", "print only the paths written");
+      "no-progress", "no progress line on stderr")("quiet,q",
+                                                   "print only the paths written (and no progress line)");
+  add_jobs_option(desc, &jobs);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
   if (!parse_options(args, desc, vm, &pos,
-                     "usage: mlasim plan CONFIG.yaml --out DIR [--price GPU=USD]... [--no-charts]"))
+                     "usage: mlasim plan CONFIG.yaml --out DIR [--price GPU=USD]... [--no-charts] [-j N]"))
     return 0;
+  check_jobs(jobs);
 
   PlanSpec spec = load_plan_config(config);
   for (const std::string& p : prices) {
@@ -86,13 +49,12 @@ int cmd_plan(const Args& args) {
     spec.cli_overrides.push_back("--price " + p);
   }
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
-  const std::vector<PlanLayout> layouts = plan_layouts(spec);
-  PlanProgressLine progress(vm.count("no-progress") == 0U);
-  const PlanResult result = run_plan(spec, [&](int simulations, std::size_t done, std::size_t total) {
-    progress.update(simulations, done, total,
-                    done < layouts.size() ? layouts[done].describe() : std::string());
-  });
-  progress.finish(result);
+  ProgressLine progress("plan", "layouts", vm.count("no-progress") == 0U && vm.count("quiet") == 0U);
+  const PlanResult result = run_plan(
+      spec, PlanRunOptions{jobs, [&](int simulations, std::size_t done, std::size_t total) {
+                             progress.update(done, total, fmt::format(", {} simulations", simulations));
+                           }});
+  progress.finish(fmt::format("{} layouts, {} simulations", result.layouts.size(), result.simulations));
 
   // Render everything first; only then touch the disk (outputs are whole or absent).
   OutputSet outputs(out_dir);

@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/progress.hpp"
 #include "reports/serve_report.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
@@ -26,20 +27,24 @@ constexpr int kExitRejected = 5;
 int cmd_serve(const Args& args) {
   po::options_description desc("mlasim serve options");
   std::string config, out_dir;
+  int jobs = 1;
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "serve YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "no-sweep", "run only the base experiment even if the config has a `sweep:`")(
       "strict", "exit with code 5 when any request is rejected (can never fit the KV cache)")(
       "price", po::value<std::string>(),
       "USD per GPU-hour, overriding the profile and the config (e.g. 3.5)")(
-      "no-charts", "write report.html without charts (no gnuplot run)")("quiet,q",
-                                                                        "print only the paths written");
+      "no-charts", "write report.html without charts (no gnuplot run)")(
+      "quiet,q", "print only the paths written (and no progress line)");
+  add_jobs_option(desc, &jobs);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos,
-                     "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep] [--strict] [--no-charts]"))
+  if (!parse_options(
+          args, desc, vm, &pos,
+          "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep] [--strict] [--no-charts] [-j N]"))
     return 0;
+  check_jobs(jobs);
 
   ServeConfig cfg = load_serve_config(config);
   if (vm.count("no-sweep") != 0U) {
@@ -67,7 +72,13 @@ int cmd_serve(const Args& args) {
     warnings = serve_warnings(result.summary);
     rejected = result.summary.rejected;
   } else {
-    const std::vector<ServeSummary> rows = run_serve_sweep(cfg);
+    std::vector<ServeSummary> rows;
+    {
+      ProgressLine progress("serve", "runs", vm.count("quiet") == 0U);
+      rows = run_serve_sweep(cfg, jobs,
+                             [&](std::size_t done, std::size_t total) { progress.update(done, total); });
+      progress.finish();
+    }
     add_serve_sweep_outputs(outputs, cfg.spec, rows);
     report = build_serve_sweep_report(cfg.spec, rows, vm.count("no-charts") == 0U);
     text = table_to_text(with_missing_as(throughput_latency_table(rows), "—"));

@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "cli/progress.hpp"
 #include "reports/sweep_report.hpp"
 #include "reports/sweep_shard.hpp"
 #include "sim/config/loader.hpp"
@@ -27,9 +28,9 @@ void apply_sweep_overrides(SweepSpec& spec, const std::vector<std::string>& pric
 }
 
 void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& points,
-                         const std::string& out_dir, bool charts, bool quiet, const char* command) {
+                         const std::string& out_dir, bool charts, bool quiet, const char* command, int jobs) {
   // Render everything first; only then touch the disk (outputs are whole or absent).
-  SweepReport report = build_sweep_report(spec, points, charts);
+  SweepReport report = build_sweep_report(spec, points, charts, jobs);
   OutputSet outputs(out_dir);
   for (auto& [name, content] : report.files) outputs.add(name, std::move(content));
   const auto written = outputs.commit();
@@ -55,20 +56,23 @@ void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& p
 int cmd_sweep(const Args& args) {
   po::options_description desc("mlasim sweep options");
   std::string config, out_dir, shard_text;
+  int jobs = 1;
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "sweep YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
-      "quiet,q", "print only the paths written")(
+      "quiet,q", "print only the paths written (and no progress line)")(
       "price", po::value<std::vector<std::string>>()->composing(),
       "GPU=USD: price per GPU-hour overriding the profile (repeatable), e.g. --price h200=3.5")(
       "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run")(
       "shard", po::value(&shard_text),
       "I/N: run only block I of N of the grid (from 1) and write it to OUT/sweep-shard.jsonl; `mlasim merge` "
       "joins the N shards' folders into what one run writes");
+  add_jobs_option(desc, &jobs);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
-  if (!parse_options(args, desc, vm, &pos, "usage: mlasim sweep CONFIG.yaml --out DIR [--shard I/N]"))
+  if (!parse_options(args, desc, vm, &pos, "usage: mlasim sweep CONFIG.yaml --out DIR [-j N] [--shard I/N]"))
     return 0;
+  check_jobs(jobs);
 
   const std::optional<Shard> shard =
       vm.count("shard") != 0U ? std::optional<Shard>(parse_shard(shard_text)) : std::nullopt;
@@ -76,11 +80,20 @@ int cmd_sweep(const Args& args) {
   if (vm.count("price") != 0U) apply_sweep_overrides(spec, vm["price"].as<std::vector<std::string>>());
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
 
+  // The whole grid, or the shard's block of it.
+  const auto [first, last] = shard_range(sweep_size(spec), shard.value_or(Shard{}));
+  std::vector<std::size_t> indices(last - first);
+  for (std::size_t k = 0; k < indices.size(); ++k) indices[k] = first + k;
+  std::vector<SweepPoint> points;
+  {
+    ProgressLine progress("sweep", "points", vm.count("quiet") == 0U);
+    points = run_sweep_points(spec, indices, SweepRunOptions{jobs, [&](std::size_t done, std::size_t total) {
+                                                               progress.update(done, total);
+                                                             }});
+    progress.finish();
+  }
+
   if (shard) {
-    const auto [first, last] = shard_range(sweep_size(spec), *shard);
-    std::vector<SweepPoint> all = run_sweep(spec);  // TODO(jobs): evaluate only [first, last)
-    const std::vector<SweepPoint> points(all.begin() + static_cast<std::ptrdiff_t>(first),
-                                         all.begin() + static_cast<std::ptrdiff_t>(last));
     OutputSet outputs(out_dir);
     outputs.add(shard_file_name(kSweepShardKind), sweep_shard_text(spec, *shard, points));
     const auto written = outputs.commit();
@@ -90,9 +103,8 @@ int cmd_sweep(const Args& args) {
         shard->to_string(), first + 1, last, sweep_size(spec), written.front().string(), shard->count);
     return 0;
   }
-
-  const std::vector<SweepPoint> points = run_sweep(spec);
-  write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "sweep");
+  write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "sweep",
+                      jobs);
   return 0;
 }
 

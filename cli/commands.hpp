@@ -33,8 +33,10 @@ int cmd_merge(const Args& args);
 void apply_sweep_overrides(SweepSpec& spec, const std::vector<std::string>& prices);
 
 /// A sweep's report rendered and written to `out_dir` (whole or not at all), then the summary (unless
-/// `quiet`) and the paths written printed, as `mlasim <command>`: sweep and merge write the same.
+/// `quiet`) and the paths written printed, as `mlasim <command>`: sweep and merge write the same. Charts are
+/// drawn by up to `jobs` gnuplot processes.
 void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& points,
-                         const std::string& out_dir, bool charts, bool quiet, const char* command);
+                         const std::string& out_dir, bool charts, bool quiet, const char* command,
+                         int jobs = 1);
 
 }  // namespace mlasim::cli

@@ -7,6 +7,7 @@
 
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 #include "sim/suggest.hpp"
 
 namespace mlasim::cli {
@@ -118,6 +119,23 @@ bool parse_options(const Args& args, const po::options_description& desc, po::va
   po::notify(vm);
   reject_empty_values(vm, desc, positional);
   return true;
+}
+
+void add_jobs_option(po::options_description& desc, int* jobs) {
+  *jobs = std::min(default_jobs(), kMaxJobs);
+  desc.add_options()("jobs,j", po::value(jobs)->value_name("N"),
+                     fmt::format("threads running the work at once (default: every core, here {}); the "
+                                 "outputs do not depend on it",
+                                 *jobs)
+                         .c_str());
+}
+
+void check_jobs(int jobs) {
+  if (jobs < 1 || jobs > kMaxJobs) {
+    throw InputError(SourceLocation{}, "--jobs",
+                     fmt::format("{} threads: give a number from 1 to {} (default: every core, {})", jobs,
+                                 kMaxJobs, std::min(default_jobs(), kMaxJobs)));
+  }
 }
 
 std::filesystem::path profile_for_run(const std::string& option, const MeasurementRun& run) {

@@ -15,6 +15,15 @@ namespace po = boost::program_options;
 bool parse_options(const Args& args, const po::options_description& desc, po::variables_map& vm,
                    const po::positional_options_description* positional, const std::string& usage);
 
+/// The most threads `-j` may ask for: more is a typo, not a machine.
+inline constexpr int kMaxJobs = 1024;
+
+/// Adds `-j/--jobs N` (threads; default: every core, default_jobs(), at most kMaxJobs) to `desc`, stored in
+/// `*jobs`.
+void add_jobs_option(po::options_description& desc, int* jobs);
+/// Throws InputError naming --jobs unless 1 <= jobs <= kMaxJobs.
+void check_jobs(int jobs);
+
 /// The profile file a measurement run calibrates or validates: `option` (--profile: an id, name or path) when
 /// given, else the built-in profile of the GPU the run measured. Throws InputError under --profile otherwise.
 [[nodiscard]] std::filesystem::path profile_for_run(const std::string& option, const MeasurementRun& run);

@@ -528,7 +528,7 @@ class ReportBuilder {
     }
   }
 
-  SweepReport build(const std::string& summary_markdown, bool charts) {
+  SweepReport build(const std::string& summary_markdown, bool charts, int chart_processes) {
     HtmlPage page(fmt::format("mlasim sweep: {}", spec_.name));
     page.add_heading(1, fmt::format("Sweep: {}", spec_.name));
     page.add_facts(header_facts());
@@ -569,7 +569,7 @@ class ReportBuilder {
       jobs.push_back({c.name + ".gp", c.gp, {{c.name + ".dat", c.dat}}, c.name + ".svg"});
       drawn.push_back(i);
     }
-    ChartRendering rendered = render_charts(jobs, charts);
+    ChartRendering rendered = render_charts(jobs, charts, chart_processes);
     report.note = !charts || !jobs.empty() ? rendered.note : std::string();
     std::vector<std::string> svgs(planned_.size());
     for (std::size_t k = 0; k < drawn.size(); ++k) svgs[drawn[k]] = std::move(rendered.svgs[k]);
@@ -1168,12 +1168,13 @@ class ReportBuilder {
 
 }  // namespace
 
-SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoint>& points, bool charts) {
+SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoint>& points, bool charts,
+                               int chart_processes) {
   const Table table = sweep_table(spec, points);
   SweepReport report;
   report.summary_markdown = sweep_summary_markdown(spec, points, table);
   ReportBuilder builder(spec, points);
-  SweepReport page = builder.build(report.summary_markdown, charts);
+  SweepReport page = builder.build(report.summary_markdown, charts, chart_processes);
   report.note = std::move(page.note);
   report.files.emplace_back("sweep.csv", table_to_csv(with_missing_as(table, "")));
   nlohmann::ordered_json json =

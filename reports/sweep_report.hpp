@@ -60,9 +60,10 @@ struct SweepReport {
 
 /// Renders every file. With `charts`, each chart's data and script, rendered to SVG by one run_gnuplot call
 /// when there is a gnuplot (reports/gnuplot.hpp) and embedded in report.html; without gnuplot the page says
-/// so and keeps its tables. `points` must be run_sweep(spec)'s result. Throws InternalError when gnuplot
-/// fails on a script, or when the points do not match the spec's grid.
+/// so and keeps its tables; up to `chart_processes` gnuplots draw them (the SVGs do not depend on it).
+/// `points` must be run_sweep(spec)'s result. Throws InternalError when gnuplot fails on a script, or when
+/// the points do not match the spec's grid.
 [[nodiscard]] SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoint>& points,
-                                             bool charts);
+                                             bool charts, int chart_processes = 1);
 
 }  // namespace mlasim

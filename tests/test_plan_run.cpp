@@ -2,10 +2,13 @@
 // the exhaustive grid's, the cheapest deployment meets every SLO when rerun as a serve experiment, layouts
 // that cannot fit (or exceed the budget) are never simulated, costs are GPUs × price by hand, and a plan
 // nothing satisfies says so.
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <set>
+#include <utility>
 
 #include "reports/plan_report.hpp"
 #include "sim/plan/plan.hpp"
@@ -134,10 +137,11 @@ TEST_CASE("layouts that cannot fit or exceed the budget are never simulated") {
   spec.tp = {1, 2, 16};
   spec.max_gpus = 8;
   int simulations_seen = 0;
-  std::set<std::size_t> layouts_simulated;
-  const PlanResult r = run_plan(spec, [&](int sims, std::size_t layout, std::size_t) {
+  std::size_t layouts_done = 0, layouts_total = 0;
+  const PlanResult r = run_plan(spec, [&](int sims, std::size_t done, std::size_t total) {
     simulations_seen = sims;
-    layouts_simulated.insert(layout);
+    layouts_done = done;
+    layouts_total = total;
   });
   REQUIRE(r.layouts.size() == 3);
   CHECK(r.layouts[0].status == LayoutStatus::kDoesNotFit);
@@ -146,8 +150,10 @@ TEST_CASE("layouts that cannot fit or exceed the budget are never simulated") {
   CHECK(r.layouts[2].status == LayoutStatus::kOverBudget);  // TP 16 > 8 GPUs
   CHECK(r.layouts[2].simulations == 0);
   CHECK(r.not_simulated == 2);
-  CHECK(layouts_simulated == std::set<std::size_t>{1});
   for (const PlanTrial& t : r.trials) CHECK(t.layout == 1);
+  // The last progress report: every layout done, the simulations kept.
+  CHECK(layouts_done == 3);
+  CHECK(layouts_total == 3);
   CHECK(simulations_seen == r.simulations);
   CHECK(r.simulations == static_cast<int>(r.trials.size()));
 }
@@ -204,4 +210,61 @@ TEST_CASE("the clipped mean of a length distribution") {
   n.min = 500;
   n.max = 1 << 30;
   CHECK(n.expected() == Approx(539.894).margin(0.6));
+}
+
+namespace {
+
+/// The trials of a plan as text, field by field, for comparing runs.
+std::string trials_text(const PlanResult& r) {
+  std::string out;
+  for (const PlanTrial& t : r.trials) {
+    out += fmt::format("{} {} {} {} {} {} {} {}\n", t.layout, t.evaluation.replicas, t.evaluation.rate_per_s,
+                       t.evaluation.meets_slos, t.evaluation.tokens_per_s_per_gpu, t.evaluation.detail,
+                       t.summary.output_tokens_per_s, t.summary.completed);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a plan on 3 threads equals the plan on 1: layouts, trials in the same order, ranking, front") {
+  const PlanSpec spec = small_plan();
+  const PlanResult one = run_plan(spec, PlanRunOptions{1, {}});
+  const PlanResult three = run_plan(spec, PlanRunOptions{3, {}});
+  REQUIRE(one.trials.size() > 4);
+  CHECK(trials_text(one) == trials_text(three));
+  CHECK(one.simulations == three.simulations);
+  CHECK(one.ranking == three.ranking);
+  CHECK(one.pareto == three.pareto);
+  REQUIRE(one.layouts.size() == three.layouts.size());
+  for (std::size_t i = 0; i < one.layouts.size(); ++i) {
+    CHECK(one.layouts[i].status == three.layouts[i].status);
+    CHECK(one.layouts[i].simulations == three.layouts[i].simulations);
+    CHECK(one.layouts[i].cost.usd_per_hour == three.layouts[i].cost.usd_per_hour);
+  }
+}
+
+TEST_CASE("a simulation both searches of a layout ask for is run and listed once, as one search would") {
+  // One layout; the target rate set to the highest-rate search's first rate (1.5 × the analytic bound), so
+  // the fewest-replicas search (starting at one replica) and the highest-rate search both ask for one replica
+  // at that rate.
+  PlanSpec spec = small_plan();
+  spec.gpus = {{test::h100(), 4.916}};
+  spec.tp = {1};
+  const double bound = run_plan(spec).layouts.at(0).max_requests_per_s_bound;
+  REQUIRE(bound > 0.0);
+  spec.base.workload.rate_per_s = 1.5 * bound;
+  for (const int jobs : {1, 2}) {
+    const PlanResult r = run_plan(spec, PlanRunOptions{jobs, {}});
+    INFO("jobs " << jobs);
+    REQUIRE(r.trials.size() >= 2);
+    CHECK(r.trials[0].evaluation.replicas == 1);
+    CHECK(r.trials[0].evaluation.rate_per_s == spec.base.workload.rate_per_s);
+    std::set<std::pair<int, double>> distinct;
+    for (const PlanTrial& t : r.trials) distinct.emplace(t.evaluation.replicas, t.evaluation.rate_per_s);
+    CHECK(distinct.size() == r.trials.size());
+    CHECK(r.simulations == static_cast<int>(r.trials.size()));
+    CHECK(r.layouts[0].simulations == r.simulations);
+    REQUIRE(r.layouts[0].one_replica_max.has_value());
+  }
 }

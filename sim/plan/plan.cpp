@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <tuple>
@@ -11,6 +12,7 @@
 #include "sim/device/capacity.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 
 namespace mlasim {
 
@@ -204,7 +206,151 @@ PlanEvaluation to_evaluation(const ServeSummary& s, int replicas, double rate, c
 
 }  // namespace
 
+namespace {
+
+/// What the search of one layout needs and shares with the others (read-only).
+struct PlanContext {
+  const PlanSpec& spec;
+  double target_rate_per_s = 0.0;
+  bool trace = false;
+  LengthFacts lengths;
+};
+
+/// What the search of one layout produced: independent of every other layout's, so layouts run in parallel
+/// and are joined in layout order.
+struct LayoutRun {
+  LayoutOutcome outcome;
+  std::vector<PlanTrial> trials;  ///< its simulations, in the order run
+  std::vector<PlanPoint> points;  ///< its deployments meeting the SLOs
+  bool simulated = false;         ///< false: discarded by the capacity model, the budget or as invalid
+};
+
+/// A layout's two searches, independent of each other: the fewest replicas at the target rate, and one
+/// replica's highest rate. Run apart (in parallel), then joined by join_searches.
+enum class LayoutSearch { kAtTarget, kHighestRate };
+
+/// One search of layout number `index` (`layout` as plan_layouts gave it, `variant` the one it asked for),
+/// after the checks both share (the variant, the budget, the capacity model). `on_simulation` is called after
+/// each simulation.
+LayoutRun run_layout(const PlanContext& ctx, PlanLayout layout, const VariantSpec& variant, std::size_t index,
+                     LayoutSearch search, const std::function<void()>& on_simulation) {
+  const PlanSpec& spec = ctx.spec;
+  LayoutRun run;
+  LayoutOutcome& o = run.outcome;
+  o.layout = std::move(layout);
+  std::map<std::pair<int, double>, std::size_t> memo;  // → index into run.trials
+  const PlanEvaluator evaluate = [&](std::size_t, int replicas, double rate) {
+    const auto key = std::make_pair(replicas, rate);
+    if (auto it = memo.find(key); it != memo.end()) return run.trials[it->second].evaluation;
+    ServeResult r = run_serve(plan_serve_spec(spec, o.layout, replicas, rate));
+    PlanEvaluation e = to_evaluation(r.summary, replicas, rate, ctx.lengths, o.layout.tp);
+    memo.emplace(key, run.trials.size());
+    run.trials.push_back({index, e, std::move(r.summary)});
+    if (on_simulation) on_simulation();
+    return e;
+  };
+  const auto finish = [&](LayoutStatus status, std::string reason) {
+    o.status = status;
+    // One line (for CSV cells and lists): explain_no_fit writes several.
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
+    o.reason = std::move(reason);
+    run.simulated = status == LayoutStatus::kOk || status == LayoutStatus::kSloUnmet;
+  };
+  if (const auto why = apply_layout_variant(o.layout, variant)) {
+    finish(LayoutStatus::kInvalid, *why);
+    return run;
+  }
+  if (o.layout.tp > spec.max_gpus) {
+    finish(LayoutStatus::kOverBudget,
+           fmt::format("one replica needs {} GPUs; the budget is {}", o.layout.tp, spec.max_gpus));
+    return run;
+  }
+  // The capacity model first: a layout in which no request fits is never simulated.
+  try {
+    const ServeSpec probe = plan_serve_spec(spec, o.layout, 1, ctx.target_rate_per_s);
+    CapacityOptions opt = probe.capacity;
+    opt.max_batched_tokens = probe.scheduler.max_num_batched_tokens;
+    const Parallelism& parallel = probe.parallel;
+    const Capacity cap = compute_capacity(probe.model, probe.hardware, probe.precision, parallel, opt);
+    const std::int64_t longest = ctx.lengths.longest;
+    if (!cap.fits()) {
+      finish(LayoutStatus::kDoesNotFit,
+             explain_no_fit(probe.model, probe.hardware, probe.precision, parallel, longest, opt));
+      return run;
+    }
+    if (max_concurrency(cap, longest) < 1) {
+      finish(
+          LayoutStatus::kDoesNotFit,
+          fmt::format("the longest request ({} tokens) does not fit in the KV cache ({} tokens per replica)",
+                      longest, cap.kv_capacity_tokens()));
+      return run;
+    }
+    o.max_requests_per_s_bound = max_requests_per_s(probe, o.layout, cap);
+  } catch (const InputError& e) {  // the model cannot run this way (TP not dividing the heads, ...)
+    finish(LayoutStatus::kInvalid, e.message());
+    return run;
+  }
+  const int hi = spec.max_gpus / o.layout.tp;
+  // No fewer replicas than the target rate over one replica's ceiling can serve it.
+  const double ceiling = kBoundSlack * o.max_requests_per_s_bound;
+  const int lo = std::clamp(static_cast<int>(std::ceil(ctx.target_rate_per_s / ceiling - 1e-9)), 1, hi);
+  int sims = 0;  // evaluations asked for; repeats come from the memo, so trials count the simulations
+  run.simulated = true;
+  if (search == LayoutSearch::kAtTarget) {
+    PlanEvaluation last;
+    o.at_target = fewest_replicas(evaluate, index, ctx.target_rate_per_s, lo, hi, &sims, &last);
+    if (o.at_target) {
+      o.at_target_summary = run.trials[memo.at({o.at_target->replicas, ctx.target_rate_per_s})].summary;
+      o.cost = deployment_cost(o.at_target->replicas * o.layout.tp, o.layout.gpu.price_per_gpu_hour,
+                               o.at_target->output_tokens_per_s, o.at_target->total_tokens_per_s);
+      run.points.push_back(
+          {index, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
+    } else {
+      o.best_effort = last;
+      finish(LayoutStatus::kSloUnmet,
+             fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi,
+                         hi * o.layout.tp, ctx.target_rate_per_s, last.detail));
+    }
+  } else if (!ctx.trace) {
+    // A trace keeps its own arrivals: one replica's highest rate is a question for Poisson arrivals only.
+    o.one_replica_max = highest_rate(evaluate, index, ceiling, spec.rate_tolerance, &sims);
+    if (o.one_replica_max) {
+      run.points.push_back(
+          {index,
+           false,
+           {o.one_replica_max->tokens_per_s_per_gpu, o.one_replica_max->tokens_per_s_per_user}});
+    }
+  }
+  o.simulations = static_cast<int>(run.trials.size());
+  return run;
+}
+
+/// The layout as one sequential search would have found it: the target search, then the highest-rate one,
+/// sharing a memo. A simulation the highest-rate search repeats (one replica at the target rate) gives the
+/// same result in both (runs are deterministic), so the searches take the same paths apart as together; the
+/// repeat only leaves `trials`.
+LayoutRun join_searches(LayoutRun at_target, LayoutRun highest) {
+  LayoutRun out = std::move(at_target);
+  out.outcome.one_replica_max = std::move(highest.outcome.one_replica_max);
+  for (PlanTrial& t : highest.trials) {
+    const bool repeat = std::any_of(out.trials.begin(), out.trials.end(), [&](const PlanTrial& u) {
+      return u.evaluation.replicas == t.evaluation.replicas &&
+             u.evaluation.rate_per_s == t.evaluation.rate_per_s;
+    });
+    if (!repeat) out.trials.push_back(std::move(t));
+  }
+  for (const PlanPoint& p : highest.points) out.points.push_back(p);
+  out.outcome.simulations = static_cast<int>(out.trials.size());
+  return out;
+}
+
+}  // namespace
+
 PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
+  return run_plan(spec, PlanRunOptions{1, progress});
+}
+
+PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
   if (spec.models.empty() || spec.variants.empty() || spec.gpus.empty() || spec.tp.empty() ||
       spec.dp_attention.empty() || spec.weights.empty() || spec.kv_cache.empty() ||
       spec.max_num_seqs.empty() || spec.max_num_batched_tokens.empty() || spec.policies.empty()) {
@@ -213,6 +359,7 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
   PlanResult result;
   const bool trace = spec.base.workload.arrival == ArrivalKind::kTrace;
   result.target_rate_per_s = trace ? trace_rate_per_s(spec.base.workload) : spec.base.workload.rate_per_s;
+  const PlanContext ctx{spec, result.target_rate_per_s, trace, length_facts(spec.base.workload)};
   std::vector<PlanLayout> layouts = plan_layouts(spec);
   // The variant each layout asked for, in the same order plan_layouts walks them.
   std::vector<VariantSpec> variant_of;
@@ -224,103 +371,46 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
       }
     }
   }
-  const LengthFacts lengths = length_facts(spec.base.workload);
-  std::map<std::tuple<std::size_t, int, double>, std::size_t> memo;  // → index into result.trials
-  std::size_t current = 0;
-  const PlanEvaluator evaluate = [&](std::size_t layout, int replicas, double rate) {
-    const auto key = std::make_tuple(layout, replicas, rate);
-    if (auto it = memo.find(key); it != memo.end()) return result.trials[it->second].evaluation;
-    ServeResult r = run_serve(plan_serve_spec(spec, layouts[layout], replicas, rate));
-    PlanEvaluation e = to_evaluation(r.summary, replicas, rate, lengths, layouts[layout].tp);
-    memo.emplace(key, result.trials.size());
-    result.trials.push_back({layout, e, std::move(r.summary)});
-    if (progress) progress(static_cast<int>(result.trials.size()), current, layouts.size());
-    return e;
-  };
 
-  result.layouts.reserve(layouts.size());
-  for (std::size_t i = 0; i < layouts.size(); ++i) {
-    current = i;
-    LayoutOutcome o;
-    o.layout = layouts[i];
-    const auto finish = [&](LayoutStatus status, std::string reason) {
-      o.status = status;
-      // One line (for CSV cells and lists): explain_no_fit writes several.
-      std::replace(reason.begin(), reason.end(), '\n', ' ');
-      o.reason = std::move(reason);
-      if (status != LayoutStatus::kOk && status != LayoutStatus::kSloUnmet) ++result.not_simulated;
-    };
-    if (const auto why = apply_layout_variant(o.layout, variant_of[i])) {
-      finish(LayoutStatus::kInvalid, *why);
-      result.layouts.push_back(std::move(o));
-      continue;
-    }
-    layouts[i].spec = o.layout.spec;
-    if (o.layout.tp > spec.max_gpus) {
-      finish(LayoutStatus::kOverBudget,
-             fmt::format("one replica needs {} GPUs; the budget is {}", o.layout.tp, spec.max_gpus));
-      result.layouts.push_back(std::move(o));
-      continue;
-    }
-    // The capacity model first: a layout in which no request fits is never simulated.
-    try {
-      const ServeSpec probe = plan_serve_spec(spec, o.layout, 1, result.target_rate_per_s);
-      CapacityOptions opt = probe.capacity;
-      opt.max_batched_tokens = probe.scheduler.max_num_batched_tokens;
-      const Parallelism& parallel = probe.parallel;
-      const Capacity cap = compute_capacity(probe.model, probe.hardware, probe.precision, parallel, opt);
-      const std::int64_t longest = length_facts(spec.base.workload).longest;
-      if (!cap.fits()) {
-        finish(LayoutStatus::kDoesNotFit,
-               explain_no_fit(probe.model, probe.hardware, probe.precision, parallel, longest, opt));
-        result.layouts.push_back(std::move(o));
-        continue;
-      }
-      if (max_concurrency(cap, longest) < 1) {
-        finish(LayoutStatus::kDoesNotFit,
-               fmt::format(
-                   "the longest request ({} tokens) does not fit in the KV cache ({} tokens per replica)",
-                   longest, cap.kv_capacity_tokens()));
-        result.layouts.push_back(std::move(o));
-        continue;
-      }
-      o.max_requests_per_s_bound = max_requests_per_s(probe, o.layout, cap);
-    } catch (const InputError& e) {  // the model cannot run this way (TP not dividing the heads, ...)
-      finish(LayoutStatus::kInvalid, e.message());
-      result.layouts.push_back(std::move(o));
-      continue;
-    }
-    const int hi = spec.max_gpus / o.layout.tp;
-    // No fewer replicas than the target rate over one replica's ceiling can serve it.
-    const double ceiling = kBoundSlack * o.max_requests_per_s_bound;
-    const int lo = std::clamp(static_cast<int>(std::ceil(result.target_rate_per_s / ceiling - 1e-9)), 1, hi);
-    int sims = 0;  // evaluations asked for; repeats come from the memo, so trials count the simulations
-    const std::size_t trials_before = result.trials.size();
-    PlanEvaluation last;
-    o.at_target = fewest_replicas(evaluate, i, result.target_rate_per_s, lo, hi, &sims, &last);
-    if (o.at_target) {
-      o.at_target_summary =
-          result.trials[memo.at({i, o.at_target->replicas, result.target_rate_per_s})].summary;
-      o.cost = deployment_cost(o.at_target->replicas * o.layout.tp, o.layout.gpu.price_per_gpu_hour,
-                               o.at_target->output_tokens_per_s, o.at_target->total_tokens_per_s);
-      result.points.push_back(
-          {i, true, {o.at_target->tokens_per_s_per_gpu, o.at_target->tokens_per_s_per_user}});
-    } else {
-      o.best_effort = last;
-      finish(LayoutStatus::kSloUnmet,
-             fmt::format("{} replicas ({} GPUs, the budget) miss the SLOs at {:g} req/s: {}", hi,
-                         hi * o.layout.tp, result.target_rate_per_s, last.detail));
-    }
-    // A trace keeps its own arrivals: one replica's highest rate is a question for Poisson arrivals only.
-    if (!trace) o.one_replica_max = highest_rate(evaluate, i, ceiling, spec.rate_tolerance, &sims);
-    if (o.one_replica_max) {
-      result.points.push_back(
-          {i, false, {o.one_replica_max->tokens_per_s_per_gpu, o.one_replica_max->tokens_per_s_per_user}});
-    }
-    o.simulations = static_cast<int>(result.trials.size() - trials_before);
-    result.simulations += o.simulations;
-    result.layouts.push_back(std::move(o));
+  // Each search is sequential (each simulation decides the next); the layouts, and a layout's two searches,
+  // are independent: they run in parallel and are joined in layout order, so the result does not depend on
+  // options.jobs.
+  std::atomic<int> simulations{0};
+  ProgressCounter::Callback report;
+  if (options.progress) {
+    report = [&](std::size_t done, std::size_t total) { options.progress(simulations.load(), done, total); };
   }
+  ProgressCounter counter(layouts.size(), std::move(report));
+  const std::function<void()> on_simulation = [&] {
+    simulations.fetch_add(1, std::memory_order_relaxed);
+    counter.add(0);
+  };
+  // Two tasks per layout (its two searches), joined per layout in layout order.
+  std::vector<LayoutRun> searches(2 * layouts.size());
+  std::vector<std::atomic<int>> searches_done(layouts.size());
+  parallel_for(searches.size(), options.jobs, [&](std::size_t k) {
+    const std::size_t i = k / 2;
+    const LayoutSearch search = k % 2 == 0 ? LayoutSearch::kAtTarget : LayoutSearch::kHighestRate;
+    searches[k] = run_layout(ctx, layouts[i], variant_of[i], i, search, on_simulation);
+    if (searches_done[i].fetch_add(1) == 1) counter.add(1);  // both searches of layout i are done
+  });
+  std::vector<LayoutRun> runs;
+  runs.reserve(layouts.size());
+  for (std::size_t i = 0; i < layouts.size(); ++i) {
+    runs.push_back(join_searches(std::move(searches[2 * i]), std::move(searches[2 * i + 1])));
+  }
+
+  result.layouts.reserve(runs.size());
+  for (LayoutRun& run : runs) {
+    if (!run.simulated) ++result.not_simulated;
+    result.simulations += run.outcome.simulations;
+    for (PlanTrial& t : run.trials) result.trials.push_back(std::move(t));
+    for (const PlanPoint& p : run.points) result.points.push_back(p);
+    result.layouts.push_back(std::move(run.outcome));
+  }
+  // The last report counts the simulations kept (a search apart may repeat one the other ran; the count
+  // while running includes it).
+  if (options.progress) options.progress(result.simulations, layouts.size(), layouts.size());
   for (std::size_t i = 0; i < result.layouts.size(); ++i) {
     if (result.layouts[i].status == LayoutStatus::kOk) result.ranking.push_back(i);
   }

@@ -123,8 +123,15 @@ struct PlanResult {
   }
 };
 
-/// Progress: simulations run so far, layouts finished, layouts in all.
+/// Progress: simulations run so far, layouts finished, layouts in all. Called at most every 100 ms from one
+/// worker thread at a time (under a mutex), and once at the end from the calling thread. Must not throw.
 using PlanProgress = std::function<void(int simulations, std::size_t done, std::size_t total)>;
+
+/// How to run a plan: on how many threads, and whom to tell how far it got.
+struct PlanRunOptions {
+  int jobs = 1;  ///< layouts searched at once (at least 1); the result does not depend on it
+  PlanProgress progress;
+};
 
 /// The layouts of the search space, in a fixed order (model, variant, GPU, TP, DP-attention, weights, KV,
 /// max_num_seqs, max_num_batched_tokens, policy; the last varies fastest).
@@ -135,7 +142,10 @@ using PlanProgress = std::function<void(int simulations, std::size_t done, std::
 [[nodiscard]] ServeSpec plan_serve_spec(const PlanSpec& spec, const PlanLayout& layout, int replicas,
                                         double rate_per_s);
 
-/// Runs the plan. Deterministic: the same spec gives the same result.
+/// Runs the plan. Deterministic: the same spec gives the same result, whatever options.jobs (each layout's
+/// search is sequential; the layouts run in parallel and are joined in layout order, `trials` too).
+[[nodiscard]] PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options);
+/// The same on one thread.
 [[nodiscard]] PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress = {});
 
 }  // namespace mlasim

@@ -3,26 +3,40 @@
 #include <fmt/format.h>
 
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 
 namespace mlasim {
 
-std::vector<ServeSummary> run_serve_sweep(const ServeConfig& config) {
-  std::vector<ServeSummary> out;
+std::size_t serve_sweep_size(const ServeConfig& config) {
+  return config.sweep.axis == ServeSweepSpec::Axis::kNone ? 1 : config.sweep.size();
+}
+
+ServeSpec serve_sweep_spec(const ServeConfig& config, std::size_t index) {
   const ServeSweepSpec& sw = config.sweep;
-  if (sw.axis == ServeSweepSpec::Axis::kNone) {
-    out.push_back(run_serve(config.spec).summary);
-    return out;
+  if (index >= serve_sweep_size(config)) {
+    throw InternalError(fmt::format("serve sweep run {} of {}", index, serve_sweep_size(config)));
   }
-  for (std::size_t i = 0; i < sw.size(); ++i) {
-    ServeSpec spec = config.spec;
-    spec.per_request_csv = false;  // a sweep reports summaries only
-    if (sw.axis == ServeSweepSpec::Axis::kRate) {
-      spec.workload.rate_per_s = sw.rates_per_s[i];
-    } else {
-      spec.workload.concurrency = static_cast<int>(sw.concurrency[i]);
-    }
-    out.push_back(run_serve(spec).summary);
+  ServeSpec spec = config.spec;
+  if (sw.axis == ServeSweepSpec::Axis::kNone) return spec;
+  spec.per_request_csv = false;  // a sweep reports summaries only
+  if (sw.axis == ServeSweepSpec::Axis::kRate) {
+    spec.workload.rate_per_s = sw.rates_per_s[index];
+  } else {
+    spec.workload.concurrency = static_cast<int>(sw.concurrency[index]);
   }
+  return spec;
+}
+
+std::vector<ServeSummary> run_serve_sweep(const ServeConfig& config, int jobs,
+                                          const ServeSweepProgress& progress) {
+  const std::size_t n = serve_sweep_size(config);
+  std::vector<ServeSummary> out(n);
+  ProgressCounter counter(n, progress);
+  parallel_for(n, jobs, [&](std::size_t i) {
+    out[i] = run_serve(serve_sweep_spec(config, i)).summary;
+    counter.add(1);
+  });
+  counter.finish();
   return out;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 /// A serve sweep: the same experiment at several request rates (Poisson) or concurrencies (closed loop),
 /// giving a throughput–latency curve (DESIGN.md §10 "Serving"; reports/serve_report.hpp renders it).
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,9 +12,22 @@
 
 namespace mlasim {
 
+/// Runs completed so far and runs in all: called at most every 100 ms from one worker thread at a time
+/// (under a mutex), and once at the end from the calling thread. Must not throw.
+using ServeSweepProgress = std::function<void(std::size_t done, std::size_t total)>;
+
 /// Runs `config.spec` once per sweep point, in grid order; one summary per point. Each point is seeded
-/// identically, so points differ only in the swept quantity.
-[[nodiscard]] std::vector<ServeSummary> run_serve_sweep(const ServeConfig& config);
+/// identically, so points differ only in the swept quantity. The points run on up to `jobs` threads; the
+/// summaries do not depend on it.
+[[nodiscard]] std::vector<ServeSummary> run_serve_sweep(const ServeConfig& config, int jobs = 1,
+                                                        const ServeSweepProgress& progress = {});
+
+/// The number of runs of the sweep: its points, or 1 without a sweep.
+[[nodiscard]] std::size_t serve_sweep_size(const ServeConfig& config);
+
+/// The experiment of run `index` (below serve_sweep_size): the base with the swept quantity set and no
+/// per-request CSV; the base itself without a sweep. run_serve_sweep's row `index` is run_serve of it.
+[[nodiscard]] ServeSpec serve_sweep_spec(const ServeConfig& config, std::size_t index);
 
 /// Where overload starts in a rate sweep: the lowest swept rate judged overloaded, and the highest rate below
 /// it judged stable. Both absent when the rows are not a Poisson rate sweep or no point was judged.

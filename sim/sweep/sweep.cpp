@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 
 namespace mlasim {
 
@@ -72,125 +73,195 @@ std::size_t sweep_index(const SweepSpec& s, std::size_t model, std::size_t varia
   return i * s.s_q.size() + s_q;
 }
 
-std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
-  if (sweep_size(spec) == 0) throw InputError(SourceLocation{spec.source}, "sweep", "the grid is empty");
-  std::vector<SweepPoint> points;
-  points.reserve(sweep_size(spec));
+SweepPosition sweep_position(const SweepSpec& s, std::size_t index) {
+  SweepPosition p;
+  const auto next = [&](std::size_t axis) {
+    const std::size_t at = index % axis;
+    index /= axis;
+    return at;
+  };
+  p.s_q = next(s.s_q.size());
+  p.context = next(s.context.size());
+  p.batch = next(s.batch.size());
+  p.dp = next(s.dp_attention.size());
+  p.tp = next(s.tp.size());
+  p.hardware = next(s.hardware.size());
+  p.variant = next(s.variants.size());
+  p.model = index;
+  return p;
+}
+
+namespace {
+
+/// What every point of one layout (model, variant, GPU, tp, dp_attention) shares: its capacity is computed
+/// once, not per point.
+struct SweepLayout {
+  const ModelSpec* model = nullptr;  ///< the variant applied; owned by run_sweep_points
+  Precision precision;
+  double kv_per_token = 0.0;  ///< whole model
+  double weights = 0.0;       ///< whole model
+  Parallelism parallel;
+  std::string invalid;  ///< why the capacity, and so every point of this layout, is invalid
+  Capacity cap;
+};
+
+/// Points per layout: the batch, context and s_q axes, the fastest-varying.
+std::size_t points_per_layout(const SweepSpec& s) {
+  return s.batch.size() * s.context.size() * s.s_q.size();
+}
+
+/// One point, costed. `shape` is scratch reused between the points of one thread.
+SweepPoint evaluate_sweep_point(const SweepSpec& spec, const std::vector<DeviceModel>& devices,
+                                const SweepLayout& layout, std::size_t index, StepShape& shape) {
+  const SweepPosition at = sweep_position(spec, index);
+  SweepPoint p;
+  p.model = static_cast<std::uint32_t>(at.model);
+  p.variant = static_cast<std::uint32_t>(at.variant);
+  p.hardware = static_cast<std::uint32_t>(at.hardware);
+  p.tp_index = static_cast<std::uint32_t>(at.tp);
+  p.dp_index = static_cast<std::uint32_t>(at.dp);
+  p.batch_index = static_cast<std::uint32_t>(at.batch);
+  p.context_index = static_cast<std::uint32_t>(at.context);
+  p.s_q_index = static_cast<std::uint32_t>(at.s_q);
+  p.tp = spec.tp[at.tp];
+  p.dp_attention = spec.dp_attention[at.dp];
+  p.attention = layout.model->attention.kind;
+  const BatchChoice choice = spec.batch[at.batch];
+  p.batch_is_max = choice.is_max;
+  p.context = spec.context[at.context];
+  p.s_q = spec.s_q[at.s_q];
+
+  const std::string& invalid = layout.invalid;
+  const Capacity& cap = layout.cap;
+  const std::int64_t conc = invalid.empty() ? max_concurrency(cap, p.context) : 0;
+  // With MTP a step verifies 1 + depth tokens per sequence: the token budget counts them.
+  const int step_tokens = spec.mtp.enabled() ? 1 + spec.mtp.depth : p.s_q;
+  p.batch = choice.is_max ? max_batch(conc, spec.capacity.max_batched_tokens, step_tokens) : choice.sequences;
+  p.status = PointStatus::kInvalid;
+  p.invalid_reason = invalid;
+  StepEvaluation eval;
+  if (invalid.empty() && p.batch == 0) {
+    p.status = PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
+  } else if (invalid.empty()) {
+    // One record for the batch's identical sequences: memory does not grow with the batch.
+    shape.sequences.assign(1, SequenceWork{p.context, p.s_q, false, true, p.batch});
+    shape.parallel = layout.parallel;
+    shape.precision = layout.precision;
+    try {
+      eval = evaluate_step(*layout.model, devices[at.hardware], shape, cap);
+      p.status = eval.status;
+      for (const TimedOp& op : eval.cost.ops) {
+        if (op.op.op_class != OpClass::kAttention) continue;
+        p.attention_flops += op.op.flops;
+        p.attention_bytes += op.op.bytes();
+        p.attention_bound = op.time.bound;
+      }
+    } catch (const InputError& e) {
+      p.invalid_reason = e.message();
+    }
+  }
+  const StepCost& cost = eval.cost;
+  const bool costed = cost.step_time_s > 0.0;
+  p.step_time_s = cost.step_time_s;
+  p.attention_s = cost.attention_s;
+  p.gemm_s = cost.gemm_s;
+  p.communication_s = cost.communication_s;
+  p.other_s = cost.other_s;
+  p.tokens_per_s = costed ? eval.totals.tokens_per_s : 0.0;
+  p.tokens_per_s_per_gpu = costed ? eval.totals.tokens_per_s_per_gpu : 0.0;
+  p.tokens_per_s_per_user = costed ? eval.totals.tokens_per_s_per_user : 0.0;
+  p.flops = cost.flops;
+  p.bytes = cost.bytes;
+  p.kv_bytes_per_token = layout.kv_per_token;
+  p.kv_bytes_per_token_per_gpu = invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0;
+  p.kv_capacity_tokens = invalid.empty() ? cap.kv_capacity_tokens() : 0;
+  p.max_concurrency = conc;
+  p.weight_bytes = layout.weights;
+  p.weight_bytes_per_gpu = invalid.empty() ? cap.weight_bytes_per_gpu : 0.0;
+  for (const Provenance prov : kProvenances) p.time_share[static_cast<std::size_t>(prov)] = cost.share(prov);
+  if (p.status == PointStatus::kOk) p.cost = eval.totals.cost;
+  return p;
+}
+
+}  // namespace
+
+std::vector<SweepPoint> run_sweep_points(const SweepSpec& spec, const std::vector<std::size_t>& indices,
+                                         const SweepRunOptions& options) {
+  const std::size_t size = sweep_size(spec);
+  if (size == 0) throw InputError(SourceLocation{spec.source}, "sweep", "the grid is empty");
+  for (const std::size_t i : indices) {
+    if (i >= size) throw InternalError(fmt::format("sweep point {} of a grid of {}", i, size));
+  }
+  const int jobs = options.jobs;
 
   std::vector<DeviceModel> devices;
   devices.reserve(spec.hardware.size());
   for (const HardwareSpec& hw : spec.hardware) devices.emplace_back(hw, spec.device_mode, spec.launch);
 
-  StepShape shape;
-  shape.mla_mode = spec.mla_mode;
-  shape.mtp = spec.mtp;
-  SweepPoint p;
-  for (std::size_t mi = 0; mi < spec.models.size(); ++mi) {
-    p.model = static_cast<std::uint32_t>(mi);
-    const Precision precision = spec.precision_for(spec.models[mi]);
-    shape.precision = precision;
-    for (std::size_t vi = 0; vi < spec.variants.size(); ++vi) {
-      p.variant = static_cast<std::uint32_t>(vi);
-      const ModelSpec model = apply_variant(spec.models[mi], spec.variants[vi]);
-      p.attention = model.attention.kind;
-      const double kv_per_token = kv_bytes_per_token(model, precision.kv_cache);
-      const double weights = weight_bytes_total(model, precision.weights);
-      for (std::size_t hi = 0; hi < spec.hardware.size(); ++hi) {
-        p.hardware = static_cast<std::uint32_t>(hi);
-        const HardwareSpec& hw = spec.hardware[hi];
-        const DeviceModel& device = devices[hi];
-        for (std::size_t ti = 0; ti < spec.tp.size(); ++ti) {
-          const int tp = spec.tp[ti];
-          p.tp_index = static_cast<std::uint32_t>(ti);
-          p.tp = tp;
-          for (std::size_t di = 0; di < spec.dp_attention.size(); ++di) {
-            const bool dp = spec.dp_attention[di];
-            p.dp_index = static_cast<std::uint32_t>(di);
-            p.dp_attention = dp;
-            const Parallelism parallel = spec.parallel_at(tp, dp);
-            std::string invalid;  // why the capacity, and so every point of this layout, is invalid
-            Capacity cap;
-            try {
-              check_parallelism(parallel);
-              cap = compute_capacity(model, hw, precision, parallel, spec.capacity);
-            } catch (const InputError& e) {
-              invalid = e.message();
-            }
-            for (std::size_t bi = 0; bi < spec.batch.size(); ++bi) {
-              const BatchChoice choice = spec.batch[bi];
-              p.batch_index = static_cast<std::uint32_t>(bi);
-              p.batch_is_max = choice.is_max;
-              for (std::size_t ci = 0; ci < spec.context.size(); ++ci) {
-                const std::int64_t context = spec.context[ci];
-                p.context_index = static_cast<std::uint32_t>(ci);
-                p.context = context;
-                const std::int64_t conc = invalid.empty() ? max_concurrency(cap, context) : 0;
-                for (std::size_t si = 0; si < spec.s_q.size(); ++si) {
-                  const int s_q = spec.s_q[si];
-                  p.s_q_index = static_cast<std::uint32_t>(si);
-                  p.s_q = s_q;
-                  // With MTP a step verifies 1 + depth tokens per sequence: the token budget counts them.
-                  const int step_tokens = spec.mtp.enabled() ? 1 + spec.mtp.depth : s_q;
-                  p.batch = choice.is_max ? max_batch(conc, spec.capacity.max_batched_tokens, step_tokens)
-                                          : choice.sequences;
-                  p.status = PointStatus::kInvalid;
-                  p.invalid_reason = invalid;
-                  StepEvaluation eval;
-                  p.attention_flops = 0;
-                  p.attention_bytes = 0;
-                  p.attention_bound.reset();
-                  if (invalid.empty() && p.batch == 0) {
-                    p.status =
-                        PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
-                  } else if (invalid.empty()) {
-                    // One record for the batch's identical sequences: memory does not grow with the batch.
-                    shape.sequences.assign(1, SequenceWork{context, s_q, false, true, p.batch});
-                    shape.parallel = parallel;
-                    try {
-                      eval = evaluate_step(model, device, shape, cap);
-                      p.status = eval.status;
-                      for (const TimedOp& op : eval.cost.ops) {
-                        if (op.op.op_class != OpClass::kAttention) continue;
-                        p.attention_flops += op.op.flops;
-                        p.attention_bytes += op.op.bytes();
-                        p.attention_bound = op.time.bound;
-                      }
-                    } catch (const InputError& e) {
-                      p.invalid_reason = e.message();
-                    }
-                  }
-                  const StepCost& cost = eval.cost;
-                  const bool costed = cost.step_time_s > 0.0;
-                  p.step_time_s = cost.step_time_s;
-                  p.attention_s = cost.attention_s;
-                  p.gemm_s = cost.gemm_s;
-                  p.communication_s = cost.communication_s;
-                  p.other_s = cost.other_s;
-                  p.tokens_per_s = costed ? eval.totals.tokens_per_s : 0.0;
-                  p.tokens_per_s_per_gpu = costed ? eval.totals.tokens_per_s_per_gpu : 0.0;
-                  p.tokens_per_s_per_user = costed ? eval.totals.tokens_per_s_per_user : 0.0;
-                  p.flops = cost.flops;
-                  p.bytes = cost.bytes;
-                  p.kv_bytes_per_token = kv_per_token;
-                  p.kv_bytes_per_token_per_gpu = invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0;
-                  p.kv_capacity_tokens = invalid.empty() ? cap.kv_capacity_tokens() : 0;
-                  p.max_concurrency = conc;
-                  p.weight_bytes = weights;
-                  p.weight_bytes_per_gpu = invalid.empty() ? cap.weight_bytes_per_gpu : 0.0;
-                  for (const Provenance prov : kProvenances)
-                    p.time_share[static_cast<std::size_t>(prov)] = cost.share(prov);
-                  p.cost.reset();
-                  if (p.status == PointStatus::kOk) p.cost = eval.totals.cost;
-                  points.push_back(p);
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+  // The layouts the points need, in grid order; each (model, variant) resolved once, in grid order too, so
+  // that a variant that cannot apply fails with the same message whatever the indices and jobs.
+  const std::size_t per_layout = points_per_layout(spec);
+  std::vector<std::size_t> layout_ids;
+  layout_ids.reserve(indices.size());
+  for (const std::size_t i : indices) {
+    if (layout_ids.empty() || layout_ids.back() != i / per_layout) layout_ids.push_back(i / per_layout);
   }
+  std::sort(layout_ids.begin(), layout_ids.end());
+  layout_ids.erase(std::unique(layout_ids.begin(), layout_ids.end()), layout_ids.end());
+  const std::size_t layouts_per_variant = spec.hardware.size() * spec.tp.size() * spec.dp_attention.size();
+  std::vector<std::size_t> variant_ids;  // model * variants.size() + variant
+  for (const std::size_t l : layout_ids) {
+    if (variant_ids.empty() || variant_ids.back() != l / layouts_per_variant)
+      variant_ids.push_back(l / layouts_per_variant);
+  }
+  std::vector<ModelSpec> models;
+  models.reserve(variant_ids.size());
+  for (const std::size_t v : variant_ids) {
+    models.push_back(
+        apply_variant(spec.models[v / spec.variants.size()], spec.variants[v % spec.variants.size()]));
+  }
+
+  std::vector<SweepLayout> layouts(layout_ids.size());
+  parallel_for(layout_ids.size(), jobs, [&](std::size_t k) {
+    const SweepPosition at = sweep_position(spec, layout_ids[k] * per_layout);
+    const std::size_t v = at.model * spec.variants.size() + at.variant;
+    SweepLayout& l = layouts[k];
+    l.model = &models[static_cast<std::size_t>(std::lower_bound(variant_ids.begin(), variant_ids.end(), v) -
+                                               variant_ids.begin())];
+    l.precision = spec.precision_for(spec.models[at.model]);
+    l.kv_per_token = kv_bytes_per_token(*l.model, l.precision.kv_cache);
+    l.weights = weight_bytes_total(*l.model, l.precision.weights);
+    l.parallel = spec.parallel_at(spec.tp[at.tp], spec.dp_attention[at.dp]);
+    try {
+      check_parallelism(l.parallel);
+      l.cap = compute_capacity(*l.model, spec.hardware[at.hardware], l.precision, l.parallel, spec.capacity);
+    } catch (const InputError& e) {
+      l.invalid = e.message();
+    }
+  });
+
+  std::vector<SweepPoint> points(indices.size());
+  ProgressCounter progress(indices.size(), options.progress);
+  parallel_for_chunks(indices.size(), jobs, 0, [&](std::size_t begin, std::size_t end) {
+    StepShape shape;
+    shape.mla_mode = spec.mla_mode;
+    shape.mtp = spec.mtp;
+    for (std::size_t k = begin; k < end; ++k) {
+      const std::size_t layout = static_cast<std::size_t>(
+          std::lower_bound(layout_ids.begin(), layout_ids.end(), indices[k] / per_layout) -
+          layout_ids.begin());
+      points[k] = evaluate_sweep_point(spec, devices, layouts[layout], indices[k], shape);
+    }
+    progress.add(end - begin);
+  });
+  progress.finish();
   return points;
+}
+
+std::vector<SweepPoint> run_sweep(const SweepSpec& spec, const SweepRunOptions& options) {
+  std::vector<std::size_t> all(sweep_size(spec));
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return run_sweep_points(spec, all, options);
 }
 
 std::vector<SweepHeadline> sweep_headline(const SweepSpec& spec, const std::vector<SweepPoint>& points) {

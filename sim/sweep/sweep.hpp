@@ -4,6 +4,7 @@
 /// tidy table, charts, pages) is reports/sweep_report.hpp's job.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -151,11 +152,32 @@ inline constexpr std::size_t kMaxSweepGridPoints = 1'000'000;
 /// "2 models × 1 variants × ...": the axes' lengths, for messages.
 [[nodiscard]] std::string sweep_axes_text(const SweepSpec& spec);
 
+/// How to run a sweep: on how many threads, and whom to tell how far it got.
+struct SweepRunOptions {
+  int jobs = 1;  ///< threads evaluating points (at least 1); the points do not depend on it
+  /// Points evaluated so far and points asked for: called at most every 100 ms from any one worker thread at
+  /// a time (under a mutex), and once at the end from the calling thread. Must not throw.
+  std::function<void(std::size_t done, std::size_t total)> progress;
+};
+
 /// Runs every point, in a fixed order (model, variant, hardware, tp, dp_attention, batch, context, s_q; the
 /// last varies fastest), so point i sits at sweep_index(spec, its positions). Points whose model cannot run
 /// (tp does not divide heads) or does not fit are kept, with `status` saying why. Deterministic: the same
-/// spec gives the same points.
-[[nodiscard]] std::vector<SweepPoint> run_sweep(const SweepSpec& spec);
+/// spec gives the same points, byte for byte, whatever options.jobs.
+[[nodiscard]] std::vector<SweepPoint> run_sweep(const SweepSpec& spec, const SweepRunOptions& options = {});
+
+/// The points at grid indices `indices` (each below sweep_size; any order, repeats allowed), in that order:
+/// element k is exactly run_sweep(spec)[indices[k]]. A shard of a sweep runs its share of the indices with
+/// this. InputError when the grid is empty; InternalError for an index out of the grid.
+[[nodiscard]] std::vector<SweepPoint> run_sweep_points(const SweepSpec& spec,
+                                                       const std::vector<std::size_t>& indices,
+                                                       const SweepRunOptions& options = {});
+
+/// The positions in the spec's lists of grid point `index`: the inverse of sweep_index.
+struct SweepPosition {
+  std::size_t model = 0, variant = 0, hardware = 0, tp = 0, dp = 0, batch = 0, context = 0, s_q = 0;
+};
+[[nodiscard]] SweepPosition sweep_position(const SweepSpec& spec, std::size_t index);
 
 /// The index in run_sweep's result of the point at these positions in the spec's lists.
 [[nodiscard]] std::size_t sweep_index(const SweepSpec& spec, std::size_t model, std::size_t variant,

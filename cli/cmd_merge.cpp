@@ -1,5 +1,5 @@
-// mlasim merge: join the shards of a sweep (`mlasim sweep --shard I/N`, one folder each) into exactly the
-// outputs one whole run would have written.
+// mlasim merge: join the shards of a sweep (`mlasim sweep --shard I/N`) or of a serve sweep (`mlasim serve
+// --shard I/N`), one folder each, into exactly the outputs one whole run would have written.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -8,10 +8,14 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "reports/serve_shard.hpp"
+#include "reports/shard_file.hpp"
 #include "reports/sweep_shard.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/serve_config.hpp"
 #include "sim/error.hpp"
 #include "sim/output.hpp"
+#include "sim/serving/serve_sweep.hpp"
 
 namespace mlasim::cli {
 
@@ -42,6 +46,46 @@ void check_config_unchanged(const std::string& config_json, const ShardHeader& h
   }
 }
 
+// The shards of a serve sweep joined into the outputs one `mlasim serve` writes.
+int merge_serve_sweep(const std::vector<std::string>& dirs, const std::string& out_dir,
+                      const po::variables_map& vm) {
+  std::vector<ShardSource> sources;
+  std::vector<std::vector<ServeSummary>> rows_of;
+  for (const std::string& d : dirs) {
+    ShardSource src;
+    std::vector<ServeSummary> rows;
+    src.header = read_shard_file(
+        d, kServeSweepShardKind,
+        [&](const nlohmann::ordered_json& j, std::size_t) { rows.push_back(summary_of(j)); }, &src.path);
+    sources.push_back(std::move(src));
+    rows_of.push_back(std::move(rows));
+  }
+  std::vector<ServeSummary> rows;
+  for (const std::size_t k : check_shards(sources))
+    rows.insert(rows.end(), rows_of[k].begin(), rows_of[k].end());
+  const ShardHeader& head = sources.front().header;
+
+  ServeConfig cfg = load_serve_config(head.config_path);
+  for (const std::string& o : head.overrides) {
+    const std::string tag = "--price ";
+    if (o.rfind(tag, 0) != 0) {
+      throw InputError(SourceLocation{sources.front().path.string(), 1, 0}, "config.overrides",
+                       fmt::format("unknown override `{}`", o));
+    }
+    apply_price_override(parse_price_override(o.substr(tag.size()), false), {&cfg.spec.hardware});
+    cfg.spec.cli_overrides.push_back(o);
+  }
+  check_config_unchanged(cfg.spec.config_json, head, sources.front().path);
+  if (serve_sweep_size(cfg) != head.total) {
+    throw InputError(SourceLocation{head.config_path.string()}, "",
+                     fmt::format("the sweep has {} runs, the shards {}", serve_sweep_size(cfg), head.total));
+  }
+  cfg.spec.source = head.config_file;  // echoed as the shards' command named it
+  prepare_output_dir(out_dir);
+  return write_serve_sweep_outputs(cfg, rows, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U,
+                                   vm.count("strict") != 0U, "merge");
+}
+
 }  // namespace
 
 int cmd_merge(const Args& args) {
@@ -54,13 +98,22 @@ int cmd_merge(const Args& args) {
       "the shards' folders (each a `mlasim sweep --shard I/N` --out), in any order")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
       "quiet,q", "print only the paths written")(
-      "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run");
+      "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run")(
+      "strict", "serve sweeps: exit with code 5 when any request was rejected, as `mlasim serve --strict`");
   add_jobs_option(desc, &jobs);
   po::positional_options_description pos;
   pos.add("shards", -1);
   po::variables_map vm;
   if (!parse_options(args, desc, vm, &pos, "usage: mlasim merge SHARD_DIR... --out DIR [-j N]")) return 0;
   check_jobs(jobs);
+
+  // The kind: the shard file the first folder holds (or the file given).
+  const std::filesystem::path first_dir(dirs.front());
+  std::error_code ec;
+  const bool serve = std::filesystem::is_directory(first_dir, ec)
+                         ? std::filesystem::exists(first_dir / shard_file_name(kServeSweepShardKind), ec)
+                         : first_dir.filename() == shard_file_name(kServeSweepShardKind);
+  if (serve) return merge_serve_sweep(dirs, out_dir, vm);
 
   std::vector<SweepShardFile> shards;
   shards.reserve(dirs.size());

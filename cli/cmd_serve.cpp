@@ -9,6 +9,8 @@
 #include "cli/options.hpp"
 #include "cli/progress.hpp"
 #include "reports/serve_report.hpp"
+#include "reports/serve_shard.hpp"
+#include "reports/shard_file.hpp"
 #include "reports/table_writers.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/config/serve_config.hpp"
@@ -16,17 +18,37 @@
 #include "sim/output.hpp"
 #include "sim/serving/serve.hpp"
 #include "sim/serving/serve_sweep.hpp"
+#include "sim/shard.hpp"
 
 namespace mlasim::cli {
 
 namespace {
 /// `--strict` and a request was rejected: the outputs are written, the exit code says the run is not clean.
 constexpr int kExitRejected = 5;
+// The report's files added to `outputs` and written, then the table (unless quiet), the paths, the warnings;
+// the exit code (kExitRejected with --strict when a request was rejected).
+int finish_serve_outputs(OutputSet& outputs, ReportFiles& report, const std::string& text,
+                         std::vector<std::string> warnings, std::int64_t rejected, bool charts, bool quiet,
+                         bool strict, const char* command) {
+  for (auto& [name, content] : report.files) outputs.add(name, std::move(content));
+  if (!report.note.empty() && charts) warnings.push_back(report.note);
+  const auto written = outputs.commit();
+  if (!quiet) std::cout << text << "\n";
+  std::cout << "mlasim " << command << ": written to:\n";
+  for (const auto& p : written) std::cout << "  " << p.string() << "\n";
+  for (const std::string& w : warnings) std::cerr << "mlasim " << command << ": warning: " << w << "\n";
+  if (rejected > 0 && strict) {
+    std::cerr << "mlasim " << command << ": error: " << rejected << " requests rejected (--strict)\n";
+    return kExitRejected;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
   po::options_description desc("mlasim serve options");
-  std::string config, out_dir;
+  std::string config, out_dir, shard_text;
   int jobs = 1;
   desc.add_options()("help,h", "show this help")("config", po::value(&config)->required(), "serve YAML file")(
       "out,o", po::value(&out_dir)->required(), "output directory (created; files replaced whole)")(
@@ -35,16 +57,21 @@ int cmd_serve(const Args& args) {
       "price", po::value<std::string>(),
       "USD per GPU-hour, overriding the profile and the config (e.g. 3.5)")(
       "no-charts", "write report.html without charts (no gnuplot run)")(
-      "quiet,q", "print only the paths written (and no progress line)");
+      "quiet,q", "print only the paths written (and no progress line)")(
+      "shard", po::value(&shard_text),
+      "I/N: run only block I of N of the sweep's runs (from 1) into OUT/serve-sweep-shard.jsonl; `mlasim "
+      "merge` joins the N shards' folders into what one run writes");
   add_jobs_option(desc, &jobs);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
-  if (!parse_options(
-          args, desc, vm, &pos,
-          "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep] [--strict] [--no-charts] [-j N]"))
+  if (!parse_options(args, desc, vm, &pos,
+                     "usage: mlasim serve CONFIG.yaml --out DIR [--no-sweep] [--strict] [--no-charts] [-j N] "
+                     "[--shard I/N]"))
     return 0;
   check_jobs(jobs);
+  const std::optional<Shard> shard =
+      vm.count("shard") != 0U ? std::optional<Shard>(parse_shard(shard_text)) : std::nullopt;
 
   ServeConfig cfg = load_serve_config(config);
   if (vm.count("no-sweep") != 0U) {
@@ -57,51 +84,68 @@ int cmd_serve(const Args& args) {
     cfg.spec.cli_overrides.push_back("--price " + price);
   }
 
+  if (shard && cfg.sweep.axis == ServeSweepSpec::Axis::kNone) {
+    throw InputError(SourceLocation{config}, "sweep",
+                     "--shard splits a serve sweep's runs, and this config has no `sweep:` (or --no-sweep)");
+  }
+
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
-  // Render everything first; only then touch the disk (outputs are whole or absent).
-  OutputSet outputs(out_dir);
-  std::string text;
-  std::vector<std::string> warnings;
-  std::int64_t rejected = 0;
-  ReportFiles report;
+  const bool charts = vm.count("no-charts") == 0U, quiet = vm.count("quiet") != 0U;
+  const bool strict = vm.count("strict") != 0U;
   if (cfg.sweep.axis == ServeSweepSpec::Axis::kNone) {
+    // Render everything first; only then touch the disk (outputs are whole or absent).
+    OutputSet outputs(out_dir);
     const ServeResult result = run_serve(cfg.spec);
     add_serve_outputs(outputs, cfg.spec, result);
-    report = build_serve_report(cfg.spec, result, vm.count("no-charts") == 0U);
-    text = table_to_text(with_missing_as(summary_long_table(result.summary), "—"));
-    warnings = serve_warnings(result.summary);
-    rejected = result.summary.rejected;
-  } else {
-    std::vector<ServeSummary> rows;
-    {
-      ProgressLine progress("serve", "runs", vm.count("quiet") == 0U);
-      rows = run_serve_sweep(cfg, jobs,
-                             [&](std::size_t done, std::size_t total) { progress.update(done, total); });
-      progress.finish();
-    }
-    add_serve_sweep_outputs(outputs, cfg.spec, rows);
-    report = build_serve_sweep_report(cfg.spec, rows, vm.count("no-charts") == 0U);
-    text = table_to_text(with_missing_as(throughput_latency_table(rows), "—"));
-    for (const ServeSummary& s : rows) {
-      const std::string at = s.arrival == "poisson" ? fmt::format("at {:.4g} req/s", s.rate_per_s)
-                                                    : fmt::format("at concurrency {}", s.concurrency);
-      for (const std::string& w : serve_warnings(s)) warnings.push_back(at + ": " + w);
-      rejected += s.rejected;
-    }
-    if (const std::string onset = overload_onset_sentence(rows); !onset.empty()) warnings.push_back(onset);
+    ReportFiles report = build_serve_report(cfg.spec, result, charts);
+    return finish_serve_outputs(
+        outputs, report, table_to_text(with_missing_as(summary_long_table(result.summary), "—")),
+        serve_warnings(result.summary), result.summary.rejected, charts, quiet, strict, "serve");
   }
-  for (auto& [name, content] : report.files) outputs.add(name, std::move(content));
-  if (!report.note.empty() && vm.count("no-charts") == 0U) warnings.push_back(report.note);
+  std::vector<ServeSummary> rows;
+  const auto [first, last] = shard_range(serve_sweep_size(cfg), shard.value_or(Shard{}));
+  {
+    ProgressLine progress("serve", "runs", !quiet);
+    rows = run_serve_sweep_runs(cfg, first, last, jobs,
+                                [&](std::size_t done, std::size_t total) { progress.update(done, total); });
+    progress.finish();
+  }
+  if (!shard) return write_serve_sweep_outputs(cfg, rows, out_dir, charts, quiet, strict, "serve");
+  std::vector<nlohmann::ordered_json> items;
+  items.reserve(rows.size());
+  for (const ServeSummary& row : rows) items.push_back(summary_json(row));
+  OutputSet outputs(out_dir);
+  outputs.add(shard_file_name(kServeSweepShardKind),
+              shard_file_text(make_shard_header(kServeSweepShardKind, cfg.spec.source, cfg.spec.config_json,
+                                                cfg.spec.cli_overrides, *shard, serve_sweep_size(cfg)),
+                              items));
   const auto written = outputs.commit();
-  if (vm.count("quiet") == 0U) std::cout << text << "\n";
-  std::cout << "mlasim serve: written to:\n";
-  for (const auto& p : written) std::cout << "  " << p.string() << "\n";
-  for (const std::string& w : warnings) std::cerr << "mlasim serve: warning: " << w << "\n";
-  if (rejected > 0 && vm.count("strict") != 0U) {
-    std::cerr << "mlasim serve: error: " << rejected << " requests rejected (--strict)\n";
-    return kExitRejected;
-  }
+  std::cout << fmt::format(
+      "mlasim serve: shard {}: runs {} to {} of {} written to:\n  {}\njoin the {} shards' folders with "
+      "`mlasim merge DIR... --out OUT`\n",
+      shard->to_string(), first + 1, last, serve_sweep_size(cfg), written.front().string(), shard->count);
   return 0;
+}
+
+int write_serve_sweep_outputs(const ServeConfig& cfg, const std::vector<ServeSummary>& rows,
+                              const std::string& out_dir, bool charts, bool quiet, bool strict,
+                              const char* command) {
+  // Render everything first; only then touch the disk (outputs are whole or absent).
+  OutputSet outputs(out_dir);
+  add_serve_sweep_outputs(outputs, cfg.spec, rows);
+  ReportFiles report = build_serve_sweep_report(cfg.spec, rows, charts);
+  std::vector<std::string> warnings;
+  std::int64_t rejected = 0;
+  for (const ServeSummary& s : rows) {
+    const std::string at = s.arrival == "poisson" ? fmt::format("at {:.4g} req/s", s.rate_per_s)
+                                                  : fmt::format("at concurrency {}", s.concurrency);
+    for (const std::string& w : serve_warnings(s)) warnings.push_back(at + ": " + w);
+    rejected += s.rejected;
+  }
+  if (const std::string onset = overload_onset_sentence(rows); !onset.empty()) warnings.push_back(onset);
+  return finish_serve_outputs(outputs, report,
+                              table_to_text(with_missing_as(throughput_latency_table(rows), "—")), warnings,
+                              rejected, charts, quiet, strict, command);
 }
 
 }  // namespace mlasim::cli

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/serve_config.hpp"
+#include "sim/serving/serve.hpp"
 #include "sim/sweep/sweep.hpp"
 
 namespace mlasim::cli {
@@ -38,5 +40,12 @@ void apply_sweep_overrides(SweepSpec& spec, const std::vector<std::string>& pric
 void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& points,
                          const std::string& out_dir, bool charts, bool quiet, const char* command,
                          int jobs = 1);
+
+/// A serve sweep's outputs (its rows, report, warnings) written to `out_dir` and printed, as `mlasim
+/// <command>`: serve and merge write the same. Returns the exit code (5 with `strict` and a request
+/// rejected).
+int write_serve_sweep_outputs(const ServeConfig& cfg, const std::vector<ServeSummary>& rows,
+                              const std::string& out_dir, bool charts, bool quiet, bool strict,
+                              const char* command);
 
 }  // namespace mlasim::cli

@@ -9,6 +9,9 @@
 
 namespace mlasim {
 
+/// The shard kind of a serve sweep (`mlasim serve --shard I/N`): one item per run, its summary_json.
+inline constexpr const char* kServeSweepShardKind = "serve-sweep";
+
 [[nodiscard]] nlohmann::ordered_json summary_json(const ServeSummary& s);
 /// Throws nlohmann's exceptions or std::invalid_argument on a malformed object.
 [[nodiscard]] ServeSummary summary_of(const nlohmann::ordered_json& j);

@@ -863,3 +863,44 @@ TEST_CASE("a sweep run as 4 shards and merged writes exactly what one run writes
   CHECK_FALSE(fs::exists(none));
   CHECK(run_mlasim("sweep configs/llama3_70b_attention.yaml --shard 5/4 --out " + none.string()).code == 2);
 }
+
+TEST_CASE(
+    "a serve sweep run as 3 shards and merged writes exactly what one run writes; --shard needs a sweep") {
+  const std::string config = "configs/serve_llama3_8b_h100.yaml --price 2.5";
+  const fs::path one = scratch("serve-shard-one"), merged = scratch("serve-shard-merged");
+  REQUIRE(run_mlasim("serve " + config + " -q -j 2 --out " + one.string()).code == 0);
+  std::string dirs;
+  for (const int i : {2, 3, 1}) {
+    const fs::path d = scratch("serve-shard-" + std::to_string(i));
+    const Run r =
+        run_mlasim("serve " + config + " -q --shard " + std::to_string(i) + "/3 --out " + d.string());
+    REQUIRE(r.code == 0);
+    CHECK(tree(d).size() == 2);  // the shard file and the manifest
+    CHECK(fs::exists(d / "serve-sweep-shard.jsonl"));
+    dirs += " " + d.string();
+  }
+  const Run m = run_mlasim("merge" + dirs + " -q --out " + merged.string());
+  REQUIRE(m.code == 0);
+  CHECK_THAT(m.err, Catch::Contains("mlasim merge: warning: overload starts at 80 req/s"));
+  const auto a = tree(one), b = tree(merged);
+  CHECK(a.count("serve_sweep.json") == 1);
+  REQUIRE(a.size() == b.size());
+  for (const auto& [name, text] : a) {
+    INFO(name);
+    REQUIRE(b.count(name) == 1);
+    CHECK(b.at(name) == text);
+  }
+  // A sweep shard and a serve shard do not mix; a config without a sweep cannot be sharded.
+  const fs::path sweep_shard = scratch("serve-shard-sweep-kind");
+  REQUIRE(
+      run_mlasim("sweep configs/llama3_70b_attention.yaml --shard 1/3 --out " + sweep_shard.string()).code ==
+      0);
+  const Run mixed =
+      run_mlasim("merge" + dirs + " " + sweep_shard.string() + " --out " + scratch("x").string());
+  CHECK(mixed.code == 2);
+  CHECK_THAT(mixed.err, Catch::Contains("has no serve-sweep-shard.jsonl"));
+  const Run no_sweep =
+      run_mlasim("serve " + config + " --no-sweep --shard 1/2 --out " + scratch("serve-shard-none").string());
+  CHECK(no_sweep.code == 2);
+  CHECK_THAT(no_sweep.err, Catch::Contains("--shard splits a serve sweep's runs"));
+}

@@ -29,11 +29,20 @@ ServeSpec serve_sweep_spec(const ServeConfig& config, std::size_t index) {
 
 std::vector<ServeSummary> run_serve_sweep(const ServeConfig& config, int jobs,
                                           const ServeSweepProgress& progress) {
-  const std::size_t n = serve_sweep_size(config);
+  return run_serve_sweep_runs(config, 0, serve_sweep_size(config), jobs, progress);
+}
+
+std::vector<ServeSummary> run_serve_sweep_runs(const ServeConfig& config, std::size_t first, std::size_t last,
+                                               int jobs, const ServeSweepProgress& progress) {
+  if (first > last || last > serve_sweep_size(config)) {
+    throw InternalError(
+        fmt::format("serve sweep runs {} to {} of {}", first, last, serve_sweep_size(config)));
+  }
+  const std::size_t n = last - first;
   std::vector<ServeSummary> out(n);
   ProgressCounter counter(n, progress);
   parallel_for(n, jobs, [&](std::size_t i) {
-    out[i] = run_serve(serve_sweep_spec(config, i)).summary;
+    out[i] = run_serve(serve_sweep_spec(config, first + i)).summary;
     counter.add(1);
   });
   counter.finish();

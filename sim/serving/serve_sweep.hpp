@@ -22,6 +22,11 @@ using ServeSweepProgress = std::function<void(std::size_t done, std::size_t tota
 [[nodiscard]] std::vector<ServeSummary> run_serve_sweep(const ServeConfig& config, int jobs = 1,
                                                         const ServeSweepProgress& progress = {});
 
+/// Runs [first, last) of the sweep (a shard's block): element k is run_serve_sweep's row first + k.
+[[nodiscard]] std::vector<ServeSummary> run_serve_sweep_runs(const ServeConfig& config, std::size_t first,
+                                                             std::size_t last, int jobs = 1,
+                                                             const ServeSweepProgress& progress = {});
+
 /// The number of runs of the sweep: its points, or 1 without a sweep.
 [[nodiscard]] std::size_t serve_sweep_size(const ServeConfig& config);
 

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <exception>
 #include <limits>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -85,8 +84,8 @@ void parallel_for_chunks(std::size_t n, int jobs, std::size_t chunk,
   for (std::size_t t = 0; t + 1 < workers; ++t) {
     try {
       threads.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no more threads to be had: the ones running (and this one) do the work
+    } catch (...) {  // std::system_error, std::bad_alloc
+      break;         // no more threads to be had: the ones running (and this one) do the work
     }
   }
   work();

@@ -1,5 +1,5 @@
-// mlasim merge: join the shards of a sweep (`mlasim sweep --shard I/N`) or of a serve sweep (`mlasim serve
-// --shard I/N`), one folder each, into exactly the outputs one whole run would have written.
+// mlasim merge: join the shards of a sweep, a serve sweep or a plan (`mlasim sweep|serve|plan --shard I/N`),
+// one folder each, into exactly the outputs one whole run would have written.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -12,6 +12,7 @@
 #include "reports/shard_file.hpp"
 #include "reports/sweep_shard.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/config/plan_config.hpp"
 #include "sim/config/serve_config.hpp"
 #include "sim/error.hpp"
 #include "sim/output.hpp"
@@ -86,6 +87,43 @@ int merge_serve_sweep(const std::vector<std::string>& dirs, const std::string& o
                                    vm.count("strict") != 0U, "merge");
 }
 
+// The shards of a plan joined into the outputs one `mlasim plan` writes.
+int merge_plan(const std::vector<std::string>& dirs, const std::string& out_dir,
+               const po::variables_map& vm) {
+  std::vector<ShardSource> sources;
+  std::vector<std::vector<PlanLayoutRun>> runs_of;
+  for (const std::string& d : dirs) {
+    ShardSource src;
+    std::vector<PlanLayoutRun> runs;
+    src.header = read_shard_file(
+        d, kPlanShardKind,
+        [&](const nlohmann::ordered_json& j, std::size_t) { runs.push_back(plan_run_of(j)); }, &src.path);
+    sources.push_back(std::move(src));
+    runs_of.push_back(std::move(runs));
+  }
+  std::vector<PlanLayoutRun> runs;
+  for (const std::size_t k : check_shards(sources)) {
+    for (PlanLayoutRun& r : runs_of[k]) runs.push_back(std::move(r));
+  }
+  const ShardHeader& head = sources.front().header;
+
+  PlanSpec spec = load_plan_config(head.config_path);
+  for (const std::string& p : price_overrides(head, sources.front().path)) {
+    apply_price_override(spec, p);
+    spec.cli_overrides.push_back("--price " + p);
+  }
+  check_config_unchanged(spec.config_json, head, sources.front().path);
+  if (plan_size(spec) != head.total) {
+    throw InputError(SourceLocation{head.config_path.string()}, "",
+                     fmt::format("the plan has {} layouts, the shards {}", plan_size(spec), head.total));
+  }
+  spec.source = head.config_file;  // echoed as the shards' command named it
+  restore_layouts(spec, runs);
+  prepare_output_dir(out_dir);
+  return write_plan_outputs(spec, join_plan(spec, std::move(runs)), out_dir, vm.count("no-charts") == 0U,
+                            vm.count("quiet") != 0U, "merge");
+}
+
 }  // namespace
 
 int cmd_merge(const Args& args) {
@@ -114,6 +152,10 @@ int cmd_merge(const Args& args) {
                          ? std::filesystem::exists(first_dir / shard_file_name(kServeSweepShardKind), ec)
                          : first_dir.filename() == shard_file_name(kServeSweepShardKind);
   if (serve) return merge_serve_sweep(dirs, out_dir, vm);
+  const bool plan = std::filesystem::is_directory(first_dir, ec)
+                        ? std::filesystem::exists(first_dir / shard_file_name(kPlanShardKind), ec)
+                        : first_dir.filename() == shard_file_name(kPlanShardKind);
+  if (plan) return merge_plan(dirs, out_dir, vm);
 
   std::vector<SweepShardFile> shards;
   shards.reserve(dirs.size());

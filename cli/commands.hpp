@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sim/config/serve_config.hpp"
+#include "sim/plan/plan.hpp"
 #include "sim/serving/serve.hpp"
 #include "sim/sweep/sweep.hpp"
 
@@ -47,5 +48,10 @@ void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& p
 int write_serve_sweep_outputs(const ServeConfig& cfg, const std::vector<ServeSummary>& rows,
                               const std::string& out_dir, bool charts, bool quiet, bool strict,
                               const char* command);
+
+/// A plan's outputs written to `out_dir` and its headline printed, as `mlasim <command>`: plan and merge
+/// write the same. Returns the exit code (6 when no deployment within the budget meets the SLOs).
+int write_plan_outputs(const PlanSpec& spec, const PlanResult& result, const std::string& out_dir,
+                       bool charts, bool quiet, const char* command);
 
 }  // namespace mlasim::cli

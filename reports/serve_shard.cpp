@@ -118,4 +118,95 @@ ServeSummary summary_of(const json& j) {
   return s;
 }
 
+namespace {
+
+// clang-format off
+#define MLASIM_PLAN_EVALUATION_FIELDS(X)                                                                      \
+  X(replicas) X(rate_per_s) X(meets_slos) X(overloaded) X(output_tokens_per_s) X(total_tokens_per_s)         \
+  X(tokens_per_s_per_gpu) X(tokens_per_s_per_user) X(worst_margin) X(detail)
+// clang-format on
+
+json evaluation_json(const PlanEvaluation& e) {
+  json j = json::object();
+#define X(f) j[#f] = e.f;
+  MLASIM_PLAN_EVALUATION_FIELDS(X)
+#undef X
+  return j;
+}
+
+PlanEvaluation evaluation_of(const json& j) {
+  PlanEvaluation e;
+#define X(f) j.at(#f).get_to(e.f);
+  MLASIM_PLAN_EVALUATION_FIELDS(X)
+#undef X
+  return e;
+}
+
+json optional_evaluation(const std::optional<PlanEvaluation>& e) {
+  return e ? evaluation_json(*e) : json(nullptr);
+}
+
+std::optional<PlanEvaluation> optional_evaluation_of(const json& j) {
+  return j.is_null() ? std::nullopt : std::optional<PlanEvaluation>(evaluation_of(j));
+}
+
+}  // namespace
+
+json plan_run_json(const PlanLayoutRun& run) {
+  const LayoutOutcome& o = run.outcome;
+  json j = json::object();
+  j["status"] = static_cast<int>(o.status);
+  j["reason"] = o.reason;
+  j["at_target"] = optional_evaluation(o.at_target);
+  j["at_target_summary"] = o.at_target_summary ? summary_json(*o.at_target_summary) : json(nullptr);
+  j["best_effort"] = optional_evaluation(o.best_effort);
+  j["one_replica_max"] = optional_evaluation(o.one_replica_max);
+  j["cost"] = json::array({o.cost.gpus, o.cost.usd_per_hour, o.cost.usd_per_million_output_tokens,
+                           o.cost.usd_per_million_total_tokens});
+  j["max_requests_per_s_bound"] = o.max_requests_per_s_bound;
+  j["simulations"] = o.simulations;
+  j["simulated"] = run.simulated;
+  json trials = json::array();
+  for (const PlanTrial& t : run.trials) {
+    trials.push_back(json{{"layout", t.layout},
+                          {"evaluation", evaluation_json(t.evaluation)},
+                          {"summary", summary_json(t.summary)}});
+  }
+  j["trials"] = std::move(trials);
+  json points = json::array();
+  for (const PlanPoint& p : run.points) {
+    points.push_back(
+        json::array({p.layout, p.at_target, p.point.tokens_per_s_per_gpu, p.point.tokens_per_s_per_user}));
+  }
+  j["points"] = std::move(points);
+  return j;
+}
+
+PlanLayoutRun plan_run_of(const json& j) {
+  PlanLayoutRun run;
+  LayoutOutcome& o = run.outcome;
+  o.status = enum_of(j.at("status"), LayoutStatus::kSloUnmet);
+  o.reason = j.at("reason").get<std::string>();
+  o.at_target = optional_evaluation_of(j.at("at_target"));
+  if (!j.at("at_target_summary").is_null()) o.at_target_summary = summary_of(j.at("at_target_summary"));
+  o.best_effort = optional_evaluation_of(j.at("best_effort"));
+  o.one_replica_max = optional_evaluation_of(j.at("one_replica_max"));
+  const json& c = j.at("cost");
+  if (!c.is_array() || c.size() != 4) throw std::invalid_argument("cost: expected an array of 4 values");
+  o.cost = DeploymentCost{c[0].get<int>(), c[1].get<double>(), c[2].get<double>(), c[3].get<double>()};
+  o.max_requests_per_s_bound = j.at("max_requests_per_s_bound").get<double>();
+  o.simulations = j.at("simulations").get<int>();
+  run.simulated = j.at("simulated").get<bool>();
+  for (const json& t : j.at("trials")) {
+    run.trials.push_back(
+        {t.at("layout").get<std::size_t>(), evaluation_of(t.at("evaluation")), summary_of(t.at("summary"))});
+  }
+  for (const json& p : j.at("points")) {
+    if (!p.is_array() || p.size() != 4) throw std::invalid_argument("points: expected arrays of 4 values");
+    run.points.push_back(
+        {p[0].get<std::size_t>(), p[1].get<bool>(), {p[2].get<double>(), p[3].get<double>()}});
+  }
+  return run;
+}
+
 }  // namespace mlasim

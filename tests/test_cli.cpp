@@ -904,3 +904,31 @@ TEST_CASE(
   CHECK(no_sweep.code == 2);
   CHECK_THAT(no_sweep.err, Catch::Contains("--shard splits a serve sweep's runs"));
 }
+
+TEST_CASE("a plan run as 3 shards and merged writes exactly what one run writes, its exit code too") {
+  const std::string config = "tests/plan_fixtures/small_plan.yaml --price h200=4.5";
+  const fs::path one = scratch("plan-shard-one"), merged = scratch("plan-shard-merged");
+  const Run whole = run_mlasim("plan " + config + " -q --out " + one.string());
+  REQUIRE(whole.code == 0);
+  std::string dirs;
+  for (const int i : {3, 2, 1}) {
+    const fs::path d = scratch("plan-shard-" + std::to_string(i));
+    const Run r =
+        run_mlasim("plan " + config + " -q --shard " + std::to_string(i) + "/3 --out " + d.string());
+    REQUIRE(r.code == 0);
+    CHECK(fs::exists(d / "plan-shard.jsonl"));
+    CHECK_FALSE(fs::exists(d / "plan.json"));
+    dirs += " " + d.string();
+  }
+  const Run m = run_mlasim("merge" + dirs + " --out " + merged.string());
+  REQUIRE(m.code == whole.code);
+  CHECK_THAT(m.out, Catch::Contains("Cheapest:"));
+  const auto a = tree(one), b = tree(merged);
+  CHECK(a.count("plan.json") == 1);
+  REQUIRE(a.size() == b.size());
+  for (const auto& [name, text] : a) {
+    INFO(name);
+    REQUIRE(b.count(name) == 1);
+    CHECK(b.at(name) == text);
+  }
+}

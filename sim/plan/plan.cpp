@@ -216,14 +216,7 @@ struct PlanContext {
   LengthFacts lengths;
 };
 
-/// What the search of one layout produced: independent of every other layout's, so layouts run in parallel
-/// and are joined in layout order.
-struct LayoutRun {
-  LayoutOutcome outcome;
-  std::vector<PlanTrial> trials;  ///< its simulations, in the order run
-  std::vector<PlanPoint> points;  ///< its deployments meeting the SLOs
-  bool simulated = false;         ///< false: discarded by the capacity model, the budget or as invalid
-};
+using LayoutRun = PlanLayoutRun;
 
 /// A layout's two searches, independent of each other: the fewest replicas at the target rate, and one
 /// replica's highest rate. Run apart (in parallel), then joined by join_searches.
@@ -350,18 +343,26 @@ PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress) {
   return run_plan(spec, PlanRunOptions{1, progress});
 }
 
-PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
+namespace {
+
+void check_search_space(const PlanSpec& spec) {
   if (spec.models.empty() || spec.variants.empty() || spec.gpus.empty() || spec.tp.empty() ||
       spec.dp_attention.empty() || spec.weights.empty() || spec.kv_cache.empty() ||
       spec.max_num_seqs.empty() || spec.max_num_batched_tokens.empty() || spec.policies.empty()) {
     throw InputError(SourceLocation{spec.source}, "plan", "the search space is empty");
   }
-  PlanResult result;
-  const bool trace = spec.base.workload.arrival == ArrivalKind::kTrace;
-  result.target_rate_per_s = trace ? trace_rate_per_s(spec.base.workload) : spec.base.workload.rate_per_s;
-  const PlanContext ctx{spec, result.target_rate_per_s, trace, length_facts(spec.base.workload)};
-  std::vector<PlanLayout> layouts = plan_layouts(spec);
-  // The variant each layout asked for, in the same order plan_layouts walks them.
+}
+
+bool is_trace(const PlanSpec& spec) {
+  return spec.base.workload.arrival == ArrivalKind::kTrace;
+}
+
+double target_rate(const PlanSpec& spec) {
+  return is_trace(spec) ? trace_rate_per_s(spec.base.workload) : spec.base.workload.rate_per_s;
+}
+
+// The variant each layout asked for, in the same order plan_layouts walks them.
+std::vector<VariantSpec> variants_of(const PlanSpec& spec, const std::vector<PlanLayout>& layouts) {
   std::vector<VariantSpec> variant_of;
   for (std::size_t i = 0; i < layouts.size(); ++i) {
     for (const VariantSpec& v : spec.variants) {
@@ -371,6 +372,26 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
       }
     }
   }
+  return variant_of;
+}
+
+}  // namespace
+
+std::size_t plan_size(const PlanSpec& spec) {
+  check_search_space(spec);
+  return plan_layouts(spec).size();
+}
+
+std::vector<PlanLayoutRun> run_plan_layouts(const PlanSpec& spec, std::size_t first, std::size_t last,
+                                            const PlanRunOptions& options) {
+  check_search_space(spec);
+  const PlanContext ctx{spec, target_rate(spec), is_trace(spec), length_facts(spec.base.workload)};
+  const std::vector<PlanLayout> layouts = plan_layouts(spec);
+  if (first > last || last > layouts.size()) {
+    throw InternalError(fmt::format("plan layouts {} to {} of {}", first, last, layouts.size()));
+  }
+  const std::vector<VariantSpec> variant_of = variants_of(spec, layouts);
+  const std::size_t n = last - first;
 
   // Each search is sequential (each simulation decides the next); the layouts, and a layout's two searches,
   // are independent: they run in parallel and are joined in layout order, so the result does not depend on
@@ -380,26 +401,50 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
   if (options.progress) {
     report = [&](std::size_t done, std::size_t total) { options.progress(simulations.load(), done, total); };
   }
-  ProgressCounter counter(layouts.size(), std::move(report));
+  ProgressCounter counter(n, std::move(report));
   const std::function<void()> on_simulation = [&] {
     simulations.fetch_add(1, std::memory_order_relaxed);
     counter.add(0);
   };
   // Two tasks per layout (its two searches), joined per layout in layout order.
-  std::vector<LayoutRun> searches(2 * layouts.size());
-  std::vector<std::atomic<int>> searches_done(layouts.size());
+  std::vector<LayoutRun> searches(2 * n);
+  std::vector<std::atomic<int>> searches_done(n);
   parallel_for(searches.size(), options.jobs, [&](std::size_t k) {
-    const std::size_t i = k / 2;
+    const std::size_t i = first + k / 2;
     const LayoutSearch search = k % 2 == 0 ? LayoutSearch::kAtTarget : LayoutSearch::kHighestRate;
     searches[k] = run_layout(ctx, layouts[i], variant_of[i], i, search, on_simulation);
-    if (searches_done[i].fetch_add(1) == 1) counter.add(1);  // both searches of layout i are done
+    if (searches_done[k / 2].fetch_add(1) == 1) counter.add(1);  // both searches of layout i are done
   });
   std::vector<LayoutRun> runs;
-  runs.reserve(layouts.size());
-  for (std::size_t i = 0; i < layouts.size(); ++i) {
-    runs.push_back(join_searches(std::move(searches[2 * i]), std::move(searches[2 * i + 1])));
+  runs.reserve(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    runs.push_back(join_searches(std::move(searches[2 * k]), std::move(searches[2 * k + 1])));
   }
+  // The last report counts the simulations kept (a search apart may repeat one the other ran; the count
+  // while running includes it).
+  if (options.progress) {
+    int kept = 0;
+    for (const LayoutRun& run : runs) kept += run.outcome.simulations;
+    options.progress(kept, n, n);
+  }
+  return runs;
+}
 
+void restore_layouts(const PlanSpec& spec, std::vector<PlanLayoutRun>& runs) {
+  const std::vector<PlanLayout> layouts = plan_layouts(spec);
+  const std::vector<VariantSpec> variant_of = variants_of(spec, layouts);
+  if (runs.size() != layouts.size()) {
+    throw InternalError(fmt::format("{} layout runs for {} layouts", runs.size(), layouts.size()));
+  }
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    runs[i].outcome.layout = layouts[i];
+    (void)apply_layout_variant(runs[i].outcome.layout, variant_of[i]);  // as run_layout applied it
+  }
+}
+
+PlanResult join_plan(const PlanSpec& spec, std::vector<PlanLayoutRun> runs) {
+  PlanResult result;
+  result.target_rate_per_s = target_rate(spec);
   result.layouts.reserve(runs.size());
   for (LayoutRun& run : runs) {
     if (!run.simulated) ++result.not_simulated;
@@ -408,9 +453,6 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
     for (const PlanPoint& p : run.points) result.points.push_back(p);
     result.layouts.push_back(std::move(run.outcome));
   }
-  // The last report counts the simulations kept (a search apart may repeat one the other ran; the count
-  // while running includes it).
-  if (options.progress) options.progress(result.simulations, layouts.size(), layouts.size());
   for (std::size_t i = 0; i < result.layouts.size(); ++i) {
     if (result.layouts[i].status == LayoutStatus::kOk) result.ranking.push_back(i);
   }
@@ -424,6 +466,10 @@ PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
   for (const PlanPoint& p : result.points) tradeoff.push_back(p.point);
   result.pareto = pareto_front(tradeoff);
   return result;
+}
+
+PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options) {
+  return join_plan(spec, run_plan_layouts(spec, 0, plan_size(spec), options));
 }
 
 }  // namespace mlasim

@@ -133,6 +133,15 @@ struct PlanRunOptions {
   PlanProgress progress;
 };
 
+/// What the search of one layout produced: independent of every other layout's, so layouts run in parallel
+/// (or in separate shards) and are joined in layout order.
+struct PlanLayoutRun {
+  LayoutOutcome outcome;
+  std::vector<PlanTrial> trials;  ///< its simulations, in the order run
+  std::vector<PlanPoint> points;  ///< its deployments meeting the SLOs
+  bool simulated = false;         ///< false: discarded by the capacity model, the budget or as invalid
+};
+
 /// The layouts of the search space, in a fixed order (model, variant, GPU, TP, DP-attention, weights, KV,
 /// max_num_seqs, max_num_batched_tokens, policy; the last varies fastest).
 [[nodiscard]] std::vector<PlanLayout> plan_layouts(const PlanSpec& spec);
@@ -145,6 +154,22 @@ struct PlanRunOptions {
 /// Runs the plan. Deterministic: the same spec gives the same result, whatever options.jobs (each layout's
 /// search is sequential; the layouts run in parallel and are joined in layout order, `trials` too).
 [[nodiscard]] PlanResult run_plan(const PlanSpec& spec, const PlanRunOptions& options);
+/// The number of layouts of the search space (InputError when it is empty).
+[[nodiscard]] std::size_t plan_size(const PlanSpec& spec);
+
+/// The searches of layouts [first, last) of plan_layouts(spec) (a shard's block), in layout order, on up to
+/// options.jobs threads. run_plan is join_plan of every layout's.
+[[nodiscard]] std::vector<PlanLayoutRun> run_plan_layouts(const PlanSpec& spec, std::size_t first,
+                                                          std::size_t last,
+                                                          const PlanRunOptions& options = {});
+
+/// The plan from every layout's run, in layout order: the ranking (cheapest first) and the Pareto front.
+[[nodiscard]] PlanResult join_plan(const PlanSpec& spec, std::vector<PlanLayoutRun> runs);
+
+/// Sets each run's outcome.layout to its layout as run_plan_layouts found it (plan_layouts with the variant
+/// applied): what a shard file leaves out, since merge can compute it. `runs` holds every layout's run.
+void restore_layouts(const PlanSpec& spec, std::vector<PlanLayoutRun>& runs);
+
 /// The same on one thread.
 [[nodiscard]] PlanResult run_plan(const PlanSpec& spec, const PlanProgress& progress = {});
 

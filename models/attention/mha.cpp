@@ -24,7 +24,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     op.flops = layers * 3.0 * t * (s.n_h + s.n_kv) * d;
     op.activation_bytes = layers * t * ((s.n_h + 2.0 * s.n_kv) * d + s.n_h * d) * b.a();
     op.kv_write_bytes = layers * t * 2.0 * s.n_kv * d * b.c();
-    b.push(std::move(op));
+    b.push(op);
   }
   // Attention core (DESIGN.md §5): FLOPs 4·n_h·d_h·pairs; bytes 2·n_kv·d_h·c·ΣL plus Q and O.
   auto core = [&](const char* name, const detail::SeqSums& ss) {
@@ -36,7 +36,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     op.gemm_m = ss.tokens;
     op.attention = AttentionCall{false,     ss.prefill, ss.mixed(), ss.sequences, ss.context,
                                  ss.tokens, s.n_h,      s.n_kv,     int(d),       int(d)};
-    b.push(std::move(op));
+    b.push(op);
   };
   core("attention_decode", w.decode);
   core("attention_prefill", w.prefill);

@@ -56,7 +56,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     op.flops = layers * (4.0 * t * dc + 3.0 * t * (nh + 1.0) * dr);
     op.activation_bytes = layers * t * (dc + dr + nh * dr) * b.a();
     op.kv_write_bytes = layers * t * (dc + dr) * b.c();
-    b.push(std::move(op));
+    b.push(op);
   }
   if (!absorbed.empty()) {
     const double ta = absorbed.tokens;
@@ -73,7 +73,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     op.attention =
         AttentionCall{true, absorbed.prefill, absorbed.mixed(), absorbed.sequences, absorbed.context, ta, nh,
                       1.0,  int(dc + dr),     int(dc)};
-    b.push(std::move(op));
+    b.push(op);
     // W_UV per head: d_c -> d_v.
     b.bmm("v_up_bmm", layers, nh, ta, dc, dv);
   }
@@ -88,7 +88,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     up.gemm_m = naive.context;
     up.gemm_n = nh * (dn + dv);
     up.gemm_k = dc;
-    b.push(std::move(up));
+    b.push(up);
     Op op = detail::OpWriter::base("attention_mla_naive", OpClass::kAttention, layers);
     op.flops = layers * 2.0 * nh * naive.pairs * (dn + dr + dv);
     op.kv_read_bytes = layers * naive.context * dr * b.c();  // shared rope key from the cache
@@ -97,7 +97,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     op.gemm_m = naive.tokens;
     op.attention = AttentionCall{false, true, naive.mixed(), naive.sequences, naive.context, naive.tokens,
                                  nh,    nh,   int(dn + dr),  int(dv)};
-    b.push(std::move(op));
+    b.push(op);
   }
   b.gemm("o_proj", layers, t, nh * dv, h);
   b.collective(w.comm == Collective::kReduceScatter ? "reducescatter_attn" : "allreduce_attn", layers, w.comm,

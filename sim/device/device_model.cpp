@@ -280,6 +280,9 @@ void account(StepCost& cost, const Op& op, const OpTime& time) {
   switch (op.op_class) {
     case OpClass::kAttention:
       cost.attention_s += s;
+      cost.attention_flops += op.flops;
+      cost.attention_bytes += op.bytes();
+      cost.attention_bound = time.bound;
       break;
     case OpClass::kGemm:
       cost.gemm_s += s;
@@ -305,52 +308,59 @@ double overlap_schedule(double compute_s, double comm_s, int layers) {
 
 namespace {
 
-/// The step time from the ops' times in order: the sum, or the overlapped schedule of the first
+/// The step time from the ops' times, fed in order: the sum, or the overlapped schedule of the first
 /// `overlapped` ops (both micro-batches' work, so each micro-batch's compute and communication are half of
 /// their sums) and the rest after them.
-template <class TimeOf>
-double schedule(const StepWorkload& w, TimeOf time_of) {
-  double serial = 0.0, compute = 0.0, comm = 0.0, staged = 0.0;
-  double previous = 0.0;  // the op before's time
-  for (std::size_t i = 0; i < w.ops.size(); ++i) {
-    double s = time_of(i);
-    if (w.fused_allreduce && i > 0 && w.ops[i].collective == Collective::kAllReduce &&
-        w.ops[i - 1].op_class == OpClass::kGemm) {
+class Schedule {
+ public:
+  explicit Schedule(const StepWorkload& w) : w_(w) {}
+
+  /// Op i's time (ops in order, from 0).
+  void add(std::size_t i, double s) {
+    if (w_.fused_allreduce && i > 0 && w_.ops[i].collective == Collective::kAllReduce &&
+        w_.ops[i - 1].op_class == OpClass::kGemm) {
       // Fused under the GEMM before it: the pair takes max(GEMM, all-reduce) = GEMM + what exceeds it.
       const double own = s;
-      s = std::max(own - previous, 0.0);
-      previous = own;
+      s = std::max(own - previous_, 0.0);
+      previous_ = own;
     } else {
-      previous = s;
+      previous_ = s;
     }
-    if (i >= w.overlapped_ops) {
-      serial += s;
-    } else if (w.pipeline_stages > 1) {
-      staged += s;
+    if (i >= w_.overlapped_ops) {
+      serial_ += s;
+    } else if (w_.pipeline_stages > 1) {
+      staged_ += s;
     } else {
-      (w.ops[i].op_class == OpClass::kCommunication ? comm : compute) += s;
+      (w_.ops[i].op_class == OpClass::kCommunication ? comm_ : compute_) += s;
     }
   }
-  if (w.pipeline_stages > 1) {
-    // m micro-batches through pp stages: each GPU is busy m stage-times of the step's max(m, pp).
-    return staged * double(std::max(w.pipeline_micro_batches, w.pipeline_stages)) /
-               double(w.pipeline_micro_batches) +
-           serial;
+
+  /// The step time, once every op is added.
+  [[nodiscard]] double step_time_s() const {
+    if (w_.pipeline_stages > 1) {
+      // m micro-batches through pp stages: each GPU is busy m stage-times of the step's max(m, pp).
+      return staged_ * double(std::max(w_.pipeline_micro_batches, w_.pipeline_stages)) /
+                 double(w_.pipeline_micro_batches) +
+             serial_;
+    }
+    if (w_.micro_batches != 2) return serial_;
+    return overlap_schedule(compute_ / 2.0, comm_ / 2.0, w_.layers) + serial_;
   }
-  if (w.micro_batches != 2) return serial;
-  return overlap_schedule(compute / 2.0, comm / 2.0, w.layers) + serial;
-}
+
+ private:
+  const StepWorkload& w_;
+  double serial_ = 0.0, compute_ = 0.0, comm_ = 0.0, staged_ = 0.0;
+  double previous_ = 0.0;  // the op before's time
+};
 
 }  // namespace
 
-StepCost cost_step(const StepWorkload& workload, const DeviceModel& device) {
-  return cost_step(StepWorkload(workload), device);
-}
-
-StepCost cost_step(StepWorkload&& workload, const DeviceModel& device) {
+StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, OpDetail detail) {
   StepCost cost;
-  cost.ops.reserve(workload.ops.size());
-  for (Op& op : workload.ops) {
+  if (detail == OpDetail::kOps) cost.ops.reserve(workload.ops.size());
+  Schedule schedule(workload);
+  for (std::size_t i = 0; i < workload.ops.size(); ++i) {
+    const Op& op = workload.ops[i];
     const OpTime time = device.time_op(op);
     // A validated profile gives every op a finite, non-negative time; anything else is a bug in a model.
     if (!(std::isfinite(time.time_s) && time.time_s >= 0.0)) {
@@ -358,11 +368,11 @@ StepCost cost_step(StepWorkload&& workload, const DeviceModel& device) {
           fmt::format("op `{}` costs {} s on {}", op.name, time.time_s, device.hardware().name));
     }
     account(cost, op, time);
-    cost.ops.push_back(TimedOp{std::move(op), time});
+    schedule.add(i, time.time_s);
+    if (detail == OpDetail::kOps) cost.ops.push_back(TimedOp{op, time});
   }
   cost.serial_time_s = cost.step_time_s;
-  // (The moved-from ops keep their class, all the schedule reads of them.)
-  cost.step_time_s = schedule(workload, [&](std::size_t i) { return cost.ops[i].time.time_s; });
+  cost.step_time_s = schedule.step_time_s();
   if (!(std::isfinite(cost.step_time_s) && cost.step_time_s > 0.0)) {
     throw InternalError(fmt::format("the step costs {} s on {}", cost.step_time_s, device.hardware().name));
   }
@@ -374,7 +384,10 @@ StepCost cost_step(StepWorkload&& workload, const DeviceModel& device) {
 }
 
 double step_time_s(const StepWorkload& workload, const DeviceModel& device) {
-  return schedule(workload, [&](std::size_t i) { return device.time_op(workload.ops[i]).time_s; });
+  Schedule schedule(workload);
+  for (std::size_t i = 0; i < workload.ops.size(); ++i)
+    schedule.add(i, device.time_op(workload.ops[i]).time_s);
+  return schedule.step_time_s();
 }
 
 }  // namespace mlasim

@@ -147,14 +147,11 @@ std::vector<SweepPoint> run_sweep(const SweepSpec& spec) {
                     shape.sequences.assign(1, SequenceWork{context, s_q, false, true, p.batch});
                     shape.parallel = parallel;
                     try {
-                      eval = evaluate_step(model, device, shape, cap);
+                      eval = evaluate_step(model, device, shape, cap, OpDetail::kTotals);
                       p.status = eval.status;
-                      for (const TimedOp& op : eval.cost.ops) {
-                        if (op.op.op_class != OpClass::kAttention) continue;
-                        p.attention_flops += op.op.flops;
-                        p.attention_bytes += op.op.bytes();
-                        p.attention_bound = op.time.bound;
-                      }
+                      p.attention_flops = eval.cost.attention_flops;
+                      p.attention_bytes = eval.cost.attention_bytes;
+                      p.attention_bound = eval.cost.attention_bound;
                     } catch (const InputError& e) {
                       p.invalid_reason = e.message();
                     }

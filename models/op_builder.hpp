@@ -64,19 +64,18 @@ class OpWriter {
 
   /// `count` launches of an [m×k]·[k×n] GEMM: 2mkn FLOPs, weights k·n·w, activations (m·k + m·n)·a.
   void gemm(std::string_view name, double count, double m, double k, double n) {
-    Op op = base(name, OpClass::kGemm, count);
+    Op& op = add(name, OpClass::kGemm, count);
     op.flops = count * 2.0 * m * k * n;
     op.weight_bytes = count * k * n * w_;
     op.activation_bytes = count * (m * k + m * n) * a_;
     op.gemm_m = m;
     op.gemm_n = n;
     op.gemm_k = k;
-    push(op);
   }
 
   /// `count` launches of `batch` independent [m×k]·[k×n] products (MLA's per-head BMMs: batch = heads).
   void bmm(std::string_view name, double count, double batch, double m, double k, double n) {
-    Op op = base(name, OpClass::kGemm, count);
+    Op& op = add(name, OpClass::kGemm, count);
     op.flops = count * 2.0 * m * batch * k * n;
     op.weight_bytes = count * batch * k * n * w_;
     op.activation_bytes = count * m * batch * (k + n) * a_;
@@ -84,16 +83,14 @@ class OpWriter {
     op.gemm_n = n;
     op.gemm_k = k;
     op.gemm_batch = batch;
-    push(op);
   }
 
   /// Elementwise / normalisation work on `elements_in` read and `elements_out` written activations.
   void elementwise(std::string_view name, double count, double flops_per_launch, double elements_in,
                    double elements_out) {
-    Op op = base(name, OpClass::kOther, count);
+    Op& op = add(name, OpClass::kOther, count);
     op.flops = count * flops_per_launch;
     op.activation_bytes = count * (elements_in + elements_out) * a_;
-    push(op);
   }
 
   /// A ring collective of `message_bytes` per launch over `ranks` GPUs. A group of one exchanges nothing, so
@@ -101,7 +98,7 @@ class OpWriter {
   /// that kind).
   void collective(std::string_view name, double count, Collective kind, double message_bytes, int ranks) {
     if (ranks <= 1 || count <= 0) return;
-    Op op = base(name, OpClass::kCommunication, count);
+    Op& op = add(name, OpClass::kCommunication, count);
     op.collective = kind;
     op.comm_ranks = ranks;
     const double p = ranks;
@@ -109,41 +106,37 @@ class OpWriter {
     // 1)/p (DESIGN.md §5).
     const double factor = kind == Collective::kAllReduce ? 2.0 * (p - 1.0) / p : (p - 1.0) / p;
     op.comm_bytes = count * factor * message_bytes;
-    push(op);
   }
 
   /// An all-to-all over `ranks` GPUs in which this GPU sends `bytes_out` per launch to the others (what stays
   /// on the GPU is not counted). No op for a group of one.
   void all_to_all(std::string_view name, double count, double bytes_out, int ranks) {
     if (ranks <= 1 || count <= 0) return;
-    Op op = base(name, OpClass::kCommunication, count);
+    Op& op = add(name, OpClass::kCommunication, count);
     op.collective = Collective::kAllToAll;
     op.comm_ranks = ranks;
     op.comm_bytes = count * bytes_out;
-    push(op);
   }
 
-  /// Appends `op`, giving it its class's math dtype.
-  void push(const Op& op) {
-    Op& added = ops_.emplace_back(op);
-    switch (added.op_class) {
-      case OpClass::kAttention:
-        added.math = p_.kv_cache;
-        break;
-      case OpClass::kGemm:
-        added.math = p_.weights;
-        break;
-      case OpClass::kCommunication:
-      case OpClass::kOther:
-        added.math = p_.activations;
-        break;
-    }
-  }
-  static Op base(std::string_view name, OpClass cls, double count) {
-    Op op;
+  /// Appends an op of class `cls` with `count` launches and its class's math dtype, built in place; the
+  /// caller fills in its work (before adding the next: the reference lives until then).
+  Op& add(std::string_view name, OpClass cls, double count) {
+    Op& op = ops_.emplace_back();
     op.name = name;
     op.op_class = cls;
     op.count = static_cast<std::int64_t>(count);
+    switch (cls) {
+      case OpClass::kAttention:
+        op.math = p_.kv_cache;
+        break;
+      case OpClass::kGemm:
+        op.math = p_.weights;
+        break;
+      case OpClass::kCommunication:
+      case OpClass::kOther:
+        op.math = p_.activations;
+        break;
+    }
     return op;
   }
 

@@ -232,10 +232,9 @@ void write_ops(const ModelSpec& m, const Layers& counts, const StepShape& shape,
   const double dense = counts.dense;
   const double moe = counts.moe;
   {
-    Op op = detail::OpWriter::base("embedding", OpClass::kOther, 1);
+    Op& op = b.add("embedding", OpClass::kOther, 1);
     op.weight_bytes = t_attn * h * b.w();  // one row per token
     op.activation_bytes = t_attn * h * b.a();
-    b.push(op);
   }
   b.elementwise("attn_norm", layers, 4.0 * t_attn * h, t_attn * h, t_attn * h);
   attention::add_ops(b, m, s, aw);
@@ -293,14 +292,13 @@ void write_ops(const ModelSpec& m, const Layers& counts, const StepShape& shape,
     // Routed experts: FLOPs 2·T·k·3·h·I_e; weights of the distinct experts touched (DESIGN.md §5).
     const double touched = expected_distinct_experts(e.n_routed_experts, e.experts_per_token, t);
     const double routed_tokens = t * e.experts_per_token;
-    Op op = detail::OpWriter::base("moe_experts", OpClass::kGemm, moe);
+    Op& op = b.add("moe_experts", OpClass::kGemm, moe);
     op.flops = moe * 2.0 * routed_tokens * 3.0 * h * ie;
     op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
     op.activation_bytes = moe * routed_tokens * (2.0 * h + 3.0 * ie) * b.a();
     op.gemm_m = touched > 0 ? routed_tokens / touched : 0.0;
     op.gemm_n = 3.0 * ie;  // gate, up and down of one expert: 2·m·(3·h·I_e) FLOPs, as one h × 3·I_e product
     op.gemm_k = h;
-    b.push(op);
     if (dp_attention) {
       b.collective("reducescatter_moe", moe, Collective::kReduceScatter, t * h * b.a(), tp);
     } else {
@@ -336,14 +334,13 @@ void write_ops(const ModelSpec& m, const Layers& counts, const StepShape& shape,
     const double arriving = mean * factor;
     const int local = experts_per_gpu(m, par);
     const double touched = expected_distinct_experts(local, 1, arriving);
-    Op op = detail::OpWriter::base("moe_experts", OpClass::kGemm, moe);
+    Op& op = b.add("moe_experts", OpClass::kGemm, moe);
     op.flops = moe * 2.0 * arriving * 3.0 * h * ie;
     op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
     op.activation_bytes = moe * arriving * (2.0 * h + 3.0 * ie) * b.a();
     op.gemm_m = touched > 0 ? arriving / touched : 0.0;
     op.gemm_n = 3.0 * ie;
     op.gemm_k = h;
-    b.push(op);
     b.all_to_all("moe_combine", moe, t_local * k * h * b.a() * leaving, g);
     if (!dp_attention) {
       // Back to every rank holding every token for the next tensor-parallel attention.
@@ -359,10 +356,9 @@ void write_ops(const ModelSpec& m, const Layers& counts, const StepShape& shape,
   if (sampled > 0) {
     b.gemm("lm_head", 1, sampled, h, vocab_shard);
     b.collective("allgather_logits", 1, Collective::kAllGather, sampled * m.vocab_size * 4.0, par.dense_tp());
-    Op op = detail::OpWriter::base("sampling", OpClass::kOther, 1);
+    Op& op = b.add("sampling", OpClass::kOther, 1);
     op.flops = 5.0 * sampled * m.vocab_size;
     op.activation_bytes = sampled * m.vocab_size * 4.0;  // fp32 logits read once
-    b.push(op);
   }
 }
 
@@ -550,11 +546,10 @@ void build_step(const ModelSpec& m, const StepShape& shape, StepWorkload& out) {
                      busiest_rank(sums.prefill, par.attention_dp()).tokens;
     // Point to point: each of the stage's tp GPUs sends its tokens' hidden states (its share under
     // DP-attention, all of them replicated under TP) to the next stage: the group spans the replica's GPUs.
-    Op send = detail::OpWriter::base("pp_send_activations", OpClass::kCommunication, 1);
+    Op& send = b.add("pp_send_activations", OpClass::kCommunication, 1);
     send.collective = Collective::kSendRecv;
     send.comm_ranks = par.gpus();
     send.comm_bytes = t * m.hidden_size * b.a();
-    b.push(send);
     repeat(out.ops, 0, micro);
     out.pipeline_stages = par.pp;
     out.pipeline_micro_batches = micro;

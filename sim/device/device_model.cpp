@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <tuple>
 
 #include "sim/device/attention_kernel_model.hpp"
 #include "sim/error.hpp"
@@ -98,6 +100,19 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode lau
       break;
     }
   }
+  // time_op's rates, as it would look them up op by op.
+  static_assert(static_cast<std::size_t>(Dtype::kInt4) + 1 == std::tuple_size_v<decltype(rate_by_dtype_)>);
+  for (std::size_t d = 0; d < rate_by_dtype_.size(); ++d) {
+    try {
+      rate_by_dtype_[d] = compute_flops_per_s(static_cast<Dtype>(d));
+    } catch (const InputError&) {
+      rate_by_dtype_[d] = std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+  const auto fp32 = hw_.peak_flops_per_s.find(Dtype::kFp32);
+  elementwise_rate_ = fp32 != hw_.peak_flops_per_s.end()
+                          ? fp32->second * compute_eff_
+                          : rate_by_dtype_[static_cast<std::size_t>(Dtype::kBf16)];
 }
 
 double DeviceModel::compute_flops_per_s(Dtype d) const {
@@ -238,12 +253,11 @@ OpTime DeviceModel::time_op(const Op& op) const {
     return t;
   }
   // Elementwise ops run on CUDA cores, not tensor cores: bound them by the fp32 rate where listed.
-  double peak = 0.0;
-  if (op.op_class == OpClass::kOther) {
-    auto it = hw_.peak_flops_per_s.find(Dtype::kFp32);
-    peak = it != hw_.peak_flops_per_s.end() ? it->second * compute_eff_ : compute_flops_per_s(Dtype::kBf16);
-  } else {
-    peak = compute_flops_per_s(math);
+  double peak =
+      op.op_class == OpClass::kOther ? elementwise_rate_ : rate_by_dtype_[static_cast<std::size_t>(math)];
+  if (std::isnan(peak)) {
+    // Not in the profile: the lookup time_op made op by op, which throws the profile's error.
+    peak = op.op_class == OpClass::kOther ? compute_flops_per_s(Dtype::kBf16) : compute_flops_per_s(math);
   }
   // DESIGN.md §6: t = t_launch + max(FLOPs / (peak·η_c), t0 + bytes / (BW·η_m)), per launch, times launches.
   if (op.flops > 0.0 && !(peak > 0.0 && std::isfinite(peak))) {

@@ -85,6 +85,10 @@ class DeviceModel {
   double scale_out_bw_ = 0.0;  ///< scale-out (RDMA) bandwidth reached, per GPU
   double launch_s_ = 0.0;
   double ramp_t0_s_ = 0.0;  ///< fixed cost per memory-touching launch (datasheet: two HBM round trips)
+  /// The FLOP rates time_op divides by, resolved once: per math dtype (GEMMs, attention), and elementwise
+  /// (class kOther); NaN where the profile has none (time_op then asks the profile, which says so).
+  std::array<double, 6> rate_by_dtype_{};
+  double elementwise_rate_ = 0.0;
   std::shared_ptr<const CalibratedAttention> attention_;  ///< calibrated mode only
 };
 

@@ -4,6 +4,7 @@
 /// dtypes. Not part of the models API.
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -50,27 +51,31 @@ struct AttentionWork {
 };
 
 /// Writes ops with their math dtype (GEMMs: weights; attention cores: KV cache; the rest: activations) and
-/// their collective's group.
+/// their collective's group, appending them to a caller's op list (a reused buffer allocates nothing). Names
+/// are string literals (Op::name views them).
 class OpWriter {
  public:
-  explicit OpWriter(const Precision& p)
-      : p_(p), w_(dtype_bytes(p.weights)), c_(dtype_bytes(p.kv_cache)), a_(dtype_bytes(p.activations)) {}
+  OpWriter(const Precision& p, std::vector<Op>& out)
+      : p_(p),
+        w_(dtype_bytes(p.weights)),
+        c_(dtype_bytes(p.kv_cache)),
+        a_(dtype_bytes(p.activations)),
+        ops_(out) {}
 
   /// `count` launches of an [m×k]·[k×n] GEMM: 2mkn FLOPs, weights k·n·w, activations (m·k + m·n)·a.
-  void gemm(const char* name, double count, double m, double k, double n) {
-    Op op = base(name, OpClass::kGemm, count);
+  void gemm(std::string_view name, double count, double m, double k, double n) {
+    Op& op = add(name, OpClass::kGemm, count);
     op.flops = count * 2.0 * m * k * n;
     op.weight_bytes = count * k * n * w_;
     op.activation_bytes = count * (m * k + m * n) * a_;
     op.gemm_m = m;
     op.gemm_n = n;
     op.gemm_k = k;
-    push(std::move(op));
   }
 
   /// `count` launches of `batch` independent [m×k]·[k×n] products (MLA's per-head BMMs: batch = heads).
-  void bmm(const char* name, double count, double batch, double m, double k, double n) {
-    Op op = base(name, OpClass::kGemm, count);
+  void bmm(std::string_view name, double count, double batch, double m, double k, double n) {
+    Op& op = add(name, OpClass::kGemm, count);
     op.flops = count * 2.0 * m * batch * k * n;
     op.weight_bytes = count * batch * k * n * w_;
     op.activation_bytes = count * m * batch * (k + n) * a_;
@@ -78,24 +83,22 @@ class OpWriter {
     op.gemm_n = n;
     op.gemm_k = k;
     op.gemm_batch = batch;
-    push(std::move(op));
   }
 
   /// Elementwise / normalisation work on `elements_in` read and `elements_out` written activations.
-  void elementwise(const char* name, double count, double flops_per_launch, double elements_in,
+  void elementwise(std::string_view name, double count, double flops_per_launch, double elements_in,
                    double elements_out) {
-    Op op = base(name, OpClass::kOther, count);
+    Op& op = add(name, OpClass::kOther, count);
     op.flops = count * flops_per_launch;
     op.activation_bytes = count * (elements_in + elements_out) * a_;
-    push(std::move(op));
   }
 
   /// A ring collective of `message_bytes` per launch over `ranks` GPUs. A group of one exchanges nothing, so
   /// it writes no op (a layout without the collective, not a free one); nor do zero launches (no layer of
   /// that kind).
-  void collective(const char* name, double count, Collective kind, double message_bytes, int ranks) {
+  void collective(std::string_view name, double count, Collective kind, double message_bytes, int ranks) {
     if (ranks <= 1 || count <= 0) return;
-    Op op = base(name, OpClass::kCommunication, count);
+    Op& op = add(name, OpClass::kCommunication, count);
     op.collective = kind;
     op.comm_ranks = ranks;
     const double p = ranks;
@@ -103,23 +106,26 @@ class OpWriter {
     // 1)/p (DESIGN.md §5).
     const double factor = kind == Collective::kAllReduce ? 2.0 * (p - 1.0) / p : (p - 1.0) / p;
     op.comm_bytes = count * factor * message_bytes;
-    push(std::move(op));
   }
 
   /// An all-to-all over `ranks` GPUs in which this GPU sends `bytes_out` per launch to the others (what stays
   /// on the GPU is not counted). No op for a group of one.
-  void all_to_all(const char* name, double count, double bytes_out, int ranks) {
+  void all_to_all(std::string_view name, double count, double bytes_out, int ranks) {
     if (ranks <= 1 || count <= 0) return;
-    Op op = base(name, OpClass::kCommunication, count);
+    Op& op = add(name, OpClass::kCommunication, count);
     op.collective = Collective::kAllToAll;
     op.comm_ranks = ranks;
     op.comm_bytes = count * bytes_out;
-    push(std::move(op));
   }
 
-  /// Appends `op`, giving it its class's math dtype.
-  Op& push(Op op) {
-    switch (op.op_class) {
+  /// Appends an op of class `cls` with `count` launches and its class's math dtype, built in place; the
+  /// caller fills in its work (before adding the next: the reference lives until then).
+  Op& add(std::string_view name, OpClass cls, double count) {
+    Op& op = ops_.emplace_back();
+    op.name = name;
+    op.op_class = cls;
+    op.count = static_cast<std::int64_t>(count);
+    switch (cls) {
       case OpClass::kAttention:
         op.math = p_.kv_cache;
         break;
@@ -131,26 +137,17 @@ class OpWriter {
         op.math = p_.activations;
         break;
     }
-    ops_.push_back(std::move(op));
-    return ops_.back();
-  }
-  static Op base(const char* name, OpClass cls, double count) {
-    Op op;
-    op.name = name;
-    op.op_class = cls;
-    op.count = static_cast<std::int64_t>(count);
     return op;
   }
 
   [[nodiscard]] double w() const { return w_; }
   [[nodiscard]] double c() const { return c_; }
   [[nodiscard]] double a() const { return a_; }
-  std::vector<Op> take() { return std::move(ops_); }
 
  private:
   Precision p_;
   double w_, c_, a_;
-  std::vector<Op> ops_;
+  std::vector<Op>& ops_;
 };
 
 }  // namespace mlasim::detail

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <string_view>
+#include <utility>
 
 #include "models/attention/attention.hpp"
 #include "models/op_builder.hpp"
@@ -160,19 +163,53 @@ SequenceWork as_verified(const SequenceWork& w, const Speculation& mtp) {
   return v;
 }
 
-StepSums sum_sequences(const ModelSpec& m, const std::vector<SequenceWork>& sequences,
-                       const Speculation& mtp) {
+/// The sums of `sequences`, or with `parts` > 1 of the busiest of `parts` micro-batches when the sequences
+/// are dealt round-robin in order: of a record of c sequences starting at position o, those at positions ≡ 0
+/// (mod parts).
+StepSums sum_sequences(const ModelSpec& m, const std::vector<SequenceWork>& sequences, const Speculation& mtp,
+                       int parts = 1) {
   StepSums s;
+  std::int64_t at = 0;  // position of the record's first sequence, mod parts
   for (const SequenceWork& raw : sequences) {
-    const SequenceWork w = as_verified(raw, mtp);
+    SequenceWork w = as_verified(raw, mtp);
+    if (parts > 1) {
+      // Multiples of `parts` in [at, at + count): ceil((count − first) / parts) with first the offset to the
+      // next one.
+      const std::int64_t first = (parts - at) % parts;
+      const std::int64_t n = w.count > first ? (w.count - first + parts - 1) / parts : 0;
+      at = (at + w.count % parts) % parts;
+      if (n == 0) continue;
+      w.count = n;
+    }
     add_sequence(w.prefill ? s.prefill : s.decode, w, m.attention.sliding_window);
     if (w.samples) s.sampled += double(w.count) * (w.prefill ? 1.0 : double(w.new_tokens));
   }
   return s;
 }
 
-/// Writes the ops of one step (or one micro-batch) of `m` on one GPU.
-std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const StepSums& all) {
+/// Layer counts of the model, of one pipeline stage or of the MTP draft block.
+struct Layers {
+  int all = 0;
+  int dense = 0;  ///< layers with the dense FFN
+  int moe = 0;    ///< layers with the MoE FFN
+};
+
+Layers model_layers(const ModelSpec& m) {
+  return {m.n_layers, m.dense_layers(), m.moe_layers()};
+}
+
+/// One pipeline stage of `m` split into `pp`: the last stage (it holds the LM head), ceil(layers / pp)
+/// layers, the model's dense layers among them only if they reach that far.
+Layers last_stage(const ModelSpec& m, int pp) {
+  const int layers = (m.n_layers + pp - 1) / pp;
+  if (!m.ffn.is_moe()) return {layers, layers, 0};
+  const int dense = std::max(0, m.ffn.moe.first_k_dense - (m.n_layers - layers));
+  return {layers, dense, layers - dense};
+}
+
+/// Appends to `out` the ops of one step (or one micro-batch) of `layers` of `m` on one GPU.
+void write_ops(const ModelSpec& m, const Layers& counts, const StepShape& shape, const StepSums& all,
+               std::vector<Op>& out) {
   const Parallelism& par = shape.parallel;
   const int tp = par.tp;
   const bool dp_attention = par.dp_attention && tp > 1;
@@ -185,20 +222,19 @@ std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const Step
   aw.decode = busiest_rank(all.decode, par.attention_dp());
   aw.prefill = busiest_rank(all.prefill, par.attention_dp());
   aw.tokens = aw.decode.tokens + aw.prefill.tokens;
-  aw.layers = m.n_layers;
+  aw.layers = counts.all;
   aw.mla_mode = shape.mla_mode;
   const double t_attn = aw.tokens;
 
-  detail::OpWriter b(shape.precision);
+  detail::OpWriter b(shape.precision, out);
   const double h = m.hidden_size;
-  const double layers = m.n_layers;
-  const double dense = m.dense_layers();
-  const double moe = m.moe_layers();
+  const double layers = counts.all;
+  const double dense = counts.dense;
+  const double moe = counts.moe;
   {
-    Op op = detail::OpWriter::base("embedding", OpClass::kOther, 1);
+    Op& op = b.add("embedding", OpClass::kOther, 1);
     op.weight_bytes = t_attn * h * b.w();  // one row per token
     op.activation_bytes = t_attn * h * b.a();
-    b.push(std::move(op));
   }
   b.elementwise("attn_norm", layers, 4.0 * t_attn * h, t_attn * h, t_attn * h);
   attention::add_ops(b, m, s, aw);
@@ -256,14 +292,13 @@ std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const Step
     // Routed experts: FLOPs 2·T·k·3·h·I_e; weights of the distinct experts touched (DESIGN.md §5).
     const double touched = expected_distinct_experts(e.n_routed_experts, e.experts_per_token, t);
     const double routed_tokens = t * e.experts_per_token;
-    Op op = detail::OpWriter::base("moe_experts", OpClass::kGemm, moe);
+    Op& op = b.add("moe_experts", OpClass::kGemm, moe);
     op.flops = moe * 2.0 * routed_tokens * 3.0 * h * ie;
     op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
     op.activation_bytes = moe * routed_tokens * (2.0 * h + 3.0 * ie) * b.a();
     op.gemm_m = touched > 0 ? routed_tokens / touched : 0.0;
     op.gemm_n = 3.0 * ie;  // gate, up and down of one expert: 2·m·(3·h·I_e) FLOPs, as one h × 3·I_e product
     op.gemm_k = h;
-    b.push(std::move(op));
     if (dp_attention) {
       b.collective("reducescatter_moe", moe, Collective::kReduceScatter, t * h * b.a(), tp);
     } else {
@@ -299,14 +334,13 @@ std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const Step
     const double arriving = mean * factor;
     const int local = experts_per_gpu(m, par);
     const double touched = expected_distinct_experts(local, 1, arriving);
-    Op op = detail::OpWriter::base("moe_experts", OpClass::kGemm, moe);
+    Op& op = b.add("moe_experts", OpClass::kGemm, moe);
     op.flops = moe * 2.0 * arriving * 3.0 * h * ie;
     op.weight_bytes = moe * touched * 3.0 * h * ie * b.w();
     op.activation_bytes = moe * arriving * (2.0 * h + 3.0 * ie) * b.a();
     op.gemm_m = touched > 0 ? arriving / touched : 0.0;
     op.gemm_n = 3.0 * ie;
     op.gemm_k = h;
-    b.push(std::move(op));
     b.all_to_all("moe_combine", moe, t_local * k * h * b.a() * leaving, g);
     if (!dp_attention) {
       // Back to every rank holding every token for the next tensor-parallel attention.
@@ -322,18 +356,17 @@ std::vector<Op> write_ops(const ModelSpec& m, const StepShape& shape, const Step
   if (sampled > 0) {
     b.gemm("lm_head", 1, sampled, h, vocab_shard);
     b.collective("allgather_logits", 1, Collective::kAllGather, sampled * m.vocab_size * 4.0, par.dense_tp());
-    Op op = detail::OpWriter::base("sampling", OpClass::kOther, 1);
+    Op& op = b.add("sampling", OpClass::kOther, 1);
     op.flops = 5.0 * sampled * m.vocab_size;
     op.activation_bytes = sampled * m.vocab_size * 4.0;  // fp32 logits read once
-    b.push(std::move(op));
   }
-  return b.take();
 }
 
-/// Each op's work `times` times (every micro-batch's).
-void repeat(std::vector<Op>& ops, int times) {
+/// The work of each op from `from` on `times` times (every micro-batch's).
+void repeat(std::vector<Op>& ops, std::size_t from, int times) {
   const double k = times;
-  for (Op& op : ops) {
+  for (std::size_t i = from; i < ops.size(); ++i) {
+    Op& op = ops[i];
     op.count *= times;
     op.flops *= k;
     op.weight_bytes *= k;
@@ -344,66 +377,98 @@ void repeat(std::vector<Op>& ops, int times) {
   }
 }
 
-/// The busiest of `parts` micro-batches when the step's sequences are dealt round-robin in order: of a record
-/// of c sequences starting at position o, those at positions ≡ 0 (mod parts).
-std::vector<SequenceWork> busiest_part(const std::vector<SequenceWork>& sequences, int parts) {
-  std::vector<SequenceWork> out;
-  std::int64_t at = 0;  // position of the record's first sequence, mod parts
-  for (const SequenceWork& w : sequences) {
-    // Multiples of `parts` in [at, at + count): ceil((count − first) / parts) with first the offset to the
-    // next one.
-    const std::int64_t first = (parts - at) % parts;
-    const std::int64_t n = w.count > first ? (w.count - first + parts - 1) / parts : 0;
-    at = (at + w.count % parts) % parts;
-    if (n == 0) continue;
-    SequenceWork part = w;
-    part.count = n;
-    out.push_back(part);
-  }
-  return out;
-}
+/// Every op name the step builder writes with its MTP draft's ("mtp_" + name), by name: the draft's ops
+/// name static strings too.
+constexpr std::pair<std::string_view, std::string_view> kDraftNames[] = {
+    {"allgather_logits", "mtp_allgather_logits"},
+    {"allgather_moe", "mtp_allgather_moe"},
+    {"allgather_tokens", "mtp_allgather_tokens"},
+    {"allreduce_attn", "mtp_allreduce_attn"},
+    {"allreduce_ffn", "mtp_allreduce_ffn"},
+    {"allreduce_moe", "mtp_allreduce_moe"},
+    {"attention_decode", "mtp_attention_decode"},
+    {"attention_decode_mla_absorbed", "mtp_attention_decode_mla_absorbed"},
+    {"attention_mla_naive", "mtp_attention_mla_naive"},
+    {"attention_prefill", "mtp_attention_prefill"},
+    {"attn_norm", "mtp_attn_norm"},
+    {"eh_norms", "mtp_eh_norms"},
+    {"eh_proj", "mtp_eh_proj"},
+    {"embedding", "mtp_embedding"},
+    {"ffn_act", "mtp_ffn_act"},
+    {"ffn_down", "mtp_ffn_down"},
+    {"ffn_gate_up", "mtp_ffn_gate_up"},
+    {"ffn_norm", "mtp_ffn_norm"},
+    {"ffn_up", "mtp_ffn_up"},
+    {"final_norm", "mtp_final_norm"},
+    {"kv_a_proj", "mtp_kv_a_proj"},
+    {"kv_b_proj_context", "mtp_kv_b_proj_context"},
+    {"kv_norm_rope_append", "mtp_kv_norm_rope_append"},
+    {"lm_head", "mtp_lm_head"},
+    {"moe_combine", "mtp_moe_combine"},
+    {"moe_dispatch", "mtp_moe_dispatch"},
+    {"moe_experts", "mtp_moe_experts"},
+    {"moe_router", "mtp_moe_router"},
+    {"o_proj", "mtp_o_proj"},
+    {"pp_send_activations", "mtp_pp_send_activations"},
+    {"q_a_norm", "mtp_q_a_norm"},
+    {"q_a_proj", "mtp_q_a_proj"},
+    {"q_absorb_bmm", "mtp_q_absorb_bmm"},
+    {"q_b_proj", "mtp_q_b_proj"},
+    {"q_proj", "mtp_q_proj"},
+    {"qkv_proj", "mtp_qkv_proj"},
+    {"reducescatter_attn", "mtp_reducescatter_attn"},
+    {"reducescatter_ffn", "mtp_reducescatter_ffn"},
+    {"reducescatter_moe", "mtp_reducescatter_moe"},
+    {"rope_kv_append", "mtp_rope_kv_append"},
+    {"sampling", "mtp_sampling"},
+    {"shared_expert_down", "mtp_shared_expert_down"},
+    {"shared_expert_gate_up", "mtp_shared_expert_gate_up"},
+    {"v_up_bmm", "mtp_v_up_bmm"},
+};
+static_assert(std::is_sorted(std::begin(kDraftNames), std::end(kDraftNames)), "kDraftNames: keep sorted");
 
-/// One pipeline stage of `m` split into `pp`: the last stage (it holds the LM head), ceil(layers / pp)
-/// layers, the model's dense layers among them only if they reach that far.
-ModelSpec last_stage(const ModelSpec& m, int pp) {
-  ModelSpec stage = m;
-  stage.n_layers = (m.n_layers + pp - 1) / pp;
-  if (m.ffn.is_moe()) {
-    stage.ffn.moe.first_k_dense = std::max(0, m.ffn.moe.first_k_dense - (m.n_layers - stage.n_layers));
+/// "mtp_" + `name`, from kDraftNames.
+std::string_view draft_name(std::string_view name) {
+  const auto* it = std::lower_bound(std::begin(kDraftNames), std::end(kDraftNames), name,
+                                    [](const auto& entry, std::string_view n) { return entry.first < n; });
+  if (it == std::end(kDraftNames) || it->first != name) {
+    throw InternalError(
+        fmt::format("op `{}` has no MTP draft name (models/workload.cpp: kDraftNames)", name));
   }
-  return stage;
+  return it->second;
 }
 
 /// The MTP draft (DeepSeek-V3 §2.2: one more transformer block, sharing the embedding and output head, after
 /// a projection of [norm(h); norm(embedding)] from 2·hidden to hidden) run `depth` times per step, over
-/// every decode (and over the prompt tokens, to fill its own cache).
+/// every decode (and over the prompt tokens, to fill its own cache), appended to `ops`.
 void add_draft(std::vector<Op>& ops, const ModelSpec& m, const StepShape& shape) {
-  ModelSpec draft = m;
-  draft.n_layers = 1;
-  if (draft.ffn.is_moe()) draft.ffn.moe.first_k_dense = 0;  // V3's MTP block is an MoE layer
-  StepShape plain = shape;
-  plain.mtp = {};
-  plain.parallel.micro_batches = 1;
-  const StepSums sums = sum_sequences(draft, plain.sequences, plain.mtp);
-  std::vector<Op> block = write_ops(draft, plain, sums);
-  detail::OpWriter b(shape.precision);
-  const double t = busiest_rank(sums.decode, plain.parallel.attention_dp()).tokens +
-                   busiest_rank(sums.prefill, plain.parallel.attention_dp()).tokens;
+  // One layer (V3's MTP block is an MoE layer); one micro-batch (write_ops reads no micro_batches).
+  const Layers draft = m.ffn.is_moe() ? Layers{1, 0, 1} : Layers{1, 1, 0};
+  const Speculation none;
+  const StepSums sums = sum_sequences(m, shape.sequences, none);
+  const std::size_t begin = ops.size();
+  write_ops(m, draft, shape, sums, ops);
+  detail::OpWriter b(shape.precision, ops);
+  const double t = busiest_rank(sums.decode, shape.parallel.attention_dp()).tokens +
+                   busiest_rank(sums.prefill, shape.parallel.attention_dp()).tokens;
   const double h = m.hidden_size;
   b.elementwise("eh_norms", 1, 8.0 * t * h, 2.0 * t * h, 2.0 * t * h);
   b.gemm("eh_proj", 1, t, 2.0 * h, h);
-  std::vector<Op> proj = b.take();
-  block.insert(block.begin() + 1, proj.begin(), proj.end());  // after the embedding lookup
-  repeat(block, shape.mtp.depth);                             // the draft runs once per draft token
-  for (Op& op : block) {
-    op.name = "mtp_" + op.name;
-    ops.push_back(std::move(op));
-  }
+  // The projection after the embedding lookup (the block's first op).
+  std::rotate(ops.begin() + static_cast<std::ptrdiff_t>(begin) + 1, ops.end() - 2, ops.end());
+  repeat(ops, begin, shape.mtp.depth);  // the draft runs once per draft token
+  for (std::size_t i = begin; i < ops.size(); ++i) ops[i].name = draft_name(ops[i].name);
 }
 
 }  // namespace
 
 StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
+  StepWorkload out;
+  build_step(m, shape, out);
+  return out;
+}
+
+void build_step(const ModelSpec& m, const StepShape& shape, StepWorkload& out) {
   if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
   check_parallelism(shape.parallel);
   check_speculation(shape.mtp);
@@ -413,7 +478,16 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
         SourceLocation{}, "ep",
         fmt::format("{} has no experts: expert parallelism (ep {}) needs an MoE model", m.name, par.ep));
   }
-  StepWorkload out;
+  out.ops.clear();  // keeps the buffer
+  out.tokens = 0;
+  out.output_tokens = 0;
+  out.emitted_tokens = 0;
+  out.sequences = 0;
+  out.context_sum = 0;
+  out.micro_batches = 1;
+  out.overlapped_ops = 0;
+  out.pipeline_stages = 1;
+  out.pipeline_micro_batches = 1;
   // Totals over records of many sequences each: checked, so that a huge batch is an error, not a wrapped
   // count.
   const auto add_checked = [](std::int64_t& into, std::int64_t count, std::int64_t each, const char* what) {
@@ -465,21 +539,18 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
                        fmt::format("{} stages for the {} layers of {}", par.pp, m.n_layers, m.name));
     }
     const int micro = static_cast<int>(std::min<std::int64_t>(par.pp, out.sequences));
-    const std::vector<SequenceWork> part = busiest_part(shape.sequences, micro);
-    const ModelSpec stage = last_stage(m, par.pp);
-    const StepSums sums = sum_sequences(stage, part, shape.mtp);
-    out.ops = write_ops(stage, shape, sums);
-    detail::OpWriter b(shape.precision);
+    const StepSums sums = sum_sequences(m, shape.sequences, shape.mtp, micro);
+    write_ops(m, last_stage(m, par.pp), shape, sums, out.ops);
+    detail::OpWriter b(shape.precision, out.ops);
     const double t = busiest_rank(sums.decode, par.attention_dp()).tokens +
                      busiest_rank(sums.prefill, par.attention_dp()).tokens;
     // Point to point: each of the stage's tp GPUs sends its tokens' hidden states (its share under
     // DP-attention, all of them replicated under TP) to the next stage: the group spans the replica's GPUs.
-    Op send = detail::OpWriter::base("pp_send_activations", OpClass::kCommunication, 1);
+    Op& send = b.add("pp_send_activations", OpClass::kCommunication, 1);
     send.collective = Collective::kSendRecv;
     send.comm_ranks = par.gpus();
     send.comm_bytes = t * m.hidden_size * b.a();
-    out.ops.push_back(b.push(std::move(send)));
-    repeat(out.ops, micro);
+    repeat(out.ops, 0, micro);
     out.pipeline_stages = par.pp;
     out.pipeline_micro_batches = micro;
     out.overlapped_ops = out.ops.size();
@@ -489,16 +560,14 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
           SourceLocation{}, "micro_batches",
           fmt::format("two micro-batches need at least 2 sequences in the step, got {}", out.sequences));
     }
-    const std::vector<SequenceWork> half = busiest_part(shape.sequences, 2);
-    out.ops = write_ops(m, shape, sum_sequences(m, half, shape.mtp));
-    repeat(out.ops, 2);
+    write_ops(m, model_layers(m), shape, sum_sequences(m, shape.sequences, shape.mtp, 2), out.ops);
+    repeat(out.ops, 0, 2);
     out.micro_batches = 2;
     out.overlapped_ops = out.ops.size();
   } else {
-    out.ops = write_ops(m, shape, sum_sequences(m, shape.sequences, shape.mtp));
+    write_ops(m, model_layers(m), shape, sum_sequences(m, shape.sequences, shape.mtp), out.ops);
   }
   if (shape.mtp.enabled()) add_draft(out.ops, m, shape);
-  return out;
 }
 
 double kv_bytes_per_token(const ModelSpec& m, Dtype kv_dtype) {
@@ -519,22 +588,22 @@ int experts_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
   return (all + parallel.ep - 1) / parallel.ep;
 }
 
-double parameters_per_gpu(const ModelSpec& full, const Parallelism& parallel) {
+double parameters_per_gpu(const ModelSpec& m, const Parallelism& parallel) {
   check_parallelism(parallel);
   // Under pipeline stages the GPUs of the last stage hold the most: its layers and the LM head.
-  const ModelSpec m = parallel.pp > 1 ? last_stage(full, parallel.pp) : full;
+  const Layers layers = parallel.pp > 1 ? last_stage(m, parallel.pp) : model_layers(m);
   const int tp = parallel.tp;
   const double h = m.hidden_size;
   const int dense_tp = parallel.dense_tp();
-  double params = m.n_layers * (attention::parameters_per_layer(m, parallel.attention_tp()) + 2.0 * h) +
-                  m.dense_layers() * m.ffn.dense_matrices() * h * m.ffn.intermediate_size / dense_tp;
+  double params = layers.all * (attention::parameters_per_layer(m, parallel.attention_tp()) + 2.0 * h) +
+                  layers.dense * m.ffn.dense_matrices() * h * m.ffn.intermediate_size / dense_tp;
   if (m.ffn.is_moe()) {
     const MoeSpec& e = m.ffn.moe;
     const double expert = 3.0 * h * e.expert_intermediate_size;
     const double routed = parallel.ep > 1 ? experts_per_gpu(m, parallel) * expert  // whole experts
                                           : e.n_routed_experts * expert / tp;      // columns split
     const double shared = e.n_shared_experts * expert / parallel.expert_tp();      // replicated under EP
-    params += m.moe_layers() * (routed + shared + h * e.n_routed_experts);         // + router (replicated)
+    params += layers.moe * (routed + shared + h * e.n_routed_experts);             // + router (replicated)
   }
   // Embedding and output head split by vocabulary, and the final norm; with stages, the last stage's head
   // (the first stage's embedding is the same size).

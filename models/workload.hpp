@@ -91,7 +91,9 @@ struct AttentionCall {
 
 /// One op of a step, totalled over the whole step (all layers) on one GPU.
 struct Op {
-  std::string name;  ///< e.g. "attention_decode", "qkv_proj", "moe_experts", "allreduce_attn"
+  /// e.g. "attention_decode", "qkv_proj", "moe_experts", "allreduce_attn", "mtp_o_proj". It views static
+  /// storage (a string literal): an op is plain data, copied without allocating.
+  std::string_view name;
   OpClass op_class = OpClass::kOther;
   Collective collective = Collective::kNone;
   std::int64_t count = 0;     ///< launches per step (e.g. one per layer)
@@ -144,6 +146,9 @@ struct StepWorkload {
 /// run (tp not dividing heads, empty batch, zero-length context, a count below 1, token totals that overflow
 /// a 64-bit count).
 [[nodiscard]] StepWorkload build_step(const ModelSpec& model, const StepShape& shape);
+/// The same into `out`, reusing its op buffer: once that has held a step of as many ops, building another
+/// allocates nothing (the sweep's and the serving simulator's steady state).
+void build_step(const ModelSpec& model, const StepShape& shape, StepWorkload& out);
 
 /// KV-cache bytes per token, all layers (models/attention/ owns the formulas): for the whole model (DESIGN.md
 /// §11 reference figures) and what one GPU of a TP group stores for a token of a sequence it holds (KV heads

@@ -67,8 +67,8 @@ Table step_ops_table(const StepCost& cost) {
   std::int64_t launches = 0;
   double comm_bytes = 0.0;
   for (const TimedOp& op : cost.ops) {
-    t.add_row({op.op.name, std::string(to_string(op.op.op_class)), op.op.count, op.op.flops, op.op.bytes(),
-               op.op.comm_bytes, op.op.intensity(), op.time.time_s,
+    t.add_row({std::string(op.op.name), std::string(to_string(op.op.op_class)), op.op.count, op.op.flops,
+               op.op.bytes(), op.op.comm_bytes, op.op.intensity(), op.time.time_s,
                cost.serial_time_s > 0 ? op.time.time_s / cost.serial_time_s : 0.0,
                std::string(to_string(op.time.bound)), std::string(to_string(op.time.provenance))});
     launches += op.op.count;
@@ -228,7 +228,7 @@ nlohmann::ordered_json step_json(const StepResult& result, std::string_view stat
   j["status"] = std::string(status);
   nlohmann::ordered_json ops = nlohmann::ordered_json::array();
   for (const TimedOp& op : cost.ops) {
-    ops.push_back({{"name", op.op.name},
+    ops.push_back({{"name", std::string(op.op.name)},
                    {"class", std::string(to_string(op.op.op_class))},
                    {"count", op.op.count},
                    {"flops", op.op.flops},

@@ -211,3 +211,41 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE(
+    "schedule_shape counts make_split_schedule's parts, segments and splits for every small uniform batch") {
+  // Every batch of up to 24 sequences of 1 to 40 pages, with and without piece costs, on grids small and
+  // large: the counting shortcut for equal pages against the schedule built segment by segment.
+  int mismatches = 0;
+  for (const int sms : {1, 3, 8, 132}) {
+    for (const int ctas_per_sm : {1, 2}) {
+      for (const int row_blocks : {1, 5}) {
+        for (const int cost : {0, 1, 2, 5}) {
+          ScheduleOptions o;
+          o.num_sms = sms;
+          o.ctas_per_sm = ctas_per_sm;
+          o.row_blocks = row_blocks;
+          o.fixed_cost_pages = cost;
+          for (int batch = 1; batch <= 24; ++batch) {
+            for (int pages = 1; pages <= 40; ++pages) {
+              const std::vector<int> lens(static_cast<std::size_t>(batch), pages * o.page_tokens);
+              const SplitSchedule full = make_split_schedule(lens, o);
+              const ScheduleShape shape = schedule_shape(static_cast<long long>(batch) * pages, batch, o);
+              if (shape.parts != full.num_parts || shape.segments != full.num_segments ||
+                  shape.max_splits != full.max_splits_per_seq) {
+                if (++mismatches <= 5) {
+                  INFO("sms " << sms << " ctas/SM " << ctas_per_sm << " row blocks " << row_blocks << " cost "
+                              << cost << " batch " << batch << " pages " << pages);
+                  CHECK(shape.parts == full.num_parts);
+                  CHECK(shape.segments == full.num_segments);
+                  CHECK(shape.max_splits == full.max_splits_per_seq);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  CHECK(mismatches == 0);
+}

@@ -1,6 +1,8 @@
 // The workload model (DESIGN.md §5) against numbers computed by hand here or published (named per test).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <string>
 
 #include "models/variant.hpp"
 #include "models/workload.hpp"
@@ -434,4 +436,43 @@ TEST_CASE("a zero peak or a missing link is an error, never a zero time") {
   CHECK_THROWS_WITH(cost_step(build_step(llama3_8b(), tp4), device), Catch::Contains("no interconnect"));
   // One GPU needs no link.
   CHECK(cost_step(w, device).step_time_s > 0.0);
+}
+
+TEST_CASE("an MTP step's draft ops are named mtp_ and the name of an op the plain step has") {
+  // Every attention form (GQA decode and prefill; MLA absorbed and naive) and both FFNs (dense, MoE).
+  StepShape shape = uniform_decode(8, 4096);
+  shape.sequences.push_back(SequenceWork{1024, 512, true, true, 2});
+  shape.parallel.tp = 2;
+  for (const ModelSpec& m : {llama3_8b(), deepseek_v2()}) {
+    for (const MlaMode mode : {MlaMode::kAuto, MlaMode::kAbsorbed, MlaMode::kNaive}) {
+      StepShape plain = shape;
+      plain.mla_mode = mode;
+      StepShape mtp = plain;
+      mtp.mtp.depth = 1;
+      mtp.mtp.acceptance = {0.5};
+      const StepWorkload a = build_step(m, plain);
+      const StepWorkload b = build_step(m, mtp);
+      INFO(m.name << " " << to_string(mode));
+      REQUIRE(b.ops.size() > a.ops.size());
+      for (std::size_t i = a.ops.size(); i < b.ops.size(); ++i) {
+        const std::string name(b.ops[i].name);
+        INFO(name);
+        REQUIRE(name.rfind("mtp_", 0) == 0);
+        const std::string base = name.substr(4);
+        const bool projection = base == "eh_norms" || base == "eh_proj";
+        CHECK((projection ||
+               std::any_of(a.ops.begin(), a.ops.end(), [&](const Op& op) { return op.name == base; })));
+      }
+      if (!m.ffn.is_moe()) {
+        // A dense model's draft block is the plain step's ops, one layer of them, with the projection after
+        // the embedding.
+        REQUIRE(b.ops.size() - a.ops.size() == a.ops.size() + 2);
+        CHECK(b.ops[a.ops.size()].name == "mtp_embedding");
+        CHECK(b.ops[a.ops.size() + 1].name == "mtp_eh_norms");
+        CHECK(b.ops[a.ops.size() + 2].name == "mtp_eh_proj");
+        for (std::size_t i = 1; i < a.ops.size(); ++i)
+          CHECK(std::string(b.ops[a.ops.size() + 2 + i].name) == "mtp_" + std::string(a.ops[i].name));
+      }
+    }
+  }
 }

@@ -62,7 +62,7 @@ namespace {
 /// how many sequences from b on have that many pages; on_whole(b, k, pages) sees k consecutive sequences that
 /// each fit whole in the current part (one piece each), on_segment(b, first_page, pages) each piece of a
 /// sequence that does not, on_new_part() each part after the first. Taking runs of whole sequences at once
-/// makes schedule_shape cost O(parts + splits) rather than O(batch).
+/// makes schedule_shape cost O(parts + splits) rather than O(batch) where lengths differ by a page.
 template <class PagesOf, class RunOf, class OnWhole, class OnSegment, class OnNewPart>
 void walk_schedule(int batch, long long parts, long long payload, long long overhead, PagesOf&& pages_of,
                    RunOf&& run_of, OnWhole&& on_whole, OnSegment&& on_segment, OnNewPart&& on_new_part) {
@@ -106,6 +106,59 @@ void walk_schedule(int batch, long long parts, long long payload, long long over
   }
 }
 
+/// schedule_shape for sequences of `pages` pages each, without walking them: on a line where a sequence
+/// takes its pages and then its piece cost (len = pages + cost), a part that starts `phase` pages into a
+/// sequence pays the cost again and fills its payload, so the next part starts `w` = payload − cost further
+/// on — at the next sequence's start when that lands in the cost (no page of it would fit). A start inside a
+/// sequence's pages cuts it (one more segment). Once a start lands on a sequence's start the first n parts
+/// repeat, n parts and seq sequences further on: those repeats are counted, not walked. O(parts) at worst.
+ScheduleShape uniform_shape(long long pages, long long batch, long long parts, long long payload,
+                            long long cost) {
+  const long long len = pages + cost;
+  const long long w = payload - cost;  // >= 1: split_payload gives at least cost + 1
+  const long long w_div = w / len, w_mod = w % len;
+  ScheduleShape shape;
+  shape.parts = 1;
+  shape.segments = batch;
+  shape.max_splits = 1;
+  long long seq = 0, phase = 0;  // where the current part starts: the sequence, and pages into it
+  long long cut_seq = -1;        // the sequence the last start inside one cut
+  int splits = 1;                // pieces of cut_seq so far
+  bool repeated = false;
+  for (long long n = 1; n < parts; ++n) {
+    seq += w_div;
+    phase += w_mod;
+    if (phase >= len) {
+      phase -= len;
+      ++seq;
+    }
+    if (phase >= pages) {  // in the piece cost: the next sequence starts this part
+      phase = 0;
+      ++seq;
+    }
+    if (seq >= batch) break;  // the parts before took everything
+    ++shape.parts;
+    if (phase > 0) {
+      ++shape.segments;
+      splits = seq == cut_seq ? splits + 1 : 2;
+      cut_seq = seq;
+      shape.max_splits = std::max(shape.max_splits, splits);
+    } else if (!repeated) {
+      // At a sequence's start, as at n = 0: skip whole repeats of parts 1..n while their last start stays
+      // before the end of the batch (each adds n parts and n − 1 cuts, none deeper than the first's).
+      repeated = true;
+      const long long repeats = std::min((parts - 1 - n) / n, (batch - 1 - seq) / seq);
+      if (repeats > 0) {
+        shape.parts += repeats * n;
+        shape.segments += repeats * (n - 1);
+        seq += repeats * seq;
+        n += repeats * n;
+      }
+    }
+  }
+  return shape;
+}
+
 }  // namespace
 
 ScheduleShape schedule_shape(long long total_pages, long long batch, const ScheduleOptions& opt) {
@@ -116,6 +169,7 @@ ScheduleShape schedule_shape(long long total_pages, long long batch, const Sched
   const long long payload = split_payload(total_pages, batch, parts, opt.fixed_cost_pages);
   // Uniform lengths: the pages spread as evenly as whole pages allow.
   const long long base = total_pages / batch, extra = total_pages % batch;
+  if (extra == 0) return uniform_shape(base, batch, parts, payload, opt.fixed_cost_pages);
   ScheduleShape shape;
   shape.parts = 1;
   int last_seq = -1, splits = 0;

@@ -53,7 +53,8 @@ int target_parts(const ScheduleOptions& opt);
 long long split_payload(long long total_pages, long long batch, long long parts, int fixed_cost_pages);
 
 /// The shape of the schedule of `batch` sequences holding `total_pages` pages in all, spread as evenly as
-/// whole pages allow (uniform lengths): the same walk as make_split_schedule, counting instead of recording.
+/// whole pages allow (uniform lengths): the same walk as make_split_schedule, counting instead of recording
+/// (when every sequence has the same pages, part by part instead of piece by piece).
 /// The device model's launch shape uses it (a mixed batch with the same sums runs alike: the schedule
 /// balances pages over parts). Throws std::invalid_argument when there is less than a page per sequence.
 struct ScheduleShape {

@@ -20,23 +20,21 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
   const double t = w.tokens;
   b.gemm("qkv_proj", layers, t, h, (s.n_h + 2.0 * s.n_kv) * d);
   {
-    Op op = detail::OpWriter::base("rope_kv_append", OpClass::kOther, layers);
+    Op& op = b.add("rope_kv_append", OpClass::kOther, layers);
     op.flops = layers * 3.0 * t * (s.n_h + s.n_kv) * d;
     op.activation_bytes = layers * t * ((s.n_h + 2.0 * s.n_kv) * d + s.n_h * d) * b.a();
     op.kv_write_bytes = layers * t * 2.0 * s.n_kv * d * b.c();
-    b.push(std::move(op));
   }
   // Attention core (DESIGN.md §5): FLOPs 4·n_h·d_h·pairs; bytes 2·n_kv·d_h·c·ΣL plus Q and O.
   auto core = [&](const char* name, const detail::SeqSums& ss) {
     if (ss.empty()) return;
-    Op op = detail::OpWriter::base(name, OpClass::kAttention, layers);
+    Op& op = b.add(name, OpClass::kAttention, layers);
     op.flops = layers * 4.0 * s.n_h * d * ss.pairs;
     op.kv_read_bytes = layers * 2.0 * s.n_kv * d * b.c() * ss.context;
     op.activation_bytes = layers * 2.0 * ss.tokens * s.n_h * d * b.a();
     op.gemm_m = ss.tokens;
     op.attention = AttentionCall{false,     ss.prefill, ss.mixed(), ss.sequences, ss.context,
                                  ss.tokens, s.n_h,      s.n_kv,     int(d),       int(d)};
-    b.push(std::move(op));
   };
   core("attention_decode", w.decode);
   core("attention_prefill", w.prefill);

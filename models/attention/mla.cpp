@@ -52,11 +52,10 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
   }
   b.gemm("kv_a_proj", layers, t, h, dc + dr);  // replicated: every rank needs the whole latent
   {
-    Op op = detail::OpWriter::base("kv_norm_rope_append", OpClass::kOther, layers);
+    Op& op = b.add("kv_norm_rope_append", OpClass::kOther, layers);
     op.flops = layers * (4.0 * t * dc + 3.0 * t * (nh + 1.0) * dr);
     op.activation_bytes = layers * t * (dc + dr + nh * dr) * b.a();
     op.kv_write_bytes = layers * t * (dc + dr) * b.c();
-    b.push(std::move(op));
   }
   if (!absorbed.empty()) {
     const double ta = absorbed.tokens;
@@ -65,7 +64,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     // MQA over one latent head: K = [c; k_r] (d_c + d_r wide), V = c (d_c wide).
     // FLOPs 2·n_h·pairs·(d_c + d_r + d_c); bytes (d_c + d_r)·c·ΣL + Q (d_c + d_r) + O (d_c) per head-token:
     // FlashMLA's benchmark counting when a = c = 2 bytes.
-    Op op = detail::OpWriter::base("attention_decode_mla_absorbed", OpClass::kAttention, layers);
+    Op& op = b.add("attention_decode_mla_absorbed", OpClass::kAttention, layers);
     op.flops = layers * 2.0 * nh * absorbed.pairs * (dc + dr + dc);
     op.kv_read_bytes = layers * (dc + dr) * b.c() * absorbed.context;
     op.activation_bytes = layers * ta * nh * ((dc + dr) + dc) * b.a();
@@ -73,14 +72,13 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     op.attention =
         AttentionCall{true, absorbed.prefill, absorbed.mixed(), absorbed.sequences, absorbed.context, ta, nh,
                       1.0,  int(dc + dr),     int(dc)};
-    b.push(std::move(op));
     // W_UV per head: d_c -> d_v.
     b.bmm("v_up_bmm", layers, nh, ta, dc, dv);
   }
   if (!naive.empty()) {
     // Naive: up-project every cached latent to per-head K_nope and V (2·ΣL·d_c·n_h·(d_n + d_v) FLOPs), then
     // MHA-style attention with qk dim d_n + d_r and v dim d_v.
-    Op up = detail::OpWriter::base("kv_b_proj_context", OpClass::kGemm, layers);
+    Op& up = b.add("kv_b_proj_context", OpClass::kGemm, layers);
     up.flops = layers * 2.0 * naive.context * dc * nh * (dn + dv);
     up.weight_bytes = layers * dc * nh * (dn + dv) * b.w();
     up.kv_read_bytes = layers * naive.context * dc * b.c();
@@ -88,8 +86,7 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     up.gemm_m = naive.context;
     up.gemm_n = nh * (dn + dv);
     up.gemm_k = dc;
-    b.push(std::move(up));
-    Op op = detail::OpWriter::base("attention_mla_naive", OpClass::kAttention, layers);
+    Op& op = b.add("attention_mla_naive", OpClass::kAttention, layers);
     op.flops = layers * 2.0 * nh * naive.pairs * (dn + dr + dv);
     op.kv_read_bytes = layers * naive.context * dr * b.c();  // shared rope key from the cache
     op.activation_bytes =
@@ -97,7 +94,6 @@ void add_ops(detail::OpWriter& b, const ModelSpec& m, const Shard& s, const deta
     op.gemm_m = naive.tokens;
     op.attention = AttentionCall{false, true, naive.mixed(), naive.sequences, naive.context, naive.tokens,
                                  nh,    nh,   int(dn + dr),  int(dv)};
-    b.push(std::move(op));
   }
   b.gemm("o_proj", layers, t, nh * dv, h);
   b.collective(w.comm == Collective::kReduceScatter ? "reducescatter_attn" : "allreduce_attn", layers, w.comm,

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <tuple>
 
 #include "sim/device/attention_kernel_model.hpp"
 #include "sim/error.hpp"
@@ -98,6 +100,19 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode lau
       break;
     }
   }
+  // time_op's rates, as it would look them up op by op.
+  static_assert(static_cast<std::size_t>(Dtype::kInt4) + 1 == std::tuple_size_v<decltype(rate_by_dtype_)>);
+  for (std::size_t d = 0; d < rate_by_dtype_.size(); ++d) {
+    try {
+      rate_by_dtype_[d] = compute_flops_per_s(static_cast<Dtype>(d));
+    } catch (const InputError&) {
+      rate_by_dtype_[d] = std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+  const auto fp32 = hw_.peak_flops_per_s.find(Dtype::kFp32);
+  elementwise_rate_ = fp32 != hw_.peak_flops_per_s.end()
+                          ? fp32->second * compute_eff_
+                          : rate_by_dtype_[static_cast<std::size_t>(Dtype::kBf16)];
 }
 
 double DeviceModel::compute_flops_per_s(Dtype d) const {
@@ -238,12 +253,11 @@ OpTime DeviceModel::time_op(const Op& op) const {
     return t;
   }
   // Elementwise ops run on CUDA cores, not tensor cores: bound them by the fp32 rate where listed.
-  double peak = 0.0;
-  if (op.op_class == OpClass::kOther) {
-    auto it = hw_.peak_flops_per_s.find(Dtype::kFp32);
-    peak = it != hw_.peak_flops_per_s.end() ? it->second * compute_eff_ : compute_flops_per_s(Dtype::kBf16);
-  } else {
-    peak = compute_flops_per_s(math);
+  double peak =
+      op.op_class == OpClass::kOther ? elementwise_rate_ : rate_by_dtype_[static_cast<std::size_t>(math)];
+  if (std::isnan(peak)) {
+    // Not in the profile: the lookup time_op made op by op, which throws the profile's error.
+    peak = op.op_class == OpClass::kOther ? compute_flops_per_s(Dtype::kBf16) : compute_flops_per_s(math);
   }
   // DESIGN.md §6: t = t_launch + max(FLOPs / (peak·η_c), t0 + bytes / (BW·η_m)), per launch, times launches.
   if (op.flops > 0.0 && !(peak > 0.0 && std::isfinite(peak))) {
@@ -280,6 +294,9 @@ void account(StepCost& cost, const Op& op, const OpTime& time) {
   switch (op.op_class) {
     case OpClass::kAttention:
       cost.attention_s += s;
+      cost.attention_flops += op.flops;
+      cost.attention_bytes += op.bytes();
+      cost.attention_bound = time.bound;
       break;
     case OpClass::kGemm:
       cost.gemm_s += s;
@@ -305,52 +322,59 @@ double overlap_schedule(double compute_s, double comm_s, int layers) {
 
 namespace {
 
-/// The step time from the ops' times in order: the sum, or the overlapped schedule of the first
+/// The step time from the ops' times, fed in order: the sum, or the overlapped schedule of the first
 /// `overlapped` ops (both micro-batches' work, so each micro-batch's compute and communication are half of
 /// their sums) and the rest after them.
-template <class TimeOf>
-double schedule(const StepWorkload& w, TimeOf time_of) {
-  double serial = 0.0, compute = 0.0, comm = 0.0, staged = 0.0;
-  double previous = 0.0;  // the op before's time
-  for (std::size_t i = 0; i < w.ops.size(); ++i) {
-    double s = time_of(i);
-    if (w.fused_allreduce && i > 0 && w.ops[i].collective == Collective::kAllReduce &&
-        w.ops[i - 1].op_class == OpClass::kGemm) {
+class Schedule {
+ public:
+  explicit Schedule(const StepWorkload& w) : w_(w) {}
+
+  /// Op i's time (ops in order, from 0).
+  void add(std::size_t i, double s) {
+    if (w_.fused_allreduce && i > 0 && w_.ops[i].collective == Collective::kAllReduce &&
+        w_.ops[i - 1].op_class == OpClass::kGemm) {
       // Fused under the GEMM before it: the pair takes max(GEMM, all-reduce) = GEMM + what exceeds it.
       const double own = s;
-      s = std::max(own - previous, 0.0);
-      previous = own;
+      s = std::max(own - previous_, 0.0);
+      previous_ = own;
     } else {
-      previous = s;
+      previous_ = s;
     }
-    if (i >= w.overlapped_ops) {
-      serial += s;
-    } else if (w.pipeline_stages > 1) {
-      staged += s;
+    if (i >= w_.overlapped_ops) {
+      serial_ += s;
+    } else if (w_.pipeline_stages > 1) {
+      staged_ += s;
     } else {
-      (w.ops[i].op_class == OpClass::kCommunication ? comm : compute) += s;
+      (w_.ops[i].op_class == OpClass::kCommunication ? comm_ : compute_) += s;
     }
   }
-  if (w.pipeline_stages > 1) {
-    // m micro-batches through pp stages: each GPU is busy m stage-times of the step's max(m, pp).
-    return staged * double(std::max(w.pipeline_micro_batches, w.pipeline_stages)) /
-               double(w.pipeline_micro_batches) +
-           serial;
+
+  /// The step time, once every op is added.
+  [[nodiscard]] double step_time_s() const {
+    if (w_.pipeline_stages > 1) {
+      // m micro-batches through pp stages: each GPU is busy m stage-times of the step's max(m, pp).
+      return staged_ * double(std::max(w_.pipeline_micro_batches, w_.pipeline_stages)) /
+                 double(w_.pipeline_micro_batches) +
+             serial_;
+    }
+    if (w_.micro_batches != 2) return serial_;
+    return overlap_schedule(compute_ / 2.0, comm_ / 2.0, w_.layers) + serial_;
   }
-  if (w.micro_batches != 2) return serial;
-  return overlap_schedule(compute / 2.0, comm / 2.0, w.layers) + serial;
-}
+
+ private:
+  const StepWorkload& w_;
+  double serial_ = 0.0, compute_ = 0.0, comm_ = 0.0, staged_ = 0.0;
+  double previous_ = 0.0;  // the op before's time
+};
 
 }  // namespace
 
-StepCost cost_step(const StepWorkload& workload, const DeviceModel& device) {
-  return cost_step(StepWorkload(workload), device);
-}
-
-StepCost cost_step(StepWorkload&& workload, const DeviceModel& device) {
+StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, OpDetail detail) {
   StepCost cost;
-  cost.ops.reserve(workload.ops.size());
-  for (Op& op : workload.ops) {
+  if (detail == OpDetail::kOps) cost.ops.reserve(workload.ops.size());
+  Schedule schedule(workload);
+  for (std::size_t i = 0; i < workload.ops.size(); ++i) {
+    const Op& op = workload.ops[i];
     const OpTime time = device.time_op(op);
     // A validated profile gives every op a finite, non-negative time; anything else is a bug in a model.
     if (!(std::isfinite(time.time_s) && time.time_s >= 0.0)) {
@@ -358,11 +382,11 @@ StepCost cost_step(StepWorkload&& workload, const DeviceModel& device) {
           fmt::format("op `{}` costs {} s on {}", op.name, time.time_s, device.hardware().name));
     }
     account(cost, op, time);
-    cost.ops.push_back(TimedOp{std::move(op), time});
+    schedule.add(i, time.time_s);
+    if (detail == OpDetail::kOps) cost.ops.push_back(TimedOp{op, time});
   }
   cost.serial_time_s = cost.step_time_s;
-  // (The moved-from ops keep their class, all the schedule reads of them.)
-  cost.step_time_s = schedule(workload, [&](std::size_t i) { return cost.ops[i].time.time_s; });
+  cost.step_time_s = schedule.step_time_s();
   if (!(std::isfinite(cost.step_time_s) && cost.step_time_s > 0.0)) {
     throw InternalError(fmt::format("the step costs {} s on {}", cost.step_time_s, device.hardware().name));
   }
@@ -374,7 +398,10 @@ StepCost cost_step(StepWorkload&& workload, const DeviceModel& device) {
 }
 
 double step_time_s(const StepWorkload& workload, const DeviceModel& device) {
-  return schedule(workload, [&](std::size_t i) { return device.time_op(workload.ops[i]).time_s; });
+  Schedule schedule(workload);
+  for (std::size_t i = 0; i < workload.ops.size(); ++i)
+    schedule.add(i, device.time_op(workload.ops[i]).time_s);
+  return schedule.step_time_s();
 }
 
 }  // namespace mlasim

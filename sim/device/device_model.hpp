@@ -3,6 +3,7 @@
 /// t = t_launch + max(FLOPs / (peak·η_c), bytes / (BW·η_m)), with the bound and the provenance of the number.
 #include <array>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -84,6 +85,10 @@ class DeviceModel {
   double scale_out_bw_ = 0.0;  ///< scale-out (RDMA) bandwidth reached, per GPU
   double launch_s_ = 0.0;
   double ramp_t0_s_ = 0.0;  ///< fixed cost per memory-touching launch (datasheet: two HBM round trips)
+  /// The FLOP rates time_op divides by, resolved once: per math dtype (GEMMs, attention), and elementwise
+  /// (class kOther); NaN where the profile has none (time_op then asks the profile, which says so).
+  std::array<double, 6> rate_by_dtype_{};
+  double elementwise_rate_ = 0.0;
   std::shared_ptr<const CalibratedAttention> attention_;  ///< calibrated mode only
 };
 
@@ -93,9 +98,13 @@ struct TimedOp {
   OpTime time;
 };
 
+/// What cost_step keeps of a step's ops: each op with its time, or the totals only (`ops` left empty, so
+/// that costing a step allocates nothing: the sweep's points).
+enum class OpDetail { kOps, kTotals };
+
 /// A costed step: ops with times and the step's totals.
 struct StepCost {
-  std::vector<TimedOp> ops;
+  std::vector<TimedOp> ops;  ///< empty when costed with OpDetail::kTotals
   /// The step's time: the ops' times summed (ops back to back), or with two micro-batches the overlapped
   /// schedule (overlap_schedule), which is at most the sum.
   double step_time_s = 0.0;
@@ -108,6 +117,9 @@ struct StepCost {
   double other_s = 0.0;
   double flops = 0.0;
   double bytes = 0.0;
+  double attention_flops = 0.0;          ///< of the attention cores (class kAttention), summed in op order
+  double attention_bytes = 0.0;          ///< HBM bytes of the attention cores
+  std::optional<Bound> attention_bound;  ///< the last attention core's bound; none without one
   std::int64_t tokens = 0;
   std::int64_t output_tokens = 0;  ///< positions sampled
   double emitted_tokens = 0;       ///< tokens emitted in expectation (more than sampled ones only with MTP)
@@ -128,9 +140,9 @@ struct StepCost {
 [[nodiscard]] double overlap_schedule(double compute_s, double comm_s, int layers);
 
 /// Times every op of `workload`: back to back, or (two micro-batches) the overlapped ops by overlap_schedule
-/// and the rest after them. The rvalue form moves the ops into the result instead of copying them.
-[[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device);
-[[nodiscard]] StepCost cost_step(StepWorkload&& workload, const DeviceModel& device);
+/// and the rest after them. With OpDetail::kTotals the result holds the totals only (no ops, no allocation).
+[[nodiscard]] StepCost cost_step(const StepWorkload& workload, const DeviceModel& device,
+                                 OpDetail detail = OpDetail::kOps);
 /// The step time cost_step computes, without keeping the ops (the serving simulator's hot path).
 [[nodiscard]] double step_time_s(const StepWorkload& workload, const DeviceModel& device);
 

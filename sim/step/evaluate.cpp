@@ -1,7 +1,6 @@
 #include "sim/step/evaluate.hpp"
 
 #include <algorithm>
-#include <utility>
 
 namespace mlasim {
 
@@ -51,12 +50,23 @@ StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpe
   return t;
 }
 
+namespace {
+
+/// This thread's op list, reused step after step: a step's ops allocate only while the buffer grows.
+StepWorkload& scratch_workload() {
+  thread_local StepWorkload workload;
+  return workload;
+}
+
+}  // namespace
+
 StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device, const StepShape& shape,
-                             const Capacity& cap) {
+                             const Capacity& cap, OpDetail detail) {
   StepEvaluation out;
-  StepWorkload workload = build_step(model, shape);
+  StepWorkload& workload = scratch_workload();
+  build_step(model, shape, workload);
   out.sequences = workload.sequences;
-  out.cost = cost_step(std::move(workload), device);  // moves the ops: no copy per point of a sweep
+  out.cost = cost_step(workload, device, detail);
   out.capacity = cap;
   out.totals = step_totals(out.cost, cap, model, shape, device.hardware().price_per_gpu_hour);
   const std::int64_t fit = out.totals.max_concurrency;
@@ -73,7 +83,9 @@ StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device, 
 }
 
 double evaluate_step_time(const ModelSpec& model, const DeviceModel& device, const StepShape& shape) {
-  return step_time_s(build_step(model, shape), device);
+  StepWorkload& workload = scratch_workload();
+  build_step(model, shape, workload);
+  return step_time_s(workload, device);
 }
 
 }  // namespace mlasim

@@ -69,13 +69,18 @@ struct StepEvaluation {
 /// Evaluates one step of `model` (already with its variant) on `device` with the replica's capacity `cap`
 /// (compute_capacity of the same model, precision and layout): costs it, and judges the batch against the
 /// KV cache at the longest context of the step. Throws InputError when the model cannot run this way.
+/// With OpDetail::kTotals the cost keeps no ops and the evaluation allocates nothing once the calling
+/// thread has evaluated a step of as many ops (the op list is built in a per-thread buffer): the sweep's
+/// points. Safe to call from several threads at once.
 [[nodiscard]] StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device,
-                                           const StepShape& shape, const Capacity& cap);
+                                           const StepShape& shape, const Capacity& cap,
+                                           OpDetail detail = OpDetail::kOps);
 /// The same, computing the capacity with `opt`.
 [[nodiscard]] StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device,
                                            const StepShape& shape, const CapacityOptions& opt = {});
 
-/// The step's time only (no ops kept, no capacity): the serving simulator's per-iteration cost.
+/// The step's time only (no ops kept, no capacity; the op list in the per-thread buffer): the serving
+/// simulator's per-iteration cost.
 [[nodiscard]] double evaluate_step_time(const ModelSpec& model, const DeviceModel& device,
                                         const StepShape& shape);
 

@@ -148,14 +148,11 @@ SweepPoint evaluate_sweep_point(const SweepSpec& spec, const std::vector<DeviceM
     shape.parallel = layout.parallel;
     shape.precision = layout.precision;
     try {
-      eval = evaluate_step(*layout.model, devices[at.hardware], shape, cap);
+      eval = evaluate_step(*layout.model, devices[at.hardware], shape, cap, OpDetail::kTotals);
       p.status = eval.status;
-      for (const TimedOp& op : eval.cost.ops) {
-        if (op.op.op_class != OpClass::kAttention) continue;
-        p.attention_flops += op.op.flops;
-        p.attention_bytes += op.op.bytes();
-        p.attention_bound = op.time.bound;
-      }
+      p.attention_flops = eval.cost.attention_flops;
+      p.attention_bytes = eval.cost.attention_bytes;
+      p.attention_bound = eval.cost.attention_bound;
     } catch (const InputError& e) {
       p.invalid_reason = e.message();
     }

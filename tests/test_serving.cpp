@@ -926,6 +926,17 @@ std::string everything(const ServeResult& r) {
          fmt::format("events {} end {} area {}\n", r.summary.events, r.end_ps, r.in_system_area_ps);
 }
 
+/// Every step's mix, with its mixedness flags (part of the step-time cache key).
+struct MixLog : ServeObserver {
+  std::string text;
+  void on_step(int replica, TimePs start, TimePs duration, const StepMix& m, std::int64_t used,
+               std::int64_t) override {
+    text += fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {}\n", replica, start, duration, used,
+                        m.decode_seqs, m.decode_context, m.prefill_seqs, m.prefill_tokens, m.prefill_context,
+                        m.prefill_pairs, m.sampled, m.decode_mixed, m.prefill_mixed, m.all_mixed());
+  }
+};
+
 /// A random small serving experiment: Poisson or closed loop, chunked prefill and tight caches (preemption)
 /// or roomy ones, every policy, one or two replicas, sometimes MTP or disaggregated pools, sometimes a limit.
 ServeSpec random_spec(std::uint64_t seed) {
@@ -988,14 +999,15 @@ TEST_CASE("grouped decodes write exactly what the step-by-step loop writes, on r
     for (const bool on : {false, true}) {
       s.grouped_decodes = on;
       LinearStepTime step_time;
+      MixLog mixes;
       ServeResult r;
       try {
-        r = run_serve(s, {&step_time, nullptr});
+        r = run_serve(s, {&step_time, &mixes});
       } catch (const InputError& e) {
         text[on ? 1 : 0] = e.what();  // the same error either way
         continue;
       }
-      text[on ? 1 : 0] = everything(r);
+      text[on ? 1 : 0] = everything(r) + mixes.text;
       grouped_steps[on ? 1 : 0] = r.grouped_steps;
       if (on) steps += r.summary.steps;
     }

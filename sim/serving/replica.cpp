@@ -377,9 +377,9 @@ bool Replica::enter_group() {
     }
   }
   group_residues_.assign(static_cast<std::size_t>(block_size_), 0);
-  group_offsets_.clear();
   group_ends_ = {};
-  group_size_ = group_measured_ = group_offset_sum_ = 0;
+  group_size_ = group_measured_ = group_y_sum_ = 0;
+  group_y2_sum_ = 0;
   running_prefills_ = prefills;
   group_last_token_ = last;
   group_on_ = true;
@@ -394,22 +394,26 @@ void Replica::join_group(std::uint32_t slot) {
   r.grouped = true;
   r.computed -= epoch_;
   r.generated -= epoch_;
+  if (group_size_ == 0) group_ref_ = r.computed;
+  const std::int64_t y = r.computed - group_ref_;
+  constexpr std::int64_t kMaxY = std::int64_t{1} << 36;
+  if (y > kMaxY || y < -kMaxY || group_size_ >= (std::int64_t{1} << 24)) group_broken_ = true;
   ++group_size_;
   group_measured_ += r.measured ? 1 : 0;
-  group_offset_sum_ += r.computed;
+  group_y_sum_ += y;
+  group_y2_sum_ += static_cast<Int128>(y) * y;
   ++group_residues_[residue(r.computed)];
-  ++group_offsets_[r.computed];
   // It completes at the end of the grouped iteration e in which generated + (e − epoch_) + 1 reaches output.
   group_ends_.push(GroupEnd{r.output - 1 - r.generated, r.id, slot});
 }
 
 void Replica::drop_from_group(const Req& r) {
+  const std::int64_t y = r.computed - group_ref_;
   --group_size_;
   group_measured_ -= r.measured ? 1 : 0;
-  group_offset_sum_ -= r.computed;
+  group_y_sum_ -= y;
+  group_y2_sum_ -= static_cast<Int128>(y) * y;
   --group_residues_[residue(r.computed)];
-  const auto it = group_offsets_.find(r.computed);
-  if (--it->second == 0) group_offsets_.erase(it);
 }
 
 void Replica::leave_group() {
@@ -422,11 +426,12 @@ void Replica::leave_group() {
     r.last_token = group_last_token_;
     r.blocks = blocks_for(r.computed);
   }
-  group_offsets_.clear();
   group_ends_ = {};
-  group_size_ = group_measured_ = group_offset_sum_ = 0;
+  group_size_ = group_measured_ = group_y_sum_ = 0;
+  group_y2_sum_ = 0;
   running_prefills_ = 0;
   group_on_ = false;
+  group_broken_ = false;
 }
 
 bool Replica::schedule_group(std::int64_t& budget) {
@@ -461,7 +466,9 @@ bool Replica::schedule_group(std::int64_t& budget) {
         break;
       }
     }
-    mix_.add_decodes(n, group_offset_sum_ + n * (epoch_ + 1), group_offsets_.size() > 1, first);
+    const bool mixed =
+        static_cast<Int128>(n) * group_y2_sum_ != static_cast<Int128>(group_y_sum_) * group_y_sum_;
+    mix_.add_decodes(n, group_y_sum_ + n * (group_ref_ + epoch_ + 1), mixed, first);
   }
   budget -= n;
   return true;
@@ -558,6 +565,7 @@ void Replica::schedule(TimePs now) {
   preempted_this_step_ = false;
   group_step_ = false;
   std::int64_t budget = spec_.max_num_batched_tokens;
+  if (group_on_ && group_broken_) leave_group();
   if (grouped_allowed()) {
     if (!group_on_) {
       if (group_wait_ > 0) {
@@ -615,6 +623,8 @@ void Replica::schedule(TimePs now) {
     // GUARANTEED_NO_EVICT: the whole length must fit beside the running requests' whole lengths.
     if (no_evict && committed_blocks_ + peak > total_blocks_) break;
     waiting_.pop_front();
+    // The next waiting request's record is likely cold (a long queue): fetch it early.
+    if (!waiting_.empty()) __builtin_prefetch(&slots_[waiting_.front()]);
     free_blocks_ -= need;
     committed_blocks_ += peak;
     r.blocks = need;
@@ -765,7 +775,7 @@ void Replica::check_invariants() const {
       held += blocks_for(computed_of(r) + (group_step_ ? 1 : 0));
       ++grouped;
       grouped_measured += r.measured ? 1 : 0;
-      offsets += r.computed;
+      offsets += r.computed - group_ref_;
       continue;
     }
     prefills += r.prefilling ? 1 : 0;
@@ -787,12 +797,12 @@ void Replica::check_invariants() const {
     }
   }
   if (group_on_ &&
-      (grouped != group_size_ || grouped_measured != group_measured_ || offsets != group_offset_sum_ ||
+      (grouped != group_size_ || grouped_measured != group_measured_ || offsets != group_y_sum_ ||
        prefills != running_prefills_ || group_ends_.size() != static_cast<std::size_t>(group_size_))) {
     throw InternalError(fmt::format(
         "replica {}: the decode group counts {} requests ({} measured, offsets {}, {} prefills running), "
         "found {} ({}, {}, {})",
-        index_, group_size_, group_measured_, group_offset_sum_, running_prefills_, grouped, grouped_measured,
+        index_, group_size_, group_measured_, group_y_sum_, running_prefills_, grouped, grouped_measured,
         offsets, prefills));
   }
   std::int64_t committed = 0;

@@ -28,7 +28,6 @@
 #include <queue>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -292,9 +291,15 @@ class Replica final : private SequenceWorkSource {
   TimePs group_last_token_ = 0;  ///< when every grouped request emitted its last token
   std::int64_t group_size_ = 0;  ///< grouped requests
   std::int64_t group_measured_ = 0;
-  std::int64_t group_offset_sum_ = 0;         ///< Σ (computed − epoch_) over the group
+  // Offsets y = (computed − epoch_) − group_ref_ of the grouped requests: Σy gives the decodes' context
+  // sum, and n·Σy² = (Σy)² exactly when every y is equal (the decodes' contexts are not mixed). Exact in
+  // 128 bits while |y| <= 2^36 and n <= 2^24 (else group_broken_: the group is left before the next step).
+  std::int64_t group_ref_ = 0;
+  std::int64_t group_y_sum_ = 0;
+  __extension__ using Int128 = __int128;
+  Int128 group_y2_sum_ = 0;
+  bool group_broken_ = false;
   std::vector<std::int64_t> group_residues_;  ///< grouped requests by (computed − epoch_) mod block size
-  std::unordered_map<std::int64_t, std::int64_t> group_offsets_;  ///< computed − epoch_ → requests
   std::priority_queue<GroupEnd, std::vector<GroupEnd>, std::greater<>> group_ends_;
   std::int64_t running_prefills_ = 0;       ///< while group_on_: running requests still prefilling
   int group_backoff_ = 1, group_wait_ = 0;  ///< iterations to wait before trying to form the group again

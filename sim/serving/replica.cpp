@@ -500,7 +500,11 @@ int Replica::finish_grouped_step(TimePs now) {
     itl_count = static_cast<std::uint64_t>(group_measured_);
   }
   const std::int64_t e = epoch_;
-  while (!group_ends_.empty() && group_ends_.top().epoch == e) {
+  while (!group_ends_.empty() && group_ends_.top().epoch <= e) {
+    if (group_ends_.top().epoch < e) {
+      throw InternalError(
+          fmt::format("replica {}: grouped request {} missed its last token", index_, group_ends_.top().id));
+    }
     const std::uint32_t slot = group_ends_.top().slot;
     group_ends_.pop();
     Req& r = slots_[slot];

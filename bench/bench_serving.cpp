@@ -2,11 +2,14 @@
 //   1. 1,000,000 requests of Llama-3-8B on one H100, 256 prompt / 256 output tokens (goal < 2 s),
 //   2. 100,000 requests of DeepSeek-V3 on 8 x H200 (TP 8), 4k prompt / 1k output tokens (goal < 5 s).
 // Specs are built in C++ (tests/serve_fixtures/specs.hpp), per-request CSV off.
+// Each line gives the wall time and the process's CPU time (the wall time on a shared machine counts the
+// time other processes hold the core), and the share of iterations that ran through the decode group.
 // Run: build/bench/bench_serving [llama_requests] [deepseek_requests]
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 
 #include "serve_fixtures/specs.hpp"
 #include "sim/serving/serve.hpp"
@@ -14,15 +17,17 @@
 namespace {
 void report(const char* what, const mlasim::ServeSpec& spec) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();
   const mlasim::ServeResult r = mlasim::run_serve(spec);
+  const double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& m = r.summary;
   fmt::print(
-      "{}: {:.3f} s wall for {} requests ({} completed, {} steps, {} events); simulated {:.0f} s, {:.0f} "
-      "output "
-      "tok/s, mean batch {:.1f}, TPOT p50 {:.2f} ms, preemptions {}\n",
-      what, s, m.arrived, m.completed, m.steps, m.events, m.duration_s, m.output_tokens_per_s,
-      m.mean_batch_size, m.tpot.p50_s * 1e3, m.preemptions);
+      "{}: {:.3f} s wall, {:.3f} s CPU for {} requests ({} completed, {} steps, {:.0f}% grouped, {} events); "
+      "simulated {:.0f} s, {:.0f} output tok/s, mean batch {:.1f}, TPOT p50 {:.2f} ms, preemptions {}\n",
+      what, s, cpu, m.arrived, m.completed, m.steps,
+      m.steps > 0 ? 100.0 * static_cast<double>(r.grouped_steps) / static_cast<double>(m.steps) : 0.0,
+      m.events, m.duration_s, m.output_tokens_per_s, m.mean_batch_size, m.tpot.p50_s * 1e3, m.preemptions);
 }
 }  // namespace
 

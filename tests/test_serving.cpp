@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -912,4 +913,133 @@ TEST_CASE("with two micro-batches a step of one sequence runs as one batch; a cl
   const ServeResult r = run_serve(s);
   CHECK(r.summary.completed == 2);
   CHECK(r.summary.steps == 2 * 8);
+}
+
+// ---- issue 12: grouped decodes (O(changes) per iteration) against the step-by-step loop -----------------
+
+namespace {
+
+/// Everything a run writes (summary.csv's row, timeseries.csv, requests.csv) and the golden dump of its
+/// counts, distributions and time buckets.
+std::string everything(const ServeResult& r) {
+  return table_to_csv(summary_row_table({r.summary})) + table_to_csv(r.timeseries) + golden_text(r) +
+         fmt::format("events {} end {} area {}\n", r.summary.events, r.end_ps, r.in_system_area_ps);
+}
+
+/// Every step's mix, with its mixedness flags (part of the step-time cache key).
+struct MixLog : ServeObserver {
+  std::string text;
+  void on_step(int replica, TimePs start, TimePs duration, const StepMix& m, std::int64_t used,
+               std::int64_t) override {
+    text += fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {}\n", replica, start, duration, used,
+                        m.decode_seqs, m.decode_context, m.prefill_seqs, m.prefill_tokens, m.prefill_context,
+                        m.prefill_pairs, m.sampled, m.decode_mixed, m.prefill_mixed, m.all_mixed());
+  }
+};
+
+/// A random small serving experiment: Poisson or closed loop, chunked prefill and tight caches (preemption)
+/// or roomy ones, every policy, one or two replicas, sometimes MTP or disaggregated pools, sometimes a limit.
+ServeSpec random_spec(std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  const auto pick = [&g](std::int64_t lo, std::int64_t hi) {
+    return lo + static_cast<std::int64_t>(g() % static_cast<std::uint64_t>(hi - lo + 1));
+  };
+  ServeSpec s = llama_spec(static_cast<double>(pick(5, 80)), pick(100, 300));
+  s.workload.seed = seed;
+  if (pick(0, 1) == 1) {
+    s.workload.arrival = ArrivalKind::kClosedLoop;
+    s.workload.concurrency = static_cast<int>(pick(1, 48));
+    if (pick(0, 2) == 0) s.workload.ramp_ps = pick(0, 3) * kPsPerSecond;
+  }
+  s.workload.prompt.kind = LengthSpec::Kind::kUniform;
+  s.workload.prompt.min = pick(1, 40);
+  s.workload.prompt.max = s.workload.prompt.min + pick(0, 700);
+  s.workload.output.kind = LengthSpec::Kind::kUniform;
+  s.workload.output.min = pick(1, 8);
+  s.workload.output.max = s.workload.output.min + pick(0, 300);
+  s.scheduler.max_num_seqs = static_cast<int>(pick(1, 64));
+  s.scheduler.max_num_batched_tokens = std::vector<std::int64_t>{16, 40, 128, 512, 2048, 8192}[pick(0, 5)];
+  s.capacity.block_size = static_cast<int>(std::vector<std::int64_t>{1, 16, 32}[pick(0, 2)]);
+  s.kv_blocks = s.capacity.block_size == 1 ? pick(700, 6000) : pick(50, 500);
+  s.scheduler.policy =
+      std::vector<SchedulerPolicy>{SchedulerPolicy::kVllm, SchedulerPolicy::kVllm, SchedulerPolicy::kNoEvict,
+                                   SchedulerPolicy::kMaxUtilization}[pick(0, 3)];
+  s.replicas = static_cast<int>(pick(1, 2));
+  s.router = pick(0, 1) == 0 ? RouterPolicy::kRoundRobin : RouterPolicy::kLeastOutstanding;
+  if (pick(0, 5) == 0) {
+    s.mtp.depth = static_cast<int>(pick(1, 3));
+    s.mtp.acceptance = {0.8, 0.5, 0.3};
+    s.mtp.acceptance.resize(static_cast<std::size_t>(s.mtp.depth));
+  }
+  if (pick(0, 6) == 0) {
+    DisaggregatedSpec d;
+    d.prefill_replicas = static_cast<int>(pick(1, 2));
+    d.decode_replicas = static_cast<int>(pick(1, 2));
+    d.kv_bandwidth_bytes_per_s = 1e9;
+    d.kv_latency_s = 1e-5;
+    s.disaggregated = d;
+  }
+  if (pick(0, 9) == 0) s.model.attention.sliding_window = static_cast<int>(pick(32, 400));
+  if (pick(0, 7) == 0) s.limits.max_events = static_cast<std::uint64_t>(pick(100, 5000));
+  if (pick(0, 7) == 0) s.limits.max_time_ps = pick(1, 10) * kPsPerSecond;
+  s.measure.warmup.count = pick(0, 20);
+  s.check_invariants = true;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("grouped decodes write exactly what the step-by-step loop writes, on random workloads") {
+  std::int64_t grouped = 0, steps = 0, runs = 0;
+  for (std::uint64_t seed = 1; seed <= 120; ++seed) {
+    ServeSpec s = random_spec(seed);
+    INFO("seed " << seed);
+    std::string text[2];
+    std::int64_t grouped_steps[2] = {0, 0};
+    for (const bool on : {false, true}) {
+      s.grouped_decodes = on;
+      LinearStepTime step_time;
+      MixLog mixes;
+      ServeResult r;
+      try {
+        r = run_serve(s, {&step_time, &mixes});
+      } catch (const InputError& e) {
+        text[on ? 1 : 0] = e.what();  // the same error either way
+        continue;
+      }
+      text[on ? 1 : 0] = everything(r) + mixes.text;
+      grouped_steps[on ? 1 : 0] = r.grouped_steps;
+      if (on) steps += r.summary.steps;
+    }
+    CHECK(grouped_steps[0] == 0);
+    REQUIRE(text[1] == text[0]);
+    grouped += grouped_steps[1];
+    ++runs;
+  }
+  // The comparison means something only if the grouped path ran much of the time.
+  CHECK(grouped > steps / 3);
+}
+
+TEST_CASE(
+    "grouped decodes match the step-by-step loop under the model's step time, Poisson and closed loop") {
+  for (const bool closed : {false, true}) {
+    ServeSpec s = llama_spec(50.0, 3000);
+    if (closed) {
+      s.workload.arrival = ArrivalKind::kClosedLoop;
+      s.workload.concurrency = 200;
+    }
+    s.workload.prompt = LengthSpec::fixed(300);
+    s.workload.output.kind = LengthSpec::Kind::kUniform;
+    s.workload.output.min = 1;
+    s.workload.output.max = 400;
+    s.kv_blocks = 3000;  // tight enough to preempt now and then
+    std::string text[2];
+    for (const bool on : {false, true}) {
+      s.grouped_decodes = on;
+      const ServeResult r = run_serve(s);
+      text[on ? 1 : 0] = everything(r);
+      if (on) CHECK(r.grouped_steps > r.summary.steps / 3);
+    }
+    CHECK(text[1] == text[0]);
+  }
 }

@@ -136,7 +136,7 @@ RequestRecord Replica::record(const Req& r, RequestStatus status) const {
   rec.finish_ps = status == RequestStatus::kCompleted ? r.last_token : -1;
   rec.prompt_tokens = r.prompt;
   rec.output_tokens = r.output;
-  rec.generated_tokens = r.generated;
+  rec.generated_tokens = generated_of(r);
   rec.preemptions = r.preemptions;
   return rec;
 }
@@ -234,7 +234,11 @@ void Replica::insert_running(std::uint32_t slot) {
   running_.insert(pos, slot);
 }
 
-bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
+bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget) {
+  return schedule_decodes_vllm(now, budget) && schedule_prefills_vllm(now, budget);
+}
+
+bool Replica::schedule_decodes_vllm(TimePs now, std::int64_t& budget_io) {
   // A local budget: through the reference the compiler would reload it after every store to an int64 field.
   std::int64_t budget = budget_io;
   const bool mtp = mtp_on_;
@@ -267,7 +271,12 @@ bool Replica::schedule_running_vllm(TimePs now, std::int64_t& budget_io) {
     mix_.add_decode(context);
     budget -= decode_tokens;
   }
+  budget_io = budget;
+  return true;
+}
 
+bool Replica::schedule_prefills_vllm(TimePs now, std::int64_t& budget_io) {
+  std::int64_t budget = budget_io;
   // (2) Running requests part-way through a prefill: the next chunk.
   for (std::size_t i = 0; i < running_.size() && budget > 0; ++i) {
     const std::uint32_t me = running_[i];
@@ -339,22 +348,267 @@ bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_
   return true;
 }
 
+namespace {
+/// Grouped decodes count the group's requests by (computed − epoch) mod block size in an array of that size.
+constexpr std::int64_t kMaxGroupBlockSize = 1 << 16;
+}  // namespace
+
+bool Replica::grouped_allowed() const {
+  return grouped_enabled_ && !mtp_on_ && role_ == ReplicaRole::kBoth &&
+         window_ == std::numeric_limits<std::int64_t>::max() &&
+         spec_.policy != SchedulerPolicy::kMaxUtilization && block_size_ <= kMaxGroupBlockSize;
+}
+
+bool Replica::enter_group() {
+  // Every running decode must have emitted its last token at one time: then one inter-token latency covers
+  // them all in every grouped iteration.
+  bool any = false;
+  TimePs last = 0;
+  std::int64_t prefills = 0;
+  for (const std::uint32_t slot : running_) {
+    const Req& r = slots_[slot];
+    if (r.prefilling) {
+      ++prefills;
+    } else if (!any) {
+      last = r.last_token;
+      any = true;
+    } else if (r.last_token != last) {
+      return false;
+    }
+  }
+  group_residues_.assign(static_cast<std::size_t>(block_size_), 0);
+  group_ends_ = {};
+  group_size_ = group_measured_ = group_y_sum_ = 0;
+  group_y2_sum_ = 0;
+  running_prefills_ = prefills;
+  group_last_token_ = last;
+  group_on_ = true;
+  for (const std::uint32_t slot : running_) {
+    if (!slots_[slot].prefilling) join_group(slot);
+  }
+  return true;
+}
+
+void Replica::join_group(std::uint32_t slot) {
+  Req& r = slots_[slot];
+  r.grouped = true;
+  r.computed -= epoch_;
+  r.generated -= epoch_;
+  if (group_size_ == 0) group_ref_ = r.computed;
+  const std::int64_t y = r.computed - group_ref_;
+  constexpr std::int64_t kMaxY = std::int64_t{1} << 36;
+  if (y > kMaxY || y < -kMaxY || group_size_ >= (std::int64_t{1} << 24)) group_broken_ = true;
+  ++group_size_;
+  group_measured_ += r.measured ? 1 : 0;
+  group_y_sum_ += y;
+  group_y2_sum_ += static_cast<Int128>(y) * y;
+  ++group_residues_[residue(r.computed)];
+  // It completes at the end of the grouped iteration e in which generated + (e − epoch_) + 1 reaches output.
+  group_ends_.push(GroupEnd{r.output - 1 - r.generated, r.id, slot});
+}
+
+void Replica::drop_from_group(const Req& r) {
+  const std::int64_t y = r.computed - group_ref_;
+  --group_size_;
+  group_measured_ -= r.measured ? 1 : 0;
+  group_y_sum_ -= y;
+  group_y2_sum_ -= static_cast<Int128>(y) * y;
+  --group_residues_[residue(r.computed)];
+}
+
+void Replica::leave_group() {
+  for (const std::uint32_t slot : running_) {
+    Req& r = slots_[slot];
+    if (!r.grouped) continue;
+    r.grouped = false;
+    r.computed += epoch_;
+    r.generated += epoch_;
+    r.last_token = group_last_token_;
+    r.blocks = blocks_for(r.computed);
+  }
+  group_ends_ = {};
+  group_size_ = group_measured_ = group_y_sum_ = 0;
+  group_y2_sum_ = 0;
+  running_prefills_ = 0;
+  group_on_ = false;
+  group_broken_ = false;
+}
+
+bool Replica::schedule_group(std::int64_t& budget) {
+  const std::int64_t n = group_size_;
+  // The step-by-step loop schedules a decode (one token without MTP) while the budget is positive: all n of
+  // them when n <= budget.
+  if (n > budget) return false;
+  // A decode needs a new block when its cached tokens fill their blocks (computed % block size == 0; no
+  // sliding window here): the grouped requests whose (computed − epoch_) ≡ −epoch_.
+  const std::int64_t need = n > 0 ? group_residues_[residue(-epoch_)] : 0;
+  std::int64_t free = free_blocks_ - need;
+  if (free < 0) return false;
+  if (running_prefills_ > 0) {
+    // The chunks schedule_prefills_vllm will cut, in its order: none may need a preemption.
+    std::int64_t left = budget - n;
+    for (std::size_t i = 0; i < running_.size() && left > 0; ++i) {
+      const Req& r = slots_[running_[i]];
+      if (!r.prefilling) continue;
+      const std::int64_t chunk = std::min(r.tokens() - r.computed, left);
+      const std::int64_t more = std::max<std::int64_t>(0, blocks_for(r.computed + chunk) - r.blocks);
+      if (more > free) return false;
+      free -= more;
+      left -= chunk;
+    }
+  }
+  free_blocks_ -= need;
+  if (n > 0) {
+    std::int64_t first = 0;  // the first decode's context, in arrival order
+    for (const std::uint32_t slot : running_) {
+      if (slots_[slot].grouped) {
+        first = slots_[slot].computed + epoch_ + 1;
+        break;
+      }
+    }
+    const bool mixed =
+        static_cast<Int128>(n) * group_y2_sum_ != static_cast<Int128>(group_y_sum_) * group_y_sum_;
+    mix_.add_decodes(n, group_y_sum_ + n * (group_ref_ + epoch_ + 1), mixed, first);
+  }
+  budget -= n;
+  return true;
+}
+
+int Replica::finish_grouped_step(TimePs now) {
+  group_step_ = false;
+  ++grouped_steps_;
+  int finished = 0;
+  done_slots_.clear();
+  auto complete = [&](std::uint32_t slot) {
+    Req& r = slots_[slot];
+    free_blocks_ += r.blocks;
+    committed_blocks_ -= blocks_for(peak_of(r));
+    r.blocks = 0;
+    r.done = true;
+    ++finished;
+    done_slots_.push_back(slot);
+    const RequestRecord rec = record(r, RequestStatus::kCompleted);
+    metrics_.on_completed(rec, now);
+    if (observer_) observer_->on_request(rec);
+  };
+  // The group's decodes come first in the step, in arrival order; each emits one token, so each measured
+  // one adds the same inter-token latency (the run the step-by-step loop would build).
+  TimePs itl_value = -1;
+  std::uint64_t itl_count = 0;
+  if (group_measured_ > 0) {
+    itl_value = now - group_last_token_;
+    itl_count = static_cast<std::uint64_t>(group_measured_);
+  }
+  const std::int64_t e = epoch_;
+  while (!group_ends_.empty() && group_ends_.top().epoch <= e) {
+    if (group_ends_.top().epoch < e) {
+      throw InternalError(
+          fmt::format("replica {}: grouped request {} missed its last token", index_, group_ends_.top().id));
+    }
+    const std::uint32_t slot = group_ends_.top().slot;
+    group_ends_.pop();
+    Req& r = slots_[slot];
+    drop_from_group(r);
+    r.grouped = false;
+    r.computed += e + 1;
+    r.generated = r.output;
+    r.last_token = now;
+    r.blocks = blocks_for(r.computed);
+    complete(slot);
+  }
+  ++epoch_;
+  group_last_token_ = now;
+  // Then the prefill chunks, as finish_step handles them; a prompt that ends joins the group.
+  for (const Scheduled& s : scheduled_) {
+    Req& r = slots_[s.slot];
+    r.scheduled = false;
+    r.computed += s.tokens;
+    if (r.computed != r.tokens()) continue;
+    r.prefilling = false;
+    --running_prefills_;
+    if (r.generated == 0) {
+      r.first_token = now;
+    } else if (r.measured) {
+      const TimePs itl = now - r.last_token;
+      if (itl != itl_value) {
+        if (itl_count) metrics_.add_itl(itl_value, itl_count);
+        itl_value = itl;
+        itl_count = 0;
+      }
+      ++itl_count;
+    }
+    r.generated += 1;
+    r.last_token = now;
+    if (r.generated == r.output) {
+      complete(s.slot);
+    } else {
+      join_group(s.slot);
+    }
+  }
+  if (itl_count) metrics_.add_itl(itl_value, itl_count);
+  if (!done_slots_.empty()) {
+    // Out of running_ (sorted by id), and onto the free list in that order, as finish_step does.
+    std::sort(done_slots_.begin(), done_slots_.end(),
+              [this](std::uint32_t a, std::uint32_t b) { return slots_[a].id < slots_[b].id; });
+    for (auto it = done_slots_.rbegin(); it != done_slots_.rend(); ++it) {
+      const std::uint64_t id = slots_[*it].id;
+      const auto pos =
+          std::lower_bound(running_.begin(), running_.end(), id,
+                           [this](std::uint32_t s, std::uint64_t v) { return slots_[s].id < v; });
+      running_.erase(pos);
+    }
+    free_slots_.insert(free_slots_.end(), done_slots_.begin(), done_slots_.end());
+  }
+  if (check_) check_invariants();
+  return finished;
+}
+
 void Replica::schedule(TimePs now) {
   scheduled_.clear();
   mix_ = StepMix{};
   preempted_this_step_ = false;
+  group_step_ = false;
   std::int64_t budget = spec_.max_num_batched_tokens;
-  if (role_ == ReplicaRole::kDecode) {
+  if (group_on_ && group_broken_) leave_group();
+  if (grouped_allowed()) {
+    if (!group_on_) {
+      if (group_wait_ > 0) {
+        --group_wait_;
+      } else if (!enter_group()) {
+        group_backoff_ = std::min(group_backoff_ * 2, 64);
+        group_wait_ = group_backoff_;
+      }
+    }
+    if (group_on_) {
+      if (schedule_group(budget)) {
+        group_step_ = true;
+        group_backoff_ = 1;
+      } else {
+        leave_group();
+        group_backoff_ = std::min(group_backoff_ * 2, 64);
+        group_wait_ = group_backoff_;
+      }
+    }
+  } else if (group_on_) {
+    leave_group();
+  }
+  if (group_step_) {
+    // The group's decodes are scheduled; running prefills get their chunks (schedule_group checked that
+    // none of them preempts), then admissions as below.
+    if (running_prefills_ > 0) (void)schedule_prefills_vllm(now, budget);
+  } else if (role_ == ReplicaRole::kDecode) {
     // Admitted requests decode in the same step; every running request's whole length is reserved, so the
     // decodes never preempt.
     admit_decodes(now);
     (void)schedule_running_vllm(now, budget);
     return;
   }
-  const bool go_on = spec_.policy == SchedulerPolicy::kMaxUtilization
-                         ? schedule_running_max_utilization(now, budget)
-                         : schedule_running_vllm(now, budget);
-  if (!go_on) return;
+  if (!group_step_) {
+    const bool go_on = spec_.policy == SchedulerPolicy::kMaxUtilization
+                           ? schedule_running_max_utilization(now, budget)
+                           : schedule_running_vllm(now, budget);
+    if (!go_on) return;
+  }
 
   // (3) Admit waiting requests. Neither vLLM nor TensorRT-LLM admits any in an iteration that preempted.
   const bool no_evict = spec_.policy == SchedulerPolicy::kNoEvict;
@@ -373,6 +627,8 @@ void Replica::schedule(TimePs now) {
     // GUARANTEED_NO_EVICT: the whole length must fit beside the running requests' whole lengths.
     if (no_evict && committed_blocks_ + peak > total_blocks_) break;
     waiting_.pop_front();
+    // The next waiting request's record is likely cold (a long queue): fetch it early.
+    if (!waiting_.empty()) __builtin_prefetch(&slots_[waiting_.front()]);
     free_blocks_ -= need;
     committed_blocks_ += peak;
     r.blocks = need;
@@ -381,6 +637,7 @@ void Replica::schedule(TimePs now) {
       if (r.measured) metrics_.on_first_scheduled(now - r.arrival);
     }
     insert_running(slot);
+    if (group_on_) ++running_prefills_;
     r.scheduled = true;
     scheduled_.push_back({slot, chunk});
     mix_.add_prefill(chunk, chunk, chunk == r.tokens());
@@ -390,7 +647,14 @@ void Replica::schedule(TimePs now) {
 
 void Replica::fill(std::vector<SequenceWork>& out) const {
   out.clear();
-  out.reserve(scheduled_.size());
+  out.reserve(scheduled_.size() + static_cast<std::size_t>(group_step_ ? group_size_ : 0));
+  if (group_step_) {
+    // The group's decodes come first, in arrival order, as the step-by-step loop schedules them.
+    for (const std::uint32_t slot : running_) {
+      const Req& r = slots_[slot];
+      if (r.grouped) out.push_back(SequenceWork{r.computed + epoch_ + 1, 1, false, true});
+    }
+  }
   for (const Scheduled& s : scheduled_) {
     const Req& r = slots_[s.slot];
     if (!r.prefilling) {
@@ -407,7 +671,10 @@ std::optional<TimePs> Replica::start_step(TimePs now) {
   if (busy_ || (waiting_.empty() && running_.empty())) return std::nullopt;
   schedule(now);
   if (check_) check_invariants();
-  if (scheduled_.empty()) return std::nullopt;
+  if (scheduled_.empty() && !(group_step_ && group_size_ > 0)) {
+    group_step_ = false;
+    return std::nullopt;
+  }
   const TimePs duration = step_time_.step_time(mix_, *this);
   if (duration < 0) throw InternalError("negative step time");
   busy_ = true;
@@ -432,6 +699,7 @@ std::optional<TimePs> Replica::start_step(TimePs now) {
 int Replica::finish_step(TimePs now) {
   if (!busy_) throw InternalError("finish_step on an idle replica");
   busy_ = false;
+  if (group_step_) return finish_grouped_step(now);
   int finished = 0;
   int handed = 0;
   TimePs itl_value = -1;
@@ -500,8 +768,21 @@ int Replica::finish_step(TimePs now) {
 
 void Replica::check_invariants() const {
   std::int64_t held = 0;
+  std::int64_t grouped = 0, grouped_measured = 0, offsets = 0, prefills = 0;
   for (const std::uint32_t slot : running_) {
     const Req& r = slots_[slot];
+    if (group_on_ && !r.prefilling && !r.grouped) {
+      throw InternalError(fmt::format("replica {}: running decode {} is not in the group", index_, r.id));
+    }
+    if (r.grouped) {
+      // A grouped request holds the blocks of its cached tokens (with this iteration's token once scheduled).
+      held += blocks_for(computed_of(r) + (group_step_ ? 1 : 0));
+      ++grouped;
+      grouped_measured += r.measured ? 1 : 0;
+      offsets += r.computed - group_ref_;
+      continue;
+    }
+    prefills += r.prefilling ? 1 : 0;
     held += r.blocks;
     const std::int64_t cached = r.scheduled ? -1 : r.computed;
     // TensorRT-LLM policies hold the whole prompt's blocks while prefilling.
@@ -518,6 +799,15 @@ void Replica::check_invariants() const {
       throw InternalError(
           fmt::format("replica {}: waiting request {} holds blocks", index_, slots_[slot].id));
     }
+  }
+  if (group_on_ &&
+      (grouped != group_size_ || grouped_measured != group_measured_ || offsets != group_y_sum_ ||
+       prefills != running_prefills_ || group_ends_.size() != static_cast<std::size_t>(group_size_))) {
+    throw InternalError(fmt::format(
+        "replica {}: the decode group counts {} requests ({} measured, offsets {}, {} prefills running), "
+        "found {} ({}, {}, {})",
+        index_, group_size_, group_measured_, group_y_sum_, running_prefills_, grouped, grouped_measured,
+        offsets, prefills));
   }
   std::int64_t committed = 0;
   for (const std::uint32_t slot : running_) committed += blocks_for(peak_of(slots_[slot]));
@@ -553,7 +843,8 @@ std::string Replica::describe() const {
     if (shown++ >= 8) return;
     const Req& r = slots_[slot];
     s += fmt::format("  {} request {}: prompt {} output {} generated {} computed {} blocks {}\n", where, r.id,
-                     r.prompt, r.output, r.generated, r.computed, r.blocks);
+                     r.prompt, r.output, generated_of(r), computed_of(r),
+                     r.grouped ? blocks_for(computed_of(r)) : r.blocks);
   };
   for (const std::uint32_t slot : running_) show("running", slot);
   for (const std::uint32_t slot : waiting_) show("waiting", slot);

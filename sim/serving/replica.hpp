@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -113,6 +114,14 @@ class Replica final : private SequenceWorkSource {
   /// requests whose whole length needs more than `decode_kv_blocks` blocks (a decode replica's cache).
   void set_role(ReplicaRole role, std::int64_t decode_kv_blocks = 0);
 
+  /// Grouped decodes (on by default): where it is exact, the running decodes advance as one group — their
+  /// context sum, block boundaries and completions kept as aggregates, a request touched only when it joins,
+  /// finishes or the group breaks up — so an iteration costs O(changes), not O(running requests). Only under
+  /// the vLLM and no_evict policies, a replica of both phases, without MTP or a sliding window; an iteration
+  /// that may preempt, or whose token budget would leave a decode out, runs the step-by-step loop. false:
+  /// always the step-by-step loop (the reference: outputs are byte-identical either way).
+  void set_grouped_decodes(bool on) { grouped_enabled_ = on; }
+
   /// Accepts request `id`, or rejects it (returns false) when it can never fit.
   bool enqueue(std::uint64_t id, const TraceRequest& request, TimePs now);
   /// kDecode: queues a request whose first token came from a prefill replica (its KV arrived at `now`).
@@ -135,6 +144,8 @@ class Replica final : private SequenceWorkSource {
   [[nodiscard]] std::int64_t total_blocks() const { return total_blocks_; }
   [[nodiscard]] std::int64_t free_blocks() const { return free_blocks_; }
   [[nodiscard]] std::int64_t preemptions() const { return preemptions_; }
+  /// Iterations scheduled through the decode group.
+  [[nodiscard]] std::int64_t grouped_steps() const { return grouped_steps_; }
   /// Blocks reserved for the whole lengths of the running requests (kNoEvict; tracked under every policy).
   [[nodiscard]] std::int64_t committed_blocks() const { return committed_blocks_; }
   /// Verifies that free blocks + blocks held by running requests = total, and that each request holds exactly
@@ -163,6 +174,9 @@ class Replica final : private SequenceWorkSource {
     bool done = false;
     bool measured = false;    ///< in the metrics' measurement window
     bool handed_off = false;  ///< kPrefill: prefill done, KV being transferred
+    /// In the decode group: `computed` and `generated` hold their values less the group's epoch_, `blocks`
+    /// and `last_token` are not kept (blocks_for(computed) and group_last_token_).
+    bool grouped = false;
     [[nodiscard]] std::int64_t tokens() const { return prompt + generated; }
     /// The most tokens it ever caches: prompt + output − 1 (the last sampled token is never cached).
     [[nodiscard]] std::int64_t peak_tokens() const { return prompt + output - 1; }
@@ -200,6 +214,33 @@ class Replica final : private SequenceWorkSource {
   void schedule(TimePs now);
   /// kVllm and kNoEvict: decodes, then running prefill chunks. Returns false when the iteration must stop.
   bool schedule_running_vllm(TimePs now, std::int64_t& budget);
+  /// The step-by-step loop's decodes (1) and running prefill chunks (2).
+  bool schedule_decodes_vllm(TimePs now, std::int64_t& budget);
+  bool schedule_prefills_vllm(TimePs now, std::int64_t& budget);
+
+  // Grouped decodes (set_grouped_decodes).
+  [[nodiscard]] bool grouped_allowed() const;
+  /// Puts every running decode in the group when their last tokens came at one time; false otherwise.
+  bool enter_group();
+  /// Gives every grouped request back its own fields; the group is empty after.
+  void leave_group();
+  void join_group(std::uint32_t slot);
+  /// Takes `r` out of the group's aggregates (its fields stay in the group's offset form).
+  void drop_from_group(const Req& r);
+  /// Schedules the group's decodes as the step-by-step loop would, when that is exact: every decode fits
+  /// the token budget and nothing in the iteration can preempt. Returns false (changing nothing) otherwise.
+  bool schedule_group(std::int64_t& budget);
+  int finish_grouped_step(TimePs now);
+  [[nodiscard]] std::int64_t computed_of(const Req& r) const {
+    return r.grouped ? r.computed + epoch_ : r.computed;
+  }
+  [[nodiscard]] std::int64_t generated_of(const Req& r) const {
+    return r.grouped ? r.generated + epoch_ : r.generated;
+  }
+  [[nodiscard]] std::size_t residue(std::int64_t v) const {
+    const std::int64_t m = v % block_size_;
+    return static_cast<std::size_t>(m < 0 ? m + block_size_ : m);
+  }
   /// kMaxUtilization: one pass over the running requests in arrival order.
   bool schedule_running_max_utilization(TimePs now, std::int64_t& budget);
 
@@ -232,6 +273,38 @@ class Replica final : private SequenceWorkSource {
   std::int64_t decode_kv_blocks_ = 0;        ///< kPrefill: a decode replica's blocks (0: no check)
   std::vector<Handoff> handoffs_;            ///< kPrefill: handed off in the last step
   std::vector<std::uint32_t> transferring_;  ///< kPrefill: slots holding blocks until release()
+
+  // The decode group (grouped decodes). While group_on_, every running request that is not prefilling is
+  // in it, its last token came at group_last_token_, and it decodes in every iteration.
+  struct GroupEnd {
+    std::int64_t epoch;  ///< the epoch_ of the iteration whose end completes it
+    std::uint64_t id;
+    std::uint32_t slot;
+    friend bool operator>(const GroupEnd& a, const GroupEnd& b) {
+      return a.epoch != b.epoch ? a.epoch > b.epoch : a.id > b.id;
+    }
+  };
+  bool grouped_enabled_ = true;
+  bool group_on_ = false;
+  bool group_step_ = false;      ///< the iteration under way was scheduled through the group
+  std::int64_t epoch_ = 0;       ///< grouped iterations finished
+  TimePs group_last_token_ = 0;  ///< when every grouped request emitted its last token
+  std::int64_t group_size_ = 0;  ///< grouped requests
+  std::int64_t group_measured_ = 0;
+  // Offsets y = (computed − epoch_) − group_ref_ of the grouped requests: Σy gives the decodes' context
+  // sum, and n·Σy² = (Σy)² exactly when every y is equal (the decodes' contexts are not mixed). Exact in
+  // 128 bits while |y| <= 2^36 and n <= 2^24 (else group_broken_: the group is left before the next step).
+  std::int64_t group_ref_ = 0;
+  std::int64_t group_y_sum_ = 0;
+  __extension__ using Int128 = __int128;
+  Int128 group_y2_sum_ = 0;
+  bool group_broken_ = false;
+  std::vector<std::int64_t> group_residues_;  ///< grouped requests by (computed − epoch_) mod block size
+  std::priority_queue<GroupEnd, std::vector<GroupEnd>, std::greater<>> group_ends_;
+  std::int64_t running_prefills_ = 0;       ///< while group_on_: running requests still prefilling
+  int group_backoff_ = 1, group_wait_ = 0;  ///< iterations to wait before trying to form the group again
+  std::vector<std::uint32_t> done_slots_;   ///< reused buffer
+  std::int64_t grouped_steps_ = 0;
   // Last: the generator's 5 KB of state stays out of the cache lines of the fields above.
   Speculation mtp_;
   Rng mtp_rng_;

@@ -155,6 +155,7 @@ class ServeRun {
       replicas_.push_back(std::make_unique<Replica>(
           i, spec.scheduler, cap_.kv_blocks(), cap_.block_size, cap_.kv_window_tokens, *st, metrics_,
           options.observer, spec.check_invariants, spec.mtp, mtp_stream_seed(spec.workload.seed, i)));
+      replicas_.back()->set_grouped_decodes(spec.grouped_decodes);
     }
   }
 
@@ -320,6 +321,7 @@ class ServeRun {
           i, spec_.scheduler, cap.kv_blocks(), cap.block_size, cap.kv_window_tokens, prefill ? *pst : *dst,
           metrics_, options.observer, spec_.check_invariants, prefill ? Speculation{} : spec_.mtp,
           mtp_stream_seed(spec_.workload.seed, i)));
+      replicas_.back()->set_grouped_decodes(spec_.grouped_decodes);
       replicas_.back()->set_role(prefill ? ReplicaRole::kPrefill : ReplicaRole::kDecode,
                                  prefill ? decode_cap_.kv_blocks() : 0);
     }
@@ -494,6 +496,7 @@ class ServeRun {
     out.timeseries_interval_ps = metrics_.interval_ps();
     out.in_system_area_ps = metrics_.in_system_area();
     out.end_ps = metrics_.end_ps();
+    for (const auto& r : replicas_) out.grouped_steps += r->grouped_steps();
     return out;
   }
 

@@ -91,6 +91,11 @@ struct ServeSpec {
   bool per_request_csv = true;
   TimePs timeseries_interval_ps = kPsPerSecond;
   bool check_invariants = false;  ///< verify KV-block conservation at every step (slower)
+  /// Advance the running decodes of a replica as one group, in O(changes) per iteration instead of a pass
+  /// over every request, wherever that is exact (Replica::set_grouped_decodes; sim/serving/README.md,
+  /// "Speed"). false: the step-by-step loop over every request, the reference the grouped one is tested
+  /// against byte for byte.
+  bool grouped_decodes = true;
 };
 
 /// Test and tool hooks of one run.
@@ -196,6 +201,9 @@ struct ServeResult {
   Table timeseries;
   double in_system_area_ps = 0;  ///< ∫ requests in system dt (request·ps)
   TimePs end_ps = 0;
+  /// Iterations scheduled through the decode group (ServeSpec::grouped_decodes), summed over replicas: a
+  /// diagnostic for tests and benchmarks, written to no output.
+  std::int64_t grouped_steps = 0;
 };
 
 /// The step-time model a run of `spec` uses (its model, device, precision, parallelism, MLA mode and host

@@ -43,6 +43,16 @@ struct StepMix {
     decode_context += context;
     ++sampled;
   }
+  /// `n` decodes at once, as n calls of add_decode would leave the sums: their contexts sum to `context_sum`,
+  /// `mixed` says whether they differ, `first_context` is the first one's. Only on a mix without decodes.
+  void add_decodes(std::int64_t n, std::int64_t context_sum, bool mixed, std::int64_t first_context) {
+    if (n == 0) return;
+    first_decode_ = first_context;
+    decode_mixed = mixed;
+    decode_seqs = n;
+    decode_context = context_sum;
+    sampled += n;
+  }
   void add_prefill(std::int64_t chunk, std::int64_t context, bool samples) {
     if (prefill_seqs == 0) first_prefill_ = context;
     prefill_mixed |= context != first_prefill_;

@@ -47,23 +47,34 @@ void check_config_unchanged(const std::string& config_json, const ShardHeader& h
   }
 }
 
+// The items of every shard of `kind` in `dirs`, checked to belong together (check_shards), in the study's
+// order; `sources` gets each shard file's header and path.
+template <class Item, class ItemOf>
+std::vector<Item> read_shards(const std::vector<std::string>& dirs, const char* kind, ItemOf item_of,
+                              std::vector<ShardSource>& sources) {
+  std::vector<std::vector<Item>> items_of;
+  for (const std::string& d : dirs) {
+    ShardSource src;
+    std::vector<Item> items;
+    src.header = read_shard_file(
+        d, kind, [&](const nlohmann::ordered_json& j, std::size_t) { items.push_back(item_of(j)); },
+        &src.path);
+    sources.push_back(std::move(src));
+    items_of.push_back(std::move(items));
+  }
+  std::vector<Item> all;
+  for (const std::size_t k : check_shards(sources)) {
+    for (Item& item : items_of[k]) all.push_back(std::move(item));
+  }
+  return all;
+}
+
 // The shards of a serve sweep joined into the outputs one `mlasim serve` writes.
 int merge_serve_sweep(const std::vector<std::string>& dirs, const std::string& out_dir,
                       const po::variables_map& vm) {
   std::vector<ShardSource> sources;
-  std::vector<std::vector<ServeSummary>> rows_of;
-  for (const std::string& d : dirs) {
-    ShardSource src;
-    std::vector<ServeSummary> rows;
-    src.header = read_shard_file(
-        d, kServeSweepShardKind,
-        [&](const nlohmann::ordered_json& j, std::size_t) { rows.push_back(summary_of(j)); }, &src.path);
-    sources.push_back(std::move(src));
-    rows_of.push_back(std::move(rows));
-  }
-  std::vector<ServeSummary> rows;
-  for (const std::size_t k : check_shards(sources))
-    rows.insert(rows.end(), rows_of[k].begin(), rows_of[k].end());
+  const std::vector<ServeSummary> rows =
+      read_shards<ServeSummary>(dirs, kServeSweepShardKind, summary_of, sources);
   const ShardHeader& head = sources.front().header;
 
   ServeConfig cfg = load_serve_config(head.config_path);
@@ -91,20 +102,7 @@ int merge_serve_sweep(const std::vector<std::string>& dirs, const std::string& o
 int merge_plan(const std::vector<std::string>& dirs, const std::string& out_dir,
                const po::variables_map& vm) {
   std::vector<ShardSource> sources;
-  std::vector<std::vector<PlanLayoutRun>> runs_of;
-  for (const std::string& d : dirs) {
-    ShardSource src;
-    std::vector<PlanLayoutRun> runs;
-    src.header = read_shard_file(
-        d, kPlanShardKind,
-        [&](const nlohmann::ordered_json& j, std::size_t) { runs.push_back(plan_run_of(j)); }, &src.path);
-    sources.push_back(std::move(src));
-    runs_of.push_back(std::move(runs));
-  }
-  std::vector<PlanLayoutRun> runs;
-  for (const std::size_t k : check_shards(sources)) {
-    for (PlanLayoutRun& r : runs_of[k]) runs.push_back(std::move(r));
-  }
+  std::vector<PlanLayoutRun> runs = read_shards<PlanLayoutRun>(dirs, kPlanShardKind, plan_run_of, sources);
   const ShardHeader& head = sources.front().header;
 
   PlanSpec spec = load_plan_config(head.config_path);

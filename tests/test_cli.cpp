@@ -14,23 +14,15 @@
 #include <string>
 
 #include "sim/csv.hpp"
+#include "tests/cli_runner.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using mlasim::test::Run;
+using mlasim::test::slurp;
 
 /// `text` with its first `from` replaced by `to`.
 std::string with_text(std::string text, const std::string& from, const std::string& to) {
@@ -48,15 +40,9 @@ fs::path scratch(const std::string& name) {
 }
 
 Run run_mlasim(const std::string& args) {
-  const fs::path out = scratch("stdout.txt"), err = scratch("stderr.txt");
-  const std::string cmd =
-      std::string(MLASIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-  const int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  static const fs::path dir = scratch("run");
+  fs::create_directories(dir);
+  return mlasim::test::run_mlasim_in(dir, args);
 }
 
 }  // namespace
@@ -785,14 +771,7 @@ TEST_CASE("the plain model op for op: step op tables equal those written before 
 
 namespace {
 
-// Every file under `dir` (relative path → content).
-std::map<std::string, std::string> tree(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) files[fs::relative(e.path(), dir).generic_string()] = slurp(e.path());
-  }
-  return files;
-}
+using mlasim::test::files_under;
 
 }  // namespace
 
@@ -807,13 +786,13 @@ TEST_CASE("a sweep run as 4 shards and merged writes exactly what one run writes
     REQUIRE(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains(
                           fmt::format("shard {}/4: points {} to {} of 160", i, 40 * (i - 1) + 1, 40 * i)));
-    CHECK(tree(d).size() == 2);  // the shard file and the manifest: no report
+    CHECK(files_under(d).size() == 2);  // the shard file and the manifest: no report
     dirs += " " + d.string();
   }
   const Run m = run_mlasim("merge" + dirs + " -q --out " + merged.string());
   REQUIRE(m.code == 0);
   CHECK_THAT(m.out, Catch::Contains("mlasim merge: 160 points written to"));
-  const auto a = tree(one), b = tree(merged);
+  const auto a = files_under(one), b = files_under(merged);
   CHECK(a.size() > 20);  // sweep.csv, sweep.json, summary.md, report.html, charts/*
   CHECK(a.count("report.html") == 1);
   REQUIRE(a.size() == b.size());
@@ -875,14 +854,14 @@ TEST_CASE(
     const Run r =
         run_mlasim("serve " + config + " -q --shard " + std::to_string(i) + "/3 --out " + d.string());
     REQUIRE(r.code == 0);
-    CHECK(tree(d).size() == 2);  // the shard file and the manifest
+    CHECK(files_under(d).size() == 2);  // the shard file and the manifest
     CHECK(fs::exists(d / "serve-sweep-shard.jsonl"));
     dirs += " " + d.string();
   }
   const Run m = run_mlasim("merge" + dirs + " -q --out " + merged.string());
   REQUIRE(m.code == 0);
   CHECK_THAT(m.err, Catch::Contains("mlasim merge: warning: overload starts at 80 req/s"));
-  const auto a = tree(one), b = tree(merged);
+  const auto a = files_under(one), b = files_under(merged);
   CHECK(a.count("serve_sweep.json") == 1);
   REQUIRE(a.size() == b.size());
   for (const auto& [name, text] : a) {
@@ -923,7 +902,7 @@ TEST_CASE("a plan run as 3 shards and merged writes exactly what one run writes,
   const Run m = run_mlasim("merge" + dirs + " --out " + merged.string());
   REQUIRE(m.code == whole.code);
   CHECK_THAT(m.out, Catch::Contains("Cheapest:"));
-  const auto a = tree(one), b = tree(merged);
+  const auto a = files_under(one), b = files_under(merged);
   CHECK(a.count("plan.json") == 1);
   REQUIRE(a.size() == b.size());
   for (const auto& [name, text] : a) {

@@ -13,6 +13,7 @@
 
 #include "sim/config/loader.hpp"
 #include "sim/sweep/sweep.hpp"
+#include "tests/cli_runner.hpp"
 #include "tests/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -20,17 +21,9 @@ using namespace mlasim;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::files_under;
+using test::Run;
+using test::slurp;
 
 const test::ScratchDir& scratch() {
   static const test::ScratchDir dir("mlasim_test_jobs");
@@ -39,24 +32,7 @@ const test::ScratchDir& scratch() {
 
 /// `mlasim ARGS`, stdout and stderr to files (so stderr is not a terminal).
 Run run_mlasim(const std::string& args) {
-  const fs::path out = scratch().path() / "stdout.txt", err = scratch().path() / "stderr.txt";
-  const std::string cmd =
-      std::string(MLASIM_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-  const int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-/// Every file under `dir`, by path relative to it, with its bytes.
-std::map<std::string, std::string> files_under(const fs::path& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) out[fs::relative(entry.path(), dir).string()] = slurp(entry.path());
-  }
-  return out;
+  return test::run_mlasim_in(scratch().path(), args);
 }
 
 /// Runs `command ARGS -j N --out DIR` for N = 1 and 3 and checks that they write the same files, byte for

@@ -351,6 +351,24 @@ bool Replica::schedule_running_max_utilization(TimePs now, std::int64_t& budget_
 namespace {
 /// Grouped decodes count the group's requests by (computed − epoch) mod block size in an array of that size.
 constexpr std::int64_t kMaxGroupBlockSize = 1 << 16;
+
+/// Inter-token latencies added to the metrics in runs of equal values: in a busy step nearly all are equal.
+struct ItlRuns {
+  ServeMetrics& metrics;
+  TimePs value = -1;
+  std::uint64_t count = 0;
+  void add(TimePs itl) {
+    if (itl != value) {
+      flush();
+      value = itl;
+    }
+    ++count;
+  }
+  void flush() {
+    if (count) metrics.add_itl(value, count);
+    count = 0;
+  }
+};
 }  // namespace
 
 bool Replica::grouped_allowed() const {
@@ -493,11 +511,10 @@ int Replica::finish_grouped_step(TimePs now) {
   };
   // The group's decodes come first in the step, in arrival order; each emits one token, so each measured
   // one adds the same inter-token latency (the run the step-by-step loop would build).
-  TimePs itl_value = -1;
-  std::uint64_t itl_count = 0;
+  ItlRuns itl_runs{metrics_};
   if (group_measured_ > 0) {
-    itl_value = now - group_last_token_;
-    itl_count = static_cast<std::uint64_t>(group_measured_);
+    itl_runs.value = now - group_last_token_;
+    itl_runs.count = static_cast<std::uint64_t>(group_measured_);
   }
   const std::int64_t e = epoch_;
   while (!group_ends_.empty() && group_ends_.top().epoch <= e) {
@@ -530,12 +547,7 @@ int Replica::finish_grouped_step(TimePs now) {
       r.first_token = now;
     } else if (r.measured) {
       const TimePs itl = now - r.last_token;
-      if (itl != itl_value) {
-        if (itl_count) metrics_.add_itl(itl_value, itl_count);
-        itl_value = itl;
-        itl_count = 0;
-      }
-      ++itl_count;
+      itl_runs.add(itl);
     }
     r.generated += 1;
     r.last_token = now;
@@ -545,7 +557,7 @@ int Replica::finish_grouped_step(TimePs now) {
       join_group(s.slot);
     }
   }
-  if (itl_count) metrics_.add_itl(itl_value, itl_count);
+  itl_runs.flush();
   if (!done_slots_.empty()) {
     // Out of running_ (sorted by id), and onto the free list in that order, as finish_step does.
     std::sort(done_slots_.begin(), done_slots_.end(),
@@ -702,8 +714,7 @@ int Replica::finish_step(TimePs now) {
   if (group_step_) return finish_grouped_step(now);
   int finished = 0;
   int handed = 0;
-  TimePs itl_value = -1;
-  std::uint64_t itl_count = 0;
+  ItlRuns itl_runs{metrics_};
   for (const Scheduled& s : scheduled_) {
     Req& r = slots_[s.slot];
     r.scheduled = false;
@@ -721,12 +732,7 @@ int Replica::finish_step(TimePs now) {
       // together, one gap, as `vllm bench serve` records one ITL per streamed chunk (sim/serving/README.md).
       // In a busy step nearly all are equal, so add them in runs.
       const TimePs itl = now - r.last_token;
-      if (itl != itl_value) {
-        if (itl_count) metrics_.add_itl(itl_value, itl_count);
-        itl_value = itl;
-        itl_count = 0;
-      }
-      ++itl_count;
+      itl_runs.add(itl);
     }
     r.generated += emitted;
     r.last_token = now;
@@ -747,7 +753,7 @@ int Replica::finish_step(TimePs now) {
                                   r.output, r.preemptions});
     }
   }
-  if (itl_count) metrics_.add_itl(itl_value, itl_count);
+  itl_runs.flush();
   if (finished || handed) {
     std::size_t out = 0;
     for (std::size_t i = 0; i < running_.size(); ++i) {

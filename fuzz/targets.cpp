@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -337,6 +338,23 @@ bool stays_in_folder(const std::string& arg) {
 /// in the cli folder. Exit codes 0, 2, 4, 5, 6 are answers; 1 (an internal error) or any other is a finding,
 /// as is an exception escaping run.
 void run_cli(std::string_view bytes) {
+  // One CPU for this process, so that `-j` (default: the CPUs of the affinity mask) runs commands on one
+  // thread: coverage-instrumented code on several threads crawls (its counters are shared), and a plan that
+  // takes 1.6 s on one thread took over 10 s on two, a hang to libFuzzer.
+  static const bool one_cpu = [] {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return false;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &allowed)) continue;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      return ::sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+    return false;
+  }();
+  (void)one_cpu;
   const std::optional<std::vector<std::string>> command_line = cli_command_line(bytes);
   if (!command_line) return;
   const std::vector<std::string>& args = *command_line;

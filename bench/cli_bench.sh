@@ -17,7 +17,8 @@ time_it() {
   local rows=()
   for _ in $(seq "$n"); do
     rm -rf "$work/out"
-    rows+=("$( { taskset -c "$cpus" /usr/bin/time -f '%e %M' "$bin" "$@" --out "$work/out" >/dev/null 2>/dev/null; } 2>&1 | tail -1)")
+    taskset -c "$cpus" /usr/bin/time -o "$work/time" -f '%e %M' "$bin" "$@" --out "$work/out" >/dev/null 2>&1
+    rows+=("$(cat "$work/time")")
   done
   printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((n + 1) / 2))p"
 }

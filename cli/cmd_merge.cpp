@@ -78,14 +78,9 @@ int merge_serve_sweep(const std::vector<std::string>& dirs, const std::string& o
   const ShardHeader& head = sources.front().header;
 
   ServeConfig cfg = load_serve_config(head.config_path);
-  for (const std::string& o : head.overrides) {
-    const std::string tag = "--price ";
-    if (o.rfind(tag, 0) != 0) {
-      throw InputError(SourceLocation{sources.front().path.string(), 1, 0}, "config.overrides",
-                       fmt::format("unknown override `{}`", o));
-    }
-    apply_price_override(parse_price_override(o.substr(tag.size()), false), {&cfg.spec.hardware});
-    cfg.spec.cli_overrides.push_back(o);
+  for (const std::string& p : price_overrides(head, sources.front().path)) {
+    apply_price_override(parse_price_override(p, false), {&cfg.spec.hardware});
+    cfg.spec.cli_overrides.push_back("--price " + p);
   }
   check_config_unchanged(cfg.spec.config_json, head, sources.front().path);
   if (serve_sweep_size(cfg) != head.total) {

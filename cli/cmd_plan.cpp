@@ -36,11 +36,9 @@ int cmd_plan(const Args& args) {
       "GPU=USD: price per GPU-hour overriding the profile and the config (repeatable), e.g. --price "
       "h200=3.5")("no-charts", "write report.html without charts (no gnuplot run)")(
       "no-progress", "no progress line on stderr")("quiet,q",
-                                                   "print only the paths written (and no progress line)")(
-      "shard", po::value(&shard_text),
-      "I/N: search only block I of N of the layouts (from 1) into OUT/plan-shard.jsonl; `mlasim merge` joins "
-      "the N shards' folders into what one run writes");
+                                                   "print only the paths written (and no progress line)");
   add_jobs_option(desc, &jobs);
+  add_shard_option(desc, &shard_text, "the layouts", kPlanShardKind);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
@@ -49,8 +47,7 @@ int cmd_plan(const Args& args) {
           "usage: mlasim plan CONFIG.yaml --out DIR [--price GPU=USD]... [--no-charts] [-j N] [--shard I/N]"))
     return 0;
   check_jobs(jobs);
-  const std::optional<Shard> shard =
-      vm.count("shard") != 0U ? std::optional<Shard>(parse_shard(shard_text)) : std::nullopt;
+  const std::optional<Shard> shard = shard_option(vm, shard_text);
 
   PlanSpec spec = load_plan_config(config);
   for (const std::string& p : prices) {
@@ -73,16 +70,11 @@ int cmd_plan(const Args& args) {
     std::vector<nlohmann::ordered_json> items;
     items.reserve(runs.size());
     for (const PlanLayoutRun& r : runs) items.push_back(plan_run_json(r));
-    OutputSet outputs(out_dir);
-    outputs.add(shard_file_name(kPlanShardKind),
-                shard_file_text(make_shard_header(kPlanShardKind, spec.source, spec.config_json,
-                                                  spec.cli_overrides, *shard, plan_size(spec)),
-                                items));
-    const auto written = outputs.commit();
-    std::cout << fmt::format(
-        "mlasim plan: shard {}: layouts {} to {} of {} written to:\n  {}\njoin the {} shards' folders with "
-        "`mlasim merge DIR... --out OUT`\n",
-        shard->to_string(), first + 1, last, plan_size(spec), written.front().string(), shard->count);
+    write_shard_output(out_dir, "plan", kPlanShardKind, *shard, plan_size(spec),
+                       shard_file_text(make_shard_header(kPlanShardKind, spec.source, spec.config_json,
+                                                         spec.cli_overrides, *shard, plan_size(spec)),
+                                       items),
+                       "layouts");
     return 0;
   }
   return write_plan_outputs(spec, join_plan(spec, std::move(runs)), out_dir, vm.count("no-charts") == 0U,

@@ -57,11 +57,9 @@ int cmd_serve(const Args& args) {
       "price", po::value<std::string>(),
       "USD per GPU-hour, overriding the profile and the config (e.g. 3.5)")(
       "no-charts", "write report.html without charts (no gnuplot run)")(
-      "quiet,q", "print only the paths written (and no progress line)")(
-      "shard", po::value(&shard_text),
-      "I/N: run only block I of N of the sweep's runs (from 1) into OUT/serve-sweep-shard.jsonl; `mlasim "
-      "merge` joins the N shards' folders into what one run writes");
+      "quiet,q", "print only the paths written (and no progress line)");
   add_jobs_option(desc, &jobs);
+  add_shard_option(desc, &shard_text, "the sweep's runs", kServeSweepShardKind);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
@@ -70,8 +68,7 @@ int cmd_serve(const Args& args) {
                      "[--shard I/N]"))
     return 0;
   check_jobs(jobs);
-  const std::optional<Shard> shard =
-      vm.count("shard") != 0U ? std::optional<Shard>(parse_shard(shard_text)) : std::nullopt;
+  const std::optional<Shard> shard = shard_option(vm, shard_text);
 
   ServeConfig cfg = load_serve_config(config);
   if (vm.count("no-sweep") != 0U) {
@@ -114,16 +111,12 @@ int cmd_serve(const Args& args) {
   std::vector<nlohmann::ordered_json> items;
   items.reserve(rows.size());
   for (const ServeSummary& row : rows) items.push_back(summary_json(row));
-  OutputSet outputs(out_dir);
-  outputs.add(shard_file_name(kServeSweepShardKind),
-              shard_file_text(make_shard_header(kServeSweepShardKind, cfg.spec.source, cfg.spec.config_json,
-                                                cfg.spec.cli_overrides, *shard, serve_sweep_size(cfg)),
-                              items));
-  const auto written = outputs.commit();
-  std::cout << fmt::format(
-      "mlasim serve: shard {}: runs {} to {} of {} written to:\n  {}\njoin the {} shards' folders with "
-      "`mlasim merge DIR... --out OUT`\n",
-      shard->to_string(), first + 1, last, serve_sweep_size(cfg), written.front().string(), shard->count);
+  write_shard_output(
+      out_dir, "serve", kServeSweepShardKind, *shard, serve_sweep_size(cfg),
+      shard_file_text(make_shard_header(kServeSweepShardKind, cfg.spec.source, cfg.spec.config_json,
+                                        cfg.spec.cli_overrides, *shard, serve_sweep_size(cfg)),
+                      items),
+      "runs");
   return 0;
 }
 

@@ -62,11 +62,9 @@ int cmd_sweep(const Args& args) {
       "quiet,q", "print only the paths written (and no progress line)")(
       "price", po::value<std::vector<std::string>>()->composing(),
       "GPU=USD: price per GPU-hour overriding the profile (repeatable), e.g. --price h200=3.5")(
-      "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run")(
-      "shard", po::value(&shard_text),
-      "I/N: run only block I of N of the grid (from 1) and write it to OUT/sweep-shard.jsonl; `mlasim merge` "
-      "joins the N shards' folders into what one run writes");
+      "no-charts", "no charts: report.html has the tables only, no charts/ folder, gnuplot is not run");
   add_jobs_option(desc, &jobs);
+  add_shard_option(desc, &shard_text, "the grid's points", kSweepShardKind);
   po::positional_options_description pos;
   pos.add("config", 1);
   po::variables_map vm;
@@ -74,8 +72,7 @@ int cmd_sweep(const Args& args) {
     return 0;
   check_jobs(jobs);
 
-  const std::optional<Shard> shard =
-      vm.count("shard") != 0U ? std::optional<Shard>(parse_shard(shard_text)) : std::nullopt;
+  const std::optional<Shard> shard = shard_option(vm, shard_text);
   SweepSpec spec = load_sweep_config(config);
   if (vm.count("price") != 0U) apply_sweep_overrides(spec, vm["price"].as<std::vector<std::string>>());
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
@@ -94,13 +91,8 @@ int cmd_sweep(const Args& args) {
   }
 
   if (shard) {
-    OutputSet outputs(out_dir);
-    outputs.add(shard_file_name(kSweepShardKind), sweep_shard_text(spec, *shard, points));
-    const auto written = outputs.commit();
-    std::cout << fmt::format(
-        "mlasim sweep: shard {}: points {} to {} of {} written to:\n  {}\njoin the {} shards' folders with "
-        "`mlasim merge DIR... --out OUT`\n",
-        shard->to_string(), first + 1, last, sweep_size(spec), written.front().string(), shard->count);
+    write_shard_output(out_dir, "sweep", kSweepShardKind, *shard, sweep_size(spec),
+                       sweep_shard_text(spec, *shard, points), "points");
     return 0;
   }
   write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "sweep",

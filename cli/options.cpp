@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <iostream>
 
+#include "reports/shard_file.hpp"
 #include "sim/config/loader.hpp"
 #include "sim/error.hpp"
+#include "sim/output.hpp"
 #include "sim/parallel.hpp"
 #include "sim/suggest.hpp"
 
@@ -128,6 +130,32 @@ void add_jobs_option(po::options_description& desc, int* jobs) {
                                  "outputs do not depend on it",
                                  *jobs)
                          .c_str());
+}
+
+void add_shard_option(po::options_description& desc, std::string* text, const std::string& items,
+                      const std::string& kind) {
+  desc.add_options()(
+      "shard", po::value(text)->value_name("I/N"),
+      fmt::format("run only block I of N of {} (from 1) into OUT/{}; `mlasim merge` joins the N "
+                  "shards' folders into what one run writes",
+                  items, shard_file_name(kind))
+          .c_str());
+}
+
+std::optional<Shard> shard_option(const po::variables_map& vm, const std::string& text) {
+  return vm.count("shard") != 0U ? std::optional<Shard>(parse_shard(text)) : std::nullopt;
+}
+
+void write_shard_output(const std::string& out_dir, const char* command, const std::string& kind,
+                        const Shard& shard, std::size_t total, const std::string& text, const char* unit) {
+  OutputSet outputs(out_dir);
+  outputs.add(shard_file_name(kind), text);
+  const auto written = outputs.commit();
+  const auto [first, last] = shard_range(total, shard);
+  std::cout << fmt::format(
+      "mlasim {}: shard {}: {} {} to {} of {} written to:\n  {}\njoin the {} shards' folders with `mlasim "
+      "merge DIR... --out OUT`\n",
+      command, shard.to_string(), unit, first + 1, last, total, written.front().string(), shard.count);
 }
 
 void check_jobs(int jobs) {

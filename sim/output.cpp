@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -40,33 +41,102 @@ void create_directory_of(const fs::path& dir) {
   if (ec) fail_at(dir, fmt::format("cannot create directory: {}", ec.message()));
 }
 
+/// Writes all of `size` bytes at `data` to `fd`. Returns 0 or the errno of the failure.
+int write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+[[noreturn]] void fail_to_write(const fs::path& target, int error) {
+  fail_at(target, fmt::format("cannot write: {}{}", std::strerror(error),
+                              error == ENOSPC || error == EFBIG || error == EDQUOT
+                                  ? " (disk full or file size limit?)"
+                                  : ""));
+}
+
 /// Writes `content` to `tmp` and, when `sync`, flushes it to the disk; on failure removes `tmp` and throws an
 /// error that names `target` (the file the user asked for), not the temporary.
 void write_synced(const fs::path& tmp, const fs::path& target, const std::string& content, bool sync = true) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) fail_at(target, fmt::format("cannot write: {}", std::strerror(errno)));
-  const char* data = content.data();
-  std::size_t left = content.size();
-  int error = 0;
-  while (left > 0 && error == 0) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n < 0) {
-      if (errno != EINTR) error = errno;
-      continue;
-    }
-    data += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  int error = write_all(fd, content.data(), content.size());
   if (error == 0 && sync && ::fsync(fd) != 0 && errno != EINVAL) error = errno;
   if (::close(fd) != 0 && error == 0 && errno != EINTR) error = errno;
   if (error != 0) {
     std::error_code ec;
     fs::remove(tmp, ec);
-    fail_at(target, fmt::format("cannot write: {}{}", std::strerror(error),
-                                error == ENOSPC || error == EFBIG || error == EDQUOT
-                                    ? " (disk full or file size limit?)"
-                                    : ""));
+    fail_to_write(target, error);
   }
+}
+
+// Temporaries of streamed outputs, for the interrupt handler: fixed slots (no allocation, nothing but
+// lock-free atomics and unlink in the handler, which must be async-signal-safe).
+constexpr std::size_t kCleanupSlots = 64;
+constexpr std::size_t kCleanupPathBytes = 4096;
+struct CleanupSlot {
+  std::atomic<bool> taken{false};  ///< owned by an OutputStream (its path being written or in use)
+  std::atomic<bool> armed{false};  ///< `path` is complete: remove it on an interrupt
+  std::array<char, kCleanupPathBytes> path{};
+};
+std::array<CleanupSlot, kCleanupSlots> g_cleanup;
+constexpr std::array<int, 3> kInterrupts{SIGINT, SIGTERM, SIGHUP};
+
+extern "C" void remove_streamed_temporaries(int signal_number) {
+  for (CleanupSlot& slot : g_cleanup) {
+    if (slot.armed.load(std::memory_order_acquire)) (void)::unlink(slot.path.data());
+  }
+  // Then end as the signal would have: default action, signal raised again (it is blocked until we return).
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  (void)::sigaction(signal_number, &dfl, nullptr);
+  (void)::raise(signal_number);
+}
+
+/// Installs the handler for each interrupt whose action is the default (an ignored SIGHUP stays ignored, a
+/// caller's own handler stays). Checked at each new stream, not once: a caller may reset the actions.
+void install_interrupt_cleanup() {
+  for (const int sig : kInterrupts) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) != 0 || (old.sa_flags & SA_SIGINFO) != 0 || old.sa_handler != SIG_DFL)
+      continue;
+    struct sigaction act {};
+    act.sa_handler = remove_streamed_temporaries;
+    sigemptyset(&act.sa_mask);
+    for (const int other : kInterrupts) sigaddset(&act.sa_mask, other);
+    (void)::sigaction(sig, &act, nullptr);
+  }
+}
+
+/// A slot holding `path` for the interrupt handler, or -1 when every slot is taken or the path is too long
+/// (the temporary then stays until the next run into the folder removes it).
+int arm_cleanup(const fs::path& path) {
+  const std::string& name = path.native();
+  if (name.size() >= kCleanupPathBytes) return -1;
+  install_interrupt_cleanup();
+  for (std::size_t i = 0; i < g_cleanup.size(); ++i) {
+    bool expected = false;
+    if (!g_cleanup[i].taken.compare_exchange_strong(expected, true)) continue;
+    std::copy(name.begin(), name.end(), g_cleanup[i].path.begin());
+    g_cleanup[i].path[name.size()] = '\0';
+    g_cleanup[i].armed.store(true, std::memory_order_release);
+    return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void disarm_cleanup(int slot) {
+  if (slot < 0) return;
+  g_cleanup[static_cast<std::size_t>(slot)].armed.store(false, std::memory_order_release);
+  g_cleanup[static_cast<std::size_t>(slot)].taken.store(false, std::memory_order_release);
 }
 
 /// Flushes every file written so far to the file system holding `dir` to the disk, in one call (syncfs: one
@@ -174,13 +244,105 @@ void prepare_output_dir(const fs::path& dir) {
   fs::remove(probe, ec);
 }
 
-std::vector<fs::path> OutputSet::commit() const {
+// ---------------------------------------------------------------------------------------------------------
+// OutputStream
+
+namespace {
+constexpr std::size_t kStreamBuffer = std::size_t{1} << 20U;
+}  // namespace
+
+OutputStream::OutputStream(fs::path target, fs::path temporary)
+    : target_(std::move(target)), temporary_(std::move(temporary)) {
+  fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd_ < 0) fail_at(target_, fmt::format("cannot write: {}", std::strerror(errno)));
+  cleanup_slot_ = arm_cleanup(temporary_);
+  buffer_.reserve(kStreamBuffer);
+}
+
+OutputStream::~OutputStream() {
+  discard();
+}
+
+void OutputStream::write(std::string_view text) {
+  if (fd_ < 0) throw InternalError(fmt::format("{}: written after it was closed", target_.string()));
+  size_ += text.size();
+  if (buffer_.size() + text.size() > kStreamBuffer) {
+    flush();
+    if (text.size() >= kStreamBuffer) {
+      if (const int error = write_all(fd_, text.data(), text.size()); error != 0)
+        fail_to_write(target_, error);
+      return;
+    }
+  }
+  buffer_.append(text);
+}
+
+void OutputStream::flush() {
+  if (const int error = write_all(fd_, buffer_.data(), buffer_.size()); error != 0) {
+    fail_to_write(target_, error);
+  }
+  buffer_.clear();
+}
+
+void OutputStream::close() {
+  if (fd_ < 0) return;
+  flush();
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0 && errno != EINTR) fail_to_write(target_, errno);
+  std::string().swap(buffer_);
+}
+
+void OutputStream::release() {
+  disarm_cleanup(cleanup_slot_);
+  cleanup_slot_ = -1;
+  temporary_.clear();
+}
+
+void OutputStream::discard() {
+  if (fd_ >= 0) (void)::close(fd_);
+  fd_ = -1;
+  if (!temporary_.empty()) {
+    std::error_code ec;
+    fs::remove(temporary_, ec);
+  }
+  release();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// OutputSet
+
+struct OutputSet::Entry {
+  std::string name;
+  std::string content;                   ///< when not streamed
+  std::unique_ptr<OutputStream> stream;  ///< when streamed
+};
+
+OutputSet::OutputSet(fs::path dir) : dir_(std::move(dir)) {}
+OutputSet::OutputSet(OutputSet&&) noexcept = default;
+OutputSet& OutputSet::operator=(OutputSet&&) noexcept = default;
+OutputSet::~OutputSet() = default;
+
+void OutputSet::add(const std::string& file_name, std::string content) {
+  files_.push_back(Entry{file_name, std::move(content), nullptr});
+}
+
+OutputStream& OutputSet::stream(const std::string& file_name) {
+  const fs::path target = dir_ / file_name;
+  create_directory_of(target.parent_path());
+  // OutputStream's constructor is private: no make_unique.
+  files_.push_back(
+      Entry{file_name, {}, std::unique_ptr<OutputStream>(new OutputStream(target, temporary_for(target)))});
+  return *files_.back().stream;
+}
+
+std::vector<fs::path> OutputSet::commit() {
   // Every folder the set writes into; subfolders (charts/) belong to the set.
   std::set<fs::path> dirs{dir_};
   std::set<std::string> names;
-  for (const auto& [name, content] : files_) {
-    names.insert(name);
-    dirs.insert((dir_ / name).parent_path());
+  for (const Entry& e : files_) {
+    names.insert(e.name);
+    dirs.insert((dir_ / e.name).parent_path());
   }
   for (const fs::path& d : dirs) create_directory_of(d);
   for (const fs::path& d : dirs) remove_stale_temporaries(d);
@@ -188,9 +350,10 @@ std::vector<fs::path> OutputSet::commit() const {
   std::string manifest =
       "# Files mlasim wrote here; the next run into this folder removes those it does not write.\n";
   for (const std::string& name : names) manifest += name + "\n";
+  // (target, content; null for a streamed file, written already)
   std::vector<std::pair<fs::path, const std::string*>> targets;
   targets.reserve(files_.size() + 1);
-  for (const auto& [name, content] : files_) targets.emplace_back(dir_ / name, &content);
+  for (const Entry& e : files_) targets.emplace_back(dir_ / e.name, e.stream ? nullptr : &e.content);
   targets.emplace_back(dir_ / kOutputManifest, &manifest);  // last: it describes a complete set
 
   // 1. Every file to a temporary; the first failure removes them all and changes nothing.
@@ -201,9 +364,14 @@ std::vector<fs::path> OutputSet::commit() const {
     for (const fs::path& t : temporaries) fs::remove(t, ec);
   };
   try {
-    for (const auto& [target, content] : targets) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const auto& [target, content] = targets[i];
       temporaries.push_back(temporary_for(target));
-      write_synced(temporaries.back(), target, *content, /*sync=*/false);
+      if (content == nullptr) {
+        files_[i].stream->close();
+      } else {
+        write_synced(temporaries.back(), target, *content, /*sync=*/false);
+      }
     }
   } catch (...) {
     remove_temporaries();
@@ -226,6 +394,10 @@ std::vector<fs::path> OutputSet::commit() const {
       remove_temporaries();
       fail_at(targets[i].first, fmt::format("cannot rename into place: {}", why));
     }
+  }
+
+  for (Entry& e : files_) {
+    if (e.stream) e.stream->release();  // renamed: nothing for the interrupt handler to remove
   }
 
   // 3. Files of the previous set that this one does not write, and strays in the set's subfolders.
@@ -255,7 +427,7 @@ std::vector<fs::path> OutputSet::commit() const {
 
   std::vector<fs::path> written;
   written.reserve(files_.size());
-  for (const auto& [name, content] : files_) written.push_back(dir_ / name);
+  for (const Entry& e : files_) written.push_back(dir_ / e.name);
   return written;
 }
 

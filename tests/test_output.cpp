@@ -176,3 +176,85 @@ TEST_CASE("L10: prepare_output_dir creates the folder, or fails at once naming i
   CHECK_THAT(error_of([&] { prepare_output_dir(fs::path()); }),
              Catch::Equals("error: the output folder is an empty path: give a folder"));
 }
+
+TEST_CASE("a streamed file is written piece by piece and renamed into place with the rest of the set") {
+  ScratchDir dir;
+  const fs::path out = dir.path() / "out";
+  OutputSet old(out);
+  old.add("rows.csv", "old\n");
+  (void)old.commit();
+
+  OutputSet set(out);
+  set.add("summary.md", "s\n");
+  OutputStream& rows = set.stream("rows.csv");
+  std::string expected;
+  for (int i = 0; i < 200000; ++i) {  // 1.3 MB: past the stream's 1 MiB buffer
+    const std::string row = std::to_string(i) + ",x\n";
+    rows.write(row);
+    expected += row;
+  }
+  rows.write(std::string(3U << 20U, 'y'));  // one piece larger than the buffer
+  expected += std::string(3U << 20U, 'y');
+  CHECK(rows.size() == expected.size());
+  // Until the commit the old file stands; the new rows are in a temporary.
+  CHECK(slurp(out / "rows.csv") == "old\n");
+  CHECK(has_temporary(out));
+  const std::vector<fs::path> written = set.commit();
+  CHECK(written == std::vector<fs::path>{out / "summary.md", out / "rows.csv"});
+  CHECK(slurp(out / "rows.csv") == expected);
+  CHECK(slurp(out / "summary.md") == "s\n");
+  CHECK_FALSE(has_temporary(out));
+}
+
+TEST_CASE("a set destroyed without a commit removes its streamed temporaries and changes nothing") {
+  ScratchDir dir;
+  const fs::path out = dir.path() / "out";
+  OutputSet old(out);
+  old.add("rows.csv", "old\n");
+  (void)old.commit();
+  {
+    OutputSet set(out);
+    set.stream("rows.csv").write("new rows\n");
+    set.stream("more.csv").write("more\n");
+    CHECK(has_temporary(out));
+  }
+  CHECK_FALSE(has_temporary(out));
+  CHECK(slurp(out / "rows.csv") == "old\n");
+  CHECK_FALSE(fs::exists(out / "more.csv"));
+}
+
+TEST_CASE("an interrupt (SIGINT, SIGTERM, SIGHUP) removes the streamed temporaries and ends the process") {
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    ScratchDir dir;
+    const fs::path out = dir.path() / "out";
+    OutputSet old(out);
+    old.add("rows.csv", "old\n");
+    (void)old.commit();
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      for (const int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, SIG_DFL);  // not Catch's handlers
+      OutputSet set(out);
+      set.stream("rows.csv").write(std::string(5U << 20U, 'r'));
+      set.stream("sub/more.csv").write("more\n");
+      ::raise(sig);
+      ::_exit(0);  // not reached: the signal ends the process
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CAPTURE(sig);
+    REQUIRE(WIFSIGNALED(status));  // the handler lets the signal end the process, as without it
+    CHECK(WTERMSIG(status) == sig);
+    CHECK_FALSE(has_temporary(out));
+    CHECK(slurp(out / "rows.csv") == "old\n");
+  }
+}
+
+TEST_CASE("a streamed file that cannot be written names its target") {
+  ScratchDir dir;
+  const fs::path out = dir.path() / "out";
+  fs::create_directories(out / ("rows.csv.tmp-" + std::to_string(::getpid())));  // a folder holds its name
+  OutputSet set(out);
+  CHECK_THAT(error_of([&] { (void)set.stream("rows.csv"); }),
+             Catch::StartsWith((out / "rows.csv").string() + ": error: cannot write:"));
+}

@@ -23,11 +23,13 @@ std::string csv_quote(const std::string& s) {
 
 }  // namespace
 
-std::string table_to_csv(const Table& table) {
+std::string table_to_csv(const Table& table, bool header) {
   std::string out;
   const auto& cols = table.columns();
-  for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + csv_quote(cols[i].name);
-  out += '\n';
+  if (header) {
+    for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + csv_quote(cols[i].name);
+    out += '\n';
+  }
   for (const auto& row : table.rows()) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       if (i) out += ',';

@@ -71,12 +71,37 @@ std::string JsonArrayWriter::text_of(const nlohmann::ordered_json& value) {
   return out;
 }
 
-std::string JsonArrayWriter::element_text(const std::string& text) {
-  return (elements_++ == 0 ? "\n  " : ",\n  ") + text;
-}
-
 std::string JsonArrayWriter::end() const {
   return elements_ == 0 ? suffix_ : "\n " + suffix_;
+}
+
+JsonRowText::JsonRowText(const std::vector<Column>& columns) {
+  // An object two levels deep (an element of the top-level object's array): members at three spaces, the
+  // closing brace at two (JsonArrayWriter::text_of indents the object's own lines by two).
+  for (const Column& c : columns) {
+    keys_.push_back("\n   " +
+                    nlohmann::ordered_json(c.name).dump(-1, ' ', false,
+                                                        nlohmann::ordered_json::error_handler_t::replace) +
+                    ": ");
+  }
+}
+
+std::string JsonRowText::row(const std::vector<Cell>& cells) const {
+  if (cells.size() != keys_.size()) throw InternalError("JsonRowText: a row of another table");
+  if (cells.empty()) return "{}";
+  std::string out = "{";
+  out.reserve(64 * cells.size());
+  // One serializer for the row, appending each value to `out` as dump() would write it (the writer's own
+  // number and string formatting), not one dump() and its output adapter per value.
+  nlohmann::detail::serializer<nlohmann::ordered_json> values(
+      nlohmann::detail::output_adapter<char>(out), ' ', nlohmann::ordered_json::error_handler_t::replace);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i > 0) out += ',';
+    out += keys_[i];
+    values.dump(cell_json(cells[i]), false, false, 0);
+  }
+  out += "\n  }";
+  return out;
 }
 
 nlohmann::ordered_json config_file_json(const std::string& file, const std::string& content_json,

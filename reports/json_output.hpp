@@ -61,13 +61,27 @@ class JsonArrayWriter {
   /// An element's text without its separator (pure: elements may be rendered on other threads), and the next
   /// element's text with its separator from it.
   [[nodiscard]] static std::string text_of(const nlohmann::ordered_json& value);
-  [[nodiscard]] std::string element_text(const std::string& text);
+  [[nodiscard]] std::string element_text(const std::string& text) { return separator() + text; }
+  /// The separator before the next element (element_text without copying the element's text).
+  [[nodiscard]] const char* separator() { return elements_++ == 0 ? "\n  " : ",\n  "; }
   /// The rest of the document after the last element.
   [[nodiscard]] std::string end() const;
 
  private:
   std::string prefix_, suffix_;
   std::size_t elements_ = 0;
+};
+
+/// The rows of tables with `columns` as JsonArrayWriter elements: row(cells) is exactly
+/// JsonArrayWriter::text_of(row_json(table, r)), written without building the object (each value through the
+/// JSON writer, the keys' text once): a streamed sweep writes millions of rows.
+class JsonRowText {
+ public:
+  explicit JsonRowText(const std::vector<Column>& columns);
+  [[nodiscard]] std::string row(const std::vector<Cell>& cells) const;
+
+ private:
+  std::vector<std::string> keys_;  ///< "\n   \"name\": " per column, the first after "{"
 };
 
 /// A config file echoed into an output: {"file": path, "content": the document as JSON, "overrides": [text]}.

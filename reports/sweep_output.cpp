@@ -231,6 +231,7 @@ SweepOutputWriter::SweepOutputWriter(const SweepSpec& spec, OutputSet& outputs, 
       json_rows_(
           json_envelope(kSweepSchema, config_file_json(spec.source, spec.config_json, spec.cli_overrides)),
           "points"),
+      json_row_(sweep_table(spec, {}).columns()),
       grid_(sweep_report_grid(spec)),
       by_status_(kStatuses, 0),
       total_(sweep_size(spec)) {
@@ -274,17 +275,19 @@ void SweepOutputWriter::add(const std::vector<SweepPoint>& points) {
   std::vector<std::vector<std::string>> json(pieces);
   parallel_for(pieces, jobs_, [&](std::size_t i) {
     const std::size_t begin = i * kPiece, end = std::min(points.size(), begin + kPiece);
-    const Table table =
+    Table table =
         sweep_table(spec_, std::vector<SweepPoint>(points.begin() + static_cast<std::ptrdiff_t>(begin),
                                                    points.begin() + static_cast<std::ptrdiff_t>(end)));
-    csv[i] = table_to_csv(with_missing_as(table, ""), /*header=*/false);
     json[i].reserve(end - begin);
-    for (std::size_t r = 0; r < table.rows().size(); ++r)
-      json[i].push_back(JsonArrayWriter::text_of(row_json(table, r)));
+    for (const std::vector<Cell>& row : table.rows()) json[i].push_back(json_row_.row(row));
+    csv[i] = table_to_csv(with_missing_as(std::move(table), ""), /*header=*/false);
   });
   for (std::size_t i = 0; i < pieces; ++i) {
     csv_.write(csv[i]);
-    for (const std::string& row : json[i]) json_.write(json_rows_.element_text(row));
+    for (const std::string& row : json[i]) {
+      json_.write(json_rows_.separator());
+      json_.write(row);
+    }
   }
   next_ += points.size();
 }

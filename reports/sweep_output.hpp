@@ -75,6 +75,7 @@ class SweepOutputWriter {
   OutputStream& csv_;
   OutputStream& json_;
   JsonArrayWriter json_rows_;
+  JsonRowText json_row_;
   SweepReportGrid grid_;
   /// Per axis, the position in the sub-grid of each position of the whole spec's list; -1: not kept.
   std::array<std::vector<std::int64_t>, kSweepAxes> sub_position_;

@@ -25,6 +25,6 @@ namespace mlasim {
 /// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for
 /// Markdown and terminal text; no value (std::monostate) too. JSON needs no replacement (its writer writes
 /// null).
-[[nodiscard]] Table with_missing_as(const Table& table, const std::string& missing);
+[[nodiscard]] Table with_missing_as(Table table, const std::string& missing);
 
 }  // namespace mlasim

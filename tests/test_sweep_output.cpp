@@ -301,3 +301,52 @@ TEST_CASE("an interrupted mlasim sweep leaves the previous outputs whole and no 
     CHECK(slurp(out / "sweep.csv") == before);
   }
 }
+
+TEST_CASE(
+    "merge streams the shards one at a time and names a shard line that is not the grid's point there") {
+  ScratchDir dir;
+  const std::string config = dir.write("s.yaml",
+                                       "sweep:\n  name: s\n  models: [llama-3-8b]\n  hardware: [h100-sxm]\n"
+                                       "  batch: [1, 8]\n  context: [1024, 2048, 4096]\n")
+                                 .string();
+  const std::string bin = MLASIM_BINARY;
+  const fs::path a = dir.path() / "a", b = dir.path() / "b", one = dir.path() / "one",
+                 out = dir.path() / "out";
+  for (const auto& [shard, folder] : {std::pair{"1/2", a}, std::pair{"2/2", b}}) {
+    REQUIRE(std::system((bin + " sweep " + config + " -q --shard " + shard + " --out " + folder.string() +
+                         " >/dev/null")
+                            .c_str()) == 0);
+  }
+  REQUIRE(std::system(
+              (bin + " sweep " + config + " -q --no-charts --out " + one.string() + " >/dev/null").c_str()) ==
+          0);
+  REQUIRE(std::system((bin + " merge " + b.string() + " " + a.string() + " -q --no-charts --out " +
+                       out.string() + " >/dev/null")
+                          .c_str()) == 0);
+  for (const char* f : {"sweep.csv", "sweep.json", "summary.md", "report.html"}) {
+    CAPTURE(f);
+    CHECK(slurp(out / f) == slurp(one / f));
+  }
+  // Shard 2's first two points swapped: its line 3 holds grid point 4 where point 5 belongs.
+  const fs::path file = b / "sweep-shard.jsonl";
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  REQUIRE(lines.size() == 4);  // the header and points 4, 5, 6
+  std::swap(lines[1], lines[2]);
+  {
+    std::ofstream o(file, std::ios::trunc);
+    for (const std::string& line : lines) o << line << "\n";
+  }
+  const fs::path err = dir.path() / "err.txt";
+  const int rc = std::system((bin + " merge " + a.string() + " " + b.string() + " -q --no-charts --out " +
+                              (dir.path() / "out2").string() + " >/dev/null 2>" + err.string())
+                                 .c_str());
+  CHECK(WEXITSTATUS(rc) == 2);
+  CHECK_THAT(slurp(err),
+             Catch::Contains(file.string() + ":2:") && Catch::Contains("not grid point 4 of the sweep"));
+  CHECK_FALSE(fs::exists(dir.path() / "out2" / "sweep.csv"));
+  CHECK_FALSE(has_temporary(dir.path() / "out2"));
+}

@@ -239,9 +239,16 @@ void prepare_output_dir(const fs::path& dir) {
   if (dir.empty()) throw InputError("the output folder is an empty path: give a folder");
   create_directory_of(dir);
   const fs::path probe = temporary_for(dir / ".mlasim-probe");
-  write_synced(probe, dir, "mlasim checks that this folder is writable\n");
+  const int slot = arm_cleanup(probe);  // an interrupt now leaves no probe behind
+  try {
+    write_synced(probe, dir, "mlasim checks that this folder is writable\n");
+  } catch (...) {
+    disarm_cleanup(slot);
+    throw;
+  }
   std::error_code ec;
   fs::remove(probe, ec);
+  disarm_cleanup(slot);
 }
 
 // ---------------------------------------------------------------------------------------------------------

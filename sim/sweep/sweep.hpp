@@ -141,8 +141,8 @@ struct SweepPoint {
 };
 
 /// The most points a sweep may have. Its outputs are streamed (memory does not grow with the grid), but each
-/// point is about 1.7 KB of sweep.csv and sweep.json, so a grid this large is already 170 GB on disk; a longer
-/// one is a typo (a missing `x` in a range), not an experiment.
+/// point is about 1.7 KB of sweep.csv and sweep.json, so a grid this large is already 170 GB on disk; a
+/// longer one is a typo (a missing `x` in a range), not an experiment.
 inline constexpr std::size_t kMaxSweepGridPoints = 100'000'000;
 
 /// Number of grid points, the product of the axes' lengths. InputError (at the spec's source) when the

@@ -33,7 +33,8 @@ namespace mlasim {
 [[nodiscard]] std::string serve_sweep_markdown(const ServeSpec& spec, const std::vector<ServeSummary>& rows);
 
 /// Adds summary.{csv,json,md} (summary.json: the mlasim-serve-summary document), timeseries.csv and (when
-/// present) requests.csv of one run to `out`.
+/// the result holds it) requests.csv of one run to `out`. A run that streamed requests.csv
+/// (ServeRunOptions::requests_csv_sink into OutputSet::stream) holds none: the stream is already in `out`.
 void add_serve_outputs(OutputSet& out, const ServeSpec& spec, const ServeResult& result);
 
 /// Adds serve_sweep.csv and serve_sweep.json (summary_row_table) and summary.md (serve_sweep_markdown).

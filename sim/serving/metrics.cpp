@@ -374,21 +374,48 @@ void ServeMetrics::finish(TimePs end, const std::vector<RequestRecord>& in_fligh
   if (!arrivals_end_.reached()) arrivals_end_ = totals(end);
   in_flight_ = static_cast<std::int64_t>(in_flight.size());
   for (const RequestRecord& r : in_flight) append_csv(r);
+  if (csv_sink_) {
+    flush_csv();
+    std::string().swap(csv_);  // the block buffer is not needed any more
+  }
+}
+
+void ServeMetrics::set_csv_sink(std::function<void(std::string_view)> sink, std::size_t block_bytes) {
+  csv_sink_ = std::move(sink);
+  csv_block_bytes_ = std::max<std::size_t>(block_bytes, 1);
+  // A block is flushed once it holds block_bytes: room for that and one more row, so it never regrows.
+  if (csv_sink_ && per_request_csv_) csv_.reserve(std::min<std::size_t>(csv_block_bytes_, 64U << 20U) + 4096);
 }
 
 void ServeMetrics::append_csv(const RequestRecord& r) {
   if (!per_request_csv_) return;
-  auto secs = [](TimePs ps) { return ps < 0 ? std::string() : fmt::format("{}", ps_to_seconds(ps)); };
+  // Written straight into the buffer, field by field: the same bytes as formatting each cell on its own
+  // ("{}" of the seconds as a double; an empty cell for a time that is not known).
+  auto out = std::back_inserter(csv_);
+  const auto secs = [this, &out](TimePs ps) {
+    if (ps >= 0) fmt::format_to(out, "{}", ps_to_seconds(ps));
+    csv_.push_back(',');
+  };
+  fmt::format_to(out, "{},{},{},", r.id, r.replica, to_string(r.status));
+  secs(r.arrival_ps);
+  secs(r.first_scheduled_ps);
+  secs(r.first_token_ps);
+  secs(r.finish_ps);
+  fmt::format_to(out, "{},{},{},{},", r.prompt_tokens, r.output_tokens, r.generated_tokens, r.preemptions);
+  secs(r.first_scheduled_ps < 0 ? -1 : r.first_scheduled_ps - r.arrival_ps);
+  secs(r.first_token_ps < 0 ? -1 : r.ttft_ps());
   const bool done = r.status == RequestStatus::kCompleted;
-  fmt::format_to(
-      std::back_inserter(csv_), "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id, r.replica,
-      to_string(r.status), secs(r.arrival_ps), secs(r.first_scheduled_ps), secs(r.first_token_ps),
-      secs(r.finish_ps), r.prompt_tokens, r.output_tokens, r.generated_tokens, r.preemptions,
-      r.first_scheduled_ps < 0 ? std::string() : secs(r.first_scheduled_ps - r.arrival_ps),
-      r.first_token_ps < 0 ? std::string() : secs(r.ttft_ps()),
-      done && r.output_tokens > 1 ? fmt::format("{}", r.tpot_ps() / static_cast<double>(kPsPerSecond))
-                                  : std::string(),
-      done ? secs(r.e2e_ps()) : std::string(), window_.contains(r.id) ? "true" : "false", r.reason);
+  if (done && r.output_tokens > 1) fmt::format_to(out, "{}", r.tpot_ps() / static_cast<double>(kPsPerSecond));
+  csv_.push_back(',');
+  secs(done ? r.e2e_ps() : -1);
+  fmt::format_to(out, "{},{}\n", window_.contains(r.id) ? "true" : "false", r.reason);
+  if (csv_sink_ && csv_.size() >= csv_block_bytes_) flush_csv();
+}
+
+void ServeMetrics::flush_csv() {
+  if (!csv_sink_ || csv_.empty()) return;
+  csv_sink_(csv_);
+  csv_.clear();
 }
 
 Distribution ServeMetrics::summarize(const LogHistogram& h) {

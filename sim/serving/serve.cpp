@@ -117,6 +117,8 @@ class ServeRun {
       check_parallelism(spec.parallel);
     }
     check_speculation(spec.mtp);
+    if (options.requests_csv_sink)
+      metrics_.set_csv_sink(options.requests_csv_sink, options.requests_csv_block_bytes);
     const WorkloadSpec& w = spec.workload;
     if (w.num_requests < 1 || w.num_requests > kMaxRequests)
       throw InputError(fmt::format("requests must be 1 .. {}, got {}", kMaxRequests, w.num_requests));
@@ -354,7 +356,8 @@ class ServeRun {
     return any ? s : std::string();
   }
 
-  ServeResult result(StopReason why) const {
+  /// The run's result; moves the per-request CSV out of the metrics (called once, at the end).
+  ServeResult result(StopReason why) {
     ServeResult out;
     ServeSummary& s = out.summary;
     const WorkloadSpec& w = spec_.workload;
@@ -490,7 +493,7 @@ class ServeRun {
     s.overload = judge_overload(metrics_, spec_.measure.overload_tolerance, closed);
     s.first_rejection = metrics_.first_rejection();
 
-    out.requests_csv = metrics_.requests_csv();
+    out.requests_csv = metrics_.take_requests_csv();
     out.timeseries = metrics_.timeseries_table();
     out.buckets = metrics_.buckets();
     out.timeseries_interval_ps = metrics_.interval_ps();

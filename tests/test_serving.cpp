@@ -163,7 +163,7 @@ TEST_CASE("the same seed gives byte-identical outputs") {
   const ServeResult a = run_serve(s);
   const ServeResult b = run_serve(s);
   CHECK(a.requests_csv == b.requests_csv);
-  CHECK(table_to_csv(a.timeseries) == table_to_csv(b.timeseries));
+  CHECK(table_to_csv(timeseries_table(a)) == table_to_csv(timeseries_table(b)));
   CHECK(table_to_csv(summary_row_table({a.summary})) == table_to_csv(summary_row_table({b.summary})));
   s.workload.seed = 2;
   const ServeResult c = run_serve(s);
@@ -925,7 +925,7 @@ namespace {
 /// Everything a run writes (summary.csv's row, timeseries.csv, requests.csv) and the golden dump of its
 /// counts, distributions and time buckets.
 std::string everything(const ServeResult& r) {
-  return table_to_csv(summary_row_table({r.summary})) + table_to_csv(r.timeseries) + golden_text(r) +
+  return table_to_csv(summary_row_table({r.summary})) + table_to_csv(timeseries_table(r)) + golden_text(r) +
          fmt::format("events {} end {} area {}\n", r.summary.events, r.end_ps, r.in_system_area_ps);
 }
 
@@ -1189,4 +1189,48 @@ TEST_CASE("a sink is not called without per_request_csv; an exception from it en
   CHECK_THROWS_WITH(run_serve(s, options),
                     Catch::Contains("out/requests.csv: error: cannot write: disk full"));
   CHECK(calls == 3);
+}
+
+TEST_CASE("timeseries.csv written in slices of rows is the whole table's CSV byte for byte") {
+  std::size_t runs = 0, long_series = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    ServeSpec s = random_spec(seed);
+    s.timeseries_interval_ps = kPsPerSecond / 10;  // many intervals
+    INFO("seed " << seed);
+    LinearStepTime step_time;
+    ServeResult r;
+    try {
+      r = run_serve(s, {&step_time, nullptr});
+    } catch (const InputError&) {
+      continue;
+    }
+    const Table whole = timeseries_table(r);
+    const std::string expected = table_to_csv(with_missing_as(whole, ""));
+    REQUIRE(expected.rfind("time_s,replica,steps,", 0) == 0);
+    for (const std::size_t rows : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{4096}}) {
+      INFO("rows " << rows);
+      std::vector<std::string> pieces;
+      write_timeseries_csv(
+          r, [&pieces](std::string_view text) { pieces.emplace_back(text); }, rows);
+      std::string joined;
+      for (const std::string& p : pieces) joined += p;
+      REQUIRE(joined == expected);
+      // One piece per slice of rows (the header rides with the first); the header alone without rows.
+      const std::size_t n = whole.rows().size();
+      CHECK(pieces.size() == std::max<std::size_t>(1, (n + rows - 1) / rows));
+    }
+    ++runs;
+    if (whole.rows().size() > 50) ++long_series;
+  }
+  CHECK(runs > 25);
+  CHECK(long_series > 10);
+  // No interval at all: the header alone.
+  ServeResult empty;
+  empty.timeseries_interval_ps = kPsPerSecond;
+  empty.buckets.resize(2);
+  std::string header;
+  write_timeseries_csv(
+      empty, [&header](std::string_view text) { header += text; }, 3);
+  CHECK(header == table_to_csv(timeseries_table(empty)));
+  CHECK(std::count(header.begin(), header.end(), '\n') == 1);
 }

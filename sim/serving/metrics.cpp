@@ -431,45 +431,68 @@ Distribution ServeMetrics::summarize(const LogHistogram& h) {
   return d;
 }
 
-Table ServeMetrics::timeseries_table() const {
-  Table t({{"time_s", "start of the interval"},
-           {"replica", "engine replica"},
-           {"steps", "iterations started in the interval"},
-           {"busy_fraction", "share of the interval spent in iterations (by start time)"},
-           {"mean_batch_size", "sequences per iteration, mean"},
-           {"mean_batched_tokens", "tokens per iteration, mean"},
-           {"kv_usage", "KV blocks in use / total, mean weighted by iteration time"},
-           {"kv_usage_max", "KV blocks in use / total, max"},
-           {"waiting", "requests waiting at the last iteration"},
-           {"running", "requests running at the last iteration"},
-           {"output_tokens_per_s", "tokens emitted per second"},
-           {"preemptions", "preemptions in the interval"}});
-  const double interval_s = ps_to_seconds(interval_ps_);
+namespace {
+Table timeseries_columns() {
+  return Table({{"time_s", "start of the interval"},
+                {"replica", "engine replica"},
+                {"steps", "iterations started in the interval"},
+                {"busy_fraction", "share of the interval spent in iterations (by start time)"},
+                {"mean_batch_size", "sequences per iteration, mean"},
+                {"mean_batched_tokens", "tokens per iteration, mean"},
+                {"kv_usage", "KV blocks in use / total, mean weighted by iteration time"},
+                {"kv_usage_max", "KV blocks in use / total, max"},
+                {"waiting", "requests waiting at the last iteration"},
+                {"running", "requests running at the last iteration"},
+                {"output_tokens_per_s", "tokens emitted per second"},
+                {"preemptions", "preemptions in the interval"}});
+}
+}  // namespace
+
+void timeseries_tables(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps,
+                       std::size_t max_rows, const std::function<void(Table&)>& each) {
+  max_rows = std::max<std::size_t>(max_rows, 1);
+  Table t = timeseries_columns();
+  const double interval_s = ps_to_seconds(interval_ps);
   // Rows by interval, then replica: merge the replicas' sparse series.
-  std::vector<std::size_t> next(series_.size(), 0);
+  std::vector<std::size_t> next(series.size(), 0);
   while (true) {
     std::int64_t k = std::numeric_limits<std::int64_t>::max();
-    for (std::size_t r = 0; r < series_.size(); ++r) {
-      if (next[r] < series_[r].size()) k = std::min(k, series_[r][next[r]].interval);
+    for (std::size_t r = 0; r < series.size(); ++r) {
+      if (next[r] < series[r].size()) k = std::min(k, series[r][next[r]].interval);
     }
     if (k == std::numeric_limits<std::int64_t>::max()) break;
-    for (int r = 0; r < replicas_; ++r) {
-      const auto& s = series_[static_cast<std::size_t>(r)];
-      std::size_t& i = next[static_cast<std::size_t>(r)];
+    for (std::size_t r = 0; r < series.size(); ++r) {
+      const auto& s = series[r];
+      std::size_t& i = next[r];
       if (i >= s.size() || s[i].interval != k) continue;
       const TimeBucket& b = s[i++];
       if (b.steps == 0 && b.preemptions == 0) continue;
       // An interval with a preemption but no step start has no per-step means: NaN, not 0.
       const double steps = b.steps > 0 ? static_cast<double>(b.steps) : kNoValue;
-      t.add_row({static_cast<double>(k) * interval_s, std::int64_t{r}, b.steps,
-                 static_cast<double>(b.busy_ps) / static_cast<double>(interval_ps_),
+      t.add_row({static_cast<double>(k) * interval_s, static_cast<std::int64_t>(r), b.steps,
+                 static_cast<double>(b.busy_ps) / static_cast<double>(interval_ps),
                  static_cast<double>(b.batch_sum) / steps, static_cast<double>(b.tokens_sum) / steps,
                  b.busy_ps > 0 ? b.kv_used_weighted / static_cast<double>(b.busy_ps) : kNoValue,
                  b.kv_used_max, b.waiting_last, b.running_last, static_cast<double>(b.sampled) / interval_s,
                  b.preemptions});
+      if (t.rows().size() >= max_rows) {
+        each(t);
+        t = timeseries_columns();
+      }
     }
   }
-  return t;
+  if (!t.rows().empty()) each(t);
+}
+
+Table timeseries_table(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps) {
+  Table whole = timeseries_columns();
+  timeseries_tables(series, interval_ps, std::numeric_limits<std::size_t>::max(),
+                    [&whole](Table& t) { whole = std::move(t); });
+  return whole;
+}
+
+Table ServeMetrics::timeseries_table() const {
+  return mlasim::timeseries_table(series_, interval_ps_);
 }
 
 }  // namespace mlasim

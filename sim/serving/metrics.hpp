@@ -184,6 +184,16 @@ struct TimeBucket {
   std::int64_t running_last = 0;
 };
 
+/// timeseries.csv's rows from a run's sparse time series (ServeMetrics::buckets(), ServeResult::buckets: per
+/// replica, the active intervals in time order): one row per (interval, replica) with a step or a preemption,
+/// by interval then replica, handed to `each` in tables of at most `max_rows` rows (the same columns every
+/// time; no call when there is no row; `each` may move the table away), so that a long series is written
+/// without holding its whole table.
+void timeseries_tables(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps,
+                       std::size_t max_rows, const std::function<void(Table&)>& each);
+/// All of those rows in one table (the columns alone when there is none).
+[[nodiscard]] Table timeseries_table(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps);
+
 enum class LoadVerdict {
   kStable,         ///< served keeps up with the arrivals and the backlog does not grow
   kOverloaded,     ///< served falls short of the arrivals, or the backlog grows, beyond the tolerance
@@ -308,6 +318,8 @@ class ServeMetrics {
   /// The same series, typed: per replica, the intervals with any activity in time order (sparse, so a tiny
   /// interval costs memory per step, not per interval).
   [[nodiscard]] const std::vector<std::vector<TimeBucket>>& buckets() const { return series_; }
+  /// The same, moved out (at the end of a run).
+  [[nodiscard]] std::vector<std::vector<TimeBucket>> take_buckets() { return std::move(series_); }
   [[nodiscard]] TimePs interval_ps() const { return interval_ps_; }
 
   /// Summary of one distribution in seconds.

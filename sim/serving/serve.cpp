@@ -494,8 +494,7 @@ class ServeRun {
     s.first_rejection = metrics_.first_rejection();
 
     out.requests_csv = metrics_.take_requests_csv();
-    out.timeseries = metrics_.timeseries_table();
-    out.buckets = metrics_.buckets();
+    out.buckets = metrics_.take_buckets();
     out.timeseries_interval_ps = metrics_.interval_ps();
     out.in_system_area_ps = metrics_.in_system_area();
     out.end_ps = metrics_.end_ps();
@@ -527,6 +526,10 @@ class ServeRun {
 };
 
 }  // namespace
+
+Table timeseries_table(const ServeResult& r) {
+  return timeseries_table(r.buckets, r.timeseries_interval_ps);
+}
 
 const std::vector<double>& latency_quantile_levels() {
   static const std::vector<double> levels = [] {

@@ -207,14 +207,17 @@ struct ServeResult {
   /// bucket carries its interval index): what the engine did (timeseries.csv's rows).
   std::vector<std::vector<TimeBucket>> buckets;
   TimePs timeseries_interval_ps = 0;
-  std::string requests_csv;  ///< empty unless per_request_csv, and empty with a requests_csv_sink
-  Table timeseries;
+  std::string requests_csv;      ///< empty unless per_request_csv, and empty with a requests_csv_sink
   double in_system_area_ps = 0;  ///< ∫ requests in system dt (request·ps)
   TimePs end_ps = 0;
   /// Iterations scheduled through the decode group (ServeSpec::grouped_decodes), summed over replicas: a
   /// diagnostic for tests and benchmarks, written to no output.
   std::int64_t grouped_steps = 0;
 };
+
+/// timeseries.csv's table of a run (timeseries_table of its buckets), built on demand: a long run at a fine
+/// interval has millions of rows (timeseries_tables hands them over in slices).
+[[nodiscard]] Table timeseries_table(const ServeResult& r);
 
 /// The step-time model a run of `spec` uses (its model, device, precision, parallelism, MLA mode and host
 /// overhead).

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
@@ -150,24 +151,52 @@ int cmd_merge(const Args& args) {
                         : first_dir.filename() == shard_file_name(kPlanShardKind);
   if (plan) return merge_plan(dirs, out_dir, vm);
 
-  std::vector<SweepShardFile> shards;
-  shards.reserve(dirs.size());
-  for (const std::string& d : dirs) shards.push_back(read_sweep_shard(d));
-  std::vector<SweepPoint> points = join_sweep_shards(shards);
-  const ShardHeader& head = shards.front().header;
+  // The headers first: which shards, in which order; then each shard's points, one shard at a time, straight
+  // into the outputs (a study's points are never all in memory).
+  std::vector<ShardSource> sources;
+  sources.reserve(dirs.size());
+  for (const std::string& d : dirs) {
+    SweepShardFile header_only = read_sweep_shard(d, nullptr);
+    sources.push_back({header_only.path, header_only.header});
+  }
+  const std::vector<std::size_t> order = check_shards(sources);
+  const ShardHeader& head = sources.front().header;
 
   // The sweep as the shards ran it: the same config (unchanged since), the same overrides.
   SweepSpec spec = load_sweep_config(head.config_path);
-  apply_sweep_overrides(spec, price_overrides(head, shards.front().path));
-  check_config_unchanged(spec.config_json, head, shards.front().path);
+  apply_sweep_overrides(spec, price_overrides(head, sources.front().path));
+  check_config_unchanged(spec.config_json, head, sources.front().path);
   if (sweep_size(spec) != head.total) {
     throw InputError(SourceLocation{head.config_path.string()}, "",
                      fmt::format("the grid has {} points, the shards {}", sweep_size(spec), head.total));
   }
   spec.source = head.config_file;  // echoed as the shards' command named it
+  const std::size_t spec_size = sweep_size(spec);
   prepare_output_dir(out_dir);
-  write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "merge",
-                      jobs);
+  write_sweep_outputs(
+      spec,
+      [&](SweepOutputWriter& writer) {
+        std::vector<SweepPoint> points;
+        points.reserve(kSweepChunkPoints);
+        for (const std::size_t k : order) {
+          std::size_t index = sources[k].header.first;
+          (void)read_sweep_shard(sources[k].path, [&](SweepPoint&& p) {
+            // A point that is not the grid's point there (an edited shard): read_shard_file locates it.
+            if (index >= spec_size || !is_grid_point(spec, p, index)) {
+              throw std::invalid_argument(fmt::format("not grid point {} of the sweep", index + 1));
+            }
+            ++index;
+            points.push_back(std::move(p));
+            if (points.size() == kSweepChunkPoints) {
+              writer.add(points);
+              points.clear();
+            }
+          });
+          writer.add(points);
+          points.clear();
+        }
+      },
+      out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "merge", jobs);
   return 0;
 }
 

@@ -3,7 +3,9 @@
 // --shard I/N, one block of the grid into a shard file that `mlasim merge` joins with the others.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -27,17 +29,19 @@ void apply_sweep_overrides(SweepSpec& spec, const std::vector<std::string>& pric
   }
 }
 
-void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+void write_sweep_outputs(const SweepSpec& spec, const std::function<void(SweepOutputWriter&)>& produce,
                          const std::string& out_dir, bool charts, bool quiet, const char* command, int jobs) {
-  // Render everything first; only then touch the disk (outputs are whole or absent).
-  SweepReport report = build_sweep_report(spec, points, charts, jobs);
+  // Nothing replaces a file of out_dir before the commit; an error (or an interrupt) before it leaves the
+  // folder as it was and no temporary behind.
   OutputSet outputs(out_dir);
-  for (auto& [name, content] : report.files) outputs.add(name, std::move(content));
+  SweepOutputWriter writer(spec, outputs, jobs);
+  produce(writer);
+  const SweepReport report = writer.finish(charts, jobs);
   const auto written = outputs.commit();
 
   if (!report.note.empty() && charts) std::cerr << "mlasim " << command << ": " << report.note << "\n";
   if (!quiet) std::cout << report.summary_markdown << "\n";
-  std::cout << fmt::format("mlasim {}: {} points written to:\n", command, points.size());
+  std::cout << fmt::format("mlasim {}: {} points written to:\n", command, writer.points());
   // The chart files are many: one line for the folder.
   std::size_t chart_files = 0;
   for (const auto& p : written) {
@@ -52,6 +56,29 @@ void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& p
                              (std::filesystem::path(out_dir) / "charts").string(), chart_files);
   }
 }
+
+namespace {
+
+/// Evaluates grid points [first, last) kSweepChunkPoints at a time on `jobs` threads, handing each chunk,
+/// in grid order, to `consume`.
+void evaluate_in_chunks(const SweepSpec& spec, std::size_t first, std::size_t last, int jobs,
+                        ProgressLine& progress,
+                        const std::function<void(const std::vector<SweepPoint>&)>& consume) {
+  std::vector<std::size_t> indices;
+  for (std::size_t begin = first; begin < last; begin += kSweepChunkPoints) {
+    const std::size_t end = std::min(last, begin + kSweepChunkPoints);
+    indices.resize(end - begin);
+    for (std::size_t k = 0; k < indices.size(); ++k) indices[k] = begin + k;
+    const std::vector<SweepPoint> points =
+        run_sweep_points(spec, indices, SweepRunOptions{jobs, [&](std::size_t done, std::size_t) {
+                                                          progress.update(begin - first + done, last - first);
+                                                        }});
+    consume(points);
+  }
+  progress.finish();
+}
+
+}  // namespace
 
 int cmd_sweep(const Args& args) {
   po::options_description desc("mlasim sweep options");
@@ -77,26 +104,25 @@ int cmd_sweep(const Args& args) {
   if (vm.count("price") != 0U) apply_sweep_overrides(spec, vm["price"].as<std::vector<std::string>>());
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
 
-  // The whole grid, or the shard's block of it.
+  // The whole grid, or the shard's block of it, evaluated and written a chunk at a time.
   const auto [first, last] = shard_range(sweep_size(spec), shard.value_or(Shard{}));
-  std::vector<std::size_t> indices(last - first);
-  for (std::size_t k = 0; k < indices.size(); ++k) indices[k] = first + k;
-  std::vector<SweepPoint> points;
-  {
-    ProgressLine progress("sweep", "points", vm.count("quiet") == 0U);
-    points = run_sweep_points(spec, indices, SweepRunOptions{jobs, [&](std::size_t done, std::size_t total) {
-                                                               progress.update(done, total);
-                                                             }});
-    progress.finish();
-  }
-
+  ProgressLine progress("sweep", "points", vm.count("quiet") == 0U);
   if (shard) {
-    write_shard_output(out_dir, "sweep", kSweepShardKind, *shard, sweep_size(spec),
-                       sweep_shard_text(spec, *shard, points), "points");
+    OutputSet outputs(out_dir);
+    OutputStream& file = outputs.stream(shard_file_name(kSweepShardKind));
+    file.write(sweep_shard_header_line(spec, *shard));
+    evaluate_in_chunks(spec, first, last, jobs, progress,
+                       [&](const std::vector<SweepPoint>& points) { file.write(sweep_shard_lines(points)); });
+    write_shard_output(outputs, "sweep", *shard, sweep_size(spec), "points");
     return 0;
   }
-  write_sweep_outputs(spec, points, out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "sweep",
-                      jobs);
+  write_sweep_outputs(
+      spec,
+      [&](SweepOutputWriter& writer) {
+        evaluate_in_chunks(spec, first, last, jobs, progress,
+                           [&](const std::vector<SweepPoint>& points) { writer.add(points); });
+      },
+      out_dir, vm.count("no-charts") == 0U, vm.count("quiet") != 0U, "sweep", jobs);
   return 0;
 }
 

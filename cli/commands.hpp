@@ -1,9 +1,11 @@
 #pragma once
 /// One thin function per subcommand. Each parses its own options (Boost.Program_options), calls the library,
 /// prints, and returns the exit code. Library errors propagate as exceptions; run() maps them to codes.
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "reports/sweep_output.hpp"
 #include "sim/config/serve_config.hpp"
 #include "sim/plan/plan.hpp"
 #include "sim/serving/serve.hpp"
@@ -35,12 +37,16 @@ int cmd_merge(const Args& args);
 /// shards' again.
 void apply_sweep_overrides(SweepSpec& spec, const std::vector<std::string>& prices);
 
-/// A sweep's report rendered and written to `out_dir` (whole or not at all), then the summary (unless
-/// `quiet`) and the paths written printed, as `mlasim <command>`: sweep and merge write the same. Charts are
-/// drawn by up to `jobs` gnuplot processes.
-void write_sweep_outputs(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+/// A sweep's outputs written to `out_dir` (whole or not at all) as `produce` hands its points, in grid
+/// order, to the writer (reports/sweep_output.hpp: sweep.csv and sweep.json streamed, the report at the
+/// end), then the summary (unless `quiet`) and the paths written printed, as `mlasim <command>`: sweep and
+/// merge write the same. Rows are rendered on, and charts drawn by, up to `jobs` threads and gnuplots.
+void write_sweep_outputs(const SweepSpec& spec, const std::function<void(SweepOutputWriter&)>& produce,
                          const std::string& out_dir, bool charts, bool quiet, const char* command,
                          int jobs = 1);
+
+/// Points a sweep evaluates and writes at a time: its memory does not grow with the grid.
+inline constexpr std::size_t kSweepChunkPoints = 16384;
 
 /// A serve sweep's outputs (its rows, report, warnings) written to `out_dir` and printed, as `mlasim
 /// <command>`: serve and merge write the same. Returns the exit code (5 with `strict` and a request

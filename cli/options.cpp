@@ -150,6 +150,11 @@ void write_shard_output(const std::string& out_dir, const char* command, const s
                         const Shard& shard, std::size_t total, const std::string& text, const char* unit) {
   OutputSet outputs(out_dir);
   outputs.add(shard_file_name(kind), text);
+  write_shard_output(outputs, command, shard, total, unit);
+}
+
+void write_shard_output(OutputSet& outputs, const char* command, const Shard& shard, std::size_t total,
+                        const char* unit) {
   const auto written = outputs.commit();
   const auto [first, last] = shard_range(total, shard);
   std::cout << fmt::format(

@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "sim/calibration/measurement_run.hpp"
+#include "sim/output.hpp"
 #include "sim/shard.hpp"
 
 namespace mlasim::cli {
@@ -37,6 +38,9 @@ void add_shard_option(po::options_description& desc, std::string* text, const st
 /// study's `total` it holds and how to join it: what `sweep`, `serve` and `plan` print under --shard.
 void write_shard_output(const std::string& out_dir, const char* command, const std::string& kind,
                         const Shard& shard, std::size_t total, const std::string& text, const char* unit);
+/// The same for a shard file streamed into `outputs` (its only file, OutputSet::stream): commits and prints.
+void write_shard_output(OutputSet& outputs, const char* command, const Shard& shard, std::size_t total,
+                        const char* unit);
 
 /// The profile file a measurement run calibrates or validates: `option` (--profile: an id, name or path) when
 /// given, else the built-in profile of the GPU the run measured. Throws InputError under --profile otherwise.

@@ -88,7 +88,7 @@ ShardHeader make_shard_header(std::string_view kind, const std::string& config_f
   return h;
 }
 
-std::string shard_file_text(const ShardHeader& h, const std::vector<json>& items) {
+std::string shard_header_line(const ShardHeader& h) {
   json head = json_envelope(kShardSchema, config_file_json(h.config_file, h.config_json, h.overrides));
   head["kind"] = h.kind;
   head["config_path"] = h.config_path.string();
@@ -98,8 +98,16 @@ std::string shard_file_text(const ShardHeader& h, const std::vector<json>& items
   head["items"] = h.items;
   head["extra"] = h.extra;
   head["mlasim_version"] = h.mlasim_version;
-  std::string out = line_of(head);
-  for (const json& item : items) out += line_of(encode(item));
+  return line_of(head);
+}
+
+std::string shard_item_line(const json& item) {
+  return line_of(encode(item));
+}
+
+std::string shard_file_text(const ShardHeader& h, const std::vector<json>& items) {
+  std::string out = shard_header_line(h);
+  for (const json& item : items) out += shard_item_line(item);
   return out;
 }
 
@@ -150,6 +158,7 @@ ShardHeader read_shard_file(const fs::path& path, std::string_view kind,
   } catch (const json::exception& e) {
     fail(1, "", fmt::format("the first line does not read as a shard's header: {}", e.what()));
   }
+  if (!on_item) return h;
   std::size_t n = 0;
   while (std::getline(in, line)) {
     try {

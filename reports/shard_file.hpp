@@ -48,14 +48,18 @@ struct ShardHeader {
                                             const std::vector<std::string>& overrides, const Shard& shard,
                                             std::size_t total);
 
-/// The file's text: the header, then one line per item (`items.size()` must equal header.items).
+/// The file's text: the header, then one line per item (`items.size()` must equal header.items). A file
+/// written piece by piece is shard_header_line, then shard_item_line of each item: the same bytes.
 [[nodiscard]] std::string shard_file_text(const ShardHeader& header,
                                           const std::vector<nlohmann::ordered_json>& items);
+[[nodiscard]] std::string shard_header_line(const ShardHeader& header);
+[[nodiscard]] std::string shard_item_line(const nlohmann::ordered_json& item);
 
 /// Reads the shard file at `path` (or in the folder `path`) of kind `kind`: returns the header and calls
 /// `on_item(item, index_in_shard)` for each item line, in order. An exception other than InputError thrown
 /// by `on_item` (a nlohmann type error, std::invalid_argument) becomes an InputError at that line. Throws
 /// InputError naming the file and line when it is missing, of another kind or format version, or cut short.
+/// With an empty `on_item`, reads the header only (and does not count the items).
 ShardHeader read_shard_file(const std::filesystem::path& path, std::string_view kind,
                             const std::function<void(const nlohmann::ordered_json&, std::size_t)>& on_item,
                             std::filesystem::path* file_read = nullptr);

@@ -398,15 +398,25 @@ std::string weights_in_words(const SweepSpec& spec) {
     each.push_back(fmt::format("{} {}", m.name, to_string(spec.precision_for(m).weights)));
   return fmt::format("as each model stores them ({})", fmt::join(each, ", "));
 }
+
+// What a sub-grid report covers, for summary.md and report.html.
+std::string scope_text(const SweepReportScope& scope, std::size_t shown) {
+  return fmt::format(
+      "**Too many points to tabulate: the headline, tables and charts cover a sub-grid of {} of the {} "
+      "points** ({}). sweep.csv and sweep.json have every point.",
+      shown, scope.points, scope.description);
+}
+
 }  // namespace
 
 std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points,
-                                   const Table& table_in) {
-  std::string md = fmt::format(
-      "# Sweep: {}\n\nConfig: `{}`. {} points; device mode {}, weights {}, KV cache {}.\n"
-      "One table per model, GPU, TP, DP-attention, batch and s_q; columns are attention variants.\n\n",
-      spec.name, spec.source, table_in.rows().size(), to_string(spec.device_mode), weights_in_words(spec),
-      to_string(spec.precision.kv_cache));
+                                   const Table& table_in, const SweepReportScope* scope) {
+  std::string md =
+      fmt::format("# Sweep: {}\n\nConfig: `{}`. {} points; device mode {}, weights {}, KV cache {}.\n",
+                  spec.name, spec.source, scope ? scope->points : table_in.rows().size(),
+                  to_string(spec.device_mode), weights_in_words(spec), to_string(spec.precision.kv_cache));
+  if (scope) md += "\n" + scope_text(*scope, table_in.rows().size()) + "\n\n";
+  md += "One table per model, GPU, TP, DP-attention, batch and s_q; columns are attention variants.\n\n";
   md += sweep_headline_markdown(spec, points);
   const std::vector<std::string> off = configurations_that_do_not_fit(spec, points);
   if (!off.empty()) {
@@ -492,7 +502,8 @@ struct PlannedChart {
 
 class ReportBuilder {
  public:
-  ReportBuilder(const SweepSpec& spec, const std::vector<SweepPoint>& points) : spec_(spec), points_(points) {
+  ReportBuilder(const SweepSpec& spec, const std::vector<SweepPoint>& points, const SweepReportScope* scope)
+      : spec_(spec), points_(points), scope_(scope) {
     if (points.size() != sweep_size(spec)) {
       throw InternalError(
           fmt::format("sweep report: {} points for a grid of {}", points.size(), sweep_size(spec)));
@@ -532,6 +543,7 @@ class ReportBuilder {
     HtmlPage page(fmt::format("mlasim sweep: {}", spec_.name));
     page.add_heading(1, fmt::format("Sweep: {}", spec_.name));
     page.add_facts(header_facts());
+    if (scope_) page.add_markdown(scope_text(*scope_, points_.size()));
     page.add_markdown(sweep_headline_markdown(spec_, points_));
     const std::vector<std::string> off = configurations_that_do_not_fit(spec_, points_);
     if (!off.empty()) page.add_banner(fmt::format("{} ({})", kNotChartedTitle, kNotChartedWhy), off);
@@ -731,34 +743,42 @@ class ReportBuilder {
   }
 
   std::vector<std::pair<std::string, std::string>> header_facts() const {
+    // The whole sweep's, also when the report covers a sub-grid of it.
+    const SweepSpec& whole = scope_ ? *scope_->whole : spec_;
+    std::vector<std::string> variants;
+    for (const VariantSpec& v : whole.variants) variants.push_back(v.to_string());
     std::map<std::string, std::size_t> by_status;
-    for (const SweepPoint& p : points_) ++by_status[std::string(to_string(p.status))];
+    if (scope_) {
+      for (const auto& [status, n] : scope_->by_status) by_status[status] += n;
+    } else {
+      for (const SweepPoint& p : points_) ++by_status[std::string(to_string(p.status))];
+    }
     std::vector<std::string> counts;
     for (const auto& [status, n] : by_status) counts.push_back(fmt::format("{} {}", n, status));
     std::vector<std::string> hw;
-    for (const HardwareSpec& h : spec_.hardware) hw.push_back(fmt::format("{} ({})", h.name, h.id));
+    for (const HardwareSpec& h : whole.hardware) hw.push_back(fmt::format("{} ({})", h.name, h.id));
     std::vector<std::string> models;
-    for (const ModelSpec& m : spec_.models) models.push_back(m.name);
+    for (const ModelSpec& m : whole.models) models.push_back(m.name);
     std::vector<std::string> dp;
-    for (const bool d : spec_.dp_attention) dp.emplace_back(d ? "on" : "off");
+    for (const bool d : whole.dp_attention) dp.emplace_back(d ? "on" : "off");
     return {
-        {"config", spec_.source},
-        {"points", fmt::format("{} ({})", points_.size(), fmt::join(counts, ", "))},
-        {"device mode", std::string(to_string(spec_.device_mode))},
+        {"config", whole.source},
+        {"points", fmt::format("{} ({})", scope_ ? scope_->points : points_.size(), fmt::join(counts, ", "))},
+        {"device mode", std::string(to_string(whole.device_mode))},
         {"precision",
-         fmt::format("weights {}, KV cache {}, activations {}", weights_in_words(spec_),
-                     to_string(spec_.precision.kv_cache), to_string(spec_.precision.activations))},
-        {"MLA mode", std::string(to_string(spec_.mla_mode))},
+         fmt::format("weights {}, KV cache {}, activations {}", weights_in_words(whole),
+                     to_string(whole.precision.kv_cache), to_string(whole.precision.activations))},
+        {"MLA mode", std::string(to_string(whole.mla_mode))},
         {"models", fmt::format("{}", fmt::join(models, ", "))},
-        {"variants", fmt::format("{}", fmt::join(variant_names_, ", "))},
+        {"variants", fmt::format("{}", fmt::join(variants, ", "))},
         {"hardware", fmt::format("{}", fmt::join(hw, ", "))},
-        {"TP", fmt::format("{}", fmt::join(spec_.tp, ", "))},
+        {"TP", fmt::format("{}", fmt::join(whole.tp, ", "))},
         {"DP-attention", fmt::format("{}", fmt::join(dp, ", "))},
-        {"batch", batch_list_text()},
-        {"context", fmt::format("{} values, {} to {} tokens", spec_.context.size(),
-                                context_tick(static_cast<double>(spec_.context.front())),
-                                context_tick(static_cast<double>(spec_.context.back())))},
-        {"s_q", fmt::format("{}", fmt::join(spec_.s_q, ", "))},
+        {"batch", batch_list_text(whole)},
+        {"context", fmt::format("{} values, {} to {} tokens", whole.context.size(),
+                                context_tick(static_cast<double>(whole.context.front())),
+                                context_tick(static_cast<double>(whole.context.back())))},
+        {"s_q", fmt::format("{}", fmt::join(whole.s_q, ", "))},
     };
   }
 
@@ -825,9 +845,9 @@ class ReportBuilder {
                             : fmt::format("batch {}", spec_.batch[batch].to_string());
   }
 
-  std::string batch_list_text() const {
+  static std::string batch_list_text(const SweepSpec& spec) {
     std::vector<std::string> parts;
-    for (const BatchChoice& b : spec_.batch) {
+    for (const BatchChoice& b : spec.batch) {
       parts.push_back(b.is_max ? "max (the largest batch that fits at each point)" : b.to_string());
     }
     return fmt::format("{}", fmt::join(parts, ", "));
@@ -1154,6 +1174,7 @@ class ReportBuilder {
 
   const SweepSpec& spec_;
   const std::vector<SweepPoint>& points_;
+  const SweepReportScope* scope_;  ///< when spec_ is a sub-grid of a larger sweep
   std::vector<OuterGroup> groups_;
   std::vector<std::string> variant_names_;  // in the spec's order: colour k is variant k on every chart
   std::vector<LineKey> lines_;              // variant-major: each variant with DP-attention off, then on
@@ -1168,21 +1189,31 @@ class ReportBuilder {
 
 }  // namespace
 
+SweepReport build_sweep_pages(const SweepSpec& spec, const std::vector<SweepPoint>& points, bool charts,
+                              int chart_processes, const SweepReportScope* scope) {
+  const Table table = sweep_table(spec, points);
+  SweepReport report;
+  report.summary_markdown = sweep_summary_markdown(spec, points, table, scope);
+  ReportBuilder builder(spec, points, scope);
+  SweepReport page = builder.build(report.summary_markdown, charts, chart_processes);
+  report.note = std::move(page.note);
+  report.files.emplace_back("summary.md", report.summary_markdown);
+  for (auto& f : page.files) report.files.push_back(std::move(f));
+  return report;
+}
+
 SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoint>& points, bool charts,
                                int chart_processes) {
   const Table table = sweep_table(spec, points);
-  SweepReport report;
-  report.summary_markdown = sweep_summary_markdown(spec, points, table);
-  ReportBuilder builder(spec, points);
-  SweepReport page = builder.build(report.summary_markdown, charts, chart_processes);
-  report.note = std::move(page.note);
-  report.files.emplace_back("sweep.csv", table_to_csv(with_missing_as(table, "")));
+  SweepReport report = build_sweep_pages(spec, points, charts, chart_processes);
+  std::vector<std::pair<std::string, std::string>> files;
+  files.emplace_back("sweep.csv", table_to_csv(with_missing_as(table, "")));
   nlohmann::ordered_json json =
       json_envelope(kSweepSchema, config_file_json(spec.source, spec.config_json, spec.cli_overrides));
   json["points"] = rows_json(table);
-  report.files.emplace_back("sweep.json", json_text(json));
-  report.files.emplace_back("summary.md", report.summary_markdown);
-  for (auto& f : page.files) report.files.push_back(std::move(f));
+  files.emplace_back("sweep.json", json_text(json));
+  for (auto& f : report.files) files.push_back(std::move(f));
+  report.files = std::move(files);
   return report;
 }
 

@@ -42,12 +42,22 @@ namespace mlasim {
 [[nodiscard]] std::string sweep_headline_markdown(const SweepSpec& spec,
                                                   const std::vector<SweepPoint>& points);
 
+/// What a report covers when its sweep was too large to tabulate whole (reports/sweep_output.hpp): the
+/// report's spec and points are then a sub-grid of the whole sweep, and the page and summary say so.
+struct SweepReportScope {
+  const SweepSpec* whole = nullptr;                            ///< the sweep as run
+  std::size_t points = 0;                                      ///< the whole sweep's points
+  std::vector<std::pair<std::string, std::size_t>> by_status;  ///< its points per status, by status name
+  std::string description;  ///< which values of which axes the sub-grid keeps, one sentence
+};
+
 /// summary.md: the title block, sweep_headline_markdown, configurations_that_do_not_fit as a list, then one
 /// Markdown table per group and quantity (status, step time, tokens/s per GPU, USD per 1M output tokens when
 /// priced, the batch `max` ran when the grid has one, max concurrency, KV bytes per token), contexts down,
 /// variants across; a `max` batch is grouped as "batch max". `table` is sweep_table(spec, points).
+/// With a `scope`, the title block gives the whole sweep's points and says which sub-grid the rest covers.
 [[nodiscard]] std::string sweep_summary_markdown(const SweepSpec& spec, const std::vector<SweepPoint>& points,
-                                                 const Table& table);
+                                                 const Table& table, const SweepReportScope* scope = nullptr);
 
 /// Everything a sweep writes, rendered.
 struct SweepReport {
@@ -65,5 +75,12 @@ struct SweepReport {
 /// the points do not match the spec's grid.
 [[nodiscard]] SweepReport build_sweep_report(const SweepSpec& spec, const std::vector<SweepPoint>& points,
                                              bool charts, int chart_processes = 1);
+
+/// build_sweep_report without sweep.csv and sweep.json (written as the points come: sweep_output.hpp):
+/// summary.md, report.html and the charts, of `spec`'s grid, which with a `scope` is a sub-grid of the whole
+/// sweep.
+[[nodiscard]] SweepReport build_sweep_pages(const SweepSpec& spec, const std::vector<SweepPoint>& points,
+                                            bool charts, int chart_processes,
+                                            const SweepReportScope* scope = nullptr);
 
 }  // namespace mlasim

@@ -170,26 +170,40 @@ SweepPoint point_of(const json& a) {
 
 }  // namespace
 
-std::string sweep_shard_text(const SweepSpec& spec, const Shard& shard,
-                             const std::vector<SweepPoint>& points) {
+std::string sweep_shard_header_line(const SweepSpec& spec, const Shard& shard) {
   ShardHeader h = make_shard_header(kSweepShardKind, spec.source, spec.config_json, spec.cli_overrides, shard,
                                     sweep_size(spec));
   h.extra["fields"] = field_names();
-  std::vector<json> items;
-  items.reserve(points.size());
-  for (const SweepPoint& p : points) items.push_back(point_json(p));
-  return shard_file_text(h, items);
+  return shard_header_line(h);
 }
 
-SweepShardFile read_sweep_shard(const fs::path& path) {
+std::string sweep_shard_lines(const std::vector<SweepPoint>& points) {
+  std::string out;
+  for (const SweepPoint& p : points) out += shard_item_line(point_json(p));
+  return out;
+}
+
+std::string sweep_shard_text(const SweepSpec& spec, const Shard& shard,
+                             const std::vector<SweepPoint>& points) {
+  return sweep_shard_header_line(spec, shard) + sweep_shard_lines(points);
+}
+
+SweepShardFile read_sweep_shard(const fs::path& path, const std::function<void(SweepPoint&&)>& on_point) {
   SweepShardFile out;
-  out.header = read_shard_file(
-      path, kSweepShardKind, [&](const json& item, std::size_t) { out.points.push_back(point_of(item)); },
-      &out.path);
+  std::function<void(const json&, std::size_t)> on_item;
+  if (on_point) on_item = [&](const json& item, std::size_t) { on_point(point_of(item)); };
+  out.header = read_shard_file(path, kSweepShardKind, on_item, &out.path);
   if (out.header.extra.value("fields", json()) != json(field_names())) {
     throw InputError(SourceLocation{out.path.string(), 1, 0}, "extra.fields",
                      "the fields differ from what this mlasim writes (a shard from another version?)");
   }
+  return out;
+}
+
+SweepShardFile read_sweep_shard(const fs::path& path) {
+  std::vector<SweepPoint> points;
+  SweepShardFile out = read_sweep_shard(path, [&](SweepPoint&& p) { points.push_back(std::move(p)); });
+  out.points = std::move(points);
   return out;
 }
 

@@ -4,6 +4,7 @@
 /// header's `extra.fields` names them), and what `mlasim merge` reads back to write exactly the outputs one
 /// whole run would have written.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ inline constexpr const char* kSweepShardKind = "sweep";
 [[nodiscard]] std::string sweep_shard_text(const SweepSpec& spec, const Shard& shard,
                                            const std::vector<SweepPoint>& points);
 
+/// The same text piece by piece: the header line, then the lines of the next points.
+[[nodiscard]] std::string sweep_shard_header_line(const SweepSpec& spec, const Shard& shard);
+[[nodiscard]] std::string sweep_shard_lines(const std::vector<SweepPoint>& points);
+
 /// A sweep shard read back.
 struct SweepShardFile {
   std::filesystem::path path;  ///< the file read
@@ -30,6 +35,11 @@ struct SweepShardFile {
 /// Reads `path` (a shard file, or a folder holding sweep-shard.jsonl). Throws InputError naming the file and
 /// line when it is missing, is not a sweep shard, or a line does not read.
 [[nodiscard]] SweepShardFile read_sweep_shard(const std::filesystem::path& path);
+
+/// read_sweep_shard point by point, for a shard too large to hold: `on_point` gets each point in order (the
+/// result's `points` stay empty); with an empty `on_point`, the header only is read and checked.
+[[nodiscard]] SweepShardFile read_sweep_shard(const std::filesystem::path& path,
+                                              const std::function<void(SweepPoint&&)>& on_point);
 
 /// The shards joined, in grid order: every point of the grid once (check_shards says why not).
 [[nodiscard]] std::vector<SweepPoint> join_sweep_shards(const std::vector<SweepShardFile>& shards);

@@ -23,11 +23,13 @@ std::string csv_quote(const std::string& s) {
 
 }  // namespace
 
-std::string table_to_csv(const Table& table) {
+std::string table_to_csv(const Table& table, bool header) {
   std::string out;
   const auto& cols = table.columns();
-  for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + csv_quote(cols[i].name);
-  out += '\n';
+  if (header) {
+    for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + csv_quote(cols[i].name);
+    out += '\n';
+  }
   for (const auto& row : table.rows()) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       if (i) out += ',';
@@ -107,19 +109,16 @@ std::string table_to_text(const Table& table, int significant) {
   return out;
 }
 
-Table with_missing_as(const Table& table, const std::string& missing) {
-  Table t(table.columns());
-  t.reserve(table.rows().size());
-  for (const auto& row : table.rows()) {
-    std::vector<Cell> r = row;
-    for (Cell& c : r) {
+Table with_missing_as(Table table, const std::string& missing) {
+  // By value: a caller that hands over its table (std::move) pays no copy.
+  for (auto& row : table.rows_to_change()) {
+    for (Cell& c : row) {
       if (const auto* d = std::get_if<double>(&c);
           (d && std::isnan(*d)) || std::holds_alternative<std::monostate>(c))
         c = missing;
     }
-    t.add_row(std::move(r));
   }
-  return t;
+  return table;
 }
 
 }  // namespace mlasim

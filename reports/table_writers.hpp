@@ -10,7 +10,9 @@ namespace mlasim {
 
 /// RFC 4180 CSV with a header row. Doubles use the shortest representation that round-trips
 /// ({:.17g}-equivalent via fmt's default), so outputs are byte-identical for identical inputs.
-[[nodiscard]] std::string table_to_csv(const Table& table);
+/// Without `header`, the rows only: a table written in pieces is table_to_csv of the first piece followed by
+/// table_to_csv(piece, false) of each next one.
+[[nodiscard]] std::string table_to_csv(const Table& table, bool header = true);
 
 /// Markdown table for a reader, through display_table: numbers in their column's unit (ms, %, GFLOP, GB)
 /// with `significant` significant digits, the unit in the header, NaN as `—`.
@@ -23,6 +25,6 @@ namespace mlasim {
 /// `table` with every NaN number cell (no samples) replaced by the text `missing`: "" for CSV, "—" for
 /// Markdown and terminal text; no value (std::monostate) too. JSON needs no replacement (its writer writes
 /// null).
-[[nodiscard]] Table with_missing_as(const Table& table, const std::string& missing);
+[[nodiscard]] Table with_missing_as(Table table, const std::string& missing);
 
 }  // namespace mlasim

@@ -30,6 +30,8 @@ class Table {
   void add_row(std::vector<Cell> row);  ///< throws InternalError when the width is wrong
   [[nodiscard]] const std::vector<Column>& columns() const { return columns_; }
   [[nodiscard]] const std::vector<std::vector<Cell>>& rows() const { return rows_; }
+  /// The cells, to change in place (the width of a row must not change).
+  [[nodiscard]] std::vector<std::vector<Cell>>& rows_to_change() { return rows_; }
   [[nodiscard]] std::size_t column_index(const std::string& name) const;  ///< throws InternalError if absent
   void reserve(std::size_t n) { rows_.reserve(n); }
 

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "reports/gnuplot.hpp"
 #include "reports/json_output.hpp"
@@ -267,10 +268,9 @@ void add_serve_outputs(OutputSet& out, const ServeSpec& spec, const ServeResult&
 void write_timeseries_csv(const ServeResult& result, const std::function<void(std::string_view)>& sink,
                           std::size_t rows) {
   bool header = true;
-  timeseries_tables(result.buckets, result.timeseries_interval_ps, rows, [&](const Table& slice) {
-    const std::string csv = table_to_csv(with_missing_as(slice, ""));
+  timeseries_tables(result.buckets, result.timeseries_interval_ps, rows, [&](Table& slice) {
     // Every slice has the same columns: the header line once, then each slice's rows.
-    sink(header ? std::string_view(csv) : std::string_view(csv).substr(csv.find('\n') + 1));
+    sink(table_to_csv(with_missing_as(std::move(slice), ""), header));
     header = false;
   });
   if (header) sink(table_to_csv(timeseries_table(result)));  // no row: the header alone

@@ -448,10 +448,10 @@ TEST_CASE("a grid whose product overflows or passes the cap is an input error na
   CHECK_THROWS_AS(run_sweep(spec), InputError);
   spec.tp = {1};
   spec.s_q = {1};
-  spec.context.resize(16);  // 2^20 points: over the cap of 10^6
-  CHECK(checked_sweep_size(spec) == std::size_t{1} << 20);
+  spec.context.resize(2048);  // 2^27 points: over the cap of 10^8
+  CHECK(checked_sweep_size(spec) == std::size_t{1} << 27);
   CHECK_THROWS_WITH(sweep_size(spec),
-                    Catch::Contains("1048576 points") && Catch::Contains("more than the 1000000"));
+                    Catch::Contains("134217728 points") && Catch::Contains("more than the 100000000"));
 }
 
 TEST_CASE("a sweep of a billion sequences per step answers from one record") {

@@ -140,9 +140,10 @@ struct SweepPoint {
   [[nodiscard]] double share(Provenance p) const { return time_share[static_cast<std::size_t>(p)]; }
 };
 
-/// The most points a sweep may have. Each point costs about 2 KB in the report's tidy table, so a grid this
-/// large is already gigabytes; a longer one is a typo (a missing `x` in a range), not an experiment.
-inline constexpr std::size_t kMaxSweepGridPoints = 1'000'000;
+/// The most points a sweep may have. Its outputs are streamed (memory does not grow with the grid), but each
+/// point is about 1.7 KB of sweep.csv and sweep.json, so a grid this large is already 170 GB on disk; a longer
+/// one is a typo (a missing `x` in a range), not an experiment.
+inline constexpr std::size_t kMaxSweepGridPoints = 100'000'000;
 
 /// Number of grid points, the product of the axes' lengths. InputError (at the spec's source) when the
 /// product exceeds kMaxSweepGridPoints or overflows.

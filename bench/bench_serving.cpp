@@ -1,7 +1,9 @@
 // Serving-simulation wall time on one core (Release build):
 //   1. 1,000,000 requests of Llama-3-8B on one H100, 256 prompt / 256 output tokens (goal < 2 s),
 //   2. 100,000 requests of DeepSeek-V3 on 8 x H200 (TP 8), 4k prompt / 1k output tokens (goal < 5 s).
-// Specs are built in C++ (tests/serve_fixtures/specs.hpp), per-request CSV off.
+//   3. the first run again with the per-request CSV on, handed to a sink that counts its bytes (what
+//      streaming requests.csv costs before the disk: formatting the rows).
+// Specs are built in C++ (tests/serve_fixtures/specs.hpp), per-request CSV off except in 3.
 // Each line gives the wall time and the process's CPU time (the wall time on a shared machine counts the
 // time other processes hold the core), and the share of iterations that ran through the decode group.
 // Run: build/bench/bench_serving [llama_requests] [deepseek_requests]
@@ -10,15 +12,16 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
 
 #include "serve_fixtures/specs.hpp"
 #include "sim/serving/serve.hpp"
 
 namespace {
-void report(const char* what, const mlasim::ServeSpec& spec) {
+void report(const char* what, const mlasim::ServeSpec& spec, const mlasim::ServeRunOptions& options = {}) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::clock_t c0 = std::clock();
-  const mlasim::ServeResult r = mlasim::run_serve(spec);
+  const mlasim::ServeResult r = mlasim::run_serve(spec, options);
   const double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& m = r.summary;
@@ -44,6 +47,15 @@ int main(int argc, char** argv) {
   llama_closed.workload.arrival = ArrivalKind::kClosedLoop;
   llama_closed.workload.concurrency = 256;
   report("llama-3-8b 1xH100 closed loop 256 256/256", llama_closed);
+
+  ServeSpec llama_csv = llama;
+  llama_csv.per_request_csv = true;
+  std::uint64_t csv_bytes = 0;
+  ServeRunOptions sink;
+  sink.requests_csv_sink = [&csv_bytes](std::string_view text) { csv_bytes += text.size(); };
+  report("llama-3-8b 1xH100 poisson 60 req/s 256/256, per-request CSV to a sink", llama_csv, sink);
+  fmt::print("  requests.csv: {} bytes ({:.0f} per request)\n", csv_bytes,
+             static_cast<double>(csv_bytes) / static_cast<double>(llama_n));
 
   ServeSpec ds = test::deepseek_spec(128, ds_n);
   ds.per_request_csv = false;

@@ -90,9 +90,16 @@ int cmd_serve(const Args& args) {
   const bool charts = vm.count("no-charts") == 0U, quiet = vm.count("quiet") != 0U;
   const bool strict = vm.count("strict") != 0U;
   if (cfg.sweep.axis == ServeSweepSpec::Axis::kNone) {
-    // Render everything first; only then touch the disk (outputs are whole or absent).
+    // requests.csv is streamed to a temporary as the run goes (memory stays flat in the number of requests);
+    // everything else is rendered after the run. Nothing in the folder changes until commit(): an error or
+    // an interrupt leaves it as it was (OutputSet).
     OutputSet outputs(out_dir);
-    const ServeResult result = run_serve(cfg.spec);
+    ServeRunOptions options;
+    if (cfg.spec.per_request_csv) {
+      OutputStream& requests = outputs.stream("requests.csv");
+      options.requests_csv_sink = [&requests](std::string_view text) { requests.write(text); };
+    }
+    const ServeResult result = run_serve(cfg.spec, options);
     add_serve_outputs(outputs, cfg.spec, result);
     ReportFiles report = build_serve_report(cfg.spec, result, charts);
     return finish_serve_outputs(

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "reports/gnuplot.hpp"
 #include "reports/json_output.hpp"
@@ -259,8 +260,20 @@ void add_serve_outputs(OutputSet& out, const ServeSpec& spec, const ServeResult&
   json["summary"] = row_json(row, 0);
   out.add("summary.json", json_text(json));
   out.add("summary.md", serve_summary_markdown(result.summary));
-  out.add("timeseries.csv", table_to_csv(with_missing_as(result.timeseries, "")));
+  OutputStream& series = out.stream("timeseries.csv");
+  write_timeseries_csv(result, [&series](std::string_view text) { series.write(text); });
   if (!result.requests_csv.empty()) out.add("requests.csv", result.requests_csv);
+}
+
+void write_timeseries_csv(const ServeResult& result, const std::function<void(std::string_view)>& sink,
+                          std::size_t rows) {
+  bool header = true;
+  timeseries_tables(result.buckets, result.timeseries_interval_ps, rows, [&](Table& slice) {
+    // Every slice has the same columns: the header line once, then each slice's rows.
+    sink(table_to_csv(with_missing_as(std::move(slice), ""), header));
+    header = false;
+  });
+  if (header) sink(table_to_csv(timeseries_table(result)));  // no row: the header alone
 }
 
 void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::vector<ServeSummary>& rows) {

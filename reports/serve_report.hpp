@@ -3,7 +3,10 @@
 /// as (metric, value, description) rows to read, the throughput–latency table of a serve sweep, and the files
 /// both write. Pure rendering of the typed ServeResult / ServeSummary: same result, same bytes; the caller
 /// writes the files through OutputSet.
+#include <cstddef>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reports/chart.hpp"
@@ -32,9 +35,17 @@ namespace mlasim {
 /// A serve sweep's summary.md: a title, the config, the number of points and throughput_latency_table.
 [[nodiscard]] std::string serve_sweep_markdown(const ServeSpec& spec, const std::vector<ServeSummary>& rows);
 
-/// Adds summary.{csv,json,md} (summary.json: the mlasim-serve-summary document), timeseries.csv and (when
-/// present) requests.csv of one run to `out`.
+/// Adds summary.{csv,json,md} (summary.json: the mlasim-serve-summary document), timeseries.csv (streamed:
+/// write_timeseries_csv into OutputSet::stream) and (when the result holds it) requests.csv of one run to
+/// `out`. A run that streamed requests.csv (ServeRunOptions::requests_csv_sink into OutputSet::stream) holds
+/// none: the stream is already in `out`.
 void add_serve_outputs(OutputSet& out, const ServeSpec& spec, const ServeResult& result);
+
+/// timeseries.csv of a run — the bytes of table_to_csv(with_missing_as(timeseries_table(result), "")) —
+/// handed to `sink` in pieces of at most `rows` rows, without holding the whole table or text (a long run at
+/// a fine interval has millions of rows).
+void write_timeseries_csv(const ServeResult& result, const std::function<void(std::string_view)>& sink,
+                          std::size_t rows = 4096);
 
 /// Adds serve_sweep.csv and serve_sweep.json (summary_row_table) and summary.md (serve_sweep_markdown).
 void add_serve_sweep_outputs(OutputSet& out, const ServeSpec& spec, const std::vector<ServeSummary>& rows);

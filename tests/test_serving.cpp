@@ -6,6 +6,9 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "reports/json_output.hpp"
@@ -160,7 +163,7 @@ TEST_CASE("the same seed gives byte-identical outputs") {
   const ServeResult a = run_serve(s);
   const ServeResult b = run_serve(s);
   CHECK(a.requests_csv == b.requests_csv);
-  CHECK(table_to_csv(a.timeseries) == table_to_csv(b.timeseries));
+  CHECK(table_to_csv(timeseries_table(a)) == table_to_csv(timeseries_table(b)));
   CHECK(table_to_csv(summary_row_table({a.summary})) == table_to_csv(summary_row_table({b.summary})));
   s.workload.seed = 2;
   const ServeResult c = run_serve(s);
@@ -922,7 +925,7 @@ namespace {
 /// Everything a run writes (summary.csv's row, timeseries.csv, requests.csv) and the golden dump of its
 /// counts, distributions and time buckets.
 std::string everything(const ServeResult& r) {
-  return table_to_csv(summary_row_table({r.summary})) + table_to_csv(r.timeseries) + golden_text(r) +
+  return table_to_csv(summary_row_table({r.summary})) + table_to_csv(timeseries_table(r)) + golden_text(r) +
          fmt::format("events {} end {} area {}\n", r.summary.events, r.end_ps, r.in_system_area_ps);
 }
 
@@ -1042,4 +1045,192 @@ TEST_CASE(
     }
     CHECK(text[1] == text[0]);
   }
+}
+
+// ---- issue 12: requests.csv streamed to a sink in blocks, as the run goes --------------------------------
+
+namespace {
+
+/// A run's requests.csv handed to a sink in blocks of at least `block` bytes: the blocks, the rest of the
+/// result (whose requests_csv must be empty), or the error's message.
+struct Streamed {
+  std::vector<std::string> blocks;
+  ServeResult result;
+  std::string error;
+  [[nodiscard]] std::string joined() const {
+    std::string s;
+    for (const std::string& b : blocks) s += b;
+    return s;
+  }
+};
+
+Streamed run_streamed(const ServeSpec& spec, std::size_t block, StepTimeSource* step_time) {
+  Streamed out;
+  ServeRunOptions options;
+  options.step_time = step_time;
+  options.requests_csv_sink = [&out](std::string_view text) { out.blocks.emplace_back(text); };
+  options.requests_csv_block_bytes = block;
+  try {
+    out.result = run_serve(spec, options);
+  } catch (const InputError& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+/// The streamed blocks join into `expected`; every block but the last holds at least `block` bytes and
+/// ends with a whole row, and the last is not empty.
+void check_blocks(const Streamed& s, const std::string& expected, std::size_t block) {
+  REQUIRE(s.joined() == expected);
+  CHECK(s.result.requests_csv.empty());
+  for (std::size_t i = 0; i < s.blocks.size(); ++i) {
+    INFO("block " << i << " of " << s.blocks.size());
+    REQUIRE_FALSE(s.blocks[i].empty());
+    CHECK(s.blocks[i].back() == '\n');
+    if (i + 1 < s.blocks.size()) CHECK(s.blocks[i].size() >= block);
+  }
+  // Blocks as small as the test asks for: more than one whenever the file is more than a block.
+  if (expected.size() > block) CHECK(s.blocks.size() > 1);
+}
+
+}  // namespace
+
+TEST_CASE("requests.csv streamed to a sink is the in-memory one byte for byte, on random workloads") {
+  std::size_t runs = 0, multi_block = 0;
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    const ServeSpec s = random_spec(seed);
+    INFO("seed " << seed);
+    LinearStepTime a, b;
+    std::string csv, rest, error;
+    try {
+      ServeResult r = run_serve(s, {&a, nullptr});
+      csv = std::move(r.requests_csv);
+      r.requests_csv.clear();
+      rest = everything(r);  // the summary, time series, counts and distributions
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+    const std::size_t block = std::vector<std::size_t>{1, 100, 4096, 1 << 20}[seed % 4];
+    const Streamed streamed = run_streamed(s, block, &b);
+    REQUIRE(streamed.error == error);
+    if (!error.empty()) continue;
+    REQUIRE(csv.rfind("request_id,replica,status,", 0) == 0);
+    check_blocks(streamed, csv, block);
+    CHECK(everything(streamed.result) == rest);
+    ++runs;
+    if (streamed.blocks.size() > 1) ++multi_block;
+  }
+  CHECK(runs > 40);
+  CHECK(multi_block > 20);
+}
+
+TEST_CASE("requests.csv streamed: model step time, closed loop, disaggregated pools, a trace, a limit") {
+  std::vector<std::pair<std::string, ServeSpec>> specs;
+  specs.emplace_back("poisson", llama_spec(50.0, 3000));
+  ServeSpec closed = llama_spec(50.0, 3000);
+  closed.workload.arrival = ArrivalKind::kClosedLoop;
+  closed.workload.concurrency = 64;
+  uniform_lengths(closed, 300);
+  specs.emplace_back("closed loop", closed);
+  ServeSpec disaggregated = llama_spec(30.0, 2000);
+  DisaggregatedSpec d;
+  d.prefill_replicas = 2;
+  d.decode_replicas = 3;
+  d.kv_bandwidth_bytes_per_s = 50e9;
+  d.kv_latency_s = 1e-4;
+  disaggregated.disaggregated = d;
+  uniform_lengths(disaggregated, 200);
+  specs.emplace_back("disaggregated", disaggregated);
+  // A trace of 2,500 requests, bursts of four at the same instant, lengths from the row number.
+  ServeSpec trace = llama_spec(1.0, 2500);
+  trace.workload.arrival = ArrivalKind::kTrace;
+  for (std::int64_t i = 0; i < 2500; ++i) {
+    trace.workload.trace.push_back(TraceRequest{(i / 4) * kPsPerSecond / 20, 16 + i % 700, 1 + i % 97});
+  }
+  specs.emplace_back("trace", trace);
+  // Stopped by a time limit with requests in flight and waiting: their rows come last, at finish.
+  ServeSpec cut = llama_spec(80.0, 5000);
+  cut.limits.max_time_ps = 20 * kPsPerSecond;
+  specs.emplace_back("time limit", cut);
+  for (const auto& [name, spec] : specs) {
+    INFO(name);
+    ServeResult whole = run_serve(spec);
+    REQUIRE(whole.summary.arrived > 1000);
+    REQUIRE(whole.requests_csv.size() > 64 * 1024);
+    if (name == "time limit") REQUIRE(whole.summary.in_flight > 0);
+    if (name == "trace") REQUIRE(whole.summary.arrival == "trace");
+    if (name == "disaggregated") REQUIRE(whole.summary.kv_transfers > 0);
+    const std::string csv = std::move(whole.requests_csv);
+    whole.requests_csv.clear();
+    for (const std::size_t block : {std::size_t{1}, std::size_t{10'000}, std::size_t{1} << 20U}) {
+      INFO("block " << block);
+      const Streamed streamed = run_streamed(spec, block, nullptr);
+      REQUIRE(streamed.error.empty());
+      check_blocks(streamed, csv, block);
+      CHECK(everything(streamed.result) == everything(whole));
+    }
+  }
+}
+
+TEST_CASE("a sink is not called without per_request_csv; an exception from it ends the run") {
+  ServeSpec s = llama_spec(20.0, 500);
+  s.per_request_csv = false;
+  const Streamed none = run_streamed(s, 1, nullptr);
+  CHECK(none.blocks.empty());
+  CHECK(none.result.summary.completed == 500);
+
+  s.per_request_csv = true;
+  ServeRunOptions options;
+  int calls = 0;
+  options.requests_csv_block_bytes = 1000;
+  options.requests_csv_sink = [&calls](std::string_view) {
+    if (++calls == 3) throw InputError(SourceLocation{"out/requests.csv"}, "", "cannot write: disk full");
+  };
+  CHECK_THROWS_WITH(run_serve(s, options),
+                    Catch::Contains("out/requests.csv: error: cannot write: disk full"));
+  CHECK(calls == 3);
+}
+
+TEST_CASE("timeseries.csv written in slices of rows is the whole table's CSV byte for byte") {
+  std::size_t runs = 0, long_series = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    ServeSpec s = random_spec(seed);
+    s.timeseries_interval_ps = kPsPerSecond / 10;  // many intervals
+    INFO("seed " << seed);
+    LinearStepTime step_time;
+    ServeResult r;
+    try {
+      r = run_serve(s, {&step_time, nullptr});
+    } catch (const InputError&) {
+      continue;
+    }
+    const Table whole = timeseries_table(r);
+    const std::string expected = table_to_csv(with_missing_as(whole, ""));
+    REQUIRE(expected.rfind("time_s,replica,steps,", 0) == 0);
+    for (const std::size_t rows : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{4096}}) {
+      INFO("rows " << rows);
+      std::vector<std::string> pieces;
+      write_timeseries_csv(
+          r, [&pieces](std::string_view text) { pieces.emplace_back(text); }, rows);
+      std::string joined;
+      for (const std::string& p : pieces) joined += p;
+      REQUIRE(joined == expected);
+      // One piece per slice of rows (the header rides with the first); the header alone without rows.
+      const std::size_t n = whole.rows().size();
+      CHECK(pieces.size() == std::max<std::size_t>(1, (n + rows - 1) / rows));
+    }
+    ++runs;
+    if (whole.rows().size() > 50) ++long_series;
+  }
+  CHECK(runs > 25);
+  CHECK(long_series > 10);
+  // No interval at all: the header alone.
+  ServeResult empty;
+  empty.timeseries_interval_ps = kPsPerSecond;
+  empty.buckets.resize(2);
+  std::string header;
+  write_timeseries_csv(
+      empty, [&header](std::string_view text) { header += text; }, 3);
+  CHECK(header == table_to_csv(timeseries_table(empty)));
+  CHECK(std::count(header.begin(), header.end(), '\n') == 1);
 }

@@ -511,7 +511,7 @@ TEST_CASE("M2: a 1 ps time-series interval stores only the active intervals") {
   std::size_t buckets = 0;
   for (const auto& replica : r.buckets) buckets += replica.size();
   CHECK(buckets == static_cast<std::size_t>(r.summary.steps));
-  CHECK(r.timeseries.rows().size() == static_cast<std::size_t>(r.summary.steps));
+  CHECK(timeseries_table(r).rows().size() == static_cast<std::size_t>(r.summary.steps));
   CHECK_FALSE(serve_timeline_charts(r).empty());
 }
 

@@ -374,21 +374,48 @@ void ServeMetrics::finish(TimePs end, const std::vector<RequestRecord>& in_fligh
   if (!arrivals_end_.reached()) arrivals_end_ = totals(end);
   in_flight_ = static_cast<std::int64_t>(in_flight.size());
   for (const RequestRecord& r : in_flight) append_csv(r);
+  if (csv_sink_) {
+    flush_csv();
+    std::string().swap(csv_);  // the block buffer is not needed any more
+  }
+}
+
+void ServeMetrics::set_csv_sink(std::function<void(std::string_view)> sink, std::size_t block_bytes) {
+  csv_sink_ = std::move(sink);
+  csv_block_bytes_ = std::max<std::size_t>(block_bytes, 1);
+  // A block is flushed once it holds block_bytes: room for that and one more row, so it never regrows.
+  if (csv_sink_ && per_request_csv_) csv_.reserve(std::min<std::size_t>(csv_block_bytes_, 64U << 20U) + 4096);
 }
 
 void ServeMetrics::append_csv(const RequestRecord& r) {
   if (!per_request_csv_) return;
-  auto secs = [](TimePs ps) { return ps < 0 ? std::string() : fmt::format("{}", ps_to_seconds(ps)); };
+  // Written straight into the buffer, field by field: the same bytes as formatting each cell on its own
+  // ("{}" of the seconds as a double; an empty cell for a time that is not known).
+  auto out = std::back_inserter(csv_);
+  const auto secs = [this, &out](TimePs ps) {
+    if (ps >= 0) fmt::format_to(out, "{}", ps_to_seconds(ps));
+    csv_.push_back(',');
+  };
+  fmt::format_to(out, "{},{},{},", r.id, r.replica, to_string(r.status));
+  secs(r.arrival_ps);
+  secs(r.first_scheduled_ps);
+  secs(r.first_token_ps);
+  secs(r.finish_ps);
+  fmt::format_to(out, "{},{},{},{},", r.prompt_tokens, r.output_tokens, r.generated_tokens, r.preemptions);
+  secs(r.first_scheduled_ps < 0 ? -1 : r.first_scheduled_ps - r.arrival_ps);
+  secs(r.first_token_ps < 0 ? -1 : r.ttft_ps());
   const bool done = r.status == RequestStatus::kCompleted;
-  fmt::format_to(
-      std::back_inserter(csv_), "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id, r.replica,
-      to_string(r.status), secs(r.arrival_ps), secs(r.first_scheduled_ps), secs(r.first_token_ps),
-      secs(r.finish_ps), r.prompt_tokens, r.output_tokens, r.generated_tokens, r.preemptions,
-      r.first_scheduled_ps < 0 ? std::string() : secs(r.first_scheduled_ps - r.arrival_ps),
-      r.first_token_ps < 0 ? std::string() : secs(r.ttft_ps()),
-      done && r.output_tokens > 1 ? fmt::format("{}", r.tpot_ps() / static_cast<double>(kPsPerSecond))
-                                  : std::string(),
-      done ? secs(r.e2e_ps()) : std::string(), window_.contains(r.id) ? "true" : "false", r.reason);
+  if (done && r.output_tokens > 1) fmt::format_to(out, "{}", r.tpot_ps() / static_cast<double>(kPsPerSecond));
+  csv_.push_back(',');
+  secs(done ? r.e2e_ps() : -1);
+  fmt::format_to(out, "{},{}\n", window_.contains(r.id) ? "true" : "false", r.reason);
+  if (csv_sink_ && csv_.size() >= csv_block_bytes_) flush_csv();
+}
+
+void ServeMetrics::flush_csv() {
+  if (!csv_sink_ || csv_.empty()) return;
+  csv_sink_(csv_);
+  csv_.clear();
 }
 
 Distribution ServeMetrics::summarize(const LogHistogram& h) {
@@ -404,45 +431,68 @@ Distribution ServeMetrics::summarize(const LogHistogram& h) {
   return d;
 }
 
-Table ServeMetrics::timeseries_table() const {
-  Table t({{"time_s", "start of the interval"},
-           {"replica", "engine replica"},
-           {"steps", "iterations started in the interval"},
-           {"busy_fraction", "share of the interval spent in iterations (by start time)"},
-           {"mean_batch_size", "sequences per iteration, mean"},
-           {"mean_batched_tokens", "tokens per iteration, mean"},
-           {"kv_usage", "KV blocks in use / total, mean weighted by iteration time"},
-           {"kv_usage_max", "KV blocks in use / total, max"},
-           {"waiting", "requests waiting at the last iteration"},
-           {"running", "requests running at the last iteration"},
-           {"output_tokens_per_s", "tokens emitted per second"},
-           {"preemptions", "preemptions in the interval"}});
-  const double interval_s = ps_to_seconds(interval_ps_);
+namespace {
+Table timeseries_columns() {
+  return Table({{"time_s", "start of the interval"},
+                {"replica", "engine replica"},
+                {"steps", "iterations started in the interval"},
+                {"busy_fraction", "share of the interval spent in iterations (by start time)"},
+                {"mean_batch_size", "sequences per iteration, mean"},
+                {"mean_batched_tokens", "tokens per iteration, mean"},
+                {"kv_usage", "KV blocks in use / total, mean weighted by iteration time"},
+                {"kv_usage_max", "KV blocks in use / total, max"},
+                {"waiting", "requests waiting at the last iteration"},
+                {"running", "requests running at the last iteration"},
+                {"output_tokens_per_s", "tokens emitted per second"},
+                {"preemptions", "preemptions in the interval"}});
+}
+}  // namespace
+
+void timeseries_tables(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps,
+                       std::size_t max_rows, const std::function<void(Table&)>& each) {
+  max_rows = std::max<std::size_t>(max_rows, 1);
+  Table t = timeseries_columns();
+  const double interval_s = ps_to_seconds(interval_ps);
   // Rows by interval, then replica: merge the replicas' sparse series.
-  std::vector<std::size_t> next(series_.size(), 0);
+  std::vector<std::size_t> next(series.size(), 0);
   while (true) {
     std::int64_t k = std::numeric_limits<std::int64_t>::max();
-    for (std::size_t r = 0; r < series_.size(); ++r) {
-      if (next[r] < series_[r].size()) k = std::min(k, series_[r][next[r]].interval);
+    for (std::size_t r = 0; r < series.size(); ++r) {
+      if (next[r] < series[r].size()) k = std::min(k, series[r][next[r]].interval);
     }
     if (k == std::numeric_limits<std::int64_t>::max()) break;
-    for (int r = 0; r < replicas_; ++r) {
-      const auto& s = series_[static_cast<std::size_t>(r)];
-      std::size_t& i = next[static_cast<std::size_t>(r)];
+    for (std::size_t r = 0; r < series.size(); ++r) {
+      const auto& s = series[r];
+      std::size_t& i = next[r];
       if (i >= s.size() || s[i].interval != k) continue;
       const TimeBucket& b = s[i++];
       if (b.steps == 0 && b.preemptions == 0) continue;
       // An interval with a preemption but no step start has no per-step means: NaN, not 0.
       const double steps = b.steps > 0 ? static_cast<double>(b.steps) : kNoValue;
-      t.add_row({static_cast<double>(k) * interval_s, std::int64_t{r}, b.steps,
-                 static_cast<double>(b.busy_ps) / static_cast<double>(interval_ps_),
+      t.add_row({static_cast<double>(k) * interval_s, static_cast<std::int64_t>(r), b.steps,
+                 static_cast<double>(b.busy_ps) / static_cast<double>(interval_ps),
                  static_cast<double>(b.batch_sum) / steps, static_cast<double>(b.tokens_sum) / steps,
                  b.busy_ps > 0 ? b.kv_used_weighted / static_cast<double>(b.busy_ps) : kNoValue,
                  b.kv_used_max, b.waiting_last, b.running_last, static_cast<double>(b.sampled) / interval_s,
                  b.preemptions});
+      if (t.rows().size() >= max_rows) {
+        each(t);
+        t = timeseries_columns();
+      }
     }
   }
-  return t;
+  if (!t.rows().empty()) each(t);
+}
+
+Table timeseries_table(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps) {
+  Table whole = timeseries_columns();
+  timeseries_tables(series, interval_ps, std::numeric_limits<std::size_t>::max(),
+                    [&whole](Table& t) { whole = std::move(t); });
+  return whole;
+}
+
+Table ServeMetrics::timeseries_table() const {
+  return mlasim::timeseries_table(series_, interval_ps_);
 }
 
 }  // namespace mlasim

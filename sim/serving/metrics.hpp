@@ -11,9 +11,11 @@
 /// taken as differences of running totals snapshotted when the window's edge requests arrive (no per-step
 /// work).
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/serving/histogram.hpp"
@@ -182,6 +184,16 @@ struct TimeBucket {
   std::int64_t running_last = 0;
 };
 
+/// timeseries.csv's rows from a run's sparse time series (ServeMetrics::buckets(), ServeResult::buckets: per
+/// replica, the active intervals in time order): one row per (interval, replica) with a step or a preemption,
+/// by interval then replica, handed to `each` in tables of at most `max_rows` rows (the same columns every
+/// time; no call when there is no row; `each` may move the table away), so that a long series is written
+/// without holding its whole table.
+void timeseries_tables(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps,
+                       std::size_t max_rows, const std::function<void(Table&)>& each);
+/// All of those rows in one table (the columns alone when there is none).
+[[nodiscard]] Table timeseries_table(const std::vector<std::vector<TimeBucket>>& series, TimePs interval_ps);
+
 enum class LoadVerdict {
   kStable,         ///< served keeps up with the arrivals and the backlog does not grow
   kOverloaded,     ///< served falls short of the arrivals, or the backlog grows, beyond the tolerance
@@ -240,8 +252,14 @@ class ServeMetrics {
   void on_step(int replica, TimePs start, TimePs duration, const StepMix& mix, std::int64_t used_blocks,
                std::int64_t total_blocks, std::int64_t waiting, std::int64_t running, std::int64_t emitted,
                std::int64_t batched_tokens);
-  /// Closes the books at `end` (integrates requests in system up to then).
+  /// Closes the books at `end` (integrates requests in system up to then); the in-flight requests' rows
+  /// and any rows still buffered go to the sink, when there is one.
   void finish(TimePs end, const std::vector<RequestRecord>& in_flight);
+
+  /// Hands the per-request CSV (header, then one row per request as it ends) to `sink` in blocks of at least
+  /// `block_bytes` (the last one shorter) as the run produces it, instead of keeping it: memory stays flat in
+  /// the number of requests. Set before the first request; the rows are the same bytes either way.
+  void set_csv_sink(std::function<void(std::string_view)> sink, std::size_t block_bytes);
 
   /// Whether request `id` is measured (its arrival index lies in the window).
   [[nodiscard]] bool measured(std::uint64_t id) const { return window_.contains(id); }
@@ -273,7 +291,11 @@ class ServeMetrics {
   [[nodiscard]] double in_system_area() const { return area_; }
   [[nodiscard]] TimePs end_ps() const { return end_ps_; }
   [[nodiscard]] TimePs last_completion_ps() const { return last_completion_ps_; }
+  /// The per-request CSV kept in memory ("" without per_request_csv; with a sink, only rows not yet handed
+  /// to it: none after finish).
   [[nodiscard]] const std::string& requests_csv() const { return csv_; }
+  /// The same, moved out.
+  [[nodiscard]] std::string take_requests_csv() { return std::move(csv_); }
   /// The reason the first rejected request was rejected ("" when none was).
   [[nodiscard]] const std::string& first_rejection() const { return first_rejection_; }
   /// Measured requests: arrived, rejected, completed, and completed meeting every per-request SLO.
@@ -296,6 +318,8 @@ class ServeMetrics {
   /// The same series, typed: per replica, the intervals with any activity in time order (sparse, so a tiny
   /// interval costs memory per step, not per interval).
   [[nodiscard]] const std::vector<std::vector<TimeBucket>>& buckets() const { return series_; }
+  /// The same, moved out (at the end of a run).
+  [[nodiscard]] std::vector<std::vector<TimeBucket>> take_buckets() { return std::move(series_); }
   [[nodiscard]] TimePs interval_ps() const { return interval_ps_; }
 
   /// Summary of one distribution in seconds.
@@ -304,6 +328,8 @@ class ServeMetrics {
  private:
   void integrate(TimePs now);
   void append_csv(const RequestRecord& r);
+  /// Hands the buffered rows to the sink (nothing without one).
+  void flush_csv();
   [[nodiscard]] RunTotals totals(TimePs at) const;
   /// The bucket of `replica` for the interval holding `at` (created when new).
   TimeBucket& bucket(int replica, TimePs at);
@@ -322,6 +348,8 @@ class ServeMetrics {
   TimePs last_change_ps_ = 0;
   double area_ = 0;
   std::string csv_;
+  std::function<void(std::string_view)> csv_sink_;  ///< empty: keep csv_ whole
+  std::size_t csv_block_bytes_ = 0;
   std::vector<std::vector<TimeBucket>> series_;  ///< [replica][active intervals, in time order]
   std::string first_rejection_;
   std::int64_t measured_arrived_ = 0, measured_rejected_ = 0, measured_completed_ = 0, measured_good_ = 0;

@@ -1,7 +1,9 @@
 #pragma once
 /// A serving run (DESIGN.md §8): requests from a WorkloadSpec, a router, and several engine replicas (data
 /// parallel) in one event queue; per-request timestamps turned into vLLM-style metrics.
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,6 +107,14 @@ struct ServeRunOptions {
   /// Disaggregated runs: overrides the decode pool's step time (`step_time` then covers the prefill pool
   /// only; without this both pools share `step_time`).
   StepTimeSource* decode_step_time = nullptr;
+  /// With ServeSpec::per_request_csv: requests.csv (its header, then one row per request as it ends, the
+  /// in-flight ones last) handed over in blocks of at least `requests_csv_block_bytes` (the last one shorter)
+  /// while the run goes, instead of kept whole in ServeResult::requests_csv (then empty): the CLI streams it
+  /// to the output file (OutputSet::stream), so memory stays flat in the number of requests. The
+  /// concatenated blocks are byte for byte the in-memory requests_csv. An exception from the sink ends the
+  /// run and leaves run_serve.
+  std::function<void(std::string_view)> requests_csv_sink{};
+  std::size_t requests_csv_block_bytes = std::size_t{1} << 20U;
 };
 
 /// The headline numbers of a run, and its verdicts. Counts (arrived, completed, rejected, in_flight,
@@ -197,14 +207,17 @@ struct ServeResult {
   /// bucket carries its interval index): what the engine did (timeseries.csv's rows).
   std::vector<std::vector<TimeBucket>> buckets;
   TimePs timeseries_interval_ps = 0;
-  std::string requests_csv;  ///< empty unless per_request_csv
-  Table timeseries;
+  std::string requests_csv;      ///< empty unless per_request_csv, and empty with a requests_csv_sink
   double in_system_area_ps = 0;  ///< ∫ requests in system dt (request·ps)
   TimePs end_ps = 0;
   /// Iterations scheduled through the decode group (ServeSpec::grouped_decodes), summed over replicas: a
   /// diagnostic for tests and benchmarks, written to no output.
   std::int64_t grouped_steps = 0;
 };
+
+/// timeseries.csv's table of a run (timeseries_table of its buckets), built on demand: a long run at a fine
+/// interval has millions of rows (timeseries_tables hands them over in slices).
+[[nodiscard]] Table timeseries_table(const ServeResult& r);
 
 /// The step-time model a run of `spec` uses (its model, device, precision, parallelism, MLA mode and host
 /// overhead).

@@ -108,6 +108,11 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode lau
     } catch (const InputError&) {
       rate_by_dtype_[d] = std::numeric_limits<double>::quiet_NaN();
     }
+    try {
+      peak_by_dtype_[d] = hw_.peak_flops(static_cast<Dtype>(d));
+    } catch (const InputError&) {
+      peak_by_dtype_[d] = std::numeric_limits<double>::quiet_NaN();
+    }
   }
   const auto fp32 = hw_.peak_flops_per_s.find(Dtype::kFp32);
   elementwise_rate_ = fp32 != hw_.peak_flops_per_s.end()
@@ -157,7 +162,10 @@ bool DeviceModel::time_attention(const Op& op, Dtype math, double launches, OpTi
   if (call.sequences <= 0.0 || call.prefill || mode_ == DeviceMode::kSpeedOfLight) return false;
   const double bytes = op.bytes() / launches;
   const double flops = op.flops / launches;
-  const DecodeCallTime model = datasheet_decode_call(hw_, call, bytes, flops, math);
+  // The profile's peak, looked up once (NaN: not listed, so the lookup throws the profile's error).
+  const double peak = peak_by_dtype_[static_cast<std::size_t>(math)];
+  const DecodeCallTime model = std::isnan(peak) ? datasheet_decode_call(hw_, call, bytes, flops, math)
+                                                : datasheet_decode_call(hw_, call, bytes, flops, peak);
   if (mode_ == DeviceMode::kCalibrated) {
     const std::optional<KernelPrediction> p = attention_->predict(call, bytes, flops);
     if (!p) return false;
@@ -290,12 +298,13 @@ namespace {
 /// Adds one timed op to the step's totals.
 void account(StepCost& cost, const Op& op, const OpTime& time) {
   const double s = time.time_s;
+  const double bytes = op.bytes();
   cost.step_time_s += s;
   switch (op.op_class) {
     case OpClass::kAttention:
       cost.attention_s += s;
       cost.attention_flops += op.flops;
-      cost.attention_bytes += op.bytes();
+      cost.attention_bytes += bytes;
       cost.attention_bound = time.bound;
       break;
     case OpClass::kGemm:
@@ -310,7 +319,7 @@ void account(StepCost& cost, const Op& op, const OpTime& time) {
   }
   cost.time_by_provenance[static_cast<std::size_t>(time.provenance)] += s;
   cost.flops += op.flops;
-  cost.bytes += op.bytes();
+  cost.bytes += bytes;
 }
 
 }  // namespace
@@ -372,6 +381,10 @@ class Schedule {
 StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, OpDetail detail) {
   StepCost cost;
   if (detail == OpDetail::kOps) cost.ops.reserve(workload.ops.size());
+  // Nothing fused, overlapped or staged: the schedule is the ops back to back, the sum account() takes in the
+  // same order.
+  const bool back_to_back = !workload.fused_allreduce && workload.overlapped_ops == 0 &&
+                            workload.micro_batches == 1 && workload.pipeline_stages == 1;
   Schedule schedule(workload);
   for (std::size_t i = 0; i < workload.ops.size(); ++i) {
     const Op& op = workload.ops[i];
@@ -382,11 +395,11 @@ StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, OpDe
           fmt::format("op `{}` costs {} s on {}", op.name, time.time_s, device.hardware().name));
     }
     account(cost, op, time);
-    schedule.add(i, time.time_s);
+    if (!back_to_back) schedule.add(i, time.time_s);
     if (detail == OpDetail::kOps) cost.ops.push_back(TimedOp{op, time});
   }
   cost.serial_time_s = cost.step_time_s;
-  cost.step_time_s = schedule.step_time_s();
+  if (!back_to_back) cost.step_time_s = schedule.step_time_s();
   if (!(std::isfinite(cost.step_time_s) && cost.step_time_s > 0.0)) {
     throw InternalError(fmt::format("the step costs {} s on {}", cost.step_time_s, device.hardware().name));
   }

@@ -89,6 +89,9 @@ class DeviceModel {
   /// (class kOther); NaN where the profile has none (time_op then asks the profile, which says so).
   std::array<double, 6> rate_by_dtype_{};
   double elementwise_rate_ = 0.0;
+  /// hw.peak_flops per math dtype (the datasheet decode-kernel model's rate), resolved once; NaN where the
+  /// profile has none.
+  std::array<double, 6> peak_by_dtype_{};
   std::shared_ptr<const CalibratedAttention> attention_;  ///< calibrated mode only
 };
 

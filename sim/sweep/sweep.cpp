@@ -146,26 +146,33 @@ void evaluate_sweep_point(const SweepSpec& spec, const SweepLayout& layout, Swee
   p.batch = choice.is_max ? max_batch(conc, spec.capacity.max_batched_tokens, step_tokens) : choice.sequences;
   p.status = PointStatus::kInvalid;
   if (!invalid.empty()) p.invalid_reason = invalid;
-  StepEvaluation eval;
-  if (invalid.empty() && p.batch == 0) {
-    p.status = PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
-  } else if (invalid.empty() && !layout.step_invalid.empty()) {
-    p.invalid_reason = layout.step_invalid;
-  } else if (invalid.empty()) {
+  // The step's evaluation: all zeros where it is not costed.
+  const StepEvaluation eval = [&] {
+    if (!invalid.empty()) return StepEvaluation{};
+    if (p.batch == 0) {
+      p.status = PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
+      return StepEvaluation{};
+    }
+    if (!layout.step_invalid.empty()) {
+      p.invalid_reason = layout.step_invalid;
+      return StepEvaluation{};
+    }
     // One record for the batch's identical sequences: memory does not grow with the batch.
     shape.sequences.front() = SequenceWork{p.context, p.s_q, false, true, p.batch};
     shape.parallel = layout.parallel;
     shape.precision = layout.precision;
     try {
-      eval = evaluate_step(layout.prepared, shape);
-      p.status = eval.status;
-      p.attention_flops = eval.cost.attention_flops;
-      p.attention_bytes = eval.cost.attention_bytes;
-      p.attention_bound = eval.cost.attention_bound;
+      StepEvaluation e = evaluate_step(layout.prepared, shape);
+      p.status = e.status;
+      p.attention_flops = e.cost.attention_flops;
+      p.attention_bytes = e.cost.attention_bytes;
+      p.attention_bound = e.cost.attention_bound;
+      return e;
     } catch (const InputError& e) {
       p.invalid_reason = e.message();
+      return StepEvaluation{};
     }
-  }
+  }();
   const StepCost& cost = eval.cost;
   const bool costed = cost.step_time_s > 0.0;
   p.step_time_s = cost.step_time_s;

@@ -258,9 +258,14 @@ void DeviceModel::throw_no_rate(const Op& op) const {
 
 // Inlined into cost_step and step_time_s (a step's ops are mostly GEMMs and small ops timed by the roofline).
 [[gnu::always_inline]] inline OpTime DeviceModel::time_op_inline(const Op& op) const {
-  const double launches = static_cast<double>(std::max<std::int64_t>(op.count, 1));
-  if (op.op_class == OpClass::kCommunication) return time_collective(op, launches);
+  // Every return returns `t`, so that it is built in the caller's result (copying it after its fields were
+  // stored one by one stalled the loads: store forwarding fails, a third of a sweep point's time).
   OpTime t;
+  const double launches = static_cast<double>(std::max<std::int64_t>(op.count, 1));
+  if (op.op_class == OpClass::kCommunication) {
+    t = time_collective(op, launches);
+    return t;
+  }
   t.provenance = Provenance::kAnalytic;
   const Dtype math = op.math;
   if (op.op_class == OpClass::kAttention && time_attention(op, math, launches, t)) {

@@ -263,7 +263,9 @@ std::vector<SweepPoint> run_sweep_points(const SweepSpec& spec, const std::vecto
     }
   });
 
-  std::vector<SweepPoint> points(indices.size());
+  // Copies of one default point: value-initializing each in place zeroes it first with `rep stos`, slow to
+  // start for a few hundred bytes.
+  std::vector<SweepPoint> points(indices.size(), SweepPoint{});
   ProgressCounter progress(indices.size(), options.progress);
   parallel_for_chunks(indices.size(), jobs, 0, [&](std::size_t begin, std::size_t end) {
     StepShape shape;

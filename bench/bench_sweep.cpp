@@ -2,7 +2,9 @@
 // combinations (5 GPUs × TP {4, 8}) of Llama-3-70B — timed on one core: run_sweep (typed points), and
 // run_sweep plus sweep.csv (the tidy table and its CSV, NaN written empty as the report writes it); then
 // the same grid at batch `max` alone (1,000 points, each as large a batch as fits).
-// Run: taskset -c 0 build/bench/bench_sweep
+// Run: taskset -c 0 build/bench/bench_sweep. Instructions (bench/README.md): valgrind --tool=callgrind
+// --toggle-collect='mlasim::run_sweep(*' build/bench/bench_sweep, over 77,000 points (7 × 10,000 + 7 ×
+// 1,000).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -59,7 +61,7 @@ int main() {
     for (const SweepPoint& p : points) sequences += p.batch;
   }
   std::sort(max_s.begin(), max_s.end());
-  fmt::print("batch max ({} points, {:.0f} sequences in all): median {:.1f} ms\n", sweep_size(spec),
-             sequences, max_s[3] * 1e3);
+  fmt::print("batch max ({} points, {:.0f} sequences in all): median {:.1f} ms ({:.2f} us per point)\n",
+             sweep_size(spec), sequences, max_s[3] * 1e3, max_s[3] / double(sweep_size(spec)) * 1e6);
   return 0;
 }

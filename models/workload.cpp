@@ -468,8 +468,7 @@ StepWorkload build_step(const ModelSpec& m, const StepShape& shape) {
   return out;
 }
 
-void build_step(const ModelSpec& m, const StepShape& shape, StepWorkload& out) {
-  if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
+void check_step_layout(const ModelSpec& m, const StepShape& shape) {
   check_parallelism(shape.parallel);
   check_speculation(shape.mtp);
   const Parallelism& par = shape.parallel;
@@ -478,6 +477,17 @@ void build_step(const ModelSpec& m, const StepShape& shape, StepWorkload& out) {
         SourceLocation{}, "ep",
         fmt::format("{} has no experts: expert parallelism (ep {}) needs an MoE model", m.name, par.ep));
   }
+}
+
+void build_step(const ModelSpec& m, const StepShape& shape, StepWorkload& out) {
+  if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
+  check_step_layout(m, shape);
+  build_step_of_checked_layout(m, shape, out);
+}
+
+void build_step_of_checked_layout(const ModelSpec& m, const StepShape& shape, StepWorkload& out) {
+  if (shape.sequences.empty()) throw InputError("a step needs at least one sequence");
+  const Parallelism& par = shape.parallel;
   out.ops.clear();  // keeps the buffer
   out.tokens = 0;
   out.output_tokens = 0;

@@ -150,6 +150,13 @@ struct StepWorkload {
 /// allocates nothing (the sweep's and the serving simulator's steady state).
 void build_step(const ModelSpec& model, const StepShape& shape, StepWorkload& out);
 
+/// The checks build_step makes of `shape`'s layout alone — the parallel layout, the speculation, expert
+/// parallelism only on an MoE model — throwing the same InputError.
+void check_step_layout(const ModelSpec& model, const StepShape& shape);
+/// build_step(model, shape, out) for a shape whose layout passed check_step_layout: the same ops, without
+/// checking the layout again (a sweep checks each layout once, not each of its points).
+void build_step_of_checked_layout(const ModelSpec& model, const StepShape& shape, StepWorkload& out);
+
 /// KV-cache bytes per token, all layers (models/attention/ owns the formulas): for the whole model (DESIGN.md
 /// §11 reference figures) and what one GPU of a TP group stores for a token of a sequence it holds (KV heads
 /// split by TP; MLA's latent cache is replicated on every rank; with DP-attention a rank holds all heads of

@@ -3,7 +3,9 @@
 // decode-kernel model's first-principles effects.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <stdexcept>
 
 #include "kernels/attention/reference.hpp"
 #include "models/workload.hpp"
@@ -256,4 +258,64 @@ TEST_CASE("the step splits its time by provenance, and the parts add up to the s
   for (const double t : c.time_by_provenance) sum += t;
   CHECK(sum == Approx(c.step_time_s));
   CHECK(c.share(Provenance::kAnalytic) == Approx(1.0));
+}
+
+namespace {
+
+/// Whether uniform_schedule_shape gives schedule_shape's counts for `batch` sequences of `pages` pages.
+bool same_shape(long long pages, long long batch, const attention::ScheduleOptions& o) {
+  const attention::ScheduleShape walked = attention::schedule_shape(pages * batch, batch, o);
+  const attention::ScheduleShape counted = uniform_schedule_shape(pages, batch, o);
+  const bool same = walked.parts == counted.parts && walked.segments == counted.segments &&
+                    walked.max_splits == counted.max_splits;
+  if (!same) {
+    UNSCOPED_INFO("pages " << pages << " batch " << batch << " sms " << o.num_sms << " ctas " << o.ctas_per_sm
+                           << " row blocks " << o.row_blocks << " cost " << o.fixed_cost_pages << ": walked "
+                           << walked.parts << "/" << walked.segments << "/" << walked.max_splits
+                           << ", counted " << counted.parts << "/" << counted.segments << "/"
+                           << counted.max_splits);
+  }
+  return same;
+}
+
+}  // namespace
+
+TEST_CASE("the split-KV shape counted in closed form is the walked schedule's, small and large") {
+  // Every small uniform batch: 1..40 pages, 1..40 sequences, 1..80 target parts, piece costs 0..3.
+  long long mismatches = 0;
+  for (int cost = 0; cost <= 3; ++cost) {
+    for (long long pages = 1; pages <= 40; ++pages) {
+      for (long long batch = 1; batch <= 40; ++batch) {
+        for (int target = 1; target <= 80; ++target) {
+          attention::ScheduleOptions o;
+          o.num_sms = target;
+          o.fixed_cost_pages = cost;
+          if (!same_shape(pages, batch, o)) ++mismatches;
+        }
+      }
+    }
+  }
+  // Random large ones: up to 2^36 pages a sequence, 2^20 sequences, GPUs of up to 400 SMs.
+  std::uint64_t state = 12345;
+  const auto next = [&state] {  // xorshift64
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int i = 0; i < 100000; ++i) {
+    const long long pages = 1 + static_cast<long long>(next() % (std::uint64_t{1} << (next() % 37)));
+    const long long batch = 1 + static_cast<long long>(next() % (std::uint64_t{1} << (next() % 21)));
+    if (pages > (1LL << 61) / batch) continue;
+    attention::ScheduleOptions o;
+    o.num_sms = 1 + static_cast<int>(next() % 400);
+    o.ctas_per_sm = 1 + static_cast<int>(next() % 4);
+    o.row_blocks = 1 + static_cast<int>(next() % 64);
+    o.fixed_cost_pages = static_cast<int>(next() % 5);
+    if (!same_shape(pages, batch, o)) ++mismatches;
+  }
+  CHECK(mismatches == 0);
+  // The same input errors.
+  CHECK_THROWS_AS(uniform_schedule_shape(0, 4, attention::ScheduleOptions{}), std::invalid_argument);
+  CHECK_THROWS_AS(uniform_schedule_shape(4, 0, attention::ScheduleOptions{}), std::invalid_argument);
 }

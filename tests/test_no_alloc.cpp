@@ -154,6 +154,11 @@ TEST_CASE("evaluating a step again allocates nothing: the sweep's points and the
             elsewhere = evaluate_step(c.model, device, other, cap, OpDetail::kTotals).cost.step_time_s;
           }) == 0);
     CHECK(allocations([&] { time_only = evaluate_step_time(c.model, device, c.shape); }) == 0);
+    // A sweep's points: through the layout prepared once, the same numbers, nothing allocated.
+    const PreparedLayout prepared = prepare_layout(c.model, device, c.shape, cap);
+    double via_layout = 0;
+    CHECK(allocations([&] { via_layout = evaluate_step(prepared, c.shape).cost.step_time_s; }) == 0);
+    CHECK(via_layout == first.cost.step_time_s);
     CHECK(again == first.cost.step_time_s);
     CHECK(time_only == first.cost.step_time_s);
     CHECK(elsewhere > 0.0);

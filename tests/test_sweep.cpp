@@ -1,13 +1,21 @@
 // Sweeps and the built-in cards, end to end through the loaders.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
+#include "models/variant.hpp"
 #include "models/workload.hpp"
 #include "reports/pivot.hpp"
 #include "reports/sweep_report.hpp"
@@ -642,4 +650,243 @@ TEST_CASE("a sweep's pp and fuse_allreduce reach every point: each point is the 
                              "  batch: [1]\n  context: [4096]\n");
   CHECK_THROWS_WITH(load_sweep_config(bad),
                     Catch::Contains("bad.yaml:4:7: error: sweep.pp: must be 1 to 1024"));
+}
+
+namespace {
+
+/// A sweep point evaluated the general way, independently of run_sweep_points' per-layout preparation: the
+/// variant applied, the capacity computed and the step evaluated by evaluate_step for this point alone.
+SweepPoint general_point(const SweepSpec& spec, std::size_t index) {
+  const SweepPosition at = sweep_position(spec, index);
+  SweepPoint p;
+  p.model = static_cast<std::uint32_t>(at.model);
+  p.variant = static_cast<std::uint32_t>(at.variant);
+  p.hardware = static_cast<std::uint32_t>(at.hardware);
+  p.tp_index = static_cast<std::uint32_t>(at.tp);
+  p.dp_index = static_cast<std::uint32_t>(at.dp);
+  p.batch_index = static_cast<std::uint32_t>(at.batch);
+  p.context_index = static_cast<std::uint32_t>(at.context);
+  p.s_q_index = static_cast<std::uint32_t>(at.s_q);
+  p.tp = spec.tp[at.tp];
+  p.dp_attention = spec.dp_attention[at.dp];
+  const ModelSpec model = apply_variant(spec.models[at.model], spec.variants[at.variant]);
+  p.attention = model.attention.kind;
+  const BatchChoice choice = spec.batch[at.batch];
+  p.batch_is_max = choice.is_max;
+  p.context = spec.context[at.context];
+  p.s_q = spec.s_q[at.s_q];
+  const Precision precision = spec.precision_for(spec.models[at.model]);
+  const Parallelism parallel = spec.parallel_at(p.tp, p.dp_attention);
+  std::string invalid;
+  Capacity cap;
+  try {
+    check_parallelism(parallel);
+    cap = compute_capacity(model, spec.hardware[at.hardware], precision, parallel, spec.capacity);
+  } catch (const InputError& e) {
+    invalid = e.message();
+  }
+  const std::int64_t conc = invalid.empty() ? max_concurrency(cap, p.context) : 0;
+  const int step_tokens = spec.mtp.enabled() ? 1 + spec.mtp.depth : p.s_q;
+  const std::int64_t by_tokens = std::max<std::int64_t>(spec.capacity.max_batched_tokens / step_tokens, 1);
+  p.batch = choice.is_max
+                ? static_cast<int>(std::min({conc, by_tokens, std::int64_t{std::numeric_limits<int>::max()}}))
+                : choice.sequences;
+  p.status = PointStatus::kInvalid;
+  p.invalid_reason = invalid;
+  StepEvaluation eval;
+  if (invalid.empty() && p.batch == 0) {
+    p.status = PointStatus::kDoesNotFit;
+  } else if (invalid.empty()) {
+    StepShape shape;
+    shape.sequences = {SequenceWork{p.context, p.s_q, false, true, p.batch}};
+    shape.parallel = parallel;
+    shape.precision = precision;
+    shape.mla_mode = spec.mla_mode;
+    shape.mtp = spec.mtp;
+    try {
+      eval = evaluate_step(model, DeviceModel(spec.hardware[at.hardware], spec.device_mode, spec.launch),
+                           shape, cap, OpDetail::kTotals);
+      p.status = eval.status;
+      p.attention_flops = eval.cost.attention_flops;
+      p.attention_bytes = eval.cost.attention_bytes;
+      p.attention_bound = eval.cost.attention_bound;
+    } catch (const InputError& e) {
+      p.invalid_reason = e.message();
+    }
+  }
+  const StepCost& cost = eval.cost;
+  const bool costed = cost.step_time_s > 0.0;
+  p.step_time_s = cost.step_time_s;
+  p.attention_s = cost.attention_s;
+  p.gemm_s = cost.gemm_s;
+  p.communication_s = cost.communication_s;
+  p.other_s = cost.other_s;
+  p.tokens_per_s = costed ? eval.totals.tokens_per_s : 0.0;
+  p.tokens_per_s_per_gpu = costed ? eval.totals.tokens_per_s_per_gpu : 0.0;
+  p.tokens_per_s_per_user = costed ? eval.totals.tokens_per_s_per_user : 0.0;
+  p.flops = cost.flops;
+  p.bytes = cost.bytes;
+  p.kv_bytes_per_token = kv_bytes_per_token(model, precision.kv_cache);
+  p.kv_bytes_per_token_per_gpu = invalid.empty() ? cap.kv_bytes_per_token_per_gpu : 0.0;
+  p.kv_capacity_tokens = invalid.empty() ? cap.kv_capacity_tokens() : 0;
+  p.max_concurrency = conc;
+  p.weight_bytes = weight_bytes_total(model, precision.weights);
+  p.weight_bytes_per_gpu = invalid.empty() ? cap.weight_bytes_per_gpu : 0.0;
+  for (const Provenance prov : kProvenances) p.time_share[static_cast<std::size_t>(prov)] = cost.share(prov);
+  if (p.status == PointStatus::kOk) p.cost = eval.totals.cost;
+  return p;
+}
+
+/// The same bits (NaN equal to itself).
+bool same(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+/// Every field of two points, bit for bit; the first difference in `why`.
+bool same_point(const SweepPoint& a, const SweepPoint& b, std::string& why) {
+  const auto diff = [&why](const char* field) {
+    why = field;
+    return false;
+  };
+  if (std::tie(a.model, a.variant, a.hardware, a.tp_index, a.dp_index, a.batch_index, a.context_index,
+               a.s_q_index, a.tp, a.dp_attention, a.batch, a.batch_is_max, a.context, a.s_q, a.attention,
+               a.status, a.invalid_reason, a.kv_capacity_tokens, a.max_concurrency, a.attention_bound) !=
+      std::tie(b.model, b.variant, b.hardware, b.tp_index, b.dp_index, b.batch_index, b.context_index,
+               b.s_q_index, b.tp, b.dp_attention, b.batch, b.batch_is_max, b.context, b.s_q, b.attention,
+               b.status, b.invalid_reason, b.kv_capacity_tokens, b.max_concurrency, b.attention_bound)) {
+    return diff("position, batch, status or capacity");
+  }
+  const std::pair<const char*, std::pair<double, double>> doubles[] = {
+      {"step_time_s", {a.step_time_s, b.step_time_s}},
+      {"attention_s", {a.attention_s, b.attention_s}},
+      {"gemm_s", {a.gemm_s, b.gemm_s}},
+      {"communication_s", {a.communication_s, b.communication_s}},
+      {"other_s", {a.other_s, b.other_s}},
+      {"tokens_per_s", {a.tokens_per_s, b.tokens_per_s}},
+      {"tokens_per_s_per_gpu", {a.tokens_per_s_per_gpu, b.tokens_per_s_per_gpu}},
+      {"tokens_per_s_per_user", {a.tokens_per_s_per_user, b.tokens_per_s_per_user}},
+      {"flops", {a.flops, b.flops}},
+      {"bytes", {a.bytes, b.bytes}},
+      {"attention_flops", {a.attention_flops, b.attention_flops}},
+      {"attention_bytes", {a.attention_bytes, b.attention_bytes}},
+      {"kv_bytes_per_token", {a.kv_bytes_per_token, b.kv_bytes_per_token}},
+      {"kv_bytes_per_token_per_gpu", {a.kv_bytes_per_token_per_gpu, b.kv_bytes_per_token_per_gpu}},
+      {"weight_bytes", {a.weight_bytes, b.weight_bytes}},
+      {"weight_bytes_per_gpu", {a.weight_bytes_per_gpu, b.weight_bytes_per_gpu}},
+      {"time_share[0]", {a.time_share[0], b.time_share[0]}},
+      {"time_share[1]", {a.time_share[1], b.time_share[1]}},
+      {"time_share[2]", {a.time_share[2], b.time_share[2]}},
+      {"time_share[3]", {a.time_share[3], b.time_share[3]}},
+  };
+  for (const auto& [field, v] : doubles) {
+    if (!same(v.first, v.second)) return diff(field);
+  }
+  if (a.cost.has_value() != b.cost.has_value()) return diff("cost");
+  if (a.cost && (a.cost->gpus != b.cost->gpus || !same(a.cost->usd_per_hour, b.cost->usd_per_hour) ||
+                 !same(a.cost->usd_per_million_output_tokens, b.cost->usd_per_million_output_tokens) ||
+                 !same(a.cost->usd_per_million_total_tokens, b.cost->usd_per_million_total_tokens))) {
+    return diff("cost");
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("run_sweep_points gives, bit for bit, the point evaluate_step gives alone, over random grids") {
+  // Random grids over the cards (MHA, GQA, MLA, MoE, a sliding window), variants, GPUs, TP, DP-attention,
+  // expert parallelism, two micro-batches, pipeline stages, MTP, fp8, s_q 2 and batch max; random points of
+  // each, in random order (as a shard asks for them), each compared with the general evaluation.
+  std::uint64_t state = 88172645463325252ULL;
+  const auto next = [&state] {  // xorshift64
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const auto pick = [&next](auto n) {
+    return static_cast<std::size_t>(next() % static_cast<std::uint64_t>(n));
+  };
+  const char* models[] = {"llama-3-70b", "llama-3-8b",  "deepseek-v3", "deepseek-v2-lite",
+                          "mistral-7b",  "qwen2.5-72b", "falcon-7b"};
+  const char* variants[] = {"native", "gqa:8", "mqa", "mla:512/64", "mha", "gqa:4"};
+  const char* gpus[] = {"h100-sxm", "h200", "a100-80gb", "b200", "mi300x", "h20", "l40s"};
+  const std::int64_t contexts[] = {1, 7, 64, 65, 1000, 4096, 5000, 32768, 131072, 1000000};
+  const int batches[] = {1, 2, 3, 16, 64, 100, 256, 512, 4096};
+  int grids = 0, points = 0, mismatches = 0, mla = 0, moe = 0, at_max = 0;
+  std::array<int, 4> by_status{};  // index: PointStatus
+  for (int g = 0; g < 60; ++g) {
+    SweepSpec spec;
+    spec.name = "random";
+    spec.models = {resolve_model(models[pick(std::size(models))])};
+    if (next() % 3 == 0) spec.models.push_back(resolve_model(models[pick(std::size(models))]));
+    spec.variants = {parse_variant(variants[pick(std::size(variants))])};
+    if (next() % 2 == 0) spec.variants.push_back(parse_variant(variants[pick(std::size(variants))]));
+    for (std::size_t i = 0, n = 1 + pick(3); i < n; ++i)
+      spec.hardware.push_back(resolve_hw(gpus[pick(std::size(gpus))]));
+    spec.tp = {1 << pick(4)};
+    if (next() % 2 == 0) spec.tp.push_back(1 << pick(4));
+    spec.dp_attention = next() % 2 == 0 ? std::vector<bool>{false, true} : std::vector<bool>{false};
+    for (std::size_t i = 0, n = 1 + pick(4); i < n; ++i)
+      spec.batch.push_back(batches[pick(std::size(batches))]);
+    if (next() % 2 == 0) spec.batch.push_back(BatchChoice::max());
+    for (std::size_t i = 0, n = 1 + pick(5); i < n; ++i)
+      spec.context.push_back(contexts[pick(std::size(contexts))]);
+    spec.s_q = next() % 3 == 0 ? std::vector<int>{1, 2} : std::vector<int>{1};
+    if (next() % 3 == 0) {
+      spec.precision.weights = Dtype::kFp8;
+      spec.weights_given = true;
+    }
+    if (next() % 4 == 0) spec.precision.kv_cache = Dtype::kFp8;
+    spec.expert_parallel = next() % 3 == 0;
+    switch (pick(5)) {
+      case 0:
+        spec.layout.micro_batches = 2;
+        break;
+      case 1:
+        spec.layout.pp = 2;
+        break;
+      case 2:
+        spec.layout.fuse_allreduce = true;
+        break;
+      default:
+        break;
+    }
+    if (next() % 4 == 0) {
+      spec.mtp.depth = 1 + static_cast<int>(pick(2));
+      spec.mtp.acceptance = {0.8};
+    }
+    spec.mla_mode = next() % 5 == 0 ? MlaMode::kNaive : MlaMode::kAuto;
+    spec.device_mode = next() % 5 == 0 ? DeviceMode::kSpeedOfLight : DeviceMode::kDatasheet;
+    spec.launch = next() % 4 == 0 ? LaunchMode::kEager : LaunchMode::kGraph;
+    const std::size_t size = sweep_size(spec);
+    std::vector<std::size_t> indices;
+    for (std::size_t i = 0, n = std::min<std::size_t>(size, 40); i < n; ++i) indices.push_back(pick(size));
+    std::vector<SweepPoint> got;
+    try {
+      got = run_sweep_points(spec, indices);
+    } catch (const InputError&) {
+      continue;  // a variant that does not apply to a model (the whole sweep fails)
+    }
+    ++grids;
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const SweepPoint want = general_point(spec, indices[k]);
+      std::string why;
+      ++points;
+      ++by_status[static_cast<std::size_t>(want.status)];
+      if (want.status != PointStatus::kInvalid && want.attention == AttentionKind::kMla) ++mla;
+      if (want.status != PointStatus::kInvalid && spec.models[want.model].ffn.is_moe()) ++moe;
+      if (want.status != PointStatus::kInvalid && want.batch_is_max) ++at_max;
+      if (!same_point(got[k], want, why)) {
+        ++mismatches;
+        UNSCOPED_INFO("grid " << g << " point " << indices[k] << ": " << why);
+      }
+    }
+  }
+  CHECK(grids >= 40);
+  CHECK(points >= 1500);
+  for (const int n : by_status) CHECK(n >= 20);  // every verdict, invalid points included
+  CHECK(mla >= 100);
+  CHECK(moe >= 100);
+  CHECK(at_max >= 100);
+  CHECK(mismatches == 0);
 }

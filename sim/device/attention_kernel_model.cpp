@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <stdexcept>
 #include <tuple>
 
 #include "kernels/attention/kernel_layout.hpp"
@@ -37,6 +38,126 @@ DecodeKernelDesign decode_kernel_design(const AttentionCall& call) {
   return d;
 }
 
+namespace {
+
+__extension__ typedef __int128 Wide;  // products of page counts and part counts beyond 64 bits
+
+/// The least x >= 0 with lo <= (a·x) mod m <= hi (0 <= a < m, 0 <= lo <= hi < m), or -1 when there is none:
+/// Euclid's recursion on (a, m). Without a multiple of a in [lo, hi] the least x is ceil((lo + m·y) / a) for
+/// the least y whose [lo + m·y, hi + m·y] holds one, i.e. with (m·y) mod a in [a − hi mod a, a − lo mod a].
+/// Int holds m² (Wide, or 64 bits for m < 2^31).
+template <class Int>
+Int first_hit(Int a, Int m, Int lo, Int hi) {
+  if (lo == 0) return 0;
+  if (a == 0) return -1;
+  const Int x = (lo + a - 1) / a;  // the least x with a·x >= lo
+  if (a * x <= hi) return x;
+  const Int y = first_hit<Int>(m % a, a, a - hi % a, a - lo % a);
+  if (y < 0) return -1;
+  return (lo + m * y + a - 1) / a;
+}
+
+template <class Int>
+Int gcd_of(Int a, Int b) {
+  while (b != 0) {
+    const Int r = a % b;
+    a = b;
+    b = r;
+  }
+  return a;
+}
+
+/// The most of the steps n in [1, end) that share one floor(n·w / len): the deepest run of part starts
+/// inside one sequence.
+template <class Int>
+Int longest_run(Int w, Int len, Int end) {
+  if (w >= len) return 1;  // every start a sequence further on
+  const Int last = (end - 1) * w / len;
+  if (last == 0) return end - 1;
+  Int best = std::max((len - 1) / w, end - (last * len + w - 1) / w);  // the first and the last sequences
+  if (last >= 2) {
+    // Sequence s in between holds ceil((s + 1)·len / w) − ceil(s·len / w) starts: q, or q + 1 where
+    // (s·len − 1) mod w >= w − r, i.e. (s·r) mod w in [w − r + 1, w − 1] or 0.
+    const Int q = len / w, r = len % w;
+    Int inner = q;
+    if (r > 0) {
+      const Int zero = w / gcd_of<Int>(r, w);
+      const Int hit = r >= 2 ? first_hit<Int>(r, w, w - r + 1, w - 1) : Int{-1};
+      if (zero <= last - 1 || (hit >= 1 && hit <= last - 1)) inner = q + 1;
+    }
+    best = std::max(best, inner);
+  }
+  return best;
+}
+
+/// uniform_schedule_shape's counting for `batch` sequences of `pages` pages, `parts` parts, piece cost `cost`
+/// and `w` pages plus costs from one part's start to the next.
+template <class Int>
+attention::ScheduleShape count_uniform(Int pages, Int batch, Int parts, Int cost, Int w) {
+  const Int len = pages + cost;
+  attention::ScheduleShape shape;
+  shape.parts = 1;
+  shape.segments = static_cast<long long>(batch);
+  shape.max_splits = 1;
+  if (parts <= 1) return shape;
+  // n0: the first n >= 1 with (n·w) mod len == 0 or in [pages, len).
+  const Int a = w % len;
+  Int n0 = len / gcd_of<Int>(a, len);
+  if (pages <= len - 1) {
+    const Int hit = first_hit<Int>(a, len, pages, len - 1);
+    if (hit >= 1 && hit < n0) n0 = hit;
+  }
+  const Int n_break = (batch * len + w - 1) / w;  // the first start past the last sequence
+  const Int end = std::min({n0, parts, n_break});
+  shape.parts += static_cast<long long>(end - 1);
+  shape.segments += static_cast<long long>(end - 1);
+  if (end > 1) shape.max_splits = static_cast<int>(1 + longest_run<Int>(w, len, end));
+  if (end == n0 && n0 < parts) {
+    const Int seq = (n0 * w + len - 1) / len;  // the sequence part n0 starts
+    if (seq < batch) {
+      ++shape.parts;
+      // Whole repeats of parts 1..n0 (each n0 parts, n0 − 1 cuts, none deeper than the first's), then a
+      // partial one.
+      const Int repeats = std::min((parts - 1 - n0) / n0, (batch - 1 - seq) / seq);
+      shape.parts += static_cast<long long>(repeats * n0);
+      shape.segments += static_cast<long long>(repeats * (n0 - 1));
+      const Int base = seq * (repeats + 1);
+      const Int tail_break = ((batch - base) * len + w - 1) / w;
+      const Int tail = std::min({parts - n0 * (repeats + 1), tail_break, n0});
+      if (tail > 1) {
+        shape.parts += static_cast<long long>(tail - 1);
+        shape.segments += static_cast<long long>(tail - 1);
+      }
+    }
+  }
+  return shape;
+}
+
+}  // namespace
+
+attention::ScheduleShape uniform_schedule_shape(long long pages_per_sequence, long long batch,
+                                                const attention::ScheduleOptions& opt) {
+  if (pages_per_sequence < 1 || batch < 1 || batch > (1LL << 30)) {
+    throw std::invalid_argument("schedule: need a page per sequence and at least one sequence");
+  }
+  // attention::schedule_shape's uniform walk: part n starts n·w further along a line on which each sequence
+  // takes its pages and then the piece cost (len = pages + cost); a start that lands in a cost, or exactly on
+  // a sequence's start, puts the part at the next sequence's start (phase 0), after which the first n0 parts
+  // repeat. Before that first phase 0 (step n0) every start cuts a sequence. Here n0, the repeats and the
+  // runs of cuts inside one sequence are counted in closed form.
+  const long long total = batch * pages_per_sequence;
+  const long long parts = std::min<long long>(attention::target_parts(opt), total);
+  const long long payload = attention::split_payload(total, batch, parts, opt.fixed_cost_pages);
+  const long long cost = opt.fixed_cost_pages;
+  const long long w = payload - cost;  // >= 1
+  // Every product the count forms is of two of len, w, batch and parts: 64 bits hold them below 2^31 each.
+  constexpr long long kNarrow = (1LL << 31) - 1;
+  if (pages_per_sequence + cost <= kNarrow && w <= kNarrow && parts <= kNarrow) {
+    return count_uniform<long long>(pages_per_sequence, batch, parts, cost, w);
+  }
+  return count_uniform<Wide>(pages_per_sequence, batch, parts, cost, w);
+}
+
 SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionCall& call, int sms) {
   SplitKvLaunch l;
   const double batch = std::max(call.sequences, 1.0);
@@ -60,8 +181,8 @@ SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionC
                     std::ceil(batch), mean_context));
   }
   const auto sequences = static_cast<long long>(std::ceil(batch));
-  const long long pages = sequences * static_cast<long long>(pages_per_sequence);
-  const attention::ScheduleShape shape = attention::schedule_shape(pages, sequences, opt);
+  const attention::ScheduleShape shape =
+      uniform_schedule_shape(static_cast<long long>(pages_per_sequence), sequences, opt);
   l.parts = double(shape.parts);
   // Mixed lengths: the parts' runs of equal work cut sequences wherever their boundaries fall, so with
   // several parts some sequence is split (a combine pass) and each boundary adds a piece.
@@ -78,6 +199,11 @@ SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionC
 
 DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call, double bytes,
                                      double flops, Dtype math_dtype) {
+  return datasheet_decode_call(hw, call, bytes, flops, hw.peak_flops(math_dtype));
+}
+
+DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call, double bytes,
+                                     double flops, double peak_flops_per_s) {
   const DecodeKernelDesign design = decode_kernel_design(call);
   const SplitKvLaunch l = split_kv_launch(design, call, hw.sms);
   const double latency = hw.memory_latency_s;
@@ -89,7 +215,7 @@ DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall
   // A wave that leaves slots empty streams at the partial rate: over all waves the slots are slot_fill busy.
   t.memory_s = bytes / reachable_bw / (l.waves > 1.0 ? l.slot_fill : 1.0);
   const double compute_fill = l.active_sms / hw.sms * (l.waves > 1.0 ? l.slot_fill : 1.0);
-  t.compute_s = flops / (hw.peak_flops(math_dtype) * hw.datasheet_efficiency.compute * compute_fill);
+  t.compute_s = flops / (peak_flops_per_s * hw.datasheet_efficiency.compute * compute_fill);
   t.body_s = std::max(t.memory_s, t.compute_s);
   // Prologue: the block table, then the first KV tile (two dependent HBM round trips); epilogue: the output
   // store drains (one more). Every further piece a CTA walks restarts its pipeline (one round trip each).

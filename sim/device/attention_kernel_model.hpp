@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/attention/schedule.hpp"
 #include "models/workload.hpp"
 #include "sim/device/hardware_spec.hpp"
 #include "sim/device/measured_tables.hpp"
@@ -44,6 +45,13 @@ struct SplitKvLaunch {
 [[nodiscard]] SplitKvLaunch split_kv_launch(const DecodeKernelDesign& design, const AttentionCall& call,
                                             int sms);
 
+/// attention::schedule_shape(batch × pages_per_sequence, batch, opt) — the schedule of `batch` sequences of
+/// `pages_per_sequence` pages each — without walking its parts: O(log pages) instead of O(parts) (the walk
+/// was a quarter of a sweep point's time). Exactly the same counts (tests/test_measured_tables.cpp compares
+/// them over every small case and many large ones). Throws std::invalid_argument as schedule_shape does.
+[[nodiscard]] attention::ScheduleShape uniform_schedule_shape(long long pages_per_sequence, long long batch,
+                                                              const attention::ScheduleOptions& opt);
+
 /// A datasheet-mode decode call, split into its terms [s].
 struct DecodeCallTime {
   double fixed_s = 0.0;    ///< prologue (block table, first KV tile) and epilogue of the attention kernel
@@ -62,6 +70,9 @@ struct DecodeCallTime {
 /// are whole HBM round trips (latency) the kernel waits for in sequence.
 [[nodiscard]] DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call,
                                                    double bytes, double flops, Dtype math_dtype);
+/// The same with hw.peak_flops(math_dtype) given (`peak_flops_per_s`): the device model looks it up once.
+[[nodiscard]] DecodeCallTime datasheet_decode_call(const HardwareSpec& hw, const AttentionCall& call,
+                                                   double bytes, double flops, double peak_flops_per_s);
 
 /// A kernel-level prediction: the time of one call as the attention bench measures it (one eager launch
 /// between CUDA events, attention + combine), and where it comes from.

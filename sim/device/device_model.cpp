@@ -108,6 +108,11 @@ DeviceModel::DeviceModel(const HardwareSpec& hw, DeviceMode mode, LaunchMode lau
     } catch (const InputError&) {
       rate_by_dtype_[d] = std::numeric_limits<double>::quiet_NaN();
     }
+    try {
+      peak_by_dtype_[d] = hw_.peak_flops(static_cast<Dtype>(d));
+    } catch (const InputError&) {
+      peak_by_dtype_[d] = std::numeric_limits<double>::quiet_NaN();
+    }
   }
   const auto fp32 = hw_.peak_flops_per_s.find(Dtype::kFp32);
   elementwise_rate_ = fp32 != hw_.peak_flops_per_s.end()
@@ -157,7 +162,10 @@ bool DeviceModel::time_attention(const Op& op, Dtype math, double launches, OpTi
   if (call.sequences <= 0.0 || call.prefill || mode_ == DeviceMode::kSpeedOfLight) return false;
   const double bytes = op.bytes() / launches;
   const double flops = op.flops / launches;
-  const DecodeCallTime model = datasheet_decode_call(hw_, call, bytes, flops, math);
+  // The profile's peak, looked up once (NaN: not listed, so the lookup throws the profile's error).
+  const double peak = peak_by_dtype_[static_cast<std::size_t>(math)];
+  const DecodeCallTime model = std::isnan(peak) ? datasheet_decode_call(hw_, call, bytes, flops, math)
+                                                : datasheet_decode_call(hw_, call, bytes, flops, peak);
   if (mode_ == DeviceMode::kCalibrated) {
     const std::optional<KernelPrediction> p = attention_->predict(call, bytes, flops);
     if (!p) return false;
@@ -197,51 +205,68 @@ bool DeviceModel::time_calibrated_gemm(const Op& op, Dtype math, double launches
   return true;
 }
 
-OpTime DeviceModel::time_op(const Op& op) const {
+OpTime DeviceModel::time_collective(const Op& op, double launches) const {
+  OpTime t;
+  t.provenance = Provenance::kAnalytic;
+  // DESIGN.md §5: latency + bytes / link bandwidth, per collective. No probe measures the links yet.
+  const int ranks = op.comm_ranks;
+  if (ranks <= 1) {
+    throw InternalError(fmt::format("collective `{}` has a group of {} GPUs", op.name, ranks));
+  }
+  // A missing link makes a multi-GPU layout impossible, never free.
+  if (!(net_bw_ > 0.0)) {
+    throw InputError(SourceLocation{}, "tp",
+                     fmt::format("{} ({}) has no interconnect (interconnect.bandwidth 0): {} GPUs need one",
+                                 hw_.name, hw_.id, ranks));
+  }
+  const int node = std::max(hw_.gpus_per_node, 1);
+  double inside = op.comm_bytes, across = 0.0;  // bytes over the scale-up link and over the network
+  if (ranks > node) {
+    if (!(scale_out_bw_ > 0.0)) {
+      throw InputError(
+          SourceLocation{}, "tp",
+          fmt::format("{} GPUs span {} nodes of {}, but {} ({}) has no scale_out network: add one to the "
+                      "profile, or keep the layout within {} GPUs",
+                      ranks, (ranks + node - 1) / node, node, hw_.name, hw_.id, node));
+    }
+    if (op.collective == Collective::kAllToAll) {
+      // Of the ranks − 1 other GPUs a token may go to, node − 1 share this GPU's node (DeepEP forwards the
+      // rest over RDMA); the two links carry their shares at once.
+      across = op.comm_bytes * double(ranks - node) / double(ranks - 1);
+      inside = op.comm_bytes - across;
+    } else {
+      // A ring over several nodes runs at its slowest link: every byte crosses at the network's rate.
+      across = op.comm_bytes;
+      inside = 0.0;
+    }
+  }
+  t.network_s = std::max(inside / net_bw_, across > 0.0 ? across / scale_out_bw_ : 0.0);
+  const double latency = ranks > node ? std::max(hw_.interconnect.latency_s, hw_.scale_out.latency_s)
+                                      : hw_.interconnect.latency_s;
+  t.launch_s = launches * (latency + launch_s_);
+  t.time_s = t.network_s + t.launch_s;
+  t.bound = t.network_s >= t.launch_s ? Bound::kNetwork : Bound::kLaunch;
+  return t;
+}
+
+void DeviceModel::throw_no_rate(const Op& op) const {
+  // validate() keeps every profile peak positive; a spec built in code may not be: never cost work as free.
+  throw InputError(SourceLocation{}, "compute",
+                   fmt::format("{} ({}) has no positive {} rate for op `{}`", hw_.name, hw_.id,
+                               to_string(op.math), op.name));
+}
+
+// Inlined into cost_step and step_time_s (a step's ops are mostly GEMMs and small ops timed by the roofline).
+[[gnu::always_inline]] inline OpTime DeviceModel::time_op_inline(const Op& op) const {
+  // Every return returns `t`, so that it is built in the caller's result (copying it after its fields were
+  // stored one by one stalled the loads: store forwarding fails, a third of a sweep point's time).
   OpTime t;
   const double launches = static_cast<double>(std::max<std::int64_t>(op.count, 1));
-  t.provenance = Provenance::kAnalytic;
   if (op.op_class == OpClass::kCommunication) {
-    // DESIGN.md §5: latency + bytes / link bandwidth, per collective. No probe measures the links yet.
-    const int ranks = op.comm_ranks;
-    if (ranks <= 1) {
-      throw InternalError(fmt::format("collective `{}` has a group of {} GPUs", op.name, ranks));
-    }
-    // A missing link makes a multi-GPU layout impossible, never free.
-    if (!(net_bw_ > 0.0)) {
-      throw InputError(SourceLocation{}, "tp",
-                       fmt::format("{} ({}) has no interconnect (interconnect.bandwidth 0): {} GPUs need one",
-                                   hw_.name, hw_.id, ranks));
-    }
-    const int node = std::max(hw_.gpus_per_node, 1);
-    double inside = op.comm_bytes, across = 0.0;  // bytes over the scale-up link and over the network
-    if (ranks > node) {
-      if (!(scale_out_bw_ > 0.0)) {
-        throw InputError(
-            SourceLocation{}, "tp",
-            fmt::format("{} GPUs span {} nodes of {}, but {} ({}) has no scale_out network: add one to the "
-                        "profile, or keep the layout within {} GPUs",
-                        ranks, (ranks + node - 1) / node, node, hw_.name, hw_.id, node));
-      }
-      if (op.collective == Collective::kAllToAll) {
-        // Of the ranks − 1 other GPUs a token may go to, node − 1 share this GPU's node (DeepEP forwards the
-        // rest over RDMA); the two links carry their shares at once.
-        across = op.comm_bytes * double(ranks - node) / double(ranks - 1);
-        inside = op.comm_bytes - across;
-      } else {
-        // A ring over several nodes runs at its slowest link: every byte crosses at the network's rate.
-        across = op.comm_bytes;
-        inside = 0.0;
-      }
-    }
-    t.network_s = std::max(inside / net_bw_, across > 0.0 ? across / scale_out_bw_ : 0.0);
-    const double latency = ranks > node ? std::max(hw_.interconnect.latency_s, hw_.scale_out.latency_s)
-                                        : hw_.interconnect.latency_s;
-    t.launch_s = launches * (latency + launch_s_);
-    t.time_s = t.network_s + t.launch_s;
-    t.bound = t.network_s >= t.launch_s ? Bound::kNetwork : Bound::kLaunch;
+    t = time_collective(op, launches);
     return t;
   }
+  t.provenance = Provenance::kAnalytic;
   const Dtype math = op.math;
   if (op.op_class == OpClass::kAttention && time_attention(op, math, launches, t)) {
     finish(t);
@@ -260,22 +285,18 @@ OpTime DeviceModel::time_op(const Op& op) const {
     peak = op.op_class == OpClass::kOther ? compute_flops_per_s(Dtype::kBf16) : compute_flops_per_s(math);
   }
   // DESIGN.md §6: t = t_launch + max(FLOPs / (peak·η_c), t0 + bytes / (BW·η_m)), per launch, times launches.
-  if (op.flops > 0.0 && !(peak > 0.0 && std::isfinite(peak))) {
-    // validate() keeps every profile peak positive; a spec built in code may not be: never cost work as free.
-    throw InputError(SourceLocation{}, "compute",
-                     fmt::format("{} ({}) has no positive {} rate for op `{}`", hw_.name, hw_.id,
-                                 to_string(math), op.name));
-  }
+  if (op.flops > 0.0 && !(peak > 0.0 && std::isfinite(peak))) throw_no_rate(op);
+  const double bytes = op.bytes();
   t.compute_s = op.flops > 0.0 ? op.flops / peak : 0.0;
-  t.memory_s = op.bytes() / mem_bw_;
-  if (op.bytes() > 0.0) t.memory_s += launches * ramp_t0_s_;
+  t.memory_s = bytes / mem_bw_;
+  if (bytes > 0.0) t.memory_s += launches * ramp_t0_s_;
   t.launch_s = launches * launch_s_;
   if (mode_ == DeviceMode::kCalibrated && op.op_class == OpClass::kOther && t.compute_s <= t.memory_s) {
     // A small memory-bound op follows the measured copy ramp: interpolated inside the byte range the probe
     // swept, extrapolated outside it.
     const BandwidthRamp* ramp = hw_.calibration.hbm_ramp();
-    const double per_launch = op.bytes() / launches;
-    if (ramp != nullptr && op.bytes() > 0.0) {
+    const double per_launch = bytes / launches;
+    if (ramp != nullptr && bytes > 0.0) {
       const bool inside =
           ramp->max_bytes > 0.0 && per_launch >= ramp->min_bytes && per_launch <= ramp->max_bytes;
       t.provenance = inside ? Provenance::kInterpolated : Provenance::kExtrapolated;
@@ -285,32 +306,46 @@ OpTime DeviceModel::time_op(const Op& op) const {
   return t;
 }
 
+OpTime DeviceModel::time_op(const Op& op) const {
+  return time_op_inline(op);
+}
+
 namespace {
 
+/// A step's sums while its ops are timed: locals, which the compiler keeps in registers (StepCost's own
+/// fields, written through a reference, might alias the ops' and would be stored and reloaded op by op).
+struct OpSums {
+  double step = 0.0, attention = 0.0, gemm = 0.0, communication = 0.0, other = 0.0;
+  double flops = 0.0, bytes = 0.0, attention_flops = 0.0, attention_bytes = 0.0;
+  std::array<double, 4> by_provenance{};
+  std::optional<Bound> attention_bound;
+};
+
 /// Adds one timed op to the step's totals.
-void account(StepCost& cost, const Op& op, const OpTime& time) {
+void account(OpSums& sums, const Op& op, const OpTime& time) {
   const double s = time.time_s;
-  cost.step_time_s += s;
+  const double bytes = op.bytes();
+  sums.step += s;
   switch (op.op_class) {
     case OpClass::kAttention:
-      cost.attention_s += s;
-      cost.attention_flops += op.flops;
-      cost.attention_bytes += op.bytes();
-      cost.attention_bound = time.bound;
+      sums.attention += s;
+      sums.attention_flops += op.flops;
+      sums.attention_bytes += bytes;
+      sums.attention_bound = time.bound;
       break;
     case OpClass::kGemm:
-      cost.gemm_s += s;
+      sums.gemm += s;
       break;
     case OpClass::kCommunication:
-      cost.communication_s += s;
+      sums.communication += s;
       break;
     case OpClass::kOther:
-      cost.other_s += s;
+      sums.other += s;
       break;
   }
-  cost.time_by_provenance[static_cast<std::size_t>(time.provenance)] += s;
-  cost.flops += op.flops;
-  cost.bytes += op.bytes();
+  sums.by_provenance[static_cast<std::size_t>(time.provenance)] += s;
+  sums.flops += op.flops;
+  sums.bytes += bytes;
 }
 
 }  // namespace
@@ -372,21 +407,39 @@ class Schedule {
 StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, OpDetail detail) {
   StepCost cost;
   if (detail == OpDetail::kOps) cost.ops.reserve(workload.ops.size());
+  // Nothing fused, overlapped or staged: the schedule is the ops back to back, the sum account() takes in the
+  // same order.
+  const bool back_to_back = !workload.fused_allreduce && workload.overlapped_ops == 0 &&
+                            workload.micro_batches == 1 && workload.pipeline_stages == 1;
   Schedule schedule(workload);
-  for (std::size_t i = 0; i < workload.ops.size(); ++i) {
-    const Op& op = workload.ops[i];
-    const OpTime time = device.time_op(op);
+  OpSums sums;
+  const Op* const ops = workload.ops.data();
+  const std::size_t n = workload.ops.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Op& op = ops[i];
+    const OpTime time = device.time_op_inline(op);
     // A validated profile gives every op a finite, non-negative time; anything else is a bug in a model.
     if (!(std::isfinite(time.time_s) && time.time_s >= 0.0)) {
       throw InternalError(
           fmt::format("op `{}` costs {} s on {}", op.name, time.time_s, device.hardware().name));
     }
-    account(cost, op, time);
-    schedule.add(i, time.time_s);
+    account(sums, op, time);
+    if (!back_to_back) schedule.add(i, time.time_s);
     if (detail == OpDetail::kOps) cost.ops.push_back(TimedOp{op, time});
   }
+  cost.step_time_s = sums.step;
+  cost.attention_s = sums.attention;
+  cost.gemm_s = sums.gemm;
+  cost.communication_s = sums.communication;
+  cost.other_s = sums.other;
+  cost.flops = sums.flops;
+  cost.bytes = sums.bytes;
+  cost.attention_flops = sums.attention_flops;
+  cost.attention_bytes = sums.attention_bytes;
+  cost.attention_bound = sums.attention_bound;
+  cost.time_by_provenance = sums.by_provenance;
   cost.serial_time_s = cost.step_time_s;
-  cost.step_time_s = schedule.step_time_s();
+  if (!back_to_back) cost.step_time_s = schedule.step_time_s();
   if (!(std::isfinite(cost.step_time_s) && cost.step_time_s > 0.0)) {
     throw InternalError(fmt::format("the step costs {} s on {}", cost.step_time_s, device.hardware().name));
   }
@@ -400,7 +453,7 @@ StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, OpDe
 double step_time_s(const StepWorkload& workload, const DeviceModel& device) {
   Schedule schedule(workload);
   for (std::size_t i = 0; i < workload.ops.size(); ++i)
-    schedule.add(i, device.time_op(workload.ops[i]).time_s);
+    schedule.add(i, device.time_op_inline(workload.ops[i]).time_s);
   return schedule.step_time_s();
 }
 

@@ -45,6 +45,8 @@ struct OpTime {
 
 /// Times ops on one GPU. Cheap to copy; holds the resolved ceilings.
 class CalibratedAttention;
+enum class OpDetail;
+struct StepCost;
 
 /// Times ops on one GPU (DESIGN.md §6). Cheap to copy; holds the resolved ceilings and, in calibrated mode,
 /// the measured tables prepared for lookups.
@@ -73,6 +75,13 @@ class DeviceModel {
   [[nodiscard]] LaunchMode launch_mode() const { return launch_; }
 
  private:
+  // cost_step and step_time_s time each op through time_op_inline, time_op's body inlined into their loops.
+  friend StepCost cost_step(const StepWorkload& workload, const DeviceModel& device, OpDetail detail);
+  friend double step_time_s(const StepWorkload& workload, const DeviceModel& device);
+  [[nodiscard]] OpTime time_op_inline(const Op& op) const;
+  /// time_op's rare paths, out of line: collectives, errors.
+  [[nodiscard]] OpTime time_collective(const Op& op, double launches) const;
+  [[noreturn]] void throw_no_rate(const Op& op) const;
   [[nodiscard]] bool time_attention(const Op& op, Dtype math, double launches, OpTime& t) const;
   [[nodiscard]] bool time_calibrated_gemm(const Op& op, Dtype math, double launches, OpTime& t) const;
 
@@ -89,6 +98,9 @@ class DeviceModel {
   /// (class kOther); NaN where the profile has none (time_op then asks the profile, which says so).
   std::array<double, 6> rate_by_dtype_{};
   double elementwise_rate_ = 0.0;
+  /// hw.peak_flops per math dtype (the datasheet decode-kernel model's rate), resolved once; NaN where the
+  /// profile has none.
+  std::array<double, 6> peak_by_dtype_{};
   std::shared_ptr<const CalibratedAttention> attention_;  ///< calibrated mode only
 };
 

@@ -18,8 +18,11 @@ std::string_view to_string(PointStatus status) {
   return "?";
 }
 
-StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
-                       const StepShape& shape, std::optional<double> price_per_gpu_hour) {
+namespace {
+
+/// step_totals with the model's whole KV bytes per token and weight bytes given.
+StepTotals totals_of(const StepCost& cost, const Capacity& cap, double kv_bytes_per_token_total,
+                     double weight_bytes, const StepShape& shape, std::optional<double> price_per_gpu_hour) {
   StepTotals t;
   const int gpus = shape.parallel.gpus();
   std::int64_t sequences = 0;
@@ -39,15 +42,30 @@ StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpe
   t.price_per_gpu_hour = price_per_gpu_hour;
   if (price_per_gpu_hour)
     t.cost = deployment_cost(gpus, *price_per_gpu_hour, t.tokens_per_s, t.total_tokens_per_s);
-  t.kv_bytes_per_token = kv_bytes_per_token(model, shape.precision.kv_cache);
+  t.kv_bytes_per_token = kv_bytes_per_token_total;
   t.kv_bytes_per_token_per_gpu = cap.kv_bytes_per_token_per_gpu;
   t.kv_capacity_tokens = cap.kv_capacity_tokens();
   t.kv_blocks = cap.kv_blocks();
   t.block_size = cap.block_size;
   t.max_concurrency = max_concurrency(cap, t.longest_context);
-  t.weight_bytes = weight_bytes_total(model, shape.precision.weights);
+  t.weight_bytes = weight_bytes;
   t.weight_bytes_per_gpu = cap.weight_bytes_per_gpu;
   return t;
+}
+
+/// The verdict on a step of `sequences` sequences of which `fit` fit in the KV cache.
+PointStatus status_of(std::int64_t fit, std::int64_t sequences) {
+  return fit == 0          ? PointStatus::kDoesNotFit
+         : fit < sequences ? PointStatus::kBatchExceedsCapacity
+                           : PointStatus::kOk;
+}
+
+}  // namespace
+
+StepTotals step_totals(const StepCost& cost, const Capacity& cap, const ModelSpec& model,
+                       const StepShape& shape, std::optional<double> price_per_gpu_hour) {
+  return totals_of(cost, cap, kv_bytes_per_token(model, shape.precision.kv_cache),
+                   weight_bytes_total(model, shape.precision.weights), shape, price_per_gpu_hour);
 }
 
 namespace {
@@ -69,10 +87,32 @@ StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device, 
   out.cost = cost_step(workload, device, detail);
   out.capacity = cap;
   out.totals = step_totals(out.cost, cap, model, shape, device.hardware().price_per_gpu_hour);
-  const std::int64_t fit = out.totals.max_concurrency;
-  out.status = fit == 0              ? PointStatus::kDoesNotFit
-               : fit < out.sequences ? PointStatus::kBatchExceedsCapacity
-                                     : PointStatus::kOk;
+  out.status = status_of(out.totals.max_concurrency, out.sequences);
+  return out;
+}
+
+PreparedLayout prepare_layout(const ModelSpec& model, const DeviceModel& device, const StepShape& shape,
+                              const Capacity& cap) {
+  check_step_layout(model, shape);
+  PreparedLayout l;
+  l.model = &model;
+  l.device = &device;
+  l.cap = cap;
+  l.kv_bytes_per_token = kv_bytes_per_token(model, shape.precision.kv_cache);
+  l.weight_bytes = weight_bytes_total(model, shape.precision.weights);
+  return l;
+}
+
+StepEvaluation evaluate_step(const PreparedLayout& layout, const StepShape& shape) {
+  StepEvaluation out;
+  StepWorkload& workload = scratch_workload();
+  build_step_of_checked_layout(*layout.model, shape, workload);
+  out.sequences = workload.sequences;
+  out.cost = cost_step(workload, *layout.device, OpDetail::kTotals);
+  out.capacity = layout.cap;
+  out.totals = totals_of(out.cost, layout.cap, layout.kv_bytes_per_token, layout.weight_bytes, shape,
+                         layout.device->hardware().price_per_gpu_hour);
+  out.status = status_of(out.totals.max_concurrency, out.sequences);
   return out;
 }
 

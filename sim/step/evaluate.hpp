@@ -79,6 +79,27 @@ struct StepEvaluation {
 [[nodiscard]] StepEvaluation evaluate_step(const ModelSpec& model, const DeviceModel& device,
                                            const StepShape& shape, const CapacityOptions& opt = {});
 
+/// What every step of one layout shares — model (with its variant), device, capacity, parallel layout,
+/// precision, MLA form, MTP — checked and computed once (prepare_layout): a sweep evaluates its points
+/// through it. Holds pointers to the model and the device, which must outlive it.
+struct PreparedLayout {
+  const ModelSpec* model = nullptr;
+  const DeviceModel* device = nullptr;
+  Capacity cap;
+  double kv_bytes_per_token = 0.0;  ///< whole model, at the shape's KV-cache dtype
+  double weight_bytes = 0.0;        ///< whole model, at the shape's weight dtype
+};
+
+/// Checks the layout of `shape` (check_step_layout: throws its InputError) and computes what its steps
+/// share. `shape`'s sequences are not looked at.
+[[nodiscard]] PreparedLayout prepare_layout(const ModelSpec& model, const DeviceModel& device,
+                                            const StepShape& shape, const Capacity& cap);
+
+/// evaluate_step(*layout.model, *layout.device, shape, layout.cap, OpDetail::kTotals) for a shape with the
+/// layout's parallel layout, precision, MLA form and MTP: the same numbers, without the per-layout checks and
+/// sums. Throws InputError for sequences the model cannot run (as build_step).
+[[nodiscard]] StepEvaluation evaluate_step(const PreparedLayout& layout, const StepShape& shape);
+
 /// The step's time only (no ops kept, no capacity; the op list in the per-thread buffer): the serving
 /// simulator's per-iteration cost.
 [[nodiscard]] double evaluate_step_time(const ModelSpec& model, const DeviceModel& device,

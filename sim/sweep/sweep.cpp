@@ -103,6 +103,10 @@ struct SweepLayout {
   Parallelism parallel;
   std::string invalid;  ///< why the capacity, and so every point of this layout, is invalid
   Capacity cap;
+  /// Why no step of this layout can be costed (its MTP, or expert parallelism on a dense model): every costed
+  /// point is invalid, with the capacity computed.
+  std::string step_invalid;
+  PreparedLayout prepared;  ///< when invalid and step_invalid are empty
 };
 
 /// Points per layout: the batch, context and s_q axes, the fastest-varying.
@@ -110,11 +114,14 @@ std::size_t points_per_layout(const SweepSpec& s) {
   return s.batch.size() * s.context.size() * s.s_q.size();
 }
 
-/// One point, costed. `shape` is scratch reused between the points of one thread.
-SweepPoint evaluate_sweep_point(const SweepSpec& spec, const std::vector<DeviceModel>& devices,
-                                const SweepLayout& layout, std::size_t index, StepShape& shape) {
-  const SweepPosition at = sweep_position(spec, index);
-  SweepPoint p;
+/// One point, costed, into `p` (a default SweepPoint). `at` is the layout's position in the grid (its batch,
+/// context and s_q positions unset); `shape` is scratch reused between the points of one thread.
+void evaluate_sweep_point(const SweepSpec& spec, const SweepLayout& layout, SweepPosition at,
+                          std::size_t in_layout, StepShape& shape, SweepPoint& p) {
+  at.s_q = in_layout % spec.s_q.size();
+  in_layout /= spec.s_q.size();
+  at.context = in_layout % spec.context.size();
+  at.batch = in_layout / spec.context.size();
   p.model = static_cast<std::uint32_t>(at.model);
   p.variant = static_cast<std::uint32_t>(at.variant);
   p.hardware = static_cast<std::uint32_t>(at.hardware);
@@ -138,25 +145,34 @@ SweepPoint evaluate_sweep_point(const SweepSpec& spec, const std::vector<DeviceM
   const int step_tokens = spec.mtp.enabled() ? 1 + spec.mtp.depth : p.s_q;
   p.batch = choice.is_max ? max_batch(conc, spec.capacity.max_batched_tokens, step_tokens) : choice.sequences;
   p.status = PointStatus::kInvalid;
-  p.invalid_reason = invalid;
-  StepEvaluation eval;
-  if (invalid.empty() && p.batch == 0) {
-    p.status = PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
-  } else if (invalid.empty()) {
+  if (!invalid.empty()) p.invalid_reason = invalid;
+  // The step's evaluation: all zeros where it is not costed.
+  const StepEvaluation eval = [&] {
+    if (!invalid.empty()) return StepEvaluation{};
+    if (p.batch == 0) {
+      p.status = PointStatus::kDoesNotFit;  // `max` where not one sequence fits: nothing to cost
+      return StepEvaluation{};
+    }
+    if (!layout.step_invalid.empty()) {
+      p.invalid_reason = layout.step_invalid;
+      return StepEvaluation{};
+    }
     // One record for the batch's identical sequences: memory does not grow with the batch.
-    shape.sequences.assign(1, SequenceWork{p.context, p.s_q, false, true, p.batch});
+    shape.sequences.front() = SequenceWork{p.context, p.s_q, false, true, p.batch};
     shape.parallel = layout.parallel;
     shape.precision = layout.precision;
     try {
-      eval = evaluate_step(*layout.model, devices[at.hardware], shape, cap, OpDetail::kTotals);
-      p.status = eval.status;
-      p.attention_flops = eval.cost.attention_flops;
-      p.attention_bytes = eval.cost.attention_bytes;
-      p.attention_bound = eval.cost.attention_bound;
+      StepEvaluation e = evaluate_step(layout.prepared, shape);
+      p.status = e.status;
+      p.attention_flops = e.cost.attention_flops;
+      p.attention_bytes = e.cost.attention_bytes;
+      p.attention_bound = e.cost.attention_bound;
+      return e;
     } catch (const InputError& e) {
       p.invalid_reason = e.message();
+      return StepEvaluation{};
     }
-  }
+  }();
   const StepCost& cost = eval.cost;
   const bool costed = cost.step_time_s > 0.0;
   p.step_time_s = cost.step_time_s;
@@ -177,7 +193,6 @@ SweepPoint evaluate_sweep_point(const SweepSpec& spec, const std::vector<DeviceM
   p.weight_bytes_per_gpu = invalid.empty() ? cap.weight_bytes_per_gpu : 0.0;
   for (const Provenance prov : kProvenances) p.time_share[static_cast<std::size_t>(prov)] = cost.share(prov);
   if (p.status == PointStatus::kOk) p.cost = eval.totals.cost;
-  return p;
 }
 
 }  // namespace
@@ -234,20 +249,39 @@ std::vector<SweepPoint> run_sweep_points(const SweepSpec& spec, const std::vecto
       l.cap = compute_capacity(*l.model, spec.hardware[at.hardware], l.precision, l.parallel, spec.capacity);
     } catch (const InputError& e) {
       l.invalid = e.message();
+      return;
+    }
+    StepShape shape;
+    shape.parallel = l.parallel;
+    shape.precision = l.precision;
+    shape.mla_mode = spec.mla_mode;
+    shape.mtp = spec.mtp;
+    try {
+      l.prepared = prepare_layout(*l.model, devices[at.hardware], shape, l.cap);
+    } catch (const InputError& e) {
+      l.step_invalid = e.message();
     }
   });
 
-  std::vector<SweepPoint> points(indices.size());
+  // Copies of one default point: value-initializing each in place zeroes it first with `rep stos`, slow to
+  // start for a few hundred bytes.
+  std::vector<SweepPoint> points(indices.size(), SweepPoint{});
   ProgressCounter progress(indices.size(), options.progress);
   parallel_for_chunks(indices.size(), jobs, 0, [&](std::size_t begin, std::size_t end) {
     StepShape shape;
+    shape.sequences.resize(1);
     shape.mla_mode = spec.mla_mode;
     shape.mtp = spec.mtp;
+    std::size_t layout = layout_ids.size();  // the last point's, while the points stay in one layout
+    SweepPosition at;
     for (std::size_t k = begin; k < end; ++k) {
-      const std::size_t layout = static_cast<std::size_t>(
-          std::lower_bound(layout_ids.begin(), layout_ids.end(), indices[k] / per_layout) -
-          layout_ids.begin());
-      points[k] = evaluate_sweep_point(spec, devices, layouts[layout], indices[k], shape);
+      const std::size_t id = indices[k] / per_layout;
+      if (layout == layout_ids.size() || layout_ids[layout] != id) {
+        layout = static_cast<std::size_t>(std::lower_bound(layout_ids.begin(), layout_ids.end(), id) -
+                                          layout_ids.begin());
+        at = sweep_position(spec, id * per_layout);
+      }
+      evaluate_sweep_point(spec, layouts[layout], at, indices[k] % per_layout, shape, points[k]);
     }
     progress.add(end - begin);
   });

@@ -11,20 +11,14 @@
 #include <sstream>
 #include <string>
 
+#include "tests/test_support.hpp"
+
 namespace mlasim::test {
 
 struct Run {
   int code = -1;
   std::string out, err;
 };
-
-/// A whole file's bytes ("" when it cannot be read).
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 /// `mlasim ARGS` through the shell, its stdout and stderr kept in `dir` (which must exist).
 inline Run run_mlasim_in(const std::filesystem::path& dir, const std::string& args) {

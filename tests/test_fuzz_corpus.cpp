@@ -21,15 +21,9 @@
 #include "sim/calibration/probe_report.hpp"
 #include "sim/calibration/synthetic_run.hpp"
 #include "sim/error.hpp"
+#include "tests/test_support.hpp"
 
-namespace {
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-}  // namespace
+using mlasim::test::slurp;
 
 TEST_CASE("every fuzz target has seeds, and each seed ends in a result or a located InputError") {
   using namespace mlasim::fuzz;

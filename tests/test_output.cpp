@@ -19,16 +19,11 @@
 using namespace mlasim;
 namespace fs = std::filesystem;
 using mlasim::test::error_of;
+using mlasim::test::has_temporary;
 using mlasim::test::ScratchDir;
+using mlasim::test::slurp;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 /// The names in `dir` (one level), sorted.
 std::vector<std::string> listing(const fs::path& dir) {
@@ -36,13 +31,6 @@ std::vector<std::string> listing(const fs::path& dir) {
   for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-bool has_temporary(const fs::path& dir) {
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.path().filename().string().find(".tmp-") != std::string::npos) return true;
-  }
-  return false;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "sim/error.hpp"
@@ -42,6 +43,22 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The whole content of the file at `p` ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// Whether `dir` or a folder in it holds a temporary of an output being written (`NAME.tmp-PID`).
+inline bool has_temporary(const std::filesystem::path& dir) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.path().filename().string().find(".tmp-") != std::string::npos) return true;
+  }
+  return false;
+}
 
 /// The message of the InputError `f` throws ("" when it throws nothing).
 template <class F>

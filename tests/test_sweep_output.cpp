@@ -27,23 +27,11 @@
 
 using namespace mlasim;
 namespace fs = std::filesystem;
+using mlasim::test::has_temporary;
 using mlasim::test::ScratchDir;
+using mlasim::test::slurp;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool has_temporary(const fs::path& dir) {
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.path().filename().string().find(".tmp-") != std::string::npos) return true;
-  }
-  return false;
-}
 
 // A small sweep of every kind of point: ok, over capacity, does not fit, invalid (TP 3 divides no head
 // count), batch max, two s_q, DP-attention both ways, a priced and an unpriced GPU.

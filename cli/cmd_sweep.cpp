@@ -105,7 +105,9 @@ int cmd_sweep(const Args& args) {
   prepare_output_dir(out_dir);  // an unwritable --out fails now, not after the run
 
   // The whole grid, or the shard's block of it, evaluated and written a chunk at a time.
-  const auto [first, last] = shard_range(sweep_size(spec), shard.value_or(Shard{}));
+  // Plain variables, not a structured binding: lambdas below capture them (clang 14 cannot capture bindings).
+  const std::pair<std::size_t, std::size_t> block = shard_range(sweep_size(spec), shard.value_or(Shard{}));
+  const std::size_t first = block.first, last = block.second;
   ProgressLine progress("sweep", "points", vm.count("quiet") == 0U);
   if (shard) {
     OutputSet outputs(out_dir);

@@ -275,9 +275,7 @@ void SweepOutputWriter::add(const std::vector<SweepPoint>& points) {
   std::vector<std::vector<std::string>> json(pieces);
   parallel_for(pieces, jobs_, [&](std::size_t i) {
     const std::size_t begin = i * kPiece, end = std::min(points.size(), begin + kPiece);
-    Table table =
-        sweep_table(spec_, std::vector<SweepPoint>(points.begin() + static_cast<std::ptrdiff_t>(begin),
-                                                   points.begin() + static_cast<std::ptrdiff_t>(end)));
+    Table table = sweep_table(spec_, std::span<const SweepPoint>(points).subspan(begin, end - begin));
     json[i].reserve(end - begin);
     for (const std::vector<Cell>& row : table.rows()) json[i].push_back(json_row_.row(row));
     csv[i] = table_to_csv(with_missing_as(std::move(table), ""), /*header=*/false);

@@ -159,7 +159,7 @@ std::vector<Column> sweep_columns() {
 
 }  // namespace
 
-Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points) {
+Table sweep_table(const SweepSpec& spec, std::span<const SweepPoint> points) {
   Table table(sweep_columns());
   table.reserve(points.size());
   std::vector<std::string> weights_dtype;  // per model: the sweep's, or the model's stored dtype

@@ -3,6 +3,7 @@
 /// sweep.json (one tidy row per point), summary.md (pivoted tables to read), report.html and its charts. The
 /// charts read the typed points; the tables go through the generic writers. Pure rendering: same points, same
 /// bytes; the caller writes the files through OutputSet.
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,7 +22,7 @@ namespace mlasim {
 /// extrapolated, analytic. Base SI units, prices in USD; `status` as SweepPoint::status_text; `batch` the
 /// resolved batch of a `max` point. The three price columns are NaN without a price, the two costs also when
 /// the status is not ok: sweep.csv writes NaN empty (with_missing_as), sweep.json null.
-[[nodiscard]] Table sweep_table(const SweepSpec& spec, const std::vector<SweepPoint>& points);
+[[nodiscard]] Table sweep_table(const SweepSpec& spec, std::span<const SweepPoint> points);
 
 /// What keeps configurations (model, variant, GPU, TP, DP-attention) off the charts, one line each, in grid
 /// order: "cannot run: REASON" (invalid), "does not fit at any context; the weights (...) leave no room for a

@@ -64,6 +64,17 @@ inline constexpr int gqa_ctas_per_sm(int head_dim) {
   return attention::layout::gqa::ctas_per_sm(head_dim);
 }
 
+/// GQA deep-prefetch variants (gqa_decode_deep.cu: gqa-d128-deep, gqa-d64-deep): CTAs resident per SM (d =
+/// 128: 2, d = 64: 3, shared-memory bound) and row blocks (as gqa: 16 rows per CTA); the scheduler's
+/// ctas_per_sm and row_blocks.
+inline constexpr int gqa_deep_ctas_per_sm(int head_dim) {
+  return head_dim == 128 ? attention::layout::gqa_deep::Config<128>::kCtasPerSm
+                         : attention::layout::gqa_deep::Config<64>::kCtasPerSm;
+}
+inline int gqa_deep_row_blocks(int s_q, int n_h, int n_kv) {
+  return attention::layout::gqa_deep::row_blocks(s_q, n_h, n_kv);
+}
+
 /// Row blocks per part the scheduler must know about (ScheduleOptions::row_blocks).
 inline int mla_row_blocks(int s_q, int h_q) {
   return attention::layout::mla::row_blocks(s_q, h_q);
@@ -80,5 +91,9 @@ int launch_combine(const DecodeArgs& a, int rows_per_seq, int d_v, cudaStream_t 
 LaunchInfo launch_mla_decode(const DecodeArgs& a, cudaStream_t stream);
 /// Enqueues the GQA decode kernel (head_dim 64 or 128) and, when needed, the combine kernel.
 LaunchInfo launch_gqa_decode(const DecodeArgs& a, cudaStream_t stream);
+/// The deep-prefetch GQA kernel (gqa_decode_deep.cu), one launcher per head dim (variants gqa-d128-deep and
+/// gqa-d64-deep); schedule with gqa_deep_ctas_per_sm(d) and gqa_deep_row_blocks. Exits 2 on another head_dim.
+LaunchInfo launch_gqa_decode_d128_deep(const DecodeArgs& a, cudaStream_t stream);
+LaunchInfo launch_gqa_decode_d64_deep(const DecodeArgs& a, cudaStream_t stream);
 
 }  // namespace mlasim::gpu

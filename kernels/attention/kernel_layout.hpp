@@ -100,14 +100,16 @@ MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) {
   return n_kv * ((s_q * (n_h / n_kv) + kRows - 1) / kRows);
 }
 
-template <int D>
+/// Shared memory of a CTA with `Stages`-deep per-warp rings (gqa_decode.cu: kStages; the deep variant,
+/// gqa_decode_deep.cu: gqa_deep::Config<D>::kStages).
+template <int D, int Stages = kStages>
 struct Smem {
   static constexpr int kStride = D + 8;  ///< +16 bytes per row: conflict-free ldmatrix
   static constexpr int kChunks = D / 8;
   static constexpr int kCopiesPerLane = kTile * kChunks / 32;
   static constexpr std::size_t kQ = std::size_t(kRows) * kStride * 2;
   static constexpr std::size_t kTileBytes = std::size_t(kTile) * kStride * 2;
-  static constexpr std::size_t kRing = std::size_t(kWarps) * kStages * 2 * kTileBytes;  ///< K and V per stage
+  static constexpr std::size_t kRing = std::size_t(kWarps) * Stages * 2 * kTileBytes;  ///< K and V per stage
   static constexpr std::size_t kMerge = std::size_t(kWarps) * kRows * D * sizeof(float);  ///< reuses the ring
   static constexpr std::size_t kRingOrMerge = kRing > kMerge ? kRing : kMerge;
   static constexpr std::size_t kStats = std::size_t(2) * kWarps * kRows * sizeof(float);
@@ -117,7 +119,7 @@ struct Smem {
 
   /// Element offset of warp `warp`'s K tile in stage `stage` (its V tile follows at + kTile * kStride).
   MLASIM_HD static constexpr int k_stage_elem(int warp, int stage) {
-    return (warp * kStages + stage) * 2 * kTile * kStride;
+    return (warp * Stages + stage) * 2 * kTile * kStride;
   }
   MLASIM_HD static constexpr Chunk chunk_of(int c) { return {c / kChunks, c % kChunks}; }
   MLASIM_HD static constexpr int chunk_elem(Chunk c) { return c.row * kStride + c.chunk * 8; }
@@ -153,5 +155,45 @@ MLASIM_HD constexpr int prefetch_tile(int it) {
   return it + kStages - 1;
 }
 }  // namespace gqa
+
+/// The deep-prefetch GQA/MQA/MHA kernel (gqa_decode_deep.cu, variants gqa-d128-deep and gqa-d64-deep): gqa's
+/// CTA (4 warps, 16 query rows of one KV head, 16-token tiles dealt round-robin to the warps, one ring per
+/// warp, the same row blocks and merge) with rings 3 (d 128) or 4 (d 64) stages deep, so that 2 or 3 tiles
+/// per warp are in flight while it computes one (gqa: 1), Q·K^T split over 4 accumulator chains (token halves
+/// x k-step parity) instead of 2, and the Q load issued together with the ring's prologue.
+namespace gqa_deep {
+using gqa::kRows;
+using gqa::kThreads;
+using gqa::kTile;
+using gqa::kWarps;
+using gqa::warp_tile;
+using gqa::warp_tiles;
+/// CTAs that share one KV run (as gqa: the scheduler's row_blocks).
+MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) {
+  return gqa::row_blocks(s_q, n_h, n_kv);
+}
+
+template <int D>
+struct Config {
+  static_assert(D == 64 || D == 128, "head dim 64 or 128");
+  /// Per-warp ring depth: d 128: 3 x 8,704 B per warp (2 CTAs/SM); d 64: 4 x 4,608 B (3 CTAs/SM).
+  static constexpr int kStages = D == 128 ? 3 : 4;
+  /// Resident CTAs per SM, shared-memory bound (the tests check kBytes against it); the kernel's
+  /// __launch_bounds__ minimum and the scheduler's ctas_per_sm.
+  static constexpr int kCtasPerSm = D == 128 ? 2 : 3;
+  /// Independent Q·K^T accumulators per 16-token half: k-step ks goes to chain ks % kQkChains.
+  static constexpr int kQkChains = 2;
+  using Smem = gqa::Smem<D, kStages>;
+  /// cp.async groups a warp waits down to inside the loop (tile `it` complete, the next kStages - 2 in
+  /// flight).
+  static constexpr int kWaitInLoop = kStages - 2;
+  /// After the Q group and the kStages - 1 prologue groups: only Q (the oldest) must be complete.
+  static constexpr int kWaitForQ = kStages - 1;
+
+  /// Ring stage of a warp's it-th tile; the warp tile prefetched at iteration `it`.
+  MLASIM_HD static constexpr int stage_of(int it) { return it % kStages; }
+  MLASIM_HD static constexpr int prefetch_tile(int it) { return it + kStages - 1; }
+};
+}  // namespace gqa_deep
 
 }  // namespace mlasim::attention::layout

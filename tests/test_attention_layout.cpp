@@ -58,10 +58,13 @@ class Sim {
 
   /// Byte range [b, b + n) as granules; checks alignment and bounds.
   std::vector<int> granules(std::size_t b, std::size_t n, const std::string& what) {
-    INFO(what << " at byte " << b << " size " << n);
-    REQUIRE(b % kGranule == 0);
-    REQUIRE(n % kGranule == 0);
-    REQUIRE(b + n <= bytes_);
+    if (b % kGranule != 0 || n % kGranule != 0 ||
+        b + n > bytes_) {  // (checked in bulk: the replays are long)
+      INFO(what << " at byte " << b << " size " << n);
+      REQUIRE(b % kGranule == 0);
+      REQUIRE(n % kGranule == 0);
+      REQUIRE(b + n <= bytes_);
+    }
     std::vector<int> g;
     for (std::size_t x = b; x < b + n; x += kGranule) g.push_back(static_cast<int>(x / kGranule));
     return g;
@@ -70,6 +73,7 @@ class Sim {
   void read(int w, std::vector<int> g, int expect_label, const std::string& what) {
     normalize(g);
     for (const int x : g) {
+      if (label_[static_cast<std::size_t>(x)] == expect_label) continue;
       INFO(what << ": warp " << w << " reads granule " << x << " holding label "
                 << label_[static_cast<std::size_t>(x)] << ", expected " << expect_label);
       REQUIRE(label_[static_cast<std::size_t>(x)] == expect_label);
@@ -130,6 +134,7 @@ class Sim {
         std::vector<int> common;
         std::set_intersection(a.granules.begin(), a.granules.end(), b.granules.begin(), b.granules.end(),
                               std::back_inserter(common));
+        if (common.empty()) continue;
         INFO("race: '" << a.what << "' (warp " << a.warp << ", epochs " << a.cta0 << ".." << a.cta1
                        << ") and '" << b.what << "' (warp " << b.warp << ", epochs " << b.cta0 << ".."
                        << b.cta1 << ") share " << common.size() << " granules");
@@ -183,10 +188,12 @@ constexpr int kLabelCompute = 7;  // P, row maxima / sums, merge area: written a
 std::size_t ldsm_row(std::size_t base, int elem, int stride, int valid_cols, int max_rows) {
   const int row = elem / stride;
   const int col = elem % stride;
-  INFO("ldmatrix row address elem " << elem << " (row " << row << ", col " << col << ")");
-  REQUIRE(col % 8 == 0);
-  REQUIRE(col + 8 <= valid_cols);
-  REQUIRE(row < max_rows);
+  if (col % 8 != 0 || col + 8 > valid_cols || row >= max_rows) {
+    INFO("ldmatrix row address elem " << elem << " (row " << row << ", col " << col << ")");
+    REQUIRE(col % 8 == 0);
+    REQUIRE(col + 8 <= valid_cols);
+    REQUIRE(row < max_rows);
+  }
   return base + static_cast<std::size_t>(elem) * 2;
 }
 
@@ -462,6 +469,150 @@ void simulate_gqa(const std::vector<int>& seg_tiles) {
   sim.check();
 }
 
+// ------------------------------------------------------------------ GQA deep (gqa_decode_deep.cu)
+
+/// Replays gqa_decode_deep_kernel<D> on one CTA for segments of `seg_tiles` tiles: per segment a CTA barrier,
+/// each thread's Q copies committed as one group and the kStages - 1 prologue groups after it, a wait that
+/// leaves only the prologue in flight, a barrier, the Q fragments; then each warp's own loop (wait down to
+/// kWaitInLoop groups, __syncwarp, prefetch of tile it + kStages - 1 into stage (it + kStages - 1) % kStages,
+/// K and V fragments of tile it), a final wait; then the merge through the overlaid rings.
+template <int D>
+void simulate_gqa_deep(const std::vector<int>& seg_tiles) {
+  namespace G = L::gqa_deep;
+  using C = G::Config<D>;
+  using S = typename C::Smem;
+  Sim sim(S::kBytes, G::kWarps);
+  auto tile_copy = [&](int w, int stage, int seg, int tile) {
+    INFO("warp " << w << " stage " << stage << " tile " << tile);
+    REQUIRE(stage >= 0);
+    REQUIRE(stage < C::kStages);
+    std::vector<int> g;
+    const int k_elem = S::k_stage_elem(w, stage);
+    // The warp's ring stays inside its own quarter of the ring region.
+    REQUIRE(std::size_t(2) * (k_elem + 2 * G::kTile * S::kStride) <=
+            S::kRing * std::size_t(w + 1) / G::kWarps);
+    REQUIRE(std::size_t(2) * k_elem >= S::kRing * std::size_t(w) / G::kWarps);
+    std::set<std::pair<int, int>> chunks;  // each (row, chunk) of the 16-token tile copied once, for K and V
+    for (int lane = 0; lane < 32; ++lane) {
+      for (int j = 0; j < S::kCopiesPerLane; ++j) {
+        const L::Chunk c = S::chunk_of(lane + 32 * j);
+        REQUIRE(c.row < G::kTile);
+        REQUIRE(c.chunk * 8 + 8 <= D);
+        REQUIRE(chunks.insert({c.row, c.chunk}).second);
+        for (const int kv : {0, 1}) {
+          const int e = k_elem + kv * G::kTile * S::kStride + S::chunk_elem(c);
+          for (int x : sim.granules(S::kOffRing + 2 * std::size_t(e), 16, "kv cp.async")) g.push_back(x);
+        }
+      }
+    }
+    REQUIRE(chunks.size() == static_cast<std::size_t>(G::kTile * D / 8));
+    sim.async_write(w, g, label_tile(seg, tile), "KV tile " + std::to_string(tile));
+  };
+  for (std::size_t si = 0; si < seg_tiles.size(); ++si) {
+    const int seg = static_cast<int>(si);
+    const int n = seg_tiles[si];
+    sim.barrier();
+    for (int w = 0; w < G::kWarps; ++w) {
+      const int my = G::warp_tiles(n, w);
+      std::vector<int> g;
+      for (int lane = 0; lane < 32; ++lane) {
+        for (int c = w * 32 + lane; c < G::kRows * (D / 8); c += G::kThreads) {
+          for (int x : sim.granules(2 * std::size_t(S::chunk_elem(S::chunk_of(c))), 16, "q cp.async"))
+            g.push_back(x);
+        }
+      }
+      sim.async_write(w, g, label_q(seg), "Q");
+      sim.commit(w);
+      for (int st = 0; st < C::kStages - 1; ++st) {
+        if (st < my) tile_copy(w, C::stage_of(st), seg, G::warp_tile(w, st));
+        sim.commit(w);
+      }
+      REQUIRE(sim.committed(w) == C::kStages);
+      sim.wait(w, C::kWaitForQ);
+    }
+    sim.barrier();
+    for (int w = 0; w < G::kWarps; ++w) {
+      std::vector<int> g;
+      for (int ks = 0; ks < D / 16; ++ks) {
+        std::vector<std::size_t> r;
+        for (int lane = 0; lane < 32; ++lane)
+          r.push_back(ldsm_row(0, S::q_frag_elem(ks, lane), S::kStride, D, G::kRows));
+        check_conflict_free(r);
+        for (const auto b : r)
+          for (int x : sim.granules(b, 16, "Q ldmatrix")) g.push_back(x);
+      }
+      sim.read(w, g, label_q(seg), "Q frags");
+    }
+    // The warps run their loops independently (no CTA barrier inside).
+    for (int w = 0; w < G::kWarps; ++w) {
+      const int my = G::warp_tiles(n, w);
+      for (int it = 0; it < my; ++it) REQUIRE(G::warp_tile(w, it) < n);
+      REQUIRE((my == 0 || G::warp_tile(w, my) >= n));
+      for (int it = 0; it < my; ++it) {
+        sim.wait(w, C::kWaitInLoop);
+        sim.syncwarp(w);
+        const int nxt = C::prefetch_tile(it);
+        if (nxt < my) tile_copy(w, C::stage_of(nxt), seg, G::warp_tile(w, nxt));
+        sim.commit(w);
+        const int k_elem = S::k_stage_elem(w, C::stage_of(it));
+        const std::size_t kb = S::kOffRing + 2 * std::size_t(k_elem);
+        const std::size_t vb = kb + 2 * std::size_t(G::kTile) * S::kStride;
+        std::vector<int> g;
+        for (int ks = 0; ks < D / 16; ++ks) {
+          std::vector<std::size_t> rk, rv;
+          for (int lane = 0; lane < 32; ++lane) {
+            rk.push_back(ldsm_row(kb, S::k_frag_elem(lane) + ks * 16, S::kStride, D, G::kTile));
+            rv.push_back(ldsm_row(vb, S::v_frag_elem(lane) + ks * 16, S::kStride, D, G::kTile));
+          }
+          check_conflict_free(rk);
+          check_conflict_free(rv);
+          for (const auto b : rk)
+            for (int x : sim.granules(b, 16, "K ldmatrix")) g.push_back(x);
+          for (const auto b : rv)
+            for (int x : sim.granules(b, 16, "V ldmatrix")) g.push_back(x);
+        }
+        sim.read(w, g, label_tile(seg, G::warp_tile(w, it)), "K/V frags");
+      }
+      sim.wait(w, 0);
+    }
+    sim.barrier();
+    for (int w = 0; w < G::kWarps; ++w) {
+      std::vector<int> gs, gm;
+      for (const std::size_t off : {std::size_t(0), std::size_t(G::kWarps * G::kRows * 4)}) {
+        for (int x : sim.granules(S::kOffStats + off + 4 * std::size_t(w * G::kRows), 64, "s_m/s_l"))
+          gs.push_back(x);
+      }
+      sim.write(w, gs, kLabelCompute, "stats write");
+      for (int r = 0; r < G::kRows; ++r) {
+        for (int x :
+             sim.granules(S::kOffRing + 4 * std::size_t(S::merge_elem(w, r, 0)), 4 * std::size_t(D), "merge"))
+          gm.push_back(x);
+      }
+      REQUIRE(4 * std::size_t(S::merge_elem(w, G::kRows - 1, D)) <= S::kRingOrMerge);
+      sim.write(w, gm, kLabelCompute, "merge write");
+    }
+    sim.barrier();
+    for (int w = 0; w < G::kWarps;
+         ++w) {  // each thread reads every warp's stats and merge rows of its outputs
+      std::vector<int> g;
+      for (int x : sim.granules(S::kOffStats, S::kStats, "stats")) g.push_back(x);
+      for (int x : sim.granules(S::kOffRing, S::kMerge, "merge")) g.push_back(x);
+      sim.read(w, g, kLabelCompute, "merge read");
+    }
+  }
+  sim.check();
+}
+
+/// A segment of n tiles replays like one of reduce_tiles(n): past 2 x kWarps x kStages tiles, every warp's
+/// tile count changes by a multiple of kStages when n changes by kWarps x kStages, which leaves each warp's
+/// ring pattern (prologue, stage of every tile, last stages) the same, only more steady-state iterations.
+template <int D>
+int reduce_tiles(int n) {
+  constexpr int period = L::gqa_deep::kWarps * L::gqa_deep::Config<D>::kStages;
+  constexpr int base = 2 * period;
+  return n <= base ? n : base + (n - base) % period;
+}
+
 }  // namespace
 
 TEST_CASE("MLA kernel layout: sizes, alignment, copy coverage") {
@@ -608,4 +759,157 @@ TEST_CASE("measurement grid: tiles stay in a page, grid limits, 64-bit offsets, 
   // bench_main.cu skips points above --max-kv-gib 32: what runs fits an 80 GB H100 with room for the rest.
   CHECK(max_cache_bytes <= 32.0 * 1073741824.0);
   CHECK(max_cache_bytes + 4.0 * 1073741824.0 < 78.0 * 1073741824.0);
+}
+
+TEST_CASE("GQA deep kernel layout: sizes, occupancy, ring depth, chains") {
+  namespace G = L::gqa_deep;
+  using C128 = G::Config<128>;
+  using C64 = G::Config<64>;
+  using S128 = C128::Smem;
+  using S64 = C64::Smem;
+  STATIC_REQUIRE(C128::kStages == 3);
+  STATIC_REQUIRE(C64::kStages == 4);
+  STATIC_REQUIRE(S128::kBytes == 109312);  // kernels/attention/README.md
+  STATIC_REQUIRE(S64::kBytes == 76544);
+  // Resident CTAs per SM: shared memory (the 1 KiB per CTA the SM reserves included) and 255 registers.
+  STATIC_REQUIRE(C128::kCtasPerSm * (S128::kBytes + 1024) <= kSmemPerSm);
+  STATIC_REQUIRE(C64::kCtasPerSm * (S64::kBytes + 1024) <= kSmemPerSm);
+  STATIC_REQUIRE((C128::kCtasPerSm + 1) * (S128::kBytes + 1024) > kSmemPerSm);  // the bound is shared memory
+  STATIC_REQUIRE((C64::kCtasPerSm + 1) * (S64::kBytes + 1024) > kSmemPerSm);
+  STATIC_REQUIRE(S128::kBytes <= kMaxSmemPerBlock);
+  STATIC_REQUIRE(S128::kMerge <= S128::kRing);
+  STATIC_REQUIRE(S64::kMerge <= S64::kRing);
+  STATIC_REQUIRE(S128::kOffRing % 16 == 0);
+  STATIC_REQUIRE(S128::kOffStats % 16 == 0);
+  STATIC_REQUIRE(S64::kOffStats % 16 == 0);
+  STATIC_REQUIRE(C128::kWaitForQ == C128::kStages - 1);
+  STATIC_REQUIRE(C64::kWaitInLoop == C64::kStages - 2);
+  // The scheduler sees the same rows per CTA as gqa's, and the CTAs per SM from the config.
+  CHECK(G::row_blocks(2, 64, 8) == 8);
+  CHECK(G::row_blocks(2, 71, 1) == 9);
+  const ScheduleOptions o = [] {
+    ScheduleOptions x;
+    x.ctas_per_sm = C128::kCtasPerSm;
+    x.row_blocks = G::row_blocks(1, 64, 8);
+    return x;
+  }();
+  CHECK(target_parts(o) == 132 * 2 / 8);
+  // Bytes in flight per SM while every warp computes a tile (kernels/attention/README.md): the kStages - 1
+  // tiles behind it, K and V, 2 bytes a value, over all resident warps.
+  auto in_flight = [](int d, int stages, int ctas) {
+    return (stages - 1) * G::kTile * d * 2 * 2 * G::kWarps * ctas;
+  };
+  CHECK(in_flight(128, C128::kStages, C128::kCtasPerSm) == 131072);
+  CHECK(in_flight(64, C64::kStages, C64::kCtasPerSm) == 147456);
+  CHECK(in_flight(128, L::gqa::kStages, L::gqa::ctas_per_sm(128)) == 65536);  // gqa-d128
+  // Q·K^T chains: every k-step in exactly one chain, the chains equally long.
+  for (const int d : {64, 128}) {
+    std::vector<int> per_chain(C128::kQkChains, 0);
+    for (int ks = 0; ks < d / 16; ++ks) ++per_chain[static_cast<std::size_t>(ks % C128::kQkChains)];
+    for (const int c : per_chain) CHECK(c == d / 16 / C128::kQkChains);
+  }
+}
+
+TEST_CASE("GQA deep kernel replay: deeper per-warp rings, Q beside the prologue, merge overlay") {
+  for (int n = 1; n <= 13; ++n) {
+    INFO("tiles " << n);
+    simulate_gqa_deep<128>({n});
+    simulate_gqa_deep<64>({n});
+  }
+  for (const int n : {24, 25, 26, 27, 40, 41, 63}) {  // steady state: every warp past its ring depth
+    INFO("tiles " << n);
+    simulate_gqa_deep<128>({n});
+    simulate_gqa_deep<64>({n});
+  }
+  for (const std::vector<int>& segs :
+       std::vector<std::vector<int>>{{1, 5}, {9, 2, 3}, {4, 4}, {2, 11, 1}, {13, 1, 1, 7}, {30, 3}}) {
+    simulate_gqa_deep<128>(segs);
+    simulate_gqa_deep<64>(segs);
+  }
+}
+
+namespace {
+
+/// The GQA measurement grid scheduled for the deep kernel: for every part, its segments' tile counts
+/// (reduce_tiles), collected once each; tiles inside a page and inside the block table.
+template <int D>
+std::set<std::vector<int>> deep_grid_parts(int n_h, int n_kv) {
+  using C = L::gqa_deep::Config<D>;
+  const std::vector<int> batches{1, 8, 32, 64, 128};
+  const std::vector<int> contexts{1, 2, 63, 65, 512, 1000, 1024, 2048, 4095, 4096, 8192, 16384, 32767, 32768};
+  std::set<std::vector<int>> parts;
+  for (const int s_q : {1, 2}) {
+    ScheduleOptions opt;
+    opt.num_sms = 132;
+    opt.ctas_per_sm = C::kCtasPerSm;
+    opt.row_blocks = L::gqa_deep::row_blocks(s_q, n_h, n_kv);
+    for (const int batch : batches) {
+      for (const int ctx : contexts) {
+        for (const bool variable : {false, true}) {
+          if (ctx < s_q) continue;
+          const auto lens = variable ? random_context_lens(batch, std::max(s_q, ctx / 2), ctx + ctx / 2, 7)
+                                     : std::vector<int>(static_cast<std::size_t>(batch), ctx);
+          const auto pages = build_page_table(lens, kPageTokens, 3);
+          const auto s = make_split_schedule(lens, opt);
+          INFO("n_h " << n_h << " n_kv " << n_kv << " d " << D << " s_q " << s_q << " B " << batch << " ctx "
+                      << ctx << (variable ? " variable" : ""));
+          REQUIRE(opt.row_blocks <= 65535);
+          REQUIRE(s.num_parts <= 65535);
+          for (int p = 0; p < s.num_parts; ++p) {
+            std::vector<int> tiles;
+            for (int i = s.part_segment_begin[static_cast<std::size_t>(p)];
+                 i < s.part_segment_begin[static_cast<std::size_t>(p) + 1]; ++i) {
+              const auto u = static_cast<std::size_t>(i);
+              const int b = s.seg_seq[u];
+              const int tb = s.seg_token_begin[u];
+              const int te = s.seg_token_end[u];
+              REQUIRE(te > tb);
+              REQUIRE(tb % L::gqa_deep::kTile == 0);
+              const int n = (te - tb + L::gqa_deep::kTile - 1) / L::gqa_deep::kTile;
+              bool tiles_ok = true;  // every tile's page: inside the table, the tile inside the page
+              for (int t = 0; t < n; ++t) {
+                const int t0 = tb + t * L::gqa_deep::kTile;
+                const int page = t0 / kPageTokens;
+                tiles_ok = tiles_ok && page == (t0 + L::gqa_deep::kTile - 1) / kPageTokens &&
+                           page < pages.max_pages_per_seq &&
+                           pages.block_table[static_cast<std::size_t>(b) *
+                                                 static_cast<std::size_t>(pages.max_pages_per_seq) +
+                                             static_cast<std::size_t>(page)] >= 0;
+              }
+              REQUIRE(tiles_ok);
+              tiles.push_back(reduce_tiles<D>(n));
+            }
+            parts.insert(tiles);
+          }
+        }
+      }
+    }
+  }
+  return parts;
+}
+
+}  // namespace
+
+TEST_CASE("GQA deep kernel replay over the measurement grid's schedules (every part's segments)") {
+  std::set<std::vector<int>> parts128;
+  for (const auto& [n_h, n_kv] : std::vector<std::pair<int, int>>{{32, 32}, {32, 8}, {64, 8}}) {
+    const auto p = deep_grid_parts<128>(n_h, n_kv);
+    parts128.insert(p.begin(), p.end());
+  }
+  const auto parts64 = deep_grid_parts<64>(71, 1);
+  INFO("distinct parts: d128 " << parts128.size() << ", d64 " << parts64.size());
+  CHECK(parts128.size() > 10);
+  CHECK(parts64.size() > 10);
+  // A segment ends with every copy waited for and a CTA barrier, so what one segment's replay can meet from
+  // the grid is only its own tile count and its neighbour's: replay each distinct (previous, next) pair once.
+  auto pairs = [](const std::set<std::vector<int>>& parts) {
+    std::set<std::vector<int>> out;
+    for (const auto& v : parts) {
+      if (v.size() == 1) out.insert(v);
+      for (std::size_t i = 1; i < v.size(); ++i) out.insert({v[i - 1], v[i]});
+    }
+    return out;
+  };
+  for (const auto& segs : pairs(parts128)) simulate_gqa_deep<128>(segs);
+  for (const auto& segs : pairs(parts64)) simulate_gqa_deep<64>(segs);
 }

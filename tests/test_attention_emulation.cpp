@@ -1,10 +1,14 @@
 // The kernels' algorithm run on the CPU (real split schedule, KV tiles, fp32 online softmax with exp2, bf16
 // probabilities, fp32 partials + LSE, combine, bf16 output) must match the double reference within bf16
 // error.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
+#include <stdexcept>
 #include <vector>
 
+#include "kernels/attention/kernel_layout.hpp"
 #include "kernels/attention/reference.hpp"
 
 using namespace mlasim::attention;
@@ -83,6 +87,57 @@ TEST_CASE("GQA/MQA/MHA split-KV emulation matches the reference (relative error 
     CHECK(err <= 1e-2);
     CHECK(lse_max_abs_error(emu, ref) < 1e-3);
   }
+}
+
+TEST_CASE(
+    "GQA deep kernel's algorithm (4 interleaved warps, 2 Q·K^T chains) matches the reference on the grid's "
+    "shapes") {
+  namespace G = mlasim::attention::layout::gqa_deep;
+  struct Shape {
+    int n_h, n_kv, d;
+  };
+  const std::vector<int> lens{2, 65, 700, 1500, 129};
+  for (const Shape sh : {Shape{32, 32, 128}, Shape{32, 8, 128}, Shape{64, 8, 128}, Shape{71, 1, 64}}) {
+    const int chains = sh.d == 128 ? G::Config<128>::kQkChains : G::Config<64>::kQkChains;
+    const EmulationOptions tiling{.tile_tokens = G::kTile, .interleave = G::kWarps, .qk_chains = chains};
+    for (const int s_q : {1, 2}) {
+      const auto p =
+          make_gqa_problem(lens, s_q, sh.n_h, sh.n_kv, sh.d, 1.0f / std::sqrt(static_cast<float>(sh.d)),
+                           11 + static_cast<std::uint64_t>(s_q));
+      const auto ref = decode_reference(p);
+      for (const int sms : {3, 132}) {  // 3 SMs: most sequences split (combine); 132: the bench's schedule
+        ScheduleOptions opt;
+        opt.num_sms = sms;
+        opt.ctas_per_sm = sh.d == 128 ? G::Config<128>::kCtasPerSm : G::Config<64>::kCtasPerSm;
+        opt.row_blocks = G::row_blocks(s_q, sh.n_h, sh.n_kv);
+        const auto sched = make_split_schedule(lens, opt);
+        const auto emu = decode_emulated(p, sched, tiling);
+        const double err = relative_l2_error(emu.out, ref.out);
+        INFO("n_h " << sh.n_h << " n_kv " << sh.n_kv << " d " << sh.d << " s_q " << s_q << " sms " << sms
+                    << " splits " << sched.max_splits_per_seq << " err " << err);
+        CHECK(err <= 1e-2);
+        CHECK(lse_max_abs_error(emu, ref) < 1e-3);
+      }
+    }
+  }
+}
+
+TEST_CASE("the emulation's Q·K^T chains change only the fp32 summation order") {
+  const auto p = make_gqa_problem({300}, 1, 8, 2, 128, 0.09f, 3);
+  const auto sched = make_unsplit_schedule({300});
+  const auto one = decode_emulated(p, sched, kGqaTiling);
+  EmulationOptions two = kGqaTiling;
+  two.qk_chains = 2;
+  const auto split = decode_emulated(p, sched, two);
+  double worst = 0.0;
+  for (std::size_t i = 0; i < one.out.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(one.out[i]) - static_cast<double>(split.out[i])));
+  }
+  CHECK(worst < 2e-2);  // a bf16 rounding step at most (outputs are bf16 of values in [-1, 1])
+  CHECK(lse_max_abs_error(split, decode_reference(p)) < 1e-3);
+  EmulationOptions bad = kGqaTiling;
+  bad.qk_chains = 0;
+  CHECK_THROWS_AS(decode_emulated(p, sched, bad), std::invalid_argument);
 }
 
 TEST_CASE("a wrong combine (dropping one split) is caught by the same check") {

@@ -782,8 +782,6 @@ TEST_CASE("GQA deep kernel layout: sizes, occupancy, ring depth, chains") {
   STATIC_REQUIRE(S128::kOffRing % 16 == 0);
   STATIC_REQUIRE(S128::kOffStats % 16 == 0);
   STATIC_REQUIRE(S64::kOffStats % 16 == 0);
-  STATIC_REQUIRE(C128::kWaitForQ == C128::kStages - 1);
-  STATIC_REQUIRE(C64::kWaitInLoop == C64::kStages - 2);
   // The scheduler sees the same rows per CTA as gqa's, and the CTAs per SM from the config.
   CHECK(G::row_blocks(2, 64, 8) == 8);
   CHECK(G::row_blocks(2, 71, 1) == 9);

@@ -192,7 +192,8 @@ void merge_into(RowState& into, const RowState& from) {
 DecodeOutput<float> decode_emulated(const DecodeProblem& p, const SplitSchedule& schedule,
                                     const EmulationOptions& opt) {
   validate_problem(p);
-  if (opt.tile_tokens < 1 || opt.interleave < 1) throw std::invalid_argument("emulation: bad options");
+  if (opt.tile_tokens < 1 || opt.interleave < 1 || opt.qk_chains < 1 || opt.qk_chains > 8)
+    throw std::invalid_argument("emulation: bad options");
   const KvView kv{p};
   const float scale_log2 = static_cast<float>(static_cast<double>(p.softmax_scale) * kLog2e);
   const std::size_t rows = sz(p.batch) * sz(p.s_q) * sz(p.n_q_heads);
@@ -231,8 +232,10 @@ DecodeOutput<float> decode_emulated(const DecodeProblem& p, const SplitSchedule&
               continue;
             }
             const float* k = kv.k(b, t, g);
-            float dot = 0.0f;
-            for (int i = 0; i < p.d_qk; ++i) dot += q[i] * k[i];
+            float chain[8] = {};
+            for (int i = 0; i < p.d_qk; ++i) chain[(i / 16) % opt.qk_chains] += q[i] * k[i];
+            float dot = chain[0];
+            for (int c = 1; c < opt.qk_chains; ++c) dot += chain[c];
             x[sz(j)] = dot * scale_log2;
             tile_max = std::max(tile_max, x[sz(j)]);
           }

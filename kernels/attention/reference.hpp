@@ -76,6 +76,9 @@ struct EmulationOptions {
   int tile_tokens = 64;  ///< tokens per KV tile (one online-softmax step)
   int interleave =
       1;  ///< independent softmax states per CTA taking tiles round-robin (warps), merged at the end
+  /// Q·K^T accumulators per score (gqa_decode_deep.cu: 2): chain c sums the 16-feature k-steps ks with
+  /// ks % qk_chains == c, in fp32, and the chains are added at the end (1: one running sum).
+  int qk_chains = 1;
 };
 
 /// CPU emulation of the GPU algorithm with the given schedule: fp32 scores of bf16 inputs, exp2 online

@@ -68,7 +68,7 @@ compile() {
 declare -A sources
 sources[attention]="kernels/attention/paging.cpp kernels/attention/schedule.cpp kernels/attention/reference.cpp
   kernels/attention/bench_main.cu kernels/attention/mla_decode.cu kernels/attention/gqa_decode.cu
-  kernels/attention/gqa_decode_deep.cu kernels/attention/combine.cu"
+  kernels/attention/gqa_decode_deep.cu kernels/attention/gqa_decode_wide.cu kernels/attention/combine.cu"
 sources[probes]="kernels/probes/probes_main.cu kernels/probes/bandwidth_probe.cu kernels/probes/gemm_probe.cu
   kernels/probes/launch_probe.cu kernels/probes/random_fill.cu"
 

@@ -75,6 +75,14 @@ inline int gqa_deep_row_blocks(int s_q, int n_h, int n_kv) {
   return attention::layout::gqa_deep::row_blocks(s_q, n_h, n_kv);
 }
 
+/// GQA wide variant for large query groups (gqa_decode_wide.cu: gqa-d64-wide): 128 query rows per CTA, CTAs
+/// resident per SM, row blocks; the scheduler's ctas_per_sm and row_blocks.
+inline constexpr int kGqaWideRowsPerCta = attention::layout::gqa_wide::kRows;
+inline constexpr int kGqaWideCtasPerSm = attention::layout::gqa_wide::kCtasPerSm;
+inline int gqa_wide_row_blocks(int s_q, int n_h, int n_kv) {
+  return attention::layout::gqa_wide::row_blocks(s_q, n_h, n_kv);
+}
+
 /// Row blocks per part the scheduler must know about (ScheduleOptions::row_blocks).
 inline int mla_row_blocks(int s_q, int h_q) {
   return attention::layout::mla::row_blocks(s_q, h_q);
@@ -95,5 +103,8 @@ LaunchInfo launch_gqa_decode(const DecodeArgs& a, cudaStream_t stream);
 /// gqa-d64-deep); schedule with gqa_deep_ctas_per_sm(d) and gqa_deep_row_blocks. Exits 2 on another head_dim.
 LaunchInfo launch_gqa_decode_d128_deep(const DecodeArgs& a, cudaStream_t stream);
 LaunchInfo launch_gqa_decode_d64_deep(const DecodeArgs& a, cudaStream_t stream);
+/// The wide GQA kernel (gqa_decode_wide.cu, variant gqa-d64-wide; head_dim 64 only, exits 2 otherwise):
+/// schedule with kGqaWideCtasPerSm and gqa_wide_row_blocks.
+LaunchInfo launch_gqa_decode_d64_wide(const DecodeArgs& a, cudaStream_t stream);
 
 }  // namespace mlasim::gpu

@@ -196,4 +196,62 @@ struct Config {
 };
 }  // namespace gqa_deep
 
+/// The wide GQA/MQA kernel for large query groups (gqa_decode_wide.cu, variant gqa-d64-wide): one CTA = 8
+/// warps = one KV head x up to 128 query rows (warp w: rows 16w..16w+15, its own online softmax, no merge) x
+/// one part; a KV tile of 32 tokens is copied once into a CTA-wide 8-stage ring and read by every
+/// warp, so a group of 71 (Falcon) reads its KV once per 128 rows instead of once per 16 (gqa: 5 or 9 row
+/// blocks).
+namespace gqa_wide {
+inline constexpr int kWarps = 8;
+inline constexpr int kThreads = 32 * kWarps;
+inline constexpr int kRows = 16 * kWarps;  ///< query rows per CTA
+inline constexpr int kTile = 32;           ///< tokens per KV tile (half a page)
+inline constexpr int kStages = 8;          ///< CTA-wide cp.async ring depth
+inline constexpr int kCtasPerSm = 2;       ///< shared-memory and register bound (the tests check the first)
+/// CTAs that share one KV run: each KV head's s_q·(n_h / n_kv) query rows in blocks of kRows.
+MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) {
+  return n_kv * ((s_q * (n_h / n_kv) + kRows - 1) / kRows);
+}
+
+template <int D>
+struct Smem {
+  static constexpr int kStride = D + 8;  ///< +16 bytes per row: conflict-free ldmatrix
+  static constexpr int kChunks = D / 8;  ///< 16-byte chunks per row
+  /// K and V copies of a tile (kTile rows x kChunks, each for K and V) per thread.
+  static constexpr int kCopiesPerThread = kTile * kChunks / kThreads;
+  static constexpr std::size_t kQ = std::size_t(kRows) * kStride * 2;
+  static constexpr std::size_t kTileBytes = std::size_t(kTile) * kStride * 2;  ///< K or V of one tile
+  static constexpr std::size_t kRing = std::size_t(kStages) * 2 * kTileBytes;
+  static constexpr std::size_t kOffRing = kQ;
+  static constexpr std::size_t kBytes = kQ + kRing;
+
+  /// Element offset (inside the ring) of stage `stage`'s K tile; its V tile follows at + kTile * kStride.
+  MLASIM_HD static constexpr int k_stage_elem(int stage) { return stage * 2 * kTile * kStride; }
+  /// Copy c (= thread + kThreads * j) of a tile: token row and 16-byte chunk.
+  MLASIM_HD static constexpr Chunk chunk_of(int c) { return {c / kChunks, c % kChunks}; }
+  MLASIM_HD static constexpr int chunk_elem(Chunk c) { return c.row * kStride + c.chunk * 8; }
+  /// ldmatrix row addresses (elements): Q (A) of warp `warp`'s slab at k-step ks; K (B, n-major) of tokens
+  /// 16·pair.. +16 and V (B, transposed) of tokens 16·kk.. +16, relative to the stage's K or V tile, before
+  /// the advance of 16 values per k-step (K) or per 16 output columns (V).
+  MLASIM_HD static constexpr int q_frag_elem(int warp, int ks, int lane) {
+    return (warp * 16 + mma::ldsm_addr_a(lane).row) * kStride + ks * 16 + mma::ldsm_addr_a(lane).col;
+  }
+  MLASIM_HD static constexpr int k_frag_elem(int pair, int lane) {
+    return (pair * 16 + mma::ldsm_addr_bk(lane).row) * kStride + mma::ldsm_addr_bk(lane).col;
+  }
+  MLASIM_HD static constexpr int v_frag_elem(int kk, int lane) {
+    return (kk * 16 + mma::ldsm_addr_a(lane).row) * kStride + mma::ldsm_addr_a(lane).col;
+  }
+};
+
+MLASIM_HD constexpr int stage_of(int it) {
+  return it % kStages;
+}
+MLASIM_HD constexpr int prefetch_tile(int it) {
+  return it + kStages - 1;
+}
+inline constexpr int kWaitInLoop = kStages - 2;  ///< tile `it` complete, the next kStages - 2 in flight
+inline constexpr int kWaitForQ = kStages - 1;    ///< after Q's group and the prologue: Q complete
+}  // namespace gqa_wide
+
 }  // namespace mlasim::attention::layout

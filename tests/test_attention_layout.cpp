@@ -613,6 +613,115 @@ int reduce_tiles(int n) {
   return n <= base ? n : base + (n - base) % period;
 }
 
+// ------------------------------------------------------------------ GQA wide (gqa_decode_wide.cu)
+
+/// Replays gqa_decode_wide_kernel<D> on one CTA for segments of `seg_tiles` tiles, warps < active_warps doing
+/// the math: per segment a barrier, Q (one group per thread) then the kStages - 1 prologue groups, a wait
+/// for Q, a barrier, each active warp's Q fragments of its slab; per tile: every thread waits down to
+/// kWaitInLoop groups, a barrier, the prefetch of tile it + kStages - 1 by all threads, each active warp's K
+/// and V fragments of tile it; a final wait (the epilogue writes global memory only).
+template <int D>
+void simulate_gqa_wide(const std::vector<int>& seg_tiles, int active_warps) {
+  namespace W = L::gqa_wide;
+  using S = W::Smem<D>;
+  Sim sim(S::kBytes, W::kWarps);
+  auto tile_copy = [&](int w, int stage, int seg, int tile) {
+    REQUIRE(stage >= 0);
+    REQUIRE(stage < W::kStages);
+    std::vector<int> g;
+    for (int lane = 0; lane < 32; ++lane) {
+      for (int j = 0; j < S::kCopiesPerThread; ++j) {
+        const L::Chunk c = S::chunk_of(w * 32 + lane + W::kThreads * j);
+        REQUIRE(c.row < W::kTile);
+        REQUIRE(c.chunk * 8 + 8 <= D);
+        for (const int kv : {0, 1}) {
+          const int e = S::k_stage_elem(stage) + kv * W::kTile * S::kStride + S::chunk_elem(c);
+          for (int x : sim.granules(S::kOffRing + 2 * std::size_t(e), 16, "kv cp.async")) g.push_back(x);
+        }
+      }
+    }
+    sim.async_write(w, g, label_tile(seg, tile), "KV tile " + std::to_string(tile));
+  };
+  for (std::size_t si = 0; si < seg_tiles.size(); ++si) {
+    const int seg = static_cast<int>(si);
+    const int n = seg_tiles[si];
+    sim.barrier();
+    for (int w = 0; w < W::kWarps; ++w) {
+      std::vector<int> g;
+      for (int lane = 0; lane < 32; ++lane) {
+        for (int c = w * 32 + lane; c < W::kRows * (D / 8); c += W::kThreads) {
+          for (int x : sim.granules(2 * std::size_t(S::chunk_elem(S::chunk_of(c))), 16, "q cp.async"))
+            g.push_back(x);
+        }
+      }
+      sim.async_write(w, g, label_q(seg), "Q");
+      sim.commit(w);
+      for (int st = 0; st < W::kStages - 1; ++st) {
+        if (st < n) tile_copy(w, W::stage_of(st), seg, st);
+        sim.commit(w);
+      }
+      sim.wait(w, W::kWaitForQ);
+    }
+    sim.barrier();
+    for (int w = 0; w < active_warps; ++w) {
+      std::vector<int> g;
+      for (int ks = 0; ks < D / 16; ++ks) {
+        std::vector<std::size_t> r;
+        for (int lane = 0; lane < 32; ++lane)
+          r.push_back(ldsm_row(0, S::q_frag_elem(w, ks, lane), S::kStride, D, W::kRows));
+        check_conflict_free(r);
+        for (const auto b : r)
+          for (int x : sim.granules(b, 16, "Q ldmatrix")) g.push_back(x);
+      }
+      sim.read(w, g, label_q(seg), "Q frags");
+    }
+    for (int it = 0; it < n; ++it) {
+      for (int w = 0; w < W::kWarps; ++w) sim.wait(w, W::kWaitInLoop);
+      sim.barrier();
+      const int nxt = W::prefetch_tile(it);
+      for (int w = 0; w < W::kWarps; ++w) {
+        if (nxt < n) tile_copy(w, W::stage_of(nxt), seg, nxt);
+        sim.commit(w);
+      }
+      const std::size_t kb = S::kOffRing + 2 * std::size_t(S::k_stage_elem(W::stage_of(it)));
+      const std::size_t vb = kb + 2 * std::size_t(W::kTile) * S::kStride;
+      for (int w = 0; w < active_warps; ++w) {
+        std::vector<int> g;
+        for (int ks = 0; ks < D / 16; ++ks) {
+          for (int pair = 0; pair < W::kTile / 16; ++pair) {
+            std::vector<std::size_t> rk;
+            for (int lane = 0; lane < 32; ++lane)
+              rk.push_back(ldsm_row(kb, S::k_frag_elem(pair, lane) + ks * 16, S::kStride, D, W::kTile));
+            check_conflict_free(rk);
+            for (const auto b : rk)
+              for (int x : sim.granules(b, 16, "K ldmatrix")) g.push_back(x);
+          }
+        }
+        for (int kk = 0; kk < W::kTile / 16; ++kk) {
+          for (int np = 0; np < D / 16; ++np) {
+            std::vector<std::size_t> rv;
+            for (int lane = 0; lane < 32; ++lane)
+              rv.push_back(ldsm_row(vb, S::v_frag_elem(kk, lane) + np * 16, S::kStride, D, W::kTile));
+            check_conflict_free(rv);
+            for (const auto b : rv)
+              for (int x : sim.granules(b, 16, "V ldmatrix")) g.push_back(x);
+          }
+        }
+        sim.read(w, g, label_tile(seg, it), "K/V frags");
+      }
+    }
+    for (int w = 0; w < W::kWarps; ++w) sim.wait(w, 0);
+  }
+  sim.check();
+}
+
+/// As reduce_tiles, for the wide kernel's CTA-wide ring: the pattern repeats every kStages tiles.
+int reduce_tiles_wide(int n) {
+  constexpr int period = L::gqa_wide::kStages;
+  constexpr int base = 2 * period;
+  return n <= base ? n : base + (n - base) % period;
+}
+
 }  // namespace
 
 TEST_CASE("MLA kernel layout: sizes, alignment, copy coverage") {
@@ -910,4 +1019,133 @@ TEST_CASE("GQA deep kernel replay over the measurement grid's schedules (every p
   };
   for (const auto& segs : pairs(parts128)) simulate_gqa_deep<128>(segs);
   for (const auto& segs : pairs(parts64)) simulate_gqa_deep<64>(segs);
+}
+
+TEST_CASE("GQA wide kernel layout: sizes, occupancy, copy coverage, row blocks") {
+  namespace W = L::gqa_wide;
+  using S = W::Smem<64>;
+  STATIC_REQUIRE(S::kBytes == 92160);  // kernels/attention/README.md
+  STATIC_REQUIRE(W::kCtasPerSm * (S::kBytes + 1024) <= kSmemPerSm);
+  STATIC_REQUIRE(S::kOffRing % 16 == 0);
+  STATIC_REQUIRE(S::kTileBytes % 16 == 0);
+  STATIC_REQUIRE(L::kPageTokens % W::kTile == 0);
+  STATIC_REQUIRE(W::kTile * S::kChunks == S::kCopiesPerThread * W::kThreads);
+  // 2 CTAs x 256 threads: at most 128 registers a thread (ptxas: 128, no spill; kernels/attention/README.md).
+  STATIC_REQUIRE(W::kCtasPerSm * W::kThreads * 128 <= 65536);
+  std::set<std::pair<int, int>> seen;
+  for (int c = 0; c < W::kTile * S::kChunks; ++c) seen.insert({S::chunk_of(c).row, S::chunk_of(c).chunk});
+  CHECK(seen.size() == static_cast<std::size_t>(W::kTile * S::kChunks));
+  // Falcon-7B (71 heads, 1 KV head): 1 row block at s_q 1, 2 at s_q 2 (gqa: 5 and 9).
+  CHECK(W::row_blocks(1, 71, 1) == 1);
+  CHECK(W::row_blocks(2, 71, 1) == 2);
+  CHECK(L::gqa::row_blocks(2, 71, 1) == 9);
+  CHECK(W::row_blocks(1, 64, 8) == 8);
+  // In flight per SM while the warps compute: kStages - 1 tiles of K and V, 2 bytes a value, 2 CTAs.
+  CHECK((W::kStages - 1) * W::kTile * 64 * 2 * 2 * W::kCtasPerSm == 114688);
+  // Fragment rows: warp w's Q rows are its slab's 16; the K (per k-step) and V row addresses of a tile cover
+  // its kTile tokens, each 16-token block once per 16 columns.
+  for (int w = 0; w < W::kWarps; ++w) {
+    std::set<int> q_rows;
+    for (int lane = 0; lane < 32; ++lane) q_rows.insert(S::q_frag_elem(w, 0, lane) / S::kStride);
+    CHECK(q_rows.size() == 16);
+    CHECK(*q_rows.begin() == 16 * w);
+    CHECK(*q_rows.rbegin() == 16 * w + 15);
+  }
+  std::set<std::pair<int, int>> k_cells, v_cells;
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int pair = 0; pair < W::kTile / 16; ++pair) {
+      const int e = S::k_frag_elem(pair, lane);
+      k_cells.insert({e / S::kStride, e % S::kStride});
+    }
+    for (int kk = 0; kk < W::kTile / 16; ++kk) {
+      const int e = S::v_frag_elem(kk, lane);
+      v_cells.insert({e / S::kStride, e % S::kStride});
+    }
+  }
+  CHECK(k_cells.size() == static_cast<std::size_t>(W::kTile * 2));  // every token, columns 0 and 8
+  CHECK(v_cells.size() == static_cast<std::size_t>(W::kTile * 2));
+  // The epilogue: every (row, column) of a warp's 16 x 64 output written once (accumulator elements).
+  std::set<std::pair<int, int>> out;
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int j = 0; j < 64 / 8; ++j) {
+      for (int e = 0; e < 4; ++e)
+        out.insert({mlasim::attention::mma::c_frag(lane, e).row,
+                    j * 8 + mlasim::attention::mma::c_frag(lane, e).col});
+    }
+  }
+  CHECK(out.size() == static_cast<std::size_t>(16 * 64));
+}
+
+TEST_CASE("GQA wide kernel replay: CTA-wide ring, padding warps, short and long segments") {
+  for (int n = 1; n <= 13; ++n) {
+    for (const int active : {1, 5, 8}) {
+      INFO("tiles " << n << " active warps " << active);
+      simulate_gqa_wide<64>({n}, active);
+    }
+  }
+  for (const int n : {16, 17, 23, 24, 31}) simulate_gqa_wide<64>({n}, 8);
+  for (const std::vector<int>& segs :
+       std::vector<std::vector<int>>{{1, 5}, {9, 2, 3}, {8, 8}, {2, 11, 1}, {13, 1, 1, 7}, {20, 3}}) {
+    simulate_gqa_wide<64>(segs, 5);
+    simulate_gqa_wide<64>(segs, 8);
+  }
+}
+
+TEST_CASE("GQA wide kernel replay over the Falcon measurement grid's schedules (every part's segments)") {
+  namespace W = L::gqa_wide;
+  const std::vector<int> batches{1, 8, 32, 64, 128};
+  const std::vector<int> contexts{1, 2, 63, 65, 512, 1000, 1024, 2048, 4095, 4096, 8192, 16384, 32767, 32768};
+  for (const int s_q : {1, 2}) {
+    const int rows = s_q * 71;
+    ScheduleOptions opt;
+    opt.num_sms = 132;
+    opt.ctas_per_sm = W::kCtasPerSm;
+    opt.row_blocks = W::row_blocks(s_q, 71, 1);
+    std::set<std::vector<int>> pairs;
+    for (const int batch : batches) {
+      for (const int ctx : contexts) {
+        for (const bool variable : {false, true}) {
+          if (ctx < s_q) continue;
+          const auto lens = variable ? random_context_lens(batch, std::max(s_q, ctx / 2), ctx + ctx / 2, 7)
+                                     : std::vector<int>(static_cast<std::size_t>(batch), ctx);
+          const auto pages = build_page_table(lens, kPageTokens, 3);
+          const auto s = make_split_schedule(lens, opt);
+          INFO("s_q " << s_q << " B " << batch << " ctx " << ctx << (variable ? " variable" : ""));
+          REQUIRE(s.num_parts <= 65535);
+          for (int p = 0; p < s.num_parts; ++p) {
+            std::vector<int> tiles;
+            for (int i = s.part_segment_begin[static_cast<std::size_t>(p)];
+                 i < s.part_segment_begin[static_cast<std::size_t>(p) + 1]; ++i) {
+              const auto u = static_cast<std::size_t>(i);
+              const int tb = s.seg_token_begin[u];
+              const int te = s.seg_token_end[u];
+              REQUIRE(tb % W::kTile == 0);
+              const int n = (te - tb + W::kTile - 1) / W::kTile;
+              bool tiles_ok = true;  // each tile inside one page, the page inside the block table
+              for (int t = 0; t < n; ++t) {
+                const int t0 = tb + t * W::kTile;
+                tiles_ok = tiles_ok && t0 / kPageTokens == (t0 + W::kTile - 1) / kPageTokens &&
+                           t0 / kPageTokens < pages.max_pages_per_seq &&
+                           pages.block_table[static_cast<std::size_t>(s.seg_seq[u]) *
+                                                 static_cast<std::size_t>(pages.max_pages_per_seq) +
+                                             static_cast<std::size_t>(t0 / kPageTokens)] >= 0;
+              }
+              REQUIRE(tiles_ok);
+              tiles.push_back(reduce_tiles_wide(n));
+            }
+            if (tiles.size() == 1) pairs.insert(tiles);
+            for (std::size_t i = 1; i < tiles.size(); ++i) pairs.insert({tiles[i - 1], tiles[i]});
+          }
+        }
+      }
+    }
+    // Active warps of each row block: 16-row slabs holding at least one real row.
+    for (int block = 0; block < W::row_blocks(s_q, 71, 1); ++block) {
+      const int active = std::min(W::kWarps, (rows - block * W::kRows + 15) / 16);
+      INFO("s_q " << s_q << " block " << block << " active warps " << active << " distinct pairs "
+                  << pairs.size());
+      CHECK(pairs.size() > 5);
+      for (const auto& segs : pairs) simulate_gqa_wide<64>(segs, active);
+    }
+  }
 }

@@ -476,10 +476,10 @@ void simulate_gqa(const std::vector<int>& seg_tiles) {
 /// leaves only the prologue in flight, a barrier, the Q fragments; then each warp's own loop (wait down to
 /// kWaitInLoop groups, __syncwarp, prefetch of tile it + kStages - 1 into stage (it + kStages - 1) % kStages,
 /// K and V fragments of tile it), a final wait; then the merge through the overlaid rings.
-template <int D>
+template <int D, int Stages = L::gqa_deep::Config<D>::kStages>
 void simulate_gqa_deep(const std::vector<int>& seg_tiles) {
   namespace G = L::gqa_deep;
-  using C = G::Config<D>;
+  using C = G::Config<D, Stages>;
   using S = typename C::Smem;
   Sim sim(S::kBytes, G::kWarps);
   auto tile_copy = [&](int w, int stage, int seg, int tile) {
@@ -620,14 +620,14 @@ int reduce_tiles(int n) {
 /// for Q, a barrier, each active warp's Q fragments of its slab; per tile: every thread waits down to
 /// kWaitInLoop groups, a barrier, the prefetch of tile it + kStages - 1 by all threads, each active warp's K
 /// and V fragments of tile it; a final wait (the epilogue writes global memory only).
-template <int D>
+template <int D, int Stages = L::gqa_wide::kStages>
 void simulate_gqa_wide(const std::vector<int>& seg_tiles, int active_warps) {
   namespace W = L::gqa_wide;
-  using S = W::Smem<D>;
+  using S = W::Smem<D, Stages>;
   Sim sim(S::kBytes, W::kWarps);
   auto tile_copy = [&](int w, int stage, int seg, int tile) {
     REQUIRE(stage >= 0);
-    REQUIRE(stage < W::kStages);
+    REQUIRE(stage < Stages);
     std::vector<int> g;
     for (int lane = 0; lane < 32; ++lane) {
       for (int j = 0; j < S::kCopiesPerThread; ++j) {
@@ -656,11 +656,11 @@ void simulate_gqa_wide(const std::vector<int>& seg_tiles, int active_warps) {
       }
       sim.async_write(w, g, label_q(seg), "Q");
       sim.commit(w);
-      for (int st = 0; st < W::kStages - 1; ++st) {
-        if (st < n) tile_copy(w, W::stage_of(st), seg, st);
+      for (int st = 0; st < Stages - 1; ++st) {
+        if (st < n) tile_copy(w, W::stage_of<Stages>(st), seg, st);
         sim.commit(w);
       }
-      sim.wait(w, W::kWaitForQ);
+      sim.wait(w, W::kWaitForQ<Stages>);
     }
     sim.barrier();
     for (int w = 0; w < active_warps; ++w) {
@@ -676,14 +676,14 @@ void simulate_gqa_wide(const std::vector<int>& seg_tiles, int active_warps) {
       sim.read(w, g, label_q(seg), "Q frags");
     }
     for (int it = 0; it < n; ++it) {
-      for (int w = 0; w < W::kWarps; ++w) sim.wait(w, W::kWaitInLoop);
+      for (int w = 0; w < W::kWarps; ++w) sim.wait(w, W::kWaitInLoop<Stages>);
       sim.barrier();
-      const int nxt = W::prefetch_tile(it);
+      const int nxt = W::prefetch_tile<Stages>(it);
       for (int w = 0; w < W::kWarps; ++w) {
-        if (nxt < n) tile_copy(w, W::stage_of(nxt), seg, nxt);
+        if (nxt < n) tile_copy(w, W::stage_of<Stages>(nxt), seg, nxt);
         sim.commit(w);
       }
-      const std::size_t kb = S::kOffRing + 2 * std::size_t(S::k_stage_elem(W::stage_of(it)));
+      const std::size_t kb = S::kOffRing + 2 * std::size_t(S::k_stage_elem(W::stage_of<Stages>(it)));
       const std::size_t vb = kb + 2 * std::size_t(W::kTile) * S::kStride;
       for (int w = 0; w < active_warps; ++w) {
         std::vector<int> g;
@@ -1148,4 +1148,45 @@ TEST_CASE("GQA wide kernel replay over the Falcon measurement grid's schedules (
       for (const auto& segs : pairs) simulate_gqa_wide<64>(segs, active);
     }
   }
+}
+
+namespace {
+
+const std::vector<std::vector<int>>& depth_cases() {
+  static const std::vector<std::vector<int>> cases{{1}, {2},  {3},  {5},  {7},       {8},
+                                                   {9}, {13}, {17}, {40}, {3, 9, 1}, {11, 2}};
+  return cases;
+}
+template <int S>
+void replay_deep_at_depth() {
+  for (const auto& segs : depth_cases()) {
+    INFO("deep, stages " << S << ", " << segs.size() << " segments, first " << segs[0] << " tiles");
+    simulate_gqa_deep<128, S>(segs);
+    simulate_gqa_deep<64, S>(segs);
+  }
+}
+template <int S>
+void replay_wide_at_depth() {
+  for (const auto& segs : depth_cases()) {
+    INFO("wide, stages " << S << ", " << segs.size() << " segments, first " << segs[0] << " tiles");
+    simulate_gqa_wide<64, S>(segs, 3);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("GQA deep and wide kernel replays at every ring depth from 2 to 9 stages") {
+  // The kernels compile one depth each (deep: 3 for d 128, 4 for d 64; wide: 8); the index functions are
+  // written for any depth, and a change of depth must stay race-free and read the right tiles.
+  replay_deep_at_depth<2>();
+  replay_deep_at_depth<3>();
+  replay_deep_at_depth<4>();
+  replay_deep_at_depth<5>();
+  replay_deep_at_depth<6>();
+  replay_wide_at_depth<2>();
+  replay_wide_at_depth<3>();
+  replay_wide_at_depth<4>();
+  replay_wide_at_depth<5>();
+  replay_wide_at_depth<8>();
+  replay_wide_at_depth<9>();
 }

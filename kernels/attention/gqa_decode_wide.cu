@@ -106,12 +106,12 @@ __global__ void __launch_bounds__(W::kThreads, W::kCtasPerSm) gqa_decode_wide_ke
 #pragma unroll
     for (int st = 0; st < W::kStages - 1; ++st) {
       if (st < n_tiles) {
-        __nv_bfloat16* s_k = s_ring + S::k_stage_elem(W::stage_of(st));
+        __nv_bfloat16* s_k = s_ring + S::k_stage_elem(W::stage_of<>(st));
         load_tile_wide<D>(s_k, s_k + W::kTile * kStride, a, block_row, kv_head, tb + st * W::kTile, te);
       }
       cp_async_commit();
     }
-    cp_async_wait<W::kWaitForQ>();
+    cp_async_wait<W::kWaitForQ<>>();
     __syncthreads();  // every thread's Q copies have landed
     std::uint32_t qa[kKSteps][4];
     if (active) {
@@ -126,19 +126,19 @@ __global__ void __launch_bounds__(W::kThreads, W::kCtasPerSm) gqa_decode_wide_ke
     float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;
 
     for (int it = 0; it < n_tiles; ++it) {
-      cp_async_wait<W::kWaitInLoop>();
+      cp_async_wait<W::kWaitInLoop<>>();
       __syncthreads();  // tile `it` visible to all; every warp is done with tile it - 1, whose stage is
                         // refilled
       {
-        const int nxt = W::prefetch_tile(it);
+        const int nxt = W::prefetch_tile<>(it);
         if (nxt < n_tiles) {
-          __nv_bfloat16* s_k = s_ring + S::k_stage_elem(W::stage_of(nxt));
+          __nv_bfloat16* s_k = s_ring + S::k_stage_elem(W::stage_of<>(nxt));
           load_tile_wide<D>(s_k, s_k + W::kTile * kStride, a, block_row, kv_head, tb + nxt * W::kTile, te);
         }
         cp_async_commit();
       }
       if (!active) continue;
-      const __nv_bfloat16* s_k = s_ring + S::k_stage_elem(W::stage_of(it));
+      const __nv_bfloat16* s_k = s_ring + S::k_stage_elem(W::stage_of<>(it));
       const __nv_bfloat16* s_v = s_k + W::kTile * kStride;
       const int t0 = tb + it * W::kTile;
 

@@ -173,11 +173,13 @@ MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) {
   return gqa::row_blocks(s_q, n_h, n_kv);
 }
 
-template <int D>
+/// The kernel uses Config<D> (ring depth 3 for d 128, 4 for d 64); the tests replay other depths too.
+template <int D, int Stages = (D == 128 ? 3 : 4)>
 struct Config {
   static_assert(D == 64 || D == 128, "head dim 64 or 128");
+  static_assert(Stages >= 2, "a ring of at least 2 stages");
   /// Per-warp ring depth: d 128: 3 x 8,704 B per warp (2 CTAs/SM); d 64: 4 x 4,608 B (3 CTAs/SM).
-  static constexpr int kStages = D == 128 ? 3 : 4;
+  static constexpr int kStages = Stages;
   /// Resident CTAs per SM, shared-memory bound (the tests check kBytes against it); the kernel's
   /// __launch_bounds__ minimum and the scheduler's ctas_per_sm.
   static constexpr int kCtasPerSm = D == 128 ? 2 : 3;
@@ -213,7 +215,7 @@ MLASIM_HD constexpr int row_blocks(int s_q, int n_h, int n_kv) {
   return n_kv * ((s_q * (n_h / n_kv) + kRows - 1) / kRows);
 }
 
-template <int D>
+template <int D, int Stages = kStages>
 struct Smem {
   static constexpr int kStride = D + 8;  ///< +16 bytes per row: conflict-free ldmatrix
   static constexpr int kChunks = D / 8;  ///< 16-byte chunks per row
@@ -221,7 +223,7 @@ struct Smem {
   static constexpr int kCopiesPerThread = kTile * kChunks / kThreads;
   static constexpr std::size_t kQ = std::size_t(kRows) * kStride * 2;
   static constexpr std::size_t kTileBytes = std::size_t(kTile) * kStride * 2;  ///< K or V of one tile
-  static constexpr std::size_t kRing = std::size_t(kStages) * 2 * kTileBytes;
+  static constexpr std::size_t kRing = std::size_t(Stages) * 2 * kTileBytes;
   static constexpr std::size_t kOffRing = kQ;
   static constexpr std::size_t kBytes = kQ + kRing;
 
@@ -244,14 +246,21 @@ struct Smem {
   }
 };
 
+/// Ring stage of tile `it`, the tile prefetched at iteration `it`, and the cp.async groups waited down to in
+/// the loop (tile `it` complete, the next Stages - 2 in flight) and before the Q fragments (after Q's group
+/// and the Stages - 1 prologue groups: Q complete). The kernel uses kStages; the tests replay other depths.
+template <int Stages = kStages>
 MLASIM_HD constexpr int stage_of(int it) {
-  return it % kStages;
+  return it % Stages;
 }
+template <int Stages = kStages>
 MLASIM_HD constexpr int prefetch_tile(int it) {
-  return it + kStages - 1;
+  return it + Stages - 1;
 }
-inline constexpr int kWaitInLoop = kStages - 2;  ///< tile `it` complete, the next kStages - 2 in flight
-inline constexpr int kWaitForQ = kStages - 1;    ///< after Q's group and the prologue: Q complete
+template <int Stages = kStages>
+inline constexpr int kWaitInLoop = Stages - 2;
+template <int Stages = kStages>
+inline constexpr int kWaitForQ = Stages - 1;
 }  // namespace gqa_wide
 
 }  // namespace mlasim::attention::layout

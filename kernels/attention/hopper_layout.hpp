@@ -1,9 +1,10 @@
 #pragma once
 // Shared-memory layout, TMA boxes, wgmma matrix descriptors, accumulator fragments and mbarrier phases of the
 // sm_90a MLA decode kernel (mla_decode_sm90a.cu), as constexpr functions the kernel uses and the host test
-// tests/test_attention_hopper_layout.cpp replays against its own model of what TMA writes and what wgmma reads
-// (PTX ISA: "Tensor copy" swizzle modes, "Shared Memory Matrix Layout", "Matrix Descriptor Format", "Matrix
-// Fragments for wgmma.mma_async.m64nNk16", mbarrier phases). Plain C++17 plus MLASIM_HD; no CUDA header.
+// tests/test_attention_hopper_layout.cpp replays against its own model of what TMA writes and what wgmma
+// reads (PTX ISA: "Tensor copy" swizzle modes, "Shared Memory Matrix Layout", "Matrix Descriptor Format",
+// "Matrix Fragments for wgmma.mma_async.m64nNk16", mbarrier phases). Plain C++17 plus MLASIM_HD; no CUDA
+// header.
 //
 // Layout: every operand lives in "boxes" of 64 rows x 64 bf16 columns (128 bytes a row, 8 KiB a box), stored
 // with the 128-byte swizzle (the 16-byte chunk c of row r sits at chunk c ^ (r % 8); the pattern is anchored
@@ -16,12 +17,12 @@
 
 namespace mlasim::attention::hopper {
 
-inline constexpr int kDk = 576;            ///< K width (512 latent + 64 rope)
-inline constexpr int kDv = 512;            ///< V width
-inline constexpr int kTile = 64;           ///< KV tokens per tile = one page
-inline constexpr int kRows = 64;           ///< query rows per CTA (one wgmma M)
-inline constexpr int kBoxCols = 64;        ///< bf16 columns per box: 128 bytes, the swizzle span
-inline constexpr int kBoxRows = 64;        ///< rows per box
+inline constexpr int kDk = 576;      ///< K width (512 latent + 64 rope)
+inline constexpr int kDv = 512;      ///< V width
+inline constexpr int kTile = 64;     ///< KV tokens per tile = one page
+inline constexpr int kRows = 64;     ///< query rows per CTA (one wgmma M)
+inline constexpr int kBoxCols = 64;  ///< bf16 columns per box: 128 bytes, the swizzle span
+inline constexpr int kBoxRows = 64;  ///< rows per box
 inline constexpr int kBoxBytes = kBoxCols * kBoxRows * 2;  ///< 8 KiB
 inline constexpr int kBoxesK = kDk / kBoxCols;             ///< 9 boxes per 576-wide row block
 inline constexpr int kBoxesV = kDv / kBoxCols;             ///< 8: V is boxes 0..7
@@ -46,8 +47,9 @@ MLASIM_HD constexpr int row_blocks(int s_q, int h_q) {
 inline constexpr std::uint32_t kRowBlockBytes = std::uint32_t(kBoxesK) * kBoxBytes;  ///< 72 KiB: Q or a stage
 inline constexpr std::uint32_t kOffQ = 0;
 inline constexpr std::uint32_t kOffKv = kOffQ + kRowBlockBytes;
-inline constexpr std::uint32_t kOffP = kOffKv + kStages * kRowBlockBytes;  ///< P: one box (64 rows x 64 tokens)
-inline constexpr std::uint32_t kOffMax = kOffP + kBoxBytes;                ///< float [kConsumers][kRows]
+inline constexpr std::uint32_t kOffP =
+    kOffKv + kStages * kRowBlockBytes;                       ///< P: one box (64 rows x 64 tokens)
+inline constexpr std::uint32_t kOffMax = kOffP + kBoxBytes;  ///< float [kConsumers][kRows]
 inline constexpr std::uint32_t kOffSum = kOffMax + kConsumers * kRows * 4;  ///< float [kConsumers][kRows]
 inline constexpr std::uint32_t kOffBar = kOffSum + kConsumers * kRows * 4;  ///< mbarriers, 8 bytes each
 /// mbarrier indices: full[stage], empty[stage], q_full, q_empty.
@@ -160,6 +162,15 @@ MLASIM_HD constexpr mma::Coord acc_coord(int t, int i) {
 MLASIM_HD constexpr int valid_rows(int t0, int te) {
   return te - t0 < kTile ? te - t0 : kTile;
 }
+/// Zeroing V rows [nv, 64) of consumer c's boxes (4c..4c+3) of a stage: 16-byte chunks, whole 128-byte rows
+/// (so the swizzle does not matter); chunk k of zero_chunks(nv) -> its byte offset.
+MLASIM_HD constexpr int zero_chunks(int nv) {
+  return (kTile - nv) * 8 * (kColsPerConsumer / kBoxCols);
+}
+MLASIM_HD constexpr std::uint32_t zero_chunk_offset(int stage, int c, int nv, int k) {
+  return kv_box(stage, c * (kColsPerConsumer / kBoxCols) + k / ((kTile - nv) * 8)) +
+         std::uint32_t(nv + (k % ((kTile - nv) * 8)) / 8) * 128u + std::uint32_t(k % 8) * 16u;
+}
 /// Tokens < this bound are visible to query row `seq_row` (= s·h_q + h) of a sequence of length len.
 MLASIM_HD constexpr int visible_end(int len, int s_q, int h_q, int seq_row) {
   return len - s_q + seq_row / h_q + 1;
@@ -167,9 +178,9 @@ MLASIM_HD constexpr int visible_end(int len, int s_q, int h_q, int seq_row) {
 
 // ---- pipeline: mbarrier phases ----
 // The producer and every consumer walk the same segments and tiles; `it` counts KV tiles over the CTA's whole
-// run (all its segments), `seg` counts its segments. A full barrier completes one phase per tile that uses its
-// stage; an empty barrier one phase per release (kConsumerWarps arrivals). try_wait.parity(P) passes once the
-// phase of parity P has completed (i.e. while the current phase's parity differs from P).
+// run (all its segments), `seg` counts its segments. A full barrier completes one phase per tile that uses
+// its stage; an empty barrier one phase per release (kConsumerWarps arrivals). try_wait.parity(P) passes once
+// the phase of parity P has completed (i.e. while the current phase's parity differs from P).
 MLASIM_HD constexpr int stage_of(int it) {
   return it % kStages;
 }

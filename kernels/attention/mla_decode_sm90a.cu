@@ -1,19 +1,21 @@
 // MLA decode for sm_90a (Hopper): warpgroup MMA (wgmma) with every operand read by the tensor cores from
 // swizzled shared memory, K/V tiles and Q brought in by the tensor memory accelerator (TMA) through the block
-// table, mbarriers between a producer warpgroup and two consumer warpgroups. Same semantics, layouts, split-KV
-// schedule and combine as mla_decode.cu (the portable sm_80+ kernel); see kernels/attention/README.md.
+// table, mbarriers between a producer warpgroup and two consumer warpgroups. Same semantics, layouts,
+// split-KV schedule and combine as mla_decode.cu (the portable sm_80+ kernel); see
+// kernels/attention/README.md.
 //
 // CTA = 3 warpgroups (384 threads) = one block of 64 query rows (s·h_q + h of one sequence) x one schedule
 // part (its segments walked in order). Warpgroup 0 is the producer: after setmaxnreg.dec one thread issues,
 // per 64-token tile (= one page), 9 TMA boxes of 64 rows x 64 columns (128-byte swizzle) into a 2-stage ring,
 // and per segment 9 boxes of Q. Warpgroups 1 and 2 are consumers (setmaxnreg.inc): consumer c computes
-// S[64 rows][tokens 32c..32c+31] = Q·K^T (36 wgmma m64n32k16, A = Q and B = K from shared-memory descriptors),
-// the two exchange row maxima through shared memory (base-2 online softmax with scale·log2 e folded in), each
-// writes its half of P (bf16, 64 x 64, swizzled: the K-major A layout) to shared memory, and consumer c
-// accumulates O[64][256c..256c+255] += P·V (4 wgmma m64n256k16, B = V read transposed from the same tile).
-// Tokens past the segment are masked (S = -inf) and, in a sequence's last tile, their V rows are zeroed
-// (the cache there may hold NaN, and 0·NaN = NaN). Every address, descriptor, TMA coordinate and mbarrier
-// parity comes from hopper_layout.hpp, which tests/test_attention_hopper_layout.cpp replays on the host.
+// S[64 rows][tokens 32c..32c+31] = Q·K^T (36 wgmma m64n32k16, A = Q and B = K from shared-memory
+// descriptors), the two exchange row maxima through shared memory (base-2 online softmax with scale·log2 e
+// folded in), each writes its half of P (bf16, 64 x 64, swizzled: the K-major A layout) to shared memory, and
+// consumer c accumulates O[64][256c..256c+255] += P·V (4 wgmma m64n256k16, B = V read transposed from the
+// same tile). Tokens past the segment are masked (S = -inf) and, in a sequence's last tile, their V rows are
+// zeroed (the cache there may hold NaN, and 0·NaN = NaN). Every address, descriptor, TMA coordinate and
+// mbarrier parity comes from hopper_layout.hpp, which tests/test_attention_hopper_layout.cpp replays on the
+// host.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
@@ -38,7 +40,8 @@ namespace mlasim::gpu {
 namespace {
 
 namespace H = mlasim::attention::hopper;
-static_assert(H::kRows == kMlaRowsPerCta, "hopper_layout.hpp and decode_kernels.cuh disagree on rows per CTA");
+static_assert(H::kRows == kMlaRowsPerCta,
+              "hopper_layout.hpp and decode_kernels.cuh disagree on rows per CTA");
 static_assert(H::kTile == attention::layout::kPageTokens, "a KV tile is one page");
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -67,16 +70,17 @@ __device__ __forceinline__ void mbar_wait(std::uint32_t bar, int parity) {
       "r"(parity)
       : "memory");
 }
-__device__ __forceinline__ void tma_load_2d(std::uint32_t dst, const CUtensorMap* map, std::uint32_t bar, int c0,
-                                            int c1) {
+__device__ __forceinline__ void tma_load_2d(std::uint32_t dst, const CUtensorMap* map, std::uint32_t bar,
+                                            int c0, int c1) {
   asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, "
+      "%3}], "
       "[%4];\n" ::"r"(dst),
       "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
       : "memory");
 }
-__device__ __forceinline__ void tma_load_3d(std::uint32_t dst, const CUtensorMap* map, std::uint32_t bar, int c0,
-                                            int c1, int c2) {
+__device__ __forceinline__ void tma_load_3d(std::uint32_t dst, const CUtensorMap* map, std::uint32_t bar,
+                                            int c0, int c1, int c2) {
   asm volatile(
       "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, "
       "%4}], [%5];\n" ::"r"(dst),
@@ -138,30 +142,33 @@ __device__ __forceinline__ void wgmma_pv(float (&d)[128], std::uint64_t desc_a, 
       "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
       "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
       "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
-      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 1;\n"
+      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+      "%128, %129, 1, 1, 1, 0, 1;\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
         "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
-        "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
-        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
-        "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
-        "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
-        "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
-        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
-        "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
-        "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]),
+        "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]),
+        "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]),
+        "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]),
+        "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]),
+        "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]),
+        "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]),
+        "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]),
+        "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]),
+        "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]),
+        "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]),
+        "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]),
+        "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]),
+        "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]),
+        "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
       : "l"(desc_a), "l"(desc_b));
 }
 #endif  // MLASIM_SM90A_DEVICE
 
 __global__ void __launch_bounds__(H::kThreads, 1)
-    mla_decode_sm90a_kernel(const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_kv,
-                            const DecodeArgs a) {
+    mla_decode_sm90a_kernel(const __grid_constant__ CUtensorMap tm_q,
+                            const __grid_constant__ CUtensorMap tm_kv, const DecodeArgs a) {
 #if MLASIM_SM90A_DEVICE
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   const std::uint32_t raw = smem_addr(smem_raw);
@@ -330,17 +337,13 @@ __global__ void __launch_bounds__(H::kThreads, 1)
       l_hi = l_hi * alpha_hi + sum_hi;
 
       // A sequence's last tile: zero the V rows past its end in this consumer's 4 boxes (whole 128-byte rows,
-      // so the swizzle does not matter), after both consumers' S reads (barrier 1) and before P·V (barrier 2).
+      // so the swizzle does not matter), after both consumers' S reads (barrier 1) and before P·V (barrier
+      // 2).
       const int nv = H::valid_rows(t0, te);
       if (nv < H::kTile) {
-        const int chunks = (H::kTile - nv) * 8 * (H::kColsPerConsumer / H::kBoxCols);  // 16-byte chunks
-        for (int k = t; k < chunks; k += 128) {
-          const int box = c * (H::kColsPerConsumer / H::kBoxCols) + k / ((H::kTile - nv) * 8);
-          const int rem = k % ((H::kTile - nv) * 8);
-          const int row = nv + rem / 8;
-          *reinterpret_cast<uint4*>(smem + H::kv_box(stage, box) + row * 128 + (rem % 8) * 16) =
+        for (int k = t; k < H::zero_chunks(nv); k += 128)
+          *reinterpret_cast<uint4*>(smem + H::zero_chunk_offset(stage, c, nv, k)) =
               make_uint4(0u, 0u, 0u, 0u);
-        }
       }
       fence_proxy_async_smem();  // P (and zeroed V rows) are read next by wgmma, an async-proxy access
 
@@ -428,8 +431,8 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
   if (fn == nullptr) {
     void* p = nullptr;
     cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-    MLASIM_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault,
-                                                       &found));
+    MLASIM_CUDA_CHECK(
+        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &found));
     if (found != cudaDriverEntryPointSuccess || p == nullptr)
       throw std::runtime_error("mla_decode_sm90a: the driver has no cuTensorMapEncodeTiled");
     fn = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
@@ -437,8 +440,8 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
   return fn;
 }
 
-/// A bf16 tensor map with 64 x 64 (x 1) boxes and the 128-byte swizzle; dims innermost first, strides in bytes
-/// of dims 1.. .
+/// A bf16 tensor map with 64 x 64 (x 1) boxes and the 128-byte swizzle; dims innermost first, strides in
+/// bytes of dims 1.. .
 CUtensorMap make_map(const void* ptr, int rank, const cuuint64_t* dims, const cuuint64_t* strides) {
   CUtensorMap map;
   const cuuint32_t box[3] = {H::kBoxCols, H::kBoxRows, 1};
@@ -473,7 +476,8 @@ LaunchInfo launch_mla_decode_sm90a(const DecodeArgs& a, cudaStream_t stream) {
   if (!configured) {
     if (!mla_decode_sm90a_supported())
       throw std::runtime_error("mla_decode_sm90a: needs a compute capability 9.0 GPU and an sm_90a build");
-    MLASIM_CUDA_CHECK(cudaFuncSetAttribute(mla_decode_sm90a_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    MLASIM_CUDA_CHECK(cudaFuncSetAttribute(mla_decode_sm90a_kernel,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            static_cast<int>(H::kSmemAlloc)));
     configured = true;
   }

@@ -422,7 +422,7 @@ struct Copy {
   int bytes;
   int stage;  // -1: Q
   int box;
-  int tag;  // tile (global) or segment index
+  int tag;  // KV: content_tag(segment, tile in the segment); Q: the segment
 };
 
 enum class Op {
@@ -436,8 +436,15 @@ enum class Op {
   kBar,
   kWriteP,
   kZeroV,
+  kWriteSum,
+  kReadSum,
   kEnd
 };
+
+/// What a stage holds: tile `tile` of the CTA's segment `seg`.
+int content_tag(int seg, int tile) {
+  return seg * 1000000 + tile;
+}
 
 struct Step {
   Op op;
@@ -447,7 +454,7 @@ struct Step {
   int stage = -1;
   int box = 0;
   int bytes = 0;
-  bool zero = false;
+  int content = 0;  // KV copies and reads: content_tag of the tile
 };
 
 /// The producer thread's program, from the kernel's loop and hopper_layout.hpp.
@@ -469,7 +476,8 @@ std::vector<Step> producer_program(const std::vector<int>& tiles) {
           p.push_back({Op::kWait, H::bar_empty(s), H::empty_parity(it), it / H::kStages - 1});
         p.push_back({Op::kExpectTx, H::bar_full(s), 0, it, s, 0, static_cast<int>(H::kTxKv)});
         for (int box = 0; box < H::kBoxesK; ++box)
-          p.push_back({Op::kTma, H::bar_full(s), 0, it, s, box, H::kBoxRows * H::kBoxCols * 2});
+          p.push_back({Op::kTma, H::bar_full(s), 0, it, s, box, H::kBoxRows * H::kBoxCols * 2,
+                       content_tag(si, tile)});
         ++it;
       }
     }
@@ -489,16 +497,18 @@ std::vector<Step> consumer_program(const std::vector<int>& tiles, const std::vec
       const int s = H::stage_of(it);
       p.push_back({Op::kWait, H::bar_full(s), H::full_parity(it), it / H::kStages});
       p.push_back({Op::kReadQ, 0, 0, si});
-      p.push_back({Op::kReadStageS, 0, 0, it, s});
+      p.push_back({Op::kReadStageS, 0, 0, it, s, 0, 0, content_tag(si, tile)});
       if (tile == n - 1) p.push_back({Op::kArrive, H::kBarQEmpty, 0, si});
       p.push_back({Op::kBar, 1, 0, it});  // row maxima published (written with the S step, read after)
       p.push_back({Op::kWriteP, 0, 0, it, s});
       if (tile == n - 1 && partial_last[static_cast<std::size_t>(si)]) p.push_back({Op::kZeroV, 0, 0, it, s});
       p.push_back({Op::kBar, 2, 0, it});
-      p.push_back({Op::kReadStagePv, 0, 0, it, s});
+      p.push_back({Op::kReadStagePv, 0, 0, it, s, 0, 0, content_tag(si, tile)});
       p.push_back({Op::kArrive, H::bar_empty(s), 0, it});
     }
+    p.push_back({Op::kWriteSum, 0, 0, si});
     p.push_back({Op::kBar, 3, 0, si});  // row sums exchanged
+    p.push_back({Op::kReadSum, 0, 0, si});
   }
   p.push_back({Op::kEnd});
   return p;
@@ -526,6 +536,8 @@ std::string run_pipeline(const std::vector<int>& tiles, const std::vector<bool>&
   // Per warp progress: last tile whose stage it released / finished reading in S / in P·V, last Q released.
   std::vector<int> released(kWarps, -1), s_done(kWarps, -1), pv_done(kWarps, -1), q_released(kWarps, -1);
   std::vector<int> bar_done(kWarps, -1);  // last tile at whose barrier 2 the warp arrived
+  std::vector<int> sum_read(kWarps, -1);  // last segment whose row sums the warp read
+  std::vector<int> sum_written(kWarps, -1), p_written(kWarps, -1);
   // Named barriers: arrivals at the current instance of each id.
   std::map<int, int> named_arrived;
   std::map<int, int> named_generation;
@@ -599,7 +611,7 @@ std::string run_pipeline(const std::vector<int>& tiles, const std::vector<bool>&
               return fail("Q of segment " + std::to_string(st.phase) + " loaded while warp " +
                           std::to_string(v) + " still reads Q");
         }
-        in_flight.push_back({st.bar, st.bytes, st.stage, st.box, st.phase});
+        in_flight.push_back({st.bar, st.bytes, st.stage, st.box, st.stage >= 0 ? st.content : st.phase});
         break;
       }
       case Op::kArrive: {
@@ -622,9 +634,9 @@ std::string run_pipeline(const std::vector<int>& tiles, const std::vector<bool>&
       case Op::kReadStageS:
       case Op::kReadStagePv: {
         for (const int t : stage_tile[static_cast<std::size_t>(st.stage)])
-          if (t != st.phase)
+          if (t != st.content)
             return fail("warp " + std::to_string(w) + " reads tile " + std::to_string(t) + " for tile " +
-                        std::to_string(st.phase));
+                        std::to_string(st.content) + " (segment * 10^6 + tile)");
         for (const Copy& cp : in_flight)
           if (cp.stage == st.stage) return fail("read of a stage with a copy still in flight");
         if (st.op == Op::kReadStageS) {
@@ -634,6 +646,9 @@ std::string run_pipeline(const std::vector<int>& tiles, const std::vector<bool>&
               return fail("row maxima overwritten while warp " + std::to_string(v) + " reads them");
           s_done[uw] = st.phase;
         } else {
+          for (int v = 0; v < kWarps; ++v)
+            if (p_written[static_cast<std::size_t>(v)] < st.phase)
+              return fail("P·V reads P before warp " + std::to_string(v) + " wrote its part");
           pv_done[uw] = st.phase;
         }
         break;
@@ -643,11 +658,29 @@ std::string run_pipeline(const std::vector<int>& tiles, const std::vector<bool>&
           if (pv_done[static_cast<std::size_t>(v)] < st.phase - 1)
             return fail("P of tile " + std::to_string(st.phase) + " written while warp " + std::to_string(v) +
                         " reads the previous P");
+        // The exponentials need both consumers' row maxima of this tile (written with S).
+        for (int v = 0; v < kWarps; ++v)
+          if (s_done[static_cast<std::size_t>(v)] < st.phase)
+            return fail("row maxima read before warp " + std::to_string(v) + " wrote them");
+        p_written[uw] = st.phase;
         break;
       case Op::kZeroV:
         for (int v = 0; v < kWarps; ++v)
           if (s_done[static_cast<std::size_t>(v)] < st.phase)
             return fail("V rows zeroed while warp " + std::to_string(v) + " computes S on them");
+        break;
+      case Op::kWriteSum:
+        for (int v = 0; v < kWarps; ++v)
+          if (sum_read[static_cast<std::size_t>(v)] < st.phase - 1)
+            return fail("row sums of segment " + std::to_string(st.phase) + " written while warp " +
+                        std::to_string(v) + " reads the previous ones");
+        sum_written[uw] = st.phase;
+        break;
+      case Op::kReadSum:
+        for (int v = 0; v < kWarps; ++v)
+          if (sum_written[static_cast<std::size_t>(v)] < st.phase)
+            return fail("row sums read before warp " + std::to_string(v) + " wrote them");
+        sum_read[uw] = st.phase;
         break;
       case Op::kBar: {
         if (waiting_gen[uw] < 0) {  // arrive: this warp's reads before the barrier are done
@@ -727,6 +760,15 @@ TEST_CASE(
             FAST_REQUIRE(q.c2 < g.batch);
           }
         }
+        std::vector<int> issued(static_cast<std::size_t>(n_tiles), 0);
+        for (int op = 0; op <= n_tiles; ++op) {
+          const int tile = H::producer_op_tile(op);
+          if (tile >= 0) {
+            FAST_REQUIRE(tile < n_tiles);
+            ++issued[static_cast<std::size_t>(tile)];
+          }
+        }
+        for (const int k : issued) FAST_REQUIRE(k == 1);
         for (int tile = 0; tile < n_tiles; ++tile) {
           const int t0 = tb + tile * H::kTile;
           const int page = pages.block_table[static_cast<std::size_t>(b) *
@@ -782,7 +824,8 @@ TEST_CASE(
   CHECK(checked["variable"] == 280);
 }
 
-TEST_CASE("hopper kernel's algorithm (64-token tiles = pages, bf16 P, split-KV + combine) matches the reference") {
+TEST_CASE(
+    "hopper kernel's algorithm (64-token tiles = pages, bf16 P, split-KV + combine) matches the reference") {
   // decode_emulated with 64-token tiles and one softmax state per row is the sm_90a kernel's arithmetic: the
   // two consumers' halves of S share one row maximum per tile (exchanged before the exponentials), so a tile
   // is one online-softmax step over 64 tokens; P is rounded to bf16 for P·V; sums stay fp32.
@@ -793,11 +836,11 @@ TEST_CASE("hopper kernel's algorithm (64-token tiles = pages, bf16 P, split-KV +
     int s_q, h_q, sms;
   };
   const std::vector<Case> cases{
-      {{700}, 1, 16, 8},                  // one sequence split over 8 parts, last tile partial
-      {{2, 100, 65, 1500}, 2, 16, 8},     // variable lengths, s_q 2: causal among the new tokens
-      {{129, 64, 300}, 1, 128, 132},      // 2 row blocks
-      {{3, 513, 64}, 2, 24, 4},           // rows not a multiple of 16
-      {{1000, 2, 3, 4097}, 2, 64, 16},    // s_q 2 on 2- and 3-token sequences
+      {{700}, 1, 16, 8},                 // one sequence split over 8 parts, last tile partial
+      {{2, 100, 65, 1500}, 2, 16, 8},    // variable lengths, s_q 2: causal among the new tokens
+      {{129, 64, 300}, 1, 128, 132},     // 2 row blocks
+      {{3, 513, 64}, 2, 24, 4},          // rows not a multiple of 16
+      {{1000, 2, 3, 4097}, 2, 64, 16},   // s_q 2 on 2- and 3-token sequences
       {{64 * 9, 64 * 3 + 1}, 1, 40, 5},  // page-exact and one-past lengths
   };
   for (const auto& c : cases) {

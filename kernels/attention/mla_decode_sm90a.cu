@@ -43,6 +43,8 @@ namespace H = mlasim::attention::hopper;
 static_assert(H::kRows == kMlaRowsPerCta,
               "hopper_layout.hpp and decode_kernels.cuh disagree on rows per CTA");
 static_assert(H::kTile == attention::layout::kPageTokens, "a KV tile is one page");
+static_assert(kMlaSm90aRowsPerCta == kMlaRowsPerCta && kMlaSm90aCtasPerSm == kMlaCtasPerSm,
+              "the README promises one split-KV schedule for both MLA kernels");
 
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
@@ -273,7 +275,10 @@ __global__ void __launch_bounds__(H::kThreads, 1)
       // S = Q·K^T for the 64 rows x this consumer's 32 tokens, 36 k-steps.
       float s[16];
 #pragma unroll
-      for (int i = 0; i < 16; ++i) s[i] = 0.0f;
+      for (int i = 0; i < 16; ++i) {
+        s[i] = 0.0f;
+        fence_operand(s[i]);  // keeps these writes before wgmma.fence (else ptxas injects one, C7519)
+      }
       wgmma_fence();
 #pragma unroll
       for (int ks = 0; ks < H::kStepsS; ++ks) {
@@ -348,7 +353,10 @@ __global__ void __launch_bounds__(H::kThreads, 1)
       fence_proxy_async_smem();  // P (and zeroed V rows) are read next by wgmma, an async-proxy access
 
 #pragma unroll
-      for (int i = 0; i < 128; ++i) o[i] *= ((i >> 1) & 1) != 0 ? alpha_hi : alpha_lo;
+      for (int i = 0; i < 128; ++i) {
+        o[i] *= ((i >> 1) & 1) != 0 ? alpha_hi : alpha_lo;
+        fence_operand(o[i]);
+      }
       consumer_barrier(2);  // all of P written
 
       // O[64][256c..] += P[64][64] · V[64][256c..], 4 k-steps.

@@ -740,6 +740,31 @@ TEST_CASE(
     REQUIRE(s.num_parts <= 65535);
     REQUIRE(opt.row_blocks <= 65535);
     REQUIRE(static_cast<long long>(pages.num_pages) * H::kTile < (1LL << 31));  // TMA coordinates are int32
+    // cuTensorMapEncodeTiled's documented requirements (cuda.h), for both maps; the KV map as the launcher
+    // builds it with and without DecodeArgs::num_kv_pages.
+    for (const H::MapShape& m : {H::q_map(rows_per_seq, g.batch), H::kv_map(pages.num_pages),
+                                 H::kv_map(static_cast<long long>(g.batch) * pages.max_pages_per_seq)}) {
+      REQUIRE((m.rank == 2 || m.rank == 3));
+      for (int i = 0; i < m.rank; ++i) {
+        REQUIRE(m.dims[i] >= 1);
+        REQUIRE(m.dims[i] <= (1ull << 32));
+        REQUIRE(m.box[i] >= 1);
+        REQUIRE(m.box[i] <= 256);
+      }
+      REQUIRE(m.box[0] * 2 % 16 == 0);
+      REQUIRE(m.box[0] * 2 <= 128);  // the inner box dimension fits the 128-byte swizzle span
+      REQUIRE(m.dims[0] == static_cast<std::uint64_t>(H::kDk));
+      REQUIRE(m.strides[0] == m.dims[0] * 2);  // rows packed: the cache and q layouts of decode_kernels.cuh
+      for (int i = 0; i + 1 < m.rank; ++i) {
+        REQUIRE(m.strides[i] % 16 == 0);
+        REQUIRE(m.strides[i] < (1ull << 40));
+        if (i > 0) REQUIRE(m.strides[i] == m.strides[i - 1] * m.dims[i]);
+      }
+      // A box lands as box[0] x box[1] x box[2] elements, what the barriers expect.
+      REQUIRE(m.box[0] * m.box[1] * m.box[2] * 2 == static_cast<std::uint32_t>(H::kBoxBytes));
+    }
+    REQUIRE(H::kv_map(pages.num_pages).dims[1] <=
+            H::kv_map(static_cast<long long>(g.batch) * pages.max_pages_per_seq).dims[1]);
     std::size_t longest = 0, most_segments = 0;
     int longest_tiles = -1, most_segments_count = -1;
     for (int part = 0; part < s.num_parts; ++part) {

@@ -108,6 +108,26 @@ struct Coord3 {
 MLASIM_HD constexpr Coord3 q_tma_coord(int seq, int row_base, int box) {
   return {box * kBoxCols, row_base, seq};
 }
+/// The arguments of cuTensorMapEncodeTiled (bf16, no interleave, 128-byte swizzle): dims innermost first,
+/// byte strides of dims 1.., box. Q: {576, s_q·h_q, batch}; KV: {576, pages x 64}.
+struct MapShape {
+  int rank;
+  std::uint64_t dims[3];
+  std::uint64_t strides[2];
+  std::uint32_t box[3];
+};
+MLASIM_HD constexpr MapShape q_map(int rows_per_seq, int batch) {
+  return {3,
+          {std::uint64_t(kDk), std::uint64_t(rows_per_seq), std::uint64_t(batch)},
+          {std::uint64_t(kDk) * 2, std::uint64_t(kDk) * 2 * std::uint64_t(rows_per_seq)},
+          {std::uint32_t(kBoxCols), std::uint32_t(kBoxRows), 1}};
+}
+MLASIM_HD constexpr MapShape kv_map(long long pages) {
+  return {2,
+          {std::uint64_t(kDk), std::uint64_t(pages) * std::uint64_t(kTile), 1},
+          {std::uint64_t(kDk) * 2, 0},
+          {std::uint32_t(kBoxCols), std::uint32_t(kBoxRows), 1}};
+}
 /// Bytes each full barrier expects per phase (the boxes the producer issues against it).
 inline constexpr std::uint32_t kTxKv = std::uint32_t(kBoxesK) * kBoxBytes;
 inline constexpr std::uint32_t kTxQ = std::uint32_t(kBoxesK) * kBoxBytes;

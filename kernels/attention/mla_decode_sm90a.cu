@@ -46,10 +46,10 @@ static_assert(H::kTile == attention::layout::kPageTokens, "a KV tile is one page
 static_assert(kMlaSm90aRowsPerCta == kMlaRowsPerCta && kMlaSm90aCtasPerSm == kMlaCtasPerSm,
               "the README promises one split-KV schedule for both MLA kernels");
 
+#if MLASIM_SM90A_DEVICE
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 
-#if MLASIM_SM90A_DEVICE
 __device__ __forceinline__ void mbar_init(std::uint32_t bar, std::uint32_t count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
@@ -448,13 +448,18 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_tiled() {
   return fn;
 }
 
-/// A bf16 tensor map with 64 x 64 (x 1) boxes and the 128-byte swizzle; dims innermost first, strides in
-/// bytes of dims 1.. .
-CUtensorMap make_map(const void* ptr, int rank, const cuuint64_t* dims, const cuuint64_t* strides) {
+/// A bf16 tensor map with the 128-byte swizzle, zero fill out of bounds (hopper_layout.hpp's shapes).
+CUtensorMap make_map(const void* ptr, const H::MapShape& m) {
   CUtensorMap map;
-  const cuuint32_t box[3] = {H::kBoxCols, H::kBoxRows, 1};
+  cuuint64_t dims[3], strides[2];
+  cuuint32_t box[3];
   const cuuint32_t elem_strides[3] = {1, 1, 1};
-  const CUresult r = encode_tiled()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, static_cast<cuuint32_t>(rank),
+  for (int i = 0; i < 3; ++i) {
+    dims[i] = m.dims[i];
+    box[i] = m.box[i];
+  }
+  for (int i = 0; i < 2; ++i) strides[i] = m.strides[i];
+  const CUresult r = encode_tiled()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, static_cast<cuuint32_t>(m.rank),
                                     const_cast<void*>(ptr), dims, strides, box, elem_strides,
                                     CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
@@ -492,14 +497,8 @@ LaunchInfo launch_mla_decode_sm90a(const DecodeArgs& a, cudaStream_t stream) {
   const int rows_per_seq = a.s_q * a.n_q_heads;
   const long long pages =
       a.num_kv_pages > 0 ? a.num_kv_pages : static_cast<long long>(a.batch) * a.max_pages_per_seq;
-  const cuuint64_t row_bytes = static_cast<cuuint64_t>(H::kDk) * 2;
-  const cuuint64_t kv_dims[2] = {static_cast<cuuint64_t>(H::kDk), static_cast<cuuint64_t>(pages) * H::kTile};
-  const cuuint64_t kv_strides[1] = {row_bytes};
-  const cuuint64_t q_dims[3] = {static_cast<cuuint64_t>(H::kDk), static_cast<cuuint64_t>(rows_per_seq),
-                                static_cast<cuuint64_t>(a.batch)};
-  const cuuint64_t q_strides[2] = {row_bytes, row_bytes * static_cast<cuuint64_t>(rows_per_seq)};
-  const CUtensorMap tm_q = make_map(a.q, 3, q_dims, q_strides);
-  const CUtensorMap tm_kv = make_map(a.k, 2, kv_dims, kv_strides);
+  const CUtensorMap tm_q = make_map(a.q, H::q_map(rows_per_seq, a.batch));
+  const CUtensorMap tm_kv = make_map(a.k, H::kv_map(pages));
 
   LaunchInfo info;
   const int row_blocks = mla_sm90a_row_blocks(a.s_q, a.n_q_heads);

@@ -10,8 +10,9 @@
 # one failed (the other is still built), 2 on bad usage.
 #
 # Same flags as kernels/CMakeLists.txt, kernels/attention/CMakeLists.txt and kernels/probes/CMakeLists.txt:
-# -O3 -DNDEBUG; sm_90 SASS + compute_90 PTX; -lineinfo; C++17 for the .cu files and for the plain .cpp files of
-# kernels/attention (they need no more: paging.cpp, schedule.cpp, reference.cpp), compiled through nvcc so the
+# -O3 -DNDEBUG; sm_90 SASS + compute_90 PTX (mla_decode_sm90a.cu: sm_90a SASS alone); -lineinfo; C++17 for
+# the .cu files and for the plain .cpp files of kernels/attention (they need no more: paging.cpp, schedule.cpp,
+# reference.cpp), compiled through nvcc so the
 # host compiler is the one nvcc uses; attention kernels with ptxas spill/local-memory warnings as errors;
 # -Xptxas -v everywhere (as the CMake build with MLASIM_PTXAS_VERBOSE=ON); probes linked with -lcublasLt -ldl,
 # the attention bench with -lpthread (its watchdog thread). cudart is linked statically (nvcc's default), so the
@@ -48,7 +49,16 @@ fi
 jobs=${MLASIM_JOBS:-$(nproc 2>/dev/null || echo 4)}
 echo "== nvcc build: $("$nvcc_bin" --version | tail -1), $jobs parallel compiles, into $build"
 
-common=(-std=c++17 -O3 -DNDEBUG "-I$root" "--generate-code=arch=compute_90,code=[compute_90,sm_90]")
+sm90=("--generate-code=arch=compute_90,code=[compute_90,sm_90]")
+common=(-std=c++17 -O3 -DNDEBUG "-I$root")
+# mla_decode_sm90a.cu (wgmma, setmaxnreg) is built for sm_90a alone when nvcc knows it (CUDA >= 12.0), as in
+# kernels/attention/CMakeLists.txt; otherwise for sm_90, where its kernel is empty and reported unavailable.
+nvcc_major=$("$nvcc_bin" --version | sed -n 's/.*release \([0-9][0-9]*\)\..*/\1/p' | head -1)
+if [ "${nvcc_major:-0}" -ge 12 ]; then
+  sm90a=(-gencode=arch=compute_90a,code=sm_90a -DMLASIM_HAVE_SM90A)
+else
+  sm90a=("${sm90[@]}")
+fi
 # shellcheck disable=SC2054  # the commas belong to the flags (-Xptxas=a,b), they do not separate elements
 attention_cu=(-lineinfo --expt-relaxed-constexpr
               -Xptxas=--warn-on-spills,--warn-on-local-memory-usage,--warning-as-error -Xptxas=-v)
@@ -68,7 +78,8 @@ compile() {
 declare -A sources
 sources[attention]="kernels/attention/paging.cpp kernels/attention/schedule.cpp kernels/attention/reference.cpp
   kernels/attention/bench_main.cu kernels/attention/mla_decode.cu kernels/attention/gqa_decode.cu
-  kernels/attention/gqa_decode_deep.cu kernels/attention/gqa_decode_wide.cu kernels/attention/combine.cu"
+  kernels/attention/gqa_decode_deep.cu kernels/attention/gqa_decode_wide.cu kernels/attention/combine.cu
+  kernels/attention/mla_decode_sm90a.cu"
 sources[probes]="kernels/probes/probes_main.cu kernels/probes/bandwidth_probe.cu kernels/probes/gemm_probe.cu
   kernels/probes/launch_probe.cu kernels/probes/random_fill.cu"
 
@@ -83,9 +94,11 @@ for t in "${targets[@]}"; do
     base=$(basename "$src")
     obj="$build/$t/nvcc-objects/$base.o"
     case "$base" in
-      *.cpp) compile "$obj" "$obj.log" "${common[@]}" -Xcompiler=-Wall,-Wextra "$root/$src" ;;
+      *.cpp) compile "$obj" "$obj.log" "${common[@]}" "${sm90[@]}" -Xcompiler=-Wall,-Wextra "$root/$src" ;;
       *.cu) if [ "$t" = attention ]; then extra=("${attention_cu[@]}"); else extra=("${probes_cu[@]}"); fi
-            compile "$obj" "$obj.log" "${common[@]}" "${extra[@]}" -x cu "$root/$src" ;;
+            arch=("${sm90[@]}")
+            [ "$base" = mla_decode_sm90a.cu ] && arch=("${sm90a[@]}")
+            compile "$obj" "$obj.log" "${common[@]}" "${arch[@]}" "${extra[@]}" -x cu "$root/$src" ;;
     esac
   done
 done

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "kernels/attention/hopper_layout.hpp"
 #include "kernels/attention/kernel_layout.hpp"
 
 namespace mlasim::gpu {
@@ -33,6 +34,9 @@ struct DecodeArgs {
   const int* block_table = nullptr;   ///< [B][max_pages_per_seq]
   const int* context_lens = nullptr;  ///< [B]
   int max_pages_per_seq = 0;
+  /// Physical pages in the cache: the bound of the sm_90a MLA kernel's TMA tensor map (0: taken as batch x
+  /// max_pages_per_seq, enough for any table whose page ids are distinct).
+  int num_kv_pages = 0;
   int batch = 0;
   int s_q = 1;
   int n_q_heads = 0;
@@ -97,6 +101,22 @@ int launch_combine(const DecodeArgs& a, int rows_per_seq, int d_v, cudaStream_t 
 
 /// Enqueues the MLA decode kernel and, when any sequence is split, the combine kernel.
 LaunchInfo launch_mla_decode(const DecodeArgs& a, cudaStream_t stream);
+
+/// sm_90a MLA kernel (mla_decode_sm90a.cu: wgmma + TMA + mbarriers, warp-specialised): 64 query rows per CTA,
+/// as launch_mla_decode, so the same schedule (ScheduleOptions from these three) and the same combine.
+inline constexpr int kMlaSm90aRowsPerCta = attention::hopper::kRows;
+/// Resident CTAs per SM (shared-memory bound: ~226 KiB of the 227 KiB a block may take).
+inline constexpr int kMlaSm90aCtasPerSm = attention::hopper::kCtasPerSm;
+inline int mla_sm90a_row_blocks(int s_q, int h_q) {
+  return attention::hopper::row_blocks(s_q, h_q);
+}
+/// True when this build holds the sm_90a kernel (nvcc knew sm_90a) and the current device is compute
+/// capability 9.0 (H100, H200, GH200): the only GPUs that run sm_90a code.
+bool mla_decode_sm90a_supported();
+/// Enqueues the sm_90a MLA kernel and, when any sequence is split, the combine kernel: exactly the semantics
+/// and layouts of launch_mla_decode (q and cache must be 16-byte aligned: cudaMalloc'd). Throws
+/// std::runtime_error when !mla_decode_sm90a_supported() or the driver cannot encode the tensor maps.
+LaunchInfo launch_mla_decode_sm90a(const DecodeArgs& a, cudaStream_t stream);
 /// Enqueues the GQA decode kernel (head_dim 64 or 128) and, when needed, the combine kernel.
 LaunchInfo launch_gqa_decode(const DecodeArgs& a, cudaStream_t stream);
 /// The deep-prefetch GQA kernel (gqa_decode_deep.cu), one launcher per head dim (variants gqa-d128-deep and

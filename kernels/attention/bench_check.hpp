@@ -49,6 +49,7 @@ inline RowReference reference_row(const float* q, const float* k, long long k_st
 struct SampledRow {
   int seq;
   int row;
+  bool operator==(const SampledRow& o) const { return seq == o.seq && row == o.row; }
 };
 
 /// A deterministic sample of `per_seq` distinct query rows in each of `seqs` distinct sequences (fewer when

@@ -4,11 +4,14 @@
 #   OUT=<dir> MLASIM_GIT_REV=<sha> bash scripts/gpu_measure.sh [--quick] [--only probes|attention] [--build-only]
 #
 # Run from anywhere on the GPU machine (CUDA toolkit; CMake and ninja if present; no git, no network, none of
-# mlasim's Debian libraries). Order: build, then the probes (launch, bandwidth, GEMM), then the attention checks,
-# then the attention timing grid, packaging after every phase. One measurement folder per run (layout, run.yaml
+# mlasim's Debian libraries). Order: build, then the probes (launch, bandwidth, GEMM), then the attention checks
+# (every compiled kernel variant), then the attention timing grid (every variant at every point), then the
+# PyTorch peers on the same inputs (kernels/attention/peers.py), then best.csv and the summary, packaging after
+# every phase. One measurement folder per run (layout, run.yaml
 # and its statuses: measurements/README.md):
 #
 #   <gpu_id>-<yyyy-mm-dd>/ run.yaml gpu_measure.log build.log ptxas.txt nvidia_smi.csv probes/ attention/
+#   (attention/ also holds best.csv, peers.csv, peers_vs_ours.csv and peer_inputs.csv)
 #
 # After every phase the whole folder is packed again into $OUT/gpu_results.tar.gz (written under a temporary
 # name, then renamed, so a kill never leaves a torn archive), and $OUT/gpu_measure.log and $OUT/run.yaml are
@@ -22,16 +25,19 @@
 # --deadline-s (its cap minus a margin) and stops taking points cleanly before it. Own caps (seconds):
 #   build 240 (CMake at most 150 of it, then the nvcc fallback); probes 150; attention checks 60 per pass and
 #   90 in all; compute-sanitizer memcheck 60 and racecheck 60 (only for a failed check); attention timing: the
-#   rest; nvidia-smi 5 per snapshot (not started with < 5 s left); each archive 10 (+2 kill grace).
+#   rest less the peers' reserve (MLASIM_PEERS_RESERVE_S, default 60; not kept when the grid would get under
+#   60 s); PyTorch peers: what is left up to that reserve (not started with < 20 s); summary 10; nvidia-smi 5
+#   per snapshot (not started with < 5 s left); each archive 10 (+2 kill grace).
 # Worst case, by construction:
 #   a work step ends by W + 5 (SIGKILL grace), or is abandoned (stuck in the driver) by W + 10.5;
 #   a snapshot ends by W + 1; an intermediate archive is started only before W, so it ends by W + 12;
 #   so everything before the final packing ends by W + 12 = D - 8;
 #   final snapshot <= 6 s, run.yaml, final archive <= 12 s, copies and clean-up ~1 s: <= D - 8 + 19 = D + 11.
 #   D <= 450 (the clamp): <= 461 s < 480 s = 8 minutes. Default D = 420: <= 431 s (7 min 11 s).
-# Expected (an estimate; nothing has run on a GPU yet): build ~1-1.5 min on 16 cores (1-2 min here on 2 cores),
-# probes ~1 min, attention checks ~15-30 s, attention grid ~1-3 min: about 4-6 min; the deadline cuts the grid,
-# last in line, if the GPU side is slower than that.
+# Expected (an estimate; nothing has run on a GPU yet): build ~1.5-2 min on 16 cores (with the sm_90a kernel),
+# probes ~1 min, attention checks ~20-40 s (small cases plus 6 large ones per variant), attention grid ~1-3 min
+# (700 points x the variants that apply), peers <= 60 s: about 5-7 min; the deadline cuts the grid (headline
+# points first) and the peers (headline points first) if the GPU side is slower than that.
 #
 # A failed correctness check does not stop the run: check.csv and run.yaml record it, compute-sanitizer runs on
 # the first failing case (memcheck before the timing, racecheck after it if time is left), and the variant is
@@ -46,7 +52,9 @@
 # so that build.log always holds the full ptxas report); MLASIM_FORCE_NVCC_BUILD=1 (skip CMake, use
 # scripts/gpu_build_nvcc.sh); MLASIM_SKIP_BUILD=1 with MLASIM_PROBES_BIN / MLASIM_ATTENTION_BIN (use these
 # programs instead of building; also how the tests substitute fakes); MLASIM_COMPUTE_SANITIZER (its path);
-# MLASIM_BUILD_CAP_S, MLASIM_CMAKE_CAP_S, MLASIM_PROBES_CAP_S (tighter caps, for tests).
+# MLASIM_BUILD_CAP_S, MLASIM_CMAKE_CAP_S, MLASIM_PROBES_CAP_S (tighter caps, for tests); MLASIM_PEERS=0 (no
+# peers), MLASIM_PYTHON (default python3: the one with torch), MLASIM_PEERS_SCRIPT (tests substitute a fake),
+# MLASIM_PEERS_RESERVE_S.
 set -u -o pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -9,12 +9,12 @@
 #include <string>
 
 #include "kernels/attention/bench_check.hpp"
-#include "kernels/attention/bf16.hpp"
 #include "kernels/attention/bench_csv.hpp"
 #include "kernels/attention/bench_fill.hpp"
 #include "kernels/attention/bench_grid.hpp"
 #include "kernels/attention/bench_summary.hpp"
 #include "kernels/attention/bench_variants.hpp"
+#include "kernels/attention/bf16.hpp"
 #include "kernels/attention/reference.hpp"
 #include "sim/output.hpp"
 #include "tests/test_support.hpp"
@@ -33,10 +33,11 @@ std::string read_all(const std::filesystem::path& p) {
 }  // namespace
 
 TEST_CASE("the timing CSV columns are exactly the agreed ones, in order, ending with check") {
-  CHECK(joined(att::timing_csv_columns()) ==
-        "kernel,variant,batch,context,lengths,s_q,n_h,n_kv,d,sum_context,flops,bytes,median_us,p90_us,min_us,"
-        "repeats,gbps,tflops,pct_of_copy_bw,pct_of_dense_peak,num_parts,num_segments,max_splits,attention_ctas,"
-        "combine_ctas,check");
+  CHECK(
+      joined(att::timing_csv_columns()) ==
+      "kernel,variant,batch,context,lengths,s_q,n_h,n_kv,d,sum_context,flops,bytes,median_us,p90_us,min_us,"
+      "repeats,gbps,tflops,pct_of_copy_bw,pct_of_dense_peak,num_parts,num_segments,max_splits,attention_ctas,"
+      "combine_ctas,check");
 }
 
 TEST_CASE("check.csv names the variant and the rows compared; copy.csv keeps its columns") {
@@ -82,7 +83,9 @@ TEST_CASE("rows are written byte for byte as the GPU program writes them; a fail
     r.pct_of_dense_peak = 7.375;
     att::write_timing_row(csv, r);
   }
-  const std::string head = "mla,mla-d576-sm90a,128,4096,uniform,1,16,1,576,524288,1.8253611e+10,608436224,250.5,260.25,249,20,2419.5,72.875,91.5,";
+  const std::string head =
+      "mla,mla-d576-sm90a,128,4096,uniform,1,16,1,576,524288,1.8253611e+10,608436224,250.5,260.25,249,20,"
+      "2419.5,72.875,91.5,";
   const std::string tail = ",132,260,3,132,2048,";
   CHECK(read_all(path) == joined(att::timing_csv_columns()) + "\n" + head + tail + "pass\n" + head + "7.375" +
                               tail + "FAILED\n");
@@ -97,7 +100,8 @@ TEST_CASE("baseline variant ids are kernel-d<d>") {
 TEST_CASE("the grid times the 9 headline points first, then MLA uniform, GQA/MQA/MHA, MLA variable lengths") {
   const auto g = att::timing_grid(false);
   REQUIRE(g.size() == 700);
-  // Headline: MLA b128 ctx4096 uniform, h_q 16..128 x s_q 1, 2 (grid order), then GQA (64, 8, 128) b64 ctx4096.
+  // Headline: MLA b128 ctx4096 uniform, h_q 16..128 x s_q 1, 2 (grid order), then GQA (64, 8, 128) b64
+  // ctx4096.
   for (size_t i = 0; i < 8; ++i) {
     CHECK((g[i].kernel == "mla" && g[i].batch == 128 && g[i].ctx == 4096 && !g[i].variable));
     CHECK(g[i].shape.n_h == (16 << (i / 2)));
@@ -154,7 +158,8 @@ TEST_CASE("the dense bf16 peak is known for the H100 SXM and the H200 only") {
   const auto row = att::timing_row(g, 128LL * 4096, 1e-3, 1e-3, 1e-3, 20, 4000.0, s, 1, 0, true, "", 989.0);
   CHECK(row.variant == "mla-d576");
   CHECK(row.pct_of_dense_peak == Approx(100.0 * row.tflops / 989.0));
-  CHECK(att::timing_row(g, 128LL * 4096, 1e-3, 1e-3, 1e-3, 20, 4000.0, s, 1, 0, true).pct_of_dense_peak < 0.0);
+  CHECK(att::timing_row(g, 128LL * 4096, 1e-3, 1e-3, 1e-3, 20, 4000.0, s, 1, 0, true).pct_of_dense_peak <
+        0.0);
 }
 
 // ---------------------------------------------------------------- variant registry
@@ -180,7 +185,8 @@ std::vector<TestVariant> test_registry() {
 
 TEST_CASE("a grid point runs every selected, runnable variant of its kernel and shape, in registry order") {
   const auto reg = test_registry();
-  const std::set<std::string> all_runnable = {"mla-d576", "gqa-d128", "gqa-d64", "mla-d576-sm90a", "mla-h128-only"};
+  const std::set<std::string> all_runnable = {"mla-d576", "gqa-d128", "gqa-d64", "mla-d576-sm90a",
+                                              "mla-h128-only"};
   auto ids = [](const std::vector<const TestVariant*>& v) {
     std::vector<std::string> out;
     for (const auto* p : v) out.push_back(p->id);
@@ -190,15 +196,18 @@ TEST_CASE("a grid point runs every selected, runnable variant of its kernel and 
         std::vector<std::string>{"mla-d576", "mla-d576-sm90a", "mla-h128-only"});
   CHECK(ids(att::variants_for_point(reg, "mla", 64, 1, 576, 1, {}, all_runnable)) ==
         std::vector<std::string>{"mla-d576", "mla-d576-sm90a"});
-  CHECK(ids(att::variants_for_point(reg, "gqa", 71, 1, 64, 1, {}, all_runnable)) == std::vector<std::string>{"gqa-d64"});
-  CHECK(ids(att::variants_for_point(reg, "mla", 16, 1, 576, 1, {"mla-d576-sm90a", "gqa-d64"}, all_runnable)) ==
-        std::vector<std::string>{"mla-d576-sm90a"});
+  CHECK(ids(att::variants_for_point(reg, "gqa", 71, 1, 64, 1, {}, all_runnable)) ==
+        std::vector<std::string>{"gqa-d64"});
+  CHECK(ids(att::variants_for_point(reg, "mla", 16, 1, 576, 1, {"mla-d576-sm90a", "gqa-d64"},
+                                    all_runnable)) == std::vector<std::string>{"mla-d576-sm90a"});
   CHECK(ids(att::variants_for_point(reg, "mla", 16, 1, 576, 1, {}, {"mla-d576"})) ==
         std::vector<std::string>{"mla-d576"});
   CHECK(att::variants_for_point(reg, "gqa", 32, 8, 128, 1, {"mla-d576"}, all_runnable).empty());
 }
 
-TEST_CASE("a variant's schedule options are its CTAs per SM and row blocks; availability needs the build and sm_90") {
+TEST_CASE(
+    "a variant's schedule options are its CTAs per SM and row blocks; availability needs the build and "
+    "sm_90") {
   const auto reg = test_registry();
   const auto o = att::variant_schedule_options(reg[3], 2, 128, 1, 132);
   CHECK(o.num_sms == 132);
@@ -246,7 +255,8 @@ TEST_CASE("the fill hash and its checksum are pinned (the same values as peers.p
   for (std::uint64_t i = 0; i < 20000; ++i) {
     const float v = static_cast<float>(att::fill_draw(7, i)) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
     const std::uint16_t b = att::fill_bf16_bits(7, i);
-    const std::uint16_t want = att::round_to_bf16(v) == 0.0f ? std::uint16_t{0x3f00} : att::float_to_bf16_bits(v);
+    const std::uint16_t want =
+        att::round_to_bf16(v) == 0.0f ? std::uint16_t{0x3f00} : att::float_to_bf16_bits(v);
     REQUIRE(b == want);
     REQUIRE(att::bf16_bits_to_float(b) != 0.0f);
     REQUIRE(std::abs(att::bf16_bits_to_float(b)) <= 1.0f);
@@ -282,11 +292,12 @@ TEST_CASE("the reference of one row equals decode_reference's row (MLA causal s_
             }
           }
           const size_t row = (size_t(b) * p.s_q + size_t(s)) * p.n_q_heads + size_t(h);
-          const auto r = att::reference_row(&p.q[row * p.d_qk], k.data(), p.d_qk, mla ? k.data() : v.data(),
-                                            mla ? p.d_qk : p.d_v, p.d_qk, p.d_v, len - p.s_q + s + 1,
-                                            p.softmax_scale);
+          const auto r =
+              att::reference_row(&p.q[row * p.d_qk], k.data(), p.d_qk, mla ? k.data() : v.data(),
+                                 mla ? p.d_qk : p.d_v, p.d_qk, p.d_v, len - p.s_q + s + 1, p.softmax_scale);
           CHECK(r.lse == Approx(ref.lse[row]).epsilon(1e-12));
-          for (int i = 0; i < p.d_v; i += 7) CHECK(r.out[size_t(i)] == Approx(ref.out[row * p.d_v + size_t(i)]).margin(1e-12));
+          for (int i = 0; i < p.d_v; i += 7)
+            CHECK(r.out[size_t(i)] == Approx(ref.out[row * p.d_v + size_t(i)]).margin(1e-12));
         }
       }
     }
@@ -323,13 +334,14 @@ std::string timing_csv(const std::vector<std::string>& rows) {
   for (const auto& r : rows) s += r + "\n";
   return s;
 }
-// A row of the timing CSV: kernel, variant, batch, context, h_q, median, gbps, tflops, check (the rest fixed).
+// A row of the timing CSV: kernel, variant, batch, context, h_q, median, gbps, tflops, check (the rest
+// fixed).
 std::string trow(const std::string& kernel, const std::string& variant, int batch, int n_h, int n_kv, int d,
                  const std::string& median, const std::string& gbps, const std::string& tflops,
                  const std::string& check) {
-  return kernel + "," + variant + "," + std::to_string(batch) + ",4096,uniform,1," + std::to_string(n_h) + "," +
-         std::to_string(n_kv) + "," + std::to_string(d) + ",524288,1,1," + median + "," + median + "," + median +
-         ",20," + gbps + "," + tflops + ",1,,132,1,1,132,0," + check;
+  return kernel + "," + variant + "," + std::to_string(batch) + ",4096,uniform,1," + std::to_string(n_h) +
+         "," + std::to_string(n_kv) + "," + std::to_string(d) + ",524288,1,1," + median + "," + median + "," +
+         median + ",20," + gbps + "," + tflops + ",1,,132,1,1,132,0," + check;
 }
 }  // namespace
 
@@ -341,8 +353,9 @@ TEST_CASE("best.csv takes, per point, the fastest variant whose check passed") {
       trow("mla", "mla-d576-sm90a", 128, 64, 1, 576, "100", "6000", "360", "FAILED"),  // faster but failed
       trow("mla", "mla-d576-sm90a", 128, 32, 1, 576, "100", "6000", "360", "FAILED"),  // no passing variant
   }));
-  const att::CsvTable gqa = att::parse_csv_text(timing_csv({trow("gqa", "gqa-d128", 64, 64, 8, 128, "90", "3900", "5", "pass")}) +
-                                                "gqa,gqa-d128,1,4096,uni");  // a torn last line is dropped
+  const att::CsvTable gqa =
+      att::parse_csv_text(timing_csv({trow("gqa", "gqa-d128", 64, 64, 8, 128, "90", "3900", "5", "pass")}) +
+                          "gqa,gqa-d128,1,4096,uni");  // a torn last line is dropped
   REQUIRE(mla.rows.size() == 5);
   REQUIRE(gqa.rows.size() == 1);
   int none = -1;
@@ -353,7 +366,8 @@ TEST_CASE("best.csv takes, per point, the fastest variant whose check passed") {
                             trow("gqa", "gqa-d128", 64, 64, 8, 128, "90", "3900", "5", "pass")}));
 }
 
-TEST_CASE("the summary lists every variant and peer at the headline points, marking the fastest that passed") {
+TEST_CASE(
+    "the summary lists every variant and peer at the headline points, marking the fastest that passed") {
   att::SummaryInputs in;
   in.device = "NVIDIA H200";
   in.copy_gbps = 4000.0;
@@ -365,7 +379,8 @@ TEST_CASE("the summary lists every variant and peer at the headline points, mark
                })),
                att::parse_csv_text(timing_csv({}))};
   in.peers = att::parse_csv_text(
-      "kernel,batch,context,lengths,s_q,n_h,n_kv,d,point,peer,method,median_us,p90_us,min_us,repeats,gbps,tflops,"
+      "kernel,batch,context,lengths,s_q,n_h,n_kv,d,point,peer,method,median_us,p90_us,min_us,repeats,gbps,"
+      "tflops,"
       "pct_of_copy_bw,inputs_match,note\n"
       "mla,128,4096,uniform,1,16,1,576,0,torch-absorbed-mla,m,1200,1300,1100,20,500,12.5,12.5,yes,\n");
   const std::string s = att::summary_text(in);
@@ -377,6 +392,69 @@ TEST_CASE("the summary lists every variant and peer at the headline points, mark
   CHECK(s.find("  50.0%") != std::string::npos);
   CHECK(s.find("peer torch-absorbed-mla") != std::string::npos);
   CHECK(s.find("inputs match") != std::string::npos);
-  CHECK(s.find("GQA b64 ctx4096 (64,8,128) (goal >= 85% of copy)\n" + std::string(32, ' ') + " not measured") !=
-        std::string::npos);
+  CHECK(s.find("GQA b64 ctx4096 (64,8,128) (goal >= 85% of copy)\n" + std::string(32, ' ') +
+               " not measured") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- the large-case check, replayed on the host
+
+namespace {
+/// check_sampled_rows over a host problem whose "device output" is the reference rounded to bf16, with an
+/// optional mutation of what the callbacks return.
+att::SampledCheckResult sampled_check_of(const att::DecodeProblem& p, int page_shift, int swap_rows) {
+  const auto ref = att::decode_reference(p);
+  std::vector<float> out(ref.out.begin(), ref.out.end()), lse(ref.lse.begin(), ref.lse.end());
+  const auto out_bits = att::to_bf16_bits(out);
+  const auto q_bits = att::to_bf16_bits(p.q);
+  const auto k_bits = att::to_bf16_bits(p.k);
+  const auto v_bits = att::to_bf16_bits(p.v);
+  att::SampledCheckShape sh;
+  sh.batch = p.batch;
+  sh.s_q = p.s_q;
+  sh.n_h = p.n_q_heads;
+  sh.n_kv = p.n_kv_heads;
+  sh.d_qk = p.d_qk;
+  sh.d_v = p.d_v;
+  sh.v_in_k = p.v_in_k;
+  sh.softmax_scale = p.softmax_scale;
+  const int rows = p.s_q * p.n_q_heads;
+  const auto sample = att::sample_rows(p.batch, rows, 2, 3, 5);
+  return att::check_sampled_rows(
+      sh, p.pages, sample, lse,
+      [&](int cache, int phys, std::uint16_t* dst) {
+        const int d = cache == 0 ? p.d_qk : p.d_v;
+        const size_t elems = size_t(p.pages.page_tokens) * size_t(p.n_kv_heads) * size_t(d);
+        const auto& src = cache == 0 ? k_bits : v_bits;
+        const size_t page = size_t((phys + page_shift) % p.pages.num_pages);
+        std::copy(src.begin() + long(page * elems), src.begin() + long((page + 1) * elems), dst);
+      },
+      [&](int b, std::uint16_t* q_dst, std::uint16_t* o_dst) {
+        const size_t qn = size_t(rows) * size_t(p.d_qk), on = size_t(rows) * size_t(p.d_v);
+        std::copy(q_bits.begin() + long(size_t(b) * qn), q_bits.begin() + long(size_t(b + 1) * qn), q_dst);
+        std::copy(out_bits.begin() + long(size_t(b) * on), out_bits.begin() + long(size_t(b + 1) * on),
+                  o_dst);
+        if (swap_rows) {  // the output rows of a sequence in the wrong order (a row-index bug)
+          for (int r = 0; r + 1 < rows; r += 2) {
+            std::swap_ranges(o_dst + size_t(r) * size_t(p.d_v), o_dst + size_t(r + 1) * size_t(p.d_v),
+                             o_dst + size_t(r + 1) * size_t(p.d_v));
+          }
+        }
+      });
+}
+}  // namespace
+
+TEST_CASE("the sampled-row check passes the reference's own output and catches a wrong page or row order") {
+  const std::vector<int> lens = {70, 200, 130, 65};
+  const att::DecodeProblem mla = att::make_mla_problem(lens, 2, 16, 0.07f, 21);
+  const att::DecodeProblem gqa = att::make_gqa_problem(lens, 1, 8, 2, 64, 0.125f, 22);
+  for (const att::DecodeProblem* p : {&mla, &gqa}) {
+    const auto ok = sampled_check_of(*p, 0, 0);
+    CHECK(ok.rows == 6);
+    CHECK(ok.rel_l2_error < 5e-3);  // bf16 rounding of the output only
+    CHECK(ok.lse_max_abs_error < 1e-5);
+    const auto wrong_page = sampled_check_of(*p, 1, 0);
+    CHECK(wrong_page.rel_l2_error > 1e-2);
+    const auto wrong_rows = sampled_check_of(*p, 0, 1);
+    CHECK(wrong_rows.rel_l2_error > 1e-2);
+  }
 }

@@ -9,6 +9,9 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/attention/bf16.hpp"
+#include "kernels/attention/paging.hpp"
+
 namespace mlasim::attention {
 
 /// Output row and natural-log softmax denominator of one query row.
@@ -82,9 +85,124 @@ inline std::vector<SampledRow> sample_rows(int batch, int rows_per_seq, int seqs
     }
     for (const int r : rows) out.push_back({b, r});
   }
-  std::sort(out.begin(), out.end(),
-            [](const SampledRow& a, const SampledRow& b) { return a.seq != b.seq ? a.seq < b.seq : a.row < b.row; });
+  std::sort(out.begin(), out.end(), [](const SampledRow& a, const SampledRow& b) {
+    return a.seq != b.seq ? a.seq < b.seq : a.row < b.row;
+  });
   return out;
+}
+
+/// The shape of a batch checked on sampled rows. Layouts as the kernels': q [B][s_q][n_h][d_qk], cache
+/// [pages][page_tokens][n_kv][d_qk] (V likewise with d_v, or the first d_v of K when v_in_k), out
+/// [B][s_q][n_h][d_v], lse [B][s_q][n_h].
+struct SampledCheckShape {
+  int batch = 0, s_q = 1, n_h = 0, n_kv = 1, d_qk = 0, d_v = 0;
+  bool v_in_k = false;
+  double softmax_scale = 1.0;
+};
+
+struct SampledCheckResult {
+  double rel_l2_error = 0.0;       ///< over the sampled rows' outputs
+  double lse_max_abs_error = 0.0;  ///< over the sampled rows; +inf when one is not finite
+  long long rows = 0;
+};
+
+/// Compares the sampled rows of a decode output with reference_row, reading the inputs and outputs through
+/// callbacks (the bench: cudaMemcpy from the device; tests: host arrays):
+///   fetch_page(cache, phys_page, dst): bf16 bits of one page of the K (cache 0) or V (cache 1) cache,
+///     page_tokens x n_kv x d elements;
+///   fetch_seq(b, q_dst, out_dst): the bf16 bits of sequence b's query rows (s_q·n_h·d_qk) and output rows
+///     (s_q·n_h·d_v).
+/// `lse` is the whole lse output (fp32). `sample` must be sorted by sequence (sample_rows is).
+template <class FetchPage, class FetchSeq>
+SampledCheckResult check_sampled_rows(const SampledCheckShape& sh, const PageTable& pages,
+                                      const std::vector<SampledRow>& sample, const std::vector<float>& lse,
+                                      FetchPage&& fetch_page, FetchSeq&& fetch_seq) {
+  const int rows_per_seq = sh.s_q * sh.n_h;
+  const int group = sh.n_h / sh.n_kv;
+  const std::size_t page_elems =
+      static_cast<std::size_t>(pages.page_tokens) * static_cast<std::size_t>(sh.n_kv);
+  // A sequence's cache rows [tokens][n_kv][d] (whole pages, in token order).
+  auto gather = [&](int cache, int b, int d) {
+    const int n_pages = pages_for(pages.context_lens[static_cast<std::size_t>(b)], pages.page_tokens);
+    std::vector<std::uint16_t> bits(static_cast<std::size_t>(n_pages) * page_elems *
+                                    static_cast<std::size_t>(d));
+    for (int pg = 0; pg < n_pages; ++pg) {
+      const int phys =
+          pages.block_table[static_cast<std::size_t>(b) * static_cast<std::size_t>(pages.max_pages_per_seq) +
+                            static_cast<std::size_t>(pg)];
+      fetch_page(cache, phys,
+                 bits.data() + static_cast<std::size_t>(pg) * page_elems * static_cast<std::size_t>(d));
+    }
+    return bits;
+  };
+  // KV head g's rows [tokens][d] as floats.
+  auto head_rows = [&](const std::vector<std::uint16_t>& bits, int g, int d) {
+    const std::size_t row = static_cast<std::size_t>(sh.n_kv) * static_cast<std::size_t>(d);
+    const std::size_t tokens = bits.size() / row;
+    std::vector<float> f(tokens * static_cast<std::size_t>(d));
+    for (std::size_t t = 0; t < tokens; ++t) {
+      for (int i = 0; i < d; ++i) {
+        f[t * static_cast<std::size_t>(d) + static_cast<std::size_t>(i)] =
+            bf16_bits_to_float(bits[t * row + static_cast<std::size_t>(g) * static_cast<std::size_t>(d) +
+                                    static_cast<std::size_t>(i)]);
+      }
+    }
+    return f;
+  };
+  SampledCheckResult r;
+  double diff2 = 0.0, ref2 = 0.0;
+  std::size_t i = 0;
+  while (i < sample.size()) {
+    const int b = sample[i].seq;
+    const int len = pages.context_lens[static_cast<std::size_t>(b)];
+    const std::vector<std::uint16_t> k_bits = gather(0, b, sh.d_qk);
+    const std::vector<std::uint16_t> v_bits = sh.v_in_k ? std::vector<std::uint16_t>() : gather(1, b, sh.d_v);
+    std::vector<std::uint16_t> q_bits(static_cast<std::size_t>(rows_per_seq) *
+                                      static_cast<std::size_t>(sh.d_qk));
+    std::vector<std::uint16_t> o_bits(static_cast<std::size_t>(rows_per_seq) *
+                                      static_cast<std::size_t>(sh.d_v));
+    fetch_seq(b, q_bits.data(), o_bits.data());
+    int cached_g = -1;
+    std::vector<float> kf, vf;
+    for (; i < sample.size() && sample[i].seq == b; ++i) {
+      const int row = sample[i].row;  // s·n_h + h
+      const int s_tok = row / sh.n_h, h = row % sh.n_h, g = h / group;
+      if (g != cached_g) {
+        kf = head_rows(k_bits, g, sh.d_qk);
+        if (!sh.v_in_k) vf = head_rows(v_bits, g, sh.d_v);
+        cached_g = g;
+      }
+      std::vector<float> q(static_cast<std::size_t>(sh.d_qk));
+      for (int j = 0; j < sh.d_qk; ++j) {
+        q[static_cast<std::size_t>(j)] =
+            bf16_bits_to_float(q_bits[static_cast<std::size_t>(row) * static_cast<std::size_t>(sh.d_qk) +
+                                      static_cast<std::size_t>(j)]);
+      }
+      const int visible = len - sh.s_q + s_tok + 1;
+      const RowReference ref = sh.v_in_k ? reference_row(q.data(), kf.data(), sh.d_qk, kf.data(), sh.d_qk,
+                                                         sh.d_qk, sh.d_v, visible, sh.softmax_scale)
+                                         : reference_row(q.data(), kf.data(), sh.d_qk, vf.data(), sh.d_v,
+                                                         sh.d_qk, sh.d_v, visible, sh.softmax_scale);
+      for (int j = 0; j < sh.d_v; ++j) {
+        const double o =
+            bf16_bits_to_float(o_bits[static_cast<std::size_t>(row) * static_cast<std::size_t>(sh.d_v) +
+                                      static_cast<std::size_t>(j)]);
+        const double e = ref.out[static_cast<std::size_t>(j)];
+        diff2 += (o - e) * (o - e);
+        ref2 += e * e;
+      }
+      const double l = lse[(static_cast<std::size_t>(b) * static_cast<std::size_t>(sh.s_q) +
+                            static_cast<std::size_t>(s_tok)) *
+                               static_cast<std::size_t>(sh.n_h) +
+                           static_cast<std::size_t>(h)];
+      const double le = std::isfinite(l) ? std::abs(l - ref.lse) : std::numeric_limits<double>::infinity();
+      r.lse_max_abs_error = std::max(r.lse_max_abs_error, le);
+      ++r.rows;
+    }
+  }
+  r.rel_l2_error =
+      ref2 > 0.0 && std::isfinite(diff2) ? std::sqrt(diff2 / ref2) : std::numeric_limits<double>::infinity();
+  return r;
 }
 
 }  // namespace mlasim::attention

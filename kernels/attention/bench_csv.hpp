@@ -115,7 +115,8 @@ struct CheckRow {
   std::string kernel;   ///< "mla" or "gqa"
   std::string variant;  ///< registry id
   int batch = 0;
-  std::string lens;  ///< the sequence lengths, space-separated; a large case: "uniform 32768" or "variable 2048..6144"
+  std::string lens;  ///< the sequence lengths, space-separated; a large case: "uniform 32768" or "variable
+                     ///< 2048..6144"
   int s_q = 1, n_h = 0, n_kv = 1, d = 0;
   int splits_max = 0, segments = 0;
   /// Query rows compared with the reference: all rows (B·s_q·n_h) for the small cases, a deterministic sample
@@ -177,12 +178,13 @@ inline void write_copy_row(mlasim::gpu::CsvWriter& csv, const CopyRow& r) {
 // ---------------------------------------------------------------- peer_inputs.csv (for peers.py)
 
 /// Columns of peer_inputs.csv: for each grid point the PyTorch peers time, what the bench filled its inputs
-/// with (bench_fill.hpp: seeds, element counts, checksums) and where the block table is (a little-endian int32
-/// file [batch][max_pages] named block_table_<point>.bin beside it). Uniform lengths only.
+/// with (bench_fill.hpp: seeds, element counts, checksums) and where the block table is (a little-endian
+/// int32 file [batch][max_pages] named block_table_<point>.bin beside it). Uniform lengths only.
 inline std::vector<std::string> peer_inputs_csv_columns() {
-  return {"point", "priority", "kernel", "batch", "context", "s_q", "n_h", "n_kv", "d", "num_pages",
-          "max_pages", "softmax_scale", "q_seed", "k_seed", "v_seed", "q_elems", "kv_elems", "q_sum0",
-          "q_sum1", "k_sum0", "k_sum1", "v_sum0", "v_sum1", "block_table_file"};
+  return {"point",  "priority", "kernel", "batch",     "context",   "s_q",
+          "n_h",    "n_kv",     "d",      "num_pages", "max_pages", "softmax_scale",
+          "q_seed", "k_seed",   "v_seed", "q_elems",   "kv_elems",  "q_sum0",
+          "q_sum1", "k_sum0",   "k_sum1", "v_sum0",    "v_sum1",    "block_table_file"};
 }
 
 /// One row of peer_inputs.csv. Seeds and sums are unsigned 64-bit (written in decimal); v_* are 0 for MLA.

@@ -1,8 +1,9 @@
 #pragma once
 // The values mlasim_attention_bench fills its device inputs with, and the checksum it publishes for the
 // PyTorch peers (kernels/attention/peers.py), in plain C++17 plus MLASIM_HD: the fill kernel calls the same
-// function on the device, and host tests pin its values (tests/test_attention_bench_csv.cpp), which peers.py's
-// self-test pins too, so the bench, its host replica and the Python replica cannot drift apart unnoticed.
+// function on the device, and host tests pin its values (tests/test_attention_bench_csv.cpp), which
+// peers.py's self-test pins too, so the bench, its host replica and the Python replica cannot drift apart
+// unnoticed.
 //
 // Element i of a tensor filled with seed s: the splitmix64 finaliser of z = s + 0x9e3779b97f4a7c15·(i + 1)
 // (mod 2^64); its top 24 bits m give the float m·2^-23 - 1 in [-1, 1) (exact in fp32), rounded to bf16 to
@@ -40,9 +41,9 @@ MLASIM_HD inline std::uint16_t fill_bf16_bits(std::uint64_t seed, std::uint64_t 
   return (bits & 0x7fffu) == 0 ? std::uint16_t{0x3f00} : bits;
 }
 
-/// Checksum of a bf16 tensor as the peers recompute it: sum0 = Σ bits[i], sum1 = Σ bits[i]·((i mod 1024) + 1),
-/// bits read as unsigned 16-bit integers, exact in 64 bits for up to 2^37 elements (so exact in torch's int64
-/// too).
+/// Checksum of a bf16 tensor as the peers recompute it: sum0 = Σ bits[i], sum1 = Σ bits[i]·((i mod 1024) +
+/// 1), bits read as unsigned 16-bit integers, exact in 64 bits for up to 2^37 elements (so exact in torch's
+/// int64 too).
 struct FillChecksum {
   std::uint64_t sum0 = 0;
   std::uint64_t sum1 = 0;

@@ -41,9 +41,9 @@ inline bool headline_point(const GridPoint& g) {
 }
 
 /// Whether the PyTorch peers (peers.py) time grid point `g`, and how urgently: 0 for a headline point (timed
-/// first), 1 for the rest of their subset, -1 for a point they skip. The subset: uniform lengths, batch 1, 32,
-/// 64 or 128, context 1024, 4096 or 16384 (quick grid: its own batches and contexts), MLA h_q 16, 64, 128 at
-/// s_q 1 and every GQA/MQA/MHA shape.
+/// first), 1 for the rest of their subset, -1 for a point they skip. The subset: uniform lengths, batch 1,
+/// 32, 64 or 128, context 1024, 4096 or 16384 (quick grid: its own batches and contexts), MLA h_q 16, 64, 128
+/// at s_q 1 and every GQA/MQA/MHA shape.
 inline int peer_priority(const GridPoint& g, bool quick) {
   if (g.variable) return -1;
   if (headline_point(g)) return 0;

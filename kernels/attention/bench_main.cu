@@ -70,10 +70,11 @@ struct Options {
   int check_case = -1;                    ///< >= 0: run only this check case (implies --check-only)
   std::set<std::string> variants;         ///< empty: all; else only these variants are checked and timed
   std::set<std::string> failed_variants;  ///< with --time-only: rows of these variants say check = FAILED
-  std::set<std::string> skip_at_first_point;  ///< variants not rerun at --first-point (they ran before a crash)
-  std::string peer_inputs_dir;  ///< non-empty: write peer_inputs.csv and block tables there (peers.py)
-  bool list_variants = false;   ///< print the compiled variants' ids and exit (no GPU needed)
-  bool summarize = false;       ///< write best.csv and print the summary from the CSVs in --out (no GPU)
+  std::set<std::string>
+      skip_at_first_point;        ///< variants not rerun at --first-point (they ran before a crash)
+  std::string peer_inputs_dir;    ///< non-empty: write peer_inputs.csv and block tables there (peers.py)
+  bool list_variants = false;     ///< print the compiled variants' ids and exit (no GPU needed)
+  bool summarize = false;         ///< write best.csv and print the summary from the CSVs in --out (no GPU)
   int first_point = 0;            ///< grid points with a smaller index are not run (restart after a crash)
   bool append = false;            ///< append to the CSVs instead of starting them afresh
   double deadline_s = 0.0;        ///< 0: none
@@ -342,12 +343,13 @@ float softmax_scale_of(const std::string& kernel, int d) {
 CaseResult run_small_case(const DecodeVariant& v, const CheckCase& c, int sms, std::uint64_t case_seed,
                           DeviceProblem& d) {
   const float scale = softmax_scale_of(c.kernel, c.d);
-  const att::DecodeProblem p = c.kernel == "mla"
-                                   ? att::make_mla_problem(c.lens, c.s_q, c.n_h, scale, case_seed)
-                                   : att::make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, scale, case_seed);
+  const att::DecodeProblem p =
+      c.kernel == "mla" ? att::make_mla_problem(c.lens, c.s_q, c.n_h, scale, case_seed)
+                        : att::make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, scale, case_seed);
   const att::SplitSchedule s =
-      c.unsplit ? att::make_unsplit_schedule(c.lens)
-                : att::make_split_schedule(c.lens, schedule_options(v, p, c.sms_override ? c.sms_override : sms));
+      c.unsplit
+          ? att::make_unsplit_schedule(c.lens)
+          : att::make_split_schedule(c.lens, schedule_options(v, p, c.sms_override ? c.sms_override : sms));
   // Values go up as bf16 bit patterns (the host floats are bf16-exact).
   auto upload_bf16 = [](DeviceArray<__nv_bfloat16>& dst, const std::vector<float>& src) {
     const auto bits = att::to_bf16_bits(src);
@@ -396,14 +398,14 @@ double large_case_bytes(const CheckCase& c) {
   return kv + rows * (c.d * 2.0 + d_v * 2.0 + 4.0) + 4.0 * rows * (d_v + 1.0) * 4.0;
 }
 
-/// A large case: inputs filled on the device (bench_fill.hpp), the whole output checked for non-finite values,
-/// a deterministic sample of rows (bench_check.hpp) compared with the double reference of that row, computed
-/// from the sequence's pages as the device holds them.
+/// A large case: inputs filled on the device (bench_fill.hpp), the whole output checked for non-finite
+/// values, a deterministic sample of rows (bench_check.hpp) compared with the double reference of that row,
+/// computed from the sequence's pages as the device holds them.
 CaseResult run_large_case(const DecodeVariant& v, const CheckCase& c, int sms, std::uint64_t case_seed,
                           DeviceProblem& d) {
   const bool mla = c.kernel == "mla";
-  const std::vector<int> lens =
-      c.lo == c.hi ? std::vector<int>(size_t(c.batch), c.lo) : att::random_context_lens(c.batch, c.lo, c.hi, case_seed);
+  const std::vector<int> lens = c.lo == c.hi ? std::vector<int>(size_t(c.batch), c.lo)
+                                             : att::random_context_lens(c.batch, c.lo, c.hi, case_seed);
   att::DecodeProblem p;  // shape and pages only: the values are generated on the device
   p.batch = c.batch;
   p.s_q = c.s_q;
@@ -439,82 +441,47 @@ CaseResult run_large_case(const DecodeVariant& v, const CheckCase& c, int sms, s
   for (const float x : lse) r.nonfinite += std::isfinite(x) ? 0 : 1;
 
   const int rows_per_seq = c.s_q * c.n_h;
-  const int group = c.n_h / c.n_kv;
   const std::vector<att::SampledRow> sample =
       att::sample_rows(c.batch, rows_per_seq, mla ? 4 : 6, mla ? 3 : 4, case_seed);
-  // The sequence's pages as the device holds them: [tokens][n_kv][d] bf16 bits, whole pages.
-  auto download_seq = [&](const __nv_bfloat16* cache, int b) {
-    const int pages = att::pages_for(lens[size_t(b)]);
-    const size_t page_elems = size_t(att::kPageTokens) * row_elems;
-    std::vector<std::uint16_t> bits(size_t(pages) * page_elems);
-    for (int pg = 0; pg < pages; ++pg) {
-      const int phys = p.pages.block_table[size_t(b) * size_t(p.pages.max_pages_per_seq) + size_t(pg)];
-      MLASIM_CUDA_CHECK(cudaMemcpy(bits.data() + size_t(pg) * page_elems, cache + size_t(phys) * page_elems,
-                                   page_elems * 2, cudaMemcpyDeviceToHost));
-    }
-    return bits;
-  };
-  // One KV head's rows [tokens][d] as floats.
-  auto head_rows = [&](const std::vector<std::uint16_t>& bits, int g) {
-    const size_t tokens = bits.size() / row_elems;
-    std::vector<float> f(tokens * size_t(c.d));
-    for (size_t t = 0; t < tokens; ++t) {
-      for (int i = 0; i < c.d; ++i) f[t * size_t(c.d) + size_t(i)] = att::bf16_bits_to_float(bits[t * row_elems + size_t(g) * c.d + size_t(i)]);
-    }
-    return f;
-  };
-  double diff2 = 0.0, ref2 = 0.0;
-  size_t i = 0;
-  while (i < sample.size()) {
-    const int b = sample[i].seq;
-    const int len = lens[size_t(b)];
-    const auto k_bits = download_seq(d.k.get(), b);
-    const auto v_bits = mla ? std::vector<std::uint16_t>() : download_seq(d.v.get(), b);
-    std::vector<std::uint16_t> q_bits(size_t(rows_per_seq) * c.d);
-    MLASIM_CUDA_CHECK(cudaMemcpy(q_bits.data(), d.q.get() + size_t(b) * rows_per_seq * c.d, q_bits.size() * 2,
-                                 cudaMemcpyDeviceToHost));
-    std::vector<std::uint16_t> o_bits(size_t(rows_per_seq) * p.d_v);
-    MLASIM_CUDA_CHECK(cudaMemcpy(o_bits.data(), d.out.get() + size_t(b) * rows_per_seq * p.d_v,
-                                 o_bits.size() * 2, cudaMemcpyDeviceToHost));
-    int cached_g = -1;
-    std::vector<float> kf, vf;
-    for (; i < sample.size() && sample[i].seq == b; ++i) {
-      const int row = sample[i].row;  // s·n_h + h
-      const int s_tok = row / c.n_h, h = row % c.n_h, g = h / group;
-      if (g != cached_g) {
-        kf = head_rows(k_bits, g);
-        if (!mla) vf = head_rows(v_bits, g);
-        cached_g = g;
-      }
-      std::vector<float> q(size_t(c.d));
-      for (int j = 0; j < c.d; ++j) q[size_t(j)] = att::bf16_bits_to_float(q_bits[size_t(row) * c.d + size_t(j)]);
-      const int visible = len - c.s_q + s_tok + 1;
-      const att::RowReference ref = att::reference_row(q.data(), kf.data(), c.d, mla ? kf.data() : vf.data(), c.d,
-                                                       c.d, p.d_v, visible, p.softmax_scale);
-      for (int j = 0; j < p.d_v; ++j) {
-        const double o = att::bf16_bits_to_float(o_bits[size_t(row) * p.d_v + size_t(j)]);
-        diff2 += (o - ref.out[size_t(j)]) * (o - ref.out[size_t(j)]);
-        ref2 += ref.out[size_t(j)] * ref.out[size_t(j)];
-      }
-      const double l = lse[(size_t(b) * c.s_q + size_t(s_tok)) * c.n_h + size_t(h)];
-      r.lse_err = std::max(r.lse_err, std::abs(l - ref.lse));
-      if (!std::isfinite(l)) r.lse_err = INFINITY;
-    }
-  }
-  r.err = ref2 > 0.0 && std::isfinite(diff2) ? std::sqrt(diff2 / ref2) : INFINITY;
+  att::SampledCheckShape sh;
+  sh.batch = c.batch;
+  sh.s_q = c.s_q;
+  sh.n_h = c.n_h;
+  sh.n_kv = c.n_kv;
+  sh.d_qk = c.d;
+  sh.d_v = p.d_v;
+  sh.v_in_k = mla;
+  sh.softmax_scale = p.softmax_scale;
+  // Pages and rows straight from the device: the reference sees exactly what the kernel read.
+  const att::SampledCheckResult sc = att::check_sampled_rows(
+      sh, p.pages, sample, lse,
+      [&](int cache, int phys, std::uint16_t* dst) {
+        const size_t elems = size_t(att::kPageTokens) * row_elems;  // MLA: V is K's first 512 (cache 0 only)
+        const __nv_bfloat16* src = cache == 0 ? d.k.get() : d.v.get();
+        MLASIM_CUDA_CHECK(cudaMemcpy(dst, src + size_t(phys) * elems, elems * 2, cudaMemcpyDeviceToHost));
+      },
+      [&](int b, std::uint16_t* q_dst, std::uint16_t* o_dst) {
+        MLASIM_CUDA_CHECK(cudaMemcpy(q_dst, d.q.get() + size_t(b) * rows_per_seq * c.d,
+                                     size_t(rows_per_seq) * c.d * 2, cudaMemcpyDeviceToHost));
+        MLASIM_CUDA_CHECK(cudaMemcpy(o_dst, d.out.get() + size_t(b) * rows_per_seq * p.d_v,
+                                     size_t(rows_per_seq) * p.d_v * 2, cudaMemcpyDeviceToHost));
+      });
+  r.err = sc.rel_l2_error;
+  r.lse_err = sc.lse_max_abs_error;
   r.batch = c.batch;
   r.lens = c.lo == c.hi ? "uniform " + std::to_string(c.lo)
                         : "variable " + std::to_string(c.lo) + ".." + std::to_string(c.hi);
   r.splits_max = s.max_splits_per_seq;
   r.segments = s.num_segments;
-  r.rows_checked = static_cast<long long>(sample.size());
+  r.rows_checked = sc.rows;
   return r;
 }
 
 /// Checks every selected, runnable variant on every case that applies to it, variant after variant (so the
 /// script can tell which variant a crash belongs to).
-CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, const std::vector<const DecodeVariant*>& variants,
-                        Deadline& deadline, Watchdog& watchdog) {
+CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed,
+                        const std::vector<const DecodeVariant*>& variants, Deadline& deadline,
+                        Watchdog& watchdog) {
   const std::vector<CheckCase> cases = all_check_cases();
   const std::vector<int> chosen = selected_check_cases(opt, cases);
   CsvWriter csv(opt.out_dir + "/check.csv", att::check_csv_columns(), opt.csv_mode());
@@ -548,7 +515,8 @@ CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, const s
       const std::uint64_t case_seed = seed + 1000003ull * static_cast<std::uint64_t>(i + 1);
       std::printf("check case %d %s: start\n", i, variant.c_str());
       watchdog.arm("check case " + std::to_string(i) + " " + variant);
-      const CaseResult r = c.large ? run_large_case(v, c, sms, case_seed, d) : run_small_case(v, c, sms, case_seed, d);
+      const CaseResult r =
+          c.large ? run_large_case(v, c, sms, case_seed, d) : run_small_case(v, c, sms, case_seed, d);
       watchdog.disarm();
       const bool ok = r.nonfinite == 0 && r.err <= 1e-2 && r.lse_err <= 1e-2;
       ++outcome.run;
@@ -575,7 +543,8 @@ CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, const s
       row.pass = ok;
       att::write_check_row(csv, row);
       std::printf(
-          "check case %d %s B=%d s_q=%d n_h=%d n_kv=%d splits<=%d rows=%lld: rel_err %.2e lse_err %.2e nonfinite "
+          "check case %d %s B=%d s_q=%d n_h=%d n_kv=%d splits<=%d rows=%lld: rel_err %.2e lse_err %.2e "
+          "nonfinite "
           "%zu %s\n",
           i, variant.c_str(), r.batch, c.s_q, c.n_h, c.n_kv, r.splits_max, r.rows_checked, r.err, r.lse_err,
           r.nonfinite, ok ? "ok" : "FAILED");
@@ -583,7 +552,8 @@ CheckOutcome run_checks(const Options& opt, int sms, std::uint64_t seed, const s
     }
     // The variant's verdict once its cases ran (none ran: no verdict, the script treats it as unchecked).
     if (any && !incomplete) {
-      std::printf("check variant %s: %s\n", variant.c_str(), outcome.failed_variants.count(variant) ? "FAILED" : "pass");
+      std::printf("check variant %s: %s\n", variant.c_str(),
+                  outcome.failed_variants.count(variant) ? "FAILED" : "pass");
     } else if (outcome.failed_variants.count(variant)) {
       std::printf("check variant %s: FAILED\n", variant.c_str());
     }
@@ -640,9 +610,9 @@ struct GridOutcome {
 };
 
 /// Writes peer_inputs.csv's row of point `index` and its block table (block_table_<index>.bin) for peers.py.
-void write_peer_input(CsvWriter& csv, const std::string& dir, int index, int priority, const att::GridPoint& g,
-                      const att::DecodeProblem& p, std::uint64_t q_seed, std::uint64_t k_seed, std::uint64_t v_seed,
-                      const DeviceProblem& d, size_t kv_elems) {
+void write_peer_input(CsvWriter& csv, const std::string& dir, int index, int priority,
+                      const att::GridPoint& g, const att::DecodeProblem& p, std::uint64_t q_seed,
+                      std::uint64_t k_seed, std::uint64_t v_seed, const DeviceProblem& d, size_t kv_elems) {
   att::PeerInputRow r;
   r.point = index;
   r.priority = priority;
@@ -676,7 +646,8 @@ void write_peer_input(CsvWriter& csv, const std::string& dir, int index, int pri
   std::ofstream bt(dir + "/" + r.block_table_file, std::ios::binary);
   bt.write(reinterpret_cast<const char*>(p.pages.block_table.data()),
            static_cast<std::streamsize>(p.pages.block_table.size() * sizeof(std::int32_t)));
-  if (!bt) std::fprintf(stderr, "%s: cannot write %s/%s\n", kProgram, dir.c_str(), r.block_table_file.c_str());
+  if (!bt)
+    std::fprintf(stderr, "%s: cannot write %s/%s\n", kProgram, dir.c_str(), r.block_table_file.c_str());
   att::write_peer_input_row(csv, r);
 }
 
@@ -691,8 +662,8 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
   std::unique_ptr<CsvWriter> peer_csv;
   if (!opt.peer_inputs_dir.empty()) {
     ::mkdir(opt.peer_inputs_dir.c_str(), 0755);
-    peer_csv = std::make_unique<CsvWriter>(opt.peer_inputs_dir + "/peer_inputs.csv", att::peer_inputs_csv_columns(),
-                                           opt.csv_mode());
+    peer_csv = std::make_unique<CsvWriter>(opt.peer_inputs_dir + "/peer_inputs.csv",
+                                           att::peer_inputs_csv_columns(), opt.csv_mode());
   }
   std::set<std::string> runnable_ids;
   for (const DecodeVariant* v : runnable) runnable_ids.insert(v->id);
@@ -706,8 +677,8 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
   for (int index = 0; index < static_cast<int>(grid.size()); ++index) {
     const att::GridPoint& g = grid[static_cast<size_t>(index)];
     const att::GridShape sh = g.shape;
-    std::vector<const DecodeVariant*> here = att::variants_for_point(registry, g.kernel, sh.n_h, sh.n_kv, sh.d, g.s_q,
-                                                                     opt.variants, runnable_ids);
+    std::vector<const DecodeVariant*> here =
+        att::variants_for_point(registry, g.kernel, sh.n_h, sh.n_kv, sh.d, g.s_q, opt.variants, runnable_ids);
     if (index == opt.first_point && !opt.skip_at_first_point.empty()) {
       // A restart after a crash at this point: the variants that already ran here (or crashed) are not rerun.
       std::vector<const DecodeVariant*> keep;
@@ -754,15 +725,17 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
       }
       const auto t0 = std::chrono::steady_clock::now();
       char what[200];
-      std::snprintf(what, sizeof what, "point %d %s B=%d ctx=%d %s s_q=%d n_h=%d n_kv=%d", index, variant.c_str(),
-                    g.batch, g.ctx, g.variable ? "variable" : "uniform", g.s_q, sh.n_h, sh.n_kv);
+      std::snprintf(what, sizeof what, "point %d %s B=%d ctx=%d %s s_q=%d n_h=%d n_kv=%d", index,
+                    variant.c_str(), g.batch, g.ctx, g.variable ? "variable" : "uniform", g.s_q, sh.n_h,
+                    sh.n_kv);
       std::printf("%s: start\n", what);
       watchdog.arm(what);
       if (!filled) {
         d.q.resize(size_t(g.batch) * g.s_q * sh.n_h * sh.d);
         fill_random(d.q.get(), d.q.size(), q_seed);
         const std::string key = g.kernel + " " + std::to_string(g.batch) + " " + std::to_string(g.ctx) + " " +
-                                (g.variable ? "v" : "u") + " " + std::to_string(sh.n_kv) + " " + std::to_string(sh.d);
+                                (g.variable ? "v" : "u") + " " + std::to_string(sh.n_kv) + " " +
+                                std::to_string(sh.d);
         // New KV values per (kernel, batch, context, lengths, KV shape); MLA reuses them across heads and s_q
         // (element i of a fill depends on (seed, i) only, so a prefix of a larger fill is the smaller fill).
         if (key != kv_key || d.k.size() < kv_elems || g.kernel == "gqa") {
@@ -776,7 +749,8 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
         }
         const int priority = att::peer_priority(g, opt.quick);
         if (peer_csv && priority >= 0) {
-          write_peer_input(*peer_csv, opt.peer_inputs_dir, index, priority, g, p, q_seed, k_seed, v_seed, d, kv_elems);
+          write_peer_input(*peer_csv, opt.peer_inputs_dir, index, priority, g, p, q_seed, k_seed, v_seed, d,
+                           kv_elems);
         }
         filled = true;
       }
@@ -784,19 +758,20 @@ GridOutcome time_grid(const Options& opt, int sms, L2Flusher& flusher, std::uint
       const DecodeArgs a = prepare(d, p, s);
       d.out.poison();
       LaunchInfo info;
-      const TimingStats st = time_on_gpu([&](cudaStream_t stream) { info = v.launch(a, stream); }, t, &flusher);
+      const TimingStats st =
+          time_on_gpu([&](cudaStream_t stream) { info = v.launch(a, stream); }, t, &flusher);
       MLASIM_CUDA_CHECK(cudaDeviceSynchronize());
       const unsigned long long bad = nonfinite_on_device(d.out.get(), d.out.size());
       watchdog.disarm();
       if (bad != 0) {
         // Recorded, not fatal: the row is written and marked FAILED, and the grid goes on.
-        std::printf("point %d %s: %llu outputs not written or not finite; row marked %s\n", index, variant.c_str(),
-                    bad, att::kCheckFailed);
+        std::printf("point %d %s: %llu outputs not written or not finite; row marked %s\n", index,
+                    variant.c_str(), bad, att::kCheckFailed);
         ++outcome.nonfinite;
       }
-      const att::TimingRow row = att::timing_row(g, sum_ctx, st.median_s, st.p90_s, st.min_s, st.repeats,
-                                                 copy_gbps, s, info.attention_ctas, info.combine_ctas,
-                                                 bad == 0 && failed_variants.count(variant) == 0, variant, peak_tflops);
+      const att::TimingRow row = att::timing_row(
+          g, sum_ctx, st.median_s, st.p90_s, st.min_s, st.repeats, copy_gbps, s, info.attention_ctas,
+          info.combine_ctas, bad == 0 && failed_variants.count(variant) == 0, variant, peak_tflops);
       att::write_timing_row(g.kernel == "mla" ? mla_csv : gqa_csv, row);
       ++outcome.timed;
       if (!row.check_passed) ++outcome.marked_failed;
@@ -901,7 +876,8 @@ Options parse(int argc, char** argv) {
     else {
       usage_error("unknown option '" + arg +
                   "' (known: --out --git-rev --command --extra-yaml --check-only "
-                  "--time-only --check-case --variants --failed-variants --skip-at-first-point --first-point --append "
+                  "--time-only --check-case --variants --failed-variants --skip-at-first-point --first-point "
+                  "--append "
                   "--deadline-s --point-timeout-s --quick --warmup --repeats --max-kv-gib --peer-inputs "
                   "--list-variants --summarize)");
     }

@@ -1,9 +1,9 @@
 #pragma once
-// best.csv and the closing summary of mlasim_attention_bench, from the CSV files of a run folder (plain C++17,
-// no CUDA: the bench's --summarize mode needs no GPU, and tests/test_attention_bench_csv.cpp checks both on
-// hand-written files). Reading the files rather than the program's memory keeps the result right across
-// restarts (a crash restarts the timing behind the point; the CSVs hold every process's rows) and lets the
-// summary include the PyTorch peers, which run after the bench.
+// best.csv and the closing summary of mlasim_attention_bench, from the CSV files of a run folder (plain
+// C++17, no CUDA: the bench's --summarize mode needs no GPU, and tests/test_attention_bench_csv.cpp checks
+// both on hand-written files). Reading the files rather than the program's memory keeps the result right
+// across restarts (a crash restarts the timing behind the point; the CSVs hold every process's rows) and lets
+// the summary include the PyTorch peers, which run after the bench.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -87,7 +87,8 @@ inline std::string point_key(const CsvTable& t, const std::vector<std::string>& 
 /// best.csv's rows: per grid point (in the order points first appear), the row with the smallest median_us
 /// among the variants whose check is "pass". A point where no variant passed has no row; their count goes to
 /// `points_without_pass`.
-inline std::vector<std::vector<std::string>> best_rows(const CsvTable& t, int* points_without_pass = nullptr) {
+inline std::vector<std::vector<std::string>> best_rows(const CsvTable& t,
+                                                       int* points_without_pass = nullptr) {
   std::vector<std::string> order;
   std::map<std::string, int> best;  // key -> row index (-1: none passed yet)
   const int check = t.col("check"), median = t.col("median_us");
@@ -100,8 +101,9 @@ inline std::vector<std::vector<std::string>> best_rows(const CsvTable& t, int* p
       it = best.emplace(key, -1).first;
     }
     if (check < 0 || median < 0 || r[static_cast<size_t>(check)] != kCheckPass) continue;
-    if (it->second < 0 || cell_number(r[static_cast<size_t>(median)]) <
-                              cell_number(t.rows[static_cast<size_t>(it->second)][static_cast<size_t>(median)])) {
+    if (it->second < 0 ||
+        cell_number(r[static_cast<size_t>(median)]) <
+            cell_number(t.rows[static_cast<size_t>(it->second)][static_cast<size_t>(median)])) {
       it->second = static_cast<int>(i);
     }
   }
@@ -142,8 +144,8 @@ inline std::string best_csv_text(const std::vector<CsvTable>& tables, int* point
 /// What the summary compares.
 struct SummaryInputs {
   std::string device;
-  double copy_gbps = 0.0;    ///< the copy measured in the same run (copy.csv); 0: not measured
-  double peak_tflops = 0.0;  ///< dense bf16 datasheet peak; 0: unknown
+  double copy_gbps = 0.0;        ///< the copy measured in the same run (copy.csv); 0: not measured
+  double peak_tflops = 0.0;      ///< dense bf16 datasheet peak; 0: unknown
   std::vector<CsvTable> timing;  ///< mla_decode.csv, gqa_decode.csv
   CsvTable peers;                ///< peers.csv (may be empty)
 };
@@ -155,14 +157,15 @@ struct SummaryInputs {
 inline std::string summary_text(const SummaryInputs& in) {
   std::string out;
   char buf[320];
-  std::snprintf(buf, sizeof buf, "\nsummary (%s; copy %s; dense bf16 peak %s)\n", in.device.c_str(),
-                in.copy_gbps > 0 ? (std::to_string(static_cast<long long>(in.copy_gbps + 0.5)) + " GB/s").c_str()
-                                 : "not measured",
-                in.peak_tflops > 0 ? (std::to_string(static_cast<long long>(in.peak_tflops)) + " TFLOP/s").c_str()
-                                   : "unknown for this device");
+  std::snprintf(
+      buf, sizeof buf, "\nsummary (%s; copy %s; dense bf16 peak %s)\n", in.device.c_str(),
+      in.copy_gbps > 0 ? (std::to_string(static_cast<long long>(in.copy_gbps + 0.5)) + " GB/s").c_str()
+                       : "not measured",
+      in.peak_tflops > 0 ? (std::to_string(static_cast<long long>(in.peak_tflops)) + " TFLOP/s").c_str()
+                         : "unknown for this device");
   out += buf;
-  std::snprintf(buf, sizeof buf, "  %-30s %-26s %10s %9s %7s %9s %7s  %s\n", "point", "variant / peer", "median_us",
-                "GB/s", "%copy", "TFLOP/s", "%peak", "check");
+  std::snprintf(buf, sizeof buf, "  %-30s %-26s %10s %9s %7s %9s %7s  %s\n", "point", "variant / peer",
+                "median_us", "GB/s", "%copy", "TFLOP/s", "%peak", "check");
   out += buf;
   struct Headline {
     const char* label;
@@ -205,8 +208,8 @@ inline std::string summary_text(const SummaryInputs& in) {
         const bool pass = t.get(r, "check") == kCheckPass;
         std::string name = t.get(r, "variant");
         if (pass && us == best_us) name += " *";
-        std::snprintf(buf, sizeof buf, "  %-30s %-26s %10.1f %9.1f %s %9.1f %s  %s\n", "", name.c_str(), us, gbps,
-                      pct(gbps, in.copy_gbps).c_str(), tflops, pct(tflops, in.peak_tflops).c_str(),
+        std::snprintf(buf, sizeof buf, "  %-30s %-26s %10.1f %9.1f %s %9.1f %s  %s\n", "", name.c_str(), us,
+                      gbps, pct(gbps, in.copy_gbps).c_str(), tflops, pct(tflops, in.peak_tflops).c_str(),
                       pass ? "pass" : "FAILED");
         out += buf;
       }
@@ -215,11 +218,12 @@ inline std::string summary_text(const SummaryInputs& in) {
       if (point_key(in.peers, r) != h.key) continue;
       any = true;
       const double us = cell_number(in.peers.get(r, "median_us"));
-      const double gbps = cell_number(in.peers.get(r, "gbps")), tflops = cell_number(in.peers.get(r, "tflops"));
+      const double gbps = cell_number(in.peers.get(r, "gbps")),
+                   tflops = cell_number(in.peers.get(r, "tflops"));
       const std::string name = "peer " + in.peers.get(r, "peer");
       const std::string match = in.peers.get(r, "inputs_match");
-      std::snprintf(buf, sizeof buf, "  %-30s %-26s %10.1f %9.1f %s %9.1f %s  %s\n", "", name.c_str(), us, gbps,
-                    pct(gbps, in.copy_gbps).c_str(), tflops, pct(tflops, in.peak_tflops).c_str(),
+      std::snprintf(buf, sizeof buf, "  %-30s %-26s %10.1f %9.1f %s %9.1f %s  %s\n", "", name.c_str(), us,
+                    gbps, pct(gbps, in.copy_gbps).c_str(), tflops, pct(tflops, in.peak_tflops).c_str(),
                     match == "yes" ? "inputs match" : ("inputs " + match).c_str());
       out += buf;
     }

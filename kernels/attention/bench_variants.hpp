@@ -2,7 +2,8 @@
 // The kernel-variant registry of mlasim_attention_bench, in plain C++17 (no CUDA header): the entry type and
 // the logic around it (which variants run at a grid point, their schedule options, whether the build and the
 // device can run them, parsing --variants lists). The entry's launcher is a template parameter, so the bench
-// instantiates it with its CUDA launchers (bench_registry.cuh holds the table) and host tests with a stand-in.
+// instantiates it with its CUDA launchers (bench_registry.cuh holds the table) and host tests with a
+// stand-in.
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -96,19 +97,20 @@ std::set<std::string> parse_variant_list(const std::string& text, const std::vec
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
     if (find_variant(registry, item) == nullptr) {
-      throw std::invalid_argument("unknown variant '" + item + "' (known: " + variant_ids_text(registry) + ")");
+      throw std::invalid_argument("unknown variant '" + item + "' (known: " + variant_ids_text(registry) +
+                                  ")");
     }
     out.insert(item);
   }
   return out;
 }
 
-/// The variants that run a point, in registry order: of its kernel and shape, selected (`selected` empty: all)
-/// and runnable here (`runnable` holds the ids that are compiled in and supported by the device).
+/// The variants that run a point, in registry order: of its kernel and shape, selected (`selected` empty:
+/// all) and runnable here (`runnable` holds the ids that are compiled in and supported by the device).
 template <class L>
 std::vector<const Variant<L>*> variants_for_point(const std::vector<Variant<L>>& registry,
-                                                  const std::string& kernel, int n_h, int n_kv, int d, int s_q,
-                                                  const std::set<std::string>& selected,
+                                                  const std::string& kernel, int n_h, int n_kv, int d,
+                                                  int s_q, const std::set<std::string>& selected,
                                                   const std::set<std::string>& runnable) {
   std::vector<const Variant<L>*> out;
   for (const Variant<L>& v : registry) {

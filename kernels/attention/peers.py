@@ -141,8 +141,40 @@ def selftest():
     if got != (s0, s1):
         print(f"selftest: checksum(seed={seed}, n={n}) = {got}, pinned {(s0, s1)}")
         failures += 1
+    failures += selftest_comparison()
+    if percentile_sorted([1.0, 2.0, 3.0, 10.0], 0.5) != 2.5 or percentile_sorted([4.0], 0.9) != 4.0:
+        print("selftest: percentile_sorted differs from kernels/common/stats.hpp's")
+        failures += 1
     print(f"peers.py selftest: {'ok' if failures == 0 else str(failures) + ' failure(s)'}")
     return 0 if failures == 0 else 1
+
+
+def selftest_comparison():
+    """peers_vs_ours on hand-written files: the fastest variant that passed, the baseline, their ratios; a
+    torn last line of ours is dropped."""
+    import tempfile
+    failures = 0
+    head = ("kernel,variant,batch,context,lengths,s_q,n_h,n_kv,d,sum_context,flops,bytes,median_us,p90_us,min_us,"
+            "repeats,gbps,tflops,pct_of_copy_bw,pct_of_dense_peak,num_parts,num_segments,max_splits,"
+            "attention_ctas,combine_ctas,check\n")
+
+    def row(variant, median, check):
+        return f"mla,{variant},128,4096,uniform,1,16,1,576,1,1,1,{median},{median},{median},20,1,1,1,,1,1,1,1,0,{check}\n"
+
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "mla_decode.csv"), "w") as f:
+            f.write(head + row("mla-d576", 400, "pass") + row("mla-d576-sm90a", 200, "pass")
+                    + row("mla-d576-fast", 100, "FAILED") + "mla,mla-d576,128,40")
+        peer = {"kernel": "mla", "batch": "128", "context": "4096", "lengths": "uniform", "s_q": "1", "n_h": "16",
+                "n_kv": "1", "d": "576", "peer": "torch-absorbed-mla", "median_us": "800"}
+        got = comparison(d, [peer, dict(peer, n_h="32")])
+        want = [("mla-d576-sm90a", "200", "4.000", "mla-d576", "400", "2.000"), ("", "", "", "", "", "")]
+        seen = [(r["best_variant"], r["best_median_us"], r["peer_over_best"], r["baseline_variant"],
+                 r["baseline_median_us"], r["peer_over_baseline"]) for r in got]
+        if seen != want:
+            print(f"selftest: comparison gave {seen}, want {want}")
+            failures += 1
+    return failures
 
 
 # ---------------------------------------------------------------- work counting (bench_grid.hpp / reference.cpp)

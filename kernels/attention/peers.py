@@ -282,7 +282,8 @@ def run_peers(args):
     except Exception as e:  # noqa: BLE001 - any import failure means: no peers here
         print(f"peers: skipped: torch cannot be imported ({e.__class__.__name__}: {e})")
         return 3
-    if not torch.cuda.is_available():
+    cpu = args.device == "cpu"  # a host check of this script's torch code (fill, checksums, gather, MLA)
+    if not cpu and not torch.cuda.is_available():
         print("peers: skipped: torch sees no CUDA device")
         return 3
     inputs = read_csv(os.path.join(args.inputs, "peer_inputs.csv"))
@@ -294,11 +295,12 @@ def run_peers(args):
     except Exception as e:  # noqa: BLE001
         SDPBackend = sdpa_kernel = None
         print(f"peers: torch.nn.attention.sdpa_kernel unavailable ({e}); the flash backend cannot be forced")
-    dev = torch.device("cuda")
-    props = torch.cuda.get_device_properties(0)
+    dev = torch.device(args.device)
+    props = None if cpu else torch.cuda.get_device_properties(0)
     l2 = int(getattr(props, "L2_cache_size", 0) or (64 << 20))
     flush_buf = torch.empty(2 * l2, dtype=torch.uint8, device=dev)
-    print(f"peers: torch {torch.__version__} on {props.name}; {len(inputs)} points offered; L2 {l2 >> 20} MiB")
+    print(f"peers: torch {torch.__version__} on {'the CPU' if cpu else props.name}; {len(inputs)} points offered; "
+          f"L2 {l2 >> 20} MiB")
     copy_rows = read_csv(os.path.join(args.out, "copy.csv"))
     copy_gbps = float(copy_rows[-1]["gbps"]) if copy_rows else 0.0
     inputs.sort(key=lambda r: (int(r["priority"]), int(r["point"])))
@@ -324,16 +326,22 @@ def run_peers(args):
     def time_it(fn):
         for _ in range(args.warmup):
             fn()
-        torch.cuda.synchronize()
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         samples = []
-        for i in range(args.repeats):
-            flush_buf.fill_((i + 1) & 0xFF)
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            samples.append(start.elapsed_time(stop) * 1e3)  # us
+        if cpu:
+            for i in range(args.repeats):
+                t = time.perf_counter()
+                fn()
+                samples.append((time.perf_counter() - t) * 1e6)
+        else:
+            torch.cuda.synchronize()
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            for i in range(args.repeats):
+                flush_buf.fill_((i + 1) & 0xFF)
+                start.record()
+                fn()
+                stop.record()
+                stop.synchronize()
+                samples.append(start.elapsed_time(stop) * 1e3)  # us
         samples.sort()
         return percentile_sorted(samples, 0.5), percentile_sorted(samples, 0.9), samples[0], len(samples)
 
@@ -392,8 +400,8 @@ def run_peers(args):
         else:
             if s_q != 1:
                 raise ValueError("SDPA's causal mask is top-left aligned; decode with s_q > 1 is not a peer point")
-            kc = gather(k).view(B, ctx, n_kv, d).transpose(1, 2).contiguous()
-            vc = gather(v).view(B, ctx, n_kv, d).transpose(1, 2).contiguous()
+            kc = gather(k).reshape(B, ctx, n_kv, d).transpose(1, 2).contiguous()
+            vc = gather(v).reshape(B, ctx, n_kv, d).transpose(1, 2).contiguous()
             del k, v
             qh = q.view(B, s_q, n_h, d).transpose(1, 2).contiguous()
 
@@ -410,15 +418,17 @@ def run_peers(args):
                 fn = lambda: sdpa(kc, vc, False)  # noqa: E731
                 row["method"] = "flash MHA"
             else:
-                if gqa_method != "repeat_interleave":
-                    try:
-                        sdpa(kc, vc, True)
+                # enable_gqa with the flash backend where this torch takes it (tried per point: a shape it
+                # refuses falls back alone), else K/V expanded outside the timed region.
+                try:
+                    sdpa(kc, vc, True)
+                    if not cpu:
                         torch.cuda.synchronize()
-                        gqa_method = "enable_gqa"
-                    except Exception as e:  # noqa: BLE001
-                        gqa_method = "repeat_interleave"
-                        print(f"peers: flash with enable_gqa refused ({e.__class__.__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''}); K/V expanded with repeat_interleave")
+                    gqa_method = "enable_gqa"
+                except Exception as e:  # noqa: BLE001
+                    gqa_method = "repeat_interleave"
+                    print(f"peers: point {r['point']}: flash with enable_gqa refused ({e.__class__.__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''}); K/V expanded with repeat_interleave")
                 if gqa_method == "enable_gqa":
                     fn = lambda: sdpa(kc, vc, True)  # noqa: E731
                     row["method"] = "flash enable_gqa"
@@ -439,7 +449,7 @@ def run_peers(args):
         print(f"peers: point {r['point']} {peer} B={B} ctx={ctx} s_q={s_q} ({n_h},{n_kv},{d}): {med:.1f} us, "
               f"{bytes_ / (med * 1e-6) / 1e9:.0f} GB/s, inputs {row['inputs_match']}")
 
-    gqa_method = None  # "enable_gqa" once flash has taken it, "repeat_interleave" once it has refused it
+    gqa_method = None  # the last GQA point's method: "enable_gqa" or "repeat_interleave"
     rows = []
     longest = 0.0
     skipped = 0
@@ -463,7 +473,8 @@ def run_peers(args):
             row["note"] = msg.replace(",", ";")[:200]
             print(f"peers: point {r['point']} {peer}: {msg}")
         rows.append(row)
-        torch.cuda.empty_cache()
+        if not cpu:
+            torch.cuda.empty_cache()
         longest = max(longest, time.monotonic() - t0)
         write_csv(os.path.join(args.out, "peers.csv"), PEER_COLUMNS, rows)  # after every point: a kill keeps them
     vs = comparison(args.out, rows)
@@ -481,6 +492,7 @@ def main():
     ap.add_argument("--deadline-s", type=float, default=0.0)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--device", default="cuda", help="cuda (the measurement); cpu checks this script's torch code")
     ap.add_argument("--compare-only", action="store_true",
                     help="rewrite peers_vs_ours.csv from --out's peers.csv and timing CSVs (no torch)")
     args = ap.parse_args()

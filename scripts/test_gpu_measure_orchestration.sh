@@ -83,7 +83,7 @@ grep -q "^mla," "$run/attention/mla_decode.csv" && fail "the crashed MLA variant
 expect_grep ",NO$" attention/check.csv
 expect_grep "restarting behind it" gpu_measure.log
 expect_phase peers skipped
-expect_grep "peers: skipped: torch cannot be imported" gpu_measure.log
+expect_grep "peers: skipped: torch \(cannot be imported\|sees no CUDA device\)" gpu_measure.log
 
 scenario=deadline
 gpu_measure MLASIM_DEADLINE_S=40 FAKE_PROBES_MODE=hang FAKE_ATTENTION_MODE=ok

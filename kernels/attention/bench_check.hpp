@@ -3,13 +3,10 @@
 // tests/test_attention_bench_csv.cpp): the CPU reference of ONE query row costs O(L·d), so a batch of 128
 // sequences of 32k tokens is checked on a deterministic sample of (sequence, query row) pairs against the
 // same double-precision math as decode_reference.
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <limits>
+#include <functional>
 #include <vector>
 
-#include "kernels/attention/bf16.hpp"
 #include "kernels/attention/paging.hpp"
 
 namespace mlasim::attention {
@@ -23,30 +20,8 @@ struct RowReference {
 /// The reference of one query row (decode_reference's math: double accumulation, two-pass softmax): `q`
 /// [d_qk]; token t's key at k + t·k_stride [d_qk] and value at v + t·v_stride [d_v]; the row sees tokens
 /// [0, visible). visible >= 1.
-inline RowReference reference_row(const float* q, const float* k, long long k_stride, const float* v,
-                                  long long v_stride, int d_qk, int d_v, int visible, double softmax_scale) {
-  std::vector<double> s(static_cast<std::size_t>(visible));
-  double max_s = -std::numeric_limits<double>::infinity();
-  for (int t = 0; t < visible; ++t) {
-    const float* kt = k + static_cast<long long>(t) * k_stride;
-    double dot = 0.0;
-    for (int i = 0; i < d_qk; ++i) dot += static_cast<double>(q[i]) * static_cast<double>(kt[i]);
-    s[static_cast<std::size_t>(t)] = dot * softmax_scale;
-    max_s = std::max(max_s, s[static_cast<std::size_t>(t)]);
-  }
-  RowReference r;
-  r.out.assign(static_cast<std::size_t>(d_v), 0.0);
-  double sum = 0.0;
-  for (int t = 0; t < visible; ++t) {
-    const double p = std::exp(s[static_cast<std::size_t>(t)] - max_s);
-    sum += p;
-    const float* vt = v + static_cast<long long>(t) * v_stride;
-    for (int i = 0; i < d_v; ++i) r.out[static_cast<std::size_t>(i)] += p * static_cast<double>(vt[i]);
-  }
-  for (double& o : r.out) o /= sum;
-  r.lse = max_s + std::log(sum);
-  return r;
-}
+RowReference reference_row(const float* q, const float* k, long long k_stride, const float* v,
+                           long long v_stride, int d_qk, int d_v, int visible, double softmax_scale);
 
 /// One sampled (sequence, query row) pair; row = s·n_h + h as in the output layout [B][s_q][n_h][d_v].
 struct SampledRow {
@@ -59,37 +34,7 @@ struct SampledRow {
 /// the batch or the rows are fewer): always the first and the last sequence, and in each sequence the last
 /// row (the last head of the last new token, which sees the most tokens) plus rows drawn by a hash of `salt`.
 /// Sorted by (seq, row).
-inline std::vector<SampledRow> sample_rows(int batch, int rows_per_seq, int seqs, int per_seq,
-                                           std::uint64_t salt) {
-  auto draw = [&](std::uint64_t i) {
-    std::uint64_t z = salt + 0x9e3779b97f4a7c15ull * (i + 1);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  };
-  std::vector<int> chosen_seqs = {0};
-  if (batch > 1) chosen_seqs.push_back(batch - 1);
-  const int want_seqs = std::min(seqs, batch);
-  for (std::uint64_t i = 0; static_cast<int>(chosen_seqs.size()) < want_seqs; ++i) {
-    const int b = static_cast<int>(draw(i) % static_cast<std::uint64_t>(batch));
-    if (std::find(chosen_seqs.begin(), chosen_seqs.end(), b) == chosen_seqs.end()) chosen_seqs.push_back(b);
-  }
-  std::vector<SampledRow> out;
-  const int want_rows = std::min(per_seq, rows_per_seq);
-  for (const int b : chosen_seqs) {
-    std::vector<int> rows = {rows_per_seq - 1};
-    for (std::uint64_t i = 0; static_cast<int>(rows.size()) < want_rows; ++i) {
-      const int r = static_cast<int>(draw(1000003ull * static_cast<std::uint64_t>(b + 1) + i) %
-                                     static_cast<std::uint64_t>(rows_per_seq));
-      if (std::find(rows.begin(), rows.end(), r) == rows.end()) rows.push_back(r);
-    }
-    for (const int r : rows) out.push_back({b, r});
-  }
-  std::sort(out.begin(), out.end(), [](const SampledRow& a, const SampledRow& b) {
-    return a.seq != b.seq ? a.seq < b.seq : a.row < b.row;
-  });
-  return out;
-}
+std::vector<SampledRow> sample_rows(int batch, int rows_per_seq, int seqs, int per_seq, std::uint64_t salt);
 
 /// The shape of a batch checked on sampled rows. Layouts as the kernels': q [B][s_q][n_h][d_qk], cache
 /// [pages][page_tokens][n_kv][d_qk] (V likewise with d_v, or the first d_v of K when v_in_k), out
@@ -106,6 +51,11 @@ struct SampledCheckResult {
   long long rows = 0;
 };
 
+/// fetch_page(cache, phys_page, dst): see check_sampled_rows.
+using FetchPageFn = std::function<void(int cache, int phys_page, std::uint16_t* dst)>;
+/// fetch_seq(b, q_dst, out_dst): see check_sampled_rows.
+using FetchSeqFn = std::function<void(int seq, std::uint16_t* q_dst, std::uint16_t* out_dst)>;
+
 /// Compares the sampled rows of a decode output with reference_row, reading the inputs and outputs through
 /// callbacks (the bench: cudaMemcpy from the device; tests: host arrays):
 ///   fetch_page(cache, phys_page, dst): bf16 bits of one page of the K (cache 0) or V (cache 1) cache,
@@ -113,96 +63,8 @@ struct SampledCheckResult {
 ///   fetch_seq(b, q_dst, out_dst): the bf16 bits of sequence b's query rows (s_q·n_h·d_qk) and output rows
 ///     (s_q·n_h·d_v).
 /// `lse` is the whole lse output (fp32). `sample` must be sorted by sequence (sample_rows is).
-template <class FetchPage, class FetchSeq>
 SampledCheckResult check_sampled_rows(const SampledCheckShape& sh, const PageTable& pages,
                                       const std::vector<SampledRow>& sample, const std::vector<float>& lse,
-                                      FetchPage&& fetch_page, FetchSeq&& fetch_seq) {
-  const int rows_per_seq = sh.s_q * sh.n_h;
-  const int group = sh.n_h / sh.n_kv;
-  const std::size_t page_elems =
-      static_cast<std::size_t>(pages.page_tokens) * static_cast<std::size_t>(sh.n_kv);
-  // A sequence's cache rows [tokens][n_kv][d] (whole pages, in token order).
-  auto gather = [&](int cache, int b, int d) {
-    const int n_pages = pages_for(pages.context_lens[static_cast<std::size_t>(b)], pages.page_tokens);
-    std::vector<std::uint16_t> bits(static_cast<std::size_t>(n_pages) * page_elems *
-                                    static_cast<std::size_t>(d));
-    for (int pg = 0; pg < n_pages; ++pg) {
-      const int phys =
-          pages.block_table[static_cast<std::size_t>(b) * static_cast<std::size_t>(pages.max_pages_per_seq) +
-                            static_cast<std::size_t>(pg)];
-      fetch_page(cache, phys,
-                 bits.data() + static_cast<std::size_t>(pg) * page_elems * static_cast<std::size_t>(d));
-    }
-    return bits;
-  };
-  // KV head g's rows [tokens][d] as floats.
-  auto head_rows = [&](const std::vector<std::uint16_t>& bits, int g, int d) {
-    const std::size_t row = static_cast<std::size_t>(sh.n_kv) * static_cast<std::size_t>(d);
-    const std::size_t tokens = bits.size() / row;
-    std::vector<float> f(tokens * static_cast<std::size_t>(d));
-    for (std::size_t t = 0; t < tokens; ++t) {
-      for (int i = 0; i < d; ++i) {
-        f[t * static_cast<std::size_t>(d) + static_cast<std::size_t>(i)] =
-            bf16_bits_to_float(bits[t * row + static_cast<std::size_t>(g) * static_cast<std::size_t>(d) +
-                                    static_cast<std::size_t>(i)]);
-      }
-    }
-    return f;
-  };
-  SampledCheckResult r;
-  double diff2 = 0.0, ref2 = 0.0;
-  std::size_t i = 0;
-  while (i < sample.size()) {
-    const int b = sample[i].seq;
-    const int len = pages.context_lens[static_cast<std::size_t>(b)];
-    const std::vector<std::uint16_t> k_bits = gather(0, b, sh.d_qk);
-    const std::vector<std::uint16_t> v_bits = sh.v_in_k ? std::vector<std::uint16_t>() : gather(1, b, sh.d_v);
-    std::vector<std::uint16_t> q_bits(static_cast<std::size_t>(rows_per_seq) *
-                                      static_cast<std::size_t>(sh.d_qk));
-    std::vector<std::uint16_t> o_bits(static_cast<std::size_t>(rows_per_seq) *
-                                      static_cast<std::size_t>(sh.d_v));
-    fetch_seq(b, q_bits.data(), o_bits.data());
-    int cached_g = -1;
-    std::vector<float> kf, vf;
-    for (; i < sample.size() && sample[i].seq == b; ++i) {
-      const int row = sample[i].row;  // s·n_h + h
-      const int s_tok = row / sh.n_h, h = row % sh.n_h, g = h / group;
-      if (g != cached_g) {
-        kf = head_rows(k_bits, g, sh.d_qk);
-        if (!sh.v_in_k) vf = head_rows(v_bits, g, sh.d_v);
-        cached_g = g;
-      }
-      std::vector<float> q(static_cast<std::size_t>(sh.d_qk));
-      for (int j = 0; j < sh.d_qk; ++j) {
-        q[static_cast<std::size_t>(j)] =
-            bf16_bits_to_float(q_bits[static_cast<std::size_t>(row) * static_cast<std::size_t>(sh.d_qk) +
-                                      static_cast<std::size_t>(j)]);
-      }
-      const int visible = len - sh.s_q + s_tok + 1;
-      const RowReference ref = sh.v_in_k ? reference_row(q.data(), kf.data(), sh.d_qk, kf.data(), sh.d_qk,
-                                                         sh.d_qk, sh.d_v, visible, sh.softmax_scale)
-                                         : reference_row(q.data(), kf.data(), sh.d_qk, vf.data(), sh.d_v,
-                                                         sh.d_qk, sh.d_v, visible, sh.softmax_scale);
-      for (int j = 0; j < sh.d_v; ++j) {
-        const double o =
-            bf16_bits_to_float(o_bits[static_cast<std::size_t>(row) * static_cast<std::size_t>(sh.d_v) +
-                                      static_cast<std::size_t>(j)]);
-        const double e = ref.out[static_cast<std::size_t>(j)];
-        diff2 += (o - e) * (o - e);
-        ref2 += e * e;
-      }
-      const double l = lse[(static_cast<std::size_t>(b) * static_cast<std::size_t>(sh.s_q) +
-                            static_cast<std::size_t>(s_tok)) *
-                               static_cast<std::size_t>(sh.n_h) +
-                           static_cast<std::size_t>(h)];
-      const double le = std::isfinite(l) ? std::abs(l - ref.lse) : std::numeric_limits<double>::infinity();
-      r.lse_max_abs_error = std::max(r.lse_max_abs_error, le);
-      ++r.rows;
-    }
-  }
-  r.rel_l2_error =
-      ref2 > 0.0 && std::isfinite(diff2) ? std::sqrt(diff2 / ref2) : std::numeric_limits<double>::infinity();
-  return r;
-}
+                                      const FetchPageFn& fetch_page, const FetchSeqFn& fetch_seq);
 
 }  // namespace mlasim::attention

@@ -635,7 +635,8 @@ run_attention() {
   done
   snapshot attention "after timing"
   local at=$((SECONDS - at0))
-  [ "${status[attention]}" != no-gpu ] && run_peers
+  # The grid's rows go into the archive before the peers run (a packed copy says attention: pending).
+  if [ "${status[attention]}" != no-gpu ]; then pack; run_peers; fi
 
   if [ "${status[attention]}" != no-gpu ]; then
     # exit_code: the first crash or cut, else the last run's.

@@ -82,6 +82,8 @@ sources[attention]="kernels/attention/paging.cpp kernels/attention/schedule.cpp 
   kernels/attention/mla_decode_sm90a.cu"
 sources[probes]="kernels/probes/probes_main.cu kernels/probes/bandwidth_probe.cu kernels/probes/gemm_probe.cu
   kernels/probes/launch_probe.cu kernels/probes/random_fill.cu"
+# The bench's host parts (CMake's mlasim_attention_ref has them too).
+sources[attention]+=" kernels/attention/bench_summary.cpp kernels/attention/bench_check.cpp"
 
 targets=()
 [ "$want_attention" = 1 ] && targets+=(attention)

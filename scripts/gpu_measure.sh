@@ -4,11 +4,14 @@
 #   OUT=<dir> MLASIM_GIT_REV=<sha> bash scripts/gpu_measure.sh [--quick] [--only probes|attention] [--build-only]
 #
 # Run from anywhere on the GPU machine (CUDA toolkit; CMake and ninja if present; no git, no network, none of
-# mlasim's Debian libraries). Order: build, then the probes (launch, bandwidth, GEMM), then the attention checks,
-# then the attention timing grid, packaging after every phase. One measurement folder per run (layout, run.yaml
+# mlasim's Debian libraries). Order: build, then the probes (launch, bandwidth, GEMM), then the attention checks
+# (every compiled kernel variant), then the attention timing grid (every variant at every point), then the
+# PyTorch peers on the same inputs (kernels/attention/peers.py), then best.csv and the summary, packaging after
+# every phase. One measurement folder per run (layout, run.yaml
 # and its statuses: measurements/README.md):
 #
 #   <gpu_id>-<yyyy-mm-dd>/ run.yaml gpu_measure.log build.log ptxas.txt nvidia_smi.csv probes/ attention/
+#   (attention/ also holds best.csv, peers.csv, peers_vs_ours.csv and peer_inputs.csv)
 #
 # After every phase the whole folder is packed again into $OUT/gpu_results.tar.gz (written under a temporary
 # name, then renamed, so a kill never leaves a torn archive), and $OUT/gpu_measure.log and $OUT/run.yaml are
@@ -22,16 +25,19 @@
 # --deadline-s (its cap minus a margin) and stops taking points cleanly before it. Own caps (seconds):
 #   build 240 (CMake at most 150 of it, then the nvcc fallback); probes 150; attention checks 60 per pass and
 #   90 in all; compute-sanitizer memcheck 60 and racecheck 60 (only for a failed check); attention timing: the
-#   rest; nvidia-smi 5 per snapshot (not started with < 5 s left); each archive 10 (+2 kill grace).
+#   rest less the peers' reserve (MLASIM_PEERS_RESERVE_S, default 60; not kept when the grid would get under
+#   60 s); PyTorch peers: what is left up to that reserve (not started with < 20 s); summary 10; nvidia-smi 5
+#   per snapshot (not started with < 5 s left); each archive 10 (+2 kill grace).
 # Worst case, by construction:
 #   a work step ends by W + 5 (SIGKILL grace), or is abandoned (stuck in the driver) by W + 10.5;
 #   a snapshot ends by W + 1; an intermediate archive is started only before W, so it ends by W + 12;
 #   so everything before the final packing ends by W + 12 = D - 8;
 #   final snapshot <= 6 s, run.yaml, final archive <= 12 s, copies and clean-up ~1 s: <= D - 8 + 19 = D + 11.
 #   D <= 450 (the clamp): <= 461 s < 480 s = 8 minutes. Default D = 420: <= 431 s (7 min 11 s).
-# Expected (an estimate; nothing has run on a GPU yet): build ~1-1.5 min on 16 cores (1-2 min here on 2 cores),
-# probes ~1 min, attention checks ~15-30 s, attention grid ~1-3 min: about 4-6 min; the deadline cuts the grid,
-# last in line, if the GPU side is slower than that.
+# Expected (an estimate; nothing has run on a GPU yet): build ~1.5-2 min on 16 cores (with the sm_90a kernel),
+# probes ~1 min, attention checks ~20-40 s (small cases plus 6 large ones per variant), attention grid ~1-3 min
+# (700 points x the variants that apply), peers <= 60 s: about 5-7 min; the deadline cuts the grid (headline
+# points first) and the peers (headline points first) if the GPU side is slower than that.
 #
 # A failed correctness check does not stop the run: check.csv and run.yaml record it, compute-sanitizer runs on
 # the first failing case (memcheck before the timing, racecheck after it if time is left), and the variant is
@@ -46,7 +52,9 @@
 # so that build.log always holds the full ptxas report); MLASIM_FORCE_NVCC_BUILD=1 (skip CMake, use
 # scripts/gpu_build_nvcc.sh); MLASIM_SKIP_BUILD=1 with MLASIM_PROBES_BIN / MLASIM_ATTENTION_BIN (use these
 # programs instead of building; also how the tests substitute fakes); MLASIM_COMPUTE_SANITIZER (its path);
-# MLASIM_BUILD_CAP_S, MLASIM_CMAKE_CAP_S, MLASIM_PROBES_CAP_S (tighter caps, for tests).
+# MLASIM_BUILD_CAP_S, MLASIM_CMAKE_CAP_S, MLASIM_PROBES_CAP_S (tighter caps, for tests); MLASIM_PEERS=0 (no
+# peers), MLASIM_PYTHON (default python3: the one with torch), MLASIM_PEERS_SCRIPT (tests substitute a fake),
+# MLASIM_PEERS_RESERVE_S.
 set -u -o pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -131,7 +139,7 @@ stamp() { printf '[%3d s] ' "$SECONDS"; }
 
 # ------------------------------------------------------------------ manifest and packaging
 declare -A status code secs
-for p in build probes attention sanitizer; do status[$p]=pending; code[$p]=0; secs[$p]=0; done
+for p in build probes attention sanitizer peers; do status[$p]=pending; code[$p]=0; secs[$p]=0; done
 build_method=cmake
 write_run_yaml() {
   local f="$run_dir/run.yaml" p extra
@@ -149,7 +157,7 @@ write_run_yaml() {
     echo "host: $(yaml_str "$host")"
     echo "deadline_s: $deadline"
     echo "phases:"
-    for p in build probes attention sanitizer; do
+    for p in build probes attention sanitizer peers; do
       extra=""
       [ "$p" = build ] && extra=", method: $(yaml_str "$build_method")"
       printf '  %-10s {status: %s, exit_code: %d, seconds: %d%s}\n' "$p:" "$(yaml_str "${status[$p]}")" \
@@ -266,7 +274,7 @@ on_signal() {
   trap - TERM INT
   [ -n "$step_pid" ] && kill -TERM "$step_pid" 2>/dev/null
   log "$(stamp)== interrupted by a signal: packing what there is"
-  for p in build probes attention sanitizer; do [ "${status[$p]}" = pending ] && status[$p]=timeout; done
+  for p in build probes attention sanitizer peers; do [ "${status[$p]}" = pending ] && status[$p]=timeout; done
   pack final
   exit 124
 }
@@ -453,9 +461,17 @@ run_probes() {
 
 # ------------------------------------------------------------------ phase 3: attention (+ sanitizer)
 att_dir="$run_dir/attention"
+# PyTorch peers (kernels/attention/peers.py): inputs from the bench (seeds, checksums, block tables) go to
+# $work/peer_inputs (not archived, except peer_inputs.csv).
+peers_enabled=${MLASIM_PEERS:-1}
+peers_python=${MLASIM_PYTHON:-python3}
+peers_script=${MLASIM_PEERS_SCRIPT:-$root/kernels/attention/peers.py}
+readonly PEERS_RESERVE=${MLASIM_PEERS_RESERVE_S:-60}
+peer_inputs="$work/peer_inputs"
 sanitizer=${MLASIM_COMPUTE_SANITIZER:-$(command -v compute-sanitizer || true)}
 [ -z "$sanitizer" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] && sanitizer=/usr/local/cuda/bin/compute-sanitizer
 sanitizer_case=""
+sanitizer_variant=""
 san_t=0
 # sanitize TOOL: compute-sanitizer on the one failing check case, report in attention/sanitizer_case<N>_<TOOL>.txt
 sanitize() {
@@ -465,9 +481,9 @@ sanitize() {
   if (( cap == 0 )); then log "$(stamp)sanitizer: no time left for $tool"; return; fi
   snapshot sanitizer "before $tool"
   mkdir -p "$work/sanitizer_out"  # the bench's own files of this run (fingerprint, check.csv) are not kept
-  log "$(stamp)sanitizer: $tool on check case $sanitizer_case (cap ${cap} s)"
+  log "$(stamp)sanitizer: $tool on check case $sanitizer_case of $sanitizer_variant (cap ${cap} s)"
   run_step "$cap" "$f" "$sanitizer" --tool "$tool" --error-exitcode 10 "$attention_bin" --check-case "$sanitizer_case" \
-    --out "$work/sanitizer_out" --point-timeout-s 0 --git-rev "$git_rev"
+    --variants "$sanitizer_variant" --out "$work/sanitizer_out" --point-timeout-s 0 --git-rev "$git_rev"
   # Keep the report small enough to travel (the device tool returns files up to 16 MiB, archive included).
   if [ "$(wc -c < "$f")" -gt 4000000 ]; then
     head -c 4000000 "$f" > "$f.cut" && mv -f "$f.cut" "$f"
@@ -487,7 +503,7 @@ sanitize() {
 }
 
 run_attention() {
-  local t0=$SECONDS pending=() passed=() failed=() broken=() v cap pass=0 rc_last=0 rc_bad=0 any_cut=0 any_crash=0
+  local t0=$SECONDS pending=() passed=() failed=() broken=() unavailable=() v cap pass=0 rc_last=0 rc_bad=0 any_cut=0 any_crash=0
   local any_partial=0 nonfinite=0 line n append=() extra="$work/extra.yaml"
   : > "$att_dir/run.log"
   {
@@ -498,7 +514,10 @@ run_attention() {
   } > "$extra"
   snapshot attention "before checks"
   # --- checks: one process for every variant; after a crash or hang, again for the variants not yet checked.
-  pending=(mla-d576 gqa-d128 gqa-d64)
+  # The variants this build compiled (the bench's registry, bench_registry.cuh); the baselines if it cannot say.
+  mapfile -t pending < <(timeout -k 2 10 "$attention_bin" --list-variants 2>/dev/null | grep -E '^[a-z0-9-]+$')
+  [ ${#pending[@]} -gt 0 ] || pending=(mla-d576 gqa-d128 gqa-d64)
+  log "$(stamp)attention: variants compiled in: ${pending[*]}"
   while [ ${#pending[@]} -gt 0 ] && (( pass < 3 )); do
     pass=$((pass + 1))
     cap=$(cap_for 60)
@@ -519,13 +538,18 @@ run_attention() {
     while read -r v verdict; do
       if [ "$verdict" = pass ]; then passed+=("$v"); else failed+=("$v"); fi
     done < <(sed -n 's/^check variant \([a-z0-9-]*\): \(pass\|FAILED\)$/\1 \2/p' "$work/step.out")
-    [ -z "$sanitizer_case" ] && sanitizer_case=$(sed -n 's/^check case \([0-9]*\) [a-z0-9-]* .*FAILED$/\1/p' "$work/step.out" | head -1)
+    # Compiled but not runnable on this device (sm_90a code elsewhere than cc 9.0): neither checked nor timed.
+    while read -r v; do unavailable+=("$v"); done < <(sed -n 's/^check variant \([a-z0-9-]*\): unavailable.*/\1/p' "$work/step.out")
+    if [ -z "$sanitizer_case" ]; then
+      line=$(sed -n 's/^check case \([0-9]*\) \([a-z0-9-]*\) .*FAILED$/\1 \2/p' "$work/step.out" | head -1)
+      if [ -n "$line" ]; then sanitizer_case=${line%% *}; sanitizer_variant=${line#* }; fi
+    fi
     # A case that started and never reported: it crashed or hung; its variant is not timed.
     line=$(awk '/^check case [0-9]+ [a-z0-9-]+: start$/ {n=$3; v=$4; sub(":", "", v); open=1; next}
                 /^check case [0-9]+ / {open=0} END {if (open) print n, v}' "$work/step.out")
     if [ -n "$line" ]; then
       broken+=("${line#* }")
-      [ -z "$sanitizer_case" ] && sanitizer_case=${line%% *}
+      if [ -z "$sanitizer_case" ]; then sanitizer_case=${line%% *}; sanitizer_variant=${line#* }; fi
       log "$(stamp)attention: check case ${line%% *} (${line#* }) never finished (exit $step_rc): crashed or hung"
       any_crash=1
       [ "$rc_bad" = 0 ] && rc_bad=$step_rc
@@ -534,12 +558,13 @@ run_attention() {
     [ "$step_rc" = 4 ] && any_partial=1
     local next=()
     for v in "${pending[@]}"; do
-      [[ " ${passed[*]-} ${failed[*]-} ${broken[*]-} " == *" $v "* ]] || next+=("$v")
+      [[ " ${passed[*]-} ${failed[*]-} ${broken[*]-} ${unavailable[*]-} " == *" $v "* ]] || next+=("$v")
     done
     if [ ${#next[@]} -eq ${#pending[@]} ] || [ -z "$line" ]; then pending=("${next[@]+"${next[@]}"}"); break; fi
     pending=("${next[@]+"${next[@]}"}")
   done
   [ ${#pending[@]} -gt 0 ] && log "$(stamp)attention: not checked (not timed): ${pending[*]}"
+  [ ${#unavailable[@]} -gt 0 ] && log "$(stamp)attention: unavailable on this device (not timed): ${unavailable[*]}"
   [ ${#failed[@]} -gt 0 ] && log "$(stamp)attention: check FAILED: ${failed[*]} (timed anyway; rows say check = FAILED)"
   snapshot attention "after checks"
 
@@ -554,16 +579,23 @@ run_attention() {
   fi
 
   # --- timing: variants that passed or failed their check (not the broken or unchecked ones).
-  local timed=("${passed[@]+"${passed[@]}"}" "${failed[@]+"${failed[@]}"}") first=0 restarts=0 crashed_v=()
+  local timed=("${passed[@]+"${passed[@]}"}" "${failed[@]+"${failed[@]}"}") first=0 restarts=0 crashed_v=() skip_first=""
+  local reserve=0
+  [ "$peers_enabled" = 1 ] && reserve=$PEERS_RESERVE
+  mkdir -p "$peer_inputs"
   append=()
   local at0=$SECONDS
   snapshot attention "before timing"
   while [ ${#timed[@]} -gt 0 ]; do
-    cap=$(cap_for 100000)
+    # The peers' reserve stays free for them (they run after the grid), unless the grid would get under 60 s.
+    local want=$(( $(left) - reserve ))
+    (( want < 60 )) && want=$(left)
+    cap=$(cap_for "$want")
     if (( cap < 20 )); then log "$(stamp)attention: no time left for the timing grid"; any_partial=1; break; fi
-    log "$(stamp)attention: timing ${timed[*]} from point $first (cap ${cap} s, --deadline-s $((cap - 10)))"
+    log "$(stamp)attention: timing ${timed[*]} from point $first${skip_first:+ (not again there: $skip_first)} (cap ${cap} s, --deadline-s $((cap - 10)))"
     run_step "$cap" "$work/step.out" "$attention_bin" --time-only --variants "$(IFS=,; echo "${timed[*]}")" \
       --failed-variants "$(IFS=,; echo "${failed[*]-}")" --first-point "$first" \
+      ${skip_first:+--skip-at-first-point "$skip_first"} --peer-inputs "$peer_inputs" \
       --out "$att_dir" --git-rev "$git_rev" --command "$command_line" --extra-yaml "$extra" \
       --deadline-s "$((cap - 10))" "${append[@]+"${append[@]}"}" "${quick[@]+"${quick[@]}"}"
     show "$work/step.out" "$att_dir/run.log"
@@ -576,8 +608,8 @@ run_attention() {
       break
     fi
     if cut_rc "$step_rc"; then any_cut=1; [ "$rc_bad" = 0 ] && rc_bad=$step_rc; break; fi
-    # Crashed (CUDA error) or ended by its watchdog (exit 5): skip the point it was on and go on behind it; a
-    # variant that does this twice is dropped.
+    # Crashed (CUDA error) or ended by its watchdog (exit 5): go on at the same point without the variants
+    # that already started there (the crashed one among them); a variant that does this twice is dropped.
     any_crash=1
     [ "$rc_bad" = 0 ] && rc_bad=$step_rc
     line=$(awk '/^point [0-9]+ [a-z0-9-]+ .*: start$/ {k=$2; v=$3} END {if (k != "") print k, v}' "$work/step.out")
@@ -586,7 +618,10 @@ run_attention() {
       break
     fi
     restarts=$((restarts + 1))
-    first=$(( ${line%% *} + 1 ))
+    local started_here
+    started_here=$(awk -v k="${line%% *}" '$1 == "point" && $2 == k && / start$/ {print $3}' "$work/step.out" | paste -sd, -)
+    if [ "${line%% *}" = "$first" ] && [ -n "$skip_first" ]; then skip_first="$skip_first,$started_here"; else skip_first=$started_here; fi
+    first=${line%% *}
     append=(--append)
     v=${line#* }
     if [[ " ${crashed_v[*]-} " == *" $v "* ]]; then
@@ -600,6 +635,8 @@ run_attention() {
   done
   snapshot attention "after timing"
   local at=$((SECONDS - at0))
+  # The grid's rows go into the archive before the peers run (a packed copy says attention: pending).
+  if [ "${status[attention]}" != no-gpu ]; then pack; run_peers; fi
 
   if [ "${status[attention]}" != no-gpu ]; then
     # exit_code: the first crash or cut, else the last run's.
@@ -613,12 +650,48 @@ run_attention() {
   fi
   # --- racecheck after the timing, with what time is left.
   if [ -n "$sanitizer_case" ] && [ -n "$sanitizer" ] && [ "$no_gpu" = 0 ]; then sanitize racecheck; fi
-  secs[attention]=$((SECONDS - t0 - san_t))
+  secs[attention]=$((SECONDS - t0 - san_t - secs[peers]))
   log "$(stamp)attention: ${status[attention]} (exit ${code[attention]}): checks and timing $((secs[attention] - at)) + ${at} s"
+  # best.csv (the fastest variant that passed, per point) and the closing summary with the peers: no GPU.
+  if (( $(left) >= 3 )); then
+    run_step "$(cap_for 10)" "$work/step.out" "$attention_bin" --summarize --out "$att_dir"
+    show "$work/step.out" "$att_dir/run.log"
+  fi
+}
+
+# ------------------------------------------------------------------ phase 4: PyTorch peers (inside attention)
+# peers.py times torch's SDPA (flash) and a plain-PyTorch absorbed MLA on the bench's own inputs (same seeds,
+# checksums compared), after the grid, in the PEERS_RESERVE seconds the grid leaves free. Its outcome is the
+# `peers` phase of run.yaml; it never changes the script's exit code.
+run_peers() {
+  local t0=$SECONDS cap
+  if [ "$peers_enabled" != 1 ]; then status[peers]=skipped; log "$(stamp)peers: skipped (MLASIM_PEERS=0)"; return; fi
+  if ! command -v "$peers_python" >/dev/null 2>&1; then
+    status[peers]=skipped; log "$(stamp)peers: skipped ($peers_python not found)"; return
+  fi
+  cap=$(cap_for "$PEERS_RESERVE")
+  if (( cap < 20 )); then status[peers]=skipped; log "$(stamp)peers: skipped (deadline: $(left) s left)"; return; fi
+  snapshot peers before
+  log "$(stamp)peers: $peers_script (cap ${cap} s, --deadline-s $((cap - 8)))"
+  run_step "$cap" "$work/step.out" env PYTHONUNBUFFERED=1 "$peers_python" "$peers_script" --inputs "$peer_inputs" \
+    --out "$att_dir" --deadline-s "$((cap - 8))" --warmup 3 --repeats 20
+  show "$work/step.out" "$att_dir/run.log"
+  code[peers]=$step_rc
+  case "$step_rc" in
+    0) status[peers]=ok ;;
+    3) status[peers]=skipped ;;
+    4) status[peers]=partial ;;
+    124|137) status[peers]=timeout ;;
+    *) status[peers]=failed ;;
+  esac
+  [ -f "$peer_inputs/peer_inputs.csv" ] && cp -f "$peer_inputs/peer_inputs.csv" "$att_dir/peer_inputs.csv"
+  secs[peers]=$((SECONDS - t0))
+  log "$(stamp)peers: ${status[peers]} (exit $step_rc) in ${secs[peers]} s"
+  snapshot peers after
 }
 
 if [ "$build_only" = 1 ]; then
-  status[probes]=skipped; status[attention]=skipped; status[sanitizer]=skipped
+  status[probes]=skipped; status[attention]=skipped; status[sanitizer]=skipped; status[peers]=skipped
   log "$(stamp)--build-only: no GPU phase"
 else
   # A phase that cannot start for lack of time is "skipped" (the log says why).
@@ -627,7 +700,7 @@ else
   elif (( $(cap_for 60) == 0 )); then status[probes]=skipped; log "$(stamp)probes: skipped (deadline: $(left) s left)"
   else run_probes; fi
   pack
-  if [ "$only" = probes ]; then status[attention]=skipped; log "$(stamp)attention: skipped (--only probes)"
+  if [ "$only" = probes ]; then status[attention]=skipped; status[peers]=skipped; log "$(stamp)attention: skipped (--only probes)"
   elif [ ! -x "$attention_bin" ]; then status[attention]=skipped; log "$(stamp)attention: skipped (not built)"
   elif (( $(cap_for 60) == 0 )); then status[attention]=skipped; log "$(stamp)attention: skipped (deadline: $(left) s left)"
   else run_attention; fi
@@ -642,9 +715,9 @@ rm -rf "$work/sanitizer_out"
 
 # ------------------------------------------------------------------ final packaging
 snapshot end final final
-for p in build probes attention sanitizer; do [ "${status[$p]}" = pending ] && status[$p]=skipped; done
-log "$(stamp)== summary: build ${status[build]} ($build_method), probes ${status[probes]}, attention ${status[attention]}, sanitizer ${status[sanitizer]}"
-for f in probes/bandwidth.csv probes/gemm.csv probes/launch.csv attention/check.csv attention/mla_decode.csv attention/gqa_decode.csv; do
+for p in build probes attention sanitizer peers; do [ "${status[$p]}" = pending ] && status[$p]=skipped; done
+log "$(stamp)== summary: build ${status[build]} ($build_method), probes ${status[probes]}, attention ${status[attention]}, sanitizer ${status[sanitizer]}, peers ${status[peers]}"
+for f in probes/bandwidth.csv probes/gemm.csv probes/launch.csv attention/check.csv attention/mla_decode.csv attention/gqa_decode.csv attention/best.csv attention/peers.csv; do
   if [ -f "$run_dir/$f" ]; then log "   $f: $(( $(wc -l < "$run_dir/$f") - 1 )) rows"; fi
 done
 if [ -f "$att_dir/check.csv" ]; then grep -c ',NO$' "$att_dir/check.csv" | sed 's/^/   check.csv failed cases: /' | tee -a "$main_log"; fi
@@ -654,7 +727,7 @@ rm -rf "$work"
 
 if [ "$no_gpu" = 1 ]; then exit 3; fi
 if [ "${status[build]}" = failed ] || [ "${status[build]}" = timeout ]; then exit 1; fi
-for p in build probes attention sanitizer; do
+for p in build probes attention sanitizer; do  # not peers: they never fail the run
   case "${status[$p]}" in ok|skipped) ;; *) exit 4 ;; esac
 done
 exit 0

@@ -15,6 +15,12 @@
 #   fallback  a fake cmake leaves a probes program that cannot start and fails on the attention bench: the
 #             broken program is dropped and both are built by scripts/gpu_build_nvcc.sh (with a fake nvcc that
 #             links the fakes); everything else passes: exit 0, build ok by "nvcc".
+#   variants  the build lists mla-d576-sm90a too; its first timing run hangs at point 0 after mla-d576 was timed
+#             there: the restart goes on at point 0 without both (no duplicate row); the PyTorch peers step
+#             (a fake, scripts/testing/fake_peers.sh) writes peers.csv from the bench's peer_inputs.csv; best.csv.
+#   unavailable  mla-d576-sm90a compiled but unavailable on the device: neither checked nor timed, attention
+#             ok; the peers stop at their deadline (exit 4): peers partial, and the script still exits 0.
+#   (mixed, fallback, partial: the real peers.py runs without torch and is skipped with its one line.)
 #   partial   the probes stop at their own --deadline-s (exit 4): status partial; attention ok. A fake
 #             nvidia-smi (scripts/testing/fake-bin) names an "NVIDIA H200" (gpu_id h200) and rejects two
 #             query fields, which read "unavailable"; scripts/unpack_measurement.sh unpacks the archive twice
@@ -70,12 +76,14 @@ expect_grep "probes: gemm: done" probes/run.log
 expect_file attention/sanitizer_case3_memcheck.txt
 expect_file attention/sanitizer_case3_racecheck.txt
 expect_grep "--check-case 3" attention/sanitizer_case3_memcheck.txt
-expect_grep "^gqa,1,512,uniform,1,16,1,64,.*,FAILED$" attention/gqa_decode.csv
-expect_grep "^gqa,1,512,uniform,1,16,1,128,.*,pass$" attention/gqa_decode.csv
+expect_grep "^gqa,gqa-d64,1,512,uniform,1,16,1,64,.*,FAILED$" attention/gqa_decode.csv
+expect_grep "^gqa,gqa-d128,1,512,uniform,1,16,1,128,.*,pass$" attention/gqa_decode.csv
 grep -q "^mla," "$run/attention/mla_decode.csv" && fail "the crashed MLA variant was timed"
 [ "$(grep -c '^gqa,' "$run/attention/gqa_decode.csv")" = 3 ] || fail "want 3 GQA rows (points 2, 4, 5; 3 hung)"
 expect_grep ",NO$" attention/check.csv
 expect_grep "restarting behind it" gpu_measure.log
+expect_phase peers skipped
+expect_grep "peers: skipped: torch \(cannot be imported\|sees no CUDA device\)" gpu_measure.log
 
 scenario=deadline
 gpu_measure MLASIM_DEADLINE_S=40 FAKE_PROBES_MODE=hang FAKE_ATTENTION_MODE=ok
@@ -85,6 +93,7 @@ unpack
 expect_phase probes timeout
 expect_phase attention skipped
 expect_phase sanitizer skipped
+expect_phase peers skipped
 grep -q "exit_code: 137" "$out/run.yaml" || fail "want the probes killed (137) after ignoring SIGTERM"
 
 scenario=fallback
@@ -101,6 +110,38 @@ expect_grep "mlasim_probes does not start (exit 12[67]): dropped" gpu_measure.lo
 expect_grep "plain-nvcc fallback for: probes attention" gpu_measure.log
 expect_grep "uses too much local data (fake)" build.log
 expect_grep "Used 32 registers, used 0 barriers (fake, mla_decode.cu)" ptxas.txt
+expect_phase peers skipped
+expect_file attention/best.csv
+
+scenario=variants
+gpu_measure FAKE_ATTENTION_MODE=variants MLASIM_PYTHON=bash MLASIM_PEERS_SCRIPT="$fakes/fake_peers.sh"
+[ "$rc" = 4 ] || fail "exit $rc, want 4 (a hang in the grid)"
+unpack
+expect_phase attention failed
+expect_phase peers ok
+expect_grep "variants compiled in: mla-d576 gqa-d128 gqa-d64 mla-d576-sm90a" gpu_measure.log
+expect_grep "from point 0 (not again there: mla-d576,mla-d576-sm90a)" gpu_measure.log
+[ "$(grep -c '^mla,mla-d576,' "$run/attention/mla_decode.csv")" = 2 ] || fail "want 2 mla-d576 rows (points 0, 1), no duplicate"
+[ "$(grep -c '^mla,mla-d576-sm90a,' "$run/attention/mla_decode.csv")" = 1 ] || fail "want 1 mla-d576-sm90a row (point 1)"
+[ "$(grep -c '^mla-d576-sm90a\|,mla-d576-sm90a,' "$run/attention/check.csv")" = 6 ] || fail "want 6 check rows of mla-d576-sm90a"
+expect_file attention/peers.csv
+expect_file attention/peers_vs_ours.csv
+expect_file attention/peer_inputs.csv
+expect_file attention/best.csv
+expect_grep "^0,1,mla," attention/peer_inputs.csv
+expect_grep "^gqa,1,512,uniform,1,16,1,64,4,sdpa-flash," attention/peers.csv
+expect_grep "summary (Fake GPU" gpu_measure.log
+expect_grep "peers: ok (exit 0)" gpu_measure.log
+
+scenario=unavailable
+gpu_measure FAKE_ATTENTION_MODE=variants FAKE_ATTENTION_UNAVAILABLE=mla-d576-sm90a MLASIM_PYTHON=bash \
+  MLASIM_PEERS_SCRIPT="$fakes/fake_peers.sh" FAKE_PEERS_EXIT=4
+[ "$rc" = 0 ] || fail "exit $rc, want 0 (peers partial never fails the run)"
+unpack
+expect_phase attention ok
+expect_phase peers partial
+expect_grep "unavailable on this device (not timed): mla-d576-sm90a" gpu_measure.log
+grep -q "mla-d576-sm90a" "$run/attention/mla_decode.csv" && fail "the unavailable variant was timed"
 
 scenario=partial
 gpu_measure PATH="$fakes/fake-bin:$PATH" MLASIM_PROBES_CAP_S=18 FAKE_PROBES_MODE=deadline FAKE_ATTENTION_MODE=ok
@@ -109,7 +150,8 @@ unpack
 expect_phase probes partial
 expect_phase attention ok
 expect_phase sanitizer skipped
-expect_grep "^mla,.*,pass$" attention/mla_decode.csv
+expect_phase peers skipped
+expect_grep "^mla,mla-d576,.*,pass$" attention/mla_decode.csv
 expect_grep '^device: "NVIDIA H200"$' run.yaml
 expect_grep '^gpu_id: "h200"$' run.yaml
 expect_grep '^driver: "580.159.04"$' run.yaml
@@ -127,7 +169,7 @@ second=$("$root/scripts/unpack_measurement.sh" "$out/gpu_results.tar.gz" "$dest"
 if [ ! -f "$second/run.yaml" ] || [ ! -f "$first/attention/mla_decode.csv" ]; then fail "unpacked folders incomplete"; fi
 
 if [ "$failures" = 0 ]; then
-  echo "gpu_measure orchestration: 4 passed, 0 failed"
+  echo "gpu_measure orchestration: 6 passed, 0 failed"
   [ -z "${1:-}" ] && rm -rf "$work"
   exit 0
 fi

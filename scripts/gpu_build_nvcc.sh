@@ -56,8 +56,10 @@ common=(-std=c++17 -O3 -DNDEBUG "-I$root")
 nvcc_major=$("$nvcc_bin" --version | sed -n 's/.*release \([0-9][0-9]*\)\..*/\1/p' | head -1)
 if [ "${nvcc_major:-0}" -ge 12 ]; then
   sm90a=(-gencode=arch=compute_90a,code=sm_90a -DMLASIM_HAVE_SM90A)
+  bench_defs=(-DMLASIM_ATTENTION_HAVE_SM90A=1)  # the bench registers mla-d576-sm90a as compiled in
 else
   sm90a=("${sm90[@]}")
+  bench_defs=()
 fi
 # shellcheck disable=SC2054  # the commas belong to the flags (-Xptxas=a,b), they do not separate elements
 attention_cu=(-lineinfo --expt-relaxed-constexpr
@@ -100,6 +102,7 @@ for t in "${targets[@]}"; do
       *.cu) if [ "$t" = attention ]; then extra=("${attention_cu[@]}"); else extra=("${probes_cu[@]}"); fi
             arch=("${sm90[@]}")
             [ "$base" = mla_decode_sm90a.cu ] && arch=("${sm90a[@]}")
+            [ "$base" = bench_main.cu ] && arch+=("${bench_defs[@]}")
             compile "$obj" "$obj.log" "${common[@]}" "${arch[@]}" "${extra[@]}" -x cu "$root/$src" ;;
     esac
   done

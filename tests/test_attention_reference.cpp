@@ -2,6 +2,7 @@
 // math.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -190,4 +191,39 @@ TEST_CASE("random problems never contain zeros and reject inconsistent shapes") 
   CHECK_THROWS(make_gqa_problem(lens, 1, 6, 4, 64, 0.1f, 1));
   const std::vector<int> short_lens{1};
   CHECK_THROWS(make_mla_problem(short_lens, 2, 16, 0.1f, 1));
+}
+
+TEST_CASE(
+    "poison_unused_slots puts NaN exactly in the slots no sequence uses, and the reference never reads "
+    "them") {
+  // Pages of 64 tokens: lengths 2, 65, 64, 130 own 1 + 2 + 1 + 3 = 7 pages = 448 slots, 261 of them used.
+  const std::vector<int> lens = {2, 65, 64, 130};
+  for (const bool mla : {true, false}) {
+    DecodeProblem p =
+        mla ? make_mla_problem(lens, 2, 16, 0.07f, 11) : make_gqa_problem(lens, 1, 8, 2, 64, 0.125f, 12);
+    const DecodeOutput<double> clean = decode_reference(p);
+    REQUIRE(poison_unused_slots(p) == 448u - 261u);
+    std::size_t nan_k = 0;
+    for (const float x : p.k) nan_k += std::isnan(x) ? 1 : 0;
+    CHECK(nan_k == (448u - 261u) * static_cast<std::size_t>(p.n_kv_heads * p.d_qk));
+    for (int b = 0; b < p.batch; ++b) {
+      // The last used slot of each sequence is clean, the next slot of its last page is NaN.
+      const int len = lens[static_cast<std::size_t>(b)];
+      CHECK_FALSE(
+          std::isnan(p.k[p.pages.slot_of(b, len - 1) * static_cast<std::size_t>(p.n_kv_heads * p.d_qk)]));
+      if (len % 64 != 0) {
+        CHECK(std::isnan(
+            p.k[(p.pages.slot_of(b, len - 1) + 1) * static_cast<std::size_t>(p.n_kv_heads * p.d_qk)]));
+        if (!mla) {
+          CHECK(std::isnan(
+              p.v[(p.pages.slot_of(b, len - 1) + 1) * static_cast<std::size_t>(p.n_kv_heads * p.d_v)]));
+        }
+      }
+    }
+    // The upload keeps NaN a NaN (bf16 bits), so a kernel that reads the tail cannot hide it.
+    CHECK(std::isnan(bf16_bits_to_float(float_to_bf16_bits(std::numeric_limits<float>::quiet_NaN()))));
+    const DecodeOutput<double> poisoned = decode_reference(p);
+    CHECK(poisoned.out == clean.out);
+    CHECK(poisoned.lse == clean.lse);
+  }
 }

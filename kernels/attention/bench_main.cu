@@ -343,9 +343,11 @@ float softmax_scale_of(const std::string& kernel, int d) {
 CaseResult run_small_case(const DecodeVariant& v, const CheckCase& c, int sms, std::uint64_t case_seed,
                           DeviceProblem& d) {
   const float scale = softmax_scale_of(c.kernel, c.d);
-  const att::DecodeProblem p =
-      c.kernel == "mla" ? att::make_mla_problem(c.lens, c.s_q, c.n_h, scale, case_seed)
-                        : att::make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, scale, case_seed);
+  att::DecodeProblem p = c.kernel == "mla"
+                             ? att::make_mla_problem(c.lens, c.s_q, c.n_h, scale, case_seed)
+                             : att::make_gqa_problem(c.lens, c.s_q, c.n_h, c.n_kv, c.d, scale, case_seed);
+  // NaN in every cache slot past a sequence's end: a kernel must never let them reach its output.
+  att::poison_unused_slots(p);
   const att::SplitSchedule s =
       c.unsplit
           ? att::make_unsplit_schedule(c.lens)

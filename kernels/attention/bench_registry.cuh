@@ -29,12 +29,12 @@ namespace mlasim::gpu {
 using DecodeLauncher = LaunchInfo (*)(const DecodeArgs&, cudaStream_t);
 using DecodeVariant = attention::Variant<DecodeLauncher>;
 
-/// The sm_90a MLA kernel (mla_decode_sm90a.cu); defined only in an sm_90a build, referenced only there.
-LaunchInfo launch_mla_decode_sm90a(const DecodeArgs& a, cudaStream_t stream);
-
-/// Row blocks of the baseline kernels, in the registry's (s_q, n_h, n_kv) form.
+/// Row blocks of the kernels, in the registry's (s_q, n_h, n_kv) form.
 inline int mla_row_blocks_64(int s_q, int n_h, int /*n_kv*/) {
   return attention::layout::mla::row_blocks(s_q, n_h);
+}
+inline int mla_sm90a_row_blocks_3(int s_q, int n_h, int /*n_kv*/) {
+  return mla_sm90a_row_blocks(s_q, n_h);
 }
 inline int gqa_row_blocks_16(int s_q, int n_h, int n_kv) {
   return attention::layout::gqa::row_blocks(s_q, n_h, n_kv);
@@ -50,8 +50,10 @@ inline const std::vector<DecodeVariant>& decode_variants() {
     {"mla-d576",        "mla", attention::any_mla_shape,  launch_mla_decode,                                lay::mla::kCtasPerSm,     mla_row_blocks_64, true,                           false},
     {"gqa-d128",        "gqa", attention::gqa_d128_shape, launch_gqa_decode,                                lay::gqa::ctas_per_sm(128), gqa_row_blocks_16, true,                         false},
     {"gqa-d64",         "gqa", attention::gqa_d64_shape,  launch_gqa_decode,                                lay::gqa::ctas_per_sm(64), gqa_row_blocks_16, true,                          false},
-    // wt-a's kernel: 1 CTA/SM and 64 rows per CTA are placeholders until mla_decode_sm90a.cu says its own.
-    {"mla-d576-sm90a",  "mla", attention::any_mla_shape,  MLASIM_SM90A_LAUNCHER(launch_mla_decode_sm90a), 1,                        mla_row_blocks_64, MLASIM_ATTENTION_HAVE_SM90A != 0, true},
+    {"gqa-d128-deep",   "gqa", attention::gqa_d128_shape, launch_gqa_decode_d128_deep,                      gqa_deep_ctas_per_sm(128), gqa_deep_row_blocks, true,                        false},
+    {"gqa-d64-deep",    "gqa", attention::gqa_d64_shape,  launch_gqa_decode_d64_deep,                       gqa_deep_ctas_per_sm(64), gqa_deep_row_blocks, true,                         false},
+    {"gqa-d64-wide",    "gqa", attention::gqa_d64_large_group_shape, launch_gqa_decode_d64_wide,            kGqaWideCtasPerSm,        gqa_wide_row_blocks, true,                         false},
+    {"mla-d576-sm90a",  "mla", attention::any_mla_shape,  MLASIM_SM90A_LAUNCHER(launch_mla_decode_sm90a), kMlaSm90aCtasPerSm,       mla_sm90a_row_blocks_3, MLASIM_ATTENTION_HAVE_SM90A != 0, true},
   };
   // clang-format on
   return table;

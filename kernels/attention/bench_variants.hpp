@@ -43,6 +43,10 @@ inline bool gqa_d128_shape(int /*n_h*/, int /*n_kv*/, int d, int /*s_q*/) {
 inline bool gqa_d64_shape(int /*n_h*/, int /*n_kv*/, int d, int /*s_q*/) {
   return d == 64;
 }
+/// d = 64 with a query group of 32 heads or more (Falcon's 71 on one KV head): gqa-d64-wide's 128-row CTAs.
+inline bool gqa_d64_large_group_shape(int n_h, int n_kv, int d, int /*s_q*/) {
+  return d == 64 && n_kv > 0 && n_h / n_kv >= 32;
+}
 
 /// Whether `v` runs a point of kernel `kernel` ("mla" / "gqa") with this shape.
 template <class L>

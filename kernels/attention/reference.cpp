@@ -1,6 +1,7 @@
 #include "kernels/attention/reference.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -102,6 +103,25 @@ DecodeProblem make_gqa_problem(const std::vector<int>& context_lens, int s_q, in
   p.v = random_vector(kv, rng);
   validate_problem(p);
   return p;
+}
+
+std::size_t poison_unused_slots(DecodeProblem& p) {
+  const std::size_t slots = sz(p.pages.num_pages) * sz(p.pages.page_tokens);
+  std::vector<char> used(slots, 0);
+  for (int b = 0; b < p.batch; ++b) {
+    for (int t = 0; t < p.pages.context_lens[sz(b)]; ++t) used[p.pages.slot_of(b, t)] = 1;
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::size_t k_row = sz(p.n_kv_heads) * sz(p.d_qk);
+  const std::size_t v_row = sz(p.n_kv_heads) * sz(p.d_v);
+  std::size_t poisoned = 0;
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    if (used[slot] != 0) continue;
+    ++poisoned;
+    std::fill_n(p.k.begin() + static_cast<std::ptrdiff_t>(slot * k_row), k_row, nan);
+    if (!p.v_in_k) std::fill_n(p.v.begin() + static_cast<std::ptrdiff_t>(slot * v_row), v_row, nan);
+  }
+  return poisoned;
 }
 
 namespace {

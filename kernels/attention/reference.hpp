@@ -65,6 +65,11 @@ DecodeProblem make_mla_problem(const std::vector<int>& context_lens, int s_q, in
 /// Random MHA/GQA/MQA problem with separate paged K and V.
 DecodeProblem make_gqa_problem(const std::vector<int>& context_lens, int s_q, int n_q_heads, int n_kv_heads,
                                int head_dim, float softmax_scale, std::uint64_t seed);
+/// Writes NaN into every cache slot no sequence uses (the tail of each sequence's last page, and pages no
+/// sequence owns), K and V alike: a real cache holds garbage there, and a kernel that reads those slots and
+/// only masks the scores (0 x NaN = NaN in P·V) must fail its check. The reference never reads them.
+/// Returns the number of token slots poisoned.
+std::size_t poison_unused_slots(DecodeProblem& p);
 /// Validates shapes and sizes; throws std::invalid_argument naming the bad field.
 void validate_problem(const DecodeProblem& p);
 

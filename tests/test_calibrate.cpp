@@ -1,15 +1,20 @@
 // mlasim calibrate and validate on measurement runs generated from a known truth (sim/calibration/
 // synthetic_run.hpp): the folder reads back, calibration recovers the truth, held-out points are predicted to
 // about the injected noise, and bad runs are refused with clear reasons.
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "sim/calibration/calibrate.hpp"
 #include "sim/calibration/synthetic_run.hpp"
 #include "sim/calibration/validate.hpp"
 #include "sim/config/loader.hpp"
+#include "sim/csv.hpp"
 #include "sim/device/attention_kernel_model.hpp"
 #include "sim/device/device_model.hpp"
 #include "sim/output.hpp"
@@ -319,4 +324,113 @@ TEST_CASE("a bad run folder is refused with file:line:col") {
              Catch::Contains("gqa_decode.csv:2:") && Catch::Contains("check: 'maybe' is neither"));
   fs::remove(run / "run.yaml");
   CHECK_THAT(error_of_run(), Catch::Contains("run.yaml is missing"));
+}
+
+TEST_CASE(
+    "several kernel variants per point: the fastest correct one is used and recorded; a failed one is set "
+    "aside") {
+  // A quick synthetic run, then mla_decode.csv rewritten as the bench's registry writes it: every point timed
+  // by three variants. mla-d576-sm90a is 0.8x the baseline from batch 32 up and 1.25x below it; mla-d576-bad
+  // is twice as fast everywhere but failed its check (check.csv says so, its rows say FAILED).
+  test::ScratchDir dir("mlasim_test_calibrate_variants");
+  const auto write_text_file = [](const fs::path& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  };
+  SyntheticTruth truth;
+  truth.quick = true;
+  const fs::path where = dir.path() / "run";
+  write_synthetic_run(where, truth);
+  const fs::path mla_csv = where / "attention" / "mla_decode.csv";
+  const std::string text = read_text_file(mla_csv);
+  const std::vector<AttentionRow> original = parse_attention_csv(text, "original");
+  const CsvFile csv = CsvFile::parse(text, "original", {}, "attention timing CSV");
+  const std::size_t c_variant = csv.column("variant"), c_batch = csv.column("batch"),
+                    c_check = csv.column("check");
+  const std::vector<std::size_t> c_times = {csv.column("median_us"), csv.column("p90_us"),
+                                            csv.column("min_us")};
+  std::string rewritten = text.substr(0, text.find('\n') + 1);
+  for (const CsvRecord& r : csv.rows()) {
+    for (const std::string variant : {"mla-d576", "mla-d576-sm90a", "mla-d576-bad"}) {
+      const double scale = variant == "mla-d576"       ? 1.0
+                           : variant == "mla-d576-bad" ? 0.5
+                           : r.integer(c_batch) >= 32  ? 0.8
+                                                       : 1.25;
+      std::vector<std::string> cells;
+      for (std::size_t i = 0; i < csv.names().size(); ++i) {
+        std::string cell = r.text(i);
+        if (i == c_variant) cell = variant;
+        if (i == c_check && variant == "mla-d576-bad") cell = "FAILED";
+        if (std::find(c_times.begin(), c_times.end(), i) != c_times.end())
+          cell = fmt::format("{:.9g}", r.real(i) * scale);
+        cells.push_back(cell);
+      }
+      rewritten += fmt::format("{}\n", fmt::join(cells, ","));
+    }
+  }
+  write_text_file(mla_csv, rewritten);
+  const fs::path check_csv = where / "attention" / "check.csv";
+  write_text_file(check_csv, read_text_file(check_csv) +
+                                 "mla,mla-d576-bad,3,2 777 4096,1,64,1,576,4,9,0,0.52,3.1,0,NO\n");
+
+  const MeasurementRun run = load_measurement_run(where);
+  REQUIRE(run.attention_rows.size() ==
+          original.size() +
+              (parse_attention_csv(read_text_file(where / "attention" / "gqa_decode.csv"), "g")).size());
+  std::size_t sm90a = 0;
+  for (const AttentionRow& r : run.attention_rows) {
+    if (r.kernel != AttentionKernel::kMla) continue;
+    const auto same = std::find_if(original.begin(), original.end(), [&](const AttentionRow& o) {
+      return o.batch == r.batch && o.context == r.context && o.s_q == r.s_q && o.n_h == r.n_h &&
+             o.variable_lengths == r.variable_lengths;
+    });
+    REQUIRE(same != original.end());
+    CHECK(r.variant == (r.batch >= 32 ? "mla-d576-sm90a" : "mla-d576"));
+    CHECK(r.median_s == Approx(same->median_s * (r.batch >= 32 ? 0.8 : 1.0)).epsilon(1e-6));
+    CHECK(r.check_passed);
+    sm90a += r.variant == "mla-d576-sm90a" ? 1 : 0;
+  }
+  CHECK(sm90a > 0);
+  const std::string notes = fmt::format("{}", fmt::join(run.notes, "\n"));
+  CHECK_THAT(notes, Catch::Contains("check.csv:5") && Catch::Contains("variant mla-d576-bad failed") &&
+                        Catch::Contains("set aside"));
+  CHECK_THAT(notes, Catch::Contains(fmt::format("the fastest correct one is used: mla-d576 at {}, "
+                                                "mla-d576-sm90a at {}",
+                                                original.size() - sm90a, sm90a)));
+  // Nothing left to refuse; the tables record which variant each cell holds, and YAML keeps it.
+  CHECK(refusal_reasons(run, h200()).empty());
+  const Calibration c = calibrate(run, h200());
+  int recorded = 0;
+  for (const AttentionTable& t : c.attention) {
+    if (t.kernel != AttentionKernel::kMla) {
+      CHECK(t.variant.empty());  // GQA: the baselines alone, nothing to record
+      continue;
+    }
+    REQUIRE(t.variant.size() == t.time_s.size());
+    for (std::size_t bi = 0; bi < t.batch.size(); ++bi) {
+      for (std::size_t ci = 0; ci < t.context.size(); ++ci) {
+        const std::string& v = t.variant[bi * t.context.size() + ci];
+        if (std::isnan(t.at(bi, ci))) {
+          CHECK(v.empty());
+        } else {
+          CHECK(v == (t.batch[bi] >= 32 ? "mla-d576-sm90a" : "mla-d576"));
+          ++recorded;
+        }
+      }
+    }
+  }
+  CHECK(recorded > 0);
+  const std::string block = calibration_to_yaml(c);
+  CHECK_THAT(block, Catch::Contains("variant:") && Catch::Contains("mla-d576-sm90a"));
+  const std::string profile =
+      replace_calibration_block(read_text_file(hw_profiles_dir() / "h200.yaml"), block);
+  const HardwareSpec back = load_hw_profile(dir.write("h200-calibrated.yaml", profile));
+  CHECK(calibration_to_yaml(back.calibration) == block);
+
+  // With the baseline failing too, no MLA variant but sm90a passes: the baseline is set aside as well; with
+  // every MLA variant failing, the run is refused as before.
+  write_text_file(check_csv, read_text_file(check_csv) +
+                                 "mla,mla-d576-sm90a,3,2 777 4096,1,64,1,576,4,9,0,0.52,3.1,0,NO\n" +
+                                 "mla,mla-d576,3,2 777 4096,1,64,1,576,4,9,0,0.52,3.1,0,NO\n");
+  const MeasurementRun all_failed = load_measurement_run(where);
+  CHECK_FALSE(refusal_reasons(all_failed, h200()).empty());
 }

@@ -116,11 +116,24 @@ std::vector<AttentionTable> build_attention_tables(const std::vector<AttentionRo
       t.time_s[flat] = r->median_s;
       if (t.variable_lengths) t.mean_context[flat] = r->sum_context / r->batch;
     }
+    // Which variant each cell holds, recorded only when one is not the family's baseline.
+    bool all_baseline = true;
+    for (const AttentionRow* r : members)
+      all_baseline = all_baseline && r->variant == baseline_variant(to_string(r->kernel), r->d);
+    if (!all_baseline) {
+      t.variant.assign(t.time_s.size(), "");
+      for (std::size_t i = 0; i < source.size(); ++i) {
+        if (source[i] != nullptr) t.variant[i] = source[i]->variant;
+      }
+    }
     std::vector<SourceLocation> where(source.size());
     for (std::size_t i = 0; i < source.size(); ++i) {
       if (source[i] != nullptr) where[i] = source[i]->where;
     }
     std::vector<std::string> dropped = drop_isolated_spikes(t, where);
+    for (std::size_t i = 0; i < t.variant.size(); ++i) {
+      if (std::isnan(t.time_s[i])) t.variant[i].clear();  // a dropped spike is no longer that variant's
+    }
     if (notes != nullptr) notes->insert(notes->end(), dropped.begin(), dropped.end());
     out.push_back(std::move(t));
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
+#include <tuple>
 
 #include "sim/csv.hpp"
 
@@ -40,6 +42,8 @@ std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::
                     repeats = col("repeats"), parts = col("num_parts"), segments = col("num_segments"),
                     splits = col("max_splits"), actas = col("attention_ctas"), cctas = col("combine_ctas"),
                     check = col("check");
+  const bool has_variant = csv.has_column("variant");
+  const std::size_t variant = has_variant ? col("variant") : 0;
   std::vector<AttentionRow> rows;
   rows.reserve(csv.rows().size());
   const auto positive_int = [](const CsvRecord& r, std::size_t c) {
@@ -90,6 +94,8 @@ std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::
     const std::string c = r.text(check);
     if (c != "pass" && c != "FAILED") r.fail(check, fmt::format("'{}' is neither pass nor FAILED", c));
     a.check_passed = c == "pass";
+    a.variant = has_variant ? r.text(variant) : baseline_variant(k, a.d);
+    if (a.variant.empty()) r.fail(variant, "is empty (the kernel variant that ran)");
     rows.push_back(a);
   }
   return rows;
@@ -100,6 +106,7 @@ std::vector<CheckRow> parse_check_csv(std::string_view text, const std::string& 
       CsvFile::parse(text, file, {"kernel", "d", "lens", "rel_l2_error", "pass"}, "check CSV");
   const std::size_t kernel = csv.column("kernel"), d = csv.column("d"), lens = csv.column("lens"),
                     err = csv.column("rel_l2_error"), pass = csv.column("pass");
+  const bool has_variant = csv.has_column("variant");
   std::vector<CheckRow> rows;
   for (const CsvRecord& r : csv.rows()) {
     CheckRow c;
@@ -107,6 +114,8 @@ std::vector<CheckRow> parse_check_csv(std::string_view text, const std::string& 
     c.kernel = r.text(kernel);
     c.d = static_cast<int>(r.integer(d));
     c.lens = r.text(lens);
+    c.variant = has_variant ? r.text(csv.column("variant")) : "";
+    if (c.variant.empty()) c.variant = baseline_variant(c.kernel, c.d);  // a run from before the column
     // A failed check may carry inf or nan: keep the text's meaning without refusing the file.
     const std::string e = r.text(err);
     c.rel_l2_error = e == "inf" || e == "nan" || e == "-nan" ? INFINITY : r.real(err);
@@ -116,6 +125,92 @@ std::vector<CheckRow> parse_check_csv(std::string_view text, const std::string& 
     rows.push_back(c);
   }
   return rows;
+}
+
+std::string baseline_variant(std::string_view kernel, int d) {
+  return fmt::format("{}-d{}", kernel, d);
+}
+
+std::vector<std::string> choose_fastest_variants(MeasurementRun& run) {
+  std::vector<std::string> notes;
+  // Variants that failed: a failing check row or a timing row marked FAILED; the family of each.
+  std::map<std::string, std::string> family_of;  // variant -> "mla d 576"
+  std::map<std::string, const SourceLocation*> failed;
+  for (const AttentionRow& r : run.attention_rows) {
+    family_of[r.variant] = fmt::format("{} d {}", to_string(r.kernel), r.d);
+    if (!r.check_passed) failed.emplace(r.variant, &r.where);
+  }
+  for (const CheckRow& c : run.checks) {
+    family_of.emplace(c.variant, fmt::format("{} d {}", c.kernel, c.d));
+    if (!c.pass) failed[c.variant] = &c.where;  // the check row names the failure best
+  }
+  std::set<std::string> set_aside;
+  for (const auto& [variant, where] : failed) {
+    const std::string& family = family_of[variant];
+    bool other_passed = false;
+    for (const AttentionRow& r : run.attention_rows) {
+      other_passed = other_passed || (r.check_passed && failed.count(r.variant) == 0 &&
+                                      fmt::format("{} d {}", to_string(r.kernel), r.d) == family);
+    }
+    if (!other_passed) continue;  // the family has nothing else: refusal_reasons refuses the run
+    set_aside.insert(variant);
+    std::size_t n = 0;
+    for (const AttentionRow& r : run.attention_rows) n += r.variant == variant ? 1 : 0;
+    notes.push_back(fmt::format(
+        "{}: variant {} failed its correctness check; its {} timing rows are set aside (another {} variant "
+        "passed and is used instead)",
+        where->to_string(), variant, n, family));
+  }
+  std::erase_if(run.attention_rows, [&](const AttentionRow& r) { return set_aside.count(r.variant) != 0; });
+  std::erase_if(run.checks, [&](const CheckRow& c) { return set_aside.count(c.variant) != 0; });
+
+  // Per point, the fastest row; a FAILED row (a family with no passing variant) only when nothing passed.
+  using PointKey = std::tuple<AttentionKernel, bool, int, int, int, int, int, int>;
+  std::map<PointKey, std::size_t> best;
+  std::map<PointKey, int> timed_by;
+  const auto better = [](const AttentionRow& a, const AttentionRow& b) {
+    if (a.check_passed != b.check_passed) return a.check_passed;
+    return a.median_s < b.median_s;
+  };
+  for (std::size_t i = 0; i < run.attention_rows.size(); ++i) {
+    const AttentionRow& r = run.attention_rows[i];
+    const PointKey key{r.kernel, r.variable_lengths, r.s_q, r.n_h, r.n_kv, r.d, r.batch, r.context};
+    ++timed_by[key];
+    const auto [it, fresh] = best.emplace(key, i);
+    if (!fresh) {
+      const AttentionRow& held = run.attention_rows[it->second];
+      if (held.variant == r.variant) {
+        throw InputError(
+            r.where, "batch",
+            fmt::format("{} batch {} context {} of variant {} was already measured at {}",
+                        to_string(r.kernel), r.batch, r.context, r.variant, held.where.to_string()));
+      }
+      if (better(r, held)) it->second = i;
+    }
+  }
+  std::size_t contested = 0;
+  std::map<std::string, int> wins;
+  for (const auto& [key, index] : best) {
+    if (timed_by[key] < 2) continue;
+    ++contested;
+    ++wins[run.attention_rows[index].variant];
+  }
+  if (best.size() < run.attention_rows.size()) {
+    std::vector<AttentionRow> kept;
+    kept.reserve(best.size());
+    std::vector<std::size_t> order;
+    for (const auto& [key, index] : best) order.push_back(index);
+    std::sort(order.begin(), order.end());  // file order, as before
+    for (const std::size_t i : order) kept.push_back(std::move(run.attention_rows[i]));
+    run.attention_rows = std::move(kept);
+    std::vector<std::string> parts;
+    for (const auto& [variant, n] : wins) parts.push_back(fmt::format("{} at {}", variant, n));
+    notes.push_back(
+        fmt::format("{} points were timed by several kernel variants; the fastest correct one is used: {}",
+                    contested, fmt::join(parts, ", ")));
+  }
+  run.notes.insert(run.notes.end(), notes.begin(), notes.end());
+  return notes;
 }
 
 std::vector<DeviceStateRow> parse_device_state_csv(std::string_view text, const std::string& file) {

@@ -62,6 +62,9 @@ struct AttentionRow {
   int repeats = 0;
   int num_parts = 0, num_segments = 0, max_splits = 0, attention_ctas = 0, combine_ctas = 0;
   bool check_passed = true;  ///< false: its kernel variant failed the correctness check
+  /// The bench's kernel variant ("mla-d576", "mla-d576-sm90a", "gqa-d128-deep", ...); runs older than the
+  /// variant column name the baseline of (kernel, d).
+  std::string variant;
   SourceLocation where;
 };
 
@@ -70,6 +73,7 @@ struct CheckRow {
   std::string kernel;  ///< "mla" or "gqa"
   int d = 0;
   std::string lens;
+  std::string variant;  ///< as AttentionRow::variant
   double rel_l2_error = 0.0;
   bool pass = false;
   SourceLocation where;
@@ -106,6 +110,18 @@ struct MeasurementRun {
 [[nodiscard]] std::vector<AttentionRow> parse_attention_csv(std::string_view text, const std::string& file,
                                                             std::vector<std::string>* notes = nullptr);
 [[nodiscard]] std::vector<CheckRow> parse_check_csv(std::string_view text, const std::string& file);
+/// The baseline variant id of a (kernel, d) pair, "mla-d576" / "gqa-d128" (what a run without the variant
+/// column measured).
+[[nodiscard]] std::string baseline_variant(std::string_view kernel, int d);
+
+/// Several kernel variants may time the same point (the bench's registry). Keeps, per point, the fastest row
+/// of a variant that passed its check, so the tables and ramps see one time per point, the best correct one.
+/// A variant that failed its check is set aside when another variant of its (kernel, d) family passed (a
+/// note says so); when none did, its rows and checks stay and refusal_reasons refuses the run, as for a
+/// single-variant run. Returns the notes (also appended to run.notes): what was set aside and which
+/// variant won how many points.
+std::vector<std::string> choose_fastest_variants(MeasurementRun& run);
+
 [[nodiscard]] std::vector<DeviceStateRow> parse_device_state_csv(std::string_view text,
                                                                  const std::string& file);
 

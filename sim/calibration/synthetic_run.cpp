@@ -221,6 +221,7 @@ void write_attention(const fs::path& dir, const SyntheticTruth& truth, Rng& rng)
       const bool fails = variant == truth.failed_variant;
       att::CheckRow r;
       r.kernel = variant.substr(0, 3);
+      r.variant = variant;
       r.d = std::stoi(variant.substr(variant.find('d') + 1));
       r.batch = 3;
       r.lens = "2 777 4096";

@@ -105,7 +105,7 @@ GemmEfficiencyTable read_gemm_table(const YamlValue& v) {
 }
 
 AttentionTable read_attention_table(const YamlValue& v) {
-  const YamlMap m = v.as_map({"shape", "batch", "context", "time_us", "mean_context"});
+  const YamlMap m = v.as_map({"shape", "batch", "context", "time_us", "mean_context", "variant"});
   const YamlMap s = m.required("shape").as_map({"kernel", "lengths", "s_q", "n_h", "n_kv", "d"});
   AttentionTable t;
   t.kernel = parse_named(s.required("kernel"), parse_attention_kernel, "attention kernel", {"mla", "gqa"});
@@ -150,6 +150,27 @@ AttentionTable read_attention_table(const YamlValue& v) {
         row.fail(fmt::format("has {} values for {} context values", values.size(), t.context.size()));
       }
       t.mean_context.insert(t.mean_context.end(), values.begin(), values.end());
+    }
+  }
+  if (const auto variants = m.optional("variant")) {
+    const std::vector<YamlValue> variant_rows = variants->as_list();
+    if (variant_rows.size() != t.batch.size()) {
+      variants->fail(fmt::format("has {} rows for {} batch values", variant_rows.size(), t.batch.size()));
+    }
+    for (const YamlValue& row : variant_rows) {
+      const std::vector<YamlValue> cells = row.as_list();
+      if (cells.size() != t.context.size()) {
+        row.fail(fmt::format("has {} values for {} context values", cells.size(), t.context.size()));
+      }
+      for (const YamlValue& cell : cells) t.variant.push_back(cell.is_null() ? "" : cell.as_string());
+    }
+    for (std::size_t i = 0; i < t.variant.size(); ++i) {
+      if (t.variant[i].empty() != std::isnan(t.time_s[i])) {
+        variants->fail(
+            fmt::format("names a variant where time_us has none, or none where it has one (batch "
+                        "{}, context {})",
+                        t.batch[i / t.context.size()], t.context[i % t.context.size()]));
+      }
     }
   }
   return t;
@@ -291,6 +312,17 @@ std::string calibration_to_yaml(const Calibration& c) {
           std::vector<double> row;
           for (std::size_t ci = 0; ci < t.context.size(); ++ci) row.push_back(t.mean_context_at(b, ci));
           out += "        - " + flow_list(row, number) + "\n";
+        }
+      }
+      if (!t.variant.empty()) {
+        out += "      variant:   # the kernel variant timed there: the fastest that passed its check\n";
+        for (std::size_t b = 0; b < t.batch.size(); ++b) {
+          std::string row;
+          for (std::size_t ci = 0; ci < t.context.size(); ++ci) {
+            const std::string& name = t.variant[b * t.context.size() + ci];
+            row += (ci == 0 ? "" : ", ") + (name.empty() ? std::string("~") : name);
+          }
+          out += "        - [" + row + "]\n";
         }
       }
     }

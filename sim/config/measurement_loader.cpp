@@ -138,6 +138,8 @@ MeasurementRun load_measurement_run(const fs::path& dir) {
   if (const fs::path p = dir / "probes" / "device_state.csv"; present(p)) {
     run.device_state = parse_device_state_csv(read_text_file(p), p.string());
   }
+  // Several kernel variants per point (the bench's registry): the fastest correct one per point.
+  choose_fastest_variants(run);
   return run;
 }
 

@@ -149,6 +149,9 @@ struct AttentionTable {
   /// Variable lengths: the mean context each measured batch actually had ([batch][context] like time_s; the
   /// nominal context ± the draw). Empty: every batch held exactly its nominal context.
   std::vector<double> mean_context;
+  /// The kernel variant timed at each cell ([batch][context] like time_s; "" where not measured): the fastest
+  /// correct one when several ran (choose_fastest_variants). Empty: the baseline kernel everywhere.
+  std::vector<std::string> variant;
 
   [[nodiscard]] double at(std::size_t bi, std::size_t ci) const { return time_s[bi * context.size() + ci]; }
   /// The mean context of the batch measured at (bi, ci).

@@ -339,6 +339,18 @@ float softmax_scale_of(const std::string& kernel, int d) {
   return kernel == "mla" ? 1.0f / std::sqrt(192.0f) : 1.0f / std::sqrt(static_cast<float>(d));
 }
 
+/// Poisons every output buffer with NaN, runs the variant once and waits for it: what is not NaN afterwards
+/// was written by this launch.
+void launch_poisoned(const DecodeVariant& v, DeviceProblem& d, const DecodeArgs& a) {
+  d.out.poison();
+  d.lse.poison();
+  d.part_o.poison();
+  d.part_lse.poison();
+  v.launch(a, nullptr);
+  MLASIM_CUDA_CHECK_LAUNCH();
+  MLASIM_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 /// A small case: host-generated inputs, every output row compared with decode_reference.
 CaseResult run_small_case(const DecodeVariant& v, const CheckCase& c, int sms, std::uint64_t case_seed,
                           DeviceProblem& d) {
@@ -362,13 +374,7 @@ CaseResult run_small_case(const DecodeVariant& v, const CheckCase& c, int sms, s
   upload_bf16(d.k, p.k);
   if (!is_mla(p)) upload_bf16(d.v, p.v);
   const DecodeArgs a = prepare(d, p, s);
-  d.out.poison();
-  d.lse.poison();
-  d.part_o.poison();
-  d.part_lse.poison();
-  v.launch(a, nullptr);
-  MLASIM_CUDA_CHECK_LAUNCH();
-  MLASIM_CUDA_CHECK(cudaDeviceSynchronize());
+  launch_poisoned(v, d, a);
   std::vector<std::uint16_t> out_bits(d.out.size());
   MLASIM_CUDA_CHECK(cudaMemcpy(out_bits.data(), d.out.get(), out_bits.size() * 2, cudaMemcpyDeviceToHost));
   const std::vector<float> out = att::from_bf16_bits(out_bits);
@@ -430,13 +436,7 @@ CaseResult run_large_case(const DecodeVariant& v, const CheckCase& c, int sms, s
   }
   const att::SplitSchedule s = att::make_split_schedule(lens, schedule_options(v, p, sms));
   const DecodeArgs a = prepare(d, p, s);
-  d.out.poison();
-  d.lse.poison();
-  d.part_o.poison();
-  d.part_lse.poison();
-  v.launch(a, nullptr);
-  MLASIM_CUDA_CHECK_LAUNCH();
-  MLASIM_CUDA_CHECK(cudaDeviceSynchronize());
+  launch_poisoned(v, d, a);
   CaseResult r;
   r.nonfinite = nonfinite_on_device(d.out.get(), d.out.size());
   const std::vector<float> lse = d.lse.download();

@@ -72,3 +72,48 @@ TEST_CASE("weighted adds and merges equal individual adds") {
   CHECK(a.count() == c.count());
   CHECK_THROWS_AS(a.add(-1), InternalError);
 }
+
+TEST_CASE(
+    "percentiles of many levels in one pass equal the bucketed order statistics of the sorted samples") {
+  // Independent of the histogram's scan: sort the raw samples, report the k-th one as its bucket's midpoint
+  // (clamped to [min, max]) and interpolate as numpy does; the one-pass answer must be exactly that.
+  Rng rng(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<std::int64_t> samples;
+    LogHistogram h, part;
+    const int n = 1 + static_cast<int>(rng.uniform01() * 3000.0);
+    for (int i = 0; i < n; ++i) {
+      // Mixed scales: exact small values, microseconds and seconds in picoseconds, some repeats.
+      const double scale = trial % 3 == 0 ? 200.0 : trial % 3 == 1 ? 1e7 : 1e12;
+      const auto v = static_cast<std::int64_t>(scale * std::exp(1.5 * rng.standard_normal()));
+      samples.push_back(v);
+      (i % 2 ? part : h).add(v);
+    }
+    h.merge(part);
+    std::sort(samples.begin(), samples.end());
+    const auto lo = static_cast<double>(samples.front());
+    const auto hi = static_cast<double>(samples.back());
+    const auto reported = [&](std::size_t k) {
+      return std::clamp(LogHistogram::bucket_value(LogHistogram::bucket_of(samples[k])), lo, hi);
+    };
+    // Unsorted, repeated and extreme levels.
+    const std::vector<double> levels{99.9, 0.0, 50.0, 50.0, 100.0, 0.5, 37.25, 99.0, 1.0, 12.5};
+    const std::vector<double> got = h.percentiles(levels);
+    REQUIRE(got.size() == levels.size());
+    for (std::size_t i = 0; i < levels.size(); ++i) {
+      const double rank = levels[i] / 100.0 * static_cast<double>(samples.size() - 1);
+      const auto k = static_cast<std::size_t>(std::floor(rank));
+      const double frac = rank - static_cast<double>(k);
+      const double a = reported(k);
+      const double want = frac == 0.0 || k + 1 >= samples.size() ? a : a + frac * (reported(k + 1) - a);
+      INFO("trial " << trial << " n " << n << " p" << levels[i]);
+      CHECK(got[i] == want);
+      CHECK(h.percentile(levels[i]) == want);
+    }
+  }
+  LogHistogram empty;
+  CHECK(empty.percentiles(std::vector<double>{50.0, 99.0}) == std::vector<double>{0.0, 0.0});
+  LogHistogram one;
+  one.add(12345);
+  CHECK_THROWS_AS(one.percentiles(std::vector<double>{50.0, 100.5}), InternalError);
+}

@@ -64,28 +64,52 @@ void LogHistogram::merge(const LogHistogram& other) {
   sum_ += other.sum_;
 }
 
-double LogHistogram::order_statistic(std::uint64_t k) const {
+std::vector<double> LogHistogram::order_statistics(std::span<const std::uint64_t> ks) const {
+  std::vector<double> values(ks.size(), static_cast<double>(max_));
+  std::size_t next = 0;
   std::uint64_t seen = 0;
-  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+  // Every bucket below min's is empty (add and merge only ever lower min_ to a value they count).
+  for (std::size_t b = bucket_of(min_); b < buckets_.size() && next < ks.size(); ++b) {
     seen += buckets_[b];
-    if (seen > k) {
-      return std::clamp(bucket_value(b), static_cast<double>(min_), static_cast<double>(max_));
+    for (; next < ks.size() && ks[next] < seen; ++next) {
+      values[next] = std::clamp(bucket_value(b), static_cast<double>(min_), static_cast<double>(max_));
     }
   }
-  return static_cast<double>(max_);
+  return values;
 }
 
 double LogHistogram::percentile(double p) const {
-  if (count_ == 0) return 0.0;
-  if (!(p >= 0.0 && p <= 100.0)) throw InternalError("percentile outside [0, 100]");
+  return percentiles(std::span<const double>(&p, 1)).front();
+}
+
+std::vector<double> LogHistogram::percentiles(std::span<const double> levels) const {
+  std::vector<double> out(levels.size(), 0.0);
+  if (count_ == 0) return out;
   // numpy.percentile's default ("linear"): rank = p/100 · (n − 1), interpolate between its neighbours.
-  const double rank = p / 100.0 * static_cast<double>(count_ - 1);
-  const auto lo = static_cast<std::uint64_t>(std::floor(rank));
-  const double frac = rank - static_cast<double>(lo);
-  const double a = order_statistic(lo);
-  if (frac == 0.0 || lo + 1 >= count_) return a;
-  const double b = order_statistic(lo + 1);
-  return a + frac * (b - a);
+  std::vector<std::uint64_t> lows(levels.size());
+  std::vector<double> fracs(levels.size());
+  std::vector<std::uint64_t> ks;
+  ks.reserve(2 * levels.size());
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    const double p = levels[i];
+    if (!(p >= 0.0 && p <= 100.0)) throw InternalError("percentile outside [0, 100]");
+    const double rank = p / 100.0 * static_cast<double>(count_ - 1);
+    lows[i] = static_cast<std::uint64_t>(std::floor(rank));
+    fracs[i] = rank - static_cast<double>(lows[i]);
+    ks.push_back(lows[i]);
+    if (lows[i] + 1 < count_) ks.push_back(lows[i] + 1);
+  }
+  std::sort(ks.begin(), ks.end());
+  ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+  const std::vector<double> values = order_statistics(ks);
+  const auto value_of = [&](std::uint64_t k) {
+    return values[static_cast<std::size_t>(std::lower_bound(ks.begin(), ks.end(), k) - ks.begin())];
+  };
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    const double a = value_of(lows[i]);
+    out[i] = fracs[i] == 0.0 || lows[i] + 1 >= count_ ? a : a + fracs[i] * (value_of(lows[i] + 1) - a);
+  }
+  return out;
 }
 
 }  // namespace mlasim

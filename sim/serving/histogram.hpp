@@ -7,8 +7,8 @@
 /// the error of any reported value is at most half a bucket: ≤ 2^(e−8) / 2^e = 1/256 ≈ 0.39% relative.
 /// Percentiles interpolate linearly between order statistics as numpy.percentile (and so vLLM's benchmark)
 /// does; because each of the two order statistics is within 0.39%, so is the interpolated value.
-#include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace mlasim {
@@ -34,14 +34,17 @@ class LogHistogram {
   /// numpy-style percentile (linear interpolation between order statistics), p in [0, 100]; 0 when empty.
   /// Within kRelativeError of the exact value.
   [[nodiscard]] double percentile(double p) const;
+  /// The same for several levels at once (any order), in one pass over the buckets: a serving run asks for
+  /// 200 levels of each latency, which one scan per order statistic made the run's costliest part.
+  [[nodiscard]] std::vector<double> percentiles(std::span<const double> levels) const;
 
   /// Bucket of a value and the value a bucket reports (exposed for tests).
   [[nodiscard]] static std::size_t bucket_of(std::int64_t value);
   [[nodiscard]] static double bucket_value(std::size_t bucket);
 
  private:
-  /// The k-th smallest sample (0-based) as its bucket reports it; clamped to [min, max].
-  [[nodiscard]] double order_statistic(std::uint64_t k) const;
+  /// The k-th smallest samples (0-based, `ks` ascending) as their buckets report them; clamped to [min, max].
+  [[nodiscard]] std::vector<double> order_statistics(std::span<const std::uint64_t> ks) const;
 
   std::vector<std::uint64_t> buckets_;
   std::uint64_t count_ = 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -424,9 +425,11 @@ Distribution ServeMetrics::summarize(const LogHistogram& h) {
   d.count = h.count();
   if (d.count == 0) return d;  // NaN figures: no samples is not zero latency
   d.mean_s = h.mean() / s;
-  d.p50_s = h.percentile(50) / s;
-  d.p90_s = h.percentile(90) / s;
-  d.p99_s = h.percentile(99) / s;
+  static constexpr std::array<double, 3> kLevels{50, 90, 99};
+  const std::vector<double> p = h.percentiles(kLevels);
+  d.p50_s = p[0] / s;
+  d.p90_s = p[1] / s;
+  d.p99_s = p[2] / s;
   d.max_s = static_cast<double>(h.max()) / s;
   return d;
 }

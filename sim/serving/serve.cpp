@@ -474,11 +474,8 @@ class ServeRun {
     }
     out.quantiles.levels = latency_quantile_levels();
     const auto quantiles = [&](const LogHistogram& h) {
-      std::vector<double> q;
-      q.reserve(out.quantiles.levels.size());
-      for (const double level : out.quantiles.levels) {
-        q.push_back(h.count() > 0 ? h.percentile(level) / static_cast<double>(kPsPerSecond) : kNoValue);
-      }
+      std::vector<double> q = h.percentiles(out.quantiles.levels);
+      for (double& v : q) v = h.count() > 0 ? v / static_cast<double>(kPsPerSecond) : kNoValue;
       return q;
     };
     out.quantiles.ttft_s = quantiles(metrics_.ttft());

@@ -474,8 +474,9 @@ class ServeRun {
     }
     out.quantiles.levels = latency_quantile_levels();
     const auto quantiles = [&](const LogHistogram& h) {
+      if (h.count() == 0) return std::vector<double>(out.quantiles.levels.size(), kNoValue);
       std::vector<double> q = h.percentiles(out.quantiles.levels);
-      for (double& v : q) v = h.count() > 0 ? v / static_cast<double>(kPsPerSecond) : kNoValue;
+      for (double& v : q) v /= static_cast<double>(kPsPerSecond);
       return q;
     };
     out.quantiles.ttft_s = quantiles(metrics_.ttft());

@@ -20,24 +20,23 @@ shift
 build_dir=${BUILD_DIR:-build-fuzz}
 work=${WORK:-$build_dir/work}
 [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=${TMPDIR:-/dev/shm}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 save() {
   local t=$1 corpus=$work/corpus/$1 fuzzer=$build_dir/fuzz/fuzz_$1
   [ -x "$fuzzer" ] || { echo "long_corpus.sh: $fuzzer not built (run fuzz/run.sh $t first)" >&2; exit 2; }
   [ -d "$corpus" ] || { echo "long_corpus.sh: no working corpus $corpus" >&2; exit 2; }
-  local tmp
-  tmp=$(mktemp -d)
-  mkdir "$tmp/min"
+  rm -rf "${tmp:?}"/* && mkdir "$tmp/min"
   # The same limits as the fuzzing run; an input that crashed or hung would be left out, but a run with a finding
   # is not saved (its finding is fixed first and goes to fuzz/corpus/<target>/).
   ASAN_OPTIONS=detect_leaks=1 "$fuzzer" -merge=1 -timeout=10 -rss_limit_mb=2048 "$tmp/min" "$corpus" \
-    >"$tmp/merge.log" 2>&1 || { tail -20 "$tmp/merge.log" >&2; rm -rf "$tmp"; exit 2; }
+    >"$tmp/merge.log" 2>&1 || { tail -20 "$tmp/merge.log" >&2; exit 2; }
   mkdir -p fuzz/long
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$tmp/min" -cf - . | xz -9 -T1 >"$tmp/$t.tar.xz"
   mv "$tmp/$t.tar.xz" "fuzz/long/$t.tar.xz"
   echo "$t: $(find "$corpus" -type f | wc -l) inputs -> $(find "$tmp/min" -type f | wc -l) kept," \
     "fuzz/long/$t.tar.xz ($(stat -c %s "fuzz/long/$t.tar.xz") bytes)"
-  rm -rf "$tmp"
 }
 
 load() {

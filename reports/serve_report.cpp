@@ -304,6 +304,8 @@ Table slo_verdict_table(const ServeSummary& s) {
 namespace {
 
 constexpr double kMs = 1e3;
+/// Points per timeline chart at most (about): longer runs merge intervals into wider points.
+constexpr std::int64_t kMaxTimelinePoints = 2000;
 
 /// The TTFT / TPOT / E2E quantiles of a result, by metric.
 const std::vector<double>& quantiles_of(const LatencyQuantiles& q, SloMetric m) {
@@ -416,11 +418,19 @@ std::vector<LineChart> serve_timeline_charts(const ServeResult& result) {
   std::sort(intervals.begin(), intervals.end());
   intervals.erase(std::unique(intervals.begin(), intervals.end()), intervals.end());
   if (intervals.empty() || result.timeseries_interval_ps <= 0) return {};
-  const double interval_s = ps_to_seconds(result.timeseries_interval_ps);
+  // A point per `group` intervals, so that a chart has at most about kMaxTimelinePoints points: a long run
+  // (days of simulated time at 1 s intervals) would otherwise draw an SVG of tens of MB. timeseries.csv keeps
+  // every interval.
+  const std::int64_t span = intervals.back() - intervals.front() + 1;
+  const std::int64_t group = (span + kMaxTimelinePoints - 1) / kMaxTimelinePoints;
+  std::vector<std::int64_t> points;
+  for (const std::int64_t k : intervals) points.push_back(k / group);
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+  const double point_s = static_cast<double>(group) * ps_to_seconds(result.timeseries_interval_ps);
   LineChart load;
   load.name = "serve_requests_over_time";
   load.title = "requests running and waiting";
-  load.x.label = "time (s)";
+  load.x.label = group > 1 ? fmt::format("time (s; a point per {})", fmt_s(point_s)) : "time (s)";
   load.y.label = "requests (all replicas)";
   load.y_from_zero = true;
   load.key = "inside left top";
@@ -429,33 +439,39 @@ std::vector<LineChart> serve_timeline_charts(const ServeResult& result) {
   kv.title = "KV cache in use";
   kv.y.label = "KV blocks in use (%)";
   Series running{"running (mean batch per step)", {}, {}, false, 0};
-  Series waiting{"waiting (at the interval's last step)", {}, {}, false, 3};
-  Series kv_mean{"mean over the interval", {}, {}, false, 0};
-  Series kv_max{"max in the interval", {}, {}, true, 0};
+  const char* per = group > 1 ? "point" : "interval";
+  Series waiting{fmt::format("waiting (at the {}'s last step)", per), {}, {}, false, 3};
+  Series kv_mean{fmt::format("mean over the {}", per), {}, {}, false, 0};
+  Series kv_max{fmt::format("max in the {}", per), {}, {}, true, 0};
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::size_t> next(result.buckets.size(), 0);
-  for (std::size_t i = 0; i < intervals.size(); ++i) {
-    const std::int64_t k = intervals[i];
-    if (i > 0 && intervals[i - 1] + 1 < k) {
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const std::int64_t g = points[i];
+    if (i > 0 && points[i - 1] + 1 < g) {
       // An idle stretch: one empty point breaks the lines, as an idle interval did in a dense series.
-      load.x_values.push_back((static_cast<double>(intervals[i - 1]) + 1.5) * interval_s);
+      load.x_values.push_back((static_cast<double>(points[i - 1]) + 1.5) * point_s);
       for (Series* line : {&running, &waiting, &kv_mean, &kv_max}) line->y.push_back(nan);
     }
-    load.x_values.push_back((static_cast<double>(k) + 0.5) * interval_s);
+    load.x_values.push_back((static_cast<double>(g) + 0.5) * point_s);
     double batch = 0, queue = 0, kv_weighted = 0, busy = 0, kv_peak = 0;
     bool any = false;
     for (std::size_t r = 0; r < result.buckets.size(); ++r) {
       const auto& replica = result.buckets[r];
-      std::size_t& j = next[r];
-      if (j >= replica.size() || replica[j].interval != k) continue;
-      const TimeBucket& b = replica[j++];
-      if (b.steps == 0) continue;
+      std::int64_t steps = 0, batch_sum = 0, waiting_last = 0;
+      for (std::size_t& j = next[r]; j < replica.size() && replica[j].interval / group == g; ++j) {
+        const TimeBucket& b = replica[j];
+        if (b.steps == 0) continue;
+        steps += b.steps;
+        batch_sum += b.batch_sum;
+        waiting_last = b.waiting_last;
+        kv_weighted += b.kv_used_weighted;
+        busy += static_cast<double>(b.busy_ps);
+        kv_peak = std::max(kv_peak, b.kv_used_max);
+      }
+      if (steps == 0) continue;
       any = true;
-      batch += static_cast<double>(b.batch_sum) / static_cast<double>(b.steps);
-      queue += static_cast<double>(b.waiting_last);
-      kv_weighted += b.kv_used_weighted;
-      busy += static_cast<double>(b.busy_ps);
-      kv_peak = std::max(kv_peak, b.kv_used_max);
+      batch += static_cast<double>(batch_sum) / static_cast<double>(steps);
+      queue += static_cast<double>(waiting_last);
     }
     running.y.push_back(any ? batch : nan);
     waiting.y.push_back(any ? queue : nan);

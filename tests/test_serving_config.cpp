@@ -515,6 +515,46 @@ TEST_CASE("M2: a 1 ps time-series interval stores only the active intervals") {
   CHECK_FALSE(serve_timeline_charts(r).empty());
 }
 
+TEST_CASE("a long run's timeline charts merge intervals into at most ~2000 points") {
+  // Found by the long serve fuzz run: 20 requests of 225,656 output tokens run 322,869 simulated seconds;
+  // at 1 s intervals the chart drew a 71 MB SVG, which the report then refused to read (mlasim serve exit 2).
+  ServeResult r;
+  r.timeseries_interval_ps = kPsPerSecond;
+  r.buckets.resize(1);
+  for (std::int64_t k = 0; k < 10000; ++k) {
+    TimeBucket b;
+    b.interval = k;
+    b.steps = 1;
+    b.busy_ps = kPsPerSecond;
+    b.batch_sum = k;
+    b.waiting_last = k;
+    b.kv_used_weighted = 0.5 * static_cast<double>(kPsPerSecond);
+    b.kv_used_max = static_cast<double>(k) / 10000.0;
+    r.buckets[0].push_back(b);
+  }
+  const std::vector<LineChart> charts = serve_timeline_charts(r);
+  REQUIRE(charts.size() == 2);
+  // 10,000 intervals in points of ceil(10000 / 2000) = 5 intervals, 5 s each.
+  REQUIRE(charts[0].x_values.size() == 2000);
+  CHECK(charts[0].x_values[0] == Approx(2.5));
+  CHECK(charts[0].x_values[1999] == Approx(9997.5));
+  CHECK(contains(charts[0].x.label, "a point per 5"));
+  // Point g covers intervals 5g .. 5g + 4: mean batch (5g + 5g+1 + ... + 5g+4) / 5 = 5g + 2; the waiting
+  // count at its last step 5g + 4; KV mean 50%, max (5g + 4) / 10000.
+  CHECK(charts[0].series[0].y[0] == Approx(2.0));
+  CHECK(charts[0].series[0].y[1999] == Approx(9997.0));
+  CHECK(charts[0].series[1].y[7] == Approx(39.0));
+  CHECK(charts[1].series[0].y[3] == Approx(50.0));
+  CHECK(charts[1].series[1].y[1999] == Approx(99.99));
+  // A short run keeps a point per interval (x at the interval's middle).
+  r.buckets[0].resize(300);
+  const std::vector<LineChart> short_run = serve_timeline_charts(r);
+  REQUIRE(short_run[0].x_values.size() == 300);
+  CHECK(short_run[0].x_values[299] == Approx(299.5));
+  CHECK(short_run[0].series[0].y[299] == Approx(299.0));
+  CHECK(short_run[0].x.label == "time (s)");
+}
+
 TEST_CASE("M2: replicas, concurrency and requests have sane limits, located") {
   CHECK(contains(
       input_error([] { (void)load_serve_config(kReliability / "M2_serve_replicas_1e7.yaml"); }),

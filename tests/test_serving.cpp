@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -606,6 +607,23 @@ TEST_CASE("the requests-in-system series keeps its area through bin merges and f
   CHECK(sum == total);  // integers below 2^53: exact
   CHECK(series.slope_per_s(0, 100 * kPsPerSecond) == Approx(1.0).epsilon(0.01));
   CHECK(std::isnan(series.slope_per_s(0, 5 * series.bin_ps())));  // fewer than kMinBins bins
+}
+
+TEST_CASE("the requests-in-system series works up to the end of the 64-bit clock") {
+  // Found by the long serve fuzz run (fuzz/corpus/serve/finding_poisson_clock_end.yaml: 58 requests at 2e-6
+  // req/s reach the clock's end): (from + bin - 1) / bin and (k + 1) × bin overflowed (UBSan) near 2^63 ps.
+  constexpr TimePs kEnd = std::numeric_limits<TimePs>::max();
+  InSystemSeries series;
+  series.add(0, kEnd, 2);
+  // 1 ms bins doubled until 4096 cover 2^63 ps: 1e9 × 2^22 ps (2^63 / 4096 = 2.25e15 > 1e9 × 2^21).
+  CHECK(series.bin_ps() == TimePs{1'000'000'000} << 22U);
+  const std::size_t last = static_cast<std::size_t>(kEnd / series.bin_ps());  // 2199, a partial bin
+  CHECK(last == 2199);
+  CHECK(series.area(last) == Approx(2.0 * static_cast<double>(kEnd - TimePs{2199} * series.bin_ps())));
+  CHECK(series.area(last - 1) == Approx(2.0 * static_cast<double>(series.bin_ps())));
+  // A level held constant: slope 0 over the bins lying wholly in [1, end] (k0 = 1, k1 = 2199).
+  CHECK(series.slope_per_s(1, kEnd) == Approx(0.0).margin(1e-12));
+  CHECK(std::isnan(series.slope_per_s(kEnd - 3 * series.bin_ps(), kEnd)));
 }
 
 TEST_CASE("L3: requests arriving together at an idle replica are batched in one step") {

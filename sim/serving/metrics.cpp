@@ -83,7 +83,9 @@ void InSystemSeries::add(TimePs from, TimePs to, std::int64_t level) {
   while (from < to) {
     const auto k = static_cast<std::size_t>(from / bin_ps_);
     if (bins_.size() <= k) bins_.resize(k + 1, 0.0);
-    const TimePs stop = std::min(to, static_cast<TimePs>(k + 1) * bin_ps_);
+    // The bin's end, (k + 1) × bin, can lie past the 64-bit clock near its end: compare what is left instead.
+    const TimePs left_in_bin = bin_ps_ - from % bin_ps_;
+    const TimePs stop = to - from <= left_in_bin ? to : from + left_in_bin;
     bins_[k] += lv * static_cast<double>(stop - from);
     from = stop;
   }
@@ -92,7 +94,8 @@ void InSystemSeries::add(TimePs from, TimePs to, std::int64_t level) {
 double InSystemSeries::slope_per_s(TimePs from, TimePs to) const {
   if (to <= from) return kNoValue;
   // Bins [k0, k1) lie wholly in [from, to].
-  const auto k0 = static_cast<std::size_t>((from + bin_ps_ - 1) / bin_ps_);
+  // (from + bin - 1) / bin would overflow near the clock's end.
+  const auto k0 = static_cast<std::size_t>(from / bin_ps_ + (from % bin_ps_ != 0 ? 1 : 0));
   const auto k1 = static_cast<std::size_t>(to / bin_ps_);
   if (k1 < k0 + kMinBins) return kNoValue;
   const double n = static_cast<double>(k1 - k0);
